@@ -1,0 +1,132 @@
+"""Settings read once from the environment (and an optional ``.env`` file), with defaults.
+
+Every variable is documented in ``.env.example``. ``Settings.from_env()`` validates the
+values and raises ``ConfigError`` with a readable message when one is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import CrateError
+
+
+class ConfigError(CrateError):
+    user_message = "Crate's configuration is invalid."
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """What Crate accepts as input; enforced before and while decoding."""
+
+    max_bytes: int = 100 * 1024 * 1024
+    max_duration: float = 90 * 60.0
+    min_duration: float = 5.0
+
+    def describe_bytes(self) -> str:
+        return f"{self.max_bytes / (1024 * 1024):.0f} MB"
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    discord_guild_id: int | None = None
+    database_path: Path = Path("crate.sqlite3")
+    workers: int = 2
+    queue_depth: int = 8
+    job_timeout: float = 120.0
+    download_timeout: float = 30.0
+    url_allowlist: tuple[str, ...] = ()
+    genre_model_path: Path | None = None
+    voice_idle_timeout: float = 300.0
+    limits: AudioLimits = field(default_factory=AudioLimits)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, dotenv_path: str | os.PathLike | None = ".env"
+    ) -> Settings:
+        """Build settings from ``env`` (default: ``os.environ`` plus ``.env`` if present).
+
+        Real environment variables win over the ``.env`` file.
+        """
+        if env is None:
+            merged: dict[str, str] = {}
+            if dotenv_path is not None and Path(dotenv_path).is_file():
+                from dotenv import dotenv_values
+
+                merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+            merged.update(os.environ)
+            env = merged
+        reader = _Reader(env)
+        defaults = AudioLimits()
+        limits = AudioLimits(
+            max_bytes=reader.integer("CRATE_MAX_INPUT_BYTES", defaults.max_bytes, minimum=1),
+            max_duration=reader.number("CRATE_MAX_DURATION", defaults.max_duration, minimum=1),
+            min_duration=reader.number("CRATE_MIN_DURATION", defaults.min_duration, minimum=0),
+        )
+        if limits.min_duration >= limits.max_duration:
+            raise ConfigError("CRATE_MIN_DURATION must be smaller than CRATE_MAX_DURATION.")
+        model = reader.text("CRATE_GENRE_MODEL")
+        return cls(
+            discord_token=reader.text("DISCORD_TOKEN"),
+            discord_api_base=reader.text("DISCORD_API_BASE"),
+            discord_gateway_url=reader.text("DISCORD_GATEWAY_URL"),
+            discord_guild_id=reader.optional_integer("DISCORD_GUILD_ID"),
+            database_path=Path(reader.text("CRATE_DATABASE") or cls.database_path),
+            workers=reader.integer("CRATE_WORKERS", cls.workers, minimum=1),
+            queue_depth=reader.integer("CRATE_QUEUE_DEPTH", cls.queue_depth, minimum=1),
+            job_timeout=reader.number("CRATE_JOB_TIMEOUT", cls.job_timeout, minimum=1),
+            download_timeout=reader.number("CRATE_DOWNLOAD_TIMEOUT", cls.download_timeout, minimum=1),
+            url_allowlist=reader.words("CRATE_URL_ALLOWLIST"),
+            genre_model_path=Path(model) if model else None,
+            voice_idle_timeout=reader.number("CRATE_VOICE_IDLE_TIMEOUT", cls.voice_idle_timeout, minimum=0),
+            limits=limits,
+        )
+
+
+class _Reader:
+    """Typed access to string settings, with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self._env = env
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def words(self, name: str) -> tuple[str, ...]:
+        value = self.text(name) or ""
+        return tuple(word for word in value.replace(",", " ").split() if word)
+
+    def integer(self, name: str, default: int, *, minimum: int) -> int:
+        value = self.optional_integer(name)
+        value = default if value is None else value
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
+        return value
+
+    def optional_integer(self, name: str) -> int | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            return int(raw.replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+
+    def number(self, name: str, default: float, *, minimum: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum:g}, not {value:g}.")
+        return value

@@ -1,0 +1,18 @@
+"""The base of every error a user can cause.
+
+Each subclass carries the sentence the user will read, so that no caller (CLI, console,
+Discord cog) ever invents error wording of its own.
+"""
+
+
+class CrateError(Exception):
+    """An error with a message meant for the person who caused it."""
+
+    #: The default sentence shown to the user; subclasses override it.
+    user_message = "Something went wrong."
+
+    def __init__(self, user_message: str | None = None, *, detail: str | None = None):
+        self.user_message = user_message or self.user_message
+        #: Technical detail for logs, never shown to users.
+        self.detail = detail
+        super().__init__(self.user_message)
