@@ -1,0 +1,244 @@
+"""The pretrained MSD_musicnn music tagger (Pons & Serra 2019), re-implemented in numpy.
+
+The original ``musicnn`` package needs TensorFlow 1.x; this module runs the same network from
+its exported weights (``bot/assets/musicnn-msd/weights.npz``, TensorFlow names and layouts, ISC
+licence in ``LICENSE.md`` beside them) and reproduces its outputs to ~1e-5.
+
+Pipeline: 16 kHz mono samples -> :func:`log_mel` -> :func:`to_patches` (3-s patches of 187
+frames) -> :meth:`Musicnn.predict` -> per-patch probabilities of 50 last.fm tags plus the 200-d
+penultimate layer, a good track embedding.
+
+Every convolution is im2col (a strided window view, copied into a matrix) followed by one float32
+matrix product, batched over a few patches at a time; batch norms are folded into per-channel
+scale/shift at load time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import BinaryIO
+
+import librosa
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.special import expit
+
+SAMPLE_RATE = 16_000
+N_FFT = 512
+HOP = 256
+N_MELS = 96
+PATCH_FRAMES = 187
+
+_BN_EPSILON = 1e-3
+_CHUNK = 2  # patches per batch: bounds peak memory (~25 MB of scratch per patch)
+_ASSETS = resources.files("bot.assets").joinpath("musicnn-msd")
+
+TAGS: tuple[str, ...] = tuple(json.loads(_ASSETS.joinpath("tags.json").read_text("utf-8")))
+
+
+@lru_cache(maxsize=1)
+def _mel_basis() -> np.ndarray:
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+
+
+def log_mel(samples: np.ndarray) -> np.ndarray:
+    """Mono float samples at 16 kHz -> the network's input, ``[frames, 96]`` float32.
+
+    librosa's mel power spectrogram (centred frames, zero padding, Slaney filters), then
+    ``log10(10000 * mel + 1)``. The original package took the log in float16, which overflows to
+    inf on loud music; float32 matches its reference outputs everywhere else.
+    """
+    y = np.ascontiguousarray(samples, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"expected mono samples, got shape {y.shape}")
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP)  # centre=True, zero padding
+    power = np.abs(stft) ** 2
+    mel = _mel_basis() @ power  # [96, frames]
+    return np.log10(np.float32(10_000) * mel.T + np.float32(1))
+
+
+def to_patches(logmel: np.ndarray) -> np.ndarray:
+    """Cut ``[frames, 96]`` into ``[n, 187, 96]`` back-to-back patches, as the original did.
+
+    Patch i is frames ``187*i .. 187*i+186``; the trailing ``frames % 187`` frames are dropped
+    (a 30-s clip gives 1876 frames -> 10 patches). Fewer than 187 frames gives ``n = 0``.
+    """
+    n = logmel.shape[0] // PATCH_FRAMES
+    return np.ascontiguousarray(
+        logmel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, logmel.shape[1]), dtype=np.float32
+    )
+
+
+@dataclass(frozen=True)
+class TaggerOutput:
+    tag_probs: np.ndarray  # [n, 50] sigmoid probabilities, columns in TAGS order
+    penultimate: np.ndarray  # [n, 200] batch-normalised penultimate layer (embedding)
+
+
+@dataclass(frozen=True)
+class _ConvMaxFreq:
+    """Conv -> ReLU -> batch norm -> max over frequency, for one front-end branch.
+
+    The max runs before bias, ReLU and batch norm, on far fewer values; it commutes with them
+    because each is monotone per channel. Batch norm with a negative scale (most channels here)
+    reverses the order, so those kernel columns are negated up front (``sign``): the max of the
+    negated response is minus the min of the original, which is the one the max picks.
+    """
+
+    kernel: np.ndarray  # [k_time * k_freq, out], columns multiplied by sign
+    sign: np.ndarray  # [out] +1 / -1
+    bias: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray
+
+
+def _pad_time(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (before, after), (0, 0)))
+
+
+class Musicnn:
+    """MSD_musicnn. Load once (~3 MB of weights), then :meth:`predict` on patches."""
+
+    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+        w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+
+        def bn(name: str) -> tuple[np.ndarray, np.ndarray]:
+            scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + _BN_EPSILON)
+            shift = w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
+            return scale.astype(np.float32), shift.astype(np.float32)
+
+        def branch(conv: str, norm: str) -> _ConvMaxFreq:
+            kernel = w[f"{conv}/kernel"]  # [time, freq, 1, out]
+            scale, shift = bn(norm)
+            sign = np.where(scale < 0, -1, 1).astype(np.float32)
+            return _ConvMaxFreq(
+                kernel=np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1]) * sign),
+                sign=sign,
+                bias=w[f"{conv}/bias"],
+                scale=scale,
+                shift=shift,
+            )
+
+        self._in_scale, self._in_shift = (float(v[0]) for v in bn("batch_normalization"))
+        # Timbral: 7x38 and 7x67 (0.4 and 0.7 of 96 bands), 204 filters each.
+        self._timbral = [branch("conv2d", "batch_normalization_1"),
+                         branch("conv2d_1", "batch_normalization_2")]
+        # Temporal: 128x1, 64x1, 32x1 over time within each band, 51 filters each.
+        self._temporal = [branch(f"conv2d_{i}", f"batch_normalization_{i + 1}") for i in (2, 3, 4)]
+        # Mid end: width-7 convs over time across all channels. The kernel is [time, chan, 1, out];
+        # our windows come out as [chan, time], hence the transpose.
+        self._mid = []
+        for i in (5, 6, 7):
+            k = w[f"conv2d_{i}/kernel"][:, :, 0, :]
+            self._mid.append((np.ascontiguousarray(k.transpose(1, 0, 2).reshape(-1, k.shape[-1])),
+                              w[f"conv2d_{i}/bias"], *bn(f"batch_normalization_{i + 1}")))
+        # Back end: batch norm on the pooled features folds into the first dense layer.
+        s9, t9 = bn("batch_normalization_9")
+        self._dense_w = np.ascontiguousarray(s9[:, None] * w["dense/kernel"])
+        self._dense_b = (t9 @ w["dense/kernel"] + w["dense/bias"]).astype(np.float32)
+        self._pen_scale, self._pen_shift = bn("batch_normalization_10")
+        self._out_w = w["dense_1/kernel"]
+        self._out_b = w["dense_1/bias"]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Musicnn":
+        """Load ``weights.npz`` (default: the copy packaged in ``bot/assets/musicnn-msd``).
+
+        Refuses pickled (object) arrays: ``np.load(..., allow_pickle=False)`` raises ValueError.
+        """
+        if path is None:
+            with _ASSETS.joinpath("weights.npz").open("rb") as fh:
+                return cls(_read_npz(fh))
+        with open(path, "rb") as fh:
+            return cls(_read_npz(fh))
+
+    def predict(self, patches: np.ndarray) -> TaggerOutput:
+        """``[n, 187, 96]`` log-mel patches -> per-patch tag probabilities and embeddings."""
+        patches = np.asarray(patches, dtype=np.float32)
+        if patches.ndim != 3 or patches.shape[2] != N_MELS:
+            raise ValueError(f"expected [n, frames, {N_MELS}] patches, got {patches.shape}")
+        work = _Workspace()
+        pooled = [self._pooled(patches[i : i + _CHUNK], work)
+                  for i in range(0, len(patches), _CHUNK)]
+        pooled_all = np.concatenate(pooled) if pooled else np.zeros((0, 1506), np.float32)
+        hidden = np.maximum(pooled_all @ self._dense_w + self._dense_b, 0)
+        penultimate = hidden * self._pen_scale + self._pen_shift
+        logits = penultimate @ self._out_w + self._out_b
+        probs = expit(logits)
+        return TaggerOutput(tag_probs=probs.astype(np.float32), penultimate=penultimate)
+
+    def _pooled(self, x: np.ndarray, work: "_Workspace") -> np.ndarray:
+        """Front and mid end for a chunk of patches -> ``[n, 1506]`` pooled features."""
+        n, frames, _ = x.shape
+        x = x * np.float32(self._in_scale) + np.float32(self._in_shift)
+        feats = []
+        padded = _pad_time(x, 3, 3)
+        for b in self._timbral:
+            k_freq = b.kernel.shape[0] // 7
+            cols = sliding_window_view(padded, (7, k_freq), axis=(1, 2))  # [n, T, F', 7, kf]
+            feats.append(_conv_max_freq(cols, b, work))
+        for b in self._temporal:
+            k_time = b.kernel.shape[0]
+            # TensorFlow 'same': the extra row of an even kernel's padding goes after.
+            cols = sliding_window_view(_pad_time(x, (k_time - 1) // 2, k_time // 2), k_time, axis=1)
+            feats.append(_conv_max_freq(cols, b, work))  # cols: [n, T, 96, k_time]
+        front = np.concatenate(feats, axis=2)  # [n, T, 561]
+
+        layers = [front]
+        h = front
+        for i, (kernel, bias, scale, shift) in enumerate(self._mid):
+            cols = sliding_window_view(_pad_time(h, 3, 3), 7, axis=1)  # [n, T, C, 7]
+            out = cols.reshape(n * frames, -1) @ kernel
+            out = np.maximum(out + bias, 0) * scale + shift
+            h = out.reshape(n, frames, -1) + (h if i > 0 else 0)  # residual on 2nd and 3rd
+            layers.append(h)
+        feature_map = np.concatenate(layers, axis=2)  # [n, T, 753]
+
+        # TF concatenated [max, mean] on a trailing axis and flattened: features interleave.
+        pooled = np.stack([feature_map.max(axis=1), feature_map.mean(axis=1)], axis=2)
+        return pooled.reshape(n, -1)
+
+
+class _Workspace:
+    """Scratch buffers reused by every front-end branch and chunk of one predict call.
+
+    The im2col matrices and conv responses are 5-12 MB per patch; allocating them fresh for
+    each branch costs more in page faults than copying into memory already touched.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape))
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = self._buffers[name] = np.empty(size, np.float32)
+        return buf[:size].reshape(shape)
+
+
+def _conv_max_freq(cols: np.ndarray, b: _ConvMaxFreq, work: _Workspace) -> np.ndarray:
+    """im2col windows ``[n, T, bands, *window]`` -> ``[n, T, out]`` branch features."""
+    n, frames, bands = cols.shape[:3]
+    matrix = work.get("cols", cols.shape)
+    np.copyto(matrix, cols)
+    rows = n * frames
+    response = work.get("response", (rows * bands, b.kernel.shape[1]))
+    np.matmul(matrix.reshape(rows * bands, -1), b.kernel, out=response)
+    # Max over bands by halving in place: much faster than .max(axis=1) on a middle axis.
+    response = response.reshape(rows, bands, -1)
+    while bands > 1:
+        half = bands // 2
+        np.maximum(response[:, :half], response[:, bands - half : bands], out=response[:, :half])
+        bands -= half
+    peak = response[:, 0] * b.sign
+    return (np.maximum(peak + b.bias, 0) * b.scale + b.shift).reshape(n, frames, -1)
+
+
+def _read_npz(fh: BinaryIO) -> dict[str, np.ndarray]:
+    with np.load(fh, allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
