@@ -1,0 +1,435 @@
+"""Safe audio ingest: check a shared file cheaply, then decode only short excerpts of it.
+
+Cost does not grow with the length of the track: a 1-hour upload costs about what a 4-minute
+one does. One ``ffprobe`` reads the container metadata (size is checked before that, from the
+file system), then ONE ``ffmpeg`` process decodes a few short analysis windows spread over the
+track, each resampled to 16 kHz float mono.
+
+Why the windows are decoded with our own ffmpeg command rather than
+``pydub.AudioSegment.from_file``: pydub (0.25.1) puts ``-ss`` *after* ``-i`` when given
+``start_second`` (output seeking: ffmpeg decodes everything before the window, so the cost grows
+with the track), appends ``parameters`` after the output, reads whole WAV files into memory, runs
+its own probe on every call and has no timeout. We still use pydub's configured executables
+(``AudioSegment.converter`` and ``pydub.utils.get_prober_name()``). The probe is our own
+``ffprobe`` call too, because ``pydub.utils.mediainfo_json`` discards ffprobe's error text, which
+is what tells "not audio" apart from "corrupt", and it has no timeout either.
+
+The ffmpeg command seeks on the *input* (``-ss X -t D -i FILE``, once per window), so the demuxer
+jumps close to each window and only a few seconds are decoded per window. Each window's chain
+downmixes all channels to mono, resamples to 16 kHz, adds a second "validity" channel that is 1
+for every decoded sample, then pads with zeros and trims to exactly N samples; a concat filter
+joins the windows into one raw stream on stdout. Fixed lengths let us split stdout into equal
+pieces, and the validity channel tells real audio from padding, so a truncated file whose header
+promises more than it holds is noticed instead of being mistaken for silence.
+
+Only known audio/video container demuxers are allowed and only the local ``file`` protocol, so
+a playlist or ``concat`` file cannot make ffmpeg read other files or URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydub import AudioSegment
+from pydub.utils import get_prober_name
+
+from bot.audio.errors import CorruptAudio, EmptyFile, NotAudio, SilentAudio, TooLarge, TooLong, TooShort
+from bot.config import AudioLimits
+from bot.format import format_bytes, format_duration
+
+SAMPLE_RATE = 16_000
+
+#: Below either of these (over all excerpts together, DC offset removed) a file counts as silent.
+SILENCE_RMS = 10 ** (-60 / 20)  # -60 dBFS
+SILENCE_PEAK = 1e-4
+
+PROBE_TIMEOUT = 15.0
+DECODE_TIMEOUT = 30.0
+
+#: Extra input read past each window's end: decoders and the resampler lose a few samples at
+#: a seek point, and without the margin a window would come back a little short.
+_INPUT_MARGIN = 0.5
+
+#: Windows that decode to less than this share of their length mean the file is shorter than its
+#: header says (truncated); the start of the file is then decoded instead.
+_ENOUGH = 0.75
+
+#: Decoded audio may be this much shorter than the container says (codec delay, edges).
+_SLACK = 0.5
+
+#: Demuxers ffmpeg may use (``-format_whitelist``): audio containers, and video containers that
+#: carry a soundtrack. Excludes images, playlists (hls, concat), devices and lavfi.
+_DEMUXERS = (
+    "mp3,ogg,flac,wav,w64,aiff,caf,mov,mp4,m4a,3gp,matroska,webm,aac,loas,ac3,eac3,dts,"
+    "asf,ape,wv,tta,mpc,mpc8,amr,au,voc,mpeg,mpegts,avi,flv"
+)
+_SEND_AUDIO = "Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."
+_SAFE_INPUT = ("-protocol_whitelist", "file", "-format_whitelist", _DEMUXERS)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What ffprobe says about a file (first audio stream)."""
+
+    duration: float | None  # seconds; None when the container does not say
+    format_name: str
+    codec: str
+    channels: int
+    sample_rate: int
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    start: float  # seconds into the track
+    samples: np.ndarray  # float32 mono at SAMPLE_RATE
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    info: AudioInfo
+    excerpts: tuple[Excerpt, ...]
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def samples(self) -> int:
+        """Number of decoded samples over all excerpts."""
+        return sum(len(e.samples) for e in self.excerpts)
+
+    @property
+    def duration(self) -> float:
+        """The track's duration: the container's, else the end of the last decoded excerpt."""
+        if self.info.duration is not None:
+            return self.info.duration
+        return max((e.start + e.duration for e in self.excerpts), default=0.0)
+
+
+# --------------------------------------------------------------------------- probing
+
+
+def probe(path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> AudioInfo:
+    """Check size, then read the container metadata; raise a typed error for anything unusable."""
+    path = Path(path)
+    size = _checked_size(path, limits)
+    command = [
+        get_prober_name(), "-hide_banner", "-v", "warning", *_SAFE_INPUT,
+        "-show_format", "-show_streams", "-of", "json", _file_url(path),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROBE_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise CorruptAudio(
+            "Reading that file took far too long, so I gave up; it may be damaged.", detail="ffprobe timed out"
+        ) from None
+    stderr = done.stderr.decode("utf-8", "replace").strip()
+    try:
+        meta = json.loads(done.stdout or b"{}")
+    except ValueError:
+        meta = {}
+    if done.returncode != 0 or not meta.get("format"):
+        raise _probe_failure(stderr)
+
+    streams = meta.get("streams", [])
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if audio is None:
+        raise NotAudio(_no_audio_message(meta), detail=stderr or None)
+    channels, sample_rate = _int(audio.get("channels")), _int(audio.get("sample_rate"))
+    if channels <= 0 or sample_rate <= 0:
+        # ffprobe "found" an audio stream with no parameters: a format guessed from a few bytes.
+        if "misdetection possible" in stderr:
+            raise NotAudio(detail=stderr)
+        raise CorruptAudio(detail=f"audio stream without channels/sample rate: {stderr}")
+
+    duration = _float(meta["format"].get("duration")) or _float(audio.get("duration"))
+    info = AudioInfo(
+        duration=duration if duration and duration > 0 else None,
+        format_name=str(meta["format"].get("format_name", "?")),
+        codec=str(audio.get("codec_name", "?")),
+        channels=channels,
+        sample_rate=sample_rate,
+        size=size,
+    )
+    if info.duration is not None:
+        _check_duration(info.duration, limits)
+    return info
+
+
+def _checked_size(path: Path, limits: AudioLimits) -> int:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise EmptyFile("I couldn't find that file; please send it again.", detail=str(path)) from None
+    if size == 0:
+        raise EmptyFile()
+    if size > limits.max_bytes:
+        raise TooLarge(_over_limit("That file is", format_bytes(size), format_bytes(limits.max_bytes)))
+    return size
+
+
+def _check_duration(duration: float, limits: AudioLimits) -> None:
+    if duration > limits.max_duration:
+        raise TooLong(
+            _over_limit("That track is", format_duration(duration), format_duration(limits.max_duration), " long")
+        )
+    if duration < limits.min_duration:
+        raise TooShort(
+            f"That clip is only {format_duration(duration)} long; I need at least "
+            f"{format_duration(limits.min_duration)} of audio to tell what it is."
+        )
+
+
+def _over_limit(subject: str, measured: str, limit: str, suffix: str = "") -> str:
+    if measured == limit:  # e.g. 100.2 MB against 100 MB: both print as "100 MB"
+        return f"{subject} just over my limit of {limit}."
+    return f"{subject} {measured}{suffix}; my limit is {limit}."
+
+
+def _probe_failure(stderr: str) -> Exception:
+    """Tell "not audio" from "broken audio" by what ffprobe said.
+
+    ffprobe guesses a format from the content (and the file name). If no demuxer recognised the
+    content, or one only guessed it with a low score, or the format is not one we accept, the
+    file is not audio we can read. If a demuxer recognised it and then failed (end of file in the
+    header, missing index...), it is a damaged or truncated file of a known kind.
+    """
+    confident = any(line.startswith("[") for line in stderr.splitlines())
+    if "not on whitelist" in stderr:
+        demuxer = re.search(r"^\[(\w+?)(_pipe)? @", stderr, re.MULTILINE)
+        if demuxer and demuxer.group(2):  # png_pipe, jpeg_pipe, webp_pipe...
+            return NotAudio(f"That's an image ({demuxer.group(1).upper()}), not audio. {_SEND_AUDIO}")
+        return NotAudio(detail=stderr)
+    if "misdetection possible" in stderr:
+        return NotAudio(detail=stderr)
+    if "Invalid data found when processing input" in stderr and not confident:
+        return NotAudio(detail=stderr)
+    return CorruptAudio(
+        "That audio file seems damaged or cut off, so I couldn't read it.", detail=stderr or "ffprobe failed"
+    )
+
+
+def _no_audio_message(meta: dict) -> str:
+    kinds = {s.get("codec_type") for s in meta.get("streams", [])}
+    fmt = str(meta.get("format", {}).get("format_name", ""))
+    if kinds == {"video"} and (fmt.endswith("_pipe") or fmt.startswith("image")):
+        return f"That's an image ({fmt.removesuffix('_pipe').upper()}), not audio. {_SEND_AUDIO}"
+    if "video" in kinds:
+        return "That video has no sound track, so there is nothing for me to listen to."
+    return f"That file has no sound in it. {_SEND_AUDIO}"
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _float(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _file_url(path: Path) -> str:
+    # "file:" keeps a name like "-x.mp3" or "http:..." from being read as an option or protocol.
+    return "file:" + str(path.resolve())
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def analysis_windows(duration: float, count: int = 3, seconds: float = 6.0) -> list[tuple[float, float]]:
+    """``(start, length)`` of ``count`` windows centred at 20 %…80 % of the track.
+
+    The very start and end (intros, outros, fades) are avoided. A track shorter than
+    ``count * seconds`` gets a single window covering all of it.
+    """
+    if duration <= 0 or count <= 0 or seconds <= 0:
+        return []
+    if duration < count * seconds:
+        return [(0.0, float(duration))]
+    centres = [0.5] if count == 1 else np.linspace(0.2, 0.8, count)
+    latest = duration - seconds
+    return [(round(float(min(max(c * duration - seconds / 2, 0.0), latest)), 3), float(seconds)) for c in centres]
+
+
+def training_windows(duration: float, seconds: float = 6.0, hop: float = 3.0) -> list[tuple[float, float]]:
+    """``(start, length)`` windows tiling a short clip every ``hop`` seconds (for training).
+
+    A tail shorter than ``hop`` after the last full window is dropped; a clip shorter than
+    ``seconds`` gets one window covering all of it.
+    """
+    if duration <= 0 or seconds <= 0 or hop <= 0:
+        return []
+    if duration < seconds:
+        return [(0.0, float(duration))]
+    count = int((duration - seconds) / hop + 1e-9) + 1
+    return [(round(i * hop, 3), float(seconds)) for i in range(count)]
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_windows(
+    path: str | os.PathLike,
+    windows: list[tuple[float, float]],
+    info: AudioInfo,
+    *,
+    timeout: float = DECODE_TIMEOUT,
+) -> tuple[Excerpt, ...]:
+    """Decode ``(start, length)`` windows with one ffmpeg process (see the module docstring).
+
+    Each excerpt holds only the samples actually decoded, so a window past the real end of a
+    truncated file comes back shorter or is left out. Raises CorruptAudio if ffmpeg fails.
+    """
+    if not windows:
+        return ()
+    lengths = [max(1, round(length * SAMPLE_RATE)) for _, length in windows]
+    command = [AudioSegment.converter, "-nostdin", "-hide_banner", "-v", "error"]
+    for start, length in windows:  # input seeking: -ss and -t before each -i
+        command += ["-ss", f"{start:.3f}", "-t", f"{length + _INPUT_MARGIN:.3f}", *_SAFE_INPUT, "-vn", "-sn", "-dn"]
+        command += ["-i", _file_url(Path(path))]
+    chains = [_window_chain(i, n, info.channels) for i, n in enumerate(lengths)]
+    joined = "".join(f"[w{i}]" for i in range(len(windows)))
+    graph = ";".join(chains) + f";{joined}concat=n={len(windows)}:v=0:a=1[out]"
+    command += ["-filter_complex", graph, "-map", "[out]", "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
+
+    expected = sum(lengths) * 2 * 4  # two float32 channels: audio and validity
+    data, returncode, stderr = _run_bounded(command, expected, timeout)
+    if returncode is None:
+        raise CorruptAudio(
+            "Decoding that file took far too long, so I gave up; it may be damaged.", detail="ffmpeg timed out"
+        )
+    if len(data) < expected:
+        raise CorruptAudio(detail=f"ffmpeg exit {returncode}, {len(data)}/{expected} bytes: {stderr}")
+
+    frames = np.frombuffer(data, dtype="<f4").reshape(-1, 2)
+    excerpts = []
+    for (start, _), piece in zip(windows, np.split(frames, np.cumsum(lengths)[:-1])):
+        valid = int(np.count_nonzero(piece[:, 1] > 0.5))  # padding comes only after real samples
+        if valid:
+            excerpts.append(Excerpt(start=float(start), samples=piece[:valid, 0].copy()))
+    return tuple(excerpts)
+
+
+def _window_chain(i: int, n: int, channels: int) -> str:
+    """Filters for input ``i``: mono 16 kHz float plus a validity channel, exactly ``n`` samples.
+
+    The downmix is a plain average of all channels (``pan`` with ``<`` normalises the gains):
+    ffmpeg's own downmix needs a known channel layout and does not scale the sum for float
+    output, so a 7.1 file would come out with peaks well above 1.0.
+    """
+    mix = "pan=mono|c0<" + "+".join(f"c{c}" for c in range(channels)) + "," if channels > 1 else ""
+    return (
+        f"[{i}:a:0]{mix}aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={SAMPLE_RATE},"
+        "aeval=exprs=val(0)|1:channel_layout=stereo,aformat=channel_layouts=stereo,"
+        f"apad=whole_len={n},atrim=end_sample={n}[w{i}]"
+    )
+
+
+def _run_bounded(command: list[str], limit: int, timeout: float) -> tuple[bytes, int | None, str]:
+    """Run ``command`` and read at most ``limit`` bytes of its stdout.
+
+    After ``timeout`` seconds the process is killed and the exit code returned is None.
+    """
+    timed_out = threading.Event()
+    with tempfile.TemporaryFile() as errors:  # a file, so a chatty ffmpeg can never block on stderr
+        with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors) as proc:
+
+            def kill() -> None:
+                timed_out.set()
+                proc.kill()
+
+            timer = threading.Timer(timeout, kill)
+            timer.start()
+            try:
+                data = proc.stdout.read(limit)
+            finally:
+                proc.stdout.close()
+                returncode = proc.wait()
+                timer.cancel()
+        errors.seek(0)
+        stderr = errors.read(4000).decode("utf-8", "replace").strip()
+    return data, None if timed_out.is_set() else returncode, stderr
+
+
+def decode_excerpts(
+    path: str | os.PathLike,
+    limits: AudioLimits = AudioLimits(),
+    *,
+    count: int = 3,
+    seconds: float = 6.0,
+) -> DecodedAudio:
+    """Probe ``path``, decode ``count`` analysis windows of ``seconds`` each, reject silence.
+
+    If the windows yield far less audio than the metadata promised (a truncated file whose header
+    lies), or the duration is unknown, the start of the file is decoded instead and analysed for
+    what it really holds.
+    """
+    info = probe(path, limits)
+    windows = analysis_windows(info.duration or 0.0, count, seconds)
+    excerpts: tuple[Excerpt, ...] = ()
+    if windows:
+        try:
+            excerpts = decode_windows(path, windows, info)
+        except CorruptAudio:
+            excerpts = ()  # e.g. seeking into a part that is missing: retry from the start below
+    wanted = sum(length for _, length in windows)
+    if not windows or sum(e.duration for e in excerpts) < _ENOUGH * wanted:
+        excerpts = _from_start(path, info, limits, count, seconds)
+
+    decoded = sum(e.duration for e in excerpts)
+    if decoded < limits.min_duration - _SLACK:
+        raise TooShort(
+            f"I could only decode {format_duration(decoded)} of that file; it may be cut off. "
+            f"I need at least {format_duration(limits.min_duration)} of audio."
+        )
+    _check_not_silent(excerpts)
+    return DecodedAudio(info=info, excerpts=excerpts)
+
+
+def _from_start(
+    path: str | os.PathLike, info: AudioInfo, limits: AudioLimits, count: int, seconds: float
+) -> tuple[Excerpt, ...]:
+    """Decode the first ``count * seconds`` and cut analysis windows out of what is really there."""
+    head = decode_windows(path, [(0.0, count * seconds)], info)
+    if not head:
+        raise CorruptAudio(
+            "I couldn't decode any sound from that file; it seems damaged or cut off.",
+            detail=f"no samples decoded from {info.format_name}/{info.codec}",
+        )
+    samples = head[0].samples
+    real = len(samples) / SAMPLE_RATE
+    if real < limits.min_duration - _SLACK:
+        return head
+    return tuple(
+        Excerpt(start=start, samples=samples[round(start * SAMPLE_RATE) : round((start + length) * SAMPLE_RATE)])
+        for start, length in analysis_windows(real, count, seconds)
+    )
+
+
+def _check_not_silent(excerpts: tuple[Excerpt, ...]) -> None:
+    # A constant (DC) offset is inaudible: some real tracks carry one, and so might a "silent" file.
+    audio = np.concatenate([e.samples - np.mean(e.samples, dtype=np.float64) for e in excerpts])
+    peak = float(np.max(np.abs(audio)))
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    if peak < SILENCE_PEAK or rms < SILENCE_RMS:
+        level = "no sound at all" if peak == 0 else f"a level of {20 * math.log10(max(rms, 1e-12)):.0f} dBFS"
+        raise SilentAudio(f"That audio is silent ({level} where I listened), so there's nothing to analyse.")

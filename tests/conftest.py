@@ -1,0 +1,80 @@
+"""Shared pytest fixtures: real music converted once per session into the files tests need."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.music import convert, singularity_track
+
+#: The real track most fixtures are cut from, and where the cut starts (past its intro).
+REFERENCE_TRACK = "Aberrations"  # no DC offset, content up to high frequencies
+REFERENCE_START = 30.0
+REFERENCE_SECONDS = 40.0
+
+#: Output suffix and ffmpeg encoder arguments of every format Crate must read.
+FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "mp3": (".mp3", ("-c:a", "libmp3lame", "-b:a", "128k")),
+    "ogg-vorbis": (".ogg", ("-c:a", "libvorbis", "-q:a", "3")),
+    "opus": (".opus", ("-c:a", "libopus", "-b:a", "96k")),
+    "flac": (".flac", ("-c:a", "flac")),
+    "wav": (".wav", ("-c:a", "pcm_s16le")),
+    "m4a-aac": (".m4a", ("-c:a", "aac", "-b:a", "128k")),
+    "aac-adts": (".aac", ("-c:a", "aac", "-b:a", "128k")),
+    "webm-opus": (".webm", ("-c:a", "libopus", "-b:a", "96k")),
+}
+
+
+def _ffmpeg(*args: str) -> list[str]:
+    return ["ffmpeg", "-nostdin", "-v", "error", "-y", *args]
+
+
+@pytest.fixture(scope="session")
+def music_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("music")
+
+
+@pytest.fixture(scope="session")
+def reference_wav(music_dir) -> Path:
+    """A 40-s cut of a real track (48 kHz stereo WAV): the source of every conversion below."""
+    return convert(
+        singularity_track(REFERENCE_TRACK),
+        music_dir / "reference.wav",
+        "-ss", str(REFERENCE_START), "-t", str(REFERENCE_SECONDS), "-c:a", "pcm_s16le",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def format_cuts(reference_wav, music_dir) -> dict[str, Path]:
+    """The reference cut encoded into each format of ``FORMATS`` (encoders run in parallel)."""
+    targets = {name: music_dir / f"cut-{name}{suffix}" for name, (suffix, _) in FORMATS.items()}
+    running = [
+        subprocess.Popen(_ffmpeg("-i", str(reference_wav), *FORMATS[name][1], str(target)))
+        for name, target in targets.items()
+    ]
+    for process in running:
+        assert process.wait(timeout=120) == 0, process.args
+    return targets
+
+
+@pytest.fixture(scope="session")
+def long_track_2h(music_dir) -> Path:
+    """A real track looped to just over 2 hours as a small OGG (~26 MB).
+
+    Encoded once at low quality (mono, 22 kHz), then stream-copied 35 times: about 2 s to make.
+    """
+    loop = convert(
+        singularity_track("Awakening"), music_dir / "loop.ogg",
+        "-ac", "1", "-ar", "22050", "-c:a", "libvorbis", "-q:a", "0",
+    )  # fmt: skip
+    target = music_dir / "long-2h.ogg"
+    subprocess.run(_ffmpeg("-stream_loop", "34", "-i", str(loop), "-c", "copy", str(target)), check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def track_4min() -> Path:
+    """A real track of about four minutes (4:09), as installed."""
+    return singularity_track("Inevitable")

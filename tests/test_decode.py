@@ -1,0 +1,396 @@
+"""Safe audio ingest on real music and real ffmpeg: every format, every bad input, the windows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import correlate
+
+from bot.audio.decode import (
+    SAMPLE_RATE,
+    AudioInfo,
+    DecodedAudio,
+    Excerpt,
+    analysis_windows,
+    decode_excerpts,
+    decode_windows,
+    probe,
+    training_windows,
+)
+from bot.audio.errors import AudioError, CorruptAudio, EmptyFile, NotAudio, SilentAudio, TooLarge, TooLong, TooShort
+from bot.config import AudioLimits
+from bot.format import format_bytes, format_duration
+from tests.conftest import FORMATS, REFERENCE_SECONDS
+from tests.music import convert, singularity_track
+
+WINDOW = 6 * SAMPLE_RATE  # samples in one default analysis window
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def assert_sentence(error: AudioError) -> None:
+    """Every message a user reads is a non-empty sentence of plain words."""
+    message = error.user_message
+    assert message and message[0].isupper() and message.rstrip().endswith("."), message
+    assert "ffmpeg" not in message.lower() and "Traceback" not in message
+
+
+def best_correlation(longer: np.ndarray, shorter: np.ndarray) -> float:
+    """Highest normalised correlation of ``shorter`` at any position inside ``longer``."""
+    longer = longer - np.mean(longer, dtype=np.float64)
+    shorter = shorter - np.mean(shorter, dtype=np.float64)
+    n = len(shorter)
+    dots = correlate(longer, shorter, mode="valid", method="fft")
+    energy = np.concatenate([[0.0], np.cumsum(longer**2)])
+    norms = np.sqrt(np.maximum(energy[n:] - energy[:-n], 0)) * np.linalg.norm(shorter)
+    return float(np.max(dots / (norms + 1e-12)))
+
+
+@pytest.fixture(scope="module")
+def reference(reference_wav) -> DecodedAudio:
+    return decode_excerpts(reference_wav)
+
+
+def reference_at(reference_wav: Path, excerpt: Excerpt, slack: float = 0.05) -> np.ndarray:
+    """The stretch of the source WAV around ``excerpt``, ``slack`` seconds longer on each side
+    (codec delays shift decoded audio by a few milliseconds)."""
+    start = max(0.0, excerpt.start - slack)
+    window = (start, excerpt.start + excerpt.duration + slack - start)
+    (expected,) = decode_windows(reference_wav, [window], probe(reference_wav))
+    return expected.samples
+
+
+# --------------------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_real_track_in_every_format_decodes_to_three_correlated_windows(name, format_cuts, reference_wav):
+    """A 40-s cut of a real track encoded as mp3/ogg/opus/flac/wav/m4a/aac/webm gets three 6-s
+    16 kHz mono excerpts at 20/50/80 %, matching the same excerpts decoded from the WAV source."""
+    decoded = decode_excerpts(format_cuts[name])
+
+    assert decoded.sample_rate == SAMPLE_RATE
+    # Raw ADTS AAC has no duration field: ffprobe estimates it from the bitrate.
+    assert decoded.info.duration == pytest.approx(REFERENCE_SECONDS, abs=2.0 if name == "aac-adts" else 0.1)
+    assert decoded.info.channels == 2
+    assert [e.start for e in decoded.excerpts] == [start for start, _ in analysis_windows(decoded.info.duration)]
+    for excerpt in decoded.excerpts:
+        assert excerpt.samples.dtype == np.float32 and excerpt.samples.ndim == 1
+        assert len(excerpt.samples) == WINDOW
+        assert 0.01 < np.sqrt(np.mean(excerpt.samples**2)) and np.max(np.abs(excerpt.samples)) <= 1.05
+        # Raw ADTS has no index: ffmpeg seeks by an estimated byte position, up to a second or two off.
+        slack = 2.0 if name == "aac-adts" else 0.05
+        assert best_correlation(reference_at(reference_wav, excerpt, slack), excerpt.samples) > 0.9, name
+
+
+def test_one_ffmpeg_run_returns_each_window_as_its_own_array(format_cuts):
+    """Three windows decoded together equal the same windows decoded one at a time."""
+    path = format_cuts["flac"]
+    info = probe(path)
+    windows = [(2.0, 3.0), (20.0, 1.5), (33.0, 6.0)]
+    together = decode_windows(path, windows, info)
+    assert [e.start for e in together] == [2.0, 20.0, 33.0]
+    assert [len(e.samples) for e in together] == [48_000, 24_000, 96_000]
+    for window, excerpt in zip(windows, together, strict=True):
+        (alone,) = decode_windows(path, [window], info)
+        np.testing.assert_allclose(excerpt.samples, alone.samples, atol=1e-6)
+
+
+def test_probe_reports_container_codec_and_size(format_cuts):
+    """Probing an m4a reads its metadata only: container, codec, channels, rate, size."""
+    info = probe(format_cuts["m4a-aac"])
+    assert isinstance(info, AudioInfo)
+    assert "mp4" in info.format_name and info.codec == "aac"
+    assert (info.channels, info.sample_rate) == (2, 48_000)
+    assert info.size == format_cuts["m4a-aac"].stat().st_size
+
+
+def test_eight_channel_96khz_file_is_downmixed_and_resampled(reference_wav, reference, music_dir):
+    """A 7.1 96 kHz 24-bit WAV and FLAC made from a real stereo track (channels alternate L/R)
+    decode to mono 16 kHz equal to the stereo downmix, peaks within [-1, 1]."""
+    surround = "pan=7.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1|c6=c0|c7=c1,aresample=96000"
+    for suffix, codec in ((".wav", "pcm_s24le"), (".flac", "flac")):
+        path = convert(reference_wav, music_dir / f"surround{suffix}", "-af", surround, "-c:a", codec, "-sample_fmt", "s32")
+        decoded = decode_excerpts(path)
+        assert (decoded.info.channels, decoded.info.sample_rate) == (8, 96_000)
+        for excerpt, expected in zip(decoded.excerpts, reference.excerpts, strict=True):
+            assert len(excerpt.samples) == WINDOW
+            assert np.max(np.abs(excerpt.samples)) <= 1.0
+            assert best_correlation(expected.samples, excerpt.samples) > 0.99
+
+
+def test_webm_without_duration_is_analysed_from_its_start(reference_wav, tmp_path):
+    """A WebM written to a pipe (as browsers record) has no duration: the first 18 s are analysed."""
+    path = tmp_path / "recorded.webm"
+    with open(path, "wb") as sink:
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(reference_wav), "-c:a", "libopus", "-f", "webm", "pipe:1"],
+            stdout=sink,
+            check=True,
+        )
+    decoded = decode_excerpts(path)
+    assert decoded.info.duration is None
+    assert len(decoded.excerpts) == 3 and decoded.samples == 3 * WINDOW
+    assert max(e.start + e.duration for e in decoded.excerpts) <= 18.01
+    for excerpt in decoded.excerpts:
+        assert best_correlation(reference_at(reference_wav, excerpt), excerpt.samples) > 0.9
+
+
+# --------------------------------------------------------------------------- long files
+
+
+def test_two_hour_track_is_too_long_under_default_limits(long_track_2h):
+    """A 2 h 01 min OGG is refused from its metadata, naming its length and the 1 h 30 min limit."""
+    with pytest.raises(TooLong) as caught:
+        decode_excerpts(long_track_2h)
+    assert "2 h 01 min" in caught.value.user_message and "1 h 30 min" in caught.value.user_message
+    assert_sentence(caught.value)
+
+
+def test_two_hour_track_costs_what_a_four_minute_one_costs(long_track_2h, track_4min):
+    """With max_duration raised, a 2-hour track decodes exactly as many samples as a 4-minute one,
+    spread over the whole track, with about the same peak Python memory."""
+    limits = AudioLimits(max_duration=3 * 3600)
+
+    def measured(path: Path) -> tuple[DecodedAudio, int]:
+        tracemalloc.start()
+        try:
+            decoded = decode_excerpts(path, limits)
+            return decoded, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    short, short_peak = measured(track_4min)
+    long, long_peak = measured(long_track_2h)
+    assert long.info.duration > 2 * 3600
+    assert long.samples == short.samples == 3 * WINDOW
+    assert [round(e.start / long.info.duration, 1) for e in long.excerpts] == [0.2, 0.5, 0.8]
+    assert long_peak < 1.5 * short_peak + 1_000_000
+    assert long_peak < 20_000_000  # a decoded 2-hour track would need ~460 MB at 16 kHz float
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def test_decoding_that_takes_too_long_is_stopped(long_track_2h):
+    """An ffmpeg run over its time limit is killed and reported as a sentence, not a hang."""
+    info = probe(long_track_2h, AudioLimits(max_duration=3 * 3600))
+    with pytest.raises(CorruptAudio) as caught:
+        decode_windows(long_track_2h, analysis_windows(info.duration), info, timeout=0.001)
+    assert "too long" in caught.value.user_message
+    assert_sentence(caught.value)
+
+
+def test_empty_file_is_refused(tmp_path):
+    """A 0-byte .mp3 gets EmptyFile."""
+    path = tmp_path / "empty.mp3"
+    path.touch()
+    with pytest.raises(EmptyFile) as caught:
+        decode_excerpts(path)
+    assert_sentence(caught.value)
+
+
+def test_mp3_cut_to_its_first_4_kb_is_too_short(format_cuts, tmp_path):
+    """An MP3 cut to 4 KB still carries a header saying 40 s; only ~0.2 s decodes -> TooShort."""
+    path = tmp_path / "first-4kb.mp3"
+    path.write_bytes(format_cuts["mp3"].read_bytes()[:4096])
+    assert probe(path).duration == pytest.approx(40, abs=0.5)  # the header lies
+    with pytest.raises(TooShort) as caught:
+        decode_excerpts(path)
+    assert "could only decode" in caught.value.user_message
+    assert_sentence(caught.value)
+
+
+@pytest.mark.parametrize("name", ["mp3", "ogg-vorbis"])
+def test_file_cut_in_half_is_analysed_for_what_it_holds(name, format_cuts, reference_wav, tmp_path):
+    """A real track cut at half its bytes (MP3: header still says 40 s; OGG: duration read from the
+    last page) yields excerpts of the first 20 s only, matching the source at the same places."""
+    source = format_cuts[name]
+    data = source.read_bytes()
+    path = tmp_path / f"half{source.suffix}"
+    path.write_bytes(data[: len(data) // 2])
+
+    decoded = decode_excerpts(path)
+    assert decoded.samples >= 2 * WINDOW
+    assert max(e.start + e.duration for e in decoded.excerpts) <= 21
+    for excerpt in decoded.excerpts:
+        assert best_correlation(reference_at(reference_wav, excerpt), excerpt.samples) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("name", "keep", "error"),
+    [("ogg-vorbis", 4000, CorruptAudio), ("flac", 100, CorruptAudio), ("m4a-aac", 30_000, CorruptAudio)],
+)
+def test_header_cut_short_is_corrupt(name, keep, error, format_cuts, tmp_path):
+    """An OGG/FLAC/M4A cut inside its header (or missing the m4a index) gets CorruptAudio."""
+    source = format_cuts[name]
+    path = tmp_path / f"cut{source.suffix}"
+    path.write_bytes(source.read_bytes()[:keep])
+    with pytest.raises(error) as caught:
+        decode_excerpts(path)
+    assert_sentence(caught.value)
+
+
+def test_png_renamed_to_mp3_is_not_audio(tmp_path):
+    """A real PNG image named .mp3 gets NotAudio, saying it is an image."""
+    png = tmp_path / "red.png"
+    ffmpeg("-f", "lavfi", "-i", "color=red:s=32x32", "-frames:v", "1", str(png))
+    path = png.rename(tmp_path / "song.mp3")
+    with pytest.raises(NotAudio) as caught:
+        decode_excerpts(path)
+    assert "image" in caught.value.user_message
+    assert_sentence(caught.value)
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".mp3", ".flac", ".bin"])
+def test_random_bytes_are_not_audio(suffix, tmp_path):
+    """64 KB of random bytes, whatever the file name says, get NotAudio."""
+    path = tmp_path / f"noise{suffix}"
+    path.write_bytes(np.random.default_rng(7).bytes(65_536))
+    with pytest.raises(NotAudio) as caught:
+        decode_excerpts(path)
+    assert_sentence(caught.value)
+
+
+def test_text_file_is_not_audio(tmp_path):
+    """A text file named .mp3 (for example a playlist) gets NotAudio."""
+    path = tmp_path / "list.mp3"
+    path.write_text("#EXTM3U\n#EXTINF:10,\nfile:/etc/hostname\n")
+    with pytest.raises(NotAudio):
+        decode_excerpts(path)
+
+
+@pytest.mark.parametrize(
+    ("label", "make"),
+    [
+        ("digital silence, encoded by libvorbis", ("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "30")),
+        ("real music turned down by 80 dB", ("-i", "REFERENCE", "-af", "volume=-80dB")),
+    ],
+)
+def test_silent_audio_is_refused(label, make, reference_wav, tmp_path):
+    """Digital silence, or real music too quiet to hear, gets SilentAudio."""
+    path = tmp_path / "quiet.ogg"
+    ffmpeg(*[str(reference_wav) if arg == "REFERENCE" else arg for arg in make], "-c:a", "libvorbis", str(path))
+    with pytest.raises(SilentAudio) as caught:
+        decode_excerpts(path)
+    assert_sentence(caught.value)
+
+
+def test_file_over_max_bytes_is_refused_from_its_size(format_cuts):
+    """A real FLAC larger than max_bytes gets TooLarge, naming both sizes."""
+    path = format_cuts["flac"]
+    with pytest.raises(TooLarge) as caught:
+        decode_excerpts(path, AudioLimits(max_bytes=1_000_000))
+    assert format_bytes(path.stat().st_size) in caught.value.user_message and "977 KB" in caught.value.user_message
+    assert_sentence(caught.value)
+
+
+def test_too_large_is_decided_before_ffprobe_runs(tmp_path):
+    """A sparse 101 MB file of zeros would be NotAudio to ffprobe; it gets TooLarge, so the size
+    check came first and nothing was read."""
+    path = tmp_path / "huge.mp3"
+    with open(path, "wb") as handle:
+        handle.truncate(101 * 1024 * 1024)
+    with pytest.raises(TooLarge) as caught:
+        probe(path)
+    assert "100 MB" in caught.value.user_message
+    with pytest.raises(NotAudio):
+        probe(path, AudioLimits(max_bytes=200 * 1024 * 1024))
+
+
+def test_two_seconds_of_real_music_is_too_short(reference_wav, tmp_path):
+    """A 2-s OGG clip of a real track gets TooShort, naming 2 s and the 5 s minimum."""
+    path = convert(reference_wav, tmp_path / "blip.ogg", "-t", "2", "-c:a", "libvorbis")
+    with pytest.raises(TooShort) as caught:
+        decode_excerpts(path)
+    assert "2 s" in caught.value.user_message and "5 s" in caught.value.user_message
+    assert_sentence(caught.value)
+
+
+def test_clip_just_above_minimum_duration_is_accepted(reference_wav, tmp_path):
+    """A 6-s clip (minimum is 5 s) is one window covering all of it."""
+    path = convert(reference_wav, tmp_path / "short.ogg", "-t", "6", "-c:a", "libvorbis")
+    decoded = decode_excerpts(path)
+    (excerpt,) = decoded.excerpts
+    assert excerpt.start == 0.0 and excerpt.duration == pytest.approx(6, abs=0.05)
+
+
+def test_missing_file_is_reported_plainly(tmp_path):
+    """A path that no longer exists gets an AudioError with a sentence, not FileNotFoundError."""
+    with pytest.raises(AudioError) as caught:
+        decode_excerpts(tmp_path / "gone.mp3")
+    assert_sentence(caught.value)
+
+
+def test_installed_tracks_are_not_silent():
+    """Every installed singularity track (quiet ambient included) passes the silence check."""
+    for path in [singularity_track("Awakening"), singularity_track("Nebula")]:
+        assert decode_excerpts(path).samples == 3 * WINDOW
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def test_analysis_windows_sit_at_20_50_80_percent():
+    windows = analysis_windows(300.0)
+    assert windows == [(57.0, 6.0), (147.0, 6.0), (237.0, 6.0)]
+
+
+@pytest.mark.parametrize("duration", [18.0, 19.3, 60.0, 208.0, 7280.0])
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_analysis_windows_stay_inside_the_track_in_order(duration, count):
+    windows = analysis_windows(duration, count, 6.0)
+    if duration < count * 6.0:
+        assert windows == [(0.0, duration)]
+        return
+    assert len(windows) == count
+    assert all(0 <= start and start + length <= duration + 1e-9 for start, length in windows)
+    assert [start for start, _ in windows] == sorted(start for start, _ in windows)
+    assert all(isinstance(start, float) for start, _ in windows)
+
+
+def test_analysis_windows_for_short_or_empty_tracks():
+    assert analysis_windows(10.0) == [(0.0, 10.0)]  # shorter than 3 x 6 s: one window, all of it
+    assert analysis_windows(17.99) == [(0.0, 17.99)]
+    assert analysis_windows(18.0) == [(0.6, 6.0), (6.0, 6.0), (11.4, 6.0)]  # 3 x 6 s fit: 20/50/80 %
+    assert analysis_windows(0.0) == [] and analysis_windows(-3.0) == []
+    assert analysis_windows(60.0, count=1) == [(27.0, 6.0)]
+    assert analysis_windows(60.0, count=0) == []
+
+
+def test_training_windows_tile_a_clip_with_overlap():
+    assert training_windows(30.0) == [(float(s), 6.0) for s in range(0, 25, 3)]
+    assert training_windows(15.0) == [(0.0, 6.0), (3.0, 6.0), (6.0, 6.0), (9.0, 6.0)]
+    assert training_windows(16.5) == training_windows(15.0)  # a tail shorter than the hop is dropped
+    assert training_windows(6.0) == [(0.0, 6.0)]
+    assert training_windows(4.0) == [(0.0, 4.0)]
+    assert training_windows(0.0) == []
+    assert training_windows(0.9, seconds=0.3, hop=0.3) == [(0.0, 0.3), (0.3, 0.3), (0.6, 0.3)]
+    assert training_windows(20.0, seconds=5.0, hop=5.0) == [(0.0, 5.0), (5.0, 5.0), (10.0, 5.0), (15.0, 5.0)]
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def test_durations_and_sizes_read_naturally():
+    assert [format_duration(s) for s in (0.2, 2, 59, 205, 3600, 5400, 7282)] == [
+        "0.2 s", "2 s", "59 s", "3:25", "1 h 00 min", "1 h 30 min", "2 h 01 min",
+    ]  # fmt: skip
+    assert [format_bytes(n) for n in (0, 1, 900, 1536, 150 * 2**20, int(2.5 * 2**30))] == [
+        "0 bytes", "1 byte", "900 bytes", "1.5 KB", "150 MB", "2.5 GB",
+    ]  # fmt: skip
+    assert format_bytes(AudioLimits().max_bytes) == AudioLimits().describe_bytes()
+
+
+def test_no_test_file_is_left_open():
+    """decode_excerpts leaves no file descriptors behind (stderr goes to a temporary file)."""
+    before = len(os.listdir("/proc/self/fd"))
+    decode_excerpts(singularity_track("Awakening"))
+    assert len(os.listdir("/proc/self/fd")) == before
