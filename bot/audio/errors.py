@@ -38,3 +38,44 @@ class TooShort(AudioError):
 
 class SilentAudio(AudioError):
     user_message = "That audio is silent, so there's nothing to listen to."
+
+
+# --- Fetching audio from links and attachments (bot/audio/fetch.py) ---
+
+
+class FetchError(AudioError):
+    """Getting the audio failed before there was anything to analyse."""
+
+    user_message = "I couldn't fetch that audio."
+
+
+class BadLink(FetchError):
+    user_message = "That isn't a link I can open. Send an http:// or https:// link to a track."
+
+
+class PlaylistLink(BadLink):
+    user_message = "That link is a playlist. Send a link to a single track."
+
+
+class LiveLink(BadLink):
+    user_message = "That link is a live stream. Send a link to a recorded track."
+
+
+class BlockedLink(FetchError):
+    user_message = "I can't open links to private or local network addresses."
+
+
+class NotAudioLink(FetchError):
+    user_message = "I couldn't find any audio at that link."
+
+
+class LinkUnavailable(FetchError):
+    user_message = "That link isn't available: the site says it doesn't exist or won't let me in."
+
+
+class LinkTimeout(FetchError):
+    user_message = "That site took too long to answer, so I gave up."
+
+
+class DownloadFailed(FetchError):
+    user_message = "I couldn't download that audio. Try again later, or send the file itself."

@@ -1,0 +1,418 @@
+"""Get the audio a user shared onto disk: from a link (via yt-dlp) or a Discord attachment.
+
+Both paths enforce ``AudioLimits`` as early as the information allows: before downloading when
+the metadata or headers state a size or duration, and while downloading otherwise. Everything is
+written into a directory the caller owns (``scratch_directory``), which is removed afterwards
+whatever happens. Decoding, and the exact duration checks, happen later with ffmpeg.
+
+Links are untrusted, so every connection yt-dlp makes is vetted by ``bot.audio.address``
+(see there for what that covers). Known limits: yt-dlp reads web pages (not media) into memory
+without a size cap; HLS-only sources are refused (see ``SAFE_PROTOCOLS``); direct links
+without a telling extension or type are downloaded and left for the decoder to reject.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.client
+import logging
+import re
+import socket
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yt_dlp
+from yt_dlp.networking import _urllib as ytdlp_urllib
+from yt_dlp.networking.exceptions import HTTPError as YtdlpHTTPError
+from yt_dlp.utils import MEDIA_EXTENSIONS, UnsupportedError
+
+from bot.audio.address import BlockedAddress, check_url, guarded_connection
+from bot.audio.errors import (
+    BadLink,
+    BlockedLink,
+    DownloadFailed,
+    LinkTimeout,
+    LinkUnavailable,
+    LiveLink,
+    NotAudio,
+    NotAudioLink,
+    PlaylistLink,
+    TooLarge,
+    TooLong,
+)
+from bot.config import AudioLimits
+from bot.errors import CrateError
+
+log = logging.getLogger(__name__)
+
+#: Protocols yt-dlp may download with. All of them go through yt-dlp's own HTTP code (and so
+#: through ``guarded_connection``). HLS is left out because yt-dlp hands some HLS streams to
+#: ffmpeg, which would connect without the guard.
+SAFE_PROTOCOLS = frozenset({"http", "https", "http_dash_segments"})
+
+#: Declared attachment types worth downloading; anything else is refused before download.
+AUDIO_CONTENT_TYPES = ("audio/", "video/")
+GENERIC_CONTENT_TYPES = frozenset({"application/ogg", "application/x-ogg", "application/octet-stream"})
+
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FetchedAudio:
+    path: Path  # inside a temp dir owned by the caller's context
+    title: str  # human title (yt-dlp title, or attachment filename)
+    source_url: str  # the link or attachment URL
+    size: int
+
+
+@contextlib.contextmanager
+def scratch_directory() -> Iterator[Path]:
+    """A fresh temporary directory that is removed on exit, even when the body raises."""
+    with tempfile.TemporaryDirectory(prefix="crate-") as name:
+        yield Path(name)
+
+
+# --- Links -----------------------------------------------------------------------------------
+
+
+def download_link(
+    url: str,
+    directory: Path,
+    *,
+    limits: AudioLimits,
+    allowlist: Sequence[str],
+    timeout: float,
+    deadline: float | None = None,
+) -> FetchedAudio:
+    """Download the audio behind ``url`` into ``directory`` with yt-dlp. Blocking.
+
+    ``timeout`` bounds each socket operation; ``deadline`` (seconds, optional) bounds the
+    whole download, so a server that trickles bytes can't hold a worker forever.
+    Raises a ``CrateError`` subclass with a sentence for the user on every expected failure.
+    """
+    check_url(url, allowlist)
+    started = time.monotonic()
+
+    def progress(status: dict[str, Any]) -> None:
+        # Raised exceptions abort the download and propagate out of yt-dlp unchanged.
+        if status.get("status") != "downloading":
+            return
+        expected = status.get("total_bytes") or 0  # from Content-Length, before the body
+        if max(expected, status.get("downloaded_bytes") or 0) > limits.max_bytes:
+            raise _too_large(limits, detail=f"{url}: {expected or 'more than limit'} bytes")
+        if deadline is not None and time.monotonic() - started > deadline:
+            raise LinkTimeout(detail=f"{url}: download exceeded {deadline:g} s")
+
+    params = {
+        "format": "bestaudio/best",
+        "noplaylist": True,
+        "extract_flat": "in_playlist",  # never fetch every entry of a playlist we refuse anyway
+        "socket_timeout": timeout,
+        "retries": 0,
+        "extractor_retries": 0,
+        "fragment_retries": 0,
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "cachedir": False,
+        "proxy": "",  # a proxy would connect on our behalf, past the address guard
+        "external_downloader": {"default": "native"},
+        "outtmpl": {"default": "link.%(ext)s"},
+        "paths": {"home": str(directory), "temp": str(directory)},
+        "overwrites": True,
+        "progress_hooks": [progress],
+        "logger": _YtdlpLogger(),
+    }
+    try:
+        with _GuardedYoutubeDL(params, allowlist=allowlist) as ydl:
+            info = ydl.extract_info(url, download=False)
+            _check_metadata(info, url, limits, allowlist)
+            info = ydl.process_ie_result(info, download=True)
+    except CrateError:
+        raise
+    except Exception as error:  # yt-dlp wraps everything; find out what really happened
+        raise _translate(error, url) from error
+    return _downloaded(info, directory, url)
+
+
+def _check_metadata(info: dict[str, Any] | None, url: str, limits: AudioLimits, allowlist: Sequence[str]) -> None:
+    """Refuse, before any media is downloaded, what the extracted metadata already rules out."""
+    if not info:
+        raise NotAudioLink(detail=f"{url}: no info")
+    if info.get("_type") in ("playlist", "multi_video"):
+        raise PlaylistLink(detail=f"{url}: {info.get('_type')}")
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming", "post_live"):
+        raise LiveLink(detail=f"{url}: live_status={info.get('live_status')}")
+    duration = info.get("duration")
+    if duration and duration > limits.max_duration:
+        raise TooLong(
+            f"That track is too long for me (the limit is {_minutes(limits.max_duration)}).",
+            detail=f"{url}: duration {duration} s",
+        )
+    size = info.get("filesize") or info.get("filesize_approx")
+    if size and size > limits.max_bytes:
+        raise _too_large(limits, detail=f"{url}: metadata size {size}")
+    if info.get("requested_formats"):
+        raise NotAudioLink(detail=f"{url}: would need merging {info['format_id']}")
+    if info.get("protocol") not in SAFE_PROTOCOLS:
+        raise NotAudioLink(
+            "That site only offers this track as a stream I can't download. Try another link, or send the file.",
+            detail=f"{url}: protocol {info.get('protocol')}",
+        )
+    ext = info.get("ext")
+    if info.get("direct") and ext not in (*MEDIA_EXTENSIONS.audio, *MEDIA_EXTENSIONS.video, "unknown_video"):
+        # yt-dlp's generic extractor offers any non-HTML file as "media" (e.g. a PNG).
+        raise NotAudioLink(detail=f"{url}: direct link to .{ext}")
+    # Redundant with the connection guard, but gives a clear answer before connecting.
+    for checked in (info.get("webpage_url"), info.get("url")):
+        if checked:
+            check_url(checked, allowlist)
+
+
+def _downloaded(info: dict[str, Any], directory: Path, url: str) -> FetchedAudio:
+    downloads = info.get("requested_downloads") or [{}]
+    filepath = downloads[0].get("filepath")
+    path = Path(filepath).resolve() if filepath else None
+    if path is None or not path.is_file() or directory.resolve() not in path.parents:
+        raise DownloadFailed(detail=f"{url}: yt-dlp reported no file ({filepath!r})")
+    title = str(info.get("title") or info.get("id") or "Untitled")
+    return FetchedAudio(path=path, title=title, source_url=url, size=path.stat().st_size)
+
+
+def _translate(error: BaseException, url: str) -> CrateError:
+    """Map whatever yt-dlp raised onto the error the user should read."""
+    detail = f"{url}: {error}"
+    chain = list(_causes(error))
+    for cause in chain:
+        if isinstance(cause, CrateError):
+            return cause
+        if isinstance(cause, BlockedAddress):
+            return BlockedLink(detail=detail)
+    for cause in chain:
+        if isinstance(cause, YtdlpHTTPError):
+            if cause.status in (401, 403, 404, 410, 451):
+                return LinkUnavailable(detail=detail)
+            return DownloadFailed(
+                f"That site answered with an error (HTTP {cause.status}). Try again later.", detail=detail
+            )
+        if isinstance(cause, (TimeoutError, socket.timeout)):
+            return LinkTimeout(detail=detail)
+        if isinstance(cause, socket.gaierror):
+            return LinkUnavailable(
+                "I couldn't find the website in that link. Check the address and try again.", detail=detail
+            )
+        if isinstance(cause, UnsupportedError):
+            return NotAudioLink(detail=detail)
+    message = str(error).lower()
+    if "timed out" in message:
+        return LinkTimeout(detail=detail)
+    if any(
+        hint in message
+        for hint in ("unsupported url", "no video formats", "no formats", "requested format is not available")
+    ):
+        return NotAudioLink(detail=detail)
+    return DownloadFailed(detail=detail)
+
+
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    """The error and everything it wraps: Python chaining plus yt-dlp's and urllib's own fields."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        exc_info = getattr(current, "exc_info", None)
+        pending += [
+            current.__cause__,
+            current.__context__,
+            getattr(current, "cause", None),  # ExtractorError, RequestError
+            getattr(current, "reason", None),  # urllib.error.URLError
+            exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None,  # DownloadError
+        ]
+
+
+class _GuardedYoutubeDL(yt_dlp.YoutubeDL):
+    """A YoutubeDL whose every HTTP request goes through ``GuardedRH``.
+
+    yt-dlp normally picks among several request handlers (urllib, requests, curl_cffi,
+    websockets); this one only has the guarded urllib handler, so there is no way around it.
+    """
+
+    def __init__(self, params: dict[str, Any], *, allowlist: Sequence[str]):
+        self._allowlist = tuple(allowlist)
+        super().__init__(params)
+
+    @functools.cached_property
+    def _request_director(self):
+        return self.build_request_director([functools.partial(GuardedRH, allowlist=self._allowlist)])
+
+
+class GuardedRH(ytdlp_urllib.UrllibRH):
+    """yt-dlp's urllib request handler, with http(s) only and every connection vetted.
+
+    Redirects are followed by urllib inside the handler, so each hop opens a new connection
+    through ``guarded_connection`` as well.
+    """
+
+    _SUPPORTED_URL_SCHEMES = ("http", "https")
+
+    def __init__(self, *, allowlist: Sequence[str] = (), **kwargs: Any):
+        super().__init__(**kwargs)
+        self.allowlist = tuple(allowlist)
+
+    def _create_instance(self, proxies, cookiejar, legacy_ssl_support=None):
+        # Mirrors UrllibRH._create_instance, minus file/ftp/data handlers and with guarded sockets.
+        opener = urllib.request.OpenerDirector()
+        handlers = [
+            ytdlp_urllib.ProxyHandler(proxies),
+            _GuardedHTTPHandler(
+                allowlist=self.allowlist,
+                debuglevel=int(bool(self.verbose)),
+                context=self._make_sslcontext(legacy_ssl_support=legacy_ssl_support),
+                source_address=self.source_address,
+            ),
+            ytdlp_urllib.HTTPCookieProcessor(cookiejar),
+            ytdlp_urllib.UnknownHandler(),
+            ytdlp_urllib.HTTPDefaultErrorHandler(),
+            ytdlp_urllib.HTTPErrorProcessor(),
+            ytdlp_urllib.RedirectHandler(),
+        ]
+        for handler in handlers:
+            opener.add_handler(handler)
+        opener.addheaders = []
+        return opener
+
+
+class _GuardedHTTPHandler(ytdlp_urllib.HTTPHandler):
+    def __init__(self, *, allowlist: Sequence[str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self._allowlist = allowlist
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(self._connection, http.client.HTTPConnection), req)
+
+    def https_open(self, req):
+        return self.do_open(
+            functools.partial(self._connection, http.client.HTTPSConnection), req, context=self._context
+        )
+
+    def _connection(self, connection_class, *args, **kwargs):
+        # http.client connects through ``_create_connection((host, port), timeout, source)``;
+        # for HTTPS it then wraps the socket with TLS for ``host``, so certificates still match.
+        connection = connection_class(*args, **kwargs)
+        connection._create_connection = functools.partial(guarded_connection, allowlist=self._allowlist)
+        if self._source_address is not None:
+            connection.source_address = (self._source_address, 0)
+        return connection
+
+
+class _YtdlpLogger:
+    """Send yt-dlp's chatter to our log instead of stdout/stderr."""
+
+    def debug(self, message: str) -> None:
+        log.debug("yt-dlp: %s", message)
+
+    info = debug
+
+    def warning(self, message: str) -> None:
+        log.info("yt-dlp: %s", message)
+
+    def error(self, message: str) -> None:
+        log.info("yt-dlp: %s", message)
+
+
+# --- Attachments -----------------------------------------------------------------------------
+
+
+async def download_attachment(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    filename: str,
+    size: int | None,
+    content_type: str | None,
+    directory: Path,
+    limits: AudioLimits,
+    timeout: float,
+) -> FetchedAudio:
+    """Stream a Discord attachment into ``directory``, refusing what can't be audio or is too big.
+
+    The URL comes from Discord (its CDN), not from the user, so the private-address guard does
+    not apply here. ``size`` and ``content_type`` are what Discord declared; the server's
+    Content-Length is checked too, and the limit is enforced on the bytes actually read.
+    ``timeout`` bounds connecting and each read.
+    """
+    name = _display_name(filename)
+    if size is not None and size > limits.max_bytes:
+        raise _too_large(limits, detail=f"attachment {filename!r}: declared {size} bytes")
+    if not _looks_like_media(content_type):
+        raise NotAudio(
+            f"I can't read “{name}” as audio. Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file.",
+            detail=f"attachment {filename!r}: content type {content_type!r}",
+        )
+    path = directory / f"attachment{_safe_suffix(filename)}"
+    client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    written = 0
+    try:
+        async with session.get(url, timeout=client_timeout) as response:
+            if response.status in (403, 404, 410):
+                raise LinkUnavailable(
+                    "That attachment isn't available any more.", detail=f"{url}: HTTP {response.status}"
+                )
+            if response.status != 200:
+                raise DownloadFailed(detail=f"{url}: HTTP {response.status}")
+            if response.content_length is not None and response.content_length > limits.max_bytes:
+                raise _too_large(limits, detail=f"{url}: Content-Length {response.content_length}")
+            with open(path, "wb") as sink:
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    written += len(chunk)
+                    if written > limits.max_bytes:
+                        raise _too_large(limits, detail=f"{url}: more than {limits.max_bytes} bytes sent")
+                    sink.write(chunk)
+    except BaseException as error:
+        path.unlink(missing_ok=True)
+        if isinstance(error, TimeoutError):  # aiohttp's timeouts subclass it
+            raise LinkTimeout("Downloading that attachment took too long.", detail=f"{url}: {error!r}") from error
+        if isinstance(error, aiohttp.ClientError):
+            raise DownloadFailed(
+                "I couldn't download that attachment. Try again in a moment.", detail=f"{url}: {error!r}"
+            ) from error
+        raise
+    return FetchedAudio(path=path, title=filename, source_url=url, size=written)
+
+
+def _looks_like_media(content_type: str | None) -> bool:
+    """Unknown types pass (ffmpeg decides later); known non-media types (text, images...) don't."""
+    if not content_type:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind.startswith(AUDIO_CONTENT_TYPES) or kind in GENERIC_CONTENT_TYPES
+
+
+def _safe_suffix(filename: str) -> str:
+    """The file's extension if it is plain (helps ffmpeg guess), never a path from the user."""
+    suffix = Path(filename).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+def _display_name(filename: str) -> str:
+    cleaned = "".join(ch for ch in filename if ch.isprintable()).replace("`", "'")
+    return cleaned if len(cleaned) <= 80 else cleaned[:77] + "..."
+
+
+def _too_large(limits: AudioLimits, *, detail: str) -> TooLarge:
+    return TooLarge(f"That file is too large for me (the limit is {limits.describe_bytes()}).", detail=detail)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"

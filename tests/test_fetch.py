@@ -1,0 +1,506 @@
+"""Fetching audio from links (real yt-dlp) and attachments (real aiohttp) from a local HTTP server.
+
+Nothing is mocked: an aiohttp server on 127.0.0.1 serves real music from Debian packages (and
+ffmpeg conversions of it). Addresses outside loopback (10.x, 169.254.x, 224.x, a public literal)
+are only ever checked by the guard, never connected to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import socket
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.audio.address import BlockedAddress, check_url, guarded_connection, is_blocked
+from bot.audio.errors import (
+    AudioError,
+    BadLink,
+    BlockedLink,
+    DownloadFailed,
+    FetchError,
+    LinkTimeout,
+    LinkUnavailable,
+    NotAudio,
+    NotAudioLink,
+    PlaylistLink,
+    TooLarge,
+    TooLong,
+)
+from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
+from bot.config import AudioLimits
+from tests.music import convert, singularity_track
+
+LIMITS = AudioLimits()
+LOCAL = ("127.0.0.1",)
+TIMEOUT = 2.0
+STALL = 2 * TIMEOUT + 1
+
+
+# --- test media and server ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("fetch-media")
+    ogg = singularity_track()
+    mp3 = convert(ogg, folder / "track.mp3", "-t", "8", "-b:a", "96k")
+    png = convert(ogg, folder / "spectrum.png", "-lavfi", "showspectrumpic=s=64x64:legend=0")
+    return {"ogg": ogg.read_bytes(), "mp3": mp3.read_bytes(), "png": png.read_bytes()}
+
+
+class Server:
+    """A local web server plus a count of requests per path."""
+
+    def __init__(self, base: str, port: int, hits: collections.Counter):
+        self.base = base
+        self.port = port
+        self.hits = hits
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+
+def _html(body: str, head: str = "") -> web.Response:
+    page = f"<!DOCTYPE html><html><head><title>Test page</title>{head}</head><body>{body}</body></html>"
+    return web.Response(text=page, content_type="text/html")
+
+
+def _json_ld(**fields) -> str:
+    data = {"@context": "https://schema.org", "@type": "AudioObject", "name": "Long mix", "encodingFormat": "audio/ogg", **fields}
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+@pytest.fixture
+async def server(media) -> Server:
+    hits: collections.Counter = collections.Counter()
+    app = web.Application()
+
+    @web.middleware
+    async def count(request, handler):
+        hits[request.path] += 1
+        return await handler(request)
+
+    app.middlewares.append(count)
+
+    def file(data: bytes, kind: str):
+        async def handler(request):
+            return web.Response(body=data, content_type=kind)
+
+        return handler
+
+    async def page_with_audio(request):
+        return _html('<h1>Song</h1><audio controls src="/music/track.mp3"></audio>')
+
+    async def two_tracks(request):
+        return _html('<audio src="/music/track.mp3"></audio><audio src="/music/track.ogg"></audio>')
+
+    async def no_media(request):
+        return _html("<p>Just words, no music here.</p>")
+
+    async def private_media(request):
+        return _html('<audio src="http://10.0.0.1/secret.mp3"></audio>')
+
+    async def long_metadata(request):
+        return _html("", head=_json_ld(contentUrl=f"{server.base}/music/track.ogg", duration="PT3H"))
+
+    async def big_metadata(request):
+        return _html("", head=_json_ld(contentUrl=f"{server.base}/music/track.ogg", contentSize="900000000"))
+
+    async def stall(request):
+        await asyncio.sleep(STALL)
+        return web.Response(body=media["ogg"], content_type="audio/ogg")
+
+    async def trickle(request):
+        response = web.StreamResponse(headers={"Content-Type": "audio/ogg"})
+        await response.prepare(request)
+        for start in range(0, len(media["ogg"]), 2048):
+            await response.write(media["ogg"][start : start + 2048])
+            await asyncio.sleep(0.2)
+        return response
+
+    async def chunked(request):
+        # No Content-Length: the size is only known while reading.
+        response = web.StreamResponse(headers={"Content-Type": "audio/ogg"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(media["ogg"]), 65536):
+            await response.write(media["ogg"][start : start + 65536])
+        return response
+
+    def status(code: int):
+        async def handler(request):
+            return web.Response(status=code)
+
+        return handler
+
+    def redirect(target: str):
+        async def handler(request):
+            raise web.HTTPFound(target)
+
+        return handler
+
+    app.router.add_get("/music/track.ogg", file(media["ogg"], "audio/ogg"))
+    app.router.add_get("/music/track.mp3", file(media["mp3"], "audio/mpeg"))
+    app.router.add_get("/music/track", file(media["ogg"], "application/octet-stream"))
+    app.router.add_get("/image.png", file(media["png"], "image/png"))
+    app.router.add_get("/forbidden.mp3", status(403))
+    app.router.add_get("/broken.mp3", status(500))
+    app.router.add_get("/page.html", page_with_audio)
+    app.router.add_get("/two.html", two_tracks)
+    app.router.add_get("/words.html", no_media)
+    app.router.add_get("/private.html", private_media)
+    app.router.add_get("/long.html", long_metadata)
+    app.router.add_get("/big.html", big_metadata)
+    app.router.add_get("/stall.ogg", stall)
+    app.router.add_get("/trickle.ogg", trickle)
+    app.router.add_get("/chunked.ogg", chunked)
+    app.router.add_get("/to-local-track", redirect("/music/track.ogg"))
+    app.router.add_get("/to-ipv6-loopback", redirect("http://[::1]:9/music/track.ogg"))
+    app.router.add_get("/to-private", redirect("http://10.0.0.1/music/track.ogg"))
+    app.router.add_get("/to-metadata", redirect("http://169.254.169.254/latest/meta-data/"))
+
+    runner = web.AppRunner(app, shutdown_timeout=0.1)  # don't wait for stalled handlers
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    server = Server(f"http://127.0.0.1:{port}", port, hits)
+    yield server
+    await runner.cleanup()
+
+
+async def fetch_link(url: str, directory: Path, *, limits: AudioLimits = LIMITS, allowlist=LOCAL, **kwargs):
+    """download_link is blocking; the server runs in this loop, so call it from a thread."""
+    return await asyncio.to_thread(
+        download_link, url, directory, limits=limits, allowlist=allowlist, timeout=TIMEOUT, **kwargs
+    )
+
+
+def assert_friendly(error: Exception, kind: type) -> None:
+    assert type(error) is kind, f"expected {kind.__name__}, got {type(error).__name__}: {error!r}"
+    message = error.user_message
+    assert message and message[0].isupper() and message.rstrip().endswith((".", "!")), message
+    for leak in ("Traceback", "yt-dlp", "ERROR", "127.0.0.1", "urlopen", "Errno", "HTTP Error"):
+        assert leak not in message, message
+
+
+# --- the address guard --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://localhost:8080/admin",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://10.1.2.3/",
+        "http://192.168.1.1/",
+        "http://100.64.0.1/",  # carrier-grade NAT
+        "http://169.254.169.254/latest/meta-data/",
+        "http://224.0.0.1/",
+        "http://[ff02::1]/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+        "http://2130706433/",  # 127.0.0.1 as a number
+    ],
+)
+def test_private_addresses_are_blocked(url):
+    with pytest.raises(BlockedLink) as caught:
+        check_url(url, ())
+    assert_friendly(caught.value, BlockedLink)
+    assert caught.value.user_message == "I can't open links to private or local network addresses."
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com/song.mp3", "file:///etc/passwd", "javascript:alert(1)", "http://", "not a link", "http://host:99999/"],
+)
+def test_non_http_links_are_bad(url):
+    with pytest.raises(BadLink) as caught:
+        check_url(url, ())
+    assert_friendly(caught.value, BadLink)
+
+
+def test_public_literal_address_is_allowed():
+    check_url("http://93.184.216.34/song.mp3", ())  # resolved locally, never contacted
+    check_url("https://[2606:2800:220:1:248:1893:25c8:1946]/", ())
+
+
+def test_allow_list_by_network_address_and_name():
+    check_url("http://127.0.0.1/", ["127.0.0.0/8"])
+    check_url("http://127.0.0.5:8000/x", ["127.0.0.0/8"])
+    check_url("http://[::1]/", ["::1"])
+    check_url("http://localhost/", ["localhost"])
+    with pytest.raises(BlockedLink):
+        check_url("http://10.1.2.3/", ["127.0.0.0/8", "localhost"])
+    with pytest.raises(BlockedLink):
+        check_url("http://[::1]/", ["127.0.0.1"])
+
+
+def test_unresolvable_host_is_unavailable():
+    with pytest.raises(LinkUnavailable) as caught:
+        check_url("http://no-such-host.invalid/song.mp3", ())
+    assert_friendly(caught.value, LinkUnavailable)
+
+
+def test_is_blocked_covers_ipv6_forms():
+    import ipaddress
+
+    for text in ("::1", "::ffff:10.0.0.1", "fc00::1", "fe80::1", "ff02::1", "::", "2002:a00:1::1", "::7f00:1"):
+        assert is_blocked(ipaddress.ip_address(text)), text
+    for text in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"):
+        assert not is_blocked(ipaddress.ip_address(text)), text
+
+
+async def test_guarded_connection_vets_the_address_it_connects_to(server):
+    with pytest.raises(BlockedAddress):
+        guarded_connection(("127.0.0.1", server.port), 1.0)
+    with pytest.raises(BlockedAddress):
+        guarded_connection(("localhost", server.port), 1.0, allowlist=["10.0.0.0/8"])
+    sock = await asyncio.to_thread(guarded_connection, ("127.0.0.1", server.port), 1.0, allowlist=LOCAL)
+    assert isinstance(sock, socket.socket)
+    sock.close()
+
+
+# --- links --------------------------------------------------------------------------------
+
+
+async def test_direct_ogg_link(server, media):
+    with scratch_directory() as directory:
+        fetched = await fetch_link(server.url("/music/track.ogg"), directory)
+        assert isinstance(fetched, FetchedAudio)
+        assert fetched.path.parent == directory.resolve()
+        assert fetched.path.read_bytes() == media["ogg"]
+        assert fetched.size == len(media["ogg"])
+        assert fetched.source_url == server.url("/music/track.ogg")
+        assert fetched.title == "track"
+    assert not directory.exists()
+
+
+async def test_direct_mp3_link(server, media):
+    with scratch_directory() as directory:
+        fetched = await fetch_link(server.url("/music/track.mp3"), directory)
+        assert fetched.path.suffix == ".mp3"
+        assert fetched.path.read_bytes() == media["mp3"]
+
+
+async def test_page_with_audio_tag(server, media):
+    with scratch_directory() as directory:
+        fetched = await fetch_link(server.url("/page.html"), directory)
+        assert fetched.path.read_bytes() == media["mp3"]
+        assert fetched.title.startswith("Test page")
+        assert fetched.source_url == server.url("/page.html")
+
+
+async def test_same_host_redirect_is_followed(server, media):
+    with scratch_directory() as directory:
+        fetched = await fetch_link(server.url("/to-local-track"), directory)
+        assert fetched.path.read_bytes() == media["ogg"]
+
+
+async def test_page_without_media(server):
+    with scratch_directory() as directory, pytest.raises(NotAudioLink) as caught:
+        await fetch_link(server.url("/words.html"), directory)
+    assert_friendly(caught.value, NotAudioLink)
+    assert caught.value.user_message == "I couldn't find any audio at that link."
+    assert not directory.exists()
+
+
+async def test_image_link(server):
+    with scratch_directory() as directory:
+        with pytest.raises(NotAudioLink) as caught:
+            await fetch_link(server.url("/image.png"), directory)
+        assert list(directory.iterdir()) == []
+    assert_friendly(caught.value, NotAudioLink)
+
+
+async def test_page_with_two_tracks_is_a_playlist(server):
+    with scratch_directory() as directory, pytest.raises(PlaylistLink) as caught:
+        await fetch_link(server.url("/two.html"), directory)
+    assert_friendly(caught.value, PlaylistLink)
+    assert "single track" in caught.value.user_message
+    assert server.hits["/music/track.mp3"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/missing.mp3", LinkUnavailable), ("/forbidden.mp3", LinkUnavailable), ("/broken.mp3", DownloadFailed)],
+)
+async def test_http_errors(server, path, kind):
+    with scratch_directory() as directory, pytest.raises(kind) as caught:
+        await fetch_link(server.url(path), directory)
+    assert_friendly(caught.value, kind)
+    assert not directory.exists()
+
+
+async def test_stalled_server_times_out(server):
+    with scratch_directory() as directory, pytest.raises(LinkTimeout) as caught:
+        await fetch_link(server.url("/stall.ogg"), directory)
+    assert_friendly(caught.value, LinkTimeout)
+
+
+async def test_trickling_server_hits_the_deadline(server):
+    with scratch_directory() as directory, pytest.raises(LinkTimeout):
+        await fetch_link(server.url("/trickle.ogg"), directory, deadline=1.0)
+    assert not directory.exists()
+
+
+async def test_link_larger_than_limit_by_content_length(server, media):
+    limits = AudioLimits(max_bytes=len(media["ogg"]) // 2)
+    with scratch_directory() as directory, pytest.raises(TooLarge) as caught:
+        await fetch_link(server.url("/music/track.ogg"), directory, limits=limits)
+    assert_friendly(caught.value, TooLarge)
+    assert "MB" in caught.value.user_message
+    assert not directory.exists()
+
+
+async def test_link_larger_than_limit_while_reading(server, media):
+    limits = AudioLimits(max_bytes=200_000)
+    with scratch_directory() as directory:
+        with pytest.raises(TooLarge):
+            await fetch_link(server.url("/chunked.ogg"), directory, limits=limits)
+        leftovers = list(directory.iterdir())
+        assert sum(p.stat().st_size for p in leftovers) <= limits.max_bytes + 65536
+    assert not directory.exists()
+
+
+async def test_metadata_duration_refused_before_download(server):
+    with scratch_directory() as directory, pytest.raises(TooLong) as caught:
+        await fetch_link(server.url("/long.html"), directory)
+    assert_friendly(caught.value, TooLong)
+    assert "90 minutes" in caught.value.user_message
+    assert server.hits["/music/track.ogg"] == 0
+
+
+async def test_metadata_size_refused_before_download(server):
+    with scratch_directory() as directory, pytest.raises(TooLarge):
+        await fetch_link(server.url("/big.html"), directory)
+    assert server.hits["/music/track.ogg"] == 0
+
+
+async def test_link_to_unlisted_local_server_is_blocked(server):
+    with scratch_directory() as directory, pytest.raises(BlockedLink):
+        await fetch_link(server.url("/music/track.ogg"), directory, allowlist=())
+    assert server.hits["/music/track.ogg"] == 0
+
+
+@pytest.mark.parametrize("path", ["/to-ipv6-loopback", "/to-private", "/to-metadata"])
+async def test_redirect_to_private_address_is_blocked(server, path):
+    with scratch_directory() as directory:
+        with pytest.raises(BlockedLink) as caught:
+            await fetch_link(server.url(path), directory)
+        assert list(directory.iterdir()) == []
+    assert_friendly(caught.value, BlockedLink)
+    assert server.hits[path] == 1
+
+
+async def test_media_url_on_private_address_is_blocked(server):
+    with scratch_directory() as directory, pytest.raises(BlockedLink):
+        await fetch_link(server.url("/private.html"), directory)
+
+
+def test_bad_link_is_refused_without_network():
+    with scratch_directory() as directory, pytest.raises(BadLink):
+        download_link("file:///etc/passwd", directory, limits=LIMITS, allowlist=(), timeout=TIMEOUT)
+
+
+def test_fetch_errors_are_audio_errors():
+    for kind in (BadLink, BlockedLink, NotAudioLink, LinkUnavailable, LinkTimeout, DownloadFailed, PlaylistLink):
+        assert issubclass(kind, FetchError) and issubclass(kind, AudioError)
+        assert_friendly(kind(), kind)
+
+
+# --- attachments --------------------------------------------------------------------------
+
+
+async def fetch_attachment(server, path, directory, *, limits=LIMITS, **declared):
+    declared.setdefault("filename", "song.ogg")
+    declared.setdefault("size", None)
+    declared.setdefault("content_type", "audio/ogg")
+    async with aiohttp.ClientSession() as session:
+        return await download_attachment(
+            session, server.url(path), directory=directory, limits=limits, timeout=TIMEOUT, **declared
+        )
+
+
+@pytest.mark.parametrize("size", ["known", None])
+async def test_attachment_download(server, media, size):
+    declared = len(media["ogg"]) if size == "known" else None
+    with scratch_directory() as directory:
+        fetched = await fetch_attachment(server, "/music/track.ogg", directory, size=declared, filename="My Song.ogg")
+        assert fetched.path.read_bytes() == media["ogg"]
+        assert fetched.size == len(media["ogg"])
+        assert fetched.title == "My Song.ogg"
+        assert fetched.path.parent == directory and fetched.path.suffix == ".ogg"
+    assert not directory.exists()
+
+
+async def test_attachment_filename_cannot_escape_directory(server, media):
+    with scratch_directory() as directory:
+        fetched = await fetch_attachment(
+            server, "/music/track", directory, filename="../../etc/evil", content_type="application/octet-stream"
+        )
+        assert fetched.path.parent == directory
+        assert fetched.path.read_bytes() == media["ogg"]
+
+
+async def test_attachment_declared_too_large_is_not_downloaded(server):
+    with scratch_directory() as directory, pytest.raises(TooLarge) as caught:
+        await fetch_attachment(server, "/music/track.ogg", directory, size=LIMITS.max_bytes + 1)
+    assert_friendly(caught.value, TooLarge)
+    assert server.hits["/music/track.ogg"] == 0
+
+
+async def test_attachment_lying_about_size(server, media):
+    limits = AudioLimits(max_bytes=len(media["ogg"]) // 2)
+    with scratch_directory() as directory:
+        with pytest.raises(TooLarge):
+            await fetch_attachment(server, "/music/track.ogg", directory, size=1000, limits=limits)
+        assert list(directory.iterdir()) == []
+
+
+async def test_attachment_limit_enforced_while_reading(server):
+    limits = AudioLimits(max_bytes=200_000)
+    with scratch_directory() as directory:
+        with pytest.raises(TooLarge):
+            await fetch_attachment(server, "/chunked.ogg", directory, size=1000, limits=limits)
+        assert list(directory.iterdir()) == []  # the partial file is deleted
+
+
+async def test_attachment_wrong_content_type(server):
+    with scratch_directory() as directory, pytest.raises(NotAudio) as caught:
+        await fetch_attachment(server, "/image.png", directory, filename="holiday.png", content_type="image/png")
+    assert_friendly(caught.value, NotAudio)
+    assert "holiday.png" in caught.value.user_message
+    assert server.hits["/image.png"] == 0
+
+
+async def test_attachment_missing(server):
+    with scratch_directory() as directory, pytest.raises(LinkUnavailable) as caught:
+        await fetch_attachment(server, "/gone.ogg", directory)
+    assert_friendly(caught.value, LinkUnavailable)
+
+
+async def test_attachment_stall_times_out(server):
+    with scratch_directory() as directory:
+        with pytest.raises(LinkTimeout):
+            await fetch_attachment(server, "/stall.ogg", directory)
+        assert list(directory.iterdir()) == []
+
+
+# --- scratch directory --------------------------------------------------------------------
+
+
+def test_scratch_directory_is_removed_even_on_error():
+    with pytest.raises(RuntimeError), scratch_directory() as directory:
+        assert directory.name.startswith("crate-")
+        (directory / "partial.ogg").write_bytes(b"x" * 1000)
+        raise RuntimeError("boom")
+    assert not directory.exists()
