@@ -1,0 +1,87 @@
+"""Crate's storage: SQLite through aiosqlite, every row scoped to its guild.
+
+One module owns each table: :mod:`~bot.store.tracks`, :mod:`~bot.store.shares`,
+:mod:`~bot.store.ratings`, :mod:`~bot.store.members`. :mod:`~bot.store.database` owns the
+connection, the pragmas, the single writer path and the migrations in ``migrations/``.
+"""
+
+from bot.store.database import Database, Migration, load_migrations
+from bot.store.errors import DatabaseTooNew, MigrationError, StoreError, UnknownTrack
+from bot.store.members import ForgetReport, forget_member, last_track, set_last_track
+from bot.store.ratings import (
+    DISLIKE,
+    LIKE,
+    Rating,
+    TrackScore,
+    clear_rating,
+    rate,
+    rating_of,
+    ratings_in_guild,
+    ratings_of,
+    track_scores,
+)
+from bot.store.shares import Share, record_share, sharers_of, shares_of
+from bot.store.tracks import (
+    NEAR_DUPLICATE_MAX_SECONDS,
+    NEAR_DUPLICATE_MIN_COSINE,
+    Catalog,
+    Track,
+    add_track,
+    count_tracks,
+    delete_track,
+    find_near_duplicate,
+    get_track,
+    load_catalog,
+    recent_tracks,
+    search_tracks,
+    track_by_hash,
+    tracks_with_genre,
+)
+from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT, from_blob, stack_blobs, to_blob
+
+__all__ = [
+    "DISLIKE",
+    "EMBEDDING_DIM",
+    "LIKE",
+    "NEAR_DUPLICATE_MAX_SECONDS",
+    "NEAR_DUPLICATE_MIN_COSINE",
+    "TAG_COUNT",
+    "Catalog",
+    "Database",
+    "DatabaseTooNew",
+    "ForgetReport",
+    "Migration",
+    "MigrationError",
+    "Rating",
+    "Share",
+    "StoreError",
+    "Track",
+    "TrackScore",
+    "UnknownTrack",
+    "add_track",
+    "clear_rating",
+    "count_tracks",
+    "delete_track",
+    "find_near_duplicate",
+    "forget_member",
+    "from_blob",
+    "get_track",
+    "last_track",
+    "load_catalog",
+    "load_migrations",
+    "rate",
+    "rating_of",
+    "ratings_in_guild",
+    "ratings_of",
+    "recent_tracks",
+    "record_share",
+    "search_tracks",
+    "set_last_track",
+    "sharers_of",
+    "shares_of",
+    "stack_blobs",
+    "to_blob",
+    "track_by_hash",
+    "track_scores",
+    "tracks_with_genre",
+]

@@ -1,0 +1,82 @@
+"""How long ``load_catalog`` takes for a guild with many tracks.
+
+    python benchmarks/store_load.py [--tracks 100000] [--path /tmp/crate-bench.sqlite3]
+
+Fills a fresh database with random tracks (bulk INSERT, bypassing deduplication), then times
+``load_catalog`` cold (first read after opening) and warm (page cache filled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bot.store import EMBEDDING_DIM, TAG_COUNT, Database, load_catalog, to_blob
+
+GUILD = 1
+
+
+async def fill(path: Path, count: int) -> None:
+    rng = np.random.default_rng(0)
+    genres = ["rock", "pop", "jazz", "electronic", "hiphop", "classical"]
+    async with Database.open(path) as db:
+        for start in range(0, count, 10_000):
+            rows = []
+            for i in range(start, min(start + 10_000, count)):
+                top = genres[i % len(genres)]
+                rows.append((
+                    GUILD, f"Track {i}", None, "attachment", hashlib.sha256(str(i).encode()).hexdigest(),
+                    float(rng.uniform(60, 600)), json.dumps([[top, 0.9]]), top,
+                    to_blob(rng.random(TAG_COUNT), TAG_COUNT),
+                    to_blob(rng.standard_normal(EMBEDDING_DIM), EMBEDDING_DIM),
+                    120.0, time.time(), 42,
+                ))
+            async with db.transaction():
+                await db.execute_many(
+                    "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration, genres,"
+                    " top_genre, tag_probs, embedding, tempo, added_at, added_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+
+async def measure(path: Path, repeats: int) -> None:
+    async with Database.open(path) as db:
+        for attempt in range(repeats):
+            started = time.perf_counter()
+            catalog = await load_catalog(db, GUILD)
+            elapsed = time.perf_counter() - started
+            label = "first" if attempt == 0 else "warm "
+            print(f"{label} load_catalog: {len(catalog):,} tracks in {elapsed * 1000:.0f} ms "
+                  f"(embeddings {catalog.embeddings.nbytes / 2**20:.0f} MiB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--path", type=Path, default=None)
+    args = parser.parse_args()
+    scratch = None if args.path else Path(tempfile.mkdtemp(prefix="crate-bench-"))
+    path = args.path or scratch / "bench.sqlite3"
+    try:
+        started = time.perf_counter()
+        asyncio.run(fill(path, args.tracks))
+        print(f"inserted {args.tracks:,} tracks in {time.perf_counter() - started:.1f} s "
+              f"({path.stat().st_size / 2**20:.0f} MiB)")
+        asyncio.run(measure(path, args.repeats))
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

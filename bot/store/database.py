@@ -1,0 +1,351 @@
+"""Crate's SQLite database: one aiosqlite connection, versioned migrations, one writer path.
+
+Usage::
+
+    async with Database.open(settings.database_path) as db:
+        track, created = await tracks.add_track(db, guild_id, ...)
+
+Design:
+
+* **One connection, one writer path.** Every statement runs on the single aiosqlite
+  connection (one background thread). An :class:`asyncio.Lock` orders whole operations: a
+  statement run outside a transaction takes the lock for that statement only, and
+  ``async with db.transaction():`` holds it from ``BEGIN IMMEDIATE`` to ``COMMIT`` /
+  ``ROLLBACK``. So no task's statement can slip into another task's open transaction, and no
+  read sees another task's uncommitted writes. Transactions nest with SAVEPOINTs within the
+  task that opened them. Do not start new tasks that use the database from inside a
+  transaction and then wait for them: they would wait for the lock the transaction holds.
+* **Autocommit outside transactions.** The sqlite3 connection runs with
+  ``isolation_level=None``: a lone statement commits by itself; multi-statement changes must
+  use :meth:`Database.transaction`.
+* **Pragmas.** WAL journal (readers in other processes never block the writer),
+  ``synchronous=NORMAL`` (durable across application crashes; safe with WAL),
+  ``foreign_keys=ON`` and a busy timeout for other processes holding the write lock.
+* **Migrations.** ``migrations/NNNN_name.sql`` files, numbered from 0001 without gaps, are
+  applied in order, each in its own ``BEGIN IMMEDIATE`` transaction that also sets
+  ``PRAGMA user_version`` to the file's number and checks foreign keys. A database whose
+  ``user_version`` is newer than the newest file is refused with :class:`DatabaseTooNew`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from bot.store.errors import DatabaseTooNew, MigrationError, StoreError
+
+log = logging.getLogger(__name__)
+
+#: How long to wait (ms) for another process that holds SQLite's write lock.
+BUSY_TIMEOUT_MS = 5_000
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+Params = Sequence[Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered schema change."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> tuple[Migration, ...]:
+    """The packaged migrations (``bot/store/migrations/*.sql``), checked and in order."""
+    folder = resources.files("bot.store.migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+        elif entry.name.endswith(".sql"):
+            raise MigrationError(detail=f"migration file {entry.name!r} is not named NNNN_name.sql")
+    if not found:
+        # e.g. a wheel built without the package data "bot.store.migrations" = ["*.sql"].
+        raise MigrationError(detail="no migration files found in bot/store/migrations (not packaged?)")
+    return check_migrations(found)
+
+
+def check_migrations(migrations: Iterable[Migration]) -> tuple[Migration, ...]:
+    """Sort migrations and insist they are numbered 1, 2, 3... without gaps or duplicates."""
+    ordered = tuple(sorted(migrations, key=lambda m: m.version))
+    versions = [m.version for m in ordered]
+    if versions != list(range(1, len(ordered) + 1)):
+        raise MigrationError(detail=f"migrations must be numbered 1..n without gaps, found {versions}")
+    return ordered
+
+
+def split_statements(script: str) -> list[str]:
+    """Split an SQL script into complete statements (trigger bodies stay whole)."""
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            if _has_code(statement):
+                statements.append(statement)
+            buffer = ""
+    if _has_code(buffer.rstrip(";")):
+        raise MigrationError(detail=f"incomplete SQL statement at the end of a migration: {buffer.strip()!r}")
+    return statements
+
+
+def _has_code(sql: str) -> bool:
+    lines = (line.split("--", 1)[0].strip() for line in sql.splitlines())
+    return any(line and line != ";" for line in lines)
+
+
+#: Extended result code of a failed foreign key constraint.
+_SQLITE_CONSTRAINT_FOREIGNKEY = 787
+
+
+def is_foreign_key_violation(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite refusing a row whose foreign key points nowhere."""
+    if not isinstance(error, sqlite3.IntegrityError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    return code == _SQLITE_CONSTRAINT_FOREIGNKEY or "FOREIGN KEY constraint failed" in str(error)
+
+
+class Database:
+    """One aiosqlite connection with Crate's pragmas, migrations and the single writer path."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path | str):
+        self._conn = connection
+        self.path = path
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task | None = None
+        self._depth = 0
+
+    # -- opening and closing ------------------------------------------------------------
+
+    @classmethod
+    async def connect(cls, path: str | Path, *, migrations: Sequence[Migration] | None = None) -> Database:
+        """Open (creating if needed) and migrate the database at ``path``; call :meth:`close`."""
+        try:
+            if str(path) != ":memory:":
+                # Fail on an unusable path here, before aiosqlite starts its worker thread: a
+                # failed aiosqlite.connect() leaves that thread calling back into the loop later.
+                await asyncio.to_thread(_preflight, Path(path))
+            connection = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"Crate could not open its database at {path}: {error}", detail=repr(error)) from error
+        db = cls(connection, path)
+        try:
+            connection.row_factory = sqlite3.Row
+            try:
+                await db._configure()
+            except sqlite3.Error as error:
+                raise StoreError(
+                    f"Crate could not use its database at {path}: {error}", detail=repr(error)
+                ) from error
+            await db._migrate(load_migrations() if migrations is None else check_migrations(migrations))
+        except BaseException:
+            await connection.close()
+            raise
+        return db
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, path: str | Path, *, migrations: Sequence[Migration] | None = None
+    ) -> AsyncIterator[Database]:
+        """``async with Database.open(path) as db:`` — connect, migrate, and always close."""
+        db = await cls.connect(path, migrations=migrations)
+        try:
+            yield db
+        finally:
+            await db.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            try:
+                await self._conn.execute("PRAGMA optimize")
+            except sqlite3.Error:  # pragma: no cover - best effort
+                log.debug("PRAGMA optimize failed", exc_info=True)
+            await self._conn.close()
+
+    async def _configure(self) -> None:
+        await self.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        await self.execute("PRAGMA foreign_keys = ON")
+        mode = await self.fetch_value("PRAGMA journal_mode = WAL")
+        if str(mode).lower() != "wal" and str(self.path) != ":memory:":
+            log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", self.path, mode)
+        await self.execute("PRAGMA synchronous = NORMAL")
+        if await self.fetch_value("PRAGMA foreign_keys") != 1:
+            raise MigrationError(detail="this SQLite build cannot enforce foreign keys")
+
+    async def _migrate(self, migrations: Sequence[Migration]) -> None:
+        latest = migrations[-1].version if migrations else 0
+        current = await self.user_version()
+        if current > latest:
+            raise DatabaseTooNew(
+                f"Crate's database ({self.path}) has schema version {current}, but this version of "
+                f"Crate only knows versions up to {latest}. Upgrade Crate, or point CRATE_DATABASE "
+                "at another file.",
+                detail=f"user_version={current} latest={latest}",
+            )
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            try:
+                async with self.transaction():
+                    # Another process may have migrated while we waited for the write lock.
+                    if await self.user_version() >= migration.version:
+                        continue
+                    for statement in split_statements(migration.sql):
+                        await self.execute(statement)
+                    await self.execute(f"PRAGMA user_version = {migration.version:d}")
+                    problems = await self.fetch_all("PRAGMA foreign_key_check")
+                    if problems:
+                        raise MigrationError(
+                            detail=f"foreign key violations after migration: {[tuple(r) for r in problems[:5]]}"
+                        )
+            except sqlite3.Error as error:
+                raise MigrationError(
+                    detail=f"migration {migration.version:04d}_{migration.name} failed: {error}"
+                ) from error
+            log.info("applied database migration %04d_%s", migration.version, migration.name)
+            current = migration.version
+
+    async def user_version(self) -> int:
+        return int(await self.fetch_value("PRAGMA user_version"))
+
+    # -- the writer path ----------------------------------------------------------------
+
+    def _in_own_transaction(self) -> bool:
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one statement: directly inside our own transaction, else under the lock."""
+        if self._in_own_transaction():
+            return await operation()
+        async with self._lock:
+            return await operation()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Database]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` if the block raises.
+
+        Nested use in the same task becomes a SAVEPOINT, so functions that need atomicity
+        can open a transaction whether or not their caller already has one.
+        """
+        if self._in_own_transaction():
+            name = f"sp{self._depth}"
+            self._depth += 1
+            await self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self
+                await self._conn.execute(f"RELEASE {name}")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await _unstoppable(self._conn.execute(f"ROLLBACK TO {name}"))
+                    await _unstoppable(self._conn.execute(f"RELEASE {name}"))
+                raise
+            finally:
+                self._depth -= 1
+            return
+
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            self._owner = asyncio.current_task()
+            self._depth = 1
+            try:
+                yield self
+                await _unstoppable(self._conn.execute("COMMIT"))
+            except BaseException:
+                if self._conn.in_transaction:
+                    await _unstoppable(self._conn.execute("ROLLBACK"))
+                raise
+            finally:
+                self._owner = None
+                self._depth = 0
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one write statement; returns the number of rows it changed."""
+
+        async def operation() -> int:
+            cursor = await self._conn.execute(sql, params)
+            try:
+                return cursor.rowcount
+            finally:
+                await cursor.close()
+
+        return await self._run(operation)
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT; returns the new row's id."""
+
+        async def operation() -> int:
+            cursor = await self._conn.execute(sql, params)
+            try:
+                return int(cursor.lastrowid)
+            finally:
+                await cursor.close()
+
+        return await self._run(operation)
+
+    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one statement for many parameter rows (wrap in a transaction for atomicity)."""
+        rows = list(rows)
+
+        async def operation() -> None:
+            await self._conn.executemany(sql, rows)
+
+        await self._run(operation)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return await self._run(lambda: self._conn.execute_fetchall(sql, params))  # type: ignore[return-value]
+
+    async def fetch_rows(self, sql: str, params: Params = ()) -> list[tuple]:
+        """Like :meth:`fetch_all` but plain tuples: faster for bulk reads of many rows."""
+
+        async def operation() -> list[tuple]:
+            cursor = await self._conn.execute(sql, params)
+            try:
+                cursor.row_factory = None  # type: ignore[assignment]
+                return list(await cursor.fetchall())
+            finally:
+                await cursor.close()
+
+        return await self._run(operation)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row, or None."""
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+
+def _preflight(path: Path) -> None:
+    """Create the parent folder and check that SQLite can open (or create) the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(path).close()
+
+
+async def _unstoppable(awaitable: Awaitable[T]) -> T:
+    """Finish ``awaitable`` (a COMMIT or ROLLBACK) even if our task is cancelled meanwhile."""
+    future = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await future
+        raise

@@ -1,0 +1,30 @@
+"""Typed errors raised by Crate's storage layer."""
+
+from bot.errors import CrateError
+
+
+class StoreError(CrateError):
+    """Crate's database could not do what was asked."""
+
+    user_message = "Crate's database had a problem; please try again later."
+
+
+class DatabaseTooNew(StoreError):
+    """The database file was written by a newer version of Crate than this one."""
+
+    user_message = (
+        "Crate's database was created by a newer version of Crate. "
+        "Upgrade Crate, or point CRATE_DATABASE at another file."
+    )
+
+
+class MigrationError(StoreError):
+    """A schema migration failed or the migration files are inconsistent."""
+
+    user_message = "Crate could not update its database schema."
+
+
+class UnknownTrack(StoreError):
+    """The track does not exist in this server (it may have been removed)."""
+
+    user_message = "I don't know that track in this server; it may have been removed."

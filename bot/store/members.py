@@ -1,0 +1,73 @@
+"""The ``members`` table (per-member state), and forgetting a member entirely."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from bot.store import ratings, shares, tracks
+from bot.store.database import Database, is_foreign_key_violation
+from bot.store.errors import UnknownTrack
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What :func:`forget_member` removed."""
+
+    ratings: int
+    shares: int
+    tracks_removed: int
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.ratings or self.shares or self.tracks_removed)
+
+
+async def set_last_track(
+    db: Database, guild_id: int, user_id: int, track_id: int | None, *, now: float | None = None
+) -> None:
+    """Remember the track this member last analyzed or was recommended (None clears it).
+
+    Raises :class:`UnknownTrack` if the track is not in this guild.
+    """
+    try:
+        await db.execute(
+            "INSERT INTO members (guild_id, user_id, last_track_id, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, user_id)"
+            " DO UPDATE SET last_track_id = excluded.last_track_id, updated_at = excluded.updated_at",
+            (guild_id, user_id, track_id, time.time() if now is None else float(now)),
+        )
+    except sqlite3.IntegrityError as error:
+        if is_foreign_key_violation(error):
+            raise UnknownTrack(detail=f"guild {guild_id} has no track {track_id}") from error
+        raise
+
+
+async def last_track(db: Database, guild_id: int, user_id: int) -> int | None:
+    """The id of the member's last track in this guild, or None."""
+    return await db.fetch_value(
+        "SELECT last_track_id FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+    )
+
+
+async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetReport:
+    """Delete everything Crate stores about this member in this guild, atomically.
+
+    Removed: the member's ratings, their shares and their ``members`` row. Tracks they
+    added stay in the guild's library (other members may have shared, rated or been
+    recommended them) but are no longer attributed to them (``added_by`` becomes NULL).
+    A track this member added *or* shared is deleted outright when, once their shares and
+    ratings are gone, nobody else shares or rates it: nothing would then tie it to anyone
+    but the forgotten member. Deleting such a track clears other members' ``last_track``
+    pointers to it. Other guilds are untouched.
+    """
+    async with db.transaction():
+        involved = set(await tracks.track_ids_added_by(db, guild_id, user_id))
+        involved.update(share.track_id for share in await shares.shares_of(db, guild_id, user_id))
+        removed_ratings = await ratings.delete_ratings_of(db, guild_id, user_id)
+        removed_shares = await shares.delete_shares_of(db, guild_id, user_id)
+        await db.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        removed_tracks = await tracks.delete_unreferenced(db, guild_id, involved)
+        await tracks.clear_added_by(db, guild_id, user_id)
+    return ForgetReport(ratings=removed_ratings, shares=removed_shares, tracks_removed=removed_tracks)

@@ -1,0 +1,112 @@
+"""The ``ratings`` table: members like (+1) or dislike (-1) tracks; rating again replaces."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from bot.store.database import Database, is_foreign_key_violation
+from bot.store.errors import UnknownTrack
+
+LIKE = 1
+DISLIKE = -1
+
+_COLUMNS = "guild_id, user_id, track_id, value, rated_at"
+
+
+@dataclass(frozen=True)
+class Rating:
+    guild_id: int
+    user_id: int
+    track_id: int
+    value: int  # LIKE (+1) or DISLIKE (-1)
+    rated_at: float
+
+
+@dataclass(frozen=True)
+class TrackScore:
+    track_id: int
+    likes: int
+    dislikes: int
+
+    @property
+    def score(self) -> int:
+        return self.likes - self.dislikes
+
+
+def _rating(row) -> Rating:
+    return Rating(guild_id=row[0], user_id=row[1], track_id=row[2], value=row[3], rated_at=row[4])
+
+
+async def rate(
+    db: Database, guild_id: int, user_id: int, track_id: int, value: int, *, now: float | None = None
+) -> Rating:
+    """Record (or replace) this member's rating of a track in this guild.
+
+    Raises :class:`UnknownTrack` if the track is not in this guild.
+    """
+    if value not in (LIKE, DISLIKE):
+        raise ValueError(f"a rating is {LIKE} (like) or {DISLIKE} (dislike), not {value!r}")
+    rating = Rating(guild_id, user_id, track_id, int(value), time.time() if now is None else float(now))
+    try:
+        await db.execute(
+            f"INSERT INTO ratings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, user_id, track_id)"
+            " DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
+            (rating.guild_id, rating.user_id, rating.track_id, rating.value, rating.rated_at),
+        )
+    except sqlite3.IntegrityError as error:
+        if is_foreign_key_violation(error):
+            raise UnknownTrack(detail=f"guild {guild_id} has no track {track_id}") from error
+        raise
+    return rating
+
+
+async def clear_rating(db: Database, guild_id: int, user_id: int, track_id: int) -> bool:
+    """Withdraw this member's rating of a track; False if there was none."""
+    changed = await db.execute(
+        "DELETE FROM ratings WHERE guild_id = ? AND user_id = ? AND track_id = ?", (guild_id, user_id, track_id)
+    )
+    return changed > 0
+
+
+async def rating_of(db: Database, guild_id: int, user_id: int, track_id: int) -> int | None:
+    """This member's current rating of a track (+1 / -1), or None."""
+    return await db.fetch_value(
+        "SELECT value FROM ratings WHERE guild_id = ? AND user_id = ? AND track_id = ?",
+        (guild_id, user_id, track_id),
+    )
+
+
+async def ratings_of(db: Database, guild_id: int, user_id: int) -> list[Rating]:
+    """Every rating by this member in this guild, most recent first."""
+    rows = await db.fetch_all(
+        f"SELECT {_COLUMNS} FROM ratings WHERE guild_id = ? AND user_id = ? ORDER BY rated_at DESC, track_id",
+        (guild_id, user_id),
+    )
+    return [_rating(row) for row in rows]
+
+
+async def ratings_in_guild(db: Database, guild_id: int) -> list[Rating]:
+    """Every rating in this guild (for collaborative signals), by member then track."""
+    rows = await db.fetch_rows(
+        f"SELECT {_COLUMNS} FROM ratings WHERE guild_id = ? ORDER BY user_id, track_id", (guild_id,)
+    )
+    return [_rating(row) for row in rows]
+
+
+async def track_scores(db: Database, guild_id: int, limit: int = 25) -> list[TrackScore]:
+    """The best-liked tracks of the guild: highest likes − dislikes first, then most likes."""
+    rows = await db.fetch_rows(
+        "SELECT track_id, sum(value = 1) AS likes, sum(value = -1) AS dislikes FROM ratings"
+        " WHERE guild_id = ? GROUP BY track_id"
+        " ORDER BY likes - dislikes DESC, likes DESC, track_id LIMIT ?",
+        (guild_id, max(0, int(limit))),
+    )
+    return [TrackScore(track_id=row[0], likes=row[1], dislikes=row[2]) for row in rows]
+
+
+async def delete_ratings_of(db: Database, guild_id: int, user_id: int) -> int:
+    """Forget every rating by this member in this guild; returns how many were removed."""
+    return await db.execute("DELETE FROM ratings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))

@@ -1,0 +1,68 @@
+"""The ``shares`` table: which member shared which track (several members may share one)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from bot.store.database import Database, is_foreign_key_violation
+from bot.store.errors import UnknownTrack
+
+
+@dataclass(frozen=True)
+class Share:
+    guild_id: int
+    track_id: int
+    user_id: int
+    shared_at: float
+
+
+def _share(row) -> Share:
+    return Share(guild_id=row[0], track_id=row[1], user_id=row[2], shared_at=row[3])
+
+
+async def record_share(
+    db: Database, guild_id: int, user_id: int, track_id: int, *, now: float | None = None
+) -> bool:
+    """Remember that ``user_id`` shared ``track_id``; False if they had shared it before.
+
+    The first share's time is kept. Raises :class:`UnknownTrack` if the track is not in
+    this guild (composite foreign key).
+    """
+    try:
+        changed = await db.execute(
+            "INSERT INTO shares (guild_id, track_id, user_id, shared_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, track_id, user_id) DO NOTHING",
+            (guild_id, track_id, user_id, time.time() if now is None else now),
+        )
+    except sqlite3.IntegrityError as error:
+        if is_foreign_key_violation(error):
+            raise UnknownTrack(detail=f"guild {guild_id} has no track {track_id}") from error
+        raise
+    return changed > 0
+
+
+async def sharers_of(db: Database, guild_id: int, track_id: int) -> list[Share]:
+    """Everyone who shared this track, first sharer first."""
+    rows = await db.fetch_all(
+        "SELECT guild_id, track_id, user_id, shared_at FROM shares"
+        " WHERE guild_id = ? AND track_id = ? ORDER BY shared_at, user_id",
+        (guild_id, track_id),
+    )
+    return [_share(row) for row in rows]
+
+
+async def shares_of(db: Database, guild_id: int, user_id: int) -> list[Share]:
+    """Every track this member shared in this guild, most recent first."""
+    rows = await db.fetch_all(
+        "SELECT guild_id, track_id, user_id, shared_at FROM shares"
+        " WHERE guild_id = ? AND user_id = ? ORDER BY shared_at DESC, track_id DESC",
+        (guild_id, user_id),
+    )
+    return [_share(row) for row in rows]
+
+
+async def delete_shares_of(db: Database, guild_id: int, user_id: int) -> int:
+    """Forget every share by this member in this guild; returns how many were removed."""
+    return await db.execute("DELETE FROM shares WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
