@@ -1,0 +1,276 @@
+"""The fake gateway: one aiohttp WebSocket endpoint speaking Discord's gateway v10.
+
+Supported:
+
+* ``encoding=json`` only (discord.py's default); ``compress=zlib-stream`` (what
+  discord.py 2.7 asks for when the ``zstandard`` package is absent): every
+  outgoing message goes through one per-connection ``zlib.compressobj`` and is
+  flushed with ``Z_SYNC_FLUSH``.  ``zstd-stream`` is implemented on top of the
+  optional ``zstandard`` package (best effort, untested here).  Without
+  ``compress`` frames are plain text.
+* HELLO -> IDENTIFY -> READY + one GUILD_CREATE per guild; HEARTBEAT ->
+  HEARTBEAT_ACK; RESUME (replays missed dispatches, then RESUMED; unknown
+  sessions get INVALID_SESSION); REQUEST_GUILD_MEMBERS -> GUILD_MEMBERS_CHUNK;
+  presence and voice-state updates are recorded (voice connections themselves
+  are not emulated).
+* :meth:`Gateway.dispatch` sends an event to every live, identified session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from .builders import voice_state_payload
+
+if TYPE_CHECKING:
+    from .server import FakeDiscord
+
+log = logging.getLogger("fakediscord.gateway")
+
+# opcodes
+DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, VOICE_STATE, RESUME, RECONNECT = 0, 1, 2, 3, 4, 6, 7
+REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 8, 9, 10, 11
+
+GUILD_MESSAGES = 1 << 9
+
+
+class _Compressor:
+    def __init__(self, kind: str | None) -> None:
+        self.kind = kind
+        if kind == "zlib-stream":
+            self._z = zlib.compressobj()
+        elif kind == "zstd-stream":
+            import zstandard  # type: ignore[import-not-found]
+
+            self._zstd = zstandard.ZstdCompressor().compressobj()
+            self._flush = zstandard.COMPRESSOBJ_FLUSH_BLOCK
+        elif kind is not None:
+            raise ValueError(f"unsupported gateway compression {kind!r}")
+
+    def __call__(self, text: str) -> bytes:
+        raw = text.encode()
+        if self.kind == "zlib-stream":
+            return self._z.compress(raw) + self._z.flush(zlib.Z_SYNC_FLUSH)
+        return self._zstd.compress(raw) + self._zstd.flush(self._flush)
+
+
+@dataclass
+class GatewaySession:
+    """One gateway session (survives a dropped socket so it can be RESUMEd)."""
+
+    session_id: str
+    token: str
+    intents: int
+    identify: dict[str, Any]
+    created_at: float = field(default_factory=time.monotonic)
+    seq: int = 0
+    ws: web.WebSocketResponse | None = None
+    compressor: _Compressor | None = None
+    ready: bool = False  # READY and every GUILD_CREATE were sent
+    sent: list[dict[str, Any]] = field(default_factory=list)  # dispatches, for RESUME replay
+    heartbeats: int = 0
+    presence: dict[str, Any] | None = None
+    voice_requests: list[dict[str, Any]] = field(default_factory=list)
+    resumes: int = 0
+    compress: str | None = None  # what the client asked for: zlib-stream / zstd-stream / None
+
+    @property
+    def live(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+
+class Gateway:
+    def __init__(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+        self.sessions: dict[str, GatewaySession] = {}
+        self.connections: list[web.WebSocketResponse] = []
+        self.heartbeat_interval_ms = 41250
+
+    # ---- helpers --------------------------------------------------------
+    @property
+    def live_sessions(self) -> list[GatewaySession]:
+        return [s for s in self.sessions.values() if s.live and s.ready]
+
+    async def _send(self, ws: web.WebSocketResponse, comp: _Compressor | None, payload: dict[str, Any]) -> None:
+        text = json.dumps(payload, separators=(",", ":"))
+        if ws.closed:
+            return
+        if comp is not None and comp.kind is not None:
+            await ws.send_bytes(comp(text))
+        else:
+            await ws.send_str(text)
+
+    async def _dispatch_to(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        payload = {"op": DISPATCH, "t": event, "s": session.seq, "d": data}
+        session.sent.append(payload)
+        if session.ws is not None:
+            await self._send(session.ws, session.compressor, payload)
+
+    async def dispatch(self, event: str, data: dict[str, Any], *, require_listener: bool = True) -> int:
+        """Send a dispatch event to every live, identified session.  Returns how many got it."""
+        targets = self.live_sessions
+        if event == "MESSAGE_CREATE":
+            targets = [s for s in targets if s.intents & GUILD_MESSAGES]
+        if not targets and require_listener:
+            raise RuntimeError(f"cannot dispatch {event}: no bot is connected to the fake gateway")
+        for session in targets:
+            await self._dispatch_to(session, event, data)
+        return len(targets)
+
+    async def reconnect_all(self) -> None:
+        """Send op 7 RECONNECT to every live session (the client should reconnect and RESUME)."""
+        for session in self.live_sessions:
+            await self._send(session.ws, session.compressor, {"op": RECONNECT, "d": None, "s": None, "t": None})  # type: ignore[arg-type]
+
+    async def close_all(self, code: int = 1001) -> None:
+        for ws in list(self.connections):
+            if not ws.closed:
+                await ws.close(code=code, message=b"fake discord shutting down")
+
+    # ---- the websocket handler -----------------------------------------
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        q = request.query
+        compress = q.get("compress")
+        if q.get("encoding", "json") != "json":
+            await ws.close(code=4002, message=b"fake discord only speaks encoding=json")
+            return ws
+        try:
+            comp = _Compressor(compress)
+        except (ValueError, ImportError) as exc:
+            log.error("gateway: %s", exc)
+            await ws.close(code=4000, message=str(exc).encode()[:120])
+            return ws
+        self.connections.append(ws)
+        log.info("gateway connection v=%s encoding=%s compress=%s", q.get("v"), q.get("encoding"), compress)
+        session: GatewaySession | None = None
+        try:
+            await self._send(ws, comp, {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None})
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    if msg.type == WSMsgType.ERROR:
+                        log.warning("gateway ws error: %s", ws.exception())
+                    continue
+                frame = json.loads(msg.data)
+                op, d = frame.get("op"), frame.get("d")
+                if op == HEARTBEAT:
+                    if session:
+                        session.heartbeats += 1
+                    await self._send(ws, comp, {"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})
+                elif op == IDENTIFY:
+                    session = await self._identify(ws, comp, d)
+                    if session is None:
+                        break
+                elif op == RESUME:
+                    session = await self._resume(ws, comp, d)
+                elif op == REQUEST_MEMBERS and session:
+                    await self._request_members(session, d)
+                elif op == PRESENCE and session:
+                    session.presence = d
+                elif op == VOICE_STATE and session:
+                    await self._voice_state(session, d)
+                else:
+                    log.info("gateway: ignoring op %s", op)
+        finally:
+            if ws in self.connections:
+                self.connections.remove(ws)
+            if session is not None and session.ws is ws:
+                session.ws = None
+            self.fake.state.notifier.notify()
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, comp: _Compressor, d: dict[str, Any]) -> GatewaySession | None:
+        token = d.get("token", "")
+        if self.fake.token is not None and token != self.fake.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return None
+        session = GatewaySession(
+            session_id=secrets.token_hex(16), token=token, intents=int(d.get("intents", 0)), identify=d,
+            ws=ws, compressor=comp, compress=comp.kind,
+        )
+        self.sessions[session.session_id] = session
+        fake = self.fake
+        ready = {
+            "v": 10,
+            "user": {**fake.bot_user.payload(), "verified": True, "mfa_enabled": False, "email": None},
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in fake.guilds],
+            "session_id": session.session_id,
+            "session_type": "normal",
+            "resume_gateway_url": fake.gateway_url,
+            "shard": d.get("shard") or [0, 1],
+            "application": {"id": str(fake.application_id), "flags": fake.application_flags},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "user_settings": {},
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": ["fake"],
+            "auth_session_id_hash": secrets.token_hex(8),
+        }
+        await self._dispatch_to(session, "READY", ready)
+        for guild in fake.guilds:
+            await self._dispatch_to(session, "GUILD_CREATE", guild.payload())
+        session.ready = True
+        log.info("gateway: session %s identified (intents=%s)", session.session_id, session.intents)
+        fake.state.notifier.notify()
+        return session
+
+    async def _resume(self, ws: web.WebSocketResponse, comp: _Compressor, d: dict[str, Any]) -> GatewaySession | None:
+        session = self.sessions.get(d.get("session_id", ""))
+        if session is None or session.token != d.get("token"):
+            await self._send(ws, comp, {"op": INVALID_SESSION, "d": False, "s": None, "t": None})
+            return None
+        if session.ws is not None and session.ws is not ws:  # the new socket takes the session over
+            old, session.ws = session.ws, None
+            await old.close(code=4000, message=b"session resumed elsewhere")
+        last = int(d.get("seq") or 0)
+        session.ws, session.compressor = ws, comp
+        session.resumes += 1
+        for payload in session.sent:
+            if payload["s"] > last:
+                await self._send(ws, comp, payload)
+        await self._dispatch_to(session, "RESUMED", {})
+        self.fake.state.notifier.notify()
+        return session
+
+    async def _request_members(self, session: GatewaySession, d: dict[str, Any]) -> None:
+        guild_ids = d.get("guild_id")
+        guild_ids = guild_ids if isinstance(guild_ids, list) else [guild_ids]
+        for gid in guild_ids:
+            guild = self.fake.guild(int(gid))
+            members = guild.members
+            if d.get("user_ids"):
+                wanted = {int(u) for u in d["user_ids"]}
+                members = [m for m in members if m.id in wanted]
+            elif d.get("query"):
+                members = [m for m in members if m.name.lower().startswith(str(d["query"]).lower())]
+            chunk: dict[str, Any] = {
+                "guild_id": str(guild.id),
+                "members": [m.payload() for m in members],
+                "chunk_index": 0,
+                "chunk_count": 1,
+                "not_found": [],
+            }
+            if d.get("nonce") is not None:
+                chunk["nonce"] = d["nonce"]
+            await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
+
+    async def _voice_state(self, session: GatewaySession, d: dict[str, Any]) -> None:
+        """Record the request and echo a VOICE_STATE_UPDATE for the bot (no voice server is emulated)."""
+        session.voice_requests.append(d)
+        self.fake.voice_requests.append(d)
+        guild = self.fake.guild(int(d["guild_id"]))
+        me = guild.member(self.fake.bot_user.id)
+        me.voice_channel_id = int(d["channel_id"]) if d.get("channel_id") else None
+        await self._dispatch_to(session, "VOICE_STATE_UPDATE", voice_state_payload(guild.id, me, session.session_id))
+        self.fake.state.notifier.notify()

@@ -1,0 +1,422 @@
+"""End-to-end tests of tests/fakediscord with a real (minimal) discord.py bot.
+
+The bot below is ordinary discord.py code; the only test-specific line is
+``point_discord_at(...)`` (done by the ``fake`` fixture), which is exactly what
+Crate does when DISCORD_API_BASE / DISCORD_GATEWAY_URL are set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import re
+import struct
+import zlib
+from typing import Any, AsyncIterator
+
+import aiohttp
+import discord
+import pytest
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from tests.fakediscord import EPHEMERAL, FakeDiscord, point_discord_at
+
+TOKEN = "fake.bot.token"
+TRACKS = ["Awake", "Awaken the Giant", "Away From Home", "Bloom", "Karma Police"]
+
+
+def tiny_png(width: int = 2, height: int = 1) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+# --------------------------------------------------------------------------- the bot under test
+class ReplayButton(discord.ui.DynamicItem[discord.ui.Button], template=r"replay:(?P<track>\d+)"):
+    """Persistent button: survives restarts because the state lives in the custom_id."""
+
+    def __init__(self, track: int) -> None:
+        super().__init__(discord.ui.Button(label="Replay", style=discord.ButtonStyle.primary, custom_id=f"replay:{track}"))
+        self.track = track
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["track"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"replaying track {self.track}", ephemeral=True)
+
+
+class PingView(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.add_item(ReplayButton(42))
+
+    @discord.ui.button(label="Again", custom_id="ping:again")
+    async def again(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.edit_message(content=f"clicked by {interaction.user.name}", view=self)
+
+    @discord.ui.select(custom_id="ping:mood", options=[discord.SelectOption(label=m, value=m) for m in ("calm", "loud")])
+    async def mood(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        await interaction.response.send_message(f"mood={select.values[0]}", ephemeral=True)
+
+
+session = app_commands.Group(name="session", description="Listening sessions")
+
+
+@session.command(name="start", description="Start a session")
+async def session_start(interaction: discord.Interaction, name: str, rounds: int = 3) -> None:
+    await interaction.response.send_message(f"session {name} x{rounds} started")
+
+
+@session.command(name="stop", description="Stop the session")
+async def session_stop(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("stopped")
+
+
+class MiniBot(commands.Bot):
+    def __init__(self, guild_id: int) -> None:
+        super().__init__(command_prefix="!", intents=discord.Intents.default())
+        self.guild_id = guild_id
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ReplayButton)
+        tree = self.tree
+
+        @tree.command(description="Latency check")
+        async def ping(interaction: discord.Interaction) -> None:
+            embed = discord.Embed(title="Pong!", description="crate is alive", colour=0x1ABC9C)
+            await interaction.response.send_message(embed=embed, view=PingView())
+
+        @tree.command(description="Render a chart (slow)")
+        async def chart(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(thinking=True)
+            await asyncio.sleep(0.05)
+            embed = discord.Embed(title="Chart").set_image(url="attachment://chart.png")
+            await interaction.edit_original_response(embed=embed, attachments=[discord.File(
+                io.BytesIO(tiny_png()), filename="chart.png")])
+            await interaction.followup.send("more to come", ephemeral=True)
+
+        @tree.command(description="Like a track")
+        @app_commands.describe(track="Track title")
+        async def like(interaction: discord.Interaction, track: str) -> None:
+            await interaction.response.send_message(f"liked {track}")
+
+        @like.autocomplete("track")
+        async def like_track(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return [app_commands.Choice(name=t, value=t) for t in TRACKS if t.lower().startswith(current.lower())][:25]
+
+        @tree.command(description="A private answer")
+        async def secret(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("only you can see this", ephemeral=True)
+
+        @tree.command(description="Post into the channel")
+        async def say(interaction: discord.Interaction, text: str) -> None:
+            await interaction.response.send_message("posting", ephemeral=True)
+            await interaction.channel.send(text)  # type: ignore[union-attr]
+
+        @tree.command(description="Inspect an upload")
+        async def genre(interaction: discord.Interaction, file: discord.Attachment) -> None:
+            await interaction.response.defer()
+            data = await file.read()
+            await interaction.followup.send(f"{file.filename}: {len(data)} bytes, {data[:4]!r}")
+
+        tree.add_command(session)
+        guild = discord.Object(self.guild_id)
+        tree.copy_global_to(guild=guild)
+        await tree.sync(guild=guild)
+
+
+class FeedbackModal(discord.ui.Modal, title="Feedback"):
+    text = discord.ui.TextInput(label="What do you think?", custom_id="feedback:text")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"thanks: {self.text.value}", ephemeral=True)
+
+
+class ExtrasBot(MiniBot):
+    """More discord.py surface: modals, DMs, fetches, follow-up edits, channel files, global sync."""
+
+    async def setup_hook(self) -> None:
+        tree = self.tree
+
+        @tree.command(description="Open a modal")
+        async def feedback(interaction: discord.Interaction) -> None:
+            await interaction.response.send_modal(FeedbackModal())
+
+        @tree.command(description="Everything else")
+        async def misc(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(ephemeral=True)
+            msg = await interaction.followup.send("step 1", file=discord.File(io.BytesIO(b"abc"), "a.txt"), wait=True)
+            await msg.edit(content="step 2")
+            orig = await interaction.original_response()
+            assert orig.id == msg.id
+            user = await self.fetch_user(interaction.user.id)
+            await user.send("psst")  # DM
+            channel = await self.fetch_channel(interaction.channel_id)  # type: ignore[arg-type]
+            member = await interaction.guild.fetch_member(interaction.user.id)  # type: ignore[union-attr]
+            posted = await channel.send(f"hello {member.name}", file=discord.File(io.BytesIO(tiny_png()), "p.png"))  # type: ignore[union-attr]
+            await posted.add_reaction("\N{THUMBS UP SIGN}")
+            await posted.edit(content="hello again")
+            async with channel.typing():  # type: ignore[union-attr]
+                pass
+            second = await interaction.followup.send("bye", wait=True)
+            await second.delete()
+
+        await tree.sync()  # global
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    async with FakeDiscord(token=TOKEN) as fd:
+        point_discord_at(fd.api_base, fd.gateway_url)
+        try:
+            yield fd
+        finally:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+        assert fd.unknown_requests == [], f"bot used routes the fake doesn't know: {fd.unknown_requests}"
+
+
+@contextlib.asynccontextmanager
+async def running_bot(fd: FakeDiscord, *, count: int = 1, cls: type[MiniBot] | None = None) -> AsyncIterator[MiniBot]:
+    bot = (cls or MiniBot)(fd.guilds[0].id)
+    task = asyncio.create_task(bot.start(TOKEN))
+    try:
+        done, _ = await asyncio.wait([task, asyncio.ensure_future(fd.wait_ready(count=count))],
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # re-raise the bot's startup error
+        yield bot
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+async def bot(fake: FakeDiscord) -> AsyncIterator[MiniBot]:
+    async with running_bot(fake) as b:
+        await fake.wait_commands_synced(guild_id=fake.guilds[0])
+        yield b
+
+
+async def eventually(check: Any, timeout: float = 2.0) -> None:
+    """For bot-side state (the fake's own state has wait_* helpers)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- tests
+async def test_startup_registers_guild_commands(fake: FakeDiscord, bot: MiniBot) -> None:
+    g = fake.guilds[0]
+    names = sorted(c["name"] for c in fake.commands(g))
+    assert names == ["chart", "genre", "like", "ping", "say", "secret", "session"]
+    sess = next(c for c in fake.commands(g) if c["name"] == "session")
+    assert [o["name"] for o in sess["options"]] == ["start", "stop"]
+    assert fake.commands() == []  # nothing global
+    s = fake.sessions[-1]
+    assert s.compress == "zlib-stream" and s.intents == discord.Intents.default().value
+    assert bot.get_guild(g.id) is not None and bot.get_guild(g.id).get_channel(g.channel("Lounge").id) is not None
+    assert bot.application_id == fake.application_id and bot.user.id == fake.bot_user.id
+
+
+async def test_ping_embed_button_and_click(fake: FakeDiscord, bot: MiniBot) -> None:
+    ix = await fake.slash("Guild One", "general", "alice", "ping")
+    resp = await ix.wait_response()
+    assert resp.type == 4 and ix.ack_latency is not None and ix.ack_latency < 3
+    msg = await ix.wait_original()
+    assert msg.embed["title"] == "Pong!" and msg.embed["description"] == "crate is alive"
+    assert sorted(msg.custom_ids) == ["ping:again", "ping:mood", "replay:42"]
+    assert not msg.ephemeral
+    assert msg in fake.channel_messages("general", "Guild One")
+
+    click = await fake.click("Guild One", "general", "bob", msg, "ping:again")
+    assert (await click.wait_response()).type == 7
+    edited = await click.wait_original(lambda m: "clicked" in m.content)
+    assert edited.id == msg.id and edited.content == "clicked by bob" and edited.edits == 1
+
+    sel = await fake.select("Guild One", "general", "carol", msg, "ping:mood", ["loud"])
+    reply = await sel.wait_original()
+    assert reply.content == "mood=loud" and reply.flags & EPHEMERAL
+
+    dyn = await fake.click("Guild One", "general", "alice", msg, "replay:42")
+    assert (await dyn.wait_original()).content == "replaying track 42"
+
+
+async def test_defer_then_edit_with_png_and_followup(fake: FakeDiscord, bot: MiniBot) -> None:
+    ix = await fake.slash("Guild One", "music", "bob", "chart")
+    assert (await ix.wait_response()).type == 5
+    msg = await ix.wait_original(lambda m: bool(m.attachments))
+    assert msg.filenames == ["chart.png"]
+    att = msg.attachment("chart.png")
+    assert att.data == tiny_png() and (att.width, att.height) == (2, 1)
+    assert msg.embed["image"]["url"] == att.url  # attachment:// rewritten like Discord does
+    assert not msg.loading and msg.history[0]["flags"] & (1 << 7)  # was "thinking" before the edit
+    async with aiohttp.ClientSession() as http:  # served by the fake CDN
+        async with http.get(att.url) as r:
+            assert r.status == 200 and await r.read() == tiny_png()
+    (follow,) = await ix.wait_followups(1)
+    assert follow.content == "more to come" and follow.ephemeral and follow.id != msg.id
+
+
+async def test_autocomplete_ephemeral_subcommands(fake: FakeDiscord, bot: MiniBot) -> None:
+    choices = await fake.autocomplete("Guild One", "general", "alice", "like", focused="track", value="awak")
+    assert [c["value"] for c in choices] == ["Awake", "Awaken the Giant"]
+
+    ix = await fake.slash("Guild One", "general", "alice", "like", {"track": "Bloom"})
+    assert (await ix.wait_original()).content == "liked Bloom"
+
+    ix = await fake.slash("Guild One", "general", "carol", "secret")
+    resp = await ix.wait_response()
+    assert resp.ephemeral and resp.data["flags"] & EPHEMERAL == 64
+    assert (await ix.wait_original()).ephemeral
+    assert ix.original not in fake.channel_messages("general", "Guild One")  # ephemeral messages are hidden by default
+
+    ix = await fake.slash("Guild One", "general", "bob", "session start", {"name": "friday", "rounds": 5})
+    assert (await ix.wait_original()).content == "session friday x5 started"
+    with pytest.raises(ValueError, match="no option"):
+        await fake.slash("Guild One", "general", "bob", "session start", {"nmae": "typo"})
+    with pytest.raises(ValueError, match="is a group"):
+        await fake.slash("Guild One", "general", "bob", "session")
+
+
+async def test_channel_message_and_attachment_option(fake: FakeDiscord, bot: MiniBot) -> None:
+    ix = await fake.slash("Guild One", "music", "alice", "say", {"text": "now playing: Bloom"})
+    posted = await fake.wait_channel_message("music", lambda m: m.interaction_id is None, guild="Guild One")
+    assert posted.content == "now playing: Bloom" and posted.author.id == fake.bot_user.id
+    assert ix.original is not None and ix.original.ephemeral
+
+    ogg = b"OggS" + bytes(100)
+    ix = await fake.slash("Guild One", "general", "bob", "genre", attachments={"file": ("song.ogg", ogg, "audio/ogg")})
+    att_payload = next(iter(ix.payload["data"]["resolved"]["attachments"].values()))
+    assert att_payload["filename"] == "song.ogg" and att_payload["size"] == 104
+    final = await ix.wait_original()
+    assert final.content == "song.ogg: 104 bytes, b'OggS'"
+
+
+async def test_dynamic_item_after_client_restart(fake: FakeDiscord) -> None:
+    async with running_bot(fake):
+        await fake.wait_commands_synced(guild_id=fake.guilds[0])
+        ix = await fake.slash("Guild One", "general", "alice", "ping")
+        old = await ix.wait_original()
+    await fake.wait_disconnected()
+
+    async with running_bot(fake, count=2):  # a brand-new client with the same token
+        click = await fake.click("Guild One", "general", "carol", old, "replay:42")
+        assert (await click.wait_original()).content == "replaying track 42"
+        assert click.ack_latency is not None and click.ack_latency < 3
+        # the non-persistent View button is gone with the old process: Discord would show "interaction failed"
+        stale = await fake.click("Guild One", "general", "carol", old, "ping:again")
+        await asyncio.sleep(0.3)
+        assert stale.response is None
+    assert len(fake.sessions) == 2 and fake.sessions[0].session_id != fake.sessions[1].session_id
+
+
+async def test_resume_after_drop_and_gateway_events(fake: FakeDiscord, bot: MiniBot) -> None:
+    seen: list[discord.Message] = []
+
+    async def on_message(message: discord.Message) -> None:
+        seen.append(message)
+
+    bot.add_listener(on_message)
+    g = fake.guilds[0]
+
+    await fake.drop_connections()  # close 4000 -> discord.py RESUMEs on resume_gateway_url
+    session = await fake.wait_resumed()
+    assert session is fake.sessions[0] and len(fake.sessions) == 1
+    await fake.drop_connections(reconnect_op=True)  # op 7 RECONNECT
+    await fake.wait_resumed(count=2)
+
+    ix = await fake.slash(g, g.channel("general"), g.member("alice"), "session stop")
+    assert (await ix.wait_original()).content == "stopped"
+
+    await fake.send_user_message(g, "general", "bob", "hi bot")
+    await fake.set_voice_state(g, "carol", "Lounge")
+    lounge = bot.get_channel(g.channel("Lounge").id)
+    assert isinstance(lounge, discord.VoiceChannel)
+    await eventually(lambda: len(seen) == 1 and [m.name for m in lounge.members] == ["carol"])
+    assert seen[0].author.name == "bob" and seen[0].channel.name == "general"
+
+
+async def test_more_discord_py_surface(fake: FakeDiscord) -> None:
+    async with running_bot(fake, cls=ExtrasBot):
+        cmds = await fake.wait_commands_synced()
+        assert sorted(c["name"] for c in cmds) == ["feedback", "misc"] and "guild_id" not in cmds[0]
+
+        ix = await fake.slash("Guild Two", "general", "bob", "feedback")
+        modal = (await ix.wait_response()).data
+        assert ix.response.type == 9 and modal["title"] == "Feedback"
+        sub = await fake.submit_modal("Guild Two", "general", "bob", ix, {"feedback:text": "great"})
+        assert (await sub.wait_original()).content == "thanks: great"
+
+        ix = await fake.slash("Guild Two", "music", "carol", "misc")
+        first, second = await ix.wait_followups(2)
+        assert first.id == ix.original_id and first.ephemeral and first.content == "step 2" and first.filenames == ["a.txt"]
+        await fake.state.notifier.wait_until(lambda: second.deleted, 5, lambda: "the 'bye' follow-up to be deleted")
+        posted = await fake.wait_channel_message(fake.guilds[1].channel("music"), lambda m: m.content == "hello again")
+        assert posted.filenames == ["p.png"] and posted.reactions == ["\N{THUMBS UP SIGN}"]
+        carol = fake.member("Guild Two", "carol")
+        dm = fake.channel_messages(fake.state.dm_channels[carol.id])
+        assert [m.content for m in dm] == ["psst"]
+
+
+async def test_late_ack_is_rejected_like_discord(fake: FakeDiscord, bot: MiniBot) -> None:
+    fake.ack_deadline = 0.0  # every callback is "too late"
+    ix = await fake.slash("Guild One", "general", "alice", "secret")
+    await fake.state.notifier.wait_until(lambda: fake.late_acks, 5, lambda: "a late ack")
+    assert ix.response is None and fake.late_acks == [ix]
+
+
+async def test_raw_protocol_zlib_resume_and_errors(fake: FakeDiscord) -> None:
+    """Speak the protocol by hand: zlib-stream framing, READY shape, RESUME, 404 error shape."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{fake.api_base}/nope") as r:
+            assert r.status == 404 and await r.json() == {"message": "404: Not Found", "code": 0}
+        fake.unknown_requests.clear()
+        async with http.get(f"{fake.api_base}/users/@me") as r:
+            assert r.status == 401
+        async with http.get(f"{fake.api_base}/gateway") as r:
+            assert (await r.json())["url"] == fake.gateway_url
+
+        inflate = zlib.decompressobj()
+
+        async def recv(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+            msg = await ws.receive_bytes(timeout=5)
+            assert msg.endswith(b"\x00\x00\xff\xff")
+            return json.loads(inflate.decompress(msg))
+
+        url = yarl.URL(fake.gateway_url).with_query(v=10, encoding="json", compress="zlib-stream")
+        async with http.ws_connect(url) as ws:
+            assert (await recv(ws))["op"] == 10
+            await ws.send_json({"op": 2, "d": {"token": TOKEN, "intents": 513, "properties": {}}})
+            ready = await recv(ws)
+            assert ready["t"] == "READY" and ready["d"]["resume_gateway_url"] == fake.gateway_url
+            assert ready["d"]["application"]["id"] == str(fake.application_id)
+            creates = [await recv(ws) for _ in fake.guilds]
+            assert [c["t"] for c in creates] == ["GUILD_CREATE", "GUILD_CREATE"]
+            g = creates[0]["d"]
+            assert {c["name"] for c in g["channels"]} >= {"general", "music", "Lounge"}
+            assert {m["user"]["username"] for m in g["members"]} == {"alice", "bob", "carol", "Crate"}
+            await ws.send_json({"op": 1, "d": 2})
+            assert (await recv(ws))["op"] == 11
+            session_id = ready["d"]["session_id"]
+        await fake.wait_disconnected()
+
+        async with http.ws_connect(yarl.URL(fake.gateway_url).with_query(v=10, encoding="json")) as ws:
+            assert json.loads(await ws.receive_str(timeout=5))["op"] == 10
+            await ws.send_json({"op": 6, "d": {"token": TOKEN, "session_id": session_id, "seq": 1}})
+            replay = [json.loads(await ws.receive_str(timeout=5)) for _ in range(3)]
+            assert [m["t"] for m in replay] == ["GUILD_CREATE", "GUILD_CREATE", "RESUMED"]
