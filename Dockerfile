@@ -1,0 +1,23 @@
+# Crate in a container: ffmpeg for decoding and voice, libopus for voice, a non-root user.
+FROM python:3.11-slim-bookworm
+
+# Debian's ffmpeg/libopus follow the base image's security updates, so they are not pinned.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg libopus0 \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --gid 10001 crate && useradd --create-home --uid 10001 --gid 10001 crate
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+COPY examples ./examples
+RUN pip install --no-cache-dir .
+
+USER 10001:10001
+WORKDIR /home/crate
+ENV CRATE_DATABASE=/home/crate/data/crate.sqlite3 \
+    PYTHONUNBUFFERED=1
+VOLUME ["/home/crate/data"]
+CMD ["crate", "run"]

@@ -1,0 +1,249 @@
+"""``crate``: the command line.
+
+Sub-commands: ``classify`` files, ``train`` and ``evaluate`` genre models, ``demo`` (the
+no-token main job: analyze the bundled example music). Heavy imports happen inside the commands
+so that ``crate --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.errors import CrateError
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+TOP_GENRES_SHOWN = 3
+TOP_TAGS_SHOWN = 5
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _single_threaded_math()
+    try:
+        return args.handler(args)
+    except CrateError as error:
+        print(f"crate: {error.user_message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crate", description="Crate listens to music: genres, tags, taste.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    classify = commands.add_parser("classify", help="tell the genre and style of audio files")
+    classify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    classify.add_argument("--json", action="store_true", help="one JSON object per input per line")
+    classify.add_argument("--model", type=Path, help="genre model folder (default: the one shipped)")
+    classify.set_defaults(handler=_classify)
+
+    demo = commands.add_parser("demo", help="analyze the example music bundled with Crate")
+    demo.add_argument("--json", action="store_true", help="one JSON object per input per line")
+    demo.set_defaults(handler=_demo, model=None)
+
+    train = commands.add_parser("train", help="train a genre model on DATASET_DIR (one folder per genre)")
+    train.add_argument("dataset", type=Path, metavar="DATASET_DIR")
+    train.add_argument("--out", type=Path, default=Path("genre-model"), help="where to save the model (default: ./genre-model)")
+    _add_training_options(train)
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a genre model on DATASET_DIR, or cross-validate training on it with --cv",
+    )
+    evaluate.add_argument("dataset", type=Path, metavar="DATASET_DIR")
+    evaluate.add_argument("--model", type=Path, help="genre model folder (default: the one shipped)")
+    evaluate.add_argument("--cv", action="store_true", help="grouped cross-validation of training on DATASET_DIR instead")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    _add_training_options(evaluate)
+    evaluate.set_defaults(handler=_evaluate)
+    return parser
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    from_blocks = "embedding,handcrafted"
+    parser.add_argument("--features", default=from_blocks, help=f"comma-separated feature blocks among embedding, tags, handcrafted (default: {from_blocks})")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _single_threaded_math() -> None:
+    """One BLAS thread: Crate's matrices are small, and extra threads cost more than they give."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
+def _settings():
+    from bot.config import Settings
+
+    return Settings.from_env()
+
+
+def _classify(args) -> int:
+    from bot.listen.analyze import Listener
+
+    settings = _settings()
+    listener = Listener.load(args.model or settings.genre_model_path)
+    failures = 0
+    for path in args.paths:
+        try:
+            analysis = listener.analyze(path, settings.limits)
+        except CrateError as error:
+            failures += 1
+            _print_result(args, path, None, error.user_message)
+        except Exception as error:  # one broken file must not stop the others
+            logging.getLogger(__name__).exception("analysis of %s failed", path)
+            failures += 1
+            _print_result(args, path, None, f"Crate failed while analyzing this file ({type(error).__name__}).")
+        else:
+            _print_result(args, path, analysis, None)
+    return 1 if failures else 0
+
+
+def _print_result(args, path: Path, analysis, error: str | None) -> None:
+    if args.json:
+        record = {"path": str(path), "duration": None, "genres": [], "tags": [], "error": error}
+        if analysis is not None:
+            record.update(
+                duration=round(analysis.duration, 3),
+                genres=[{"genre": g, "probability": round(p, 4)} for g, p in analysis.genres],
+                tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.tags],
+            )
+        print(json.dumps(record), flush=True)
+    elif analysis is None:
+        print(f"{path}\n  error: {error}", flush=True)
+    else:
+        from bot.format import format_duration
+
+        genres = ", ".join(f"{g} {p:.2f}" for g, p in analysis.genres[:TOP_GENRES_SHOWN])
+        tags = ", ".join(t for t, _ in analysis.tags[:TOP_TAGS_SHOWN])
+        print(
+            f"{path}  ({format_duration(analysis.duration)}, ~{analysis.tempo:.0f} BPM)\n  {genres} — {tags}",
+            flush=True,
+        )
+
+
+def _demo(args) -> int:
+    paths = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in {".ogg", ".mp3", ".flac", ".wav", ".opus"})
+    if not paths:
+        raise CrateError(f"No example music found in {EXAMPLES_DIR}.")
+    if not args.json:
+        print(f"Crate is listening to {len(paths)} example tracks from {EXAMPLES_DIR}:\n", flush=True)
+    args.paths = paths
+    return _classify(args)
+
+
+def _training_data(args):
+    from bot.listen.analyze import Listener
+    from bot.listen.dataset import extract_training_data, scan_dataset
+
+    tracks = scan_dataset(args.dataset)
+    genres = sorted({t.genre for t in tracks})
+    print(f"{len(tracks)} tracks in {len(genres)} genres: {', '.join(genres)}", file=sys.stderr)
+    listener = Listener.load(with_genres=False)
+
+    def progress(done, total, track):
+        print(f"\r  listening {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    data = extract_training_data(tracks, listener, progress=progress)
+    print(file=sys.stderr)
+    for path, reason in data.skipped:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
+    return data
+
+
+def _blocks(args) -> tuple[str, ...]:
+    return tuple(b.strip() for b in args.features.split(",") if b.strip())
+
+
+def _train(args) -> int:
+    from bot.listen.analyze import FEATURE_VERSION, block_columns
+    from bot.listen.genre import GenreModel
+
+    data = _training_data(args)
+    model = GenreModel.train(
+        data.X,
+        data.y,
+        data.groups,
+        feature_version=FEATURE_VERSION,
+        columns=block_columns(_blocks(args)),
+        folds=args.folds,
+        seed=args.seed,
+        progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
+    )
+    model.metadata["features"] = list(_blocks(args))
+    model.metadata["dataset"] = args.dataset.name
+    model.save(args.out)
+    scores = model.metadata["cross_validation"]["scores"][model.metadata["model"]]
+    print(
+        f"Chose {model.metadata['model']} (cross-validated track accuracy {scores['accuracy']:.3f}); "
+        f"saved to {args.out}. Use it with --model {args.out} or CRATE_GENRE_MODEL={args.out}."
+    )
+    return 0
+
+
+def _score_model(args):
+    """Classify every labeled file exactly as ``crate classify`` would, and score the answers."""
+    from bot.listen.analyze import Listener
+    from bot.listen.dataset import scan_dataset
+    from bot.listen.genre import Evaluation, default_model_path
+
+    settings = _settings()
+    path = args.model or settings.genre_model_path or default_model_path()
+    listener = Listener.load(path)
+    tracks = scan_dataset(args.dataset)
+    true, predicted = [], []
+    for done, track in enumerate(tracks, start=1):
+        print(f"\r  listening {done}/{len(tracks)}", end="", file=sys.stderr, flush=True)
+        try:
+            analysis = listener.analyze(track.path, settings.limits)
+        except CrateError as error:
+            print(f"\n  skipped {track.path}: {error.user_message}", file=sys.stderr)
+            continue
+        true.append(track.genre)
+        predicted.append(analysis.top_genre)
+    print(file=sys.stderr)
+    genres = sorted(set(listener.genre_model.genres) | set(true))
+    return Evaluation.from_predictions(true, predicted, genres), f"model {path} on {args.dataset}"
+
+
+def _evaluate(args) -> int:
+    from bot.listen.analyze import FEATURE_VERSION, block_columns
+    from bot.listen.genre import GenreModel, cross_validate
+
+    if args.cv:
+        from bot.listen.genre import candidate_models
+
+        data = _training_data(args)
+        model = GenreModel.train(
+            data.X, data.y, data.groups, feature_version=FEATURE_VERSION, columns=block_columns(_blocks(args)),
+            folds=args.folds, seed=args.seed,
+            progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
+        )
+        best = model.metadata["model"]
+        evaluation = cross_validate(
+            candidate_models(args.seed)[best], data.X[:, model.columns], data.y, data.groups,
+            folds=args.folds, seed=args.seed,
+        )
+        title = f"{args.folds}-fold grouped cross-validation on {args.dataset} ({', '.join(_blocks(args))}; best: {best})"
+    else:
+        evaluation, title = _score_model(args)
+    if args.json:
+        print(json.dumps({"evaluation": title, **evaluation.to_dict()}))
+    else:
+        print(title)
+        print(evaluation.to_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
