@@ -1,8 +1,9 @@
 """``crate``: the command line.
 
-Sub-commands: ``classify`` files, ``train`` and ``evaluate`` genre models, ``demo`` (the
-no-token main job: analyze the bundled example music). Heavy imports happen inside the commands
-so that ``crate --help`` is instant.
+Sub-commands: ``classify`` files; ``train`` and ``evaluate`` genre models; ``console`` (the
+Discord commands in a terminal) and ``demo`` (a scripted console session on the bundled music,
+the no-token main job); ``run`` (the Discord bot). Heavy imports happen inside the commands so
+that ``crate --help`` is instant.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +25,8 @@ TOP_TAGS_SHOWN = 5
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    verbose = args.verbose or args.handler is _run
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _single_threaded_math()
     try:
         return args.handler(args)
@@ -45,9 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--model", type=Path, help="genre model folder (default: the one shipped)")
     classify.set_defaults(handler=_classify)
 
-    demo = commands.add_parser("demo", help="analyze the example music bundled with Crate")
-    demo.add_argument("--json", action="store_true", help="one JSON object per input per line")
-    demo.set_defaults(handler=_demo, model=None)
+    demo = commands.add_parser("demo", help="a scripted console session on the example music (no token needed)")
+    demo.set_defaults(handler=_demo)
+
+    console = commands.add_parser("console", help="Crate's Discord commands in this terminal, on a local database")
+    console.add_argument("--user", default="you", help="your listener name (default: you)")
+    console.add_argument("--database", type=Path, help="SQLite file (default: CRATE_DATABASE or ./crate.sqlite3)")
+    console.set_defaults(handler=_console)
+
+    run = commands.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    run.add_argument("--sync-global", action="store_true", help="publish the slash commands globally, then exit")
+    run.set_defaults(handler=_run)
 
     train = commands.add_parser("train", help="train a genre model on DATASET_DIR (one folder per genre)")
     train.add_argument("dataset", type=Path, metavar="DATASET_DIR")
@@ -65,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     _add_training_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
+
+    recs = commands.add_parser(
+        "evaluate-recs",
+        help="score the recommender against baselines on a labeled catalog (--catalog FILE.npz), or build one",
+    )
+    recs.add_argument("--catalog", type=Path, metavar="FILE.npz", help="labeled catalog: embeddings, tag_probs, genres, titles")
+    recs.add_argument("--dataset", type=Path, metavar="DATASET_DIR", help="analyze this GTZAN-style folder first (instead of --catalog)")
+    recs.add_argument("--build-catalog", nargs=2, type=Path, metavar=("DATASET_DIR", "OUT.npz"), help="analyze DATASET_DIR into OUT.npz and stop")
+    recs.add_argument("--users", type=int, default=200, help="simulated members (default: 200)")
+    recs.add_argument("--seed", type=int, default=0)
+    recs.add_argument("--taste-bias", type=float, default=None, help="how clustered each member's likes within a genre are (0: uniform)")
+    recs.add_argument("--json", action="store_true", help="print the scores as JSON")
+    recs.set_defaults(handler=_evaluate_recs)
     return parser
 
 
@@ -132,14 +156,83 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
         )
 
 
-def _demo(args) -> int:
+def _example_paths() -> list[Path]:
     paths = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in {".ogg", ".mp3", ".flac", ".wav", ".opus"})
     if not paths:
         raise CrateError(f"No example music found in {EXAMPLES_DIR}.")
-    if not args.json:
-        print(f"Crate is listening to {len(paths)} example tracks from {EXAMPLES_DIR}:\n", flush=True)
-    args.paths = paths
-    return _classify(args)
+    return paths
+
+
+def demo_script(paths: list[Path]) -> list[str]:
+    """A short console session: share the examples, rate them, ask for picks and a profile."""
+    names = [p.stem for p in paths]
+    shown = [os.path.relpath(p) if not os.path.relpath(p).startswith("..") else str(p) for p in paths]
+    return [
+        "# Crate listens to the example music and tells what it hears:",
+        *[f"/genre {path}" for path in shown],
+        "# You like the first and dislike the second; Crate learns from it:",
+        f"/like {names[0]}",
+        f"/dislike {names[1]}",
+        "/recommend",
+        "/profile",
+        "# Another listener, alice, joins:",
+        "/as alice",
+        f"/like {names[-1]}",
+        "/recommend",
+    ]
+
+
+def _demo(args) -> int:
+    """The no-token main job: a scripted console session on the bundled music, in a scratch database."""
+    import asyncio
+    import dataclasses
+    import tempfile
+
+    from bot.console import run_console
+    from bot.crate import Crate
+
+    settings = _settings()
+    with tempfile.TemporaryDirectory(prefix="crate-demo-") as scratch:
+        settings = dataclasses.replace(settings, database_path=Path(scratch) / "demo.sqlite3", workers=1)
+
+        async def session() -> None:
+            async with Crate.running(settings) as crate:
+                await run_console(crate, lines=demo_script(_example_paths()), echo=True)
+
+        asyncio.run(session())
+    return 0
+
+
+def _console(args) -> int:
+    import asyncio
+    import dataclasses
+
+    from bot.console import run_console
+    from bot.crate import Crate
+
+    settings = _settings()
+    if args.database:
+        settings = dataclasses.replace(settings, database_path=args.database)
+
+    async def session() -> None:
+        async with Crate.running(settings) as crate:
+            await run_console(crate, user=args.user)
+
+    asyncio.run(session())
+    return 0
+
+
+def _run(args) -> int:
+    import asyncio
+
+    from cogs.client import run_bot, sync_commands
+
+    if args.sync_global:
+        count = asyncio.run(sync_commands(_settings()))
+        print(f"Published {count} slash commands globally; Discord may take up to an hour to show them everywhere.")
+        return 0
+    asyncio.run(run_bot(_settings()))
+    return 0
 
 
 def _training_data(args):
@@ -243,6 +336,12 @@ def _evaluate(args) -> int:
         print(title)
         print(evaluation.to_text())
     return 0
+
+
+def _evaluate_recs(args) -> int:
+    from bot.recommend.evaluate import run_cli
+
+    return run_cli(args)
 
 
 if __name__ == "__main__":

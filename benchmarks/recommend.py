@@ -1,0 +1,208 @@
+"""How fast is ``/recommend`` on a big server? ``python -m benchmarks.recommend [--sizes 10000,100000,1000000]``
+
+For each catalog size it builds a synthetic server: clustered 200-d embeddings (``--genres``
+clusters, tracks spread around their genre's centre like real musicnn embeddings spread around
+a genre), 50 tag probabilities, 1,000 members and 50,000 ratings (members like mostly within
+one or two favourite genres). Sizes up to ``--sqlite-max`` (default 100,000) are written to a
+real SQLite file through :class:`bot.store.Database` (bulk ``INSERT``s with the store's schema
+and BLOB encoding; ``add_track``'s per-track duplicate check is skipped to keep the set-up short)
+and loaded back with the same code the bot uses (:func:`bot.recommend.service.cached_catalog`,
+``ratings_in_guild``). Larger sizes are built as in-memory arrays (no SQLite): the ranking step
+is identical, the load time is not measured.
+
+Timed: the ranking step of ``/recommend`` on a cached catalog, i.e. ``Recommender(...)`` plus
+``for_user(count=5)``, for ``--requests`` random members. Reported: p50/p95 in ms, the load
+time, the peak memory of one ranking call (tracemalloc) and the process RSS growth of the
+cached catalog + ranking features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import resource
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from bot.recommend.rank import Recommender, features_of
+from bot.recommend.service import cached_catalog, clear_cache
+from bot.store import Database, ratings_in_guild
+from bot.store.ratings import DISLIKE, LIKE, Rating
+from bot.store.tracks import Catalog
+from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT
+
+GUILD = 1
+USERS = 1_000
+RATINGS = 50_000
+NOW = 1_700_000_000.0
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:  # pragma: no cover - not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic(n: int, genres: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, size=(genres, EMBEDDING_DIM)).astype(np.float32)
+    genre_of = rng.integers(0, genres, size=n)
+    embeddings = np.empty((n, EMBEDDING_DIM), np.float32)
+    for start in range(0, n, 100_000):  # bounded temporaries for 1M tracks
+        stop = min(n, start + 100_000)
+        noise = rng.normal(0.0, 0.8, size=(stop - start, EMBEDDING_DIM)).astype(np.float32)
+        embeddings[start:stop] = centres[genre_of[start:stop]] + noise + 0.2
+    tag_probs = rng.beta(0.5, 4.0, size=(n, TAG_COUNT)).astype(np.float32)
+    names = [f"genre{g:02d}" for g in range(genres)]
+    top_genres = [names[g] for g in genre_of]
+    # Ratings: each member favours one or two genres; 85 % of their ratings are likes in them.
+    members = rng.integers(10_000, 10_000 + USERS * 10, size=USERS)
+    by_genre = [np.flatnonzero(genre_of == g) for g in range(genres)]
+    per_user = rng.multinomial(RATINGS - USERS, np.full(USERS, 1 / USERS)) + 1
+    rows, users, values = [], [], []
+    for member, k in zip(members, per_user):
+        favourites = rng.choice(genres, size=int(rng.integers(1, 3)), replace=False)
+        for _ in range(k):
+            if rng.random() < 0.85:
+                pool = by_genre[int(rng.choice(favourites))]
+                rows.append(int(rng.choice(pool)))
+                values.append(LIKE)
+            else:
+                rows.append(int(rng.integers(0, n)))
+                values.append(DISLIKE)
+            users.append(int(member))
+    pairs = {}
+    for row, user, value in zip(rows, users, values):
+        pairs[(user, row)] = value  # rating again replaces
+    times = NOW - rng.uniform(0, 365 * 86_400, size=len(pairs))
+    ratings = [Rating(GUILD, u, r + 1, v, float(t)) for ((u, r), v), t in zip(pairs.items(), times)]
+    return embeddings, tag_probs, top_genres, ratings, members
+
+
+async def _load_sqlite(path: Path, embeddings, tag_probs, top_genres, ratings):
+    """Write the server into SQLite, then load it back as the bot does; returns catalog, ratings, seconds."""
+    n = len(embeddings)
+    async with Database.open(path) as db:
+        async with db.transaction():
+            await db.execute_many(
+                "INSERT INTO tracks (id, guild_id, title, source_kind, content_hash, duration, genres, top_genre,"
+                " tag_probs, embedding, added_at) VALUES (?, ?, ?, 'file', ?, 180.0, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        i + 1, GUILD, f"Track {i + 1}", hashlib.sha256(str(i).encode()).hexdigest(),
+                        json.dumps([[top_genres[i], 0.9]]), top_genres[i],
+                        tag_probs[i].astype("<f4").tobytes(), embeddings[i].astype("<f4").tobytes(), NOW,
+                    )
+                    for i in range(n)
+                ),
+            )
+            await db.execute_many(
+                "INSERT INTO ratings (guild_id, user_id, track_id, value, rated_at) VALUES (?, ?, ?, ?, ?)",
+                ((r.guild_id, r.user_id, r.track_id, r.value, r.rated_at) for r in ratings),
+            )
+        clear_cache()
+        rss = _rss_mb()
+        start = time.perf_counter()
+        catalog = await cached_catalog(db, GUILD)
+        catalog_s = time.perf_counter() - start
+        rss_growth = _rss_mb() - rss
+        start = time.perf_counter()
+        loaded = await ratings_in_guild(db, GUILD)
+        ratings_s = time.perf_counter() - start
+        start = time.perf_counter()
+        again = await cached_catalog(db, GUILD)
+        hit_s = time.perf_counter() - start
+        assert again is catalog
+    return catalog, loaded, {"catalog_load_s": catalog_s, "ratings_load_s": ratings_s, "cache_hit_s": hit_s, "rss_growth_mb": rss_growth}
+
+
+def _in_memory(embeddings, tag_probs, top_genres):
+    n = len(embeddings)
+    rss = _rss_mb()
+    start = time.perf_counter()
+    catalog = Catalog(
+        guild_id=GUILD, ids=np.arange(1, n + 1, dtype=np.int64), titles=[f"Track {i + 1}" for i in range(n)],
+        top_genres=top_genres, durations=np.full(n, 180.0), tag_probs=tag_probs, embeddings=embeddings,
+    )
+    features_of(catalog)
+    return catalog, {"catalog_load_s": None, "features_s": time.perf_counter() - start, "ratings_load_s": None,
+                     "cache_hit_s": None, "rss_growth_mb": _rss_mb() - rss}
+
+
+def bench(n: int, *, genres: int, requests: int, sqlite_max: int, workdir: Path) -> dict:
+    embeddings, tag_probs, top_genres, ratings, members = synthetic(n, genres)
+    if n <= sqlite_max:
+        catalog, ratings, load = asyncio.run(_load_sqlite(workdir / f"bench-{n}.sqlite3", embeddings, tag_probs, top_genres, ratings))
+    else:
+        catalog, load = _in_memory(embeddings, tag_probs, top_genres)
+    del embeddings
+    rng = np.random.default_rng(1)
+    users = rng.choice(members, size=requests)
+    total, ranking = [], []
+    Recommender(catalog, ratings, now=NOW).for_user(int(users[0]))  # warm-up
+    for user in users:
+        start = time.perf_counter()
+        recommender = Recommender(catalog, ratings, now=NOW)
+        middle = time.perf_counter()
+        picks = recommender.for_user(int(user), count=5)
+        end = time.perf_counter()
+        assert len(picks) == 5
+        total.append(end - start)
+        ranking.append(end - middle)
+    tracemalloc.start()
+    Recommender(catalog, ratings, now=NOW).for_user(int(users[0]), count=5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    ms = lambda xs, q: float(np.percentile(xs, q) * 1000)  # noqa: E731
+    return {
+        "tracks": n,
+        "ratings": len(ratings),
+        "store": "sqlite" if n <= sqlite_max else "in-memory",
+        "p50_ms": ms(total, 50),
+        "p95_ms": ms(total, 95),
+        "for_user_p95_ms": ms(ranking, 95),
+        "peak_mb_per_request": peak / 2**20,
+        "pca_variance_kept": features_of(catalog).explained_variance,
+        **load,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--genres", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--sqlite-max", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)  # as the bot runs (bot/cli.py)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(s) for s in args.sizes.split(",")):
+            rows.append(bench(n, genres=args.genres, requests=args.requests, sqlite_max=args.sqlite_max, workdir=Path(tmp)))
+            print(json.dumps(rows[-1]) if args.json else _row(rows[-1]), flush=True)
+    return 0
+
+
+def _row(r: dict) -> str:
+    load = "n/a (in memory)" if r["catalog_load_s"] is None else f"{r['catalog_load_s']:.2f} s + ratings {r['ratings_load_s']*1000:.0f} ms (cache hit {r['cache_hit_s']*1000:.1f} ms)"
+    return (
+        f"{r['tracks']:>9,} tracks ({r['store']}), {r['ratings']:,} ratings: ranking p50 {r['p50_ms']:.1f} ms, "
+        f"p95 {r['p95_ms']:.1f} ms (for_user alone p95 {r['for_user_p95_ms']:.1f} ms); "
+        f"peak {r['peak_mb_per_request']:.1f} MB/request; catalog+features RSS +{r['rss_growth_mb']:.0f} MB; "
+        f"load {load}; PCA variance kept {r['pca_variance_kept']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,522 @@
+"""Rank a server's catalog for one member: content, dislikes, genres, the server's taste, diversity.
+
+Pure numpy, no I/O: :class:`Recommender` is built per request from store data (a decoded
+:class:`~bot.store.tracks.Catalog` and the guild's ratings).
+
+Score of a candidate track ``c`` for member ``u`` (every term documented at its weight below)::
+
+    score(c) = W_CONTENT * max_l  max(0, cos(c, l))**CONTENT_POWER * (RECENCY_FLOOR + (1 - RECENCY_FLOOR) * w_l)
+             - W_DISLIKE * max(0, max_d cos(c, d) * w_d)                                     (disliked d)
+             + W_GENRE   * affinity_u(top_genre(c))
+             + W_COLLAB  * collab_u(c)
+
+``cos`` is the cosine of catalog-centred musicnn embeddings (centring removes the direction every
+track shares, so unrelated tracks score about 0, not 0.6); catalogs of :data:`PCA_MIN_TRACKS` or
+more tracks are first projected on their :data:`PCA_DIMS` principal components to keep a
+100k-track ranking within ~50 ms. ``w`` are recency weights (:mod:`bot.recommend.profile`).
+
+``collab_u(c)`` is item-item co-occurrence of likes: summed over u's liked tracks ``i`` (recency
+weighted), how many other members liked both ``i`` and ``c``, each member normalised by
+``sqrt(|likes_v| * |likes_u|)`` (cosine), minus half as much for those who disliked ``c``, divided
+by the total neighbour weight plus :data:`COLLAB_SHRINK`: roughly "the share of people with your
+taste who liked it", shrunk when few people overlap with you.
+
+The best :data:`SHORTLIST_FACTOR` x count tracks are then re-ranked by maximal marginal relevance
+(MMR): each pick maximises ``score - W_REDUNDANCY * max cos(c, already picked) -
+W_NEAR_DUPLICATE * #(picked with cos >= NEAR_DUPLICATE_COSINE)``, so ten near-duplicates never
+fill a page.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.errors import CrateError
+from bot.listen.musicnn import TAGS
+from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
+from bot.store.ratings import DISLIKE, LIKE, Rating
+from bot.store.tracks import Catalog
+
+# -- weights (tuned on gtzan-mini with `crate evaluate-recs`, see bot/recommend/evaluate.py) --
+
+#: Similarity to the nearest liked track: the main signal, "sounds like what you liked".
+W_CONTENT = 1.0
+#: Similarity to the nearest disliked track, subtracted: weaker than likes, since one dislike
+#: of a track says less about its whole neighbourhood than a like does.
+W_DISLIKE = 0.6
+#: Genre affinity in (-1, 1): a tie-breaker between equally close tracks and the way a member's
+#: favourite genres reach tracks that sound unlike any single like.
+W_GENRE = 0.6
+#: Collaborative signal in about [-0.5, 1]: what the server's members with overlapping likes
+#: liked. Strong when many overlap, shrunk to nothing when nobody does.
+W_COLLAB = 1.0
+#: MMR redundancy penalty per unit of cosine to the closest track already on the page.
+W_REDUNDANCY = 0.45
+#: Content similarity is raised to this power (of max(cos, 0)): being very close to a like matters
+#: much more than being vaguely close, which leaves the tail of a page to the diversity re-rank.
+CONTENT_POWER = 3.0
+#: A candidate this close (cosine of the raw, uncentred embeddings, like the store's duplicate
+#: check) to a track already on the page is a near-duplicate of it ...
+NEAR_DUPLICATE_COSINE = 0.95
+#: ... and pays this for every such track on the page, on top of the MMR penalty (MMR alone
+#: charges by the *closest* pick, so the 3rd copy of a song would pay no more than the 2nd).
+W_NEAR_DUPLICATE = 1.0
+#: An old like keeps at least this share of its pull (its recency weight scales the rest).
+RECENCY_FLOOR = 0.5
+#: Neighbour-weight pseudo-count of the collaborative signal (about one fully overlapping member).
+COLLAB_SHRINK = 1.0
+#: Dislikes by neighbours count this much relative to their likes in the collaborative signal.
+COLLAB_DISLIKE = 0.5
+#: MMR re-ranks the best ``SHORTLIST_FACTOR * count`` (at least SHORTLIST_MIN) tracks.
+SHORTLIST_FACTOR = 10
+SHORTLIST_MIN = 50
+#: "close to “X” you liked" is only said from this cosine up.
+REASON_MIN_COSINE = 0.3
+#: A tag filter keeps tracks whose tag probability is in the catalog's top TAG_TOP_SHARE for that
+#: tag and at least TAG_MIN (musicnn hears some of it), or at least TAG_STRONG (musicnn is sure).
+TAG_TOP_SHARE = 0.2
+TAG_MIN = 0.1
+TAG_STRONG = 0.5
+#: Catalogs this large are ranked in a PCA_DIMS-dimensional principal subspace (speed).
+PCA_MIN_TRACKS = 5_000
+PCA_DIMS = 64
+#: How many rows the PCA is fitted on (a random sample; enough for a 200x200 covariance).
+PCA_SAMPLE = 20_000
+#: Cold start: weight of server popularity against how typical a track is of its genre.
+W_POPULAR = 1.0
+
+
+class RecommendError(CrateError):
+    user_message = "Crate could not make recommendations."
+
+
+class UnknownFilter(RecommendError):
+    user_message = "Crate doesn't know that genre or tag."
+
+
+class UnknownSeedTrack(RecommendError):
+    user_message = "That track is not in this server's catalog any more."
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    track_id: int
+    title: str
+    score: float
+    reason: str
+    top_genre: str
+
+
+def _key(text: str) -> str:
+    """Match genre and tag names loosely: case, spaces, hyphens don't matter ("Hip Hop" = "hip-hop")."""
+    return re.sub(r"[^0-9a-z]+", "", text.casefold())
+
+
+_TAG_BY_KEY = {_key(tag): i for i, tag in enumerate(TAGS)}
+
+
+class CatalogFeatures:
+    """Per-catalog arrays the ranker needs, computed once per decoded catalog (see :func:`features_of`)."""
+
+    def __init__(self, catalog: Catalog, seed: int = 0):
+        n = len(catalog)
+        self.n = n
+        E = np.asarray(catalog.embeddings, dtype=np.float32)
+        if n:
+            mean = E.mean(axis=0, dtype=np.float64).astype(np.float32)
+            X = E - mean
+            if n >= PCA_MIN_TRACKS:
+                rng = np.random.default_rng(seed)
+                sample = X[rng.choice(n, size=min(n, PCA_SAMPLE), replace=False)]
+                cov = sample.T.astype(np.float64) @ sample
+                values, vectors = np.linalg.eigh(cov)
+                basis = vectors[:, ::-1][:, :PCA_DIMS].astype(np.float32)
+                self.explained_variance = float(values[::-1][:PCA_DIMS].sum() / max(values.sum(), 1e-12))
+                X = X @ basis
+            else:
+                self.explained_variance = 1.0
+            norms = np.linalg.norm(X, axis=1, keepdims=True)
+            self.unit = np.ascontiguousarray(X / np.maximum(norms, 1e-9), dtype=np.float32)
+        else:
+            self.unit = np.zeros((0, E.shape[1] if E.ndim == 2 else 0), np.float32)
+            self.explained_variance = 1.0
+        names = sorted({g for g in catalog.top_genres if g})
+        self.genre_names: list[str] = names
+        code = {g: i for i, g in enumerate(names)}
+        self.genre_codes = np.fromiter((code.get(g, -1) if g else -1 for g in catalog.top_genres), np.int64, count=n)
+        self.genre_by_key = {_key(g): i for i, g in enumerate(names)}
+        self.genre_counts = np.bincount(self.genre_codes[self.genre_codes >= 0], minlength=len(names))
+        tags = np.asarray(catalog.tag_probs, dtype=np.float32)
+        if n:
+            top = np.quantile(tags, 1.0 - TAG_TOP_SHARE, axis=0)
+            self.tag_threshold = np.clip(top, TAG_MIN, TAG_STRONG).astype(np.float32)
+        else:
+            self.tag_threshold = np.full(len(TAGS), TAG_STRONG, np.float32)
+        # How typical each track is of its genre (cosine to the genre's mean direction).
+        self.typicality = np.zeros(n, np.float32)
+        for i in range(len(names)):
+            members = self.genre_codes == i
+            centre = self.unit[members].mean(axis=0)
+            centre /= max(float(np.linalg.norm(centre)), 1e-9)
+            self.typicality[members] = self.unit[members] @ centre
+
+
+_FEATURES: weakref.WeakKeyDictionary[Catalog, CatalogFeatures] = weakref.WeakKeyDictionary()
+
+
+def features_of(catalog: Catalog) -> CatalogFeatures:
+    """The catalog's :class:`CatalogFeatures`, cached for as long as the catalog object lives."""
+    features = _FEATURES.get(catalog)
+    if features is None:
+        features = _FEATURES[catalog] = CatalogFeatures(catalog)
+    return features
+
+
+@dataclass(frozen=True)
+class _Filter:
+    label: str  # what the user asked for, as Crate spells it
+    mask: np.ndarray  # bool[n]
+    kind: str  # "genre" or "tag"
+
+
+class Recommender:
+    """Recommendations for the members of one server, from its catalog and ratings."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        ratings: Sequence[Rating],
+        shares: Mapping[int, set[int]] | None = None,
+        names: Mapping[int, str] | None = None,
+        now: float | None = None,
+    ):
+        self.catalog = catalog
+        self.features = features_of(catalog)
+        self.shares = shares or {}
+        self.names = names or {}
+        self.now = time.time() if now is None else float(now)
+        n = len(catalog)
+        guilds = np.fromiter((r.guild_id for r in ratings), np.int64, count=len(ratings))
+        track_ids = np.fromiter((r.track_id for r in ratings), np.int64, count=len(ratings))
+        rows = np.searchsorted(catalog.ids, track_ids) if n else np.zeros(len(ratings), np.int64)
+        known = (rows < n) & (catalog.ids[np.minimum(rows, max(n - 1, 0))] == track_ids) if n else rows < 0
+        known &= guilds == catalog.guild_id  # another guild's ratings never count here
+        self._rows = rows[known]
+        self._users = np.fromiter((r.user_id for r in ratings), np.int64, count=len(ratings))[known]
+        self._values = np.fromiter((r.value for r in ratings), np.int8, count=len(ratings))[known]
+        self._times = np.fromiter((r.rated_at for r in ratings), np.float64, count=len(ratings))[known]
+        self._user_ids, self._user_codes = np.unique(self._users, return_inverse=True)
+        likes = self._values == LIKE
+        self._likes_per_user = np.bincount(self._user_codes[likes], minlength=len(self._user_ids))
+        self._likes = np.bincount(self._rows[likes], minlength=n)
+        self._dislikes = np.bincount(self._rows[~likes], minlength=n)
+
+    # -- public API ----------------------------------------------------------------------
+
+    def genres_available(self) -> list[str]:
+        """Genres present in the catalog, most tracks first (for a select menu)."""
+        f = self.features
+        order = sorted(range(len(f.genre_names)), key=lambda i: (-f.genre_counts[i], f.genre_names[i]))
+        return [f.genre_names[i] for i in order]
+
+    def profile(self, user_id: int) -> TasteProfile:
+        mine = self._users == user_id
+        return build_profile_arrays(
+            user_id,
+            self._rows[mine],
+            self._values[mine],
+            self._times[mine],
+            top_genres=self.catalog.top_genres,
+            now=self.now,
+        )
+
+    def is_cold(self, user_id: int) -> bool:
+        """True when the member has liked nothing here yet (recommendations come from cold_start)."""
+        return not bool(np.any((self._users == user_id) & (self._values == LIKE)))
+
+    def for_user(self, user_id: int, *, count: int = 5, genre: str | None = None) -> list[Recommendation]:
+        """The best ``count`` tracks for this member, optionally within a genre or musicnn tag."""
+        chosen = self._filter(genre) if genre else None
+        profile = self.profile(user_id)
+        if not profile.has_likes:
+            return self.cold_start(user_id, genres=[genre] if genre else (), count=count, _profile=profile)
+        candidates = self._candidates(user_id, profile, chosen.mask if chosen else None)
+        if count <= 0 or len(candidates) == 0:
+            return []
+        parts = self._score(user_id, profile, candidates)
+        picks = self._mmr(candidates, parts["score"], count)
+        return [self._explain(candidates[i], parts, i, profile, chosen) for i in picks]
+
+    def more_like(self, track_id: int, user_id: int, *, count: int = 5) -> list[Recommendation]:
+        """Tracks that sound like ``track_id`` (the "more like this" button), minus what the member rated or shared."""
+        seed = self.catalog.index_of(track_id)
+        if seed is None:
+            raise UnknownSeedTrack(detail=f"guild {self.catalog.guild_id} has no track {track_id}")
+        profile = self.profile(user_id)
+        candidates = self._candidates(user_id, profile, None)
+        candidates = candidates[candidates != seed]
+        if count <= 0 or len(candidates) == 0:
+            return []
+        f = self.features
+        unit = f.unit[candidates]
+        similarity = unit @ f.unit[seed]
+        same_genre = (f.genre_codes[candidates] == f.genre_codes[seed]) & (f.genre_codes[seed] >= 0)
+        score = W_CONTENT * similarity + W_GENRE * 0.5 * same_genre
+        if len(profile.disliked_rows):
+            score -= W_DISLIKE * self._nearest(unit, profile.disliked_rows, profile.disliked_weights)[0].clip(0)
+        picks = self._mmr(candidates, score, count)
+        seed_title = self.catalog.titles[seed]
+        out = []
+        for i in picks:
+            row = candidates[i]
+            genre = self._genre(row)
+            if similarity[i] >= REASON_MIN_COSINE:
+                reason = f"close to “{seed_title}”"
+            elif same_genre[i]:
+                reason = f"more {genre}, like “{seed_title}”"
+            else:
+                reason = f"a different side of “{seed_title}”"
+            out.append(self._recommendation(row, float(score[i]), reason))
+        return out
+
+    def cold_start(
+        self,
+        user_id: int,
+        *,
+        genres: Sequence[str] = (),
+        count: int = 5,
+        _profile: TasteProfile | None = None,
+    ) -> list[Recommendation]:
+        """Picks for a member without likes: from chosen genres/tags, else the server's
+        best-liked tracks, else a diverse sample of the catalog."""
+        profile = _profile or self.profile(user_id)
+        filters = [self._filter(g) for g in genres if g]
+        mask = None
+        if filters:
+            mask = np.zeros(self.features.n, bool)
+            for chosen in filters:
+                mask |= chosen.mask
+        candidates = self._candidates(user_id, profile, mask)
+        if count <= 0 or len(candidates) == 0:
+            return []
+        f = self.features
+        likes = self._likes[candidates].astype(np.float64)
+        dislikes = self._dislikes[candidates].astype(np.float64)
+        popularity = (likes - dislikes) / np.sqrt(likes + dislikes + 1.0)
+        score = W_POPULAR * popularity + 0.5 * f.typicality[candidates]
+        if len(profile.disliked_rows):
+            nearest = self._nearest(f.unit[candidates], profile.disliked_rows, profile.disliked_weights)[0]
+            score -= W_DISLIKE * nearest.clip(0)
+        picks = self._mmr(candidates, score, count)
+        out = []
+        for i in picks:
+            row = candidates[i]
+            net = int(self._likes[row] - self._dislikes[row])
+            if net > 0 and self._likes[row] >= 1:
+                n_likes = int(self._likes[row])
+                reason = f"popular in this server ({n_likes} like{'s' if n_likes != 1 else ''})"
+            elif filters:
+                label = next((c.label for c in filters if c.mask[row]), filters[0].label)
+                reason = f"a {label} pick to start with"
+            else:
+                reason = f"a {self._genre(row) or 'fresh'} pick to explore what this server shares"
+            out.append(self._recommendation(row, float(score[i]), reason))
+        return out
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _filter(self, text: str) -> _Filter:
+        f = self.features
+        key = _key(text)
+        if key in f.genre_by_key:
+            code = f.genre_by_key[key]
+            return _Filter(f.genre_names[code], f.genre_codes == code, "genre")
+        if key in _TAG_BY_KEY:
+            t = _TAG_BY_KEY[key]
+            probs = self.catalog.tag_probs[:, t]
+            return _Filter(TAGS[t], probs >= f.tag_threshold[t], "tag")
+        choices = {**{_key(g): g for g in f.genre_names}, **{k: TAGS[i] for k, i in _TAG_BY_KEY.items()}}
+        close = [choices[k] for k in difflib.get_close_matches(key, list(choices), n=3, cutoff=0.6)]
+        genres = ", ".join(self.genres_available()[:6]) or "none yet"
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UnknownFilter(
+            f"“{text}” is not a genre or tag Crate knows.{hint} Genres here: {genres}; "
+            f"or a tag such as chillout, 80s, female vocalists, acoustic, party.",
+            detail=f"unknown filter {text!r}",
+        )
+
+    def _candidates(self, user_id: int, profile: TasteProfile, mask: np.ndarray | None) -> np.ndarray:
+        n = self.features.n
+        keep = np.ones(n, bool) if mask is None else mask.copy()
+        keep[profile.rated_rows] = False
+        shared = self.shares.get(user_id)
+        if shared:
+            ids = np.fromiter(shared, np.int64, count=len(shared))
+            rows = np.searchsorted(self.catalog.ids, ids)
+            ok = rows < n
+            rows, ids = rows[ok], ids[ok]
+            keep[rows[self.catalog.ids[rows] == ids]] = False
+        return np.flatnonzero(keep)
+
+    def _nearest(self, unit: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weighted similarity to the nearest of ``rows``, which one) for each row of ``unit``."""
+        sims = unit @ self.features.unit[rows].T
+        sims *= weights.astype(np.float32)
+        best = np.argmax(sims, axis=1)
+        return sims[np.arange(len(sims)), best], best
+
+    def _collab(self, user_id: int, profile: TasteProfile) -> tuple[np.ndarray, np.ndarray]:
+        """(collaborative score per catalog row, neighbour similarity per user code)."""
+        n = self.features.n
+        my_likes = np.zeros(n, np.float64)
+        my_likes[profile.liked_rows] = profile.liked_weights
+        others = self._users != user_id
+        liked = others & (self._values == LIKE)
+        overlap = np.bincount(
+            self._user_codes[liked], weights=my_likes[self._rows[liked]], minlength=len(self._user_ids)
+        )
+        norm = np.sqrt(np.maximum(self._likes_per_user, 1) * max(len(profile.liked_rows), 1))
+        similarity = overlap / norm
+        total = similarity.sum()
+        if total <= 0:
+            return np.zeros(n), similarity
+        votes = np.where(self._values[others] == LIKE, 1.0, -COLLAB_DISLIKE)
+        scores = np.bincount(
+            self._rows[others], weights=votes * similarity[self._user_codes[others]], minlength=n
+        )
+        return scores / (total + COLLAB_SHRINK), similarity
+
+    def _score(self, user_id: int, profile: TasteProfile, candidates: np.ndarray) -> dict[str, np.ndarray]:
+        f = self.features
+        pull = RECENCY_FLOOR + (1.0 - RECENCY_FLOOR) * profile.liked_weights
+        k = len(profile.liked_rows)
+        # Weights are folded into the reference vectors, so one matrix product over the whole
+        # catalog (no copy of the candidates' rows) gives weighted similarities directly:
+        # (cos * pull**(1/p))**p = cos**p * pull for the content term.
+        root = (pull ** (1.0 / CONTENT_POWER)).astype(np.float32)
+        references = np.concatenate(
+            [
+                f.unit[profile.liked_rows] * root[:, None],
+                f.unit[profile.disliked_rows] * profile.disliked_weights.astype(np.float32)[:, None],
+            ]
+        )
+        sims = references @ f.unit.T  # [k + d, n]: reductions over contiguous rows are fast
+        best = sims[:k].max(axis=0)[candidates]
+        content = np.maximum(best, 0.0) ** CONTENT_POWER
+        if len(profile.disliked_rows):
+            against = sims[k:].max(axis=0)[candidates].clip(0)
+        else:
+            against = np.zeros(len(candidates), np.float32)
+        affinity = np.array([profile.genre_affinity.get(g, 0.0) for g in f.genre_names] + [0.0])
+        genre = affinity[f.genre_codes[candidates]]  # code -1 -> the trailing 0.0
+        collab_all, neighbours = self._collab(user_id, profile)
+        collab = collab_all[candidates]
+        score = W_CONTENT * content - W_DISLIKE * against + W_GENRE * genre + W_COLLAB * collab
+        return {
+            "score": score,
+            "content": W_CONTENT * content,
+            "liked_sims": sims[:k],
+            "root": root,
+            "candidates": candidates,
+            "genre": W_GENRE * genre,
+            "collab": W_COLLAB * collab,
+            "neighbours": neighbours,
+        }
+
+    def _mmr(self, candidates: np.ndarray, score: np.ndarray, count: int) -> list[int]:
+        """Indices into ``candidates``: greedy maximal marginal relevance over a shortlist."""
+        m = len(candidates)
+        size = min(m, max(SHORTLIST_MIN, SHORTLIST_FACTOR * count))
+        if size < m:
+            shortlist = np.argpartition(-score, size - 1)[:size]
+        else:
+            shortlist = np.arange(m)
+        shortlist = shortlist[np.argsort(-score[shortlist], kind="stable")]
+        unit = self.features.unit[candidates[shortlist]]
+        raw = np.asarray(self.catalog.embeddings[candidates[shortlist]], dtype=np.float32)
+        raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
+        relevance = np.asarray(score[shortlist], dtype=np.float64)
+        closest = np.full(len(shortlist), -np.inf)
+        copies = np.zeros(len(shortlist))
+        taken = np.zeros(len(shortlist), bool)
+        picks: list[int] = []
+        for _ in range(min(count, len(shortlist))):
+            penalty = W_REDUNDANCY * np.maximum(closest, 0.0) + W_NEAR_DUPLICATE * copies
+            value = np.where(taken, -np.inf, relevance - penalty)
+            best = int(np.argmax(value))
+            picks.append(int(shortlist[best]))
+            taken[best] = True
+            closest = np.maximum(closest, unit @ unit[best])
+            copies += raw @ raw[best] >= NEAR_DUPLICATE_COSINE
+        return picks
+
+    def _genre(self, row: int) -> str:
+        return self.catalog.top_genres[row] or ""
+
+    def _recommendation(self, row: int, score: float, reason: str) -> Recommendation:
+        return Recommendation(
+            track_id=int(self.catalog.ids[row]),
+            title=self.catalog.titles[row],
+            score=round(score, 4),
+            reason=reason,
+            top_genre=self._genre(row),
+        )
+
+    def _explain(
+        self, row: int, parts: dict[str, np.ndarray], i: int, profile: TasteProfile, chosen: _Filter | None
+    ) -> Recommendation:
+        options: list[tuple[float, str]] = []
+        weighted = parts["liked_sims"][:, row]
+        nearest = int(np.argmax(weighted))
+        if weighted[nearest] / parts["root"][nearest] >= REASON_MIN_COSINE:
+            liked = self.catalog.titles[int(profile.liked_rows[nearest])]
+            options.append((float(parts["content"][i]), f"close to “{liked}” you liked"))
+        genre = self._genre(row)
+        if parts["genre"][i] > 0 and genre:
+            options.append((float(parts["genre"][i]), f"you like {genre}"))
+        if parts["collab"][i] > 0:
+            options.append((float(parts["collab"][i]), self._collab_reason(row, profile.user_id, parts["neighbours"])))
+        if options:
+            reason = max(options, key=lambda option: option[0])[1]
+        elif chosen is not None:
+            reason = f"a {chosen.label} track you haven't heard here"
+        else:
+            reason = f"something different: {genre or 'a new sound'} to widen your mix"
+        return self._recommendation(row, float(parts["score"][i]), reason)
+
+    def _collab_reason(self, row: int, user_id: int, similarity: np.ndarray) -> str:
+        mask = (self._rows == row) & (self._values == LIKE) & (self._users != user_id)
+        codes = self._user_codes[mask]
+        codes = codes[similarity[codes] > 0]
+        codes = codes[np.argsort(-similarity[codes], kind="stable")]
+        named = [self.names[int(self._user_ids[c])] for c in codes if int(self._user_ids[c]) in self.names]
+        if named:
+            return f"liked by people who share your taste ({', '.join(named[:3])})"
+        k = len(codes)
+        return f"{k} listener{'s' if k != 1 else ''} with your taste liked it"
+
+
+def recommendations_text(recommendations: Iterable[Recommendation]) -> str:
+    """Plain-text list, for the CLI and logs."""
+    return "\n".join(f"{i}. {r.title} [{r.top_genre}] — {r.reason}" for i, r in enumerate(recommendations, 1))
+
+
+__all__ = [
+    "DISLIKE",
+    "LIKE",
+    "CatalogFeatures",
+    "Recommendation",
+    "RecommendError",
+    "Recommender",
+    "UnknownFilter",
+    "UnknownSeedTrack",
+    "features_of",
+    "recency_weight",
+]
