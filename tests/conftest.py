@@ -78,3 +78,39 @@ def long_track_2h(music_dir) -> Path:
 def track_4min() -> Path:
     """A real track of about four minutes (4:09), as installed."""
     return singularity_track("Inevitable")
+
+
+#: A tiny two-genre dataset of real music (GTZAN layout): 20-s cuts, from one minute in, of four
+#: singularity-music tracks ("ambient") and four nexuiz-music tracks ("electronic") to train on,
+#: and cuts of three other tracks of each package held out.
+TINY_GENRES: dict[str, dict[str, tuple[str, ...]]] = {
+    "train": {
+        "ambient": ("Aberrations", "Awakening", "Nebula", "Media Threat"),
+        "electronic": ("beast-of-insanity", "brainsukker", "infight", "digital-pursuit"),
+    },
+    "heldout": {
+        "ambient": ("Advanced Simulacra", "Through Space", "Orbital Elevator"),
+        "electronic": ("sixtyfour_revisited", "calling-bogus", "brokenlight"),
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_genre_dataset(tmp_path_factory) -> dict[str, Path]:
+    """``{"train": DIR, "heldout": DIR}``, each ``DIR/<genre>/<track>.ogg`` (cut in parallel)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.music import nexuiz_track
+
+    root = tmp_path_factory.mktemp("tiny-genres")
+    jobs = []
+    for split, genres in TINY_GENRES.items():
+        for genre, names in genres.items():
+            for name in names:
+                source = singularity_track(name) if genre == "ambient" else nexuiz_track(name)
+                target = root / split / genre / f"{name.replace(' ', '_')}.ogg"
+                jobs.append((source, target))
+    cut = ("-ss", "60", "-t", "20", "-ac", "2", "-c:a", "libvorbis", "-q:a", "3")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda job: convert(*job, *cut), jobs))
+    return {split: root / split for split in TINY_GENRES}

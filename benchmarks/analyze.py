@@ -1,0 +1,257 @@
+"""How long Crate takes to listen to one track, stage by stage, on one core, warm.
+
+    python benchmarks/analyze.py [--runs 7] [--cpu N] [--track FILE.ogg] [--profile]
+
+Times the real code path of ``Listener.analyze`` on a full ~5-minute OGG track (a real
+singularity-music track of 4.5-6 minutes, default: the one closest to 5:00) and on a 30-second
+clip cut from it with ffmpeg:
+
+* probe + decode  ``bot.audio.decode.decode_excerpts`` (ffprobe + one ffmpeg for 3 x 6 s)
+* handcrafted     ``features.handcrafted_features`` on each excerpt
+* musicnn         ``musicnn.log_mel`` -> ``to_patches`` -> ``Musicnn.predict`` on each excerpt
+                  (also shown split into its log-mel and network parts)
+* genre           assembling the excerpt vectors and ``GenreModel.predict_proba``
+* total           ``Listener.analyze`` end to end, timed on its own
+
+Each figure is the median of ``--runs`` runs after one untimed warm-up run; the one-off costs
+(loading the models, the first call in a fresh process) are reported separately. The process,
+and so the ffmpeg/ffprobe it starts, is pinned to one CPU, and BLAS/OpenMP pools are limited to
+one thread. Peak RSS is ``getrusage`` ``ru_maxrss`` for this process and for its largest child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SINGULARITY_DIR = Path("/usr/share/games/singularity/music")
+TARGET_SECONDS = 300.0
+TRACK_RANGE = (270.0, 360.0)  # 4.5-6 minutes
+CLIP_START, CLIP_SECONDS = 60.0, 30.0
+BUDGET_SECONDS, BUDGET_MB = 0.5, 400
+
+
+def _duration(path: Path) -> float:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(done.stdout.strip())
+
+
+def pick_track() -> Path:
+    """The singularity-music track whose length is closest to 5:00, among those of 4.5-6 min."""
+    durations = {p: _duration(p) for p in sorted(SINGULARITY_DIR.glob("*.ogg"))}
+    fitting = [(abs(d - TARGET_SECONDS), p) for p, d in durations.items() if TRACK_RANGE[0] <= d <= TRACK_RANGE[1]]
+    if not fitting:
+        sys.exit(f"no 4.5-6 minute track in {SINGULARITY_DIR}: run scripts/setup.sh (singularity-music)")
+    return min(fitting)[1]
+
+
+def cut_clip(track: Path, folder: Path) -> Path:
+    target = folder / f"clip-{CLIP_SECONDS:.0f}s.ogg"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", str(CLIP_START), "-t", str(CLIP_SECONDS),
+         "-i", str(track), "-c:a", "libvorbis", "-q:a", "4", str(target)],
+        check=True,
+    )  # fmt: skip
+    return target
+
+
+def _timed(function: Callable, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - start, result
+
+
+class Stages:
+    """The stages of ``Listener.describe`` + ``analyze_decoded``, called as they call them."""
+
+    def __init__(self, listener, limits):
+        self.listener = listener
+        self.limits = limits
+
+    def run(self, path: Path) -> dict[str, float]:
+        from bot.audio.decode import decode_excerpts, probe
+        from bot.listen import musicnn
+        from bot.listen.features import handcrafted_features
+
+        times: dict[str, float] = {}
+        times["probe+decode"], decoded = _timed(decode_excerpts, path, self.limits)
+        times["  ffprobe alone"], _ = _timed(probe, path, self.limits)
+
+        handcrafted, logmel_time, network_time, embeddings, tag_probs = [], 0.0, 0.0, [], []
+        start = time.perf_counter()
+        for excerpt in decoded.excerpts:
+            handcrafted.append(handcrafted_features(excerpt.samples, decoded.sample_rate))
+        times["handcrafted features"] = time.perf_counter() - start
+
+        for excerpt in decoded.excerpts:
+            elapsed, patches = _timed(lambda s: musicnn.to_patches(musicnn.log_mel(s)), excerpt.samples)
+            logmel_time += elapsed
+            elapsed, output = _timed(self.listener.tagger.predict, patches)
+            network_time += elapsed
+            embeddings.append(output.penultimate.mean(axis=0))
+            tag_probs.append(output.tag_probs.mean(axis=0))
+        times["musicnn tagger"] = logmel_time + network_time
+        times["  log-mel + patches"] = logmel_time
+        times["  network"] = network_time
+
+        def genre() -> np.ndarray:
+            embeddings_ = np.stack(embeddings).astype(np.float32)
+            tag_probs_ = np.stack(tag_probs).astype(np.float32)
+            vectors = np.concatenate([embeddings_, tag_probs_, np.stack(handcrafted)], axis=1)
+            return self.listener.genre_model.predict_proba(vectors).mean(axis=0)
+
+        times["genre classifier"], _ = _timed(genre)
+        times["sum of stages"] = sum(times[k] for k in ("probe+decode", "handcrafted features", "musicnn tagger", "genre classifier"))
+        times["total: Listener.analyze"], _ = _timed(self.listener.analyze, path, self.limits)
+        return times
+
+
+def _decoder_peak_mb(track: Path) -> float:
+    """Peak RSS of ffprobe/ffmpeg while decoding ``track``, from a helper with a small footprint."""
+    code = (
+        "import resource, sys; from bot.audio.decode import decode_excerpts; decode_excerpts(sys.argv[1]); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(track)], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )  # fmt: skip
+    return int(done.stdout.split()[-1]) / 1024
+
+
+def _rss_now_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _mb_self() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _mb_children() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per input (default: 7)")
+    parser.add_argument("--cpu", type=int, help="CPU to pin to (default: the last one allowed)")
+    parser.add_argument("--track", type=Path, help="the full track (default: a 4.5-6 min singularity-music track)")
+    parser.add_argument("--profile", action="store_true", help="also cProfile Listener.analyze on the full track")
+    args = parser.parse_args(argv)
+
+    cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+    track = args.track or pick_track()
+    with tempfile.TemporaryDirectory(prefix="crate-bench-") as scratch:
+        clip = cut_clip(track, Path(scratch))
+        inputs = {f"{CLIP_SECONDS:.0f}-s clip": clip, f"full track ({_duration(track) / 60:.1f} min)": track}
+
+        start = time.perf_counter()
+        from bot.config import AudioLimits
+        from bot.listen import analyze, musicnn  # noqa: F401  (import cost reported, not timed below)
+
+        imports = time.perf_counter() - start
+        rss = {"after imports": _rss_now_mb()}
+        load_tagger, tagger = _timed(musicnn.Musicnn.load)
+        rss["after loading musicnn"] = _rss_now_mb()
+        from bot.listen.genre import GenreModel, default_model_path
+
+        load_genre, genre_model = _timed(
+            lambda: GenreModel.load(default_model_path(), feature_version=analyze.FEATURE_VERSION)
+        )
+        rss["after loading the genre model"] = _rss_now_mb()
+        rss["peak before any analysis"] = _mb_self()
+        listener = analyze.Listener(tagger, genre_model)
+        limits = AudioLimits()
+        stages = Stages(listener, limits)
+
+        first = {}
+        for name, path in inputs.items():  # warm-up: untimed in the medians, reported as one-off
+            first[name], _ = _timed(listener.analyze, path, limits)
+            stages.run(path)
+
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in inputs}
+        for _ in range(args.runs):  # interleaved, so that a burst of load hits both inputs alike
+            for name, path in inputs.items():
+                results[name].append(stages.run(path))
+
+        load = os.getloadavg()
+        print(f"Crate analysis benchmark: {track.name} ({_duration(track):.1f} s) and a {CLIP_SECONDS:.0f}-s cut of it")
+        print(f"pinned to CPU {cpu} of {os.cpu_count()}, 1 BLAS thread; median of {args.runs} warm runs; "
+              f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+        print()
+        names = list(next(iter(results.values()))[0])
+        header = f"{'stage':<26}" + "".join(f"{name:>24}" for name in results)
+        print(header)
+        print("-" * len(header))
+        for stage in names:
+            cells = []
+            for runs in results.values():
+                values = [run[stage] for run in runs]
+                cells.append(f"{statistics.median(values) * 1000:9.1f} ms (min {min(values) * 1000:6.1f})")
+            print(f"{stage:<26}" + "".join(f"{c:>24}" for c in cells))
+        print()
+        print("one-off costs (not in the medians):")
+        print(f"  imports (bot.listen, librosa, sklearn...)  {imports * 1000:8.1f} ms")
+        print(f"  load musicnn weights                       {load_tagger * 1000:8.1f} ms")
+        print(f"  load genre model (skops, checked)          {load_genre * 1000:8.1f} ms")
+        for name, seconds in first.items():
+            median = statistics.median(run["total: Listener.analyze"] for run in results[name])
+            print(f"  first analyze, {name:<28}{seconds * 1000:8.1f} ms  (+{(seconds - median) * 1000:.1f} ms over warm)")
+        print()
+        peak_self, peak_child = _mb_self(), _mb_children()
+        decoder_peak = _decoder_peak_mb(track)
+        print("RSS " + ", ".join(f"{when} {mb:.0f} MB" for when, mb in rss.items()))
+        print(f"peak RSS: this process {peak_self:.0f} MB; children {peak_child:.0f} MB as getrusage reports it")
+        print(f"  (a forked child is charged the parent's RSS before exec; ffmpeg/ffprobe themselves, measured")
+        print(f"  from a small helper process decoding the full track: <= {decoder_peak:.0f} MB)")
+
+        full = list(results)[-1]
+        total = statistics.median(run["total: Listener.analyze"] for run in results[full])
+        verdict = "within" if total <= BUDGET_SECONDS and peak_self <= BUDGET_MB else "OVER"
+        print(f"target: {full} in <= {BUDGET_SECONDS} s and <= {BUDGET_MB} MB -> {total:.3f} s, "
+              f"{peak_self:.0f} MB: {verdict} budget")  # fmt: skip
+
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(args.runs):
+                listener.analyze(track, limits)
+            profiler.disable()
+            print(f"\ncProfile of {args.runs} x Listener.analyze on the full track (cumulative, top 30):")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            print("(tottime, top 20):")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""The genre head on real music: training, grouped cross-validation, safe saving and loading.
+
+Models here are trained for real on a tiny two-genre dataset cut from the Debian game music
+(``tiny_genre_dataset`` in conftest: 4 singularity-music tracks as "ambient", 4 nexuiz-music
+tracks as "electronic", 20 s each), then judged on cuts of six other tracks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import posix
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from bot.listen.analyze import BLOCKS, FEATURE_VERSION, Listener, block_columns
+from bot.listen.dataset import extract_training_data, scan_dataset
+from bot.listen.genre import (
+    ESTIMATOR,
+    MANIFEST,
+    Evaluation,
+    GenreModel,
+    GenreModelError,
+    cross_validate,
+    default_model_path,
+)
+
+GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+GTZAN_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini"
+FOLDS = 2
+
+
+@pytest.fixture(scope="module")
+def listener() -> Listener:
+    return Listener.load(with_genres=False)
+
+
+@pytest.fixture(scope="module")
+def training_data(tiny_genre_dataset, listener):
+    return extract_training_data(scan_dataset(tiny_genre_dataset["train"]), listener)
+
+
+@pytest.fixture(scope="module")
+def trained(training_data) -> GenreModel:
+    return GenreModel.train(
+        training_data.X,
+        training_data.y,
+        training_data.groups,
+        feature_version=FEATURE_VERSION,
+        columns=block_columns(("embedding", "handcrafted")),
+        folds=FOLDS,
+        seed=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def saved_model(trained, tmp_path_factory) -> Path:
+    return trained.save(tmp_path_factory.mktemp("models") / "tiny")
+
+
+def _copy(model_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(model_dir, tmp_path / "model"))
+
+
+def _manifest(model_dir: Path) -> dict:
+    return json.loads((model_dir / MANIFEST).read_text())
+
+
+def _load(model_dir: Path) -> GenreModel:
+    return GenreModel.load(model_dir, feature_version=FEATURE_VERSION)
+
+
+# --------------------------------------------------------------------------- training on real music
+
+
+def test_training_data_has_one_group_per_track_and_tiled_excerpts(training_data):
+    """8 tracks of 20 s, each tiled into 6-s windows every 3 s: 5 excerpts per track."""
+    assert len(training_data.tracks) == 8 and not training_data.skipped
+    assert training_data.X.shape == (40, sum(BLOCKS.values()))
+    assert np.isfinite(training_data.X).all()
+    assert sorted(np.unique(training_data.groups)) == list(range(8))
+    for group, track in enumerate(training_data.tracks):
+        assert set(training_data.y[training_data.groups == group]) == {track.genre}
+        assert np.count_nonzero(training_data.groups == group) == 5
+
+
+def test_model_trained_on_real_music_classifies_held_out_tracks(saved_model, tiny_genre_dataset):
+    """Saved, loaded back through Listener, it names the genre of six tracks it never heard."""
+    listener = Listener.load(saved_model)
+    assert listener.genre_model.genres == ("ambient", "electronic")
+    heldout = scan_dataset(tiny_genre_dataset["heldout"])
+    assert len(heldout) == 6
+    answers = {track.path.name: listener.analyze(track.path).genres for track in heldout}
+    wrong = {
+        track.path.name: answers[track.path.name]
+        for track in heldout
+        if answers[track.path.name][0][0] != track.genre
+    }
+    assert not wrong, f"misclassified held-out tracks: {wrong}"
+    for genres in answers.values():
+        assert abs(sum(p for _, p in genres) - 1.0) < 1e-6
+
+
+def test_saved_model_records_how_it_was_chosen_and_predicts_identically(trained, saved_model, training_data):
+    manifest = _manifest(saved_model)
+    assert manifest["feature_version"] == FEATURE_VERSION
+    assert manifest["genres"] == ["ambient", "electronic"]
+    assert manifest["columns"] == block_columns(("embedding", "handcrafted")).tolist()
+    assert manifest["tracks"] == 8 and manifest["excerpts"] == 40
+    assert manifest["cross_validation"]["folds"] == FOLDS
+    assert manifest["model"] in manifest["cross_validation"]["scores"]
+    loaded = _load(saved_model)
+    np.testing.assert_array_equal(loaded.predict_proba(training_data.X), trained.predict_proba(training_data.X))
+
+
+# --------------------------------------------------------------------------- grouped cross-validation
+
+_FOLDS_SEEN: list[tuple[set[int], set[int]]] = []
+
+
+class _GroupSpy(ClassifierMixin, BaseEstimator):
+    """Records which tracks it is fitted on and asked about (the track id rides in the last column).
+
+    Predicts the class prior, so cross_validate can run end to end.
+    """
+
+    def fit(self, X, y):
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.prior_ = counts / counts.sum()
+        self.fitted_groups_ = set(X[:, -1].astype(int).tolist())
+        return self
+
+    def predict_proba(self, X):
+        _FOLDS_SEEN.append((self.fitted_groups_, set(X[:, -1].astype(int).tolist())))
+        return np.tile(self.prior_, (len(X), 1))
+
+
+@pytest.mark.parametrize("folds", [2, 3])
+def test_cross_validation_keeps_every_excerpt_of_a_track_in_one_fold(training_data, folds):
+    """On the real excerpts: no track is ever on both sides of a split; each is tested once."""
+    X = np.column_stack([training_data.X, training_data.groups])
+    _FOLDS_SEEN.clear()
+    evaluation = cross_validate(_GroupSpy(), X, training_data.y, training_data.groups, folds=folds, seed=0)
+    assert len(_FOLDS_SEEN) == folds
+    tested: list[int] = []
+    for fitted, asked in _FOLDS_SEEN:
+        assert not fitted & asked, f"tracks {fitted & asked} were both trained and tested on"
+        assert fitted | asked == set(range(8))
+        tested += sorted(asked)
+    assert sorted(tested) == list(range(8))  # every track tested exactly once
+    # Scores are per track (one answer per file), not per excerpt.
+    assert sum(evaluation.support) == 8
+    assert evaluation.genres == ("ambient", "electronic")
+
+
+# --------------------------------------------------------------------------- refusing unsafe models
+
+
+def test_model_for_other_features_is_refused_with_advice_to_retrain(saved_model, tmp_path):
+    model_dir = _copy(saved_model, tmp_path)
+    manifest = _manifest(model_dir)
+    manifest["feature_version"] = "crate-features/0: something older"
+    (model_dir / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(GenreModelError) as caught:
+        _load(model_dir)
+    assert "Retrain" in str(caught.value) and "crate train" in str(caught.value)
+    with pytest.raises(GenreModelError):
+        Listener.load(model_dir)
+
+
+def test_tampered_estimator_file_is_refused(saved_model, tmp_path, monkeypatch):
+    model_dir = _copy(saved_model, tmp_path)
+    data = bytearray((model_dir / ESTIMATOR).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (model_dir / ESTIMATOR).write_bytes(bytes(data))
+    monkeypatch.setattr(skops.io, "load", _must_not_load)
+    with pytest.raises(GenreModelError, match="does not match its manifest"):
+        _load(model_dir)
+
+
+def _must_not_load(*args, **kwargs):
+    raise AssertionError("skops.io.load was called on a model that should have been refused")
+
+
+def _trojan(model_dir: Path, func) -> Path:
+    """A model folder whose manifest is consistent (right version, right checksum) but whose
+    pipeline starts with ``FunctionTransformer(func=func)``: code that would run on predict."""
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    pipeline = make_pipeline(FunctionTransformer(), StandardScaler(), LogisticRegression())
+    pipeline.fit(X, np.array(["a", "b"] * 10))  # fitted harmlessly, then armed:
+    pipeline.set_params(functiontransformer__func=func)
+    return GenreModel(pipeline, FEATURE_VERSION, np.arange(3)).save(model_dir)
+
+
+@pytest.mark.parametrize("func, name", [(os.system, "system"), (builtins.eval, "builtins.eval")])
+def test_model_with_untrusted_function_is_refused_and_never_run(func, name, tmp_path, monkeypatch):
+    model_dir = _trojan(tmp_path / "trojan", func)
+    assert name in skops.io.get_untrusted_types(file=model_dir / ESTIMATOR)[0]
+    calls = []
+    monkeypatch.setattr(posix, "system", lambda *a: calls.append(a) or 0)
+    monkeypatch.setattr(skops.io, "load", _must_not_load)
+    with pytest.raises(GenreModelError, match="untrusted types") as caught:
+        _load(model_dir)
+    assert name in str(caught.value)
+    assert not calls
+
+
+def test_folder_without_manifest_is_refused(saved_model, tmp_path):
+    model_dir = _copy(saved_model, tmp_path)
+    (model_dir / MANIFEST).unlink()
+    with pytest.raises(GenreModelError, match="No genre model"):
+        _load(model_dir)
+    with pytest.raises(GenreModelError, match="No genre model"):
+        _load(tmp_path / "does-not-exist")
+
+
+def test_manifest_that_is_not_json_is_refused(saved_model, tmp_path):
+    model_dir = _copy(saved_model, tmp_path)
+    (model_dir / MANIFEST).write_text("{ not json")
+    with pytest.raises(GenreModelError, match="not valid JSON"):
+        _load(model_dir)
+
+
+# --------------------------------------------------------------------------- the shipped model
+
+
+def test_shipped_model_loads_with_the_ten_gtzan_genres():
+    path = default_model_path()
+    manifest = _manifest(path)
+    assert manifest["feature_version"] == FEATURE_VERSION
+    model = _load(path)
+    assert model.genres == GTZAN_GENRES
+    assert model.feature_version == FEATURE_VERSION
+    assert model.columns.tolist() == block_columns(tuple(manifest["features"])).tolist()
+    assert max(model.columns) < sum(BLOCKS.values())
+
+
+@pytest.mark.skipif(not GTZAN_MINI.is_dir(), reason=f"{GTZAN_MINI} not available (../shared absent)")
+@pytest.mark.parametrize("genre", ["metal", "classical", "jazz", "reggae"])
+def test_shipped_model_recognises_gtzan_mini_clips(genre):
+    """Sanity check of the load/feature path only: these clips were in the model's training data."""
+    clip = GTZAN_MINI / genre / f"{genre}.00000.wav"
+    analysis = _shipped_listener().analyze(clip)
+    assert analysis.top_genre == genre, analysis.genres[:3]
+    assert analysis.genres[0][1] > 0.5
+
+
+_SHIPPED: list[Listener] = []
+
+
+def _shipped_listener() -> Listener:
+    if not _SHIPPED:
+        _SHIPPED.append(Listener.load())
+    return _SHIPPED[0]
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def test_evaluation_numbers_on_a_hand_made_example():
+    """6 tracks; "d" is a genre of the model that is neither present nor predicted."""
+    true = ["a", "a", "a", "b", "b", "c"]
+    predicted = ["a", "a", "b", "b", "c", "c"]
+    evaluation = Evaluation.from_predictions(true, predicted, ["a", "b", "c", "d"])
+    assert evaluation.accuracy == pytest.approx(4 / 6)
+    assert evaluation.confusion == ((2, 1, 0, 0), (0, 1, 1, 0), (0, 0, 1, 0), (0, 0, 0, 0))
+    assert evaluation.precision == pytest.approx((1.0, 0.5, 0.5, 0.0))
+    assert evaluation.recall == pytest.approx((2 / 3, 0.5, 1.0, 0.0))
+    assert evaluation.support == (3, 2, 1, 0)
+    f1 = {"a": 0.8, "b": 0.5, "c": 2 / 3}  # 2PR/(P+R)
+    assert evaluation.macro_f1 == pytest.approx(sum(f1.values()) / 3)
+
+    as_dict = evaluation.to_dict()
+    assert as_dict["confusion"] == {"labels": ["a", "b", "c", "d"], "matrix": [[2, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 0], [0, 0, 0, 0]]}
+    assert as_dict["per_genre"]["c"] == {"precision": 0.5, "recall": 1.0, "support": 1}
+    text = evaluation.to_text()
+    assert "accuracy: 0.667" in text and "macro-F1: 0.656" in text and "tracks: 6" in text
+
+
+def test_evaluation_when_everything_is_right():
+    evaluation = Evaluation.from_predictions(["x", "y", "y"], ["x", "y", "y"], ["x", "y"])
+    assert evaluation.accuracy == 1.0 and evaluation.macro_f1 == 1.0
+    assert evaluation.confusion == ((1, 0), (0, 2))
