@@ -3,7 +3,8 @@
 Cost does not grow with the length of the track: a 1-hour upload costs about what a 4-minute
 one does. One ``ffprobe`` reads the container metadata (size is checked before that, from the
 file system), then ONE ``ffmpeg`` process decodes a few short analysis windows spread over the
-track, each resampled to 16 kHz float mono.
+track, each resampled to 16 kHz float mono. (Ogg, FLAC and WAV headers are read in-process
+with libsndfile instead of ffprobe when it can: starting ffprobe costs ~60 ms.)
 
 Why the windows are decoded with our own ffmpeg command rather than
 ``pydub.AudioSegment.from_file``: pydub (0.25.1) puts ``-ss`` *after* ``-i`` when given
@@ -124,6 +125,46 @@ def probe(path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Audio
     """Check size, then read the container metadata; raise a typed error for anything unusable."""
     path = Path(path)
     size = _checked_size(path, limits)
+    info = _header_info(path, size) or _ffprobe_info(path, size)
+    if info.duration is not None:
+        _check_duration(info.duration, limits)
+    return info
+
+
+#: Magic numbers of containers whose header libsndfile reads exactly (Ogg Vorbis/Opus, FLAC, WAV).
+_HEADER_MAGIC = (b"OggS", b"fLaC", b"RIFF")
+
+
+def _header_info(path: Path, size: int) -> AudioInfo | None:
+    """Read an Ogg/FLAC/WAV header in-process with libsndfile (~1 ms instead of ~60 ms for ffprobe).
+
+    Starting ffprobe is a sixth of a whole analysis' time budget. Anything unusual (another
+    container, a header libsndfile rejects) returns None and goes through ffprobe, which also
+    classifies what is wrong with a bad file.
+    """
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(4)
+        if magic not in _HEADER_MAGIC:
+            return None
+        import soundfile
+
+        header = soundfile.info(str(path))
+    except Exception:
+        return None
+    if header.samplerate <= 0 or header.channels <= 0 or header.frames <= 0:
+        return None
+    return AudioInfo(
+        duration=header.frames / header.samplerate,
+        format_name=header.format.lower(),
+        codec=header.subtype.lower(),
+        channels=header.channels,
+        sample_rate=header.samplerate,
+        size=size,
+    )
+
+
+def _ffprobe_info(path: Path, size: int) -> AudioInfo:
     command = [
         get_prober_name(), "-hide_banner", "-v", "warning", *_SAFE_INPUT,
         "-show_format", "-show_streams", "-of", "json", _file_url(path),
@@ -156,7 +197,7 @@ def probe(path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Audio
         raise CorruptAudio(detail=f"audio stream without channels/sample rate: {stderr}")
 
     duration = _float(meta["format"].get("duration")) or _float(audio.get("duration"))
-    info = AudioInfo(
+    return AudioInfo(
         duration=duration if duration and duration > 0 else None,
         format_name=str(meta["format"].get("format_name", "?")),
         codec=str(audio.get("codec_name", "?")),
@@ -164,9 +205,6 @@ def probe(path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Audio
         sample_rate=sample_rate,
         size=size,
     )
-    if info.duration is not None:
-        _check_duration(info.duration, limits)
-    return info
 
 
 def _checked_size(path: Path, limits: AudioLimits) -> int:

@@ -21,7 +21,7 @@ from bot.listen.features import FEATURE_NAMES, handcrafted_features
 from bot.listen.genre import GenreModel, default_model_path
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
-FEATURE_VERSION = "crate-features/1: musicnn-msd penultimate(200) + tags(50) + handcrafted(99) @16kHz, 6 s excerpts"
+FEATURE_VERSION = "crate-features/2: musicnn-msd penultimate(200) + tags(50) + handcrafted(99, chroma at A440) @16kHz, 6 s excerpts"
 
 #: Column blocks of the feature vector, in order, by name.
 BLOCKS: dict[str, int] = {

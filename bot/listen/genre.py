@@ -55,7 +55,7 @@ def candidate_models(seed: int = 0) -> dict[str, ClassifierMixin]:
         "logistic-regression C=0.01": make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=5000)),
         "logistic-regression C=0.1": make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000)),
         "random-forest": make_pipeline(
-            StandardScaler(), RandomForestClassifier(n_estimators=500, random_state=seed)
+            StandardScaler(), RandomForestClassifier(n_estimators=200, random_state=seed)
         ),
     }
 
