@@ -437,7 +437,7 @@ async def test_attachment_download(server, media, size):
         fetched = await fetch_attachment(server, "/music/track.ogg", directory, size=declared, filename="My Song.ogg")
         assert fetched.path.read_bytes() == media["ogg"]
         assert fetched.size == len(media["ogg"])
-        assert fetched.title == "My Song.ogg"
+        assert fetched.title == "My Song"
         assert fetched.path.parent == directory and fetched.path.suffix == ".ogg"
     assert not directory.exists()
 

@@ -388,7 +388,8 @@ async def download_attachment(
                 "I couldn't download that attachment. Try again in a moment.", detail=f"{url}: {error!r}"
             ) from error
         raise
-    return FetchedAudio(path=path, title=filename, source_url=url, size=written)
+    title = _display_name(Path(filename).stem or filename)  # "My Song.mp3" is titled "My Song"
+    return FetchedAudio(path=path, title=title, source_url=url, size=written)
 
 
 def _looks_like_media(content_type: str | None) -> bool:

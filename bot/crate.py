@@ -1,0 +1,283 @@
+"""Crate's use cases, one method per command, with no Discord in sight.
+
+The Discord cogs and the terminal console both call these methods and only differ in how they
+render the answers. The way of one track reads top to bottom in :meth:`Crate.share`:
+fetch the audio -> analyze it in the pool -> store the track -> the caller renders it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+
+import aiohttp
+
+from bot import store
+from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
+from bot.config import Settings
+from bot.errors import CrateError
+from bot.pool import AnalysisPool
+from bot.recommend.rank import Recommendation
+from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
+from bot.store import Database, Track
+
+log = logging.getLogger(__name__)
+
+
+class NoTrackChosen(CrateError):
+    user_message = (
+        "Which track? Share one with /genre first, or pick one from this server's catalog with the "
+        "`track` option."
+    )
+
+
+class UnknownTrack(CrateError):
+    user_message = "I can't find that track in this server's catalog."
+
+
+class Stage(Enum):
+    """What a long request is doing, for progress messages."""
+
+    DOWNLOADING = "downloading"
+    ANALYZING = "analyzing"
+
+
+Progress = Callable[[Stage], Awaitable[None]]
+
+
+async def _no_progress(stage: Stage) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where shared audio comes from."""
+
+    kind: Literal["attachment", "link", "file"]
+    location: str  # attachment URL, link, or local path
+    filename: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+
+    @classmethod
+    def link(cls, url: str) -> Source:
+        return cls("link", url.strip())
+
+    @classmethod
+    def attachment(cls, url: str, *, filename: str, size: int | None, content_type: str | None) -> Source:
+        return cls("attachment", url, filename, size, content_type)
+
+    @classmethod
+    def file(cls, path: str | Path) -> Source:
+        return cls("file", str(path), Path(path).name)
+
+
+@dataclass(frozen=True)
+class SharedTrack:
+    track: Track
+    created: bool  # False when the same audio was already in this server's catalog
+    shared_by: int
+
+
+@dataclass(frozen=True)
+class RatedTrack:
+    track: Track
+    value: int  # store.LIKE or store.DISLIKE
+    previous: int | None  # the rating it replaced, if any
+
+
+@dataclass(frozen=True)
+class TasteSummary:
+    """What /profile shows: counts, genre affinities (0-1, strongest first), favourite tracks."""
+
+    user_id: int
+    likes: int
+    dislikes: int
+    shares: int
+    genres: tuple[tuple[str, float], ...]
+    favourites: tuple[Track, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.likes or self.dislikes or self.shares)
+
+
+FAVOURITES_SHOWN = 5
+GENRES_SHOWN = 6
+
+
+class Crate:
+    """The application: storage, the analysis pool and the HTTP session, behind plain methods."""
+
+    def __init__(self, settings: Settings, db: Database, pool: AnalysisPool, http: aiohttp.ClientSession):
+        self.settings = settings
+        self.db = db
+        self.pool = pool
+        self.http = http
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, settings: Settings) -> AsyncIterator[Crate]:
+        """Open the database, start the analysis workers and an HTTP session; close all after."""
+        async with (
+            Database.open(settings.database_path) as db,
+            AnalysisPool.from_settings(settings) as pool,
+            aiohttp.ClientSession() as http,
+        ):
+            yield cls(settings, db, pool, http)
+
+    # ------------------------------------------------------------------ sharing music
+
+    async def share(
+        self, guild_id: int, user_id: int, source: Source, progress: Progress = _no_progress
+    ) -> SharedTrack:
+        """Fetch, analyze and catalog one track; the same audio shared twice is one track."""
+        with scratch_directory() as directory:
+            fetched = await self._fetch(source, directory, progress)
+            await progress(Stage.ANALYZING)
+            analyzed = await self.pool.analyze(fetched.path)
+        analysis = analyzed.analysis
+        track, created = await store.add_track(
+            self.db,
+            guild_id,
+            title=fetched.title,
+            source_url=None if source.kind == "file" else fetched.source_url,
+            source_kind=source.kind,
+            content_hash=analyzed.content_hash,
+            duration=analysis.duration,
+            genres=analysis.genres,
+            tag_probs=analysis.tag_probs,
+            embedding=analysis.embedding,
+            tempo=analysis.tempo,
+            shared_by=user_id,
+        )
+        await store.set_last_track(self.db, guild_id, user_id, track.id)
+        return SharedTrack(track, created, user_id)
+
+    async def _fetch(self, source: Source, directory: Path, progress: Progress) -> FetchedAudio:
+        limits = self.settings.limits
+        if source.kind == "file":
+            path = Path(source.location)
+            return FetchedAudio(path=path, title=path.stem, source_url=str(path), size=_size(path))
+        await progress(Stage.DOWNLOADING)
+        if source.kind == "link":
+            return await asyncio.to_thread(
+                download_link,
+                source.location,
+                directory,
+                limits=limits,
+                allowlist=self.settings.url_allowlist,
+                timeout=self.settings.download_timeout,
+                deadline=self.settings.job_timeout,
+            )
+        return await download_attachment(
+            self.http,
+            source.location,
+            filename=source.filename or "attachment",
+            size=source.size,
+            content_type=source.content_type,
+            directory=directory,
+            limits=limits,
+            timeout=self.settings.download_timeout,
+        )
+
+    # ------------------------------------------------------------------ ratings
+
+    async def rate(self, guild_id: int, user_id: int, value: int, track_id: int | None = None) -> RatedTrack:
+        """Like or dislike a track (default: the last one this member shared or was recommended)."""
+        if track_id is None:
+            track_id = await store.last_track(self.db, guild_id, user_id)
+            if track_id is None:
+                raise NoTrackChosen()
+        track = await self.track(guild_id, track_id)
+        previous = await store.rating_of(self.db, guild_id, user_id, track.id)
+        await store.rate(self.db, guild_id, user_id, track.id, value)
+        return RatedTrack(track, value, previous)
+
+    async def track(self, guild_id: int, track_id: int) -> Track:
+        track = await store.get_track(self.db, guild_id, track_id)
+        if track is None:
+            raise UnknownTrack()
+        return track
+
+    async def search(self, guild_id: int, text: str) -> list[Track]:
+        """Tracks whose title matches, for autocomplete (at most 25)."""
+        return await store.search_tracks(self.db, guild_id, text)
+
+    # ------------------------------------------------------------------ recommendations
+
+    async def recommend(
+        self, guild_id: int, user_id: int, *, count: int = 5, genre: str | None = None,
+        names: Mapping[int, str] | None = None,
+    ) -> RecommendationResult:
+        """Picks from this server's catalog for one member; the first becomes their 'last track'."""
+        result = await recommend_for(self.db, guild_id, user_id, count=count, genre=genre, names=names)
+        await self._remember_first(guild_id, user_id, result.recommendations)
+        return result
+
+    async def more_like(
+        self, guild_id: int, user_id: int, track_id: int, *, count: int = 5, names: Mapping[int, str] | None = None
+    ) -> list[Recommendation]:
+        picks = await more_like_for(self.db, guild_id, user_id, track_id, count=count, names=names)
+        await self._remember_first(guild_id, user_id, picks)
+        return picks
+
+    async def starter_picks(
+        self, guild_id: int, user_id: int, genres: Sequence[str], *, count: int = 5,
+        names: Mapping[int, str] | None = None,
+    ) -> list[Recommendation]:
+        """Cold start: picks from genres a new member chose (or the server's favourites)."""
+        recommender = await recommender_for(self.db, guild_id, user_id, names=names)
+        picks = await asyncio.to_thread(recommender.cold_start, user_id, genres=genres, count=count)
+        await self._remember_first(guild_id, user_id, picks)
+        return picks
+
+    async def genres_available(self, guild_id: int) -> list[str]:
+        recommender = await recommender_for(self.db, guild_id, 0)
+        return recommender.genres_available()
+
+    async def _remember_first(self, guild_id: int, user_id: int, picks: Sequence[Recommendation]) -> None:
+        if picks:
+            await store.set_last_track(self.db, guild_id, user_id, picks[0].track_id)
+
+    # ------------------------------------------------------------------ profiles
+
+    async def profile(self, guild_id: int, user_id: int) -> TasteSummary:
+        ratings = await store.ratings_of(self.db, guild_id, user_id)
+        shares = await store.shares_of(self.db, guild_id, user_id)
+        recommender = await recommender_for(self.db, guild_id, user_id)
+        taste = recommender.profile(user_id)
+        genres = sorted(((g, a) for g, a in taste.genre_affinity.items() if a > 0), key=lambda ga: -ga[1])
+        likes_in_server = {s.track_id: s.likes for s in await store.track_scores(self.db, guild_id, limit=10_000)}
+        liked = sorted(
+            (r for r in ratings if r.value == store.LIKE),
+            key=lambda r: (-likes_in_server.get(r.track_id, 0), -r.rated_at),
+        )
+        favourites = [await store.get_track(self.db, guild_id, r.track_id) for r in liked[:FAVOURITES_SHOWN]]
+        return TasteSummary(
+            user_id=user_id,
+            likes=sum(r.value == store.LIKE for r in ratings),
+            dislikes=sum(r.value == store.DISLIKE for r in ratings),
+            shares=len(shares),
+            genres=tuple(genres[:GENRES_SHOWN]),
+            favourites=tuple(t for t in favourites if t is not None),
+        )
+
+    # ------------------------------------------------------------------ forgetting
+
+    async def forget(self, guild_id: int, user_id: int) -> store.ForgetReport:
+        return await store.forget_member(self.db, guild_id, user_id)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+

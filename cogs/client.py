@@ -1,0 +1,103 @@
+"""The Discord client: loads the cogs, registers persistent buttons, turns errors into replies."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.config import ConfigError, Settings
+from bot.crate import Crate
+from cogs import replies
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.genre", "cogs.feedback", "cogs.recommend", "cogs.profile", "cogs.help")
+
+
+def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:
+    """Use another REST base URL and gateway (an HTTP proxy in production, a fake in tests).
+
+    discord.py 2.7 has no parameter for either: every REST route (webhook follow-ups included)
+    is built from ``Route.BASE``, and ``Client.connect`` dials ``DEFAULT_GATEWAY`` without asking
+    REST. Both are class attributes meant as defaults, so this sets them before login.
+    """
+    if api_base:
+        Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class CrateTree(app_commands.CommandTree):
+    """One error handler for every slash command: typed errors become friendly replies."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        await replies.report_error(interaction, getattr(error, "original", error))
+
+
+class CrateBot(commands.Bot):
+    """Each cog's ``setup`` registers its own persistent buttons with ``add_dynamic_items``."""
+
+    def __init__(self, settings: Settings, crate: Crate | None):
+        intents = discord.Intents.default()
+        intents.voice_states = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=CrateTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.crate = crate
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            try:
+                await self.load_extension(extension)
+            except Exception:
+                log.exception("failed to load extension %s", extension)
+                raise
+        guild_id = self.settings.discord_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+def _require_token(settings: Settings) -> str:
+    if not settings.discord_token:
+        raise ConfigError("DISCORD_TOKEN is not set: put the bot token in .env (see .env.example).")
+    return settings.discord_token
+
+
+async def run_bot(settings: Settings) -> None:
+    """Start Crate on Discord until cancelled or interrupted (``crate run``)."""
+    token = _require_token(settings)
+    point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
+    async with Crate.running(settings) as crate, CrateBot(settings, crate) as bot:
+        await bot.start(token)
+
+
+async def sync_commands(settings: Settings) -> int:
+    """Publish the slash commands globally (``crate run --sync-global``); returns how many.
+
+    Global commands take a while to reach every server, so this is done on demand, not at
+    every start (set DISCORD_GUILD_ID to sync one development server instantly at start).
+    """
+    token = _require_token(settings)
+    point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
+    async with CrateBot(settings, crate=None) as bot:  # no analysis needed to describe the commands
+        await bot.login(token)
+        synced = await bot.tree.sync()
+    log.info("synced %d commands globally", len(synced))
+    return len(synced)

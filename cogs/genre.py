@@ -1,0 +1,56 @@
+"""/genre: share a track (attachment or link) and hear what Crate hears in it."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.crate import Source, Stage
+from cogs import replies
+from cogs.feedback import rating_buttons
+from cogs.render import error_embed, track_embed
+
+PROGRESS = {
+    Stage.DOWNLOADING: "⏬ Downloading…",
+    Stage.ANALYZING: "🎧 Listening…",
+}
+
+
+class Genre(commands.Cog):
+    def __init__(self, bot):
+        self.bot = bot
+
+    @app_commands.command(name="genre", description="Tell the genre of a song, with the evidence")
+    @app_commands.describe(file="An audio file (MP3, OGG, Opus, FLAC, WAV, M4A, WebM)", url="A link to a song")
+    @app_commands.guild_only()
+    async def genre(
+        self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None
+    ) -> None:
+        if (file is None) == (url is None):
+            await interaction.response.send_message(
+                "Attach one audio file **or** give one link, e.g. `/genre url:https://example.com/song.mp3`.",
+                ephemeral=True,
+            )
+            return
+        source = (
+            Source.link(url)
+            if url is not None
+            else Source.attachment(file.url, filename=file.filename, size=file.size, content_type=file.content_type)
+        )
+        await interaction.response.defer(thinking=True)
+
+        async def progress(stage: Stage) -> None:
+            await interaction.edit_original_response(content=PROGRESS[stage])
+
+        try:
+            shared = await self.bot.crate.share(interaction.guild_id, interaction.user.id, source, progress)
+        except Exception as error:
+            await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
+            return
+        embed = track_embed(shared.track, shared_by=interaction.user.mention, created=shared.created)
+        await interaction.edit_original_response(content=None, embed=embed, view=rating_buttons(shared.track.id))
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(Genre(bot))

@@ -1,0 +1,40 @@
+"""/help: every command with an example."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+COMMANDS = (
+    ("/genre file:<audio>  or  /genre url:<link>", "Tell a song's genre, with the evidence (styles, tempo). It joins this server's catalog."),
+    ("/like  ·  /like track:<name>", "Like your last track, or pick one from the catalog. The 👍 button does the same."),
+    ("/dislike  ·  /dislike track:<name>", "Dislike a track. Changing your mind replaces the earlier rating."),
+    ("/recommend  ·  /recommend count:5 genre:jazz", "Tracks from this server for you, each with a reason. Genres or styles (chillout, 80s) filter."),
+    ("/profile  ·  /profile member:@alice", "A taste summary with a chart (only you see it)."),
+    ("/forget", "Delete everything Crate stores about you in this server (asks first)."),
+)
+
+
+def help_embed() -> discord.Embed:
+    embed = discord.Embed(
+        title="Crate listens to the music you share",
+        description=(
+            "Share a song with `/genre`, rate what you hear, and ask for `/recommend`ations. "
+            "Crate learns each member's taste from likes and dislikes."
+        ),
+        colour=0x5865F2,
+    )
+    for usage, what in COMMANDS:
+        embed.add_field(name=usage, value=what, inline=False)
+    return embed
+
+
+class Help(commands.Cog):
+    @app_commands.command(name="help", description="What Crate does, and every command with an example")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(embed=help_embed(), ephemeral=True)
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(Help())

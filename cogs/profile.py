@@ -1,0 +1,111 @@
+"""/profile (a taste summary with a chart) and /forget (after a confirm button). Both ephemeral."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.charts import taste_chart
+from bot.crate import TasteSummary
+from bot.describe import track_line
+from cogs import replies
+
+CHART_NAME = "taste.png"
+
+
+def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
+    embed = discord.Embed(title=f"{name}'s taste", colour=0x1DB954)
+    embed.add_field(name="Likes", value=str(summary.likes))
+    embed.add_field(name="Dislikes", value=str(summary.dislikes))
+    embed.add_field(name="Shared", value=str(summary.shares))
+    if summary.genres:
+        embed.add_field(
+            name="Top genres",
+            value=", ".join(f"{g} ({a:.0%})" for g, a in summary.genres),
+            inline=False,
+        )
+        embed.set_image(url=f"attachment://{CHART_NAME}")
+    if summary.favourites:
+        embed.add_field(
+            name="Most-liked tracks",
+            value="\n".join(f"{i}. {track_line(t)}" for i, t in enumerate(summary.favourites, 1)),
+            inline=False,
+        )
+    if summary.is_empty:
+        embed.description = "Nothing yet: share music with `/genre` and rate it with 👍 / 👎."
+    return embed
+
+
+class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:forget:(?P<user>\d+)"):
+    """The confirmation for /forget: only the member who asked may press it."""
+
+    def __init__(self, user_id: int):
+        super().__init__(
+            discord.ui.Button(label="Yes, forget me", style=discord.ButtonStyle.danger, custom_id=f"crate:forget:{user_id}")
+        )
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+        return cls(int(match["user"]))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.user_id:
+            await replies.send(interaction, content="Only the member who asked can confirm this.", ephemeral=True)
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
+        except Exception as error:
+            await replies.report_error(interaction, error)
+            return
+        await interaction.response.edit_message(
+            content=(
+                f"Done. I forgot {report.ratings} ratings and {report.shares} shares of yours in this server"
+                f" and removed {report.tracks_removed} tracks nobody else had."
+            ),
+            view=None,
+        )
+
+
+class Profile(commands.Cog):
+    def __init__(self, bot):
+        self.bot = bot
+
+    @app_commands.command(name="profile", description="A summary of your taste (or another member's)")
+    @app_commands.describe(member="Whose taste to show (default: yours)")
+    @app_commands.guild_only()
+    async def profile(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
+        member = member or interaction.user
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        summary = await self.bot.crate.profile(interaction.guild_id, member.id)
+        embed = profile_embed(summary, member.display_name)
+        files = []
+        if summary.genres:
+            png = await asyncio.to_thread(taste_chart, summary.genres, f"{member.display_name}'s genres")
+            files.append(discord.File(fp=io.BytesIO(png), filename=CHART_NAME))
+        await interaction.followup.send(embed=embed, files=files, ephemeral=True)
+
+    @app_commands.command(name="forget", description="Delete everything Crate stores about you in this server")
+    @app_commands.guild_only()
+    async def forget(self, interaction: discord.Interaction) -> None:
+        view = discord.ui.View(timeout=None)
+        view.add_item(ForgetButton(interaction.user.id))
+        await interaction.response.send_message(
+            "This deletes your ratings, your shares and your taste profile in this server. "
+            "Tracks others shared or rated stay in the catalog. Are you sure?",
+            view=view,
+            ephemeral=True,
+        )
+
+
+async def setup(bot) -> None:
+    bot.add_dynamic_items(ForgetButton)
+    await bot.add_cog(Profile(bot))

@@ -1,0 +1,160 @@
+"""/recommend, "More like this", and the cold-start genre picker."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import store
+from bot.describe import clip
+from bot.recommend.rank import Recommendation
+from cogs import replies
+from cogs.feedback import RateButton
+
+#: Discord allows five rows of components: one row per pick (👍, 👎, more like this).
+MAX_PICKS = 5
+
+EMPTY_CATALOG = (
+    "This server's catalog is empty, so I have nothing to recommend yet. Share songs with "
+    "`/genre` (attach a file or paste a link) — every song shared joins the catalog. A server "
+    "admin can also index a music folder with `crate index DIR`."
+)
+
+
+def member_names(guild: discord.Guild | None) -> dict[int, str]:
+    return {m.id: m.display_name for m in guild.members} if guild else {}
+
+
+def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None = None) -> discord.Embed:
+    lines = [f"**{i}. {clip(p.title, 80)}** · {p.top_genre}\n└ {p.reason}" for i, p in enumerate(picks, 1)]
+    embed = discord.Embed(title=title, description="\n".join(lines) or "Nothing new to suggest.", colour=0x1DB954)
+    embed.set_footer(text=note or "Rate picks with 👍/👎 — I learn from every rating.")
+    return embed
+
+
+def picks_view(picks: Sequence[Recommendation]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for row, pick in enumerate(picks[:MAX_PICKS]):
+        like = RateButton(pick.track_id, store.LIKE, label=str(row + 1))
+        dislike = RateButton(pick.track_id, store.DISLIKE, label=str(row + 1))
+        more = MoreLikeButton(pick.track_id, label=f"More like {row + 1}")
+        for item in (like, dislike, more):
+            item.item.row = row
+            view.add_item(item)
+    return view
+
+
+class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:more:(?P<track>\d+)"):
+    """"More like this": picks seeded by one track, for whoever clicks (only they see them)."""
+
+    def __init__(self, track_id: int, *, label: str = "More like this"):
+        super().__init__(
+            discord.ui.Button(label=label, emoji="🔁", style=discord.ButtonStyle.primary, custom_id=f"crate:more:{track_id}")
+        )
+        self.track_id = track_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+        return cls(int(match["track"]), label=item.label or "More like this")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        crate = interaction.client.crate
+        try:
+            seed = await crate.track(interaction.guild_id, self.track_id)
+            picks = await crate.more_like(
+                interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
+                names=member_names(interaction.guild),
+            )
+        except Exception as error:
+            await replies.report_error(interaction, error)
+            return
+        embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”")
+        await replies.send(interaction, embed=embed, view=picks_view(picks), ephemeral=True)
+
+
+class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"crate:start"):
+    """Cold start: a member with no ratings picks genres to begin from."""
+
+    def __init__(self, genres: Sequence[str] = ()):
+        options = [discord.SelectOption(label=g, value=g) for g in list(genres)[:25]]
+        super().__init__(
+            discord.ui.Select(
+                custom_id="crate:start",
+                placeholder="Pick genres you like to get started",
+                min_values=1,
+                max_values=max(1, len(options)),
+                options=options or [discord.SelectOption(label="surprise me", value="*")],
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]):
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        genres = [v for v in interaction.data.get("values", []) if v != "*"]
+        try:
+            picks = await interaction.client.crate.starter_picks(
+                interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
+                names=member_names(interaction.guild),
+            )
+        except Exception as error:
+            await replies.report_error(interaction, error)
+            return
+        title = f"To start you off: {', '.join(genres)}" if genres else "To start you off"
+        await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
+
+
+class Recommend(commands.Cog):
+    def __init__(self, bot):
+        self.bot = bot
+
+    @app_commands.command(name="recommend", description="Tracks from this server's catalog picked for you")
+    @app_commands.describe(count="How many picks (1-5)", genre="Only this genre or style, e.g. jazz, chillout, 80s")
+    @app_commands.guild_only()
+    async def recommend(
+        self,
+        interaction: discord.Interaction,
+        count: app_commands.Range[int, 1, MAX_PICKS] = MAX_PICKS,
+        genre: str | None = None,
+    ) -> None:
+        crate = self.bot.crate
+        await interaction.response.defer(thinking=True)
+        result = await crate.recommend(
+            interaction.guild_id, interaction.user.id, count=count, genre=genre,
+            names=member_names(interaction.guild),
+        )
+        if result.catalog_empty:
+            await interaction.followup.send(EMPTY_CATALOG)
+            return
+        who = interaction.user.display_name
+        title = f"Picks for {who}" + (f" · {genre}" if genre else "")
+        if not result.cold_start:
+            await interaction.followup.send(embed=picks_embed(result.recommendations, title=title), view=picks_view(result.recommendations))
+            return
+        # No likes yet: the server's favourites, plus a genre picker in the last row.
+        picks = result.recommendations[: MAX_PICKS - 1]
+        view = picks_view(picks)
+        select = StartGenresSelect(await crate.genres_available(interaction.guild_id))
+        select.item.row = len(picks)
+        view.add_item(select)
+        note = "You haven't rated anything yet, so these are a start. Pick genres below, or rate these picks."
+        await interaction.followup.send(embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
+
+    @recommend.autocomplete("genre")
+    async def genre_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        from bot.listen.musicnn import TAGS
+
+        genres = await self.bot.crate.genres_available(interaction.guild_id)
+        names = list(dict.fromkeys([*genres, *TAGS]))
+        matches = [n for n in names if current.lower() in n.lower()]
+        return [app_commands.Choice(name=n, value=n) for n in matches[:25]]
+
+
+async def setup(bot) -> None:
+    bot.add_dynamic_items(MoreLikeButton, StartGenresSelect)
+    await bot.add_cog(Recommend(bot))
