@@ -7,13 +7,19 @@ one or two favourite genres). Sizes up to ``--sqlite-max`` (default 100,000) are
 real SQLite file through :class:`bot.store.Database` (bulk ``INSERT``s with the store's schema
 and BLOB encoding; ``add_track``'s per-track duplicate check is skipped to keep the set-up short)
 and loaded back with the same code the bot uses (:func:`bot.recommend.service.cached_catalog`,
-``ratings_in_guild``). Larger sizes are built as in-memory arrays (no SQLite): the ranking step
-is identical, the load time is not measured.
+:func:`~bot.recommend.service.cached_ratings`). Larger sizes are built as in-memory arrays (no
+SQLite): the ranking step is identical, the load and request times are not measured.
 
-Timed: the ranking step of ``/recommend`` on a cached catalog, i.e. ``Recommender(...)`` plus
-``for_user(count=5)``, for ``--requests`` random members. Reported: p50/p95 in ms, the load
-time, the peak memory of one ranking call (tracemalloc) and the process RSS growth of the
-cached catalog + ranking features.
+Timed, for ``--requests`` random members:
+
+* **ranking** — the ranking step of ``/recommend`` on the cached catalog and rating arrays:
+  ``Recommender(...)`` plus ``for_user(count=5)`` (p50/p95 ms; ``for_user`` alone too);
+* **whole request** (SQLite sizes) — :func:`~bot.recommend.service.recommend_for` on warm
+  caches: both fingerprint queries, the member's shares, the ranking in a worker thread.
+
+Memory: the peak of one ranking call (tracemalloc), the process RSS growth of the cached
+catalog + ranking features, and the size of the cached rating arrays. The first (cold) load of
+the catalog and of the ratings is reported too.
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.recommend.rank import Recommender, features_of
-from bot.recommend.service import cached_catalog, clear_cache
-from bot.store import Database, ratings_in_guild
+from bot.recommend.rank import RatingArrays, Recommender, features_of
+from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
+from bot.store import Database
 from bot.store.ratings import DISLIKE, LIKE, Rating
 from bot.store.tracks import Catalog
 from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT
@@ -87,8 +93,8 @@ def synthetic(n: int, genres: int, seed: int = 0):
     return embeddings, tag_probs, top_genres, ratings, members
 
 
-async def _load_sqlite(path: Path, embeddings, tag_probs, top_genres, ratings):
-    """Write the server into SQLite, then load it back as the bot does; returns catalog, ratings, seconds."""
+async def _sqlite_bench(path: Path, embeddings, tag_probs, top_genres, ratings, users) -> tuple:
+    """Write the server into SQLite, load it back as the bot does, time the ranking and the request."""
     n = len(embeddings)
     async with Database.open(path) as db:
         async with db.transaction():
@@ -115,13 +121,23 @@ async def _load_sqlite(path: Path, embeddings, tag_probs, top_genres, ratings):
         catalog_s = time.perf_counter() - start
         rss_growth = _rss_mb() - rss
         start = time.perf_counter()
-        loaded = await ratings_in_guild(db, GUILD)
+        arrays = await cached_ratings(db, GUILD, catalog)
         ratings_s = time.perf_counter() - start
         start = time.perf_counter()
-        again = await cached_catalog(db, GUILD)
+        assert await cached_catalog(db, GUILD) is catalog
+        assert await cached_ratings(db, GUILD, catalog) is arrays
         hit_s = time.perf_counter() - start
-        assert again is catalog
-    return catalog, loaded, {"catalog_load_s": catalog_s, "ratings_load_s": ratings_s, "cache_hit_s": hit_s, "rss_growth_mb": rss_growth}
+        timings = _time_ranking(catalog, arrays, users)
+        # The whole /recommend request on warm caches: both fingerprint queries, the member's
+        # shares, Recommender + for_user in a worker thread.
+        request = []
+        for user in users:
+            start = time.perf_counter()
+            result = await recommend_for(db, GUILD, int(user), count=5, now=NOW)
+            request.append(time.perf_counter() - start)
+            assert len(result.recommendations) == 5
+    load = {"catalog_load_s": catalog_s, "ratings_load_s": ratings_s, "cache_hit_s": hit_s, "rss_growth_mb": rss_growth}
+    return catalog, arrays, timings, request, load
 
 
 def _in_memory(embeddings, tag_probs, top_genres):
@@ -137,39 +153,53 @@ def _in_memory(embeddings, tag_probs, top_genres):
                      "cache_hit_s": None, "rss_growth_mb": _rss_mb() - rss}
 
 
-def bench(n: int, *, genres: int, requests: int, sqlite_max: int, workdir: Path) -> dict:
-    embeddings, tag_probs, top_genres, ratings, members = synthetic(n, genres)
-    if n <= sqlite_max:
-        catalog, ratings, load = asyncio.run(_load_sqlite(workdir / f"bench-{n}.sqlite3", embeddings, tag_probs, top_genres, ratings))
-    else:
-        catalog, load = _in_memory(embeddings, tag_probs, top_genres)
-    del embeddings
-    rng = np.random.default_rng(1)
-    users = rng.choice(members, size=requests)
+def _time_ranking(catalog: Catalog, arrays: RatingArrays, users) -> tuple[list[float], list[float]]:
+    """(Recommender + for_user, for_user alone) seconds per member: the ranking step of /recommend."""
+    Recommender(catalog, arrays, now=NOW).for_user(int(users[0]))  # warm-up
     total, ranking = [], []
-    Recommender(catalog, ratings, now=NOW).for_user(int(users[0]))  # warm-up
     for user in users:
         start = time.perf_counter()
-        recommender = Recommender(catalog, ratings, now=NOW)
+        recommender = Recommender(catalog, arrays, now=NOW)
         middle = time.perf_counter()
         picks = recommender.for_user(int(user), count=5)
         end = time.perf_counter()
         assert len(picks) == 5
         total.append(end - start)
         ranking.append(end - middle)
+    return total, ranking
+
+
+def bench(n: int, *, genres: int, requests: int, sqlite_max: int, workdir: Path) -> dict:
+    embeddings, tag_probs, top_genres, ratings, members = synthetic(n, genres)
+    users = np.random.default_rng(1).choice(members, size=requests)
+    request: list[float] = []
+    if n <= sqlite_max:
+        catalog, arrays, (total, ranking), request, load = asyncio.run(
+            _sqlite_bench(workdir / f"bench-{n}.sqlite3", embeddings, tag_probs, top_genres, ratings, users)
+        )
+    else:
+        catalog, load = _in_memory(embeddings, tag_probs, top_genres)
+        start = time.perf_counter()
+        arrays = RatingArrays.from_ratings(catalog, ratings)
+        load["ratings_load_s"] = time.perf_counter() - start
+        total, ranking = _time_ranking(catalog, arrays, users)
+    del embeddings
     tracemalloc.start()
-    Recommender(catalog, ratings, now=NOW).for_user(int(users[0]), count=5)
+    Recommender(catalog, arrays, now=NOW).for_user(int(users[0]), count=5)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    ms = lambda xs, q: float(np.percentile(xs, q) * 1000)  # noqa: E731
+    ms = lambda xs, q: float(np.percentile(xs, q) * 1000) if len(xs) else None  # noqa: E731
     return {
         "tracks": n,
-        "ratings": len(ratings),
+        "ratings": len(arrays),
         "store": "sqlite" if n <= sqlite_max else "in-memory",
         "p50_ms": ms(total, 50),
         "p95_ms": ms(total, 95),
         "for_user_p95_ms": ms(ranking, 95),
+        "request_p50_ms": ms(request, 50),
+        "request_p95_ms": ms(request, 95),
         "peak_mb_per_request": peak / 2**20,
+        "ratings_arrays_mb": arrays.nbytes / 2**20,
         "pca_variance_kept": features_of(catalog).explained_variance,
         **load,
     }
@@ -195,12 +225,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _row(r: dict) -> str:
-    load = "n/a (in memory)" if r["catalog_load_s"] is None else f"{r['catalog_load_s']:.2f} s + ratings {r['ratings_load_s']*1000:.0f} ms (cache hit {r['cache_hit_s']*1000:.1f} ms)"
+    if r["catalog_load_s"] is None:
+        load = f"n/a (in memory; ratings -> arrays {r['ratings_load_s']*1000:.0f} ms)"
+        request = "n/a (no SQLite)"
+    else:
+        load = (f"catalog {r['catalog_load_s']:.2f} s + ratings {r['ratings_load_s']*1000:.0f} ms "
+                f"(cache hits {r['cache_hit_s']*1000:.1f} ms)")
+        request = f"p50 {r['request_p50_ms']:.1f} / p95 {r['request_p95_ms']:.1f} ms"
     return (
         f"{r['tracks']:>9,} tracks ({r['store']}), {r['ratings']:,} ratings: ranking p50 {r['p50_ms']:.1f} ms, "
-        f"p95 {r['p95_ms']:.1f} ms (for_user alone p95 {r['for_user_p95_ms']:.1f} ms); "
-        f"peak {r['peak_mb_per_request']:.1f} MB/request; catalog+features RSS +{r['rss_growth_mb']:.0f} MB; "
-        f"load {load}; PCA variance kept {r['pca_variance_kept']:.2f}"
+        f"p95 {r['p95_ms']:.1f} ms (for_user alone p95 {r['for_user_p95_ms']:.1f} ms); whole request {request}; "
+        f"peak {r['peak_mb_per_request']:.1f} MB/request; catalog+features RSS +{r['rss_growth_mb']:.0f} MB, "
+        f"rating arrays {r['ratings_arrays_mb']:.1f} MB; first load {load}; PCA variance kept {r['pca_variance_kept']:.2f}"
     )
 
 

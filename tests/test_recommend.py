@@ -24,7 +24,7 @@ from bot.recommend.evaluate import evaluate
 from bot.recommend.labeled import LabeledCatalog, build_labeled_catalog
 from bot.recommend.profile import HALF_LIFE_DAYS, build_profile, recency_weight
 from bot.recommend.rank import Recommender, UnknownFilter, UnknownSeedTrack
-from bot.recommend.service import cached_catalog, clear_cache, recommend_for
+from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, ratings_fingerprint, recommend_for
 from bot.store import Database
 from bot.store.ratings import DISLIKE, LIKE, Rating
 from bot.store.tracks import Catalog
@@ -318,6 +318,58 @@ async def test_recommend_for_through_sqlite_never_crosses_guilds(tmp_path):
         only_metal = await recommend_for(db, one, ME, genre="Metal", count=3)
         assert {r.top_genre for r in only_metal.recommendations} == {"metal"}
     clear_cache()
+
+
+async def test_rating_arrays_are_cached_until_any_rating_changes(tmp_path):
+    clear_cache()
+    rng = np.random.default_rng(7)
+    jazz_c, metal_c = centres(2, seed=13)
+    async with Database.open(tmp_path / "crate.sqlite3") as db:
+        jazz = [(await _add(db, GUILD, f"jazz {i}", v, "jazz")).id for i, v in enumerate(around(jazz_c, 5, 0.4, rng))]
+        metal = [(await _add(db, GUILD, f"metal {i}", v, "metal")).id for i, v in enumerate(around(metal_c, 5, 0.4, rng))]
+        await store.rate(db, GUILD, ME, jazz[0], LIKE, now=NOW)
+        await store.rate(db, GUILD, ALICE, metal[0], LIKE, now=NOW)
+        catalog = await cached_catalog(db, GUILD)
+        first = await cached_ratings(db, GUILD, catalog)
+        assert await cached_ratings(db, GUILD, catalog) is first and len(first) == 2
+        result = await recommend_for(db, GUILD, ME, count=3, now=NOW)
+        assert {r.top_genre for r in result.recommendations} == {"jazz"}
+
+        # The same rating changed in place (an upsert at the very same time) is seen ...
+        before = await ratings_fingerprint(db, GUILD)
+        await store.rate(db, GUILD, ME, jazz[0], DISLIKE, now=NOW)
+        assert await ratings_fingerprint(db, GUILD) != before
+        changed = await cached_ratings(db, GUILD, catalog)
+        assert changed is not first and list(changed.values) == [DISLIKE, LIKE]  # by member, then track
+        assert (await recommend_for(db, GUILD, ME, count=3, now=NOW)).cold_start
+        # ... and so are a new rating, a withdrawn one and a new catalog (the arrays index its rows).
+        await store.rate(db, GUILD, ME, metal[1], LIKE, now=NOW)
+        assert len(await cached_ratings(db, GUILD, catalog)) == 3
+        picks = (await recommend_for(db, GUILD, ME, count=3, now=NOW)).recommendations
+        assert picks[0].top_genre == "metal"
+        await store.clear_rating(db, GUILD, ME, metal[1])
+        assert len(await cached_ratings(db, GUILD, catalog)) == 2
+        await _add(db, GUILD, "pop", unit(rng.normal(size=DIM)), "pop")
+        bigger = await cached_catalog(db, GUILD)
+        assert bigger is not catalog
+        arrays = await cached_ratings(db, GUILD, bigger)
+        assert arrays.catalog is bigger and len(arrays) == 2
+        with pytest.raises(ValueError):
+            Recommender(catalog, arrays)
+    clear_cache()
+
+
+def test_rating_arrays_rank_exactly_like_rating_objects(jazz_metal):
+    ratings = [like(ME, 1), like(ME, 9, days_ago=30), like(ME, 20, value=DISLIKE), like(ALICE, 1), like(ALICE, 4),
+               like(BOB, 9), like(BOB, 12, value=DISLIKE), Rating(GUILD + 1, ME, 5, LIKE, NOW)]  # another guild's
+    from bot.recommend.rank import RatingArrays
+
+    arrays = RatingArrays.from_ratings(jazz_metal, ratings)
+    assert len(arrays) == 7
+    for user in (ME, ALICE, BOB, CAROL):
+        assert Recommender(jazz_metal, arrays, now=NOW).for_user(user, count=8) == Recommender(
+            jazz_metal, ratings, now=NOW
+        ).for_user(user, count=8)
 
 
 # -- offline evaluation on real analyses ------------------------------------------------------

@@ -2,8 +2,16 @@
 
 Decoding a 100,000-track catalog takes ~0.3-0.5 s, so :func:`cached_catalog` keeps the last
 :data:`CACHE_GUILDS` guilds' catalogs and reloads one only when its fingerprint changes: track
-count, largest id, sum of ids and newest ``added_at`` (one indexed aggregate query). Adding or
+count, largest id and newest ``added_at`` (index-only lookups, ~5 ms at 100k tracks). Adding or
 deleting a track changes the fingerprint, even when SQLite reuses a deleted largest id.
+
+The guild's ratings are cached the same way, as :class:`~bot.recommend.rank.RatingArrays` over
+the cached catalog's rows (:func:`cached_ratings`): loading 50,000 ratings and turning them into
+arrays takes ~0.1 s, the fingerprint query ~10 ms. Their fingerprint (:func:`ratings_fingerprint`)
+is the count, the newest ``rated_at`` and sums of ``value``, ``rated_at`` and ``track_id * value``:
+a new rating, a withdrawn one, and a rating changed in place (``rate`` upserts: like -> dislike
+changes the sum of values, liking again changes ``rated_at``) all change it. A new catalog
+(tracks added or deleted) rebuilds the arrays too, since they index its rows.
 """
 
 from __future__ import annotations
@@ -13,8 +21,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.recommend.rank import Recommendation, Recommender, features_of
-from bot.store import ratings as store_ratings
+import numpy as np
+
+from bot.recommend.rank import RatingArrays, Recommendation, Recommender, features_of
 from bot.store import shares as store_shares
 from bot.store import tracks as store_tracks
 from bot.store.database import Database
@@ -26,6 +35,9 @@ CACHE_GUILDS = 16
 
 _cache: OrderedDict[tuple[str, int], tuple[tuple, Catalog]] = OrderedDict()
 _locks: dict[tuple[str, int], asyncio.Lock] = {}
+#: (db path, guild) -> (catalog the arrays index, ratings fingerprint, arrays); same LRU bound.
+_ratings_cache: OrderedDict[tuple[str, int], tuple[Catalog, tuple, RatingArrays]] = OrderedDict()
+_ratings_locks: dict[tuple[str, int], asyncio.Lock] = {}
 
 
 @dataclass(frozen=True)
@@ -40,10 +52,16 @@ class RecommendationResult:
 
 
 async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
+    # Three index lookups in one round trip: count(*) walks the smallest covering index, max(id)
+    # and max(added_at) are single B-tree descents. A new track always gets an id above every
+    # surviving one, so an addition raises max(id) unless it reuses the id of a deleted largest
+    # track, in which case it is the newest (max(added_at)); a deletion alone lowers the count.
     row = await db.fetch_one(
-        "SELECT count(*), max(id), total(id), max(added_at) FROM tracks WHERE guild_id = ?", (guild_id,)
+        "SELECT (SELECT count(*) FROM tracks WHERE guild_id = ?1), (SELECT max(id) FROM tracks WHERE guild_id = ?1),"
+        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1)",
+        (guild_id,),
     )
-    return tuple(row) if row is not None else (0, None, 0.0, None)
+    return tuple(row) if row is not None else (0, None, None)
 
 
 async def cached_catalog(db: Database, guild_id: int) -> Catalog:
@@ -66,15 +84,55 @@ async def cached_catalog(db: Database, guild_id: int) -> Catalog:
         return catalog
 
 
+async def ratings_fingerprint(db: Database, guild_id: int) -> tuple:
+    row = await db.fetch_one(
+        "SELECT count(*), max(rated_at), total(value), total(rated_at), total(track_id * value)"
+        " FROM ratings WHERE guild_id = ?",
+        (guild_id,),
+    )
+    return tuple(row) if row is not None else (0, None, 0.0, 0.0, 0.0)
+
+
+async def cached_ratings(db: Database, guild_id: int, catalog: Catalog) -> RatingArrays:
+    """The guild's ratings as arrays over ``catalog``'s rows, rebuilt only when a rating or the catalog changed."""
+    key = (str(db.path), guild_id)
+    lock = _ratings_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        fingerprint = await ratings_fingerprint(db, guild_id)
+        hit = _ratings_cache.get(key)
+        if hit is not None and hit[0] is catalog and hit[1] == fingerprint:
+            _ratings_cache.move_to_end(key)
+            return hit[2]
+        rows = await db.fetch_rows(
+            "SELECT user_id, track_id, value, rated_at FROM ratings WHERE guild_id = ? ORDER BY user_id, track_id",
+            (guild_id,),
+        )
+        arrays = await asyncio.to_thread(_rating_arrays, catalog, rows)
+        _ratings_cache[key] = (catalog, fingerprint, arrays)
+        _ratings_cache.move_to_end(key)
+        while len(_ratings_cache) > CACHE_GUILDS:
+            _ratings_cache.popitem(last=False)
+        return arrays
+
+
+def _rating_arrays(catalog: Catalog, rows: list[tuple]) -> RatingArrays:
+    table = np.array(rows, dtype=_RATING_ROW)  # exact int64 ids (Discord snowflakes exceed float precision)
+    return RatingArrays(catalog, table["user_id"], table["track_id"], table["value"], table["rated_at"])
+
+
+_RATING_ROW = np.dtype([("user_id", "<i8"), ("track_id", "<i8"), ("value", "i1"), ("rated_at", "<f8")])
+
+
 def clear_cache() -> None:
     _cache.clear()
+    _ratings_cache.clear()
 
 
 async def recommender_for(
     db: Database, guild_id: int, user_id: int, *, names: Mapping[int, str] | None = None, now: float | None = None
 ) -> Recommender:
     catalog = await cached_catalog(db, guild_id)
-    guild_ratings = await store_ratings.ratings_in_guild(db, guild_id)
+    guild_ratings = await cached_ratings(db, guild_id, catalog)
     mine = await store_shares.shares_of(db, guild_id, user_id)
     shares = {user_id: {share.track_id for share in mine}}
     return Recommender(catalog, guild_ratings, shares=shares, names=names, now=now)

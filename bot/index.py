@@ -1,0 +1,149 @@
+"""``crate index DIR``: analyze a local music folder into one server's catalog.
+
+The cold-start answer for a server without tracks: besides sharing with ``/genre``, an admin can
+point Crate at a folder of music. :func:`index_folder` walks the folder's audio files (by suffix,
+:data:`bot.listen.dataset.AUDIO_SUFFIXES`) in sorted order and, for each one:
+
+1. computes the SHA-256 of its bytes (streamed, in a thread) and **skips** it when the guild
+   already has a track with exactly these bytes (:func:`bot.store.track_by_hash`);
+2. otherwise analyzes it in the analysis pool and stores it at once
+   (:func:`bot.store.add_track`, ``source_kind="file"``, title = the file's stem).
+
+Every file is committed as soon as it is analyzed, so an interrupted run loses at most the files
+in flight, and running the command again **resumes**: what is already indexed is only hashed.
+A file Crate cannot analyze (:class:`~bot.errors.CrateError`: not audio, too long, a worker
+crash ...) is recorded in the report and the others go on. Up to ``settings.workers`` files are
+analyzed at a time (the pool has that many worker processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import store
+from bot.errors import CrateError
+from bot.listen.dataset import AUDIO_SUFFIXES
+
+if TYPE_CHECKING:
+    from bot.crate import Crate
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total, path)`` after each file (analyzed, skipped or failed).
+IndexProgress = Callable[[int, int, Path], None]
+
+
+class IndexFolderError(CrateError):
+    user_message = "Crate could not index that folder."
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    #: New tracks stored in the guild's catalog.
+    added: int = 0
+    #: Files whose exact bytes the guild already had (not analyzed again).
+    skipped_known: int = 0
+    #: Files that could not be analyzed: (path, the reason, in the user's words).
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    #: Analyzed, but the catalog already had the same audio in another encoding (near-duplicate).
+    duplicates: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.added + self.skipped_known + len(self.failed) + self.duplicates
+
+
+def audio_files(directory: Path) -> list[Path]:
+    """Every audio file under ``directory`` (recursively), sorted by path."""
+    return sorted(
+        path for path in directory.rglob("*") if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
+    )
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+async def index_folder(
+    crate: Crate,
+    guild_id: int,
+    directory: Path,
+    *,
+    added_by: int | None = None,
+    progress: IndexProgress = lambda done, total, path: None,
+) -> IndexReport:
+    """Analyze every audio file of ``directory`` into ``guild_id``'s catalog; see the module docstring."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise IndexFolderError(f"{directory} is not a folder.", detail=f"not a directory: {directory}")
+    paths = audio_files(directory)
+    total = len(paths)
+    counts = {"added": 0, "skipped_known": 0, "duplicates": 0}
+    failed: list[tuple[Path, str]] = []
+    pending = iter(paths)
+    done = 0
+
+    async def index_one(path: Path) -> str:
+        content_hash = await asyncio.to_thread(_sha256, path)
+        if await store.track_by_hash(crate.db, guild_id, content_hash) is not None:
+            return "skipped_known"
+        analyzed = await crate.pool.analyze(path)
+        analysis = analyzed.analysis
+        _, created = await store.add_track(
+            crate.db,
+            guild_id,
+            title=path.stem,
+            source_url=None,
+            source_kind="file",
+            content_hash=analyzed.content_hash,
+            duration=analysis.duration,
+            genres=analysis.genres,
+            tag_probs=analysis.tag_probs,
+            embedding=analysis.embedding,
+            tempo=analysis.tempo,
+            shared_by=added_by,
+        )
+        return "added" if created else "duplicates"
+
+    async def worker() -> None:
+        nonlocal done
+        for path in pending:  # a shared iterator: each file is taken by exactly one worker, in order
+            try:
+                outcome = await index_one(path)
+            except CrateError as error:
+                failed.append((path, error.user_message))
+            except OSError as error:
+                failed.append((path, f"Crate could not read this file ({error.strerror or error})."))
+            else:
+                counts[outcome] += 1
+            done += 1
+            progress(done, total, path)
+
+    workers = max(1, min(crate.settings.workers, total))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    failed.sort(key=lambda item: item[0])
+    return IndexReport(failed=failed, **counts)
+
+
+def progress_bar(done: int, total: int, label: str = "", width: int = 30) -> str:
+    """``[#####.....] 12/40 Awakening.ogg``"""
+    filled = width if total <= 0 else round(width * done / total)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}".rstrip()
+
+
+def report_text(report: IndexReport, guild_id: int, directory: Path) -> str:
+    lines = [
+        f"Indexed {directory} into server {guild_id}: {report.added} added, "
+        f"{report.skipped_known} already indexed, {len(report.failed)} failed"
+        + (f", {report.duplicates} duplicates of tracks already there" if report.duplicates else "")
+        + "."
+    ]
+    lines += [f"  failed {path}: {message}" for path, message in report.failed]
+    return "\n".join(lines)

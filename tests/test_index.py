@@ -1,0 +1,124 @@
+"""``crate index DIR``: a local music folder into one server's catalog, resumable, on real music.
+
+The folder holds 20-s cuts of real tracks (singularity-music and nexuiz-music, tests/music.py),
+one in a sub-folder, plus a broken ``.ogg`` (random bytes) and a text file that is not audio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot import store
+from bot.config import Settings
+from bot.crate import Crate
+from bot.index import IndexFolderError, audio_files, index_folder, progress_bar
+from bot.store import Database
+from tests.music import convert, nexuiz_track, singularity_track
+
+REPO = Path(__file__).resolve().parent.parent
+GUILD, OTHER_GUILD, ADMIN = 4242, 4343, 77
+CUTS = {
+    "Awakening.ogg": lambda: singularity_track("Awakening"),
+    "Aberrations.ogg": lambda: singularity_track("Aberrations"),
+    "album/beast-of-insanity.ogg": lambda: nexuiz_track("beast-of-insanity"),
+    "brainsukker.ogg": lambda: nexuiz_track("brainsukker"),
+}
+GOOD = len(CUTS)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("library")
+    for name, source in CUTS.items():
+        convert(source(), root / name, "-ss", "30", "-t", "20", "-c:a", "libvorbis", "-q:a", "3")
+    (root / "broken.ogg").write_bytes(np.random.default_rng(0).bytes(50_000))
+    (root / "notes.txt").write_text("not music")
+    return root
+
+
+def test_audio_files_are_found_recursively_and_sorted(folder):
+    found = [p.relative_to(folder).as_posix() for p in audio_files(folder)]
+    assert found == sorted([*CUTS, "broken.ogg"])
+
+
+def test_progress_bar():
+    assert progress_bar(12, 40, "Awakening.ogg", width=10) == "[###.......] 12/40 Awakening.ogg"
+    assert progress_bar(0, 0, width=4) == "[####] 0/0"
+
+
+async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp_path):
+    settings = dataclasses.replace(Settings(), database_path=tmp_path / "crate.sqlite3", workers=2)
+    async with Crate.running(settings) as crate:
+        seen: list[tuple[int, int, str]] = []
+        report = await index_folder(
+            crate, GUILD, folder, added_by=ADMIN, progress=lambda done, total, path: seen.append((done, total, path.name))
+        )
+        assert report.added == GOOD and report.skipped_known == 0 and report.duplicates == 0
+        assert [path.name for path, _ in report.failed] == ["broken.ogg"]
+        assert "audio" in report.failed[0][1].lower() or "read" in report.failed[0][1].lower()
+        assert [(d, t) for d, t, _ in seen] == [(i, GOOD + 1) for i in range(1, GOOD + 2)]
+        assert sorted(name for _, _, name in seen) == sorted([Path(n).name for n in CUTS] + ["broken.ogg"])
+
+        # The tracks are in this guild only, as files, titled by their stem, added by the admin.
+        assert await store.count_tracks(crate.db, GUILD) == GOOD
+        assert await store.count_tracks(crate.db, OTHER_GUILD) == 0
+        tracks = await store.recent_tracks(crate.db, GUILD, limit=10)
+        assert sorted(t.title for t in tracks) == sorted(Path(n).stem for n in CUTS)
+        assert {t.source_kind for t in tracks} == {"file"} and {t.added_by for t in tracks} == {ADMIN}
+        assert all(t.source_url is None and t.top_genre for t in tracks)
+        assert len(await store.shares_of(crate.db, GUILD, ADMIN)) == GOOD
+
+        # Running again resumes: known files are only hashed, never analyzed again.
+        analyzed: list[str] = []
+        analyze = crate.pool.analyze
+
+        async def counting(path):
+            analyzed.append(Path(path).name)
+            return await analyze(path)
+
+        crate.pool.analyze = counting
+        again = await index_folder(crate, GUILD, folder, added_by=ADMIN)
+        assert (again.added, again.skipped_known, len(again.failed)) == (0, GOOD, 1)
+        assert analyzed == ["broken.ogg"]
+        assert await store.count_tracks(crate.db, GUILD) == GOOD
+
+        with pytest.raises(IndexFolderError):
+            await index_folder(crate, GUILD, folder / "no-such-folder")
+
+
+def _crate(*args: str, database: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRATE_", "DISCORD_"))}
+    env.update(PYTHONPATH=str(REPO), CRATE_DATABASE=str(database), CRATE_WORKERS="2")
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=database.parent, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+async def test_cli_prints_a_progress_bar_and_a_summary(folder, tmp_path):
+    database = tmp_path / "cli.sqlite3"
+    done = _crate("index", str(folder), "--guild", str(GUILD), "--user", str(ADMIN), database=database)
+    assert done.returncode == 1, done.stderr  # the broken file failed
+    bars = re.findall(r"\[([#.]+)\] (\d+)/(\d+) (\S+)", done.stderr)
+    assert [int(d) for _, d, _, _ in bars] == list(range(1, GOOD + 2))
+    assert bars[-1][0] == "#" * len(bars[-1][0]) and {t for _, _, t, _ in bars} == {str(GOOD + 1)}
+    assert f"{GOOD} added, 0 already indexed, 1 failed" in done.stdout
+    assert "broken.ogg" in done.stdout
+
+    again = _crate("index", str(folder), "--guild", str(GUILD), database=database)
+    assert f"0 added, {GOOD} already indexed, 1 failed" in again.stdout, again.stderr
+    async with Database.open(database) as db:
+        assert await store.count_tracks(db, GUILD) == GOOD
+        assert await store.count_tracks(db, OTHER_GUILD) == 0
+
+    missing = _crate("index", str(tmp_path / "nowhere"), "--guild", "1", database=database)
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
+    usage = _crate("index", str(folder), database=database)
+    assert usage.returncode == 2 and "--guild" in usage.stderr
