@@ -20,6 +20,12 @@ from bot.store.ratings import (
     ratings_of,
     track_scores,
 )
+from bot.store.sessions import (
+    QueueEntry,
+    Session,
+    SessionAlreadyOpenError,
+    SessionMember,
+)
 from bot.store.shares import Share, record_share, sharers_of, shares_of
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
@@ -84,4 +90,8 @@ __all__ = [
     "track_by_hash",
     "track_scores",
     "tracks_with_genre",
+    "QueueEntry",
+    "Session",
+    "SessionAlreadyOpenError",
+    "SessionMember",
 ]

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from bot.store import ratings, shares, tracks
+from bot.store import ratings, sessions, shares, tracks
 from bot.store.database import Database, is_foreign_key_violation
 from bot.store.errors import UnknownTrack
 
@@ -54,7 +54,8 @@ async def last_track(db: Database, guild_id: int, user_id: int) -> int | None:
 async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetReport:
     """Delete everything Crate stores about this member in this guild, atomically.
 
-    Removed: the member's ratings, their shares and their ``members`` row. Tracks they
+    Removed: the member's ratings, their shares, their ``members`` row and their listening-session
+    memberships and votes. Tracks they
     added stay in the guild's library (other members may have shared, rated or been
     recommended them) but are no longer attributed to them (``added_by`` becomes NULL).
     A track this member added *or* shared is deleted outright when, once their shares and
@@ -70,4 +71,5 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
         await db.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
         removed_tracks = await tracks.delete_unreferenced(db, guild_id, involved)
         await tracks.clear_added_by(db, guild_id, user_id)
+        await sessions.forget_member_sessions(db, guild_id, user_id)
     return ForgetReport(ratings=removed_ratings, shares=removed_shares, tracks_removed=removed_tracks)

@@ -1,0 +1,482 @@
+"""Group listening sessions, with no Discord in sight: :class:`SessionService`.
+
+A session lives in one text channel of one server (the starter hosts it; an optional voice
+channel plays it). Members join and leave (joining the voice channel also counts — the cog calls
+:meth:`SessionService.join`), add tracks (analyzed by :meth:`bot.crate.Crate.share`, then
+:meth:`SessionService.add_track`), and move on with :meth:`SessionService.next`: the host at once,
+anyone else by a skip vote, a strict majority of the members present moving on. When the queue
+runs dry Crate fills it from the server's catalog for the members present
+(:func:`bot.recommend.group.pick_for_group`: never a track a present member disliked, fair
+rotation between tastes). :meth:`SessionService.end` closes the session with a summary.
+
+Everything is in SQLite (:mod:`bot.store.sessions`): :meth:`SessionService.restore` after a
+restart returns every open session with its queue and now-playing message id, and closes those
+idle for longer than :data:`IDLE_LIMIT` with a summary — a session is never silently forgotten.
+
+Sessions are independent: per-channel, per-guild rows, and a lock per session orders the
+moves of one session (two clicks on ⏭ at once move on once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.errors import CrateError
+from bot.recommend.group import GroupMatch, GroupRecommender, group_match, pick_for_group
+from bot.recommend.service import cached_catalog
+from bot.store import ratings as store_ratings
+from bot.store import sessions as store
+from bot.store.database import Database
+from bot.store.errors import UnknownTrack
+from bot.store.sessions import QueueEntry, Session, SessionAlreadyOpenError
+from bot.store.tracks import get_track
+
+#: How many tracks Crate queues when the queue runs out.
+FILL_COUNT = 3
+#: When every track of the catalog has been in the session, tracks may come back, except the
+#: ones queued or among this many most recently played.
+REPEAT_GAP = 5
+#: restore() closes open sessions with no activity for this long (seconds) instead of resuming.
+IDLE_LIMIT = 6 * 3600.0
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class SessionError(CrateError):
+    user_message = "Something went wrong with the listening session."
+
+
+class NoSession(SessionError):
+    user_message = "There's no listening session in this channel — start one with /session start."
+
+
+class SessionAlreadyOpen(SessionError):
+    user_message = (
+        "There's already a listening session in this channel — join it with /session join, "
+        "or end it with /session end."
+    )
+
+
+class SessionEnded(NoSession):
+    user_message = "That listening session has ended — start a new one with /session start."
+
+
+class NotInSession(SessionError):
+    user_message = "You're not in this listening session — join it with /session join."
+
+
+class NotHost(SessionError):
+    user_message = "Only the session's host can do that."
+
+
+class AlreadyVoted(SessionError):
+    user_message = "You've already voted to skip this track."
+
+
+class NothingPlaying(SessionError):
+    user_message = "Nothing is playing right now — add a track with /session add."
+
+
+class TrackGone(SessionError):
+    user_message = "That track is not in this server's catalog any more."
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueView:
+    session: Session
+    now_playing: QueueEntry | None
+    upcoming: tuple[QueueEntry, ...]
+    present: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NextResult:
+    """What a /session next (or ⏭) did."""
+
+    moved: bool  # the session moved on to the next track
+    votes: int  # skip votes for the track that was playing (members present)
+    needed: int  # votes needed to move on: a strict majority of the members present
+    skipped: QueueEntry | None = None  # the track that was playing, when moved
+    now_playing: QueueEntry | None = None  # what plays now (None: the catalog ran out)
+    by_host: bool = False
+    filled: tuple[QueueEntry, ...] = ()  # entries Crate queued to keep the music going
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    left: bool  # False: they were not present
+    new_host: int | None = None  # the host left: hosting passed to this member
+    empty: bool = False  # nobody is present any more
+
+
+@dataclass(frozen=True)
+class SessionRating:
+    user_id: int
+    track_id: int
+    title: str
+    value: int  # LIKE / DISLIKE
+    rated_at: float
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    session: Session
+    played: tuple[QueueEntry, ...]  # played and skipped entries, in order
+    members: tuple[int, ...]  # everyone who joined
+    ratings: tuple[SessionRating, ...]  # members' ratings of session tracks during the session
+    match: GroupMatch
+
+    @property
+    def duration(self) -> float:
+        return (self.session.ended_at or time.time()) - self.session.started_at
+
+    @property
+    def skipped(self) -> int:
+        return sum(entry.status == "skipped" for entry in self.played)
+
+    def liked_by(self) -> dict[int, list[str]]:
+        """Titles each member liked during the session."""
+        out: dict[int, list[str]] = {}
+        for rating in self.ratings:
+            if rating.value == store_ratings.LIKE:
+                out.setdefault(rating.user_id, []).append(rating.title)
+        return out
+
+    def disliked_by(self) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for rating in self.ratings:
+            if rating.value == store_ratings.DISLIKE:
+                out.setdefault(rating.user_id, []).append(rating.title)
+        return out
+
+
+@dataclass(frozen=True)
+class RestoredSession:
+    session: Session
+    now_playing: QueueEntry | None
+    upcoming: tuple[QueueEntry, ...]
+    present: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    resumed: tuple[RestoredSession, ...] = ()
+    closed: tuple[SessionSummary, ...] = field(default=())  # idle too long: closed, post the summary
+
+
+# -- the service --------------------------------------------------------------------------------
+
+
+class SessionService:
+    """Listening sessions over the database; every method is safe to call from many tasks."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time):
+        self.db = db
+        self.clock = clock
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, session: Session) -> asyncio.Lock:
+        return self._locks.setdefault(session.id, asyncio.Lock())
+
+    # -- finding sessions ---------------------------------------------------------------------
+
+    async def get(self, guild_id: int, channel_id: int) -> Session:
+        """The open session of this channel; raises :class:`NoSession`."""
+        session = await store.get_open_session(self.db, guild_id, channel_id)
+        if session is None:
+            raise NoSession(detail=f"guild {guild_id} channel {channel_id}")
+        return session
+
+    async def by_id(self, guild_id: int, session_id: int) -> Session:
+        """An open session by id (buttons carry it); raises :class:`SessionEnded` if it closed."""
+        session = await store.get_session(self.db, guild_id, session_id)
+        if session is None or not session.is_open:
+            raise SessionEnded(detail=f"guild {guild_id} session {session_id}")
+        return session
+
+    async def _fresh(self, session: Session) -> Session:
+        return await self.by_id(session.guild_id, session.id)
+
+    # -- starting, joining, leaving -------------------------------------------------------------
+
+    async def start(
+        self, guild_id: int, channel_id: int, host_id: int, voice_channel_id: int | None = None
+    ) -> Session:
+        """Open a session in this channel, hosted (and joined) by ``host_id``."""
+        try:
+            return await store.open_session(
+                self.db, guild_id, channel_id, host_id, voice_channel_id=voice_channel_id, now=self.clock()
+            )
+        except SessionAlreadyOpenError as error:
+            raise SessionAlreadyOpen(detail=error.detail) from error
+
+    async def join(self, session: Session, user_id: int) -> bool:
+        """The member is present (again); False if they already were."""
+        session = await self._fresh(session)
+        return await store.join(self.db, session.guild_id, session.id, user_id, now=self.clock())
+
+    async def leave(self, session: Session, user_id: int) -> LeaveResult:
+        """The member leaves; if they hosted, the longest-present member hosts from now on."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            async with self.db.transaction():
+                left = await store.leave(self.db, session.guild_id, session.id, user_id, now=self.clock())
+                present = await store.present_members(self.db, session.guild_id, session.id)
+                new_host = None
+                if left and session.host_id == user_id and present:
+                    new_host = present[0]
+                    await store.set_host(self.db, session.guild_id, session.id, new_host)
+        return LeaveResult(left, new_host, empty=not present)
+
+    async def open_in_guild(self, guild_id: int) -> list[Session]:
+        """Every open session of a guild (e.g. to find the one playing in a voice channel)."""
+        return await store.open_sessions_in_guild(self.db, guild_id)
+
+    async def present(self, session: Session) -> list[int]:
+        return await store.present_members(self.db, session.guild_id, session.id)
+
+    # -- the queue -----------------------------------------------------------------------------
+
+    async def add_track(self, session: Session, track_id: int, user_id: int) -> QueueEntry:
+        """Queue a member's track (already in the catalog, e.g. from Crate.share). Adding joins them."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            now = self.clock()
+            await store.join(self.db, session.guild_id, session.id, user_id, now=now)
+            try:
+                return await store.enqueue(
+                    self.db, session.guild_id, session.id, track_id, added_by=user_id, reason="", now=now
+                )
+            except UnknownTrack as error:
+                raise TrackGone(detail=error.detail) from error
+
+    async def queue_view(self, session: Session) -> QueueView:
+        """What plays now, what comes next (each with its reason) and who is here."""
+        g, s = session.guild_id, session.id
+        return QueueView(
+            session=await store.get_session(self.db, g, s) or session,
+            now_playing=await store.current_entry(self.db, g, s),
+            upcoming=tuple(await store.upcoming(self.db, g, s)),
+            present=tuple(await store.present_members(self.db, g, s)),
+        )
+
+    async def now_playing(self, session: Session) -> QueueEntry | None:
+        return await store.current_entry(self.db, session.guild_id, session.id)
+
+    async def set_now_playing_message(self, session: Session, message_id: int | None) -> None:
+        await store.set_now_playing_message(self.db, session.guild_id, session.id, message_id)
+
+    async def fill_queue(
+        self, session: Session, *, count: int = FILL_COUNT, names: Mapping[int, str] | None = None
+    ) -> list[QueueEntry]:
+        """Queue ``count`` of Crate's picks for the members present (see bot.recommend.group)."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            return await self._fill(session, count, names)
+
+    async def _fill(self, session: Session, count: int, names: Mapping[int, str] | None) -> list[QueueEntry]:
+        g, s = session.guild_id, session.id
+        present = await store.present_members(self.db, g, s)
+        catalog = await cached_catalog(self.db, g)
+        ratings = await store_ratings.ratings_in_guild(self.db, g)
+        since = await store.picks_since_served(self.db, g, s)
+        entries = await store.queue_of(self.db, g, s)
+        exclude = {e.track_id for e in entries}
+        now = self.clock()
+
+        def pick(excluded: set[int]):
+            return pick_for_group(
+                catalog, ratings, present, exclude_track_ids=excluded, since_served=since,
+                count=count, names=names, now=now,
+            )  # fmt: skip
+
+        picks = await asyncio.to_thread(pick, exclude)
+        if not picks and entries:
+            # Every track has been in the session: let older ones come back.
+            played = [e for e in entries if e.status in ("played", "skipped")]
+            recent = {e.track_id for e in played[-REPEAT_GAP:]}
+            pending = {e.track_id for e in entries if e.status in ("queued", "playing")}
+            picks = await asyncio.to_thread(pick, recent | pending)
+        added = []
+        for p in picks:
+            added.append(
+                await store.enqueue(
+                    self.db, g, s, p.track_id, added_by=None, reason=p.reason, for_user_ids=p.for_user_ids, now=now
+                )
+            )
+        return added
+
+    async def start_playing(self, session: Session, *, names: Mapping[int, str] | None = None) -> QueueEntry | None:
+        """If nothing plays, start the next queued entry (filling the queue if empty); returns what plays."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            current = await store.current_entry(self.db, session.guild_id, session.id)
+            if current is not None:
+                return current
+            _, playing, _ = await self._advance(session, "played", None, names)
+            return playing
+
+    async def _advance(
+        self, session: Session, outcome: str, expected: int | None, names: Mapping[int, str] | None
+    ) -> tuple[QueueEntry | None, QueueEntry | None, tuple[QueueEntry, ...] | None]:
+        """Move on (caller holds the session lock), filling the queue first if it is empty.
+
+        Returns (finished, now playing, entries Crate queued); all None when ``expected`` is
+        given and is not the entry playing.
+        """
+        g, s = session.guild_id, session.id
+        if expected is not None:
+            current = await store.current_entry(self.db, g, s)
+            if current is None or current.id != expected:
+                return None, None, None
+        filled: list[QueueEntry] = []
+        if not await store.upcoming(self.db, g, s):
+            filled = await self._fill(session, FILL_COUNT, names)
+        moved = await store.advance(
+            self.db, g, s, outcome=outcome, expected_entry_id=expected, now=self.clock()  # type: ignore[arg-type]
+        )
+        if moved is None:  # pragma: no cover - the lock makes this impossible
+            return None, None, None
+        finished, playing = moved
+        return finished, playing, tuple(filled)
+
+    async def next(self, session: Session, by_user: int, *, names: Mapping[int, str] | None = None) -> NextResult:
+        """/session next and ⏭: the host moves on at once; anyone else votes, and a strict
+        majority of the members present moves on. Votes belong to the playing track."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            g, s = session.guild_id, session.id
+            present = await store.present_members(self.db, g, s)
+            is_host = by_user == session.host_id
+            if by_user not in present:
+                raise NotInSession(detail=f"user {by_user} session {s}")
+            needed = len(present) // 2 + 1
+            current = await store.current_entry(self.db, g, s)
+            if current is None:
+                # Nothing playing yet: anyone present may get the music going.
+                _, playing, filled = await self._advance(session, "played", None, names)
+                return NextResult(True, 0, needed, None, playing, is_host, filled or ())
+            if not is_host:
+                if not await store.add_skip_vote(self.db, g, s, current.id, by_user, now=self.clock()):
+                    raise AlreadyVoted(detail=f"user {by_user} entry {current.id}")
+            votes = await store.count_skip_votes(self.db, g, s, current.id)
+            if not is_host and votes < needed:
+                return NextResult(False, votes, needed)
+            skipped, playing, filled = await self._advance(session, "skipped", current.id, names)
+            return NextResult(True, votes, needed, skipped, playing, is_host, filled or ())
+
+    async def track_finished(
+        self, session: Session, entry_id: int, *, names: Mapping[int, str] | None = None
+    ) -> QueueEntry | None:
+        """The player finished ``entry_id``: mark it played and start the next (filling if needed).
+
+        Returns what plays now; does nothing (returns the current entry) if ``entry_id`` is no
+        longer the one playing — a skip got there first.
+        """
+        async with self._lock(session):
+            session = await self._fresh(session)
+            _, playing, filled = await self._advance(session, "played", entry_id, names)
+            if filled is None:
+                return await store.current_entry(self.db, session.guild_id, session.id)
+            return playing
+
+    # -- ending, taste match, restore -------------------------------------------------------------
+
+    async def taste_match(self, guild_id: int, user_ids: Sequence[int]) -> GroupMatch:
+        """Pairwise and group taste match of these members in this server."""
+        catalog = await cached_catalog(self.db, guild_id)
+        ratings = await store_ratings.ratings_in_guild(self.db, guild_id)
+        recommender = GroupRecommender(catalog, ratings, now=self.clock())
+        return group_match([recommender.profile(u) for u in dict.fromkeys(user_ids)], catalog)
+
+    async def end(self, session: Session, by_user: int | None = None) -> SessionSummary:
+        """Close the session and sum it up. The host ends it, or anyone present when the host has
+        left; ``by_user=None`` (Crate itself, e.g. after a restart) always may."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            g, s = session.guild_id, session.id
+            if by_user is not None and by_user != session.host_id:
+                present = await store.present_members(self.db, g, s)
+                if session.host_id in present or by_user not in present:
+                    raise NotHost(detail=f"user {by_user} session {s}")
+            await store.close_session(self.db, g, s, now=self.clock())
+        self._locks.pop(session.id, None)
+        return await self.summary(session)
+
+    async def summary(self, session: Session) -> SessionSummary:
+        """What happened in a session (open or closed): tracks, who liked what, the taste match."""
+        g, s = session.guild_id, session.id
+        session = await store.get_session(self.db, g, s) or session
+        start, stop = session.started_at, session.ended_at if session.ended_at is not None else self.clock()
+        entries = await store.queue_of(self.db, g, s, statuses=("played", "skipped", "playing"))
+        entries.sort(key=lambda e: (e.started_at or 0.0, e.position))
+        members = tuple(m.user_id for m in await store.members(self.db, g, s))
+        rows = await self.db.fetch_rows(
+            "SELECT r.user_id, r.track_id, t.title, r.value, r.rated_at FROM ratings r"
+            " JOIN tracks t ON t.guild_id = r.guild_id AND t.id = r.track_id"
+            " WHERE r.guild_id = ? AND r.rated_at BETWEEN ? AND ?"
+            " AND r.user_id IN (SELECT user_id FROM session_members WHERE guild_id = ? AND session_id = ?)"
+            " AND r.track_id IN (SELECT track_id FROM session_queue WHERE guild_id = ? AND session_id = ?)"
+            " ORDER BY r.rated_at, r.user_id",
+            (g, start, stop, g, s, g, s),
+        )
+        ratings = tuple(SessionRating(*row) for row in rows)
+        match = await self.taste_match(g, members)
+        return SessionSummary(session, tuple(entries), members, ratings, match)
+
+    async def restore(self, *, idle_limit: float = IDLE_LIMIT) -> RestoreReport:
+        """After a restart: every open session of every guild, to resume (with its queue and
+        now-playing message id), except those idle longer than ``idle_limit``, which are closed
+        and returned as summaries so the cog can say so in their channel."""
+        now = self.clock()
+        resumed, closed = [], []
+        for session in await store.open_sessions(self.db):
+            g, s = session.guild_id, session.id
+            last = await store.last_activity(self.db, g, s) or session.started_at
+            if now - last > idle_limit:
+                closed.append(await self.end(session))
+                continue
+            resumed.append(
+                RestoredSession(
+                    session=session,
+                    now_playing=await store.current_entry(self.db, g, s),
+                    upcoming=tuple(await store.upcoming(self.db, g, s)),
+                    present=tuple(await store.present_members(self.db, g, s)),
+                )
+            )
+        return RestoreReport(tuple(resumed), tuple(closed))
+
+    async def track(self, guild_id: int, track_id: int):
+        """The catalog track of an entry (for playback: its source_url / title)."""
+        track = await get_track(self.db, guild_id, track_id)
+        if track is None:
+            raise TrackGone(detail=f"guild {guild_id} track {track_id}")
+        return track
+
+
+__all__ = [
+    "AlreadyVoted",
+    "LeaveResult",
+    "NextResult",
+    "NoSession",
+    "NotHost",
+    "NotInSession",
+    "NothingPlaying",
+    "QueueView",
+    "RestoreReport",
+    "RestoredSession",
+    "SessionAlreadyOpen",
+    "SessionEnded",
+    "SessionError",
+    "SessionRating",
+    "SessionService",
+    "SessionSummary",
+    "TrackGone",
+]
