@@ -2,7 +2,8 @@
 
 Sub-commands: ``classify`` files; ``train`` and ``evaluate`` genre models; ``console`` (the
 Discord commands in a terminal) and ``demo`` (a scripted console session on the bundled music,
-the no-token main job); ``run`` (the Discord bot). Heavy imports happen inside the commands so
+the no-token main job); ``run`` (the Discord bot); ``index`` (a local music folder into a
+server's catalog). Heavy imports happen inside the commands so
 that ``crate --help`` is instant.
 """
 
@@ -89,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     recs.add_argument("--taste-bias", type=float, default=None, help="how clustered each member's likes within a genre are (0: uniform)")
     recs.add_argument("--json", action="store_true", help="print the scores as JSON")
     recs.set_defaults(handler=_evaluate_recs)
+
+    index = commands.add_parser(
+        "index", help="analyze a local music folder into a server's catalog (resumable: skips files already indexed)"
+    )
+    index.add_argument("directory", type=Path, metavar="DIR")
+    index.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server to fill")
+    index.add_argument("--user", type=int, metavar="USER_ID", help="record the tracks as shared by this member")
+    index.set_defaults(handler=_index)
     return parser
 
 
@@ -342,6 +351,30 @@ def _evaluate_recs(args) -> int:
     from bot.recommend.evaluate import run_cli
 
     return run_cli(args)
+
+
+def _index(args) -> int:
+    import asyncio
+
+    from bot.crate import Crate
+    from bot.index import index_folder, progress_bar, report_text
+
+    live = sys.stderr.isatty()  # redraw one line on a terminal, one line per file in a log
+
+    def progress(done: int, total: int, path: Path) -> None:
+        bar = progress_bar(done, total, path.name)
+        if live:
+            print(f"\r\x1b[K{bar}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        else:
+            print(bar, file=sys.stderr, flush=True)
+
+    async def session():
+        async with Crate.running(_settings()) as crate:
+            return await index_folder(crate, args.guild, args.directory, added_by=args.user, progress=progress)
+
+    report = asyncio.run(session())
+    print(report_text(report, args.guild, args.directory))
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ class Console:
             genre = " ".join(arguments)
         result = await self.crate.recommend(CONSOLE_GUILD, self.user_id, count=count, genre=genre, names=self.names)
         if result.catalog_empty:
-            self.write("The catalog is empty: share music with /genre PATH-OR-URL first.")
+            self.write("The catalog is empty: share music with /genre PATH-OR-URL, or index a folder with `crate index DIR --guild 1`.")
             return
         if result.cold_start:
             self.write(f"{self.user} hasn't liked anything yet, so here is a start (rate these to teach me):")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,7 @@ class Crate:
         self, guild_id: int, user_id: int, source: Source, progress: Progress = _no_progress
     ) -> SharedTrack:
         """Fetch, analyze and catalog one track; the same audio shared twice is one track."""
+        self.pool.ensure_capacity()  # say "busy" before downloading anything
         with scratch_directory() as directory:
             fetched = await self._fetch(source, directory, progress)
             await progress(Stage.ANALYZING)
@@ -167,15 +169,16 @@ class Crate:
             return FetchedAudio(path=path, title=path.stem, source_url=str(path), size=_size(path))
         await progress(Stage.DOWNLOADING)
         if source.kind == "link":
-            return await asyncio.to_thread(
+            # yt-dlp is CPU-heavy Python (its first call compiles ~1800 URL patterns): in a
+            # worker process it cannot hold the bot's event loop up, and the pool bounds it.
+            download = functools.partial(
                 download_link,
-                source.location,
-                directory,
                 limits=limits,
                 allowlist=self.settings.url_allowlist,
                 timeout=self.settings.download_timeout,
                 deadline=self.settings.job_timeout,
             )
+            return await self.pool.run(download, source.location, directory)
         return await download_attachment(
             self.http,
             source.location,
@@ -186,6 +189,21 @@ class Crate:
             limits=limits,
             timeout=self.settings.download_timeout,
         )
+
+    async def fetch_for_playback(self, track: Track, directory: Path) -> Path | None:
+        """Download a catalog track's audio again, for voice playback (None: no source to fetch).
+
+        Crate keeps analyses, not audio: links and attachment URLs are fetched again through the
+        same guarded path as sharing. Tracks indexed from a local folder have no source to fetch.
+        """
+        if track.source_kind == "file" or not track.source_url:
+            return None
+        if track.source_kind == "link":
+            source = Source.link(track.source_url)
+        else:
+            source = Source.attachment(track.source_url, filename=f"track-{track.id}", size=None, content_type=None)
+        fetched = await self._fetch(source, directory, _no_progress)
+        return fetched.path
 
     # ------------------------------------------------------------------ ratings
 

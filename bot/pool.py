@@ -434,6 +434,15 @@ class AnalysisPool:
         """Decode and analyze ``path`` in a worker; raises the worker's typed ``CrateError``s."""
         return await self.run(analyze_file, str(path), self.limits)
 
+    def ensure_capacity(self) -> None:
+        """Raise :class:`Busy` now if a new job would be refused.
+
+        Callers check before slow preparation (downloading an attachment) so that an overloaded
+        bot says "busy" at once instead of after fetching a file it cannot analyze.
+        """
+        if self._admitted >= self.workers + self.queue_depth:
+            raise Busy(detail=f"{self._admitted} jobs admitted")
+
     async def run(self, function: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
         """Run ``function(*args)`` in a worker and return its result (or raise its exception).
 
@@ -445,8 +454,7 @@ class AnalysisPool:
             raise RuntimeError("AnalysisPool.start() has not been called")
         if self._closed:
             raise PoolClosed(detail="the analysis pool is closed")
-        if self._admitted >= self.workers + self.queue_depth:
-            raise Busy(detail=f"{self._admitted} jobs admitted")
+        self.ensure_capacity()
         self._admitted += 1
         try:
             return await self._run(job, self.job_timeout if timeout is None else timeout, function)

@@ -17,7 +17,7 @@ from cogs import replies
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.genre", "cogs.feedback", "cogs.recommend", "cogs.profile", "cogs.help")
+EXTENSIONS = ("cogs.genre", "cogs.feedback", "cogs.recommend", "cogs.profile", "cogs.session", "cogs.help")
 
 
 def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:

@@ -1,0 +1,431 @@
+"""/session: listen together. A shared queue picked for everyone present, a now-playing message
+with 👍 / 👎 / ⏭ that is edited in place, and voice playback when Crate may join the channel.
+
+The session logic (queue, votes, group picks, taste match, restore) is ``bot.session``; this cog
+parses interactions, keeps the voice players and renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import store
+from bot.crate import Source, Stage
+from bot.describe import clip
+from bot.format import format_duration
+from bot.recommend.group import match_text
+from bot.session import NextResult, SessionService, SessionSummary
+from bot.store.sessions import QueueEntry, Session
+from cogs import replies
+from cogs.feedback import RateButton
+from cogs.genre import PROGRESS
+from cogs.recommend import member_names
+from cogs.render import error_embed
+from cogs.voice import SessionPlayer, connect_voice, human_listeners
+
+log = logging.getLogger(__name__)
+
+UPCOMING_SHOWN = 5
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def entry_line(entry: QueueEntry, names: dict[int, str]) -> str:
+    who = "Crate's pick" if entry.added_by is None else f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
+    reason = f" — {entry.reason}" if entry.reason else ""
+    return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
+
+
+def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, names, *, voice: bool) -> discord.Embed:
+    embed = discord.Embed(title="🎧 Listening session", colour=0x1DB954)
+    if entry is None:
+        embed.description = "Nothing to play yet: add music with `/session add`."
+    else:
+        embed.description = f"▶ Now playing: {entry_line(entry, names)}"
+    if upcoming:
+        embed.add_field(
+            name="Up next",
+            value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(upcoming[:3], 1)),
+            inline=False,
+        )
+    host = names.get(session.host_id)  # footers can't show mentions: name the host only if known
+    embed.set_footer(
+        text=(f"Hosted by {host} · " if host else "")
+        + ("playing in voice" if voice else "text session: follow the links")
+        + " · ⏭ needs the host or a majority"
+    )
+    return embed
+
+
+def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    if entry is not None:
+        view.add_item(RateButton(entry.track_id, store.LIKE, label="Like"))
+        view.add_item(RateButton(entry.track_id, store.DISLIKE, label="Dislike"))
+    view.add_item(SkipButton(session.id))
+    return view
+
+
+def summary_embed(summary: SessionSummary, names: dict[int, str]) -> discord.Embed:
+    embed = discord.Embed(title="Session over", colour=0x1DB954)
+    played = [e for e in summary.played if e.status in ("played", "skipped", "playing")]
+    embed.description = (
+        f"{len(played)} tracks in {format_duration(summary.duration)}"
+        f" ({summary.skipped} skipped) with {len(summary.members)} listeners."
+    )
+    if played:
+        embed.add_field(
+            name="Played",
+            value="\n".join(f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
+                            for i, e in enumerate(played[:10], 1)),
+            inline=False,
+        )
+    likes = summary.liked_by()
+    if likes:
+        embed.add_field(
+            name="Who liked what",
+            value="\n".join(f"{names.get(u, f'<@{u}>')}: {', '.join(clip(t, 40) for t in titles)}"
+                            for u, titles in likes.items()),
+            inline=False,
+        )
+    embed.add_field(name="Group taste match", value=match_text(summary.match.group), inline=False)
+    return embed
+
+
+# ------------------------------------------------------------------ the ⏭ button
+
+
+class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"):
+    """⏭ on the now-playing message: the host moves on, anyone else votes."""
+
+    def __init__(self, session_id: int):
+        super().__init__(
+            discord.ui.Button(emoji="⏭", label="Next", style=discord.ButtonStyle.primary, custom_id=f"crate:skip:{session_id}")
+        )
+        self.session_id = session_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+        return cls(int(match["session"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog: Sessions = interaction.client.get_cog("Sessions")
+        try:
+            session = await cog.service.by_id(interaction.guild_id, self.session_id)
+            text = await cog.move_on(session, interaction.user.id, interaction.guild)
+        except Exception as error:
+            await replies.report_error(interaction, error)
+            return
+        await replies.send(interaction, content=text, ephemeral=True)
+
+
+# ------------------------------------------------------------------ the cog
+
+
+class Sessions(commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"):
+    def __init__(self, bot):
+        self.bot = bot
+        self._service: SessionService | None = None
+        self.players: dict[int, SessionPlayer] = {}  # session id -> voice player
+        self.playing_entry: dict[int, int] = {}  # session id -> queue entry the player is on
+        self.scratch: dict[int, tempfile.TemporaryDirectory] = {}
+        self._restore_task: asyncio.Task | None = None
+
+    @property
+    def service(self) -> SessionService:
+        if self._service is None:  # made on first use: `crate run --sync-global` has no database
+            self._service = SessionService(self.bot.crate.db)
+        return self._service
+
+    async def cog_load(self) -> None:
+        if self.bot.crate is not None:
+            self._restore_task = asyncio.create_task(self._restore(), name="crate-session-restore")
+
+    async def cog_unload(self) -> None:
+        if self._restore_task:
+            self._restore_task.cancel()
+        for session_id in list(self.players):
+            await self._stop_voice(session_id)
+
+    # -- commands ------------------------------------------------------------------------------
+
+    @app_commands.command(name="start", description="Open a listening session in this channel (you host)")
+    @app_commands.describe(voice_channel="Where to play (default: the voice channel you are in; none: text only)")
+    @app_commands.guild_only()
+    async def start(self, interaction: discord.Interaction, voice_channel: discord.VoiceChannel | None = None) -> None:
+        user = interaction.user
+        voice_channel = voice_channel or getattr(getattr(user, "voice", None), "channel", None)
+        session = await self.service.start(
+            interaction.guild_id, interaction.channel_id, user.id, voice_channel.id if voice_channel else None
+        )
+        await interaction.response.defer(thinking=True)
+        names = member_names(interaction.guild)
+        voice_note = "Text session: I'll post each track's link."
+        if voice_channel is not None:
+            voice = await connect_voice(voice_channel)
+            if voice is not None:
+                self._start_player(session, voice)
+                voice_note = f"Playing in {voice_channel.mention}."
+            else:
+                voice_note = f"I can't play in {voice_channel.mention}, so this is a text session: I'll post each track's link."
+        await self.service.start_playing(session, names=names)
+        await interaction.followup.send(
+            f"🎧 {user.mention} started a listening session here. {voice_note}\n"
+            "Join with `/session join`, queue music with `/session add`, see what's next with `/session queue`."
+        )
+        await self._post_now_playing(session, interaction.channel, names)
+        await self._kick_player(session)
+
+    @app_commands.command(name="join", description="Join this channel's listening session")
+    @app_commands.guild_only()
+    async def join(self, interaction: discord.Interaction) -> None:
+        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        joined = await self.service.join(session, interaction.user.id)
+        text = "You joined the session: picks now take your taste into account." if joined else "You're already in this session."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="leave", description="Leave this channel's listening session")
+    @app_commands.guild_only()
+    async def leave(self, interaction: discord.Interaction) -> None:
+        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        result = await self.service.leave(session, interaction.user.id)
+        if not result.left:
+            await interaction.response.send_message("You weren't in this session.", ephemeral=True)
+            return
+        if result.empty:
+            await interaction.response.send_message("You left, and nobody is here any more, so the session is over.")
+            await self._finish(session, interaction.channel, interaction.guild, by_user=None)
+            return
+        text = "You left the session."
+        if result.new_host:
+            text += f" <@{result.new_host}> hosts from now on."
+        await interaction.response.send_message(text)
+
+    @app_commands.command(name="add", description="Queue a song (a file or a link) in this channel's session")
+    @app_commands.describe(file="An audio file", url="A link to a song")
+    @app_commands.guild_only()
+    async def add(self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None) -> None:
+        if (file is None) == (url is None):
+            await interaction.response.send_message("Attach one audio file **or** give one link.", ephemeral=True)
+            return
+        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        source = Source.link(url) if url else Source.attachment(
+            file.url, filename=file.filename, size=file.size, content_type=file.content_type
+        )
+        await interaction.response.defer(thinking=True)
+
+        async def progress(stage: Stage) -> None:
+            await interaction.edit_original_response(content=PROGRESS[stage])
+
+        try:
+            shared = await self.bot.crate.share(interaction.guild_id, interaction.user.id, source, progress)
+            entry = await self.service.add_track(session, shared.track.id, interaction.user.id)
+        except Exception as error:
+            await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
+            return
+        await interaction.edit_original_response(
+            content=f"➕ Queued **{clip(shared.track.title, 80)}** · {shared.track.top_genre} (position {entry.position}).",
+        )
+        if await self.service.now_playing(session) is None:
+            await self.service.start_playing(session, names=member_names(interaction.guild))
+            await self._kick_player(session)
+        await self._refresh_now_playing(session, interaction.guild)
+
+    @app_commands.command(name="queue", description="What is playing, what comes next, and why")
+    @app_commands.guild_only()
+    async def queue(self, interaction: discord.Interaction) -> None:
+        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        view = await self.service.queue_view(session)
+        names = member_names(interaction.guild)
+        match = await self.service.taste_match(interaction.guild_id, view.present)
+        embed = discord.Embed(title="Session queue", colour=0x1DB954)
+        embed.description = (f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else "Nothing playing.")
+        if view.upcoming:
+            embed.add_field(
+                name="Up next",
+                value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(view.upcoming[:UPCOMING_SHOWN], 1)),
+                inline=False,
+            )
+        here = ", ".join(names.get(u, f"<@{u}>") for u in view.present) or "nobody"
+        embed.add_field(name="Listening", value=here, inline=False)
+        embed.add_field(name="Taste match", value=match_text(match.group))
+        await interaction.response.send_message(embed=embed)
+
+    @app_commands.command(name="next", description="Move on: the host skips at once, others vote")
+    @app_commands.guild_only()
+    async def next(self, interaction: discord.Interaction) -> None:
+        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        text = await self.move_on(session, interaction.user.id, interaction.guild)
+        await interaction.response.send_message(text)
+
+    @app_commands.command(name="end", description="End this channel's session with a summary")
+    @app_commands.guild_only()
+    async def end(self, interaction: discord.Interaction) -> None:
+        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        await interaction.response.defer(thinking=True)
+        summary = await self._finish(session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False)
+        await interaction.followup.send(embed=summary_embed(summary, member_names(interaction.guild)))
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_voice_state_update(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
+        """Joining a session's voice channel counts as joining the session."""
+        if member.bot or after.channel is None or (before.channel and before.channel.id == after.channel.id):
+            return
+        for session in await self.service.open_in_guild(member.guild.id):
+            if session.voice_channel_id == after.channel.id:
+                await self.service.join(session, member.id)
+
+    # -- moving through the queue ---------------------------------------------------------------
+
+    async def move_on(self, session: Session, user_id: int, guild: discord.Guild | None) -> str:
+        """/session next and ⏭: returns the sentence for the member who asked."""
+        result: NextResult = await self.service.next(session, user_id, names=member_names(guild))
+        if not result.moved:
+            return f"⏭ Vote counted: {result.votes} of {result.needed} needed to move on."
+        await self._refresh_now_playing(session, guild, announce=True)
+        player = self.players.get(session.id)
+        if player is not None:
+            await player.skip()
+        if result.now_playing is None:
+            return "⏹ That was the last track: the catalog has nothing more for this group."
+        how = "The host moved on." if result.by_host else f"Skipped by vote ({result.votes}/{result.needed})."
+        return f"⏭ {how} Now playing **{clip(result.now_playing.title, 80)}**."
+
+    async def _finish(self, session: Session, channel, guild, *, by_user: int | None, post: bool = True) -> SessionSummary:
+        summary = await self.service.end(session, by_user)
+        await self._stop_voice(session.id)
+        names = member_names(guild)
+        if session.now_playing_message_id and channel is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await channel.get_partial_message(session.now_playing_message_id).edit(
+                    content="This session has ended.", embed=None, view=None
+                )
+        if post and channel is not None:
+            await channel.send(embed=summary_embed(summary, names))
+        return summary
+
+    # -- the now-playing message ----------------------------------------------------------------
+
+    async def _post_now_playing(self, session: Session, channel, names) -> None:
+        view = await self.service.queue_view(session)
+        message = await channel.send(
+            embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players),
+            view=now_playing_view(session, view.now_playing),
+        )
+        await self.service.set_now_playing_message(session, message.id)
+        if view.now_playing is not None and session.id not in self.players:
+            await self._announce(session, channel, view.now_playing)
+
+    async def _refresh_now_playing(self, session: Session, guild, *, announce: bool = False) -> None:
+        view = await self.service.queue_view(session)
+        session = view.session
+        channel = guild.get_channel(session.channel_id) if guild else None
+        if channel is None or session.now_playing_message_id is None:
+            return
+        names = member_names(guild)
+        with contextlib.suppress(discord.HTTPException):
+            await channel.get_partial_message(session.now_playing_message_id).edit(
+                embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players),
+                view=now_playing_view(session, view.now_playing),
+            )
+        if announce and view.now_playing is not None and session.id not in self.players:
+            await self._announce(session, channel, view.now_playing)
+
+    async def _announce(self, session: Session, channel, entry: QueueEntry) -> None:
+        """Text sessions: post the next track's link so everyone can play it."""
+        track = await self.service.track(session.guild_id, entry.track_id)
+        where = track.source_url or "(a local file: not shareable)"
+        await channel.send(f"▶ Now playing **{clip(track.title, 80)}** · {format_duration(track.duration)} — {where}")
+
+    # -- voice ----------------------------------------------------------------------------------
+
+    def _start_player(self, session: Session, voice) -> None:
+        self.scratch[session.id] = tempfile.TemporaryDirectory(prefix="crate-session-")
+
+        async def next_track() -> str | None:
+            return await self._next_file(session)
+
+        async def on_track_start(path) -> None:
+            guild = self.bot.get_guild(session.guild_id)
+            await self._refresh_now_playing(session, guild)
+
+        player = SessionPlayer(voice, asyncio.get_running_loop(), next_track, on_track_start)
+        self.players[session.id] = player
+        channel = voice.channel
+        player.watch_idle(lambda: human_listeners(channel), self.bot.settings.voice_idle_timeout)
+
+    async def _kick_player(self, session: Session) -> None:
+        player = self.players.get(session.id)
+        if player is not None:
+            await player.start()
+
+    async def _next_file(self, session: Session) -> str | None:
+        """The player wants a file: if the entry it played is still current, it ended naturally."""
+        current = await self.service.now_playing(session)
+        finished = self.playing_entry.get(session.id)
+        if current is not None and finished == current.id:
+            guild = self.bot.get_guild(session.guild_id)
+            current = await self.service.track_finished(session, current.id, names=member_names(guild))
+        if current is None:
+            return None
+        self.playing_entry[session.id] = current.id
+        track = await self.service.track(session.guild_id, current.track_id)
+        directory = Path(self.scratch[session.id].name)
+        try:
+            path = await self.bot.crate.fetch_for_playback(track, directory)
+        except Exception:
+            log.exception("could not fetch track %s for playback", track.id)
+            path = None
+        return str(path) if path else None
+
+    async def _stop_voice(self, session_id: int) -> None:
+        player = self.players.pop(session_id, None)
+        self.playing_entry.pop(session_id, None)
+        if player is not None:
+            with contextlib.suppress(Exception):
+                await player.stop()
+        scratch = self.scratch.pop(session_id, None)
+        if scratch is not None:
+            scratch.cleanup()
+
+    # -- restart --------------------------------------------------------------------------------
+
+    async def _restore(self) -> None:
+        """Open sessions survive a restart: resume them (text) or close them with a message."""
+        await self.bot.wait_until_ready()
+        report = await self.service.restore()
+        for restored in report.resumed:
+            session = restored.session
+            guild = self.bot.get_guild(session.guild_id)
+            channel = guild.get_channel(session.channel_id) if guild else None
+            if channel is None:
+                continue
+            await self._refresh_now_playing(session, guild)
+            with contextlib.suppress(discord.HTTPException):
+                await channel.send("🔄 I restarted: this listening session carries on (in text; `/session next` moves on).")
+        for summary in report.closed:
+            guild = self.bot.get_guild(summary.session.guild_id)
+            channel = guild.get_channel(summary.session.channel_id) if guild else None
+            if channel is not None:
+                with contextlib.suppress(discord.HTTPException):
+                    await channel.send(
+                        content="This session was closed while I was away for a long time.",
+                        embed=summary_embed(summary, member_names(guild)),
+                    )
+
+
+async def setup(bot) -> None:
+    bot.add_dynamic_items(SkipButton)
+    await bot.add_cog(Sessions(bot))

@@ -1,0 +1,154 @@
+"""Three members listen together: /session through the real bot, real music, real SQLite.
+
+There is no voice server in the fake Discord, so these sessions run in text mode (Crate posts
+each track's link); the voice path is tested in tests/test_voice.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests import music
+from tests.e2e.harness import music_server, running_crate, settings_for
+from tests.fakediscord import FakeDiscord
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CUTS = ("Nebula", "Media Threat", "Aberrations", "By-Product")
+
+
+@pytest.fixture(scope="module")
+def links(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
+    scratch = tmp_path_factory.mktemp("session-music")
+    files = {}
+    for name in CUTS:
+        cut = music.convert(music.singularity_track(name), scratch / f"{name}.ogg", "-ss", "30", "-t", "25", "-c:a", "libvorbis")
+        files[f"/{name.replace(' ', '-')}.ogg"] = (cut.read_bytes(), "audio/ogg")
+    return files
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory, links):
+    database = tmp_path_factory.mktemp("db") / "crate.sqlite3"
+    async with FakeDiscord() as fake, music_server(links) as web:
+        settings = settings_for(fake, database)
+        yield fake, web, settings
+
+
+def where(fake):
+    guild = fake.guilds[0]
+    return guild, next(c for c in guild.channels if c.name == "general")
+
+
+async def reply(ix, timeout: float = 60):
+    return await ix.wait_original(
+        predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧 Listening" not in m.content),
+        timeout=timeout,
+    )
+
+
+def has_skip_button(message) -> bool:
+    return any(c.startswith("crate:skip:") for c in message.custom_ids)
+
+
+async def now_playing(fake, channel, guild):
+    """The latest now-playing message (a channel message, so it can be edited for hours)."""
+    await fake.wait_channel_message(channel, has_skip_button, guild=guild, timeout=30)
+    return [m for m in fake.channel_messages(channel, guild=guild) if has_skip_button(m)][-1]
+
+
+async def test_a_session_from_start_to_restart_to_end(world):
+    fake, web, settings = world
+    guild, channel = where(fake)
+    async with running_crate(fake, settings):
+        # The catalog: alice shares four real tracks by link.
+        for path in (f"/{n.replace(' ', '-')}.ogg" for n in CUTS):
+            ix = await fake.slash(guild, channel, "alice", "genre", {"url": web + path})
+            assert (await reply(ix)).embeds
+        # alice hosts; bob and carol join.
+        ix = await fake.slash(guild, channel, "alice", "session start")
+        assert (await ix.wait_response()).type == 5 and ix.ack_latency < 3
+        started = await reply(ix)
+        assert "started a listening session" in started.content and "Text session" in started.content
+        message = await now_playing(fake, channel, guild)
+        session_id = int(next(c for c in message.custom_ids if c.startswith("crate:skip:")).split(":")[2])
+        for member in ("bob", "carol"):
+            joined = await fake.slash(guild, channel, member, "session join")
+            assert "You joined" in (await joined.wait_response()).data["content"]
+
+        # Each adds real music; bob dislikes carol's track.
+        added = {}
+        for member, name in (("alice", "singularity-awakening"), ("bob", "nexuiz-beast-of-insanity"), ("carol", "nexuiz-brainsukker")):
+            ix = await fake.slash(guild, channel, member, "session add",
+                                  attachments={"file": (f"{name}.ogg", (EXAMPLES / f"{name}.ogg").read_bytes(), "audio/ogg")})
+            done = await reply(ix)
+            assert done.content.startswith("➕ Queued"), done.payload()
+            added[member] = name
+        choices = await fake.autocomplete(guild, channel, "bob", "dislike", focused="track", value="brainsukker")
+        disliked = choices[0]["value"]
+        await (await fake.slash(guild, channel, "bob", "dislike", {"track": disliked})).wait_response()
+        await (await fake.slash(guild, channel, "carol", "like", {"track": choices[0]["value"]})).wait_response()
+
+        # Vote-skip: with three present, one vote is not enough, two are; the host skips at once.
+        first = await fake.slash(guild, channel, "carol", "session next")
+        assert "Vote counted: 1 of 2" in (await first.wait_response()).data["content"]
+        second = await fake.slash(guild, channel, "bob", "session next")
+        assert "Skipped by vote (2/2)" in (await second.wait_response()).data["content"]
+        host = await fake.slash(guild, channel, "alice", "session next")
+        assert "The host moved on" in (await host.wait_response()).data["content"]
+
+        # Keep moving until Crate fills the queue from the catalog; its picks never include
+        # a track a present member disliked.
+        for _ in range(4):
+            await (await fake.slash(guild, channel, "alice", "session next")).wait_response()
+        queue = await fake.slash(guild, channel, "alice", "session queue")
+        embed = (await queue.wait_response()).data["embeds"][0]
+        text = embed["description"] + " ".join(f["value"] for f in embed.get("fields", []))
+        assert "Crate's pick" in text
+        picks = [line for line in text.split("\n") if "Crate's pick" in line]
+        assert all("brainsukker" not in line for line in picks), picks
+        assert any(f["name"] == "Taste match" and f["value"].endswith("%") for f in embed["fields"])
+
+    # Restart mid-session: the session carries on and the old ⏭ button still works.
+    async with running_crate(fake, settings, ready_count=2):
+        await fake.wait_channel_message(channel, lambda m: "I restarted" in (m.content or ""), guild=guild, timeout=30)
+        old = await now_playing(fake, channel, guild)
+        click = await fake.click(guild, channel, "alice", old, f"crate:skip:{session_id}")
+        response = await click.wait_response()
+        assert response.ephemeral and "moved on" in response.data["content"]
+
+        end = await fake.slash(guild, channel, "alice", "session end")
+        summary = (await reply(end)).embed
+        assert summary["title"] == "Session over"
+        fields = {f["name"]: f["value"] for f in summary["fields"]}
+        assert "Played" in fields and "Group taste match" in fields
+        carol = fake.member(guild, "carol")
+        liked = fields.get("Who liked what", "")
+        assert ("Carol" in liked or f"<@{carol.id}>" in liked) and "brainsukker" in liked
+        after = await fake.slash(guild, channel, "bob", "session queue")
+        assert "no listening session" in (await after.wait_response()).data["content"].lower()
+
+
+async def test_two_channels_hold_separate_sessions(world):
+    fake, web, settings = world
+    guild = fake.guilds[1]
+    general = next(c for c in guild.channels if c.name == "general")
+    other = next(c for c in guild.channels if c.name == "music")
+    async with running_crate(fake, settings, ready_count=3):
+        for channel, host in ((general, "alice"), (other, "bob")):
+            ix = await fake.slash(guild, channel, host, "session start")
+            assert "started a listening session" in (await reply(ix)).content
+        again = await fake.slash(guild, general, "carol", "session start")
+        assert "already" in (await again.wait_response()).data["content"].lower()
+        ix = await fake.slash(guild, other, "carol", "session join")
+        await ix.wait_response()
+        queue = await fake.slash(guild, general, "alice", "session queue")
+        listening = {f["name"]: f["value"] for f in (await queue.wait_response()).data["embeds"][0]["fields"]}["Listening"]
+        def shown(name: str) -> bool:  # by display name, or as a mention when not cached
+            return name.capitalize() in listening or f"<@{fake.member(guild, name).id}>" in listening
+
+        assert shown("alice") and not shown("carol")
