@@ -99,7 +99,17 @@ def summary_embed(summary: SessionSummary, names: dict[int, str]) -> discord.Emb
             inline=False,
         )
     embed.add_field(name="Group taste match", value=match_text(summary.match.group), inline=False)
+    embed.add_field(name="Between members", value=pairs_text(summary.match, names), inline=False)
     return embed
+
+
+def pairs_text(match, names: dict[int, str]) -> str:
+    """``alice & bob 82%`` lines: the blend between every two members."""
+    lines = [
+        f"{names.get(a, f'<@{a}>')} & {names.get(b, f'<@{b}>')}: {match_text(value)}"
+        for a, b, value in match.pairs
+    ]
+    return "\n".join(lines[:10]) or "Only one listener."
 
 
 # ------------------------------------------------------------------ the ⏭ button
@@ -259,6 +269,8 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         here = ", ".join(names.get(u, f"<@{u}>") for u in view.present) or "nobody"
         embed.add_field(name="Listening", value=here, inline=False)
         embed.add_field(name="Taste match", value=match_text(match.group))
+        if len(view.present) > 1:
+            embed.add_field(name="Between members", value=pairs_text(match, names), inline=False)
         await interaction.response.send_message(embed=embed)
 
     @app_commands.command(name="next", description="Move on: the host skips at once, others vote")

@@ -273,5 +273,5 @@ async def test_help_lists_every_command(world):
     ix = await fake.slash(guild_one(fake), fake_channel(guild_one(fake)), "bob", "help")
     response = await ix.wait_response()
     text = str(response.data["embeds"][0])
-    for command in ("/genre", "/like", "/dislike", "/recommend", "/profile", "/forget"):
+    for command in ("/genre", "/like", "/dislike", "/recommend", "/profile", "/forget", "/session start"):
         assert command in text
