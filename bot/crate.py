@@ -23,7 +23,7 @@ from bot import store
 from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
 from bot.config import Settings
 from bot.errors import CrateError
-from bot.pool import AnalysisPool
+from bot.pool import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
 from bot.store import Database, Track
@@ -144,23 +144,43 @@ class Crate:
             fetched = await self._fetch(source, directory, progress)
             await progress(Stage.ANALYZING)
             analyzed = await self.pool.analyze(fetched.path)
+        track, created = await self.add_analyzed(
+            guild_id,
+            analyzed,
+            title=fetched.title,
+            source_kind=source.kind,
+            source_url=None if source.kind == "file" else fetched.source_url,
+            shared_by=user_id,
+        )
+        await store.set_last_track(self.db, guild_id, user_id, track.id)
+        return SharedTrack(track, created, user_id)
+
+    async def add_analyzed(
+        self,
+        guild_id: int,
+        analyzed: AnalyzedFile,
+        *,
+        title: str,
+        source_kind: Literal["attachment", "link", "file"],
+        source_url: str | None,
+        shared_by: int | None,
+    ) -> tuple[Track, bool]:
+        """Put an analyzed file into this server's catalog (deduplicated); True if it is new."""
         analysis = analyzed.analysis
-        track, created = await store.add_track(
+        return await store.add_track(
             self.db,
             guild_id,
-            title=fetched.title,
-            source_url=None if source.kind == "file" else fetched.source_url,
-            source_kind=source.kind,
+            title=title,
+            source_url=source_url,
+            source_kind=source_kind,
             content_hash=analyzed.content_hash,
             duration=analysis.duration,
             genres=analysis.genres,
             tag_probs=analysis.tag_probs,
             embedding=analysis.embedding,
             tempo=analysis.tempo,
-            shared_by=user_id,
+            shared_by=shared_by,
         )
-        await store.set_last_track(self.db, guild_id, user_id, track.id)
-        return SharedTrack(track, created, user_id)
 
     async def _fetch(self, source: Source, directory: Path, progress: Progress) -> FetchedAudio:
         limits = self.settings.limits

@@ -95,20 +95,8 @@ async def index_folder(
         if await store.track_by_hash(crate.db, guild_id, content_hash) is not None:
             return "skipped_known"
         analyzed = await crate.pool.analyze(path)
-        analysis = analyzed.analysis
-        _, created = await store.add_track(
-            crate.db,
-            guild_id,
-            title=path.stem,
-            source_url=None,
-            source_kind="file",
-            content_hash=analyzed.content_hash,
-            duration=analysis.duration,
-            genres=analysis.genres,
-            tag_probs=analysis.tag_probs,
-            embedding=analysis.embedding,
-            tempo=analysis.tempo,
-            shared_by=added_by,
+        _, created = await crate.add_analyzed(
+            guild_id, analyzed, title=path.stem, source_kind="file", source_url=None, shared_by=added_by
         )
         return "added" if created else "duplicates"
 

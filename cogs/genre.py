@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.crate import Source, Stage
+from bot.crate import SharedTrack, Source, Stage
 from cogs import replies
 from cogs.feedback import rating_buttons
 from cogs.render import error_embed, track_embed
@@ -15,6 +15,37 @@ PROGRESS = {
     Stage.DOWNLOADING: "⏬ Downloading…",
     Stage.ANALYZING: "🎧 Listening…",
 }
+
+
+ONE_SOURCE = "Attach one audio file **or** give one link, e.g. `/genre url:https://example.com/song.mp3`."
+
+
+async def share_from_interaction(
+    interaction: discord.Interaction, file: discord.Attachment | None, url: str | None
+) -> SharedTrack | None:
+    """The shared part of /genre and /session add: validate, defer, show progress, analyze.
+
+    Returns None after answering the member when something was wrong (the deferred reply then
+    carries the friendly error).
+    """
+    if (file is None) == (url is None):
+        await interaction.response.send_message(ONE_SOURCE, ephemeral=True)
+        return None
+    source = (
+        Source.link(url)
+        if url is not None
+        else Source.attachment(file.url, filename=file.filename, size=file.size, content_type=file.content_type)
+    )
+    await interaction.response.defer(thinking=True)
+
+    async def progress(stage: Stage) -> None:
+        await interaction.edit_original_response(content=PROGRESS[stage])
+
+    try:
+        return await interaction.client.crate.share(interaction.guild_id, interaction.user.id, source, progress)
+    except Exception as error:
+        await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
+        return None
 
 
 class Genre(commands.Cog):
@@ -27,26 +58,8 @@ class Genre(commands.Cog):
     async def genre(
         self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None
     ) -> None:
-        if (file is None) == (url is None):
-            await interaction.response.send_message(
-                "Attach one audio file **or** give one link, e.g. `/genre url:https://example.com/song.mp3`.",
-                ephemeral=True,
-            )
-            return
-        source = (
-            Source.link(url)
-            if url is not None
-            else Source.attachment(file.url, filename=file.filename, size=file.size, content_type=file.content_type)
-        )
-        await interaction.response.defer(thinking=True)
-
-        async def progress(stage: Stage) -> None:
-            await interaction.edit_original_response(content=PROGRESS[stage])
-
-        try:
-            shared = await self.bot.crate.share(interaction.guild_id, interaction.user.id, source, progress)
-        except Exception as error:
-            await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
+        shared = await share_from_interaction(interaction, file, url)
+        if shared is None:
             return
         embed = track_embed(shared.track, shared_by=interaction.user.mention, created=shared.created)
         await interaction.edit_original_response(content=None, embed=embed, view=rating_buttons(shared.track.id))

@@ -19,7 +19,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import store
-from bot.crate import Source, Stage
 from bot.describe import clip
 from bot.format import format_duration
 from bot.recommend.group import match_text
@@ -27,7 +26,7 @@ from bot.session import NextResult, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.feedback import RateButton
-from cogs.genre import PROGRESS
+from cogs.genre import share_from_interaction
 from cogs.recommend import member_names
 from cogs.render import error_embed
 from cogs.voice import SessionPlayer, connect_voice, human_listeners
@@ -225,20 +224,11 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     @app_commands.describe(file="An audio file", url="A link to a song")
     @app_commands.guild_only()
     async def add(self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None) -> None:
-        if (file is None) == (url is None):
-            await interaction.response.send_message("Attach one audio file **or** give one link.", ephemeral=True)
-            return
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
-        source = Source.link(url) if url else Source.attachment(
-            file.url, filename=file.filename, size=file.size, content_type=file.content_type
-        )
-        await interaction.response.defer(thinking=True)
-
-        async def progress(stage: Stage) -> None:
-            await interaction.edit_original_response(content=PROGRESS[stage])
-
+        shared = await share_from_interaction(interaction, file, url)
+        if shared is None:
+            return
         try:
-            shared = await self.bot.crate.share(interaction.guild_id, interaction.user.id, source, progress)
             entry = await self.service.add_track(session, shared.track.id, interaction.user.id)
         except Exception as error:
             await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
