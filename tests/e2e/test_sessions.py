@@ -6,6 +6,7 @@ each track's link); the voice path is tested in tests/test_voice.py.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,31 @@ async def test_two_channels_hold_separate_sessions(world):
             return name.capitalize() in listening or f"<@{fake.member(guild, name).id}>" in listening
 
         assert shown("alice") and not shown("carol")
+
+
+async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_joins_count(world):
+    """The fake Discord has no voice server, so joining voice fails (after connect_voice's
+    timeout) and the session runs in text; a member entering its voice channel joins it."""
+    fake, web, settings = world
+    guild, channel = where(fake)
+    lounge = next(c for c in guild.channels if c.name == "Lounge")
+    async with running_crate(fake, settings, ready_count=4):
+        ix = await fake.slash(guild, channel, "alice", "session start", {"voice_channel": lounge.id})
+        assert (await ix.wait_response()).type == 5 and ix.ack_latency < 3
+        started = await reply(ix, timeout=60)
+        assert "I can't play in" in started.content and "text session" in started.content
+        await fake.set_voice_state(guild, "carol", lounge)
+
+        async def carol_listens() -> bool:
+            queue = await fake.slash(guild, channel, "alice", "session queue")
+            fields = {f["name"]: f["value"] for f in (await queue.wait_response()).data["embeds"][0]["fields"]}
+            carol = fake.member(guild, "carol")
+            return "Carol" in fields["Listening"] or f"<@{carol.id}>" in fields["Listening"]
+
+        for _ in range(20):
+            if await carol_listens():
+                break
+            await asyncio.sleep(0.1)
+        assert await carol_listens()
+        end = await fake.slash(guild, channel, "alice", "session end")
+        assert (await reply(end)).embed["title"] == "Session over"
