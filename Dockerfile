@@ -7,13 +7,15 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg libopus0 \
     && rm -rf /var/lib/apt/lists/*
 
-RUN groupadd --gid 10001 crate && useradd --create-home --uid 10001 --gid 10001 crate
+RUN groupadd --gid 10001 crate && useradd --create-home --uid 10001 --gid 10001 crate \
+    && mkdir -p /home/crate/data && chown crate:crate /home/crate/data
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY examples ./examples
-RUN pip install --no-cache-dir .
+# Editable, so that `crate demo` finds /app/examples beside the code.
+RUN pip install --no-cache-dir -e .
 
 USER 10001:10001
 WORKDIR /home/crate

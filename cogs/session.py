@@ -414,9 +414,15 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
             channel = guild.get_channel(session.channel_id) if guild else None
             if channel is None:
                 continue
+            voice_channel = guild.get_channel(session.voice_channel_id) if session.voice_channel_id else None
+            voice = await connect_voice(voice_channel) if voice_channel is not None else None
+            if voice is not None:
+                self._start_player(session, voice)
             await self._refresh_now_playing(session, guild)
+            where = f"playing in {voice_channel.mention}" if voice is not None else "in text; `/session next` moves on"
             with contextlib.suppress(discord.HTTPException):
-                await channel.send("🔄 I restarted: this listening session carries on (in text; `/session next` moves on).")
+                await channel.send(f"🔄 I restarted: this listening session carries on ({where}).")
+            await self._kick_player(session)
         for summary in report.closed:
             guild = self.bot.get_guild(summary.session.guild_id)
             channel = guild.get_channel(summary.session.channel_id) if guild else None
