@@ -14,7 +14,7 @@ BAR_COLOUR = "#5865F2"
 
 
 def taste_chart(genres: Sequence[tuple[str, float]], title: str) -> bytes:
-    """A horizontal bar chart of genre shares (0-1), largest on top."""
+    """A horizontal bar chart of genre affinities (0-1, see bot.recommend.profile), largest on top."""
     rows = list(genres)[::-1]
     figure = Figure(figsize=(6, 0.45 * max(len(rows), 1) + 1.0), dpi=100)
     axes = figure.add_subplot()
@@ -22,7 +22,7 @@ def taste_chart(genres: Sequence[tuple[str, float]], title: str) -> bytes:
     for position, (_, share) in enumerate(rows):
         axes.text(share * 100 + 1, position, f"{share:.0%}", va="center", fontsize=9)
     axes.set_xlim(0, 110)
-    axes.set_xlabel("share of your taste (%)")
+    axes.set_xlabel("affinity: how consistently you like it (%)")
     axes.set_title(title)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
