@@ -38,10 +38,6 @@ class NoTrackChosen(CrateError):
     )
 
 
-class UnknownTrack(CrateError):
-    user_message = "I can't find that track in this server's catalog."
-
-
 class Stage(Enum):
     """What a long request is doing, for progress messages."""
 
@@ -241,7 +237,7 @@ class Crate:
     async def track(self, guild_id: int, track_id: int) -> Track:
         track = await store.get_track(self.db, guild_id, track_id)
         if track is None:
-            raise UnknownTrack()
+            raise store.UnknownTrack(detail=f"guild {guild_id} track {track_id}")
         return track
 
     async def search(self, guild_id: int, text: str) -> list[Track]:

@@ -19,7 +19,6 @@ analyzed at a time (the pool has that many worker processes).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 from bot import store
 from bot.errors import CrateError
 from bot.listen.dataset import AUDIO_SUFFIXES
+from bot.store.tracks import content_hash
 
 if TYPE_CHECKING:
     from bot.crate import Crate
@@ -66,11 +66,6 @@ def audio_files(directory: Path) -> list[Path]:
     )
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 async def index_folder(
     crate: Crate,
     guild_id: int,
@@ -91,8 +86,8 @@ async def index_folder(
     done = 0
 
     async def index_one(path: Path) -> str:
-        content_hash = await asyncio.to_thread(_sha256, path)
-        if await store.track_by_hash(crate.db, guild_id, content_hash) is not None:
+        digest = await asyncio.to_thread(content_hash, path)
+        if await store.track_by_hash(crate.db, guild_id, digest) is not None:
             return "skipped_known"
         analyzed = await crate.pool.analyze(path)
         _, created = await crate.add_analyzed(

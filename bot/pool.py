@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import importlib
 import logging
 import multiprocessing
@@ -57,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import AudioLimits
 from bot.errors import CrateError
+from bot.store.tracks import content_hash
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -126,9 +126,7 @@ def analyze_file(path: str, limits: AudioLimits) -> AnalyzedFile:
     if _listener is None:
         raise RuntimeError("analyze_file runs in a pool worker, after the worker initializer")
     analysis = _listener.analyze(path, limits)
-    with open(path, "rb") as file:
-        content_hash = hashlib.file_digest(file, "sha256").hexdigest()
-    return AnalyzedFile(analysis=analysis, content_hash=content_hash)
+    return AnalyzedFile(analysis=analysis, content_hash=content_hash(path))
 
 
 def _initialize_worker(genre_model_path: Path | None) -> None:

@@ -9,12 +9,14 @@ way the new share is recorded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -39,6 +41,12 @@ _COLUMNS = (
     "id, guild_id, title, source_url, source_kind, content_hash, duration, genres, top_genre,"
     " tag_probs, embedding, tempo, added_at, added_by"
 )
+
+
+def content_hash(path: str | Path) -> str:
+    """The catalog's key for "the same audio file": the sha256 hex digest of its bytes (streamed)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
