@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.admission import AdmissionLimits
 from bot.errors import CrateError
 
 
@@ -41,6 +42,12 @@ class Settings:
     queue_depth: int = 8
     job_timeout: float = 120.0
     download_timeout: float = 30.0
+    download_deadline: float = 120.0
+    max_page_bytes: int = 5 * 1024 * 1024
+    member_concurrent: int = 1
+    member_queued: int = 1
+    server_concurrent: int = 3
+    server_queued: int = 3
     url_allowlist: tuple[str, ...] = ()
     genre_model_path: Path | None = None
     voice_idle_timeout: float = 300.0
@@ -72,6 +79,17 @@ class Settings:
         if limits.min_duration >= limits.max_duration:
             raise ConfigError("CRATE_MIN_DURATION must be smaller than CRATE_MAX_DURATION.")
         model = reader.text("CRATE_GENRE_MODEL")
+        member_concurrent = reader.integer("CRATE_MEMBER_CONCURRENT", cls.member_concurrent, minimum=1)
+        member_queued = reader.integer("CRATE_MEMBER_QUEUED", cls.member_queued, minimum=0)
+        server_concurrent = reader.integer("CRATE_SERVER_CONCURRENT", cls.server_concurrent, minimum=1)
+        server_queued = reader.integer("CRATE_SERVER_QUEUED", cls.server_queued, minimum=0)
+        if member_concurrent > server_concurrent:
+            raise ConfigError("CRATE_MEMBER_CONCURRENT must not be larger than CRATE_SERVER_CONCURRENT.")
+        if member_concurrent + member_queued > server_concurrent + server_queued:
+            raise ConfigError(
+                "One member may not hold more tracks than a whole server: CRATE_MEMBER_CONCURRENT + "
+                "CRATE_MEMBER_QUEUED must not be larger than CRATE_SERVER_CONCURRENT + CRATE_SERVER_QUEUED."
+            )
         return cls(
             discord_token=reader.text("DISCORD_TOKEN"),
             discord_api_base=reader.text("DISCORD_API_BASE"),
@@ -82,10 +100,28 @@ class Settings:
             queue_depth=reader.integer("CRATE_QUEUE_DEPTH", cls.queue_depth, minimum=1),
             job_timeout=reader.number("CRATE_JOB_TIMEOUT", cls.job_timeout, minimum=1),
             download_timeout=reader.number("CRATE_DOWNLOAD_TIMEOUT", cls.download_timeout, minimum=1),
+            download_deadline=reader.number("CRATE_DOWNLOAD_DEADLINE", cls.download_deadline, minimum=1),
+            max_page_bytes=reader.integer("CRATE_MAX_PAGE_BYTES", cls.max_page_bytes, minimum=64 * 1024),
+            member_concurrent=member_concurrent,
+            member_queued=member_queued,
+            server_concurrent=server_concurrent,
+            server_queued=server_queued,
             url_allowlist=reader.words("CRATE_URL_ALLOWLIST"),
             genre_model_path=Path(model) if model else None,
             voice_idle_timeout=reader.number("CRATE_VOICE_IDLE_TIMEOUT", cls.voice_idle_timeout, minimum=0),
             limits=limits,
+        )
+
+
+    @property
+    def admission(self) -> AdmissionLimits:
+        """Who may have tracks fetched and analyzed at once (see ``bot.admission``)."""
+        return AdmissionLimits(
+            capacity=self.workers + self.queue_depth,
+            member_concurrent=self.member_concurrent,
+            member_queued=self.member_queued,
+            server_concurrent=self.server_concurrent,
+            server_queued=self.server_queued,
         )
 
 

@@ -2,14 +2,15 @@
 
 The Discord cogs and the terminal console both call these methods and only differ in how they
 render the answers. The way of one track reads top to bottom in :meth:`Crate.share`:
-fetch the audio -> analyze it in the pool -> store the track -> the caller renders it.
+reserve a place (``bot.admission``) -> fetch the audio -> analyze it in the pool -> store the
+track -> the caller renders it. The reservation is taken before anything is downloaded and held
+until the analysis is done: one job, admitted once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from typing import Literal
 import aiohttp
 
 from bot import store
-from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
+from bot.admission import Admission
+from bot.audio.download import download_link_in_process
+from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.pool import AnalysisPool, AnalyzedFile
@@ -117,6 +120,7 @@ class Crate:
         self.db = db
         self.pool = pool
         self.http = http
+        self.admission = Admission(settings.admission)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -134,12 +138,16 @@ class Crate:
     async def share(
         self, guild_id: int, user_id: int, source: Source, progress: Progress = _no_progress
     ) -> SharedTrack:
-        """Fetch, analyze and catalog one track; the same audio shared twice is one track."""
-        self.pool.ensure_capacity()  # say "busy" before downloading anything
-        with scratch_directory() as directory:
-            fetched = await self._fetch(source, directory, progress)
-            await progress(Stage.ANALYZING)
-            analyzed = await self.pool.analyze(fetched.path)
+        """Fetch, analyze and catalog one track; the same audio shared twice is one track.
+
+        Raises :class:`~bot.admission.MemberBusy`/``ServerBusy``/``Busy`` at once, before anything
+        is downloaded, when this member, this server or everybody already has enough in flight.
+        """
+        async with self.admission.reserve(guild_id, user_id):
+            with scratch_directory() as directory:
+                fetched = await self._fetch(source, directory, progress)
+                await progress(Stage.ANALYZING)
+                analyzed = await self.pool.analyze(fetched.path)
         track, created = await self.add_analyzed(
             guild_id,
             analyzed,
@@ -185,16 +193,17 @@ class Crate:
             return FetchedAudio(path=path, title=path.stem, source_url=str(path), size=_size(path))
         await progress(Stage.DOWNLOADING)
         if source.kind == "link":
-            # yt-dlp is CPU-heavy Python (its first call compiles ~1800 URL patterns): in a
-            # worker process it cannot hold the bot's event loop up, and the pool bounds it.
-            download = functools.partial(
-                download_link,
+            # yt-dlp is CPU-heavy Python: in a process of its own it can neither hold the bot's
+            # event loop up nor keep an analysis worker waiting on a slow site.
+            return await download_link_in_process(
+                source.location,
+                directory,
                 limits=limits,
                 allowlist=self.settings.url_allowlist,
                 timeout=self.settings.download_timeout,
-                deadline=self.settings.job_timeout,
+                deadline=self.settings.download_deadline,
+                max_page_bytes=self.settings.max_page_bytes,
             )
-            return await self.pool.run(download, source.location, directory)
         return await download_attachment(
             self.http,
             source.location,
@@ -204,6 +213,7 @@ class Crate:
             directory=directory,
             limits=limits,
             timeout=self.settings.download_timeout,
+            deadline=self.settings.download_deadline,
         )
 
     async def fetch_for_playback(self, track: Track, directory: Path) -> Path | None:

@@ -54,6 +54,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.admission import Busy  # noqa: F401 - the pool's own refusal is admission's "busy"
 from bot.config import AudioLimits
 from bot.errors import CrateError
 from bot.store.tracks import content_hash
@@ -72,10 +73,6 @@ CLOSE_GRACE = 3.0
 WORKER_NICENESS = 5
 #: Seconds of synthetic noise analysed once per worker to warm up librosa/numba.
 WARM_UP_SECONDS = 6.0
-
-
-class Busy(CrateError):
-    user_message = "I'm busy listening to other music right now — please try again in a minute."
 
 
 class JobTimeout(CrateError):

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gzip
 import json
 import socket
 from pathlib import Path
+
+import contextlib
 
 import aiohttp
 import pytest
@@ -28,10 +31,12 @@ from bot.audio.errors import (
     LinkUnavailable,
     NotAudio,
     NotAudioLink,
+    PageTooLarge,
     PlaylistLink,
     TooLarge,
     TooLong,
 )
+from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
 from bot.config import AudioLimits
 from tests.music import convert, singularity_track
@@ -40,6 +45,9 @@ LIMITS = AudioLimits()
 LOCAL = ("127.0.0.1",)
 TIMEOUT = 2.0
 STALL = 2 * TIMEOUT + 1
+#: The "huge page" served below, and the page cap the tests use against it.
+HUGE_PAGE = 300 * 1024 * 1024
+PAGE_CAP = 1024 * 1024
 
 
 # --- test media and server ----------------------------------------------------------------
@@ -55,12 +63,13 @@ def media(tmp_path_factory) -> dict[str, bytes]:
 
 
 class Server:
-    """A local web server plus a count of requests per path."""
+    """A local web server plus a count of requests per path (and of bytes sent by the huge page)."""
 
     def __init__(self, base: str, port: int, hits: collections.Counter):
         self.base = base
         self.port = port
         self.hits = hits
+        self.sent: collections.Counter = collections.Counter()
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -133,6 +142,39 @@ async def server(media) -> Server:
             await response.write(media["ogg"][start : start + 65536])
         return response
 
+    async def drip(request):
+        # One byte a second, for ever: never stalls long enough for a per-read timeout.
+        response = web.StreamResponse(headers={"Content-Type": "audio/ogg", "Content-Length": str(len(media["ogg"]))})
+        await response.prepare(request)
+        for byte in media["ogg"]:
+            await response.write(bytes([byte]))
+            await asyncio.sleep(1.0)
+        return response
+
+    async def huge_page(request):
+        # An HTML page of HUGE_PAGE bytes, streamed: whoever reads it all holds 300 MB.
+        response = web.StreamResponse(headers={"Content-Type": "text/html", "Content-Length": str(HUGE_PAGE)})
+        await response.prepare(request)
+        block = b"<p>" + b"la " * 21844 + b"</p>\n"
+        head = b"<!DOCTYPE html><html><head><title>Huge</title></head><body>"
+        await response.write(head)
+        sent = len(head)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while sent + len(block) <= HUGE_PAGE:
+                await response.write(block)
+                sent += len(block)
+                server.sent[request.path] = sent
+        return response
+
+    async def gzip_bomb(request):
+        # 40 MB of HTML that travels as ~40 KB of gzip.
+        body = gzip.compress(b"<!DOCTYPE html><html><body>" + b" " * (40 * 1024 * 1024) + b"</body></html>")
+        return web.Response(body=body, headers={"Content-Type": "text/html", "Content-Encoding": "gzip"})
+
+    async def gzip_page(request):
+        page = _html('<h1>Song</h1><audio controls src="/music/track.mp3"></audio>')
+        return web.Response(body=gzip.compress(page.body), headers={"Content-Type": "text/html", "Content-Encoding": "gzip"})
+
     def status(code: int):
         async def handler(request):
             return web.Response(status=code)
@@ -160,6 +202,11 @@ async def server(media) -> Server:
     app.router.add_get("/stall.ogg", stall)
     app.router.add_get("/trickle.ogg", trickle)
     app.router.add_get("/chunked.ogg", chunked)
+    app.router.add_get("/drip.ogg", drip)
+    app.router.add_get("/huge.html", huge_page)
+    app.router.add_get("/bomb.html", gzip_bomb)
+    app.router.add_get("/gzip.html", gzip_page)
+    app.router.add_get("/to-file", redirect("file:///etc/passwd"))
     app.router.add_get("/to-local-track", redirect("/music/track.ogg"))
     app.router.add_get("/to-ipv6-loopback", redirect("http://[::1]:9/music/track.ogg"))
     app.router.add_get("/to-private", redirect("http://10.0.0.1/music/track.ogg"))
@@ -404,6 +451,66 @@ async def test_redirect_to_private_address_is_blocked(server, path):
 async def test_media_url_on_private_address_is_blocked(server):
     with scratch_directory() as directory, pytest.raises(BlockedLink):
         await fetch_link(server.url("/private.html"), directory)
+
+
+async def test_redirect_to_a_file_is_not_a_link_i_can_open(server):
+    with scratch_directory() as directory, pytest.raises(BadLink) as caught:
+        await fetch_link(server.url("/to-file"), directory)
+    assert_friendly(caught.value, BadLink)
+    assert "isn't a link I can open" in caught.value.user_message
+    assert "302" not in caught.value.user_message
+
+
+async def test_huge_page_is_refused_before_it_is_parsed(server):
+    with scratch_directory() as directory, pytest.raises(PageTooLarge) as caught:
+        await fetch_link(server.url("/huge.html"), directory, max_page_bytes=PAGE_CAP)
+    assert_friendly(caught.value, PageTooLarge)
+    await asyncio.sleep(0.2)  # let the server notice the closed connection
+    assert server.sent["/huge.html"] < HUGE_PAGE // 10  # reading stopped near the cap, far from 300 MB
+
+
+async def test_compressed_page_inflates_within_the_cap(server):
+    with scratch_directory() as directory, pytest.raises(PageTooLarge):
+        await fetch_link(server.url("/bomb.html"), directory, max_page_bytes=PAGE_CAP)
+
+
+async def test_compressed_page_is_still_read(server, media):
+    with scratch_directory() as directory:
+        fetched = await fetch_link(server.url("/gzip.html"), directory, max_page_bytes=PAGE_CAP)
+        assert fetched.path.read_bytes() == media["mp3"]
+
+
+async def in_process(url: str, directory: Path, *, deadline: float = 60.0, **kwargs):
+    return await download_link_in_process(
+        url, directory, limits=kwargs.pop("limits", LIMITS), allowlist=kwargs.pop("allowlist", LOCAL),
+        timeout=TIMEOUT, deadline=deadline, **kwargs,
+    )  # fmt: skip
+
+
+async def test_download_in_its_own_process(server, media):
+    with scratch_directory() as directory:
+        fetched = await in_process(server.url("/music/track.ogg"), directory)
+        assert isinstance(fetched, FetchedAudio)
+        assert fetched.path.parent == directory and fetched.path.read_bytes() == media["ogg"]
+
+
+async def test_errors_cross_the_process_boundary_with_their_sentence(server):
+    with scratch_directory() as directory, pytest.raises(BlockedLink) as caught:
+        await in_process(server.url("/music/track.ogg"), directory, allowlist=())
+    assert_friendly(caught.value, BlockedLink)
+    assert server.hits["/music/track.ogg"] == 0
+    with scratch_directory() as directory, pytest.raises(PageTooLarge):
+        await in_process(server.url("/huge.html"), directory)  # the default cap, 5 MiB
+
+
+async def test_dripping_site_hits_the_wall_clock_deadline(server):
+    # One byte a second never trips the per-read timeout (2 s); only the whole-download deadline ends it.
+    with scratch_directory() as directory:
+        with pytest.raises(LinkTimeout) as caught:
+            await in_process(server.url("/drip.ogg"), directory, deadline=TIMEOUT * 2)
+        assert_friendly(caught.value, LinkTimeout)
+        assert "too slow" in caught.value.user_message
+        assert "analyze" not in caught.value.user_message
 
 
 def test_bad_link_is_refused_without_network():

@@ -28,6 +28,10 @@ class TooLarge(AudioError):
     user_message = "That file is too large for me."
 
 
+class PageTooLarge(TooLarge):
+    user_message = "That page is too large for me to read. Send a link to the track itself, or the file."
+
+
 class TooLong(AudioError):
     user_message = "That track is too long for me."
 
@@ -74,7 +78,7 @@ class LinkUnavailable(FetchError):
 
 
 class LinkTimeout(FetchError):
-    user_message = "That site took too long to answer, so I gave up."
+    user_message = "That site is too slow, so I gave up waiting for it. Try another link, or send the file."
 
 
 class DownloadFailed(FetchError):

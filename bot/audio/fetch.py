@@ -6,9 +6,14 @@ written into a directory the caller owns (``scratch_directory``), which is remov
 whatever happens. Decoding, and the exact duration checks, happen later with ffmpeg.
 
 Links are untrusted, so every connection yt-dlp makes is vetted by ``bot.audio.address``
-(see there for what that covers). Known limits: yt-dlp reads web pages (not media) into memory
-without a size cap; HLS-only sources are refused (see ``SAFE_PROTOCOLS``); direct links
-without a telling extension or type are downloaded and left for the decoder to reject.
+(see there for what that covers). Every response yt-dlp reads is capped: while it looks for
+the audio (reading pages into memory to parse them) at ``max_page_bytes``, while it downloads
+the media at ``AudioLimits.max_bytes``; compressed responses are decoded within the same cap.
+Known limits: HLS-only sources are refused (see ``SAFE_PROTOCOLS``); direct links without a
+telling extension or type are downloaded and left for the decoder to reject.
+
+``download_link`` is blocking and CPU-hungry (yt-dlp): the bot runs it in a process of its own,
+with a wall-clock deadline, through ``bot.audio.download``.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.client
+import io
 import logging
 import re
 import socket
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+import urllib.response
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,7 @@ from typing import Any
 import aiohttp
 import yt_dlp
 from yt_dlp.networking import _urllib as ytdlp_urllib
+from yt_dlp.networking.common import Response as YtdlpResponse
 from yt_dlp.networking.exceptions import HTTPError as YtdlpHTTPError
 from yt_dlp.utils import MEDIA_EXTENSIONS, UnsupportedError
 
@@ -43,6 +52,7 @@ from bot.audio.errors import (
     LiveLink,
     NotAudio,
     NotAudioLink,
+    PageTooLarge,
     PlaylistLink,
     TooLarge,
     TooLong,
@@ -62,6 +72,8 @@ AUDIO_CONTENT_TYPES = ("audio/", "video/")
 GENERIC_CONTENT_TYPES = frozenset({"application/ogg", "application/x-ogg", "application/octet-stream"})
 
 _CHUNK = 64 * 1024
+#: Default cap on a web page read while looking for the audio (``Settings.max_page_bytes``).
+MAX_PAGE_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -90,15 +102,19 @@ def download_link(
     allowlist: Sequence[str],
     timeout: float,
     deadline: float | None = None,
+    max_page_bytes: int = MAX_PAGE_BYTES,
 ) -> FetchedAudio:
     """Download the audio behind ``url`` into ``directory`` with yt-dlp. Blocking.
 
     ``timeout`` bounds each socket operation; ``deadline`` (seconds, optional) bounds the
-    whole download, so a server that trickles bytes can't hold a worker forever.
+    media download as checked between blocks (``bot.audio.download`` enforces the wall-clock
+    deadline of the whole job from outside, by killing the process). Pages read while looking
+    for the audio may be ``max_page_bytes`` long at most, media ``limits.max_bytes``.
     Raises a ``CrateError`` subclass with a sentence for the user on every expected failure.
     """
     check_url(url, allowlist)
     started = time.monotonic()
+    cap = ReadCap(max_page_bytes, lambda: PageTooLarge(detail=f"{url}: a page over {max_page_bytes} bytes"))
 
     def progress(status: dict[str, Any]) -> None:
         # Raised exceptions abort the download and propagate out of yt-dlp unchanged.
@@ -131,9 +147,10 @@ def download_link(
         "logger": _YtdlpLogger(),
     }
     try:
-        with _GuardedYoutubeDL(params, allowlist=allowlist) as ydl:
+        with _GuardedYoutubeDL(params, allowlist=allowlist, cap=cap) as ydl:
             info = ydl.extract_info(url, download=False)
             _check_metadata(info, url, limits, allowlist)
+            cap.limit, cap.error = limits.max_bytes, lambda: _too_large(limits, detail=f"{url}: body over limit")
             info = ydl.process_ie_result(info, download=True)
     except CrateError:
         raise
@@ -197,6 +214,8 @@ def _translate(error: BaseException, url: str) -> CrateError:
             return BlockedLink(detail=detail)
     for cause in chain:
         if isinstance(cause, YtdlpHTTPError):
+            if 300 <= cause.status < 400:  # a redirect urllib refused to follow (file:, ftp:, a loop...)
+                return BadLink(detail=detail)
             if cause.status in (401, 403, 404, 410, 451):
                 return LinkUnavailable(detail=detail)
             return DownloadFailed(
@@ -238,6 +257,7 @@ def _causes(error: BaseException | None) -> Iterator[BaseException]:
             getattr(current, "cause", None),  # ExtractorError, RequestError
             getattr(current, "reason", None),  # urllib.error.URLError
             exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None,  # DownloadError
+            *(getattr(current, "unexpected_errors", None) or ()),  # NoSupportingHandlers
         ]
 
 
@@ -248,13 +268,59 @@ class _GuardedYoutubeDL(yt_dlp.YoutubeDL):
     websockets); this one only has the guarded urllib handler, so there is no way around it.
     """
 
-    def __init__(self, params: dict[str, Any], *, allowlist: Sequence[str]):
+    def __init__(self, params: dict[str, Any], *, allowlist: Sequence[str], cap: ReadCap | None = None):
         self._allowlist = tuple(allowlist)
+        self._cap = cap
         super().__init__(params)
 
     @functools.cached_property
     def _request_director(self):
-        return self.build_request_director([functools.partial(GuardedRH, allowlist=self._allowlist)])
+        return self.build_request_director([functools.partial(GuardedRH, allowlist=self._allowlist, cap=self._cap)])
+
+
+class ReadCap:
+    """How many bytes one response may deliver, and the error raised beyond that (changes per phase)."""
+
+    def __init__(self, limit: int, error: Callable[[], CrateError]):
+        self.limit = limit
+        self.error = error
+
+
+class _CappedResponse(YtdlpResponse):
+    """A yt-dlp response that raises ``cap.error()`` once more than ``cap.limit`` bytes are read."""
+
+    def __init__(self, inner: YtdlpResponse, cap: ReadCap):
+        super().__init__(
+            fp=inner.fp, url=inner.url, headers=inner.headers, status=inner.status,
+            reason=inner.reason, extensions=inner.extensions,
+        )  # fmt: skip
+        self._inner = inner
+        self._cap = cap
+        self._count = 0
+
+    def read(self, amt: int | None = None) -> bytes:
+        limit = self._cap.limit
+        if amt is not None and amt >= 0:
+            data = self._inner.read(amt)
+        else:  # "everything": read in blocks, so that memory stays within the cap
+            parts: list[bytes] = []
+            while True:
+                part = self._inner.read(min(_CHUNK, limit - self._count - sum(map(len, parts)) + 1))
+                if not part:
+                    break
+                parts.append(part)
+                if self._count + sum(map(len, parts)) > limit:
+                    break
+            data = b"".join(parts)
+        self._count += len(data)
+        if self._count > limit:
+            self.close()
+            raise self._cap.error()
+        return data
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
 
 
 class GuardedRH(ytdlp_urllib.UrllibRH):
@@ -266,9 +332,17 @@ class GuardedRH(ytdlp_urllib.UrllibRH):
 
     _SUPPORTED_URL_SCHEMES = ("http", "https")
 
-    def __init__(self, *, allowlist: Sequence[str] = (), **kwargs: Any):
+    def __init__(self, *, allowlist: Sequence[str] = (), cap: ReadCap | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.allowlist = tuple(allowlist)
+        self.cap = cap
+
+    def _prepare_headers(self, request, headers):
+        headers["Accept-Encoding"] = "gzip, deflate"  # the encodings decoded within the cap
+
+    def _send(self, request):
+        response = super()._send(request)
+        return response if self.cap is None else _CappedResponse(response, self.cap)
 
     def _create_instance(self, proxies, cookiejar, legacy_ssl_support=None):
         # Mirrors UrllibRH._create_instance, minus file/ftp/data handlers and with guarded sockets.
@@ -277,6 +351,7 @@ class GuardedRH(ytdlp_urllib.UrllibRH):
             ytdlp_urllib.ProxyHandler(proxies),
             _GuardedHTTPHandler(
                 allowlist=self.allowlist,
+                cap=self.cap,
                 debuglevel=int(bool(self.verbose)),
                 context=self._make_sslcontext(legacy_ssl_support=legacy_ssl_support),
                 source_address=self.source_address,
@@ -294,9 +369,29 @@ class GuardedRH(ytdlp_urllib.UrllibRH):
 
 
 class _GuardedHTTPHandler(ytdlp_urllib.HTTPHandler):
-    def __init__(self, *, allowlist: Sequence[str], **kwargs: Any):
+    def __init__(self, *, allowlist: Sequence[str], cap: ReadCap | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self._allowlist = allowlist
+        self._cap = cap
+
+    def http_response(self, req, resp):
+        """Decode gzip/deflate without ever holding more than the cap (yt-dlp's own decoder
+        reads the whole compressed body into memory first, and inflates it without a limit)."""
+        encodings = [e.strip().lower() for e in resp.headers.get("Content-Encoding", "").split(",")]
+        encodings = [e for e in encodings if e and e != "identity"]
+        if not encodings:
+            return resp
+        limit = self._cap.limit if self._cap is not None else MAX_PAGE_BYTES
+        error = self._cap.error if self._cap is not None else (lambda: PageTooLarge())
+        data = resp.read(limit + 1)
+        resp.close()
+        for encoding in reversed(encodings):
+            data = _inflate(data, encoding, limit, error)
+        decoded = urllib.response.addinfourl(io.BytesIO(data), resp.headers, resp.url, resp.code)
+        decoded.msg = resp.msg
+        return decoded
+
+    https_response = http_response
 
     def http_open(self, req):
         return self.do_open(functools.partial(self._connection, http.client.HTTPConnection), req)
@@ -314,6 +409,27 @@ class _GuardedHTTPHandler(ytdlp_urllib.HTTPHandler):
         if self._source_address is not None:
             connection.source_address = (self._source_address, 0)
         return connection
+
+
+def _inflate(data: bytes, encoding: str, limit: int, error: Callable[[], CrateError]) -> bytes:
+    if len(data) > limit:
+        raise error()
+    if encoding in ("gzip", "x-gzip"):
+        attempts = [zlib.MAX_WBITS | 16]
+    elif encoding == "deflate":
+        attempts = [-zlib.MAX_WBITS, zlib.MAX_WBITS]  # raw deflate, or zlib-wrapped as some servers send
+    else:
+        raise DownloadFailed(detail=f"unsupported Content-Encoding {encoding!r}")
+    for wbits in attempts:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(data, limit + 1)
+        except zlib.error:
+            continue
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise error()
+        return out
+    raise DownloadFailed(detail=f"undecodable {encoding} body")
 
 
 class _YtdlpLogger:
@@ -344,13 +460,14 @@ async def download_attachment(
     directory: Path,
     limits: AudioLimits,
     timeout: float,
+    deadline: float | None = None,
 ) -> FetchedAudio:
     """Stream a Discord attachment into ``directory``, refusing what can't be audio or is too big.
 
     The URL comes from Discord (its CDN), not from the user, so the private-address guard does
     not apply here. ``size`` and ``content_type`` are what Discord declared; the server's
     Content-Length is checked too, and the limit is enforced on the bytes actually read.
-    ``timeout`` bounds connecting and each read.
+    ``timeout`` bounds connecting and each read, ``deadline`` (optional) the whole download.
     """
     name = _display_name(filename)
     if size is not None and size > limits.max_bytes:
@@ -361,7 +478,7 @@ async def download_attachment(
             detail=f"attachment {filename!r}: content type {content_type!r}",
         )
     path = directory / f"attachment{_safe_suffix(filename)}"
-    client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    client_timeout = aiohttp.ClientTimeout(total=deadline, sock_connect=timeout, sock_read=timeout)
     written = 0
     try:
         async with session.get(url, timeout=client_timeout) as response:
