@@ -14,7 +14,7 @@ Measured, against the targets from the issue:
 
 * each interaction's acknowledgement latency (dispatch -> callback, ``ix.ack_latency``): max, p99
   (target: every one <= 3 s, Discord's deadline);
-* how each request ended: an embed with genre bars (answered), the ``Busy`` message (told busy),
+* how each request ended: an embed with genre bars (answered), a ``bot.admission`` busy message (told busy),
   anything else (failure, printed); target: all answered or told busy;
 * event-loop lag: a ticker in the bot's loop sleeps 10 ms and records its overshoot, from the
   first request to the last answer (target: p99 <= 100 ms). The fake Discord and this driver run
@@ -198,6 +198,13 @@ def children_of(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def is_busy(text: str) -> bool:
+    """The bot's "busy" answers: everybody's (``Busy``), a member's or a server's (``bot.admission``)."""
+    from bot.admission import Busy
+
+    return Busy.user_message in text or "being analyzed" in text
+
+
 def analysis_pool():
     """The bot's AnalysisPool, if it can be found (run_bot keeps it in a local)."""
     import gc
@@ -225,7 +232,6 @@ class Outcome:
 
 
 async def burst(args: argparse.Namespace) -> int:
-    from bot.pool import Busy
     from tests.e2e.harness import music_server, running_crate, settings_for
     from tests.fakediscord import FakeDiscord
 
@@ -300,7 +306,7 @@ async def burst(args: argparse.Namespace) -> int:
                     if embed and "█" in description and "%" in description:
                         outcome.kind = "answered"
                         outcome.genre = description.strip("`\n").splitlines()[0].split()[0]
-                    elif description.startswith("⚠️") and Busy.user_message in description:
+                    elif description.startswith("⚠️") and is_busy(description):
                         outcome.kind = "busy"
                     else:
                         outcome.detail = repr(message.payload())

@@ -177,8 +177,9 @@ class Reservation:
     async def __aenter__(self) -> Reservation:
         admission = self.admission
         try:
-            overtaking = any(r.guild_id == self.guild_id for r in admission._waiting)  # first come, first served
-            if admission._may_run(self) and not overtaking:
+            # Waiting reservations are started as soon as they may run, so one that may run now
+            # overtakes nobody: whoever waits is held by their own member's or server's limit.
+            if admission._may_run(self):
                 admission._start(self)
                 return self
             self.turn = asyncio.get_running_loop().create_future()
