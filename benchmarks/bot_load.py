@@ -292,7 +292,8 @@ async def burst(args: argparse.Namespace) -> int:
                         outcome.ack = ix.ack_latency
                         message = await ix.wait_original(
                             predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content
-                                                                       and "🎧" not in m.content),
+                                                                       and "🎧" not in m.content
+                                                                       and "⏳" not in m.content),
                             timeout=ANSWER_TIMEOUT,
                         )
                     except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash

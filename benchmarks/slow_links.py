@@ -185,7 +185,8 @@ async def attack(args: argparse.Namespace) -> dict:
                             await ix.wait_response(timeout=30)
                             message = await ix.wait_original(
                                 predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content
-                                                                           and "🎧" not in m.content),
+                                                                           and "🎧" not in m.content
+                                                                           and "⏳" not in m.content),
                                 timeout=3600,
                             )
                         except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.errors import CrateError
@@ -93,10 +94,13 @@ class Admission:
         self._waiting: list[Reservation] = []
         self.total = 0
 
-    def reserve(self, guild_id: int, user_id: int) -> Reservation:
+    def reserve(
+        self, guild_id: int, user_id: int, *, on_wait: Callable[[], Awaitable[None]] | None = None
+    ) -> Reservation:
         """Take a place now, or raise :class:`MemberBusy`, :class:`ServerBusy` or :class:`Busy`.
 
-        Use the result with ``async with``: entering waits for the job's turn, leaving releases.
+        Use the result with ``async with``: entering waits for the job's turn (awaiting
+        ``on_wait()`` first, when it has to wait: "you're in the queue"), leaving releases.
         """
         member = (guild_id, user_id)
         if self._held[member] >= self.limits.per_member:
@@ -108,7 +112,7 @@ class Admission:
         self._held[member] += 1
         self._held_by_server[guild_id] += 1
         self.total += 1
-        return Reservation(self, guild_id, user_id)
+        return Reservation(self, guild_id, user_id, on_wait)
 
     def held_by(self, guild_id: int, user_id: int) -> int:
         return self._held[(guild_id, user_id)]
@@ -162,8 +166,11 @@ class Admission:
 class Reservation:
     """One member's place for one job; ``async with`` it around the download and the analysis."""
 
-    def __init__(self, admission: Admission, guild_id: int, user_id: int):
+    def __init__(
+        self, admission: Admission, guild_id: int, user_id: int, on_wait: Callable[[], Awaitable[None]] | None = None
+    ):
         self.admission = admission
+        self.on_wait = on_wait
         self.guild_id = guild_id
         self.user_id = user_id
         self.running = False
@@ -184,6 +191,8 @@ class Reservation:
                 return self
             self.turn = asyncio.get_running_loop().create_future()
             admission._waiting.append(self)
+            if self.on_wait is not None:
+                await self.on_wait()
             await self.turn
             return self
         except BaseException:

@@ -36,7 +36,7 @@ Commands (the same as on Discord):
   /as NAME                     become another listener (to try taste from several people)
   /help, /quit"""
 
-PROGRESS = {Stage.DOWNLOADING: "⏬ downloading…", Stage.ANALYZING: "🎧 listening…"}
+PROGRESS = {Stage.WAITING: "⏳ in the queue…", Stage.DOWNLOADING: "⏬ downloading…", Stage.ANALYZING: "🎧 listening…"}
 
 
 def user_id_of(name: str) -> int:

@@ -44,6 +44,7 @@ class NoTrackChosen(CrateError):
 class Stage(Enum):
     """What a long request is doing, for progress messages."""
 
+    WAITING = "waiting"  # admitted, waiting for its turn (this member's or server's other tracks)
     DOWNLOADING = "downloading"
     ANALYZING = "analyzing"
 
@@ -143,7 +144,7 @@ class Crate:
         Raises :class:`~bot.admission.MemberBusy`/``ServerBusy``/``Busy`` at once, before anything
         is downloaded, when this member, this server or everybody already has enough in flight.
         """
-        async with self.admission.reserve(guild_id, user_id):
+        async with self.admission.reserve(guild_id, user_id, on_wait=lambda: progress(Stage.WAITING)):
             with scratch_directory() as directory:
                 fetched = await self._fetch(source, directory, progress)
                 await progress(Stage.ANALYZING)

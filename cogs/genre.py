@@ -12,6 +12,7 @@ from cogs.feedback import rating_buttons
 from cogs.render import error_embed, track_embed
 
 PROGRESS = {
+    Stage.WAITING: "⏳ In the queue — I'll start on it in a moment…",
     Stage.DOWNLOADING: "⏬ Downloading…",
     Stage.ANALYZING: "🎧 Listening…",
 }

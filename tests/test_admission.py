@@ -116,7 +116,10 @@ async def test_queued_reservation_waits_for_its_members_turn():
     release_first = asyncio.Event()
 
     async def job(name: str, user: int, until: asyncio.Event | None = None) -> None:
-        async with admission.reserve(GUILD, user):
+        async def queued() -> None:
+            order.append(f"{name} waits")
+
+        async with admission.reserve(GUILD, user, on_wait=queued):
             order.append(f"{name} starts")
             if until is not None:
                 await until.wait()
@@ -128,11 +131,11 @@ async def test_queued_reservation_waits_for_its_members_turn():
     bob = asyncio.create_task(job("bob", BOB))
     await settle()
     # Bob does not wait behind Alice; Alice's second track does.
-    assert order == ["alice-1 starts", "bob starts", "bob ends"]
+    assert order == ["alice-1 starts", "alice-2 waits", "bob starts", "bob ends"]
     assert admission.waiting == 1 and not second.done()
     release_first.set()
     await asyncio.gather(first, second, bob)
-    assert order[3:] == ["alice-1 ends", "alice-2 starts", "alice-2 ends"]
+    assert order[4:] == ["alice-1 ends", "alice-2 starts", "alice-2 ends"]
     assert admission.total == 0 and admission.waiting == 0
 
 
