@@ -603,6 +603,13 @@ async def test_attachment_stall_times_out(server):
         assert list(directory.iterdir()) == []
 
 
+async def test_dripping_attachment_hits_the_wall_clock_deadline(server):
+    with scratch_directory() as directory:
+        with pytest.raises(LinkTimeout):
+            await fetch_attachment(server, "/drip.ogg", directory, deadline=TIMEOUT * 2)
+        assert list(directory.iterdir()) == []
+
+
 # --- scratch directory --------------------------------------------------------------------
 
 
@@ -612,3 +619,4 @@ def test_scratch_directory_is_removed_even_on_error():
         (directory / "partial.ogg").write_bytes(b"x" * 1000)
         raise RuntimeError("boom")
     assert not directory.exists()
+

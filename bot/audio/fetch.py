@@ -338,7 +338,8 @@ class GuardedRH(ytdlp_urllib.UrllibRH):
         self.cap = cap
 
     def _prepare_headers(self, request, headers):
-        headers["Accept-Encoding"] = "gzip, deflate"  # the encodings decoded within the cap
+        if "Accept-Encoding" not in headers:  # a media download asks for identity itself
+            headers["Accept-Encoding"] = "gzip, deflate"  # the encodings decoded within the cap (no br)
 
     def _send(self, request):
         response = super()._send(request)
