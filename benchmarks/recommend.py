@@ -36,12 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT, Catalog, Rating
 from bot.recommend.rank import RatingArrays, Recommender, features_of
 from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
 from bot.store import Database
-from bot.store.ratings import DISLIKE, LIKE, Rating
-from bot.store.tracks import Catalog
-from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT
 
 GUILD = 1
 USERS = 1_000

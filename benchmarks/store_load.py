@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.store import EMBEDDING_DIM, TAG_COUNT, Database, load_catalog, to_blob
+from bot.catalog import EMBEDDING_DIM, TAG_COUNT
+from bot.store import Database, load_catalog, to_blob
 
 GUILD = 1
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.catalog import Track
 from bot.format import format_duration
 from bot.listen import musicnn
-from bot.store import Track
 
 BAR_WIDTH = 12
 GENRES_SHOWN = 3

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import store
+from bot.catalog import content_hash
 from bot.errors import CrateError
 from bot.listen.dataset import AUDIO_SUFFIXES
-from bot.store.tracks import content_hash
 
 if TYPE_CHECKING:
     from bot.crate import Crate

@@ -54,9 +54,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.catalog import content_hash
 from bot.config import AudioLimits
 from bot.errors import CrateError
-from bot.store.tracks import content_hash
 
 if TYPE_CHECKING:
     from bot.config import Settings

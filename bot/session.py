@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.recommend.group import GroupMatch, GroupRecommender, group_match, pick_for_group
 from bot.recommend.service import cached_catalog
 from bot.store import ratings as store_ratings
 from bot.store import sessions as store
 from bot.store.database import Database
-from bot.store.errors import UnknownTrack
 from bot.store.sessions import QueueEntry, Session, SessionAlreadyOpenError
 from bot.store.tracks import get_track
 
@@ -79,10 +79,6 @@ class AlreadyVoted(SessionError):
 
 class NothingPlaying(SessionError):
     user_message = "Nothing is playing right now — add a track with /session add."
-
-
-class TrackGone(SessionError):
-    user_message = "That track is not in this server's catalog any more."
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -145,14 +141,14 @@ class SessionSummary:
         """Titles each member liked during the session."""
         out: dict[int, list[str]] = {}
         for rating in self.ratings:
-            if rating.value == store_ratings.LIKE:
+            if rating.value == LIKE:
                 out.setdefault(rating.user_id, []).append(rating.title)
         return out
 
     def disliked_by(self) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
         for rating in self.ratings:
-            if rating.value == store_ratings.DISLIKE:
+            if rating.value == DISLIKE:
                 out.setdefault(rating.user_id, []).append(rating.title)
         return out
 
@@ -250,12 +246,9 @@ class SessionService:
             session = await self._fresh(session)
             now = self.clock()
             await store.join(self.db, session.guild_id, session.id, user_id, now=now)
-            try:
-                return await store.enqueue(
-                    self.db, session.guild_id, session.id, track_id, added_by=user_id, reason="", now=now
-                )
-            except UnknownTrack as error:
-                raise TrackGone(detail=error.detail) from error
+            return await store.enqueue(
+                self.db, session.guild_id, session.id, track_id, added_by=user_id, reason="", now=now
+            )
 
     async def queue_view(self, session: Session) -> QueueView:
         """What plays now, what comes next (each with its reason) and who is here."""
@@ -457,7 +450,7 @@ class SessionService:
         """The catalog track of an entry (for playback: its source_url / title)."""
         track = await get_track(self.db, guild_id, track_id)
         if track is None:
-            raise TrackGone(detail=f"guild {guild_id} track {track_id}")
+            raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
         return track
 
 
@@ -478,5 +471,4 @@ __all__ = [
     "SessionRating",
     "SessionService",
     "SessionSummary",
-    "TrackGone",
 ]

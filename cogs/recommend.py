@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import store
+from bot.catalog import DISLIKE, LIKE
 from bot.describe import clip
 from bot.recommend.rank import Recommendation
 from cogs import replies
@@ -39,8 +39,8 @@ def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None
 def picks_view(picks: Sequence[Recommendation]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for row, pick in enumerate(picks[:MAX_PICKS]):
-        like = RateButton(pick.track_id, store.LIKE, label=str(row + 1))
-        dislike = RateButton(pick.track_id, store.DISLIKE, label=str(row + 1))
+        like = RateButton(pick.track_id, LIKE, label=str(row + 1))
+        dislike = RateButton(pick.track_id, DISLIKE, label=str(row + 1))
         more = MoreLikeButton(pick.track_id, label=f"More like {row + 1}")
         for item in (like, dislike, more):
             item.item.row = row

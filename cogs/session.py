@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import store
+from bot.catalog import DISLIKE, LIKE
 from bot.describe import clip
 from bot.format import format_duration
 from bot.recommend.group import match_text
@@ -69,8 +69,8 @@ def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, name
 def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if entry is not None:
-        view.add_item(RateButton(entry.track_id, store.LIKE, label="Like"))
-        view.add_item(RateButton(entry.track_id, store.DISLIKE, label="Dislike"))
+        view.add_item(RateButton(entry.track_id, LIKE, label="Like"))
+        view.add_item(RateButton(entry.track_id, DISLIKE, label="Dislike"))
     view.add_item(SkipButton(session.id))
     return view
 

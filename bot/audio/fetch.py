@@ -35,7 +35,6 @@ from yt_dlp.utils import MEDIA_EXTENSIONS, UnsupportedError
 
 from bot.audio.address import BlockedAddress, check_url, guarded_connection
 from bot.audio.errors import (
-    BadLink,
     BlockedLink,
     DownloadFailed,
     LinkTimeout,

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.catalog import EMBEDDING_DIM, TAG_COUNT, Catalog
 from bot.errors import CrateError
-from bot.store.tracks import Catalog
-from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT
 
 
 class LabeledCatalogError(CrateError):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.store.ratings import DISLIKE, LIKE, Rating
+from bot.catalog import DISLIKE, LIKE, Rating
 
 #: Half-life of a rating's weight, in days: a like from three months ago counts half as much as
 #: one from today. Tastes drift over months, not days.

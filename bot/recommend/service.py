@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.catalog import Catalog
 from bot.recommend.rank import RatingArrays, Recommendation, Recommender, features_of
 from bot.store import shares as store_shares
 from bot.store import tracks as store_tracks
 from bot.store.database import Database
-from bot.store.tracks import Catalog
 
 #: How many guilds' decoded catalogs stay in memory (a 100k-track catalog is ~110 MB with its
 #: ranking features; most servers are far smaller).

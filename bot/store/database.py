@@ -33,8 +33,8 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.catalog import UnknownTrack
 from bot.store.errors import DatabaseTooNew, MigrationError, StoreError
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,21 @@ def is_foreign_key_violation(error: BaseException) -> bool:
         return False
     code = getattr(error, "sqlite_errorcode", None)
     return code == _SQLITE_CONSTRAINT_FOREIGNKEY or "FOREIGN KEY constraint failed" in str(error)
+
+
+@contextmanager
+def unknown_track_on_foreign_key(detail: str) -> Iterator[None]:
+    """Turn SQLite refusing a row whose foreign key points nowhere into :class:`UnknownTrack`.
+
+    The one place where "that track is not in this guild" is read from a failed constraint;
+    any other integrity error passes through unchanged.
+    """
+    try:
+        yield
+    except sqlite3.IntegrityError as error:
+        if is_foreign_key_violation(error):
+            raise UnknownTrack(detail=detail) from error
+        raise
 
 
 class Database:

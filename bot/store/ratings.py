@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from dataclasses import dataclass
 
-from bot.store.database import Database, is_foreign_key_violation
-from bot.store.errors import UnknownTrack
-
-LIKE = 1
-DISLIKE = -1
+from bot.catalog import DISLIKE, LIKE, Rating, TrackScore
+from bot.store.database import Database, unknown_track_on_foreign_key
 
 _COLUMNS = "guild_id, user_id, track_id, value, rated_at"
-
-
-@dataclass(frozen=True)
-class Rating:
-    guild_id: int
-    user_id: int
-    track_id: int
-    value: int  # LIKE (+1) or DISLIKE (-1)
-    rated_at: float
-
-
-@dataclass(frozen=True)
-class TrackScore:
-    track_id: int
-    likes: int
-    dislikes: int
-
-    @property
-    def score(self) -> int:
-        return self.likes - self.dislikes
 
 
 def _rating(row) -> Rating:
@@ -49,17 +24,13 @@ async def rate(
     if value not in (LIKE, DISLIKE):
         raise ValueError(f"a rating is {LIKE} (like) or {DISLIKE} (dislike), not {value!r}")
     rating = Rating(guild_id, user_id, track_id, int(value), time.time() if now is None else float(now))
-    try:
+    with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id}"):
         await db.execute(
             f"INSERT INTO ratings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (guild_id, user_id, track_id)"
             " DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
             (rating.guild_id, rating.user_id, rating.track_id, rating.value, rating.rated_at),
         )
-    except sqlite3.IntegrityError as error:
-        if is_foreign_key_violation(error):
-            raise UnknownTrack(detail=f"guild {guild_id} has no track {track_id}") from error
-        raise
     return rating
 
 

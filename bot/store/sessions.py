@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.store.database import Database, is_foreign_key_violation
-from bot.store.errors import StoreError, UnknownTrack
+from bot.store.database import Database, unknown_track_on_foreign_key
+from bot.store.errors import StoreError
 
 SessionStatus = Literal["open", "closed"]
 EntryStatus = Literal["queued", "playing", "played", "skipped"]
@@ -308,7 +308,7 @@ async def enqueue(
     """
     queued = _now(now)
     served = sorted({int(u) for u in for_user_ids} | ({added_by} if added_by is not None else set()))
-    try:
+    with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id} (or no session {session_id})"):
         async with db.transaction():
             position = await db.fetch_value(
                 "SELECT coalesce(max(position), 0) + 1 FROM session_queue WHERE guild_id = ? AND session_id = ?",
@@ -323,11 +323,6 @@ async def enqueue(
                 "INSERT INTO session_served (guild_id, session_id, entry_id, user_id) VALUES (?, ?, ?, ?)",
                 [(guild_id, session_id, entry_id, user) for user in served],
             )
-    except sqlite3.IntegrityError as error:
-        if is_foreign_key_violation(error):
-            detail = f"guild {guild_id} has no track {track_id} (or no session {session_id})"
-            raise UnknownTrack(detail=detail) from error
-        raise
     entry = await get_entry(db, guild_id, session_id, entry_id)
     assert entry is not None
     return entry
