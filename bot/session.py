@@ -411,15 +411,7 @@ class SessionService:
         entries = await store.queue_of(self.db, g, s, statuses=("played", "skipped", "playing"))
         entries.sort(key=lambda e: (e.started_at or 0.0, e.position))
         members = tuple(m.user_id for m in await store.members(self.db, g, s))
-        rows = await self.db.fetch_rows(
-            "SELECT r.user_id, r.track_id, t.title, r.value, r.rated_at FROM ratings r"
-            " JOIN tracks t ON t.guild_id = r.guild_id AND t.id = r.track_id"
-            " WHERE r.guild_id = ? AND r.rated_at BETWEEN ? AND ?"
-            " AND r.user_id IN (SELECT user_id FROM session_members WHERE guild_id = ? AND session_id = ?)"
-            " AND r.track_id IN (SELECT track_id FROM session_queue WHERE guild_id = ? AND session_id = ?)"
-            " ORDER BY r.rated_at, r.user_id",
-            (g, start, stop, g, s, g, s),
-        )
+        rows = await store.session_ratings(self.db, g, s, start, stop)
         ratings = tuple(SessionRating(*row) for row in rows)
         match = await self.taste_match(g, members)
         return SessionSummary(session, tuple(entries), members, ratings, match)

@@ -25,8 +25,9 @@ from bot.recommend.evaluate import evaluate
 from bot.recommend.labeled import LabeledCatalog, build_labeled_catalog
 from bot.recommend.profile import HALF_LIFE_DAYS, build_profile, recency_weight
 from bot.recommend.rank import Recommender, UnknownFilter
-from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, ratings_fingerprint, recommend_for
+from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
 from bot.store import Database
+from bot.store.ratings import ratings_fingerprint
 
 DIM = EMBEDDING_DIM
 NOW = 1_700_000_000.0

@@ -81,3 +81,23 @@ async def track_scores(db: Database, guild_id: int, limit: int = 25) -> list[Tra
 async def delete_ratings_of(db: Database, guild_id: int, user_id: int) -> int:
     """Forget every rating by this member in this guild; returns how many were removed."""
     return await db.execute("DELETE FROM ratings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+
+
+async def ratings_fingerprint(db: Database, guild_id: int) -> tuple:
+    """What changes whenever a rating of the guild does: count, newest ``rated_at`` and sums of
+    ``value``, ``rated_at`` and ``track_id * value`` (an in-place like -> dislike changes them)."""
+    row = await db.fetch_one(
+        "SELECT count(*), max(rated_at), total(value), total(rated_at), total(track_id * value)"
+        " FROM ratings WHERE guild_id = ?",
+        (guild_id,),
+    )
+    return tuple(row) if row is not None else (0, None, 0.0, 0.0, 0.0)
+
+
+async def rating_rows(db: Database, guild_id: int) -> list[tuple]:
+    """Every rating of the guild as bare ``(user_id, track_id, value, rated_at)`` rows, by member then
+    track: the cheap form the recommender turns into arrays."""
+    return await db.fetch_rows(
+        "SELECT user_id, track_id, value, rated_at FROM ratings WHERE guild_id = ? ORDER BY user_id, track_id",
+        (guild_id,),
+    )

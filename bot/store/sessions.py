@@ -508,3 +508,17 @@ async def forget_member_sessions(db: Database, guild_id: int, user_id: int) -> i
             "UPDATE session_queue SET added_by = NULL WHERE guild_id = ? AND added_by = ?", (guild_id, user_id)
         )
     return removed
+
+
+async def session_ratings(db: Database, guild_id: int, session_id: int, start: float, stop: float) -> list[tuple]:
+    """Ratings given between ``start`` and ``stop`` by the session's members to tracks of its queue, as
+    ``(user_id, track_id, title, value, rated_at)`` rows in the order they were given."""
+    return await db.fetch_rows(
+        "SELECT r.user_id, r.track_id, t.title, r.value, r.rated_at FROM ratings r"
+        " JOIN tracks t ON t.guild_id = r.guild_id AND t.id = r.track_id"
+        " WHERE r.guild_id = ? AND r.rated_at BETWEEN ? AND ?"
+        " AND r.user_id IN (SELECT user_id FROM session_members WHERE guild_id = ? AND session_id = ?)"
+        " AND r.track_id IN (SELECT track_id FROM session_queue WHERE guild_id = ? AND session_id = ?)"
+        " ORDER BY r.rated_at, r.user_id",
+        (guild_id, start, stop, guild_id, session_id, guild_id, session_id),
+    )

@@ -302,3 +302,17 @@ async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[i
         " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)",
         (guild_id, json.dumps(ids)),
     )
+
+
+async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
+    """What changes whenever the guild's tracks do: (count, largest id, newest ``added_at``)."""
+    # Three index lookups in one round trip: count(*) walks the smallest covering index, max(id)
+    # and max(added_at) are single B-tree descents. A new track always gets an id above every
+    # surviving one, so an addition raises max(id) unless it reuses the id of a deleted largest
+    # track, in which case it is the newest (max(added_at)); a deletion alone lowers the count.
+    row = await db.fetch_one(
+        "SELECT (SELECT count(*) FROM tracks WHERE guild_id = ?1), (SELECT max(id) FROM tracks WHERE guild_id = ?1),"
+        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1)",
+        (guild_id,),
+    )
+    return tuple(row) if row is not None else (0, None, None)
