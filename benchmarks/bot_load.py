@@ -75,7 +75,7 @@ def make_music(scratch: Path, count: int, rng: random.Random, links: int) -> lis
     with contextlib.suppress(music.MissingTestMusic, OSError, KeyError):  # optional: singularity has enough
         sources += [(name, music.nexuiz_track(name)) for name in music.nexuiz_names()[:6]]
     rng.shuffle(sources)
-    jobs = []
+    jobs: list = []
     i = 0
     while len(uploads) + len(jobs) < count:
         stem, path = sources[i % len(sources)]
@@ -132,7 +132,7 @@ class LagTicker:
         import traceback
 
         while not self._stop.wait(0.02):
-            if time.monotonic() - self._last > self._stalls:
+            if self._stalls is not None and time.monotonic() - self._last > self._stalls:
                 names = {t.ident: t.name for t in threading.enumerate()}
                 for ident, frame in sys._current_frames().items():
                     if ident == threading.get_ident():
@@ -361,7 +361,7 @@ async def burst(args: argparse.Namespace) -> int:
     print("    (ticker in the bot's event loop; the fake Discord and this driver share that loop, so it is conservative)")
     print(f"wall time                     {wall:.2f} s from the first request to the last answer")
     if answered:
-        print(f"answers done at               {', '.join(f'{o.finished - first:.1f}' for o in sorted(answered, key=lambda o: o.finished))} s")
+        print(f"answers done at               {', '.join(f'{(o.finished or 0.0) - first:.1f}' for o in sorted(answered, key=lambda o: o.finished or 0.0))} s")
     print(f"peak RSS, bot process         {kib(bot_hwm)}  (bot + fake Discord + driver + {len(uploads)} shares in memory)")
     for pid, hwm in worker_rows:
         tag = "" if pool_pids is None else (" (pool worker)" if pid in pool_pids else " (not in pool.worker_pids)")

@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--path", type=Path, default=None)
     args = parser.parse_args()
     scratch = None if args.path else Path(tempfile.mkdtemp(prefix="crate-bench-"))
-    path = args.path or scratch / "bench.sqlite3"
+    path = args.path or scratch / "bench.sqlite3"  # type: ignore[operator]  # scratch is set when --path is not
     try:
         started = time.perf_counter()
         asyncio.run(fill(path, args.tracks))

@@ -144,7 +144,7 @@ def _classify(args) -> int:
 
 def _print_result(args, path: Path, analysis, error: str | None) -> None:
     if args.json:
-        record = {"path": str(path), "duration": None, "genres": [], "tags": [], "error": error}
+        record: dict[str, object] = {"path": str(path), "duration": None, "genres": [], "tags": [], "error": error}
         if analysis is not None:
             record.update(
                 duration=round(analysis.duration, 3),

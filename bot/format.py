@@ -26,8 +26,9 @@ def format_bytes(n: int) -> str:
     n = max(0, int(n))
     if n < 1024:
         return "1 byte" if n == 1 else f"{n} bytes"
+    size = float(n)
     for unit in ("KB", "MB", "GB", "TB"):
-        n /= 1024
-        if n < 1024 or unit == "TB":
+        size /= 1024
+        if size < 1024 or unit == "TB":
             break
-    return f"{n:.1f} {unit}" if n < 10 and round(n, 1) != round(n) else f"{n:.0f} {unit}"
+    return f"{size:.1f} {unit}" if size < 10 and round(size, 1) != round(size) else f"{size:.0f} {unit}"

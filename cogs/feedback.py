@@ -12,6 +12,7 @@ from bot.catalog import DISLIKE, LIKE, Track
 from bot.crate import RatedTrack
 from bot.describe import track_line
 from cogs import replies
+from cogs.client import CrateBot
 
 
 def rated_message(rated: RatedTrack) -> str:
@@ -40,10 +41,10 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rat
         self.value = value
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["track"]), LIKE if match["value"] == "up" else DISLIKE, label=item.label)
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
         try:
             rated = await interaction.client.crate.rate(
                 interaction.guild_id, interaction.user.id, self.value, self.track_id
@@ -63,28 +64,28 @@ def rating_buttons(track_id: int, view: discord.ui.View | None = None, *, prefix
 
 
 class Feedback(commands.Cog):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
 
-    async def _rate(self, interaction: discord.Interaction, value: int, track: int | None) -> None:
+    async def _rate(self, interaction: discord.Interaction[CrateBot], value: int, track: int | None) -> None:
         rated = await self.bot.crate.rate(interaction.guild_id, interaction.user.id, value, track)
         await interaction.response.send_message(rated_message(rated), ephemeral=True)
 
     @app_commands.command(name="like", description="Like a track: your last one, or one from this server's catalog")
     @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
     @app_commands.guild_only()
-    async def like(self, interaction: discord.Interaction, track: int | None = None) -> None:
+    async def like(self, interaction: discord.Interaction[CrateBot], track: int | None = None) -> None:
         await self._rate(interaction, LIKE, track)
 
     @app_commands.command(name="dislike", description="Dislike a track: your last one, or one from this server's catalog")
     @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
     @app_commands.guild_only()
-    async def dislike(self, interaction: discord.Interaction, track: int | None = None) -> None:
+    async def dislike(self, interaction: discord.Interaction[CrateBot], track: int | None = None) -> None:
         await self._rate(interaction, DISLIKE, track)
 
     @like.autocomplete("track")
     @dislike.autocomplete("track")
-    async def track_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+    async def track_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[int]]:
         tracks = await self.bot.crate.search(interaction.guild_id, current)
         return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
 
@@ -94,6 +95,6 @@ def _choice_name(track: Track) -> str:
     return name if len(name) <= 100 else name[:99] + "…"
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(RateButton)
     await bot.add_cog(Feedback(bot))

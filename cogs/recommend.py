@@ -13,6 +13,7 @@ from bot.catalog import DISLIKE, LIKE
 from bot.describe import clip
 from bot.recommend.rank import Recommendation
 from cogs import replies
+from cogs.client import CrateBot
 from cogs.feedback import RateButton
 
 #: Discord allows five rows of components: one row per pick (👍, 👎, more like this).
@@ -58,10 +59,10 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate
         self.track_id = track_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["track"]), label=item.label or "More like this")
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
         crate = interaction.client.crate
         try:
             seed = await crate.track(interaction.guild_id, self.track_id)
@@ -92,10 +93,10 @@ class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"cr
         )
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]):
         return cls()
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
         genres = [v for v in interaction.data.get("values", []) if v != "*"]
         try:
             picks = await interaction.client.crate.starter_picks(
@@ -110,7 +111,7 @@ class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"cr
 
 
 class Recommend(commands.Cog):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
 
     @app_commands.command(name="recommend", description="Tracks from this server's catalog picked for you")
@@ -118,7 +119,7 @@ class Recommend(commands.Cog):
     @app_commands.guild_only()
     async def recommend(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[CrateBot],
         count: app_commands.Range[int, 1, MAX_PICKS] = MAX_PICKS,
         genre: str | None = None,
     ) -> None:
@@ -146,7 +147,7 @@ class Recommend(commands.Cog):
         await interaction.followup.send(embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
 
     @recommend.autocomplete("genre")
-    async def genre_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def genre_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[str]]:
         from bot.listen.musicnn import TAGS
 
         genres = await self.bot.crate.genres_available(interaction.guild_id)
@@ -155,6 +156,6 @@ class Recommend(commands.Cog):
         return [app_commands.Choice(name=n, value=n) for n in matches[:25]]
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(MoreLikeButton, StartGenresSelect)
     await bot.add_cog(Recommend(bot))

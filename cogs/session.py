@@ -25,6 +25,7 @@ from bot.recommend.group import match_text
 from bot.session import NextResult, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
+from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.genre import share_from_interaction
 from cogs.recommend import member_names
@@ -124,11 +125,11 @@ class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:ski
         self.session_id = session_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["session"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        cog: Sessions = interaction.client.get_cog("Sessions")
+    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
+        cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
         try:
             session = await cog.service.by_id(interaction.guild_id, self.session_id)
             text = await cog.move_on(session, interaction.user.id, interaction.guild)
@@ -142,7 +143,7 @@ class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:ski
 
 
 class Sessions(commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
         self._service: SessionService | None = None
         self.players: dict[int, SessionPlayer] = {}  # session id -> voice player
@@ -171,7 +172,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     @app_commands.command(name="start", description="Open a listening session in this channel (you host)")
     @app_commands.describe(voice_channel="Where to play (default: the voice channel you are in; none: text only)")
     @app_commands.guild_only()
-    async def start(self, interaction: discord.Interaction, voice_channel: discord.VoiceChannel | None = None) -> None:
+    async def start(self, interaction: discord.Interaction[CrateBot], voice_channel: discord.VoiceChannel | None = None) -> None:
         user = interaction.user
         voice_channel = voice_channel or getattr(getattr(user, "voice", None), "channel", None)
         session = await self.service.start(
@@ -197,7 +198,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="join", description="Join this channel's listening session")
     @app_commands.guild_only()
-    async def join(self, interaction: discord.Interaction) -> None:
+    async def join(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         joined = await self.service.join(session, interaction.user.id)
         text = "You joined the session: picks now take your taste into account." if joined else "You're already in this session."
@@ -205,7 +206,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="leave", description="Leave this channel's listening session")
     @app_commands.guild_only()
-    async def leave(self, interaction: discord.Interaction) -> None:
+    async def leave(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         result = await self.service.leave(session, interaction.user.id)
         if not result.left:
@@ -223,7 +224,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     @app_commands.command(name="add", description="Queue a song (a file or a link) in this channel's session")
     @app_commands.describe(file="An audio file", url="A link to a song")
     @app_commands.guild_only()
-    async def add(self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None) -> None:
+    async def add(self, interaction: discord.Interaction[CrateBot], file: discord.Attachment | None = None, url: str | None = None) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         shared = await share_from_interaction(interaction, file, url)
         if shared is None:
@@ -243,7 +244,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="queue", description="What is playing, what comes next, and why")
     @app_commands.guild_only()
-    async def queue(self, interaction: discord.Interaction) -> None:
+    async def queue(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         view = await self.service.queue_view(session)
         names = member_names(interaction.guild)
@@ -265,14 +266,14 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="next", description="Move on: the host skips at once, others vote")
     @app_commands.guild_only()
-    async def next(self, interaction: discord.Interaction) -> None:
+    async def next(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         text = await self.move_on(session, interaction.user.id, interaction.guild)
         await interaction.response.send_message(text)
 
     @app_commands.command(name="end", description="End this channel's session with a summary")
     @app_commands.guild_only()
-    async def end(self, interaction: discord.Interaction) -> None:
+    async def end(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         await interaction.response.defer(thinking=True)
         summary = await self._finish(session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False)
@@ -434,6 +435,6 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
                     )
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(SkipButton)
     await bot.add_cog(Sessions(bot))

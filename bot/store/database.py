@@ -310,6 +310,7 @@ class Database:
         async def operation() -> int:
             cursor = await self._conn.execute(sql, params)
             try:
+                assert cursor.lastrowid is not None
                 return int(cursor.lastrowid)
             finally:
                 await cursor.close()
@@ -326,7 +327,7 @@ class Database:
         await self._run(operation)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return await self._run(lambda: self._conn.execute_fetchall(sql, params))  # type: ignore[return-value]
+        return await self._run(lambda: self._conn.execute_fetchall(sql, params))  # type: ignore[return-value, arg-type]
 
     async def fetch_rows(self, sql: str, params: Params = ()) -> list[tuple]:
         """Like :meth:`fetch_all` but plain tuples: faster for bulk reads of many rows."""
@@ -335,7 +336,7 @@ class Database:
             cursor = await self._conn.execute(sql, params)
             try:
                 cursor.row_factory = None  # type: ignore[assignment]
-                return list(await cursor.fetchall())
+                return list(await cursor.fetchall())  # type: ignore[arg-type]  # plain tuples without a row factory
             finally:
                 await cursor.close()
 

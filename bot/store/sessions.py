@@ -104,7 +104,8 @@ def _session(row: Sequence) -> Session:
 
 
 def _entry(row: Sequence) -> QueueEntry:
-    return QueueEntry(*row[:13], for_user_ids=tuple(int(u) for u in json.loads(row[13] or "[]")))
+    served = tuple(int(u) for u in json.loads(row[13] or "[]"))
+    return QueueEntry(*row[:13], for_user_ids=served)  # type: ignore[misc]  # the 13 columns before it
 
 
 def _now(now: float | None) -> float:

@@ -39,7 +39,7 @@ def stack_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     matrix = np.empty((len(blobs), dim), dtype=BLOB_DTYPE)
     if matrix.size == 0:
         return matrix.astype(np.float32, copy=False)
-    target = memoryview(matrix.reshape(-1)).cast("B")
+    target = memoryview(matrix.reshape(-1)).cast("B")  # type: ignore[arg-type]  # ndarray is a buffer
     offset = 0
     for blob in blobs:
         if len(blob) != width:
