@@ -193,7 +193,7 @@ async def run_console(crate: Crate, *, user: str = DEFAULT_USER, lines=None, ech
         return answer.strip().lower() in {"y", "yes"}
 
     if interactive:
-        console.write("Crate console — the same commands as on Discord. Type /help, or /quit to leave.")
+        console.write("Crate console — the commands of Discord except /session. Type /help, or /quit to leave.")
     source = iter(lines) if lines is not None else None
     while True:
         if source is not None:

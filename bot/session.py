@@ -77,15 +77,13 @@ class AlreadyVoted(SessionError):
     user_message = "You've already voted to skip this track."
 
 
-class NothingPlaying(SessionError):
-    user_message = "Nothing is playing right now — add a track with /session add."
-
-
 # -- results ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class QueueView:
+    """A session as it stands: what plays, what comes next, who is here (also what a restart resumes)."""
+
     session: Session
     now_playing: QueueEntry | None
     upcoming: tuple[QueueEntry, ...]
@@ -154,16 +152,8 @@ class SessionSummary:
 
 
 @dataclass(frozen=True)
-class RestoredSession:
-    session: Session
-    now_playing: QueueEntry | None
-    upcoming: tuple[QueueEntry, ...]
-    present: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class RestoreReport:
-    resumed: tuple[RestoredSession, ...] = ()
+    resumed: tuple[QueueView, ...] = ()  # each open session as it stands, to resume
     closed: tuple[SessionSummary, ...] = field(default=())  # idle too long: closed, post the summary
 
 
@@ -428,14 +418,7 @@ class SessionService:
             if now - last > idle_limit:
                 closed.append(await self.end(session))
                 continue
-            resumed.append(
-                RestoredSession(
-                    session=session,
-                    now_playing=await store.current_entry(self.db, g, s),
-                    upcoming=tuple(await store.upcoming(self.db, g, s)),
-                    present=tuple(await store.present_members(self.db, g, s)),
-                )
-            )
+            resumed.append(await self.queue_view(session))
         return RestoreReport(tuple(resumed), tuple(closed))
 
     async def track(self, guild_id: int, track_id: int):
@@ -453,10 +436,8 @@ __all__ = [
     "NoSession",
     "NotHost",
     "NotInSession",
-    "NothingPlaying",
     "QueueView",
     "RestoreReport",
-    "RestoredSession",
     "SessionAlreadyOpen",
     "SessionEnded",
     "SessionError",

@@ -41,7 +41,12 @@ UPCOMING_SHOWN = 5
 
 
 def entry_line(entry: QueueEntry, names: dict[int, str]) -> str:
-    who = "Crate's pick" if entry.added_by is None else f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
+    if entry.picked_by_crate:
+        who = "Crate's pick"
+    elif entry.added_by is None:
+        who = "added by a member"  # who has since asked Crate to forget them
+    else:
+        who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
     reason = f" — {entry.reason}" if entry.reason else ""
     return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
 

@@ -169,6 +169,22 @@ async def test_three_members_join_add_rate_and_the_queue_explains_itself(db, ser
     assert CAROL in await service.present(session)
 
 
+async def test_forgetting_a_member_does_not_turn_their_entries_into_crates_picks(db, service):
+    ids = await add_clustered_tracks(db, GUILD)
+    session = await service.start(GUILD, TEXT, HOST)
+    await rate_all(db, HOST, ids["jazz"][:3])
+    added = await service.add_track(session, ids["ambient"][0], ALICE)
+    assert not added.picked_by_crate
+    (pick,) = await service.fill_queue(session, count=1, names=NAMES)
+    assert pick.picked_by_crate and pick.added_by is None
+
+    await store.forget_member(db, GUILD, ALICE)
+    view = await service.queue_view(session)
+    entries = {entry.id: entry for entry in view.upcoming}
+    assert entries[added.id].added_by is None and not entries[added.id].picked_by_crate
+    assert entries[pick.id].picked_by_crate
+
+
 async def test_fill_never_queues_a_track_a_present_member_disliked(db, service):
     """Property-style: random tastes and dislikes, several fills, over several seeds."""
     ids = await add_clustered_tracks(db, GUILD)

@@ -70,10 +70,6 @@ class TasteProfile:
     def has_likes(self) -> bool:
         return len(self.liked_rows) > 0
 
-    def favourite_genres(self, limit: int = 3) -> list[str]:
-        ranked = sorted(((a, g) for g, a in self.genre_affinity.items() if a > 0), reverse=True)
-        return [g for _, g in ranked[:limit]]
-
     def centroids(self, unit: np.ndarray, k: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """A few taste centroids of the liked tracks (spherical k-means on ``unit`` rows).
 

@@ -33,12 +33,12 @@ import difflib
 import re
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from bot.catalog import DISLIKE, LIKE, Catalog, Rating, UnknownTrack
+from bot.catalog import LIKE, Catalog, Rating, UnknownTrack
 from bot.errors import CrateError
 from bot.listen.musicnn import TAGS
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
@@ -562,14 +562,7 @@ class Recommender:
         return f"{k} listener{'s' if k != 1 else ''} with your taste liked it"
 
 
-def recommendations_text(recommendations: Iterable[Recommendation]) -> str:
-    """Plain-text list, for the CLI and logs."""
-    return "\n".join(f"{i}. {r.title} [{r.top_genre}] — {r.reason}" for i, r in enumerate(recommendations, 1))
-
-
 __all__ = [
-    "DISLIKE",
-    "LIKE",
     "CatalogFeatures",
     "Recommendation",
     "RecommendError",
