@@ -1,10 +1,10 @@
 """A burst of concurrent /genre requests against the real bot on the fake Discord.
 
     python benchmarks/bot_load.py [--requests 20] [--workers 2] [--queue-depth N] [--links N]
-                                   [--seed 0] [--stalls SECONDS] [-v]
+                                   [--seed 0] [--stalls SECONDS] [-v] [--quick]
 
 Runs the real bot entry point (``cogs.client.run_bot``) exactly like the end-to-end tests do
-(``tests/e2e/harness.py``): the fake Discord on 127.0.0.1, a temporary SQLite file, ``--workers``
+(``tests/fakediscord/harness.py``): the fake Discord on 127.0.0.1, a temporary SQLite file, ``--workers``
 analysis workers and the configured queue depth (``Settings`` default unless ``--queue-depth``).
 Members of the two fake guilds then send ``/genre`` all at once with real music: the three
 ``examples/*.ogg``, 20-60 s cuts of the Debian tracks from ``tests/music.py`` (OGG and MP3, made
@@ -226,8 +226,8 @@ class Outcome:
 
 async def burst(args: argparse.Namespace) -> int:
     from bot.pool import Busy
-    from tests.e2e.harness import music_server, running_crate, settings_for
     from tests.fakediscord import FakeDiscord
+    from tests.fakediscord.harness import music_server, running_crate, settings_for
 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="crate-bot-load-") as tmp:
@@ -387,7 +387,7 @@ async def burst(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, ok in checks) else 1
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
@@ -399,7 +399,12 @@ def main() -> int:
     parser.add_argument("--stalls", type=float, default=None, metavar="SECONDS",
                         help="sample the loop thread's stack while the loop is stuck longer than this")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the bot at INFO")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run (3 requests, the examples only, 1 worker) that prints the same figures;"
+                             " run by tests/test_benchmarks.py")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.workers, args.links = 3, 1, 0
     import logging
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

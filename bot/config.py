@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import CrateError
+from bot.format import format_bytes
 
 
 class ConfigError(CrateError):
@@ -27,7 +28,8 @@ class AudioLimits:
     min_duration: float = 5.0
 
     def describe_bytes(self) -> str:
-        return f"{self.max_bytes / (1024 * 1024):.0f} MB"
+        """The size limit as people read it everywhere (:func:`bot.format.format_bytes`)."""
+        return format_bytes(self.max_bytes)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Human-readable numbers for messages people read: durations and file sizes."""
+"""Human-readable text for messages people read: durations, file sizes, and text cut to fit."""
 
 from __future__ import annotations
 
@@ -32,3 +32,8 @@ def format_bytes(n: int) -> str:
         if size < 1024 or unit == "TB":
             break
     return f"{size:.1f} {unit}" if size < 10 and round(size, 1) != round(size) else f"{size:.0f} {unit}"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.catalog import DISLIKE, LIKE, Track
 from bot.crate import RatedTrack
 from bot.describe import track_line
+from bot.format import clip
 from cogs import replies
 from cogs.client import CrateBot
 
@@ -24,7 +25,7 @@ def rated_message(rated: RatedTrack) -> str:
     return text + " I'll use it for your recommendations."
 
 
-class RateButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rate:(?P<track>\d+):(?P<value>up|down)"):
+class RateButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rate:(?P<track>\d+):(?P<value>up|down)"):
     """👍 / 👎 under a track: anyone may click, and rates it for themselves."""
 
     def __init__(self, track_id: int, value: int, *, label: str | None = None):
@@ -44,14 +45,8 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rat
     async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["track"]), LIKE if match["value"] == "up" else DISLIKE, label=item.label)
 
-    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
-        try:
-            rated = await interaction.client.crate.rate(
-                interaction.guild_id, interaction.user.id, self.value, self.track_id
-            )
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        rated = await interaction.client.crate.rate(interaction.guild_id, interaction.user.id, self.value, self.track_id)
         await replies.send(interaction, content=rated_message(rated), ephemeral=True)
 
 
@@ -92,7 +87,7 @@ class Feedback(commands.Cog):
 
 def _choice_name(track: Track) -> str:
     name = f"{track.title} · {track.top_genre or '?'}"
-    return name if len(name) <= 100 else name[:99] + "…"
+    return clip(name, 100)
 
 
 async def setup(bot: CrateBot) -> None:

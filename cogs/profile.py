@@ -42,7 +42,7 @@ def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
     return embed
 
 
-class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:forget:(?P<user>\d+)"):
+class ForgetButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:forget:(?P<user>\d+)"):
     """The confirmation for /forget: only the member who asked may press it."""
 
     def __init__(self, user_id: int):
@@ -61,12 +61,8 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:f
             return False
         return True
 
-    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
-        try:
-            report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
         await interaction.response.edit_message(
             content=(
                 f"Done. I forgot {report.ratings} ratings and {report.shares} shares of yours in this server"

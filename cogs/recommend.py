@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.describe import clip
+from bot.format import clip
 from bot.recommend.rank import Recommendation
 from cogs import replies
 from cogs.client import CrateBot
@@ -49,7 +49,7 @@ def picks_view(picks: Sequence[Recommendation]) -> discord.ui.View:
     return view
 
 
-class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:more:(?P<track>\d+)"):
+class MoreLikeButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:more:(?P<track>\d+)"):
     """"More like this": picks seeded by one track, for whoever clicks (only they see them)."""
 
     def __init__(self, track_id: int, *, label: str = "More like this"):
@@ -62,22 +62,18 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate
     async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["track"]), label=item.label or "More like this")
 
-    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         crate = interaction.client.crate
-        try:
-            seed = await crate.track(interaction.guild_id, self.track_id)
-            picks = await crate.more_like(
-                interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
-                names=member_names(interaction.guild),
-            )
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+        seed = await crate.track(interaction.guild_id, self.track_id)
+        picks = await crate.more_like(
+            interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
+            names=member_names(interaction.guild),
+        )
         embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”")
         await replies.send(interaction, embed=embed, view=picks_view(picks), ephemeral=True)
 
 
-class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"crate:start"):
+class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Select], template=r"crate:start"):
     """Cold start: a member with no ratings picks genres to begin from."""
 
     def __init__(self, genres: Sequence[str] = ()):
@@ -96,16 +92,12 @@ class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"cr
     async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]):
         return cls()
 
-    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         genres = [v for v in interaction.data.get("values", []) if v != "*"]
-        try:
-            picks = await interaction.client.crate.starter_picks(
-                interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
-                names=member_names(interaction.guild),
-            )
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+        picks = await interaction.client.crate.starter_picks(
+            interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
+            names=member_names(interaction.guild),
+        )
         title = f"To start you off: {', '.join(genres)}" if genres else "To start you off"
         await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
 

@@ -19,8 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.describe import clip
-from bot.format import format_duration
+from bot.format import clip, format_duration
 from bot.recommend.group import match_text
 from bot.session import NextResult, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
@@ -120,7 +119,7 @@ def pairs_text(match, names: dict[int, str]) -> str:
 # ------------------------------------------------------------------ the ⏭ button
 
 
-class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"):
+class SkipButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"):
     """⏭ on the now-playing message: the host moves on, anyone else votes."""
 
     def __init__(self, session_id: int):
@@ -133,14 +132,10 @@ class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:ski
     async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["session"]))
 
-    async def callback(self, interaction: discord.Interaction[CrateBot]) -> None:
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
-        try:
-            session = await cog.service.by_id(interaction.guild_id, self.session_id)
-            text = await cog.move_on(session, interaction.user.id, interaction.guild)
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+        session = await cog.service.by_id(interaction.guild_id, self.session_id)
+        text = await cog.move_on(session, interaction.user.id, interaction.guild)
         await replies.send(interaction, content=text, ephemeral=True)
 
 
