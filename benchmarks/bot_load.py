@@ -1,10 +1,10 @@
 """A burst of concurrent /genre requests against the real bot on the fake Discord.
 
     python benchmarks/bot_load.py [--requests 20] [--workers 2] [--queue-depth N] [--links N]
-                                   [--seed 0] [--stalls SECONDS] [-v]
+                                   [--seed 0] [--stalls SECONDS] [-v] [--quick]
 
 Runs the real bot entry point (``cogs.client.run_bot``) exactly like the end-to-end tests do
-(``tests/e2e/harness.py``): the fake Discord on 127.0.0.1, a temporary SQLite file, ``--workers``
+(``tests/fakediscord/harness.py``): the fake Discord on 127.0.0.1, a temporary SQLite file, ``--workers``
 analysis workers and the configured queue depth (``Settings`` default unless ``--queue-depth``).
 Members of the two fake guilds then send ``/genre`` all at once with real music: the three
 ``examples/*.ogg``, 20-60 s cuts of the Debian tracks from ``tests/music.py`` (OGG and MP3, made
@@ -75,7 +75,7 @@ def make_music(scratch: Path, count: int, rng: random.Random, links: int) -> lis
     with contextlib.suppress(music.MissingTestMusic, OSError, KeyError):  # optional: singularity has enough
         sources += [(name, music.nexuiz_track(name)) for name in music.nexuiz_names()[:6]]
     rng.shuffle(sources)
-    jobs = []
+    jobs: list = []
     i = 0
     while len(uploads) + len(jobs) < count:
         stem, path = sources[i % len(sources)]
@@ -132,7 +132,7 @@ class LagTicker:
         import traceback
 
         while not self._stop.wait(0.02):
-            if time.monotonic() - self._last > self._stalls:
+            if self._stalls is not None and time.monotonic() - self._last > self._stalls:
                 names = {t.ident: t.name for t in threading.enumerate()}
                 for ident, frame in sys._current_frames().items():
                     if ident == threading.get_ident():
@@ -232,8 +232,8 @@ class Outcome:
 
 
 async def burst(args: argparse.Namespace) -> int:
-    from tests.e2e.harness import music_server, running_crate, settings_for
     from tests.fakediscord import FakeDiscord
+    from tests.fakediscord.harness import music_server, running_crate, settings_for
 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="crate-bot-load-") as tmp:
@@ -368,7 +368,7 @@ async def burst(args: argparse.Namespace) -> int:
     print("    (ticker in the bot's event loop; the fake Discord and this driver share that loop, so it is conservative)")
     print(f"wall time                     {wall:.2f} s from the first request to the last answer")
     if answered:
-        print(f"answers done at               {', '.join(f'{o.finished - first:.1f}' for o in sorted(answered, key=lambda o: o.finished))} s")
+        print(f"answers done at               {', '.join(f'{(o.finished or 0.0) - first:.1f}' for o in sorted(answered, key=lambda o: o.finished or 0.0))} s")
     print(f"peak RSS, bot process         {kib(bot_hwm)}  (bot + fake Discord + driver + {len(uploads)} shares in memory)")
     for pid, hwm in worker_rows:
         tag = "" if pool_pids is None else (" (pool worker)" if pid in pool_pids else " (not in pool.worker_pids)")
@@ -394,7 +394,7 @@ async def burst(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, ok in checks) else 1
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
@@ -406,7 +406,12 @@ def main() -> int:
     parser.add_argument("--stalls", type=float, default=None, metavar="SECONDS",
                         help="sample the loop thread's stack while the loop is stuck longer than this")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the bot at INFO")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run (3 requests, the examples only, 1 worker) that prints the same figures;"
+                             " run by tests/test_benchmarks.py")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.workers, args.links = 3, 1, 0
     import logging
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -1,4 +1,4 @@
-"""How fast is ``/recommend`` on a big server? ``python -m benchmarks.recommend [--sizes 10000,100000,1000000]``
+"""How fast is ``/recommend`` on a big server? ``python -m benchmarks.recommend [--sizes 10000,100000,1000000] [--quick]``
 
 For each catalog size it builds a synthetic server: clustered 200-d embeddings (``--genres``
 clusters, tracks spread around their genre's centre like real musicnn embeddings spread around
@@ -36,12 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT, Catalog, Rating
 from bot.recommend.rank import RatingArrays, Recommender, features_of
 from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
 from bot.store import Database
-from bot.store.ratings import DISLIKE, LIKE, Rating
-from bot.store.tracks import Catalog
-from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT
 
 GUILD = 1
 USERS = 1_000
@@ -212,7 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--sqlite-max", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run (2,000 tracks on SQLite and 4,000 in memory, 5 requests) that prints the"
+                             " same figures; run by tests/test_benchmarks.py")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.requests, args.sqlite_max = "2000,4000", 5, 2000
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)  # as the bot runs (bot/cli.py)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.store import EMBEDDING_DIM, TAG_COUNT, Database, load_catalog, to_blob
+from bot.catalog import EMBEDDING_DIM, TAG_COUNT
+from bot.store import Database, load_catalog, to_blob
 
 GUILD = 1
 
@@ -59,14 +60,18 @@ async def measure(path: Path, repeats: int) -> None:
                   f"(embeddings {catalog.embeddings.nbytes / 2**20:.0f} MiB)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--path", type=Path, default=None)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run (2,000 tracks, one repeat) that prints the same figures; run by tests/test_benchmarks.py")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.tracks, args.repeats = 2_000, 1
     scratch = None if args.path else Path(tempfile.mkdtemp(prefix="crate-bench-"))
-    path = args.path or scratch / "bench.sqlite3"
+    path = args.path or scratch / "bench.sqlite3"  # type: ignore[operator]  # scratch is set when --path is not
     try:
         started = time.perf_counter()
         asyncio.run(fill(path, args.tracks))

@@ -3,8 +3,8 @@
 Sub-commands: ``classify`` files; ``train`` and ``evaluate`` genre models; ``console`` (the
 Discord commands in a terminal) and ``demo`` (a scripted console session on the bundled music,
 the no-token main job); ``run`` (the Discord bot); ``index`` (a local music folder into a
-server's catalog). Heavy imports happen inside the commands so
-that ``crate --help`` is instant.
+server's catalog); ``evaluate-recs`` (the recommender against baselines on a labeled catalog).
+Heavy imports happen inside the commands so that ``crate --help`` is instant.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     verbose = args.verbose or args.handler is _run
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _single_threaded_math()
     try:
         return args.handler(args)
@@ -144,7 +144,7 @@ def _classify(args) -> int:
 
 def _print_result(args, path: Path, analysis, error: str | None) -> None:
     if args.json:
-        record = {"path": str(path), "duration": None, "genres": [], "tags": [], "error": error}
+        record: dict[str, object] = {"path": str(path), "duration": None, "genres": [], "tags": [], "error": error}
         if analysis is not None:
             record.update(
                 duration=round(analysis.duration, 3),
@@ -357,8 +357,9 @@ def _index(args) -> int:
     import asyncio
 
     from bot.crate import Crate
-    from bot.index import index_folder, progress_bar, report_text
+    from bot.index import check_folder, index_folder, progress_bar, report_text
 
+    check_folder(args.directory)  # before the workers start: a typo is answered at once
     live = sys.stderr.isatty()  # redraw one line on a terminal, one line per file in a log
 
     def progress(done: int, total: int, path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.admission import AdmissionLimits
 from bot.errors import CrateError
+from bot.format import format_bytes
 
 
 class ConfigError(CrateError):
@@ -28,7 +29,8 @@ class AudioLimits:
     min_duration: float = 5.0
 
     def describe_bytes(self) -> str:
-        return f"{self.max_bytes / (1024 * 1024):.0f} MB"
+        """The size limit as people read it everywhere (:func:`bot.format.format_bytes`)."""
+        return format_bytes(self.max_bytes)
 
 
 @dataclass(frozen=True)

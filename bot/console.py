@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot import store
+from bot.catalog import DISLIKE, LIKE, Track
 from bot.crate import Crate, Source, Stage
 from bot.describe import bar, genre_bars, top_tags, track_line
 from bot.errors import CrateError
@@ -101,7 +101,7 @@ class Console:
         shared = await self.crate.share(CONSOLE_GUILD, self.user_id, source, progress)
         self.write(self.track_text(shared.track, created=shared.created))
 
-    def track_text(self, track: store.Track, *, created: bool = True) -> str:
+    def track_text(self, track: Track, *, created: bool = True) -> str:
         lines = [f"#{track.id} {track.title}  ({format_duration(track.duration)}"
                  + (f", ~{track.tempo:.0f} BPM)" if track.tempo else ")")]
         lines += [f"  {row}" for row in genre_bars(track.genres)]
@@ -125,15 +125,15 @@ class Console:
 
     async def _rate(self, arguments, value: int) -> None:
         rated = await self.crate.rate(CONSOLE_GUILD, self.user_id, value, await self._resolve(arguments))
-        verb = "liked" if value == store.LIKE else "disliked"
+        verb = "liked" if value == LIKE else "disliked"
         note = " (replaces your earlier rating)" if rated.previous not in (None, value) else ""
-        self.write(f"{'👍' if value == store.LIKE else '👎'} {self.user} {verb} {track_line(rated.track, markdown=False)}{note}")
+        self.write(f"{'👍' if value == LIKE else '👎'} {self.user} {verb} {track_line(rated.track, markdown=False)}{note}")
 
     async def _like(self, arguments, confirm) -> None:
-        await self._rate(arguments, store.LIKE)
+        await self._rate(arguments, LIKE)
 
     async def _dislike(self, arguments, confirm) -> None:
-        await self._rate(arguments, store.DISLIKE)
+        await self._rate(arguments, DISLIKE)
 
     async def _recommend(self, arguments, confirm) -> None:
         count, genre = 5, None
@@ -193,7 +193,7 @@ async def run_console(crate: Crate, *, user: str = DEFAULT_USER, lines=None, ech
         return answer.strip().lower() in {"y", "yes"}
 
     if interactive:
-        console.write("Crate console — the same commands as on Discord. Type /help, or /quit to leave.")
+        console.write("Crate console — the commands of Discord except /session. Type /help, or /quit to leave.")
     source = iter(lines) if lines is not None else None
     while True:
         if source is not None:

@@ -24,12 +24,13 @@ from bot import store
 from bot.admission import Admission
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
+from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.pool import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
-from bot.store import Database, Track
+from bot.store import Database
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class SharedTrack:
 @dataclass(frozen=True)
 class RatedTrack:
     track: Track
-    value: int  # store.LIKE or store.DISLIKE
+    value: int  # LIKE or DISLIKE
     previous: int | None  # the rating it replaced, if any
 
 
@@ -248,7 +249,7 @@ class Crate:
     async def track(self, guild_id: int, track_id: int) -> Track:
         track = await store.get_track(self.db, guild_id, track_id)
         if track is None:
-            raise store.UnknownTrack(detail=f"guild {guild_id} track {track_id}")
+            raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
         return track
 
     async def search(self, guild_id: int, text: str) -> list[Track]:
@@ -301,14 +302,14 @@ class Crate:
         genres = sorted(((g, a) for g, a in taste.genre_affinity.items() if a > 0), key=lambda ga: -ga[1])
         likes_in_server = {s.track_id: s.likes for s in await store.track_scores(self.db, guild_id, limit=10_000)}
         liked = sorted(
-            (r for r in ratings if r.value == store.LIKE),
+            (r for r in ratings if r.value == LIKE),
             key=lambda r: (-likes_in_server.get(r.track_id, 0), -r.rated_at),
         )
         favourites = [await store.get_track(self.db, guild_id, r.track_id) for r in liked[:FAVOURITES_SHOWN]]
         return TasteSummary(
             user_id=user_id,
-            likes=sum(r.value == store.LIKE for r in ratings),
-            dislikes=sum(r.value == store.DISLIKE for r in ratings),
+            likes=sum(r.value == LIKE for r in ratings),
+            dislikes=sum(r.value == DISLIKE for r in ratings),
             shares=len(shares),
             genres=tuple(genres[:GENRES_SHOWN]),
             favourites=tuple(t for t in favourites if t is not None),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.format import format_duration
+from bot.catalog import Track
+from bot.format import clip, format_duration
 from bot.listen import musicnn
-from bot.store import Track
 
 BAR_WIDTH = 12
 GENRES_SHOWN = 3
@@ -39,7 +39,3 @@ def track_line(track: Track, *, markdown: bool = True) -> str:
     if markdown:
         title = f"**{title}**"
     return f"{title} · {track.top_genre or '?'} · {format_duration(track.duration)}"
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,4 +1,4 @@
-"""Human-readable numbers for messages people read: durations and file sizes."""
+"""Human-readable text for messages people read: durations, file sizes, and text cut to fit."""
 
 from __future__ import annotations
 
@@ -26,8 +26,14 @@ def format_bytes(n: int) -> str:
     n = max(0, int(n))
     if n < 1024:
         return "1 byte" if n == 1 else f"{n} bytes"
+    size = float(n)
     for unit in ("KB", "MB", "GB", "TB"):
-        n /= 1024
-        if n < 1024 or unit == "TB":
+        size /= 1024
+        if size < 1024 or unit == "TB":
             break
-    return f"{n:.1f} {unit}" if n < 10 and round(n, 1) != round(n) else f"{n:.0f} {unit}"
+    return f"{size:.1f} {unit}" if size < 10 and round(size, 1) != round(size) else f"{size:.0f} {unit}"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

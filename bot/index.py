@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import store
+from bot.catalog import content_hash
 from bot.errors import CrateError
 from bot.listen.dataset import AUDIO_SUFFIXES
-from bot.store.tracks import content_hash
 
 if TYPE_CHECKING:
     from bot.crate import Crate
@@ -66,6 +66,15 @@ def audio_files(directory: Path) -> list[Path]:
     )
 
 
+def check_folder(directory: Path) -> Path:
+    """``directory`` as a Path, or :class:`IndexFolderError` when it is not a folder (checked
+    before any worker starts, so that a typo is answered at once)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise IndexFolderError(f"{directory} is not a folder.", detail=f"not a directory: {directory}")
+    return directory
+
+
 async def index_folder(
     crate: Crate,
     guild_id: int,
@@ -75,9 +84,7 @@ async def index_folder(
     progress: IndexProgress = lambda done, total, path: None,
 ) -> IndexReport:
     """Analyze every audio file of ``directory`` into ``guild_id``'s catalog; see the module docstring."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise IndexFolderError(f"{directory} is not a folder.", detail=f"not a directory: {directory}")
+    directory = check_folder(directory)
     paths = audio_files(directory)
     total = len(paths)
     counts = {"added": 0, "skipped_known": 0, "duplicates": 0}

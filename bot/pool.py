@@ -55,9 +55,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.admission import Busy  # noqa: F401 - the pool's own refusal is admission's "busy"
+from bot.catalog import content_hash
 from bot.config import AudioLimits
 from bot.errors import CrateError
-from bot.store.tracks import content_hash
 
 if TYPE_CHECKING:
     from bot.config import Settings

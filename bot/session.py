@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.recommend.group import GroupMatch, GroupRecommender, group_match, pick_for_group
 from bot.recommend.service import cached_catalog
 from bot.store import ratings as store_ratings
 from bot.store import sessions as store
 from bot.store.database import Database
-from bot.store.errors import UnknownTrack
 from bot.store.sessions import QueueEntry, Session, SessionAlreadyOpenError
 from bot.store.tracks import get_track
 
@@ -77,19 +77,13 @@ class AlreadyVoted(SessionError):
     user_message = "You've already voted to skip this track."
 
 
-class NothingPlaying(SessionError):
-    user_message = "Nothing is playing right now — add a track with /session add."
-
-
-class TrackGone(SessionError):
-    user_message = "That track is not in this server's catalog any more."
-
-
 # -- results ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class QueueView:
+    """A session as it stands: what plays, what comes next, who is here (also what a restart resumes)."""
+
     session: Session
     now_playing: QueueEntry | None
     upcoming: tuple[QueueEntry, ...]
@@ -145,29 +139,21 @@ class SessionSummary:
         """Titles each member liked during the session."""
         out: dict[int, list[str]] = {}
         for rating in self.ratings:
-            if rating.value == store_ratings.LIKE:
+            if rating.value == LIKE:
                 out.setdefault(rating.user_id, []).append(rating.title)
         return out
 
     def disliked_by(self) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
         for rating in self.ratings:
-            if rating.value == store_ratings.DISLIKE:
+            if rating.value == DISLIKE:
                 out.setdefault(rating.user_id, []).append(rating.title)
         return out
 
 
 @dataclass(frozen=True)
-class RestoredSession:
-    session: Session
-    now_playing: QueueEntry | None
-    upcoming: tuple[QueueEntry, ...]
-    present: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class RestoreReport:
-    resumed: tuple[RestoredSession, ...] = ()
+    resumed: tuple[QueueView, ...] = ()  # each open session as it stands, to resume
     closed: tuple[SessionSummary, ...] = field(default=())  # idle too long: closed, post the summary
 
 
@@ -250,12 +236,9 @@ class SessionService:
             session = await self._fresh(session)
             now = self.clock()
             await store.join(self.db, session.guild_id, session.id, user_id, now=now)
-            try:
-                return await store.enqueue(
-                    self.db, session.guild_id, session.id, track_id, added_by=user_id, reason="", now=now
-                )
-            except UnknownTrack as error:
-                raise TrackGone(detail=error.detail) from error
+            return await store.enqueue(
+                self.db, session.guild_id, session.id, track_id, added_by=user_id, reason="", now=now
+            )
 
     async def queue_view(self, session: Session) -> QueueView:
         """What plays now, what comes next (each with its reason) and who is here."""
@@ -418,15 +401,7 @@ class SessionService:
         entries = await store.queue_of(self.db, g, s, statuses=("played", "skipped", "playing"))
         entries.sort(key=lambda e: (e.started_at or 0.0, e.position))
         members = tuple(m.user_id for m in await store.members(self.db, g, s))
-        rows = await self.db.fetch_rows(
-            "SELECT r.user_id, r.track_id, t.title, r.value, r.rated_at FROM ratings r"
-            " JOIN tracks t ON t.guild_id = r.guild_id AND t.id = r.track_id"
-            " WHERE r.guild_id = ? AND r.rated_at BETWEEN ? AND ?"
-            " AND r.user_id IN (SELECT user_id FROM session_members WHERE guild_id = ? AND session_id = ?)"
-            " AND r.track_id IN (SELECT track_id FROM session_queue WHERE guild_id = ? AND session_id = ?)"
-            " ORDER BY r.rated_at, r.user_id",
-            (g, start, stop, g, s, g, s),
-        )
+        rows = await store.session_ratings(self.db, g, s, start, stop)
         ratings = tuple(SessionRating(*row) for row in rows)
         match = await self.taste_match(g, members)
         return SessionSummary(session, tuple(entries), members, ratings, match)
@@ -443,21 +418,14 @@ class SessionService:
             if now - last > idle_limit:
                 closed.append(await self.end(session))
                 continue
-            resumed.append(
-                RestoredSession(
-                    session=session,
-                    now_playing=await store.current_entry(self.db, g, s),
-                    upcoming=tuple(await store.upcoming(self.db, g, s)),
-                    present=tuple(await store.present_members(self.db, g, s)),
-                )
-            )
+            resumed.append(await self.queue_view(session))
         return RestoreReport(tuple(resumed), tuple(closed))
 
     async def track(self, guild_id: int, track_id: int):
         """The catalog track of an entry (for playback: its source_url / title)."""
         track = await get_track(self.db, guild_id, track_id)
         if track is None:
-            raise TrackGone(detail=f"guild {guild_id} track {track_id}")
+            raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
         return track
 
 
@@ -468,15 +436,12 @@ __all__ = [
     "NoSession",
     "NotHost",
     "NotInSession",
-    "NothingPlaying",
     "QueueView",
     "RestoreReport",
-    "RestoredSession",
     "SessionAlreadyOpen",
     "SessionEnded",
     "SessionError",
     "SessionRating",
     "SessionService",
     "SessionSummary",
-    "TrackGone",
 ]

@@ -8,26 +8,28 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import store
+from bot.catalog import DISLIKE, LIKE, Track
 from bot.crate import RatedTrack
-from cogs import replies
 from bot.describe import track_line
+from bot.format import clip
+from cogs import replies
+from cogs.client import CrateBot
 
 
 def rated_message(rated: RatedTrack) -> str:
-    verb = "liked" if rated.value == store.LIKE else "disliked"
-    emoji = "👍" if rated.value == store.LIKE else "👎"
+    verb = "liked" if rated.value == LIKE else "disliked"
+    emoji = "👍" if rated.value == LIKE else "👎"
     text = f"{emoji} You {verb} {track_line(rated.track)}."
     if rated.previous is not None and rated.previous != rated.value:
         text += " (That replaces your earlier rating.)"
     return text + " I'll use it for your recommendations."
 
 
-class RateButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rate:(?P<track>\d+):(?P<value>up|down)"):
+class RateButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rate:(?P<track>\d+):(?P<value>up|down)"):
     """👍 / 👎 under a track: anyone may click, and rates it for themselves."""
 
     def __init__(self, track_id: int, value: int, *, label: str | None = None):
-        liked = value == store.LIKE
+        liked = value == LIKE
         super().__init__(
             discord.ui.Button(
                 emoji="👍" if liked else "👎",
@@ -40,60 +42,54 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rat
         self.value = value
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
-        return cls(int(match["track"]), store.LIKE if match["value"] == "up" else store.DISLIKE, label=item.label)
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
+        return cls(int(match["track"]), LIKE if match["value"] == "up" else DISLIKE, label=item.label)
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            rated = await interaction.client.crate.rate(
-                interaction.guild_id, interaction.user.id, self.value, self.track_id
-            )
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        rated = await interaction.client.crate.rate(interaction.guild_id, interaction.user.id, self.value, self.track_id)
         await replies.send(interaction, content=rated_message(rated), ephemeral=True)
 
 
 def rating_buttons(track_id: int, view: discord.ui.View | None = None, *, prefix: str = "") -> discord.ui.View:
     """A persistent view (or ``view``) with 👍 Like / 👎 Dislike for one track."""
     view = view or discord.ui.View(timeout=None)
-    view.add_item(RateButton(track_id, store.LIKE, label=f"{prefix}Like"))
-    view.add_item(RateButton(track_id, store.DISLIKE, label=f"{prefix}Dislike"))
+    view.add_item(RateButton(track_id, LIKE, label=f"{prefix}Like"))
+    view.add_item(RateButton(track_id, DISLIKE, label=f"{prefix}Dislike"))
     return view
 
 
 class Feedback(commands.Cog):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
 
-    async def _rate(self, interaction: discord.Interaction, value: int, track: int | None) -> None:
+    async def _rate(self, interaction: discord.Interaction[CrateBot], value: int, track: int | None) -> None:
         rated = await self.bot.crate.rate(interaction.guild_id, interaction.user.id, value, track)
         await interaction.response.send_message(rated_message(rated), ephemeral=True)
 
     @app_commands.command(name="like", description="Like a track: your last one, or one from this server's catalog")
     @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
     @app_commands.guild_only()
-    async def like(self, interaction: discord.Interaction, track: int | None = None) -> None:
-        await self._rate(interaction, store.LIKE, track)
+    async def like(self, interaction: discord.Interaction[CrateBot], track: int | None = None) -> None:
+        await self._rate(interaction, LIKE, track)
 
     @app_commands.command(name="dislike", description="Dislike a track: your last one, or one from this server's catalog")
     @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
     @app_commands.guild_only()
-    async def dislike(self, interaction: discord.Interaction, track: int | None = None) -> None:
-        await self._rate(interaction, store.DISLIKE, track)
+    async def dislike(self, interaction: discord.Interaction[CrateBot], track: int | None = None) -> None:
+        await self._rate(interaction, DISLIKE, track)
 
     @like.autocomplete("track")
     @dislike.autocomplete("track")
-    async def track_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+    async def track_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[int]]:
         tracks = await self.bot.crate.search(interaction.guild_id, current)
         return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
 
 
-def _choice_name(track: store.Track) -> str:
+def _choice_name(track: Track) -> str:
     name = f"{track.title} · {track.top_genre or '?'}"
-    return name if len(name) <= 100 else name[:99] + "…"
+    return clip(name, 100)
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(RateButton)
     await bot.add_cog(Feedback(bot))

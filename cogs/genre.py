@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.crate import SharedTrack, Source, Stage
 from cogs import replies
+from cogs.client import CrateBot
 from cogs.feedback import rating_buttons
 from cogs.render import error_embed, track_embed
 
@@ -22,7 +23,7 @@ ONE_SOURCE = "Attach one audio file **or** give one link, e.g. `/genre url:https
 
 
 async def share_from_interaction(
-    interaction: discord.Interaction, file: discord.Attachment | None, url: str | None
+    interaction: discord.Interaction[CrateBot], file: discord.Attachment | None, url: str | None
 ) -> SharedTrack | None:
     """The shared part of /genre and /session add: validate, defer, show progress, analyze.
 
@@ -50,14 +51,14 @@ async def share_from_interaction(
 
 
 class Genre(commands.Cog):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
 
     @app_commands.command(name="genre", description="Tell the genre of a song, with the evidence")
     @app_commands.describe(file="An audio file (MP3, OGG, Opus, FLAC, WAV, M4A, WebM)", url="A link to a song")
     @app_commands.guild_only()
     async def genre(
-        self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None
+        self, interaction: discord.Interaction[CrateBot], file: discord.Attachment | None = None, url: str | None = None
     ) -> None:
         shared = await share_from_interaction(interaction, file, url)
         if shared is None:
@@ -66,5 +67,5 @@ class Genre(commands.Cog):
         await interaction.edit_original_response(content=None, embed=embed, view=rating_buttons(shared.track.id))
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     await bot.add_cog(Genre(bot))

@@ -6,6 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs.client import CrateBot
+
 COMMANDS = (
     ("/genre file:<audio>  or  /genre url:<link>", "Tell a song's genre, with the evidence (styles, tempo). It joins this server's catalog."),
     ("/like  ·  /like track:<name>", "Like your last track, or pick one from the catalog. The 👍 button does the same."),
@@ -34,9 +36,9 @@ def help_embed() -> discord.Embed:
 
 class Help(commands.Cog):
     @app_commands.command(name="help", description="What Crate does, and every command with an example")
-    async def help(self, interaction: discord.Interaction) -> None:
+    async def help(self, interaction: discord.Interaction[CrateBot]) -> None:
         await interaction.response.send_message(embed=help_embed(), ephemeral=True)
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     await bot.add_cog(Help())

@@ -14,6 +14,7 @@ from bot.charts import taste_chart
 from bot.crate import TasteSummary
 from bot.describe import track_line
 from cogs import replies
+from cogs.client import CrateBot
 
 CHART_NAME = "taste.png"
 
@@ -41,7 +42,7 @@ def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
     return embed
 
 
-class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:forget:(?P<user>\d+)"):
+class ForgetButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:forget:(?P<user>\d+)"):
     """The confirmation for /forget: only the member who asked may press it."""
 
     def __init__(self, user_id: int):
@@ -51,21 +52,17 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:f
         self.user_id = user_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["user"]))
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[CrateBot]) -> bool:
         if interaction.user.id != self.user_id:
             await replies.send(interaction, content="Only the member who asked can confirm this.", ephemeral=True)
             return False
         return True
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
         await interaction.response.edit_message(
             content=(
                 f"Done. I forgot {report.ratings} ratings and {report.shares} shares of yours in this server"
@@ -76,14 +73,14 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:f
 
 
 class Profile(commands.Cog):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
 
     @app_commands.command(name="profile", description="A summary of your taste (or another member's)")
     @app_commands.describe(member="Whose taste to show (default: yours)")
     @app_commands.guild_only()
-    async def profile(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
-        member = member or interaction.user
+    async def profile(self, interaction: discord.Interaction[CrateBot], member: discord.Member | None = None) -> None:
+        member = member or interaction.user  # type: ignore[assignment]  # guild-only: the user is a Member
         await interaction.response.defer(ephemeral=True, thinking=True)
         summary = await self.bot.crate.profile(interaction.guild_id, member.id)
         embed = profile_embed(summary, member.display_name)
@@ -95,7 +92,7 @@ class Profile(commands.Cog):
 
     @app_commands.command(name="forget", description="Delete everything Crate stores about you in this server")
     @app_commands.guild_only()
-    async def forget(self, interaction: discord.Interaction) -> None:
+    async def forget(self, interaction: discord.Interaction[CrateBot]) -> None:
         view = discord.ui.View(timeout=None)
         view.add_item(ForgetButton(interaction.user.id))
         await interaction.response.send_message(
@@ -106,6 +103,6 @@ class Profile(commands.Cog):
         )
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(ForgetButton)
     await bot.add_cog(Profile(bot))

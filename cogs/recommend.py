@@ -9,10 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import store
-from bot.describe import clip
+from bot.catalog import DISLIKE, LIKE
+from bot.format import clip
 from bot.recommend.rank import Recommendation
 from cogs import replies
+from cogs.client import CrateBot
 from cogs.feedback import RateButton
 
 #: Discord allows five rows of components: one row per pick (👍, 👎, more like this).
@@ -39,8 +40,8 @@ def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None
 def picks_view(picks: Sequence[Recommendation]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for row, pick in enumerate(picks[:MAX_PICKS]):
-        like = RateButton(pick.track_id, store.LIKE, label=str(row + 1))
-        dislike = RateButton(pick.track_id, store.DISLIKE, label=str(row + 1))
+        like = RateButton(pick.track_id, LIKE, label=str(row + 1))
+        dislike = RateButton(pick.track_id, DISLIKE, label=str(row + 1))
         more = MoreLikeButton(pick.track_id, label=f"More like {row + 1}")
         for item in (like, dislike, more):
             item.item.row = row
@@ -48,7 +49,7 @@ def picks_view(picks: Sequence[Recommendation]) -> discord.ui.View:
     return view
 
 
-class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:more:(?P<track>\d+)"):
+class MoreLikeButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:more:(?P<track>\d+)"):
     """"More like this": picks seeded by one track, for whoever clicks (only they see them)."""
 
     def __init__(self, track_id: int, *, label: str = "More like this"):
@@ -58,25 +59,21 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate
         self.track_id = track_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["track"]), label=item.label or "More like this")
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         crate = interaction.client.crate
-        try:
-            seed = await crate.track(interaction.guild_id, self.track_id)
-            picks = await crate.more_like(
-                interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
-                names=member_names(interaction.guild),
-            )
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+        seed = await crate.track(interaction.guild_id, self.track_id)
+        picks = await crate.more_like(
+            interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
+            names=member_names(interaction.guild),
+        )
         embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”")
         await replies.send(interaction, embed=embed, view=picks_view(picks), ephemeral=True)
 
 
-class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"crate:start"):
+class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Select], template=r"crate:start"):
     """Cold start: a member with no ratings picks genres to begin from."""
 
     def __init__(self, genres: Sequence[str] = ()):
@@ -92,25 +89,21 @@ class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"cr
         )
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]):
         return cls()
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         genres = [v for v in interaction.data.get("values", []) if v != "*"]
-        try:
-            picks = await interaction.client.crate.starter_picks(
-                interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
-                names=member_names(interaction.guild),
-            )
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+        picks = await interaction.client.crate.starter_picks(
+            interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
+            names=member_names(interaction.guild),
+        )
         title = f"To start you off: {', '.join(genres)}" if genres else "To start you off"
         await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
 
 
 class Recommend(commands.Cog):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
 
     @app_commands.command(name="recommend", description="Tracks from this server's catalog picked for you")
@@ -118,7 +111,7 @@ class Recommend(commands.Cog):
     @app_commands.guild_only()
     async def recommend(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[CrateBot],
         count: app_commands.Range[int, 1, MAX_PICKS] = MAX_PICKS,
         genre: str | None = None,
     ) -> None:
@@ -146,7 +139,7 @@ class Recommend(commands.Cog):
         await interaction.followup.send(embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
 
     @recommend.autocomplete("genre")
-    async def genre_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def genre_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[str]]:
         from bot.listen.musicnn import TAGS
 
         genres = await self.bot.crate.genres_available(interaction.guild_id)
@@ -155,6 +148,6 @@ class Recommend(commands.Cog):
         return [app_commands.Choice(name=n, value=n) for n in matches[:25]]
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(MoreLikeButton, StartGenresSelect)
     await bot.add_cog(Recommend(bot))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import discord
 
-from bot.describe import clip, genre_bars, top_tags
-from bot.format import format_duration
-from bot.store import Track
+from bot.catalog import Track
+from bot.describe import genre_bars, top_tags
+from bot.format import clip, format_duration
 
 GENRE_COLOURS = {
     "blues": 0x1F4E79, "classical": 0xC9A227, "country": 0xA0522D, "disco": 0xE040FB,

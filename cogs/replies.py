@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 
@@ -35,3 +36,20 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         await send(interaction, content=text, ephemeral=True)
     except discord.HTTPException:
         log.exception("could not report an error to the user")
+
+
+class AnswersErrors:
+    """The one error path of Crate's buttons and selects: mix it in before ``DynamicItem``.
+
+    The item does its work in :meth:`answer`; whatever it raises becomes the same friendly,
+    private reply a slash command gives (:func:`report_error`), so no item writes its own catch.
+    """
+
+    async def answer(self, interaction: discord.Interaction[Any]) -> None:
+        raise NotImplementedError
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await self.answer(interaction)
+        except Exception as error:
+            await report_error(interaction, error)

@@ -18,13 +18,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import store
-from bot.describe import clip
-from bot.format import format_duration
+from bot.catalog import DISLIKE, LIKE
+from bot.format import clip, format_duration
 from bot.recommend.group import match_text
 from bot.session import NextResult, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
+from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.genre import share_from_interaction
 from cogs.recommend import member_names
@@ -40,7 +40,12 @@ UPCOMING_SHOWN = 5
 
 
 def entry_line(entry: QueueEntry, names: dict[int, str]) -> str:
-    who = "Crate's pick" if entry.added_by is None else f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
+    if entry.picked_by_crate:
+        who = "Crate's pick"
+    elif entry.added_by is None:
+        who = "added by a member"  # who has since asked Crate to forget them
+    else:
+        who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
     reason = f" — {entry.reason}" if entry.reason else ""
     return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
 
@@ -69,8 +74,8 @@ def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, name
 def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if entry is not None:
-        view.add_item(RateButton(entry.track_id, store.LIKE, label="Like"))
-        view.add_item(RateButton(entry.track_id, store.DISLIKE, label="Dislike"))
+        view.add_item(RateButton(entry.track_id, LIKE, label="Like"))
+        view.add_item(RateButton(entry.track_id, DISLIKE, label="Dislike"))
     view.add_item(SkipButton(session.id))
     return view
 
@@ -114,7 +119,7 @@ def pairs_text(match, names: dict[int, str]) -> str:
 # ------------------------------------------------------------------ the ⏭ button
 
 
-class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"):
+class SkipButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"):
     """⏭ on the now-playing message: the host moves on, anyone else votes."""
 
     def __init__(self, session_id: int):
@@ -124,17 +129,13 @@ class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:ski
         self.session_id = session_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
         return cls(int(match["session"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        cog: Sessions = interaction.client.get_cog("Sessions")
-        try:
-            session = await cog.service.by_id(interaction.guild_id, self.session_id)
-            text = await cog.move_on(session, interaction.user.id, interaction.guild)
-        except Exception as error:
-            await replies.report_error(interaction, error)
-            return
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
+        session = await cog.service.by_id(interaction.guild_id, self.session_id)
+        text = await cog.move_on(session, interaction.user.id, interaction.guild)
         await replies.send(interaction, content=text, ephemeral=True)
 
 
@@ -142,7 +143,7 @@ class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:ski
 
 
 class Sessions(commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"):
-    def __init__(self, bot):
+    def __init__(self, bot: CrateBot):
         self.bot = bot
         self._service: SessionService | None = None
         self.players: dict[int, SessionPlayer] = {}  # session id -> voice player
@@ -171,7 +172,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     @app_commands.command(name="start", description="Open a listening session in this channel (you host)")
     @app_commands.describe(voice_channel="Where to play (default: the voice channel you are in; none: text only)")
     @app_commands.guild_only()
-    async def start(self, interaction: discord.Interaction, voice_channel: discord.VoiceChannel | None = None) -> None:
+    async def start(self, interaction: discord.Interaction[CrateBot], voice_channel: discord.VoiceChannel | None = None) -> None:
         user = interaction.user
         voice_channel = voice_channel or getattr(getattr(user, "voice", None), "channel", None)
         session = await self.service.start(
@@ -197,7 +198,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="join", description="Join this channel's listening session")
     @app_commands.guild_only()
-    async def join(self, interaction: discord.Interaction) -> None:
+    async def join(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         joined = await self.service.join(session, interaction.user.id)
         text = "You joined the session: picks now take your taste into account." if joined else "You're already in this session."
@@ -205,7 +206,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="leave", description="Leave this channel's listening session")
     @app_commands.guild_only()
-    async def leave(self, interaction: discord.Interaction) -> None:
+    async def leave(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         result = await self.service.leave(session, interaction.user.id)
         if not result.left:
@@ -223,7 +224,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     @app_commands.command(name="add", description="Queue a song (a file or a link) in this channel's session")
     @app_commands.describe(file="An audio file", url="A link to a song")
     @app_commands.guild_only()
-    async def add(self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None) -> None:
+    async def add(self, interaction: discord.Interaction[CrateBot], file: discord.Attachment | None = None, url: str | None = None) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         shared = await share_from_interaction(interaction, file, url)
         if shared is None:
@@ -243,7 +244,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="queue", description="What is playing, what comes next, and why")
     @app_commands.guild_only()
-    async def queue(self, interaction: discord.Interaction) -> None:
+    async def queue(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         view = await self.service.queue_view(session)
         names = member_names(interaction.guild)
@@ -265,14 +266,14 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @app_commands.command(name="next", description="Move on: the host skips at once, others vote")
     @app_commands.guild_only()
-    async def next(self, interaction: discord.Interaction) -> None:
+    async def next(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         text = await self.move_on(session, interaction.user.id, interaction.guild)
         await interaction.response.send_message(text)
 
     @app_commands.command(name="end", description="End this channel's session with a summary")
     @app_commands.guild_only()
-    async def end(self, interaction: discord.Interaction) -> None:
+    async def end(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         await interaction.response.defer(thinking=True)
         summary = await self._finish(session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False)
@@ -434,6 +435,6 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
                     )
 
 
-async def setup(bot) -> None:
+async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(SkipButton)
     await bot.add_cog(Sessions(bot))

@@ -137,7 +137,7 @@ class MiniBot(commands.Bot):
 
 
 class FeedbackModal(discord.ui.Modal, title="Feedback"):
-    text = discord.ui.TextInput(label="What do you think?", custom_id="feedback:text")
+    text: discord.ui.TextInput = discord.ui.TextInput(label="What do you think?", custom_id="feedback:text")
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(f"thanks: {self.text.value}", ephemeral=True)

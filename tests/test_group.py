@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot import store
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, Catalog, Rating
 from bot.listen.musicnn import TAGS
 from bot.recommend.group import (
     MISERY_FLOOR,
@@ -21,10 +21,8 @@ from bot.recommend.group import (
     pick_for_group,
     taste_match,
 )
-from bot.store.ratings import DISLIKE, LIKE, Rating
-from bot.store.tracks import Catalog
 
-DIM = store.EMBEDDING_DIM
+DIM = EMBEDDING_DIM
 NOW = 1_700_000_000.0
 DAY = 86_400.0
 GUILD = 5

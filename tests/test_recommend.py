@@ -18,18 +18,18 @@ import numpy as np
 import pytest
 
 from bot import store
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, Catalog, Rating, UnknownTrack
 from bot.listen.musicnn import TAGS
 from bot.recommend import rank as rank_module
 from bot.recommend.evaluate import evaluate
 from bot.recommend.labeled import LabeledCatalog, build_labeled_catalog
 from bot.recommend.profile import HALF_LIFE_DAYS, build_profile, recency_weight
-from bot.recommend.rank import Recommender, UnknownFilter, UnknownSeedTrack
-from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, ratings_fingerprint, recommend_for
+from bot.recommend.rank import Recommender, UnknownFilter
+from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
 from bot.store import Database
-from bot.store.ratings import DISLIKE, LIKE, Rating
-from bot.store.tracks import Catalog
+from bot.store.ratings import ratings_fingerprint
 
-DIM = store.EMBEDDING_DIM
+DIM = EMBEDDING_DIM
 NOW = 1_700_000_000.0
 DAY = 86_400.0
 GUILD = 7
@@ -210,7 +210,7 @@ def test_more_like_this(jazz_metal):
     recs = recommender.more_like(10, ME, count=4)
     assert all(9 <= r.track_id <= 16 for r in recs) and 10 not in ids_of(recs)
     assert recs[0].reason == "close to “t10”"
-    with pytest.raises(UnknownSeedTrack):
+    with pytest.raises(UnknownTrack):
         recommender.more_like(999, ME)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from bot import store
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.listen.musicnn import TAGS
 from bot.recommend.service import clear_cache
@@ -25,13 +26,11 @@ from bot.session import (
     SessionAlreadyOpen,
     SessionEnded,
     SessionService,
-    TrackGone,
 )
 from bot.store import Database
 from bot.store import sessions as store_sessions
-from bot.store.ratings import DISLIKE, LIKE
 
-DIM = store.EMBEDDING_DIM
+DIM = EMBEDDING_DIM
 GUILD, OTHER_GUILD = 100, 200
 TEXT, TEXT_2, VOICE = 1000, 1001, 2000
 HOST, ALICE, BOB, CAROL = 1, 2, 3, 4
@@ -111,7 +110,7 @@ async def test_schema_is_guild_scoped_with_one_open_session_per_channel(db, cloc
         await store_sessions.open_session(db, GUILD, TEXT, ALICE, now=clock())
     # Another guild's track can't be queued in this guild's session.
     ids = await add_clustered_tracks(db, OTHER_GUILD)
-    with pytest.raises(store.UnknownTrack):
+    with pytest.raises(UnknownTrack):
         await store_sessions.enqueue(db, GUILD, session.id, ids["jazz"][0], added_by=HOST)
     with pytest.raises(sqlite3.IntegrityError):  # the composite key refuses a cross-guild row
         await db.execute(
@@ -163,11 +162,27 @@ async def test_three_members_join_add_rate_and_the_queue_explains_itself(db, ser
         (user,) = entry.for_user_ids
         assert entry.reason.startswith(f"for {NAMES[user]}"), entry.reason
 
-    with pytest.raises(TrackGone):
+    with pytest.raises(UnknownTrack):
         await service.add_track(session, 999_999, ALICE)
     # Adding a track joins the member.
     await service.add_track(session, ids["disco"][0], CAROL)
     assert CAROL in await service.present(session)
+
+
+async def test_forgetting_a_member_does_not_turn_their_entries_into_crates_picks(db, service):
+    ids = await add_clustered_tracks(db, GUILD)
+    session = await service.start(GUILD, TEXT, HOST)
+    await rate_all(db, HOST, ids["jazz"][:3])
+    added = await service.add_track(session, ids["ambient"][0], ALICE)
+    assert not added.picked_by_crate
+    (pick,) = await service.fill_queue(session, count=1, names=NAMES)
+    assert pick.picked_by_crate and pick.added_by is None
+
+    await store.forget_member(db, GUILD, ALICE)
+    view = await service.queue_view(session)
+    entries = {entry.id: entry for entry in view.upcoming}
+    assert entries[added.id].added_by is None and not entries[added.id].picked_by_crate
+    assert entries[pick.id].picked_by_crate
 
 
 async def test_fill_never_queues_a_track_a_present_member_disliked(db, service):

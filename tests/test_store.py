@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from bot import store
-from bot.store import Database, DatabaseTooNew, Migration, MigrationError, UnknownTrack
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT, Rating, UnknownTrack
+from bot.errors import CrateError
+from bot.store import Database, DatabaseTooNew, Migration, MigrationError
 from bot.store.database import load_migrations, split_statements
 from bot.store.errors import StoreError
-from bot.errors import CrateError
 
 GUILD = 1001
 OTHER_GUILD = 2002
@@ -29,7 +30,7 @@ def vector(seed: int, dim: int) -> np.ndarray:
 
 
 def tags(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed + 10_000).random(store.TAG_COUNT).astype(np.float32)
+    return np.random.default_rng(seed + 10_000).random(TAG_COUNT).astype(np.float32)
 
 
 async def add(db: Database, guild_id: int = GUILD, *, name: str = "song", seed: int = 1, duration: float = 200.0,
@@ -44,7 +45,7 @@ async def add(db: Database, guild_id: int = GUILD, *, name: str = "song", seed: 
         duration=duration,
         genres=[("rock", 0.25), ("electronic", 0.6), ("jazz", 0.15)],
         tag_probs=tags(seed),
-        embedding=vector(seed, store.EMBEDDING_DIM) if embedding is None else embedding,
+        embedding=vector(seed, EMBEDDING_DIM) if embedding is None else embedding,
         tempo=120.0,
         shared_by=shared_by,
     )
@@ -146,7 +147,7 @@ async def test_transaction_rolls_back_on_error(db):
     track, _ = await add(db)
     with pytest.raises(RuntimeError):
         async with db.transaction():
-            await store.rate(db, GUILD, BOB, track.id, store.LIKE)
+            await store.rate(db, GUILD, BOB, track.id, LIKE)
             raise RuntimeError("boom")
     assert await store.ratings_of(db, GUILD, BOB) == []
 
@@ -161,8 +162,8 @@ async def test_add_and_get_track(db):
     assert loaded == track
     assert loaded.genres == (("electronic", 0.6), ("rock", 0.25), ("jazz", 0.15))
     assert loaded.top_genre == "electronic" and loaded.added_by == ALICE
-    assert loaded.embedding.dtype == np.float32 and loaded.embedding.shape == (store.EMBEDDING_DIM,)
-    np.testing.assert_array_equal(loaded.embedding, vector(3, store.EMBEDDING_DIM))
+    assert loaded.embedding.dtype == np.float32 and loaded.embedding.shape == (EMBEDDING_DIM,)
+    np.testing.assert_array_equal(loaded.embedding, vector(3, EMBEDDING_DIM))
     np.testing.assert_array_equal(loaded.tag_probs, tags(3))
     assert await store.get_track(db, GUILD, 999_999) is None
     assert [s.user_id for s in await store.sharers_of(db, GUILD, track.id)] == [ALICE]
@@ -179,8 +180,8 @@ async def test_same_hash_is_one_track_and_records_the_share(db):
 
 async def test_re_encoded_copy_is_a_near_duplicate(db):
     original, _ = await add(db, name="original.flac", seed=5, duration=181.0)
-    noise = np.random.default_rng(1).standard_normal(store.EMBEDDING_DIM).astype(np.float32) * 0.05
-    copy_embedding = vector(5, store.EMBEDDING_DIM) + noise
+    noise = np.random.default_rng(1).standard_normal(EMBEDDING_DIM).astype(np.float32) * 0.05
+    copy_embedding = vector(5, EMBEDDING_DIM) + noise
     cosine = float(np.dot(copy_embedding, original.embedding)
                    / np.linalg.norm(copy_embedding) / np.linalg.norm(original.embedding))
     assert cosine >= store.NEAR_DUPLICATE_MIN_COSINE
@@ -202,8 +203,8 @@ async def test_similar_duration_different_audio_is_not_merged(db):
 
 async def test_add_track_validates_vectors(db):
     with pytest.raises(ValueError):
-        await add(db, embedding=np.zeros(store.EMBEDDING_DIM + 1, dtype=np.float32))
-    bad = vector(1, store.EMBEDDING_DIM)
+        await add(db, embedding=np.zeros(EMBEDDING_DIM + 1, dtype=np.float32))
+    bad = vector(1, EMBEDDING_DIM)
     bad[3] = np.nan
     with pytest.raises(ValueError):
         await add(db, embedding=bad)
@@ -234,8 +235,8 @@ async def test_load_catalog_round_trips_arrays_exactly(db):
     catalog = await store.load_catalog(db, GUILD)
     assert len(catalog) == 20
     assert catalog.ids.dtype == np.int64 and list(catalog.ids) == sorted(embeddings)
-    assert catalog.embeddings.dtype == np.float32 and catalog.embeddings.shape == (20, store.EMBEDDING_DIM)
-    assert catalog.tag_probs.dtype == np.float32 and catalog.tag_probs.shape == (20, store.TAG_COUNT)
+    assert catalog.embeddings.dtype == np.float32 and catalog.embeddings.shape == (20, EMBEDDING_DIM)
+    assert catalog.tag_probs.dtype == np.float32 and catalog.tag_probs.shape == (20, TAG_COUNT)
     for row, track_id in enumerate(catalog.ids):
         track = embeddings[int(track_id)]
         assert catalog.index_of(int(track_id)) == row
@@ -245,18 +246,18 @@ async def test_load_catalog_round_trips_arrays_exactly(db):
         assert catalog.durations[row] == track.duration
     assert catalog.index_of(10**9) is None
     empty = await store.load_catalog(db, OTHER_GUILD)
-    assert len(empty) == 0 and empty.embeddings.shape == (0, store.EMBEDDING_DIM)
+    assert len(empty) == 0 and empty.embeddings.shape == (0, EMBEDDING_DIM)
 
 
 def test_blob_helpers_round_trip_and_check_shapes():
-    values = vector(7, store.EMBEDDING_DIM)
-    blob = store.to_blob(values, store.EMBEDDING_DIM)
-    assert len(blob) == 4 * store.EMBEDDING_DIM
-    np.testing.assert_array_equal(store.from_blob(blob, store.EMBEDDING_DIM), values)
+    values = vector(7, EMBEDDING_DIM)
+    blob = store.to_blob(values, EMBEDDING_DIM)
+    assert len(blob) == 4 * EMBEDDING_DIM
+    np.testing.assert_array_equal(store.from_blob(blob, EMBEDDING_DIM), values)
     with pytest.raises(ValueError):
-        store.from_blob(blob[:-4], store.EMBEDDING_DIM)
+        store.from_blob(blob[:-4], EMBEDDING_DIM)
     with pytest.raises(ValueError):
-        store.to_blob(values.reshape(10, 20), store.EMBEDDING_DIM)
+        store.to_blob(values.reshape(10, 20), EMBEDDING_DIM)
 
 
 # -- guild isolation ----------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def test_blob_helpers_round_trip_and_check_shapes():
 
 async def test_guilds_see_nothing_of_each_other(db):
     track, _ = await add(db, name="shared everywhere")
-    await store.rate(db, GUILD, BOB, track.id, store.LIKE)
+    await store.rate(db, GUILD, BOB, track.id, LIKE)
     await store.set_last_track(db, GUILD, BOB, track.id)
 
     assert await store.get_track(db, OTHER_GUILD, track.id) is None
@@ -285,7 +286,7 @@ async def test_guilds_see_nothing_of_each_other(db):
 async def test_rows_cannot_reference_another_guilds_track(db):
     track, _ = await add(db, name="guild one only")
     with pytest.raises(UnknownTrack):
-        await store.rate(db, OTHER_GUILD, BOB, track.id, store.LIKE)
+        await store.rate(db, OTHER_GUILD, BOB, track.id, LIKE)
     with pytest.raises(UnknownTrack):
         await store.set_last_track(db, OTHER_GUILD, BOB, track.id)
     with pytest.raises(UnknownTrack):
@@ -304,9 +305,9 @@ async def test_rows_cannot_reference_another_guilds_track(db):
 
 async def test_rating_again_replaces(db):
     track, _ = await add(db)
-    await store.rate(db, GUILD, BOB, track.id, store.LIKE, now=100.0)
-    await store.rate(db, GUILD, BOB, track.id, store.DISLIKE, now=200.0)
-    assert await store.ratings_of(db, GUILD, BOB) == [store.Rating(GUILD, BOB, track.id, -1, 200.0)]
+    await store.rate(db, GUILD, BOB, track.id, LIKE, now=100.0)
+    await store.rate(db, GUILD, BOB, track.id, DISLIKE, now=200.0)
+    assert await store.ratings_of(db, GUILD, BOB) == [Rating(GUILD, BOB, track.id, -1, 200.0)]
     assert await store.rating_of(db, GUILD, BOB, track.id) == -1
     with pytest.raises(ValueError):
         await store.rate(db, GUILD, BOB, track.id, 0)
@@ -322,10 +323,10 @@ async def test_track_scores_rank_best_liked(db):
     b, _ = await add(db, name="b", seed=2, duration=200)
     c, _ = await add(db, name="c", seed=3, duration=300)
     for user in (ALICE, BOB, CAROL):
-        await store.rate(db, GUILD, user, b.id, store.LIKE)
-    await store.rate(db, GUILD, ALICE, a.id, store.LIKE)
-    await store.rate(db, GUILD, BOB, a.id, store.DISLIKE)
-    await store.rate(db, GUILD, ALICE, c.id, store.DISLIKE)
+        await store.rate(db, GUILD, user, b.id, LIKE)
+    await store.rate(db, GUILD, ALICE, a.id, LIKE)
+    await store.rate(db, GUILD, BOB, a.id, DISLIKE)
+    await store.rate(db, GUILD, ALICE, c.id, DISLIKE)
     scores = await store.track_scores(db, GUILD)
     assert [(s.track_id, s.likes, s.dislikes, s.score) for s in scores] == [
         (b.id, 3, 0, 3), (a.id, 1, 1, 0), (c.id, 0, 1, -1)
@@ -352,14 +353,14 @@ async def test_forget_member_removes_only_that_member_in_that_guild(db):
     await add(db, name="alice and bob", seed=2, duration=200, shared_by=BOB)
     rated_by_carol, _ = await add(db, name="rated by carol", seed=3, duration=300, shared_by=ALICE)
     bobs, _ = await add(db, name="bobs", seed=4, duration=400, shared_by=BOB)
-    await store.rate(db, GUILD, CAROL, rated_by_carol.id, store.LIKE)
-    await store.rate(db, GUILD, ALICE, bobs.id, store.DISLIKE)
-    await store.rate(db, GUILD, ALICE, only_alice.id, store.LIKE)
+    await store.rate(db, GUILD, CAROL, rated_by_carol.id, LIKE)
+    await store.rate(db, GUILD, ALICE, bobs.id, DISLIKE)
+    await store.rate(db, GUILD, ALICE, only_alice.id, LIKE)
     await store.set_last_track(db, GUILD, ALICE, only_alice.id)
     await store.set_last_track(db, GUILD, CAROL, only_alice.id)
     # Alice in another guild must survive.
     elsewhere, _ = await add(db, OTHER_GUILD, name="only alice", shared_by=ALICE)
-    await store.rate(db, OTHER_GUILD, ALICE, elsewhere.id, store.LIKE)
+    await store.rate(db, OTHER_GUILD, ALICE, elsewhere.id, LIKE)
     await store.set_last_track(db, OTHER_GUILD, ALICE, elsewhere.id)
 
     report = await store.forget_member(db, GUILD, ALICE)
@@ -393,7 +394,7 @@ async def test_concurrent_writers_all_land(db):
     async def share(i: int):
         track, _ = await add(db, name=f"track {i}", seed=i, duration=60.0 + 3 * i, shared_by=i % 7)
         for user in range(5):
-            await store.rate(db, GUILD, user, track.id, store.LIKE if (i + user) % 2 else store.DISLIKE)
+            await store.rate(db, GUILD, user, track.id, LIKE if (i + user) % 2 else DISLIKE)
         return track
 
     async def duplicate(i: int):
@@ -413,14 +414,14 @@ async def test_transactions_of_concurrent_tasks_do_not_interleave(db):
     async def failing_transaction():
         with pytest.raises(RuntimeError):
             async with db.transaction():
-                await store.rate(db, GUILD, BOB, track.id, store.LIKE)
+                await store.rate(db, GUILD, BOB, track.id, LIKE)
                 inside.set()
                 await asyncio.sleep(0.05)
                 raise RuntimeError("rolled back")
 
     async def other_writer():
         await inside.wait()
-        await store.rate(db, GUILD, CAROL, track.id, store.LIKE)  # must not be rolled back with BOB's
+        await store.rate(db, GUILD, CAROL, track.id, LIKE)  # must not be rolled back with BOB's
 
     await asyncio.gather(failing_transaction(), other_writer())
     assert [r.user_id for r in await store.ratings_in_guild(db, GUILD)] == [CAROL]

@@ -44,7 +44,6 @@ from yt_dlp.utils import MEDIA_EXTENSIONS, UnsupportedError
 
 from bot.audio.address import BlockedAddress, check_url, guarded_connection
 from bot.audio.errors import (
-    BadLink,
     BlockedLink,
     DownloadFailed,
     LinkTimeout,
@@ -59,6 +58,7 @@ from bot.audio.errors import (
 )
 from bot.config import AudioLimits
 from bot.errors import CrateError
+from bot.format import clip, format_duration
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _check_metadata(info: dict[str, Any] | None, url: str, limits: AudioLimits, 
     duration = info.get("duration")
     if duration and duration > limits.max_duration:
         raise TooLong(
-            f"That track is too long for me (the limit is {_minutes(limits.max_duration)}).",
+            f"That track is too long for me (the limit is {format_duration(limits.max_duration)}).",
             detail=f"{url}: duration {duration} s",
         )
     size = info.get("filesize") or info.get("filesize_approx")
@@ -526,12 +526,9 @@ def _safe_suffix(filename: str) -> str:
 
 def _display_name(filename: str) -> str:
     cleaned = "".join(ch for ch in filename if ch.isprintable()).replace("`", "'")
-    return cleaned if len(cleaned) <= 80 else cleaned[:77] + "..."
+    return clip(cleaned, 80)
 
 
 def _too_large(limits: AudioLimits, *, detail: str) -> TooLarge:
     return TooLarge(f"That file is too large for me (the limit is {limits.describe_bytes()}).", detail=detail)
 
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"

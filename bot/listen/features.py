@@ -8,8 +8,8 @@ librosa's feature functions accept a precomputed spectrogram through ``S=``.
 
 from __future__ import annotations
 
-import numpy as np
 import librosa
+import numpy as np
 
 N_FFT = 2048
 HOP = 512

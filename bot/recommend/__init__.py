@@ -11,10 +11,9 @@
 from bot.recommend.profile import HALF_LIFE_DAYS, TasteProfile, build_profile, recency_weight
 from bot.recommend.rank import (
     Recommendation,
-    RecommendError,
     Recommender,
+    RecommendError,
     UnknownFilter,
-    UnknownSeedTrack,
 )
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for
 
@@ -26,7 +25,6 @@ __all__ = [
     "Recommender",
     "TasteProfile",
     "UnknownFilter",
-    "UnknownSeedTrack",
     "build_profile",
     "more_like_for",
     "recency_weight",

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.catalog import DISLIKE, LIKE, Rating
 from bot.recommend.labeled import LabeledCatalog
 from bot.recommend.profile import build_profile_arrays
 from bot.recommend.rank import Recommender
-from bot.store.ratings import DISLIKE, LIKE, Rating
 
 K = 10
 LIKE_SHARE = 0.6

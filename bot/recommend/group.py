@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.catalog import DISLIKE, LIKE, Catalog
 from bot.recommend.profile import TasteProfile
 from bot.recommend.rank import (
     REASON_MIN_COSINE,
@@ -58,8 +59,6 @@ from bot.recommend.rank import (
     Recommender,
     features_of,
 )
-from bot.store.ratings import DISLIKE, LIKE
-from bot.store.tracks import Catalog
 
 #: Rule 2: a member's scores are divided by max(their best score, this).
 SATISFACTION_SCALE_MIN = 0.5

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.catalog import EMBEDDING_DIM, TAG_COUNT, Catalog
 from bot.errors import CrateError
-from bot.store.tracks import Catalog
-from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT
 
 
 class LabeledCatalogError(CrateError):
@@ -69,7 +68,7 @@ class LabeledCatalog:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LabeledCatalog:

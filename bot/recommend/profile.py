@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.store.ratings import DISLIKE, LIKE, Rating
+from bot.catalog import DISLIKE, LIKE, Rating
 
 #: Half-life of a rating's weight, in days: a like from three months ago counts half as much as
 #: one from today. Tastes drift over months, not days.
@@ -69,10 +69,6 @@ class TasteProfile:
     @property
     def has_likes(self) -> bool:
         return len(self.liked_rows) > 0
-
-    def favourite_genres(self, limit: int = 3) -> list[str]:
-        ranked = sorted(((a, g) for g, a in self.genre_affinity.items() if a > 0), reverse=True)
-        return [g for _, g in ranked[:limit]]
 
     def centroids(self, unit: np.ndarray, k: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """A few taste centroids of the liked tracks (spherical k-means on ``unit`` rows).

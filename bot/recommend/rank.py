@@ -33,16 +33,15 @@ import difflib
 import re
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from bot.catalog import LIKE, Catalog, Rating, UnknownTrack
 from bot.errors import CrateError
 from bot.listen.musicnn import TAGS
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
-from bot.store.ratings import DISLIKE, LIKE, Rating
-from bot.store.tracks import Catalog
 
 # -- weights (tuned on gtzan-mini with `crate evaluate-recs`, see bot/recommend/evaluate.py) --
 
@@ -102,10 +101,6 @@ class RecommendError(CrateError):
 
 class UnknownFilter(RecommendError):
     user_message = "Crate doesn't know that genre or tag."
-
-
-class UnknownSeedTrack(RecommendError):
-    user_message = "That track is not in this server's catalog any more."
 
 
 @dataclass(frozen=True)
@@ -322,7 +317,7 @@ class Recommender:
         """Tracks that sound like ``track_id`` (the "more like this" button), minus what the member rated or shared."""
         seed = self.catalog.index_of(track_id)
         if seed is None:
-            raise UnknownSeedTrack(detail=f"guild {self.catalog.guild_id} has no track {track_id}")
+            raise UnknownTrack(detail=f"guild {self.catalog.guild_id} has no track {track_id}")
         profile = self.profile(user_id)
         candidates = self._candidates(user_id, profile, None)
         candidates = candidates[candidates != seed]
@@ -567,21 +562,13 @@ class Recommender:
         return f"{k} listener{'s' if k != 1 else ''} with your taste liked it"
 
 
-def recommendations_text(recommendations: Iterable[Recommendation]) -> str:
-    """Plain-text list, for the CLI and logs."""
-    return "\n".join(f"{i}. {r.title} [{r.top_genre}] — {r.reason}" for i, r in enumerate(recommendations, 1))
-
-
 __all__ = [
-    "DISLIKE",
-    "LIKE",
     "CatalogFeatures",
     "Recommendation",
     "RecommendError",
     "RatingArrays",
     "Recommender",
     "UnknownFilter",
-    "UnknownSeedTrack",
     "features_of",
     "recency_weight",
 ]

@@ -7,7 +7,7 @@ deleting a track changes the fingerprint, even when SQLite reuses a deleted larg
 
 The guild's ratings are cached the same way, as :class:`~bot.recommend.rank.RatingArrays` over
 the cached catalog's rows (:func:`cached_ratings`): loading 50,000 ratings and turning them into
-arrays takes ~0.1 s, the fingerprint query ~10 ms. Their fingerprint (:func:`ratings_fingerprint`)
+arrays takes ~0.1 s, the fingerprint query ~10 ms. Their fingerprint (:func:`bot.store.ratings.ratings_fingerprint`)
 is the count, the newest ``rated_at`` and sums of ``value``, ``rated_at`` and ``track_id * value``:
 a new rating, a withdrawn one, and a rating changed in place (``rate`` upserts: like -> dislike
 changes the sum of values, liking again changes ``rated_at``) all change it. A new catalog
@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.catalog import Catalog
 from bot.recommend.rank import RatingArrays, Recommendation, Recommender, features_of
+from bot.store import ratings as store_ratings
 from bot.store import shares as store_shares
 from bot.store import tracks as store_tracks
 from bot.store.database import Database
-from bot.store.tracks import Catalog
 
 #: How many guilds' decoded catalogs stay in memory (a 100k-track catalog is ~110 MB with its
 #: ranking features; most servers are far smaller).
@@ -51,25 +52,12 @@ class RecommendationResult:
     genre: str | None = None
 
 
-async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
-    # Three index lookups in one round trip: count(*) walks the smallest covering index, max(id)
-    # and max(added_at) are single B-tree descents. A new track always gets an id above every
-    # surviving one, so an addition raises max(id) unless it reuses the id of a deleted largest
-    # track, in which case it is the newest (max(added_at)); a deletion alone lowers the count.
-    row = await db.fetch_one(
-        "SELECT (SELECT count(*) FROM tracks WHERE guild_id = ?1), (SELECT max(id) FROM tracks WHERE guild_id = ?1),"
-        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1)",
-        (guild_id,),
-    )
-    return tuple(row) if row is not None else (0, None, None)
-
-
 async def cached_catalog(db: Database, guild_id: int) -> Catalog:
     """The guild's decoded catalog, reloaded only when its tracks changed."""
     key = (str(db.path), guild_id)
     lock = _locks.setdefault(key, asyncio.Lock())
     async with lock:
-        fingerprint = await catalog_fingerprint(db, guild_id)
+        fingerprint = await store_tracks.catalog_fingerprint(db, guild_id)
         hit = _cache.get(key)
         if hit is not None and hit[0] == fingerprint:
             _cache.move_to_end(key)
@@ -84,29 +72,17 @@ async def cached_catalog(db: Database, guild_id: int) -> Catalog:
         return catalog
 
 
-async def ratings_fingerprint(db: Database, guild_id: int) -> tuple:
-    row = await db.fetch_one(
-        "SELECT count(*), max(rated_at), total(value), total(rated_at), total(track_id * value)"
-        " FROM ratings WHERE guild_id = ?",
-        (guild_id,),
-    )
-    return tuple(row) if row is not None else (0, None, 0.0, 0.0, 0.0)
-
-
 async def cached_ratings(db: Database, guild_id: int, catalog: Catalog) -> RatingArrays:
     """The guild's ratings as arrays over ``catalog``'s rows, rebuilt only when a rating or the catalog changed."""
     key = (str(db.path), guild_id)
     lock = _ratings_locks.setdefault(key, asyncio.Lock())
     async with lock:
-        fingerprint = await ratings_fingerprint(db, guild_id)
+        fingerprint = await store_ratings.ratings_fingerprint(db, guild_id)
         hit = _ratings_cache.get(key)
         if hit is not None and hit[0] is catalog and hit[1] == fingerprint:
             _ratings_cache.move_to_end(key)
             return hit[2]
-        rows = await db.fetch_rows(
-            "SELECT user_id, track_id, value, rated_at FROM ratings WHERE guild_id = ? ORDER BY user_id, track_id",
-            (guild_id,),
-        )
+        rows = await store_ratings.rating_rows(db, guild_id)
         arrays = await asyncio.to_thread(_rating_arrays, catalog, rows)
         _ratings_cache[key] = (catalog, fingerprint, arrays)
         _ratings_cache.move_to_end(key)

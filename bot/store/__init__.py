@@ -1,18 +1,15 @@
 """Crate's storage: SQLite through aiosqlite, every row scoped to its guild.
 
-One module owns each table: :mod:`~bot.store.tracks`, :mod:`~bot.store.shares`,
+The domain values the rows become (:class:`~bot.catalog.Track`, :class:`~bot.catalog.Rating`,
+…) live in :mod:`bot.catalog`, below the store. One module owns each table: :mod:`~bot.store.tracks`, :mod:`~bot.store.shares`,
 :mod:`~bot.store.ratings`, :mod:`~bot.store.members`. :mod:`~bot.store.database` owns the
 connection, the pragmas, the single writer path and the migrations in ``migrations/``.
 """
 
 from bot.store.database import Database, Migration, load_migrations
-from bot.store.errors import DatabaseTooNew, MigrationError, StoreError, UnknownTrack
+from bot.store.errors import DatabaseTooNew, MigrationError, StoreError
 from bot.store.members import ForgetReport, forget_member, last_track, set_last_track
 from bot.store.ratings import (
-    DISLIKE,
-    LIKE,
-    Rating,
-    TrackScore,
     clear_rating,
     rate,
     rating_of,
@@ -30,8 +27,6 @@ from bot.store.shares import Share, record_share, sharers_of, shares_of
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
-    Catalog,
-    Track,
     add_track,
     count_tracks,
     delete_track,
@@ -43,27 +38,18 @@ from bot.store.tracks import (
     track_by_hash,
     tracks_with_genre,
 )
-from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT, from_blob, stack_blobs, to_blob
+from bot.store.vectors import from_blob, stack_blobs, to_blob
 
 __all__ = [
-    "DISLIKE",
-    "EMBEDDING_DIM",
-    "LIKE",
     "NEAR_DUPLICATE_MAX_SECONDS",
     "NEAR_DUPLICATE_MIN_COSINE",
-    "TAG_COUNT",
-    "Catalog",
     "Database",
     "DatabaseTooNew",
     "ForgetReport",
     "Migration",
     "MigrationError",
-    "Rating",
     "Share",
     "StoreError",
-    "Track",
-    "TrackScore",
-    "UnknownTrack",
     "add_track",
     "clear_rating",
     "count_tracks",

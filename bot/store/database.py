@@ -33,8 +33,8 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.catalog import UnknownTrack
 from bot.store.errors import DatabaseTooNew, MigrationError, StoreError
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,21 @@ def is_foreign_key_violation(error: BaseException) -> bool:
         return False
     code = getattr(error, "sqlite_errorcode", None)
     return code == _SQLITE_CONSTRAINT_FOREIGNKEY or "FOREIGN KEY constraint failed" in str(error)
+
+
+@contextmanager
+def unknown_track_on_foreign_key(detail: str) -> Iterator[None]:
+    """Turn SQLite refusing a row whose foreign key points nowhere into :class:`UnknownTrack`.
+
+    The one place where "that track is not in this guild" is read from a failed constraint;
+    any other integrity error passes through unchanged.
+    """
+    try:
+        yield
+    except sqlite3.IntegrityError as error:
+        if is_foreign_key_violation(error):
+            raise UnknownTrack(detail=detail) from error
+        raise
 
 
 class Database:
@@ -294,6 +310,7 @@ class Database:
         async def operation() -> int:
             cursor = await self._conn.execute(sql, params)
             try:
+                assert cursor.lastrowid is not None
                 return int(cursor.lastrowid)
             finally:
                 await cursor.close()
@@ -310,7 +327,7 @@ class Database:
         await self._run(operation)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return await self._run(lambda: self._conn.execute_fetchall(sql, params))  # type: ignore[return-value]
+        return await self._run(lambda: self._conn.execute_fetchall(sql, params))  # type: ignore[return-value, arg-type]
 
     async def fetch_rows(self, sql: str, params: Params = ()) -> list[tuple]:
         """Like :meth:`fetch_all` but plain tuples: faster for bulk reads of many rows."""
@@ -319,7 +336,7 @@ class Database:
             cursor = await self._conn.execute(sql, params)
             try:
                 cursor.row_factory = None  # type: ignore[assignment]
-                return list(await cursor.fetchall())
+                return list(await cursor.fetchall())  # type: ignore[arg-type]  # plain tuples without a row factory
             finally:
                 await cursor.close()
 

@@ -22,9 +22,3 @@ class MigrationError(StoreError):
     """A schema migration failed or the migration files are inconsistent."""
 
     user_message = "Crate could not update its database schema."
-
-
-class UnknownTrack(StoreError):
-    """The track does not exist in this server (it may have been removed)."""
-
-    user_message = "I don't know that track in this server; it may have been removed."

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
 from bot.store import ratings, sessions, shares, tracks
-from bot.store.database import Database, is_foreign_key_violation
-from bot.store.errors import UnknownTrack
+from bot.store.database import Database, unknown_track_on_foreign_key
 
 
 @dataclass(frozen=True)
@@ -31,17 +29,13 @@ async def set_last_track(
 
     Raises :class:`UnknownTrack` if the track is not in this guild.
     """
-    try:
+    with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id}"):
         await db.execute(
             "INSERT INTO members (guild_id, user_id, last_track_id, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (guild_id, user_id)"
             " DO UPDATE SET last_track_id = excluded.last_track_id, updated_at = excluded.updated_at",
             (guild_id, user_id, track_id, time.time() if now is None else float(now)),
         )
-    except sqlite3.IntegrityError as error:
-        if is_foreign_key_violation(error):
-            raise UnknownTrack(detail=f"guild {guild_id} has no track {track_id}") from error
-        raise
 
 
 async def last_track(db: Database, guild_id: int, user_id: int) -> int | None:

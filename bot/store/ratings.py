@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from dataclasses import dataclass
 
-from bot.store.database import Database, is_foreign_key_violation
-from bot.store.errors import UnknownTrack
-
-LIKE = 1
-DISLIKE = -1
+from bot.catalog import DISLIKE, LIKE, Rating, TrackScore
+from bot.store.database import Database, unknown_track_on_foreign_key
 
 _COLUMNS = "guild_id, user_id, track_id, value, rated_at"
-
-
-@dataclass(frozen=True)
-class Rating:
-    guild_id: int
-    user_id: int
-    track_id: int
-    value: int  # LIKE (+1) or DISLIKE (-1)
-    rated_at: float
-
-
-@dataclass(frozen=True)
-class TrackScore:
-    track_id: int
-    likes: int
-    dislikes: int
-
-    @property
-    def score(self) -> int:
-        return self.likes - self.dislikes
 
 
 def _rating(row) -> Rating:
@@ -49,17 +24,13 @@ async def rate(
     if value not in (LIKE, DISLIKE):
         raise ValueError(f"a rating is {LIKE} (like) or {DISLIKE} (dislike), not {value!r}")
     rating = Rating(guild_id, user_id, track_id, int(value), time.time() if now is None else float(now))
-    try:
+    with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id}"):
         await db.execute(
             f"INSERT INTO ratings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (guild_id, user_id, track_id)"
             " DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
             (rating.guild_id, rating.user_id, rating.track_id, rating.value, rating.rated_at),
         )
-    except sqlite3.IntegrityError as error:
-        if is_foreign_key_violation(error):
-            raise UnknownTrack(detail=f"guild {guild_id} has no track {track_id}") from error
-        raise
     return rating
 
 
@@ -110,3 +81,23 @@ async def track_scores(db: Database, guild_id: int, limit: int = 25) -> list[Tra
 async def delete_ratings_of(db: Database, guild_id: int, user_id: int) -> int:
     """Forget every rating by this member in this guild; returns how many were removed."""
     return await db.execute("DELETE FROM ratings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+
+
+async def ratings_fingerprint(db: Database, guild_id: int) -> tuple:
+    """What changes whenever a rating of the guild does: count, newest ``rated_at`` and sums of
+    ``value``, ``rated_at`` and ``track_id * value`` (an in-place like -> dislike changes them)."""
+    row = await db.fetch_one(
+        "SELECT count(*), max(rated_at), total(value), total(rated_at), total(track_id * value)"
+        " FROM ratings WHERE guild_id = ?",
+        (guild_id,),
+    )
+    return tuple(row) if row is not None else (0, None, 0.0, 0.0, 0.0)
+
+
+async def rating_rows(db: Database, guild_id: int) -> list[tuple]:
+    """Every rating of the guild as bare ``(user_id, track_id, value, rated_at)`` rows, by member then
+    track: the cheap form the recommender turns into arrays."""
+    return await db.fetch_rows(
+        "SELECT user_id, track_id, value, rated_at FROM ratings WHERE guild_id = ? ORDER BY user_id, track_id",
+        (guild_id,),
+    )

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.store.database import Database, is_foreign_key_violation
-from bot.store.errors import StoreError, UnknownTrack
+from bot.store.database import Database, unknown_track_on_foreign_key
+from bot.store.errors import StoreError
 
 SessionStatus = Literal["open", "closed"]
 EntryStatus = Literal["queued", "playing", "played", "skipped"]
@@ -71,7 +71,7 @@ class QueueEntry:
     track_id: int
     title: str
     top_genre: str | None
-    added_by: int | None  # None: Crate picked it for the group
+    added_by: int | None  # None: Crate picked it, or the member who added it was forgotten
     reason: str
     status: EntryStatus
     queued_at: float
@@ -79,10 +79,8 @@ class QueueEntry:
     ended_at: float | None
     #: The members this entry was for (fairness): whom Crate's pick suited, or who added it.
     for_user_ids: tuple[int, ...] = ()
-
-    @property
-    def picked_by_crate(self) -> bool:
-        return self.added_by is None
+    #: Crate chose this entry for the group (not a member).
+    picked_by_crate: bool = False
 
 
 _SESSION = (
@@ -94,7 +92,7 @@ _ENTRY = (
     " q.reason, q.status, q.queued_at, q.started_at, q.ended_at,"
     " (SELECT json_group_array(s.user_id) FROM (SELECT user_id FROM session_served s"
     "   WHERE s.guild_id = q.guild_id AND s.session_id = q.session_id AND s.entry_id = q.id"
-    "   ORDER BY user_id) s)"
+    "   ORDER BY user_id) s), q.picked_by_crate"
 )
 _ENTRY_FROM = "session_queue q JOIN tracks t ON t.guild_id = q.guild_id AND t.id = q.track_id"
 
@@ -104,7 +102,8 @@ def _session(row: Sequence) -> Session:
 
 
 def _entry(row: Sequence) -> QueueEntry:
-    return QueueEntry(*row[:13], for_user_ids=tuple(int(u) for u in json.loads(row[13] or "[]")))
+    served = tuple(int(u) for u in json.loads(row[13] or "[]"))
+    return QueueEntry(*row[:13], for_user_ids=served, picked_by_crate=bool(row[14]))  # type: ignore[misc]
 
 
 def _now(now: float | None) -> float:
@@ -199,13 +198,6 @@ async def set_host(db: Database, guild_id: int, session_id: int, host_id: int) -
     await db.execute("UPDATE sessions SET host_id = ? WHERE guild_id = ? AND id = ?", (host_id, guild_id, session_id))
 
 
-async def set_voice_channel(db: Database, guild_id: int, session_id: int, voice_channel_id: int | None) -> None:
-    await db.execute(
-        "UPDATE sessions SET voice_channel_id = ? WHERE guild_id = ? AND id = ?",
-        (voice_channel_id, guild_id, session_id),
-    )
-
-
 async def set_now_playing_message(db: Database, guild_id: int, session_id: int, message_id: int | None) -> None:
     """Remember the message that shows what's playing (edited in place; found again after a restart)."""
     await db.execute(
@@ -278,15 +270,6 @@ async def present_members(db: Database, guild_id: int, session_id: int) -> list[
     return [row[0] for row in rows]
 
 
-async def is_present(db: Database, guild_id: int, session_id: int, user_id: int) -> bool:
-    return bool(
-        await db.fetch_value(
-            "SELECT 1 FROM session_members WHERE guild_id = ? AND session_id = ? AND user_id = ? AND left_at IS NULL",
-            (guild_id, session_id, user_id),
-        )
-    )
-
-
 # -- the queue ----------------------------------------------------------------------------------
 
 
@@ -304,30 +287,27 @@ async def enqueue(
     """Append a track to the session's queue (after every existing entry).
 
     ``for_user_ids`` are the members the entry serves (fairness); a member's own addition serves
-    them. Raises :class:`UnknownTrack` if the track is not in this guild.
+    them. ``added_by=None`` is Crate's own pick and is stored as such (``picked_by_crate``), so
+    that forgetting a member later never turns their entries into Crate's picks. Raises
+    :class:`UnknownTrack` if the track is not in this guild.
     """
     queued = _now(now)
     served = sorted({int(u) for u in for_user_ids} | ({added_by} if added_by is not None else set()))
-    try:
+    with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id} (or no session {session_id})"):
         async with db.transaction():
             position = await db.fetch_value(
                 "SELECT coalesce(max(position), 0) + 1 FROM session_queue WHERE guild_id = ? AND session_id = ?",
                 (guild_id, session_id),
             )
             entry_id = await db.insert(
-                "INSERT INTO session_queue (guild_id, session_id, position, track_id, added_by, reason, status,"
-                " queued_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
-                (guild_id, session_id, position, track_id, added_by, reason, queued),
+                "INSERT INTO session_queue (guild_id, session_id, position, track_id, added_by, picked_by_crate,"
+                " reason, status, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                (guild_id, session_id, position, track_id, added_by, int(added_by is None), reason, queued),
             )
             await db.execute_many(
                 "INSERT INTO session_served (guild_id, session_id, entry_id, user_id) VALUES (?, ?, ?, ?)",
                 [(guild_id, session_id, entry_id, user) for user in served],
             )
-    except sqlite3.IntegrityError as error:
-        if is_foreign_key_violation(error):
-            detail = f"guild {guild_id} has no track {track_id} (or no session {session_id})"
-            raise UnknownTrack(detail=detail) from error
-        raise
     entry = await get_entry(db, guild_id, session_id, entry_id)
     assert entry is not None
     return entry
@@ -408,27 +388,6 @@ async def advance(
         finished = None if current is None else await get_entry(db, guild_id, session_id, current.id)
         playing = None if following is None else await get_entry(db, guild_id, session_id, following)
     return finished, playing
-
-
-async def remove_entry(db: Database, guild_id: int, session_id: int, entry_id: int) -> bool:
-    """Take a queued (not yet playing) entry out of the queue."""
-    changed = await db.execute(
-        "DELETE FROM session_queue WHERE guild_id = ? AND session_id = ? AND id = ? AND status = 'queued'",
-        (guild_id, session_id, entry_id),
-    )
-    return changed > 0
-
-
-async def session_track_ids(
-    db: Database, guild_id: int, session_id: int, *, statuses: Iterable[EntryStatus] | None = None
-) -> set[int]:
-    sql = "SELECT DISTINCT track_id FROM session_queue WHERE guild_id = ? AND session_id = ?"
-    params: list = [guild_id, session_id]
-    if statuses is not None:
-        wanted = list(statuses)
-        sql += f" AND status IN ({', '.join('?' * len(wanted))})"
-        params += wanted
-    return {row[0] for row in await db.fetch_rows(sql, params)}
 
 
 async def picks_since_served(db: Database, guild_id: int, session_id: int) -> dict[int, int]:
@@ -513,3 +472,17 @@ async def forget_member_sessions(db: Database, guild_id: int, user_id: int) -> i
             "UPDATE session_queue SET added_by = NULL WHERE guild_id = ? AND added_by = ?", (guild_id, user_id)
         )
     return removed
+
+
+async def session_ratings(db: Database, guild_id: int, session_id: int, start: float, stop: float) -> list[tuple]:
+    """Ratings given between ``start`` and ``stop`` by the session's members to tracks of its queue, as
+    ``(user_id, track_id, title, value, rated_at)`` rows in the order they were given."""
+    return await db.fetch_rows(
+        "SELECT r.user_id, r.track_id, t.title, r.value, r.rated_at FROM ratings r"
+        " JOIN tracks t ON t.guild_id = r.guild_id AND t.id = r.track_id"
+        " WHERE r.guild_id = ? AND r.rated_at BETWEEN ? AND ?"
+        " AND r.user_id IN (SELECT user_id FROM session_members WHERE guild_id = ? AND session_id = ?)"
+        " AND r.track_id IN (SELECT track_id FROM session_queue WHERE guild_id = ? AND session_id = ?)"
+        " ORDER BY r.rated_at, r.user_id",
+        (guild_id, start, stop, guild_id, session_id, guild_id, session_id),
+    )

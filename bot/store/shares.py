@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
-from bot.store.database import Database, is_foreign_key_violation
-from bot.store.errors import UnknownTrack
+from bot.store.database import Database, unknown_track_on_foreign_key
 
 
 @dataclass(frozen=True)
@@ -30,16 +28,12 @@ async def record_share(
     The first share's time is kept. Raises :class:`UnknownTrack` if the track is not in
     this guild (composite foreign key).
     """
-    try:
+    with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id}"):
         changed = await db.execute(
             "INSERT INTO shares (guild_id, track_id, user_id, shared_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (guild_id, track_id, user_id) DO NOTHING",
             (guild_id, track_id, user_id, time.time() if now is None else now),
         )
-    except sqlite3.IntegrityError as error:
-        if is_foreign_key_violation(error):
-            raise UnknownTrack(detail=f"guild {guild_id} has no track {track_id}") from error
-        raise
     return changed > 0
 
 

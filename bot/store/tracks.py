@@ -9,24 +9,18 @@ way the new share is recorded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from bot.catalog import EMBEDDING_DIM, SOURCE_KINDS, TAG_COUNT, Catalog, SourceKind, Track
 from bot.store import shares
 from bot.store.database import Database
-from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT, from_blob, stack_blobs, to_blob
-
-SourceKind = Literal["attachment", "link", "file"]
-SOURCE_KINDS: frozenset[str] = frozenset({"attachment", "link", "file"})
+from bot.store.vectors import from_blob, stack_blobs, to_blob
 
 #: Two tracks whose durations differ by more than this (seconds) are never near-duplicates.
 NEAR_DUPLICATE_MAX_SECONDS = 1.5
@@ -41,54 +35,6 @@ _COLUMNS = (
     "id, guild_id, title, source_url, source_kind, content_hash, duration, genres, top_genre,"
     " tag_probs, embedding, tempo, added_at, added_by"
 )
-
-
-def content_hash(path: str | Path) -> str:
-    """The catalog's key for "the same audio file": the sha256 hex digest of its bytes (streamed)."""
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
-@dataclass(frozen=True)
-class Track:
-    """One analyzed track of one guild. Vectors are read-only float32 arrays."""
-
-    id: int
-    guild_id: int
-    title: str
-    source_url: str | None
-    source_kind: SourceKind
-    content_hash: str
-    duration: float
-    #: (genre, probability) pairs, most probable first.
-    genres: tuple[tuple[str, float], ...]
-    top_genre: str | None
-    tag_probs: np.ndarray = field(compare=False, repr=False)  # float32[TAG_COUNT]
-    embedding: np.ndarray = field(compare=False, repr=False)  # float32[EMBEDDING_DIM]
-    tempo: float | None
-    added_at: float
-    added_by: int | None
-
-
-@dataclass(frozen=True, eq=False)
-class Catalog:
-    """All tracks of a guild as arrays, row ``i`` describing track ``ids[i]`` (ids ascending)."""
-
-    guild_id: int
-    ids: np.ndarray  # int64[n]
-    titles: list[str]
-    top_genres: list[str | None]
-    durations: np.ndarray  # float64[n]
-    tag_probs: np.ndarray  # float32[n, TAG_COUNT]
-    embeddings: np.ndarray  # float32[n, EMBEDDING_DIM]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def index_of(self, track_id: int) -> int | None:
-        """Row of ``track_id`` in the arrays, or None if the catalog doesn't have it."""
-        i = int(np.searchsorted(self.ids, track_id))
-        return i if i < len(self.ids) and self.ids[i] == track_id else None
 
 
 def _track(row: Sequence) -> Track:
@@ -356,3 +302,17 @@ async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[i
         " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)",
         (guild_id, json.dumps(ids)),
     )
+
+
+async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
+    """What changes whenever the guild's tracks do: (count, largest id, newest ``added_at``)."""
+    # Three index lookups in one round trip: count(*) walks the smallest covering index, max(id)
+    # and max(added_at) are single B-tree descents. A new track always gets an id above every
+    # surviving one, so an addition raises max(id) unless it reuses the id of a deleted largest
+    # track, in which case it is the newest (max(added_at)); a deletion alone lowers the count.
+    row = await db.fetch_one(
+        "SELECT (SELECT count(*) FROM tracks WHERE guild_id = ?1), (SELECT max(id) FROM tracks WHERE guild_id = ?1),"
+        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1)",
+        (guild_id,),
+    )
+    return tuple(row) if row is not None else (0, None, None)

@@ -13,12 +13,6 @@ import numpy as np
 #: Little-endian float32, whatever the host's byte order.
 BLOB_DTYPE = np.dtype("<f4")
 
-#: Length of a track embedding (musicnn penultimate layer).
-EMBEDDING_DIM = 200
-#: Number of musicnn tag probabilities per track.
-TAG_COUNT = 50
-
-
 def to_blob(values: object, dim: int) -> bytes:
     """Encode a 1-d vector of exactly ``dim`` finite numbers as float32 bytes."""
     array = np.asarray(values, dtype=BLOB_DTYPE)
@@ -45,7 +39,7 @@ def stack_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     matrix = np.empty((len(blobs), dim), dtype=BLOB_DTYPE)
     if matrix.size == 0:
         return matrix.astype(np.float32, copy=False)
-    target = memoryview(matrix.reshape(-1)).cast("B")
+    target = memoryview(matrix.reshape(-1)).cast("B")  # type: ignore[arg-type]  # ndarray is a buffer
     offset = 0
     for blob in blobs:
         if len(blob) != width:

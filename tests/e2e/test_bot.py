@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 
 from tests import music
-from tests.e2e.harness import music_server, running_crate, settings_for
 from tests.fakediscord import FakeDiscord
+from tests.fakediscord.harness import music_server, running_crate, settings_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

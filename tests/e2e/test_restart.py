@@ -15,8 +15,8 @@ import pytest
 
 from bot.pool import AnalysisPool, WorkerCrashed
 from tests import music
-from tests.e2e.harness import running_crate, settings_for
 from tests.fakediscord import FakeDiscord
+from tests.fakediscord.harness import running_crate, settings_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ACK_LIMIT = 3.0

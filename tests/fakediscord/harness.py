@@ -1,5 +1,8 @@
 """Start the real Crate bot (``cogs.client.run_bot``, unmodified) against the fake Discord.
 
+Shared by the end-to-end tests (tests/e2e) and the benchmarks (benchmarks/bot_load.py), which
+import it from here rather than from the test suite.
+
 The bot is configured only through its settings, exactly as ``crate run`` configures it from
 the environment: DISCORD_API_BASE and DISCORD_GATEWAY_URL point at the fake on 127.0.0.1.
 """

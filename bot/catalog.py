@@ -1,0 +1,104 @@
+"""The ground floor: the domain values every layer of Crate may import.
+
+A :class:`Track` and a guild's :class:`Catalog`, a member's :class:`Rating` (:data:`LIKE` or
+:data:`DISLIKE`), the sizes of the vectors an analysis produces, and the content hash that
+makes "the same audio file" one track. Nothing here imports from the rest of ``bot`` except
+:mod:`bot.errors`, so the store, the listener, the recommender and the cogs all stand on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from bot.errors import CrateError
+
+#: Length of a track embedding (musicnn penultimate layer).
+EMBEDDING_DIM = 200
+#: Number of musicnn tag probabilities per track.
+TAG_COUNT = 50
+
+#: How a track reached Crate.
+SourceKind = Literal["attachment", "link", "file"]
+SOURCE_KINDS: frozenset[str] = frozenset({"attachment", "link", "file"})
+
+LIKE = 1
+DISLIKE = -1
+
+
+class UnknownTrack(CrateError):
+    """The track does not exist in this server (it may have been removed)."""
+
+    user_message = "I don't know that track in this server; it may have been removed."
+
+
+def content_hash(path: str | Path) -> str:
+    """The catalog's key for "the same audio file": the sha256 hex digest of its bytes (streamed)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class Track:
+    """One analyzed track of one guild. Vectors are read-only float32 arrays."""
+
+    id: int
+    guild_id: int
+    title: str
+    source_url: str | None
+    source_kind: SourceKind
+    content_hash: str
+    duration: float
+    #: (genre, probability) pairs, most probable first.
+    genres: tuple[tuple[str, float], ...]
+    top_genre: str | None
+    tag_probs: np.ndarray = field(compare=False, repr=False)  # float32[TAG_COUNT]
+    embedding: np.ndarray = field(compare=False, repr=False)  # float32[EMBEDDING_DIM]
+    tempo: float | None
+    added_at: float
+    added_by: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """All tracks of a guild as arrays, row ``i`` describing track ``ids[i]`` (ids ascending)."""
+
+    guild_id: int
+    ids: np.ndarray  # int64[n]
+    titles: list[str]
+    top_genres: list[str | None]
+    durations: np.ndarray  # float64[n]
+    tag_probs: np.ndarray  # float32[n, TAG_COUNT]
+    embeddings: np.ndarray  # float32[n, EMBEDDING_DIM]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index_of(self, track_id: int) -> int | None:
+        """Row of ``track_id`` in the arrays, or None if the catalog doesn't have it."""
+        i = int(np.searchsorted(self.ids, track_id))
+        return i if i < len(self.ids) and self.ids[i] == track_id else None
+
+
+@dataclass(frozen=True)
+class Rating:
+    guild_id: int
+    user_id: int
+    track_id: int
+    value: int  # LIKE (+1) or DISLIKE (-1)
+    rated_at: float
+
+
+@dataclass(frozen=True)
+class TrackScore:
+    track_id: int
+    likes: int
+    dislikes: int
+
+    @property
+    def score(self) -> int:
+        return self.likes - self.dislikes

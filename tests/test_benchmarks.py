@@ -1,0 +1,48 @@
+"""Every benchmark's quick mode runs and prints its figures, so the README's figures cannot rot.
+
+Nothing here is timed: a quick run checks that the script still works against today's code and
+says what it measures. The figures themselves come from full runs (see README, "Runtime figures").
+benchmarks/analyze.py has no quick mode yet and is not run here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_store_load_quick():
+    done = run("benchmarks/store_load.py", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "inserted 2,000 tracks in" in done.stdout
+    assert "load_catalog: 2,000 tracks in" in done.stdout, done.stdout
+
+
+def test_recommend_quick():
+    done = run("benchmarks/recommend.py", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if "tracks (" in line]
+    assert len(lines) == 2, done.stdout
+    assert lines[0].lstrip().startswith("2,000 tracks") and "whole request p50" in lines[0], lines[0]
+    assert lines[1].lstrip().startswith("4,000 tracks") and "n/a (no SQLite)" in lines[1], lines[1]
+    assert all("ranking p50" in line and "PCA variance kept" in line for line in lines)
+
+
+def test_bot_load_quick():
+    done = run("benchmarks/bot_load.py", "--quick")
+    # Exit status 1 means a latency target was missed, which a loaded machine may do: that is a
+    # figure, not a failure. Every request must still be answered or told busy.
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert "unexpected error" not in done.stderr, done.stderr  # what cogs.replies logs for a bug
+    for figure in ("bot ready in", "event-loop lag", "wall time", "peak RSS, bot process"):
+        assert figure in done.stdout, done.stdout
+    assert "PASS  3/3 answered or told busy" in done.stdout, done.stdout
