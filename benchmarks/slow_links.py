@@ -210,7 +210,7 @@ async def attack(args: argparse.Namespace) -> dict:
         finally:
             await runner.cleanup()
 
-    times = [s.seconds for s in others if s.outcome == "answered"]
+    times = [s.seconds for s in others if s.outcome == "answered" and s.seconds is not None]
     print(f"\n{'member':<10} {'server':<10} {'shared':<12} {'name':<28} {'seconds':>8}  outcome")
     for s in shares:
         seconds = f"{s.seconds:8.1f}" if s.seconds is not None and s.outcome != "still downloading" else "       -"

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import gzip
 import json
 import socket
 from pathlib import Path
-
-import contextlib
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from bot.audio.address import BlockedAddress, check_url, guarded_connection, is_blocked
+from bot.audio.download import download_link_in_process
 from bot.audio.errors import (
     AudioError,
     BadLink,
@@ -36,7 +36,6 @@ from bot.audio.errors import (
     TooLarge,
     TooLong,
 )
-from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
 from bot.config import AudioLimits
 from tests.music import convert, singularity_track

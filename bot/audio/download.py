@@ -102,6 +102,7 @@ def _child() -> None:
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but the answer goes to the parent's pipe
     url, directory, kwargs = pickle.loads(sys.stdin.buffer.read())
+    reply: tuple[str, object]
     try:
         reply = ("ok", download_link(url, Path(directory), **kwargs))
     except CrateError as error:

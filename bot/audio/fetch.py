@@ -44,6 +44,7 @@ from yt_dlp.utils import MEDIA_EXTENSIONS, UnsupportedError
 
 from bot.audio.address import BlockedAddress, check_url, guarded_connection
 from bot.audio.errors import (
+    BadLink,
     BlockedLink,
     DownloadFailed,
     LinkTimeout,

@@ -1,0 +1,1 @@
+"""Scripts that print Crate's measured figures; each has a --quick mode run by the tests."""
