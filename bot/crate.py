@@ -27,6 +27,7 @@ from bot.pool import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
 from bot.store import Database, Track
+from bot.store.tracks import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,12 @@ class NoTrackChosen(CrateError):
         "Which track? Share one with /genre first, or pick one from this server's catalog with the "
         "`track` option."
     )
+
+
+class NotTheSameAudio(CrateError):
+    """What was downloaded again for playback is not the audio that was analyzed."""
+
+    user_message = "That track's link now gives different audio than the one I analyzed, so I skipped it."
 
 
 class Stage(Enum):
@@ -211,6 +218,8 @@ class Crate:
 
         Crate keeps analyses, not audio: links and attachment URLs are fetched again through the
         same guarded path as sharing. Tracks indexed from a local folder have no source to fetch.
+        Raises :class:`NotTheSameAudio` when the bytes are not the analyzed track's (its content
+        hash): a link can serve something else later, e.g. a playlist that points elsewhere.
         """
         if track.source_kind == "file" or not track.source_url:
             return None
@@ -219,6 +228,10 @@ class Crate:
         else:
             source = Source.attachment(track.source_url, filename=f"track-{track.id}", size=None, content_type=None)
         fetched = await self._fetch(source, directory, _no_progress)
+        digest = await asyncio.to_thread(content_hash, fetched.path)
+        if digest != track.content_hash:
+            fetched.path.unlink(missing_ok=True)
+            raise NotTheSameAudio(detail=f"track {track.id}: downloaded sha256 {digest}, analyzed {track.content_hash}")
         return fetched.path
 
     # ------------------------------------------------------------------ ratings

@@ -77,6 +77,24 @@ _SEND_AUDIO = "Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."
 _SAFE_INPUT = ("-protocol_whitelist", "file", "-format_whitelist", _DEMUXERS)
 
 
+def safe_input_options() -> tuple[str, ...]:
+    """The input restrictions of every ffmpeg/ffprobe Crate runs on shared audio (before ``-i``).
+
+    Only the local ``file`` protocol and the audio/video demuxers of :data:`_DEMUXERS`: an HLS
+    playlist or ``concat`` file saved under an audio name cannot make ffmpeg read other files
+    or URLs. Decoding (here) and voice playback (:func:`playback_ffmpeg_options`) both use it.
+    """
+    return _SAFE_INPUT
+
+
+def playback_ffmpeg_options() -> dict[str, str]:
+    """``before_options``/``options`` for discord.py's ``FFmpegPCMAudio`` playing a shared track.
+
+    The same input restrictions as decoding (:func:`safe_input_options`), no stdin, audio only.
+    """
+    return {"before_options": " ".join(("-nostdin", *safe_input_options())), "options": "-vn"}
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What ffprobe says about a file (first audio stream)."""
