@@ -25,6 +25,9 @@ Design:
   applied in order, each in its own ``BEGIN IMMEDIATE`` transaction that also sets
   ``PRAGMA user_version`` to the file's number and checks foreign keys. A database whose
   ``user_version`` is newer than the newest file is refused with :class:`DatabaseTooNew`.
+* **Refused at start, not at the first write.** ``PRAGMA quick_check`` before migrating and a
+  real committed write before migrating: a partly corrupt, immutable or read-only database raises
+  :class:`StoreError` with one sentence (``crate run`` prints it and exits non-zero).
 """
 
 from __future__ import annotations
@@ -150,10 +153,12 @@ class Database:
             connection.row_factory = sqlite3.Row
             try:
                 await db._configure()
+                await db._check_intact()
             except sqlite3.Error as error:
                 raise StoreError(
                     f"Crate could not use its database at {path}: {error}", detail=repr(error)
                 ) from error
+            await db._check_writable()
             await db._migrate(load_migrations() if migrations is None else check_migrations(migrations))
         except BaseException:
             await connection.close()
@@ -189,6 +194,36 @@ class Database:
         await self.execute("PRAGMA synchronous = NORMAL")
         if await self.fetch_value("PRAGMA foreign_keys") != 1:
             raise MigrationError(detail="this SQLite build cannot enforce foreign keys")
+
+    async def _check_intact(self) -> None:
+        """``PRAGMA quick_check``: refuse a partly corrupt file at start, not at the first write.
+
+        It reads every page once (about a second per few hundred MB), so it runs only here.
+        """
+        problems = [str(row[0]) for row in await self.fetch_all("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            first = next((line.strip() for line in problems[0].splitlines() if line.strip() and "***" not in line), "?")
+            raise StoreError(
+                f"Crate's database at {self.path} is damaged ({first}); restore a backup or point "
+                "CRATE_DATABASE at another file.",
+                detail="; ".join(problems[:10]),
+            )
+
+    async def _check_writable(self) -> None:
+        """A real committed write (``user_version`` set to itself): refuse a file Crate can't change.
+
+        An immutable or read-only file opens and reads fine; without this check the bot would
+        report ready and then fail every rating and ``/forget``.
+        """
+        try:
+            async with self.transaction():
+                await self.execute(f"PRAGMA user_version = {await self.user_version():d}")
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"Crate cannot write to its database at {self.path} ({error}); check that the file and "
+                "its folder are writable (and not immutable or on a read-only mount).",
+                detail=repr(error),
+            ) from error
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:
         latest = migrations[-1].version if migrations else 0
