@@ -28,6 +28,7 @@ from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
 from bot.store import Database, Track
 from bot.store.tracks import content_hash
+from bot.titles import TitleEntry, TitleIndex
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ class Crate:
         self.db = db
         self.pool = pool
         self.http = http
+        #: Titles and genres for autocomplete, in memory (never behind a database write).
+        self.titles = TitleIndex()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -134,7 +137,9 @@ class Crate:
             AnalysisPool.from_settings(settings) as pool,
             aiohttp.ClientSession() as http,
         ):
-            yield cls(settings, db, pool, http)
+            crate = cls(settings, db, pool, http)
+            crate.titles.load(await store.track_titles(db))
+            yield crate
 
     # ------------------------------------------------------------------ sharing music
 
@@ -170,7 +175,7 @@ class Crate:
     ) -> tuple[Track, bool]:
         """Put an analyzed file into this server's catalog (deduplicated); True if it is new."""
         analysis = analyzed.analysis
-        return await store.add_track(
+        track, created = await store.add_track(
             self.db,
             guild_id,
             title=title,
@@ -184,6 +189,9 @@ class Crate:
             tempo=analysis.tempo,
             shared_by=shared_by,
         )
+        if created:
+            self.titles.add(guild_id, track.id, track.title, track.top_genre, track.added_at)
+        return track, created
 
     async def _fetch(self, source: Source, directory: Path, progress: Progress) -> FetchedAudio:
         limits = self.settings.limits
@@ -253,9 +261,15 @@ class Crate:
             raise store.UnknownTrack(detail=f"guild {guild_id} track {track_id}")
         return track
 
-    async def search(self, guild_id: int, text: str) -> list[Track]:
-        """Tracks whose title matches, for autocomplete (at most 25)."""
-        return await store.search_tracks(self.db, guild_id, text)
+    async def search(self, guild_id: int, text: str) -> list[TitleEntry]:
+        """Tracks whose title matches, for autocomplete (at most 25), from memory."""
+        await self._known_titles(guild_id)
+        return self.titles.search(guild_id, text)
+
+    async def _known_titles(self, guild_id: int) -> None:
+        # Crate.running loads every guild at start; a Crate built by hand loads a guild once.
+        if not self.titles.has(guild_id):
+            self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
 
     # ------------------------------------------------------------------ recommendations
 
@@ -286,8 +300,9 @@ class Crate:
         return picks
 
     async def genres_available(self, guild_id: int) -> list[str]:
-        recommender = await recommender_for(self.db, guild_id, 0)
-        return recommender.genres_available()
+        """Top genres present in this server's catalog, most tracks first (from memory)."""
+        await self._known_titles(guild_id)
+        return self.titles.genres(guild_id)
 
     async def _remember_first(self, guild_id: int, user_id: int, picks: Sequence[Recommendation]) -> None:
         if picks:
@@ -319,7 +334,10 @@ class Crate:
     # ------------------------------------------------------------------ forgetting
 
     async def forget(self, guild_id: int, user_id: int) -> store.ForgetReport:
-        return await store.forget_member(self.db, guild_id, user_id)
+        report = await store.forget_member(self.db, guild_id, user_id)
+        if report.tracks_removed:
+            self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
+        return report
 
 
 def _size(path: Path) -> int:

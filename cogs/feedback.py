@@ -44,6 +44,7 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rat
         return cls(int(match["track"]), store.LIKE if match["value"] == "up" else store.DISLIKE, label=item.label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
         try:
             rated = await interaction.client.crate.rate(
                 interaction.guild_id, interaction.user.id, self.value, self.track_id
@@ -67,8 +68,9 @@ class Feedback(commands.Cog):
         self.bot = bot
 
     async def _rate(self, interaction: discord.Interaction, value: int, track: int | None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
         rated = await self.bot.crate.rate(interaction.guild_id, interaction.user.id, value, track)
-        await interaction.response.send_message(rated_message(rated), ephemeral=True)
+        await interaction.followup.send(rated_message(rated), ephemeral=True)
 
     @app_commands.command(name="like", description="Like a track: your last one, or one from this server's catalog")
     @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
@@ -89,7 +91,7 @@ class Feedback(commands.Cog):
         return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
 
 
-def _choice_name(track: store.Track) -> str:
+def _choice_name(track) -> str:
     name = f"{track.title} · {track.top_genre or '?'}"
     return name if len(name) <= 100 else name[:99] + "…"
 

@@ -61,12 +61,13 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:f
         return True
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()  # acknowledge before writing; the confirm message is edited after
         try:
             report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
         except Exception as error:
             await replies.report_error(interaction, error)
             return
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=(
                 f"Done. I forgot {report.ratings} ratings and {report.shares} shares of yours in this server"
                 f" and removed {report.tracks_removed} tracks nobody else had."

@@ -6,7 +6,7 @@ connection, the pragmas, the single writer path and the migrations in ``migratio
 """
 
 from bot.store.database import Database, Migration, load_migrations
-from bot.store.errors import DatabaseTooNew, MigrationError, StoreError, UnknownTrack
+from bot.store.errors import DatabaseBusy, DatabaseTooNew, MigrationError, StoreError, UnknownTrack
 from bot.store.members import ForgetReport, forget_member, last_track, set_last_track
 from bot.store.ratings import (
     DISLIKE,
@@ -41,6 +41,7 @@ from bot.store.tracks import (
     recent_tracks,
     search_tracks,
     track_by_hash,
+    track_titles,
     tracks_with_genre,
 )
 from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT, from_blob, stack_blobs, to_blob
@@ -54,6 +55,7 @@ __all__ = [
     "TAG_COUNT",
     "Catalog",
     "Database",
+    "DatabaseBusy",
     "DatabaseTooNew",
     "ForgetReport",
     "Migration",
@@ -88,6 +90,7 @@ __all__ = [
     "stack_blobs",
     "to_blob",
     "track_by_hash",
+    "track_titles",
     "track_scores",
     "tracks_with_genre",
     "QueueEntry",

@@ -36,8 +36,8 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.store.errors import DatabaseTooNew, MigrationError, StoreError
+from bot.store.errors import DatabaseBusy, DatabaseTooNew, MigrationError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,15 @@ def split_statements(script: str) -> list[str]:
 def _has_code(sql: str) -> bool:
     lines = (line.split("--", 1)[0].strip() for line in sql.splitlines())
     return any(line and line != ";" for line in lines)
+
+
+#: SQLite's INTEGER range: a larger Python int cannot even be bound as a parameter.
+_INTEGER_MIN, _INTEGER_MAX = -(2**63), 2**63 - 1
+
+
+def fits_integer(value: int) -> bool:
+    """Whether ``value`` can be an SQLite row id (a crafted button id may carry 2**70)."""
+    return _INTEGER_MIN <= value <= _INTEGER_MAX
 
 
 #: Extended result code of a failed foreign key constraint.
@@ -188,6 +197,8 @@ class Database:
     async def _configure(self) -> None:
         await self.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
         await self.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows (a forgotten member's titles) are overwritten, not left in free space.
+        await self.execute("PRAGMA secure_delete = ON")
         mode = await self.fetch_value("PRAGMA journal_mode = WAL")
         if str(mode).lower() != "wal" and str(self.path) != ":memory:":
             log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", self.path, mode)
@@ -268,10 +279,27 @@ class Database:
 
     async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one statement: directly inside our own transaction, else under the lock."""
-        if self._in_own_transaction():
-            return await operation()
-        async with self._lock:
-            return await operation()
+        with _busy_is_typed():
+            if self._in_own_transaction():
+                return await operation()
+            async with self._lock:
+                return await operation()
+
+    async def checkpoint(self) -> None:
+        """``PRAGMA wal_checkpoint(TRUNCATE)``: copy the WAL into the file and empty it.
+
+        After ``/forget``, so deleted rows do not linger in the WAL. Best effort: skipped inside
+        a transaction, and a checkpoint another connection blocks is logged, not raised.
+        """
+        if self._in_own_transaction() or str(self.path) == ":memory:":
+            return
+        try:
+            busy, _, _ = await self.fetch_one("PRAGMA wal_checkpoint(TRUNCATE)")
+        except (sqlite3.Error, DatabaseBusy) as error:
+            log.warning("WAL checkpoint failed: %s", error)
+            return
+        if busy:
+            log.warning("WAL checkpoint of %s was blocked by another connection", self.path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
@@ -297,7 +325,8 @@ class Database:
             return
 
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            with _busy_is_typed():
+                await self._conn.execute("BEGIN IMMEDIATE")
             self._owner = asyncio.current_task()
             self._depth = 1
             try:
@@ -368,6 +397,19 @@ class Database:
         """The first column of the first row, or None."""
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
+
+
+@contextmanager
+def _busy_is_typed() -> Iterator[None]:
+    """SQLite's "database is locked" (another process kept the write lock past the busy timeout)
+    becomes :class:`DatabaseBusy`, whose sentence asks the member to try again."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        code = getattr(error, "sqlite_errorcode", None)
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(error):
+            raise DatabaseBusy(detail=str(error)) from error
+        raise
 
 
 def _preflight(path: Path) -> None:

@@ -28,3 +28,11 @@ class UnknownTrack(StoreError):
     """The track does not exist in this server (it may have been removed)."""
 
     user_message = "I don't know that track in this server; it may have been removed."
+
+
+class DatabaseBusy(StoreError):
+    """Another process held SQLite's write lock past the busy timeout; nothing was changed."""
+
+    user_message = (
+        "I couldn't save that just now: my database is busy. Nothing was changed; please try again in a moment."
+    )
