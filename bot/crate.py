@@ -40,6 +40,12 @@ class NoTrackChosen(CrateError):
     )
 
 
+class Restarting(CrateError):
+    """Crate is stopping while a request is in flight (SIGTERM, Ctrl-C, ``docker stop``)."""
+
+    user_message = "I'm restarting — please share it again in a minute."
+
+
 class NotTheSameAudio(CrateError):
     """What was downloaded again for playback is not the audio that was analyzed."""
 
