@@ -4,7 +4,7 @@ FROM python:3.11-slim-bookworm
 # Debian's ffmpeg/libopus follow the base image's security updates, so they are not pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg libopus0 \
+    && apt-get install -y --no-install-recommends ffmpeg libopus0 tini \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --gid 10001 crate && useradd --create-home --uid 10001 --gid 10001 crate \
@@ -22,4 +22,8 @@ WORKDIR /home/crate
 ENV CRATE_DATABASE=/home/crate/data/crate.sqlite3 \
     PYTHONUNBUFFERED=1
 VOLUME ["/home/crate/data"]
+# `docker stop` sends SIGTERM to PID 1: tini forwards it to crate (which stops cleanly on it) and
+# reaps orphaned ffmpeg processes; the exec form keeps a shell out of the way.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["crate", "run"]

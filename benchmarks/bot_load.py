@@ -2,6 +2,7 @@
 
     python benchmarks/bot_load.py [--requests 20] [--workers 2] [--queue-depth N] [--links N]
                                    [--seed 0] [--stalls SECONDS] [-v] [--quick]
+    python benchmarks/bot_load.py --mixed [--requests 200] [--seconds 10] [--members 50] [--quick]
 
 Runs the real bot entry point (``cogs.client.run_bot``) exactly like the end-to-end tests do
 (``tests/fakediscord/harness.py``): the fake Discord on 127.0.0.1, a temporary SQLite file, ``--workers``
@@ -22,6 +23,14 @@ Measured, against the targets from the issue:
 * wall time from the first request to the last answer;
 * peak RSS (VmHWM) of this process (bot + fake Discord + driver) and of every analysis worker,
   read just before shutdown, and their sum.
+
+With ``--mixed`` (issue 11's figures): ``--requests`` interactions (200, or 1000) spread over
+``--seconds`` (10) from ``--members`` (50) members of one guild: 20 % ``/genre`` with real
+attachments, 25 % ratings (👍/👎 buttons and /like, /dislike), 20 % ``/recommend``, 15 %
+``/profile``, 20 % ``/like`` autocomplete, after three tracks were shared. Printed: how many were
+acknowledged within 3 s, p50/p99 time to acknowledge and to the final answer (per kind too),
+answered / busy / failed, event-loop lag p99, peak RSS of the bot and of each worker.
+``--quick`` is a small version of it (20 in 2 s from 10 members), run by the test suite.
 
 Not a test: it prints figures (and exits 1 if a target is missed).
 """
@@ -394,6 +403,159 @@ async def burst(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, ok in checks) else 1
 
 
+# --------------------------------------------------------------------------- the mixed load
+
+#: The mix of the issue's figures: kind -> share of all interactions.
+MIX = {"genre": 0.20, "rating": 0.25, "recommend": 0.20, "profile": 0.15, "autocomplete": 0.20}
+SEED_SHARES = 3  # the examples, shared before the load so ratings and picks have tracks
+
+
+@dataclass
+class Mixed:
+    kind: str
+    member: str
+    at: float  # seconds after the start at which it is sent
+    sent: float | None = None  # monotonic
+    ack: float | None = None
+    done: float | None = None  # seconds from sending to the final answer
+    outcome: str = "failed"  # answered / busy / failed
+    detail: str = ""
+
+
+def schedule(count: int, seconds: float, members: int, rng: random.Random) -> list[Mixed]:
+    """``count`` interactions spread evenly over ``seconds`` (jittered), kinds in MIX's proportions."""
+    kinds = [kind for kind, share in MIX.items() for _ in range(round(share * count))]
+    kinds = (kinds + ["rating"] * count)[:count]
+    rng.shuffle(kinds)
+    step = seconds / max(1, count)
+    return [
+        Mixed(kind, f"m{rng.randrange(members):02d}", max(0.0, i * step + rng.uniform(-step / 2, step / 2)))
+        for i, kind in enumerate(kinds)
+    ]
+
+
+def _final(message) -> bool:
+    return bool(message.embeds) or bool(message.content and "⏬" not in message.content and "🎧" not in message.content)
+
+
+def _classify(message, busy_text: str) -> tuple[str, str]:
+    text = (message.content or "") + " ".join((e.get("description") or "") + (e.get("title") or "") for e in message.embeds)
+    if busy_text in text or "database is busy" in text:
+        return "busy", ""
+    if "⚠️" in text or "Something went wrong" in text:
+        return "failed", text[:300]
+    return "answered", ""
+
+
+async def mixed_load(args: argparse.Namespace) -> int:
+    from bot.pool import Busy
+    from tests.fakediscord import FakeDiscord, make_guild
+    from tests.fakediscord.harness import running_crate, settings_for
+
+    rng = random.Random(args.seed)
+    names = [f"m{i:02d}" for i in range(args.members)]
+    plan = schedule(args.requests, args.seconds, args.members, rng)
+    with tempfile.TemporaryDirectory(prefix="crate-mixed-load-") as tmp:
+        scratch = Path(tmp)
+        genre_count = sum(m.kind == "genre" for m in plan)
+        uploads = make_music(scratch / "music", max(SEED_SHARES + 1, min(genre_count, 24)), rng, 0)
+        async with FakeDiscord(guilds=[make_guild("Load", members=names)]) as fake:
+            settings = settings_for(fake, scratch / "crate.sqlite3", workers=args.workers)
+            async with running_crate(fake, settings):
+                guild = fake.guilds[0]
+                channel = next(c for c in guild.channels if c.name == "music")
+                pool = analysis_pool()
+                seeds = []  # (message, track id) of the tracks shared before the load
+                for n, upload in enumerate(uploads[:SEED_SHARES]):
+                    ix = await fake.slash(guild, channel, names[n], "genre",
+                                          attachments={"file": (upload.name, upload.data, upload.content_type)})
+                    message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=ANSWER_TIMEOUT)
+                    track = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
+                    seeds.append((message, track))
+                shares = uploads[SEED_SHARES:] or uploads
+
+                ticker = LagTicker()
+                ticker.start()
+                start = time.monotonic()
+
+                async def one(item: Mixed, n: int) -> None:
+                    await asyncio.sleep(max(0.0, start + item.at - time.monotonic()))
+                    item.sent = time.monotonic()
+                    message, track = seeds[n % len(seeds)]
+                    try:
+                        if item.kind == "autocomplete":
+                            ix = await fake.autocomplete_interaction(guild, channel, item.member, "like",
+                                                                     focused="track", value=rng.choice(["", "a", "e", "n"]))
+                            await ix.wait_choices(timeout=30)
+                            item.ack = item.done = ix.ack_latency
+                            item.outcome = "answered"
+                            return
+                        if item.kind == "genre":
+                            u = shares[n % len(shares)]
+                            ix = await fake.slash(guild, channel, item.member, "genre",
+                                                  attachments={"file": (u.name, u.data, u.content_type)})
+                        elif item.kind == "rating" and n % 2:
+                            ix = await fake.click(guild, channel, item.member, message,
+                                                  f"crate:rate:{track}:{'up' if n % 4 == 1 else 'down'}")
+                        elif item.kind == "rating":
+                            ix = await fake.slash(guild, channel, item.member, "like" if n % 4 == 0 else "dislike",
+                                                  {"track": track})
+                        elif item.kind == "recommend":
+                            ix = await fake.slash(guild, channel, item.member, "recommend")
+                        else:
+                            ix = await fake.slash(guild, channel, item.member, "profile")
+                        await ix.wait_response(timeout=30)
+                        item.ack = ix.ack_latency
+                        final = await ix.wait_original(predicate=_final, timeout=ANSWER_TIMEOUT)
+                        item.done = time.monotonic() - item.sent
+                        item.outcome, item.detail = _classify(final, Busy.user_message)
+                    except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash
+                        item.detail = f"{type(error).__name__}: {error}"[:300]
+
+                await asyncio.gather(*(one(item, n) for n, item in enumerate(plan)))
+                wall = time.monotonic() - start
+                await ticker.stop()
+                lags = ticker.lags
+                workers = [(pid, vm_hwm_kib(pid)) for pid, cmd in children_of(os.getpid()) if "spawn_main" in cmd]
+                bot_hwm = vm_hwm_kib()
+                late = len(fake.late_acks)
+                restarts = pool.restarts if pool is not None else None
+
+    def kib(v: int | None) -> str:
+        return f"{v / 1024:.0f} MiB" if v is not None else "?"
+
+    acks = [m.ack for m in plan if m.ack is not None]
+    dones = [m.done for m in plan if m.done is not None]
+    in_time = sum(1 for m in plan if m.ack is not None and m.ack <= ACK_TARGET)
+    counts = {o: sum(m.outcome == o for m in plan) for o in ("answered", "busy", "failed")}
+    print(f"mixed load: {len(plan)} interactions in {args.seconds:g} s from {args.members} members, "
+          f"{args.workers} workers, queue depth {settings.queue_depth}")
+    print("mix                           " + ", ".join(f"{k} {sum(m.kind == k for m in plan)}" for k in MIX))
+    print(f"acknowledged within {ACK_TARGET:g} s       {in_time}/{len(plan)}  (late acks seen by the fake: {late})")
+    print(f"time to acknowledge           p50 {percentile(acks, 50):.3f} s, p99 {percentile(acks, 99):.3f} s")
+    print(f"time to final answer          p50 {percentile(dones, 50):.3f} s, p99 {percentile(dones, 99):.3f} s")
+    for kind in MIX:
+        mine = [m for m in plan if m.kind == kind]
+        kd = [m.done for m in mine if m.done is not None]
+        ka = [m.ack for m in mine if m.ack is not None]
+        print(f"    {kind:<13} ack p99 {percentile(ka, 99):.3f} s, answer p50 {percentile(kd, 50):.2f} s p99 "
+              f"{percentile(kd, 99):.2f} s; " + "/".join(str(sum(m.outcome == o for m in mine)) for o in counts))
+    print(f"answered / busy / failed      {counts['answered']} / {counts['busy']} / {counts['failed']}")
+    print(f"event-loop lag p99            {percentile(lags, 99) * 1000:.1f} ms (max {max(lags, default=0) * 1000:.1f} ms;"
+          " the fake Discord and this driver share the loop)")
+    print(f"wall time                     {wall:.1f} s until the last answer")
+    print(f"peak RSS                      bot {kib(bot_hwm)} (with the fake Discord and driver), workers "
+          + ", ".join(kib(h) for _, h in workers))
+    if restarts:
+        print(f"worker restarts               {restarts}")
+    for m in plan:
+        if m.outcome == "failed":
+            print(f"  failed {m.kind} by {m.member}: {m.detail}")
+    ok = in_time == len(plan) and not late and counts["failed"] == 0
+    print(f"{'PASS' if ok else 'FAIL'}  every interaction acknowledged within {ACK_TARGET:g} s, none failed")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20)
@@ -406,17 +568,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stalls", type=float, default=None, metavar="SECONDS",
                         help="sample the loop thread's stack while the loop is stuck longer than this")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the bot at INFO")
+    parser.add_argument("--mixed", action="store_true",
+                        help="the mixed load instead: --requests spread over --seconds from --members members")
+    parser.add_argument("--seconds", type=float, default=10.0, help="--mixed: how long the load lasts")
+    parser.add_argument("--members", type=int, default=50, help="--mixed: how many members send it")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke run (3 requests, the examples only, 1 worker) that prints the same figures;"
-                             " run by tests/test_benchmarks.py")
+                        help="a smoke run that prints the same figures (the burst: 3 requests, the examples only,"
+                             " 1 worker; with --mixed: 20 interactions in 2 s from 10 members); run by the tests")
     args = parser.parse_args(argv)
-    if args.quick:
+    if args.quick and args.mixed:
+        args.requests, args.seconds, args.members = 20, 2.0, 10
+    elif args.quick:
         args.requests, args.workers, args.links = 3, 1, 0
     import logging
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(burst(args))
+    return asyncio.run(mixed_load(args) if args.mixed else burst(args))
 
 
 if __name__ == "__main__":

@@ -127,9 +127,9 @@ def classify(message) -> str:
 
 async def attack(args: argparse.Namespace) -> dict:
     from benchmarks.bot_load import percentile
-    from tests.e2e.harness import running_crate, settings_for
     from tests.fakediscord import FakeDiscord
     from tests.fakediscord.builders import make_guild
+    from tests.fakediscord.harness import running_crate, settings_for
 
     others_names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
     users: dict = {}

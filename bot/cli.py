@@ -240,7 +240,10 @@ def _run(args) -> int:
         count = asyncio.run(sync_commands(_settings()))
         print(f"Published {count} slash commands globally; Discord may take up to an hour to show them everywhere.")
         return 0
-    asyncio.run(run_bot(_settings()))
+    try:
+        asyncio.run(run_bot(_settings()))
+    except asyncio.CancelledError:  # SIGTERM (cogs.client.stop_on_sigterm): a clean stop
+        logging.getLogger(__name__).info("stopped")
     return 0
 
 

@@ -24,13 +24,14 @@ from bot import store
 from bot.admission import Admission
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
-from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack
+from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.pool import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
 from bot.store import Database
+from bot.titles import TitleEntry, TitleIndex
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,18 @@ class NoTrackChosen(CrateError):
         "Which track? Share one with /genre first, or pick one from this server's catalog with the "
         "`track` option."
     )
+
+
+class Restarting(CrateError):
+    """Crate is stopping while a request is in flight (SIGTERM, Ctrl-C, ``docker stop``)."""
+
+    user_message = "I'm restarting — please share it again in a minute."
+
+
+class NotTheSameAudio(CrateError):
+    """What was downloaded again for playback is not the audio that was analyzed."""
+
+    user_message = "That track's link now gives different audio than the one I analyzed, so I skipped it."
 
 
 class Stage(Enum):
@@ -123,6 +136,8 @@ class Crate:
         self.pool = pool
         self.http = http
         self.admission = Admission(settings.admission)
+        #: Titles and genres for autocomplete, in memory (never behind a database write).
+        self.titles = TitleIndex()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -133,7 +148,9 @@ class Crate:
             AnalysisPool.from_settings(settings) as pool,
             aiohttp.ClientSession() as http,
         ):
-            yield cls(settings, db, pool, http)
+            crate = cls(settings, db, pool, http)
+            crate.titles.load(await store.track_titles(db))
+            yield crate
 
     # ------------------------------------------------------------------ sharing music
 
@@ -173,7 +190,7 @@ class Crate:
     ) -> tuple[Track, bool]:
         """Put an analyzed file into this server's catalog (deduplicated); True if it is new."""
         analysis = analyzed.analysis
-        return await store.add_track(
+        track, created = await store.add_track(
             self.db,
             guild_id,
             title=title,
@@ -187,6 +204,9 @@ class Crate:
             tempo=analysis.tempo,
             shared_by=shared_by,
         )
+        if created:
+            self.titles.add(guild_id, track.id, track.title, track.top_genre, track.added_at)
+        return track, created
 
     async def _fetch(self, source: Source, directory: Path, progress: Progress) -> FetchedAudio:
         limits = self.settings.limits
@@ -223,6 +243,8 @@ class Crate:
 
         Crate keeps analyses, not audio: links and attachment URLs are fetched again through the
         same guarded path as sharing. Tracks indexed from a local folder have no source to fetch.
+        Raises :class:`NotTheSameAudio` when the bytes are not the analyzed track's (its content
+        hash): a link can serve something else later, e.g. a playlist that points elsewhere.
         """
         if track.source_kind == "file" or not track.source_url:
             return None
@@ -231,6 +253,10 @@ class Crate:
         else:
             source = Source.attachment(track.source_url, filename=f"track-{track.id}", size=None, content_type=None)
         fetched = await self._fetch(source, directory, _no_progress)
+        digest = await asyncio.to_thread(content_hash, fetched.path)
+        if digest != track.content_hash:
+            fetched.path.unlink(missing_ok=True)
+            raise NotTheSameAudio(detail=f"track {track.id}: downloaded sha256 {digest}, analyzed {track.content_hash}")
         return fetched.path
 
     # ------------------------------------------------------------------ ratings
@@ -252,9 +278,15 @@ class Crate:
             raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
         return track
 
-    async def search(self, guild_id: int, text: str) -> list[Track]:
-        """Tracks whose title matches, for autocomplete (at most 25)."""
-        return await store.search_tracks(self.db, guild_id, text)
+    async def search(self, guild_id: int, text: str) -> list[TitleEntry]:
+        """Tracks whose title matches, for autocomplete (at most 25), from memory."""
+        await self._known_titles(guild_id)
+        return self.titles.search(guild_id, text)
+
+    async def _known_titles(self, guild_id: int) -> None:
+        # Crate.running loads every guild at start; a Crate built by hand loads a guild once.
+        if not self.titles.has(guild_id):
+            self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
 
     # ------------------------------------------------------------------ recommendations
 
@@ -285,8 +317,9 @@ class Crate:
         return picks
 
     async def genres_available(self, guild_id: int) -> list[str]:
-        recommender = await recommender_for(self.db, guild_id, 0)
-        return recommender.genres_available()
+        """Top genres present in this server's catalog, most tracks first (from memory)."""
+        await self._known_titles(guild_id)
+        return self.titles.genres(guild_id)
 
     async def _remember_first(self, guild_id: int, user_id: int, picks: Sequence[Recommendation]) -> None:
         if picks:
@@ -318,7 +351,10 @@ class Crate:
     # ------------------------------------------------------------------ forgetting
 
     async def forget(self, guild_id: int, user_id: int) -> store.ForgetReport:
-        return await store.forget_member(self.db, guild_id, user_id)
+        report = await store.forget_member(self.db, guild_id, user_id)
+        if report.tracks_removed:
+            self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
+        return report
 
 
 def _size(path: Path) -> int:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 
 import discord
 import yarl
@@ -12,8 +16,9 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.config import ConfigError, Settings
-from bot.crate import Crate
+from bot.crate import Crate, Restarting
 from cogs import replies
+from cogs.render import error_embed
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,32 @@ class CrateBot(commands.Bot):
         )
         self.settings = settings
         self.crate = crate
+        #: Interactions still being worked on (a /genre analysis): answered if Crate stops meanwhile.
+        self.in_flight: dict[asyncio.Task, discord.Interaction] = {}
+
+    @contextlib.contextmanager
+    def working_on(self, interaction: discord.Interaction) -> Iterator[None]:
+        """Remember ``interaction`` as in flight for the duration of the block (the current task)."""
+        task = asyncio.current_task()
+        self.in_flight[task] = interaction
+        try:
+            yield
+        finally:
+            self.in_flight.pop(task, None)
+
+    async def close(self) -> None:
+        """Stop: first tell members whose request is in flight, while the connection is still up."""
+        pending, self.in_flight = self.in_flight, {}
+        for task in pending:
+            task.cancel()
+        text = replies.error_text(Restarting())
+        for interaction in pending.values():
+            try:
+                await interaction.edit_original_response(content=None, embed=error_embed(text), view=None)
+            except discord.HTTPException:
+                log.warning("could not tell a member about the restart")
+        await asyncio.gather(*pending, return_exceptions=True)
+        await super().close()
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -84,8 +115,27 @@ async def run_bot(settings: Settings) -> None:
     """Start Crate on Discord until cancelled or interrupted (``crate run``)."""
     token = _require_token(settings)
     point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
+    stop_on_sigterm()
     async with Crate.running(settings) as crate, CrateBot(settings, crate) as bot:
         await bot.start(token)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``docker stop``, systemd, ``kill``) stops Crate the way Ctrl-C does.
+
+    The running task is cancelled, so every ``async with`` unwinds: in-flight members are told
+    (``CrateBot.close``), the workers stop, and the database is closed (its WAL checkpointed).
+    As PID 1 in a container a process has no default SIGTERM action at all, so this is needed
+    there too.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def stop() -> None:
+        log.info("SIGTERM: stopping")
+        main.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
 
 
 async def sync_commands(settings: Settings) -> int:

@@ -8,10 +8,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import DISLIKE, LIKE, Track
+from bot.catalog import DISLIKE, LIKE
 from bot.crate import RatedTrack
 from bot.describe import track_line
 from bot.format import clip
+from bot.titles import TitleEntry
 from cogs import replies
 from cogs.client import CrateBot
 
@@ -46,6 +47,7 @@ class RateButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button
         return cls(int(match["track"]), LIKE if match["value"] == "up" else DISLIKE, label=item.label)
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
         rated = await interaction.client.crate.rate(interaction.guild_id, interaction.user.id, self.value, self.track_id)
         await replies.send(interaction, content=rated_message(rated), ephemeral=True)
 
@@ -63,8 +65,9 @@ class Feedback(commands.Cog):
         self.bot = bot
 
     async def _rate(self, interaction: discord.Interaction[CrateBot], value: int, track: int | None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
         rated = await self.bot.crate.rate(interaction.guild_id, interaction.user.id, value, track)
-        await interaction.response.send_message(rated_message(rated), ephemeral=True)
+        await interaction.followup.send(rated_message(rated), ephemeral=True)
 
     @app_commands.command(name="like", description="Like a track: your last one, or one from this server's catalog")
     @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
@@ -85,7 +88,7 @@ class Feedback(commands.Cog):
         return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
 
 
-def _choice_name(track: Track) -> str:
+def _choice_name(track: TitleEntry) -> str:
     name = f"{track.title} · {track.top_genre or '?'}"
     return clip(name, 100)
 

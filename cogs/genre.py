@@ -44,7 +44,8 @@ async def share_from_interaction(
         await interaction.edit_original_response(content=PROGRESS[stage])
 
     try:
-        return await interaction.client.crate.share(interaction.guild_id, interaction.user.id, source, progress)
+        with interaction.client.working_on(interaction):  # told "I'm restarting" if Crate stops meanwhile
+            return await interaction.client.crate.share(interaction.guild_id, interaction.user.id, source, progress)
     except Exception as error:
         await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
         return None

@@ -62,8 +62,9 @@ class ForgetButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Butt
         return True
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await interaction.response.defer()  # acknowledge before writing; the confirm message is edited after
         report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=(
                 f"Done. I forgot {report.ratings} ratings and {report.shares} shares of yours in this server"
                 f" and removed {report.tracks_removed} tracks nobody else had."

@@ -27,6 +27,8 @@ from typing import Awaitable, Callable, Protocol
 import discord
 from pydub import AudioSegment
 
+from bot.audio.decode import playback_ffmpeg_options
+
 log = logging.getLogger(__name__)
 
 #: One frame as discord.py reads it: 20 ms of 48-kHz stereo signed 16-bit PCM.
@@ -63,7 +65,8 @@ class TrackSource(discord.PCMVolumeTransformer):
 def track_source(path_or_url: str | os.PathLike[str], *, volume: float = 0.5) -> TrackSource:
     """An audio source playing a local file through ffmpeg at ``volume`` (1.0 = unchanged).
 
-    Uses the ffmpeg executable the decoder uses (``pydub.AudioSegment.converter``). Refuses
+    Uses the ffmpeg executable and the input restrictions of the decoder
+    (``pydub.AudioSegment.converter``, ``bot.audio.decode.playback_ffmpeg_options``). Refuses
     URLs and ffmpeg protocol strings: only local files, passed to ffmpeg as absolute paths (so a
     name like ``concat:a|b`` cannot be read as a protocol).
     """
@@ -71,9 +74,7 @@ def track_source(path_or_url: str | os.PathLike[str], *, volume: float = 0.5) ->
     if _URL.match(text):
         raise ValueError(f"not a local file: {text!r} (download it first)")
     path = Path(text).absolute()
-    audio = discord.FFmpegPCMAudio(
-        str(path), executable=AudioSegment.converter, before_options="-nostdin", options="-vn"
-    )
+    audio = discord.FFmpegPCMAudio(str(path), executable=AudioSegment.converter, **playback_ffmpeg_options())
     return TrackSource(audio, path, volume=volume)
 
 

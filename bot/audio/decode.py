@@ -29,6 +29,7 @@ a playlist or ``concat`` file cannot make ffmpeg read other files or URLs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -75,6 +76,24 @@ _DEMUXERS = (
 )
 _SEND_AUDIO = "Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."
 _SAFE_INPUT = ("-protocol_whitelist", "file", "-format_whitelist", _DEMUXERS)
+
+
+def safe_input_options() -> tuple[str, ...]:
+    """The input restrictions of every ffmpeg/ffprobe Crate runs on shared audio (before ``-i``).
+
+    Only the local ``file`` protocol and the audio/video demuxers of :data:`_DEMUXERS`: an HLS
+    playlist or ``concat`` file saved under an audio name cannot make ffmpeg read other files
+    or URLs. Decoding (here) and voice playback (:func:`playback_ffmpeg_options`) both use it.
+    """
+    return _SAFE_INPUT
+
+
+def playback_ffmpeg_options() -> dict[str, str]:
+    """``before_options``/``options`` for discord.py's ``FFmpegPCMAudio`` playing a shared track.
+
+    The same input restrictions as decoding (:func:`safe_input_options`), no stdin, audio only.
+    """
+    return {"before_options": " ".join(("-nostdin", *safe_input_options())), "options": "-vn"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,10 @@ def probe(path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Audio
     return info
 
 
+#: Header lengths no real file has: the header is then unknown and ffprobe is asked instead.
+_IMPLAUSIBLE_FRAMES = 2**62
+_IMPLAUSIBLE_SECONDS = 7 * 24 * 3600.0
+
 #: Magic numbers of containers whose header libsndfile reads exactly (Ogg Vorbis/Opus, FLAC, WAV).
 _HEADER_MAGIC = (b"OggS", b"fLaC", b"RIFF")
 
@@ -154,6 +177,8 @@ def _header_info(path: Path, size: int) -> AudioInfo | None:
         return None
     if header.samplerate <= 0 or header.channels <= 0 or header.frames <= 0:
         return None
+    if header.frames >= _IMPLAUSIBLE_FRAMES or header.frames / header.samplerate > _IMPLAUSIBLE_SECONDS:
+        return None  # e.g. a chained Ogg (two streams back to back): libsndfile says 2**63 - 1 frames
     return AudioInfo(
         duration=header.frames / header.samplerate,
         format_name=header.format.lower(),
@@ -430,6 +455,18 @@ def decode_excerpts(
         except CorruptAudio:
             excerpts = ()  # e.g. seeking into a part that is missing: retry from the start below
     wanted = sum(length for _, length in windows)
+    if windows and sum(e.duration for e in excerpts) < _ENOUGH * wanted:
+        # The header promised more than the file holds (a truncated file): measure what is
+        # really there, show that length, and listen where the real track is.
+        real = playable_length(path)
+        if real is not None and real < (info.duration or 0.0) - _SLACK:
+            info = dataclasses.replace(info, duration=real)
+            windows = analysis_windows(real, count, seconds)
+            wanted = sum(length for _, length in windows)
+            try:
+                excerpts = decode_windows(path, windows, info)
+            except CorruptAudio:
+                excerpts = ()
     if not windows or sum(e.duration for e in excerpts) < _ENOUGH * wanted:
         excerpts = _from_start(path, info, limits, count, seconds)
 
@@ -441,6 +478,33 @@ def decode_excerpts(
         )
     _check_not_silent(excerpts)
     return DecodedAudio(info=info, excerpts=excerpts)
+
+
+def playable_length(path: str | os.PathLike) -> float | None:
+    """Where the audio really ends (seconds): the end of its last packet, read without decoding.
+
+    Only for files whose windows came back short: demuxing costs a few hundred ms per hour of
+    MP3. None when ffprobe fails or finds no packet.
+    """
+    command = [
+        get_prober_name(), "-hide_banner", "-v", "error", *_SAFE_INPUT, "-select_streams", "a:0",
+        "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", _file_url(Path(path)),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROBE_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    offset, end, found = 0.0, 0.0, False
+    for line in done.stdout.decode("ascii", "replace").splitlines():
+        fields = [_float(f) for f in line.split(",")[:2]]
+        if not fields or fields[0] is None:
+            continue
+        stop = fields[0] + (fields[1] if len(fields) > 1 and fields[1] is not None else 0.0)
+        if found and stop < end - 1.0:  # timestamps restart: the next stream of a chained Ogg
+            offset += end
+            end = 0.0
+        end, found = max(end, stop), True
+    return offset + end if found else None
 
 
 def _from_start(

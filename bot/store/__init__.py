@@ -7,7 +7,7 @@ connection, the pragmas, the single writer path and the migrations in ``migratio
 """
 
 from bot.store.database import Database, Migration, load_migrations
-from bot.store.errors import DatabaseTooNew, MigrationError, StoreError
+from bot.store.errors import DatabaseBusy, DatabaseTooNew, MigrationError, StoreError
 from bot.store.members import ForgetReport, forget_member, last_track, set_last_track
 from bot.store.ratings import (
     clear_rating,
@@ -36,6 +36,7 @@ from bot.store.tracks import (
     recent_tracks,
     search_tracks,
     track_by_hash,
+    track_titles,
     tracks_with_genre,
 )
 from bot.store.vectors import from_blob, stack_blobs, to_blob
@@ -44,6 +45,7 @@ __all__ = [
     "NEAR_DUPLICATE_MAX_SECONDS",
     "NEAR_DUPLICATE_MIN_COSINE",
     "Database",
+    "DatabaseBusy",
     "DatabaseTooNew",
     "ForgetReport",
     "Migration",
@@ -74,6 +76,7 @@ __all__ = [
     "stack_blobs",
     "to_blob",
     "track_by_hash",
+    "track_titles",
     "track_scores",
     "tracks_with_genre",
     "QueueEntry",

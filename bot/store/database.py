@@ -25,6 +25,9 @@ Design:
   applied in order, each in its own ``BEGIN IMMEDIATE`` transaction that also sets
   ``PRAGMA user_version`` to the file's number and checks foreign keys. A database whose
   ``user_version`` is newer than the newest file is refused with :class:`DatabaseTooNew`.
+* **Refused at start, not at the first write.** ``PRAGMA quick_check`` before migrating and a
+  real committed write before migrating: a partly corrupt, immutable or read-only database raises
+  :class:`StoreError` with one sentence (``crate run`` prints it and exits non-zero).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.catalog import UnknownTrack
-from bot.store.errors import DatabaseTooNew, MigrationError, StoreError
+from bot.store.errors import DatabaseBusy, DatabaseTooNew, MigrationError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,15 @@ def _has_code(sql: str) -> bool:
     return any(line and line != ";" for line in lines)
 
 
+#: SQLite's INTEGER range: a larger Python int cannot even be bound as a parameter.
+_INTEGER_MIN, _INTEGER_MAX = -(2**63), 2**63 - 1
+
+
+def fits_integer(value: int) -> bool:
+    """Whether ``value`` can be an SQLite row id (a crafted button id may carry 2**70)."""
+    return _INTEGER_MIN <= value <= _INTEGER_MAX
+
+
 #: Extended result code of a failed foreign key constraint.
 _SQLITE_CONSTRAINT_FOREIGNKEY = 787
 
@@ -166,10 +178,12 @@ class Database:
             connection.row_factory = sqlite3.Row
             try:
                 await db._configure()
+                await db._check_intact()
             except sqlite3.Error as error:
                 raise StoreError(
                     f"Crate could not use its database at {path}: {error}", detail=repr(error)
                 ) from error
+            await db._check_writable()
             await db._migrate(load_migrations() if migrations is None else check_migrations(migrations))
         except BaseException:
             await connection.close()
@@ -199,12 +213,44 @@ class Database:
     async def _configure(self) -> None:
         await self.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
         await self.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows (a forgotten member's titles) are overwritten, not left in free space.
+        await self.execute("PRAGMA secure_delete = ON")
         mode = await self.fetch_value("PRAGMA journal_mode = WAL")
         if str(mode).lower() != "wal" and str(self.path) != ":memory:":
             log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", self.path, mode)
         await self.execute("PRAGMA synchronous = NORMAL")
         if await self.fetch_value("PRAGMA foreign_keys") != 1:
             raise MigrationError(detail="this SQLite build cannot enforce foreign keys")
+
+    async def _check_intact(self) -> None:
+        """``PRAGMA quick_check``: refuse a partly corrupt file at start, not at the first write.
+
+        It reads every page once (about a second per few hundred MB), so it runs only here.
+        """
+        problems = [str(row[0]) for row in await self.fetch_all("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            first = next((line.strip() for line in problems[0].splitlines() if line.strip() and "***" not in line), "?")
+            raise StoreError(
+                f"Crate's database at {self.path} is damaged ({first}); restore a backup or point "
+                "CRATE_DATABASE at another file.",
+                detail="; ".join(problems[:10]),
+            )
+
+    async def _check_writable(self) -> None:
+        """A real committed write (``user_version`` set to itself): refuse a file Crate can't change.
+
+        An immutable or read-only file opens and reads fine; without this check the bot would
+        report ready and then fail every rating and ``/forget``.
+        """
+        try:
+            async with self.transaction():
+                await self.execute(f"PRAGMA user_version = {await self.user_version():d}")
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"Crate cannot write to its database at {self.path} ({error}); check that the file and "
+                "its folder are writable (and not immutable or on a read-only mount).",
+                detail=repr(error),
+            ) from error
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:
         latest = migrations[-1].version if migrations else 0
@@ -249,10 +295,27 @@ class Database:
 
     async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one statement: directly inside our own transaction, else under the lock."""
-        if self._in_own_transaction():
-            return await operation()
-        async with self._lock:
-            return await operation()
+        with _busy_is_typed():
+            if self._in_own_transaction():
+                return await operation()
+            async with self._lock:
+                return await operation()
+
+    async def checkpoint(self) -> None:
+        """``PRAGMA wal_checkpoint(TRUNCATE)``: copy the WAL into the file and empty it.
+
+        After ``/forget``, so deleted rows do not linger in the WAL. Best effort: skipped inside
+        a transaction, and a checkpoint another connection blocks is logged, not raised.
+        """
+        if self._in_own_transaction() or str(self.path) == ":memory:":
+            return
+        try:
+            row = await self.fetch_one("PRAGMA wal_checkpoint(TRUNCATE)")
+        except (sqlite3.Error, DatabaseBusy) as error:
+            log.warning("WAL checkpoint failed: %s", error)
+            return
+        if row is not None and row[0]:
+            log.warning("WAL checkpoint of %s was blocked by another connection", self.path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
@@ -278,7 +341,8 @@ class Database:
             return
 
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            with _busy_is_typed():
+                await self._conn.execute("BEGIN IMMEDIATE")
             self._owner = asyncio.current_task()
             self._depth = 1
             try:
@@ -350,6 +414,19 @@ class Database:
         """The first column of the first row, or None."""
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
+
+
+@contextmanager
+def _busy_is_typed() -> Iterator[None]:
+    """SQLite's "database is locked" (another process kept the write lock past the busy timeout)
+    becomes :class:`DatabaseBusy`, whose sentence asks the member to try again."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        code = getattr(error, "sqlite_errorcode", None)
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(error):
+            raise DatabaseBusy(detail=str(error)) from error
+        raise
 
 
 def _preflight(path: Path) -> None:

@@ -22,3 +22,11 @@ class MigrationError(StoreError):
     """A schema migration failed or the migration files are inconsistent."""
 
     user_message = "Crate could not update its database schema."
+
+
+class DatabaseBusy(StoreError):
+    """Another process held SQLite's write lock past the busy timeout; nothing was changed."""
+
+    user_message = (
+        "I couldn't save that just now: my database is busy. Nothing was changed; please try again in a moment."
+    )

@@ -55,7 +55,9 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
     A track this member added *or* shared is deleted outright when, once their shares and
     ratings are gone, nobody else shares or rates it: nothing would then tie it to anyone
     but the forgotten member. Deleting such a track clears other members' ``last_track``
-    pointers to it. Other guilds are untouched.
+    pointers to it. Closed sessions they hosted no longer name them. Other guilds are untouched.
+    Afterwards the WAL is checkpointed and truncated, so the deleted rows do not linger there
+    (and ``secure_delete`` has overwritten them in the file).
     """
     async with db.transaction():
         involved = set(await tracks.track_ids_added_by(db, guild_id, user_id))
@@ -66,4 +68,5 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
         removed_tracks = await tracks.delete_unreferenced(db, guild_id, involved)
         await tracks.clear_added_by(db, guild_id, user_id)
         await sessions.forget_member_sessions(db, guild_id, user_id)
+    await db.checkpoint()
     return ForgetReport(ratings=removed_ratings, shares=removed_shares, tracks_removed=removed_tracks)

@@ -19,8 +19,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.store.database import Database, unknown_track_on_foreign_key
+from bot.store.database import Database, fits_integer, unknown_track_on_foreign_key
 from bot.store.errors import StoreError
+
+#: ``host_id`` of a closed session whose host was forgotten (``host_id`` is NOT NULL; 0 is no member).
+NO_HOST = 0
 
 SessionStatus = Literal["open", "closed"]
 EntryStatus = Literal["queued", "playing", "played", "skipped"]
@@ -143,6 +146,8 @@ async def open_session(
 
 
 async def get_session(db: Database, guild_id: int, session_id: int) -> Session | None:
+    if not fits_integer(session_id):
+        return None
     row = await db.fetch_one(f"SELECT {_SESSION} FROM sessions WHERE guild_id = ? AND id = ?", (guild_id, session_id))
     return None if row is None else _session(row)
 
@@ -456,7 +461,8 @@ async def forget_member_sessions(db: Database, guild_id: int, user_id: int) -> i
     """Remove a member from every session of the guild (for /forget); returns rows removed.
 
     Their memberships, votes and fairness records go; entries they added stay but are no longer
-    attributed to them. Sessions they host keep the host id until they end.
+    attributed to them. Open sessions they host keep the host id until they end; closed ones
+    forget it (:data:`NO_HOST`).
     """
     async with db.transaction():
         removed = await db.execute(
@@ -470,6 +476,10 @@ async def forget_member_sessions(db: Database, guild_id: int, user_id: int) -> i
         )
         await db.execute(
             "UPDATE session_queue SET added_by = NULL WHERE guild_id = ? AND added_by = ?", (guild_id, user_id)
+        )
+        await db.execute(
+            "UPDATE sessions SET host_id = ? WHERE guild_id = ? AND host_id = ? AND status = 'closed'",
+            (NO_HOST, guild_id, user_id),
         )
     return removed
 

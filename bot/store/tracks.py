@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, SOURCE_KINDS, TAG_COUNT, Catalog, SourceKind, Track
 from bot.store import shares
-from bot.store.database import Database
+from bot.store.database import Database, fits_integer
 from bot.store.vectors import from_blob, stack_blobs, to_blob
 
 #: Two tracks whose durations differ by more than this (seconds) are never near-duplicates.
@@ -158,6 +158,8 @@ async def add_track(
 
 
 async def get_track(db: Database, guild_id: int, track_id: int) -> Track | None:
+    if not fits_integer(track_id):
+        return None
     row = await db.fetch_one(f"SELECT {_COLUMNS} FROM tracks WHERE guild_id = ? AND id = ?", (guild_id, track_id))
     return None if row is None else _track(row)
 
@@ -216,6 +218,12 @@ async def search_tracks(db: Database, guild_id: int, text: str, limit: int = SEA
         (guild_id, f"%{escaped}%", f"{escaped}%", limit),
     )
     return [_track(row) for row in rows]
+
+
+async def track_titles(db: Database, guild_id: int | None = None) -> list[tuple]:
+    """``(guild_id, id, title, top_genre, added_at)`` of every track (of one guild, if given)."""
+    where, params = ("WHERE guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
+    return await db.fetch_rows(f"SELECT guild_id, id, title, top_genre, added_at FROM tracks {where}", params)
 
 
 async def recent_tracks(db: Database, guild_id: int, limit: int = 10) -> list[Track]:

@@ -162,17 +162,19 @@ async def test_buttons_and_commands_rate_tracks_and_a_change_of_mind_replaces_th
     track = await shared_track_id(ix)
     message = await ix.wait_original()
     click = await fake.click(guild, fake_channel(guild), "carol", message, f"crate:rate:{track}:up")
-    response = await click.wait_response()
-    assert response.ephemeral and "You liked" in response.data["content"]
+    response = await click.wait_response()  # acknowledged (deferred) before the rating is written
+    assert response.type == 5 and response.ephemeral
+    assert "You liked" in (await click.wait_original()).content
 
     dislike = await fake.slash(guild, fake_channel(guild), "carol", "dislike")  # default: the last track
-    response = await dislike.wait_response()
-    assert "You disliked" in response.data["content"] and "replaces your earlier rating" in response.data["content"]
+    assert (await dislike.wait_response()).type == 5
+    reply = (await dislike.wait_original()).content
+    assert "You disliked" in reply and "replaces your earlier rating" in reply
 
     choices = await fake.autocomplete(guild, fake_channel(guild), "carol", "like", focused="track", value="bea")
     assert [c["value"] for c in choices] == [track]
     like = await fake.slash(guild, fake_channel(guild), "carol", "like", {"track": track})
-    assert "You liked" in (await like.wait_response()).data["content"]
+    assert "You liked" in (await like.wait_original()).content
 
 
 async def test_like_without_any_track_explains_what_to_do(world):
@@ -180,7 +182,7 @@ async def test_like_without_any_track_explains_what_to_do(world):
     guild = fake.guilds[1]
     ix = await fake.slash(guild, fake_channel(guild), "carol", "like")
     response = await ix.wait_response()
-    assert response.ephemeral and "Share one with /genre" in response.data["content"]
+    assert response.ephemeral and "Share one with /genre" in (await ix.wait_original()).content
 
 
 async def test_recommend_ranks_with_reasons_and_buttons(world):
@@ -190,7 +192,7 @@ async def test_recommend_ranks_with_reasons_and_buttons(world):
     awakening = await shared_track_id(
         await share(fake, "alice", file=("awakening.ogg", example("singularity-awakening.ogg"), "audio/ogg"))
     )
-    await (await fake.slash(guild, fake_channel(guild), "carol", "like", {"track": awakening})).wait_response()
+    await (await fake.slash(guild, fake_channel(guild), "carol", "like", {"track": awakening})).wait_original()
     ix = await fake.slash(guild, fake_channel(guild), "carol", "recommend", {"count": 3})
     assert (await ix.wait_response()).type == 5
     message = await answer(ix, 30)

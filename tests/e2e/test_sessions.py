@@ -91,8 +91,8 @@ async def test_a_session_from_start_to_restart_to_end(world):
             added[member] = name
         choices = await fake.autocomplete(guild, channel, "bob", "dislike", focused="track", value="brainsukker")
         disliked = choices[0]["value"]
-        await (await fake.slash(guild, channel, "bob", "dislike", {"track": disliked})).wait_response()
-        await (await fake.slash(guild, channel, "carol", "like", {"track": choices[0]["value"]})).wait_response()
+        await (await fake.slash(guild, channel, "bob", "dislike", {"track": disliked})).wait_original()
+        await (await fake.slash(guild, channel, "carol", "like", {"track": choices[0]["value"]})).wait_original()
 
         # Vote-skip: with three present, one vote is not enough, two are; the host skips at once.
         first = await fake.slash(guild, channel, "carol", "session next")

@@ -1,0 +1,69 @@
+"""The catalog's titles in memory, for autocomplete: answers never wait behind a database write.
+
+Discord gives an autocomplete answer 3 s. Under load the single writer path (ratings, shares,
+``/forget``) can hold the database for seconds, so :class:`TitleIndex` keeps every guild's
+``(id, title, top genre, added_at)`` in memory: loaded once at start (one query), updated when a
+track is added, and reloaded for a guild after ``/forget`` removed tracks. Matching follows
+:func:`bot.store.tracks.search_tracks`: titles containing the text (case-insensitive), those
+starting with it first, then newest first; empty text gives the newest tracks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SEARCH_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class TitleEntry:
+    """What an autocomplete choice needs of a track."""
+
+    id: int
+    title: str
+    top_genre: str | None
+    added_at: float
+
+
+class TitleIndex:
+    """Per-guild track titles; :meth:`search` and :meth:`genres` are plain memory reads."""
+
+    def __init__(self) -> None:
+        self._guilds: dict[int, dict[int, TitleEntry]] = {}
+        self.loaded = False  # True once every guild was loaded: a guild absent then has no tracks
+
+    def has(self, guild_id: int) -> bool:
+        return self.loaded or guild_id in self._guilds
+
+    def load(self, rows: Iterable[tuple[int, int, str, str | None, float]]) -> None:
+        """Every guild at once, from ``(guild_id, id, title, top_genre, added_at)`` rows."""
+        guilds: dict[int, dict[int, TitleEntry]] = {}
+        for guild_id, track_id, title, top_genre, added_at in rows:
+            guilds.setdefault(int(guild_id), {})[int(track_id)] = TitleEntry(track_id, title, top_genre, added_at)
+        self._guilds = guilds
+        self.loaded = True
+
+    def replace_guild(self, guild_id: int, rows: Iterable[tuple[int, int, str, str | None, float]]) -> None:
+        self._guilds[guild_id] = {int(r[1]): TitleEntry(int(r[1]), r[2], r[3], r[4]) for r in rows}
+
+    def add(self, guild_id: int, track_id: int, title: str, top_genre: str | None, added_at: float) -> None:
+        if self.has(guild_id):
+            self._guilds.setdefault(guild_id, {})[track_id] = TitleEntry(track_id, title, top_genre, added_at)
+
+    def search(self, guild_id: int, text: str, limit: int = SEARCH_LIMIT) -> list[TitleEntry]:
+        entries = self._guilds.get(guild_id, {}).values()
+        limit = max(0, min(int(limit), SEARCH_LIMIT))
+        needle = text.strip().casefold()
+        newest = sorted(entries, key=lambda e: (-e.added_at, -e.id))
+        if not needle:
+            return newest[:limit]
+        hits = [e for e in newest if needle in e.title.casefold()]
+        hits.sort(key=lambda e: not e.title.casefold().startswith(needle))  # stable: newest first within
+        return hits[:limit]
+
+    def genres(self, guild_id: int) -> list[str]:
+        """Top genres present in the guild, most tracks first."""
+        counts = Counter(e.top_genre for e in self._guilds.get(guild_id, {}).values() if e.top_genre)
+        return [genre for genre, _ in sorted(counts.items(), key=lambda gc: (-gc[1], gc[0]))]
