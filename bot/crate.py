@@ -117,6 +117,7 @@ class Crate:
         self.db = db
         self.pool = pool
         self.http = http
+        self._names: dict[tuple[int, int], str] = {}  # (guild, user) -> the name last stored
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -303,9 +304,23 @@ class Crate:
             favourites=tuple(t for t in favourites if t is not None),
         )
 
+    # ------------------------------------------------------------------ members' names
+
+    async def remember_name(self, guild_id: int, user_id: int, display_name: str) -> None:
+        """Keep the name a member goes by here (Discord tells it only with their interactions)."""
+        if not display_name or self._names.get((guild_id, user_id)) == display_name:
+            return
+        await store.remember_name(self.db, guild_id, user_id, display_name)
+        self._names[(guild_id, user_id)] = display_name
+
+    async def display_names(self, guild_id: int) -> dict[int, str]:
+        """The remembered names of this guild's members, by user id."""
+        return await store.display_names(self.db, guild_id)
+
     # ------------------------------------------------------------------ forgetting
 
     async def forget(self, guild_id: int, user_id: int) -> store.ForgetReport:
+        self._names.pop((guild_id, user_id), None)
         return await store.forget_member(self.db, guild_id, user_id)
 
 

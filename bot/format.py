@@ -1,4 +1,4 @@
-"""Human-readable numbers for messages people read: durations and file sizes."""
+"""Human-readable numbers for messages people read: counts, durations and file sizes."""
 
 from __future__ import annotations
 
@@ -31,3 +31,8 @@ def format_bytes(n: int) -> str:
         if n < 1024 or unit == "TB":
             break
     return f"{n:.1f} {unit}" if n < 10 and round(n, 1) != round(n) else f"{n:.0f} {unit}"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 track``, ``2 tracks``, ``0 listeners``, ``1 match``/``3 matches`` (given ``plural_form``)."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"

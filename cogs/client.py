@@ -70,8 +70,28 @@ class CrateBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Remember each member's name: without the GUILD_MEMBERS intent this is how it reaches us."""
+        await remember_member(self.crate, interaction.guild_id, interaction.user, interaction.data)
+
+    async def on_voice_state_update(self, member: discord.Member, before, after) -> None:
+        await remember_member(self.crate, member.guild.id, member, None)
+
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+async def remember_member(crate: Crate | None, guild_id: int | None, user, data) -> None:
+    """Store ``user``'s display name for this guild, except on the way to /forget."""
+    if crate is None or guild_id is None or getattr(user, "bot", False):
+        return
+    data = data or {}
+    if data.get("name") == "forget" or str(data.get("custom_id", "")).startswith("crate:forget:"):
+        return
+    try:
+        await crate.remember_name(guild_id, user.id, user.display_name)
+    except Exception:
+        log.exception("could not remember the name of member %s", user.id)
 
 
 def _require_token(settings: Settings) -> str:

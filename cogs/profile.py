@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.charts import taste_chart
 from bot.crate import TasteSummary
 from bot.describe import track_line
+from bot.format import plural
 from cogs import replies
 
 CHART_NAME = "taste.png"
@@ -68,8 +69,8 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:f
             return
         await interaction.response.edit_message(
             content=(
-                f"Done. I forgot {report.ratings} ratings and {report.shares} shares of yours in this server"
-                f" and removed {report.tracks_removed} tracks nobody else had."
+                f"Done. I forgot {plural(report.ratings, 'rating')} and {plural(report.shares, 'share')} of yours"
+                f" in this server and removed {plural(report.tracks_removed, 'track')} nobody else had."
             ),
             view=None,
         )

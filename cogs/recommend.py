@@ -14,6 +14,7 @@ from bot.describe import clip
 from bot.recommend.rank import Recommendation
 from cogs import replies
 from cogs.feedback import RateButton
+from cogs.render import MENTIONS
 
 #: Discord allows five rows of components: one row per pick (👍, 👎, more like this).
 MAX_PICKS = 5
@@ -23,10 +24,6 @@ EMPTY_CATALOG = (
     "`/genre` (attach a file or paste a link) — every song shared joins the catalog. A server "
     "admin can also index a music folder with `crate index DIR`."
 )
-
-
-def member_names(guild: discord.Guild | None) -> dict[int, str]:
-    return {m.id: m.display_name for m in guild.members} if guild else {}
 
 
 def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None = None) -> discord.Embed:
@@ -67,12 +64,13 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate
             seed = await crate.track(interaction.guild_id, self.track_id)
             picks = await crate.more_like(
                 interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
-                names=member_names(interaction.guild),
+                names=MENTIONS,
             )
         except Exception as error:
             await replies.report_error(interaction, error)
             return
-        embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”")
+        note = "That's all I have that sounds like it." if len(picks) < MAX_PICKS else None
+        embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”", note=note)
         await replies.send(interaction, embed=embed, view=picks_view(picks), ephemeral=True)
 
 
@@ -100,7 +98,7 @@ class StartGenresSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"cr
         try:
             picks = await interaction.client.crate.starter_picks(
                 interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
-                names=member_names(interaction.guild),
+                names=MENTIONS,
             )
         except Exception as error:
             await replies.report_error(interaction, error)
@@ -123,18 +121,18 @@ class Recommend(commands.Cog):
         genre: str | None = None,
     ) -> None:
         crate = self.bot.crate
-        await interaction.response.defer(thinking=True)
+        await replies.defer(interaction)
         result = await crate.recommend(
             interaction.guild_id, interaction.user.id, count=count, genre=genre,
-            names=member_names(interaction.guild),
+            names=MENTIONS,
         )
         if result.catalog_empty:
-            await interaction.followup.send(EMPTY_CATALOG)
+            await replies.send(interaction, content=EMPTY_CATALOG)
             return
         who = interaction.user.display_name
         title = f"Picks for {who}" + (f" · {genre}" if genre else "")
         if not result.cold_start:
-            await interaction.followup.send(embed=picks_embed(result.recommendations, title=title), view=picks_view(result.recommendations))
+            await replies.send(interaction, embed=picks_embed(result.recommendations, title=title), view=picks_view(result.recommendations))
             return
         # No likes yet: the server's favourites, plus a genre picker in the last row.
         picks = result.recommendations[: MAX_PICKS - 1]
@@ -143,7 +141,7 @@ class Recommend(commands.Cog):
         select.item.row = len(picks)
         view.add_item(select)
         note = "You haven't rated anything yet, so these are a start. Pick genres below, or rate these picks."
-        await interaction.followup.send(embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
+        await replies.send(interaction, embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
 
     @recommend.autocomplete("genre")
     async def genre_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

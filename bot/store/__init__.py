@@ -7,7 +7,14 @@ connection, the pragmas, the single writer path and the migrations in ``migratio
 
 from bot.store.database import Database, Migration, load_migrations
 from bot.store.errors import DatabaseTooNew, MigrationError, StoreError, UnknownTrack
-from bot.store.members import ForgetReport, forget_member, last_track, set_last_track
+from bot.store.members import (
+    ForgetReport,
+    display_names,
+    forget_member,
+    last_track,
+    remember_name,
+    set_last_track,
+)
 from bot.store.ratings import (
     DISLIKE,
     LIKE,
@@ -69,7 +76,9 @@ __all__ = [
     "count_tracks",
     "delete_track",
     "find_near_duplicate",
+    "display_names",
     "forget_member",
+    "remember_name",
     "from_blob",
     "get_track",
     "last_track",

@@ -52,6 +52,13 @@ async def reply(ix, timeout: float = 60):
     )
 
 
+async def answered(ix, timeout: float = 30):
+    """The answer to a deferred command or click: it acknowledges at once, then follows up."""
+    response = await ix.wait_response()
+    assert response.type == 5 and ix.ack_latency < 3, response
+    return (await ix.wait_followups(1, timeout=timeout))[-1]
+
+
 def has_skip_button(message) -> bool:
     return any(c.startswith("crate:skip:") for c in message.custom_ids)
 
@@ -60,6 +67,20 @@ async def now_playing(fake, channel, guild):
     """The latest now-playing message (a channel message, so it can be edited for hours)."""
     await fake.wait_channel_message(channel, has_skip_button, guild=guild, timeout=30)
     return [m for m in fake.channel_messages(channel, guild=guild) if has_skip_button(m)][-1]
+
+
+def assert_no_raw_ids(embed: dict) -> None:
+    """Members appear as mentions (descriptions, fields) or names (titles, footers), never as a raw id."""
+    import re
+
+    parts = [embed.get("title") or "", embed.get("description") or "", (embed.get("footer") or {}).get("text", "")]
+    parts += [f["name"] + " " + f["value"] for f in embed.get("fields", [])]
+    for text in parts:
+        bare = re.sub(r"<@!?\d+>", "", text)
+        assert not re.search(r"\d{15,}", bare), text
+    for key in ("title",):
+        assert "<@" not in (embed.get(key) or ""), embed.get(key)
+    assert "<@" not in (embed.get("footer") or {}).get("text", "")
 
 
 async def test_a_session_from_start_to_restart_to_end(world):
@@ -76,6 +97,8 @@ async def test_a_session_from_start_to_restart_to_end(world):
         started = await reply(ix)
         assert "started a listening session" in started.content and "Text session" in started.content
         message = await now_playing(fake, channel, guild)
+        # No member list without the GUILD_MEMBERS intent: the host's name comes from their interactions.
+        assert message.embed["footer"]["text"].startswith("Hosted by Alice · "), message.embed["footer"]
         session_id = int(next(c for c in message.custom_ids if c.startswith("crate:skip:")).split(":")[2])
         for member in ("bob", "carol"):
             joined = await fake.slash(guild, channel, member, "session join")
@@ -96,42 +119,45 @@ async def test_a_session_from_start_to_restart_to_end(world):
 
         # Vote-skip: with three present, one vote is not enough, two are; the host skips at once.
         first = await fake.slash(guild, channel, "carol", "session next")
-        assert "Vote counted: 1 of 2" in (await first.wait_response()).data["content"]
+        assert "Vote counted: 1 of 2" in (await answered(first)).content
         second = await fake.slash(guild, channel, "bob", "session next")
-        assert "Skipped by vote (2/2)" in (await second.wait_response()).data["content"]
+        assert "Skipped by vote (2/2)" in (await answered(second)).content
         host = await fake.slash(guild, channel, "alice", "session next")
-        assert "The host moved on" in (await host.wait_response()).data["content"]
+        assert "The host moved on" in (await answered(host)).content
 
         # Keep moving until Crate fills the queue from the catalog; its picks never include
         # a track a present member disliked.
         for _ in range(4):
-            await (await fake.slash(guild, channel, "alice", "session next")).wait_response()
+            await answered(await fake.slash(guild, channel, "alice", "session next"))
         queue = await fake.slash(guild, channel, "alice", "session queue")
-        embed = (await queue.wait_response()).data["embeds"][0]
+        embed = (await answered(queue)).embeds[0]
         text = embed["description"] + " ".join(f["value"] for f in embed.get("fields", []))
         assert "Crate's pick" in text
         picks = [line for line in text.split("\n") if "Crate's pick" in line]
         assert all("brainsukker" not in line for line in picks), picks
         assert any(f["name"] == "Taste match" and f["value"].endswith("%") for f in embed["fields"])
+        assert_no_raw_ids(embed)
 
     # Restart mid-session: the session carries on and the old ⏭ button still works.
     async with running_crate(fake, settings, ready_count=2):
         await fake.wait_channel_message(channel, lambda m: "I restarted" in (m.content or ""), guild=guild, timeout=30)
         old = await now_playing(fake, channel, guild)
         click = await fake.click(guild, channel, "alice", old, f"crate:skip:{session_id}")
-        response = await click.wait_response()
-        assert response.ephemeral and "moved on" in response.data["content"]
+        response = await answered(click)
+        assert response.ephemeral and "moved on" in response.content
 
         end = await fake.slash(guild, channel, "alice", "session end")
         summary = (await reply(end)).embed
         assert summary["title"] == "Session over"
+        assert_no_raw_ids(summary)
         fields = {f["name"]: f["value"] for f in summary["fields"]}
         assert "Played" in fields and "Group taste match" in fields
         carol = fake.member(guild, "carol")
         liked = fields.get("Who liked what", "")
         assert ("Carol" in liked or f"<@{carol.id}>" in liked) and "brainsukker" in liked
         after = await fake.slash(guild, channel, "bob", "session queue")
-        assert "no listening session" in (await after.wait_response()).data["content"].lower()
+        refused = await answered(after)
+        assert refused.ephemeral and "no listening session" in refused.content.lower()
 
 
 async def test_two_channels_hold_separate_sessions(world):
@@ -148,7 +174,7 @@ async def test_two_channels_hold_separate_sessions(world):
         ix = await fake.slash(guild, other, "carol", "session join")
         await ix.wait_response()
         queue = await fake.slash(guild, general, "alice", "session queue")
-        listening = {f["name"]: f["value"] for f in (await queue.wait_response()).data["embeds"][0]["fields"]}["Listening"]
+        listening = {f["name"]: f["value"] for f in (await answered(queue)).embeds[0]["fields"]}["Listening"]
         def shown(name: str) -> bool:  # by display name, or as a mention when not cached
             return name.capitalize() in listening or f"<@{fake.member(guild, name).id}>" in listening
 
@@ -170,7 +196,7 @@ async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_j
 
         async def carol_listens() -> bool:
             queue = await fake.slash(guild, channel, "alice", "session queue")
-            fields = {f["name"]: f["value"] for f in (await queue.wait_response()).data["embeds"][0]["fields"]}
+            fields = {f["name"]: f["value"] for f in (await answered(queue)).embeds[0]["fields"]}
             carol = fake.member(guild, "carol")
             return "Carol" in fields["Listening"] or f"<@{carol.id}>" in fields["Listening"]
 

@@ -649,7 +649,8 @@ class RestApi:
         ix = self._webhook_interaction(app, token)
         body, uploads = await read_body(request)
         original = self.state.messages.get(ix.original_id) if ix.original_id else None
-        if original is not None and original.loading and not ix.followup_ids and original.interaction_id == ix.id:
+        if (original is not None and original.loading and not original.deleted and not ix.followup_ids
+                and original.interaction_id == ix.id):
             # Discord: the first follow-up to a deferred response replaces the "thinking" message.
             self._apply(original, body, uploads, creating=False)
             msg = original
