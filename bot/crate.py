@@ -46,6 +46,8 @@ class Stage(Enum):
 
 
 Progress = Callable[[Stage], Awaitable[None]]
+#: (expired or not attachment URL, channel id, message id) -> a fresh URL of the same attachment.
+RefreshLink = Callable[[str, "int | None", "int | None"], Awaitable[str]]
 
 
 async def _no_progress(stage: Stage) -> None:
@@ -61,14 +63,25 @@ class Source:
     filename: str | None = None
     size: int | None = None
     content_type: str | None = None
+    channel_id: int | None = None  # attachments: where it was shared (to refresh its link later)
+    message_id: int | None = None
 
     @classmethod
     def link(cls, url: str) -> Source:
         return cls("link", url.strip())
 
     @classmethod
-    def attachment(cls, url: str, *, filename: str, size: int | None, content_type: str | None) -> Source:
-        return cls("attachment", url, filename, size, content_type)
+    def attachment(
+        cls,
+        url: str,
+        *,
+        filename: str,
+        size: int | None,
+        content_type: str | None,
+        channel_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Source:
+        return cls("attachment", url, filename, size, content_type, channel_id, message_id)
 
     @classmethod
     def file(cls, path: str | Path) -> Source:
@@ -118,6 +131,8 @@ class Crate:
         self.pool = pool
         self.http = http
         self._names: dict[tuple[int, int], str] = {}  # (guild, user) -> the name last stored
+        #: Set by the Discord client: attachment links expire, and only Discord can renew them.
+        self.refresh_link: RefreshLink | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -149,6 +164,12 @@ class Crate:
             source_url=None if source.kind == "file" else fetched.source_url,
             shared_by=user_id,
         )
+        if source.kind != "file" and fetched.source_url:
+            # the freshest source wins: a re-share replaces the first upload's (expiring) link
+            await store.set_track_source(self.db, guild_id, track.id, store.TrackSource(
+                source.kind, fetched.source_url, source.channel_id, source.message_id
+            ))
+            track = await store.get_track(self.db, guild_id, track.id) or track
         await store.set_last_track(self.db, guild_id, user_id, track.id)
         return SharedTrack(track, created, user_id)
 
@@ -215,12 +236,32 @@ class Crate:
         """
         if track.source_kind == "file" or not track.source_url:
             return None
+        url = await self.source_url(track)
         if track.source_kind == "link":
-            source = Source.link(track.source_url)
+            source = Source.link(url)
         else:
-            source = Source.attachment(track.source_url, filename=f"track-{track.id}", size=None, content_type=None)
+            source = Source.attachment(url, filename=f"track-{track.id}", size=None, content_type=None)
         fetched = await self._fetch(source, directory, _no_progress)
         return fetched.path
+
+    async def source_url(self, track: Track) -> str | None:
+        """The track's link, fresh: an attachment's expiring URL is renewed through Discord first
+        (and the renewed one stored). Links and local files are returned as they are."""
+        url = track.source_url
+        if track.source_kind != "attachment" or not url or self.refresh_link is None:
+            return url
+        where = await store.track_source(self.db, track.guild_id, track.id)
+        channel_id, message_id = (where.channel_id, where.message_id) if where else (None, None)
+        try:
+            fresh = await self.refresh_link(url, channel_id, message_id)
+        except Exception:
+            log.warning("could not refresh the attachment link of track %s", track.id, exc_info=True)
+            return url
+        if fresh and fresh != url:
+            await store.set_track_source(
+                self.db, track.guild_id, track.id, store.TrackSource("attachment", fresh, channel_id, message_id)
+            )
+        return fresh or url
 
     # ------------------------------------------------------------------ ratings
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 
 import discord
 import yarl
@@ -18,6 +20,14 @@ from cogs import replies
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.genre", "cogs.feedback", "cogs.recommend", "cogs.profile", "cogs.session", "cogs.help")
+
+
+_ATTACHMENT_PATH = re.compile(r"/attachments/\d+/(\d+)/")
+
+
+def _attachment_id(url: str) -> int | None:
+    match = _ATTACHMENT_PATH.search(url)
+    return int(match.group(1)) if match else None
 
 
 def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:
@@ -55,6 +65,21 @@ class CrateBot(commands.Bot):
         )
         self.settings = settings
         self.crate = crate
+        if crate is not None:
+            crate.refresh_link = self.refresh_attachment_link
+
+    async def refresh_attachment_link(self, url: str, channel_id: int | None, message_id: int | None) -> str:
+        """A fresh URL for an attachment (Discord's links expire after about a day): from its
+        message when known, else Discord's ``POST /attachments/refresh-urls``."""
+        attachment_id = _attachment_id(url)
+        if channel_id and message_id and attachment_id:
+            with contextlib.suppress(discord.HTTPException):
+                message = await self.http.get_message(channel_id, message_id)
+                for attachment in message.get("attachments", []):
+                    if int(attachment["id"]) == attachment_id:
+                        return attachment["url"]
+        data = await self.http.request(Route("POST", "/attachments/refresh-urls"), json={"attachment_urls": [url]})
+        return data["refreshed_urls"][0]["refreshed"]
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

@@ -364,7 +364,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     async def _announce(self, session: Session, channel, entry: QueueEntry) -> None:
         """Text sessions: post the next track's link so everyone can play it."""
         track = await self.service.track(session.guild_id, entry.track_id)
-        where = track.source_url or "(a local file: not shareable)"
+        where = await self.bot.crate.source_url(track) or "(a local file: not shareable)"
         await channel.send(f"▶ Now playing **{clip(track.title, 80)}** · {format_duration(track.duration)} — {where}")
 
     # -- voice ----------------------------------------------------------------------------------

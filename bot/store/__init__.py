@@ -46,8 +46,11 @@ from bot.store.tracks import (
     get_track,
     load_catalog,
     recent_tracks,
+    TrackSource,
     search_tracks,
+    set_track_source,
     track_by_hash,
+    track_source,
     tracks_with_genre,
 )
 from bot.store.vectors import EMBEDDING_DIM, TAG_COUNT, from_blob, stack_blobs, to_blob
@@ -78,6 +81,9 @@ __all__ = [
     "find_near_duplicate",
     "display_names",
     "forget_member",
+    "TrackSource",
+    "set_track_source",
+    "track_source",
     "remember_name",
     "from_blob",
     "get_track",

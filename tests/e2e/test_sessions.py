@@ -7,7 +7,10 @@ each track's link); the voice path is tested in tests/test_voice.py.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
+
+import aiohttp
 
 import pytest
 import pytest_asyncio
@@ -86,7 +89,7 @@ def assert_no_raw_ids(embed: dict) -> None:
 async def test_a_session_from_start_to_restart_to_end(world):
     fake, web, settings = world
     guild, channel = where(fake)
-    async with running_crate(fake, settings):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         # The catalog: alice shares four real tracks by link.
         for path in (f"/{n.replace(' ', '-')}.ogg" for n in CUTS):
             ix = await fake.slash(guild, channel, "alice", "genre", {"url": web + path})
@@ -139,7 +142,7 @@ async def test_a_session_from_start_to_restart_to_end(world):
         assert_no_raw_ids(embed)
 
     # Restart mid-session: the session carries on and the old ⏭ button still works.
-    async with running_crate(fake, settings, ready_count=2):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         await fake.wait_channel_message(channel, lambda m: "I restarted" in (m.content or ""), guild=guild, timeout=30)
         old = await now_playing(fake, channel, guild)
         click = await fake.click(guild, channel, "alice", old, f"crate:skip:{session_id}")
@@ -165,7 +168,7 @@ async def test_two_channels_hold_separate_sessions(world):
     guild = fake.guilds[1]
     general = next(c for c in guild.channels if c.name == "general")
     other = next(c for c in guild.channels if c.name == "music")
-    async with running_crate(fake, settings, ready_count=3):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         for channel, host in ((general, "alice"), (other, "bob")):
             ix = await fake.slash(guild, channel, host, "session start")
             assert "started a listening session" in (await reply(ix)).content
@@ -187,7 +190,7 @@ async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_j
     fake, web, settings = world
     guild, channel = where(fake)
     lounge = next(c for c in guild.channels if c.name == "Lounge")
-    async with running_crate(fake, settings, ready_count=4):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         ix = await fake.slash(guild, channel, "alice", "session start", {"voice_channel": lounge.id})
         assert (await ix.wait_response()).type == 5 and ix.ack_latency < 3
         started = await reply(ix, timeout=60)
@@ -206,4 +209,37 @@ async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_j
             await asyncio.sleep(0.1)
         assert await carol_listens()
         end = await fake.slash(guild, channel, "alice", "session end")
+        assert (await reply(end)).embed["title"] == "Session over"
+
+
+async def test_an_expired_attachment_link_is_refreshed_before_it_is_shared_again(world):
+    """Discord attachment links expire after about a day; a text session re-shares each track's
+    link, so Crate renews it first (the fake's links are signed and expire like Discord's)."""
+    fake, web, settings = world
+    guild = fake.guilds[0]
+    channel = next(c for c in guild.channels if c.name == "music")
+    files = {name: (EXAMPLES / f"{name}.ogg").read_bytes() for name in ("singularity-awakening", "nexuiz-brainsukker")}
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
+        start = await fake.slash(guild, channel, "bob", "session start")
+        await start.wait_followups(1, timeout=60)
+        for name, data in files.items():
+            ix = await fake.slash(guild, channel, "bob", "session add", attachments={"file": (f"{name}.ogg", data, "audio/ogg")})
+            assert (await reply(ix)).content.startswith("➕ Queued")
+        fake.clock.advance(25 * 3600)  # a day later, every link Discord handed out is dead
+        before = len(fake.channel_messages(channel, guild=guild))
+
+        def announced() -> list:
+            return [m for m in fake.channel_messages(channel, guild=guild)[before:]
+                    if m.content.startswith("▶ Now playing") and "brainsukker" in m.content]
+
+        for _ in range(8):  # Crate's own picks may come first in the queue
+            assert "moved on" in (await answered(await fake.slash(guild, channel, "bob", "session next"))).content
+            if announced():  # posted before the answer to /session next
+                break
+        (message,) = announced()
+        url = re.search(r"(http://\S+)", message.content).group(1)
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            assert response.status == 200 and await response.read() == files["nexuiz-brainsukker"]
+        assert "POST /attachments/refresh-urls" in fake.requests
+        end = await fake.slash(guild, channel, "bob", "session end")
         assert (await reply(end)).embed["title"] == "Session over"
