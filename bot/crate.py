@@ -26,6 +26,7 @@ from bot.errors import CrateError
 from bot.pool import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
+from bot.session import SessionService
 from bot.store import Database, Track
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ class Crate:
         self._names: dict[tuple[int, int], str] = {}  # (guild, user) -> the name last stored
         #: Set by the Discord client: attachment links expire, and only Discord can renew them.
         self.refresh_link: RefreshLink | None = None
+        #: Listening sessions (their locks live here, so there is one per Crate).
+        self.sessions = SessionService(db)
 
     @classmethod
     @contextlib.asynccontextmanager

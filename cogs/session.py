@@ -147,7 +147,6 @@ class SkipButton(discord.ui.DynamicItem[discord.ui.Button], template=r"crate:ski
 class Sessions(commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"):
     def __init__(self, bot):
         self.bot = bot
-        self._service: SessionService | None = None
         self.players: dict[int, SessionPlayer] = {}  # session id -> voice player
         self.playing_entry: dict[int, int] = {}  # session id -> queue entry the player is on
         self.scratch: dict[int, tempfile.TemporaryDirectory] = {}
@@ -155,9 +154,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @property
     def service(self) -> SessionService:
-        if self._service is None:  # made on first use: `crate run --sync-global` has no database
-            self._service = SessionService(self.bot.crate.db)
-        return self._service
+        """``Crate`` owns the session service, as it owns the others (``crate run --sync-global``
+        runs without a Crate, and never calls this)."""
+        return self.bot.crate.sessions
 
     async def cog_load(self) -> None:
         if self.bot.crate is not None:
