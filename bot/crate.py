@@ -30,6 +30,7 @@ from bot.errors import CrateError
 from bot.pool import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
+from bot.session import SessionService
 from bot.store import Database
 from bot.titles import TitleEntry, TitleIndex
 
@@ -64,6 +65,8 @@ class Stage(Enum):
 
 
 Progress = Callable[[Stage], Awaitable[None]]
+#: (expired or not attachment URL, channel id, message id) -> a fresh URL of the same attachment.
+RefreshLink = Callable[[str, "int | None", "int | None"], Awaitable[str]]
 
 
 async def _no_progress(stage: Stage) -> None:
@@ -79,14 +82,25 @@ class Source:
     filename: str | None = None
     size: int | None = None
     content_type: str | None = None
+    channel_id: int | None = None  # attachments: where it was shared (to refresh its link later)
+    message_id: int | None = None
 
     @classmethod
     def link(cls, url: str) -> Source:
         return cls("link", url.strip())
 
     @classmethod
-    def attachment(cls, url: str, *, filename: str, size: int | None, content_type: str | None) -> Source:
-        return cls("attachment", url, filename, size, content_type)
+    def attachment(
+        cls,
+        url: str,
+        *,
+        filename: str,
+        size: int | None,
+        content_type: str | None,
+        channel_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Source:
+        return cls("attachment", url, filename, size, content_type, channel_id, message_id)
 
     @classmethod
     def file(cls, path: str | Path) -> Source:
@@ -138,6 +152,11 @@ class Crate:
         self.admission = Admission(settings.admission)
         #: Titles and genres for autocomplete, in memory (never behind a database write).
         self.titles = TitleIndex()
+        self._names: dict[tuple[int, int], str] = {}  # (guild, user) -> the name last stored
+        #: Set by the Discord client: attachment links expire, and only Discord can renew them.
+        self.refresh_link: RefreshLink | None = None
+        #: Listening sessions (their locks live here, so there is one per Crate).
+        self.sessions = SessionService(db)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -175,6 +194,12 @@ class Crate:
             source_url=None if source.kind == "file" else fetched.source_url,
             shared_by=user_id,
         )
+        if source.kind != "file" and fetched.source_url:
+            # the freshest source wins: a re-share replaces the first upload's (expiring) link
+            await store.set_track_source(self.db, guild_id, track.id, store.TrackSource(
+                source.kind, fetched.source_url, source.channel_id, source.message_id
+            ))
+            track = await store.get_track(self.db, guild_id, track.id) or track
         await store.set_last_track(self.db, guild_id, user_id, track.id)
         return SharedTrack(track, created, user_id)
 
@@ -248,16 +273,38 @@ class Crate:
         """
         if track.source_kind == "file" or not track.source_url:
             return None
+        url = await self.source_url(track)
+        if url is None:
+            return None
         if track.source_kind == "link":
-            source = Source.link(track.source_url)
+            source = Source.link(url)
         else:
-            source = Source.attachment(track.source_url, filename=f"track-{track.id}", size=None, content_type=None)
+            source = Source.attachment(url, filename=f"track-{track.id}", size=None, content_type=None)
         fetched = await self._fetch(source, directory, _no_progress)
         digest = await asyncio.to_thread(content_hash, fetched.path)
         if digest != track.content_hash:
             fetched.path.unlink(missing_ok=True)
             raise NotTheSameAudio(detail=f"track {track.id}: downloaded sha256 {digest}, analyzed {track.content_hash}")
         return fetched.path
+
+    async def source_url(self, track: Track) -> str | None:
+        """The track's link, fresh: an attachment's expiring URL is renewed through Discord first
+        (and the renewed one stored). Links and local files are returned as they are."""
+        url = track.source_url
+        if track.source_kind != "attachment" or not url or self.refresh_link is None:
+            return url
+        where = await store.track_source(self.db, track.guild_id, track.id)
+        channel_id, message_id = (where.channel_id, where.message_id) if where else (None, None)
+        try:
+            fresh = await self.refresh_link(url, channel_id, message_id)
+        except Exception:
+            log.warning("could not refresh the attachment link of track %s", track.id, exc_info=True)
+            return url
+        if fresh and fresh != url:
+            await store.set_track_source(
+                self.db, track.guild_id, track.id, store.TrackSource("attachment", fresh, channel_id, message_id)
+            )
+        return fresh or url
 
     # ------------------------------------------------------------------ ratings
 
@@ -348,9 +395,23 @@ class Crate:
             favourites=tuple(t for t in favourites if t is not None),
         )
 
+    # ------------------------------------------------------------------ members' names
+
+    async def remember_name(self, guild_id: int, user_id: int, display_name: str) -> None:
+        """Keep the name a member goes by here (Discord tells it only with their interactions)."""
+        if not display_name or self._names.get((guild_id, user_id)) == display_name:
+            return
+        await store.remember_name(self.db, guild_id, user_id, display_name)
+        self._names[(guild_id, user_id)] = display_name
+
+    async def display_names(self, guild_id: int) -> dict[int, str]:
+        """The remembered names of this guild's members, by user id."""
+        return await store.display_names(self.db, guild_id)
+
     # ------------------------------------------------------------------ forgetting
 
     async def forget(self, guild_id: int, user_id: int) -> store.ForgetReport:
+        self._names.pop((guild_id, user_id), None)
         report = await store.forget_member(self.db, guild_id, user_id)
         if report.tracks_removed:
             self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))

@@ -1,4 +1,4 @@
-"""Human-readable text for messages people read: durations, file sizes, and text cut to fit."""
+"""Human-readable text for messages people read: durations, file sizes, and counts, text cut to fit."""
 
 from __future__ import annotations
 
@@ -37,3 +37,8 @@ def format_bytes(n: int) -> str:
 def clip(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, ending in "…" when it was cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 track``, ``2 tracks``, ``0 listeners``, ``1 match``/``3 matches`` (given ``plural_form``)."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"

@@ -330,9 +330,14 @@ class SessionService:
         finished, playing = moved
         return finished, playing, tuple(filled)
 
-    async def next(self, session: Session, by_user: int, *, names: Mapping[int, str] | None = None) -> NextResult:
+    async def next(
+        self, session: Session, by_user: int, *, names: Mapping[int, str] | None = None, audible: bool = True
+    ) -> NextResult:
         """/session next and ⏭: the host moves on at once; anyone else votes, and a strict
-        majority of the members present moves on. Votes belong to the playing track."""
+        majority of the members present moves on. Votes belong to the playing track.
+
+        A skip is counted only when a track was cut short: by a vote, or by the host while it
+        was ``audible`` (playing in voice). In a text session the host moving on is just that."""
         async with self._lock(session):
             session = await self._fresh(session)
             g, s = session.guild_id, session.id
@@ -352,7 +357,8 @@ class SessionService:
             votes = await store.count_skip_votes(self.db, g, s, current.id)
             if not is_host and votes < needed:
                 return NextResult(False, votes, needed)
-            skipped, playing, filled = await self._advance(session, "skipped", current.id, names)
+            status = "skipped" if audible or not is_host else "played"
+            skipped, playing, filled = await self._advance(session, status, current.id, names)
             return NextResult(True, votes, needed, skipped, playing, is_host, filled or ())
 
     async def track_finished(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 from collections.abc import Iterator
 
@@ -23,6 +24,14 @@ from cogs.render import error_embed
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.genre", "cogs.feedback", "cogs.recommend", "cogs.profile", "cogs.session", "cogs.help")
+
+
+_ATTACHMENT_PATH = re.compile(r"/attachments/\d+/(\d+)/")
+
+
+def _attachment_id(url: str) -> int | None:
+    match = _ATTACHMENT_PATH.search(url)
+    return int(match.group(1)) if match else None
 
 
 def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:
@@ -62,6 +71,8 @@ class CrateBot(commands.Bot):
         self.crate = crate
         #: Interactions still being worked on (a /genre analysis): answered if Crate stops meanwhile.
         self.in_flight: dict[asyncio.Task, discord.Interaction] = {}
+        if crate is not None:
+            crate.refresh_link = self.refresh_attachment_link
 
     @contextlib.contextmanager
     def working_on(self, interaction: discord.Interaction) -> Iterator[None]:
@@ -87,6 +98,19 @@ class CrateBot(commands.Bot):
         await asyncio.gather(*pending, return_exceptions=True)
         await super().close()
 
+    async def refresh_attachment_link(self, url: str, channel_id: int | None, message_id: int | None) -> str:
+        """A fresh URL for an attachment (Discord's links expire after about a day): from its
+        message when known, else Discord's ``POST /attachments/refresh-urls``."""
+        attachment_id = _attachment_id(url)
+        if channel_id and message_id and attachment_id:
+            with contextlib.suppress(discord.HTTPException):
+                message = await self.http.get_message(channel_id, message_id)
+                for attachment in message.get("attachments", []):
+                    if int(attachment["id"]) == attachment_id:
+                        return attachment["url"]
+        data = await self.http.request(Route("POST", "/attachments/refresh-urls"), json={"attachment_urls": [url]})
+        return data["refreshed_urls"][0]["refreshed"]
+
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             try:
@@ -101,8 +125,28 @@ class CrateBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Remember each member's name: without the GUILD_MEMBERS intent this is how it reaches us."""
+        await remember_member(self.crate, interaction.guild_id, interaction.user, interaction.data)
+
+    async def on_voice_state_update(self, member: discord.Member, before, after) -> None:
+        await remember_member(self.crate, member.guild.id, member, None)
+
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+async def remember_member(crate: Crate | None, guild_id: int | None, user, data) -> None:
+    """Store ``user``'s display name for this guild, except on the way to /forget."""
+    if crate is None or guild_id is None or getattr(user, "bot", False):
+        return
+    data = data or {}
+    if data.get("name") == "forget" or str(data.get("custom_id", "")).startswith("crate:forget:"):
+        return
+    try:
+        await crate.remember_name(guild_id, user.id, user.display_name)
+    except Exception:
+        log.exception("could not remember the name of member %s", user.id)
 
 
 def _require_token(settings: Settings) -> str:

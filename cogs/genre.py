@@ -36,7 +36,10 @@ async def share_from_interaction(
     source = (
         Source.link(url)
         if url is not None
-        else Source.attachment(file.url, filename=file.filename, size=file.size, content_type=file.content_type)
+        else Source.attachment(
+            file.url, filename=file.filename, size=file.size, content_type=file.content_type,
+            channel_id=interaction.channel_id,  # a command upload belongs to no message
+        )
     )
     await interaction.response.defer(thinking=True)
 

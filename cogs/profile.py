@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.charts import taste_chart
 from bot.crate import TasteSummary
 from bot.describe import track_line
+from bot.format import plural
 from cogs import replies
 from cogs.client import CrateBot
 
@@ -66,8 +67,8 @@ class ForgetButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Butt
         report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
         await interaction.edit_original_response(
             content=(
-                f"Done. I forgot {report.ratings} ratings and {report.shares} shares of yours in this server"
-                f" and removed {report.tracks_removed} tracks nobody else had."
+                f"Done. I forgot {plural(report.ratings, 'rating')} and {plural(report.shares, 'share')} of yours"
+                f" in this server and removed {plural(report.tracks_removed, 'track')} nobody else had."
             ),
             view=None,
         )

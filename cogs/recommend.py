@@ -15,6 +15,7 @@ from bot.recommend.rank import Recommendation
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
+from cogs.render import MENTIONS
 
 #: Discord allows five rows of components: one row per pick (👍, 👎, more like this).
 MAX_PICKS = 5
@@ -24,10 +25,6 @@ EMPTY_CATALOG = (
     "`/genre` (attach a file or paste a link) — every song shared joins the catalog. A server "
     "admin can also index a music folder with `crate index DIR`."
 )
-
-
-def member_names(guild: discord.Guild | None) -> dict[int, str]:
-    return {m.id: m.display_name for m in guild.members} if guild else {}
 
 
 def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None = None) -> discord.Embed:
@@ -67,9 +64,10 @@ class MoreLikeButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Bu
         seed = await crate.track(interaction.guild_id, self.track_id)
         picks = await crate.more_like(
             interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
-            names=member_names(interaction.guild),
+            names=MENTIONS,
         )
-        embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”")
+        note = "That's all I have that sounds like it." if len(picks) < MAX_PICKS else None
+        embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”", note=note)
         await replies.send(interaction, embed=embed, view=picks_view(picks), ephemeral=True)
 
 
@@ -96,7 +94,7 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
         genres = [v for v in interaction.data.get("values", []) if v != "*"]
         picks = await interaction.client.crate.starter_picks(
             interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
-            names=member_names(interaction.guild),
+            names=MENTIONS,
         )
         title = f"To start you off: {', '.join(genres)}" if genres else "To start you off"
         await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
@@ -116,18 +114,18 @@ class Recommend(commands.Cog):
         genre: str | None = None,
     ) -> None:
         crate = self.bot.crate
-        await interaction.response.defer(thinking=True)
+        await replies.defer(interaction)
         result = await crate.recommend(
             interaction.guild_id, interaction.user.id, count=count, genre=genre,
-            names=member_names(interaction.guild),
+            names=MENTIONS,
         )
         if result.catalog_empty:
-            await interaction.followup.send(EMPTY_CATALOG)
+            await replies.send(interaction, content=EMPTY_CATALOG)
             return
         who = interaction.user.display_name
         title = f"Picks for {who}" + (f" · {genre}" if genre else "")
         if not result.cold_start:
-            await interaction.followup.send(embed=picks_embed(result.recommendations, title=title), view=picks_view(result.recommendations))
+            await replies.send(interaction, embed=picks_embed(result.recommendations, title=title), view=picks_view(result.recommendations))
             return
         # No likes yet: the server's favourites, plus a genre picker in the last row.
         picks = result.recommendations[: MAX_PICKS - 1]
@@ -136,7 +134,7 @@ class Recommend(commands.Cog):
         select.item.row = len(picks)
         view.add_item(select)
         note = "You haven't rated anything yet, so these are a start. Pick genres below, or rate these picks."
-        await interaction.followup.send(embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
+        await replies.send(interaction, embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
 
     @recommend.autocomplete("genre")
     async def genre_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import discord
 
 from bot.catalog import Track
@@ -14,6 +16,30 @@ GENRE_COLOURS = {
     "reggae": 0x2E7D32, "rock": 0xC62828,
 }
 DEFAULT_COLOUR = 0x5865F2
+
+
+class Mentions(Mapping[int, str]):
+    """Names for the text Discord renders mentions in (descriptions, fields): ``<@id>`` for anyone.
+
+    Discord shows each reader the member's current name, and ``allowed_mentions`` is off, so
+    nobody is pinged. Titles and footers do not render mentions: they use remembered names
+    (``Crate.display_names``) or say nothing about the member.
+    """
+
+    def __getitem__(self, user_id: int) -> str:
+        return f"<@{int(user_id)}>"
+
+    def __contains__(self, user_id: object) -> bool:
+        return isinstance(user_id, int)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+MENTIONS = Mentions()
 
 
 def colour_of(genre: str | None) -> int:

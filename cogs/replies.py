@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -14,12 +15,31 @@ log = logging.getLogger(__name__)
 UNEXPECTED = "Something went wrong on my side. I've noted it; please try again."
 
 
+#: ``interaction.extras`` key: deferred publicly, and the "thinking" placeholder is still unanswered.
+PUBLIC_PLACEHOLDER = "crate_public_placeholder"
+
+
+async def defer(interaction: discord.Interaction, *, ephemeral: bool = False) -> None:
+    """Acknowledge now ("thinking"), answer later. The visibility is decided here, once: on
+    Discord the first follow-up replaces the placeholder and keeps *its* visibility."""
+    await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+    if not ephemeral:
+        interaction.extras[PUBLIC_PLACEHOLDER] = True
+
+
 async def send(interaction: discord.Interaction, *, ephemeral: bool = False, **message) -> None:
-    """Answer an interaction: as its response if none was sent yet, else as a follow-up."""
-    if interaction.response.is_done():
-        await interaction.followup.send(ephemeral=ephemeral, **message)
-    else:
+    """Answer an interaction: as its response if none was sent yet, else as a follow-up.
+
+    A private answer after a public defer (an error meant for one person) must not become the
+    public reply: the placeholder is removed first, so the follow-up is a new, private message.
+    """
+    if not interaction.response.is_done():
         await interaction.response.send_message(ephemeral=ephemeral, **message)
+        return
+    if interaction.extras.pop(PUBLIC_PLACEHOLDER, False) and ephemeral:
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+    await interaction.followup.send(ephemeral=ephemeral, **message)
 
 
 def error_text(error: BaseException) -> str:

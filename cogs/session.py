@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.format import clip, format_duration
+from bot.format import clip, format_duration, plural
 from bot.recommend.group import match_text
 from bot.session import NextResult, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
@@ -27,13 +27,14 @@ from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.genre import share_from_interaction
-from cogs.recommend import member_names
-from cogs.render import error_embed
+from cogs.render import MENTIONS, error_embed
 from cogs.voice import SessionPlayer, connect_voice, human_listeners
 
 log = logging.getLogger(__name__)
 
 UPCOMING_SHOWN = 5
+PLAYED_SHOWN = 10
+UNPLAYABLE_IN_A_ROW = 10  # then the player rests; /session next or /session add wakes it
 
 
 # ------------------------------------------------------------------ rendering
@@ -50,7 +51,8 @@ def entry_line(entry: QueueEntry, names: dict[int, str]) -> str:
     return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
 
 
-def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, names, *, voice: bool) -> discord.Embed:
+def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, names, *, voice: bool,
+                      host: str | None = None) -> discord.Embed:
     embed = discord.Embed(title="🎧 Listening session", colour=0x1DB954)
     if entry is None:
         embed.description = "Nothing to play yet: add music with `/session add`."
@@ -62,7 +64,7 @@ def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, name
             value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(upcoming[:3], 1)),
             inline=False,
         )
-    host = names.get(session.host_id)  # footers can't show mentions: name the host only if known
+    # footers can't show mentions: ``host`` is the host's remembered name, if any
     embed.set_footer(
         text=(f"Hosted by {host} · " if host else "")
         + ("playing in voice" if voice else "text session: follow the links")
@@ -83,17 +85,17 @@ def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.V
 def summary_embed(summary: SessionSummary, names: dict[int, str]) -> discord.Embed:
     embed = discord.Embed(title="Session over", colour=0x1DB954)
     played = [e for e in summary.played if e.status in ("played", "skipped", "playing")]
+    skipped = f" ({summary.skipped} skipped)" if summary.skipped else ""
     embed.description = (
-        f"{len(played)} tracks in {format_duration(summary.duration)}"
-        f" ({summary.skipped} skipped) with {len(summary.members)} listeners."
+        f"{plural(len(played), 'track')} in {format_duration(summary.duration)}{skipped}"
+        f" with {plural(len(summary.members), 'listener')}."
     )
     if played:
-        embed.add_field(
-            name="Played",
-            value="\n".join(f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
-                            for i, e in enumerate(played[:10], 1)),
-            inline=False,
-        )
+        lines = [f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
+                 for i, e in enumerate(played[:PLAYED_SHOWN], 1)]
+        if len(played) > PLAYED_SHOWN:
+            lines.append(f"+{len(played) - PLAYED_SHOWN} more")
+        embed.add_field(name="Played", value="\n".join(lines), inline=False)
     likes = summary.liked_by()
     if likes:
         embed.add_field(
@@ -134,6 +136,7 @@ class SkipButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
+        await replies.defer(interaction, ephemeral=True)  # answer first: picking and editing can wait
         session = await cog.service.by_id(interaction.guild_id, self.session_id)
         text = await cog.move_on(session, interaction.user.id, interaction.guild)
         await replies.send(interaction, content=text, ephemeral=True)
@@ -145,7 +148,6 @@ class SkipButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button
 class Sessions(commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"):
     def __init__(self, bot: CrateBot):
         self.bot = bot
-        self._service: SessionService | None = None
         self.players: dict[int, SessionPlayer] = {}  # session id -> voice player
         self.playing_entry: dict[int, int] = {}  # session id -> queue entry the player is on
         self.scratch: dict[int, tempfile.TemporaryDirectory] = {}
@@ -153,9 +155,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     @property
     def service(self) -> SessionService:
-        if self._service is None:  # made on first use: `crate run --sync-global` has no database
-            self._service = SessionService(self.bot.crate.db)
-        return self._service
+        """``Crate`` owns the session service, as it owns the others (``crate run --sync-global``
+        runs without a Crate, and never calls this)."""
+        return self.bot.crate.sessions
 
     async def cog_load(self) -> None:
         if self.bot.crate is not None:
@@ -178,10 +180,13 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         session = await self.service.start(
             interaction.guild_id, interaction.channel_id, user.id, voice_channel.id if voice_channel else None
         )
-        await interaction.response.defer(thinking=True)
-        names = member_names(interaction.guild)
+        await replies.defer(interaction)
+        names = MENTIONS
         voice_note = "Text session: I'll post each track's link."
-        if voice_channel is not None:
+        if voice_channel is not None and interaction.guild.voice_client is not None:
+            voice_note = ("Another session in this server is already playing in voice (one voice connection"
+                          " per server), so this one is a text session: I'll post each track's link.")
+        elif voice_channel is not None:
             voice = await connect_voice(voice_channel)
             if voice is not None:
                 self._start_player(session, voice)
@@ -189,8 +194,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
             else:
                 voice_note = f"I can't play in {voice_channel.mention}, so this is a text session: I'll post each track's link."
         await self.service.start_playing(session, names=names)
-        await interaction.followup.send(
-            f"🎧 {user.mention} started a listening session here. {voice_note}\n"
+        await replies.send(
+            interaction,
+            content=f"🎧 {user.mention} started a listening session here. {voice_note}\n"
             "Join with `/session join`, queue music with `/session add`, see what's next with `/session queue`."
         )
         await self._post_now_playing(session, interaction.channel, names)
@@ -238,16 +244,17 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
             content=f"➕ Queued **{clip(shared.track.title, 80)}** · {shared.track.top_genre} (position {entry.position}).",
         )
         if await self.service.now_playing(session) is None:
-            await self.service.start_playing(session, names=member_names(interaction.guild))
+            await self.service.start_playing(session, names=MENTIONS)
             await self._kick_player(session)
         await self._refresh_now_playing(session, interaction.guild)
 
     @app_commands.command(name="queue", description="What is playing, what comes next, and why")
     @app_commands.guild_only()
     async def queue(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await replies.defer(interaction)  # answer first: the queue and the taste match take a moment
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         view = await self.service.queue_view(session)
-        names = member_names(interaction.guild)
+        names = MENTIONS
         match = await self.service.taste_match(interaction.guild_id, view.present)
         embed = discord.Embed(title="Session queue", colour=0x1DB954)
         embed.description = (f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else "Nothing playing.")
@@ -262,22 +269,23 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         embed.add_field(name="Taste match", value=match_text(match.group))
         if len(view.present) > 1:
             embed.add_field(name="Between members", value=pairs_text(match, names), inline=False)
-        await interaction.response.send_message(embed=embed)
+        await replies.send(interaction, embed=embed)
 
     @app_commands.command(name="next", description="Move on: the host skips at once, others vote")
     @app_commands.guild_only()
     async def next(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await replies.defer(interaction)  # answer first: picking for the group can take a moment
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         text = await self.move_on(session, interaction.user.id, interaction.guild)
-        await interaction.response.send_message(text)
+        await replies.send(interaction, content=text)
 
     @app_commands.command(name="end", description="End this channel's session with a summary")
     @app_commands.guild_only()
     async def end(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
-        await interaction.response.defer(thinking=True)
+        await replies.defer(interaction)
         summary = await self._finish(session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False)
-        await interaction.followup.send(embed=summary_embed(summary, member_names(interaction.guild)))
+        await replies.send(interaction, embed=summary_embed(summary, MENTIONS))
 
     # -- listeners ------------------------------------------------------------------------------
 
@@ -294,13 +302,16 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     async def move_on(self, session: Session, user_id: int, guild: discord.Guild | None) -> str:
         """/session next and ⏭: returns the sentence for the member who asked."""
-        result: NextResult = await self.service.next(session, user_id, names=member_names(guild))
+        player = self.players.get(session.id)
+        result: NextResult = await self.service.next(session, user_id, names=MENTIONS, audible=player is not None)
         if not result.moved:
             return f"⏭ Vote counted: {result.votes} of {result.needed} needed to move on."
         await self._refresh_now_playing(session, guild, announce=True)
-        player = self.players.get(session.id)
         if player is not None:
             await player.skip()
+        if result.now_playing is None and result.skipped is None:
+            return ("Nothing is playing, and the catalog has nothing for this group yet: queue music with"
+                    " `/session add`, or share songs with `/genre`.")
         if result.now_playing is None:
             return "⏹ That was the last track: the catalog has nothing more for this group."
         how = "The host moved on." if result.by_host else f"Skipped by vote ({result.votes}/{result.needed})."
@@ -309,7 +320,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     async def _finish(self, session: Session, channel, guild, *, by_user: int | None, post: bool = True) -> SessionSummary:
         summary = await self.service.end(session, by_user)
         await self._stop_voice(session.id)
-        names = member_names(guild)
+        names = MENTIONS
         if session.now_playing_message_id and channel is not None:
             with contextlib.suppress(discord.HTTPException):
                 await channel.get_partial_message(session.now_playing_message_id).edit(
@@ -323,8 +334,10 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     async def _post_now_playing(self, session: Session, channel, names) -> None:
         view = await self.service.queue_view(session)
+        host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
         message = await channel.send(
-            embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players),
+            embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players,
+                                    host=host),
             view=now_playing_view(session, view.now_playing),
         )
         await self.service.set_now_playing_message(session, message.id)
@@ -337,10 +350,12 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         channel = guild.get_channel(session.channel_id) if guild else None
         if channel is None or session.now_playing_message_id is None:
             return
-        names = member_names(guild)
+        names = MENTIONS
+        host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
         with contextlib.suppress(discord.HTTPException):
             await channel.get_partial_message(session.now_playing_message_id).edit(
-                embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players),
+                embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players,
+                                        host=host),
                 view=now_playing_view(session, view.now_playing),
             )
         if announce and view.now_playing is not None and session.id not in self.players:
@@ -349,7 +364,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     async def _announce(self, session: Session, channel, entry: QueueEntry) -> None:
         """Text sessions: post the next track's link so everyone can play it."""
         track = await self.service.track(session.guild_id, entry.track_id)
-        where = track.source_url or "(a local file: not shareable)"
+        where = await self.bot.crate.source_url(track) or "(a local file: not shareable)"
         await channel.send(f"▶ Now playing **{clip(track.title, 80)}** · {format_duration(track.duration)} — {where}")
 
     # -- voice ----------------------------------------------------------------------------------
@@ -364,10 +379,24 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
             guild = self.bot.get_guild(session.guild_id)
             await self._refresh_now_playing(session, guild)
 
+        async def left_idle() -> None:
+            await self._voice_left(session)
+
         player = SessionPlayer(voice, asyncio.get_running_loop(), next_track, on_track_start)
         self.players[session.id] = player
         channel = voice.channel
-        player.watch_idle(lambda: human_listeners(channel), self.bot.settings.voice_idle_timeout)
+        player.watch_idle(lambda: human_listeners(channel), self.bot.settings.voice_idle_timeout, left_idle)
+
+    async def _voice_left(self, session: Session) -> None:
+        """The idle watcher left voice: the session carries on in text, and says so."""
+        await self._stop_voice(session.id)
+        guild = self.bot.get_guild(session.guild_id)
+        channel = guild.get_channel(session.channel_id) if guild else None
+        if channel is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await channel.send("🔇 Nobody was listening in voice, so I left: this session carries on in text"
+                                   " (I'll post each track's link; `/session next` moves on).")
+        await self._refresh_now_playing(session, guild)
 
     async def _kick_player(self, session: Session) -> None:
         player = self.players.get(session.id)
@@ -375,23 +404,38 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
             await player.start()
 
     async def _next_file(self, session: Session) -> str | None:
-        """The player wants a file: if the entry it played is still current, it ended naturally."""
-        current = await self.service.now_playing(session)
-        finished = self.playing_entry.get(session.id)
-        if current is not None and finished == current.id:
-            guild = self.bot.get_guild(session.guild_id)
-            current = await self.service.track_finished(session, current.id, names=member_names(guild))
-        if current is None:
-            return None
-        self.playing_entry[session.id] = current.id
-        track = await self.service.track(session.guild_id, current.track_id)
-        directory = Path(self.scratch[session.id].name)
-        try:
-            path = await self.bot.crate.fetch_for_playback(track, directory)
-        except Exception:
-            log.exception("could not fetch track %s for playback", track.id)
-            path = None
-        return str(path) if path else None
+        """The player wants a file: if the entry it played is still current, it ended naturally.
+
+        An entry that cannot be fetched (a track indexed from a local folder, a dead link) is
+        passed over with a note in the channel; only an empty queue ends playback.
+        """
+        for _ in range(UNPLAYABLE_IN_A_ROW):
+            current = await self.service.now_playing(session)
+            finished = self.playing_entry.get(session.id)
+            if current is not None and finished == current.id:
+                current = await self.service.track_finished(session, current.id, names=MENTIONS)
+            if current is None or session.id not in self.scratch:
+                return None
+            self.playing_entry[session.id] = current.id
+            track = await self.service.track(session.guild_id, current.track_id)
+            directory = Path(self.scratch[session.id].name)
+            try:
+                path = await self.bot.crate.fetch_for_playback(track, directory)
+            except Exception:
+                log.exception("could not fetch track %s for playback", track.id)
+                path = None
+            if path:
+                return str(path)
+            await self._note_unplayable(session, track)
+        return None
+
+    async def _note_unplayable(self, session: Session, track) -> None:
+        guild = self.bot.get_guild(session.guild_id)
+        channel = guild.get_channel(session.channel_id) if guild else None
+        if channel is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await channel.send(f"⚠️ I can't play **{clip(track.title, 80)}** in voice"
+                                   " (its audio isn't reachable any more), so I'm moving on.")
 
     async def _stop_voice(self, session_id: int) -> None:
         player = self.players.pop(session_id, None)
@@ -427,11 +471,16 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         for summary in report.closed:
             guild = self.bot.get_guild(summary.session.guild_id)
             channel = guild.get_channel(summary.session.channel_id) if guild else None
+            if channel is not None and summary.session.now_playing_message_id:
+                with contextlib.suppress(discord.HTTPException):  # no live-looking buttons on it any more
+                    await channel.get_partial_message(summary.session.now_playing_message_id).edit(
+                        content="This session has ended.", embed=None, view=None
+                    )
             if channel is not None:
                 with contextlib.suppress(discord.HTTPException):
                     await channel.send(
                         content="This session was closed while I was away for a long time.",
-                        embed=summary_embed(summary, member_names(guild)),
+                        embed=summary_embed(summary, MENTIONS),
                     )
 
 

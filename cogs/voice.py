@@ -132,8 +132,12 @@ class SessionPlayer:
         await self._advance()
 
     async def skip(self) -> None:
-        """Stop the current track; its ``after`` callback moves on to the next one."""
-        self.voice.stop()
+        """Stop the current track (its ``after`` callback moves on to the next one); when idle,
+        start the next track now (nothing would call ``after``)."""
+        if self.voice.is_playing():
+            self.voice.stop()
+        else:
+            await self.start()
 
     async def stop(self, *, disconnect: bool = True) -> None:
         """Stop playing for good (no further tracks) and leave the channel."""
@@ -149,11 +153,26 @@ class SessionPlayer:
             except Exception:
                 log.exception("leaving the voice channel failed")
 
-    def watch_idle(self, listeners: Callable[[], int], idle_timeout: float) -> IdleWatcher:
-        """Leave (``stop()``) once ``listeners()`` has stayed 0 for ``idle_timeout`` seconds."""
+    def watch_idle(
+        self,
+        listeners: Callable[[], int],
+        idle_timeout: float,
+        on_leave: Callable[[], Awaitable[object]] | None = None,
+    ) -> IdleWatcher:
+        """Leave (``stop()``) once ``listeners()`` has stayed 0 for ``idle_timeout`` seconds, then
+        tell ``on_leave()`` (the session falls back to text there)."""
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = IdleWatcher(listeners, self.stop, idle_timeout=idle_timeout)
+
+        async def leave() -> None:
+            await self.stop()
+            if on_leave is not None:
+                try:
+                    await on_leave()
+                except Exception:
+                    log.exception("on_leave failed after leaving an idle voice channel")
+
+        self._idle = IdleWatcher(listeners, leave, idle_timeout=idle_timeout)
         self._idle.start()
         return self._idle
 

@@ -124,6 +124,12 @@ class MiniBot(commands.Bot):
             await interaction.response.send_message("posting", ephemeral=True)
             await interaction.channel.send(text)  # type: ignore[union-attr]
 
+        @tree.command(description="A public defer, then follow-ups that ask to be private")
+        async def oops(interaction: discord.Interaction) -> None:
+            await interaction.response.defer()
+            await interaction.followup.send("first", ephemeral=True)
+            await interaction.followup.send("second", ephemeral=True)
+
         @tree.command(description="Inspect an upload")
         async def genre(interaction: discord.Interaction, file: discord.Attachment) -> None:
             await interaction.response.defer()
@@ -223,7 +229,7 @@ async def eventually(check: Any, timeout: float = 2.0) -> None:
 async def test_startup_registers_guild_commands(fake: FakeDiscord, bot: MiniBot) -> None:
     g = fake.guilds[0]
     names = sorted(c["name"] for c in fake.commands(g))
-    assert names == ["chart", "genre", "like", "ping", "say", "secret", "session"]
+    assert names == ["chart", "genre", "like", "oops", "ping", "say", "secret", "session"]
     sess = next(c for c in fake.commands(g) if c["name"] == "session")
     assert [o["name"] for o in sess["options"]] == ["start", "stop"]
     assert fake.commands() == []  # nothing global
@@ -409,7 +415,8 @@ async def test_raw_protocol_zlib_resume_and_errors(fake: FakeDiscord) -> None:
             assert [c["t"] for c in creates] == ["GUILD_CREATE", "GUILD_CREATE"]
             g = creates[0]["d"]
             assert {c["name"] for c in g["channels"]} >= {"general", "music", "Lounge"}
-            assert {m["user"]["username"] for m in g["members"]} == {"alice", "bob", "carol", "Crate"}
+            # no GUILD_MEMBERS intent (513 = guilds + guild messages): only the bot is in the member list
+            assert {m["user"]["username"] for m in g["members"]} == {"Crate"} and g["member_count"] == 4
             await ws.send_json({"op": 1, "d": 2})
             assert (await recv(ws))["op"] == 11
             session_id = ready["d"]["session_id"]
@@ -420,3 +427,100 @@ async def test_raw_protocol_zlib_resume_and_errors(fake: FakeDiscord) -> None:
             await ws.send_json({"op": 6, "d": {"token": TOKEN, "session_id": session_id, "seq": 1}})
             replay = [json.loads(await ws.receive_str(timeout=5)) for _ in range(3)]
             assert [m["t"] for m in replay] == ["GUILD_CREATE", "GUILD_CREATE", "RESUMED"]
+
+
+# --------------------------------------------------------------------------- Discord's stricter rules
+async def _identify_raw(fake: FakeDiscord, intents: int) -> list[dict[str, Any]]:
+    """IDENTIFY by hand and return the GUILD_CREATE payloads."""
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(yarl.URL(fake.gateway_url).with_query(v=10, encoding="json")) as ws:
+            assert json.loads(await ws.receive_str(timeout=5))["op"] == 10
+            await ws.send_json({"op": 2, "d": {"token": TOKEN, "intents": intents, "properties": {}}})
+            assert json.loads(await ws.receive_str(timeout=5))["t"] == "READY"
+            return [json.loads(await ws.receive_str(timeout=5))["d"] for _ in fake.guilds]
+
+
+async def test_guild_create_lists_members_only_with_the_members_intent(fake: FakeDiscord) -> None:
+    fake.member("Guild One", "carol").voice_channel_id = fake.guilds[0].channel("Lounge").id
+    without = await _identify_raw(fake, 513)
+    assert {m["user"]["username"] for m in without[0]["members"]} == {"Crate", "carol"}  # the bot + voice
+    assert {m["user"]["username"] for m in without[1]["members"]} == {"Crate"}
+    with_intent = await _identify_raw(fake, 513 | 2)
+    assert {m["user"]["username"] for m in with_intent[0]["members"]} == {"alice", "bob", "carol", "Crate"}
+
+
+async def test_bot_without_members_intent_caches_only_itself(fake: FakeDiscord, bot: MiniBot) -> None:
+    guild = bot.get_guild(fake.guilds[0].id)
+    assert [m.name for m in guild.members] == ["Crate"]
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {TOKEN}"}) as http:
+        async with http.get(f"{fake.api_base}/guilds/{guild.id}/members") as r:
+            assert r.status == 403 and (await r.json())["code"] == 50001
+
+
+async def test_first_followup_after_public_defer_is_public(fake: FakeDiscord, bot: MiniBot) -> None:
+    ix = await fake.slash("Guild One", "general", "alice", "oops")
+    first, second = await ix.wait_followups(2)
+    assert first.id == ix.original_id and first.content == "first" and not first.ephemeral  # flag ignored
+    assert second.content == "second" and second.ephemeral and second.id != first.id
+
+
+async def test_cdn_links_are_signed_expire_and_can_be_refreshed(fake: FakeDiscord, bot: MiniBot) -> None:
+    ix = await fake.slash("Guild One", "music", "bob", "chart")
+    msg = await ix.wait_original(lambda m: bool(m.attachments))
+    att = msg.attachment("chart.png")
+    old = att.url
+    assert set(yarl.URL(old).query) == {"ex", "is", "hm"}
+    auth = {"Authorization": f"Bot {TOKEN}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(old) as r:
+            assert r.status == 200 and await r.read() == tiny_png()
+        async with http.get(att.path_url) as r:  # unsigned
+            assert r.status == 404
+        tampered = str(yarl.URL(old).update_query(ex=format(int(fake.clock.now()) + 10**6, "x")))
+        async with http.get(tampered) as r:
+            assert r.status == 404
+        fake.clock.advance(25 * 3600)
+        async with http.get(old) as r:  # a day later the link is dead
+            assert r.status == 404
+        async with http.get(f"{fake.api_base}/channels/{msg.channel_id}/messages/{msg.id}", headers=auth) as r:
+            fresh = (await r.json())["attachments"][0]["url"]
+        assert fresh != old
+        async with http.get(fresh) as r:
+            assert r.status == 200
+        async with http.post(f"{fake.api_base}/attachments/refresh-urls", json={"attachment_urls": [old]},
+                             headers=auth) as r:
+            (entry,) = (await r.json())["refreshed_urls"]
+        assert entry["original"] == old
+        async with http.get(entry["refreshed"]) as r:
+            assert r.status == 200 and await r.read() == tiny_png()
+    assert len(fake.expired_cdn_requests) == 3
+
+
+async def test_interaction_tokens_expire_after_15_minutes(fake: FakeDiscord, bot: MiniBot) -> None:
+    ix = await fake.slash("Guild One", "general", "carol", "secret")
+    await ix.wait_original()
+    url = f"{fake.api_base}/webhooks/{fake.application_id}/{ix.token}"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json={"content": "still here"}) as r:
+            assert r.status == 204
+        fake.clock.advance(15 * 60 + 1)
+        async with http.post(url, json={"content": "too late"}) as r:
+            assert r.status == 404 and (await r.json())["code"] == 10015
+        async with http.patch(f"{url}/messages/@original", json={"content": "edit"}) as r:
+            assert r.status == 404
+    assert [m.content for m in ix.followups] == ["still here"] and fake.expired_tokens == [ix, ix]
+
+
+async def test_a_route_can_answer_429_with_retry_after(fake: FakeDiscord, bot: MiniBot) -> None:
+    fake.rate_limit("POST", r"/channels/\d+/messages", retry_after=0.05)
+    await fake.slash("Guild One", "music", "alice", "say", {"text": "after a wait"})
+    posted = await fake.wait_channel_message("music", lambda m: m.content == "after a wait", guild="Guild One")
+    music = fake.guilds[0].channel("music").id
+    assert fake.rate_limited == [f"POST /channels/{music}/messages"] and posted.author.id == fake.bot_user.id
+    fake.rate_limit("GET", r"/gateway", retry_after=1.5, is_global=True)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{fake.api_base}/gateway") as r:
+            assert r.status == 429 and r.headers["Via"]
+            assert await r.json() == {"message": "You are being rate limited.", "retry_after": 1.5, "global": True}
+        async with http.get(f"{fake.api_base}/gateway") as r:  # one time only
+            assert r.status == 200

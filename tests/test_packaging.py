@@ -96,6 +96,22 @@ def test_pyproject_dependency_has_a_lower_bound(name):
     assert lower, f"{name} has no lower bound: {requirement}"
 
 
+def test_voice_dependencies_support_dave():
+    """Discord voice requires end-to-end encryption (DAVE) since March 2026: discord.py supports it
+    from 2.7 through the ``davey`` package, which its ``voice`` extra installs."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    requirements = {canonicalize_name(r.name): r for r in map(Requirement, _pyproject()["project"]["dependencies"])}
+    discord_req = requirements[canonicalize_name("discord.py")]
+    assert "voice" in discord_req.extras, discord_req
+    floors = [Version(s.version) for s in discord_req.specifier if s.operator in {">=", "~=", "=="}]
+    assert floors and min(floors) >= Version("2.7.1"), discord_req
+    assert Version(version("discord.py")) >= Version("2.7.1")
+    import davey  # noqa: F401  (discord.py refuses voice without it: "davey is not installed")
+
+
 def _variables_read_by_config() -> set[str]:
     """Names passed as string literals to the settings reader (or os.environ/getenv) in config.py."""
     tree = ast.parse((REPO / "bot" / "config.py").read_text())

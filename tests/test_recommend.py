@@ -24,7 +24,7 @@ from bot.recommend import rank as rank_module
 from bot.recommend.evaluate import evaluate
 from bot.recommend.labeled import LabeledCatalog, build_labeled_catalog
 from bot.recommend.profile import HALF_LIFE_DAYS, build_profile, recency_weight
-from bot.recommend.rank import Recommender, UnknownFilter
+from bot.recommend.rank import NothingMatches, Recommender, UnknownFilter
 from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
 from bot.store import Database
 from bot.store.ratings import ratings_fingerprint
@@ -203,6 +203,25 @@ def test_tag_and_genre_filters(jazz_metal):
     message = error.value.user_message
     assert "jaz" in message and "Did you mean jazz" in message and "chillout" in message
     assert "metal" in message  # lists genres of this server
+
+
+def test_more_like_this_stops_when_nothing_is_close(jazz_metal):
+    recommender = Recommender(jazz_metal, [like(ME, 2)], now=NOW)
+    recs = recommender.more_like(25, ME, count=5)  # a classical track: only classical is close
+    assert recs and all(25 <= r.track_id <= 32 for r in recs)
+    everything = recommender.more_like(25, ME, count=40)
+    assert {r.track_id for r in everything} <= set(range(25, 33))  # no padding with jazz or metal
+    assert all("different side" not in r.reason for r in everything)
+
+
+def test_a_filter_with_nothing_new_says_so_and_suggests_the_genre_family(jazz_metal):
+    ratings = [like(ME, 2)] + [like(ME, t) for t in range(25, 33)]  # every classical track rated
+    recommender = Recommender(jazz_metal, ratings, now=NOW)
+    with pytest.raises(NothingMatches, match="classical"):
+        recommender.for_user(ME, genre="classical")
+    with pytest.raises(NothingMatches) as caught:  # a musicnn tag no track here carries
+        recommender.for_user(ME, genre="heavy metal")
+    assert "`metal`" in caught.value.user_message
 
 
 def test_more_like_this(jazz_metal):

@@ -285,6 +285,25 @@ async def test_vote_skip_needs_a_strict_majority_of_members_present(db, service,
     assert len(moved.filled) >= 1 and moved.now_playing.id == moved.filled[0].id
 
 
+async def test_in_a_text_session_moving_on_is_not_a_skip_but_a_vote_is(db, service):
+    ids = await add_clustered_tracks(db, GUILD)
+    session = await service.start(GUILD, TEXT, HOST)
+    await service.join(session, ALICE)
+    await service.join(session, BOB)
+    for t in ids["jazz"][:4]:
+        await service.add_track(session, t, HOST)
+    await service.start_playing(session)
+    host = await service.next(session, HOST, audible=False)  # the host moves on: nothing was cut short
+    assert host.moved and host.skipped.status == "played"
+    await service.next(session, ALICE, audible=False)
+    vote = await service.next(session, BOB, audible=False)  # the members voted it away: a skip
+    assert vote.moved and vote.skipped.status == "skipped"
+    cut = await service.next(session, HOST, audible=True)  # in voice the host cuts a track short
+    assert cut.skipped.status == "skipped"
+    summary = await service.end(session, HOST)
+    assert summary.skipped == 2 and len(summary.played) >= 3
+
+
 async def test_host_leaving_hands_over_and_only_the_host_ends(db, service):
     session = await service.start(GUILD, TEXT, HOST)
     await service.join(session, ALICE)

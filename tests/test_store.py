@@ -425,3 +425,19 @@ async def test_transactions_of_concurrent_tasks_do_not_interleave(db):
 
     await asyncio.gather(failing_transaction(), other_writer())
     assert [r.user_id for r in await store.ratings_in_guild(db, GUILD)] == [CAROL]
+
+
+async def test_display_names_are_remembered_per_guild_and_forgotten_with_the_member(db):
+    await store.remember_name(db, GUILD, ALICE, "alice")
+    await store.remember_name(db, GUILD, ALICE, "Alice the Great")  # the latest name wins
+    await store.remember_name(db, GUILD, BOB, "bob")
+    await store.remember_name(db, OTHER_GUILD, ALICE, "al")
+    track, _ = await add(db, name="kept", seed=5, shared_by=BOB)
+    await store.set_last_track(db, GUILD, ALICE, track.id)  # the same members row
+    assert await store.display_names(db, GUILD) == {ALICE: "Alice the Great", BOB: "bob"}
+    assert await store.last_track(db, GUILD, ALICE) == track.id
+
+    await store.forget_member(db, GUILD, ALICE)
+
+    assert await store.display_names(db, GUILD) == {BOB: "bob"}
+    assert await store.display_names(db, OTHER_GUILD) == {ALICE: "al"}

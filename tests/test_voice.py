@@ -510,3 +510,29 @@ async def test_connect_voice_returns_none_without_voice_libraries(monkeypatch):
     channel = voice_channel()
     assert await connect_voice(channel) is None
     channel.connect.assert_not_awaited()
+
+
+async def test_skip_on_an_idle_player_starts_the_next_track(queue_cuts):
+    link, session = LinkStandIn(), Session(queue_cuts[:1])
+    player = make_player(link, session)
+    await player.start()
+    await finish(player, link)  # the queue ran dry: idle, still connected
+    session.queue.append(queue_cuts[1])
+    await player.skip()  # /session next: nothing to cut short, so it starts what comes next
+    await finish(player, link)
+    assert session.started == queue_cuts[:2]
+
+
+async def test_leaving_an_idle_channel_tells_the_session(queue_cuts):
+    link, session = LinkStandIn(frame_delay=0.004), Session(queue_cuts)
+    player = make_player(link, session)
+    told = asyncio.Event()
+
+    async def on_leave() -> None:
+        assert link.disconnected  # told after leaving, so the session can fall back to text
+        told.set()
+
+    await player.start()
+    player.watch_idle(lambda: 0, idle_timeout=0.1, on_leave=on_leave)
+    await asyncio.wait_for(told.wait(), 5)
+    await finish(player, link)

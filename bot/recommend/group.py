@@ -21,6 +21,14 @@ Picking for the members present (:func:`pick_for_group`):
    counts the queue entries since one was last *for* them (never: ``H``), ``H`` is the number of
    members with a taste. Whoever was served least recently counts up to three times as much, so picks
    rotate between members whose tastes differ.
+5b. **Everyone is served, guaranteed.** The weights alone can lose to least misery (a member whose
+   taste bores everyone else might never win). So, with ``H`` members with a taste present, each
+   one *servable* (some remaining candidate has satisfaction >= :data:`SERVED_MIN` for them; vetoed
+   tracks are already gone) must be served within every ``H`` consecutive picks. Each member has a
+   deadline ``H - waiting`` (never served: 1, 2, ... in order); when the deadlines are tight
+   (the k-th soonest is due within k picks) the pick is restricted to tracks serving the member
+   due first, and otherwise it is free (earliest-deadline-first scheduling, which always meets
+   the deadlines it can).
 6. **Variety.** As in ``/recommend``, each further pick of one fill pays ``W_REDUNDANCY`` x its
    closeness to tracks already picked; fairness is updated after every pick.
 7. **Who a pick is for, and why.** A pick is *for* the members whose satisfaction with it is at
@@ -120,7 +128,7 @@ class GroupRecommender(Recommender):
 
 
 def _name(names: Mapping[int, str] | None, user_id: int) -> str:
-    return (names or {}).get(user_id) or f"member {user_id}"
+    return (names or {}).get(user_id) or "a listener"  # never a raw id
 
 
 def _join(words: Sequence[str]) -> str:
@@ -172,22 +180,28 @@ def pick_for_group(
     misery = W_MISERY * np.maximum(0.0, MISERY_FLOOR - satisfaction.min(axis=0))  # rule 4
 
     horizon = max(1, len(tasteful))
-    waiting = {u: min(int((since_served or {}).get(u, horizon)), horizon) for u in tasteful}
+    known = since_served or {}
+    never = [u for u in tasteful if u not in known]
+    # uncapped picks since each member was last served (never served: staggered, rule 5b)
+    waiting = {u: int(known[u]) if u in known else horizon - 1 - never.index(u) for u in tasteful}
     unit = recommender.features.unit[candidates]
     closest = np.full(len(candidates), -np.inf)
     taken = np.zeros(len(candidates), bool)
     picks: list[GroupPick] = []
     for _ in range(min(count, len(candidates))):
-        weights = np.array([1.0 + W_FAIRNESS * waiting[u] / horizon for u in tasteful])  # rule 5
+        weights = np.array([1.0 + W_FAIRNESS * min(waiting[u], horizon) / horizon for u in tasteful])  # rule 5
         average = weights @ satisfaction / weights.sum()
         score = average - misery - W_REDUNDANCY * np.maximum(closest, 0.0)  # rule 6
         score = np.where(taken, -np.inf, score)
+        due = _due_member(satisfaction, taken, tasteful, waiting, horizon)  # rule 5b
+        if due is not None:
+            score = np.where(satisfaction[due] >= SERVED_MIN, score, -np.inf)
         i = int(np.argmax(score))
         taken[i] = True
         closest = np.maximum(closest, unit @ unit[i])
         served = tuple(u for k, u in enumerate(tasteful) if satisfaction[k, i] >= SERVED_MIN)  # rule 7
         for u in tasteful:
-            waiting[u] = 0 if u in served else min(waiting[u] + 1, horizon)
+            waiting[u] = 0 if u in served else waiting[u] + 1
         row = int(candidates[i])
         picks.append(
             GroupPick(
@@ -201,6 +215,20 @@ def pick_for_group(
             )
         )
     return picks
+
+
+def _due_member(
+    satisfaction: np.ndarray, taken: np.ndarray, tasteful: list[int], waiting: Mapping[int, int], horizon: int
+) -> int | None:
+    """Rule 5b: the row (in ``tasteful``) of the member this pick must serve, or None if it is free."""
+    open_ = ~taken
+    servable = [k for k, _ in enumerate(tasteful) if np.any(satisfaction[k, open_] >= SERVED_MIN)]
+    if len(servable) < 2:
+        return None
+    order = sorted(servable, key=lambda k: (horizon - waiting[tasteful[k]], k))  # earliest deadline first
+    deadlines = [horizon - waiting[tasteful[k]] for k in order]
+    tight = any(deadline <= i for i, deadline in enumerate(deadlines, 1))
+    return order[0] if tight else None
 
 
 def _cold_picks(

@@ -103,6 +103,10 @@ class UnknownFilter(RecommendError):
     user_message = "Crate doesn't know that genre or tag."
 
 
+class NothingMatches(RecommendError):
+    user_message = "Nothing in this server's catalog matches that yet."
+
+
 @dataclass(frozen=True)
 class Recommendation:
     track_id: int
@@ -307,6 +311,8 @@ class Recommender:
         if not profile.has_likes:
             return self.cold_start(user_id, genres=[genre] if genre else (), count=count, _profile=profile)
         candidates = self._candidates(user_id, profile, chosen.mask if chosen else None)
+        if chosen is not None and len(candidates) == 0 and count > 0:
+            raise self._nothing_matches(genre or chosen.label, chosen)
         if count <= 0 or len(candidates) == 0:
             return []
         parts = self._score(user_id, profile, candidates)
@@ -330,6 +336,13 @@ class Recommender:
         score = W_CONTENT * similarity + W_GENRE * 0.5 * same_genre
         if len(profile.disliked_rows):
             score -= W_DISLIKE * self._nearest(unit, profile.disliked_rows, profile.disliked_weights)[0].clip(0)
+        # Only what is close (in sound, or the same genre): no padding with unrelated tracks.
+        close = (similarity >= REASON_MIN_COSINE) | same_genre
+        candidates, unit, similarity, same_genre, score = (
+            candidates[close], unit[close], similarity[close], same_genre[close], score[close]
+        )
+        if len(candidates) == 0:
+            return []
         picks = self._mmr(candidates, score, count)
         seed_title = self.catalog.titles[seed]
         out = []
@@ -338,10 +351,8 @@ class Recommender:
             genre = self._genre(row)
             if similarity[i] >= REASON_MIN_COSINE:
                 reason = f"close to “{seed_title}”"
-            elif same_genre[i]:
-                reason = f"more {genre}, like “{seed_title}”"
             else:
-                reason = f"a different side of “{seed_title}”"
+                reason = f"more {genre}, like “{seed_title}”"
             out.append(self._recommendation(row, float(score[i]), reason))
         return out
 
@@ -409,6 +420,17 @@ class Recommender:
             f"“{text}” is not a genre or tag Crate knows.{hint} Genres here: {genres}; "
             f"or a tag such as chillout, 80s, female vocalists, acoustic, party.",
             detail=f"unknown filter {text!r}",
+        )
+
+    def _nothing_matches(self, text: str, chosen: _Filter) -> NothingMatches:
+        """No new track for this filter: suggest the genre family ("heavy metal" -> metal)."""
+        key = _key(text)
+        family = [g for g in self.features.genre_names if _key(g) != key and _key(g) in key]
+        available = [g for g in family if np.any(self.features.genre_codes == self.features.genre_by_key[_key(g)])]
+        hint = f" Try the family: {', '.join(f'`{g}`' for g in available)}." if available else ""
+        return NothingMatches(
+            f"I have nothing new for you in “{chosen.label}” in this server's catalog.{hint}",
+            detail=f"filter {text!r} matched no candidate",
         )
 
     def _candidates(self, user_id: int, profile: TasteProfile, mask: np.ndarray | None) -> np.ndarray:

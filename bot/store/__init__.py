@@ -8,7 +8,14 @@ connection, the pragmas, the single writer path and the migrations in ``migratio
 
 from bot.store.database import Database, Migration, load_migrations
 from bot.store.errors import DatabaseBusy, DatabaseTooNew, MigrationError, StoreError
-from bot.store.members import ForgetReport, forget_member, last_track, set_last_track
+from bot.store.members import (
+    ForgetReport,
+    display_names,
+    forget_member,
+    last_track,
+    remember_name,
+    set_last_track,
+)
 from bot.store.ratings import (
     clear_rating,
     rate,
@@ -27,6 +34,7 @@ from bot.store.shares import Share, record_share, sharers_of, shares_of
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
+    TrackSource,
     add_track,
     count_tracks,
     delete_track,
@@ -35,7 +43,9 @@ from bot.store.tracks import (
     load_catalog,
     recent_tracks,
     search_tracks,
+    set_track_source,
     track_by_hash,
+    track_source,
     track_titles,
     tracks_with_genre,
 )
@@ -57,7 +67,12 @@ __all__ = [
     "count_tracks",
     "delete_track",
     "find_near_duplicate",
+    "display_names",
     "forget_member",
+    "TrackSource",
+    "set_track_source",
+    "track_source",
+    "remember_name",
     "from_blob",
     "get_track",
     "last_track",

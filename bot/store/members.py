@@ -45,10 +45,31 @@ async def last_track(db: Database, guild_id: int, user_id: int) -> int | None:
     )
 
 
+async def remember_name(
+    db: Database, guild_id: int, user_id: int, display_name: str, *, now: float | None = None
+) -> None:
+    """Remember how this member is called in this guild (the latest name wins)."""
+    await db.execute(
+        "INSERT INTO members (guild_id, user_id, display_name, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (guild_id, user_id)"
+        " DO UPDATE SET display_name = excluded.display_name, updated_at = excluded.updated_at",
+        (guild_id, user_id, display_name, time.time() if now is None else float(now)),
+    )
+
+
+async def display_names(db: Database, guild_id: int) -> dict[int, str]:
+    """Every remembered member name in this guild, by user id."""
+    rows = await db.fetch_all(
+        "SELECT user_id, display_name FROM members WHERE guild_id = ? AND display_name IS NOT NULL", (guild_id,)
+    )
+    return {int(user_id): name for user_id, name in rows}
+
+
 async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetReport:
     """Delete everything Crate stores about this member in this guild, atomically.
 
-    Removed: the member's ratings, their shares, their ``members`` row and their listening-session
+    Removed: the member's ratings, their shares, their ``members`` row (with their remembered
+    display name) and their listening-session
     memberships and votes. Tracks they
     added stay in the guild's library (other members may have shared, rated or been
     recommended them) but are no longer attributed to them (``added_by`` becomes NULL).

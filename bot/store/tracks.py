@@ -14,6 +14,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -324,3 +325,38 @@ async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
         (guild_id,),
     )
     return tuple(row) if row is not None else (0, None, None)
+
+
+@dataclass(frozen=True)
+class TrackSource:
+    """Where a track's audio can be fetched again, and (attachments) where it was shared.
+
+    Discord attachment links expire after about a day: ``channel_id``/``message_id`` say where
+    the attachment lives so its link can be refreshed (``message_id`` is None for an upload to
+    a slash command, which belongs to no message).
+    """
+
+    kind: SourceKind
+    url: str | None
+    channel_id: int | None = None
+    message_id: int | None = None
+
+
+async def track_source(db: Database, guild_id: int, track_id: int) -> TrackSource | None:
+    row = await db.fetch_one(
+        "SELECT source_kind, source_url, source_channel_id, source_message_id FROM tracks"
+        " WHERE guild_id = ? AND id = ?",
+        (guild_id, track_id),
+    )
+    return None if row is None else TrackSource(row[0], row[1], row[2], row[3])
+
+
+async def set_track_source(db: Database, guild_id: int, track_id: int, source: TrackSource) -> None:
+    """Point the track at a (fresher) source: a re-share, or a refreshed attachment link."""
+    if source.kind not in SOURCE_KINDS:
+        raise ValueError(f"source_kind must be one of {sorted(SOURCE_KINDS)}, not {source.kind!r}")
+    await db.execute(
+        "UPDATE tracks SET source_kind = ?, source_url = ?, source_channel_id = ?, source_message_id = ?"
+        " WHERE guild_id = ? AND id = ?",
+        (source.kind, source.url, source.channel_id, source.message_id, guild_id, track_id),
+    )

@@ -229,6 +229,9 @@ async def test_a_member_without_ratings_gets_a_genre_picker(world):
 async def test_profile_is_private_and_has_a_chart(world):
     fake, _ = world
     guild = guild_one(fake)
+    # the state this test asserts on, made here (the test passes alone or in any order)
+    track = await shared_track_id(await share(fake, "alice", file=("awake.ogg", example("singularity-awakening.ogg"), "audio/ogg")))
+    await (await fake.slash(guild, fake_channel(guild), "carol", "like", {"track": track})).wait_response()
     ix = await fake.slash(guild, fake_channel(guild), "carol", "profile")
     response = await ix.wait_response()
     assert response.type == 5 and response.ephemeral
@@ -239,6 +242,33 @@ async def test_profile_is_private_and_has_a_chart(world):
     assert int(fields["Likes"]) >= 1
     chart = message.attachment("taste.png")
     assert chart.data.startswith(b"\x89PNG")
+
+
+async def test_errors_meant_for_one_member_stay_private_after_a_public_defer(world):
+    fake, _ = world
+    guild = guild_one(fake)
+    channel = fake_channel(guild)
+    await shared_track_id(await share(fake, "alice", file=("beast.ogg", example("nexuiz-beast-of-insanity.ogg"), "audio/ogg")))
+    before = len(fake.channel_messages(channel))
+    ix = await fake.slash(guild, channel, "bob", "recommend", {"genre": "no such sound"})
+    assert (await ix.wait_response()).type == 5 and ix.ack_latency < ACK_LIMIT
+    (error,) = await ix.wait_followups(1, timeout=30)
+    assert error.ephemeral and "is not a genre or tag" in error.content, error
+    public = fake.channel_messages(channel)[before:]
+    assert all(m.interaction_id != ix.id for m in public), public  # the "thinking" message is gone too
+
+    # "only the host can…" after /session end deferred publicly
+    general = next(c for c in guild.channels if c.name == "general")
+    start = await fake.slash(guild, general, "alice", "session start")
+    await start.wait_followups(1, timeout=60)
+    await (await fake.slash(guild, general, "bob", "session join")).wait_response()
+    end = await fake.slash(guild, general, "bob", "session end")
+    (refused,) = await end.wait_followups(1, timeout=30)
+    assert refused.ephemeral and "host" in refused.content.lower(), refused
+    assert all(m.interaction_id != end.id for m in fake.channel_messages(general))
+    done = await fake.slash(guild, general, "alice", "session end")
+    (summary,) = await done.wait_followups(1, timeout=30)
+    assert not summary.ephemeral and summary.embed["title"] == "Session over"
 
 
 async def test_forget_asks_first_and_only_the_member_can_confirm(world):

@@ -7,8 +7,10 @@ each track's link); the voice path is tested in tests/test_voice.py.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -52,6 +54,13 @@ async def reply(ix, timeout: float = 60):
     )
 
 
+async def answered(ix, timeout: float = 30):
+    """The answer to a deferred command or click: it acknowledges at once, then follows up."""
+    response = await ix.wait_response()
+    assert response.type == 5 and ix.ack_latency < 3, response
+    return (await ix.wait_followups(1, timeout=timeout))[-1]
+
+
 def has_skip_button(message) -> bool:
     return any(c.startswith("crate:skip:") for c in message.custom_ids)
 
@@ -62,10 +71,24 @@ async def now_playing(fake, channel, guild):
     return [m for m in fake.channel_messages(channel, guild=guild) if has_skip_button(m)][-1]
 
 
+def assert_no_raw_ids(embed: dict) -> None:
+    """Members appear as mentions (descriptions, fields) or names (titles, footers), never as a raw id."""
+    import re
+
+    parts = [embed.get("title") or "", embed.get("description") or "", (embed.get("footer") or {}).get("text", "")]
+    parts += [f["name"] + " " + f["value"] for f in embed.get("fields", [])]
+    for text in parts:
+        bare = re.sub(r"<@!?\d+>", "", text)
+        assert not re.search(r"\d{15,}", bare), text
+    for key in ("title",):
+        assert "<@" not in (embed.get(key) or ""), embed.get(key)
+    assert "<@" not in (embed.get("footer") or {}).get("text", "")
+
+
 async def test_a_session_from_start_to_restart_to_end(world):
     fake, web, settings = world
     guild, channel = where(fake)
-    async with running_crate(fake, settings):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         # The catalog: alice shares four real tracks by link.
         for path in (f"/{n.replace(' ', '-')}.ogg" for n in CUTS):
             ix = await fake.slash(guild, channel, "alice", "genre", {"url": web + path})
@@ -76,6 +99,8 @@ async def test_a_session_from_start_to_restart_to_end(world):
         started = await reply(ix)
         assert "started a listening session" in started.content and "Text session" in started.content
         message = await now_playing(fake, channel, guild)
+        # No member list without the GUILD_MEMBERS intent: the host's name comes from their interactions.
+        assert message.embed["footer"]["text"].startswith("Hosted by Alice · "), message.embed["footer"]
         session_id = int(next(c for c in message.custom_ids if c.startswith("crate:skip:")).split(":")[2])
         for member in ("bob", "carol"):
             joined = await fake.slash(guild, channel, member, "session join")
@@ -96,42 +121,45 @@ async def test_a_session_from_start_to_restart_to_end(world):
 
         # Vote-skip: with three present, one vote is not enough, two are; the host skips at once.
         first = await fake.slash(guild, channel, "carol", "session next")
-        assert "Vote counted: 1 of 2" in (await first.wait_response()).data["content"]
+        assert "Vote counted: 1 of 2" in (await answered(first)).content
         second = await fake.slash(guild, channel, "bob", "session next")
-        assert "Skipped by vote (2/2)" in (await second.wait_response()).data["content"]
+        assert "Skipped by vote (2/2)" in (await answered(second)).content
         host = await fake.slash(guild, channel, "alice", "session next")
-        assert "The host moved on" in (await host.wait_response()).data["content"]
+        assert "The host moved on" in (await answered(host)).content
 
         # Keep moving until Crate fills the queue from the catalog; its picks never include
         # a track a present member disliked.
         for _ in range(4):
-            await (await fake.slash(guild, channel, "alice", "session next")).wait_response()
+            await answered(await fake.slash(guild, channel, "alice", "session next"))
         queue = await fake.slash(guild, channel, "alice", "session queue")
-        embed = (await queue.wait_response()).data["embeds"][0]
+        embed = (await answered(queue)).embeds[0]
         text = embed["description"] + " ".join(f["value"] for f in embed.get("fields", []))
         assert "Crate's pick" in text
         picks = [line for line in text.split("\n") if "Crate's pick" in line]
         assert all("brainsukker" not in line for line in picks), picks
         assert any(f["name"] == "Taste match" and f["value"].endswith("%") for f in embed["fields"])
+        assert_no_raw_ids(embed)
 
     # Restart mid-session: the session carries on and the old ⏭ button still works.
-    async with running_crate(fake, settings, ready_count=2):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         await fake.wait_channel_message(channel, lambda m: "I restarted" in (m.content or ""), guild=guild, timeout=30)
         old = await now_playing(fake, channel, guild)
         click = await fake.click(guild, channel, "alice", old, f"crate:skip:{session_id}")
-        response = await click.wait_response()
-        assert response.ephemeral and "moved on" in response.data["content"]
+        response = await answered(click)
+        assert response.ephemeral and "moved on" in response.content
 
         end = await fake.slash(guild, channel, "alice", "session end")
         summary = (await reply(end)).embed
         assert summary["title"] == "Session over"
+        assert_no_raw_ids(summary)
         fields = {f["name"]: f["value"] for f in summary["fields"]}
         assert "Played" in fields and "Group taste match" in fields
         carol = fake.member(guild, "carol")
         liked = fields.get("Who liked what", "")
         assert ("Carol" in liked or f"<@{carol.id}>" in liked) and "brainsukker" in liked
         after = await fake.slash(guild, channel, "bob", "session queue")
-        assert "no listening session" in (await after.wait_response()).data["content"].lower()
+        refused = await answered(after)
+        assert refused.ephemeral and "no listening session" in refused.content.lower()
 
 
 async def test_two_channels_hold_separate_sessions(world):
@@ -139,7 +167,7 @@ async def test_two_channels_hold_separate_sessions(world):
     guild = fake.guilds[1]
     general = next(c for c in guild.channels if c.name == "general")
     other = next(c for c in guild.channels if c.name == "music")
-    async with running_crate(fake, settings, ready_count=3):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         for channel, host in ((general, "alice"), (other, "bob")):
             ix = await fake.slash(guild, channel, host, "session start")
             assert "started a listening session" in (await reply(ix)).content
@@ -148,7 +176,7 @@ async def test_two_channels_hold_separate_sessions(world):
         ix = await fake.slash(guild, other, "carol", "session join")
         await ix.wait_response()
         queue = await fake.slash(guild, general, "alice", "session queue")
-        listening = {f["name"]: f["value"] for f in (await queue.wait_response()).data["embeds"][0]["fields"]}["Listening"]
+        listening = {f["name"]: f["value"] for f in (await answered(queue)).embeds[0]["fields"]}["Listening"]
         def shown(name: str) -> bool:  # by display name, or as a mention when not cached
             return name.capitalize() in listening or f"<@{fake.member(guild, name).id}>" in listening
 
@@ -161,7 +189,7 @@ async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_j
     fake, web, settings = world
     guild, channel = where(fake)
     lounge = next(c for c in guild.channels if c.name == "Lounge")
-    async with running_crate(fake, settings, ready_count=4):
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         ix = await fake.slash(guild, channel, "alice", "session start", {"voice_channel": lounge.id})
         assert (await ix.wait_response()).type == 5 and ix.ack_latency < 3
         started = await reply(ix, timeout=60)
@@ -170,7 +198,7 @@ async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_j
 
         async def carol_listens() -> bool:
             queue = await fake.slash(guild, channel, "alice", "session queue")
-            fields = {f["name"]: f["value"] for f in (await queue.wait_response()).data["embeds"][0]["fields"]}
+            fields = {f["name"]: f["value"] for f in (await answered(queue)).embeds[0]["fields"]}
             carol = fake.member(guild, "carol")
             return "Carol" in fields["Listening"] or f"<@{carol.id}>" in fields["Listening"]
 
@@ -180,4 +208,37 @@ async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_j
             await asyncio.sleep(0.1)
         assert await carol_listens()
         end = await fake.slash(guild, channel, "alice", "session end")
+        assert (await reply(end)).embed["title"] == "Session over"
+
+
+async def test_an_expired_attachment_link_is_refreshed_before_it_is_shared_again(world):
+    """Discord attachment links expire after about a day; a text session re-shares each track's
+    link, so Crate renews it first (the fake's links are signed and expire like Discord's)."""
+    fake, web, settings = world
+    guild = fake.guilds[0]
+    channel = next(c for c in guild.channels if c.name == "music")
+    files = {name: (EXAMPLES / f"{name}.ogg").read_bytes() for name in ("singularity-awakening", "nexuiz-brainsukker")}
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
+        start = await fake.slash(guild, channel, "bob", "session start")
+        await start.wait_followups(1, timeout=60)
+        for name, data in files.items():
+            ix = await fake.slash(guild, channel, "bob", "session add", attachments={"file": (f"{name}.ogg", data, "audio/ogg")})
+            assert (await reply(ix)).content.startswith("➕ Queued")
+        fake.clock.advance(25 * 3600)  # a day later, every link Discord handed out is dead
+        before = len(fake.channel_messages(channel, guild=guild))
+
+        def announced() -> list:
+            return [m for m in fake.channel_messages(channel, guild=guild)[before:]
+                    if m.content.startswith("▶ Now playing") and "brainsukker" in m.content]
+
+        for _ in range(8):  # Crate's own picks may come first in the queue
+            assert "moved on" in (await answered(await fake.slash(guild, channel, "bob", "session next"))).content
+            if announced():  # posted before the answer to /session next
+                break
+        (message,) = announced()
+        url = re.search(r"(http://\S+)", message.content).group(1)
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            assert response.status == 200 and await response.read() == files["nexuiz-brainsukker"]
+        assert "POST /attachments/refresh-urls" in fake.requests
+        end = await fake.slash(guild, channel, "bob", "session end")
         assert (await reply(end)).embed["title"] == "Session over"

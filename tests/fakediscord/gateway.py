@@ -39,6 +39,7 @@ log = logging.getLogger("fakediscord.gateway")
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, VOICE_STATE, RESUME, RECONNECT = 0, 1, 2, 3, 4, 6, 7
 REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 8, 9, 10, 11
 
+GUILD_MEMBERS = 1 << 1
 GUILD_MESSAGES = 1 << 9
 
 
@@ -219,11 +220,21 @@ class Gateway:
         }
         await self._dispatch_to(session, "READY", ready)
         for guild in fake.guilds:
-            await self._dispatch_to(session, "GUILD_CREATE", guild.payload())
+            await self._dispatch_to(session, "GUILD_CREATE", self._guild_create(guild, session))
         session.ready = True
         log.info("gateway: session %s identified (intents=%s)", session.session_id, session.intents)
         fake.state.notifier.notify()
         return session
+
+    def _guild_create(self, guild: Any, session: GatewaySession) -> dict[str, Any]:
+        """GUILD_CREATE as Discord sends it: without the privileged GUILD_MEMBERS intent the member
+        list holds only the bot itself and members in a voice channel (member_count stays true)."""
+        payload = guild.payload()
+        if not session.intents & GUILD_MEMBERS:
+            bot_id = str(self.fake.bot_user.id)
+            payload["members"] = [m for m, fm in zip(payload["members"], guild.members)
+                                  if m["user"]["id"] == bot_id or fm.voice_channel_id]
+        return payload
 
     async def _resume(self, ws: web.WebSocketResponse, comp: _Compressor, d: dict[str, Any]) -> GatewaySession | None:
         session = self.sessions.get(d.get("session_id", ""))
@@ -249,6 +260,10 @@ class Gateway:
         for gid in guild_ids:
             guild = self.fake.guild(int(gid))
             members = guild.members
+            if not session.intents & GUILD_MEMBERS and not d.get("user_ids"):
+                # Discord closes the connection (4014) when the whole list is asked without the intent
+                await session.ws.close(code=4014, message=b"Disallowed intent(s).")  # type: ignore[union-attr]
+                return
             if d.get("user_ids"):
                 wanted = {int(u) for u in d["user_ids"]}
                 members = [m for m in members if m.id in wanted]

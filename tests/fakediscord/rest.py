@@ -14,7 +14,15 @@ Message semantics follow Discord closely enough for discord.py:
 * ``attachment://name`` URLs in embeds are rewritten to CDN URLs, as Discord does.
 * Interaction callbacks honour the 3 second deadline (``ack_deadline``) and
   "already acknowledged" (400 / code 40060); the first follow-up after a
-  deferred ("thinking") response replaces the placeholder, as on Discord.
+  deferred ("thinking") response replaces the placeholder and keeps the defer's
+  visibility (its own ephemeral flag is ignored), as on Discord.
+* Interaction tokens (follow-ups, ``@original`` edits) expire 15 minutes after
+  the interaction, on the fake's clock (``FakeDiscord.clock``).
+* CDN links are signed and expire (``ex``/``is``/``hm``); an expired or unsigned
+  link answers 404. Fetching a message or ``POST /attachments/refresh-urls``
+  gives fresh links.
+* ``FakeDiscord.rate_limit()`` makes a route answer 429 with ``retry_after``.
+* Without the GUILD_MEMBERS intent ``GET /guilds/{id}/members`` is refused (403).
 """
 
 from __future__ import annotations
@@ -158,6 +166,7 @@ class RestApi:
             ("GET", rf"/guilds/{G}/roles", self.get_guild_roles, True),
             ("GET", rf"/guilds/{G}/members", self.get_guild_members, True),
             ("GET", rf"/guilds/{G}/members/(?P<user>\d+)", self.get_guild_member, True),
+            ("POST", r"/attachments/refresh-urls", self.refresh_urls, True),
         ]
         for method, pattern, handler, auth in table:
             self.routes.append((method, re.compile(pattern + r"/?$"), handler, auth))
@@ -173,6 +182,11 @@ class RestApi:
             m = pattern.match(path)
             if not m:
                 continue
+            limited = self.fake.take_rate_limit(request.method, path)
+            if limited is not None:
+                self.fake.rate_limited.append(entry)
+                log.info("%s -> 429 (retry after %.2fs)", entry, limited.retry_after)
+                return limited.response()
             try:
                 if auth and self.fake.token is not None:
                     if request.headers.get("Authorization") != f"Bot {self.fake.token}":
@@ -192,10 +206,27 @@ class RestApi:
         return json_response({"message": "404: Not Found", "code": 0}, status=404)
 
     async def cdn(self, request: web.Request) -> web.StreamResponse:
-        att = self.state.attachments.get(int(request.match_info["attachment"]))
-        if att is None or att.filename != request.match_info["filename"]:
+        info = request.match_info
+        att = self.state.attachments.get(int(info["attachment"]))
+        if att is None or att.filename != info["filename"]:
             return web.Response(status=404, text="Not Found")
+        path = f"{info['channel']}/{info['attachment']}/{info['filename']}"
+        if not self.state.signer.valid(path, request.query):  # type: ignore[union-attr]
+            self.fake.expired_cdn_requests.append(str(request.rel_url))
+            return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=att.data, content_type=att.content_type.split(";")[0])
+
+    async def refresh_urls(self, request: web.Request) -> web.Response:
+        """``{"attachment_urls": [...]}`` -> ``{"refreshed_urls": [{"original", "refreshed"}]}``."""
+        body, _ = await read_body(request)
+        out = []
+        for original in body.get("attachment_urls") or []:
+            m = re.search(r"/attachments/\d+/(\d+)/([^?]+)", str(original))
+            att = self.state.attachments.get(int(m.group(1))) if m else None
+            if att is None:
+                raise DiscordError(400, 50035, f"Invalid Form Body: {original!r} is not an attachment link")
+            out.append({"original": original, "refreshed": att.url})
+        return json_response({"refreshed_urls": out})
 
     # ---- simple endpoints ------------------------------------------------
     async def no_content(self, request: web.Request, **_: str) -> web.Response:
@@ -272,6 +303,8 @@ class RestApi:
         return json_response([r.payload() for r in self.fake.guild(int(guild)).roles])
 
     async def get_guild_members(self, request: web.Request, guild: str) -> web.Response:
+        if not self.fake.members_intent:
+            raise DiscordError(403, 50001, "Missing Access")  # listing members needs GUILD_MEMBERS
         return json_response([m.payload() for m in self.fake.guild(int(guild)).members])
 
     async def get_guild_member(self, request: web.Request, guild: str, user: str) -> web.Response:
@@ -597,6 +630,9 @@ class RestApi:
         ix = self._interaction(token)
         if not ix.callbacks:
             raise unknown("Webhook", 10015)  # no follow-ups before the interaction was acknowledged
+        if self.state.clock.now() - ix.created_at > self.fake.token_lifetime:
+            self.fake.expired_tokens.append(ix)
+            raise unknown("Webhook", 10015)  # interaction tokens live 15 minutes
         return ix
 
     def _webhook_message(self, ix: FakeInteraction, message: str) -> RecordedMessage:
@@ -613,7 +649,8 @@ class RestApi:
         ix = self._webhook_interaction(app, token)
         body, uploads = await read_body(request)
         original = self.state.messages.get(ix.original_id) if ix.original_id else None
-        if original is not None and original.loading and not ix.followup_ids and original.interaction_id == ix.id:
+        if (original is not None and original.loading and not original.deleted and not ix.followup_ids
+                and original.interaction_id == ix.id):
             # Discord: the first follow-up to a deferred response replaces the "thinking" message.
             self._apply(original, body, uploads, creating=False)
             msg = original

@@ -20,9 +20,12 @@ Guild/channel/user arguments accept the fixture objects from
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from aiohttp import web
@@ -66,6 +69,36 @@ OPTION_TYPES = {
 }
 SELECT_TYPES = {3, 5, 6, 7, 8}
 
+GUILD_MEMBERS_INTENT = 1 << 1
+TOKEN_LIFETIME = 15 * 60  # seconds an interaction token accepts follow-ups and edits
+
+
+@dataclass
+class RateLimit:
+    """One rule made by :meth:`FakeDiscord.rate_limit`: ``times`` requests answer 429."""
+
+    method: str
+    pattern: re.Pattern[str]
+    retry_after: float
+    times: int
+    is_global: bool = False
+
+    def response(self) -> web.Response:
+        body = {"message": "You are being rate limited.", "retry_after": self.retry_after, "global": self.is_global}
+        headers = {
+            "Content-Type": "application/json",
+            "Via": "1.1 google",  # discord.py treats a 429 without Via as a Cloudflare ban
+            "Retry-After": str(max(1, round(self.retry_after))),
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": str(self.retry_after),
+            "X-RateLimit-Bucket": "fake-" + self.pattern.pattern[:20],
+            "X-RateLimit-Scope": "global" if self.is_global else "user",
+        }
+        if self.is_global:
+            headers["X-RateLimit-Global"] = "true"
+        return web.Response(body=json.dumps(body).encode(), status=429, headers=headers)
+
 
 class FakeDiscord:
     """A fake Discord (REST + gateway + CDN) on 127.0.0.1 for end-to-end bot tests.
@@ -108,6 +141,11 @@ class FakeDiscord:
         self.rest = RestApi(self)
         self.voice_requests: list[dict[str, Any]] = []
         self.late_acks: list[FakeInteraction] = []
+        self.token_lifetime: float = TOKEN_LIFETIME
+        self.rate_limits: list[RateLimit] = []
+        self.rate_limited: list[str] = []  # "METHOD /path" of every request answered 429
+        self.expired_cdn_requests: list[str] = []  # CDN requests refused for an expired/unsigned link
+        self.expired_tokens: list[FakeInteraction] = []  # follow-ups/edits refused after 15 minutes
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -145,6 +183,32 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         """Value for DISCORD_GATEWAY_URL, e.g. ``ws://127.0.0.1:PORT/gateway``."""
         return self.base_url.replace("http://", "ws://", 1) + "/gateway"
+
+    # ------------------------------------------------------------------ Discord's limits
+    @property
+    def clock(self):  # -> state.Clock
+        """The fake's wall clock: ``fake.clock.advance(25 * 3600)`` expires CDN links and tokens."""
+        return self.state.clock
+
+    @property
+    def members_intent(self) -> bool:
+        """Did the connected bot identify with the privileged GUILD_MEMBERS intent?"""
+        return any(s.intents & GUILD_MEMBERS_INTENT for s in self.gateway.sessions.values())
+
+    def rate_limit(self, method: str, path: str, *, retry_after: float = 0.1, times: int = 1,
+                   is_global: bool = False) -> RateLimit:
+        """Answer the next ``times`` REST requests ``method path`` (a regex over the path after
+        ``/api/vN``, e.g. ``r"/channels/\\d+/messages"``) with 429 and ``retry_after``."""
+        rule = RateLimit(method.upper(), re.compile(path + r"/?$"), retry_after, times, is_global)
+        self.rate_limits.append(rule)
+        return rule
+
+    def take_rate_limit(self, method: str, path: str) -> RateLimit | None:
+        for rule in self.rate_limits:
+            if rule.times > 0 and rule.method == method and rule.pattern.match(path):
+                rule.times -= 1
+                return rule
+        return None
 
     # ------------------------------------------------------------------ lookups
     def guild(self, ref: GuildRef) -> FakeGuild:
@@ -309,6 +373,7 @@ class FakeDiscord:
     async def _send(self, ix: FakeInteraction) -> FakeInteraction:
         self.state.interactions[ix.token] = ix
         ix.dispatched_at = time.monotonic()
+        ix.created_at = self.clock.now()
         await self.gateway.dispatch("INTERACTION_CREATE", ix.payload)
         return ix
 

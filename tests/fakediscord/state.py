@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
+import hmac
+import secrets
 import struct
 import time
 from dataclasses import dataclass, field
@@ -67,15 +70,72 @@ class Notifier:
                 self._waiters.discard(fut)
 
 
+class Clock:
+    """Wall-clock time as the fake sees it; tests move it forward with :meth:`advance`.
+
+    Everything that expires on Discord (CDN links, interaction tokens) reads this clock,
+    so a test can jump a day ahead without waiting.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class UrlSigner:
+    """Discord's signed CDN links: ``?ex=<expiry hex>&is=<issued hex>&hm=<hmac hex>``.
+
+    A link is valid until ``ex``; afterwards the CDN answers 404 and only a fresh link (from
+    fetching the message again or ``POST /attachments/refresh-urls``) works.
+    """
+
+    def __init__(self, clock: Clock, ttl: float = 24 * 3600) -> None:
+        self.clock = clock
+        self.ttl = ttl
+        self._key = secrets.token_bytes(32)
+
+    def _mac(self, path: str, ex: str, issued: str) -> str:
+        return hmac.new(self._key, f"{path}|{ex}|{issued}".encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, path_url: str) -> str:
+        """``path_url`` (``http://host/attachments/c/a/name``) with a fresh signature."""
+        now = int(self.clock.now())
+        ex, issued = format(now + int(self.ttl), "x"), format(now, "x")
+        path = path_url.split("/attachments/", 1)[-1]
+        return f"{path_url}?ex={ex}&is={issued}&hm={self._mac(path, ex, issued)}"
+
+    def valid(self, path: str, query: Any) -> bool:
+        """Is this request (``channel/attachment/filename`` + its query) a live, untampered link?"""
+        ex, issued, hm = query.get("ex"), query.get("is"), query.get("hm")
+        if not (ex and issued and hm):
+            return False
+        if not hmac.compare_digest(self._mac(path, ex, issued), hm):
+            return False
+        try:
+            return self.clock.now() < int(ex, 16)
+        except ValueError:
+            return False
+
+
 @dataclass
 class RecordedAttachment:
-    """A file the bot uploaded (or a test supplied), served by the fake CDN."""
+    """A file the bot uploaded (or a test supplied), served by the fake CDN.
+
+    ``url`` is signed afresh each time it is read (as Discord signs the links in every message
+    it returns); ``path_url`` is the unsigned address, which the CDN refuses.
+    """
 
     id: int
     filename: str
     data: bytes
     content_type: str
-    url: str
+    path_url: str
+    signer: UrlSigner | None = None
     description: str | None = None
     width: int | None = None
     height: int | None = None
@@ -83,6 +143,10 @@ class RecordedAttachment:
     @property
     def size(self) -> int:
         return len(self.data)
+
+    @property
+    def url(self) -> str:
+        return self.signer.sign(self.path_url) if self.signer is not None else self.path_url
 
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -262,6 +326,7 @@ class FakeInteraction:
         self.type = type
         self.payload = payload  # the INTERACTION_CREATE data sent to the bot
         self.dispatched_at: float = time.monotonic()
+        self.created_at: float = state.clock.now()  # wall clock (fake), for the 15-minute token life
         self.callbacks: list[CallbackRecord] = []
         self.original_id: int | None = None
         self.followup_ids: list[int] = []
@@ -381,6 +446,12 @@ class FakeState:
     unknown_requests: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     dm_channels: dict[int, int] = field(default_factory=dict)  # user id -> dm channel id
+    clock: Clock = field(default_factory=Clock)
+    signer: UrlSigner | None = None
+
+    def __post_init__(self) -> None:
+        if self.signer is None:
+            self.signer = UrlSigner(self.clock)
 
     def channel_messages(self, channel_id: int, *, include_deleted: bool = False) -> list[RecordedMessage]:
         return [
@@ -397,7 +468,8 @@ class FakeState:
             filename=filename,
             data=data,
             content_type=content_type,
-            url=f"{base_url}/attachments/{channel_id}/{aid}/{filename}",
+            path_url=f"{base_url}/attachments/{channel_id}/{aid}/{filename}",
+            signer=self.signer,
             description=description,
             width=size[0] if size else None,
             height=size[1] if size else None,
