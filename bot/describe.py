@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.format import format_duration
-from bot.listen import musicnn
+from bot.analysis import TAGS
 from bot.store import Track
 
 BAR_WIDTH = 12
@@ -30,7 +30,7 @@ def genre_bars(genres: Iterable[tuple[str, float]], shown: int = GENRES_SHOWN) -
 def top_tags(track: Track, shown: int = TAGS_SHOWN) -> list[str]:
     """The styles the tagger is most sure of (at least :data:`TAG_EVIDENCE`)."""
     order = track.tag_probs.argsort()[::-1][:shown]
-    return [musicnn.TAGS[i] for i in order if track.tag_probs[i] >= TAG_EVIDENCE]
+    return [TAGS[i] for i in order if track.tag_probs[i] >= TAG_EVIDENCE]
 
 
 def track_line(track: Track, *, markdown: bool = True) -> str:

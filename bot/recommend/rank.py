@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.errors import CrateError
-from bot.listen.musicnn import TAGS
+from bot.analysis import TAGS
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
 from bot.store.ratings import DISLIKE, LIKE, Rating
 from bot.store.tracks import Catalog
