@@ -23,7 +23,7 @@ from bot import store
 from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
 from bot.config import Settings
 from bot.errors import CrateError
-from bot.pool import AnalysisPool, AnalyzedFile
+from bot.listen.worker import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
 from bot.store import Database, Track
@@ -137,9 +137,16 @@ class Crate:
         """Fetch, analyze and catalog one track; the same audio shared twice is one track."""
         self.pool.ensure_capacity()  # say "busy" before downloading anything
         with scratch_directory() as directory:
-            fetched = await self._fetch(source, directory, progress)
-            await progress(Stage.ANALYZING)
-            analyzed = await self.pool.analyze(fetched.path)
+            if source.kind == "link":  # one job: yt-dlp and the analysis in the same worker
+                await progress(Stage.DOWNLOADING)
+                fetched, analyzed = await self.pool.fetch_and_analyze_link(
+                    source.location, directory, allowlist=self.settings.url_allowlist,
+                    timeout=self.settings.download_timeout, deadline=self.settings.job_timeout,
+                )  # fmt: skip
+            else:
+                fetched = await self._fetch(source, directory, progress)
+                await progress(Stage.ANALYZING)
+                analyzed = await self.pool.analyze(fetched.path)
         track, created = await self.add_analyzed(
             guild_id,
             analyzed,
