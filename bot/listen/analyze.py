@@ -19,7 +19,7 @@ from bot.audio.errors import TooShort
 from bot.config import AudioLimits
 from bot.listen import musicnn
 from bot.listen.features import FEATURE_NAMES, handcrafted_features
-from bot.listen.genre import GenreModel, default_model_path
+from bot.listen.head import GenreHead, default_model_path, load_head
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
 FEATURE_VERSION = "crate-features/2: musicnn-msd penultimate(200) + tags(50) + handcrafted(99, chroma at A440) @16kHz, 6 s excerpts"
@@ -60,7 +60,7 @@ class Listener:
     """Holds the models (loaded once) and turns audio into features and analyses."""
 
     def __init__(
-        self, tagger: musicnn.Musicnn, genre_model: GenreModel | None, mtt_tagger: musicnn.Musicnn | None = None
+        self, tagger: musicnn.Musicnn, genre_model: GenreHead | None, mtt_tagger: musicnn.Musicnn | None = None
     ):
         self.tagger = tagger
         self.mtt_tagger = mtt_tagger
@@ -76,7 +76,7 @@ class Listener:
         mtt = musicnn.Musicnn.load(model="mtt") if with_mtt else None
         model = None
         if with_genres:
-            model = GenreModel.load(genre_model_path or default_model_path(), feature_version=FEATURE_VERSION)
+            model = load_head(genre_model_path or default_model_path(), feature_version=FEATURE_VERSION)
         return cls(tagger, model, mtt)
 
     def describe(self, decoded: DecodedAudio) -> ExcerptFeatures:
