@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 #: Seconds of synthetic noise analysed once per worker to warm it up.
 WARM_UP_SECONDS = 6.0
 #: Imported once by the fork server, so that every worker (and replacement) starts warm.
-PRELOAD = ("bot.listen.analyze", "bot.audio.fetch")
+PRELOAD = ("bot.listen.preload",)
 
 
 @dataclass(frozen=True)
