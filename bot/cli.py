@@ -144,12 +144,13 @@ def _classify(args) -> int:
 
 def _print_result(args, path: Path, analysis, error: str | None) -> None:
     if args.json:
-        record = {"path": str(path), "duration": None, "genres": [], "tags": [], "error": error}
+        record = {"path": str(path), "duration": None, "genres": [], "tags": [], "mtt_tags": [], "error": error}
         if analysis is not None:
             record.update(
                 duration=round(analysis.duration, 3),
                 genres=[{"genre": g, "probability": round(p, 4)} for g, p in analysis.genres],
                 tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.tags],
+                mtt_tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.mtt_tags],
             )
         print(json.dumps(record), flush=True)
     elif analysis is None:
