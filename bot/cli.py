@@ -252,7 +252,7 @@ def _training_data(args):
     tracks = scan_dataset(args.dataset)
     genres = sorted({t.genre for t in tracks})
     print(f"{len(tracks)} tracks in {len(genres)} genres: {', '.join(genres)}", file=sys.stderr)
-    listener = Listener.load(with_genres=False)
+    listener = Listener.load(with_genres=False, with_mtt=False)  # the feature vector is MSD-based
 
     def progress(done, total, track):
         print(f"\r  listening {done}/{total}", end="", file=sys.stderr, flush=True)

@@ -41,7 +41,7 @@ FOLDS = 2
 
 @pytest.fixture(scope="module")
 def listener() -> Listener:
-    return Listener.load(with_genres=False)
+    return Listener.load(with_genres=False, with_mtt=False)
 
 
 @pytest.fixture(scope="module")
