@@ -218,7 +218,7 @@ def analysis_pool():
     """The bot's AnalysisPool, if it can be found (run_bot keeps it in a local)."""
     import gc
 
-    from bot.pool import AnalysisPool
+    from bot.listen.worker import AnalysisPool
 
     pools = [o for o in gc.get_objects() if isinstance(o, AnalysisPool) and not o._closed]
     return pools[0] if len(pools) == 1 else None

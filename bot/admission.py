@@ -30,11 +30,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.errors import CrateError
-
-
-class Busy(CrateError):
-    user_message = "I'm busy listening to other music right now — please try again in a minute."
+from bot.pool import Busy  # everybody's "busy": the pool's own refusal, and admission's overall limit
 
 
 class MemberBusy(Busy):

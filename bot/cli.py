@@ -144,12 +144,13 @@ def _classify(args) -> int:
 
 def _print_result(args, path: Path, analysis, error: str | None) -> None:
     if args.json:
-        record: dict[str, object] = {"path": str(path), "duration": None, "genres": [], "tags": [], "error": error}
+        record: dict[str, object] = {"path": str(path), "duration": None, "genres": [], "tags": [], "mtt_tags": [], "error": error}
         if analysis is not None:
             record.update(
                 duration=round(analysis.duration, 3),
                 genres=[{"genre": g, "probability": round(p, 4)} for g, p in analysis.genres],
                 tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.tags],
+                mtt_tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.mtt_tags],
             )
         print(json.dumps(record), flush=True)
     elif analysis is None:
@@ -254,7 +255,7 @@ def _training_data(args):
     tracks = scan_dataset(args.dataset)
     genres = sorted({t.genre for t in tracks})
     print(f"{len(tracks)} tracks in {len(genres)} genres: {', '.join(genres)}", file=sys.stderr)
-    listener = Listener.load(with_genres=False)
+    listener = Listener.load(with_genres=False, with_mtt=False)  # the feature vector is MSD-based
 
     def progress(done, total, track):
         print(f"\r  listening {done}/{total}", end="", file=sys.stderr, flush=True)

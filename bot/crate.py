@@ -27,7 +27,7 @@ from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
 from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
-from bot.pool import AnalysisPool, AnalyzedFile
+from bot.listen.worker import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
 from bot.session import SessionService

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.analysis import TAGS
 from bot.catalog import Track
 from bot.format import clip, format_duration
-from bot.listen import musicnn
 
 BAR_WIDTH = 12
 GENRES_SHOWN = 3
@@ -30,7 +30,7 @@ def genre_bars(genres: Iterable[tuple[str, float]], shown: int = GENRES_SHOWN) -
 def top_tags(track: Track, shown: int = TAGS_SHOWN) -> list[str]:
     """The styles the tagger is most sure of (at least :data:`TAG_EVIDENCE`)."""
     order = track.tag_probs.argsort()[::-1][:shown]
-    return [musicnn.TAGS[i] for i in order if track.tag_probs[i] >= TAG_EVIDENCE]
+    return [TAGS[i] for i in order if track.tag_probs[i] >= TAG_EVIDENCE]
 
 
 def track_line(track: Track, *, markdown: bool = True) -> str:

@@ -1,4 +1,7 @@
-"""The executor pool: worker processes that load the models once and do all decoding and analysis.
+"""A supervised process pool: N worker processes, each set up once, that run jobs one at a time.
+
+Generic: nothing here knows about music (Crate's analysis job and its worker set-up live in
+:mod:`bot.listen.worker`). Only :mod:`bot.errors` is imported, for the user-facing error types.
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies it breaks *every*
 pending future and the executor itself, and it cannot stop a single job that runs too long. Crate
@@ -12,9 +15,9 @@ over its own socket pair:
   round-trip with their ``user_message`` and ``detail`` intact; exceptions that cannot be pickled
   come back as a ``RuntimeError`` naming them.
 * **Waiting** never blocks the event loop: the parent registers the socket with
-  ``loop.add_reader`` and only reads once the worker has written. Results are small (an
-  :class:`~bot.listen.analyze.Analysis` is a few KB), so unpickling them on the loop costs
-  microseconds; all CPU work happens in the workers.
+  ``loop.add_reader`` and only reads once the worker has written. Results should be small plain
+  values (Crate's :class:`~bot.analysis.Analysis` is a few KB of numpy and tuples), so unpickling
+  them on the loop costs microseconds; all CPU work happens in the workers.
 * **Timeout**: the worker's process group (the worker and any ffmpeg it started) is killed, the
   caller gets :class:`JobTimeout`, and a replacement worker is started in the background.
 * **Crash** (EOF on the socket: the worker exited, was OOM-killed, segfaulted...): the caller of
@@ -28,19 +31,21 @@ over its own socket pair:
   counts from the moment a worker starts the job, not while it waits in the queue.
 
 Each worker, on start: ignores SIGINT (the parent owns shutdown), becomes its own process-group
-leader (so a kill also takes its ffmpeg children, and Ctrl-C in a terminal doesn't reach it),
+leader (so a kill also takes its children, e.g. ffmpeg, and Ctrl-C in a terminal doesn't reach it),
 lowers its CPU priority a little (the event loop of the bot stays snappy even when every core is
-analysing), limits BLAS to one thread (Crate's matrices are small; N workers x M BLAS threads would
-only oversubscribe the cores), loads the :class:`~bot.listen.analyze.Listener` once, and warms up
-librosa/numba by analysing a few seconds of synthetic noise (the first librosa feature call costs
-~1.5 s per process: paid at start, not by the first user). Only then does it report ready.
+busy), then calls the pool's ``initializer(*initargs)`` (e.g. load models, limit BLAS threads).
+Only then does it report ready.
+
+**Start method**: ``forkserver`` by default. The fork server is started once, imports the
+``preload`` modules (what every worker needs: numpy, the models' code...), and forks each worker
+from that warm process, so a worker (and a replacement after a crash) skips those imports. Pass
+``start_method="spawn"`` for fully independent interpreters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import multiprocessing
 import os
@@ -49,19 +54,10 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
-from bot.admission import Busy  # noqa: F401 - the pool's own refusal is admission's "busy"
-from bot.catalog import content_hash
-from bot.config import AudioLimits
 from bot.errors import CrateError
-
-if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.listen.analyze import Analysis, Listener
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +65,12 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
 #: How long ``close()`` lets idle workers exit on their own before killing them.
 CLOSE_GRACE = 3.0
-#: Nice increment for workers: analysis is batch work; the bot's event loop comes first.
+#: Nice increment for workers: their jobs are batch work; the bot's event loop comes first.
 WORKER_NICENESS = 5
-#: Seconds of synthetic noise analysed once per worker to warm up librosa/numba.
-WARM_UP_SECONDS = 6.0
+
+
+class Busy(CrateError):
+    user_message = "I'm busy listening to other music right now — please try again in a minute."
 
 
 class JobTimeout(CrateError):
@@ -95,12 +93,6 @@ class WorkerStartError(CrateError):
     user_message = "My listener couldn't start."
 
 
-@dataclass(frozen=True)
-class AnalyzedFile:
-    analysis: Analysis
-    content_hash: str  # sha256 hex digest of the file's bytes
-
-
 class RemoteTraceback(Exception):
     """Attached as ``__cause__`` of an exception re-raised from a worker: the worker's traceback."""
 
@@ -114,39 +106,7 @@ class RemoteTraceback(Exception):
 
 # =========================================================================== worker side
 
-_listener: Listener | None = None
-_blas_limits: Any = None  # keeps threadpoolctl's limiter referenced for the worker's lifetime
-
-
-def analyze_file(path: str, limits: AudioLimits) -> AnalyzedFile:
-    """The analysis job (runs in a worker): decode + analyze ``path``, and hash its bytes."""
-    if _listener is None:
-        raise RuntimeError("analyze_file runs in a pool worker, after the worker initializer")
-    analysis = _listener.analyze(path, limits)
-    return AnalyzedFile(analysis=analysis, content_hash=content_hash(path))
-
-
-def _initialize_worker(genre_model_path: Path | None) -> None:
-    """Per-process setup: one BLAS thread, models loaded once, librosa/numba warmed up."""
-    global _listener, _blas_limits
-    import numpy as np
-    from threadpoolctl import threadpool_limits
-
-    from bot.audio.decode import SAMPLE_RATE, AudioInfo, DecodedAudio, Excerpt
-    from bot.listen.analyze import Listener
-
-    _blas_limits = threadpool_limits(1)
-    listener = Listener.load(genre_model_path)
-    noise = np.random.default_rng(0).normal(0.0, 0.1, int(WARM_UP_SECONDS * SAMPLE_RATE)).astype(np.float32)
-    info = AudioInfo(
-        duration=WARM_UP_SECONDS, format_name="synthetic", codec="pcm_f32le",
-        channels=1, sample_rate=SAMPLE_RATE, size=noise.nbytes,
-    )  # fmt: skip
-    listener.analyze_decoded(DecodedAudio(info=info, excerpts=(Excerpt(start=0.0, samples=noise),)))
-    _listener = listener
-
-
-def _worker_main(conn: Connection, genre_model_path: Path | None) -> None:
+def _worker_main(conn: Connection, initializer: Callable[..., None] | None, initargs: tuple) -> None:
     """A worker's whole life: set up, report ready, then run jobs until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
@@ -155,7 +115,8 @@ def _worker_main(conn: Connection, genre_model_path: Path | None) -> None:
         os.nice(WORKER_NICENESS)
     started = time.perf_counter()
     try:
-        _initialize_worker(genre_model_path)
+        if initializer is not None:
+            initializer(*initargs)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
         with contextlib.suppress(OSError):
             conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())))
@@ -200,14 +161,14 @@ def _error_reply(exc: BaseException) -> bytes:
 class _Worker:
     """One live worker process and the parent's end of its socket pair."""
 
-    def __init__(self, context, slot: int, genre_model_path: Path | None):
+    def __init__(self, context, slot: int, initializer: Callable[..., None] | None, initargs: tuple, name: str):
         self.slot = slot
         parent_end, child_end = context.Pipe(duplex=True)
         self.conn: Connection = parent_end
         self.process = context.Process(
             target=_worker_main,
-            args=(child_end, genre_model_path),
-            name=f"crate-worker-{slot}",
+            args=(child_end, initializer, initargs),
+            name=f"{name}-{slot}",
             daemon=True,  # terminated by multiprocessing's atexit if the bot exits without close()
         )
         self.process.start()
@@ -215,7 +176,9 @@ class _Worker:
         self.started = time.perf_counter()
         self.pid: int | None = self.process.pid
         self.disposed = False
-        log.info("Started analysis worker %d (pid %s)", slot, self.process.pid)
+        #: Seconds from start() to the worker's "ready" (None until then).
+        self.ready_seconds: float | None = None
+        log.info("Started worker %d (pid %s)", slot, self.process.pid)
 
     async def receive(self, timeout: float | None) -> Any:
         """The next message from the worker, without blocking the loop.
@@ -298,8 +261,12 @@ class _Worker:
         return f"exit code {code}"
 
 
-class AnalysisPool:
-    """A bounded pool of analysis worker processes. Use ``async with`` or ``start()``/``close()``."""
+class ProcessPool:
+    """A bounded pool of supervised worker processes. Use ``async with`` or ``start()``/``close()``.
+
+    ``initializer(*initargs)`` runs once in each worker before it reports ready (both must be
+    picklable); ``preload`` names modules the fork server imports once for every worker.
+    """
 
     def __init__(
         self,
@@ -307,35 +274,32 @@ class AnalysisPool:
         workers: int,
         queue_depth: int,
         job_timeout: float,
-        genre_model_path: Path | None = None,
-        limits: AudioLimits = AudioLimits(),
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple = (),
+        preload: tuple[str, ...] = (),
+        start_method: str = "forkserver",
+        name: str = "worker",
     ):
         if workers < 1 or queue_depth < 0 or job_timeout <= 0:
             raise ValueError("need workers >= 1, queue_depth >= 0 and job_timeout > 0")
         self.workers = workers
         self.queue_depth = queue_depth
         self.job_timeout = job_timeout
-        self.genre_model_path = Path(genre_model_path) if genre_model_path is not None else None
-        self.limits = limits
+        self.initializer = initializer
+        self.initargs = tuple(initargs)
+        self.name = name
         #: Workers replaced so far (after a crash, a timeout or a cancelled job).
         self.restarts = 0
-        self._context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context(start_method)
+        if start_method == "forkserver" and preload:
+            # One fork server per interpreter: the last pool created decides what it preloads.
+            self._context.set_forkserver_preload(list(preload))
         self._live: dict[int, _Worker] = {}  # slot -> its current worker (ready, busy or starting)
         self._idle: asyncio.Queue[_Worker | None] | None = None
         self._replacing: set[asyncio.Task] = set()
         self._admitted = 0
         self._started = False
         self._closed = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AnalysisPool:
-        return cls(
-            workers=settings.workers,
-            queue_depth=settings.queue_depth,
-            job_timeout=settings.job_timeout,
-            genre_model_path=settings.genre_model_path,
-            limits=settings.limits,
-        )
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -345,18 +309,14 @@ class AnalysisPool:
         Raises :class:`WorkerStartError` (and stops the others) if any worker can't start.
         """
         if self._started:
-            raise RuntimeError("AnalysisPool.start() called twice")
+            raise RuntimeError(f"{type(self).__name__}.start() called twice")
         self._started = True
         self._idle = asyncio.Queue()
         started = time.perf_counter()
-        fresh = [_Worker(self._context, slot, self.genre_model_path) for slot in range(self.workers)]
+        fresh = [self._new_worker(slot) for slot in range(self.workers)]
         self._live = {worker.slot: worker for worker in fresh}
         try:
-            # Results are unpickled in this process: import their classes now, off the event loop
-            # and while the workers start, rather than during the first user's job (librosa alone
-            # takes about a second to import).
             outcomes = await asyncio.gather(
-                asyncio.to_thread(importlib.import_module, "bot.listen.analyze"),
                 *(self._await_ready(worker) for worker in fresh),
                 return_exceptions=True,
             )
@@ -369,7 +329,7 @@ class AnalysisPool:
             raise failure
         for worker in fresh:
             self._idle.put_nowait(worker)
-        log.info("Analysis pool ready: %d workers in %.1f s", self.workers, time.perf_counter() - started)
+        log.info("Pool %s ready: %d workers in %.1f s", self.name, self.workers, time.perf_counter() - started)
 
     async def close(self) -> None:
         """Stop every worker (idle ones exit on their own, the rest are killed); idempotent.
@@ -399,9 +359,9 @@ class AnalysisPool:
             worker.kill()  # their callers see EOF and get PoolClosed
         self._live.clear()
         await asyncio.to_thread(_reap, idle, busy, CLOSE_GRACE)
-        log.info("Analysis pool closed")
+        log.info("Pool %s closed", self.name)
 
-    async def __aenter__(self) -> AnalysisPool:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -423,11 +383,12 @@ class AnalysisPool:
         """Process ids of the current workers (including ones still starting)."""
         return [w.pid for w in self._live.values() if w.pid is not None]
 
-    # ----------------------------------------------------------------- jobs
+    @property
+    def ready_seconds(self) -> list[float]:
+        """For each current ready worker: seconds from its start to its "ready" message."""
+        return [w.ready_seconds for w in self._live.values() if w.ready_seconds is not None]
 
-    async def analyze(self, path: Path) -> AnalyzedFile:
-        """Decode and analyze ``path`` in a worker; raises the worker's typed ``CrateError``s."""
-        return await self.run(analyze_file, str(path), self.limits)
+    # ----------------------------------------------------------------- jobs
 
     def ensure_capacity(self) -> None:
         """Raise :class:`Busy` now if a new job would be refused.
@@ -446,9 +407,9 @@ class AnalysisPool:
         """
         job = pickle.dumps((function, args))  # before admission: a bad job is the caller's bug
         if self._idle is None:
-            raise RuntimeError("AnalysisPool.start() has not been called")
+            raise RuntimeError(f"{type(self).__name__}.start() has not been called")
         if self._closed:
-            raise PoolClosed(detail="the analysis pool is closed")
+            raise PoolClosed(detail=f"the {self.name} pool is closed")
         self.ensure_capacity()
         self._admitted += 1
         try:
@@ -470,7 +431,7 @@ class AnalysisPool:
                 except OSError:
                     pass
             # It died while idle: the job never started, so it goes to another worker.
-            log.warning("Analysis worker %d (pid %s) died while idle", worker.slot, worker.pid)
+            log.warning("Worker %d (pid %s) died while idle", worker.slot, worker.pid)
             self._replace(worker)
 
         started = time.perf_counter()
@@ -483,7 +444,7 @@ class AnalysisPool:
         except (EOFError, OSError):
             if self._closed:
                 raise PoolClosed() from None
-            log.error("Analysis worker %d (pid %s) died during %s", worker.slot, worker.pid, name)
+            log.error("Worker %d (pid %s) died during %s", worker.slot, worker.pid, name)
             self._replace(worker)
             raise WorkerCrashed(detail=f"worker {worker.slot} (pid {worker.pid}) died during {name}") from None
         except asyncio.CancelledError:
@@ -526,16 +487,16 @@ class AnalysisPool:
 
     async def _replacement(self, old: _Worker) -> None:
         await asyncio.to_thread(old.join, 5)
-        log.info("Analysis worker %d (pid %s) ended: %s", old.slot, old.pid, old.describe_exit())
+        log.info("Worker %d (pid %s) ended: %s", old.slot, old.pid, old.describe_exit())
         await asyncio.to_thread(old.dispose)
         delay = 1.0
         while not self._closed:
-            worker = _Worker(self._context, old.slot, self.genre_model_path)
+            worker = self._new_worker(old.slot)
             self._live[old.slot] = worker
             try:
                 await self._await_ready(worker)  # if cancelled, close() stops the new worker
             except WorkerStartError:
-                log.exception("Replacement for analysis worker %d failed; retrying in %.0f s", old.slot, delay)
+                log.exception("Replacement for worker %d failed; retrying in %.0f s", old.slot, delay)
                 del self._live[old.slot]
                 await asyncio.to_thread(worker.dispose)
                 await asyncio.sleep(delay)
@@ -544,24 +505,28 @@ class AnalysisPool:
             self._release(worker)
             return
 
+    def _new_worker(self, slot: int) -> _Worker:
+        return _Worker(self._context, slot, self.initializer, self.initargs, self.name)
+
     async def _await_ready(self, worker: _Worker) -> None:
         try:
             message = await worker.receive(START_TIMEOUT)
         except TimeoutError:
             raise WorkerStartError(
-                f"Analysis worker {worker.slot} did not start within {START_TIMEOUT:g} s.",
+                f"Worker {worker.slot} did not start within {START_TIMEOUT:g} s.",
                 detail="timed out waiting for the worker to load its models",
             ) from None
         except (EOFError, OSError):
             await asyncio.to_thread(worker.join, 5)
             raise WorkerStartError(
-                f"Analysis worker {worker.slot} exited while starting ({worker.describe_exit()}).",
+                f"Worker {worker.slot} exited while starting ({worker.describe_exit()}).",
             ) from None
         if message[0] == "failed":
             _, summary, tb = message
-            raise WorkerStartError(f"Analysis worker {worker.slot} couldn't start: {summary}", detail=tb)
+            raise WorkerStartError(f"Worker {worker.slot} couldn't start: {summary}", detail=tb)
         _, pid, seconds = message
-        log.info("Analysis worker %d (pid %s) ready in %.1f s", worker.slot, pid, time.perf_counter() - worker.started)
+        worker.ready_seconds = time.perf_counter() - worker.started
+        log.info("Worker %d (pid %s) ready in %.2f s (set-up %.2f s)", worker.slot, pid, worker.ready_seconds, seconds)
 
 
 def _reap(idle: list[_Worker], busy: list[_Worker], grace: float) -> None:
@@ -570,7 +535,7 @@ def _reap(idle: list[_Worker], busy: list[_Worker], grace: float) -> None:
     for worker in idle:
         worker.join(max(0.0, deadline - time.monotonic()))
         if not worker.disposed and worker.process.is_alive():
-            log.warning("Analysis worker %d (pid %s) did not stop; killing it", worker.slot, worker.pid)
+            log.warning("Worker %d (pid %s) did not stop; killing it", worker.slot, worker.pid)
         worker.dispose()
     for worker in busy:  # already killed; their callers may still be reading the socket
         worker.dispose(close_connection=False)

@@ -138,7 +138,7 @@ class Recommend(commands.Cog):
 
     @recommend.autocomplete("genre")
     async def genre_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[str]]:
-        from bot.listen.musicnn import TAGS
+        from bot.analysis import TAGS
 
         genres = await self.bot.crate.genres_available(interaction.guild_id)
         names = list(dict.fromkeys([*genres, *TAGS]))

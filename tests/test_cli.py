@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.listen.musicnn import TAGS
+from bot.analysis import MTT_TAGS, TAGS
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples").glob("*.ogg"))
@@ -70,7 +70,7 @@ def test_classify_json_prints_one_line_per_input_in_order(classify_json):
     records = [json.loads(line) for line in lines]
     assert [r["path"] for r in records] == [str(p) for p in inputs]
     for record in records:
-        assert list(record) == ["path", "duration", "genres", "tags", "error"]
+        assert list(record) == ["path", "duration", "genres", "tags", "mtt_tags", "error"]
 
 
 def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json):
@@ -82,7 +82,9 @@ def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json)
         assert set(genres) == GTZAN_GENRES and len(genres) == 10
         tags = [t["tag"] for t in record["tags"]]
         assert sorted(tags) == sorted(TAGS) and len(tags) == 50
-        for key, ranked in (("genre", record["genres"]), ("tag", record["tags"])):
+        mtt_tags = [t["tag"] for t in record["mtt_tags"]]
+        assert sorted(mtt_tags) == sorted(MTT_TAGS) and len(mtt_tags) == 50
+        for key, ranked in (("genre", record["genres"]), ("tag", record["tags"]), ("mtt", record["mtt_tags"])):
             probabilities = [item["probability"] for item in ranked]
             assert all(0.0 <= p <= 1.0 for p in probabilities), key
             assert probabilities == sorted(probabilities, reverse=True), key
@@ -91,6 +93,9 @@ def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json)
     by_name = {Path(r["path"]).name: r for r in map(json.loads, done.stdout.splitlines())}
     assert by_name["singularity-awakening.ogg"]["tags"][0]["tag"] == "ambient"
     assert by_name["nexuiz-brainsukker.ogg"]["tags"][0]["tag"] == "electronic"
+    # The second tagger hears them apart too (MTT_musicnn's own words for them).
+    assert by_name["singularity-awakening.ogg"]["mtt_tags"][0]["tag"] in {"ambient", "slow", "guitar", "piano", "synth"}
+    assert by_name["nexuiz-brainsukker.ogg"]["mtt_tags"][0]["tag"] in {"techno", "electronic", "beat", "fast", "drums"}
 
 
 def test_classify_json_bad_inputs_get_friendly_errors(classify_json):
@@ -109,7 +114,7 @@ def test_classify_json_bad_inputs_get_friendly_errors(classify_json):
 #: Runs the real CLI entry point, counting how often the models are loaded.
 COUNTING = """
 import sys
-from bot.listen import genre, musicnn
+from bot.listen import analyze, musicnn
 loads = {"tagger": 0, "genre": 0}
 def count(cls, name):
     original = getattr(cls, "load").__func__
@@ -118,7 +123,11 @@ def count(cls, name):
         return original(*args, **kwargs)
     setattr(cls, "load", classmethod(load))
 count(musicnn.Musicnn, "tagger")
-count(genre.GenreModel, "genre")
+load_head = analyze.load_head
+def counted_load_head(*args, **kwargs):
+    loads["genre"] += 1
+    return load_head(*args, **kwargs)
+analyze.load_head = counted_load_head
 from bot.cli import main
 code = main(sys.argv[1:])
 print("LOADS", loads, file=sys.stderr)
@@ -130,7 +139,7 @@ def test_classify_loads_the_models_once_for_all_files(tmp_path):
     done = crate("classify", "--json", *map(str, EXAMPLES), cwd=tmp_path, python=("-c", COUNTING))
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 3
-    assert "LOADS {'tagger': 1, 'genre': 1}" in done.stderr
+    assert "LOADS {'tagger': 2, 'genre': 1}" in done.stderr  # MSD and MTT taggers, one genre head
 
 
 def test_classify_text_shows_top_genres_and_tags(tmp_path, bad_inputs):

@@ -41,7 +41,7 @@ FOLDS = 2
 
 @pytest.fixture(scope="module")
 def listener() -> Listener:
-    return Listener.load(with_genres=False)
+    return Listener.load(with_genres=False, with_mtt=False)
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +290,70 @@ def test_evaluation_when_everything_is_right():
     evaluation = Evaluation.from_predictions(["x", "y", "y"], ["x", "y", "y"], ["x", "y"])
     assert evaluation.accuracy == 1.0 and evaluation.macro_f1 == 1.0
     assert evaluation.confusion == ((1, 0), (0, 2))
+
+
+# --------------------------------------------------------------------------- the head as arrays
+
+
+@pytest.mark.parametrize("name, classes", [("random-forest", 2), ("logistic-regression C=0.1", 2), ("logistic-regression C=0.1", 3)])
+def test_head_as_arrays_predicts_exactly_like_the_pipeline(name, classes, training_data):
+    """Converted once to arrays, a model gives the same probabilities with numpy alone."""
+    from sklearn.base import clone
+
+    from bot.listen.genre import candidate_models
+    from bot.listen.head import ArrayHead, to_arrays
+
+    columns = block_columns(("embedding", "handcrafted"))
+    X = training_data.X[:, columns]
+    pipeline = clone(candidate_models(0)[name]).fit(X[::2], training_data.y[::2])
+    if classes == 3:  # multinomial (softmax) rather than one decision value
+        y = training_data.y.copy()
+        y[training_data.groups % 3 == 0] = "third"
+        pipeline = clone(candidate_models(0)[name]).fit(X, y)
+    head = ArrayHead(to_arrays(pipeline))
+    assert head.classes == tuple(pipeline.classes_)
+    np.testing.assert_allclose(head.predict_proba(X), pipeline.predict_proba(X), rtol=0, atol=1e-6)
+    if name == "random-forest":  # the forest (the shipped model's kind) is bit-for-bit identical
+        np.testing.assert_array_equal(head.predict_proba(X), pipeline.predict_proba(X))
+
+
+def test_saved_model_has_arrays_and_listener_uses_them(saved_model, trained, training_data):
+    from bot.listen.head import ARRAYS, ArrayHead, load_head
+
+    manifest = _manifest(saved_model)
+    assert manifest["arrays"] == ARRAYS and (saved_model / ARRAYS).is_file()
+    head = load_head(saved_model, feature_version=FEATURE_VERSION)
+    assert isinstance(head.model, ArrayHead)
+    assert head.genres == trained.genres
+    np.testing.assert_allclose(head.predict_proba(training_data.X), trained.predict_proba(training_data.X), atol=1e-6)
+
+
+def test_tampered_arrays_file_is_refused(saved_model, tmp_path):
+    from bot.listen.head import ARRAYS, load_head
+
+    model_dir = _copy(saved_model, tmp_path)
+    data = bytearray((model_dir / ARRAYS).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (model_dir / ARRAYS).write_bytes(bytes(data))
+    with pytest.raises(GenreModelError, match="does not match its manifest"):
+        load_head(model_dir, feature_version=FEATURE_VERSION)
+
+
+def test_shipped_arrays_equal_the_shipped_skops_model(training_data):
+    from bot.listen.head import load_head
+
+    head = load_head(default_model_path(), feature_version=FEATURE_VERSION)
+    np.testing.assert_array_equal(head.predict_proba(training_data.X), _load(default_model_path()).predict_proba(training_data.X))
+
+
+def test_a_worker_loads_the_shipped_model_without_scikit_learn():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from bot.listen.analyze import Listener; listener = Listener.load(); "
+        "print(listener.genre_model.genres[0], 'sklearn' in sys.modules, 'skops' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert done.stdout.split() == ["blues", "False", "False"]

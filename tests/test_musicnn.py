@@ -1,4 +1,4 @@
-"""The numpy MSD_musicnn against outputs of the original TensorFlow model on real music.
+"""The numpy MSD_musicnn and MTT_musicnn against outputs of the original TensorFlow models on real music.
 
 Always runs on the trimmed copies in tests/data/musicnn-reference (first two patches of six
 clips); also on the full 30-s clips when ../shared (beside the repository) is present.
@@ -13,12 +13,18 @@ import numpy as np
 import pytest
 
 from bot.listen.musicnn import (
+    HOP,
+    MTT_TAGS,
+    N_FFT,
     N_MELS,
     PATCH_FRAMES,
+    SAMPLE_RATE,
     TAGS,
     Musicnn,
     TaggerOutput,
     log_mel,
+    mel_filters,
+    power_spectrogram,
     to_patches,
 )
 
@@ -27,6 +33,11 @@ TRIMMED_DIR = Path(__file__).resolve().parent / "data" / "musicnn-reference"
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "musicnn-msd" / "reference"
 needs_shared = pytest.mark.skipif(
     not SHARED_DIR.is_dir(), reason=f"full reference clips not available ({SHARED_DIR} absent)"
+)
+MTT_TRIMMED_DIR = Path(__file__).resolve().parent / "data" / "musicnn-mtt-reference"
+MTT_SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "musicnn-mtt" / "reference"
+needs_shared_mtt = pytest.mark.skipif(
+    not MTT_SHARED_DIR.is_dir(), reason=f"full MTT reference clips not available ({MTT_SHARED_DIR} absent)"
 )
 
 # The front end differs from the reference by BLAS rounding only (<= 1 ulp of values up to ~5).
@@ -43,6 +54,11 @@ def _load(path: Path) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def model() -> Musicnn:
     return Musicnn.load()
+
+
+@pytest.fixture(scope="module")
+def mtt_model() -> Musicnn:
+    return Musicnn.load(model="mtt")
 
 
 def _check_against_reference(model: Musicnn, ref: dict[str, np.ndarray]) -> None:
@@ -84,6 +100,52 @@ def test_top5_tags_of_full_clips_match_reference(model: Musicnn) -> None:
         probs = model.predict(to_patches(log_mel(ref["audio"]))).tag_probs.mean(axis=0)
         top5 = [TAGS[i] for i in np.argsort(-probs)[:5]]
         assert top5 == entry["top5_tags"], entry["clip"]
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_mtt_trimmed_clip_matches_reference(mtt_model: Musicnn, clip: str) -> None:
+    ref = _load(MTT_TRIMMED_DIR / f"{clip}.npz")
+    assert ref["logmel_patches"].shape == (2, PATCH_FRAMES, N_MELS)
+    _check_against_reference(mtt_model, ref)
+
+
+@needs_shared_mtt
+@pytest.mark.parametrize("clip", CLIPS)
+def test_mtt_full_clip_matches_reference(mtt_model: Musicnn, clip: str) -> None:
+    ref = _load(MTT_SHARED_DIR / f"{clip}.npz")
+    assert len(ref["logmel_patches"]) == 10
+    _check_against_reference(mtt_model, ref)
+
+
+@needs_shared_mtt
+def test_mtt_top5_tags_of_full_clips_match_reference(mtt_model: Musicnn) -> None:
+    reference = json.loads((MTT_SHARED_DIR / "reference.json").read_text())
+    assert list(MTT_TAGS) == reference["labels"]
+    for entry in reference["clips"]:
+        ref = _load(MTT_SHARED_DIR / f"{entry['clip']}.npz")
+        probs = mtt_model.predict(to_patches(log_mel(ref["audio"]))).tag_probs.mean(axis=0)
+        top5 = [MTT_TAGS[i] for i in np.argsort(-probs)[:5]]
+        assert top5 == entry["top5_tags"], entry["clip"]
+
+
+def test_mtt_tags_are_the_50_magnatagatune_tags(mtt_model: Musicnn) -> None:
+    assert len(MTT_TAGS) == 50 and len(set(MTT_TAGS)) == 50
+    assert {"classical", "techno", "ambient", "choral", "opera", "new age", "indian"} <= set(MTT_TAGS)
+    assert mtt_model.tags == MTT_TAGS
+
+
+def test_numpy_front_end_equals_librosa() -> None:
+    """The mel filters and the STFT power are librosa's (which analysis no longer imports)."""
+    librosa = pytest.importorskip("librosa")
+    for sr, n_fft, n_mels in ((SAMPLE_RATE, N_FFT, N_MELS), (22_050, 2048, 128)):
+        np.testing.assert_allclose(
+            mel_filters(sr, n_fft, n_mels), librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels), rtol=1e-5, atol=1e-8
+        )
+    y = _load(TRIMMED_DIR / "Nebula.npz")["audio"][:40_000]
+    expected = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2
+    ours = power_spectrogram(y, N_FFT, HOP).T
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-4 * expected.max())
 
 
 def test_tags_are_the_50_msd_tags() -> None:

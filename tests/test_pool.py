@@ -25,10 +25,9 @@ from bot.audio.errors import EmptyFile, NotAudio, TooLong
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.listen.analyze import Listener
+from bot.listen.worker import AnalysisPool, AnalyzedFile
 from bot.pool import (
     WORKER_NICENESS,
-    AnalysisPool,
-    AnalyzedFile,
     Busy,
     JobTimeout,
     PoolClosed,

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.analysis import Analysis, ranked
 from bot.audio.decode import DecodedAudio, decode_excerpts
 from bot.audio.errors import TooShort
 from bot.config import AudioLimits
 from bot.listen import musicnn
 from bot.listen.features import FEATURE_NAMES, handcrafted_features
-from bot.listen.genre import GenreModel, default_model_path
+from bot.listen.head import GenreHead, default_model_path, load_head
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
 FEATURE_VERSION = "crate-features/2: musicnn-msd penultimate(200) + tags(50) + handcrafted(99, chroma at A440) @16kHz, 6 s excerpts"
@@ -51,50 +52,47 @@ class ExcerptFeatures:
     tag_probs: np.ndarray  # float32[n_excerpts, 50]
     embeddings: np.ndarray  # float32[n_excerpts, 200]
     tempo: float
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Everything Crate says about one track."""
-
-    duration: float
-    genres: tuple[tuple[str, float], ...]  # all genres, most probable first
-    tags: tuple[tuple[str, float], ...]  # all 50 musicnn tags, most probable first
-    embedding: np.ndarray  # float32[200]: mean musicnn penultimate layer
-    tag_probs: np.ndarray  # float32[50] in musicnn.TAGS order
-    tempo: float  # beats per minute, estimated
-    excerpt_starts: tuple[float, ...]  # where the analysed excerpts begin, in seconds
-
-    @property
-    def top_genre(self) -> str:
-        return self.genres[0][0]
+    mtt_tag_probs: np.ndarray | None = None  # float32[n_excerpts, 50], when the MTT tagger ran
+    mtt_embeddings: np.ndarray | None = None  # float32[n_excerpts, 200]
 
 
 class Listener:
     """Holds the models (loaded once) and turns audio into features and analyses."""
 
-    def __init__(self, tagger: musicnn.Musicnn, genre_model: GenreModel | None):
+    def __init__(
+        self, tagger: musicnn.Musicnn, genre_model: GenreHead | None, mtt_tagger: musicnn.Musicnn | None = None
+    ):
         self.tagger = tagger
+        self.mtt_tagger = mtt_tagger
         self.genre_model = genre_model
 
     @classmethod
-    def load(cls, genre_model_path: str | os.PathLike | None = None, *, with_genres: bool = True) -> Listener:
-        tagger = musicnn.Musicnn.load()
+    def load(
+        cls, genre_model_path: str | os.PathLike | None = None, *, with_genres: bool = True, with_mtt: bool = True
+    ) -> Listener:
+        """The MSD tagger, the MTT tagger (unless ``with_mtt=False``: training needs only MSD's
+        features) and the genre model (unless ``with_genres=False``)."""
+        tagger = musicnn.Musicnn.load(model="msd")
+        mtt = musicnn.Musicnn.load(model="mtt") if with_mtt else None
         model = None
         if with_genres:
-            model = GenreModel.load(genre_model_path or default_model_path(), feature_version=FEATURE_VERSION)
-        return cls(tagger, model)
+            model = load_head(genre_model_path or default_model_path(), feature_version=FEATURE_VERSION)
+        return cls(tagger, model, mtt)
 
     def describe(self, decoded: DecodedAudio) -> ExcerptFeatures:
         """Feature vectors for every excerpt of a decoded track."""
-        embeddings, tag_probs, handcrafted, tempi = [], [], [], []
+        embeddings, tag_probs, handcrafted, tempi, mtt_embeddings, mtt_tag_probs = [], [], [], [], [], []
         for excerpt in decoded.excerpts:
-            patches = musicnn.to_patches(musicnn.log_mel(excerpt.samples))
+            patches = musicnn.to_patches(musicnn.log_mel(excerpt.samples))  # one front end for both
             if len(patches) == 0:
                 continue
             output = self.tagger.predict(patches)
             embeddings.append(output.penultimate.mean(axis=0))
             tag_probs.append(output.tag_probs.mean(axis=0))
+            if self.mtt_tagger is not None:
+                mtt = self.mtt_tagger.predict(patches)
+                mtt_embeddings.append(mtt.penultimate.mean(axis=0))
+                mtt_tag_probs.append(mtt.tag_probs.mean(axis=0))
             features = handcrafted_features(excerpt.samples, decoded.sample_rate)
             handcrafted.append(features)
             tempi.append(features[-1])
@@ -103,7 +101,8 @@ class Listener:
         embeddings_ = np.stack(embeddings).astype(np.float32)
         tag_probs_ = np.stack(tag_probs).astype(np.float32)
         vectors = np.concatenate([embeddings_, tag_probs_, np.stack(handcrafted)], axis=1)
-        return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempi)))
+        mtt_ = (np.stack(mtt_tag_probs).astype(np.float32), np.stack(mtt_embeddings).astype(np.float32)) if mtt_tag_probs else (None, None)
+        return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempi)), *mtt_)
 
     def analyze(self, path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Analysis:
         decoded = decode_excerpts(Path(path), limits)
@@ -115,18 +114,22 @@ class Listener:
         genres: tuple[tuple[str, float], ...] = ()
         if self.genre_model is not None:
             probabilities = self.genre_model.predict_proba(features.vectors).mean(axis=0)
-            genres = _ranked(self.genre_model.genres, probabilities)
+            genres = ranked(self.genre_model.genres, probabilities)
+        mtt = {}
+        if features.mtt_tag_probs is not None and features.mtt_embeddings is not None:
+            mtt_probs = features.mtt_tag_probs.mean(axis=0)
+            mtt = dict(
+                mtt_tags=ranked(musicnn.MTT_TAGS, mtt_probs),
+                mtt_tag_probs=mtt_probs,
+                mtt_embedding=features.mtt_embeddings.mean(axis=0),
+            )
         return Analysis(
             duration=decoded.duration,
             genres=genres,
-            tags=_ranked(musicnn.TAGS, tag_probs),
+            tags=ranked(musicnn.TAGS, tag_probs),
             embedding=features.embeddings.mean(axis=0),
             tag_probs=tag_probs,
             tempo=features.tempo,
             excerpt_starts=tuple(excerpt.start for excerpt in decoded.excerpts),
+            **mtt,
         )
-
-
-def _ranked(names, probabilities) -> tuple[tuple[str, float], ...]:
-    order = np.argsort(-np.asarray(probabilities), kind="stable")
-    return tuple((names[i], float(probabilities[i])) for i in order)

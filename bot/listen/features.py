@@ -67,3 +67,16 @@ def handcrafted_features(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     tempo = librosa.feature.tempo(onset_envelope=onset, sr=sample_rate, hop_length=HOP)
     vector = np.concatenate([stacked.mean(axis=1), stacked.std(axis=1), np.atleast_1d(tempo)[:1]])
     return np.nan_to_num(vector.astype(np.float32))
+
+
+def warm_up(seconds: float = 6.0, sample_rate: int = 16_000) -> None:
+    """Compute the features of a few seconds of noise once: librosa's numba functions compile on
+    their first call and write numba's cache (beside librosa, or in ``NUMBA_CACHE_DIR``), so that
+    set-up (``scripts/setup.sh``, the Dockerfile) pays the compilation instead of a user's first run.
+    """
+    noise = np.random.default_rng(0).normal(0.0, 0.1, int(seconds * sample_rate)).astype(np.float32)
+    handcrafted_features(noise, sample_rate)
+
+
+if __name__ == "__main__":
+    warm_up()

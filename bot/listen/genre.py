@@ -8,7 +8,6 @@ is loaded with skops' safe loader and only scikit-learn/numpy types.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -24,24 +23,24 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from bot.errors import CrateError
+from bot.listen.head import (
+    ARRAYS,
+    MANIFEST,
+    MODEL_FORMAT,
+    GenreModelError,
+    default_model_path,
+    read_manifest,
+    to_arrays,
+)
+from bot.listen.head import sha256 as _sha256
 
-MODEL_FORMAT = "crate-genre-model/1"
-MANIFEST = "manifest.json"
+__all__ = ["GenreModel", "GenreModelError", "default_model_path", "MODEL_FORMAT", "MANIFEST", "ESTIMATOR"]
+
 ESTIMATOR = "estimator.skops"
 #: Module prefixes whose classes a genre model file may contain (classes only: a function such
 #: as ``builtins.eval`` or ``posix.system`` stored in e.g. a FunctionTransformer would run at
 #: prediction time, so functions are never trusted, whatever their module).
 TRUSTED_MODULES = ("sklearn.", "numpy.")
-
-
-class GenreModelError(CrateError):
-    user_message = "The genre model could not be loaded."
-
-
-def default_model_path() -> Path:
-    """The model shipped with Crate (trained on GTZAN's ten genres)."""
-    return Path(__file__).resolve().parent.parent / "assets" / "genre-model"
 
 
 def candidate_models(seed: int = 0) -> dict[str, ClassifierMixin]:
@@ -206,6 +205,17 @@ class GenreModel:
             "estimator_sha256": _sha256(estimator_path),
             **self.metadata,
         }
+        # The same model as plain arrays, which workers load and run with numpy alone.
+        arrays_path = directory / ARRAYS
+        try:
+            arrays = to_arrays(self.estimator)
+        except ValueError:
+            arrays_path.unlink(missing_ok=True)
+            manifest.pop("arrays", None)
+            manifest.pop("arrays_sha256", None)
+        else:
+            np.savez_compressed(arrays_path, **arrays)  # type: ignore[arg-type]
+            manifest.update(arrays=ARRAYS, arrays_sha256=_sha256(arrays_path))
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         return directory
 
@@ -215,22 +225,7 @@ class GenreModel:
         import skops.io
 
         directory = Path(directory)
-        try:
-            manifest = json.loads((directory / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise GenreModelError(f"No genre model at {directory} (expected {MANIFEST} there).") from None
-        except json.JSONDecodeError as error:
-            raise GenreModelError(f"The genre model manifest in {directory} is not valid JSON ({error}).") from None
-        if manifest.get("format") != MODEL_FORMAT:
-            raise GenreModelError(
-                f"{directory} is not a Crate genre model of format {MODEL_FORMAT} (found {manifest.get('format')!r})."
-            )
-        if manifest.get("feature_version") != feature_version:
-            raise GenreModelError(
-                f"The genre model in {directory} was trained on different features "
-                f"({manifest.get('feature_version')!r}); this Crate computes {feature_version!r}. "
-                "Retrain it with `crate train DATASET_DIR`."
-            )
+        manifest = read_manifest(directory, feature_version)
         estimator_path = directory / manifest["estimator"]
         if _sha256(estimator_path) != manifest.get("estimator_sha256"):
             raise GenreModelError(f"The genre model file {estimator_path} does not match its manifest.")
@@ -239,7 +234,7 @@ class GenreModel:
         if unsafe:
             raise GenreModelError(f"Refusing to load {estimator_path}: it contains untrusted types {unsafe}.")
         estimator = skops.io.load(estimator_path, trusted=untrusted)
-        metadata = {k: v for k, v in manifest.items() if k not in {"format", "feature_version", "genres", "columns", "estimator", "estimator_sha256"}}
+        metadata = {k: v for k, v in manifest.items() if k not in {"format", "feature_version", "genres", "columns", "estimator", "estimator_sha256", "arrays", "arrays_sha256"}}
         model = cls(estimator, manifest["feature_version"], np.asarray(manifest["columns"], dtype=np.int64), metadata)
         if list(model.genres) != manifest["genres"]:
             raise GenreModelError(f"The genre model in {directory} does not match its manifest's genre list.")
@@ -258,7 +253,3 @@ def _trusted_class(name: str) -> bool:
     except (ImportError, AttributeError, ValueError):
         return False
     return isinstance(value, type)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

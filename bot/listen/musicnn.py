@@ -1,8 +1,14 @@
-"""The pretrained MSD_musicnn music tagger (Pons & Serra 2019), re-implemented in numpy.
+"""The pretrained musicnn music taggers (Pons & Serra 2019), re-implemented in numpy.
 
-The original ``musicnn`` package needs TensorFlow 1.x; this module runs the same network from
-its exported weights (``bot/assets/musicnn-msd/weights.npz``, TensorFlow names and layouts, ISC
-licence in ``LICENSE.md`` beside them) and reproduces its outputs to ~1e-5.
+The original ``musicnn`` package needs TensorFlow 1.x; this module runs the same networks from
+their exported weights (``bot/assets/musicnn-msd/weights.npz`` for MSD_musicnn, trained on the
+Million Song Dataset's last.fm tags, and ``bot/assets/musicnn-mtt/weights.npz`` for MTT_musicnn,
+trained on MagnaTagATune; TensorFlow names and layouts, ISC licence in ``LICENSE.md`` beside
+them) and reproduces their outputs to ~1e-5. Both have the same architecture and input, so one
+:func:`log_mel` front end feeds both.
+
+The front end is numpy only (``numpy.fft`` and a Slaney mel filter bank built here, equal to
+librosa's to float32 rounding), so analysis never imports librosa (and its numba compilation).
 
 Pipeline: 16 kHz mono samples -> :func:`log_mel` -> :func:`to_patches` (3-s patches of 187
 frames) -> :meth:`Musicnn.predict` -> per-patch probabilities of 50 last.fm tags plus the 200-d
@@ -15,17 +21,16 @@ scale/shift at load time.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
 
-import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.special import expit
+
+from bot.analysis import MTT_TAGS, TAGS
 
 SAMPLE_RATE = 16_000
 N_FFT = 512
@@ -35,14 +40,74 @@ PATCH_FRAMES = 187
 
 _BN_EPSILON = 1e-3
 _CHUNK = 2  # patches per batch: bounds peak memory (~25 MB of scratch per patch)
-_ASSETS = resources.files("bot.assets").joinpath("musicnn-msd")
+#: The packaged taggers: name -> (asset folder, tag names in output order).
+MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "msd": ("musicnn-msd", TAGS),
+    "mtt": ("musicnn-mtt", MTT_TAGS),
+}
+__all__ = ["MODELS", "MTT_TAGS", "TAGS", "Musicnn", "TaggerOutput", "log_mel", "to_patches"]
 
-TAGS: tuple[str, ...] = tuple(json.loads(_ASSETS.joinpath("tags.json").read_text("utf-8")))
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    linear = hz / f_sp
+    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, min_log_hz) / min_log_hz) / logstep, linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel)
+
+
+def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    """``[n_mels, 1 + n_fft // 2]`` Slaney-normalised triangular filters (``librosa.filters.mel``)."""
+    fmax = sample_rate / 2 if fmax is None else fmax
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    mel_freqs = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_freqs)
+    ramps = mel_freqs[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_freqs[2 : n_mels + 2] - mel_freqs[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
+def hann(n_fft: int) -> np.ndarray:
+    """The periodic Hann window (``scipy.signal.get_window("hann", n_fft)``, librosa's default)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+
+
+def power_spectrogram(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """``|STFT|**2`` as ``[frames, 1 + n_fft // 2]`` float32: centred frames, zero padding, Hann.
+
+    The same frames as ``librosa.stft(y, n_fft=n_fft, hop_length=hop)`` (librosa >= 0.10 pads
+    with zeros), transposed: time first.
+    """
+    padded = np.pad(np.asarray(y, dtype=np.float32), n_fft // 2)
+    frames = sliding_window_view(padded, n_fft)[::hop] * _window(n_fft)
+    spectrum = np.fft.rfft(frames, axis=1)
+    return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _window(n_fft: int) -> np.ndarray:
+    return hann(n_fft)
 
 
 @lru_cache(maxsize=1)
-def _mel_basis() -> np.ndarray:
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+def _mel_basis_t() -> np.ndarray:
+    return np.ascontiguousarray(mel_filters(SAMPLE_RATE, N_FFT, N_MELS).T)  # [257, 96]
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    """The logistic sigmoid (``scipy.special.expit``), without overflow for large ``|x|``."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def log_mel(samples: np.ndarray) -> np.ndarray:
@@ -55,10 +120,8 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
     y = np.ascontiguousarray(samples, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected mono samples, got shape {y.shape}")
-    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP)  # centre=True, zero padding
-    power = np.abs(stft) ** 2
-    mel = _mel_basis() @ power  # [96, frames]
-    return np.log10(np.float32(10_000) * mel.T + np.float32(1))
+    mel = power_spectrogram(y, N_FFT, HOP) @ _mel_basis_t()  # [frames, 96]
+    return np.log10(np.float32(10_000) * mel + np.float32(1))
 
 
 def to_patches(logmel: np.ndarray) -> np.ndarray:
@@ -101,9 +164,10 @@ def _pad_time(x: np.ndarray, before: int, after: int) -> np.ndarray:
 
 
 class Musicnn:
-    """MSD_musicnn. Load once (~3 MB of weights), then :meth:`predict` on patches."""
+    """One musicnn tagger. Load once (~3 MB of weights), then :meth:`predict` on patches."""
 
-    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], tags: tuple[str, ...] = TAGS) -> None:
+        self.tags = tags
         w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
 
         def bn(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -145,16 +209,17 @@ class Musicnn:
         self._out_b = w["dense_1/bias"]
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Musicnn":
-        """Load ``weights.npz`` (default: the copy packaged in ``bot/assets/musicnn-msd``).
+    def load(cls, path: Path | None = None, *, model: str = "msd") -> "Musicnn":
+        """Load ``weights.npz`` (default: the copy packaged for ``model``, "msd" or "mtt").
 
         Refuses pickled (object) arrays: ``np.load(..., allow_pickle=False)`` raises ValueError.
         """
+        folder, tags = MODELS[model]
         if path is None:
-            with _ASSETS.joinpath("weights.npz").open("rb") as fh:
-                return cls(_read_npz(fh))
+            with resources.files("bot.assets").joinpath(folder, "weights.npz").open("rb") as fh:
+                return cls(_read_npz(fh), tags)
         with open(path, "rb") as fh:
-            return cls(_read_npz(fh))
+            return cls(_read_npz(fh), tags)
 
     def predict(self, patches: np.ndarray) -> TaggerOutput:
         """``[n, 187, 96]`` log-mel patches -> per-patch tag probabilities and embeddings."""
@@ -168,7 +233,7 @@ class Musicnn:
         hidden = np.maximum(pooled_all @ self._dense_w + self._dense_b, 0)
         penultimate = hidden * self._pen_scale + self._pen_shift
         logits = penultimate @ self._out_w + self._out_b
-        probs = expit(logits)
+        probs = _expit(logits)
         return TaggerOutput(tag_probs=probs.astype(np.float32), penultimate=penultimate)
 
     def _pooled(self, x: np.ndarray, work: "_Workspace") -> np.ndarray:

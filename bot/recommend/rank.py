@@ -38,9 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.analysis import TAGS
 from bot.catalog import LIKE, Catalog, Rating, UnknownTrack
 from bot.errors import CrateError
-from bot.listen.musicnn import TAGS
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
 
 # -- weights (tuned on gtzan-mini with `crate evaluate-recs`, see bot/recommend/evaluate.py) --

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.pool import AnalysisPool, WorkerCrashed
+from bot.listen.worker import AnalysisPool
+from bot.pool import WorkerCrashed
 from tests import music
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import running_crate, settings_for

@@ -1,0 +1,62 @@
+"""The bot process stays light: it never imports the listening stack.
+
+Each check runs in a fresh interpreter (this test process has imported everything already):
+importing the bot's run path and every cog, and unpickling an analysis result as the pool does,
+must leave librosa, numba, scipy.signal and scikit-learn out of ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bot.analysis import MTT_TAGS, TAGS, Analysis, ranked
+from bot.listen.worker import AnalyzedFile
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("librosa", "numba", "scipy.signal", "sklearn", "skops")
+
+_PROBE = """
+import importlib, json, pickle, pkgutil, sys
+import bot.cli, bot.crate, cogs.client
+import cogs
+for module in pkgutil.iter_modules(cogs.__path__):
+    importlib.import_module("cogs." + module.name)
+result = pickle.loads(sys.stdin.buffer.read())
+assert result.analysis.tags[0][0], result
+print(json.dumps({"heavy": [m for m in %r if m in sys.modules], "listen": sorted(m for m in sys.modules if m.startswith("bot.listen"))}))
+"""
+
+
+def _analysis() -> AnalyzedFile:
+    rng = np.random.default_rng(0)
+    probs, mtt = rng.random(50).astype(np.float32), rng.random(50).astype(np.float32)
+    analysis = Analysis(
+        duration=30.0, genres=(("rock", 0.6), ("pop", 0.4)), tags=ranked(TAGS, probs),
+        embedding=rng.random(200).astype(np.float32), tag_probs=probs, tempo=120.0, excerpt_starts=(0.0,),
+        mtt_tags=ranked(MTT_TAGS, mtt), mtt_embedding=rng.random(200).astype(np.float32), mtt_tag_probs=mtt,
+    )  # fmt: skip
+    return AnalyzedFile(analysis=analysis, content_hash="0" * 64)
+
+
+def test_bot_run_path_and_cogs_do_not_import_the_listening_stack() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE % (HEAVY,)],
+        input=pickle.dumps(_analysis()), capture_output=True, cwd=ROOT, check=True, timeout=120,
+    )  # fmt: skip
+    found = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert found["heavy"] == []
+    # The pool's client side is in the bot; the analysis code is not.
+    assert "bot.listen.worker" in found["listen"]
+    assert "bot.listen.analyze" not in found["listen"] and "bot.listen.features" not in found["listen"]
+
+
+def test_tag_names_come_from_the_packaged_json() -> None:
+    for folder, names in (("musicnn-msd", TAGS), ("musicnn-mtt", MTT_TAGS)):
+        assert json.loads((ROOT / "bot" / "assets" / folder / "tags.json").read_text()) == list(names)
+        assert len(names) == 50
