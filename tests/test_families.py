@@ -91,8 +91,17 @@ def test_confident_flag_flips_at_the_threshold():
 
 
 @needs_shared
-def test_nebula_is_ambient():
+def test_nebula_is_ambient_or_electronic_never_hiphop():
+    # Both taggers' own top tags for this clip are electronic/techno before ambient: the model answers
+    # electronic with ambient as runner-up (it was "hiphop 22%" with the GTZAN-ten head).
     prediction = default_model().predict(_reference("Nebula"))[0]
+    assert {prediction.top, prediction.runner_up} == {"ambient", "electronic"}, prediction.families[:3]
+    assert dict(prediction.families)["hiphop"] < 0.05
+
+
+@needs_shared
+def test_awakening_whose_tags_say_ambient_is_ambient():
+    prediction = default_model().predict(_reference("Awakening"))[0]
     assert prediction.top == "ambient", prediction.families[:3]
     assert prediction.runner_up == "electronic"
 
@@ -115,7 +124,8 @@ def test_numpy_taggers_on_real_audio_give_the_same_family():
     msd = musicnn.Musicnn.load().predict(patches)
     mtt = musicnn.Musicnn.load(SHARED / "musicnn-mtt" / "weights.npz").predict(patches)
     inputs = FamilyInputs(msd.tag_probs.mean(0), msd.penultimate.mean(0), mtt.tag_probs.mean(0), mtt.penultimate.mean(0))
-    assert default_model().predict(inputs)[0].top == "ambient"
+    answer = default_model().predict(inputs)[0]
+    assert {answer.top, answer.runner_up} == {"ambient", "electronic"}, answer.families[:3]
 
 
 def test_load_refuses_another_format(tmp_path):
