@@ -1,0 +1,255 @@
+"""Genre families: the fourteen answers Crate gives, and a pure-numpy predictor for them.
+
+A track is described to the predictor by what the two musicnn taggers hear, averaged over its
+analysis excerpts: MSD_musicnn's 50 last.fm tag probabilities and MTT_musicnn's 50 MagnaTagATune
+tag probabilities (:class:`FamilyInputs`; the 200-d penultimate embeddings are carried too, for
+heads that use them). The model has two parts, both plain arrays in
+``bot/assets/family-model/family-model.npz``:
+
+- a *tag prior*: a hand-specified, documented tag -> family weight matrix (:data:`PRIOR_TAGS`).
+  The taggers were trained on hundreds of thousands of tracks, so their style tags know families
+  that no labelled data here has (folk, soul, ambient, ...): ``prior = log(eps + probs @ W0)``;
+- a *learned head*: a linear map of the standardized tag logits, fitted where labelled data
+  exists (GTZAN-mini, labelled Debian music), rows of families without data kept at zero.
+
+``logits = prior_scale * prior + head``; softmax -> a distribution over :data:`FAMILIES`. The
+answer is *confident* when the top probability reaches the threshold chosen from the grouped-CV
+reliability analysis (``manifest.json``, ``docs/families.md``); otherwise Crate says "not sure —
+A or B?". No scikit-learn at prediction time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+FAMILIES: tuple[str, ...] = (
+    "rock", "metal", "pop", "hiphop", "electronic", "ambient", "jazz",
+    "blues", "classical", "folk", "country", "soul", "reggae", "disco",
+)
+
+#: How each family is shown to people.
+DISPLAY_NAMES: dict[str, str] = {
+    "rock": "Rock", "metal": "Metal", "pop": "Pop", "hiphop": "Hip hop", "electronic": "Electronic",
+    "ambient": "Ambient", "jazz": "Jazz", "blues": "Blues", "classical": "Classical",
+    "folk": "Folk & world", "country": "Country", "soul": "Soul, R&B & funk", "reggae": "Reggae",
+    "disco": "Disco",
+}
+
+ASSETS = resources.files("bot.assets").joinpath("family-model")
+MODEL_FORMAT = "crate-family-model/1"
+
+#: The tag prior: for each family, the tags of each tagger that speak for it, with weights (1 =
+#: the tag names the family; less = a style or instrument that usually goes with it). Tag names
+#: are the taggers' own (bot/assets/musicnn-msd/tags.json; MTT's list in the manifest).
+PRIOR_TAGS: dict[str, dict[str, dict[str, float]]] = {
+    "msd": {
+        "rock": {"rock": 1, "alternative rock": 1, "classic rock": 1, "indie rock": 1, "punk": 1,
+                 "hard rock": 1, "Progressive rock": 1, "alternative": 0.5, "indie": 0.5, "guitar": 0.3},
+        "metal": {"metal": 1, "heavy metal": 1, "hard rock": 0.3},
+        "pop": {"pop": 1, "indie pop": 0.7, "catchy": 0.5, "female vocalists": 0.3, "dance": 0.3, "happy": 0.2},
+        "hiphop": {"Hip-Hop": 1, "rnb": 0.3},
+        "electronic": {"electronic": 1, "electronica": 1, "electro": 1, "House": 1, "dance": 0.7,
+                       "experimental": 0.3, "party": 0.2},
+        "ambient": {"ambient": 1, "chillout": 0.7, "chill": 0.5, "instrumental": 0.3, "experimental": 0.3,
+                    "Mellow": 0.2},
+        "jazz": {"jazz": 1, "easy listening": 0.3},
+        "blues": {"blues": 1},
+        "classical": {"instrumental": 0.2},
+        "folk": {"folk": 1, "acoustic": 0.7},
+        "country": {"country": 1},
+        "soul": {"soul": 1, "rnb": 1, "funk": 1},
+        "reggae": {},
+        "disco": {"dance": 0.5, "funk": 0.5, "70s": 0.5, "80s": 0.3, "party": 0.3},
+    },
+    "mtt": {
+        "rock": {"rock": 1, "guitar": 0.3, "drums": 0.2, "loud": 0.2},
+        "metal": {"metal": 1, "loud": 0.5},
+        "pop": {"pop": 1},
+        "hiphop": {"beats": 0.3},
+        "electronic": {"techno": 1, "electronic": 1, "synth": 0.7, "dance": 0.7, "beats": 0.5, "beat": 0.3},
+        "ambient": {"ambient": 1, "new age": 1, "quiet": 0.3, "slow": 0.3, "soft": 0.2, "weird": 0.2},
+        "jazz": {"piano": 0.2},
+        "blues": {},
+        "classical": {"classical": 1, "harpsichord": 1, "opera": 1, "choral": 1, "strings": 0.7, "violin": 0.7,
+                      "cello": 0.7, "choir": 0.7, "classic": 0.5, "harp": 0.5, "piano": 0.3, "flute": 0.3},
+        "folk": {"indian": 1, "sitar": 1, "flute": 0.2, "guitar": 0.2},
+        "country": {"country": 1},
+        "soul": {},
+        "reggae": {},
+        "disco": {"dance": 0.3},
+    },
+}
+
+
+class FamilyModelError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FamilyInputs:
+    """Per-track (excerpt-averaged) tagger outputs; each array is ``[n, width]`` (or ``[width]``)."""
+
+    msd_tags: np.ndarray  # [n, 50] MSD_musicnn tag probabilities
+    msd_pen: np.ndarray  # [n, 200] MSD_musicnn penultimate layer
+    mtt_tags: np.ndarray  # [n, 50] MTT_musicnn tag probabilities
+    mtt_pen: np.ndarray  # [n, 200] MTT_musicnn penultimate layer
+
+    def block(self, name: str) -> np.ndarray:
+        return np.atleast_2d(np.asarray(getattr(self, name), dtype=np.float64))
+
+    def tags(self) -> np.ndarray:
+        """``[n, 100]``: MSD's 50 tag probabilities, then MTT's 50."""
+        return np.concatenate([self.block("msd_tags"), self.block("mtt_tags")], axis=1)
+
+    def take(self, index) -> "FamilyInputs":
+        return FamilyInputs(*(self.block(n)[index] for n in ("msd_tags", "msd_pen", "mtt_tags", "mtt_pen")))
+
+
+@dataclass(frozen=True)
+class FamilyPrediction:
+    """One track's answer: every family with its probability, and whether Crate is sure."""
+
+    families: tuple[tuple[str, float], ...]  # all 14, most probable first
+    confident: bool
+    threshold: float
+
+    @property
+    def top(self) -> str:
+        return self.families[0][0]
+
+    @property
+    def runner_up(self) -> str:
+        return self.families[1][0]
+
+    @property
+    def probability(self) -> float:
+        return self.families[0][1]
+
+    def describe(self) -> str:
+        """``"electronic (83%)"`` or ``"not sure — electronic or ambient?"``."""
+        top, runner = DISPLAY_NAMES[self.top].lower(), DISPLAY_NAMES[self.runner_up].lower()
+        if self.confident:
+            return f"{top} ({self.probability:.0%})"
+        return f"not sure — {top} or {runner}?"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "genres": [{"genre": f, "probability": round(p, 4)} for f, p in self.families],
+            "confident": self.confident,
+            "runner_up": self.runner_up,
+        }
+
+
+def prior_matrix(msd_tags: tuple[str, ...], mtt_tags: tuple[str, ...]) -> np.ndarray:
+    """:data:`PRIOR_TAGS` as a ``[100, 14]`` matrix over (MSD tags, MTT tags) x families."""
+    w = np.zeros((len(msd_tags) + len(mtt_tags), len(FAMILIES)))
+    for offset, tagger, names in ((0, "msd", msd_tags), (len(msd_tags), "mtt", mtt_tags)):
+        for j, family in enumerate(FAMILIES):
+            for tag, weight in PRIOR_TAGS[tagger][family].items():
+                w[offset + names.index(tag), j] = weight
+    return w
+
+
+def tag_logits(tags: np.ndarray) -> np.ndarray:
+    """Tag probabilities -> clipped logits, the learned head's input."""
+    p = np.clip(tags, 1e-4, 1 - 1e-4)
+    return np.log(p) - np.log1p(-p)
+
+
+def head_features(inputs: FamilyInputs, head_input: str) -> np.ndarray:
+    """The learned head's (unstandardized) input for ``head_input``."""
+    x = tag_logits(inputs.tags())
+    if head_input == "tags":
+        return x
+    if head_input == "tags+msd_pen":
+        return np.concatenate([x, inputs.block("msd_pen")], axis=1)
+    raise FamilyModelError(f"unknown head input {head_input!r}")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class FamilyModel:
+    """The arrays of a family model and how to apply them (all float64 numpy)."""
+
+    prior_weights: np.ndarray  # [100, 14]
+    prior_scale: float
+    prior_eps: float
+    head_mean: np.ndarray  # [d] standardization of the head's input
+    head_std: np.ndarray  # [d]
+    head_weights: np.ndarray  # [d, 14] (zero columns: families without labelled data)
+    head_bias: np.ndarray  # [14]
+    head_input: str  # "none", "tags" (100 tag logits) or "tags+msd_pen" (+ MSD's 200-d embedding)
+    threshold: float
+    manifest: dict
+
+    def logits(self, inputs: FamilyInputs) -> np.ndarray:
+        tags = inputs.tags()
+        out = self.prior_scale * np.log(self.prior_eps + tags @ self.prior_weights)
+        if self.head_input != "none":
+            x = (head_features(inputs, self.head_input) - self.head_mean) / self.head_std
+            out = out + x @ self.head_weights + self.head_bias
+        return out
+
+    def proba(self, inputs: FamilyInputs) -> np.ndarray:
+        """``[n, 14]`` family probabilities, columns in :data:`FAMILIES` order."""
+        return softmax(self.logits(inputs))
+
+    def predict(self, inputs: FamilyInputs) -> list[FamilyPrediction]:
+        return [self.decide(row) for row in self.proba(inputs)]
+
+    def decide(self, probabilities: np.ndarray) -> FamilyPrediction:
+        """A distribution over the families -> ranked answer plus the confidence decision."""
+        order = np.argsort(-probabilities, kind="stable")
+        ranked = tuple((FAMILIES[i], float(probabilities[i])) for i in order)
+        return FamilyPrediction(ranked, bool(ranked[0][1] >= self.threshold), self.threshold)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "prior_weights": self.prior_weights, "prior_scale": np.asarray(self.prior_scale),
+            "prior_eps": np.asarray(self.prior_eps), "head_mean": self.head_mean, "head_std": self.head_std,
+            "head_weights": self.head_weights, "head_bias": self.head_bias,
+        }
+
+    def save(self, directory) -> None:
+        from pathlib import Path
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "family-model.npz", **self.arrays())
+        manifest = {**self.manifest, "format": MODEL_FORMAT, "families": list(FAMILIES),
+                    "head_input": self.head_input, "threshold": self.threshold}
+        (directory / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
+
+    @classmethod
+    def load(cls, directory=None) -> "FamilyModel":
+        """Load the packaged model (or the one in ``directory``); refuses pickles and other formats."""
+        from pathlib import Path
+
+        base = ASSETS if directory is None else Path(directory)
+        try:
+            manifest = json.loads(base.joinpath("manifest.json").read_text("utf-8"))
+        except FileNotFoundError:
+            raise FamilyModelError(f"No family model at {base}.") from None
+        if manifest.get("format") != MODEL_FORMAT or manifest.get("families") != list(FAMILIES):
+            raise FamilyModelError(f"{base} is not a {MODEL_FORMAT} model over {len(FAMILIES)} families.")
+        with base.joinpath("family-model.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+            a = {k: np.asarray(npz[k], dtype=np.float64) for k in npz.files}
+        return cls(a["prior_weights"], float(a["prior_scale"]), float(a["prior_eps"]), a["head_mean"],
+                   a["head_std"], a["head_weights"], a["head_bias"], manifest["head_input"],
+                   float(manifest["threshold"]), manifest)
+
+
+@lru_cache(maxsize=1)
+def default_model() -> FamilyModel:
+    return FamilyModel.load()

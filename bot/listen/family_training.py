@@ -1,0 +1,178 @@
+"""Training and evaluation data for the family model (:mod:`bot.listen.families`).
+
+Every labelled file is heard once, as analysis hears it (the same 6-s excerpts, both taggers),
+and its per-excerpt outputs are cached in an npz per file, so re-running the training or the
+evaluation costs no audio work. Labels come from ``bot/assets/family-model/sources.json``: each
+entry names where the files are (a folder or a zip/pk3 inside a Debian package), the family, and
+why that label is trustworthy; GTZAN-mini's labels are its folder names.
+
+Run ``python -m bot.listen.family_training --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.listen import families
+
+#: Where the shared data and models are during development (never read at run time).
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SOURCES = families.ASSETS / "sources.json"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled file."""
+
+    path: Path
+    family: str | None  # None: no defensible label (heard for the report, never trained on)
+    source: str  # e.g. "gtzan-mini", "nexuiz-music"
+    group: str  # files of one group never straddle a CV split (an album, a package, a GTZAN clip)
+    kind: str  # "clip" (short labelled clip: tile it) or "track" (full track: analysis excerpts)
+
+
+def _taggers():
+    from bot.listen import musicnn
+
+    msd = musicnn.Musicnn.load()
+    mtt = musicnn.Musicnn.load(SHARED / "models" / "musicnn-mtt" / "weights.npz")
+    return msd, mtt
+
+
+def extract(path: Path, kind: str, taggers) -> dict[str, np.ndarray]:
+    """Per-excerpt outputs of both taggers for one file (the analysis' excerpts for a track)."""
+    from bot.audio.decode import decode_excerpts
+    from bot.listen import musicnn
+    from bot.listen.dataset import decode_for_training
+
+    decoded = decode_for_training(path) if kind == "clip" else decode_excerpts(path)
+    rows: dict[str, list[np.ndarray]] = {"msd_tags": [], "msd_pen": [], "mtt_tags": [], "mtt_pen": []}
+    for excerpt in decoded.excerpts:
+        patches = musicnn.to_patches(musicnn.log_mel(excerpt.samples))
+        if len(patches) == 0:
+            continue
+        for name, tagger in zip(("msd", "mtt"), taggers):
+            out = tagger.predict(patches)
+            rows[f"{name}_tags"].append(out.tag_probs.mean(axis=0))
+            rows[f"{name}_pen"].append(out.penultimate.mean(axis=0))
+    return {k: np.stack(v).astype(np.float32) for k, v in rows.items()}
+
+
+def cached_features(
+    items: Sequence[Item], cache: Path, *, log=print, cached_only: bool = False
+) -> list[dict[str, np.ndarray] | None]:
+    """Features of every item, from ``cache`` when there, else extracted (and cached)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    taggers = None
+    out = []
+    for i, item in enumerate(items):
+        key = hashlib.sha256(f"{item.path}|{item.kind}|v1".encode()).hexdigest()[:20]
+        target = cache / f"{key}.npz"
+        if not target.exists() and cached_only:
+            out.append(None)
+            continue
+        if not target.exists():
+            taggers = taggers or _taggers()
+            try:
+                features = extract(item.path, item.kind, taggers)
+            except Exception as error:  # noqa: BLE001 - a bad file is reported and skipped
+                log(f"[{i + 1}/{len(items)}] skipped {item.path}: {error}")
+                out.append(None)
+                continue
+            np.savez(target, **features)
+            log(f"[{i + 1}/{len(items)}] {item.source} {item.family} {item.path.name}")
+        with np.load(target) as npz:
+            out.append({k: npz[k] for k in npz.files})
+    return out
+
+
+# --------------------------------------------------------------------------- labelled data
+
+
+def gtzan_items(root: Path) -> list[Item]:
+    folders = {"hiphop": "hiphop"}  # GTZAN's folder names are already family ids
+    items = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        family = folders.get(folder.name, folder.name)
+        if family not in families.FAMILIES:
+            continue
+        for path in sorted(folder.glob("*.wav")):
+            items.append(Item(path, family, "gtzan-mini", f"gtzan:{path.stem}", "clip"))
+    return items
+
+
+def debian_items(sources: dict, extract_dir: Path) -> list[Item]:
+    """Files named in ``sources.json`` (``archive`` entries are unpacked into ``extract_dir``)."""
+    items = []
+    for entry in sources["debian"]:
+        base = Path(entry["root"])
+        if "archive" in entry:
+            archive = Path(entry["archive"])
+            if not archive.exists():
+                continue
+            base = extract_dir / entry["package"]
+            if not base.exists():
+                with zipfile.ZipFile(archive) as zf:
+                    zf.extractall(base)
+            base = base / entry["root"]
+        for name, family in entry["files"].items():
+            path = base / name
+            if path.exists():
+                group = entry.get("group", entry["package"])
+                items.append(Item(path, family, entry["package"], group, "track"))
+    return items
+
+
+def load_items(gtzan: Path | None, extract_dir: Path) -> list[Item]:
+    sources = json.loads(SOURCES.read_text("utf-8"))
+    items = gtzan_items(gtzan) if gtzan and gtzan.is_dir() else []
+    return items + debian_items(sources, extract_dir)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    items: tuple[Item, ...]
+    inputs: families.FamilyInputs  # per-track (excerpt-averaged) tagger outputs
+    y: np.ndarray  # family index per track, -1 when unlabelled
+    groups: np.ndarray  # group id per track
+
+
+def build_dataset(items: Sequence[Item], features: Sequence[dict | None]) -> Dataset:
+    kept = [(item, f) for item, f in zip(items, features) if f is not None]
+    stack = lambda key: np.stack([f[key].mean(axis=0) for _, f in kept]).astype(np.float32)  # noqa: E731
+    inputs = families.FamilyInputs(stack("msd_tags"), stack("msd_pen"), stack("mtt_tags"), stack("mtt_pen"))
+    y = np.asarray([families.FAMILIES.index(item.family) if item.family else -1 for item, _ in kept])
+    names = sorted({item.group for item, _ in kept})
+    groups = np.asarray([names.index(item.group) for item, _ in kept])
+    return Dataset(tuple(item for item, _ in kept), inputs, y, groups)
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gtzan", type=Path, default=SHARED / "data" / "gtzan-mini")
+    parser.add_argument("--cache", type=Path, default=Path("/work/scratch/families-cache"))
+    parser.add_argument("--extract-only", action="store_true")
+    parser.add_argument("--cached-only", action="store_true", help="use only files already in the cache")
+    parser.add_argument("--output", type=Path, default=None, help="model directory (default: the packaged one)")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    items = load_items(args.gtzan, args.cache / "extracted")
+    features = cached_features(items, args.cache / "features", log=lambda m: print(m, file=sys.stderr, flush=True),
+                               cached_only=args.cached_only)
+    if args.extract_only:
+        return 0
+    from bot.listen import family_fit
+
+    return family_fit.main(build_dataset(items, features), args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
