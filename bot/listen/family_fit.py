@@ -318,7 +318,7 @@ def render_report(manifest: dict, threshold: float) -> str:
     for name, s in cv["candidates"].items():
         lines.append(f"| {name} | {_f(s['selection_loss'], '{:.3f}')} | {_f(s['log_loss'], '{:.3f}')} | "
                      f"{_f(s['accuracy'])} | {_f(s['accuracy_gtzan'])} | {_f(s['accuracy_debian'])} |")
-    lines += ["", f"### Per family (chosen model, out-of-fold)", "", "| family | precision | recall | support | predicted |",
+    lines += ["", "### Per family (chosen model, out-of-fold)", "", "| family | precision | recall | support | predicted |",
               "| --- | ---: | ---: | ---: | ---: |"]
     for fam, r in cv["per_family"].items():
         lines.append(f"| {fam} | {_f(r['precision'])} | {_f(r['recall'])} | {r['support']} | {r['predicted']} |")
