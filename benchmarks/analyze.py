@@ -1,6 +1,6 @@
 """How long Crate takes to listen to one track, stage by stage, on one core, warm.
 
-    python benchmarks/analyze.py [--runs 7] [--cpu N] [--track FILE.ogg] [--profile]
+    python benchmarks/analyze.py [--runs 7] [--cpu N] [--track FILE.ogg] [--profile] [--no-seed] [--quick]
 
 Times the real code path of ``Listener.analyze`` on a full ~5-minute OGG track (a real
 singularity-music track of 4.5-6 minutes, default: the one closest to 5:00) and on a 30-second
@@ -175,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--track", type=Path, help="the full track (default: a 4.5-6 min singularity-music track)")
     parser.add_argument("--profile", action="store_true", help="also cProfile Listener.analyze on the full track")
     parser.add_argument("--no-seed", action="store_true", help="skip timing the seed articles' pipeline")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run that prints the same table: 1 timed run, no seed pipeline (run by the tests)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.no_seed = 1, True
 
     cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})

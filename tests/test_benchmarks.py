@@ -2,7 +2,6 @@
 
 Nothing here is timed: a quick run checks that the script still works against today's code and
 says what it measures. The figures themselves come from full runs (see README, "Runtime figures").
-benchmarks/analyze.py has no quick mode yet and is not run here.
 """
 
 from __future__ import annotations
@@ -46,3 +45,11 @@ def test_bot_load_quick():
     for figure in ("bot ready in", "event-loop lag", "wall time", "peak RSS, bot process"):
         assert figure in done.stdout, done.stdout
     assert "PASS  3/3 answered or told busy" in done.stdout, done.stdout
+
+
+def test_analyze_quick():
+    done = run("benchmarks/analyze.py", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = ("probe+decode", "musicnn taggers", "total: Listener.analyze", "load both taggers' weights", "target:")
+    for figure in figures:
+        assert figure in done.stdout, done.stdout

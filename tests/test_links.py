@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
-from bot import store
+from bot import catalog, store
 from bot.config import Settings
 from bot.crate import Crate
 from bot.store import Database
@@ -41,8 +41,8 @@ async def test_an_expired_attachment_link_is_refreshed_before_a_re_download(tmp_
             track, _ = await store.add_track(
                 db, GUILD, title="Awakening", source_url=first_link, source_kind="attachment",
                 content_hash=hashlib.sha256(data).hexdigest(), duration=60.0, genres=[("ambient", 1.0)],
-                tag_probs=np.full(store.TAG_COUNT, 0.1, np.float32),
-                embedding=np.ones(store.EMBEDDING_DIM, np.float32), tempo=None, shared_by=ALICE,
+                tag_probs=np.full(catalog.TAG_COUNT, 0.1, np.float32),
+                embedding=np.ones(catalog.EMBEDDING_DIM, np.float32), tempo=None, shared_by=ALICE,
             )
             await store.set_track_source(db, GUILD, track.id, store.TrackSource("attachment", first_link, channel, None))
             crate = Crate(settings, db, pool=None, http=http)  # type: ignore[arg-type]
