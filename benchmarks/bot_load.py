@@ -224,6 +224,14 @@ def analysis_pool():
     return pools[0] if len(pools) == 1 else None
 
 
+def analysis_worker_pids(pool) -> list[int]:
+    """The analysis workers' pids: the pool's own list (workers are forked from a fork server, so
+    they are not this process's children), else the spawned children of this process."""
+    if pool is not None:
+        return list(pool.worker_pids)
+    return [pid for pid, cmd in children_of(os.getpid()) if "spawn_main" in cmd]
+
+
 @dataclass
 class Outcome:
     upload: Upload
@@ -328,14 +336,8 @@ async def burst(args: argparse.Namespace) -> int:
                 stall_at = [(lag, at - first) for lag, at in zip(ticker.lags, ticker.at) if lag > LAG_P99_TARGET]
 
                 # peak RSS, just before shutdown
-                me = os.getpid()
-                workers = children_of(me)
                 pool_pids = pool.worker_pids if pool is not None else None
-                worker_rows = []
-                for pid, cmdline in workers:
-                    if "spawn_main" not in cmdline:  # e.g. multiprocessing's resource tracker
-                        continue
-                    worker_rows.append((pid, vm_hwm_kib(pid)))
+                worker_rows = [(pid, vm_hwm_kib(pid)) for pid in analysis_worker_pids(pool)]
                 bot_hwm = vm_hwm_kib()
                 restarts = pool.restarts if pool is not None else None
                 late = list(fake.late_acks)
@@ -440,7 +442,7 @@ def _final(message) -> bool:
 
 def _classify(message, busy_text: str) -> tuple[str, str]:
     text = (message.content or "") + " ".join((e.get("description") or "") + (e.get("title") or "") for e in message.embeds)
-    if busy_text in text or "database is busy" in text:
+    if busy_text in text or is_busy(text) or "database is busy" in text:
         return "busy", ""
     if "⚠️" in text or "Something went wrong" in text:
         return "failed", text[:300]
@@ -516,7 +518,7 @@ async def mixed_load(args: argparse.Namespace) -> int:
                 wall = time.monotonic() - start
                 await ticker.stop()
                 lags = ticker.lags
-                workers = [(pid, vm_hwm_kib(pid)) for pid, cmd in children_of(os.getpid()) if "spawn_main" in cmd]
+                workers = [(pid, vm_hwm_kib(pid)) for pid in analysis_worker_pids(pool)]
                 bot_hwm = vm_hwm_kib()
                 late = len(fake.late_acks)
                 restarts = pool.restarts if pool is not None else None
