@@ -55,7 +55,9 @@ def initialize(genre_model_path: Path | None) -> None:
     from bot.listen.analyze import Listener
 
     _blas_limits = threadpool_limits(1)
-    listener = Listener.load(genre_model_path)
+    # Only MSD: nothing the bot stores or shows reads the MTT tagger yet (the family model that
+    # will is not wired in), and it would double each analysis. `crate classify` runs both.
+    listener = Listener.load(genre_model_path, with_mtt=False)
     noise = np.random.default_rng(0).normal(0.0, 0.1, int(WARM_UP_SECONDS * SAMPLE_RATE)).astype(np.float32)
     info = AudioInfo(
         duration=WARM_UP_SECONDS, format_name="synthetic", codec="pcm_f32le",
