@@ -41,6 +41,10 @@ class Mentions(Mapping[int, str]):
     def __len__(self) -> int:
         return 0
 
+    def __bool__(self) -> bool:
+        # empty to iterate, yet it names everyone: ``names or {}`` must keep it, not drop it
+        return True
+
 
 MENTIONS = Mentions()
 
