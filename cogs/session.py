@@ -324,13 +324,15 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         """The player wants a file: if the entry it played is still current, it ended naturally.
 
         An entry that cannot be fetched (a track indexed from a local folder, a dead link) is
-        passed over with a note in the channel; only an empty queue ends playback.
+        recorded as skipped and passed over with a note in the channel; only an empty queue ends
+        playback.
         """
+        voice = self._voice(session)
+        current = await self.service.now_playing(session)
+        if voice is not None and current is not None and voice.playing_entry == current.id:
+            current = await self.service.track_finished(session, current.id, names=MENTIONS)
         for _ in range(UNPLAYABLE_IN_A_ROW):
             voice = self._voice(session)
-            current = await self.service.now_playing(session)
-            if voice is not None and current is not None and voice.playing_entry == current.id:
-                current = await self.service.track_finished(session, current.id, names=MENTIONS)
             directory = voice.directory if voice is not None else None
             if current is None or voice is None or directory is None:
                 return None
@@ -344,6 +346,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
             if path:
                 return str(path)
             await self._note_unplayable(session, track)
+            current = await self.service.track_finished(session, current.id, names=MENTIONS, unplayable=True)
         return None
 
     async def _note_unplayable(self, session: Session, track) -> None:
