@@ -362,16 +362,18 @@ class SessionService:
             return NextResult(True, votes, needed, skipped, playing, is_host, filled or ())
 
     async def track_finished(
-        self, session: Session, entry_id: int, *, names: Mapping[int, str] | None = None
+        self, session: Session, entry_id: int, *, names: Mapping[int, str] | None = None, unplayable: bool = False
     ) -> QueueEntry | None:
-        """The player finished ``entry_id``: mark it played and start the next (filling if needed).
+        """The player finished ``entry_id``: mark it played (``skipped`` when it could not be
+        fetched or played at all) and start the next (filling if needed).
 
         Returns what plays now; does nothing (returns the current entry) if ``entry_id`` is no
         longer the one playing — a skip got there first.
         """
         async with self._lock(session):
             session = await self._fresh(session)
-            _, playing, filled = await self._advance(session, "played", entry_id, names)
+            outcome = "skipped" if unplayable else "played"
+            _, playing, filled = await self._advance(session, outcome, entry_id, names)
             if filled is None:
                 return await store.current_entry(self.db, session.guild_id, session.id)
             return playing

@@ -8,7 +8,10 @@ import discord
 
 from bot.catalog import Track
 from bot.describe import genre_bars, top_tags
-from bot.format import clip, format_duration
+from bot.format import clip, format_duration, plural
+from bot.recommend.group import GroupMatch, match_text
+from bot.session import QueueView, SessionSummary
+from bot.store.sessions import QueueEntry, Session
 
 GENRE_COLOURS = {
     "blues": 0x1F4E79, "classical": 0xC9A227, "country": 0xA0522D, "disco": 0xE040FB,
@@ -37,6 +40,10 @@ class Mentions(Mapping[int, str]):
 
     def __len__(self) -> int:
         return 0
+
+    def __bool__(self) -> bool:
+        # empty to iterate, yet it names everyone: ``names or {}`` must keep it, not drop it
+        return True
 
 
 MENTIONS = Mentions()
@@ -78,3 +85,96 @@ def track_embed(track: Track, *, shared_by: str, created: bool) -> discord.Embed
 def error_embed(text: str) -> discord.Embed:
     return discord.Embed(description=f"⚠️ {text}", colour=0xED4245)
 
+
+# ------------------------------------------------------------------ listening sessions
+
+SESSION_COLOUR = 0x1DB954
+UPCOMING_SHOWN = 5
+PLAYED_SHOWN = 10
+
+
+def entry_line(entry: QueueEntry, names: Mapping[int, str]) -> str:
+    if entry.picked_by_crate:
+        who = "Crate's pick"
+    elif entry.added_by is None:
+        who = "added by a member"  # who has since asked Crate to forget them
+    else:
+        who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
+    reason = f" — {entry.reason}" if entry.reason else ""
+    return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
+
+
+def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, names: Mapping[int, str], *, voice: bool,
+                      host: str | None = None) -> discord.Embed:
+    embed = discord.Embed(title="🎧 Listening session", colour=SESSION_COLOUR)
+    if entry is None:
+        embed.description = "Nothing to play yet: add music with `/session add`."
+    else:
+        embed.description = f"▶ Now playing: {entry_line(entry, names)}"
+    if upcoming:
+        embed.add_field(
+            name="Up next",
+            value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(upcoming[:3], 1)),
+            inline=False,
+        )
+    # footers can't show mentions: ``host`` is the host's remembered name, if any
+    embed.set_footer(
+        text=(f"Hosted by {host} · " if host else "")
+        + ("playing in voice" if voice else "text session: follow the links")
+        + " · ⏭ needs the host or a majority"
+    )
+    return embed
+
+
+def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.Embed:
+    embed = discord.Embed(title="Session over", colour=SESSION_COLOUR)
+    played = [e for e in summary.played if e.status in ("played", "skipped", "playing")]
+    skipped = f" ({summary.skipped} skipped)" if summary.skipped else ""
+    embed.description = (
+        f"{plural(len(played), 'track')} in {format_duration(summary.duration)}{skipped}"
+        f" with {plural(len(summary.members), 'listener')}."
+    )
+    if played:
+        lines = [f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
+                 for i, e in enumerate(played[:PLAYED_SHOWN], 1)]
+        if len(played) > PLAYED_SHOWN:
+            lines.append(f"+{len(played) - PLAYED_SHOWN} more")
+        embed.add_field(name="Played", value="\n".join(lines), inline=False)
+    likes = summary.liked_by()
+    if likes:
+        embed.add_field(
+            name="Who liked what",
+            value="\n".join(f"{names.get(u, f'<@{u}>')}: {', '.join(clip(t, 40) for t in titles)}"
+                            for u, titles in likes.items()),
+            inline=False,
+        )
+    embed.add_field(name="Group taste match", value=match_text(summary.match.group), inline=False)
+    embed.add_field(name="Between members", value=pairs_text(summary.match, names), inline=False)
+    return embed
+
+
+def pairs_text(match: GroupMatch, names: Mapping[int, str]) -> str:
+    """``alice & bob 82%`` lines: the blend between every two members."""
+    lines = [
+        f"{names.get(a, f'<@{a}>')} & {names.get(b, f'<@{b}>')}: {match_text(value)}"
+        for a, b, value in match.pairs
+    ]
+    return "\n".join(lines[:10]) or "Only one listener."
+
+
+def queue_embed(view: QueueView, match: GroupMatch, names: Mapping[int, str]) -> discord.Embed:
+    """/session queue: what is playing, what comes next and why, who is here, how tastes blend."""
+    embed = discord.Embed(title="Session queue", colour=SESSION_COLOUR)
+    embed.description = (f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else "Nothing playing.")
+    if view.upcoming:
+        embed.add_field(
+            name="Up next",
+            value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(view.upcoming[:UPCOMING_SHOWN], 1)),
+            inline=False,
+        )
+    here = ", ".join(names.get(u, f"<@{u}>") for u in view.present) or "nobody"
+    embed.add_field(name="Listening", value=here, inline=False)
+    embed.add_field(name="Taste match", value=match_text(match.group))
+    if len(view.present) > 1:
+        embed.add_field(name="Between members", value=pairs_text(match, names), inline=False)
+    return embed

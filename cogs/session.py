@@ -2,7 +2,8 @@
 with 👍 / 👎 / ⏭ that is edited in place, and voice playback when Crate may join the channel.
 
 The session logic (queue, votes, group picks, taste match, restore) is ``bot.session``; this cog
-parses interactions, keeps the voice players and renders.
+parses interactions, keeps each guild's voice connection (``cogs.voice.GuildVoice``) and sends what
+``cogs.render`` draws.
 """
 
 from __future__ import annotations
@@ -11,66 +12,28 @@ import asyncio
 import contextlib
 import logging
 import re
-import tempfile
-from pathlib import Path
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.format import clip, format_duration, plural
-from bot.recommend.group import match_text
+from bot.format import clip, format_duration
 from bot.session import NextResult, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.genre import share_from_interaction
-from cogs.render import MENTIONS, error_embed
-from cogs.voice import SessionPlayer, connect_voice, human_listeners
+from cogs.render import MENTIONS, error_embed, now_playing_embed, queue_embed, summary_embed
+from cogs.voice import GuildVoice, SessionPlayer, connect_voice, human_listeners
 
 log = logging.getLogger(__name__)
 
-UPCOMING_SHOWN = 5
-PLAYED_SHOWN = 10
 UNPLAYABLE_IN_A_ROW = 10  # then the player rests; /session next or /session add wakes it
 
 
-# ------------------------------------------------------------------ rendering
-
-
-def entry_line(entry: QueueEntry, names: dict[int, str]) -> str:
-    if entry.picked_by_crate:
-        who = "Crate's pick"
-    elif entry.added_by is None:
-        who = "added by a member"  # who has since asked Crate to forget them
-    else:
-        who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
-    reason = f" — {entry.reason}" if entry.reason else ""
-    return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
-
-
-def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, names, *, voice: bool,
-                      host: str | None = None) -> discord.Embed:
-    embed = discord.Embed(title="🎧 Listening session", colour=0x1DB954)
-    if entry is None:
-        embed.description = "Nothing to play yet: add music with `/session add`."
-    else:
-        embed.description = f"▶ Now playing: {entry_line(entry, names)}"
-    if upcoming:
-        embed.add_field(
-            name="Up next",
-            value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(upcoming[:3], 1)),
-            inline=False,
-        )
-    # footers can't show mentions: ``host`` is the host's remembered name, if any
-    embed.set_footer(
-        text=(f"Hosted by {host} · " if host else "")
-        + ("playing in voice" if voice else "text session: follow the links")
-        + " · ⏭ needs the host or a majority"
-    )
-    return embed
+# ------------------------------------------------------------------ the now-playing buttons
 
 
 def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.View:
@@ -80,42 +43,6 @@ def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.V
         view.add_item(RateButton(entry.track_id, DISLIKE, label="Dislike"))
     view.add_item(SkipButton(session.id))
     return view
-
-
-def summary_embed(summary: SessionSummary, names: dict[int, str]) -> discord.Embed:
-    embed = discord.Embed(title="Session over", colour=0x1DB954)
-    played = [e for e in summary.played if e.status in ("played", "skipped", "playing")]
-    skipped = f" ({summary.skipped} skipped)" if summary.skipped else ""
-    embed.description = (
-        f"{plural(len(played), 'track')} in {format_duration(summary.duration)}{skipped}"
-        f" with {plural(len(summary.members), 'listener')}."
-    )
-    if played:
-        lines = [f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
-                 for i, e in enumerate(played[:PLAYED_SHOWN], 1)]
-        if len(played) > PLAYED_SHOWN:
-            lines.append(f"+{len(played) - PLAYED_SHOWN} more")
-        embed.add_field(name="Played", value="\n".join(lines), inline=False)
-    likes = summary.liked_by()
-    if likes:
-        embed.add_field(
-            name="Who liked what",
-            value="\n".join(f"{names.get(u, f'<@{u}>')}: {', '.join(clip(t, 40) for t in titles)}"
-                            for u, titles in likes.items()),
-            inline=False,
-        )
-    embed.add_field(name="Group taste match", value=match_text(summary.match.group), inline=False)
-    embed.add_field(name="Between members", value=pairs_text(summary.match, names), inline=False)
-    return embed
-
-
-def pairs_text(match, names: dict[int, str]) -> str:
-    """``alice & bob 82%`` lines: the blend between every two members."""
-    lines = [
-        f"{names.get(a, f'<@{a}>')} & {names.get(b, f'<@{b}>')}: {match_text(value)}"
-        for a, b, value in match.pairs
-    ]
-    return "\n".join(lines[:10]) or "Only one listener."
 
 
 # ------------------------------------------------------------------ the ⏭ button
@@ -148,9 +75,7 @@ class SkipButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button
 class Sessions(commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"):
     def __init__(self, bot: CrateBot):
         self.bot = bot
-        self.players: dict[int, SessionPlayer] = {}  # session id -> voice player
-        self.playing_entry: dict[int, int] = {}  # session id -> queue entry the player is on
-        self.scratch: dict[int, tempfile.TemporaryDirectory] = {}
+        self.voices: dict[int, GuildVoice] = {}  # guild id -> its one voice connection
         self._restore_task: asyncio.Task | None = None
 
     @property
@@ -166,8 +91,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     async def cog_unload(self) -> None:
         if self._restore_task:
             self._restore_task.cancel()
-        for session_id in list(self.players):
-            await self._stop_voice(session_id)
+        for voice in list(self.voices.values()):
+            await voice.close()
+        self.voices.clear()
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -256,20 +182,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         view = await self.service.queue_view(session)
         names = MENTIONS
         match = await self.service.taste_match(interaction.guild_id, view.present)
-        embed = discord.Embed(title="Session queue", colour=0x1DB954)
-        embed.description = (f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else "Nothing playing.")
-        if view.upcoming:
-            embed.add_field(
-                name="Up next",
-                value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(view.upcoming[:UPCOMING_SHOWN], 1)),
-                inline=False,
-            )
-        here = ", ".join(names.get(u, f"<@{u}>") for u in view.present) or "nobody"
-        embed.add_field(name="Listening", value=here, inline=False)
-        embed.add_field(name="Taste match", value=match_text(match.group))
-        if len(view.present) > 1:
-            embed.add_field(name="Between members", value=pairs_text(match, names), inline=False)
-        await replies.send(interaction, embed=embed)
+        await replies.send(interaction, embed=queue_embed(view, match, names))
 
     @app_commands.command(name="next", description="Move on: the host skips at once, others vote")
     @app_commands.guild_only()
@@ -302,7 +215,8 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     async def move_on(self, session: Session, user_id: int, guild: discord.Guild | None) -> str:
         """/session next and ⏭: returns the sentence for the member who asked."""
-        player = self.players.get(session.id)
+        voice = self._voice(session)
+        player = voice.player if voice is not None else None
         result: NextResult = await self.service.next(session, user_id, names=MENTIONS, audible=player is not None)
         if not result.moved:
             return f"⏭ Vote counted: {result.votes} of {result.needed} needed to move on."
@@ -319,7 +233,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     async def _finish(self, session: Session, channel, guild, *, by_user: int | None, post: bool = True) -> SessionSummary:
         summary = await self.service.end(session, by_user)
-        await self._stop_voice(session.id)
+        await self._stop_voice(session)
         names = MENTIONS
         if session.now_playing_message_id and channel is not None:
             with contextlib.suppress(discord.HTTPException):
@@ -336,12 +250,12 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         view = await self.service.queue_view(session)
         host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
         message = await channel.send(
-            embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players,
+            embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=self._voice(session) is not None,
                                     host=host),
             view=now_playing_view(session, view.now_playing),
         )
         await self.service.set_now_playing_message(session, message.id)
-        if view.now_playing is not None and session.id not in self.players:
+        if view.now_playing is not None and self._voice(session) is None:
             await self._announce(session, channel, view.now_playing)
 
     async def _refresh_now_playing(self, session: Session, guild, *, announce: bool = False) -> None:
@@ -354,11 +268,11 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
         with contextlib.suppress(discord.HTTPException):
             await channel.get_partial_message(session.now_playing_message_id).edit(
-                embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=session.id in self.players,
+                embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=self._voice(session) is not None,
                                         host=host),
                 view=now_playing_view(session, view.now_playing),
             )
-        if announce and view.now_playing is not None and session.id not in self.players:
+        if announce and view.now_playing is not None and self._voice(session) is None:
             await self._announce(session, channel, view.now_playing)
 
     async def _announce(self, session: Session, channel, entry: QueueEntry) -> None:
@@ -369,9 +283,12 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
 
     # -- voice ----------------------------------------------------------------------------------
 
-    def _start_player(self, session: Session, voice) -> None:
-        self.scratch[session.id] = tempfile.TemporaryDirectory(prefix="crate-session-")
+    def _voice(self, session: Session) -> GuildVoice | None:
+        """The guild's voice connection, if it plays for ``session``."""
+        voice = self.voices.get(session.guild_id)
+        return voice if voice is not None and voice.session_id == session.id else None
 
+    def _start_player(self, session: Session, voice_client) -> None:
         async def next_track() -> str | None:
             return await self._next_file(session)
 
@@ -382,14 +299,14 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         async def left_idle() -> None:
             await self._voice_left(session)
 
-        player = SessionPlayer(voice, asyncio.get_running_loop(), next_track, on_track_start)
-        self.players[session.id] = player
-        channel = voice.channel
+        player = SessionPlayer(voice_client, asyncio.get_running_loop(), next_track, on_track_start)
+        self.voices[session.guild_id] = GuildVoice(session.id, player)
+        channel = voice_client.channel
         player.watch_idle(lambda: human_listeners(channel), self.bot.settings.voice_idle_timeout, left_idle)
 
     async def _voice_left(self, session: Session) -> None:
         """The idle watcher left voice: the session carries on in text, and says so."""
-        await self._stop_voice(session.id)
+        await self._stop_voice(session)
         guild = self.bot.get_guild(session.guild_id)
         channel = guild.get_channel(session.channel_id) if guild else None
         if channel is not None:
@@ -399,26 +316,28 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         await self._refresh_now_playing(session, guild)
 
     async def _kick_player(self, session: Session) -> None:
-        player = self.players.get(session.id)
-        if player is not None:
-            await player.start()
+        voice = self._voice(session)
+        if voice is not None:
+            await voice.player.start()
 
     async def _next_file(self, session: Session) -> str | None:
         """The player wants a file: if the entry it played is still current, it ended naturally.
 
         An entry that cannot be fetched (a track indexed from a local folder, a dead link) is
-        passed over with a note in the channel; only an empty queue ends playback.
+        recorded as skipped and passed over with a note in the channel; only an empty queue ends
+        playback.
         """
+        voice = self._voice(session)
+        current = await self.service.now_playing(session)
+        if voice is not None and current is not None and voice.playing_entry == current.id:
+            current = await self.service.track_finished(session, current.id, names=MENTIONS)
         for _ in range(UNPLAYABLE_IN_A_ROW):
-            current = await self.service.now_playing(session)
-            finished = self.playing_entry.get(session.id)
-            if current is not None and finished == current.id:
-                current = await self.service.track_finished(session, current.id, names=MENTIONS)
-            if current is None or session.id not in self.scratch:
+            voice = self._voice(session)
+            directory = voice.directory if voice is not None else None
+            if current is None or voice is None or directory is None:
                 return None
-            self.playing_entry[session.id] = current.id
+            voice.playing_entry = current.id
             track = await self.service.track(session.guild_id, current.track_id)
-            directory = Path(self.scratch[session.id].name)
             try:
                 path = await self.bot.crate.fetch_for_playback(track, directory)
             except Exception:
@@ -427,6 +346,7 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
             if path:
                 return str(path)
             await self._note_unplayable(session, track)
+            current = await self.service.track_finished(session, current.id, names=MENTIONS, unplayable=True)
         return None
 
     async def _note_unplayable(self, session: Session, track) -> None:
@@ -437,15 +357,11 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
                 await channel.send(f"⚠️ I can't play **{clip(track.title, 80)}** in voice"
                                    " (its audio isn't reachable any more), so I'm moving on.")
 
-    async def _stop_voice(self, session_id: int) -> None:
-        player = self.players.pop(session_id, None)
-        self.playing_entry.pop(session_id, None)
-        if player is not None:
-            with contextlib.suppress(Exception):
-                await player.stop()
-        scratch = self.scratch.pop(session_id, None)
-        if scratch is not None:
-            scratch.cleanup()
+    async def _stop_voice(self, session: Session) -> None:
+        voice = self._voice(session)
+        if voice is not None:
+            del self.voices[session.guild_id]
+            await voice.close()
 
     # -- restart --------------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 The Discord layer only: ``SessionPlayer`` plays the local files the session hands it, one after
 the other, through discord.py's ``VoiceClient``; ``IdleWatcher`` leaves when nobody is listening;
-``connect_voice`` joins a channel or says why it can't (the session then stays text-only).
+``connect_voice`` joins a channel or says why it can't (the session then stays text-only);
+``GuildVoice`` is a guild's one voice connection: the player, the session it plays for, the entry
+it is on and the scratch directory its downloads go to.
 
 Threads: discord.py plays a source on its own ``AudioPlayer`` thread (20-ms frames of 48-kHz
 stereo s16le PCM read from ffmpeg) and calls ``after(error)`` on that thread when the source
@@ -17,10 +19,12 @@ user's URL straight into ffmpeg: ``track_source`` accepts local paths only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes.util
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Awaitable, Callable, Protocol
 
@@ -221,6 +225,30 @@ class SessionPlayer:
         except RuntimeError:  # the loop is closed: the bot is shutting down
             return
         future.add_done_callback(_log_failure)
+
+
+class GuildVoice:
+    """A guild's one voice connection (Discord allows one per guild): the session it plays for,
+    its ``SessionPlayer`` (with the idle watcher), the queue entry being played, and the scratch
+    directory the tracks are downloaded to. ``close()`` stops playing, leaves and cleans up."""
+
+    def __init__(self, session_id: int, player: SessionPlayer):
+        self.session_id = session_id
+        self.player = player
+        self.playing_entry: int | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="crate-session-")
+
+    @property
+    def directory(self) -> Path | None:
+        """Where this connection downloads tracks to; None once closed."""
+        return Path(self._scratch.name) if self._scratch is not None else None
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.player.stop()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
 
 def _log_failure(future) -> None:

@@ -284,6 +284,12 @@ async def test_vote_skip_needs_a_strict_majority_of_members_present(db, service,
     assert moved.moved and moved.now_playing is not None and moved.now_playing.added_by is None
     assert len(moved.filled) >= 1 and moved.now_playing.id == moved.filled[0].id
 
+    # A track the player could not fetch or play at all is recorded as skipped, not played.
+    unplayable = moved.now_playing
+    after = await service.track_finished(session, unplayable.id, unplayable=True)
+    assert (await store_sessions.get_entry(db, GUILD, session.id, unplayable.id)).status == "skipped"
+    assert after is None or after.id != unplayable.id
+
 
 async def test_in_a_text_session_moving_on_is_not_a_skip_but_a_vote_is(db, service):
     ids = await add_clustered_tracks(db, GUILD)

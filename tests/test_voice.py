@@ -536,3 +536,17 @@ async def test_leaving_an_idle_channel_tells_the_session(queue_cuts):
     player.watch_idle(lambda: 0, idle_timeout=0.1, on_leave=on_leave)
     await asyncio.wait_for(told.wait(), 5)
     await finish(player, link)
+
+
+async def test_guild_voice_close_stops_the_player_leaves_and_removes_its_downloads(queue_cuts):
+    link, session = LinkStandIn(frame_delay=0.02), Session(queue_cuts)
+    guild_voice = voice.GuildVoice(7, make_player(link, session))
+    directory = guild_voice.directory
+    assert directory is not None and directory.is_dir()
+    (directory / "track.ogg").write_bytes(b"downloaded")
+    await guild_voice.player.start()
+    assert link.is_playing()
+    await guild_voice.close()
+    assert link.disconnected and not link.is_playing() and guild_voice.player.finished.is_set()
+    assert not directory.exists() and guild_voice.directory is None
+    await guild_voice.close()  # twice is harmless (the idle watcher may have left already)

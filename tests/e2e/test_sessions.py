@@ -242,3 +242,70 @@ async def test_an_expired_attachment_link_is_refreshed_before_it_is_shared_again
         assert "POST /attachments/refresh-urls" in fake.requests
         end = await fake.slash(guild, channel, "bob", "session end")
         assert (await reply(end)).embed["title"] == "Session over"
+
+
+#: Three members, three tastes: the tracks each of them likes (none of them dislikes anything,
+#: so no track is vetoed and every member stays servable).
+TASTES = {
+    "alice": [("nexuiz", music.NEXUIZ_METAL), ("nexuiz", "infight"), ("nexuiz", "thunder")],
+    "bob": [("nexuiz", music.NEXUIZ_ELECTRONIC), ("nexuiz", "digital-pursuit"), ("nexuiz", "neuronal-diving")],
+    "carol": [("singularity", music.AMBIENT), ("singularity", "Nebula"), ("singularity", "Media Threat")],
+}
+PICKS_CHECKED = 6
+
+
+async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path):
+    """alice, bob and carol like different music; Crate's consecutive group picks serve each of
+    them at least once in every run of three (the fairness guarantee of bot.recommend.group)."""
+    from bot.store import sessions as store
+    from bot.store.database import Database
+
+    files = {}
+    for member, liked in TASTES.items():
+        for kind, name in liked:
+            source = music.nexuiz_track(name) if kind == "nexuiz" else music.singularity_track(name)
+            cut = music.convert(source, tmp_path / f"{name}.ogg", "-ss", "30", "-t", "20", "-c:a", "libvorbis")
+            files[f"/{name.replace(' ', '-')}.ogg"] = (cut.read_bytes(), "audio/ogg")
+    async with FakeDiscord() as fake, music_server(files) as web:
+        settings = settings_for(fake, tmp_path / "crate.sqlite3")
+        guild, channel = where(fake)
+        members = {name: fake.member(guild, name).id for name in TASTES}
+        async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
+            # Everyone is present before Crate picks anything: the session opens on an empty catalog.
+            start = await fake.slash(guild, channel, "alice", "session start")
+            assert "started a listening session" in (await reply(start)).content
+            message = await now_playing(fake, channel, guild)
+            assert "Nothing to play yet" in message.embed["description"]
+            session_id = int(next(c for c in message.custom_ids if c.startswith("crate:skip:")).split(":")[2])
+            for member in ("bob", "carol"):
+                joined = await fake.slash(guild, channel, member, "session join")
+                assert "You joined" in (await joined.wait_response()).data["content"]
+            for member, liked in TASTES.items():
+                for _, name in liked:
+                    shared = await reply(await fake.slash(guild, channel, member, "genre",
+                                                          {"url": f"{web}/{name.replace(' ', '-')}.ogg"}))
+                    track_id = int(re.search(r"Track #(\d+)", shared.embed["footer"]["text"]).group(1))
+                    rated = await fake.slash(guild, channel, member, "like", {"track": track_id})
+                    assert "like" in ((await rated.wait_original()).content or "").lower()
+            shown = []  # what the bot says each pick is for, as the members read it
+            for _ in range(PICKS_CHECKED):
+                moved = await answered(await fake.slash(guild, channel, "alice", "session next"))
+                assert "Now playing" in moved.content, moved.content
+                shown.append((await now_playing(fake, channel, guild)).embed["description"])
+            await reply(await fake.slash(guild, channel, "alice", "session end"))
+
+        db = await Database.connect(settings.database_path)
+        try:
+            entries = await store.queue_of(db, guild.id, session_id)
+        finally:
+            await db.close()
+    picks = [e for e in entries if e.picked_by_crate][:PICKS_CHECKED]
+    assert len(picks) == PICKS_CHECKED, entries
+    served = [set(e.for_user_ids) for e in picks]
+    for start in range(len(served) - 2):
+        window = set().union(*served[start:start + 3])
+        assert window >= set(members.values()), (start, [(e.title, e.for_user_ids, e.reason) for e in picks])
+    # ... and the bot says so: each member is named in the reasons shown within the first three picks
+    everyone = any("everyone" in line for line in shown[:3])
+    for user_id in members.values():
+        assert everyone or any(f"<@{user_id}>" in line for line in shown[:3]), shown
