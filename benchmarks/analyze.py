@@ -125,7 +125,9 @@ class Stages:
             return self.listener.genre_model.predict_proba(vectors).mean(axis=0)
 
         times["genre classifier"], _ = _timed(genre)
-        times["sum of stages"] = sum(times[k] for k in ("probe+decode", "handcrafted features", "musicnn taggers", "genre classifier"))
+        times["sum of stages"] = sum(
+            times[k] for k in ("probe+decode", "handcrafted features", "musicnn taggers", "genre classifier")
+        )
         times["total: Listener.analyze"], _ = _timed(self.listener.analyze, path, self.limits)
         return times
 
@@ -175,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--track", type=Path, help="the full track (default: a 4.5-6 min singularity-music track)")
     parser.add_argument("--profile", action="store_true", help="also cProfile Listener.analyze on the full track")
     parser.add_argument("--no-seed", action="store_true", help="skip timing the seed articles' pipeline")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run that prints the same table: 1 timed run, no seed pipeline (run by the tests)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run that prints the same table: 1 timed run, no seed pipeline (run by the tests)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.no_seed = 1, True
@@ -243,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  load genre model (arrays, checked)         {load_genre * 1000:8.1f} ms")
         for name, seconds in first.items():
             median = statistics.median(run["total: Listener.analyze"] for run in results[name])
-            print(f"  first analyze, {name:<28}{seconds * 1000:8.1f} ms  (+{(seconds - median) * 1000:.1f} ms over warm)")
+            print(
+                f"  first analyze, {name:<28}{seconds * 1000:8.1f} ms  (+{(seconds - median) * 1000:.1f} ms over warm)"
+            )
         print()
         peak_self, peak_child = _mb_self(), _mb_children()
         decoder_peak = _decoder_peak_mb(track)

@@ -91,9 +91,19 @@ def make_music(scratch: Path, count: int, rng: random.Random, links: int) -> lis
         length = rng.randint(20, 60)
         start = rng.randint(0, 40)
         mp3 = i % 3 == 2
-        suffix, args = (".mp3", ["-c:a", "libmp3lame", "-b:a", "128k"]) if mp3 else (".ogg", ["-c:a", "libvorbis", "-q:a", "3"])
+        suffix, args = (
+            (".mp3", ["-c:a", "libmp3lame", "-b:a", "128k"]) if mp3 else (".ogg", ["-c:a", "libvorbis", "-q:a", "3"])
+        )
         target = scratch / f"{i:02d}-{stem.replace(' ', '_')}-{start}s+{length}s{suffix}"
-        jobs.append((path, target, ["-ss", str(start), "-t", str(length), "-vn", *args], mp3, f"{path.name} @{start}s, {length}s"))
+        jobs.append(
+            (
+                path,
+                target,
+                ["-ss", str(start), "-t", str(length), "-vn", *args],
+                mp3,
+                f"{path.name} @{start}s, {length}s",
+            )
+        )
         i += 1
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
         list(ex.map(lambda j: music.convert(j[0], j[1], *j[2]), jobs))
@@ -258,9 +268,11 @@ async def burst(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         links = args.requests // 5 if args.links is None else args.links
         uploads = make_music(scratch / "music", args.requests, rng, links)
-        print(f"prepared {len(uploads)} shares in {time.perf_counter() - t:.1f} s "
-              f"({sum(u.as_link for u in uploads)} links, {sum(not u.as_link for u in uploads)} attachments, "
-              f"{sum(len(u.data) for u in uploads) / 2**20:.1f} MiB)")
+        print(
+            f"prepared {len(uploads)} shares in {time.perf_counter() - t:.1f} s "
+            f"({sum(u.as_link for u in uploads)} links, {sum(not u.as_link for u in uploads)} attachments, "
+            f"{sum(len(u.data) for u in uploads) / 2**20:.1f} MiB)"
+        )
         files = {f"/{u.name}": (u.data, u.content_type) for u in uploads if u.as_link}
 
         async with FakeDiscord() as fake, music_server(files) as web:
@@ -270,9 +282,11 @@ async def burst(args: argparse.Namespace) -> int:
             settings = settings_for(fake, scratch / "crate.sqlite3", **overrides)
             t = time.perf_counter()
             async with running_crate(fake, settings):
-                print(f"bot ready in {time.perf_counter() - t:.1f} s "
-                      f"(workers={settings.workers}, queue_depth={settings.queue_depth}, "
-                      f"admits {settings.workers + settings.queue_depth} jobs at once)")
+                print(
+                    f"bot ready in {time.perf_counter() - t:.1f} s "
+                    f"(workers={settings.workers}, queue_depth={settings.queue_depth}, "
+                    f"admits {settings.workers + settings.queue_depth} jobs at once)"
+                )
                 pool = analysis_pool()
 
                 members = [(g, m) for g in fake.guilds for m in ("alice", "bob", "carol")]
@@ -286,8 +300,14 @@ async def burst(args: argparse.Namespace) -> int:
 
                     warm = scratch / "warm"
                     warm.mkdir()
-                    await asyncio.to_thread(download_link, f"{web}{next(iter(files))}", warm, limits=settings.limits,
-                                            allowlist=settings.url_allowlist, timeout=settings.download_timeout)
+                    await asyncio.to_thread(
+                        download_link,
+                        f"{web}{next(iter(files))}",
+                        warm,
+                        limits=settings.limits,
+                        allowlist=settings.url_allowlist,
+                        timeout=settings.download_timeout,
+                    )
 
                 ticker = LagTicker(args.stalls)
                 ticker.start()
@@ -302,15 +322,26 @@ async def burst(args: argparse.Namespace) -> int:
                     if u.as_link:
                         ix = await fake.slash(guild, channel, outcome.member, "genre", {"url": f"{web}/{u.name}"})
                     else:
-                        ix = await fake.slash(guild, channel, outcome.member, "genre",
-                                              attachments={"file": (u.name, u.data, u.content_type)})
+                        ix = await fake.slash(
+                            guild,
+                            channel,
+                            outcome.member,
+                            "genre",
+                            attachments={"file": (u.name, u.data, u.content_type)},
+                        )
                     try:
                         await ix.wait_response(timeout=30)
                         outcome.ack = ix.ack_latency
                         message = await ix.wait_original(
-                            predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content
-                                                                       and "🎧" not in m.content
-                                                                       and "⏳" not in m.content),
+                            predicate=lambda m: (
+                                bool(m.embeds)
+                                or bool(
+                                    m.content
+                                    and "⏬" not in m.content
+                                    and "🎧" not in m.content
+                                    and "⏳" not in m.content
+                                )
+                            ),
                             timeout=ANSWER_TIMEOUT,
                         )
                     except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash
@@ -364,23 +395,36 @@ async def burst(args: argparse.Namespace) -> int:
         return f"{v / 1024:8.1f} MiB" if v is not None else "       ?"
 
     print()
-    print(f"requests                      {len(outcomes)} at once, {args.workers} workers, "
-          f"queue depth {settings.queue_depth}")
+    print(
+        f"requests                      {len(outcomes)} at once, {args.workers} workers, "
+        f"queue depth {settings.queue_depth}"
+    )
     print(f"answered / told busy / failed {len(answered)} / {len(busy)} / {len(failures)}")
-    print(f"ack latency                   max {max(acks):.3f} s, p99 {percentile(acks, 99):.3f} s, "
-          f"p50 {percentile(acks, 50):.3f} s  ({len(acks)}/{len(outcomes)} acknowledged)" if acks else
-          "ack latency                   none acknowledged")
+    print(
+        f"ack latency                   max {max(acks):.3f} s, p99 {percentile(acks, 99):.3f} s, "
+        f"p50 {percentile(acks, 50):.3f} s  ({len(acks)}/{len(outcomes)} acknowledged)"
+        if acks
+        else "ack latency                   none acknowledged"
+    )
     if late:
         print(f"late acks seen by the fake    {len(late)}")
-    print(f"event-loop lag ({len(lags)} ticks) p50 {percentile(lags, 50) * 1000:.1f} ms, "
-          f"p99 {percentile(lags, 99) * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms")
+    print(
+        f"event-loop lag ({len(lags)} ticks) p50 {percentile(lags, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(lags, 99) * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms"
+    )
     for lag, at in stall_at:
         print(f"    stall of {lag * 1000:.0f} ms ending {at:.2f} s after the first request")
-    print("    (ticker in the bot's event loop; the fake Discord and this driver share that loop, so it is conservative)")
+    print(
+        "    (ticker in the bot's event loop; the fake Discord and this driver share that loop, so it is conservative)"
+    )
     print(f"wall time                     {wall:.2f} s from the first request to the last answer")
     if answered:
-        print(f"answers done at               {', '.join(f'{(o.finished or 0.0) - first:.1f}' for o in sorted(answered, key=lambda o: o.finished or 0.0))} s")
-    print(f"peak RSS, bot process         {kib(bot_hwm)}  (bot + fake Discord + driver + {len(uploads)} shares in memory)")
+        print(
+            f"answers done at               {', '.join(f'{(o.finished or 0.0) - first:.1f}' for o in sorted(answered, key=lambda o: o.finished or 0.0))} s"
+        )
+    print(
+        f"peak RSS, bot process         {kib(bot_hwm)}  (bot + fake Discord + driver + {len(uploads)} shares in memory)"
+    )
     for pid, hwm in worker_rows:
         tag = "" if pool_pids is None else (" (pool worker)" if pid in pool_pids else " (not in pool.worker_pids)")
         print(f"peak RSS, worker pid {pid:<8} {kib(hwm)}{tag}")
@@ -394,8 +438,10 @@ async def burst(args: argparse.Namespace) -> int:
         print(f"worker restarts               {restarts}")
 
     checks = [
-        (f"every interaction acknowledged within {ACK_TARGET:g} s",
-         len(acks) == len(outcomes) and max(acks, default=99) <= ACK_TARGET and not late),
+        (
+            f"every interaction acknowledged within {ACK_TARGET:g} s",
+            len(acks) == len(outcomes) and max(acks, default=99) <= ACK_TARGET and not late,
+        ),
         (f"event-loop lag p99 <= {LAG_P99_TARGET * 1000:.0f} ms", percentile(lags, 99) <= LAG_P99_TARGET),
         (f"{len(outcomes)}/{len(outcomes)} answered or told busy", not failures),
     ]
@@ -441,7 +487,9 @@ def _final(message) -> bool:
 
 
 def _classify(message, busy_text: str) -> tuple[str, str]:
-    text = (message.content or "") + " ".join((e.get("description") or "") + (e.get("title") or "") for e in message.embeds)
+    text = (message.content or "") + " ".join(
+        (e.get("description") or "") + (e.get("title") or "") for e in message.embeds
+    )
     if busy_text in text or is_busy(text) or "database is busy" in text:
         return "busy", ""
     if "⚠️" in text or "Something went wrong" in text:
@@ -469,8 +517,13 @@ async def mixed_load(args: argparse.Namespace) -> int:
                 pool = analysis_pool()
                 seeds = []  # (message, track id) of the tracks shared before the load
                 for n, upload in enumerate(uploads[:SEED_SHARES]):
-                    ix = await fake.slash(guild, channel, names[n], "genre",
-                                          attachments={"file": (upload.name, upload.data, upload.content_type)})
+                    ix = await fake.slash(
+                        guild,
+                        channel,
+                        names[n],
+                        "genre",
+                        attachments={"file": (upload.name, upload.data, upload.content_type)},
+                    )
                     message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=ANSWER_TIMEOUT)
                     track = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
                     seeds.append((message, track))
@@ -486,22 +539,39 @@ async def mixed_load(args: argparse.Namespace) -> int:
                     message, track = seeds[n % len(seeds)]
                     try:
                         if item.kind == "autocomplete":
-                            ix = await fake.autocomplete_interaction(guild, channel, item.member, "like",
-                                                                     focused="track", value=rng.choice(["", "a", "e", "n"]))
+                            ix = await fake.autocomplete_interaction(
+                                guild,
+                                channel,
+                                item.member,
+                                "like",
+                                focused="track",
+                                value=rng.choice(["", "a", "e", "n"]),
+                            )
                             await ix.wait_choices(timeout=30)
                             item.ack = item.done = ix.ack_latency
                             item.outcome = "answered"
                             return
                         if item.kind == "genre":
                             u = shares[n % len(shares)]
-                            ix = await fake.slash(guild, channel, item.member, "genre",
-                                                  attachments={"file": (u.name, u.data, u.content_type)})
+                            ix = await fake.slash(
+                                guild,
+                                channel,
+                                item.member,
+                                "genre",
+                                attachments={"file": (u.name, u.data, u.content_type)},
+                            )
                         elif item.kind == "rating" and n % 2:
-                            ix = await fake.click(guild, channel, item.member, message,
-                                                  f"crate:rate:{track}:{'up' if n % 4 == 1 else 'down'}")
+                            ix = await fake.click(
+                                guild,
+                                channel,
+                                item.member,
+                                message,
+                                f"crate:rate:{track}:{'up' if n % 4 == 1 else 'down'}",
+                            )
                         elif item.kind == "rating":
-                            ix = await fake.slash(guild, channel, item.member, "like" if n % 4 == 0 else "dislike",
-                                                  {"track": track})
+                            ix = await fake.slash(
+                                guild, channel, item.member, "like" if n % 4 == 0 else "dislike", {"track": track}
+                            )
                         elif item.kind == "recommend":
                             ix = await fake.slash(guild, channel, item.member, "recommend")
                         else:
@@ -530,8 +600,10 @@ async def mixed_load(args: argparse.Namespace) -> int:
     dones = [m.done for m in plan if m.done is not None]
     in_time = sum(1 for m in plan if m.ack is not None and m.ack <= ACK_TARGET)
     counts = {o: sum(m.outcome == o for m in plan) for o in ("answered", "busy", "failed")}
-    print(f"mixed load: {len(plan)} interactions in {args.seconds:g} s from {args.members} members, "
-          f"{args.workers} workers, queue depth {settings.queue_depth}")
+    print(
+        f"mixed load: {len(plan)} interactions in {args.seconds:g} s from {args.members} members, "
+        f"{args.workers} workers, queue depth {settings.queue_depth}"
+    )
     print("mix                           " + ", ".join(f"{k} {sum(m.kind == k for m in plan)}" for k in MIX))
     print(f"acknowledged within {ACK_TARGET:g} s       {in_time}/{len(plan)}  (late acks seen by the fake: {late})")
     print(f"time to acknowledge           p50 {percentile(acks, 50):.3f} s, p99 {percentile(acks, 99):.3f} s")
@@ -540,14 +612,20 @@ async def mixed_load(args: argparse.Namespace) -> int:
         mine = [m for m in plan if m.kind == kind]
         kd = [m.done for m in mine if m.done is not None]
         ka = [m.ack for m in mine if m.ack is not None]
-        print(f"    {kind:<13} ack p99 {percentile(ka, 99):.3f} s, answer p50 {percentile(kd, 50):.2f} s p99 "
-              f"{percentile(kd, 99):.2f} s; " + "/".join(str(sum(m.outcome == o for m in mine)) for o in counts))
+        print(
+            f"    {kind:<13} ack p99 {percentile(ka, 99):.3f} s, answer p50 {percentile(kd, 50):.2f} s p99 "
+            f"{percentile(kd, 99):.2f} s; " + "/".join(str(sum(m.outcome == o for m in mine)) for o in counts)
+        )
     print(f"answered / busy / failed      {counts['answered']} / {counts['busy']} / {counts['failed']}")
-    print(f"event-loop lag p99            {percentile(lags, 99) * 1000:.1f} ms (max {max(lags, default=0) * 1000:.1f} ms;"
-          " the fake Discord and this driver share the loop)")
+    print(
+        f"event-loop lag p99            {percentile(lags, 99) * 1000:.1f} ms (max {max(lags, default=0) * 1000:.1f} ms;"
+        " the fake Discord and this driver share the loop)"
+    )
     print(f"wall time                     {wall:.1f} s until the last answer")
-    print(f"peak RSS                      bot {kib(bot_hwm)} (with the fake Discord and driver), workers "
-          + ", ".join(kib(h) for _, h in workers))
+    print(
+        f"peak RSS                      bot {kib(bot_hwm)} (with the fake Discord and driver), workers "
+        + ", ".join(kib(h) for _, h in workers)
+    )
     if restarts:
         print(f"worker restarts               {restarts}")
     for m in plan:
@@ -564,19 +642,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--queue-depth", type=int, default=None, help="default: Settings' default")
     parser.add_argument("--links", type=int, default=None, help="how many shares are links (default: 1 in 5)")
-    parser.add_argument("--warm-yt-dlp", action="store_true",
-                        help="diagnosis: download one link in this process before the burst (yt-dlp's first use)")
+    parser.add_argument(
+        "--warm-yt-dlp",
+        action="store_true",
+        help="diagnosis: download one link in this process before the burst (yt-dlp's first use)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="which cuts of which tracks")
-    parser.add_argument("--stalls", type=float, default=None, metavar="SECONDS",
-                        help="sample the loop thread's stack while the loop is stuck longer than this")
+    parser.add_argument(
+        "--stalls",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="sample the loop thread's stack while the loop is stuck longer than this",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log the bot at INFO")
-    parser.add_argument("--mixed", action="store_true",
-                        help="the mixed load instead: --requests spread over --seconds from --members members")
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="the mixed load instead: --requests spread over --seconds from --members members",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="--mixed: how long the load lasts")
     parser.add_argument("--members", type=int, default=50, help="--mixed: how many members send it")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run that prints the same figures (the burst: 3 requests, the examples only,"
-                             " 1 worker; with --mixed: 20 interactions in 2 s from 10 members); run by the tests")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run that prints the same figures (the burst: 3 requests, the examples only,"
+        " 1 worker; with --mixed: 20 interactions in 2 s from 10 members); run by the tests",
+    )
     args = parser.parse_args(argv)
     if args.quick and args.mixed:
         args.requests, args.seconds, args.members = 20, 2.0, 10
@@ -584,8 +676,10 @@ def main(argv: list[str] | None = None) -> int:
         args.requests, args.workers, args.links = 3, 1, 0
     import logging
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return asyncio.run(mixed_load(args) if args.mixed else burst(args))
 
 

@@ -101,9 +101,15 @@ async def _sqlite_bench(path: Path, embeddings, tag_probs, top_genres, ratings, 
                 " tag_probs, embedding, added_at) VALUES (?, ?, ?, 'file', ?, 180.0, ?, ?, ?, ?, ?)",
                 (
                     (
-                        i + 1, GUILD, f"Track {i + 1}", hashlib.sha256(str(i).encode()).hexdigest(),
-                        json.dumps([[top_genres[i], 0.9]]), top_genres[i],
-                        tag_probs[i].astype("<f4").tobytes(), embeddings[i].astype("<f4").tobytes(), NOW,
+                        i + 1,
+                        GUILD,
+                        f"Track {i + 1}",
+                        hashlib.sha256(str(i).encode()).hexdigest(),
+                        json.dumps([[top_genres[i], 0.9]]),
+                        top_genres[i],
+                        tag_probs[i].astype("<f4").tobytes(),
+                        embeddings[i].astype("<f4").tobytes(),
+                        NOW,
                     )
                     for i in range(n)
                 ),
@@ -143,12 +149,22 @@ def _in_memory(embeddings, tag_probs, top_genres):
     rss = _rss_mb()
     start = time.perf_counter()
     catalog = Catalog(
-        guild_id=GUILD, ids=np.arange(1, n + 1, dtype=np.int64), titles=[f"Track {i + 1}" for i in range(n)],
-        top_genres=top_genres, durations=np.full(n, 180.0), tag_probs=tag_probs, embeddings=embeddings,
+        guild_id=GUILD,
+        ids=np.arange(1, n + 1, dtype=np.int64),
+        titles=[f"Track {i + 1}" for i in range(n)],
+        top_genres=top_genres,
+        durations=np.full(n, 180.0),
+        tag_probs=tag_probs,
+        embeddings=embeddings,
     )
     features_of(catalog)
-    return catalog, {"catalog_load_s": None, "features_s": time.perf_counter() - start, "ratings_load_s": None,
-                     "cache_hit_s": None, "rss_growth_mb": _rss_mb() - rss}
+    return catalog, {
+        "catalog_load_s": None,
+        "features_s": time.perf_counter() - start,
+        "ratings_load_s": None,
+        "cache_hit_s": None,
+        "rss_growth_mb": _rss_mb() - rss,
+    }
 
 
 def _time_ranking(catalog: Catalog, arrays: RatingArrays, users) -> tuple[list[float], list[float]]:
@@ -210,9 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--sqlite-max", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run (2,000 tracks on SQLite and 4,000 in memory, 5 requests) that prints the"
-                             " same figures; run by tests/test_benchmarks.py")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run (2,000 tracks on SQLite and 4,000 in memory, 5 requests) that prints the"
+        " same figures; run by tests/test_benchmarks.py",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.requests, args.sqlite_max = "2000,4000", 5, 2000
@@ -222,18 +241,22 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
-            rows.append(bench(n, genres=args.genres, requests=args.requests, sqlite_max=args.sqlite_max, workdir=Path(tmp)))
+            rows.append(
+                bench(n, genres=args.genres, requests=args.requests, sqlite_max=args.sqlite_max, workdir=Path(tmp))
+            )
             print(json.dumps(rows[-1]) if args.json else _row(rows[-1]), flush=True)
     return 0
 
 
 def _row(r: dict) -> str:
     if r["catalog_load_s"] is None:
-        load = f"n/a (in memory; ratings -> arrays {r['ratings_load_s']*1000:.0f} ms)"
+        load = f"n/a (in memory; ratings -> arrays {r['ratings_load_s'] * 1000:.0f} ms)"
         request = "n/a (no SQLite)"
     else:
-        load = (f"catalog {r['catalog_load_s']:.2f} s + ratings {r['ratings_load_s']*1000:.0f} ms "
-                f"(cache hits {r['cache_hit_s']*1000:.1f} ms)")
+        load = (
+            f"catalog {r['catalog_load_s']:.2f} s + ratings {r['ratings_load_s'] * 1000:.0f} ms "
+            f"(cache hits {r['cache_hit_s'] * 1000:.1f} ms)"
+        )
         request = f"p50 {r['request_p50_ms']:.1f} / p95 {r['request_p95_ms']:.1f} ms"
     return (
         f"{r['tracks']:>9,} tracks ({r['store']}), {r['ratings']:,} ratings: ranking p50 {r['p50_ms']:.1f} ms, "

@@ -153,12 +153,19 @@ async def attack(args: argparse.Namespace) -> dict:
                 settings = settings_for(fake, scratch / "crate.sqlite3", **overrides)
                 if args.no_member_limits:
                     everyone = settings.workers + settings.queue_depth
-                    settings = dataclasses.replace(settings, member_concurrent=everyone, member_queued=0,
-                                                   server_concurrent=everyone, server_queued=0)
+                    settings = dataclasses.replace(
+                        settings,
+                        member_concurrent=everyone,
+                        member_queued=0,
+                        server_concurrent=everyone,
+                        server_queued=0,
+                    )
                 limits = settings.admission
-                print(f"workers={settings.workers} capacity={limits.capacity} per member {limits.member_concurrent}"
-                      f"+{limits.member_queued} per server {limits.server_concurrent}+{limits.server_queued} "
-                      f"download deadline {settings.download_deadline:g} s")
+                print(
+                    f"workers={settings.workers} capacity={limits.capacity} per member {limits.member_concurrent}"
+                    f"+{limits.member_queued} per server {limits.server_concurrent}+{limits.server_queued} "
+                    f"download deadline {settings.download_deadline:g} s"
+                )
                 async with running_crate(fake, settings):
                     lags: list[float] = []
 
@@ -176,17 +183,28 @@ async def attack(args: argparse.Namespace) -> dict:
                         channel = next(c for c in guild.channels if c.name == "music")
                         share.sent = time.monotonic()
                         if share.what == "attachment":
-                            ix = await fake.slash(guild, channel, share.member, "genre",
-                                                  attachments={"file": (share.name, share.data, "audio/ogg")})
+                            ix = await fake.slash(
+                                guild,
+                                channel,
+                                share.member,
+                                "genre",
+                                attachments={"file": (share.name, share.data, "audio/ogg")},
+                            )
                         else:
                             path = share.name if share.what == "slow link" else f"music/{share.name}"
                             ix = await fake.slash(guild, channel, share.member, "genre", {"url": f"{base}/{path}"})
                         try:
                             await ix.wait_response(timeout=30)
                             message = await ix.wait_original(
-                                predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content
-                                                                           and "🎧" not in m.content
-                                                                           and "⏳" not in m.content),
+                                predicate=lambda m: (
+                                    bool(m.embeds)
+                                    or bool(
+                                        m.content
+                                        and "⏬" not in m.content
+                                        and "🎧" not in m.content
+                                        and "⏳" not in m.content
+                                    )
+                                ),
                                 timeout=3600,
                             )
                         except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash
@@ -232,11 +250,15 @@ async def attack(args: argparse.Namespace) -> dict:
         "lag_p99_ms": round(percentile(lags, 99) * 1000, 1) if lags else None,
     }
     print()
-    print(f"others answered: {len(times)}/{len(others)}, within {ANSWER_TARGET:g} s: "
-          f"{result['others_answered_within_target']}, p50 {result['others_p50_s']} s, max {result['others_max_s']} s")
-    print(f"mallory's {len(slow)} slow links: {result['slow_refused_at_once']} refused at once "
-          f"({counts['member busy']} as 'one at a time'), {still} still downloading when the others were done"
-          + (f", {counts['too slow']} ended 'that site is too slow'" if args.wait_slow else ""))
+    print(
+        f"others answered: {len(times)}/{len(others)}, within {ANSWER_TARGET:g} s: "
+        f"{result['others_answered_within_target']}, p50 {result['others_p50_s']} s, max {result['others_max_s']} s"
+    )
+    print(
+        f"mallory's {len(slow)} slow links: {result['slow_refused_at_once']} refused at once "
+        f"({counts['member busy']} as 'one at a time'), {still} still downloading when the others were done"
+        + (f", {counts['too slow']} ended 'that site is too slow'" if args.wait_slow else "")
+    )
     print(f"event-loop lag p99: {result['lag_p99_ms']} ms")
     return result
 
@@ -254,8 +276,10 @@ def main() -> int:
     if args.quick:
         args.slow, args.others, args.wait_slow = 3, 2, True
         args.deadline = 10.0 if args.deadline is None else args.deadline
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     result = asyncio.run(attack(args))
     print("RESULT " + json.dumps(result))
     ok = result["others_answered"] == result["others"] and result["others_answered_within_target"] == result["others"]

@@ -33,13 +33,23 @@ async def fill(path: Path, count: int) -> None:
             rows = []
             for i in range(start, min(start + 10_000, count)):
                 top = genres[i % len(genres)]
-                rows.append((
-                    GUILD, f"Track {i}", None, "attachment", hashlib.sha256(str(i).encode()).hexdigest(),
-                    float(rng.uniform(60, 600)), json.dumps([[top, 0.9]]), top,
-                    to_blob(rng.random(TAG_COUNT), TAG_COUNT),
-                    to_blob(rng.standard_normal(EMBEDDING_DIM), EMBEDDING_DIM),
-                    120.0, time.time(), 42,
-                ))
+                rows.append(
+                    (
+                        GUILD,
+                        f"Track {i}",
+                        None,
+                        "attachment",
+                        hashlib.sha256(str(i).encode()).hexdigest(),
+                        float(rng.uniform(60, 600)),
+                        json.dumps([[top, 0.9]]),
+                        top,
+                        to_blob(rng.random(TAG_COUNT), TAG_COUNT),
+                        to_blob(rng.standard_normal(EMBEDDING_DIM), EMBEDDING_DIM),
+                        120.0,
+                        time.time(),
+                        42,
+                    )
+                )
             async with db.transaction():
                 await db.execute_many(
                     "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration, genres,"
@@ -56,8 +66,10 @@ async def measure(path: Path, repeats: int) -> None:
             catalog = await load_catalog(db, GUILD)
             elapsed = time.perf_counter() - started
             label = "first" if attempt == 0 else "warm "
-            print(f"{label} load_catalog: {len(catalog):,} tracks in {elapsed * 1000:.0f} ms "
-                  f"(embeddings {catalog.embeddings.nbytes / 2**20:.0f} MiB)")
+            print(
+                f"{label} load_catalog: {len(catalog):,} tracks in {elapsed * 1000:.0f} ms "
+                f"(embeddings {catalog.embeddings.nbytes / 2**20:.0f} MiB)"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,8 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracks", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--path", type=Path, default=None)
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run (2,000 tracks, one repeat) that prints the same figures; run by tests/test_benchmarks.py")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run (2,000 tracks, one repeat) that prints the same figures; run by tests/test_benchmarks.py",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.tracks, args.repeats = 2_000, 1
@@ -75,8 +90,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         started = time.perf_counter()
         asyncio.run(fill(path, args.tracks))
-        print(f"inserted {args.tracks:,} tracks in {time.perf_counter() - started:.1f} s "
-              f"({path.stat().st_size / 2**20:.0f} MiB)")
+        print(
+            f"inserted {args.tracks:,} tracks in {time.perf_counter() - started:.1f} s "
+            f"({path.stat().st_size / 2**20:.0f} MiB)"
+        )
         asyncio.run(measure(path, args.repeats))
     finally:
         if scratch is not None:

@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     verbose = args.verbose or args.handler is _run
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     _single_threaded_math()
     try:
         return args.handler(args)
@@ -63,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a genre model on DATASET_DIR (one folder per genre)")
     train.add_argument("dataset", type=Path, metavar="DATASET_DIR")
-    train.add_argument("--out", type=Path, default=Path("genre-model"), help="where to save the model (default: ./genre-model)")
+    train.add_argument(
+        "--out", type=Path, default=Path("genre-model"), help="where to save the model (default: ./genre-model)"
+    )
     _add_training_options(train)
     train.set_defaults(handler=_train)
 
@@ -73,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("dataset", type=Path, metavar="DATASET_DIR")
     evaluate.add_argument("--model", type=Path, help="genre model folder (default: the one shipped)")
-    evaluate.add_argument("--cv", action="store_true", help="grouped cross-validation of training on DATASET_DIR instead")
+    evaluate.add_argument(
+        "--cv", action="store_true", help="grouped cross-validation of training on DATASET_DIR instead"
+    )
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     _add_training_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
@@ -82,12 +88,30 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate-recs",
         help="score the recommender against baselines on a labeled catalog (--catalog FILE.npz), or build one",
     )
-    recs.add_argument("--catalog", type=Path, metavar="FILE.npz", help="labeled catalog: embeddings, tag_probs, genres, titles")
-    recs.add_argument("--dataset", type=Path, metavar="DATASET_DIR", help="analyze this GTZAN-style folder first (instead of --catalog)")
-    recs.add_argument("--build-catalog", nargs=2, type=Path, metavar=("DATASET_DIR", "OUT.npz"), help="analyze DATASET_DIR into OUT.npz and stop")
+    recs.add_argument(
+        "--catalog", type=Path, metavar="FILE.npz", help="labeled catalog: embeddings, tag_probs, genres, titles"
+    )
+    recs.add_argument(
+        "--dataset",
+        type=Path,
+        metavar="DATASET_DIR",
+        help="analyze this GTZAN-style folder first (instead of --catalog)",
+    )
+    recs.add_argument(
+        "--build-catalog",
+        nargs=2,
+        type=Path,
+        metavar=("DATASET_DIR", "OUT.npz"),
+        help="analyze DATASET_DIR into OUT.npz and stop",
+    )
     recs.add_argument("--users", type=int, default=200, help="simulated members (default: 200)")
     recs.add_argument("--seed", type=int, default=0)
-    recs.add_argument("--taste-bias", type=float, default=None, help="how clustered each member's likes within a genre are (0: uniform)")
+    recs.add_argument(
+        "--taste-bias",
+        type=float,
+        default=None,
+        help="how clustered each member's likes within a genre are (0: uniform)",
+    )
     recs.add_argument("--json", action="store_true", help="print the scores as JSON")
     recs.set_defaults(handler=_evaluate_recs)
 
@@ -103,7 +127,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     from_blocks = "embedding,handcrafted"
-    parser.add_argument("--features", default=from_blocks, help=f"comma-separated feature blocks among embedding, tags, handcrafted (default: {from_blocks})")
+    parser.add_argument(
+        "--features",
+        default=from_blocks,
+        help=f"comma-separated feature blocks among embedding, tags, handcrafted (default: {from_blocks})",
+    )
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -144,7 +172,14 @@ def _classify(args) -> int:
 
 def _print_result(args, path: Path, analysis, error: str | None) -> None:
     if args.json:
-        record: dict[str, object] = {"path": str(path), "duration": None, "genres": [], "tags": [], "mtt_tags": [], "error": error}
+        record: dict[str, object] = {
+            "path": str(path),
+            "duration": None,
+            "genres": [],
+            "tags": [],
+            "mtt_tags": [],
+            "error": error,
+        }
         if analysis is not None:
             record.update(
                 duration=round(analysis.duration, 3),
@@ -331,16 +366,27 @@ def _evaluate(args) -> int:
 
         data = _training_data(args)
         model = GenreModel.train(
-            data.X, data.y, data.groups, feature_version=FEATURE_VERSION, columns=block_columns(_blocks(args)),
-            folds=args.folds, seed=args.seed,
+            data.X,
+            data.y,
+            data.groups,
+            feature_version=FEATURE_VERSION,
+            columns=block_columns(_blocks(args)),
+            folds=args.folds,
+            seed=args.seed,
             progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
         )
         best = model.metadata["model"]
         evaluation = cross_validate(
-            candidate_models(args.seed)[best], data.X[:, model.columns], data.y, data.groups,
-            folds=args.folds, seed=args.seed,
+            candidate_models(args.seed)[best],
+            data.X[:, model.columns],
+            data.y,
+            data.groups,
+            folds=args.folds,
+            seed=args.seed,
         )
-        title = f"{args.folds}-fold grouped cross-validation on {args.dataset} ({', '.join(_blocks(args))}; best: {best})"
+        title = (
+            f"{args.folds}-fold grouped cross-validation on {args.dataset} ({', '.join(_blocks(args))}; best: {best})"
+        )
     else:
         evaluation, title = _score_model(args)
     if args.json:

@@ -114,7 +114,6 @@ class Settings:
             limits=limits,
         )
 
-
     @property
     def admission(self) -> AdmissionLimits:
         """Who may have tracks fetched and analyzed at once (see ``bot.admission``)."""

@@ -102,8 +102,10 @@ class Console:
         self.write(self.track_text(shared.track, created=shared.created))
 
     def track_text(self, track: Track, *, created: bool = True) -> str:
-        lines = [f"#{track.id} {track.title}  ({format_duration(track.duration)}"
-                 + (f", ~{track.tempo:.0f} BPM)" if track.tempo else ")")]
+        lines = [
+            f"#{track.id} {track.title}  ({format_duration(track.duration)}"
+            + (f", ~{track.tempo:.0f} BPM)" if track.tempo else ")")
+        ]
         lines += [f"  {row}" for row in genre_bars(track.genres)]
         tags = top_tags(track)
         lines.append(f"  sounds like: {', '.join(tags) if tags else 'nothing distinctive'}")
@@ -127,7 +129,9 @@ class Console:
         rated = await self.crate.rate(CONSOLE_GUILD, self.user_id, value, await self._resolve(arguments))
         verb = "liked" if value == LIKE else "disliked"
         note = " (replaces your earlier rating)" if rated.previous not in (None, value) else ""
-        self.write(f"{'👍' if value == LIKE else '👎'} {self.user} {verb} {track_line(rated.track, markdown=False)}{note}")
+        self.write(
+            f"{'👍' if value == LIKE else '👎'} {self.user} {verb} {track_line(rated.track, markdown=False)}{note}"
+        )
 
     async def _like(self, arguments, confirm) -> None:
         await self._rate(arguments, LIKE)
@@ -143,7 +147,9 @@ class Console:
             genre = " ".join(arguments)
         result = await self.crate.recommend(CONSOLE_GUILD, self.user_id, count=count, genre=genre, names=self.names)
         if result.catalog_empty:
-            self.write("The catalog is empty: share music with /genre PATH-OR-URL, or index a folder with `crate index DIR --guild 1`.")
+            self.write(
+                "The catalog is empty: share music with /genre PATH-OR-URL, or index a folder with `crate index DIR --guild 1`."
+            )
             return
         if result.cold_start:
             self.write(f"{self.user} hasn't liked anything yet, so here is a start (rate these to teach me):")

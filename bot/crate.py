@@ -39,8 +39,7 @@ log = logging.getLogger(__name__)
 
 class NoTrackChosen(CrateError):
     user_message = (
-        "Which track? Share one with /genre first, or pick one from this server's catalog with the "
-        "`track` option."
+        "Which track? Share one with /genre first, or pick one from this server's catalog with the `track` option."
     )
 
 
@@ -196,9 +195,12 @@ class Crate:
         )
         if source.kind != "file" and fetched.source_url:
             # the freshest source wins: a re-share replaces the first upload's (expiring) link
-            await store.set_track_source(self.db, guild_id, track.id, store.TrackSource(
-                source.kind, fetched.source_url, source.channel_id, source.message_id
-            ))
+            await store.set_track_source(
+                self.db,
+                guild_id,
+                track.id,
+                store.TrackSource(source.kind, fetched.source_url, source.channel_id, source.message_id),
+            )
             track = await store.get_track(self.db, guild_id, track.id) or track
         await store.set_last_track(self.db, guild_id, user_id, track.id)
         return SharedTrack(track, created, user_id)
@@ -338,7 +340,12 @@ class Crate:
     # ------------------------------------------------------------------ recommendations
 
     async def recommend(
-        self, guild_id: int, user_id: int, *, count: int = 5, genre: str | None = None,
+        self,
+        guild_id: int,
+        user_id: int,
+        *,
+        count: int = 5,
+        genre: str | None = None,
         names: Mapping[int, str] | None = None,
     ) -> RecommendationResult:
         """Picks from this server's catalog for one member; the first becomes their 'last track'."""
@@ -354,7 +361,12 @@ class Crate:
         return picks
 
     async def starter_picks(
-        self, guild_id: int, user_id: int, genres: Sequence[str], *, count: int = 5,
+        self,
+        guild_id: int,
+        user_id: int,
+        genres: Sequence[str],
+        *,
+        count: int = 5,
         names: Mapping[int, str] | None = None,
     ) -> list[Recommendation]:
         """Cold start: picks from genres a new member chose (or the server's favourites)."""
@@ -423,4 +435,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-

@@ -61,9 +61,7 @@ class IndexReport:
 
 def audio_files(directory: Path) -> list[Path]:
     """Every audio file under ``directory`` (recursively), sorted by path."""
-    return sorted(
-        path for path in directory.rglob("*") if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
-    )
+    return sorted(path for path in directory.rglob("*") if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file())
 
 
 def check_folder(directory: Path) -> Path:

@@ -78,9 +78,7 @@ class JobTimeout(CrateError):
 
 
 class WorkerCrashed(CrateError):
-    user_message = (
-        "Something went wrong while I was listening to that, so I restarted my listener. Please try again."
-    )
+    user_message = "Something went wrong while I was listening to that, so I restarted my listener. Please try again."
 
 
 class PoolClosed(CrateError):
@@ -105,6 +103,7 @@ class RemoteTraceback(Exception):
 
 
 # =========================================================================== worker side
+
 
 def _worker_main(conn: Connection, initializer: Callable[..., None] | None, initargs: tuple) -> None:
     """A worker's whole life: set up, report ready, then run jobs until told to stop or orphaned."""

@@ -56,8 +56,7 @@ class NoSession(SessionError):
 
 class SessionAlreadyOpen(SessionError):
     user_message = (
-        "There's already a listening session in this channel — join it with /session join, "
-        "or end it with /session end."
+        "There's already a listening session in this channel — join it with /session join, or end it with /session end."
     )
 
 
@@ -192,9 +191,7 @@ class SessionService:
 
     # -- starting, joining, leaving -------------------------------------------------------------
 
-    async def start(
-        self, guild_id: int, channel_id: int, host_id: int, voice_channel_id: int | None = None
-    ) -> Session:
+    async def start(self, guild_id: int, channel_id: int, host_id: int, voice_channel_id: int | None = None) -> Session:
         """Open a session in this channel, hosted (and joined) by ``host_id``."""
         try:
             return await store.open_session(
@@ -323,7 +320,12 @@ class SessionService:
         if not await store.upcoming(self.db, g, s):
             filled = await self._fill(session, FILL_COUNT, names)
         moved = await store.advance(
-            self.db, g, s, outcome=outcome, expected_entry_id=expected, now=self.clock()  # type: ignore[arg-type]
+            self.db,
+            g,
+            s,
+            outcome=outcome,  # type: ignore[arg-type]
+            expected_entry_id=expected,
+            now=self.clock(),
         )
         if moved is None:  # pragma: no cover - the lock makes this impossible
             return None, None, None

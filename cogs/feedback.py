@@ -26,7 +26,11 @@ def rated_message(rated: RatedTrack) -> str:
     return text + " I'll use it for your recommendations."
 
 
-class RateButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:rate:(?P<track>\d+):(?P<value>up|down)"):
+class RateButton(
+    replies.AnswersErrors,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"crate:rate:(?P<track>\d+):(?P<value>up|down)",
+):
     """👍 / 👎 under a track: anyone may click, and rates it for themselves."""
 
     def __init__(self, track_id: int, value: int, *, label: str | None = None):
@@ -43,12 +47,16 @@ class RateButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button
         self.value = value
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
+    ):
         return cls(int(match["track"]), LIKE if match["value"] == "up" else DISLIKE, label=item.label)
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
-        rated = await interaction.client.crate.rate(interaction.guild_id, interaction.user.id, self.value, self.track_id)
+        rated = await interaction.client.crate.rate(
+            interaction.guild_id, interaction.user.id, self.value, self.track_id
+        )
         await replies.send(interaction, content=rated_message(rated), ephemeral=True)
 
 
@@ -70,20 +78,28 @@ class Feedback(commands.Cog):
         await interaction.followup.send(rated_message(rated), ephemeral=True)
 
     @app_commands.command(name="like", description="Like a track: your last one, or one from this server's catalog")
-    @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
+    @app_commands.describe(
+        track="A track from this server's catalog (default: the last one you shared or were recommended)"
+    )
     @app_commands.guild_only()
     async def like(self, interaction: discord.Interaction[CrateBot], track: int | None = None) -> None:
         await self._rate(interaction, LIKE, track)
 
-    @app_commands.command(name="dislike", description="Dislike a track: your last one, or one from this server's catalog")
-    @app_commands.describe(track="A track from this server's catalog (default: the last one you shared or were recommended)")
+    @app_commands.command(
+        name="dislike", description="Dislike a track: your last one, or one from this server's catalog"
+    )
+    @app_commands.describe(
+        track="A track from this server's catalog (default: the last one you shared or were recommended)"
+    )
     @app_commands.guild_only()
     async def dislike(self, interaction: discord.Interaction[CrateBot], track: int | None = None) -> None:
         await self._rate(interaction, DISLIKE, track)
 
     @like.autocomplete("track")
     @dislike.autocomplete("track")
-    async def track_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[int]]:
+    async def track_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[int]]:
         tracks = await self.bot.crate.search(interaction.guild_id, current)
         return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
 

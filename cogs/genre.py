@@ -37,7 +37,10 @@ async def share_from_interaction(
         Source.link(url)
         if url is not None
         else Source.attachment(
-            file.url, filename=file.filename, size=file.size, content_type=file.content_type,
+            file.url,
+            filename=file.filename,
+            size=file.size,
+            content_type=file.content_type,
             channel_id=interaction.channel_id,  # a command upload belongs to no message
         )
     )

@@ -9,14 +9,29 @@ from discord.ext import commands
 from cogs.client import CrateBot
 
 COMMANDS = (
-    ("/genre file:<audio>  or  /genre url:<link>", "Tell a song's genre, with the evidence (styles, tempo). It joins this server's catalog."),
-    ("/like  ·  /like track:<name>", "Like your last track, or pick one from the catalog. The 👍 button does the same."),
+    (
+        "/genre file:<audio>  or  /genre url:<link>",
+        "Tell a song's genre, with the evidence (styles, tempo). It joins this server's catalog.",
+    ),
+    (
+        "/like  ·  /like track:<name>",
+        "Like your last track, or pick one from the catalog. The 👍 button does the same.",
+    ),
     ("/dislike  ·  /dislike track:<name>", "Dislike a track. Changing your mind replaces the earlier rating."),
-    ("/recommend  ·  /recommend count:5 genre:jazz", "Tracks from this server for you, each with a reason. Genres or styles (chillout, 80s) filter."),
+    (
+        "/recommend  ·  /recommend count:5 genre:jazz",
+        "Tracks from this server for you, each with a reason. Genres or styles (chillout, 80s) filter.",
+    ),
     ("/profile  ·  /profile member:@alice", "A taste summary with a chart (only you see it)."),
     ("/forget", "Delete everything Crate stores about you in this server (asks first)."),
-    ("/session start  ·  /session start voice_channel:#Lounge", "Listen together: a shared queue picked for everyone present, played in voice or posted as links."),
-    ("/session join · leave · add · queue · next · end", "Join, queue a song, see what's next and why, vote to skip (⏭), end with a summary and taste match."),
+    (
+        "/session start  ·  /session start voice_channel:#Lounge",
+        "Listen together: a shared queue picked for everyone present, played in voice or posted as links.",
+    ),
+    (
+        "/session join · leave · add · queue · next · end",
+        "Join, queue a song, see what's next and why, vote to skip (⏭), end with a summary and taste match.",
+    ),
 )
 
 

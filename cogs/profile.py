@@ -43,17 +43,23 @@ def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
     return embed
 
 
-class ForgetButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:forget:(?P<user>\d+)"):
+class ForgetButton(
+    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:forget:(?P<user>\d+)"
+):
     """The confirmation for /forget: only the member who asked may press it."""
 
     def __init__(self, user_id: int):
         super().__init__(
-            discord.ui.Button(label="Yes, forget me", style=discord.ButtonStyle.danger, custom_id=f"crate:forget:{user_id}")
+            discord.ui.Button(
+                label="Yes, forget me", style=discord.ButtonStyle.danger, custom_id=f"crate:forget:{user_id}"
+            )
         )
         self.user_id = user_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
+    ):
         return cls(int(match["user"]))
 
     async def interaction_check(self, interaction: discord.Interaction[CrateBot]) -> bool:

@@ -46,24 +46,33 @@ def picks_view(picks: Sequence[Recommendation]) -> discord.ui.View:
     return view
 
 
-class MoreLikeButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:more:(?P<track>\d+)"):
-    """"More like this": picks seeded by one track, for whoever clicks (only they see them)."""
+class MoreLikeButton(
+    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:more:(?P<track>\d+)"
+):
+    """ "More like this": picks seeded by one track, for whoever clicks (only they see them)."""
 
     def __init__(self, track_id: int, *, label: str = "More like this"):
         super().__init__(
-            discord.ui.Button(label=label, emoji="🔁", style=discord.ButtonStyle.primary, custom_id=f"crate:more:{track_id}")
+            discord.ui.Button(
+                label=label, emoji="🔁", style=discord.ButtonStyle.primary, custom_id=f"crate:more:{track_id}"
+            )
         )
         self.track_id = track_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
+    ):
         return cls(int(match["track"]), label=item.label or "More like this")
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         crate = interaction.client.crate
         seed = await crate.track(interaction.guild_id, self.track_id)
         picks = await crate.more_like(
-            interaction.guild_id, interaction.user.id, self.track_id, count=MAX_PICKS,
+            interaction.guild_id,
+            interaction.user.id,
+            self.track_id,
+            count=MAX_PICKS,
             names=MENTIONS,
         )
         note = "That's all I have that sounds like it." if len(picks) < MAX_PICKS else None
@@ -87,13 +96,18 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
         )
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]
+    ):
         return cls()
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         genres = [v for v in interaction.data.get("values", []) if v != "*"]
         picks = await interaction.client.crate.starter_picks(
-            interaction.guild_id, interaction.user.id, genres, count=MAX_PICKS,
+            interaction.guild_id,
+            interaction.user.id,
+            genres,
+            count=MAX_PICKS,
             names=MENTIONS,
         )
         title = f"To start you off: {', '.join(genres)}" if genres else "To start you off"
@@ -116,7 +130,10 @@ class Recommend(commands.Cog):
         crate = self.bot.crate
         await replies.defer(interaction)
         result = await crate.recommend(
-            interaction.guild_id, interaction.user.id, count=count, genre=genre,
+            interaction.guild_id,
+            interaction.user.id,
+            count=count,
+            genre=genre,
             names=MENTIONS,
         )
         if result.catalog_empty:
@@ -125,7 +142,11 @@ class Recommend(commands.Cog):
         who = interaction.user.display_name
         title = f"Picks for {who}" + (f" · {genre}" if genre else "")
         if not result.cold_start:
-            await replies.send(interaction, embed=picks_embed(result.recommendations, title=title), view=picks_view(result.recommendations))
+            await replies.send(
+                interaction,
+                embed=picks_embed(result.recommendations, title=title),
+                view=picks_view(result.recommendations),
+            )
             return
         # No likes yet: the server's favourites, plus a genre picker in the last row.
         picks = result.recommendations[: MAX_PICKS - 1]
@@ -137,7 +158,9 @@ class Recommend(commands.Cog):
         await replies.send(interaction, embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
 
     @recommend.autocomplete("genre")
-    async def genre_autocomplete(self, interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[str]]:
+    async def genre_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[str]]:
         from bot.analysis import TAGS
 
         genres = await self.bot.crate.genres_available(interaction.guild_id)

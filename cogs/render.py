@@ -14,9 +14,16 @@ from bot.session import QueueView, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 
 GENRE_COLOURS = {
-    "blues": 0x1F4E79, "classical": 0xC9A227, "country": 0xA0522D, "disco": 0xE040FB,
-    "hiphop": 0xFF6F00, "jazz": 0x6A1B9A, "metal": 0x424242, "pop": 0xEC407A,
-    "reggae": 0x2E7D32, "rock": 0xC62828,
+    "blues": 0x1F4E79,
+    "classical": 0xC9A227,
+    "country": 0xA0522D,
+    "disco": 0xE040FB,
+    "hiphop": 0xFF6F00,
+    "jazz": 0x6A1B9A,
+    "metal": 0x424242,
+    "pop": 0xEC407A,
+    "reggae": 0x2E7D32,
+    "rock": 0xC62828,
 }
 DEFAULT_COLOUR = 0x5865F2
 
@@ -104,8 +111,15 @@ def entry_line(entry: QueueEntry, names: Mapping[int, str]) -> str:
     return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
 
 
-def now_playing_embed(session: Session, entry: QueueEntry | None, upcoming, names: Mapping[int, str], *, voice: bool,
-                      host: str | None = None) -> discord.Embed:
+def now_playing_embed(
+    session: Session,
+    entry: QueueEntry | None,
+    upcoming,
+    names: Mapping[int, str],
+    *,
+    voice: bool,
+    host: str | None = None,
+) -> discord.Embed:
     embed = discord.Embed(title="🎧 Listening session", colour=SESSION_COLOUR)
     if entry is None:
         embed.description = "Nothing to play yet: add music with `/session add`."
@@ -135,8 +149,10 @@ def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.
         f" with {plural(len(summary.members), 'listener')}."
     )
     if played:
-        lines = [f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
-                 for i, e in enumerate(played[:PLAYED_SHOWN], 1)]
+        lines = [
+            f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
+            for i, e in enumerate(played[:PLAYED_SHOWN], 1)
+        ]
         if len(played) > PLAYED_SHOWN:
             lines.append(f"+{len(played) - PLAYED_SHOWN} more")
         embed.add_field(name="Played", value="\n".join(lines), inline=False)
@@ -144,8 +160,9 @@ def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.
     if likes:
         embed.add_field(
             name="Who liked what",
-            value="\n".join(f"{names.get(u, f'<@{u}>')}: {', '.join(clip(t, 40) for t in titles)}"
-                            for u, titles in likes.items()),
+            value="\n".join(
+                f"{names.get(u, f'<@{u}>')}: {', '.join(clip(t, 40) for t in titles)}" for u, titles in likes.items()
+            ),
             inline=False,
         )
     embed.add_field(name="Group taste match", value=match_text(summary.match.group), inline=False)
@@ -156,8 +173,7 @@ def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.
 def pairs_text(match: GroupMatch, names: Mapping[int, str]) -> str:
     """``alice & bob 82%`` lines: the blend between every two members."""
     lines = [
-        f"{names.get(a, f'<@{a}>')} & {names.get(b, f'<@{b}>')}: {match_text(value)}"
-        for a, b, value in match.pairs
+        f"{names.get(a, f'<@{a}>')} & {names.get(b, f'<@{b}>')}: {match_text(value)}" for a, b, value in match.pairs
     ]
     return "\n".join(lines[:10]) or "Only one listener."
 
@@ -165,7 +181,7 @@ def pairs_text(match: GroupMatch, names: Mapping[int, str]) -> str:
 def queue_embed(view: QueueView, match: GroupMatch, names: Mapping[int, str]) -> discord.Embed:
     """/session queue: what is playing, what comes next and why, who is here, how tastes blend."""
     embed = discord.Embed(title="Session queue", colour=SESSION_COLOUR)
-    embed.description = (f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else "Nothing playing.")
+    embed.description = f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else "Nothing playing."
     if view.upcoming:
         embed.add_field(
             name="Up next",

@@ -48,17 +48,23 @@ def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.V
 # ------------------------------------------------------------------ the ⏭ button
 
 
-class SkipButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"):
+class SkipButton(
+    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"
+):
     """⏭ on the now-playing message: the host moves on, anyone else votes."""
 
     def __init__(self, session_id: int):
         super().__init__(
-            discord.ui.Button(emoji="⏭", label="Next", style=discord.ButtonStyle.primary, custom_id=f"crate:skip:{session_id}")
+            discord.ui.Button(
+                emoji="⏭", label="Next", style=discord.ButtonStyle.primary, custom_id=f"crate:skip:{session_id}"
+            )
         )
         self.session_id = session_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
+    ):
         return cls(int(match["session"]))
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
@@ -72,7 +78,9 @@ class SkipButton(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button
 # ------------------------------------------------------------------ the cog
 
 
-class Sessions(commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"):
+class Sessions(
+    commands.GroupCog, group_name="session", group_description="Listen together: a shared queue for everyone present"
+):
     def __init__(self, bot: CrateBot):
         self.bot = bot
         self.voices: dict[int, GuildVoice] = {}  # guild id -> its one voice connection
@@ -100,7 +108,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     @app_commands.command(name="start", description="Open a listening session in this channel (you host)")
     @app_commands.describe(voice_channel="Where to play (default: the voice channel you are in; none: text only)")
     @app_commands.guild_only()
-    async def start(self, interaction: discord.Interaction[CrateBot], voice_channel: discord.VoiceChannel | None = None) -> None:
+    async def start(
+        self, interaction: discord.Interaction[CrateBot], voice_channel: discord.VoiceChannel | None = None
+    ) -> None:
         user = interaction.user
         voice_channel = voice_channel or getattr(getattr(user, "voice", None), "channel", None)
         session = await self.service.start(
@@ -110,20 +120,24 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         names = MENTIONS
         voice_note = "Text session: I'll post each track's link."
         if voice_channel is not None and interaction.guild.voice_client is not None:
-            voice_note = ("Another session in this server is already playing in voice (one voice connection"
-                          " per server), so this one is a text session: I'll post each track's link.")
+            voice_note = (
+                "Another session in this server is already playing in voice (one voice connection"
+                " per server), so this one is a text session: I'll post each track's link."
+            )
         elif voice_channel is not None:
             voice = await connect_voice(voice_channel)
             if voice is not None:
                 self._start_player(session, voice)
                 voice_note = f"Playing in {voice_channel.mention}."
             else:
-                voice_note = f"I can't play in {voice_channel.mention}, so this is a text session: I'll post each track's link."
+                voice_note = (
+                    f"I can't play in {voice_channel.mention}, so this is a text session: I'll post each track's link."
+                )
         await self.service.start_playing(session, names=names)
         await replies.send(
             interaction,
             content=f"🎧 {user.mention} started a listening session here. {voice_note}\n"
-            "Join with `/session join`, queue music with `/session add`, see what's next with `/session queue`."
+            "Join with `/session join`, queue music with `/session add`, see what's next with `/session queue`.",
         )
         await self._post_now_playing(session, interaction.channel, names)
         await self._kick_player(session)
@@ -133,7 +147,11 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     async def join(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         joined = await self.service.join(session, interaction.user.id)
-        text = "You joined the session: picks now take your taste into account." if joined else "You're already in this session."
+        text = (
+            "You joined the session: picks now take your taste into account."
+            if joined
+            else "You're already in this session."
+        )
         await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="leave", description="Leave this channel's listening session")
@@ -156,7 +174,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     @app_commands.command(name="add", description="Queue a song (a file or a link) in this channel's session")
     @app_commands.describe(file="An audio file", url="A link to a song")
     @app_commands.guild_only()
-    async def add(self, interaction: discord.Interaction[CrateBot], file: discord.Attachment | None = None, url: str | None = None) -> None:
+    async def add(
+        self, interaction: discord.Interaction[CrateBot], file: discord.Attachment | None = None, url: str | None = None
+    ) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         shared = await share_from_interaction(interaction, file, url)
         if shared is None:
@@ -197,13 +217,17 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
     async def end(self, interaction: discord.Interaction[CrateBot]) -> None:
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         await replies.defer(interaction)
-        summary = await self._finish(session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False)
+        summary = await self._finish(
+            session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False
+        )
         await replies.send(interaction, embed=summary_embed(summary, MENTIONS))
 
     # -- listeners ------------------------------------------------------------------------------
 
     @commands.Cog.listener()
-    async def on_voice_state_update(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
+    async def on_voice_state_update(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
         """Joining a session's voice channel counts as joining the session."""
         if member.bot or after.channel is None or (before.channel and before.channel.id == after.channel.id):
             return
@@ -224,14 +248,18 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         if player is not None:
             await player.skip()
         if result.now_playing is None and result.skipped is None:
-            return ("Nothing is playing, and the catalog has nothing for this group yet: queue music with"
-                    " `/session add`, or share songs with `/genre`.")
+            return (
+                "Nothing is playing, and the catalog has nothing for this group yet: queue music with"
+                " `/session add`, or share songs with `/genre`."
+            )
         if result.now_playing is None:
             return "⏹ That was the last track: the catalog has nothing more for this group."
         how = "The host moved on." if result.by_host else f"Skipped by vote ({result.votes}/{result.needed})."
         return f"⏭ {how} Now playing **{clip(result.now_playing.title, 80)}**."
 
-    async def _finish(self, session: Session, channel, guild, *, by_user: int | None, post: bool = True) -> SessionSummary:
+    async def _finish(
+        self, session: Session, channel, guild, *, by_user: int | None, post: bool = True
+    ) -> SessionSummary:
         summary = await self.service.end(session, by_user)
         await self._stop_voice(session)
         names = MENTIONS
@@ -250,8 +278,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         view = await self.service.queue_view(session)
         host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
         message = await channel.send(
-            embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=self._voice(session) is not None,
-                                    host=host),
+            embed=now_playing_embed(
+                session, view.now_playing, view.upcoming, names, voice=self._voice(session) is not None, host=host
+            ),
             view=now_playing_view(session, view.now_playing),
         )
         await self.service.set_now_playing_message(session, message.id)
@@ -268,8 +297,9 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
         with contextlib.suppress(discord.HTTPException):
             await channel.get_partial_message(session.now_playing_message_id).edit(
-                embed=now_playing_embed(session, view.now_playing, view.upcoming, names, voice=self._voice(session) is not None,
-                                        host=host),
+                embed=now_playing_embed(
+                    session, view.now_playing, view.upcoming, names, voice=self._voice(session) is not None, host=host
+                ),
                 view=now_playing_view(session, view.now_playing),
             )
         if announce and view.now_playing is not None and self._voice(session) is None:
@@ -311,8 +341,10 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         channel = guild.get_channel(session.channel_id) if guild else None
         if channel is not None:
             with contextlib.suppress(discord.HTTPException):
-                await channel.send("🔇 Nobody was listening in voice, so I left: this session carries on in text"
-                                   " (I'll post each track's link; `/session next` moves on).")
+                await channel.send(
+                    "🔇 Nobody was listening in voice, so I left: this session carries on in text"
+                    " (I'll post each track's link; `/session next` moves on)."
+                )
         await self._refresh_now_playing(session, guild)
 
     async def _kick_player(self, session: Session) -> None:
@@ -354,8 +386,10 @@ class Sessions(commands.GroupCog, group_name="session", group_description="Liste
         channel = guild.get_channel(session.channel_id) if guild else None
         if channel is not None:
             with contextlib.suppress(discord.HTTPException):
-                await channel.send(f"⚠️ I can't play **{clip(track.title, 80)}** in voice"
-                                   " (its audio isn't reachable any more), so I'm moving on.")
+                await channel.send(
+                    f"⚠️ I can't play **{clip(track.title, 80)}** in voice"
+                    " (its audio isn't reachable any more), so I'm moving on."
+                )
 
     async def _stop_voice(self, session: Session) -> None:
         voice = self._voice(session)

@@ -39,7 +39,20 @@ def bad_inputs(tmp_path_factory) -> list[Path]:
     empty.write_bytes(b"")
     png = folder / "red.png"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "color=red:s=32x32", "-frames:v", "1", str(png)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=red:s=32x32",
+            "-frames:v",
+            "1",
+            str(png),
+        ],
         check=True,
     )
     image = png.rename(folder / "cover.mp3")
@@ -147,7 +160,9 @@ def test_classify_text_shows_top_genres_and_tags(tmp_path, bad_inputs):
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     assert lines[0] == f"{EXAMPLES[2]}  (20 s, ~{lines[0].split('~')[1].split()[0]} BPM)"
-    assert re.fullmatch(r"  [a-z]+ [01]\.\d\d, [a-z]+ [01]\.\d\d, [a-z]+ [01]\.\d\d — [^,]+(, [^,]+){4}", lines[1]), lines[1]
+    assert re.fullmatch(r"  [a-z]+ [01]\.\d\d, [a-z]+ [01]\.\d\d, [a-z]+ [01]\.\d\d — [^,]+(, [^,]+){4}", lines[1]), (
+        lines[1]
+    )
     assert lines[1].split(" — ")[1].startswith("ambient")
     assert lines[2:] == [str(bad_inputs[0]), "  error: That file is empty."]
 
@@ -182,7 +197,9 @@ def test_train_then_evaluate_on_real_music(tiny_genre_dataset, tmp_path):
     trained = crate("train", str(tiny_genre_dataset["train"]), "--out", str(out), "--folds", "2", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "8 tracks in 2 genres: ambient, electronic" in trained.stderr
-    assert re.search(r"^Chose .+ \(cross-validated track accuracy [01]\.\d{3}\); saved to ", trained.stdout, re.MULTILINE)
+    assert re.search(
+        r"^Chose .+ \(cross-validated track accuracy [01]\.\d{3}\); saved to ", trained.stdout, re.MULTILINE
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["genres"] == ["ambient", "electronic"] and manifest["dataset"] == "train"
 

@@ -117,7 +117,9 @@ def test_eight_channel_96khz_file_is_downmixed_and_resampled(reference_wav, refe
     decode to mono 16 kHz equal to the stereo downmix, peaks within [-1, 1]."""
     surround = "pan=7.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1|c6=c0|c7=c1,aresample=96000"
     for suffix, codec in ((".wav", "pcm_s24le"), (".flac", "flac")):
-        path = convert(reference_wav, music_dir / f"surround{suffix}", "-af", surround, "-c:a", codec, "-sample_fmt", "s32")
+        path = convert(
+            reference_wav, music_dir / f"surround{suffix}", "-af", surround, "-c:a", codec, "-sample_fmt", "s32"
+        )
         decoded = decode_excerpts(path)
         assert (decoded.info.channels, decoded.info.sample_rate) == (8, 96_000)
         for excerpt, expected in zip(decoded.excerpts, reference.excerpts, strict=True):

@@ -36,8 +36,12 @@ def tiny_png(width: int = 2, height: int = 1) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --------------------------------------------------------------------------- the bot under test
@@ -45,7 +49,9 @@ class ReplayButton(discord.ui.DynamicItem[discord.ui.Button], template=r"replay:
     """Persistent button: survives restarts because the state lives in the custom_id."""
 
     def __init__(self, track: int) -> None:
-        super().__init__(discord.ui.Button(label="Replay", style=discord.ButtonStyle.primary, custom_id=f"replay:{track}"))
+        super().__init__(
+            discord.ui.Button(label="Replay", style=discord.ButtonStyle.primary, custom_id=f"replay:{track}")
+        )
         self.track = track
 
     @classmethod
@@ -65,7 +71,9 @@ class PingView(discord.ui.View):
     async def again(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await interaction.response.edit_message(content=f"clicked by {interaction.user.name}", view=self)
 
-    @discord.ui.select(custom_id="ping:mood", options=[discord.SelectOption(label=m, value=m) for m in ("calm", "loud")])
+    @discord.ui.select(
+        custom_id="ping:mood", options=[discord.SelectOption(label=m, value=m) for m in ("calm", "loud")]
+    )
     async def mood(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
         await interaction.response.send_message(f"mood={select.values[0]}", ephemeral=True)
 
@@ -102,8 +110,9 @@ class MiniBot(commands.Bot):
             await interaction.response.defer(thinking=True)
             await asyncio.sleep(0.05)
             embed = discord.Embed(title="Chart").set_image(url="attachment://chart.png")
-            await interaction.edit_original_response(embed=embed, attachments=[discord.File(
-                io.BytesIO(tiny_png()), filename="chart.png")])
+            await interaction.edit_original_response(
+                embed=embed, attachments=[discord.File(io.BytesIO(tiny_png()), filename="chart.png")]
+            )
             await interaction.followup.send("more to come", ephemeral=True)
 
         @tree.command(description="Like a track")
@@ -199,8 +208,9 @@ async def running_bot(fd: FakeDiscord, *, count: int = 1, cls: type[MiniBot] | N
     bot = (cls or MiniBot)(fd.guilds[0].id)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
-        done, _ = await asyncio.wait([task, asyncio.ensure_future(fd.wait_ready(count=count))],
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [task, asyncio.ensure_future(fd.wait_ready(count=count))], return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             task.result()  # re-raise the bot's startup error
         yield bot
@@ -370,7 +380,12 @@ async def test_more_discord_py_surface(fake: FakeDiscord) -> None:
 
         ix = await fake.slash("Guild Two", "music", "carol", "misc")
         first, second = await ix.wait_followups(2)
-        assert first.id == ix.original_id and first.ephemeral and first.content == "step 2" and first.filenames == ["a.txt"]
+        assert (
+            first.id == ix.original_id
+            and first.ephemeral
+            and first.content == "step 2"
+            and first.filenames == ["a.txt"]
+        )
         await fake.state.notifier.wait_until(lambda: second.deleted, 5, lambda: "the 'bye' follow-up to be deleted")
         posted = await fake.wait_channel_message(fake.guilds[1].channel("music"), lambda m: m.content == "hello again")
         assert posted.filenames == ["p.png"] and posted.reactions == ["\N{THUMBS UP SIGN}"]
@@ -487,8 +502,9 @@ async def test_cdn_links_are_signed_expire_and_can_be_refreshed(fake: FakeDiscor
         assert fresh != old
         async with http.get(fresh) as r:
             assert r.status == 200
-        async with http.post(f"{fake.api_base}/attachments/refresh-urls", json={"attachment_urls": [old]},
-                             headers=auth) as r:
+        async with http.post(
+            f"{fake.api_base}/attachments/refresh-urls", json={"attachment_urls": [old]}, headers=auth
+        ) as r:
             (entry,) = (await r.json())["refreshed_urls"]
         assert entry["original"] == old
         async with http.get(entry["refreshed"]) as r:

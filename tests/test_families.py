@@ -30,7 +30,9 @@ def _reference(clip: str) -> FamilyInputs:
 
 
 def test_families_are_the_fourteen_ids_with_display_names():
-    assert FAMILIES == tuple("rock metal pop hiphop electronic ambient jazz blues classical folk country soul reggae disco".split())
+    assert FAMILIES == tuple(
+        "rock metal pop hiphop electronic ambient jazz blues classical folk country soul reggae disco".split()
+    )
     assert set(families.DISPLAY_NAMES) == set(FAMILIES)
 
 
@@ -60,8 +62,9 @@ def test_packaged_model_is_plain_arrays_with_its_provenance_and_cv_figures():
 
 def test_predictor_returns_a_distribution_over_all_families():
     rng = np.random.default_rng(0)
-    inputs = FamilyInputs(rng.uniform(0, 1, (5, 50)), rng.normal(size=(5, 200)), rng.uniform(0, 1, (5, 50)),
-                          rng.normal(size=(5, 200)))
+    inputs = FamilyInputs(
+        rng.uniform(0, 1, (5, 50)), rng.normal(size=(5, 200)), rng.uniform(0, 1, (5, 50)), rng.normal(size=(5, 200))
+    )
     p = default_model().proba(inputs)
     assert p.shape == (5, 14)
     assert np.all(p >= 0) and np.allclose(p.sum(axis=1), 1)
@@ -123,7 +126,9 @@ def test_numpy_taggers_on_real_audio_give_the_same_family():
     patches = musicnn.to_patches(musicnn.log_mel(audio))
     msd = musicnn.Musicnn.load().predict(patches)
     mtt = musicnn.Musicnn.load(SHARED / "musicnn-mtt" / "weights.npz").predict(patches)
-    inputs = FamilyInputs(msd.tag_probs.mean(0), msd.penultimate.mean(0), mtt.tag_probs.mean(0), mtt.penultimate.mean(0))
+    inputs = FamilyInputs(
+        msd.tag_probs.mean(0), msd.penultimate.mean(0), mtt.tag_probs.mean(0), mtt.penultimate.mean(0)
+    )
     answer = default_model().predict(inputs)[0]
     assert {answer.top, answer.runner_up} == {"ambient", "electronic"}, answer.families[:3]
 

@@ -80,7 +80,13 @@ def _html(body: str, head: str = "") -> web.Response:
 
 
 def _json_ld(**fields) -> str:
-    data = {"@context": "https://schema.org", "@type": "AudioObject", "name": "Long mix", "encodingFormat": "audio/ogg", **fields}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "AudioObject",
+        "name": "Long mix",
+        "encodingFormat": "audio/ogg",
+        **fields,
+    }
     return f'<script type="application/ld+json">{json.dumps(data)}</script>'
 
 
@@ -173,7 +179,9 @@ async def server(media) -> Server:
 
     async def gzip_page(request):
         page = _html('<h1>Song</h1><audio controls src="/music/track.mp3"></audio>')
-        return web.Response(body=gzip.compress(page.body), headers={"Content-Type": "text/html", "Content-Encoding": "gzip"})
+        return web.Response(
+            body=gzip.compress(page.body), headers={"Content-Type": "text/html", "Content-Encoding": "gzip"}
+        )
 
     def status(code: int):
         async def handler(request):
@@ -267,7 +275,14 @@ def test_private_addresses_are_blocked(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/song.mp3", "file:///etc/passwd", "javascript:alert(1)", "http://", "not a link", "http://host:99999/"],
+    [
+        "ftp://example.com/song.mp3",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "http://",
+        "not a link",
+        "http://host:99999/",
+    ],
 )
 def test_non_http_links_are_bad(url):
     with pytest.raises(BadLink) as caught:
@@ -618,4 +633,3 @@ def test_scratch_directory_is_removed_even_on_error():
         (directory / "partial.ogg").write_bytes(b"x" * 1000)
         raise RuntimeError("boom")
     assert not directory.exists()
-

@@ -101,9 +101,7 @@ def test_model_trained_on_real_music_classifies_held_out_tracks(saved_model, tin
     assert len(heldout) == 6
     answers = {track.path.name: listener.analyze(track.path).genres for track in heldout}
     wrong = {
-        track.path.name: answers[track.path.name]
-        for track in heldout
-        if answers[track.path.name][0][0] != track.genre
+        track.path.name: answers[track.path.name] for track in heldout if answers[track.path.name][0][0] != track.genre
     }
     assert not wrong, f"misclassified held-out tracks: {wrong}"
     for genres in answers.values():
@@ -280,7 +278,10 @@ def test_evaluation_numbers_on_a_hand_made_example():
     assert evaluation.macro_f1 == pytest.approx(sum(f1.values()) / 3)
 
     as_dict = evaluation.to_dict()
-    assert as_dict["confusion"] == {"labels": ["a", "b", "c", "d"], "matrix": [[2, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 0], [0, 0, 0, 0]]}
+    assert as_dict["confusion"] == {
+        "labels": ["a", "b", "c", "d"],
+        "matrix": [[2, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 0], [0, 0, 0, 0]],
+    }
     assert as_dict["per_genre"]["c"] == {"precision": 0.5, "recall": 1.0, "support": 1}
     text = evaluation.to_text()
     assert "accuracy: 0.667" in text and "macro-F1: 0.656" in text and "tracks: 6" in text
@@ -295,7 +296,9 @@ def test_evaluation_when_everything_is_right():
 # --------------------------------------------------------------------------- the head as arrays
 
 
-@pytest.mark.parametrize("name, classes", [("random-forest", 2), ("logistic-regression C=0.1", 2), ("logistic-regression C=0.1", 3)])
+@pytest.mark.parametrize(
+    "name, classes", [("random-forest", 2), ("logistic-regression C=0.1", 2), ("logistic-regression C=0.1", 3)]
+)
 def test_head_as_arrays_predicts_exactly_like_the_pipeline(name, classes, training_data):
     """Converted once to arrays, a model gives the same probabilities with numpy alone."""
     from sklearn.base import clone
@@ -343,7 +346,9 @@ def test_shipped_arrays_equal_the_shipped_skops_model(training_data):
     from bot.listen.head import load_head
 
     head = load_head(default_model_path(), feature_version=FEATURE_VERSION)
-    np.testing.assert_array_equal(head.predict_proba(training_data.X), _load(default_model_path()).predict_proba(training_data.X))
+    np.testing.assert_array_equal(
+        head.predict_proba(training_data.X), _load(default_model_path()).predict_proba(training_data.X)
+    )
 
 
 def test_a_worker_loads_the_shipped_model_without_scikit_learn():

@@ -59,7 +59,11 @@ async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp
     async with Crate.running(settings) as crate:
         seen: list[tuple[int, int, str]] = []
         report = await index_folder(
-            crate, GUILD, folder, added_by=ADMIN, progress=lambda done, total, path: seen.append((done, total, path.name))
+            crate,
+            GUILD,
+            folder,
+            added_by=ADMIN,
+            progress=lambda done, total, path: seen.append((done, total, path.name)),
         )
         assert report.added == GOOD and report.skipped_known == 0 and report.duplicates == 0
         assert [path.name for path, _ in report.failed] == ["broken.ogg"]

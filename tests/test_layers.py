@@ -110,7 +110,15 @@ def test_the_rule_table_covers_every_module():
 def test_the_rule_table_orders_the_layers_of_the_design():
     # A test of the test: the sentence in DESIGN.md, "cogs -> use cases -> recommend ->
     # listen -> audio -> store -> catalog", read as numbers.
-    chain = ["cogs", "bot.crate", "bot.recommend.rank", "bot.listen.analyze", "bot.audio.fetch", "bot.store", "bot.catalog"]
+    chain = [
+        "cogs",
+        "bot.crate",
+        "bot.recommend.rank",
+        "bot.listen.analyze",
+        "bot.audio.fetch",
+        "bot.store",
+        "bot.catalog",
+    ]
     layers = [layer_of(module) for module in chain]
     assert layers == sorted(layers, reverse=True) and len(set(layers)) == len(layers), layers
     assert layer_of("bot.pool") < layer_of("bot.listen.worker")  # the generic pool sits below the job that uses it

@@ -39,12 +39,22 @@ async def test_an_expired_attachment_link_is_refreshed_before_a_re_download(tmp_
         settings = Settings.from_env({"CRATE_DATABASE": str(tmp_path / "crate.sqlite3")}, dotenv_path=None)
         async with Database.open(settings.database_path) as db:
             track, _ = await store.add_track(
-                db, GUILD, title="Awakening", source_url=first_link, source_kind="attachment",
-                content_hash=hashlib.sha256(data).hexdigest(), duration=60.0, genres=[("ambient", 1.0)],
+                db,
+                GUILD,
+                title="Awakening",
+                source_url=first_link,
+                source_kind="attachment",
+                content_hash=hashlib.sha256(data).hexdigest(),
+                duration=60.0,
+                genres=[("ambient", 1.0)],
                 tag_probs=np.full(catalog.TAG_COUNT, 0.1, np.float32),
-                embedding=np.ones(catalog.EMBEDDING_DIM, np.float32), tempo=None, shared_by=ALICE,
+                embedding=np.ones(catalog.EMBEDDING_DIM, np.float32),
+                tempo=None,
+                shared_by=ALICE,
             )
-            await store.set_track_source(db, GUILD, track.id, store.TrackSource("attachment", first_link, channel, None))
+            await store.set_track_source(
+                db, GUILD, track.id, store.TrackSource("attachment", first_link, channel, None)
+            )
             crate = Crate(settings, db, pool=None, http=http)  # type: ignore[arg-type]
             crate.refresh_link = refresh_link
 

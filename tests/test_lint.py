@@ -1,4 +1,4 @@
-"""The test command runs the linters: ``ruff check`` and ``mypy`` over bot/, cogs/, benchmarks/ and tests/.
+"""The test command runs the linters: ``ruff check``, ``ruff format --check`` and ``mypy`` over bot/, cogs/, benchmarks/ and tests/.
 
 Their settings live in pyproject.toml ([tool.ruff], [tool.mypy]); a failure shows their output.
 """
@@ -19,6 +19,11 @@ def run(*command: str) -> subprocess.CompletedProcess:
 
 def test_ruff_check_passes():
     result = run("ruff", "check", "--no-cache", *PATHS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_applied():
+    result = run("ruff", "format", "--check", "--no-cache", *PATHS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

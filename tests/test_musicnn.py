@@ -184,9 +184,7 @@ def test_load_from_explicit_path_matches_packaged_weights(model: Musicnn, tmp_pa
     copy = tmp_path / "weights.npz"
     copy.write_bytes(packaged.read_bytes())
     patches = _load(TRIMMED_DIR / "infight.npz")["logmel_patches"]
-    np.testing.assert_array_equal(
-        Musicnn.load(copy).predict(patches).tag_probs, model.predict(patches).tag_probs
-    )
+    np.testing.assert_array_equal(Musicnn.load(copy).predict(patches).tag_probs, model.predict(patches).tag_probs)
 
 
 def test_load_refuses_pickled_arrays(tmp_path: Path) -> None:

@@ -85,9 +85,7 @@ def test_pyproject_provides_the_crate_console_script():
     assert project["requires-python"].startswith(">=3.11")
 
 
-@pytest.mark.parametrize(
-    "name", ["discord.py", "pydub", "librosa", "scikit-learn", "numpy", "aiosqlite", "yt-dlp"]
-)
+@pytest.mark.parametrize("name", ["discord.py", "pydub", "librosa", "scikit-learn", "numpy", "aiosqlite", "yt-dlp"])
 def test_pyproject_dependency_has_a_lower_bound(name):
     requirements = {canonicalize_name(r.name): r for r in map(Requirement, _pyproject()["project"]["dependencies"])}
     requirement = requirements.get(canonicalize_name(name))
@@ -124,7 +122,9 @@ def _variables_read_by_config() -> set[str]:
             continue
         func = node.func
         target = ast.unparse(func)
-        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "reader") or target in {
+        if (
+            isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "reader"
+        ) or target in {
             "os.environ.get",
             "os.getenv",
         }:

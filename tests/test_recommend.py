@@ -345,7 +345,9 @@ async def test_rating_arrays_are_cached_until_any_rating_changes(tmp_path):
     jazz_c, metal_c = centres(2, seed=13)
     async with Database.open(tmp_path / "crate.sqlite3") as db:
         jazz = [(await _add(db, GUILD, f"jazz {i}", v, "jazz")).id for i, v in enumerate(around(jazz_c, 5, 0.4, rng))]
-        metal = [(await _add(db, GUILD, f"metal {i}", v, "metal")).id for i, v in enumerate(around(metal_c, 5, 0.4, rng))]
+        metal = [
+            (await _add(db, GUILD, f"metal {i}", v, "metal")).id for i, v in enumerate(around(metal_c, 5, 0.4, rng))
+        ]
         await store.rate(db, GUILD, ME, jazz[0], LIKE, now=NOW)
         await store.rate(db, GUILD, ALICE, metal[0], LIKE, now=NOW)
         catalog = await cached_catalog(db, GUILD)
@@ -379,8 +381,16 @@ async def test_rating_arrays_are_cached_until_any_rating_changes(tmp_path):
 
 
 def test_rating_arrays_rank_exactly_like_rating_objects(jazz_metal):
-    ratings = [like(ME, 1), like(ME, 9, days_ago=30), like(ME, 20, value=DISLIKE), like(ALICE, 1), like(ALICE, 4),
-               like(BOB, 9), like(BOB, 12, value=DISLIKE), Rating(GUILD + 1, ME, 5, LIKE, NOW)]  # another guild's
+    ratings = [
+        like(ME, 1),
+        like(ME, 9, days_ago=30),
+        like(ME, 20, value=DISLIKE),
+        like(ALICE, 1),
+        like(ALICE, 4),
+        like(BOB, 9),
+        like(BOB, 12, value=DISLIKE),
+        Rating(GUILD + 1, ME, 5, LIKE, NOW),
+    ]  # another guild's
     from bot.recommend.rank import RatingArrays
 
     arrays = RatingArrays.from_ratings(jazz_metal, ratings)
@@ -446,7 +456,13 @@ def test_evaluate_recs_on_real_analyses(real_catalog):
 
 def test_labeled_catalog_file_is_checked(tmp_path):
     bad = tmp_path / "bad.npz"
-    np.savez(bad, embeddings=np.zeros((3, 5)), tag_probs=np.zeros((3, 50)), genres=np.array(["a"] * 3), titles=np.array(["x"] * 3))
+    np.savez(
+        bad,
+        embeddings=np.zeros((3, 5)),
+        tag_probs=np.zeros((3, 50)),
+        genres=np.array(["a"] * 3),
+        titles=np.array(["x"] * 3),
+    )
     with pytest.raises(Exception) as error:
         LabeledCatalog.load(bad)
     assert "expected embeddings" in str(error.value)

@@ -33,8 +33,17 @@ def tags(seed: int) -> np.ndarray:
     return np.random.default_rng(seed + 10_000).random(TAG_COUNT).astype(np.float32)
 
 
-async def add(db: Database, guild_id: int = GUILD, *, name: str = "song", seed: int = 1, duration: float = 200.0,
-              shared_by: int | None = ALICE, embedding: np.ndarray | None = None, title: str | None = None):
+async def add(
+    db: Database,
+    guild_id: int = GUILD,
+    *,
+    name: str = "song",
+    seed: int = 1,
+    duration: float = 200.0,
+    shared_by: int | None = ALICE,
+    embedding: np.ndarray | None = None,
+    title: str | None = None,
+):
     return await store.add_track(
         db,
         guild_id,
@@ -182,8 +191,9 @@ async def test_re_encoded_copy_is_a_near_duplicate(db):
     original, _ = await add(db, name="original.flac", seed=5, duration=181.0)
     noise = np.random.default_rng(1).standard_normal(EMBEDDING_DIM).astype(np.float32) * 0.05
     copy_embedding = vector(5, EMBEDDING_DIM) + noise
-    cosine = float(np.dot(copy_embedding, original.embedding)
-                   / np.linalg.norm(copy_embedding) / np.linalg.norm(original.embedding))
+    cosine = float(
+        np.dot(copy_embedding, original.embedding) / np.linalg.norm(copy_embedding) / np.linalg.norm(original.embedding)
+    )
     assert cosine >= store.NEAR_DUPLICATE_MIN_COSINE
     copy, created = await add(db, name="copy.mp3", embedding=copy_embedding, duration=181.9, shared_by=BOB)
     assert not created and copy.id == original.id
@@ -329,7 +339,9 @@ async def test_track_scores_rank_best_liked(db):
     await store.rate(db, GUILD, ALICE, c.id, DISLIKE)
     scores = await store.track_scores(db, GUILD)
     assert [(s.track_id, s.likes, s.dislikes, s.score) for s in scores] == [
-        (b.id, 3, 0, 3), (a.id, 1, 1, 0), (c.id, 0, 1, -1)
+        (b.id, 3, 0, 3),
+        (a.id, 1, 1, 0),
+        (c.id, 0, 1, -1),
     ]
     assert len(await store.ratings_in_guild(db, GUILD)) == 6
 
@@ -375,8 +387,7 @@ async def test_forget_member_removes_only_that_member_in_that_guild(db):
     assert await store.ratings_of(db, GUILD, ALICE) == []
     assert await store.shares_of(db, GUILD, ALICE) == []
     assert await store.last_track(db, GUILD, ALICE) is None
-    assert await db.fetch_value(
-        "SELECT count(*) FROM members WHERE guild_id = ? AND user_id = ?", (GUILD, ALICE)) == 0
+    assert await db.fetch_value("SELECT count(*) FROM members WHERE guild_id = ? AND user_id = ?", (GUILD, ALICE)) == 0
     assert await store.ratings_of(db, GUILD, CAROL) != []
     assert [s.user_id for s in await store.sharers_of(db, GUILD, alice_and_bob.id)] == [BOB]
     # Other guild untouched.

@@ -56,8 +56,15 @@ def queue_cuts(voice_dir) -> list[Path]:
     cuts = [("Awakening", ".mp3", ("-c:a", "libmp3lame")), ("Coherence", ".ogg", ("-c:a", "libvorbis")),
             ("Enemy Unknown", ".flac", ("-c:a", "flac"))]  # fmt: skip
     return [
-        convert(singularity_track(name), voice_dir / f"{name.replace(' ', '-').lower()}{suffix}",
-                "-ss", "20", "-t", "2", *args)  # fmt: skip
+        convert(
+            singularity_track(name),
+            voice_dir / f"{name.replace(' ', '-').lower()}{suffix}",
+            "-ss",
+            "20",
+            "-t",
+            "2",
+            *args,
+        )  # fmt: skip
         for name, suffix, args in cuts
     ]
 
@@ -178,7 +185,9 @@ def test_a_file_that_is_not_audio_raises_instead_of_ending_silently(not_audio):
         source.cleanup()
 
 
-@pytest.mark.parametrize("url", ["https://example.com/a.mp3", "http://127.0.0.1/x", "concat:a.ogg|b.ogg", "file:/etc/passwd"])
+@pytest.mark.parametrize(
+    "url", ["https://example.com/a.mp3", "http://127.0.0.1/x", "concat:a.ogg|b.ogg", "file:/etc/passwd"]
+)
 def test_track_source_refuses_urls_and_protocols(url):
     with pytest.raises(ValueError, match="not a local file"):
         track_source(url)

@@ -70,8 +70,15 @@ async def test_a_write_blocked_by_another_process_is_acknowledged_and_asks_to_re
         guild = fake.guilds[0]
         channel = next(c for c in guild.channels if c.name == "music")
         async with running_crate(fake, settings_for(fake, database, workers=1)):
-            shared = await fake.slash(guild, channel, "alice", "genre", attachments={
-                "file": ("awakening.ogg", (EXAMPLES / "singularity-awakening.ogg").read_bytes(), "audio/ogg")})
+            shared = await fake.slash(
+                guild,
+                channel,
+                "alice",
+                "genre",
+                attachments={
+                    "file": ("awakening.ogg", (EXAMPLES / "singularity-awakening.ogg").read_bytes(), "audio/ogg")
+                },
+            )
             message = await shared.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
             track = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
 

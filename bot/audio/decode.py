@@ -491,7 +491,9 @@ def playable_length(path: str | os.PathLike) -> float | None:
         "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", _file_url(Path(path)),
     ]  # fmt: skip
     try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROBE_TIMEOUT, check=False)
+        done = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROBE_TIMEOUT, check=False
+        )
     except subprocess.TimeoutExpired:
         return None
     offset, end, found = 0.0, 0.0, False

@@ -14,10 +14,7 @@ class EmptyFile(AudioError):
 
 
 class NotAudio(AudioError):
-    user_message = (
-        "That doesn't look like audio I can read. Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC "
-        "or WebM file."
-    )
+    user_message = "That doesn't look like audio I can read. Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."
 
 
 class CorruptAudio(AudioError):

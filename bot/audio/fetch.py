@@ -532,4 +532,3 @@ def _display_name(filename: str) -> str:
 
 def _too_large(limits: AudioLimits, *, detail: str) -> TooLarge:
     return TooLarge(f"That file is too large for me (the limit is {limits.describe_bytes()}).", detail=detail)
-

@@ -22,7 +22,9 @@ from bot.listen.features import FEATURE_NAMES, handcrafted_features
 from bot.listen.head import GenreHead, default_model_path, load_head
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
-FEATURE_VERSION = "crate-features/2: musicnn-msd penultimate(200) + tags(50) + handcrafted(99, chroma at A440) @16kHz, 6 s excerpts"
+FEATURE_VERSION = (
+    "crate-features/2: musicnn-msd penultimate(200) + tags(50) + handcrafted(99, chroma at A440) @16kHz, 6 s excerpts"
+)
 
 #: Column blocks of the feature vector, in order, by name.
 BLOCKS: dict[str, int] = {
@@ -101,7 +103,11 @@ class Listener:
         embeddings_ = np.stack(embeddings).astype(np.float32)
         tag_probs_ = np.stack(tag_probs).astype(np.float32)
         vectors = np.concatenate([embeddings_, tag_probs_, np.stack(handcrafted)], axis=1)
-        mtt_ = (np.stack(mtt_tag_probs).astype(np.float32), np.stack(mtt_embeddings).astype(np.float32)) if mtt_tag_probs else (None, None)
+        mtt_ = (
+            (np.stack(mtt_tag_probs).astype(np.float32), np.stack(mtt_embeddings).astype(np.float32))
+            if mtt_tag_probs
+            else (None, None)
+        )
         return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempi)), *mtt_)
 
     def analyze(self, path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Analysis:

@@ -29,15 +29,37 @@ from typing import Any
 import numpy as np
 
 FAMILIES: tuple[str, ...] = (
-    "rock", "metal", "pop", "hiphop", "electronic", "ambient", "jazz",
-    "blues", "classical", "folk", "country", "soul", "reggae", "disco",
+    "rock",
+    "metal",
+    "pop",
+    "hiphop",
+    "electronic",
+    "ambient",
+    "jazz",
+    "blues",
+    "classical",
+    "folk",
+    "country",
+    "soul",
+    "reggae",
+    "disco",
 )
 
 #: How each family is shown to people.
 DISPLAY_NAMES: dict[str, str] = {
-    "rock": "Rock", "metal": "Metal", "pop": "Pop", "hiphop": "Hip hop", "electronic": "Electronic",
-    "ambient": "Ambient", "jazz": "Jazz", "blues": "Blues", "classical": "Classical",
-    "folk": "Folk & world", "country": "Country", "soul": "Soul, R&B & funk", "reggae": "Reggae",
+    "rock": "Rock",
+    "metal": "Metal",
+    "pop": "Pop",
+    "hiphop": "Hip hop",
+    "electronic": "Electronic",
+    "ambient": "Ambient",
+    "jazz": "Jazz",
+    "blues": "Blues",
+    "classical": "Classical",
+    "folk": "Folk & world",
+    "country": "Country",
+    "soul": "Soul, R&B & funk",
+    "reggae": "Reggae",
     "disco": "Disco",
 }
 
@@ -49,15 +71,38 @@ MODEL_FORMAT = "crate-family-model/1"
 #: are the taggers' own (bot/assets/musicnn-msd/tags.json; MTT's list in the manifest).
 PRIOR_TAGS: dict[str, dict[str, dict[str, float]]] = {
     "msd": {
-        "rock": {"rock": 1, "alternative rock": 1, "classic rock": 1, "indie rock": 1, "punk": 1,
-                 "hard rock": 1, "Progressive rock": 1, "alternative": 0.5, "indie": 0.5, "guitar": 0.3},
+        "rock": {
+            "rock": 1,
+            "alternative rock": 1,
+            "classic rock": 1,
+            "indie rock": 1,
+            "punk": 1,
+            "hard rock": 1,
+            "Progressive rock": 1,
+            "alternative": 0.5,
+            "indie": 0.5,
+            "guitar": 0.3,
+        },
         "metal": {"metal": 1, "heavy metal": 1, "hard rock": 0.3},
         "pop": {"pop": 1, "indie pop": 0.7, "catchy": 0.5, "female vocalists": 0.3, "dance": 0.3, "happy": 0.2},
         "hiphop": {"Hip-Hop": 1, "rnb": 0.3},
-        "electronic": {"electronic": 1, "electronica": 1, "electro": 1, "House": 1, "dance": 0.7,
-                       "experimental": 0.3, "party": 0.2},
-        "ambient": {"ambient": 1, "chillout": 0.7, "chill": 0.5, "instrumental": 0.3, "experimental": 0.3,
-                    "Mellow": 0.2},
+        "electronic": {
+            "electronic": 1,
+            "electronica": 1,
+            "electro": 1,
+            "House": 1,
+            "dance": 0.7,
+            "experimental": 0.3,
+            "party": 0.2,
+        },
+        "ambient": {
+            "ambient": 1,
+            "chillout": 0.7,
+            "chill": 0.5,
+            "instrumental": 0.3,
+            "experimental": 0.3,
+            "Mellow": 0.2,
+        },
         "jazz": {"jazz": 1, "easy listening": 0.3},
         "blues": {"blues": 1},
         "classical": {"instrumental": 0.2},
@@ -76,8 +121,20 @@ PRIOR_TAGS: dict[str, dict[str, dict[str, float]]] = {
         "ambient": {"ambient": 1, "new age": 1, "quiet": 0.3, "slow": 0.3, "soft": 0.2, "weird": 0.2},
         "jazz": {"piano": 0.2},
         "blues": {},
-        "classical": {"classical": 1, "harpsichord": 1, "opera": 1, "choral": 1, "strings": 0.7, "violin": 0.7,
-                      "cello": 0.7, "choir": 0.7, "classic": 0.5, "harp": 0.5, "piano": 0.3, "flute": 0.3},
+        "classical": {
+            "classical": 1,
+            "harpsichord": 1,
+            "opera": 1,
+            "choral": 1,
+            "strings": 0.7,
+            "violin": 0.7,
+            "cello": 0.7,
+            "choir": 0.7,
+            "classic": 0.5,
+            "harp": 0.5,
+            "piano": 0.3,
+            "flute": 0.3,
+        },
         "folk": {"indian": 1, "sitar": 1, "flute": 0.2, "guitar": 0.2},
         "country": {"country": 1},
         "soul": {},
@@ -216,9 +273,13 @@ class FamilyModel:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
-            "prior_weights": self.prior_weights, "prior_scale": np.asarray(self.prior_scale),
-            "prior_eps": np.asarray(self.prior_eps), "head_mean": self.head_mean, "head_std": self.head_std,
-            "head_weights": self.head_weights, "head_bias": self.head_bias,
+            "prior_weights": self.prior_weights,
+            "prior_scale": np.asarray(self.prior_scale),
+            "prior_eps": np.asarray(self.prior_eps),
+            "head_mean": self.head_mean,
+            "head_std": self.head_std,
+            "head_weights": self.head_weights,
+            "head_bias": self.head_bias,
         }
 
     def save(self, directory) -> None:
@@ -227,8 +288,13 @@ class FamilyModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         np.savez(directory / "family-model.npz", **self.arrays())
-        manifest = {**self.manifest, "format": MODEL_FORMAT, "families": list(FAMILIES),
-                    "head_input": self.head_input, "threshold": self.threshold}
+        manifest = {
+            **self.manifest,
+            "format": MODEL_FORMAT,
+            "families": list(FAMILIES),
+            "head_input": self.head_input,
+            "threshold": self.threshold,
+        }
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
 
     @classmethod
@@ -245,9 +311,18 @@ class FamilyModel:
             raise FamilyModelError(f"{base} is not a {MODEL_FORMAT} model over {len(FAMILIES)} families.")
         with base.joinpath("family-model.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             a = {k: np.asarray(npz[k], dtype=np.float64) for k in npz.files}
-        return cls(a["prior_weights"], float(a["prior_scale"]), float(a["prior_eps"]), a["head_mean"],
-                   a["head_std"], a["head_weights"], a["head_bias"], manifest["head_input"],
-                   float(manifest["threshold"]), manifest)
+        return cls(
+            a["prior_weights"],
+            float(a["prior_scale"]),
+            float(a["prior_eps"]),
+            a["head_mean"],
+            a["head_std"],
+            a["head_weights"],
+            a["head_bias"],
+            manifest["head_input"],
+            float(manifest["threshold"]),
+            manifest,
+        )
 
 
 @lru_cache(maxsize=1)

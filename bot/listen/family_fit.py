@@ -34,10 +34,10 @@ FOLDS = 5
 INPUTS = {
     "none": "per-track means over the analysis excerpts of MSD_musicnn's 50 and MTT_musicnn's 50 tag probabilities",
     "tags": "per-track means over the analysis excerpts of MSD_musicnn's 50 and MTT_musicnn's 50 tag probabilities "
-            "(prior and head); penultimate embeddings unused",
+    "(prior and head); penultimate embeddings unused",
     "tags+msd_pen": "per-track means over the analysis excerpts of MSD_musicnn's 50 and MTT_musicnn's 50 tag "
-                    "probabilities (prior and head) and MSD_musicnn's 200-d penultimate embedding (head only); "
-                    "MTT's embedding unused",
+    "probabilities (prior and head) and MSD_musicnn's 200-d penultimate embedding (head only); "
+    "MTT's embedding unused",
 }
 K = len(FAMILIES)
 
@@ -45,8 +45,16 @@ K = len(FAMILIES)
 def _tag_names():
     from bot.listen import musicnn
 
-    mtt = json.loads((Path(__file__).resolve().parents[2].parent / "shared" / "models" / "musicnn-mtt"
-                      / "reference" / "reference.json").read_text())["labels"]
+    mtt = json.loads(
+        (
+            Path(__file__).resolve().parents[2].parent
+            / "shared"
+            / "models"
+            / "musicnn-mtt"
+            / "reference"
+            / "reference.json"
+        ).read_text()
+    )["labels"]
     return tuple(musicnn.TAGS), tuple(mtt)
 
 
@@ -99,8 +107,7 @@ def fit(inputs: families.FamilyInputs, y: np.ndarray, prior_w: np.ndarray, spec,
     theta0[0] = 1.0
     result = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 2000})
     a, w, b = unpack(result.x)
-    return FamilyModel(prior_w, float(a), PRIOR_EPS, mean, std, w, b, head_input,
-                       threshold=0.5, manifest={})
+    return FamilyModel(prior_w, float(a), PRIOR_EPS, mean, std, w, b, head_input, threshold=0.5, manifest={})
 
 
 def candidates() -> dict[str, tuple[str, float] | None]:
@@ -143,8 +150,12 @@ def per_family(p: np.ndarray, y: np.ndarray) -> dict[str, dict]:
     for j, family in enumerate(FAMILIES):
         tp = int(((pred == j) & (y == j)).sum())
         predicted, support = int((pred == j).sum()), int((y == j).sum())
-        table[family] = {"precision": tp / predicted if predicted else None,
-                         "recall": tp / support if support else None, "support": support, "predicted": predicted}
+        table[family] = {
+            "precision": tp / predicted if predicted else None,
+            "recall": tp / support if support else None,
+            "support": support,
+            "predicted": predicted,
+        }
     return table
 
 
@@ -167,9 +178,14 @@ def threshold_table(p: np.ndarray, y: np.ndarray) -> list[dict]:
     rows = []
     for t in THRESHOLDS:
         sel = conf >= t
-        rows.append({"threshold": float(t), "coverage": float(sel.mean()),
-                     "accuracy_confident": float(correct[sel].mean()) if sel.any() else None,
-                     "accuracy_unsure": float(correct[~sel].mean()) if (~sel).any() else None})
+        rows.append(
+            {
+                "threshold": float(t),
+                "coverage": float(sel.mean()),
+                "accuracy_confident": float(correct[sel].mean()) if sel.any() else None,
+                "accuracy_unsure": float(correct[~sel].mean()) if (~sel).any() else None,
+            }
+        )
     return rows
 
 
@@ -200,10 +216,13 @@ def main(dataset, args) -> int:
         acc = p.argmax(axis=1) == y
         gt = sources == "gtzan-mini"
         halves = [log_loss(p[m], y[m]) for m in (gt, ~gt) if m.any()]
-        scores[name] = {"selection_loss": float(np.mean(halves)), "log_loss": log_loss(p, y),
-                        "accuracy": float(acc.mean()),
-                        "accuracy_gtzan": float(acc[sources == "gtzan-mini"].mean()),
-                        "accuracy_debian": float(acc[sources != "gtzan-mini"].mean())}
+        scores[name] = {
+            "selection_loss": float(np.mean(halves)),
+            "log_loss": log_loss(p, y),
+            "accuracy": float(acc.mean()),
+            "accuracy_gtzan": float(acc[sources == "gtzan-mini"].mean()),
+            "accuracy_debian": float(acc[sources != "gtzan-mini"].mean()),
+        }
         print(f"{name:34s} " + "  ".join(f"{k} {v:.3f}" for k, v in scores[name].items()))
     # GTZAN and the Debian music weigh the same in the choice, whatever their sizes.
     best = min(scores, key=lambda n: scores[n]["selection_loss"])
@@ -215,13 +234,30 @@ def main(dataset, args) -> int:
     rows = threshold_table(p, y)
     threshold = choose_threshold(rows)
     model = fit(inputs, y, prior_w, candidates()[best], groups)
-    model = FamilyModel(model.prior_weights, model.prior_scale / temperature, model.prior_eps, model.head_mean,
-                        model.head_std, model.head_weights / temperature, model.head_bias / temperature,
-                        model.head_input, 0.5, {})
-    cv = {"folds": FOLDS, "grouping": "GTZAN clip; Debian package", "candidates": scores, "chosen": best,
-          "per_family": per_family(p, y), "reliability": reliability(p, y), "thresholds": rows,
-          "temperature": temperature, "reliability_before_temperature": reliability(raw, y),
-          "target_precision": TARGET_PRECISION}
+    model = FamilyModel(
+        model.prior_weights,
+        model.prior_scale / temperature,
+        model.prior_eps,
+        model.head_mean,
+        model.head_std,
+        model.head_weights / temperature,
+        model.head_bias / temperature,
+        model.head_input,
+        0.5,
+        {},
+    )
+    cv = {
+        "folds": FOLDS,
+        "grouping": "GTZAN clip; Debian package",
+        "candidates": scores,
+        "chosen": best,
+        "per_family": per_family(p, y),
+        "reliability": reliability(p, y),
+        "thresholds": rows,
+        "temperature": temperature,
+        "reliability_before_temperature": reliability(raw, y),
+        "target_precision": TARGET_PRECISION,
+    }
 
     # What the final model says about music nobody labelled (allowed packages, never trained on).
     unlabelled = np.flatnonzero(dataset.y < 0)
@@ -238,15 +274,23 @@ def main(dataset, args) -> int:
     for i, item in enumerate(items):
         if item.source != "gtzan-mini":
             order = np.argsort(-p[i])
-            debian_oof.append({"file": item.path.name if item.path.name != "song.ogg" else item.path.parent.name,
-                               "package": item.source, "label": item.family,
-                               "answer": [[FAMILIES[j], round(float(p[i, j]), 3)] for j in order[:2]]})
+            debian_oof.append(
+                {
+                    "file": item.path.name if item.path.name != "song.ogg" else item.path.parent.name,
+                    "package": item.source,
+                    "label": item.family,
+                    "answer": [[FAMILIES[j], round(float(p[i, j]), 3)] for j in order[:2]],
+                }
+            )
     cv["debian_out_of_fold"] = debian_oof
     training = Counter((item.source, item.family) for item in items)
     manifest = {
         "inputs": INPUTS[(candidates()[best] or ("none",))[0]],
-        "msd_tags": list(msd_names), "mtt_tags": list(mtt_names), "prior_tags": families.PRIOR_TAGS,
-        "model": best, "prior_scale": model.prior_scale,
+        "msd_tags": list(msd_names),
+        "mtt_tags": list(mtt_names),
+        "prior_tags": families.PRIOR_TAGS,
+        "model": best,
+        "prior_scale": model.prior_scale,
         "training_data": {
             "tracks": int(len(y)),
             "by_source": {f"{s}/{f}": n for (s, f), n in sorted(training.items())},
@@ -259,9 +303,20 @@ def main(dataset, args) -> int:
     }
     manifest["debian_labels"] = [
         {k: v for k, v in e.items() if k != "files"} | {"labelled": {n: f for n, f in e["files"].items() if f}}
-        for e in manifest["training_data"].pop("debian")]
-    model = FamilyModel(model.prior_weights, model.prior_scale, model.prior_eps, model.head_mean, model.head_std,
-                        model.head_weights, model.head_bias, model.head_input, threshold, manifest)
+        for e in manifest["training_data"].pop("debian")
+    ]
+    model = FamilyModel(
+        model.prior_weights,
+        model.prior_scale,
+        model.prior_eps,
+        model.head_mean,
+        model.head_std,
+        model.head_weights,
+        model.head_bias,
+        model.head_input,
+        threshold,
+        manifest,
+    )
     out = Path(getattr(args, "output", None) or Path(__file__).resolve().parents[1] / "assets" / "family-model")
     model.save(out)
     if getattr(args, "output", None) is None:
@@ -271,8 +326,17 @@ def main(dataset, args) -> int:
     else:
         (out / "report.md").write_text(render_report(manifest, threshold), "utf-8")
     print(f"chosen {best}, threshold {threshold}; saved to {out}")
-    print(json.dumps({"per_family": cv["per_family"], "reliability": cv["reliability"], "thresholds": rows,
-                      "unlabelled": manifest["unlabelled_debian"]}, indent=1))
+    print(
+        json.dumps(
+            {
+                "per_family": cv["per_family"],
+                "reliability": cv["reliability"],
+                "thresholds": rows,
+                "unlabelled": manifest["unlabelled_debian"],
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
@@ -309,46 +373,90 @@ def render_report(manifest: dict, threshold: float) -> str:
     for e in manifest["debian_labels"]:
         labelled = ", ".join(f"{n} → {f}" for n, f in e["labelled"].items()) or "none (heard for the table below only)"
         lines.append(f"- **{e['package']}** ({e['licence']}): {e['why']} Labelled: {labelled}.")
-    lines += ["", "GTZAN-mini: 60 clips, six per genre of ten; its folder names are the labels (known GTZAN caveats: "
-              "repeated artists, a few mislabelled clips). Only features are used; no audio is shipped.", "",
-              f"## Grouped cross-validation ({cv['folds']} folds; groups: {cv['grouping']})", "",
-              "Selection loss = mean of the GTZAN and the Debian log-loss (each half, whatever their sizes).", "",
-              "| candidate | selection loss | log-loss | accuracy | GTZAN acc. | Debian acc. |",
-              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "GTZAN-mini: 60 clips, six per genre of ten; its folder names are the labels (known GTZAN caveats: "
+        "repeated artists, a few mislabelled clips). Only features are used; no audio is shipped.",
+        "",
+        f"## Grouped cross-validation ({cv['folds']} folds; groups: {cv['grouping']})",
+        "",
+        "Selection loss = mean of the GTZAN and the Debian log-loss (each half, whatever their sizes).",
+        "",
+        "| candidate | selection loss | log-loss | accuracy | GTZAN acc. | Debian acc. |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, s in cv["candidates"].items():
-        lines.append(f"| {name} | {_f(s['selection_loss'], '{:.3f}')} | {_f(s['log_loss'], '{:.3f}')} | "
-                     f"{_f(s['accuracy'])} | {_f(s['accuracy_gtzan'])} | {_f(s['accuracy_debian'])} |")
-    lines += ["", "### Per family (chosen model, out-of-fold)", "", "| family | precision | recall | support | predicted |",
-              "| --- | ---: | ---: | ---: | ---: |"]
+        lines.append(
+            f"| {name} | {_f(s['selection_loss'], '{:.3f}')} | {_f(s['log_loss'], '{:.3f}')} | "
+            f"{_f(s['accuracy'])} | {_f(s['accuracy_gtzan'])} | {_f(s['accuracy_debian'])} |"
+        )
+    lines += [
+        "",
+        "### Per family (chosen model, out-of-fold)",
+        "",
+        "| family | precision | recall | support | predicted |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for fam, r in cv["per_family"].items():
         lines.append(f"| {fam} | {_f(r['precision'])} | {_f(r['recall'])} | {r['support']} | {r['predicted']} |")
     rel = cv["reliability"]
-    lines += ["", f"### Reliability (top probability vs accuracy; ECE {rel['ece']:.3f})", "",
-              f"After one temperature (T = {cv['temperature']:.2f}, fitted on these same out-of-fold answers, so "
-              f"this ECE is optimistic; before it: {cv['reliability_before_temperature']['ece']:.3f}).", "",
-              "| confidence bin | tracks | mean confidence | accuracy |", "| --- | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        f"### Reliability (top probability vs accuracy; ECE {rel['ece']:.3f})",
+        "",
+        f"After one temperature (T = {cv['temperature']:.2f}, fitted on these same out-of-fold answers, so "
+        f"this ECE is optimistic; before it: {cv['reliability_before_temperature']['ece']:.3f}).",
+        "",
+        "| confidence bin | tracks | mean confidence | accuracy |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for b in rel["bins"]:
-        lines.append(f"| {b['bin'][0]:.1f}–{b['bin'][1]:.1f} | {b['tracks']} | {_f(b['confidence'])} | {_f(b['accuracy'])} |")
-    lines += ["", "### The \"not sure\" threshold", "",
-              f"Chosen: **{threshold:.2f}**, the smallest top probability at which the out-of-fold accuracy of the "
-              f"answers at or above it (and at every higher threshold) reaches {cv['target_precision']:.0%} (below it Crate says \"not sure — A or B?\").",
-              "", "| threshold | coverage | accuracy when confident | accuracy when unsure |", "| ---: | ---: | ---: | ---: |"]
+        lines.append(
+            f"| {b['bin'][0]:.1f}–{b['bin'][1]:.1f} | {b['tracks']} | {_f(b['confidence'])} | {_f(b['accuracy'])} |"
+        )
+    lines += [
+        "",
+        '### The "not sure" threshold',
+        "",
+        f"Chosen: **{threshold:.2f}**, the smallest top probability at which the out-of-fold accuracy of the "
+        f'answers at or above it (and at every higher threshold) reaches {cv["target_precision"]:.0%} (below it Crate says "not sure — A or B?").',
+        "",
+        "| threshold | coverage | accuracy when confident | accuracy when unsure |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
     for r in cv["thresholds"]:
-        lines.append(f"| {r['threshold']:.2f} | {r['coverage']:.2f} | {_f(r['accuracy_confident'])} | {_f(r['accuracy_unsure'])} |")
-    lines += ["", "### Labelled Debian tracks, out of fold (their package held out)", "",
-              "| package | file | label | answer (top two) |", "| --- | --- | --- | --- |"]
+        lines.append(
+            f"| {r['threshold']:.2f} | {r['coverage']:.2f} | {_f(r['accuracy_confident'])} | {_f(r['accuracy_unsure'])} |"
+        )
+    lines += [
+        "",
+        "### Labelled Debian tracks, out of fold (their package held out)",
+        "",
+        "| package | file | label | answer (top two) |",
+        "| --- | --- | --- | --- |",
+    ]
     for r in cv.get("debian_out_of_fold", []):
         answer = ", ".join(f"{f} {q:.2f}" for f, q in r["answer"])
         lines.append(f"| {r['package']} | {r['file']} | {r['label']} | {answer} |")
-    lines += ["", "## What it says about unlabelled music (allowed packages, never trained or tuned on)", "",
-              "| package | tracks | confident | top families |", "| --- | ---: | ---: | --- |"]
+    lines += [
+        "",
+        "## What it says about unlabelled music (allowed packages, never trained or tuned on)",
+        "",
+        "| package | tracks | confident | top families |",
+        "| --- | ---: | ---: | --- |",
+    ]
     for pkg, e in manifest["unlabelled_debian"].items():
         top = ", ".join(f"{f} {n}" for f, n in e["top"].items())
         lines.append(f"| {pkg} | {e['tracks']} | {e['confident']} | {top} |")
-    lines += ["", "## Limits", "",
-              "- Few labelled non-GTZAN tracks could be labelled defensibly (game soundtracks rarely state a genre); "
-              "electronic, ambient, folk and soul rest mostly on the tag prior. Classical has only GTZAN's six clips.",
-              "- fb-music-high (an XM module) and xblast-tnt-musics (raw PCM) are not decodable through Crate's "
-              "demuxer allow-list and were not used.",
-              "- 74 labelled tracks: every figure above has a wide margin of error.\n- Ambient has one labelled track (Nebula), too few for a head column: it is answered by the tag prior alone, and out of fold Nebula comes out electronic (its own top tags in both taggers are electronic and techno). A learned head column needs tracks from at least 3 independent groups; class weights are capped at 6 tracks so a lone track is not amplified.", ""]
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Few labelled non-GTZAN tracks could be labelled defensibly (game soundtracks rarely state a genre); "
+        "electronic, ambient, folk and soul rest mostly on the tag prior. Classical has only GTZAN's six clips.",
+        "- fb-music-high (an XM module) and xblast-tnt-musics (raw PCM) are not decodable through Crate's "
+        "demuxer allow-list and were not used.",
+        "- 74 labelled tracks: every figure above has a wide margin of error.\n- Ambient has one labelled track (Nebula), too few for a head column: it is answered by the tag prior alone, and out of fold Nebula comes out electronic (its own top tags in both taggers are electronic and techno). A learned head column needs tracks from at least 3 independent groups; class weights are capped at 6 tracks so a lone track is not amplified.",
+        "",
+    ]
     return "\n".join(lines)

@@ -165,8 +165,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None, help="model directory (default: the packaged one)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     items = load_items(args.gtzan, args.cache / "extracted")
-    features = cached_features(items, args.cache / "features", log=lambda m: print(m, file=sys.stderr, flush=True),
-                               cached_only=args.cached_only)
+    features = cached_features(
+        items,
+        args.cache / "features",
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+        cached_only=args.cached_only,
+    )
     if args.extract_only:
         return 0
     from bot.listen import family_fit

@@ -53,9 +53,7 @@ def candidate_models(seed: int = 0) -> dict[str, ClassifierMixin]:
     return {
         "logistic-regression C=0.01": make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=5000)),
         "logistic-regression C=0.1": make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000)),
-        "random-forest": make_pipeline(
-            StandardScaler(), RandomForestClassifier(n_estimators=200, random_state=seed)
-        ),
+        "random-forest": make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=200, random_state=seed)),
     }
 
 
@@ -75,9 +73,7 @@ class Evaluation:
     def from_predictions(cls, true: Sequence[str], predicted: Sequence[str], genres: Sequence[str]) -> Evaluation:
         labels = list(genres)
         seen = [g for g in labels if g in set(true) | set(predicted)]
-        precision, recall, _, support = precision_recall_fscore_support(
-            true, predicted, labels=labels, zero_division=0
-        )
+        precision, recall, _, support = precision_recall_fscore_support(true, predicted, labels=labels, zero_division=0)
         return cls(
             genres=tuple(labels),
             accuracy=float(accuracy_score(true, predicted)),
@@ -111,7 +107,11 @@ class Evaluation:
         for genre, p, r, s in zip(self.genres, self.precision, self.recall, self.support):
             lines.append(f"{genre:<{width}}  {p:9.2f}  {r:6.2f}  {s:7d}")
         short = [g[:4] for g in self.genres]
-        lines += ["", "confusion (rows: true, columns: predicted)", " " * width + "  " + " ".join(f"{s:>4}" for s in short)]
+        lines += [
+            "",
+            "confusion (rows: true, columns: predicted)",
+            " " * width + "  " + " ".join(f"{s:>4}" for s in short),
+        ]
         for genre, row in zip(self.genres, self.confusion):
             lines.append(f"{genre:<{width}}  " + " ".join(f"{c:>4}" for c in row))
         return "\n".join(lines)
@@ -234,7 +234,21 @@ class GenreModel:
         if unsafe:
             raise GenreModelError(f"Refusing to load {estimator_path}: it contains untrusted types {unsafe}.")
         estimator = skops.io.load(estimator_path, trusted=untrusted)
-        metadata = {k: v for k, v in manifest.items() if k not in {"format", "feature_version", "genres", "columns", "estimator", "estimator_sha256", "arrays", "arrays_sha256"}}
+        metadata = {
+            k: v
+            for k, v in manifest.items()
+            if k
+            not in {
+                "format",
+                "feature_version",
+                "genres",
+                "columns",
+                "estimator",
+                "estimator_sha256",
+                "arrays",
+                "arrays_sha256",
+            }
+        }
         model = cls(estimator, manifest["feature_version"], np.asarray(manifest["columns"], dtype=np.int64), metadata)
         if list(model.genres) != manifest["genres"]:
             raise GenreModelError(f"The genre model in {directory} does not match its manifest's genre list.")

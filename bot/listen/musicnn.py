@@ -131,9 +131,7 @@ def to_patches(logmel: np.ndarray) -> np.ndarray:
     (a 30-s clip gives 1876 frames -> 10 patches). Fewer than 187 frames gives ``n = 0``.
     """
     n = logmel.shape[0] // PATCH_FRAMES
-    return np.ascontiguousarray(
-        logmel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, logmel.shape[1]), dtype=np.float32
-    )
+    return np.ascontiguousarray(logmel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, logmel.shape[1]), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -189,8 +187,7 @@ class Musicnn:
 
         self._in_scale, self._in_shift = (float(v[0]) for v in bn("batch_normalization"))
         # Timbral: 7x38 and 7x67 (0.4 and 0.7 of 96 bands), 204 filters each.
-        self._timbral = [branch("conv2d", "batch_normalization_1"),
-                         branch("conv2d_1", "batch_normalization_2")]
+        self._timbral = [branch("conv2d", "batch_normalization_1"), branch("conv2d_1", "batch_normalization_2")]
         # Temporal: 128x1, 64x1, 32x1 over time within each band, 51 filters each.
         self._temporal = [branch(f"conv2d_{i}", f"batch_normalization_{i + 1}") for i in (2, 3, 4)]
         # Mid end: width-7 convs over time across all channels. The kernel is [time, chan, 1, out];
@@ -198,8 +195,13 @@ class Musicnn:
         self._mid = []
         for i in (5, 6, 7):
             k = w[f"conv2d_{i}/kernel"][:, :, 0, :]
-            self._mid.append((np.ascontiguousarray(k.transpose(1, 0, 2).reshape(-1, k.shape[-1])),
-                              w[f"conv2d_{i}/bias"], *bn(f"batch_normalization_{i + 1}")))
+            self._mid.append(
+                (
+                    np.ascontiguousarray(k.transpose(1, 0, 2).reshape(-1, k.shape[-1])),
+                    w[f"conv2d_{i}/bias"],
+                    *bn(f"batch_normalization_{i + 1}"),
+                )
+            )
         # Back end: batch norm on the pooled features folds into the first dense layer.
         s9, t9 = bn("batch_normalization_9")
         self._dense_w = np.ascontiguousarray(s9[:, None] * w["dense/kernel"])
@@ -227,8 +229,7 @@ class Musicnn:
         if patches.ndim != 3 or patches.shape[2] != N_MELS:
             raise ValueError(f"expected [n, frames, {N_MELS}] patches, got {patches.shape}")
         work = _Workspace()
-        pooled = [self._pooled(patches[i : i + _CHUNK], work)
-                  for i in range(0, len(patches), _CHUNK)]
+        pooled = [self._pooled(patches[i : i + _CHUNK], work) for i in range(0, len(patches), _CHUNK)]
         pooled_all = np.concatenate(pooled) if pooled else np.zeros((0, 1506), np.float32)
         hidden = np.maximum(pooled_all @ self._dense_w + self._dense_b, 0)
         penultimate = hidden * self._pen_scale + self._pen_shift

@@ -117,4 +117,3 @@ class AnalysisPool(ProcessPool):
     async def analyze(self, path: Path) -> AnalyzedFile:
         """Decode and analyze ``path`` in a worker; raises the worker's typed ``CrateError``s."""
         return await self.run(analyze_file, str(path), self.limits)
-

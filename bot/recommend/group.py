@@ -352,9 +352,7 @@ class GroupMatch:
 
 def group_match(profiles: Sequence[TasteProfile], catalog: Catalog) -> GroupMatch:
     """Pairwise matches of ``profiles`` and their mean (the group's match)."""
-    pairs = tuple(
-        (a.user_id, b.user_id, taste_match(a, b, catalog)) for a, b in itertools.combinations(profiles, 2)
-    )
+    pairs = tuple((a.user_id, b.user_id, taste_match(a, b, catalog)) for a, b in itertools.combinations(profiles, 2))
     known = [value for _, _, value in pairs if value is not None]
     return GroupMatch(pairs, float(np.mean(known)) if known else None)
 

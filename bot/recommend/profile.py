@@ -180,4 +180,3 @@ def build_profile_arrays(
         genre_affinity=affinity,
         rated_rows=rows_,
     )
-

@@ -240,8 +240,17 @@ class RatingArrays:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.rows, self.users, self.values, self.times, self.user_ids, self.user_codes,
-                  self.likes_per_user, self.likes, self.dislikes)
+        arrays = (
+            self.rows,
+            self.users,
+            self.values,
+            self.times,
+            self.user_ids,
+            self.user_codes,
+            self.likes_per_user,
+            self.likes,
+            self.dislikes,
+        )
         return sum(a.nbytes for a in arrays)
 
 
@@ -339,7 +348,11 @@ class Recommender:
         # Only what is close (in sound, or the same genre): no padding with unrelated tracks.
         close = (similarity >= REASON_MIN_COSINE) | same_genre
         candidates, unit, similarity, same_genre, score = (
-            candidates[close], unit[close], similarity[close], same_genre[close], score[close]
+            candidates[close],
+            unit[close],
+            similarity[close],
+            same_genre[close],
+            score[close],
         )
         if len(candidates) == 0:
             return []
@@ -469,9 +482,7 @@ class Recommender:
         if total <= 0:
             return np.zeros(n), similarity
         votes = np.where(self._values[others] == LIKE, 1.0, -COLLAB_DISLIKE)
-        scores = np.bincount(
-            self._rows[others], weights=votes * similarity[self._user_codes[others]], minlength=n
-        )
+        scores = np.bincount(self._rows[others], weights=votes * similarity[self._user_codes[others]], minlength=n)
         return scores / (total + COLLAB_SHRINK), similarity
 
     def _score(self, user_id: int, profile: TasteProfile, candidates: np.ndarray) -> dict[str, np.ndarray]:

@@ -180,9 +180,7 @@ class Database:
                 await db._configure()
                 await db._check_intact()
             except sqlite3.Error as error:
-                raise StoreError(
-                    f"Crate could not use its database at {path}: {error}", detail=repr(error)
-                ) from error
+                raise StoreError(f"Crate could not use its database at {path}: {error}", detail=repr(error)) from error
             await db._check_writable()
             await db._migrate(load_migrations() if migrations is None else check_migrations(migrations))
         except BaseException:
@@ -192,9 +190,7 @@ class Database:
 
     @classmethod
     @asynccontextmanager
-    async def open(
-        cls, path: str | Path, *, migrations: Sequence[Migration] | None = None
-    ) -> AsyncIterator[Database]:
+    async def open(cls, path: str | Path, *, migrations: Sequence[Migration] | None = None) -> AsyncIterator[Database]:
         """``async with Database.open(path) as db:`` — connect, migrate, and always close."""
         db = await cls.connect(path, migrations=migrations)
         try:

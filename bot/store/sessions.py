@@ -86,10 +86,7 @@ class QueueEntry:
     picked_by_crate: bool = False
 
 
-_SESSION = (
-    "id, guild_id, channel_id, host_id, voice_channel_id, status, started_at, ended_at,"
-    " now_playing_message_id"
-)
+_SESSION = "id, guild_id, channel_id, host_id, voice_channel_id, status, started_at, ended_at, now_playing_message_id"
 _ENTRY = (
     "q.id, q.guild_id, q.session_id, q.position, q.track_id, t.title, t.top_genre, q.added_by,"
     " q.reason, q.status, q.queued_at, q.started_at, q.ended_at,"

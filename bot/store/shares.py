@@ -20,9 +20,7 @@ def _share(row) -> Share:
     return Share(guild_id=row[0], track_id=row[1], user_id=row[2], shared_at=row[3])
 
 
-async def record_share(
-    db: Database, guild_id: int, user_id: int, track_id: int, *, now: float | None = None
-) -> bool:
+async def record_share(db: Database, guild_id: int, user_id: int, track_id: int, *, now: float | None = None) -> bool:
     """Remember that ``user_id`` shared ``track_id``; False if they had shared it before.
 
     The first share's time is kept. Raises :class:`UnknownTrack` if the track is not in

@@ -174,9 +174,7 @@ async def track_by_hash(db: Database, guild_id: int, content_hash: str) -> Track
     return None if row is None else _track(row)
 
 
-async def find_near_duplicate(
-    db: Database, guild_id: int, *, duration: float, embedding: object
-) -> Track | None:
+async def find_near_duplicate(db: Database, guild_id: int, *, duration: float, embedding: object) -> Track | None:
     """The most similar track of about the same duration whose embedding is nearly identical."""
     query = np.asarray(embedding, dtype=np.float32)
     query_norm = float(np.linalg.norm(query))
@@ -239,8 +237,7 @@ async def recent_tracks(db: Database, guild_id: int, limit: int = 10) -> list[Tr
 async def tracks_with_genre(db: Database, guild_id: int, genre: str, limit: int = SEARCH_LIMIT) -> list[Track]:
     """The newest tracks whose most probable genre is ``genre``."""
     rows = await db.fetch_all(
-        f"SELECT {_COLUMNS} FROM tracks WHERE guild_id = ? AND top_genre = ?"
-        " ORDER BY added_at DESC, id DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM tracks WHERE guild_id = ? AND top_genre = ? ORDER BY added_at DESC, id DESC LIMIT ?",
         (guild_id, genre, max(0, int(limit))),
     )
     return [_track(row) for row in rows]
@@ -264,17 +261,14 @@ async def load_catalog(db: Database, guild_id: int) -> Catalog:
     :func:`count_tracks` or the newest id changes.
     """
     rows = await db.fetch_rows(
-        "SELECT id, title, top_genre, duration, tag_probs, embedding FROM tracks"
-        " WHERE guild_id = ? ORDER BY id",
+        "SELECT id, title, top_genre, duration, tag_probs, embedding FROM tracks WHERE guild_id = ? ORDER BY id",
         (guild_id,),
     )
     return _catalog(guild_id, rows)
 
 
 def _catalog(guild_id: int, rows: list[tuple]) -> Catalog:
-    ids, titles, top_genres, durations, tag_blobs, embedding_blobs = (
-        zip(*rows) if rows else ((), (), (), (), (), ())
-    )
+    ids, titles, top_genres, durations, tag_blobs, embedding_blobs = zip(*rows) if rows else ((), (), (), (), (), ())
     return Catalog(
         guild_id=guild_id,
         ids=np.fromiter(ids, dtype=np.int64, count=len(rows)),

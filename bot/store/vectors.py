@@ -13,6 +13,7 @@ import numpy as np
 #: Little-endian float32, whatever the host's byte order.
 BLOB_DTYPE = np.dtype("<f4")
 
+
 def to_blob(values: object, dim: int) -> bytes:
     """Encode a 1-d vector of exactly ``dim`` finite numbers as float32 bytes."""
     array = np.asarray(values, dtype=BLOB_DTYPE)

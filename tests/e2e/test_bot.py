@@ -64,7 +64,10 @@ def fake_channel(guild):
 
 async def answer(ix, timeout: float = 60):
     """The reply once it carries its embed (deferred replies show progress text first)."""
-    return await ix.wait_original(predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧" not in m.content), timeout=timeout)
+    return await ix.wait_original(
+        predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧" not in m.content),
+        timeout=timeout,
+    )
 
 
 async def shared_track_id(ix) -> int:
@@ -214,7 +217,9 @@ async def test_a_member_without_ratings_gets_a_genre_picker(world):
     fake, _ = world
     guild = guild_one(fake)
     # make sure the catalog has something by someone else
-    await shared_track_id(await share(fake, "alice", file=("beast.ogg", example("nexuiz-beast-of-insanity.ogg"), "audio/ogg")))
+    await shared_track_id(
+        await share(fake, "alice", file=("beast.ogg", example("nexuiz-beast-of-insanity.ogg"), "audio/ogg"))
+    )
     ix = await fake.slash(guild, fake_channel(guild), "bob", "recommend")  # bob shares but never rates
     message = await answer(ix, 30)
     assert message.embed["title"].startswith("Getting to know")
@@ -230,7 +235,9 @@ async def test_profile_is_private_and_has_a_chart(world):
     fake, _ = world
     guild = guild_one(fake)
     # the state this test asserts on, made here (the test passes alone or in any order)
-    track = await shared_track_id(await share(fake, "alice", file=("awake.ogg", example("singularity-awakening.ogg"), "audio/ogg")))
+    track = await shared_track_id(
+        await share(fake, "alice", file=("awake.ogg", example("singularity-awakening.ogg"), "audio/ogg"))
+    )
     await (await fake.slash(guild, fake_channel(guild), "carol", "like", {"track": track})).wait_response()
     ix = await fake.slash(guild, fake_channel(guild), "carol", "profile")
     response = await ix.wait_response()
@@ -248,7 +255,9 @@ async def test_errors_meant_for_one_member_stay_private_after_a_public_defer(wor
     fake, _ = world
     guild = guild_one(fake)
     channel = fake_channel(guild)
-    await shared_track_id(await share(fake, "alice", file=("beast.ogg", example("nexuiz-beast-of-insanity.ogg"), "audio/ogg")))
+    await shared_track_id(
+        await share(fake, "alice", file=("beast.ogg", example("nexuiz-beast-of-insanity.ogg"), "audio/ogg"))
+    )
     before = len(fake.channel_messages(channel))
     ix = await fake.slash(guild, channel, "bob", "recommend", {"genre": "no such sound"})
     assert (await ix.wait_response()).type == 5 and ix.ack_latency < ACK_LIMIT

@@ -29,7 +29,9 @@ def links(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
     scratch = tmp_path_factory.mktemp("session-music")
     files = {}
     for name in CUTS:
-        cut = music.convert(music.singularity_track(name), scratch / f"{name}.ogg", "-ss", "30", "-t", "25", "-c:a", "libvorbis")
+        cut = music.convert(
+            music.singularity_track(name), scratch / f"{name}.ogg", "-ss", "30", "-t", "25", "-c:a", "libvorbis"
+        )
         files[f"/{name.replace(' ', '-')}.ogg"] = (cut.read_bytes(), "audio/ogg")
     return files
 
@@ -49,7 +51,9 @@ def where(fake):
 
 async def reply(ix, timeout: float = 60):
     return await ix.wait_original(
-        predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧 Listening" not in m.content),
+        predicate=lambda m: (
+            bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧 Listening" not in m.content)
+        ),
         timeout=timeout,
     )
 
@@ -108,9 +112,18 @@ async def test_a_session_from_start_to_restart_to_end(world):
 
         # Each adds real music; bob dislikes carol's track.
         added = {}
-        for member, name in (("alice", "singularity-awakening"), ("bob", "nexuiz-beast-of-insanity"), ("carol", "nexuiz-brainsukker")):
-            ix = await fake.slash(guild, channel, member, "session add",
-                                  attachments={"file": (f"{name}.ogg", (EXAMPLES / f"{name}.ogg").read_bytes(), "audio/ogg")})
+        for member, name in (
+            ("alice", "singularity-awakening"),
+            ("bob", "nexuiz-beast-of-insanity"),
+            ("carol", "nexuiz-brainsukker"),
+        ):
+            ix = await fake.slash(
+                guild,
+                channel,
+                member,
+                "session add",
+                attachments={"file": (f"{name}.ogg", (EXAMPLES / f"{name}.ogg").read_bytes(), "audio/ogg")},
+            )
             done = await reply(ix)
             assert done.content.startswith("➕ Queued"), done.payload()
             added[member] = name
@@ -177,6 +190,7 @@ async def test_two_channels_hold_separate_sessions(world):
         await ix.wait_response()
         queue = await fake.slash(guild, general, "alice", "session queue")
         listening = {f["name"]: f["value"] for f in (await answered(queue)).embeds[0]["fields"]}["Listening"]
+
         def shown(name: str) -> bool:  # by display name, or as a mention when not cached
             return name.capitalize() in listening or f"<@{fake.member(guild, name).id}>" in listening
 
@@ -222,14 +236,19 @@ async def test_an_expired_attachment_link_is_refreshed_before_it_is_shared_again
         start = await fake.slash(guild, channel, "bob", "session start")
         await start.wait_followups(1, timeout=60)
         for name, data in files.items():
-            ix = await fake.slash(guild, channel, "bob", "session add", attachments={"file": (f"{name}.ogg", data, "audio/ogg")})
+            ix = await fake.slash(
+                guild, channel, "bob", "session add", attachments={"file": (f"{name}.ogg", data, "audio/ogg")}
+            )
             assert (await reply(ix)).content.startswith("➕ Queued")
         fake.clock.advance(25 * 3600)  # a day later, every link Discord handed out is dead
         before = len(fake.channel_messages(channel, guild=guild))
 
         def announced() -> list:
-            return [m for m in fake.channel_messages(channel, guild=guild)[before:]
-                    if m.content.startswith("▶ Now playing") and "brainsukker" in m.content]
+            return [
+                m
+                for m in fake.channel_messages(channel, guild=guild)[before:]
+                if m.content.startswith("▶ Now playing") and "brainsukker" in m.content
+            ]
 
         for _ in range(8):  # Crate's own picks may come first in the queue
             assert "moved on" in (await answered(await fake.slash(guild, channel, "bob", "session next"))).content
@@ -282,8 +301,11 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
                 assert "You joined" in (await joined.wait_response()).data["content"]
             for member, liked in TASTES.items():
                 for _, name in liked:
-                    shared = await reply(await fake.slash(guild, channel, member, "genre",
-                                                          {"url": f"{web}/{name.replace(' ', '-')}.ogg"}))
+                    shared = await reply(
+                        await fake.slash(
+                            guild, channel, member, "genre", {"url": f"{web}/{name.replace(' ', '-')}.ogg"}
+                        )
+                    )
                     track_id = int(re.search(r"Track #(\d+)", shared.embed["footer"]["text"]).group(1))
                     rated = await fake.slash(guild, channel, member, "like", {"track": track_id})
                     assert "like" in ((await rated.wait_original()).content or "").lower()
@@ -303,7 +325,7 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
     assert len(picks) == PICKS_CHECKED, entries
     served = [set(e.for_user_ids) for e in picks]
     for start in range(len(served) - 2):
-        window = set().union(*served[start:start + 3])
+        window = set().union(*served[start : start + 3])
         assert window >= set(members.values()), (start, [(e.title, e.for_user_ids, e.reason) for e in picks])
     # ... and the bot says so: each member is named in the reasons shown within the first three picks
     everyone = any("everyone" in line for line in shown[:3])

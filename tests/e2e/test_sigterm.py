@@ -101,8 +101,10 @@ async def test_sigterm_answers_in_flight_members_stops_workers_and_closes_the_da
 
                 bot.send_signal(signal.SIGTERM)
                 told = await ix.wait_original(
-                    predicate=lambda m: any("restarting" in (e.get("description") or "") for e in m.embeds)
-                    or "restarting" in (m.content or ""),
+                    predicate=lambda m: (
+                        any("restarting" in (e.get("description") or "") for e in m.embeds)
+                        or "restarting" in (m.content or "")
+                    ),
                     timeout=60,
                 )
                 code = await asyncio.to_thread(bot.wait, 120)

@@ -27,8 +27,7 @@ TEXT, DM, VOICE, CATEGORY = 0, 1, 2, 4
 # A plain member's permissions: view, send, read history, embed, attach,
 # add reactions, connect, speak, use application commands, use voice activity.
 DEFAULT_PERMISSIONS = (
-    (1 << 10) | (1 << 11) | (1 << 16) | (1 << 14) | (1 << 15) | (1 << 6)
-    | (1 << 20) | (1 << 21) | (1 << 31) | (1 << 25)
+    (1 << 10) | (1 << 11) | (1 << 16) | (1 << 14) | (1 << 15) | (1 << 6) | (1 << 20) | (1 << 21) | (1 << 31) | (1 << 25)
 )
 ADMINISTRATOR = 1 << 3
 ALL_PERMISSIONS = (1 << 53) - 1
@@ -335,9 +334,13 @@ def make_guild(
     voice_cat = FakeChannel(id=snowflake(), name="Voice Channels", type=CATEGORY, guild_id=gid, position=1)
     guild.channels += [text_cat, voice_cat]
     for pos, ch in enumerate(text_channels):
-        guild.channels.append(FakeChannel(id=snowflake(), name=ch, type=TEXT, guild_id=gid, position=pos, parent_id=text_cat.id))
+        guild.channels.append(
+            FakeChannel(id=snowflake(), name=ch, type=TEXT, guild_id=gid, position=pos, parent_id=text_cat.id)
+        )
     for pos, ch in enumerate(voice_channels):
-        guild.channels.append(FakeChannel(id=snowflake(), name=ch, type=VOICE, guild_id=gid, position=pos, parent_id=voice_cat.id))
+        guild.channels.append(
+            FakeChannel(id=snowflake(), name=ch, type=VOICE, guild_id=gid, position=pos, parent_id=voice_cat.id)
+        )
     for n in member_names:
         guild.add_member(users[n])
     return guild

@@ -156,7 +156,9 @@ class Gateway:
         log.info("gateway connection v=%s encoding=%s compress=%s", q.get("v"), q.get("encoding"), compress)
         session: GatewaySession | None = None
         try:
-            await self._send(ws, comp, {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None})
+            await self._send(
+                ws, comp, {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None}
+            )
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     if msg.type == WSMsgType.ERROR:
@@ -196,8 +198,13 @@ class Gateway:
             await ws.close(code=4004, message=b"Authentication failed.")
             return None
         session = GatewaySession(
-            session_id=secrets.token_hex(16), token=token, intents=int(d.get("intents", 0)), identify=d,
-            ws=ws, compressor=comp, compress=comp.kind,
+            session_id=secrets.token_hex(16),
+            token=token,
+            intents=int(d.get("intents", 0)),
+            identify=d,
+            ws=ws,
+            compressor=comp,
+            compress=comp.kind,
         )
         self.sessions[session.session_id] = session
         fake = self.fake
@@ -232,8 +239,11 @@ class Gateway:
         payload = guild.payload()
         if not session.intents & GUILD_MEMBERS:
             bot_id = str(self.fake.bot_user.id)
-            payload["members"] = [m for m, fm in zip(payload["members"], guild.members)
-                                  if m["user"]["id"] == bot_id or fm.voice_channel_id]
+            payload["members"] = [
+                m
+                for m, fm in zip(payload["members"], guild.members)
+                if m["user"]["id"] == bot_id or fm.voice_channel_id
+            ]
         return payload
 
     async def _resume(self, ws: web.WebSocketResponse, comp: _Compressor, d: dict[str, Any]) -> GatewaySession | None:

@@ -242,11 +242,13 @@ class RestApi:
         return json_response({"url": self.fake.gateway_url})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
-        return json_response({
-            "url": self.fake.gateway_url,
-            "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
-        })
+        return json_response(
+            {
+                "url": self.fake.gateway_url,
+                "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
+            }
+        )
 
     async def get_me(self, request: web.Request) -> web.Response:
         return json_response({**self.fake.bot_user.payload(), "verified": True, "mfa_enabled": False, "bio": ""})
@@ -257,42 +259,58 @@ class RestApi:
     async def get_application(self, request: web.Request) -> web.Response:
         fake = self.fake
         owner = FakeUser(id=fake.owner_user_id, username="crate-owner")
-        return json_response({
-            "id": str(fake.application_id),
-            "name": fake.bot_user.username,
-            "icon": None,
-            "description": "Fake application",
-            "summary": "",
-            "type": None,
-            "hook": True,
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "verify_key": "0" * 64,
-            "owner": owner.payload(),
-            "team": None,
-            "flags": fake.application_flags,
-            "bot": fake.bot_user.payload(),
-            "interactions_endpoint_url": None,
-            "install_params": None,
-            "approximate_guild_count": len(fake.guilds),
-            "redirect_uris": [],
-            "tags": [],
-        })
+        return json_response(
+            {
+                "id": str(fake.application_id),
+                "name": fake.bot_user.username,
+                "icon": None,
+                "description": "Fake application",
+                "summary": "",
+                "type": None,
+                "hook": True,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "0" * 64,
+                "owner": owner.payload(),
+                "team": None,
+                "flags": fake.application_flags,
+                "bot": fake.bot_user.payload(),
+                "interactions_endpoint_url": None,
+                "install_params": None,
+                "approximate_guild_count": len(fake.guilds),
+                "redirect_uris": [],
+                "tags": [],
+            }
+        )
 
     async def create_dm(self, request: web.Request) -> web.Response:
         body, _ = await read_body(request)
         uid = int(body["recipient_id"])
         user = self.fake.user(uid)
         cid = self.state.dm_channels.setdefault(uid, snowflake())
-        return json_response({
-            "id": str(cid), "type": DM, "last_message_id": None, "flags": 0,
-            "recipients": [user.payload()],
-        })
+        return json_response(
+            {
+                "id": str(cid),
+                "type": DM,
+                "last_message_id": None,
+                "flags": 0,
+                "recipients": [user.payload()],
+            }
+        )
 
     # ---- guild objects --------------------------------------------------
     async def get_guild(self, request: web.Request, guild: str) -> web.Response:
         payload = self.fake.guild(int(guild)).payload()
-        for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at", "large", "member_count"):
+        for key in (
+            "members",
+            "channels",
+            "threads",
+            "presences",
+            "voice_states",
+            "joined_at",
+            "large",
+            "member_count",
+        ):
             payload.pop(key, None)
         return json_response(payload)
 
@@ -318,7 +336,9 @@ class RestApi:
         cid = int(channel)
         for uid, dm in self.state.dm_channels.items():
             if dm == cid:
-                return json_response({"id": channel, "type": DM, "recipients": [self.fake.user(uid).payload()], "flags": 0})
+                return json_response(
+                    {"id": channel, "type": DM, "recipients": [self.fake.user(uid).payload()], "flags": 0}
+                )
         return json_response(self.fake.channel(cid).payload())
 
     # ---- application commands ------------------------------------------
@@ -332,7 +352,9 @@ class RestApi:
             self.fake.guild(scope)  # 404 for unknown guilds
         return self.state.commands.setdefault(scope, {})
 
-    def _store_command(self, scope: dict[str, dict[str, Any]], data: dict[str, Any], guild: str | None) -> dict[str, Any]:
+    def _store_command(
+        self, scope: dict[str, dict[str, Any]], data: dict[str, Any], guild: str | None
+    ) -> dict[str, Any]:
         key = f"{data['name']}:{data.get('type', 1)}"
         existing = scope.get(key)
         cmd = {
@@ -388,19 +410,24 @@ class RestApi:
     async def get_command(self, request: web.Request, app: str, command: str, guild: str | None = None) -> web.Response:
         return json_response(self._find_command(guild, command)[1])
 
-    async def patch_command(self, request: web.Request, app: str, command: str, guild: str | None = None) -> web.Response:
+    async def patch_command(
+        self, request: web.Request, app: str, command: str, guild: str | None = None
+    ) -> web.Response:
         body, _ = await read_body(request)
         _, cmd = self._find_command(guild, command)
         return json_response(self._store_command(self._scope(guild), {**cmd, **body}, guild))
 
-    async def delete_command(self, request: web.Request, app: str, command: str, guild: str | None = None) -> web.Response:
+    async def delete_command(
+        self, request: web.Request, app: str, command: str, guild: str | None = None
+    ) -> web.Response:
         key, _ = self._find_command(guild, command)
         del self._scope(guild)[key]
         return web.Response(status=204)
 
     # ---- message building ----------------------------------------------
-    def _resolve_attachments(self, msg_channel: int, body: dict[str, Any], uploads: list[Upload],
-                             current: list[RecordedAttachment]) -> list[RecordedAttachment] | None:
+    def _resolve_attachments(
+        self, msg_channel: int, body: dict[str, Any], uploads: list[Upload], current: list[RecordedAttachment]
+    ) -> list[RecordedAttachment] | None:
         """New attachment list, or None when the body doesn't touch attachments."""
         by_index = {u.index: u for u in uploads}
         if "attachments" not in body:
@@ -416,10 +443,16 @@ class RestApi:
             aid = int(entry["id"])
             if aid in by_index:
                 up = by_index[aid]
-                keep.append(self.state.new_attachment(
-                    self.fake.base_url, msg_channel, entry.get("filename") or up.filename, up.data,
-                    up.content_type, entry.get("description"),
-                ))
+                keep.append(
+                    self.state.new_attachment(
+                        self.fake.base_url,
+                        msg_channel,
+                        entry.get("filename") or up.filename,
+                        up.data,
+                        up.content_type,
+                        entry.get("description"),
+                    )
+                )
             elif aid in known:
                 keep.append(known[aid])
             elif aid in self.state.attachments:
@@ -441,7 +474,7 @@ class RestApi:
                 url_key = "url" if key in ("image", "thumbnail") else "icon_url"
                 url = part.get(url_key)
                 if isinstance(url, str) and url.startswith("attachment://"):
-                    att = by_name.get(url[len("attachment://"):])
+                    att = by_name.get(url[len("attachment://") :])
                     if att is not None:
                         part[url_key] = att.url
                         part["proxy_" + url_key] = att.url
@@ -449,12 +482,23 @@ class RestApi:
                             part.update(width=att.width, height=att.height)
         return out
 
-    def create_message(self, channel_id: int, body: dict[str, Any], uploads: list[Upload], *,
-                       interaction: FakeInteraction | None = None, flags: int | None = None,
-                       msg_type: int = 0) -> RecordedMessage:
+    def create_message(
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        uploads: list[Upload],
+        *,
+        interaction: FakeInteraction | None = None,
+        flags: int | None = None,
+        msg_type: int = 0,
+    ) -> RecordedMessage:
         guild_id = self.fake.guild_id_of_channel(channel_id)
         msg = RecordedMessage(
-            id=snowflake(), channel_id=channel_id, guild_id=guild_id, author=self.fake.bot_user, type=msg_type,
+            id=snowflake(),
+            channel_id=channel_id,
+            guild_id=guild_id,
+            author=self.fake.bot_user,
+            type=msg_type,
         )
         if interaction is not None:
             msg.interaction_id = interaction.id
@@ -514,13 +558,22 @@ class RestApi:
         cid = int(channel)
         self.fake.check_channel(cid)
         body, uploads = await read_body(request)
-        if not (body.get("content") or body.get("embeds") or uploads or body.get("components")
-                or body.get("sticker_ids") or body.get("poll")):
+        if not (
+            body.get("content")
+            or body.get("embeds")
+            or uploads
+            or body.get("components")
+            or body.get("sticker_ids")
+            or body.get("poll")
+        ):
             raise DiscordError(400, 50006, "Cannot send an empty message")
         msg = self.create_message(cid, body, uploads)
         if msg.guild_id is not None:
-            await self.fake.gateway.dispatch("MESSAGE_CREATE", {**msg.payload(), "member": self._bot_member_payload(msg.guild_id)},
-                                             require_listener=False)
+            await self.fake.gateway.dispatch(
+                "MESSAGE_CREATE",
+                {**msg.payload(), "member": self._bot_member_payload(msg.guild_id)},
+                require_listener=False,
+            )
         return json_response(msg.payload())
 
     def _bot_member_payload(self, guild_id: int) -> dict[str, Any]:
@@ -566,7 +619,12 @@ class RestApi:
     def _callback_payload(self, ix: FakeInteraction, cb_type: int, with_response: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"interaction": {"id": str(ix.id), "type": ix.type}}
         msg = self.state.messages.get(ix.original_id) if ix.original_id else None
-        if msg is not None and cb_type in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE, DEFERRED_UPDATE_MESSAGE):
+        if msg is not None and cb_type in (
+            CHANNEL_MESSAGE,
+            DEFERRED_CHANNEL_MESSAGE,
+            UPDATE_MESSAGE,
+            DEFERRED_UPDATE_MESSAGE,
+        ):
             out["interaction"].update(
                 response_message_id=str(msg.id),
                 response_message_loading=msg.loading,
@@ -589,7 +647,12 @@ class RestApi:
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
         deadline = self.fake.ack_deadline
         if deadline is not None and latency > deadline:
-            log.warning("interaction %s acknowledged after %.2fs (> %.1fs): answering 404 like Discord", ix.id, latency, deadline)
+            log.warning(
+                "interaction %s acknowledged after %.2fs (> %.1fs): answering 404 like Discord",
+                ix.id,
+                latency,
+                deadline,
+            )
             self.fake.late_acks.append(ix)
             raise unknown("interaction", 10062)
         cb_type = int(body.get("type", 0))
@@ -649,8 +712,13 @@ class RestApi:
         ix = self._webhook_interaction(app, token)
         body, uploads = await read_body(request)
         original = self.state.messages.get(ix.original_id) if ix.original_id else None
-        if (original is not None and original.loading and not original.deleted and not ix.followup_ids
-                and original.interaction_id == ix.id):
+        if (
+            original is not None
+            and original.loading
+            and not original.deleted
+            and not ix.followup_ids
+            and original.interaction_id == ix.id
+        ):
             # Discord: the first follow-up to a deferred response replaces the "thinking" message.
             self._apply(original, body, uploads, creating=False)
             msg = original

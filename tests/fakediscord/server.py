@@ -64,8 +64,17 @@ MessageRef = Union[RecordedMessage, int]
 AttachmentSpec = Union[tuple[str, bytes], tuple[str, bytes, str]]
 
 OPTION_TYPES = {
-    1: "SUB_COMMAND", 2: "SUB_COMMAND_GROUP", 3: "STRING", 4: "INTEGER", 5: "BOOLEAN", 6: "USER",
-    7: "CHANNEL", 8: "ROLE", 9: "MENTIONABLE", 10: "NUMBER", 11: "ATTACHMENT",
+    1: "SUB_COMMAND",
+    2: "SUB_COMMAND_GROUP",
+    3: "STRING",
+    4: "INTEGER",
+    5: "BOOLEAN",
+    6: "USER",
+    7: "CHANNEL",
+    8: "ROLE",
+    9: "MENTIONABLE",
+    10: "NUMBER",
+    11: "ATTACHMENT",
 }
 SELECT_TYPES = {3, 5, 6, 7, 8}
 
@@ -127,12 +136,19 @@ class FakeDiscord:
         self.token = token
         self.ack_deadline = ack_deadline
         self.application_id = snowflake()
-        self.application_flags = (1 << 19) | (1 << 15)  # GATEWAY_MESSAGE_CONTENT_LIMITED | GATEWAY_GUILD_MEMBERS_LIMITED
+        self.application_flags = (1 << 19) | (
+            1 << 15
+        )  # GATEWAY_MESSAGE_CONTENT_LIMITED | GATEWAY_GUILD_MEMBERS_LIMITED
         self.owner_user_id = snowflake()
         self.bot_user = FakeUser(id=self.application_id, username=bot_name, bot=True)
         for guild in self.guilds:
-            role = FakeRole(id=snowflake(), name=bot_name, managed=True, position=len(guild.roles),
-                            permissions=DEFAULT_PERMISSIONS | (1 << 13) | (1 << 22) | (1 << 23))
+            role = FakeRole(
+                id=snowflake(),
+                name=bot_name,
+                managed=True,
+                position=len(guild.roles),
+                permissions=DEFAULT_PERMISSIONS | (1 << 13) | (1 << 22) | (1 << 23),
+            )
             guild.roles.append(role)
             guild.add_member(self.bot_user, roles=[role.id])
         self.state = FakeState(application_id=self.application_id, bot_user=self.bot_user)
@@ -195,8 +211,9 @@ class FakeDiscord:
         """Did the connected bot identify with the privileged GUILD_MEMBERS intent?"""
         return any(s.intents & GUILD_MEMBERS_INTENT for s in self.gateway.sessions.values())
 
-    def rate_limit(self, method: str, path: str, *, retry_after: float = 0.1, times: int = 1,
-                   is_global: bool = False) -> RateLimit:
+    def rate_limit(
+        self, method: str, path: str, *, retry_after: float = 0.1, times: int = 1, is_global: bool = False
+    ) -> RateLimit:
         """Answer the next ``times`` REST requests ``method path`` (a regex over the path after
         ``/api/vN``, e.g. ``r"/channels/\\d+/messages"``) with 429 and ``retry_after``."""
         rule = RateLimit(method.upper(), re.compile(path + r"/?$"), retry_after, times, is_global)
@@ -279,8 +296,14 @@ class FakeDiscord:
     def sessions(self) -> list[GatewaySession]:
         return list(self.gateway.sessions.values())
 
-    def channel_messages(self, channel: ChannelRef, guild: GuildRef | None = None, *,
-                         include_ephemeral: bool = False, include_deleted: bool = False) -> list[RecordedMessage]:
+    def channel_messages(
+        self,
+        channel: ChannelRef,
+        guild: GuildRef | None = None,
+        *,
+        include_ephemeral: bool = False,
+        include_deleted: bool = False,
+    ) -> list[RecordedMessage]:
         """Messages in a channel (bot sends, interaction responses, follow-ups, simulated user
         messages), oldest first.  Ephemeral and deleted ones only on request."""
         cid = channel if isinstance(channel, int) else self.channel(channel, guild).id
@@ -314,20 +337,29 @@ class FakeDiscord:
             lambda: not any(s.live for s in self.gateway.sessions.values()), timeout, lambda: "all sessions to close"
         )
 
-    async def wait_commands_synced(self, guild_id: GuildRef | None = None, timeout: float = 10.0,
-                                   *, count: int = 1) -> list[dict[str, Any]]:
+    async def wait_commands_synced(
+        self, guild_id: GuildRef | None = None, timeout: float = 10.0, *, count: int = 1
+    ) -> list[dict[str, Any]]:
         """Wait for the ``count``-th bulk overwrite (``tree.sync``) of global or guild commands."""
         scope = self.guild(guild_id).id if guild_id is not None else None
         await self.state.notifier.wait_until(
             lambda: self.state.sync_counts.get(scope, 0) >= count,
             timeout,
-            lambda: f"command sync #{count} for {'global' if scope is None else scope} "
-                    f"(syncs so far: {self.state.sync_counts})",
+            lambda: (
+                f"command sync #{count} for {'global' if scope is None else scope} "
+                f"(syncs so far: {self.state.sync_counts})"
+            ),
         )
         return self.commands(guild_id)
 
-    async def wait_channel_message(self, channel: ChannelRef, predicate: Callable[[RecordedMessage], bool] | None = None,
-                                   timeout: float = 5.0, *, guild: GuildRef | None = None) -> RecordedMessage:
+    async def wait_channel_message(
+        self,
+        channel: ChannelRef,
+        predicate: Callable[[RecordedMessage], bool] | None = None,
+        timeout: float = 5.0,
+        *,
+        guild: GuildRef | None = None,
+    ) -> RecordedMessage:
         """Wait for a (non-ephemeral) message in ``channel`` matching ``predicate``; returns the newest match."""
         cid = channel if isinstance(channel, int) else self.channel(channel, guild).id
 
@@ -404,7 +436,7 @@ class FakeDiscord:
             sub = next((o for o in schema if o["name"] == part and o["type"] in (1, 2)), None)
             if sub is None:
                 subs = [o["name"] for o in schema if o["type"] in (1, 2)]
-                raise ValueError(f"/{' '.join(parts[:len(chain) + 1])} has no subcommand {part!r}; has {subs}")
+                raise ValueError(f"/{' '.join(parts[: len(chain) + 1])} has no subcommand {part!r}; has {subs}")
             chain.append(sub)
             schema = sub.get("options") or []
         if any(o["type"] in (1, 2) for o in schema):
@@ -457,13 +489,24 @@ class FakeDiscord:
 
     def _resolve_channel(self, g: FakeGuild, ref: ChannelRef, resolved: dict[str, dict[str, Any]]) -> str:
         ch = self.channel(ref, g)
-        data = {k: v for k, v in ch.payload().items() if k in ("id", "name", "type", "parent_id", "guild_id", "nsfw", "flags")}
+        data = {
+            k: v
+            for k, v in ch.payload().items()
+            if k in ("id", "name", "type", "parent_id", "guild_id", "nsfw", "flags")
+        }
         data["permissions"] = str(ALL_PERMISSIONS)
         resolved.setdefault("channels", {})[str(ch.id)] = data
         return str(ch.id)
 
-    def _option_value(self, g: FakeGuild, ix: FakeInteraction, opt: dict[str, Any], value: Any,
-                      resolved: dict[str, dict[str, Any]], command: str) -> Any:
+    def _option_value(
+        self,
+        g: FakeGuild,
+        ix: FakeInteraction,
+        opt: dict[str, Any],
+        value: Any,
+        resolved: dict[str, dict[str, Any]],
+        command: str,
+    ) -> Any:
         t = opt["type"]
         if t == 3:
             value = str(value)
@@ -495,7 +538,9 @@ class FakeDiscord:
             return str(att.id)
         choices = opt.get("choices")
         if choices and value not in [c["value"] for c in choices]:
-            raise ValueError(f"/{command} {opt['name']}: {value!r} is not one of the choices {[c['value'] for c in choices]}")
+            raise ValueError(
+                f"/{command} {opt['name']}: {value!r} is not one of the choices {[c['value'] for c in choices]}"
+            )
         return value
 
     async def slash(
@@ -520,23 +565,40 @@ class FakeDiscord:
         ix.payload["data"] = self._command_data(g, ix, command, options, attachments)
         return await self._send(ix)
 
-    async def autocomplete_interaction(self, guild: GuildRef, channel: ChannelRef, user: UserRef, command: str,
-                                       focused: str, value: Any = "", options: Mapping[str, Any] | None = None) -> FakeInteraction:
+    async def autocomplete_interaction(
+        self,
+        guild: GuildRef,
+        channel: ChannelRef,
+        user: UserRef,
+        command: str,
+        focused: str,
+        value: Any = "",
+        options: Mapping[str, Any] | None = None,
+    ) -> FakeInteraction:
         """Send APPLICATION_COMMAND_AUTOCOMPLETE for option ``focused`` typed as ``value``."""
         g = self.guild(guild)
         ix = self._base_interaction(AUTOCOMPLETE, g, channel, user)
         ix.payload["data"] = self._command_data(g, ix, command, options, None, focused=(focused, value))
         return await self._send(ix)
 
-    async def autocomplete(self, guild: GuildRef, channel: ChannelRef, user: UserRef, command: str,
-                           focused: str, value: Any = "", options: Mapping[str, Any] | None = None,
-                           timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def autocomplete(
+        self,
+        guild: GuildRef,
+        channel: ChannelRef,
+        user: UserRef,
+        command: str,
+        focused: str,
+        value: Any = "",
+        options: Mapping[str, Any] | None = None,
+        timeout: float = 5.0,
+    ) -> list[dict[str, Any]]:
         """Like :meth:`autocomplete_interaction` but waits and returns the choices ``[{name, value}, ...]``."""
         ix = await self.autocomplete_interaction(guild, channel, user, command, focused, value, options)
         return await ix.wait_choices(timeout)
 
-    def _component_interaction(self, guild: GuildRef, channel: ChannelRef | None, user: UserRef,
-                               message: MessageRef) -> tuple[FakeInteraction, RecordedMessage]:
+    def _component_interaction(
+        self, guild: GuildRef, channel: ChannelRef | None, user: UserRef, message: MessageRef
+    ) -> tuple[FakeInteraction, RecordedMessage]:
         msg = self.message(message)
         if msg.deleted:
             raise ValueError(f"message {msg.id} was deleted")
@@ -545,8 +607,16 @@ class FakeDiscord:
         ix.source_message_id = msg.id
         return ix, msg
 
-    async def click(self, guild: GuildRef, channel: ChannelRef | None, user: UserRef, message: MessageRef,
-                    custom_id: str | None = None, *, label: str | None = None) -> FakeInteraction:
+    async def click(
+        self,
+        guild: GuildRef,
+        channel: ChannelRef | None,
+        user: UserRef,
+        message: MessageRef,
+        custom_id: str | None = None,
+        *,
+        label: str | None = None,
+    ) -> FakeInteraction:
         """Click the button with ``custom_id`` (or ``label``) on a recorded message."""
         ix, msg = self._component_interaction(guild, channel, user, message)
         comp = msg.component(custom_id, label=label)
@@ -560,8 +630,15 @@ class FakeDiscord:
         ix.payload["data"] = data
         return await self._send(ix)
 
-    async def select(self, guild: GuildRef, channel: ChannelRef | None, user: UserRef, message: MessageRef,
-                     custom_id: str, values: Iterable[Any]) -> FakeInteraction:
+    async def select(
+        self,
+        guild: GuildRef,
+        channel: ChannelRef | None,
+        user: UserRef,
+        message: MessageRef,
+        custom_id: str,
+        values: Iterable[Any],
+    ) -> FakeInteraction:
         """Choose ``values`` in a select menu (string selects: option values; user/role/channel
         selects: fixtures, ids or names)."""
         ix, msg = self._component_interaction(guild, channel, user, message)
@@ -591,15 +668,20 @@ class FakeDiscord:
             elif ctype == 8:
                 out.append(self._resolve_channel(g, v, resolved))
             else:  # mentionable
-                out.append(self._resolve_role(g, v, resolved) if isinstance(v, FakeRole) else self._resolve_user(g, v, resolved))
+                out.append(
+                    self._resolve_role(g, v, resolved)
+                    if isinstance(v, FakeRole)
+                    else self._resolve_user(g, v, resolved)
+                )
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": ctype, "values": out}
         if resolved:
             data["resolved"] = resolved
         ix.payload["data"] = data
         return await self._send(ix)
 
-    async def submit_modal(self, guild: GuildRef, channel: ChannelRef, user: UserRef, opened_by: FakeInteraction,
-                           values: Mapping[str, Any]) -> FakeInteraction:
+    async def submit_modal(
+        self, guild: GuildRef, channel: ChannelRef, user: UserRef, opened_by: FakeInteraction, values: Mapping[str, Any]
+    ) -> FakeInteraction:
         """Submit the modal the bot opened in response to ``opened_by``; ``values`` maps text-input
         (or select) custom_ids to the typed text (or list of chosen values)."""
         modal = opened_by.modal
@@ -647,7 +729,9 @@ class FakeDiscord:
         )
 
     # ------------------------------------------------------------------ other user activity
-    async def send_user_message(self, guild: GuildRef, channel: ChannelRef, user: UserRef, content: str) -> RecordedMessage:
+    async def send_user_message(
+        self, guild: GuildRef, channel: ChannelRef, user: UserRef, content: str
+    ) -> RecordedMessage:
         """A member posts a message (MESSAGE_CREATE), e.g. to test prefix commands or on_message."""
         g = self.guild(guild)
         ch = self.channel(channel, g)

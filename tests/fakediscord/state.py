@@ -247,13 +247,17 @@ class RecordedMessage:
                 return c
             if label is not None and c.get("label") == label:
                 return c
-        raise KeyError(f"message {self.id} has no component custom_id={custom_id!r} label={label!r}; has {self.custom_ids}")
+        raise KeyError(
+            f"message {self.id} has no component custom_id={custom_id!r} label={label!r}; has {self.custom_ids}"
+        )
 
     def attachment(self, filename: str) -> RecordedAttachment:
         for a in self.attachments:
             if a.filename == filename:
                 return a
-        raise KeyError(f"message {self.id} has no attachment {filename!r}; has {[a.filename for a in self.attachments]}")
+        raise KeyError(
+            f"message {self.id} has no attachment {filename!r}; has {[a.filename for a in self.attachments]}"
+        )
 
     @property
     def filenames(self) -> list[str]:
@@ -454,13 +458,17 @@ class FakeState:
             self.signer = UrlSigner(self.clock)
 
     def channel_messages(self, channel_id: int, *, include_deleted: bool = False) -> list[RecordedMessage]:
-        return [
-            m for m in self.messages.values()
-            if m.channel_id == channel_id and (include_deleted or not m.deleted)
-        ]
+        return [m for m in self.messages.values() if m.channel_id == channel_id and (include_deleted or not m.deleted)]
 
-    def new_attachment(self, base_url: str, channel_id: int, filename: str, data: bytes,
-                       content_type: str, description: str | None = None) -> RecordedAttachment:
+    def new_attachment(
+        self,
+        base_url: str,
+        channel_id: int,
+        filename: str,
+        data: bytes,
+        content_type: str,
+        description: str | None = None,
+    ) -> RecordedAttachment:
         aid = snowflake()
         size = image_size(data)
         att = RecordedAttachment(
