@@ -18,7 +18,7 @@ from bot.catalog import DISLIKE, LIKE, Track
 from bot.crate import Crate, Source, Stage
 from bot.describe import bar, genre_bars, top_tags, track_line
 from bot.errors import CrateError
-from bot.format import format_duration
+from bot.format import format_duration, plural
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.
 CONSOLE_GUILD = 1
@@ -164,7 +164,10 @@ class Console:
 
     async def _profile(self, arguments, confirm) -> None:
         summary = await self.crate.profile(CONSOLE_GUILD, self.user_id)
-        self.write(f"{self.user}: {summary.likes} likes, {summary.dislikes} dislikes, {summary.shares} shared")
+        self.write(
+            f"{self.user}: {plural(summary.likes, 'like')}, {plural(summary.dislikes, 'dislike')},"
+            f" {summary.shares} shared"
+        )
         for genre, affinity in summary.genres:
             self.write(f"  {genre:<12} {bar(affinity)} {affinity:4.0%}")
         for i, track in enumerate(summary.favourites, 1):
@@ -176,8 +179,8 @@ class Console:
             return
         report = await self.crate.forget(CONSOLE_GUILD, self.user_id)
         self.write(
-            f"Forgot {self.user}: {report.ratings} ratings, {report.shares} shares, "
-            f"{report.tracks_removed} tracks nobody else had."
+            f"Forgot {self.user}: {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')}, "
+            f"{plural(report.tracks_removed, 'track')} nobody else had."
         )
 
 

@@ -201,9 +201,20 @@ class SessionService:
             raise SessionAlreadyOpen(detail=error.detail) from error
 
     async def join(self, session: Session, user_id: int) -> bool:
-        """The member is present (again); False if they already were."""
-        session = await self._fresh(session)
-        return await store.join(self.db, session.guild_id, session.id, user_id, now=self.clock())
+        """The member is present (again); False if they already were.
+
+        Crate's picks queued before they came were chosen for the others, so they are dropped and
+        picked again for the whole group when the queue next runs dry (members' own tracks stay).
+        """
+        async with self._lock(session):
+            session = await self._fresh(session)
+            return await self._arrive(session, user_id, self.clock())
+
+    async def _arrive(self, session: Session, user_id: int, now: float) -> bool:
+        joined = await store.join(self.db, session.guild_id, session.id, user_id, now=now)
+        if joined:
+            await store.drop_crate_picks(self.db, session.guild_id, session.id)
+        return joined
 
     async def leave(self, session: Session, user_id: int) -> LeaveResult:
         """The member leaves; if they hosted, the longest-present member hosts from now on."""
@@ -232,7 +243,7 @@ class SessionService:
         async with self._lock(session):
             session = await self._fresh(session)
             now = self.clock()
-            await store.join(self.db, session.guild_id, session.id, user_id, now=now)
+            await self._arrive(session, user_id, now)
             return await store.enqueue(
                 self.db, session.guild_id, session.id, track_id, added_by=user_id, reason="", now=now
             )

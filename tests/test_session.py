@@ -185,6 +185,27 @@ async def test_forgetting_a_member_does_not_turn_their_entries_into_crates_picks
     assert entries[pick.id].picked_by_crate
 
 
+async def test_crates_picks_queued_before_a_member_joins_are_picked_again_for_everyone(db, service):
+    """/session start queues picks for whoever is there (often the host alone): a member who
+    joins later would otherwise wait through picks chosen without them."""
+    ids = await add_clustered_tracks(db, GUILD)
+    await rate_all(db, HOST, ids["jazz"][:3])
+    await rate_all(db, ALICE, ids["metal"][:3])
+    session = await service.start(GUILD, TEXT, HOST)
+    for_host_alone = await service.fill_queue(session, count=3, names=NAMES)
+    assert [e.for_user_ids for e in for_host_alone] == [(HOST,)] * 3
+    own = await service.add_track(session, ids["ambient"][0], HOST)
+
+    assert await service.join(session, ALICE)
+    upcoming = (await service.queue_view(session)).upcoming
+    assert [e.id for e in upcoming] == [own.id]  # the member's own track stays, Crate's picks go
+    refilled = await service.fill_queue(session, count=2, names=NAMES)
+    assert sorted(u for e in refilled for u in e.for_user_ids) == [HOST, ALICE]
+
+    assert not await service.join(session, ALICE)  # already present: nothing is dropped
+    assert len((await service.queue_view(session)).upcoming) == 3
+
+
 async def test_fill_never_queues_a_track_a_present_member_disliked(db, service):
     """Property-style: random tastes and dislikes, several fills, over several seeds."""
     ids = await add_clustered_tracks(db, GUILD)

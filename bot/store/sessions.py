@@ -252,6 +252,15 @@ async def leave(db: Database, guild_id: int, session_id: int, user_id: int, *, n
     return changed > 0
 
 
+async def drop_crate_picks(db: Database, guild_id: int, session_id: int) -> int:
+    """Remove Crate's picks that have not started playing; returns how many. Members' own
+    entries stay. (Their votes and fairness records go with them: ON DELETE CASCADE.)"""
+    return await db.execute(
+        "DELETE FROM session_queue WHERE guild_id = ? AND session_id = ? AND status = 'queued' AND picked_by_crate = 1",
+        (guild_id, session_id),
+    )
+
+
 async def members(db: Database, guild_id: int, session_id: int) -> list[SessionMember]:
     """Everyone who ever joined the session, in order of (latest) joining."""
     rows = await db.fetch_all(
