@@ -43,19 +43,10 @@ K = len(FAMILIES)
 
 
 def _tag_names():
-    from bot.listen import musicnn
+    """Both taggers' tag names, in output order (the packaged ``tags.json`` files)."""
+    from bot.analysis import MTT_TAGS, TAGS
 
-    mtt = json.loads(
-        (
-            Path(__file__).resolve().parents[2].parent
-            / "shared"
-            / "models"
-            / "musicnn-mtt"
-            / "reference"
-            / "reference.json"
-        ).read_text()
-    )["labels"]
-    return tuple(musicnn.TAGS), tuple(mtt)
+    return tuple(TAGS), tuple(MTT_TAGS)
 
 
 def fit(inputs: families.FamilyInputs, y: np.ndarray, prior_w: np.ndarray, spec, groups: np.ndarray) -> FamilyModel:

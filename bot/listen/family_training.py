@@ -159,7 +159,7 @@ def build_dataset(items: Sequence[Item], features: Sequence[dict | None]) -> Dat
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gtzan", type=Path, default=SHARED / "data" / "gtzan-mini")
-    parser.add_argument("--cache", type=Path, default=Path("/work/scratch/families-cache"))
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "crate" / "families")
     parser.add_argument("--extract-only", action="store_true")
     parser.add_argument("--cached-only", action="store_true", help="use only files already in the cache")
     parser.add_argument("--output", type=Path, default=None, help="model directory (default: the packaged one)")
