@@ -306,12 +306,12 @@ def _blocks(args) -> tuple[str, ...]:
     return tuple(b.strip() for b in args.features.split(",") if b.strip())
 
 
-def _train(args) -> int:
+def _fit_model(args, data):
+    """Train the genre model on ``data`` with the command line's blocks, folds and seed."""
     from bot.listen.analyze import FEATURE_VERSION, block_columns
     from bot.listen.genre import GenreModel
 
-    data = _training_data(args)
-    model = GenreModel.train(
+    return GenreModel.train(
         data.X,
         data.y,
         data.groups,
@@ -321,6 +321,11 @@ def _train(args) -> int:
         seed=args.seed,
         progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
     )
+
+
+def _train(args) -> int:
+    data = _training_data(args)
+    model = _fit_model(args, data)
     model.metadata["features"] = list(_blocks(args))
     model.metadata["dataset"] = args.dataset.name
     model.save(args.out)
@@ -340,7 +345,7 @@ def _score_model(args):
 
     settings = _settings()
     path = args.model or settings.genre_model_path or default_model_path()
-    listener = Listener.load(path)
+    listener = Listener.load(path, with_mtt=False)  # scored on the genre answer alone
     tracks = scan_dataset(args.dataset)
     true, predicted = [], []
     for done, track in enumerate(tracks, start=1):
@@ -358,23 +363,13 @@ def _score_model(args):
 
 
 def _evaluate(args) -> int:
-    from bot.listen.analyze import FEATURE_VERSION, block_columns
-    from bot.listen.genre import GenreModel, cross_validate
+    from bot.listen.genre import cross_validate
 
     if args.cv:
         from bot.listen.genre import candidate_models
 
         data = _training_data(args)
-        model = GenreModel.train(
-            data.X,
-            data.y,
-            data.groups,
-            feature_version=FEATURE_VERSION,
-            columns=block_columns(_blocks(args)),
-            folds=args.folds,
-            seed=args.seed,
-            progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
-        )
+        model = _fit_model(args, data)
         best = model.metadata["model"]
         evaluation = cross_validate(
             candidate_models(args.seed)[best],
