@@ -25,6 +25,8 @@ from bot.admission import Admission
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
 from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
+from bot.community import ServerCharts, WhoLikes, server_charts, who_likes
+from bot.compare import TasteComparison, compare_taste
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.listen.worker import AnalysisPool, AnalyzedFile
@@ -173,13 +175,24 @@ class Crate:
     # ------------------------------------------------------------------ sharing music
 
     async def share(
-        self, guild_id: int, user_id: int, source: Source, progress: Progress = _no_progress
+        self,
+        guild_id: int,
+        user_id: int,
+        source: Source,
+        progress: Progress = _no_progress,
+        *,
+        credit_to: int | None = None,
     ) -> SharedTrack:
         """Fetch, analyze and catalog one track; the same audio shared twice is one track.
+
+        ``user_id`` asked (their admission places are taken, the track becomes their last one);
+        the share is credited to ``credit_to`` when given (the author of a message that
+        someone else had analyzed), else to them.
 
         Raises :class:`~bot.admission.MemberBusy`/``ServerBusy``/``Busy`` at once, before anything
         is downloaded, when this member, this server or everybody already has enough in flight.
         """
+        sharer = user_id if credit_to is None else credit_to
         async with self.admission.reserve(guild_id, user_id, on_wait=lambda: progress(Stage.WAITING)):
             with scratch_directory() as directory:
                 fetched = await self._fetch(source, directory, progress)
@@ -191,7 +204,7 @@ class Crate:
             title=fetched.title,
             source_kind=source.kind,
             source_url=None if source.kind == "file" else fetched.source_url,
-            shared_by=user_id,
+            shared_by=sharer,
         )
         if source.kind != "file" and fetched.source_url:
             # the freshest source wins: a re-share replaces the first upload's (expiring) link
@@ -203,7 +216,7 @@ class Crate:
             )
             track = await store.get_track(self.db, guild_id, track.id) or track
         await store.set_last_track(self.db, guild_id, user_id, track.id)
-        return SharedTrack(track, created, user_id)
+        return SharedTrack(track, created, sharer)
 
     async def add_analyzed(
         self,
@@ -406,6 +419,22 @@ class Crate:
             genres=tuple(genres[:GENRES_SHOWN]),
             favourites=tuple(t for t in favourites if t is not None),
         )
+
+    # ------------------------------------------------------------------ between members
+
+    async def compare_taste(
+        self, guild_id: int, user_id: int, other_id: int, *, names: Mapping[int, str] | None = None
+    ) -> TasteComparison:
+        """``/taste member:``: the taste match of two members, with its evidence (bot.compare)."""
+        return await compare_taste(self.db, guild_id, user_id, other_id, names=names)
+
+    async def charts(self, guild_id: int, period: str = "all") -> ServerCharts:
+        """``/charts``: the server's best-liked tracks, families, styles and sharers (bot.community)."""
+        return await server_charts(self.db, guild_id, period)
+
+    async def who_likes(self, guild_id: int, track_id: int) -> WhoLikes:
+        """``/who``: the members who liked a track, and whose taste it fits best (bot.community)."""
+        return await who_likes(self.db, guild_id, track_id)
 
     # ------------------------------------------------------------------ members' names
 

@@ -44,6 +44,9 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.index", 5),
     ("bot.describe", 5),
     ("bot.charts", 5),
+    ("bot.compare", 5),  # two members' taste match with its evidence
+    ("bot.community", 5),  # the server's charts, who likes a track
+    ("bot.messages", 5),  # the audio in a posted message ("Analyze with Crate")
     # the Discord skin
     ("cogs", 6),
     # the entry points: `crate run` starts the Discord client, so the CLI sits above the cogs

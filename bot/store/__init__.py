@@ -22,6 +22,7 @@ from bot.store.ratings import (
     rating_of,
     ratings_in_guild,
     ratings_of,
+    ratings_of_track,
     track_scores,
 )
 from bot.store.sessions import (
@@ -30,7 +31,7 @@ from bot.store.sessions import (
     SessionAlreadyOpenError,
     SessionMember,
 )
-from bot.store.shares import Share, record_share, sharers_of, shares_of
+from bot.store.shares import Share, record_share, sharers_of, shares_of, top_sharers
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
@@ -82,6 +83,7 @@ __all__ = [
     "rating_of",
     "ratings_in_guild",
     "ratings_of",
+    "ratings_of_track",
     "recent_tracks",
     "record_share",
     "search_tracks",
@@ -94,6 +96,7 @@ __all__ = [
     "track_titles",
     "track_scores",
     "tracks_with_genre",
+    "top_sharers",
     "QueueEntry",
     "Session",
     "SessionAlreadyOpenError",
