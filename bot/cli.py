@@ -210,6 +210,8 @@ def _example_paths() -> list[Path]:
 
 def demo_script(paths: list[Path]) -> list[str]:
     """A short console session: share the examples, rate them, ask for picks and a profile."""
+    from bot.console import DEFAULT_USER
+
     names = [p.stem for p in paths]
     shown = [os.path.relpath(p) if not os.path.relpath(p).startswith("..") else str(p) for p in paths]
     return [
@@ -224,6 +226,10 @@ def demo_script(paths: list[Path]) -> list[str]:
         "/as alice",
         f"/like {names[-1]}",
         "/recommend",
+        "# How alice's taste matches yours, the charts, and who likes a track:",
+        f"/taste {DEFAULT_USER}",
+        "/charts",
+        f"/who {names[-1]}",
     ]
 
 

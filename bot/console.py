@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.catalog import DISLIKE, LIKE, Track
+from bot.community import PERIOD_WORDS
 from bot.crate import Crate, Source, Stage
 from bot.describe import bar, genre_bars, top_tags, track_line
 from bot.errors import CrateError
 from bot.format import format_duration, plural
+from bot.recommend.group import match_text
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.
 CONSOLE_GUILD = 1
@@ -32,6 +34,9 @@ Commands (the same as on Discord):
   /recommend [COUNT] [GENRE]   picks for you, each with a reason (GENRE: a genre or a style tag)
   /more TRACK                  more like that track
   /profile                     your taste summary
+  /taste NAME                  how your taste matches listener NAME's, with the evidence
+  /charts [week|month|all]     the most-liked tracks, families, styles and sharers
+  /who TRACK                   who liked TRACK, and whose taste it fits best
   /forget                      delete everything Crate stores about you (asks first)
   /as NAME                     become another listener (to try taste from several people)
   /help, /quit"""
@@ -172,6 +177,54 @@ class Console:
             self.write(f"  {genre:<12} {bar(affinity)} {affinity:4.0%}")
         for i, track in enumerate(summary.favourites, 1):
             self.write(f"  {i}. {track_line(track, markdown=False)}")
+
+    async def _taste(self, arguments, confirm) -> None:
+        if not arguments:
+            self.write("Usage: /taste NAME")
+            return
+        other = " ".join(arguments)
+        other_id = user_id_of(other)
+        self.names.setdefault(other_id, other)
+        comparison = await self.crate.compare_taste(CONSOLE_GUILD, self.user_id, other_id, names=self.names)
+        self.write(f"{self.user} & {other}: taste match {match_text(comparison.match)}")
+        for track in comparison.both_liked:
+            self.write(f"  both liked: {track_line(track, markdown=False)}")
+        for row in comparison.shared:
+            self.write(f"  you share {row.family} ({row.mine:.0%} / {row.theirs:.0%})")
+        for row in comparison.different:
+            self.write(f"  you differ on {row.family} ({row.mine:.0%} / {row.theirs:.0%})")
+        for pick in comparison.picks:
+            self.write(f"  for both: #{pick.track_id} {pick.title} [{pick.top_genre}] — {pick.reason}")
+
+    async def _charts(self, arguments, confirm) -> None:
+        period = arguments[0].lower() if arguments else "all"
+        if period not in PERIOD_WORDS:
+            self.write("Usage: /charts [week|month|all]")
+            return
+        charts = await self.crate.charts(CONSOLE_GUILD, period)
+        self.write(f"Charts {PERIOD_WORDS[period]}: {plural(charts.likes, 'like')}")
+        for i, entry in enumerate(charts.tracks, 1):
+            self.write(f"  {i}. {track_line(entry.track, markdown=False)} · {plural(entry.likes, 'like')}")
+        if charts.families:
+            self.write("  families: " + ", ".join(f"{f} ({n})" for f, n in charts.families))
+        if charts.styles:
+            self.write("  styles: " + ", ".join(tag for tag, _ in charts.styles))
+        for user_id, shared in charts.sharers:
+            self.write(f"  {self._name(user_id)} shared {plural(shared, 'track')}")
+
+    async def _who(self, arguments, confirm) -> None:
+        track_id = await self._resolve(arguments)
+        if track_id is None:
+            self.write("Usage: /who TRACK")
+            return
+        who = await self.crate.who_likes(CONSOLE_GUILD, track_id)
+        self.write(f"{track_line(who.track, markdown=False)}")
+        self.write("  liked by: " + (", ".join(self._name(u) for u in who.likers) or "nobody yet"))
+        for user_id, fit in who.fits:
+            self.write(f"  {self._name(user_id)}: fits their taste {fit:.0%}")
+
+    def _name(self, user_id: int) -> str:
+        return self.names.get(user_id, "a listener")
 
     async def _forget(self, arguments, confirm) -> None:
         if confirm is not None and not await confirm(f"Forget everything about {self.user}? [y/N] "):
