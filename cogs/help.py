@@ -23,6 +23,16 @@ COMMANDS = (
         "Tracks from this server for you, each with a reason. Genres or styles (chillout, 80s) filter.",
     ),
     ("/profile  ·  /profile member:@alice", "A taste summary with a chart (only you see it)."),
+    (
+        "/taste member:@alice  ·  /taste member:@alice public:True",
+        "Your taste match with a member, with the tracks you both liked, your families and picks for both.",
+    ),
+    ("/charts  ·  /charts period:week", "This server's most-liked tracks, families, styles and sharers, with a chart."),
+    ("/who track:<name>", "Who liked a track, and whose taste it fits best (also the 👥 button)."),
+    (
+        "Apps ▸ Analyze with Crate  ·  Apps ▸ Compare taste",
+        "On any message: analyze every song in it. On any member: compare your taste (only you see it).",
+    ),
     ("/forget", "Delete everything Crate stores about you in this server (asks first)."),
     (
         "/session start  ·  /session start voice_channel:#Lounge",
