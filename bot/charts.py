@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.axes import Axes  # noqa: E402  (after choosing the backend)
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 BAR_COLOUR = "#5865F2"
 SECOND_COLOUR = "#1DB954"
@@ -56,6 +57,7 @@ def server_chart(tracks: Sequence[tuple[str, int]], families: Sequence[tuple[str
         limit = float(max((count for _, count in rows), default=1))
         _bars(axes, [(name, float(n)) for name, n in rows], [str(n) for _, n in rows], colour=colour, limit=limit)
         axes.set_xlabel(label)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_title("Most-liked tracks")
     right.set_title("Families")
     figure.suptitle(title)

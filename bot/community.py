@@ -9,7 +9,8 @@ deleted (a member's ratings, shares and the tracks only they had) is gone from e
   and the members who shared most.
 * **Who likes a track**: the members who liked it, and among the members who have not rated it,
   those whose taste it fits best: ``(1 + cos) / 2`` between the track's sound and their taste vector
-  (:func:`bot.recommend.group.taste_vector`, the sound half of the taste match).
+  (:func:`bot.recommend.group.taste_vector`, the sound half of the taste match), from
+  above :data:`FIT_MIN`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ FAMILIES_SHOWN = 6
 STYLES_SHOWN = 6
 SHARERS_SHOWN = 5
 FITS_SHOWN = 5
+#: A member is named as one whose taste a track fits only above this fit (0.5: as far as unrelated).
+FIT_MIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,9 @@ async def who_likes(db: Database, guild_id: int, track_id: int, *, now: float | 
             if user_id in raters:
                 continue
             vector = taste_vector(recommender.profile(user_id), catalog)
-            if vector is not None:
-                out.append((int(user_id), (1.0 + float(np.clip(vector @ sound, -1.0, 1.0))) / 2.0))
+            fit = None if vector is None else (1.0 + float(np.clip(vector @ sound, -1.0, 1.0))) / 2.0
+            if fit is not None and fit > FIT_MIN:
+                out.append((int(user_id), fit))
         out.sort(key=lambda uf: (-uf[1], uf[0]))
         return out[:FITS_SHOWN]
 

@@ -65,7 +65,6 @@ def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.
             ),
             inline=False,
         )
-    embed.set_footer(text="70% how close your likes sound, 30% the families you both like")
     return embed
 
 
