@@ -39,7 +39,10 @@ BEAST = "nexuiz-beast-of-insanity.ogg"
 def music_files(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
     scratch = tmp_path_factory.mktemp("music")
     mp3 = music.convert(music.singularity_track("Nebula"), scratch / "nebula.mp3", "-t", "30", "-b:a", "96k")
-    return {"/nebula.mp3": (mp3.read_bytes(), "audio/mpeg")}
+    return {
+        "/nebula.mp3": (mp3.read_bytes(), "audio/mpeg"),
+        "/page.html": (b"<html><body><p>No music here.</p></body></html>", "text/html"),
+    }
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -109,7 +112,7 @@ async def test_analyze_a_message_with_two_attachments_and_a_link(world):
         scene,
         channel,
         "bob",
-        f"two of mine and this one: <{web}/nebula.mp3>",
+        f"two of mine and this one: <{web}/nebula.mp3> (not {web}/page.html, it has none)",
         attachments=[
             example(AWAKENING),
             example(BRAINSUKKER),
@@ -126,11 +129,14 @@ async def test_analyze_a_message_with_two_attachments_and_a_link(world):
     response = await ix.wait_response()
     assert response.type == 5 and response.ephemeral and ix.ack_latency < ACK_LIMIT
     done = await ix.wait_original(predicate=lambda m: "analyzed" in (m.content or ""), timeout=120)
-    assert done.content == f"3 tracks analyzed from {mention(fake, scene, 'bob')}'s message."
+    assert done.content == f"3 tracks analyzed, 1 failed from {mention(fake, scene, 'bob')}'s message."
     progress = [edit.get("content") or "" for edit in done.history]
-    assert any("1/3" in text for text in progress) and any("3/3" in text for text in progress)
-    replies = await ix.wait_followups(3)
-    assert all(m.ephemeral for m in replies)
+    assert any("1/4" in text for text in progress) and any("4/4" in text for text in progress)
+    *replies, failed = await ix.wait_followups(4)
+    assert all(m.ephemeral for m in (*replies, failed))
+    # the page without audio is said so, in its own answer; the other items were analyzed anyway
+    assert "page.html" in failed.embed["description"] and "couldn't find any audio" in failed.embed["description"]
+    assert not failed.custom_ids
     titles = [m.embed["title"] for m in replies]
     assert titles[:2] == ["awakening", "brainsukker"] and len(titles) == 3  # attachments, then the link; no picture
     for message in replies:
