@@ -81,7 +81,7 @@ class Analyze(commands.Cog):
         author = f"<@{posted.author_id}>"
         for item in items:
             await interaction.followup.send(ephemeral=True, **item_message(item, author))
-        await interaction.edit_original_response(content=f"{summary_line(items)} from {author}'s message.")
+        await interaction.edit_original_response(content=f"From {author}'s message: {summary_line(items)}.")
 
 
 async def setup(bot: CrateBot) -> None:
