@@ -24,12 +24,15 @@ from bot import store
 from bot.admission import Admission
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
+from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.listen.worker import AnalysisPool, AnalyzedFile
+from bot.playlists import PlaylistService
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
+from bot.server_settings import ServerSettings, SettingsService
 from bot.session import SessionService
 from bot.store import Database
 from bot.titles import TitleEntry, TitleIndex
@@ -41,6 +44,10 @@ class NoTrackChosen(CrateError):
     user_message = (
         "Which track? Share one with /genre first, or pick one from this server's catalog with the `track` option."
     )
+
+
+class TastePrivate(CrateError):
+    user_message = "This server keeps members' taste private: /profile shows only your own."
 
 
 class Restarting(CrateError):
@@ -156,6 +163,10 @@ class Crate:
         self.refresh_link: RefreshLink | None = None
         #: Listening sessions (their locks live here, so there is one per Crate).
         self.sessions = SessionService(db)
+        #: Saved playlists (they start sessions through the session service).
+        self.playlists = PlaylistService(db, self.sessions, source_url=self.source_url)
+        #: Per-server settings (/settings), over the defaults from the environment.
+        self.server_settings = SettingsService(db, settings)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -168,6 +179,7 @@ class Crate:
         ):
             crate = cls(settings, db, pool, http)
             crate.titles.load(await store.track_titles(db))
+            await crate.apply_stored_settings()
             yield crate
 
     # ------------------------------------------------------------------ sharing music
@@ -386,7 +398,12 @@ class Crate:
 
     # ------------------------------------------------------------------ profiles
 
-    async def profile(self, guild_id: int, user_id: int) -> TasteSummary:
+    async def profile(self, guild_id: int, user_id: int, *, viewer_id: int | None = None) -> TasteSummary:
+        """A member's taste summary; another member (``viewer_id``) sees it only where the
+        server's settings let profiles be public (raises :class:`TastePrivate`)."""
+        if viewer_id is not None and viewer_id != user_id:
+            if not (await self.server_settings.get(guild_id)).profiles_public:
+                raise TastePrivate(detail=f"guild {guild_id}: {viewer_id} asked for {user_id}")
         ratings = await store.ratings_of(self.db, guild_id, user_id)
         shares = await store.shares_of(self.db, guild_id, user_id)
         recommender = await recommender_for(self.db, guild_id, user_id)
@@ -406,6 +423,19 @@ class Crate:
             genres=tuple(genres[:GENRES_SHOWN]),
             favourites=tuple(t for t in favourites if t is not None),
         )
+
+    # ------------------------------------------------------------------ per-server settings
+
+    async def apply_stored_settings(self) -> None:
+        """Give each server that chose one its own per-member analysis limit (at start)."""
+        for guild_id, chosen in (await self.server_settings.stored()).items():
+            self.admission.set_member_limit(guild_id, chosen.member_analysis_limit)
+
+    async def change_settings(self, guild_id: int, caller: Caller, **changes) -> ServerSettings:
+        """/settings: change this server's settings (Manage Server only) and apply them."""
+        changed = await self.server_settings.change(guild_id, caller, **changes)
+        self.admission.set_member_limit(guild_id, changed.member_analysis_limit)
+        return changed
 
     # ------------------------------------------------------------------ members' names
 
