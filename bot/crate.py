@@ -30,8 +30,17 @@ from bot.config import Settings
 from bot.errors import CrateError
 from bot.listen.worker import AnalysisPool, AnalyzedFile
 from bot.playlists import PlaylistService
+from bot.recommend.group import GroupPick
+from bot.recommend.radio import pick_radio
 from bot.recommend.rank import Recommendation
-from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
+from bot.recommend.service import (
+    RecommendationResult,
+    cached_catalog,
+    cached_ratings,
+    more_like_for,
+    recommend_for,
+    recommender_for,
+)
 from bot.server_settings import ServerSettings, SettingsService
 from bot.session import SessionService
 from bot.store import Database
@@ -371,6 +380,18 @@ class Crate:
         picks = await more_like_for(self.db, guild_id, user_id, track_id, count=count, names=names)
         await self._remember_first(guild_id, user_id, picks)
         return picks
+
+    async def radio_preview(
+        self, guild_id: int, user_id: int, seed_track_id: int, *, count: int = 5, names: Mapping[int, str] | None = None
+    ) -> list[GroupPick]:
+        """What a radio from ``seed_track_id`` would play for this member, pick by pick (each
+        following the one before it), without opening a session: the console's /radio."""
+        await self.track(guild_id, seed_track_id)
+        catalog = await cached_catalog(self.db, guild_id)
+        ratings = await cached_ratings(self.db, guild_id, catalog)
+        return await asyncio.to_thread(
+            pick_radio, catalog, ratings, [user_id], seed_track_id=seed_track_id, count=count, names=names
+        )
 
     async def starter_picks(
         self,

@@ -328,3 +328,48 @@ def test_settings_dataclass_defaults_match_the_documented_ones():
     defaults = Settings()
     assert (defaults.stay_in_voice, defaults.profiles_public, defaults.dj_role_id) == (False, True, None)
     assert dataclasses.replace(defaults, stay_in_voice=True).stay_in_voice
+
+
+# -- the console ----------------------------------------------------------------------------------
+
+
+def test_the_console_has_radio_playlists_and_settings(tmp_path):
+    """``crate console`` on the example music: a radio preview, a playlist exported, a setting changed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    examples = sorted((repo / "examples").glob("*.ogg"))
+    script = [f"/genre {path}" for path in examples] + [
+        "/radio awakening 2",
+        "/playlist create Mix",
+        "/playlist add Mix",
+        "/playlist add Mix beast",
+        "/as bob",
+        "/playlist show Mix",
+        "/as you",
+        "/playlist export mix",
+        "/settings stay_in_voice true",
+        "/settings",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRATE_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(repo)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "--database", str(tmp_path / "console.sqlite3")],
+        input="\n".join(script) + "\n",
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.count("— after “") == 2  # two radio picks, each following the one before
+    assert "Made the playlist Mix." in out and "Added" in out
+    assert "Mix: 2 tracks" in out and "Wrote Mix.m3u and Mix.json (2 tracks)." in out
+    assert (tmp_path / "Mix.m3u").read_text().startswith("#EXTM3U\n#PLAYLIST:Mix\n#EXTINF:")
+    assert [t["title"] for t in json.loads((tmp_path / "Mix.json").read_text())["tracks"]][1].startswith("nexuiz-beast")
+    assert "Voice: stay (24/7)" in out
