@@ -26,10 +26,10 @@ from bot.playlists import (
     to_json,
     to_m3u,
 )
-from bot.recommend.service import clear_cache
 from bot.server_settings import InvalidSetting, NotServerManager, SettingsService
 from bot.session import NotHost, SessionService
 from bot.store import Database
+from tests import test_session as _sessions
 from tests.test_session import (
     ALICE,
     BOB,
@@ -39,32 +39,12 @@ from tests.test_session import (
     PER_GENRE,
     TEXT,
     TEXT_2,
-    Clock,
     add_clustered_tracks,
     rate_all,
 )
 
-
-@pytest.fixture
-def db_path(tmp_path):
-    clear_cache()
-    return tmp_path / "crate.sqlite3"
-
-
-@pytest.fixture
-async def db(db_path):
-    async with Database.open(db_path) as database:
-        yield database
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def service(db, clock):
-    return SessionService(db, clock=clock)
+# The session tests' fixtures: a real SQLite file, a clock, the session service over them.
+db_path, db, clock, service = _sessions.db_path, _sessions.db, _sessions.clock, _sessions.service
 
 
 def genre_of(ids: dict[str, list[int]], track_id: int) -> str:

@@ -12,26 +12,17 @@ import re
 import pytest
 import pytest_asyncio
 
-from tests import music
+from tests.e2e import test_sessions as _sessions
+from tests.e2e.test_sessions import CUTS
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-CUTS = ("Nebula", "Media Threat", "Aberrations", "By-Product")
 MANAGE_GUILD = 1 << 5
 
 
-@pytest.fixture(scope="module")
-def links(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
-    scratch = tmp_path_factory.mktemp("social-music")
-    files = {}
-    for name in CUTS:
-        cut = music.convert(
-            music.singularity_track(name), scratch / f"{name}.ogg", "-ss", "30", "-t", "25", "-c:a", "libvorbis"
-        )
-        files[f"/{name.replace(' ', '-')}.ogg"] = (cut.read_bytes(), "audio/ogg")
-    return files
+links = _sessions.links  # the same four real tracks, served by link
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
