@@ -94,6 +94,7 @@ class AddResult:
 
 @dataclass(frozen=True)
 class PlayResult:
+    playlist: Playlist
     session: Session
     started: bool  # a session was opened for it
     entries: tuple[QueueEntry, ...]  # what was queued (a new session's: every entry)
@@ -272,12 +273,12 @@ class PlaylistService:
         session = await store_sessions.get_open_session(self.db, guild_id, channel_id)
         if session is not None:
             queued = await self.sessions.add_tracks(session, track_ids, user_id, reason=reason)
-            return PlayResult(session, False, tuple(queued))
+            return PlayResult(playlist, session, False, tuple(queued))
         session = await self.sessions.start(
             guild_id, channel_id, user_id, voice_channel_id, first_tracks=track_ids, reason=reason
         )
         queued = await store_sessions.queue_of(self.db, guild_id, session.id)
-        return PlayResult(session, True, tuple(queued))
+        return PlayResult(playlist, session, True, tuple(queued))
 
     async def export(self, guild_id: int, name: str) -> PlaylistExport:
         playlist, entries = await self.entries(guild_id, name)

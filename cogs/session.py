@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.format import clip, format_duration
+from bot.format import clip, format_duration, plural
 from bot.session import NextResult, NoSession, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
@@ -149,7 +149,7 @@ class Sessions(
             played = await self.bot.crate.playlists.play(
                 interaction.guild_id, user.id, playlist, interaction.channel_id, voice_channel_id=voice_id
             )
-            session = played.session
+            session, playlist = played.session, played.playlist.name
         else:
             session = await self.service.start(
                 interaction.guild_id, interaction.channel_id, user.id, voice_id, radio_seed=radio_seed
@@ -211,7 +211,7 @@ class Sessions(
         )
         await replies.send(
             interaction,
-            content=f"➕ Queued {len(played.entries)} tracks from the playlist **{clip(name, 80)}**.",
+            content=f"➕ Queued {plural(len(played.entries), 'track')} from the playlist **{clip(played.playlist.name, 80)}**.",
         )
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session, names=MENTIONS)

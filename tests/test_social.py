@@ -353,3 +353,23 @@ def test_the_console_has_radio_playlists_and_settings(tmp_path):
     assert (tmp_path / "Mix.m3u").read_text().startswith("#EXTM3U\n#PLAYLIST:Mix\n#EXTINF:")
     assert [t["title"] for t in json.loads((tmp_path / "Mix.json").read_text())["tracks"]][1].startswith("nexuiz-beast")
     assert "Voice: stay (24/7)" in out
+
+    exported = subprocess.run(
+        [sys.executable, "-m", "bot", "playlists", "--guild", "1", "--export", "MIX", "--out", "out"],
+        cwd=tmp_path,
+        env={**env, "CRATE_DATABASE": str(tmp_path / "console.sqlite3")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "out" / "Mix.m3u").read_text() == (tmp_path / "Mix.m3u").read_text()
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot", "playlists", "--guild", "1", "--export", "nope"],
+        cwd=tmp_path,
+        env={**env, "CRATE_DATABASE": str(tmp_path / "console.sqlite3")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "no playlist by that name" in missing.stderr

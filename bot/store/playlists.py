@@ -1,7 +1,7 @@
 """Saved playlists: ``playlists`` and ``playlist_tracks`` (schema in ``migrations/0007_playlists_and_radio.sql``).
 
-Every function takes the guild id and filters on it. Names are unique per guild ignoring case
-(a unique index): :func:`create_playlist` turns that conflict into :class:`PlaylistExistsError`.
+Every function takes the guild id and filters on it. Names are unique per guild ignoring (ASCII) case
+(a unique index on ``lower(name)``, plain SQL that PostgreSQL shares): :func:`create_playlist` turns that conflict into :class:`PlaylistExistsError`.
 Who may change a playlist is decided above, in :mod:`bot.playlists`; this module only stores.
 """
 
@@ -71,7 +71,7 @@ async def create_playlist(
 
 async def playlist_by_name(db: Database, guild_id: int, name: str) -> Playlist | None:
     row = await db.fetch_one(
-        f"SELECT {_PLAYLIST} FROM playlists p WHERE p.guild_id = ? AND p.name = ? COLLATE NOCASE", (guild_id, name)
+        f"SELECT {_PLAYLIST} FROM playlists p WHERE p.guild_id = ? AND lower(p.name) = lower(?)", (guild_id, name)
     )
     return None if row is None else Playlist(*row)
 
@@ -88,7 +88,7 @@ async def get_playlist(db: Database, guild_id: int, playlist_id: int) -> Playlis
 async def playlists_in_guild(db: Database, guild_id: int) -> list[Playlist]:
     """Every playlist of the guild, by name."""
     rows = await db.fetch_all(
-        f"SELECT {_PLAYLIST} FROM playlists p WHERE p.guild_id = ? ORDER BY p.name COLLATE NOCASE", (guild_id,)
+        f"SELECT {_PLAYLIST} FROM playlists p WHERE p.guild_id = ? ORDER BY lower(p.name), p.id", (guild_id,)
     )
     return [Playlist(*row) for row in rows]
 

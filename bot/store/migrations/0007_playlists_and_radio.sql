@@ -15,7 +15,7 @@ CREATE TABLE playlists (
     UNIQUE (guild_id, id)
 );
 
-CREATE UNIQUE INDEX playlists_by_name ON playlists (guild_id, name COLLATE NOCASE);
+CREATE UNIQUE INDEX playlists_by_name ON playlists (guild_id, lower(name));
 CREATE INDEX playlists_by_owner ON playlists (guild_id, owner_id);
 
 CREATE TABLE playlist_tracks (
