@@ -20,7 +20,7 @@ from bot.store.playlists import Playlist, PlaylistEntry
 from cogs import replies
 from cogs.caller import caller_of
 from cogs.client import CrateBot
-from cogs.feedback import _choice_name
+from cogs.tracks import track_choices
 
 if TYPE_CHECKING:
     from cogs.session import Sessions
@@ -211,8 +211,7 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
     async def track_autocomplete(
         self, interaction: discord.Interaction[CrateBot], current: str
     ) -> list[app_commands.Choice[int]]:
-        tracks = await self.bot.crate.search(interaction.guild_id, current)
-        return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
+        return await track_choices(interaction, current)
 
     @remove.autocomplete("track")
     async def entry_autocomplete(

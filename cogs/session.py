@@ -26,11 +26,12 @@ from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.caller import is_dj
 from cogs.client import CrateBot
-from cogs.feedback import RateButton, _choice_name
+from cogs.feedback import RateButton
 from cogs.genre import share_from_interaction
 from cogs.playlist import summary_view
 from cogs.radio import RadioButton
 from cogs.render import MENTIONS, error_embed, now_playing_embed, queue_embed, summary_embed
+from cogs.tracks import track_choices
 from cogs.voice import GuildVoice, SessionPlayer, connect_voice, human_listeners
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,7 @@ class Sessions(
     async def seed_autocomplete(
         self, interaction: discord.Interaction[CrateBot], current: str
     ) -> list[app_commands.Choice[int]]:
-        tracks = await self.bot.crate.search(interaction.guild_id, current)
-        return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
+        return await track_choices(interaction, current)
 
     async def open_session(
         self,

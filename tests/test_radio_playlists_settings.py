@@ -2,7 +2,7 @@
 
 Tracks are the clustered embeddings of tests/test_session.py (five genres of six tracks around
 nearly orthogonal centres), so "sounds like" is unambiguous. The Discord side of the same
-features is tested end to end in tests/e2e/test_social.py.
+features is tested end to end in tests/e2e/test_radio_playlists_settings.py.
 """
 
 from __future__ import annotations

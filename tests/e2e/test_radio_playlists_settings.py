@@ -1,7 +1,7 @@
 """Radio, playlists and /settings through the real bot, the fake Discord, real music and SQLite.
 
 No voice server in the fake Discord: sessions here run in text (Crate posts each next track).
-The Discord-free parts are tested in tests/test_social.py.
+The Discord-free parts are tested in tests/test_radio_playlists_settings.py.
 """
 
 from __future__ import annotations
