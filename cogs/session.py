@@ -410,14 +410,32 @@ class Sessions(
             guild = self.bot.get_guild(session.guild_id)
             await self._refresh_now_playing(session, guild)
 
+        player = SessionPlayer(voice_client, asyncio.get_running_loop(), next_track, on_track_start)
+        self.voices[session.guild_id] = GuildVoice(session.id, player)
+        self._watch_idle(session, player, idle_timeout)
+
+    def _watch_idle(self, session: Session, player: SessionPlayer, idle_timeout: float | None) -> None:
+        """Leave voice after ``idle_timeout`` seconds nobody listens; None: stay (24/7)."""
+        if idle_timeout is None:
+            player.stop_watching_idle()
+            return
+        channel = player.voice.channel
+
         async def left_idle() -> None:
             await self._voice_left(session)
 
-        player = SessionPlayer(voice_client, asyncio.get_running_loop(), next_track, on_track_start)
-        self.voices[session.guild_id] = GuildVoice(session.id, player)
-        channel = voice_client.channel
-        if idle_timeout is not None:
-            player.watch_idle(lambda: human_listeners(channel), idle_timeout, left_idle)
+        player.watch_idle(lambda: human_listeners(channel), idle_timeout, left_idle)
+
+    async def voice_settings_changed(self, guild_id: int) -> None:
+        """/settings changed the voice idle timeout or 24/7: apply it to the player in voice now."""
+        voice = self.voices.get(guild_id)
+        if voice is None:
+            return
+        try:
+            session = await self.service.by_id(guild_id, voice.session_id)
+        except NoSession:  # it ended meanwhile
+            return
+        self._watch_idle(session, voice.player, await self._idle_timeout(session))
 
     async def _voice_left(self, session: Session) -> None:
         """The idle watcher left voice: the session carries on in text, and says so."""

@@ -76,6 +76,9 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
             announce_channel_id=announcements.id if announcements else None,
             clear=reset,
         )
+        sessions = self.bot.get_cog("Sessions")
+        if sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
+            await sessions.voice_settings_changed(interaction.guild_id)  # type: ignore[attr-defined]
         await replies.send(interaction, embed=settings_embed(chosen, changed=True), ephemeral=True)
 
 

@@ -373,3 +373,22 @@ def test_the_console_has_radio_playlists_and_settings(tmp_path):
         timeout=120,
     )
     assert missing.returncode == 2 and "no playlist by that name" in missing.stderr
+
+
+async def test_a_player_in_voice_can_stop_watching_for_idleness():
+    """/settings stay_in_voice: applied to a player already in voice (cogs.voice.SessionPlayer)."""
+    import asyncio
+
+    from cogs.voice import SessionPlayer
+    from tests.test_voice import LinkStandIn
+
+    async def nothing(*args):
+        return None
+
+    player = SessionPlayer(LinkStandIn(), asyncio.get_running_loop(), nothing, nothing)
+    watcher = player.watch_idle(lambda: 0, idle_timeout=3600)
+    player.stop_watching_idle()
+    with pytest.raises(asyncio.CancelledError):
+        await watcher._task
+    assert not watcher.left
+    player.stop_watching_idle()  # twice is fine
