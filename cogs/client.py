@@ -32,6 +32,8 @@ EXTENSIONS = (
     "cogs.analyze",
     "cogs.taste",
     "cogs.community",
+    "cogs.playlist",
+    "cogs.settings",
     "cogs.help",
 )
 

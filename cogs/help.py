@@ -42,6 +42,15 @@ COMMANDS = (
         "/session join · leave · add · queue · next · end",
         "Join, queue a song, see what's next and why, vote to skip (⏭), end with a summary and taste match.",
     ),
+    (
+        "/session start seed:<track>  ·  📻 Start radio",
+        "A radio: tracks that sound like the last one played and suit who is listening, never one twice.",
+    ),
+    (
+        "/playlist create · add · remove · show · play · delete · export",
+        "This server's playlists: the owner (or a server manager) changes one; play it here; export M3U and JSON.",
+    ),
+    ("/settings", "Server managers: DJ role, 24/7 voice, analysis limit, profile privacy, announcements."),
 )
 
 

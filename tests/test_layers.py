@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     # a generic supervised process pool: it imports nothing of Crate's but the error base
     ("bot.pool", 0),
     ("bot.admission", 0),  # reservations for analysis (member, server, everybody): asyncio only
+    ("bot.caller", 0),  # who asks (user, roles, Manage Server): what permission checks read
     # storage: all SQL
     ("bot.store", 1),
     # bytes in, samples out
@@ -40,6 +41,8 @@ LAYERS: tuple[tuple[str, int], ...] = (
     # use cases, and the Discord-free words and charts they and the cogs show
     ("bot.crate", 5),
     ("bot.session", 5),
+    ("bot.playlists", 5),  # saved playlists (they start sessions through bot.session)
+    ("bot.server_settings", 5),  # per-server settings over the environment's defaults
     ("bot.console", 5),
     ("bot.index", 5),
     ("bot.describe", 5),

@@ -403,6 +403,8 @@ class RestApi:
             "application_id": str(self.fake.application_id),
             "version": str(snowflake()),
         }
+        if cmd.get("default_member_permissions") is not None:  # Discord answers a permission bitfield as a string
+            cmd["default_member_permissions"] = str(cmd["default_member_permissions"])
         if guild:
             cmd["guild_id"] = guild
         scope[key] = cmd

@@ -138,6 +138,8 @@ class FakeDiscord:
         self.guilds: list[FakeGuild] = list(guilds) if guilds is not None else default_guilds()
         self.token = token
         self.ack_deadline = ack_deadline
+        #: (guild id, command name): shown to everyone despite default_member_permissions (allow_for_everyone).
+        self.allowed_for_everyone: set[tuple[int, str]] = set()
         self.application_id = snowflake()
         self.application_flags = (1 << 19) | (
             1 << 15
@@ -572,6 +574,7 @@ class FakeDiscord:
         Returns once INTERACTION_CREATE was sent; use ``ix.wait_response()``.
         """
         g = self.guild(guild)
+        self._check_visible(g, user, command)
         ix = self._base_interaction(APPLICATION_COMMAND, g, channel, user)
         ix.payload["data"] = self._command_data(g, ix, command, options, attachments)
         return await self._send(ix)
@@ -616,6 +619,42 @@ class FakeDiscord:
         ix.payload["data"] = data
         return await self._send(ix)
 
+    def can_see(self, guild: GuildRef, user: UserRef, command: str) -> bool:
+        """Whether Discord shows ``/command`` to ``user`` in ``guild``: a command with
+        ``default_member_permissions`` is listed only for members who have all of those
+        permissions (administrators and the owner have every one; ``"0"``: administrators only)."""
+        g = self.guild(guild)
+        name = command.split()[0]
+        required = self.find_command(g, name).get("default_member_permissions")
+        if required is None or (g.id, name) in self.allowed_for_everyone:
+            return True
+        needed = int(required)
+        have = g.permissions_of(self.member(g, user))
+        return have == ALL_PERMISSIONS or (needed != 0 and have & needed == needed)
+
+    def allow_for_everyone(self, guild: GuildRef, command: str) -> None:
+        """A server admin's override (Server Settings -> Integrations): ``/command`` is shown to
+        every member whatever its ``default_member_permissions`` — so a bot must check again."""
+        self.allowed_for_everyone.add((self.guild(guild).id, command.split()[0]))
+
+    def visible_commands(self, guild: GuildRef, user: UserRef) -> list[str]:
+        """The names of the chat-input commands ``user`` sees in ``guild`` (guild ones, then global)."""
+        g = self.guild(guild)
+        names = {
+            c["name"]
+            for scope in (g.id, None)
+            for c in self.state.commands.get(scope, {}).values()
+            if c.get("type", 1) == 1
+        }
+        return sorted(n for n in names if self.can_see(g, user, n))
+
+    def _check_visible(self, g: FakeGuild, user: UserRef, command: str) -> None:
+        if not self.can_see(g, user, command):
+            raise PermissionError(
+                f"Discord does not show /{command.split()[0]} to {user!r} in {g.name!r}: its"
+                " default_member_permissions are not all theirs"
+            )
+
     async def autocomplete_interaction(
         self,
         guild: GuildRef,
@@ -628,6 +667,7 @@ class FakeDiscord:
     ) -> FakeInteraction:
         """Send APPLICATION_COMMAND_AUTOCOMPLETE for option ``focused`` typed as ``value``."""
         g = self.guild(guild)
+        self._check_visible(g, user, command)
         ix = self._base_interaction(AUTOCOMPLETE, g, channel, user)
         ix.payload["data"] = self._command_data(g, ix, command, options, None, focused=(focused, value))
         return await self._send(ix)
@@ -812,6 +852,24 @@ class FakeDiscord:
         await self.gateway.dispatch("MESSAGE_CREATE", {**msg.payload(), "member": mp})
         self.state.notifier.notify()
         return msg
+
+    async def add_role(self, guild: GuildRef, name: str, permissions: int = 0) -> FakeRole:
+        """Create a role (GUILD_ROLE_CREATE, so the bot's cache knows it, as on Discord)."""
+        g = self.guild(guild)
+        role = FakeRole(id=snowflake(), name=name, permissions=permissions, position=len(g.roles))
+        g.roles.append(role)
+        await self.gateway.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": str(g.id), "role": role.payload()}, require_listener=False
+        )
+        return role
+
+    def give_role(self, guild: GuildRef, user: UserRef, role: FakeRole | int | str) -> None:
+        """Give a member a role: their next interactions carry it (and its permissions)."""
+        g = self.guild(guild)
+        member = self.member(g, user)
+        found = role if isinstance(role, FakeRole) else g.role(role)
+        if found.id not in member.role_ids:
+            member.role_ids.append(found.id)
 
     async def set_voice_state(self, guild: GuildRef, user: UserRef, channel: ChannelRef | None) -> None:
         """Move a member into (or, with None, out of) a voice channel: VOICE_STATE_UPDATE."""
