@@ -58,7 +58,7 @@ class NoTrackChosen(CrateError):
 
 
 class TastePrivate(CrateError):
-    user_message = "This server keeps members' taste private: /profile shows only your own."
+    user_message = "This server keeps members' taste private: Crate shows you only your own (/profile, /taste)."
 
 
 class Restarting(CrateError):
@@ -435,9 +435,8 @@ class Crate:
     async def profile(self, guild_id: int, user_id: int, *, viewer_id: int | None = None) -> TasteSummary:
         """A member's taste summary; another member (``viewer_id``) sees it only where the
         server's settings let profiles be public (raises :class:`TastePrivate`)."""
-        if viewer_id is not None and viewer_id != user_id:
-            if not (await self.server_settings.get(guild_id)).profiles_public:
-                raise TastePrivate(detail=f"guild {guild_id}: {viewer_id} asked for {user_id}")
+        if viewer_id is not None:
+            await self._check_taste_visible(guild_id, viewer_id, user_id)
         ratings = await store.ratings_of(self.db, guild_id, user_id)
         shares = await store.shares_of(self.db, guild_id, user_id)
         recommender = await recommender_for(self.db, guild_id, user_id)
@@ -458,12 +457,19 @@ class Crate:
             favourites=tuple(t for t in favourites if t is not None),
         )
 
+    async def _check_taste_visible(self, guild_id: int, viewer_id: int, owner_id: int) -> None:
+        """Another member's taste (``/profile member:``, ``/taste``) is shown only where the
+        server's settings let profiles be public; raises :class:`TastePrivate` otherwise."""
+        if viewer_id != owner_id and not (await self.server_settings.get(guild_id)).profiles_public:
+            raise TastePrivate(detail=f"guild {guild_id}: {viewer_id} asked for {owner_id}")
+
     # ------------------------------------------------------------------ between members
 
     async def compare_taste(
         self, guild_id: int, user_id: int, other_id: int, *, names: Mapping[int, str] | None = None
     ) -> TasteComparison:
         """``/taste member:``: the taste match of two members, with its evidence (bot.compare)."""
+        await self._check_taste_visible(guild_id, user_id, other_id)
         return await compare_taste(self.db, guild_id, user_id, other_id, names=names)
 
     async def charts(self, guild_id: int, period: str = "all") -> ServerCharts:

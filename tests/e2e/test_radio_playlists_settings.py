@@ -181,6 +181,8 @@ async def test_settings_are_hidden_from_members_and_checked_again_by_crate(world
         # Privacy: another member's taste is refused; your own is shown.
         text = await refused(await fake.slash(guild, channel, "carol", "profile", {"member": "alice"}))
         assert "private" in text
+        text = await refused(await fake.slash(guild, channel, "carol", "taste", {"member": "alice"}))
+        assert "private" in text  # /taste shows another member's taste too
         own = await answered(await fake.slash(guild, channel, "alice", "profile", {"member": "alice"}))
         assert own.embeds and own.embeds[0]["title"].endswith("taste")
 
