@@ -14,9 +14,12 @@ Pipeline: 16 kHz mono samples -> :func:`log_mel` -> :func:`to_patches` (3-s patc
 frames) -> :meth:`Musicnn.predict` -> per-patch probabilities of 50 last.fm tags plus the 200-d
 penultimate layer, a good track embedding.
 
-Every convolution is im2col (a strided window view, copied into a matrix) followed by one float32
-matrix product, batched over a few patches at a time; batch norms are folded into per-channel
-scale/shift at load time.
+The temporal and mid-end convolutions are im2col (a strided window view, copied into a matrix)
+followed by one float32 matrix product; the two timbral ones (7 frames x 38 or 67 bands) are
+correlations along frequency done through a DFT (:class:`_SpectralKernel`), which needs about half
+the operations. All of it is batched over a few patches at a time, and :class:`Taggers` runs
+several taggers' front ends as one (one im2col and one product for all of them); batch norms are
+folded into per-channel scale/shift at load time.
 """
 
 from __future__ import annotations
@@ -276,6 +279,23 @@ class _FusedBranch:
     pad: tuple[int, int]  # time padding before and after (TensorFlow 'same' for the temporal ones)
     kernel: np.ndarray  # [k_time * k_freq, sum of outs]: every tagger's kernel, times its input scale
     parts: tuple[_Part, ...]
+    spectral: _SpectralKernel | None = None  # the timbral branches: the same kernel along frequency, by DFT
+
+
+@dataclass(frozen=True)
+class _SpectralKernel:
+    """A wide-in-frequency kernel as a correlation along frequency done through a length-96 DFT.
+
+    A timbral branch correlates each 7-frame window with a 38- or 67-band kernel at every band
+    offset (59 or 30 of them), ~270 or ~470 multiply-adds per output. In the DFT domain along
+    frequency the correlation is a product per frequency bin (49 bins, each summing 7 time taps:
+    a matrix product with 14 real inputs), and the inverse DFT, restricted to the valid offsets,
+    is one more matrix product: ~120-150 multiply-adds per output, same result to float32
+    rounding. 96 bands need no padding: a valid offset never wraps around.
+    """
+
+    forward: np.ndarray  # [49, 2 * k_time, 2 * out]: real and imaginary parts of the kernel's conjugate DFT
+    inverse: np.ndarray  # [offsets, 2 * 49]: the real inverse DFT at the valid offsets
 
 
 class Taggers:
@@ -306,7 +326,8 @@ class Taggers:
             k_freq = b.kernel.shape[0] // b.k_time
             pad = (3, 3) if index < 2 else ((b.k_time - 1) // 2, b.k_time // 2)
             kernel = np.ascontiguousarray(np.concatenate(kernels, axis=1), dtype=np.float32)
-            self._branches.append(_FusedBranch(b.k_time, k_freq, pad, kernel, tuple(parts)))
+            spectral = _spectral_kernel(kernel, b.k_time, k_freq) if k_freq > 1 else None
+            self._branches.append(_FusedBranch(b.k_time, k_freq, pad, kernel, tuple(parts), spectral))
         self._edges: dict[tuple[int, int, int], np.ndarray] = {}
 
     def predict(self, patches: np.ndarray) -> tuple[TaggerOutput, ...]:
@@ -328,9 +349,16 @@ class Taggers:
         """A chunk of raw patches -> each tagger's ``[n, T, 561]`` front-end features."""
         n, frames, _ = x.shape
         feats: list[list[np.ndarray]] = [[] for _ in self.taggers]
+        spectrum = None
         for f, branch in enumerate(self._branches):
-            cols = sliding_window_view(_pad_time(x, *branch.pad), (branch.k_time, branch.k_freq), axis=(1, 2))
-            peak = _max_over_bands(cols, branch.kernel, work).reshape(n, frames, -1)  # [n, T, sum of outs]
+            padded = _pad_time(x, *branch.pad)
+            if branch.spectral is not None:
+                if spectrum is None:  # both timbral branches pad alike: one DFT of the input
+                    spectrum = _windowed_spectrum(padded, branch.k_time)
+                peak = _max_over_offsets(spectrum, branch.spectral, work).reshape(n, frames, -1)
+            else:
+                cols = sliding_window_view(padded, (branch.k_time, branch.k_freq), axis=(1, 2))
+                peak = _max_over_bands(cols, branch.kernel, work).reshape(n, frames, -1)  # [n, T, sum of outs]
             for t, part in enumerate(branch.parts):
                 b = part.branch
                 extreme = peak[:, :, part.start : part.stop] * b.sign + self._edge(f, t, frames)
@@ -382,6 +410,47 @@ def _max_over_bands(cols: np.ndarray, kernel: np.ndarray, work: _Workspace) -> n
         np.maximum(response[:, :half], response[:, bands - half : bands], out=response[:, :half])
         bands -= half
     return response[:, 0]
+
+
+_BINS = N_MELS // 2 + 1
+_OFFSET_BLOCK = 16  # frames per inverse-DFT product: keeps its operands in cache
+
+
+def _spectral_kernel(kernel: np.ndarray, k_time: int, k_freq: int) -> _SpectralKernel:
+    taps = np.fft.rfft(kernel.reshape(k_time, k_freq, -1).astype(np.float64), n=N_MELS, axis=1)  # [7, 49, out]
+    p, q = taps.real.transpose(1, 0, 2), taps.imag.transpose(1, 0, 2)  # [49, 7, out]
+    # (a + ib)(p - iq) = (ap + bq) + i(bp - aq), with [a | b] the input's real and imaginary parts
+    forward = np.concatenate([np.concatenate([p, q], axis=1), np.concatenate([-q, p], axis=1)], axis=2)
+    bins, offsets = np.arange(_BINS)[:, None], np.arange(N_MELS - k_freq + 1)[None, :]
+    weight = np.where((bins == 0) | (bins == _BINS - 1), 1.0, 2.0) / N_MELS
+    angle = 2 * np.pi * bins * offsets / N_MELS
+    inverse = np.concatenate([weight * np.cos(angle), -weight * np.sin(angle)], axis=0).T
+    return _SpectralKernel(np.ascontiguousarray(forward, np.float32), np.ascontiguousarray(inverse, np.float32))
+
+
+def _windowed_spectrum(padded: np.ndarray, k_time: int) -> np.ndarray:
+    """``[n, T + k_time - 1, 96]`` -> ``[49, n * T, 2 * k_time]``: each bin's k_time-frame windows."""
+    spectrum = np.fft.rfft(padded, axis=2)  # [n, T + 6, 49]
+    windows = sliding_window_view(spectrum, k_time, axis=1)  # [n, T, 49, 7]
+    n, frames = windows.shape[:2]
+    parts = np.concatenate([windows.real, windows.imag], axis=3).astype(np.float32)  # [n, T, 49, 14]
+    return np.ascontiguousarray(parts.reshape(n * frames, _BINS, -1).transpose(1, 0, 2))
+
+
+def _max_over_offsets(spectrum: np.ndarray, kernel: _SpectralKernel, work: _Workspace) -> np.ndarray:
+    """The correlation of :func:`_windowed_spectrum`'s windows with ``kernel`` at every valid band
+    offset, ``[n * T, out]``: its max over offsets (what :func:`_max_over_bands` computes)."""
+    rows, out = spectrum.shape[1], kernel.forward.shape[2] // 2
+    products = work.get("spectral", (2, _BINS, rows, out))
+    np.matmul(spectrum, kernel.forward[:, :, :out], out=products[0])
+    np.matmul(spectrum, kernel.forward[:, :, out:], out=products[1])
+    by_bin = products.reshape(2 * _BINS, rows, out)
+    peak = np.empty((rows, out), np.float32)
+    for start in range(0, rows, _OFFSET_BLOCK):
+        stop = min(start + _OFFSET_BLOCK, rows)
+        block = by_bin[:, start:stop].reshape(2 * _BINS, -1)
+        peak[start:stop] = (kernel.inverse @ block).max(axis=0).reshape(stop - start, out)
+    return peak
 
 
 def _read_npz(fh: BinaryIO) -> dict[str, np.ndarray]:
