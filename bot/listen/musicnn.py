@@ -413,6 +413,7 @@ def _max_over_bands(cols: np.ndarray, kernel: np.ndarray, work: _Workspace) -> n
 
 
 _BINS = N_MELS // 2 + 1
+_SPECTRAL_BLOCK = 64  # frames per product by bin (scratch: 2 x 49 x 64 x out floats, ~10 MB for two taggers)
 _OFFSET_BLOCK = 16  # frames per inverse-DFT product: keeps its operands in cache
 
 
@@ -441,15 +442,17 @@ def _max_over_offsets(spectrum: np.ndarray, kernel: _SpectralKernel, work: _Work
     """The correlation of :func:`_windowed_spectrum`'s windows with ``kernel`` at every valid band
     offset, ``[n * T, out]``: its max over offsets (what :func:`_max_over_bands` computes)."""
     rows, out = spectrum.shape[1], kernel.forward.shape[2] // 2
-    products = work.get("spectral", (2, _BINS, rows, out))
-    np.matmul(spectrum, kernel.forward[:, :, :out], out=products[0])
-    np.matmul(spectrum, kernel.forward[:, :, out:], out=products[1])
-    by_bin = products.reshape(2 * _BINS, rows, out)
     peak = np.empty((rows, out), np.float32)
-    for start in range(0, rows, _OFFSET_BLOCK):
-        stop = min(start + _OFFSET_BLOCK, rows)
-        block = by_bin[:, start:stop].reshape(2 * _BINS, -1)
-        peak[start:stop] = (kernel.inverse @ block).max(axis=0).reshape(stop - start, out)
+    for start in range(0, rows, _SPECTRAL_BLOCK):  # blocks of frames: bounded scratch, warm caches
+        stop = min(start + _SPECTRAL_BLOCK, rows)
+        products = work.get("spectral", (2, _BINS, stop - start, out))
+        np.matmul(spectrum[:, start:stop], kernel.forward[:, :, :out], out=products[0])
+        np.matmul(spectrum[:, start:stop], kernel.forward[:, :, out:], out=products[1])
+        by_bin = products.reshape(2 * _BINS, stop - start, out)
+        for first in range(0, stop - start, _OFFSET_BLOCK):
+            last = min(first + _OFFSET_BLOCK, stop - start)
+            block = by_bin[:, first:last].reshape(2 * _BINS, -1)
+            peak[start + first : start + last] = (kernel.inverse @ block).max(axis=0).reshape(last - first, out)
     return peak
 
 
