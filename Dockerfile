@@ -16,12 +16,6 @@ COPY cogs ./cogs
 COPY examples ./examples
 # Editable, so that `crate demo` finds /app/examples beside the code.
 RUN pip install --no-cache-dir -e .
-# numba compiles librosa's functions on first use (~25 s per process) and caches the result; the
-# bot user cannot write beside the root-owned site-packages, so the cache lives in a directory it
-# owns, built here once instead of at every container start.
-ENV NUMBA_CACHE_DIR=/home/crate/.cache/numba
-RUN python -m bot.listen.features && chown -R crate:crate /home/crate/.cache
-
 USER 10001:10001
 WORKDIR /home/crate
 ENV CRATE_DATABASE=/home/crate/data/crate.sqlite3 \

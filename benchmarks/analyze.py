@@ -1,6 +1,6 @@
 """How long Crate takes to listen to one track, stage by stage, on one core, warm.
 
-    python benchmarks/analyze.py [--runs 7] [--cpu N] [--track FILE.ogg] [--profile] [--no-seed] [--quick]
+    python benchmarks/analyze.py [--runs 7] [--cpu N] [--track FILE.ogg] [--clock wall|cpu] [--profile] [--no-seed] [--quick]
 
 Times the real code path of ``Listener.analyze`` on a full ~5-minute OGG track (a real
 singularity-music track of 4.5-6 minutes, default: the one closest to 5:00) and on a 30-second
@@ -8,8 +8,9 @@ clip cut from it with ffmpeg:
 
 * probe + decode  ``bot.audio.decode.decode_excerpts`` (ffprobe + one ffmpeg for 3 x 6 s)
 * handcrafted     ``features.handcrafted_features`` on each excerpt
-* musicnn         ``musicnn.log_mel`` -> ``to_patches`` once, then both taggers' ``Musicnn.predict``
-                  on each excerpt (also shown split: log-mel, MSD network, MTT network)
+* musicnn         ``musicnn.log_mel`` -> ``to_patches`` for each excerpt, then one ``musicnn.Taggers``
+                  call running both networks on all patches (also shown split: log-mel, both
+                  networks; and, for reference, the MSD network alone on the same patches)
 * genre           assembling the excerpt vectors and the genre head's ``predict_proba`` (numpy arrays)
 * total           ``Listener.analyze`` end to end, timed on its own
 * seed pipeline   for comparison, the seed articles' recipe on the same files: ``librosa.load`` of
@@ -19,6 +20,12 @@ Each figure is the median of ``--runs`` runs after one untimed warm-up run; the 
 (loading the models, the first call in a fresh process) are reported separately. The process,
 and so the ffmpeg/ffprobe it starts, is pinned to one CPU, and BLAS/OpenMP pools are limited to
 one thread. Peak RSS is ``getrusage`` ``ru_maxrss`` for this process and for its largest child.
+
+``--clock cpu`` times with this thread's CPU time instead of the wall clock: on a machine shared
+with other work, wall times count the waits for a core, CPU times much less so (they still grow
+with the cache and memory traffic of the neighbours). ffmpeg runs in its own process, so with
+``--clock cpu`` "probe+decode" counts only the waiting side and the seed pipeline's in-process
+decoding is counted in full: prefer the wall clock on a quiet machine.
 """
 
 from __future__ import annotations
@@ -75,10 +82,13 @@ def cut_clip(track: Path, folder: Path) -> Path:
     return target
 
 
+CLOCK: Callable[[], float] = time.perf_counter
+
+
 def _timed(function: Callable, *args):
-    start = time.perf_counter()
+    start = CLOCK()
     result = function(*args)
-    return time.perf_counter() - start, result
+    return CLOCK() - start, result
 
 
 class Stages:
@@ -97,26 +107,25 @@ class Stages:
         times["probe+decode"], decoded = _timed(decode_excerpts, path, self.limits)
         times["  ffprobe alone"], _ = _timed(probe, path, self.limits)
 
-        handcrafted, logmel_time, network_time, mtt_time, embeddings, tag_probs = [], 0.0, 0.0, 0.0, [], []
-        start = time.perf_counter()
-        for excerpt in decoded.excerpts:
-            handcrafted.append(handcrafted_features(excerpt.samples, decoded.sample_rate))
-        times["handcrafted features"] = time.perf_counter() - start
+        start = CLOCK()
+        handcrafted = [handcrafted_features(excerpt.samples, decoded.sample_rate) for excerpt in decoded.excerpts]
+        times["handcrafted features"] = CLOCK() - start
 
-        for excerpt in decoded.excerpts:
-            elapsed, patches = _timed(lambda s: musicnn.to_patches(musicnn.log_mel(s)), excerpt.samples)
-            logmel_time += elapsed
-            elapsed, output = _timed(self.listener.tagger.predict, patches)
-            network_time += elapsed
-            embeddings.append(output.penultimate.mean(axis=0))
-            tag_probs.append(output.tag_probs.mean(axis=0))
-            if self.listener.mtt_tagger is not None:
-                elapsed, _ = _timed(self.listener.mtt_tagger.predict, patches)
-                mtt_time += elapsed
-        times["musicnn taggers"] = logmel_time + network_time + mtt_time
+        start = CLOCK()
+        patches = np.concatenate([musicnn.to_patches(musicnn.log_mel(e.samples)) for e in decoded.excerpts])
+        logmel_time = CLOCK() - start
+        network_time, outputs = _timed(self.listener._tagger_set().predict, patches)
+        times["musicnn taggers"] = logmel_time + network_time
         times["  log-mel + patches"] = logmel_time
-        times["  MSD network"] = network_time
-        times["  MTT network"] = mtt_time
+        times[f"  {len(outputs)} network(s), fused"] = network_time
+        times["  (MSD network alone)"], _ = _timed(self.listener.tagger.predict, patches)
+        per_excerpt = len(patches) // len(decoded.excerpts)
+        embeddings = [
+            outputs[0].penultimate[i : i + per_excerpt].mean(axis=0) for i in range(0, len(patches), per_excerpt)
+        ]
+        tag_probs = [
+            outputs[0].tag_probs[i : i + per_excerpt].mean(axis=0) for i in range(0, len(patches), per_excerpt)
+        ]
 
         def genre() -> np.ndarray:
             embeddings_ = np.stack(embeddings).astype(np.float32)
@@ -175,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="timed runs per input (default: 7)")
     parser.add_argument("--cpu", type=int, help="CPU to pin to (default: the last one allowed)")
     parser.add_argument("--track", type=Path, help="the full track (default: a 4.5-6 min singularity-music track)")
+    parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="wall clock (default) or this thread's CPU time"
+    )
     parser.add_argument("--profile", action="store_true", help="also cProfile Listener.analyze on the full track")
     parser.add_argument("--no-seed", action="store_true", help="skip timing the seed articles' pipeline")
     parser.add_argument(
@@ -185,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.no_seed = 1, True
+    global CLOCK
+    CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
 
     cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
@@ -228,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
         load = os.getloadavg()
         print(f"Crate analysis benchmark: {track.name} ({_duration(track):.1f} s) and a {CLIP_SECONDS:.0f}-s cut of it")
-        print(f"pinned to CPU {cpu} of {os.cpu_count()}, 1 BLAS thread; median of {args.runs} warm runs; "
+        print(f"pinned to CPU {cpu} of {os.cpu_count()}, 1 BLAS thread, {args.clock} clock; median of {args.runs} warm runs; "
               f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
         print()
         names = list(next(iter(results.values()))[0])
@@ -243,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{stage:<26}" + "".join(f"{c:>24}" for c in cells))
         print()
         print("one-off costs (not in the medians):")
-        print(f"  imports (bot.listen, librosa, sklearn...)  {imports * 1000:8.1f} ms")
+        print(f"  imports (bot.listen: numpy only)           {imports * 1000:8.1f} ms")
         print(f"  load both taggers' weights                 {load_tagger * 1000:8.1f} ms")
         print(f"  load genre model (arrays, checked)         {load_genre * 1000:8.1f} ms")
         for name, seconds in first.items():
@@ -256,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         decoder_peak = _decoder_peak_mb(track)
         print("RSS " + ", ".join(f"{when} {mb:.0f} MB" for when, mb in rss.items()))
         print(f"peak RSS: this process {peak_self:.0f} MB; children {peak_child:.0f} MB as getrusage reports it")
-        print(f"  (a forked child is charged the parent's RSS before exec; ffmpeg/ffprobe themselves, measured")
+        print("  (a forked child is charged the parent's RSS before exec; ffmpeg/ffprobe themselves, measured")
         print(f"  from a small helper process decoding the full track: <= {decoder_peak:.0f} MB)")
 
         full = list(results)[-1]

@@ -1,4 +1,4 @@
-"""How long a newcomer waits, and how much memory Crate holds, from a cold and a warm numba cache.
+"""How long a newcomer waits, and how much memory Crate holds, on a first and on a second run.
 
     python benchmarks/startup.py [--quick]
 
@@ -11,10 +11,12 @@ Each phase runs real commands in fresh processes:
   (after the worker is made to exit), and the idle RSS (and PSS, which counts pages shared
   with the fork server once) of the bot process and of the worker.
 
-Phases: ``fresh`` (numba's cache in a new temporary ``NUMBA_CACHE_DIR``, so whatever librosa
-compiles is compiled again) and ``second`` (the same directory, now filled). ``--quick`` runs
-only the probe and classify, once, on the cache already in place (the test suite runs it).
-Figures are wall times on whatever else the machine is doing: run it on a quiet machine.
+Phases: ``fresh`` (Python's bytecode cache in a new temporary ``PYTHONPYCACHEPREFIX``, so every
+module of Crate and of its dependencies is compiled again, as on a fresh clone) and ``second``
+(the same directory, now filled). Nothing else is cached: analysis is numpy only (no numba to
+compile). ``--quick`` runs only the probe and classify, once, on the caches already in place
+(the test suite runs it). Figures are wall times on whatever else the machine is doing: run it
+on a quiet machine; the load average is printed with them.
 """
 
 from __future__ import annotations
@@ -114,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         print(report(figures))
         print(json.dumps(figures))
         return 0
-    with tempfile.TemporaryDirectory(prefix="crate-numba-") as cache:
-        env["NUMBA_CACHE_DIR"] = cache
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="crate-pycache-") as cache:
+        env["PYTHONPYCACHEPREFIX"] = cache
         for name in ("fresh", "second"):
             figures = phase(name, env, demo=True)
             print(report(figures), flush=True)

@@ -29,8 +29,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
-# librosa's numba functions compile on first use (~25 s of CPU): do it now, into numba's cache
-# (beside librosa in .venv, or in $NUMBA_CACHE_DIR if set), not on the user's first run.
-echo "Building numba's cache for the handcrafted features"
-.venv/bin/python -m bot.listen.features
 echo "Crate is set up in $(pwd)/.venv"

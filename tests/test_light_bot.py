@@ -1,8 +1,10 @@
-"""The bot process stays light: it never imports the listening stack.
+"""The bot process stays light: it never imports the listening stack; and the listening stack
+itself (workers, ``crate classify``, ``crate demo``) runs on numpy alone.
 
 Each check runs in a fresh interpreter (this test process has imported everything already):
 importing the bot's run path and every cog, and unpickling an analysis result as the pool does,
-must leave librosa, numba, scipy.signal and scikit-learn out of ``sys.modules``.
+must leave librosa, numba, scipy.signal and scikit-learn out of ``sys.modules``; so must
+analyzing real music in a worker or with ``crate classify``.
 """
 
 from __future__ import annotations
@@ -54,6 +56,33 @@ def test_bot_run_path_and_cogs_do_not_import_the_listening_stack() -> None:
     # The pool's client side is in the bot; the analysis code is not.
     assert "bot.listen.worker" in found["listen"]
     assert "bot.listen.analyze" not in found["listen"] and "bot.listen.features" not in found["listen"]
+
+
+_ANALYSIS_PROBE = """
+import contextlib, io, json, sys
+import bot.listen.preload  # what the fork server imports for every worker
+from bot.cli import main
+from bot.config import AudioLimits
+from bot.listen import worker
+worker.initialize(None)
+result = worker.analyze_file(sys.argv[1], AudioLimits())
+assert result.analysis.genres, result
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    assert main(["classify", "--json", sys.argv[1]]) == 0
+assert json.loads(out.getvalue())["genres"]
+print(json.dumps([m for m in %r if m in sys.modules]))
+"""
+
+
+def test_analysis_runs_on_numpy_alone() -> None:
+    """A worker's start and job, and `crate classify`, import no librosa, numba, scipy.signal,
+    scikit-learn or skops (the demo's analyses run in such a worker)."""
+    example = ROOT / "examples" / "singularity-awakening.ogg"
+    done = subprocess.run(
+        [sys.executable, "-c", _ANALYSIS_PROBE % (HEAVY + ("scipy",),), str(example)],
+        capture_output=True, cwd=ROOT, check=True, timeout=300,
+    )  # fmt: skip
+    assert json.loads(done.stdout.decode().strip().splitlines()[-1]) == []
 
 
 def test_tag_names_come_from_the_packaged_json() -> None:

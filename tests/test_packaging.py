@@ -85,13 +85,21 @@ def test_pyproject_provides_the_crate_console_script():
     assert project["requires-python"].startswith(">=3.11")
 
 
-@pytest.mark.parametrize("name", ["discord.py", "pydub", "librosa", "scikit-learn", "numpy", "aiosqlite", "yt-dlp"])
+@pytest.mark.parametrize("name", ["discord.py", "pydub", "scikit-learn", "numpy", "aiosqlite", "yt-dlp"])
 def test_pyproject_dependency_has_a_lower_bound(name):
     requirements = {canonicalize_name(r.name): r for r in map(Requirement, _pyproject()["project"]["dependencies"])}
     requirement = requirements.get(canonicalize_name(name))
     assert requirement is not None, f"{name} is not a dependency"
     lower = [s for s in requirement.specifier if s.operator in {">=", ">", "~=", "=="}]
     assert lower, f"{name} has no lower bound: {requirement}"
+
+
+def test_librosa_is_only_a_test_dependency():
+    """Analysis runs on numpy alone; librosa is the reference its tests compare with."""
+    project = _pyproject()["project"]
+    names = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    tests = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["test"]}
+    assert "librosa" not in names and "librosa" in tests
 
 
 def test_voice_dependencies_support_dave():

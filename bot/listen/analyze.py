@@ -67,6 +67,7 @@ class Listener:
         self.tagger = tagger
         self.mtt_tagger = mtt_tagger
         self.genre_model = genre_model
+        self._taggers: musicnn.Taggers | None = None
 
     @classmethod
     def load(
@@ -83,32 +84,33 @@ class Listener:
 
     def describe(self, decoded: DecodedAudio) -> ExcerptFeatures:
         """Feature vectors for every excerpt of a decoded track."""
-        embeddings, tag_probs, handcrafted, tempi, mtt_embeddings, mtt_tag_probs = [], [], [], [], [], []
-        for excerpt in decoded.excerpts:
-            patches = musicnn.to_patches(musicnn.log_mel(excerpt.samples))  # one front end for both
-            if len(patches) == 0:
-                continue
-            output = self.tagger.predict(patches)
-            embeddings.append(output.penultimate.mean(axis=0))
-            tag_probs.append(output.tag_probs.mean(axis=0))
-            if self.mtt_tagger is not None:
-                mtt = self.mtt_tagger.predict(patches)
-                mtt_embeddings.append(mtt.penultimate.mean(axis=0))
-                mtt_tag_probs.append(mtt.tag_probs.mean(axis=0))
-            features = handcrafted_features(excerpt.samples, decoded.sample_rate)
-            handcrafted.append(features)
-            tempi.append(features[-1])
-        if not embeddings:
+        # One log-mel front end for both taggers; the patches of every excerpt go through both
+        # networks in one call (musicnn.Taggers shares each convolution's im2col between them).
+        patches = [musicnn.to_patches(musicnn.log_mel(excerpt.samples)) for excerpt in decoded.excerpts]
+        heard = [i for i, p in enumerate(patches) if len(p)]
+        if not heard:
             raise TooShort()
-        embeddings_ = np.stack(embeddings).astype(np.float32)
-        tag_probs_ = np.stack(tag_probs).astype(np.float32)
-        vectors = np.concatenate([embeddings_, tag_probs_, np.stack(handcrafted)], axis=1)
+        outputs = self._tagger_set().predict(np.concatenate([patches[i] for i in heard]))
+        bounds = np.cumsum([0] + [len(patches[i]) for i in heard])
+
+        def per_excerpt(values: np.ndarray) -> np.ndarray:
+            return np.stack([values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]).astype(np.float32)
+
+        embeddings_, tag_probs_ = per_excerpt(outputs[0].penultimate), per_excerpt(outputs[0].tag_probs)
+        handcrafted = np.stack([handcrafted_features(decoded.excerpts[i].samples, decoded.sample_rate) for i in heard])
+        vectors = np.concatenate([embeddings_, tag_probs_, handcrafted], axis=1)
         mtt_ = (
-            (np.stack(mtt_tag_probs).astype(np.float32), np.stack(mtt_embeddings).astype(np.float32))
-            if mtt_tag_probs
+            (per_excerpt(outputs[1].tag_probs), per_excerpt(outputs[1].penultimate))
+            if len(outputs) > 1
             else (None, None)
         )
-        return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempi)), *mtt_)
+        return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(handcrafted[:, -1])), *mtt_)
+
+    def _tagger_set(self) -> musicnn.Taggers:
+        taggers = tuple(t for t in (self.tagger, self.mtt_tagger) if t is not None)
+        if self._taggers is None or self._taggers.taggers != taggers:
+            self._taggers = musicnn.Taggers(taggers)
+        return self._taggers
 
     def analyze(self, path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Analysis:
         decoded = decode_excerpts(Path(path), limits)

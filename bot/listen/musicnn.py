@@ -14,9 +14,12 @@ Pipeline: 16 kHz mono samples -> :func:`log_mel` -> :func:`to_patches` (3-s patc
 frames) -> :meth:`Musicnn.predict` -> per-patch probabilities of 50 last.fm tags plus the 200-d
 penultimate layer, a good track embedding.
 
-Every convolution is im2col (a strided window view, copied into a matrix) followed by one float32
-matrix product, batched over a few patches at a time; batch norms are folded into per-channel
-scale/shift at load time.
+The temporal and mid-end convolutions are im2col (a strided window view, copied into a matrix)
+followed by one float32 matrix product; the two timbral ones (7 frames x 38 or 67 bands) are
+correlations along frequency done through a DFT (:class:`_SpectralKernel`), which needs about half
+the operations. All of it is batched over a few patches at a time, and :class:`Taggers` runs
+several taggers' front ends as one (one im2col and one product for all of them); batch norms are
+folded into per-channel scale/shift at load time.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ N_MELS = 96
 PATCH_FRAMES = 187
 
 _BN_EPSILON = 1e-3
-_CHUNK = 2  # patches per batch: bounds peak memory (~25 MB of scratch per patch)
+_CHUNK = 3  # patches per batch: bounds peak memory (~25 MB of scratch per patch)
 #: The packaged taggers: name -> (asset folder, tag names in output order).
 MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "msd": ("musicnn-msd", TAGS),
@@ -155,6 +158,7 @@ class _ConvMaxFreq:
     bias: np.ndarray
     scale: np.ndarray
     shift: np.ndarray
+    k_time: int
 
 
 def _pad_time(x: np.ndarray, before: int, after: int) -> np.ndarray:
@@ -183,6 +187,7 @@ class Musicnn:
                 bias=w[f"{conv}/bias"],
                 scale=scale,
                 shift=shift,
+                k_time=kernel.shape[0],
             )
 
         self._in_scale, self._in_shift = (float(v[0]) for v in bn("batch_normalization"))
@@ -209,6 +214,7 @@ class Musicnn:
         self._pen_scale, self._pen_shift = bn("batch_normalization_10")
         self._out_w = w["dense_1/kernel"]
         self._out_b = w["dense_1/bias"]
+        self._alone: Taggers | None = None
 
     @classmethod
     def load(cls, path: Path | None = None, *, model: str = "msd") -> "Musicnn":
@@ -225,35 +231,21 @@ class Musicnn:
 
     def predict(self, patches: np.ndarray) -> TaggerOutput:
         """``[n, 187, 96]`` log-mel patches -> per-patch tag probabilities and embeddings."""
-        patches = np.asarray(patches, dtype=np.float32)
-        if patches.ndim != 3 or patches.shape[2] != N_MELS:
-            raise ValueError(f"expected [n, frames, {N_MELS}] patches, got {patches.shape}")
-        work = _Workspace()
-        pooled = [self._pooled(patches[i : i + _CHUNK], work) for i in range(0, len(patches), _CHUNK)]
-        pooled_all = np.concatenate(pooled) if pooled else np.zeros((0, 1506), np.float32)
-        hidden = np.maximum(pooled_all @ self._dense_w + self._dense_b, 0)
+        if self._alone is None:
+            self._alone = Taggers((self,))
+        return self._alone.predict(patches)[0]
+
+    def _back_end(self, pooled: np.ndarray) -> TaggerOutput:
+        """``[n, 1506]`` pooled features -> tag probabilities and the penultimate layer."""
+        hidden = np.maximum(pooled @ self._dense_w + self._dense_b, 0)
         penultimate = hidden * self._pen_scale + self._pen_shift
         logits = penultimate @ self._out_w + self._out_b
         probs = _expit(logits)
         return TaggerOutput(tag_probs=probs.astype(np.float32), penultimate=penultimate)
 
-    def _pooled(self, x: np.ndarray, work: "_Workspace") -> np.ndarray:
-        """Front and mid end for a chunk of patches -> ``[n, 1506]`` pooled features."""
-        n, frames, _ = x.shape
-        x = x * np.float32(self._in_scale) + np.float32(self._in_shift)
-        feats = []
-        padded = _pad_time(x, 3, 3)
-        for b in self._timbral:
-            k_freq = b.kernel.shape[0] // 7
-            cols = sliding_window_view(padded, (7, k_freq), axis=(1, 2))  # [n, T, F', 7, kf]
-            feats.append(_conv_max_freq(cols, b, work))
-        for b in self._temporal:
-            k_time = b.kernel.shape[0]
-            # TensorFlow 'same': the extra row of an even kernel's padding goes after.
-            cols = sliding_window_view(_pad_time(x, (k_time - 1) // 2, k_time // 2), k_time, axis=1)
-            feats.append(_conv_max_freq(cols, b, work))  # cols: [n, T, 96, k_time]
-        front = np.concatenate(feats, axis=2)  # [n, T, 561]
-
+    def _mid_end(self, front: np.ndarray) -> np.ndarray:
+        """``[n, T, 561]`` front-end features -> ``[n, 1506]`` pooled features."""
+        n, frames, _ = front.shape
         layers = [front]
         h = front
         for i, (kernel, bias, scale, shift) in enumerate(self._mid):
@@ -267,6 +259,122 @@ class Musicnn:
         # TF concatenated [max, mean] on a trailing axis and flattened: features interleave.
         pooled = np.stack([feature_map.max(axis=1), feature_map.mean(axis=1)], axis=2)
         return pooled.reshape(n, -1)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One tagger's share of a fused front-end branch: columns ``start:stop`` of the product."""
+
+    start: int
+    stop: int
+    branch: _ConvMaxFreq
+    in_shift: float  # the tagger's input batch norm shift, applied through the edge term
+    kernel_sums: np.ndarray  # [k_time, out]: the raw kernel summed over frequency
+
+
+@dataclass(frozen=True)
+class _FusedBranch:
+    k_time: int
+    k_freq: int
+    pad: tuple[int, int]  # time padding before and after (TensorFlow 'same' for the temporal ones)
+    kernel: np.ndarray  # [k_time * k_freq, sum of outs]: every tagger's kernel, times its input scale
+    parts: tuple[_Part, ...]
+    spectral: _SpectralKernel | None = None  # the timbral branches: the same kernel along frequency, by DFT
+
+
+@dataclass(frozen=True)
+class _SpectralKernel:
+    """A wide-in-frequency kernel as a correlation along frequency done through a length-96 DFT.
+
+    A timbral branch correlates each 7-frame window with a 38- or 67-band kernel at every band
+    offset (59 or 30 of them), ~270 or ~470 multiply-adds per output. In the DFT domain along
+    frequency the correlation is a product per frequency bin (49 bins, each summing 7 time taps:
+    a matrix product with 14 real inputs), and the inverse DFT, restricted to the valid offsets,
+    is one more matrix product: ~120-150 multiply-adds per output, same result to float32
+    rounding. 96 bands need no padding: a valid offset never wraps around.
+    """
+
+    forward: np.ndarray  # [49, 2 * k_time, 2 * out]: real and imaginary parts of the kernel's conjugate DFT
+    inverse: np.ndarray  # [offsets, 2 * 49]: the real inverse DFT at the valid offsets
+
+
+class Taggers:
+    """Musicnn taggers run together on the same log-mel patches.
+
+    The taggers share an architecture and differ in weights only, so each of the five front-end
+    branches is one im2col of the raw patches and one matrix product against every tagger's
+    kernels side by side (a wider product is a faster one, and the im2col copy is paid once).
+    Each tagger's input batch norm ``a * x + b`` is folded in: ``a`` into its kernel columns,
+    and ``b`` as an edge term ``b * conv(ones)`` that depends only on the time position (the
+    frequency axis is not padded), so it commutes with the max over frequency and is added after
+    it. Then each tagger runs its own mid and back end.
+    """
+
+    def __init__(self, taggers: tuple[Musicnn, ...] | list[Musicnn]) -> None:
+        self.taggers = tuple(taggers)
+        self._branches = []
+        for index in range(5):
+            parts, kernels, start = [], [], 0
+            for tagger in self.taggers:
+                b = (tagger._timbral + tagger._temporal)[index]
+                out = b.kernel.shape[1]
+                raw = (b.kernel * b.sign).reshape(b.k_time, -1, out)
+                parts.append(_Part(start, start + out, b, tagger._in_shift, raw.sum(axis=1)))
+                kernels.append(b.kernel * np.float32(tagger._in_scale))
+                start += out
+            b = parts[0].branch
+            k_freq = b.kernel.shape[0] // b.k_time
+            pad = (3, 3) if index < 2 else ((b.k_time - 1) // 2, b.k_time // 2)
+            kernel = np.ascontiguousarray(np.concatenate(kernels, axis=1), dtype=np.float32)
+            spectral = _spectral_kernel(kernel, b.k_time, k_freq) if k_freq > 1 else None
+            self._branches.append(_FusedBranch(b.k_time, k_freq, pad, kernel, tuple(parts), spectral))
+        self._edges: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def predict(self, patches: np.ndarray) -> tuple[TaggerOutput, ...]:
+        """``[n, frames, 96]`` log-mel patches -> each tagger's per-patch output, in order."""
+        patches = np.asarray(patches, dtype=np.float32)
+        if patches.ndim != 3 or patches.shape[2] != N_MELS:
+            raise ValueError(f"expected [n, frames, {N_MELS}] patches, got {patches.shape}")
+        work = _Workspace()
+        pooled: list[list[np.ndarray]] = [[] for _ in self.taggers]
+        for i in range(0, len(patches), _CHUNK):
+            for t, front in enumerate(self._front_end(patches[i : i + _CHUNK], work)):
+                pooled[t].append(self.taggers[t]._mid_end(front))
+        return tuple(
+            tagger._back_end(np.concatenate(p) if p else np.zeros((0, 1506), np.float32))
+            for tagger, p in zip(self.taggers, pooled)
+        )
+
+    def _front_end(self, x: np.ndarray, work: "_Workspace") -> list[np.ndarray]:
+        """A chunk of raw patches -> each tagger's ``[n, T, 561]`` front-end features."""
+        n, frames, _ = x.shape
+        feats: list[list[np.ndarray]] = [[] for _ in self.taggers]
+        spectrum = None
+        for f, branch in enumerate(self._branches):
+            padded = _pad_time(x, *branch.pad)
+            if branch.spectral is not None:
+                if spectrum is None:  # both timbral branches pad alike: one DFT of the input
+                    spectrum = _windowed_spectrum(padded, branch.k_time)
+                peak = _max_over_offsets(spectrum, branch.spectral, work).reshape(n, frames, -1)
+            else:
+                cols = sliding_window_view(padded, (branch.k_time, branch.k_freq), axis=(1, 2))
+                peak = _max_over_bands(cols, branch.kernel, work).reshape(n, frames, -1)  # [n, T, sum of outs]
+            for t, part in enumerate(branch.parts):
+                b = part.branch
+                extreme = peak[:, :, part.start : part.stop] * b.sign + self._edge(f, t, frames)
+                feats[t].append(np.maximum(extreme + b.bias, 0) * b.scale + b.shift)
+        return [np.concatenate(f, axis=2) for f in feats]
+
+    def _edge(self, branch: int, tagger: int, frames: int) -> np.ndarray:
+        """``[frames, out]``: the input shift's contribution, ``b * conv(ones)`` with zero padding."""
+        key = (branch, tagger, frames)
+        if key not in self._edges:
+            fused = self._branches[branch]
+            part = fused.parts[tagger]
+            offsets = np.arange(frames)[:, None] + np.arange(fused.k_time)[None, :] - fused.pad[0]
+            inside = ((offsets >= 0) & (offsets < frames)).astype(np.float32)  # [frames, k_time]
+            self._edges[key] = (np.float32(part.in_shift) * (inside @ part.kernel_sums)).astype(np.float32)
+        return self._edges[key]
 
 
 class _Workspace:
@@ -287,22 +395,65 @@ class _Workspace:
         return buf[:size].reshape(shape)
 
 
-def _conv_max_freq(cols: np.ndarray, b: _ConvMaxFreq, work: _Workspace) -> np.ndarray:
-    """im2col windows ``[n, T, bands, *window]`` -> ``[n, T, out]`` branch features."""
+def _max_over_bands(cols: np.ndarray, kernel: np.ndarray, work: _Workspace) -> np.ndarray:
+    """im2col windows ``[n, T, bands, *window]`` @ ``kernel`` -> ``[n * T, out]``, the max over bands."""
     n, frames, bands = cols.shape[:3]
     matrix = work.get("cols", cols.shape)
     np.copyto(matrix, cols)
     rows = n * frames
-    response = work.get("response", (rows * bands, b.kernel.shape[1]))
-    np.matmul(matrix.reshape(rows * bands, -1), b.kernel, out=response)
+    response = work.get("response", (rows * bands, kernel.shape[1]))
+    np.matmul(matrix.reshape(rows * bands, -1), kernel, out=response)
     # Max over bands by halving in place: much faster than .max(axis=1) on a middle axis.
     response = response.reshape(rows, bands, -1)
     while bands > 1:
         half = bands // 2
         np.maximum(response[:, :half], response[:, bands - half : bands], out=response[:, :half])
         bands -= half
-    peak = response[:, 0] * b.sign
-    return (np.maximum(peak + b.bias, 0) * b.scale + b.shift).reshape(n, frames, -1)
+    return response[:, 0]
+
+
+_BINS = N_MELS // 2 + 1
+_SPECTRAL_BLOCK = 64  # frames per product by bin (scratch: 2 x 49 x 64 x out floats, ~10 MB for two taggers)
+_OFFSET_BLOCK = 16  # frames per inverse-DFT product: keeps its operands in cache
+
+
+def _spectral_kernel(kernel: np.ndarray, k_time: int, k_freq: int) -> _SpectralKernel:
+    taps = np.fft.rfft(kernel.reshape(k_time, k_freq, -1).astype(np.float64), n=N_MELS, axis=1)  # [7, 49, out]
+    p, q = taps.real.transpose(1, 0, 2), taps.imag.transpose(1, 0, 2)  # [49, 7, out]
+    # (a + ib)(p - iq) = (ap + bq) + i(bp - aq), with [a | b] the input's real and imaginary parts
+    forward = np.concatenate([np.concatenate([p, q], axis=1), np.concatenate([-q, p], axis=1)], axis=2)
+    bins, offsets = np.arange(_BINS)[:, None], np.arange(N_MELS - k_freq + 1)[None, :]
+    weight = np.where((bins == 0) | (bins == _BINS - 1), 1.0, 2.0) / N_MELS
+    angle = 2 * np.pi * bins * offsets / N_MELS
+    inverse = np.concatenate([weight * np.cos(angle), -weight * np.sin(angle)], axis=0).T
+    return _SpectralKernel(np.ascontiguousarray(forward, np.float32), np.ascontiguousarray(inverse, np.float32))
+
+
+def _windowed_spectrum(padded: np.ndarray, k_time: int) -> np.ndarray:
+    """``[n, T + k_time - 1, 96]`` -> ``[49, n * T, 2 * k_time]``: each bin's k_time-frame windows."""
+    spectrum = np.fft.rfft(padded, axis=2)  # [n, T + 6, 49]
+    windows = sliding_window_view(spectrum, k_time, axis=1)  # [n, T, 49, 7]
+    n, frames = windows.shape[:2]
+    parts = np.concatenate([windows.real, windows.imag], axis=3).astype(np.float32)  # [n, T, 49, 14]
+    return np.ascontiguousarray(parts.reshape(n * frames, _BINS, -1).transpose(1, 0, 2))
+
+
+def _max_over_offsets(spectrum: np.ndarray, kernel: _SpectralKernel, work: _Workspace) -> np.ndarray:
+    """The correlation of :func:`_windowed_spectrum`'s windows with ``kernel`` at every valid band
+    offset, ``[n * T, out]``: its max over offsets (what :func:`_max_over_bands` computes)."""
+    rows, out = spectrum.shape[1], kernel.forward.shape[2] // 2
+    peak = np.empty((rows, out), np.float32)
+    for start in range(0, rows, _SPECTRAL_BLOCK):  # blocks of frames: bounded scratch, warm caches
+        stop = min(start + _SPECTRAL_BLOCK, rows)
+        products = work.get("spectral", (2, _BINS, stop - start, out))
+        np.matmul(spectrum[:, start:stop], kernel.forward[:, :, :out], out=products[0])
+        np.matmul(spectrum[:, start:stop], kernel.forward[:, :, out:], out=products[1])
+        by_bin = products.reshape(2 * _BINS, stop - start, out)
+        for first in range(0, stop - start, _OFFSET_BLOCK):
+            last = min(first + _OFFSET_BLOCK, stop - start)
+            block = by_bin[:, first:last].reshape(2 * _BINS, -1)
+            peak[start + first : start + last] = (kernel.inverse @ block).max(axis=0).reshape(last - first, out)
+    return peak
 
 
 def _read_npz(fh: BinaryIO) -> dict[str, np.ndarray]:
