@@ -176,6 +176,7 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
             "path": str(path),
             "duration": None,
             "genres": [],
+            "confident": None,
             "tags": [],
             "mtt_tags": [],
             "error": error,
@@ -184,6 +185,7 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
             record.update(
                 duration=round(analysis.duration, 3),
                 genres=[{"genre": g, "probability": round(p, 4)} for g, p in analysis.genres],
+                confident=analysis.confident,
                 tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.tags],
                 mtt_tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.mtt_tags],
             )
@@ -191,14 +193,9 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
     elif analysis is None:
         print(f"{path}\n  error: {error}", flush=True)
     else:
-        from bot.format import format_duration
+        from bot.describe import answer_lines
 
-        genres = ", ".join(f"{g} {p:.2f}" for g, p in analysis.genres[:TOP_GENRES_SHOWN])
-        tags = ", ".join(t for t, _ in analysis.tags[:TOP_TAGS_SHOWN])
-        print(
-            f"{path}  ({format_duration(analysis.duration)}, ~{analysis.tempo:.0f} BPM)\n  {genres} — {tags}",
-            flush=True,
-        )
+        print(f"{path}\n" + "\n".join(f"  {line}" for line in answer_lines(analysis)), flush=True)
 
 
 def _example_paths() -> list[Path]:
