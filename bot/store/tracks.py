@@ -128,6 +128,10 @@ async def add_track(
                 db, guild_id, duration=duration, embedding=from_blob(embedding_blob, EMBEDDING_DIM)
             )
         if existing is not None:
+            if existing.mtt_tag_probs is None and mtt_tag_blob is not None:
+                existing = await _heard_again(
+                    db, existing, sorted_genres, base, bool(confident), mtt_tag_blob, mtt_embedding_blob
+                )
             if shared_by is not None:
                 await shares.record_share(db, guild_id, shared_by, existing.id, now=added_at)
             return existing, False
@@ -182,6 +186,38 @@ async def add_track(
         mtt_embedding=None if mtt_embedding_blob is None else from_blob(mtt_embedding_blob, EMBEDDING_DIM),
     )
     return track, True
+
+
+async def _heard_again(
+    db: Database,
+    track: Track,
+    genres: tuple[tuple[str, float], ...],
+    base: tuple[tuple[str, float], ...],
+    confident: bool,
+    mtt_tag_blob: bytes,
+    mtt_embedding_blob: bytes | None,
+) -> Track:
+    """A track from before schema 5 (families inferred from MSD alone) shared again: its new
+    analysis, heard by both taggers, replaces the relabelled base distribution, and the shown
+    answer too unless a server has changed it (``genres`` no longer equal to the base)."""
+    shown_is_base = track.genres == track.base_genres
+    if not shown_is_base:
+        genres, confident = track.genres, track.confident
+    await db.execute(
+        "UPDATE tracks SET mtt_tag_probs = ?, mtt_embedding = ?, base_genres = ?, genres = ?, top_genre = ?,"
+        " confident = ? WHERE guild_id = ? AND id = ?",
+        (
+            mtt_tag_blob,
+            mtt_embedding_blob,
+            _genres_json(base),
+            _genres_json(genres),
+            genres[0][0] if genres else None,
+            int(confident),
+            track.guild_id,
+            track.id,
+        ),
+    )
+    return await get_track(db, track.guild_id, track.id) or track
 
 
 async def set_genres(
