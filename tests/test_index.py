@@ -20,8 +20,8 @@ from bot import store
 from bot.config import Settings
 from bot.crate import Crate
 from bot.genres import FAMILIES
-from bot.listen.families import default_model
 from bot.index import IndexFolderError, audio_files, index_folder, progress_bar
+from bot.listen.families import default_model
 from bot.store import Database
 from tests.music import convert, nexuiz_track, singularity_track
 
