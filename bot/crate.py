@@ -148,6 +148,9 @@ class TasteSummary:
 
 FAVOURITES_SHOWN = 5
 GENRES_SHOWN = 6
+#: A profile names a genre from this affinity up: a few percent left over from tracks that were
+#: mostly something else is not a taste (one like of a track 30 % likely to be a genre gives 0.17).
+PROFILE_GENRE_MIN = 0.1
 
 
 class Crate:
@@ -405,7 +408,9 @@ class Crate:
         shares = await store.shares_of(self.db, guild_id, user_id)
         recommender = await recommender_for(self.db, guild_id, user_id)
         taste = recommender.profile(user_id)
-        genres = sorted(((g, a) for g, a in taste.genre_affinity.items() if a > 0), key=lambda ga: -ga[1])
+        genres = sorted(
+            ((g, a) for g, a in taste.genre_affinity.items() if a >= PROFILE_GENRE_MIN), key=lambda ga: -ga[1]
+        )
         likes_in_server = {s.track_id: s.likes for s in await store.track_scores(self.db, guild_id, limit=10_000)}
         liked = sorted(
             (r for r in ratings if r.value == LIKE),
