@@ -30,6 +30,8 @@ from bot.community import ServerCharts, WhoLikes, server_charts, who_likes
 from bot.compare import TasteComparison, compare_taste
 from bot.config import Settings
 from bot.errors import CrateError
+from bot.genres import mostly
+from bot.listen.relabel import relabel_legacy
 from bot.listen.worker import AnalysisPool, AnalyzedFile
 from bot.playlists import PlaylistService
 from bot.recommend.group import GroupPick
@@ -148,14 +150,25 @@ class TasteSummary:
     shares: int
     genres: tuple[tuple[str, float], ...]
     favourites: tuple[Track, ...]
+    #: Genres of ``genres`` whose evidence is mostly tracks Crate was unsure about.
+    unsure: frozenset[str] = frozenset()
 
     @property
     def is_empty(self) -> bool:
         return not (self.likes or self.dislikes or self.shares)
 
+    @property
+    def headline(self) -> str:
+        """``"mostly electronic"``, or ``"mostly electronic (unsure)"`` rather than a wrong fact."""
+        top = self.genres[0][0] if self.genres else None
+        return mostly(self.genres, confident=top not in self.unsure)
+
 
 FAVOURITES_SHOWN = 5
 GENRES_SHOWN = 6
+#: A profile names a genre from this affinity up: a few percent left over from tracks that were
+#: mostly something else is not a taste (one like of a track 30 % likely to be a genre gives 0.17).
+PROFILE_GENRE_MIN = 0.1
 
 
 class Crate:
@@ -188,6 +201,7 @@ class Crate:
             AnalysisPool.from_settings(settings) as pool,
             aiohttp.ClientSession() as http,
         ):
+            await relabel_legacy(db)  # tracks analyzed before genre families (schema < 5)
             crate = cls(settings, db, pool, http)
             crate.titles.load(await store.track_titles(db))
             await crate.apply_stored_settings()
@@ -260,10 +274,13 @@ class Crate:
             content_hash=analyzed.content_hash,
             duration=analysis.duration,
             genres=analysis.genres,
+            confident=analysis.confident,
             tag_probs=analysis.tag_probs,
             embedding=analysis.embedding,
             tempo=analysis.tempo,
             shared_by=shared_by,
+            mtt_tag_probs=analysis.mtt_tag_probs if len(analysis.mtt_tag_probs) else None,
+            mtt_embedding=analysis.mtt_embedding if len(analysis.mtt_embedding) else None,
         )
         if created:
             self.titles.add(guild_id, track.id, track.title, track.top_genre, track.added_at)
@@ -441,7 +458,9 @@ class Crate:
         shares = await store.shares_of(self.db, guild_id, user_id)
         recommender = await recommender_for(self.db, guild_id, user_id)
         taste = recommender.profile(user_id)
-        genres = sorted(((g, a) for g, a in taste.genre_affinity.items() if a > 0), key=lambda ga: -ga[1])
+        genres = sorted(
+            ((g, a) for g, a in taste.genre_affinity.items() if a >= PROFILE_GENRE_MIN), key=lambda ga: -ga[1]
+        )
         likes_in_server = {s.track_id: s.likes for s in await store.track_scores(self.db, guild_id, limit=10_000)}
         liked = sorted(
             (r for r in ratings if r.value == LIKE),
@@ -455,6 +474,7 @@ class Crate:
             shares=len(shares),
             genres=tuple(genres[:GENRES_SHOWN]),
             favourites=tuple(t for t in favourites if t is not None),
+            unsure=frozenset(g for g, _ in genres[:GENRES_SHOWN] if g in taste.unsure_genres),
         )
 
     async def _check_taste_visible(self, guild_id: int, viewer_id: int, owner_id: int) -> None:

@@ -16,6 +16,7 @@ from bot.charts import server_chart
 from bot.community import PERIOD_WORDS, ServerCharts, WhoLikes
 from bot.describe import track_line
 from bot.format import clip, plural
+from bot.genres import label
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.render import MENTIONS, colour_of
@@ -42,7 +43,9 @@ def charts_embed(charts: ServerCharts, server: str) -> discord.Embed:
         )
         embed.set_image(url=f"attachment://{CHART_NAME}")
     if charts.families:
-        embed.add_field(name="Top families", value=" · ".join(f"{f} ({n})" for f, n in charts.families), inline=False)
+        embed.add_field(
+            name="Top families", value=" · ".join(f"{label(f)} ({n})" for f, n in charts.families), inline=False
+        )
     if charts.styles:
         embed.add_field(name="Styles", value=", ".join(t for t, _ in charts.styles), inline=False)
     if charts.sharers:

@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
 from bot.format import clip, format_duration, plural
+from bot.genres import short_answer
 from bot.session import NextResult, NoSession, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
@@ -263,7 +264,7 @@ class Sessions(
             await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
             return
         await interaction.edit_original_response(
-            content=f"➕ Queued **{clip(shared.track.title, 80)}** · {shared.track.top_genre} (position {entry.position}).",
+            content=f"➕ Queued **{clip(shared.track.title, 80)}** · {short_answer(shared.track.genres, shared.track.confident)} (position {entry.position}).",
         )
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session, names=MENTIONS)

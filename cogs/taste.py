@@ -8,9 +8,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.compare import FamilyAffinity, TasteComparison
-from bot.describe import bar, track_line
+from bot.describe import bar, short_genre, track_line
 from bot.errors import CrateError
 from bot.format import clip
+from bot.genres import label
 from bot.recommend.group import match_text
 from cogs import replies
 from cogs.client import CrateBot
@@ -32,7 +33,7 @@ def _affinity(value: float) -> str:
 
 
 def _family_line(row: FamilyAffinity) -> str:
-    return f"{row.family}: you {_affinity(row.mine)}, them {_affinity(row.theirs)}"
+    return f"{label(row.family)}: you {_affinity(row.mine)}, them {_affinity(row.theirs)}"
 
 
 def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.Embed:
@@ -60,7 +61,7 @@ def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.
         embed.add_field(
             name="For both of you",
             value="\n".join(
-                f"{i}. **{clip(p.title, 70)}** · {p.top_genre or '?'}\n└ {p.reason}"
+                f"{i}. **{clip(p.title, 70)}** · {short_genre(p.top_genre)}\n└ {p.reason}"
                 for i, p in enumerate(comparison.picks, 1)
             ),
             inline=False,

@@ -44,10 +44,12 @@ from bot.store.tracks import (
     load_catalog,
     recent_tracks,
     search_tracks,
+    set_genres,
     set_track_source,
     track_by_hash,
     track_source,
     track_titles,
+    tracks_to_relabel,
     tracks_with_genre,
 )
 from bot.store.vectors import from_blob, stack_blobs, to_blob
@@ -71,6 +73,7 @@ __all__ = [
     "display_names",
     "forget_member",
     "TrackSource",
+    "set_genres",
     "set_track_source",
     "track_source",
     "remember_name",
@@ -95,6 +98,7 @@ __all__ = [
     "track_by_hash",
     "track_titles",
     "track_scores",
+    "tracks_to_relabel",
     "tracks_with_genre",
     "top_sharers",
     "QueueEntry",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, SOURCE_KINDS, TAG_COUNT, Catalog, SourceKind, Track
+from bot.genres import distribution
 from bot.store import shares
 from bot.store.database import Database, fits_integer
 from bot.store.vectors import from_blob, stack_blobs, to_blob
@@ -34,7 +35,7 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 _COLUMNS = (
     "id, guild_id, title, source_url, source_kind, content_hash, duration, genres, top_genre,"
-    " tag_probs, embedding, tempo, added_at, added_by"
+    " tag_probs, embedding, tempo, added_at, added_by, confident, base_genres, mtt_tag_probs, mtt_embedding"
 )
 
 
@@ -54,14 +55,19 @@ def _track(row: Sequence) -> Track:
         tempo=row[11],
         added_at=row[12],
         added_by=row[13],
+        confident=bool(row[14]),
+        base_genres=tuple((str(name), float(p)) for name, p in json.loads(row[15])),
+        mtt_tag_probs=None if row[16] is None else from_blob(row[16], TAG_COUNT),
+        mtt_embedding=None if row[17] is None else from_blob(row[17], EMBEDDING_DIM),
     )
 
 
 def _sorted_genres(genres: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
-    pairs = tuple((str(name), float(p)) for name, p in genres)
-    if any(not math.isfinite(p) for _, p in pairs):
-        raise ValueError("genre probabilities must be finite")
-    return tuple(sorted(pairs, key=lambda pair: (-pair[1], pair[0])))
+    return distribution(genres)
+
+
+def _genres_json(genres: tuple[tuple[str, float], ...]) -> str:
+    return json.dumps([list(pair) for pair in genres])
 
 
 async def add_track(
@@ -79,13 +85,19 @@ async def add_track(
     tempo: float | None,
     shared_by: int | None,
     now: float | None = None,
+    confident: bool = False,
+    base_genres: Iterable[tuple[str, float]] | None = None,
+    mtt_tag_probs: object | None = None,
+    mtt_embedding: object | None = None,
 ) -> tuple[Track, bool]:
     """Store an analyzed track, or find the one this guild already has; returns (track, created).
 
     Deduplication (see the module docstring) looks for the same ``content_hash`` first, then
     for a near-duplicate. When ``shared_by`` is given the share is recorded either way, and
     a new track remembers ``shared_by`` as ``added_by``. ``genres`` are stored most probable
-    first; ``top_genre`` is the first of them.
+    first; ``top_genre`` is the first of them; ``confident`` says whether it may be stated.
+    ``base_genres`` is the family model's own distribution (default: ``genres``), kept apart from
+    the shown answer so that a server's corrections can be blended into ``genres`` later.
     """
     title = title.strip()
     if not title:
@@ -99,6 +111,9 @@ async def add_track(
     if not math.isfinite(duration) or duration < 0:
         raise ValueError(f"invalid duration {duration!r}")
     sorted_genres = _sorted_genres(genres)
+    base = sorted_genres if base_genres is None else _sorted_genres(base_genres)
+    mtt_tag_blob = None if mtt_tag_probs is None else to_blob(mtt_tag_probs, TAG_COUNT)
+    mtt_embedding_blob = None if mtt_embedding is None else to_blob(mtt_embedding, EMBEDDING_DIM)
     tag_blob = to_blob(tag_probs, TAG_COUNT)
     embedding_blob = to_blob(embedding, EMBEDDING_DIM)
     tempo = None if tempo is None else float(tempo)
@@ -111,6 +126,10 @@ async def add_track(
                 db, guild_id, duration=duration, embedding=from_blob(embedding_blob, EMBEDDING_DIM)
             )
         if existing is not None:
+            if existing.mtt_tag_probs is None and mtt_tag_blob is not None:
+                existing = await _heard_again(
+                    db, existing, sorted_genres, base, bool(confident), mtt_tag_blob, mtt_embedding_blob
+                )
             if shared_by is not None:
                 await shares.record_share(db, guild_id, shared_by, existing.id, now=added_at)
             return existing, False
@@ -118,8 +137,9 @@ async def add_track(
         top_genre = sorted_genres[0][0] if sorted_genres else None
         track_id = await db.insert(
             "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration,"
-            " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by,"
+            " confident, base_genres, mtt_tag_probs, mtt_embedding)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
                 title,
@@ -127,13 +147,17 @@ async def add_track(
                 source_kind,
                 content_hash,
                 duration,
-                json.dumps([list(pair) for pair in sorted_genres]),
+                _genres_json(sorted_genres),
                 top_genre,
                 tag_blob,
                 embedding_blob,
                 tempo,
                 added_at,
                 shared_by,
+                int(bool(confident)),
+                _genres_json(base),
+                mtt_tag_blob,
+                mtt_embedding_blob,
             ),
         )
         if shared_by is not None:
@@ -154,8 +178,87 @@ async def add_track(
         tempo=tempo,
         added_at=added_at,
         added_by=shared_by,
+        confident=bool(confident),
+        base_genres=base,
+        mtt_tag_probs=None if mtt_tag_blob is None else from_blob(mtt_tag_blob, TAG_COUNT),
+        mtt_embedding=None if mtt_embedding_blob is None else from_blob(mtt_embedding_blob, EMBEDDING_DIM),
     )
     return track, True
+
+
+async def _heard_again(
+    db: Database,
+    track: Track,
+    genres: tuple[tuple[str, float], ...],
+    base: tuple[tuple[str, float], ...],
+    confident: bool,
+    mtt_tag_blob: bytes,
+    mtt_embedding_blob: bytes | None,
+) -> Track:
+    """A track from before schema 5 (families inferred from MSD alone) shared again: its new
+    analysis, heard by both taggers, replaces the relabelled base distribution, and the shown
+    answer too unless a server has changed it (``genres`` no longer equal to the base)."""
+    shown_is_base = track.genres == track.base_genres
+    if not shown_is_base:
+        genres, confident = track.genres, track.confident
+    await db.execute(
+        "UPDATE tracks SET mtt_tag_probs = ?, mtt_embedding = ?, base_genres = ?, genres = ?, top_genre = ?,"
+        " confident = ? WHERE guild_id = ? AND id = ?",
+        (
+            mtt_tag_blob,
+            mtt_embedding_blob,
+            _genres_json(base),
+            _genres_json(genres),
+            genres[0][0] if genres else None,
+            int(confident),
+            track.guild_id,
+            track.id,
+        ),
+    )
+    return await get_track(db, track.guild_id, track.id) or track
+
+
+async def set_genres(
+    db: Database,
+    guild_id: int,
+    track_id: int,
+    genres: Iterable[tuple[str, float]],
+    *,
+    confident: bool,
+    base_genres: Iterable[tuple[str, float]] | None = None,
+) -> bool:
+    """Replace the answer shown for a track (``genres``, ``top_genre``, ``confident``) and, when
+    given, the family model's own distribution ``base_genres``; returns whether the track exists."""
+    shown = _sorted_genres(genres)
+    top = shown[0][0] if shown else None
+    if base_genres is None:
+        changed = await db.execute(
+            "UPDATE tracks SET genres = ?, top_genre = ?, confident = ? WHERE guild_id = ? AND id = ?",
+            (_genres_json(shown), top, int(bool(confident)), guild_id, track_id),
+        )
+    else:
+        changed = await db.execute(
+            "UPDATE tracks SET genres = ?, top_genre = ?, confident = ?, base_genres = ? WHERE guild_id = ? AND id = ?",
+            (
+                _genres_json(shown),
+                top,
+                int(bool(confident)),
+                _genres_json(_sorted_genres(base_genres)),
+                guild_id,
+                track_id,
+            ),
+        )
+    return changed > 0
+
+
+async def tracks_to_relabel(db: Database, limit: int = 1000) -> list[tuple[int, int, np.ndarray]]:
+    """``(guild_id, id, MSD tag probabilities)`` of tracks without a family distribution yet
+    (analyzed before schema 5, with GTZAN's ten genres), at most ``limit``, any guild."""
+    rows = await db.fetch_rows(
+        "SELECT guild_id, id, tag_probs FROM tracks WHERE base_genres = '[]' ORDER BY guild_id, id LIMIT ?",
+        (max(0, int(limit)),),
+    )
+    return [(int(g), int(i), from_blob(blob, TAG_COUNT)) for g, i, blob in rows]
 
 
 async def get_track(db: Database, guild_id: int, track_id: int) -> Track | None:
@@ -256,19 +359,54 @@ async def load_catalog(db: Database, guild_id: int) -> Catalog:
     """Every track of the guild as numpy arrays, in one query, for recommendation.
 
     The query runs on the database thread; decoding the BLOBs into preallocated matrices
-    takes ~20-50 ms on the event loop for 100,000 tracks (~0.3-0.45 s in total).
+    takes ~20-50 ms on the event loop for 100,000 tracks (~0.3-0.45 s in total, measured before
+    the catalog carried genre distributions; taking each track's top three genres out of its JSON
+    cost about as much again as the rest of the load, measured on a busy machine).
     Callers that recommend often should cache the catalog and reload it when
     :func:`count_tracks` or the newest id changes.
     """
     rows = await db.fetch_rows(
-        "SELECT id, title, top_genre, duration, tag_probs, embedding FROM tracks WHERE guild_id = ? ORDER BY id",
+        f"SELECT id, title, top_genre, duration, tag_probs, embedding, confident, {_TOP_GENRES_SQL} FROM tracks"
+        " WHERE guild_id = ? ORDER BY id",
         (guild_id,),
     )
     return _catalog(guild_id, rows)
 
 
+#: A catalog keeps each track's most probable genres, this many: every genre a filter can match
+#: (at least 30 % likely: at most three) and nearly all of the probability the ranker weighs.
+CATALOG_GENRES = 3
+# SQLite takes them out of the JSON on the database thread (parsing 100,000 whole distributions
+# in Python cost ~5x the rest of the load); (name, probability) columns, most probable first.
+_TOP_GENRES_SQL = ", ".join(
+    f"json_extract(genres, '$[{k}][0]'), json_extract(genres, '$[{k}][1]')" for k in range(CATALOG_GENRES)
+)
+
+
+def _genre_matrix(rows: Sequence[tuple], first: int) -> tuple[tuple[str, ...], np.ndarray]:
+    """The (name, probability) column pairs from ``first`` on as one ``[n, names]`` matrix."""
+    n = len(rows)
+    code: dict[str, int] = {}
+    cells = []
+    for k in range(CATALOG_GENRES):
+        at = first + 2 * k
+        names = np.fromiter(
+            (code.setdefault(r[at], len(code)) if r[at] is not None else -1 for r in rows), np.int64, count=n
+        )
+        probabilities = np.fromiter((r[at + 1] or 0.0 for r in rows), np.float32, count=n)
+        cells.append((names, probabilities))
+    matrix = np.zeros((n, len(code)), np.float32)
+    for names, probabilities in cells:
+        known = np.flatnonzero(names >= 0)
+        matrix[known, names[known]] = probabilities[known]
+    return tuple(code), matrix
+
+
 def _catalog(guild_id: int, rows: list[tuple]) -> Catalog:
-    ids, titles, top_genres, durations, tag_blobs, embedding_blobs = zip(*rows) if rows else ((), (), (), (), (), ())
+    ids, titles, top_genres, durations, tag_blobs, embedding_blobs, confident = (
+        tuple(zip(*(row[:7] for row in rows))) if rows else ((),) * 7
+    )
+    genre_names, genre_probs = _genre_matrix(rows, 7)
     return Catalog(
         guild_id=guild_id,
         ids=np.fromiter(ids, dtype=np.int64, count=len(rows)),
@@ -277,6 +415,9 @@ def _catalog(guild_id: int, rows: list[tuple]) -> Catalog:
         durations=np.fromiter(durations, dtype=np.float64, count=len(rows)),
         tag_probs=stack_blobs(tag_blobs, TAG_COUNT),
         embeddings=stack_blobs(embedding_blobs, EMBEDDING_DIM),
+        genre_names=genre_names,
+        genre_probs=genre_probs,
+        confident=np.fromiter(confident, dtype=bool, count=len(rows)),
     )
 
 
