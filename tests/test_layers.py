@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.admission", 0),  # reservations for analysis (member, server, everybody): asyncio only
     # storage: all SQL
     ("bot.store", 1),
+    ("bot.store.postgres", 1),  # the same store on PostgreSQL (asyncpg), chosen by CRATE_DATABASE_URL
     # bytes in, samples out
     ("bot.audio", 2),
     # samples in, an Analysis out
