@@ -112,6 +112,23 @@ async def test_a_lone_write_waiting_on_a_row_lock_is_busy(postgres_url, short_bu
         assert await store.rating_of(db, 1, 20, track.id) == catalog.LIKE
 
 
+async def test_a_dropped_connection_is_busy_once_then_reconnects(postgres_server, postgres_url):
+    async with store.Database.open(postgres_url) as db:
+        track, _ = await add(db, 1, "Song", 10, 1)
+        name = postgres_url.rsplit("/", 1)[1]
+        killed = postgres_server.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            f" WHERE datname = '{name}' AND application_name = 'crate'"
+        )
+        assert killed.strip() == "1"  # what a server restart does to the bot's connection
+        try:
+            await store.rate(db, 1, 20, track.id, catalog.LIKE)
+        except store.DatabaseBusy as busy:  # if the loss is noticed by this statement
+            assert "try again" in busy.user_message
+        await store.rate(db, 1, 30, track.id, catalog.LIKE)
+        assert await store.rating_of(db, 1, 30, track.id) == catalog.LIKE
+
+
 async def test_a_read_only_database_is_refused_at_start(postgres_server, postgres_url):
     async with store.Database.open(postgres_url):
         pass
