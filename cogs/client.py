@@ -23,7 +23,19 @@ from cogs.render import error_embed
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.genre", "cogs.feedback", "cogs.recommend", "cogs.profile", "cogs.session", "cogs.help")
+EXTENSIONS = (
+    "cogs.genre",
+    "cogs.feedback",
+    "cogs.recommend",
+    "cogs.profile",
+    "cogs.session",
+    "cogs.analyze",
+    "cogs.taste",
+    "cogs.community",
+    "cogs.playlist",
+    "cogs.settings",
+    "cogs.help",
+)
 
 
 _ATTACHMENT_PATH = re.compile(r"/attachments/\d+/(\d+)/")

@@ -24,6 +24,7 @@ from bot.store.ratings import (
     rating_of,
     ratings_in_guild,
     ratings_of,
+    ratings_of_track,
     track_scores,
 )
 from bot.store.sessions import (
@@ -32,7 +33,7 @@ from bot.store.sessions import (
     SessionAlreadyOpenError,
     SessionMember,
 )
-from bot.store.shares import Share, record_share, sharers_of, shares_of
+from bot.store.shares import Share, record_share, sharers_of, shares_of, top_sharers
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
@@ -84,6 +85,7 @@ __all__ = [
     "rating_of",
     "ratings_in_guild",
     "ratings_of",
+    "ratings_of_track",
     "recent_tracks",
     "record_share",
     "search_tracks",
@@ -96,6 +98,7 @@ __all__ = [
     "track_titles",
     "track_scores",
     "tracks_with_genre",
+    "top_sharers",
     "QueueEntry",
     "Session",
     "SessionAlreadyOpenError",

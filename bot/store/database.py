@@ -112,15 +112,15 @@ def split_statements(script: str) -> list[str]:
         buffer += piece + ";"
         if sqlite3.complete_statement(buffer):
             statement = buffer.strip()
-            if _has_code(statement):
+            if has_code(statement):
                 statements.append(statement)
             buffer = ""
-    if _has_code(buffer.rstrip(";")):
+    if has_code(buffer.rstrip(";")):
         raise MigrationError(detail=f"incomplete SQL statement at the end of a migration: {buffer.strip()!r}")
     return statements
 
 
-def _has_code(sql: str) -> bool:
+def has_code(sql: str) -> bool:
     lines = (line.split("--", 1)[0].strip() for line in sql.splitlines())
     return any(line and line != ";" for line in lines)
 

@@ -44,6 +44,7 @@ from bot.store.database import (
     Migration,
     Params,
     check_migrations,
+    has_code,
     load_migrations,
 )
 from bot.store.errors import DatabaseBusy, StoreError
@@ -189,7 +190,8 @@ class PostgresDatabase(Database):
         await self.execute(f"UPDATE {_VERSION_TABLE} SET version = ?", (version,))
 
     async def _apply(self, migration: Migration) -> None:
-        await self._conn.execute(migration.sql)  # a whole script: the simple query protocol
+        if has_code(migration.sql):  # a placeholder of comments only is an empty query to the server
+            await self._conn.execute(migration.sql)  # a whole script: the simple query protocol
 
     async def _check_foreign_keys(self) -> None:
         """PostgreSQL enforces foreign keys on every statement: nothing to check afterwards."""

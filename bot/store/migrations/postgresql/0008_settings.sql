@@ -1,4 +1,4 @@
--- Crate schema, version 8 (PostgreSQL twin of ../../0008_settings.sql, branch `social-b`):
+-- Crate schema, version 8 (PostgreSQL twin of ../0008_settings.sql):
 -- per-server settings (/settings).
 
 CREATE TABLE guild_settings (

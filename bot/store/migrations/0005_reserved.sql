@@ -1,0 +1,3 @@
+-- Placeholder for schema version 5, which another branch (issue 12/13 work) owns.
+-- Migrations must be numbered without gaps; when that branch merges, its 0005 file replaces this
+-- one (delete this file then). It changes nothing.

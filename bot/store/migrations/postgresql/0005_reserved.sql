@@ -1,0 +1,3 @@
+-- PostgreSQL twin of ../0005_reserved.sql: the placeholder for schema version 5, which
+-- another branch owns. It changes nothing; when that branch merges, its twin
+-- (pending/0005_*.sql) replaces this file.
