@@ -4,7 +4,8 @@ Sub-commands: ``classify`` files; ``train`` and ``evaluate`` genre models; ``con
 Discord commands in a terminal) and ``demo`` (a scripted console session on the bundled music,
 the no-token main job); ``run`` (the Discord bot); ``index`` (a local music folder into a
 server's catalog); ``evaluate-recs`` (the recommender against baselines on a labeled catalog);
-``playlists`` (list a server's playlists, or export one).
+``playlists`` (list a server's playlists, or export one); ``migrate-db`` (copy a server's data
+from SQLite to PostgreSQL, or back).
 Heavy imports happen inside the commands so that ``crate --help`` is instant.
 """
 
@@ -57,7 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
     console = commands.add_parser("console", help="Crate's Discord commands in this terminal, on a local database")
     console.add_argument("--user", default="you", help="your listener name (default: you)")
-    console.add_argument("--database", type=Path, help="SQLite file (default: CRATE_DATABASE or ./crate.sqlite3)")
+    console.add_argument(
+        "--database",
+        type=Path,
+        help="SQLite file (default: CRATE_DATABASE_URL, else CRATE_DATABASE or ./crate.sqlite3)",
+    )
     console.set_defaults(handler=_console)
 
     run = commands.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
@@ -134,6 +139,15 @@ def _parser() -> argparse.ArgumentParser:
     playlists.add_argument("--export", metavar="NAME", help="the playlist to export")
     playlists.add_argument("--out", type=Path, default=Path("."), help="where to write the files (default: here)")
     playlists.set_defaults(handler=_playlists)
+
+    migrate = commands.add_parser(
+        "migrate-db", help="copy all of Crate's data into another, empty database (e.g. SQLite to PostgreSQL)"
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="sqlite:///crate.sqlite3, a file, or postgresql://…"
+    )
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://… (or sqlite:///…)")
+    migrate.set_defaults(handler=_migrate_db)
     return parser
 
 
@@ -253,7 +267,9 @@ def _demo(args) -> int:
 
     settings = _settings()
     with tempfile.TemporaryDirectory(prefix="crate-demo-") as scratch:
-        settings = dataclasses.replace(settings, database_path=Path(scratch) / "demo.sqlite3", workers=1)
+        settings = dataclasses.replace(
+            settings, database_path=Path(scratch) / "demo.sqlite3", database_url=None, workers=1
+        )
 
         async def session() -> None:
             async with Crate.running(settings) as crate:
@@ -272,7 +288,7 @@ def _console(args) -> int:
 
     settings = _settings()
     if args.database:
-        settings = dataclasses.replace(settings, database_path=args.database)
+        settings = dataclasses.replace(settings, database_path=args.database, database_url=None)
 
     async def session() -> None:
         async with Crate.running(settings) as crate:
@@ -295,6 +311,28 @@ def _run(args) -> int:
         asyncio.run(run_bot(_settings()))
     except asyncio.CancelledError:  # SIGTERM (cogs.client.stop_on_sigterm): a clean stop
         logging.getLogger(__name__).info("stopped")
+    return 0
+
+
+def _migrate_db(args) -> int:
+    import asyncio
+
+    from bot.store import Database
+    from bot.store.transfer import copy_database, database_target
+
+    source, target = database_target(args.source), database_target(args.target)
+    if isinstance(source, Path) and not source.is_file():
+        raise CrateError(f"There is no database file at {source}.")
+
+    def progress(table: str, done: int, total: int) -> None:
+        print(f"\r  {table}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    async def copy() -> dict[str, int]:
+        async with Database.open(source) as old, Database.open(target) as new:
+            return await copy_database(old, new, progress)
+
+    copied = asyncio.run(copy())
+    print(f"Copied {sum(copied.values())} rows in {len(copied)} tables; point Crate at the new database to use it.")
     return 0
 
 

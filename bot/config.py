@@ -40,6 +40,8 @@ class Settings:
     discord_gateway_url: str | None = None
     discord_guild_id: int | None = None
     database_path: Path = Path("crate.sqlite3")
+    #: ``postgresql://…``: the store lives in PostgreSQL instead of the SQLite file ``database_path``.
+    database_url: str | None = None
     workers: int = 2
     queue_depth: int = 8
     job_timeout: float = 120.0
@@ -102,6 +104,7 @@ class Settings:
             discord_gateway_url=reader.text("DISCORD_GATEWAY_URL"),
             discord_guild_id=reader.optional_integer("DISCORD_GUILD_ID"),
             database_path=Path(reader.text("CRATE_DATABASE") or cls.database_path),
+            database_url=_database_url(reader.text("CRATE_DATABASE_URL")),
             workers=reader.integer("CRATE_WORKERS", cls.workers, minimum=1),
             queue_depth=reader.integer("CRATE_QUEUE_DEPTH", cls.queue_depth, minimum=1),
             job_timeout=reader.number("CRATE_JOB_TIMEOUT", cls.job_timeout, minimum=1),
@@ -122,6 +125,11 @@ class Settings:
         )
 
     @property
+    def database_target(self) -> Path | str:
+        """What :meth:`bot.store.Database.open` opens: the PostgreSQL URL if set, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @property
     def admission(self) -> AdmissionLimits:
         """Who may have tracks fetched and analyzed at once (see ``bot.admission``)."""
         return AdmissionLimits(
@@ -131,6 +139,14 @@ class Settings:
             server_concurrent=self.server_concurrent,
             server_queued=self.server_queued,
         )
+
+
+def _database_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "CRATE_DATABASE_URL must be a postgresql:// URL (for SQLite, set CRATE_DATABASE to a file instead)."
+        )
+    return value
 
 
 class _Reader:

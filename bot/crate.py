@@ -197,7 +197,7 @@ class Crate:
     async def running(cls, settings: Settings) -> AsyncIterator[Crate]:
         """Open the database, start the analysis workers and an HTTP session; close all after."""
         async with (
-            Database.open(settings.database_path) as db,
+            Database.open(settings.database_target) as db,
             AnalysisPool.from_settings(settings) as pool,
             aiohttp.ClientSession() as http,
         ):

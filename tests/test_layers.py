@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.caller", 0),  # who asks (user, roles, Manage Server): what permission checks read
     # storage: all SQL
     ("bot.store", 1),
+    ("bot.store.postgres", 1),  # the same store on PostgreSQL (asyncpg), chosen by CRATE_DATABASE_URL
+    ("bot.store.transfer", 1),  # crate migrate-db: every table of one database into another
     # bytes in, samples out
     ("bot.audio", 2),
     # samples in, an Analysis out

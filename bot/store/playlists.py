@@ -7,12 +7,11 @@ Who may change a playlist is decided above, in :mod:`bot.playlists`; this module
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.store.database import Database, fits_integer, unknown_track_on_foreign_key
+from bot.store.database import Database, fits_integer, is_unique_violation, unknown_track_on_foreign_key
 from bot.store.errors import StoreError
 
 
@@ -62,8 +61,8 @@ async def create_playlist(
             "INSERT INTO playlists (guild_id, name, owner_id, created_at) VALUES (?, ?, ?, ?)",
             (guild_id, name, owner_id, created),
         )
-    except sqlite3.IntegrityError as error:
-        if "UNIQUE" in str(error):
+    except Exception as error:
+        if is_unique_violation(error):
             raise PlaylistExistsError(detail=f"guild {guild_id} playlist {name!r}") from error
         raise
     return Playlist(playlist_id, guild_id, name, owner_id, created, 0)

@@ -314,9 +314,10 @@ async def search_tracks(db: Database, guild_id: int, text: str, limit: int = SEA
     if not text:
         return await recent_tracks(db, guild_id, limit)
     escaped = _like_escape(text)
+    like = db.dialect.like
     rows = await db.fetch_all(
-        f"SELECT {_COLUMNS} FROM tracks WHERE guild_id = ? AND title LIKE ? ESCAPE '\\'"
-        " ORDER BY title LIKE ? ESCAPE '\\' DESC, added_at DESC, id DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM tracks WHERE guild_id = ? AND title {like} ? ESCAPE '\\'"
+        f" ORDER BY title {like} ? ESCAPE '\\' DESC, added_at DESC, id DESC LIMIT ?",
         (guild_id, f"%{escaped}%", f"{escaped}%", limit),
     )
     return [_track(row) for row in rows]
@@ -366,7 +367,7 @@ async def load_catalog(db: Database, guild_id: int) -> Catalog:
     :func:`count_tracks` or the newest id changes.
     """
     rows = await db.fetch_rows(
-        f"SELECT id, title, top_genre, duration, tag_probs, embedding, confident, {_TOP_GENRES_SQL} FROM tracks"
+        f"SELECT id, title, top_genre, duration, tag_probs, embedding, confident, {_top_genres_sql(db)} FROM tracks"
         " WHERE guild_id = ? ORDER BY id",
         (guild_id,),
     )
@@ -376,11 +377,13 @@ async def load_catalog(db: Database, guild_id: int) -> Catalog:
 #: A catalog keeps each track's most probable genres, this many: every genre a filter can match
 #: (at least 30 % likely: at most three) and nearly all of the probability the ranker weighs.
 CATALOG_GENRES = 3
-# SQLite takes them out of the JSON on the database thread (parsing 100,000 whole distributions
-# in Python cost ~5x the rest of the load); (name, probability) columns, most probable first.
-_TOP_GENRES_SQL = ", ".join(
-    f"json_extract(genres, '$[{k}][0]'), json_extract(genres, '$[{k}][1]')" for k in range(CATALOG_GENRES)
-)
+
+
+def _top_genres_sql(db: Database) -> str:
+    """(name, probability) columns of the most probable genres, most probable first. The database
+    takes them out of the JSON (parsing 100,000 whole distributions in Python cost ~5x the rest of
+    the load)."""
+    return ", ".join(db.dialect.json_pair("genres", k) for k in range(CATALOG_GENRES))
 
 
 def _genre_matrix(rows: Sequence[tuple], first: int) -> tuple[tuple[str, ...], np.ndarray]:
@@ -441,7 +444,7 @@ async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[i
     if not ids:
         return 0
     return await db.execute(
-        "DELETE FROM tracks WHERE guild_id = ? AND id IN (SELECT value FROM json_each(?))"
+        f"DELETE FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})"
         " AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.guild_id = tracks.guild_id AND s.track_id = tracks.id)"
         " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)",
         (guild_id, json.dumps(ids)),
