@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.admission import AdmissionLimits
 from bot.errors import CrateError
 from bot.format import format_bytes
+from bot.shards import ShardPlan, parse_shard_ids
 
 
 class ConfigError(CrateError):
@@ -54,6 +55,8 @@ class Settings:
     genre_model_path: Path | None = None
     voice_idle_timeout: float = 300.0
     limits: AudioLimits = field(default_factory=AudioLimits)
+    shards: ShardPlan = field(default_factory=ShardPlan)
+    sweep_interval: float = 600.0
 
     @classmethod
     def from_env(
@@ -112,6 +115,8 @@ class Settings:
             genre_model_path=Path(model) if model else None,
             voice_idle_timeout=reader.number("CRATE_VOICE_IDLE_TIMEOUT", cls.voice_idle_timeout, minimum=0),
             limits=limits,
+            shards=_shard_plan(reader),
+            sweep_interval=reader.number("CRATE_SWEEP_INTERVAL", cls.sweep_interval, minimum=1),
         )
 
     @property
@@ -124,6 +129,18 @@ class Settings:
             server_concurrent=self.server_concurrent,
             server_queued=self.server_queued,
         )
+
+
+def _shard_plan(reader: _Reader) -> ShardPlan:
+    count = reader.integer("CRATE_SHARD_COUNT", 1, minimum=1)
+    raw_ids = reader.text("CRATE_SHARD_IDS")
+    try:
+        ids = parse_shard_ids(raw_ids) if raw_ids else None
+    except ValueError:
+        raise ConfigError(f"CRATE_SHARD_IDS must be shard numbers or ranges such as 0-3,5, not {raw_ids!r}.") from None
+    if ids is not None and any(i >= count for i in ids):
+        raise ConfigError(f"CRATE_SHARD_IDS must lie in 0-{count - 1} (CRATE_SHARD_COUNT is {count}), not {raw_ids!r}.")
+    return ShardPlan.of(count, ids, reader.flag("CRATE_PRIMARY"))
 
 
 class _Reader:
@@ -146,6 +163,16 @@ class _Reader:
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
         return value
+
+    def flag(self, name: str) -> bool | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be 1 or 0, not {raw!r}.")
 
     def optional_integer(self, name: str) -> int | None:
         raw = self.text(name)

@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     # a generic supervised process pool: it imports nothing of Crate's but the error base
     ("bot.pool", 0),
     ("bot.admission", 0),  # reservations for analysis (member, server, everybody): asyncio only
+    ("bot.shards", 0),  # which gateway shards this process runs, and whether it is the primary one
     # storage: all SQL
     ("bot.store", 1),
     # bytes in, samples out
