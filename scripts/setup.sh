@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(ffmpeg libopus0 libsodium23 python3-venv singularity-music nexuiz-music)
+# postgresql: the tests run the store against a real, throwaway PostgreSQL server (tests/postgres_server.py).
+SYSTEM_PACKAGES=(ffmpeg libopus0 libsodium23 python3-venv singularity-music nexuiz-music postgresql)
 
 missing=()
 for package in "${SYSTEM_PACKAGES[@]}"; do

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import postgres_server as pg
 from tests.music import convert, singularity_track
 
 #: The real track most fixtures are cut from, and where the cut starts (past its intro).
@@ -114,3 +115,30 @@ def tiny_genre_dataset(tmp_path_factory) -> dict[str, Path]:
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda job: convert(*job, *cut), jobs))
     return {split: root / split for split in TINY_GENRES}
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the whole run (see tests/postgres_server.py).
+
+    Started on first use; when PostgreSQL cannot be installed or started, every test that needs
+    it fails with the reason (it is not skipped).
+    """
+    try:
+        server = pg.start()
+    except pg.PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL is unavailable: {error}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """``postgresql://…`` of a fresh, empty database on the session's server, dropped afterwards."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
