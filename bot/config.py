@@ -41,6 +41,10 @@ class Settings:
     discord_gateway_url: str | None = None
     discord_guild_id: int | None = None
     database_path: Path = Path("crate.sqlite3")
+    #: ``postgresql://…``: the store lives in PostgreSQL instead of the SQLite file ``database_path``.
+    database_url: str | None = None
+    #: Where analysis jobs run: "pool" (worker processes of this process) or "postgres" (``crate worker``s).
+    queue: str = "pool"
     workers: int = 2
     queue_depth: int = 8
     job_timeout: float = 120.0
@@ -101,6 +105,8 @@ class Settings:
             discord_gateway_url=reader.text("DISCORD_GATEWAY_URL"),
             discord_guild_id=reader.optional_integer("DISCORD_GUILD_ID"),
             database_path=Path(reader.text("CRATE_DATABASE") or cls.database_path),
+            database_url=_database_url(reader.text("CRATE_DATABASE_URL")),
+            queue=_queue(reader.text("CRATE_QUEUE"), reader.text("CRATE_DATABASE_URL")),
             workers=reader.integer("CRATE_WORKERS", cls.workers, minimum=1),
             queue_depth=reader.integer("CRATE_QUEUE_DEPTH", cls.queue_depth, minimum=1),
             job_timeout=reader.number("CRATE_JOB_TIMEOUT", cls.job_timeout, minimum=1),
@@ -129,6 +135,23 @@ class Settings:
             server_concurrent=self.server_concurrent,
             server_queued=self.server_queued,
         )
+
+
+def _database_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "CRATE_DATABASE_URL must be a postgresql:// URL (for SQLite, set CRATE_DATABASE to a file instead)."
+        )
+    return value
+
+
+def _queue(value: str | None, database_url: str | None) -> str:
+    queue = (value or "pool").lower()
+    if queue not in ("pool", "postgres"):
+        raise ConfigError(f"CRATE_QUEUE must be pool or postgres, not {value!r}.")
+    if queue == "postgres" and not database_url:
+        raise ConfigError("CRATE_QUEUE=postgres needs CRATE_DATABASE_URL: the queue lives in that PostgreSQL.")
+    return queue
 
 
 def _shard_plan(reader: _Reader) -> ShardPlan:

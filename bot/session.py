@@ -448,9 +448,7 @@ class SessionService:
         idle for longer than ``idle_limit``; their summaries, to post in their channels."""
         return [await self.end(session) for session, stale in await self._open_sessions(idle_limit, None) if stale]
 
-    async def _open_sessions(
-        self, idle_limit: float, owns: Callable[[int], bool] | None
-    ) -> list[tuple[Session, bool]]:
+    async def _open_sessions(self, idle_limit: float, owns: Callable[[int], bool] | None) -> list[tuple[Session, bool]]:
         """Open sessions (of the guilds ``owns`` accepts), each with whether it is stale."""
         now = self.clock()
         found = []

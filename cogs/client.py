@@ -103,6 +103,11 @@ class CrateBot(commands.AutoShardedBot):
             except discord.HTTPException:
                 log.warning("could not tell a member about the restart")
         await asyncio.gather(*pending, return_exceptions=True)
+        if not hasattr(self, "_AutoShardedClient__queue"):
+            # discord.py 2.7's AutoShardedClient.close() posts to an event queue that only
+            # connect() creates: a bot closed without connecting (`crate run --sync-global`,
+            # tests that only inspect the commands) would fail there.
+            self._AutoShardedClient__queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
         await super().close()
 
     async def refresh_attachment_link(self, url: str, channel_id: int | None, message_id: int | None) -> str:
@@ -140,9 +145,7 @@ class CrateBot(commands.AutoShardedBot):
         await remember_member(self.crate, member.guild.id, member, None)
 
     async def on_ready(self) -> None:
-        log.info(
-            "connected as %s to %d servers on %s", self.user, len(self.guilds), self.settings.shards.describe()
-        )
+        log.info("connected as %s to %d servers on %s", self.user, len(self.guilds), self.settings.shards.describe())
 
 
 async def remember_member(crate: Crate | None, guild_id: int | None, user, data) -> None:

@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.audio", 2),
     # samples in, an Analysis out
     ("bot.listen", 3),
+    # the same analysis jobs on a PostgreSQL-backed task queue (procrastinate): `crate worker`s anywhere
+    ("bot.queue", 3),
     # recommendations, the in-memory title index
     ("bot.recommend", 4),
     ("bot.titles", 4),

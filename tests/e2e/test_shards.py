@@ -16,7 +16,7 @@ import pytest
 from bot.shards import shard_of
 from cogs.client import sync_commands
 from tests.fakediscord import FakeDiscord, discord_pointed_at
-from tests.fakediscord.builders import FakeUser, make_guild
+from tests.fakediscord.builders import FakeGuild, FakeUser, make_guild
 from tests.fakediscord.harness import crate_env, crate_process, settings_for
 
 pytestmark = pytest.mark.asyncio
@@ -28,7 +28,7 @@ SHARDS = 2
 def guilds_on_each_shard(count: int):
     """One guild per shard (snowflakes are time-based: make guilds until every shard has one)."""
     users: dict[str, FakeUser] = {}
-    found = {}
+    found: dict[int, FakeGuild] = {}
     while len(found) < count:
         guild = make_guild(f"Guild {len(found) + 1}", users=users)
         found.setdefault(shard_of(guild.id, count), guild)

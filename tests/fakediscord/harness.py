@@ -109,7 +109,9 @@ def crate_env(fake: FakeDiscord, database: Path, **overrides: str) -> dict[str, 
 
 
 @contextlib.asynccontextmanager
-async def crate_process(env: dict[str, str], log_path: Path, *command: str) -> AsyncIterator[asyncio.subprocess.Process]:
+async def crate_process(
+    env: dict[str, str], log_path: Path, *command: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """Run ``python -m bot COMMAND...`` (default ``run``: the real bot) as a process of its own
     until the block ends; then SIGTERM it (the way ``docker stop`` does) and wait."""
     with log_path.open("wb") as log_file:
