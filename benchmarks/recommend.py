@@ -1,4 +1,4 @@
-"""How fast is ``/recommend`` on a big server? ``python -m benchmarks.recommend [--sizes 10000,100000,1000000] [--quick]``
+"""How fast is ``/recommend`` on a big server? ``python -m benchmarks.recommend [--sizes 10000,100000,1000000] [--postgresql [URL]] [--quick]``
 
 For each catalog size it builds a synthetic server: clustered 200-d embeddings (``--genres``
 clusters, tracks spread around their genre's centre like real musicnn embeddings spread around
@@ -17,6 +17,10 @@ Timed, for ``--requests`` random members:
 * **whole request** (SQLite sizes) — :func:`~bot.recommend.service.recommend_for` on warm
   caches: both fingerprint queries, the member's shares, the ranking in a worker thread.
 
+With ``--postgresql URL`` the database sizes are measured on that (empty) PostgreSQL database
+too, through the same :class:`bot.store.Database` API (``CRATE_DATABASE_URL``); ``--postgresql``
+alone starts a throwaway local server (Debian's ``postgresql`` package, as the tests do).
+
 Memory: the peak of one ranking call (tracemalloc), the process RSS growth of the cached
 catalog + ranking features, and the size of the cached rating arrays. The first (cold) load of
 the catalog and of the ratings is reported too.
@@ -26,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import resource
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -91,10 +97,10 @@ def synthetic(n: int, genres: int, seed: int = 0):
     return embeddings, tag_probs, top_genres, ratings, members
 
 
-async def _sqlite_bench(path: Path, embeddings, tag_probs, top_genres, ratings, users) -> tuple:
-    """Write the server into SQLite, load it back as the bot does, time the ranking and the request."""
+async def _store_bench(target: Path | str, embeddings, tag_probs, top_genres, ratings, users) -> tuple:
+    """Write the server into the database, load it back as the bot does, time the ranking and the request."""
     n = len(embeddings)
-    async with Database.open(path) as db:
+    async with Database.open(target) as db:
         async with db.transaction():
             await db.execute_many(
                 "INSERT INTO tracks (id, guild_id, title, source_kind, content_hash, duration, genres, top_genre,"
@@ -183,13 +189,19 @@ def _time_ranking(catalog: Catalog, arrays: RatingArrays, users) -> tuple[list[f
     return total, ranking
 
 
-def bench(n: int, *, genres: int, requests: int, sqlite_max: int, workdir: Path) -> dict:
+def bench(
+    n: int, *, genres: int, requests: int, sqlite_max: int, workdir: Path, database: Path | str | None = None
+) -> dict:
+    """One catalog size; ``database`` (a PostgreSQL URL) instead of a SQLite file in ``workdir``."""
     embeddings, tag_probs, top_genres, ratings, members = synthetic(n, genres)
     users = np.random.default_rng(1).choice(members, size=requests)
     request: list[float] = []
+    kind = "in-memory"
     if n <= sqlite_max:
+        kind = "sqlite" if database is None else "postgresql"
+        target = workdir / f"bench-{n}.sqlite3" if database is None else database
         catalog, arrays, (total, ranking), request, load = asyncio.run(
-            _sqlite_bench(workdir / f"bench-{n}.sqlite3", embeddings, tag_probs, top_genres, ratings, users)
+            _store_bench(target, embeddings, tag_probs, top_genres, ratings, users)
         )
     else:
         catalog, load = _in_memory(embeddings, tag_probs, top_genres)
@@ -206,7 +218,7 @@ def bench(n: int, *, genres: int, requests: int, sqlite_max: int, workdir: Path)
     return {
         "tracks": n,
         "ratings": len(arrays),
-        "store": "sqlite" if n <= sqlite_max else "in-memory",
+        "store": kind,
         "p50_ms": ms(total, 50),
         "p95_ms": ms(total, 95),
         "for_user_p95_ms": ms(ranking, 95),
@@ -227,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite-max", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--postgresql",
+        nargs="?",
+        const="start",
+        metavar="URL",
+        help="also measure on PostgreSQL: an empty database's URL, or nothing to start a throwaway local server",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a smoke run (2,000 tracks on SQLite and 4,000 in memory, 5 requests) that prints the"
@@ -239,13 +258,47 @@ def main(argv: list[str] | None = None) -> int:
 
     threadpool_limits(limits=1)  # as the bot runs (bot/cli.py)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _postgresql(args.postgresql) as server:
         for n in (int(s) for s in args.sizes.split(",")):
-            rows.append(
-                bench(n, genres=args.genres, requests=args.requests, sqlite_max=args.sqlite_max, workdir=Path(tmp))
-            )
-            print(json.dumps(rows[-1]) if args.json else _row(rows[-1]), flush=True)
+            databases: list[Path | str | None] = [None]
+            if server is not None and n <= args.sqlite_max:
+                databases.append(server.create_database(f"bench{n}") if not isinstance(server, str) else server)
+            for database in databases:
+                rows.append(
+                    bench(
+                        n,
+                        genres=args.genres,
+                        requests=args.requests,
+                        sqlite_max=args.sqlite_max,
+                        workdir=Path(tmp),
+                        database=database,
+                    )
+                )
+                print(json.dumps(rows[-1]) if args.json else _row(rows[-1]), flush=True)
+                if isinstance(server, str) and database is not None:
+                    asyncio.run(_empty(server))  # the next size starts from an empty database again
     return 0
+
+
+@contextlib.contextmanager
+def _postgresql(option: str | None):
+    """None, the given URL, or a throwaway local server (tests/postgres_server.py) for the run."""
+    if option is None or option != "start":
+        yield option
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's tests package
+    from tests import postgres_server
+
+    server = postgres_server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _empty(url: str) -> None:
+    async with Database.open(url) as db:
+        await db.execute("TRUNCATE tracks CASCADE")
 
 
 def _row(r: dict) -> str:

@@ -3,8 +3,9 @@
 Sub-commands: ``classify`` files; ``train`` and ``evaluate`` genre models; ``console`` (the
 Discord commands in a terminal) and ``demo`` (a scripted console session on the bundled music,
 the no-token main job); ``run`` (the Discord bot); ``worker`` (analysis workers for the
-PostgreSQL queue); ``index`` (a local music folder into a
-server's catalog); ``evaluate-recs`` (the recommender against baselines on a labeled catalog).
+PostgreSQL queue); ``index`` (a local music folder into a server's catalog); ``evaluate-recs``
+(the recommender against baselines on a labeled catalog); ``migrate-db`` (copy a server's data
+from SQLite to PostgreSQL, or back).
 Heavy imports happen inside the commands so that ``crate --help`` is instant.
 """
 
@@ -128,6 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server to fill")
     index.add_argument("--user", type=int, metavar="USER_ID", help="record the tracks as shared by this member")
     index.set_defaults(handler=_index)
+
+    migrate = commands.add_parser(
+        "migrate-db", help="copy all of Crate's data into another, empty database (e.g. SQLite to PostgreSQL)"
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="sqlite:///crate.sqlite3, a file, or postgresql://…"
+    )
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://… (or sqlite:///…)")
+    migrate.set_defaults(handler=_migrate_db)
     return parser
 
 
@@ -303,6 +313,28 @@ def _worker(args) -> int:
         asyncio.run(work())
     except asyncio.CancelledError:  # SIGTERM: jobs in flight go back to the queue
         logging.getLogger(__name__).info("stopped")
+    return 0
+
+
+def _migrate_db(args) -> int:
+    import asyncio
+
+    from bot.store import Database
+    from bot.store.transfer import copy_database, database_target
+
+    source, target = database_target(args.source), database_target(args.target)
+    if isinstance(source, Path) and not source.is_file():
+        raise CrateError(f"There is no database file at {source}.")
+
+    def progress(table: str, done: int, total: int) -> None:
+        print(f"\r  {table}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    async def copy() -> dict[str, int]:
+        async with Database.open(source) as old, Database.open(target) as new:
+            return await copy_database(old, new, progress)
+
+    copied = asyncio.run(copy())
+    print(f"Copied {sum(copied.values())} rows in {len(copied)} tables; point Crate at the new database to use it.")
     return 0
 
 

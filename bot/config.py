@@ -126,6 +126,11 @@ class Settings:
         )
 
     @property
+    def database_target(self) -> Path | str:
+        """What :meth:`bot.store.Database.open` opens: the PostgreSQL URL if set, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @property
     def admission(self) -> AdmissionLimits:
         """Who may have tracks fetched and analyzed at once (see ``bot.admission``)."""
         return AdmissionLimits(

@@ -163,7 +163,7 @@ class Crate:
         """Open the database, start the analysis workers (or join the queue) and an HTTP session;
         close all after."""
         async with (
-            Database.open(settings.database_path) as db,
+            Database.open(settings.database_target) as db,
             analyzer_for(settings) as pool,
             aiohttp.ClientSession() as http,
         ):

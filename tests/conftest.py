@@ -142,3 +142,12 @@ def postgres_url(postgres_server) -> str:
         yield url
     finally:
         postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request, tmp_path):
+    """What the store's suites open with ``Database.open``: a SQLite file, then a fresh PostgreSQL
+    database, so every test that uses it runs on both."""
+    if request.param == "sqlite":
+        return tmp_path / "crate.sqlite3"
+    return request.getfixturevalue("postgres_url")

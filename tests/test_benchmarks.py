@@ -35,6 +35,16 @@ def test_recommend_quick():
     assert all("ranking p50" in line and "PCA variance kept" in line for line in lines)
 
 
+def test_recommend_quick_on_postgresql(postgres_url):
+    """The same figures on PostgreSQL (``--postgresql URL``) beside SQLite's, same catalog."""
+    done = run("benchmarks/recommend.py", "--quick", "--postgresql", postgres_url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if "tracks (" in line]
+    starts = ["2,000 tracks (sqlite)", "2,000 tracks (postgresql)", "4,000 tracks (in-memory)"]
+    assert [line.lstrip()[: len(start)] for line, start in zip(lines, starts)] == starts, done.stdout
+    assert len(lines) == 3 and "whole request p50" in lines[1] and "n/a (no SQLite)" in lines[2]
+
+
 def test_bot_load_quick():
     done = run("benchmarks/bot_load.py", "--quick")
     # Exit status 1 means a latency target was missed, which a loaded machine may do: that is a

@@ -31,6 +31,8 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.shards", 0),  # which gateway shards this process runs, and whether it is the primary one
     # storage: all SQL
     ("bot.store", 1),
+    ("bot.store.postgres", 1),  # the same store on PostgreSQL (asyncpg), chosen by CRATE_DATABASE_URL
+    ("bot.store.transfer", 1),  # crate migrate-db: every table of one database into another
     # bytes in, samples out
     ("bot.audio", 2),
     # samples in, an Analysis out

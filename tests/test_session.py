@@ -8,7 +8,6 @@ real tracks (tests/music.py) and runs a whole session on them.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 
 import numpy as np
 import pytest
@@ -29,6 +28,7 @@ from bot.session import (
 )
 from bot.store import Database
 from bot.store import sessions as store_sessions
+from tests.databases import INTEGRITY_ERRORS
 
 DIM = EMBEDDING_DIM
 GUILD, OTHER_GUILD = 100, 200
@@ -75,9 +75,10 @@ async def add_clustered_tracks(db: Database, guild_id: int, seed: int = 0) -> di
 
 
 @pytest.fixture
-def db_path(tmp_path):
+def db_path(db_target):
+    """A SQLite file or a fresh PostgreSQL database: the session suite runs on both."""
     clear_cache()
-    return tmp_path / "crate.sqlite3"
+    return db_target
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ async def test_schema_is_guild_scoped_with_one_open_session_per_channel(db, cloc
     ids = await add_clustered_tracks(db, OTHER_GUILD)
     with pytest.raises(UnknownTrack):
         await store_sessions.enqueue(db, GUILD, session.id, ids["jazz"][0], added_by=HOST)
-    with pytest.raises(sqlite3.IntegrityError):  # the composite key refuses a cross-guild row
+    with pytest.raises(INTEGRITY_ERRORS):  # the composite key refuses a cross-guild row
         await db.execute(
             "INSERT INTO session_members (guild_id, session_id, user_id, joined_at) VALUES (?, ?, ?, ?)",
             (OTHER_GUILD, session.id, ALICE, clock()),
@@ -247,7 +248,7 @@ async def test_a_member_who_leaves_no_longer_vetoes(db, service):
         await service.add_track(session, t, ALICE)
     with_carol = await service.fill_queue(session, count=6)
     assert ambient[3] not in {e.track_id for e in with_carol}
-    await db.execute("DELETE FROM session_queue WHERE id IN (SELECT value FROM json_each(?))",
+    await db.execute(f"DELETE FROM session_queue WHERE id IN ({db.dialect.id_list()})",
                      (str([e.id for e in with_carol]),))  # fmt: skip
     await service.leave(session, CAROL)
     without = await service.fill_queue(session, count=3)

@@ -1,4 +1,4 @@
-"""Crate's storage on real SQLite files: schema, migrations, dedup, guild isolation, forgetting."""
+"""Crate's storage on real SQLite files and a real PostgreSQL server: schema, migrations, dedup, guild isolation, forgetting."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.errors import CrateError
 from bot.store import Database, DatabaseTooNew, Migration, MigrationError
 from bot.store.database import load_migrations, split_statements
 from bot.store.errors import StoreError
+from tests.databases import INTEGRITY_ERRORS, table_names
 
 GUILD = 1001
 OTHER_GUILD = 2002
@@ -66,67 +67,79 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
-async def db(db_path):
-    async with Database.open(db_path) as database:
+async def db(db_target):
+    async with Database.open(db_target) as database:
         yield database
 
 
 # -- database, pragmas, migrations -----------------------------------------------------------
 
 
-async def test_migrations_create_schema_and_set_user_version(db_path):
+async def test_migrations_create_schema_and_set_user_version(db_target):
     latest = load_migrations()[-1].version
-    async with Database.open(db_path) as db:
+    async with Database.open(db_target) as db:
         assert await db.user_version() == latest >= 1
-        names = {row[0] for row in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"tracks", "shares", "ratings", "members"} <= names
-    with sqlite3.connect(db_path) as raw:
+        assert {"tracks", "shares", "ratings", "members"} <= await table_names(db)
+    if isinstance(db_target, str):
+        return  # the PostgreSQL schema's columns: tests/test_store_dialects.py
+    with sqlite3.connect(db_target) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == latest
         for table in ("tracks", "shares", "ratings", "members"):
             columns = {row[1] for row in raw.execute(f"PRAGMA table_info({table})")}
             assert "guild_id" in columns, table
 
 
-async def test_reopening_is_idempotent(db_path):
-    async with Database.open(db_path) as db:
+async def test_reopening_is_idempotent(db_target):
+    async with Database.open(db_target) as db:
         track, _ = await add(db)
         version = await db.user_version()
-    async with Database.open(db_path) as db:
+    async with Database.open(db_target) as db:
         assert await db.user_version() == version
         assert await store.get_track(db, GUILD, track.id) == track
         assert await store.count_tracks(db, GUILD) == 1
 
 
-async def test_wal_foreign_keys_and_synchronous(db):
+async def test_wal_foreign_keys_and_synchronous(db_path):
+    async with Database.open(db_path) as db:
+        await _check_pragmas(db)
+
+
+async def test_postgresql_waits_for_locks_as_long_as_sqlite(postgres_url):
+    async with Database.open(postgres_url) as db:
+        assert await db.fetch_value("SHOW lock_timeout") == f"{store.database.BUSY_TIMEOUT_MS // 1000}s"
+
+
+async def _check_pragmas(db):
     assert (await db.fetch_value("PRAGMA journal_mode")).lower() == "wal"
     assert await db.fetch_value("PRAGMA foreign_keys") == 1
     assert await db.fetch_value("PRAGMA synchronous") == 1  # NORMAL
     assert await db.fetch_value("PRAGMA busy_timeout") > 0
 
 
-async def test_database_from_the_future_is_refused(db_path):
-    async with Database.open(db_path):
-        pass
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("PRAGMA user_version = 999")
+async def test_database_from_the_future_is_refused(db_target):
+    async with Database.open(db_target) as db:
+        await db._set_user_version(999)  # what a newer Crate leaves behind
     with pytest.raises(DatabaseTooNew) as caught:
-        async with Database.open(db_path):
+        async with Database.open(db_target):
             pass
     assert isinstance(caught.value, StoreError) and isinstance(caught.value, CrateError)
     assert "999" in caught.value.user_message and "Upgrade Crate" in caught.value.user_message
+    setting = "CRATE_DATABASE_URL" if isinstance(db_target, str) else "CRATE_DATABASE"
+    assert f"point {setting} at" in caught.value.user_message
 
 
-async def test_failed_migration_rolls_back_and_later_ones_apply(db_path):
-    good = list(load_migrations())
-    broken = Migration(len(good) + 1, "broken", "CREATE TABLE extra (x INTEGER);\nTHIS IS NOT SQL;")
+async def test_failed_migration_rolls_back_and_later_ones_apply(db_target):
+    dialect = "postgresql" if isinstance(db_target, str) else "sqlite"
+    good = list(load_migrations(dialect))
+    broken = Migration(len(good) + 1, "broken", "CREATE TABLE extra (x INTEGER);\nINSERT INTO nowhere VALUES (1);")
     with pytest.raises(MigrationError):
-        async with Database.open(db_path, migrations=[*good, broken]):
+        async with Database.open(db_target, migrations=[*good, broken]):
             pass
-    async with Database.open(db_path) as db:  # the good migrations stuck, the broken one left nothing
+    async with Database.open(db_target) as db:  # the good migrations stuck, the broken one left nothing
         assert await db.user_version() == len(good)
-        assert await db.fetch_value("SELECT count(*) FROM sqlite_master WHERE name = 'extra'") == 0
+        assert "extra" not in await table_names(db)
     fixed = Migration(len(good) + 1, "extra", "CREATE TABLE extra (x INTEGER); -- done\n")
-    async with Database.open(db_path, migrations=[*good, fixed]) as db:
+    async with Database.open(db_target, migrations=[*good, fixed]) as db:
         assert await db.user_version() == len(good) + 1
 
 
@@ -139,6 +152,16 @@ async def test_unusable_path_is_a_store_error(tmp_path):
     with pytest.raises(StoreError):
         async with Database.open(tmp_path):  # a directory
             pass
+
+
+async def test_unreachable_postgresql_is_a_store_error():
+    from tests.postgres_server import free_port
+
+    url = f"postgresql://crate:secret@127.0.0.1:{free_port()}/crate"  # nothing listens there
+    with pytest.raises(StoreError, match="could not open its database") as refused:
+        async with Database.open(url):
+            pass
+    assert "secret" not in refused.value.user_message and "\n" not in refused.value.user_message
 
 
 def test_migration_files_must_be_numbered_without_gaps():
@@ -302,7 +325,7 @@ async def test_rows_cannot_reference_another_guilds_track(db):
     with pytest.raises(UnknownTrack):
         await store.record_share(db, OTHER_GUILD, BOB, track.id)
     # Even raw SQL that bypasses the API is refused by the composite foreign key.
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(INTEGRITY_ERRORS, match="(?i)foreign key"):
         await db.execute(
             "INSERT INTO ratings (guild_id, user_id, track_id, value, rated_at) VALUES (?, ?, ?, 1, 0)",
             (OTHER_GUILD, BOB, track.id),
@@ -321,7 +344,7 @@ async def test_rating_again_replaces(db):
     assert await store.rating_of(db, GUILD, BOB, track.id) == -1
     with pytest.raises(ValueError):
         await store.rate(db, GUILD, BOB, track.id, 0)
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+    with pytest.raises(INTEGRITY_ERRORS, match="(?i)check"):
         await db.execute("UPDATE ratings SET value = 5")
     assert await store.clear_rating(db, GUILD, BOB, track.id)
     assert not await store.clear_rating(db, GUILD, BOB, track.id)

@@ -1,9 +1,14 @@
-"""Crate's SQLite database: one aiosqlite connection, versioned migrations, one writer path.
+"""Crate's database: one connection, versioned migrations, one writer path.
 
 Usage::
 
-    async with Database.open(settings.database_path) as db:
+    async with Database.open(settings.database_target) as db:
         track, created = await tracks.add_track(db, guild_id, ...)
+
+SQLite (a file path; the default, through aiosqlite) is implemented here; a
+``postgresql://`` URL opens :class:`bot.store.postgres.PostgresDatabase`, which keeps the same
+behaviour (see there). The store modules write SQLite-flavoured SQL with ``?`` placeholders; the
+few constructs the two dialects spell differently come from :attr:`Database.dialect`.
 
 Design:
 
@@ -33,6 +38,7 @@ Design:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -55,6 +61,9 @@ BUSY_TIMEOUT_MS = 5_000
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
+#: Where each dialect's numbered migrations live (the same numbers and names in both).
+MIGRATION_PACKAGES = {"sqlite": "bot.store.migrations", "postgresql": "bot.store.migrations.postgresql"}
+
 Params = Sequence[Any]
 T = TypeVar("T")
 
@@ -68,9 +77,11 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> tuple[Migration, ...]:
-    """The packaged migrations (``bot/store/migrations/*.sql``), checked and in order."""
-    folder = resources.files("bot.store.migrations")
+def load_migrations(dialect: str = "sqlite") -> tuple[Migration, ...]:
+    """The packaged migrations of ``dialect`` (``bot/store/migrations/*.sql`` for SQLite,
+    ``bot/store/migrations/postgresql/*.sql`` for PostgreSQL), checked and in order."""
+    package = MIGRATION_PACKAGES[dialect]
+    folder = resources.files(package)
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
@@ -80,7 +91,7 @@ def load_migrations() -> tuple[Migration, ...]:
             raise MigrationError(detail=f"migration file {entry.name!r} is not named NNNN_name.sql")
     if not found:
         # e.g. a wheel built without the package data "bot.store.migrations" = ["*.sql"].
-        raise MigrationError(detail="no migration files found in bot/store/migrations (not packaged?)")
+        raise MigrationError(detail=f"no migration files found in {package.replace('.', '/')} (not packaged?)")
     return check_migrations(found)
 
 
@@ -127,33 +138,98 @@ def fits_integer(value: int) -> bool:
 _SQLITE_CONSTRAINT_FOREIGNKEY = 787
 
 
+#: PostgreSQL's SQLSTATEs of a failed foreign key and a failed unique constraint.
+_PG_FOREIGN_KEY_VIOLATION, _PG_UNIQUE_VIOLATION = "23503", "23505"
+
+
 def is_foreign_key_violation(error: BaseException) -> bool:
-    """Whether ``error`` is SQLite refusing a row whose foreign key points nowhere."""
+    """Whether ``error`` is the database (SQLite or PostgreSQL) refusing a row whose foreign key
+    points nowhere."""
+    if getattr(error, "sqlstate", None) == _PG_FOREIGN_KEY_VIOLATION:
+        return True
     if not isinstance(error, sqlite3.IntegrityError):
         return False
     code = getattr(error, "sqlite_errorcode", None)
     return code == _SQLITE_CONSTRAINT_FOREIGNKEY or "FOREIGN KEY constraint failed" in str(error)
 
 
+def is_unique_violation(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing a row that repeats a unique key."""
+    if getattr(error, "sqlstate", None) == _PG_UNIQUE_VIOLATION:
+        return True
+    return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+
+
 @contextmanager
 def unknown_track_on_foreign_key(detail: str) -> Iterator[None]:
-    """Turn SQLite refusing a row whose foreign key points nowhere into :class:`UnknownTrack`.
+    """Turn the database refusing a row whose foreign key points nowhere into :class:`UnknownTrack`.
 
     The one place where "that track is not in this guild" is read from a failed constraint;
     any other integrity error passes through unchanged.
     """
     try:
         yield
-    except sqlite3.IntegrityError as error:
+    except Exception as error:
         if is_foreign_key_violation(error):
             raise UnknownTrack(detail=detail) from error
         raise
 
 
-class Database:
-    """One aiosqlite connection with Crate's pragmas, migrations and the single writer path."""
+@dataclass(frozen=True)
+class Dialect:
+    """The few SQL constructs SQLite and PostgreSQL spell differently, for the store's queries."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path | str):
+    name: str
+    #: Case-insensitive (for ASCII at least) pattern match: SQLite's LIKE, PostgreSQL's ILIKE.
+    like: str
+    #: The largest of several values (SQLite's scalar max(a, b, ...)).
+    greatest: str
+    #: The environment variable that names this database, for sentences telling people what to change.
+    setting: str
+    #: What that variable names ("file", "database"), for the same sentences.
+    target: str
+
+    def total(self, expression: str) -> str:
+        """SQLite's ``total()``: the float sum, 0.0 over no rows."""
+        return f"total({expression})" if self.name == "sqlite" else f"coalesce(sum(({expression})::float8), 0.0)"
+
+    def id_list(self, placeholder: str = "?") -> str:
+        """A subquery of the integers in a JSON array parameter (``json.dumps([1, 2])``)."""
+        if self.name == "sqlite":
+            return f"SELECT value FROM json_each({placeholder})"
+        return f"SELECT value::bigint FROM json_array_elements_text(({placeholder})::json)"
+
+    def json_array(self, column: str, source: str) -> str:
+        """A scalar subquery: ``column`` of ``source`` (``table alias WHERE ...``) as a JSON array text,
+        in ascending order."""
+        if self.name == "sqlite":
+            return f"(SELECT json_group_array({column}) FROM (SELECT {column} FROM {source} ORDER BY {column}))"
+        return f"(SELECT coalesce(json_agg({column} ORDER BY {column}), '[]')::text FROM {source})"
+
+
+SQLITE = Dialect(name="sqlite", like="LIKE", greatest="max", setting="CRATE_DATABASE", target="file")
+POSTGRESQL = Dialect(
+    name="postgresql", like="ILIKE", greatest="greatest", setting="CRATE_DATABASE_URL", target="database"
+)
+
+
+def is_database_url(target: str | Path) -> bool:
+    """Whether ``target`` names a PostgreSQL database (``postgresql://…``) rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+class Database:
+    """One aiosqlite connection with Crate's pragmas, migrations and the single writer path.
+
+    The transaction bookkeeping, the writer lock and the migration loop are shared with
+    :class:`bot.store.postgres.PostgresDatabase`, which overrides the driver hooks.
+    """
+
+    dialect: Dialect = SQLITE
+    #: The driver's errors: a migration failing with one of these is a :class:`MigrationError`.
+    driver_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
+    def __init__(self, connection: Any, path: Path | str):
         self._conn = connection
         self.path = path
         self._lock = asyncio.Lock()
@@ -164,7 +240,14 @@ class Database:
 
     @classmethod
     async def connect(cls, path: str | Path, *, migrations: Sequence[Migration] | None = None) -> Database:
-        """Open (creating if needed) and migrate the database at ``path``; call :meth:`close`."""
+        """Open (creating if needed) and migrate the database at ``path``; call :meth:`close`.
+
+        ``path`` is a SQLite file, or a ``postgresql://`` URL (:class:`~bot.store.postgres.PostgresDatabase`).
+        """
+        if is_database_url(path):
+            from bot.store.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(path), migrations=migrations)
         try:
             if str(path) != ":memory:":
                 # Fail on an unusable path here, before aiosqlite starts its worker thread: a
@@ -254,8 +337,8 @@ class Database:
         if current > latest:
             raise DatabaseTooNew(
                 f"Crate's database ({self.path}) has schema version {current}, but this version of "
-                f"Crate only knows versions up to {latest}. Upgrade Crate, or point CRATE_DATABASE "
-                "at another file.",
+                f"Crate only knows versions up to {latest}. Upgrade Crate, or point {self.dialect.setting} "
+                f"at another {self.dialect.target}.",
                 detail=f"user_version={current} latest={latest}",
             )
         for migration in migrations:
@@ -266,20 +349,27 @@ class Database:
                     # Another process may have migrated while we waited for the write lock.
                     if await self.user_version() >= migration.version:
                         continue
-                    for statement in split_statements(migration.sql):
-                        await self.execute(statement)
-                    await self.execute(f"PRAGMA user_version = {migration.version:d}")
-                    problems = await self.fetch_all("PRAGMA foreign_key_check")
-                    if problems:
-                        raise MigrationError(
-                            detail=f"foreign key violations after migration: {[tuple(r) for r in problems[:5]]}"
-                        )
-            except sqlite3.Error as error:
+                    await self._apply(migration)
+                    await self._set_user_version(migration.version)
+                    await self._check_foreign_keys()
+            except self.driver_errors as error:
                 raise MigrationError(
                     detail=f"migration {migration.version:04d}_{migration.name} failed: {error}"
                 ) from error
             log.info("applied database migration %04d_%s", migration.version, migration.name)
             current = migration.version
+
+    async def _apply(self, migration: Migration) -> None:
+        for statement in split_statements(migration.sql):
+            await self.execute(statement)
+
+    async def _set_user_version(self, version: int) -> None:
+        await self.execute(f"PRAGMA user_version = {version:d}")
+
+    async def _check_foreign_keys(self) -> None:
+        problems = await self.fetch_all("PRAGMA foreign_key_check")
+        if problems:
+            raise MigrationError(detail=f"foreign key violations after migration: {[tuple(r) for r in problems[:5]]}")
 
     async def user_version(self) -> int:
         return int(await self.fetch_value("PRAGMA user_version"))
@@ -291,7 +381,7 @@ class Database:
 
     async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one statement: directly inside our own transaction, else under the lock."""
-        with _busy_is_typed():
+        with self._typed_errors():
             if self._in_own_transaction():
                 return await operation()
             async with self._lock:
@@ -323,34 +413,52 @@ class Database:
         if self._in_own_transaction():
             name = f"sp{self._depth}"
             self._depth += 1
-            await self._conn.execute(f"SAVEPOINT {name}")
+            await self._control(f"SAVEPOINT {name}")
             try:
                 yield self
-                await self._conn.execute(f"RELEASE {name}")
+                await self._control(f"RELEASE {name}")
             except BaseException:
-                if self._conn.in_transaction:
-                    await _unstoppable(self._conn.execute(f"ROLLBACK TO {name}"))
-                    await _unstoppable(self._conn.execute(f"RELEASE {name}"))
+                if self._connection_in_transaction():
+                    await _unstoppable(self._control(f"ROLLBACK TO {name}"))
+                    await _unstoppable(self._control(f"RELEASE {name}"))
                 raise
             finally:
                 self._depth -= 1
             return
 
         async with self._lock:
-            with _busy_is_typed():
-                await self._conn.execute("BEGIN IMMEDIATE")
+            with self._typed_errors():
+                await self._begin()
             self._owner = asyncio.current_task()
             self._depth = 1
             try:
                 yield self
-                await _unstoppable(self._conn.execute("COMMIT"))
+                await _unstoppable(self._control("COMMIT"))
             except BaseException:
-                if self._conn.in_transaction:
-                    await _unstoppable(self._conn.execute("ROLLBACK"))
+                if self._connection_in_transaction():
+                    await _unstoppable(self._control("ROLLBACK"))
                 raise
             finally:
                 self._owner = None
                 self._depth = 0
+
+    # -- driver hooks (overridden by PostgresDatabase) ------------------------------------
+
+    async def _begin(self) -> None:
+        """Start a transaction holding the database's write lock (SQLite: one writer at a time)."""
+        await self._conn.execute("BEGIN IMMEDIATE")
+
+    async def _control(self, sql: str) -> None:
+        """Run a transaction-control statement (COMMIT, SAVEPOINT ...) on the connection."""
+        await self._conn.execute(sql)
+
+    def _connection_in_transaction(self) -> bool:
+        return bool(self._conn.in_transaction)
+
+    def _typed_errors(self) -> contextlib.AbstractContextManager[None]:
+        return _busy_is_typed()
+
+    # -- statements -----------------------------------------------------------------------
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement; returns the number of rows it changed."""

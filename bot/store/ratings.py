@@ -70,8 +70,10 @@ async def ratings_in_guild(db: Database, guild_id: int) -> list[Rating]:
 async def track_scores(db: Database, guild_id: int, limit: int = 25) -> list[TrackScore]:
     """The best-liked tracks of the guild: highest likes − dislikes first, then most likes."""
     rows = await db.fetch_rows(
-        "SELECT track_id, sum(value = 1) AS likes, sum(value = -1) AS dislikes FROM ratings"
-        " WHERE guild_id = ? GROUP BY track_id"
+        "SELECT track_id, likes, dislikes FROM ("
+        " SELECT track_id, sum(CASE WHEN value = 1 THEN 1 ELSE 0 END) AS likes,"
+        " sum(CASE WHEN value = -1 THEN 1 ELSE 0 END) AS dislikes FROM ratings"
+        " WHERE guild_id = ? GROUP BY track_id) AS scores"
         " ORDER BY likes - dislikes DESC, likes DESC, track_id LIMIT ?",
         (guild_id, max(0, int(limit))),
     )
@@ -86,8 +88,9 @@ async def delete_ratings_of(db: Database, guild_id: int, user_id: int) -> int:
 async def ratings_fingerprint(db: Database, guild_id: int) -> tuple:
     """What changes whenever a rating of the guild does: count, newest ``rated_at`` and sums of
     ``value``, ``rated_at`` and ``track_id * value`` (an in-place like -> dislike changes them)."""
+    total = db.dialect.total
     row = await db.fetch_one(
-        "SELECT count(*), max(rated_at), total(value), total(rated_at), total(track_id * value)"
+        f"SELECT count(*), max(rated_at), {total('value')}, {total('rated_at')}, {total('track_id * value')}"
         " FROM ratings WHERE guild_id = ?",
         (guild_id,),
     )

@@ -12,14 +12,14 @@ Queue entries move ``queued -> playing -> played | skipped``; at most one entry 
 from __future__ import annotations
 
 import bisect
+import functools
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.store.database import Database, fits_integer, unknown_track_on_foreign_key
+from bot.store.database import Database, Dialect, fits_integer, is_unique_violation, unknown_track_on_foreign_key
 from bot.store.errors import StoreError
 
 #: ``host_id`` of a closed session whose host was forgotten (``host_id`` is NOT NULL; 0 is no member).
@@ -87,13 +87,20 @@ class QueueEntry:
 
 
 _SESSION = "id, guild_id, channel_id, host_id, voice_channel_id, status, started_at, ended_at, now_playing_message_id"
-_ENTRY = (
-    "q.id, q.guild_id, q.session_id, q.position, q.track_id, t.title, t.top_genre, q.added_by,"
-    " q.reason, q.status, q.queued_at, q.started_at, q.ended_at,"
-    " (SELECT json_group_array(s.user_id) FROM (SELECT user_id FROM session_served s"
-    "   WHERE s.guild_id = q.guild_id AND s.session_id = q.session_id AND s.entry_id = q.id"
-    "   ORDER BY user_id) s), q.picked_by_crate"
-)
+
+
+@functools.cache
+def _entry_columns(dialect: Dialect) -> str:
+    served = dialect.json_array(
+        "user_id",
+        "session_served s WHERE s.guild_id = q.guild_id AND s.session_id = q.session_id AND s.entry_id = q.id",
+    )
+    return (
+        "q.id, q.guild_id, q.session_id, q.position, q.track_id, t.title, t.top_genre, q.added_by,"
+        f" q.reason, q.status, q.queued_at, q.started_at, q.ended_at, {served}, q.picked_by_crate"
+    )
+
+
 _ENTRY_FROM = "session_queue q JOIN tracks t ON t.guild_id = q.guild_id AND t.id = q.track_id"
 
 
@@ -135,8 +142,8 @@ async def open_session(
                 (guild_id, channel_id, host_id, voice_channel_id, started),
             )
             await join(db, guild_id, session_id, host_id, now=started)
-    except sqlite3.IntegrityError as error:
-        if "UNIQUE" in str(error):
+    except Exception as error:
+        if is_unique_violation(error):
             raise SessionAlreadyOpenError(detail=f"guild {guild_id} channel {channel_id}") from error
         raise
     return Session(session_id, guild_id, channel_id, host_id, voice_channel_id, "open", started, None, None)
@@ -210,13 +217,14 @@ async def set_now_playing_message(db: Database, guild_id: int, session_id: int, 
 
 async def last_activity(db: Database, guild_id: int, session_id: int) -> float | None:
     """When anything last happened in the session: start, a join or leave, a track queued or started."""
+    greatest = db.dialect.greatest
     return await db.fetch_value(
         "SELECT max(t) FROM ("
         " SELECT started_at AS t FROM sessions WHERE guild_id = ?1 AND id = ?2"
-        " UNION ALL SELECT max(joined_at, coalesce(left_at, 0)) FROM session_members"
+        f" UNION ALL SELECT {greatest}(joined_at, coalesce(left_at, 0)) FROM session_members"
         "  WHERE guild_id = ?1 AND session_id = ?2"
-        " UNION ALL SELECT max(queued_at, coalesce(started_at, 0), coalesce(ended_at, 0)) FROM session_queue"
-        "  WHERE guild_id = ?1 AND session_id = ?2)",
+        f" UNION ALL SELECT {greatest}(queued_at, coalesce(started_at, 0), coalesce(ended_at, 0)) FROM session_queue"
+        "  WHERE guild_id = ?1 AND session_id = ?2) AS activity",
         (guild_id, session_id),
     )
 
@@ -326,7 +334,7 @@ async def enqueue(
 
 async def get_entry(db: Database, guild_id: int, session_id: int, entry_id: int) -> QueueEntry | None:
     row = await db.fetch_one(
-        f"SELECT {_ENTRY} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ? AND q.id = ?",
+        f"SELECT {_entry_columns(db.dialect)} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ? AND q.id = ?",
         (guild_id, session_id, entry_id),
     )
     return None if row is None else _entry(row)
@@ -336,7 +344,7 @@ async def queue_of(
     db: Database, guild_id: int, session_id: int, *, statuses: Iterable[EntryStatus] | None = None
 ) -> list[QueueEntry]:
     """The session's entries in position order (all of them, or those with one of ``statuses``)."""
-    sql = f"SELECT {_ENTRY} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ?"
+    sql = f"SELECT {_entry_columns(db.dialect)} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ?"
     params: list = [guild_id, session_id]
     if statuses is not None:
         wanted = list(statuses)
@@ -354,7 +362,7 @@ async def upcoming(db: Database, guild_id: int, session_id: int) -> list[QueueEn
 async def current_entry(db: Database, guild_id: int, session_id: int) -> QueueEntry | None:
     """The entry playing now, or None."""
     row = await db.fetch_one(
-        f"SELECT {_ENTRY} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ? AND q.status = 'playing'",
+        f"SELECT {_entry_columns(db.dialect)} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ? AND q.status = 'playing'",
         (guild_id, session_id),
     )
     return None if row is None else _entry(row)

@@ -211,9 +211,10 @@ async def search_tracks(db: Database, guild_id: int, text: str, limit: int = SEA
     if not text:
         return await recent_tracks(db, guild_id, limit)
     escaped = _like_escape(text)
+    like = db.dialect.like
     rows = await db.fetch_all(
-        f"SELECT {_COLUMNS} FROM tracks WHERE guild_id = ? AND title LIKE ? ESCAPE '\\'"
-        " ORDER BY title LIKE ? ESCAPE '\\' DESC, added_at DESC, id DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM tracks WHERE guild_id = ? AND title {like} ? ESCAPE '\\'"
+        f" ORDER BY title {like} ? ESCAPE '\\' DESC, added_at DESC, id DESC LIMIT ?",
         (guild_id, f"%{escaped}%", f"{escaped}%", limit),
     )
     return [_track(row) for row in rows]
@@ -300,7 +301,7 @@ async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[i
     if not ids:
         return 0
     return await db.execute(
-        "DELETE FROM tracks WHERE guild_id = ? AND id IN (SELECT value FROM json_each(?))"
+        f"DELETE FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})"
         " AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.guild_id = tracks.guild_id AND s.track_id = tracks.id)"
         " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)",
         (guild_id, json.dumps(ids)),
