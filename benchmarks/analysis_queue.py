@@ -6,10 +6,11 @@ Same tracks both ways (the example music, repeated): first the bot's own
 process each, on a real PostgreSQL started for the run (tests/postgres_server.py: Debian's
 ``postgresql``). Per job through the queue: the seconds from enqueueing (audio upload included)
 to holding the outcome, minus the seconds the analysis took in the worker = the queue's overhead
-(p50/p95). Jobs are all submitted at once, as a burst of ``/genre`` would be; throughput counts
-from the first submission to the last outcome, with every worker already started.
+(p50/p95), measured on jobs sent one at a time so that no job waits behind another. For
+throughput the jobs are all submitted at once, as a burst of ``/genre`` would be, counted from
+the first submission to the last outcome, with every worker already started.
 
-    python benchmarks/analysis_queue.py            # 1 and 2 workers, 24 tracks
+    python benchmarks/analysis_queue.py            # 1 and 2 workers, 12 tracks
     python benchmarks/analysis_queue.py --quick    # 1 worker, 3 tracks (run by tests/test_benchmarks.py)
 
 The last line is the figures as JSON. On a 2-core machine shared with other work the figures
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bot.listen.worker import AnalysisPool  # noqa: E402
 from bot.queue import AnalysisQueue  # noqa: E402
 from tests import postgres_server  # noqa: E402
+from tests.fakediscord.harness import crate_env, crate_process, wait_for_log  # noqa: E402
 
 
 def tracks(count: int) -> list[Path]:
@@ -53,48 +55,26 @@ async def through_pool(paths: list[Path], workers: int) -> float:
         return len(paths) / (time.perf_counter() - started)
 
 
-async def start_worker(url: str, folder: Path) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRATE_", "DISCORD_"))}
-    env.update({"CRATE_QUEUE": "postgres", "CRATE_DATABASE_URL": url, "CRATE_WORKERS": "1", "PYTHONPATH": str(ROOT)})
-    log = folder / "worker.log"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "worker",
-        env=env,
-        cwd=folder,
-        stdout=log.open("wb"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    async with asyncio.timeout(300):
-        while "crate worker ready" not in log.read_text(errors="replace"):
-            if process.returncode is not None:
-                raise RuntimeError(f"crate worker exited: {log.read_text()}")
-            await asyncio.sleep(0.2)
-    return process
-
-
 async def through_queue(url: str, paths: list[Path], workers: int, scratch: Path) -> tuple[float, list[float]]:
-    processes = []
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        env = crate_env(None, None, CRATE_QUEUE="postgres", CRATE_DATABASE_URL=url)
         for i in range(workers):
-            folder = scratch / f"worker-{workers}-{i}"
-            folder.mkdir()
-            processes.append(await start_worker(url, folder))
+            log = scratch / f"worker-{workers}-{i}" / "worker.log"
+            log.parent.mkdir()
+            process = await stack.enter_async_context(crate_process(env, log, "worker"))
+            await wait_for_log(process, log, "crate worker ready")
         async with AnalysisQueue(url, workers=workers, queue_depth=len(paths), job_timeout=300) as queue:
             started = time.perf_counter()
             await asyncio.gather(*(queue.analyze(p) for p in paths))
             rate = len(paths) / (time.perf_counter() - started)
+            queue.timings.clear()
+            for path in paths:  # one at a time: no job waits behind another, only for the queue
+                await queue.analyze(path)
             return rate, [wait - analysis for wait, analysis in queue.timings]
-    finally:
-        for process in processes:
-            process.terminate()
-        await asyncio.gather(*(p.wait() for p in processes))
 
 
 async def main(quick: bool) -> dict:
-    paths = tracks(3 if quick else 24)
+    paths = tracks(3 if quick else 12)
     counts = (1,) if quick else (1, 2)
     figures: dict = {"tracks": len(paths), "pool": {}, "queue": {}}
     server = postgres_server.start()

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,64 +18,55 @@ import pytest
 from bot.catalog import content_hash
 from bot.config import Settings
 from bot.queue import QUEUE, AnalysisQueue
-from tests.fakediscord.harness import ROOT
+from tests.fakediscord.harness import ROOT, crate_env, crate_process, wait_for_log
 
 pytestmark = pytest.mark.asyncio
 
 EXAMPLES = ROOT / "examples"
 
 
-def worker_env(url: str, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRATE_", "DISCORD_"))}
-    env.update({"CRATE_QUEUE": "postgres", "CRATE_DATABASE_URL": url, "CRATE_WORKERS": "1", "PYTHONPATH": str(ROOT)})
-    env.update(overrides)
-    return env
-
-
 @contextlib.asynccontextmanager
 async def crate_worker(url: str, log_path: Path):
-    """A real ``crate worker`` process; yields once it says it is ready."""
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "worker",
-            env=worker_env(url), cwd=log_path.parent, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            async with asyncio.timeout(180):
-                while "crate worker ready" not in log_path.read_text(errors="replace"):
-                    if process.returncode is not None:
-                        raise AssertionError(f"crate worker exited: {log_path.read_text()}")
-                    await asyncio.sleep(0.2)
-            yield process
-        finally:
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 30)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+    """A real ``crate worker`` process (one analysis process); yields once it says it is ready."""
+    env = crate_env(None, None, CRATE_QUEUE="postgres", CRATE_DATABASE_URL=url)
+    async with crate_process(env, log_path, "worker") as process:
+        await wait_for_log(process, log_path, "crate worker ready")
+        yield process
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below ``pid`` (the worker's fork server and analysis processes)."""
+def descendants(pid: int, *, below: int = 1) -> list[int]:
+    """Every live process below ``pid`` (the worker's fork server and analysis processes);
+    ``below=2``: only from its grandchildren down (the analysis processes, not the fork server)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
                 children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
+    found, todo = [], [(pid, 0)]
     while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
+        parent, depth = todo.pop()
+        for child in children.get(parent, []):
+            if depth + 1 >= below:
+                found.append(child)
+            todo.append((child, depth + 1))
     return found
 
 
 def queue_for(url: str) -> AnalysisQueue:
     settings = Settings.from_env({"CRATE_QUEUE": "postgres", "CRATE_DATABASE_URL": url}, dotenv_path=None)
     return AnalysisQueue.from_settings(settings)
+
+
+async def settled_job_rows(queue: AnalysisQueue) -> list[dict]:
+    """The jobs once none is still marked running (a worker writes the outcome, and so wakes the
+    caller, just before procrastinate marks its job finished)."""
+    async with asyncio.timeout(60):
+        while True:
+            rows = await job_rows(queue)
+            if all(row["status"] != "doing" for row in rows):
+                return rows
+            await asyncio.sleep(0.1)
 
 
 async def job_rows(queue: AnalysisQueue) -> list[dict]:
@@ -98,7 +88,7 @@ async def test_two_workers_share_the_jobs_and_results_wake_the_caller(postgres_u
         for path, analyzed in zip(paths, results):
             assert analyzed.content_hash == content_hash(path)
             assert analyzed.analysis.genres and analyzed.analysis.embedding.shape == (200,)
-        assert [row["status"] for row in await job_rows(queue)] == ["succeeded"] * len(paths)
+        assert [row["status"] for row in await settled_job_rows(queue)] == ["succeeded"] * len(paths)
         # nothing is left behind in Crate's job table
         left = await queue.app.connector.execute_query_all_async("SELECT id FROM crate_analysis_jobs")
         assert left == []
@@ -139,7 +129,7 @@ async def test_a_job_whose_worker_is_killed_is_retried_by_another_worker(postgre
         async with crate_worker(postgres_url, tmp_path / "b" / "worker.log"):
             analyzed = await asyncio.wait_for(job, 120)
         assert analyzed.content_hash == content_hash(path)
-        (row,) = await job_rows(queue)
+        (row,) = await settled_job_rows(queue)
         assert row["status"] == "succeeded" and row["attempts"] >= 1
         assert "retrying it" in (tmp_path / "b" / "worker.log").read_text()
 
@@ -162,3 +152,29 @@ async def test_a_cancelled_wait_aborts_its_job_and_the_queue_says_busy_when_full
         assert [r["status"] for r in await job_rows(queue)] == ["cancelled"]
         left = await queue.app.connector.execute_query_all_async("SELECT id FROM crate_analysis_jobs")
         assert left == []
+
+
+async def test_a_stopped_worker_hands_its_job_back_to_the_queue(postgres_url, tmp_path):
+    """SIGTERM (``docker stop``) to a worker whose job cannot finish: after its grace period
+    the job goes back to the queue (not lost, not failed), and the next worker answers it."""
+    path = EXAMPLES / "nexuiz-brainsukker.ogg"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with queue_for(postgres_url) as queue:
+        async with crate_worker(postgres_url, tmp_path / "a" / "worker.log") as worker_a:
+            frozen = descendants(worker_a.pid, below=2)  # its analysis cannot finish
+            assert frozen
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            job = asyncio.create_task(queue.analyze(path))
+            async with asyncio.timeout(60):
+                while [r["status"] for r in await job_rows(queue)] != ["doing"]:
+                    await asyncio.sleep(0.1)
+            worker_a.terminate()
+            assert await asyncio.wait_for(worker_a.wait(), 60) == 0
+        assert [r["status"] for r in await job_rows(queue)] == ["todo"]
+        async with crate_worker(postgres_url, tmp_path / "b" / "worker.log"):
+            analyzed = await asyncio.wait_for(job, 120)
+        assert analyzed.content_hash == content_hash(path)
+        (row,) = await settled_job_rows(queue)
+        assert row["status"] == "succeeded" and row["attempts"] == 1

@@ -23,8 +23,9 @@ guild's interactions to one shard, so to one process. ``Busy`` when this process
 ``workers + queue_depth`` jobs in flight, or when ``queue_depth`` jobs of every process wait
 untaken in the queue. A ``crate worker`` killed mid-job stops heart-beating; another worker
 retries the job after :data:`STALLED_AFTER` seconds (:data:`MAX_ATTEMPTS` in all, then the
-member reads the pool's "something went wrong while I was listening"). A cancelled wait (the
-member's request dropped, Crate stopping) aborts the job and discards its row.
+member reads the pool's "something went wrong while I was listening"); one stopped with SIGTERM
+lets its jobs finish for :data:`SHUTDOWN_GRACE` seconds and hands the rest back to the queue. A
+cancelled wait (the member's request dropped, Crate stopping) aborts the job and discards its row.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from bot.config import AudioLimits
+from bot.config import AudioLimits, ConfigError
 from bot.listen.worker import AnalyzedFile
 from bot.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback
 from bot.store import analysis_jobs
@@ -58,6 +59,8 @@ TASK = "crate.analyze"
 HEARTBEAT = 2.0
 STALLED_AFTER = 10.0
 MAX_ATTEMPTS = 3
+#: Seconds a stopping ``crate worker`` lets its running jobs finish before handing them back.
+SHUTDOWN_GRACE = 5.0
 #: A waiting bot also looks for its outcome this often, in case a notification was missed.
 POLL_SECONDS = 5.0
 
@@ -75,7 +78,10 @@ def make_app(url: str) -> procrastinate.App:
     from bot.queue import worker
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=connection_url(url)))
-    app.task(name=TASK, queue=QUEUE, pass_context=True)(worker.analyze_job)
+    # A job cancelled in its worker goes back to the queue: a worker stopping (SIGTERM) cancels
+    # what it still runs after SHUTDOWN_GRACE; a job the bot aborted finds its row gone and ends.
+    retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, retry_exceptions=[asyncio.CancelledError])  # type: ignore[list-item]
+    app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retry)(worker.analyze_job)
     return app
 
 
@@ -137,8 +143,6 @@ class AnalysisQueue:
     @classmethod
     def from_settings(cls, settings: Settings) -> AnalysisQueue:
         if not settings.database_url:
-            from bot.config import ConfigError
-
             raise ConfigError("CRATE_QUEUE=postgres needs CRATE_DATABASE_URL (the PostgreSQL the workers use too).")
         return cls(
             settings.database_url,

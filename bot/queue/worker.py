@@ -84,9 +84,10 @@ async def retry_stalled(app: procrastinate.App) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run until cancelled (SIGINT/SIGTERM stop it; jobs in flight go back to the queue)."""
+    """Run until cancelled (SIGINT/SIGTERM): running jobs get SHUTDOWN_GRACE seconds to finish,
+    the others go back to the queue."""
     global _pool
-    from bot.queue import HEARTBEAT, QUEUE, STALLED_AFTER, AnalysisQueue, make_app, prepare_database
+    from bot.queue import HEARTBEAT, QUEUE, SHUTDOWN_GRACE, STALLED_AFTER, AnalysisQueue, make_app, prepare_database
 
     url = AnalysisQueue.from_settings(settings).url  # the same check of CRATE_DATABASE_URL
     app = make_app(url)
@@ -101,6 +102,7 @@ async def run_worker(settings: Settings) -> None:
                 concurrency=settings.workers,
                 update_heartbeat_interval=HEARTBEAT,
                 stalled_worker_timeout=STALLED_AFTER,
+                shutdown_graceful_timeout=SHUTDOWN_GRACE,
                 install_signal_handlers=False,
             )
         finally:

@@ -86,24 +86,19 @@ async def music_server(files: dict[str, tuple[bytes, str]]) -> AsyncIterator[str
         await runner.cleanup()
 
 
-def crate_env(fake: FakeDiscord, database: Path, **overrides: str) -> dict[str, str]:
-    """The environment of a ``crate run`` process (``crate_process``) against ``fake``."""
+def crate_env(fake: FakeDiscord | None, database: Path | None, **overrides: str) -> dict[str, str]:
+    """The environment of a ``crate run`` process (``crate_process``) against ``fake``, on the
+    SQLite file ``database`` (None, None: a ``crate worker``, which needs neither)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("CRATE_", "DISCORD_"))  # the test's own settings only
     }
-    env.update(
-        {
-            "DISCORD_TOKEN": TOKEN,
-            "DISCORD_API_BASE": fake.api_base,
-            "DISCORD_GATEWAY_URL": fake.gateway_url,
-            "CRATE_DATABASE": str(database),
-            "CRATE_WORKERS": "1",
-            "CRATE_URL_ALLOWLIST": "127.0.0.1",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
+    env.update({"CRATE_WORKERS": "1", "CRATE_URL_ALLOWLIST": "127.0.0.1", "PYTHONPATH": str(ROOT)})
+    if fake is not None:
+        env.update({"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url})
+    if database is not None:
+        env["CRATE_DATABASE"] = str(database)
     env.update(overrides)
     return env
 
@@ -129,3 +124,12 @@ async def crate_process(
                 except TimeoutError:
                     process.kill()
                     await process.wait()
+
+
+async def wait_for_log(process: asyncio.subprocess.Process, log_path: Path, text: str, timeout: float = 300) -> None:
+    """Wait until ``text`` appears in a ``crate_process``'s log (e.g. "crate worker ready")."""
+    async with asyncio.timeout(timeout):
+        while text not in log_path.read_text(errors="replace"):
+            if process.returncode is not None:
+                raise AssertionError(f"the process exited ({process.returncode}):\n{log_path.read_text()}")
+            await asyncio.sleep(0.2)
