@@ -58,7 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
     console = commands.add_parser("console", help="Crate's Discord commands in this terminal, on a local database")
     console.add_argument("--user", default="you", help="your listener name (default: you)")
-    console.add_argument("--database", type=Path, help="SQLite file (default: CRATE_DATABASE or ./crate.sqlite3)")
+    console.add_argument(
+        "--database",
+        type=Path,
+        help="SQLite file (default: CRATE_DATABASE_URL, else CRATE_DATABASE or ./crate.sqlite3)",
+    )
     console.set_defaults(handler=_console)
 
     run = commands.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
@@ -254,7 +258,9 @@ def _demo(args) -> int:
 
     settings = _settings()
     with tempfile.TemporaryDirectory(prefix="crate-demo-") as scratch:
-        settings = dataclasses.replace(settings, database_path=Path(scratch) / "demo.sqlite3", workers=1)
+        settings = dataclasses.replace(
+            settings, database_path=Path(scratch) / "demo.sqlite3", database_url=None, workers=1
+        )
 
         async def session() -> None:
             async with Crate.running(settings) as crate:
@@ -273,7 +279,7 @@ def _console(args) -> int:
 
     settings = _settings()
     if args.database:
-        settings = dataclasses.replace(settings, database_path=args.database)
+        settings = dataclasses.replace(settings, database_path=args.database, database_url=None)
 
     async def session() -> None:
         async with Crate.running(settings) as crate:

@@ -112,6 +112,23 @@ async def test_a_lone_write_waiting_on_a_row_lock_is_busy(postgres_url, short_bu
         assert await store.rating_of(db, 1, 20, track.id) == catalog.LIKE
 
 
+async def test_a_dropped_connection_is_busy_once_then_reconnects(postgres_server, postgres_url):
+    async with store.Database.open(postgres_url) as db:
+        track, _ = await add(db, 1, "Song", 10, 1)
+        name = postgres_url.rsplit("/", 1)[1]
+        killed = postgres_server.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            f" WHERE datname = '{name}' AND application_name = 'crate'"
+        )
+        assert killed.strip() == "1"  # what a server restart does to the bot's connection
+        try:
+            await store.rate(db, 1, 20, track.id, catalog.LIKE)
+        except store.DatabaseBusy as busy:  # if the loss is noticed by this statement
+            assert "try again" in busy.user_message
+        await store.rate(db, 1, 30, track.id, catalog.LIKE)
+        assert await store.rating_of(db, 1, 30, track.id) == catalog.LIKE
+
+
 async def test_a_read_only_database_is_refused_at_start(postgres_server, postgres_url):
     async with store.Database.open(postgres_url):
         pass
@@ -152,3 +169,52 @@ def test_crate_run_refuses_an_unreachable_database_in_one_line(tmp_path):
     assert len(refusals) == 1, done.stderr
     assert "could not open its database" in refusals[0] and "secret" not in done.stderr
     assert not (tmp_path / "unused.sqlite3").exists()  # the URL won: no SQLite file was made
+
+
+async def test_the_bot_on_postgresql_acknowledges_a_blocked_like_and_asks_to_retry(postgres_url, tmp_path):
+    """The real bot against the fake Discord with CRATE_DATABASE_URL: /genre stores the track in
+    PostgreSQL; while another process locks the ratings, /like is acknowledged at once and then
+    answers "busy, try again" (nothing stored); afterwards it goes through."""
+    from tests.fakediscord import FakeDiscord
+    from tests.fakediscord.harness import running_crate, settings_for
+
+    examples = ROOT / "examples"
+    async with FakeDiscord() as fake:
+        guild = fake.guilds[0]
+        channel = next(c for c in guild.channels if c.name == "music")
+        settings = settings_for(fake, tmp_path / "unused.sqlite3", workers=1, database_url=postgres_url)
+        async with running_crate(fake, settings):
+            shared = await fake.slash(
+                guild,
+                channel,
+                "alice",
+                "genre",
+                attachments={
+                    "file": ("awakening.ogg", (examples / "singularity-awakening.ogg").read_bytes(), "audio/ogg")
+                },
+            )
+            message = await shared.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
+            track = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
+
+            other = await asyncpg.connect(postgres_url)
+            try:
+                await other.execute("BEGIN; LOCK TABLE ratings IN EXCLUSIVE MODE")
+                like = await fake.slash(guild, channel, "bob", "like", {"track": track})
+                response = await like.wait_response(timeout=10)
+                assert response.type == 5 and response.ephemeral  # deferred: acknowledged first
+                reply = (await like.wait_original(timeout=60)).content  # after the 5-s lock timeout
+                await other.execute("ROLLBACK")
+            finally:
+                await other.close()
+            assert "database is busy" in reply and "try again" in reply, reply
+            assert not fake.late_acks
+
+            again = await fake.slash(guild, channel, "carol", "like", {"track": track})
+            assert "You liked" in (await again.wait_original(timeout=30)).content
+
+    assert not (tmp_path / "unused.sqlite3").exists()  # the URL won over CRATE_DATABASE
+    async with store.Database.open(postgres_url) as db:
+        assert await store.count_tracks(db, guild.id) == 1
+        raters = {r.user_id for r in await store.ratings_in_guild(db, guild.id)}
+    bob, carol = (fake.member(guild, name).id for name in ("bob", "carol"))
+    assert carol in raters and bob not in raters

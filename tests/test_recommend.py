@@ -292,11 +292,11 @@ async def _add(db, guild, name, vector, genre, by=None):
     return track
 
 
-async def test_recommend_for_through_sqlite_never_crosses_guilds(tmp_path):
+async def test_recommend_for_through_the_store_never_crosses_guilds(db_target):
     clear_cache()
     rng = np.random.default_rng(6)
     jazz_c, metal_c = centres(2, seed=12)
-    async with Database.open(tmp_path / "crate.sqlite3") as db:
+    async with Database.open(db_target) as db:
         one, two = 100, 200
         ids = {one: [], two: []}
         for guild in (one, two):
@@ -339,11 +339,11 @@ async def test_recommend_for_through_sqlite_never_crosses_guilds(tmp_path):
     clear_cache()
 
 
-async def test_rating_arrays_are_cached_until_any_rating_changes(tmp_path):
+async def test_rating_arrays_are_cached_until_any_rating_changes(db_target):
     clear_cache()
     rng = np.random.default_rng(7)
     jazz_c, metal_c = centres(2, seed=13)
-    async with Database.open(tmp_path / "crate.sqlite3") as db:
+    async with Database.open(db_target) as db:
         jazz = [(await _add(db, GUILD, f"jazz {i}", v, "jazz")).id for i, v in enumerate(around(jazz_c, 5, 0.4, rng))]
         metal = [
             (await _add(db, GUILD, f"metal {i}", v, "metal")).id for i, v in enumerate(around(metal_c, 5, 0.4, rng))

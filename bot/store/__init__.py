@@ -1,9 +1,11 @@
-"""Crate's storage: SQLite through aiosqlite, every row scoped to its guild.
+"""Crate's storage: SQLite through aiosqlite (or PostgreSQL through asyncpg when
+``CRATE_DATABASE_URL`` is set: :mod:`~bot.store.postgres`), every row scoped to its guild.
 
 The domain values the rows become (:class:`~bot.catalog.Track`, :class:`~bot.catalog.Rating`,
 …) live in :mod:`bot.catalog`, below the store. One module owns each table: :mod:`~bot.store.tracks`, :mod:`~bot.store.shares`,
 :mod:`~bot.store.ratings`, :mod:`~bot.store.members`. :mod:`~bot.store.database` owns the
-connection, the pragmas, the single writer path and the migrations in ``migrations/``.
+connection, the pragmas, the single writer path and the migrations in ``migrations/`` (their
+PostgreSQL twins in ``migrations/postgresql/``); :mod:`~bot.store.transfer` is ``crate migrate-db``.
 """
 
 from bot.store.database import Database, Migration, load_migrations

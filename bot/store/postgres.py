@@ -10,7 +10,9 @@ store modules and their callers do not change:
   position) therefore cannot race another bot process. Lone statements autocommit, as on SQLite.
 * **Busy is typed.** Waiting for a lock is bounded by ``lock_timeout`` (the same
   :data:`~bot.store.database.BUSY_TIMEOUT_MS`); a lock timeout, deadlock, serialization failure
-  or "too many connections" raises :class:`~bot.store.errors.DatabaseBusy`.
+  or "too many connections" raises :class:`~bot.store.errors.DatabaseBusy`; so does a connection
+  the server dropped (a restart, a failover), and the next statement outside a transaction
+  reconnects.
 * **Migrations.** ``migrations/postgresql/NNNN_name.sql`` are the PostgreSQL twins of the SQLite
   files (same numbers, same names, equivalent schema: tests/test_store_dialects.py); the applied
   version is kept in the one-row table ``crate_schema_version`` (SQLite's ``user_version``).
@@ -28,9 +30,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -56,6 +58,8 @@ WRITER_LOCK_KEY = 0x4372617465
 BUSY_SQLSTATES = frozenset({"55P03", "40P01", "40001", "53300", "57P03"})
 
 _VERSION_TABLE = "crate_schema_version"
+
+T = TypeVar("T")
 
 
 def redacted(url: str) -> str:
@@ -110,12 +114,24 @@ def _rowcount(status: str) -> int:
 
 @contextmanager
 def _busy_is_typed() -> Iterator[None]:
+    """Waiting too long for a lock, and a connection the server dropped (restart, failover), become
+    :class:`DatabaseBusy`: the member is asked to try again, and the next statement reconnects."""
     try:
         yield
+    except (asyncpg.PostgresConnectionError, ConnectionError) as error:  # before PostgresError: a subclass
+        raise DatabaseBusy(detail=f"lost the connection to PostgreSQL: {error}") from error
     except asyncpg.PostgresError as error:
         if getattr(error, "sqlstate", None) in BUSY_SQLSTATES:
             raise DatabaseBusy(detail=str(error)) from error
         raise
+
+
+async def _connect(url: str) -> Any:
+    return await asyncpg.connect(
+        url,
+        timeout=BUSY_TIMEOUT_MS / 1000 * 2,
+        server_settings={"lock_timeout": str(BUSY_TIMEOUT_MS), "application_name": "crate"},
+    )
 
 
 class PostgresDatabase(Database):
@@ -124,19 +140,19 @@ class PostgresDatabase(Database):
     dialect = POSTGRESQL
     driver_errors = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
+    def __init__(self, connection: Any, path: str, url: str):
+        super().__init__(connection, path)
+        self._url = url
+
     @classmethod
     async def connect(cls, path: Any, *, migrations: Sequence[Migration] | None = None) -> Database:
         url = str(path)
         shown = redacted(url)
         try:
-            connection = await asyncpg.connect(
-                url,
-                timeout=BUSY_TIMEOUT_MS / 1000 * 2,
-                server_settings={"lock_timeout": str(BUSY_TIMEOUT_MS), "application_name": "crate"},
-            )
+            connection = await _connect(url)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, ValueError) as error:
             raise StoreError(f"Crate could not open its database at {shown}: {error}", detail=repr(error)) from error
-        db = cls(connection, shown)
+        db = cls(connection, shown, url)
         try:
             await db._check_writable()
             await db._migrate(load_migrations("postgresql") if migrations is None else check_migrations(migrations))
@@ -183,7 +199,22 @@ class PostgresDatabase(Database):
 
     # -- driver hooks -----------------------------------------------------------------------
 
+    async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        with self._typed_errors():
+            if self._in_own_transaction():
+                return await operation()
+            async with self._lock:
+                await self._reconnect_if_dropped()
+                return await operation()
+
+    async def _reconnect_if_dropped(self) -> None:
+        """Outside any transaction, a connection the server closed is replaced by a new one."""
+        if self._conn.is_closed():
+            log.warning("the connection to %s was closed; reconnecting", self.path)
+            self._conn = await _connect(self._url)
+
     async def _begin(self) -> None:
+        await self._reconnect_if_dropped()
         await self._conn.execute("BEGIN")
         try:
             await self._conn.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY:d})")
