@@ -101,13 +101,13 @@ async def prepare_database(app: procrastinate.App) -> None:
     await analysis_jobs.create_table(connector)
 
 
-def decode_outcome(data: bytes) -> tuple[AnalyzedFile, float]:
-    """A worker's pickled outcome: the AnalyzedFile and the seconds its analysis took in the
-    worker, or the worker's typed error, raised here."""
+def decode_outcome(data: bytes) -> tuple[AnalyzedFile, float, float]:
+    """A worker's pickled outcome: the AnalyzedFile, the seconds its analysis took in the worker
+    and the wall-clock time it finished at; or the worker's typed error, raised here."""
     kind, *payload = pickle.loads(data)
     if kind == "ok":
-        analyzed, seconds = payload
-        return analyzed, seconds
+        analyzed, seconds, finished_at = payload
+        return analyzed, seconds, finished_at
     error, tb = payload
     error.__cause__ = RemoteTraceback(tb)
     raise error
@@ -137,8 +137,9 @@ class AnalysisQueue:
         self._admitted = 0
         self._closed = False
         #: Per job: (seconds from enqueueing to holding the outcome, seconds the analysis itself
-        #: took in the worker); the difference is the queue's overhead (benchmarks/analysis_queue.py).
-        self.timings: list[tuple[float, float]] = []
+        #: took in the worker, seconds from the worker's end to this process holding the outcome:
+        #: meaningful on one host, whose clock both share); see benchmarks/analysis_queue.py.
+        self.timings: list[tuple[float, float, float]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnalysisQueue:
@@ -257,8 +258,8 @@ class AnalysisQueue:
                         await asyncio.wait_for(asyncio.shield(waiter), POLL_SECONDS)
                     outcome = await analysis_jobs.take_outcome(connector, row_id)
                     if outcome is not None:
-                        analyzed, seconds = decode_outcome(outcome)
-                        self.timings.append((time.perf_counter() - started, seconds))
+                        analyzed, seconds, finished_at = decode_outcome(outcome)
+                        self.timings.append((time.perf_counter() - started, seconds, time.time() - finished_at))
                         return analyzed
                     if waiter.done():
                         waiter.result()  # PoolClosed when closing
