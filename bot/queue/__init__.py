@@ -274,11 +274,13 @@ class AnalysisQueue:
             self._waiters.pop(row_id, None)
 
     async def _abandon(self, job_id: int | None, row_id: int) -> None:
-        """Nobody wants this outcome: abort the job (a running one is cancelled) and drop its row."""
+        """Nobody wants this outcome: drop its row, then abort the job (a running one is
+        cancelled). The row goes first, so that a worker taking the job meanwhile (or a retry
+        of the aborted one) finds nothing to analyze and an outcome has nowhere to land."""
         with contextlib.suppress(Exception):
+            await analysis_jobs.discard(self.app.connector, row_id)
             if job_id is not None:
                 await self.app.job_manager.cancel_job_by_id_async(job_id, abort=True)
-            await analysis_jobs.discard(self.app.connector, row_id)
 
 
 def job_arguments(limits: dict[str, Any]) -> AudioLimits:
