@@ -75,6 +75,19 @@ async def job_rows(queue: AnalysisQueue) -> list[dict]:
     )
 
 
+async def job_held_by(queue: AnalysisQueue, frozen: list[int], path: Path) -> asyncio.Task:
+    """Stop (SIGSTOP) a worker's analysis processes ``frozen``, send a job, and return it once
+    that worker has taken it: it holds the job in ``doing`` and cannot finish it."""
+    assert frozen, "crate worker runs its analysis in child processes"
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    job = asyncio.create_task(queue.analyze(path))
+    async with asyncio.timeout(60):
+        while [r["status"] for r in await job_rows(queue)] != ["doing"]:
+            await asyncio.sleep(0.1)
+    return job
+
+
 async def test_two_workers_share_the_jobs_and_results_wake_the_caller(postgres_url, tmp_path):
     paths = sorted(EXAMPLES.glob("*.ogg"))
     (tmp_path / "a").mkdir()
@@ -115,13 +128,7 @@ async def test_a_job_whose_worker_is_killed_is_retried_by_another_worker(postgre
     async with queue_for(postgres_url) as queue:
         async with crate_worker(postgres_url, tmp_path / "a" / "worker.log") as worker_a:
             frozen = descendants(worker_a.pid)
-            assert frozen, "crate worker runs its analysis in child processes"
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
-            job = asyncio.create_task(queue.analyze(path))
-            async with asyncio.timeout(60):
-                while [r["status"] for r in await job_rows(queue)] != ["doing"]:
-                    await asyncio.sleep(0.1)
+            job = await job_held_by(queue, frozen, path)
             for pid in [worker_a.pid, *frozen]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -162,14 +169,7 @@ async def test_a_stopped_worker_hands_its_job_back_to_the_queue(postgres_url, tm
     (tmp_path / "b").mkdir()
     async with queue_for(postgres_url) as queue:
         async with crate_worker(postgres_url, tmp_path / "a" / "worker.log") as worker_a:
-            frozen = descendants(worker_a.pid, below=2)  # its analysis cannot finish
-            assert frozen
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
-            job = asyncio.create_task(queue.analyze(path))
-            async with asyncio.timeout(60):
-                while [r["status"] for r in await job_rows(queue)] != ["doing"]:
-                    await asyncio.sleep(0.1)
+            job = await job_held_by(queue, descendants(worker_a.pid, below=2), path)  # it cannot finish
             worker_a.terminate()
             assert await asyncio.wait_for(worker_a.wait(), 60) == 0
         assert [r["status"] for r in await job_rows(queue)] == ["todo"]
