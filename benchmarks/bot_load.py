@@ -230,7 +230,9 @@ def analysis_pool():
 
     from bot.listen.worker import AnalysisPool
 
-    pools = [o for o in gc.get_objects() if isinstance(o, AnalysisPool) and not o._closed]
+    pools = [
+        o for o in gc.get_objects() if issubclass(type(o), AnalysisPool) and not o._closed
+    ]  # type(): no dead weakproxy is touched
     return pools[0] if len(pools) == 1 else None
 
 

@@ -2,9 +2,10 @@
 
 Sub-commands: ``classify`` files; ``train`` and ``evaluate`` genre models; ``console`` (the
 Discord commands in a terminal) and ``demo`` (a scripted console session on the bundled music,
-the no-token main job); ``run`` (the Discord bot); ``index`` (a local music folder into a
-server's catalog); ``evaluate-recs`` (the recommender against baselines on a labeled catalog);
-``playlists`` (list a server's playlists, or export one); ``migrate-db`` (copy a server's data
+the no-token main job); ``run`` (the Discord bot); ``worker`` (analysis workers for the
+PostgreSQL queue); ``index`` (a local music folder into a server's catalog); ``evaluate-recs``
+(the recommender against baselines on a labeled catalog); ``playlists`` (list a server's
+playlists, or export one); ``migrate-db`` (copy a server's data
 from SQLite to PostgreSQL, or back).
 Heavy imports happen inside the commands so that ``crate --help`` is instant.
 """
@@ -28,7 +29,7 @@ TOP_TAGS_SHOWN = 5
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    verbose = args.verbose or args.handler is _run
+    verbose = args.verbose or args.handler in (_run, _worker)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -68,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
     run.add_argument("--sync-global", action="store_true", help="publish the slash commands globally, then exit")
     run.set_defaults(handler=_run)
+
+    worker = commands.add_parser(
+        "worker", help="run analysis workers for the PostgreSQL queue (CRATE_QUEUE=postgres), on any host"
+    )
+    worker.set_defaults(handler=_worker)
 
     train = commands.add_parser(
         "train",
@@ -310,6 +316,23 @@ def _run(args) -> int:
     try:
         asyncio.run(run_bot(_settings()))
     except asyncio.CancelledError:  # SIGTERM (cogs.client.stop_on_sigterm): a clean stop
+        logging.getLogger(__name__).info("stopped")
+    return 0
+
+
+def _worker(args) -> int:
+    import asyncio
+
+    from bot.queue.worker import run_worker
+    from cogs.client import stop_on_sigterm
+
+    async def work() -> None:
+        stop_on_sigterm()
+        await run_worker(_settings())
+
+    try:
+        asyncio.run(work())
+    except asyncio.CancelledError:  # SIGTERM: jobs in flight go back to the queue
         logging.getLogger(__name__).info("stopped")
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.admission import AdmissionLimits
 from bot.errors import CrateError
 from bot.format import format_bytes
+from bot.shards import ShardPlan, parse_shard_ids
 
 
 class ConfigError(CrateError):
@@ -42,6 +43,8 @@ class Settings:
     database_path: Path = Path("crate.sqlite3")
     #: ``postgresql://…``: the store lives in PostgreSQL instead of the SQLite file ``database_path``.
     database_url: str | None = None
+    #: Where analysis jobs run: "pool" (worker processes of this process) or "postgres" (``crate worker``s).
+    queue: str = "pool"
     workers: int = 2
     queue_depth: int = 8
     job_timeout: float = 120.0
@@ -60,6 +63,8 @@ class Settings:
     profiles_public: bool = True
     dj_role_id: int | None = None
     limits: AudioLimits = field(default_factory=AudioLimits)
+    shards: ShardPlan = field(default_factory=ShardPlan)
+    sweep_interval: float = 600.0
 
     @classmethod
     def from_env(
@@ -105,6 +110,7 @@ class Settings:
             discord_guild_id=reader.optional_integer("DISCORD_GUILD_ID"),
             database_path=Path(reader.text("CRATE_DATABASE") or cls.database_path),
             database_url=_database_url(reader.text("CRATE_DATABASE_URL")),
+            queue=_queue(reader.text("CRATE_QUEUE"), reader.text("CRATE_DATABASE_URL")),
             workers=reader.integer("CRATE_WORKERS", cls.workers, minimum=1),
             queue_depth=reader.integer("CRATE_QUEUE_DEPTH", cls.queue_depth, minimum=1),
             job_timeout=reader.number("CRATE_JOB_TIMEOUT", cls.job_timeout, minimum=1),
@@ -122,6 +128,8 @@ class Settings:
             profiles_public=reader.boolean("CRATE_PROFILES_PUBLIC", cls.profiles_public),
             dj_role_id=reader.optional_integer("CRATE_DJ_ROLE_ID"),
             limits=limits,
+            shards=_shard_plan(reader),
+            sweep_interval=reader.number("CRATE_SWEEP_INTERVAL", cls.sweep_interval, minimum=1),
         )
 
     @property
@@ -149,6 +157,27 @@ def _database_url(value: str | None) -> str | None:
     return value
 
 
+def _queue(value: str | None, database_url: str | None) -> str:
+    queue = (value or "pool").lower()
+    if queue not in ("pool", "postgres"):
+        raise ConfigError(f"CRATE_QUEUE must be pool or postgres, not {value!r}.")
+    if queue == "postgres" and not database_url:
+        raise ConfigError("CRATE_QUEUE=postgres needs CRATE_DATABASE_URL: the queue lives in that PostgreSQL.")
+    return queue
+
+
+def _shard_plan(reader: _Reader) -> ShardPlan:
+    count = reader.integer("CRATE_SHARD_COUNT", 1, minimum=1)
+    raw_ids = reader.text("CRATE_SHARD_IDS")
+    try:
+        ids = parse_shard_ids(raw_ids) if raw_ids else None
+    except ValueError:
+        raise ConfigError(f"CRATE_SHARD_IDS must be shard numbers or ranges such as 0-3,5, not {raw_ids!r}.") from None
+    if ids is not None and any(i >= count for i in ids):
+        raise ConfigError(f"CRATE_SHARD_IDS must lie in 0-{count - 1} (CRATE_SHARD_COUNT is {count}), not {raw_ids!r}.")
+    return ShardPlan.of(count, ids, reader.flag("CRATE_PRIMARY"))
+
+
 class _Reader:
     """Typed access to string settings, with errors that name the variable."""
 
@@ -169,6 +198,16 @@ class _Reader:
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
         return value
+
+    def flag(self, name: str) -> bool | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be 1 or 0, not {raw!r}.")
 
     def optional_integer(self, name: str) -> int | None:
         raw = self.text(name)

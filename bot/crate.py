@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.errors import CrateError
 from bot.genres import mostly
 from bot.listen.relabel import relabel_legacy
-from bot.listen.worker import AnalysisPool, AnalyzedFile
+from bot.listen.worker import AnalysisPool, AnalyzedFile, Analyzer
 from bot.playlists import PlaylistService
 from bot.recommend.group import GroupPick
 from bot.recommend.radio import pick_radio
@@ -172,9 +172,9 @@ PROFILE_GENRE_MIN = 0.1
 
 
 class Crate:
-    """The application: storage, the analysis pool and the HTTP session, behind plain methods."""
+    """The application: storage, the analysis pool (or queue) and the HTTP session, behind plain methods."""
 
-    def __init__(self, settings: Settings, db: Database, pool: AnalysisPool, http: aiohttp.ClientSession):
+    def __init__(self, settings: Settings, db: Database, pool: Analyzer, http: aiohttp.ClientSession):
         self.settings = settings
         self.db = db
         self.pool = pool
@@ -195,10 +195,11 @@ class Crate:
     @classmethod
     @contextlib.asynccontextmanager
     async def running(cls, settings: Settings) -> AsyncIterator[Crate]:
-        """Open the database, start the analysis workers and an HTTP session; close all after."""
+        """Open the database, start the analysis workers (or join the queue) and an HTTP session;
+        close all after."""
         async with (
             Database.open(settings.database_target) as db,
-            AnalysisPool.from_settings(settings) as pool,
+            analyzer_for(settings) as pool,
             aiohttp.ClientSession() as http,
         ):
             await relabel_legacy(db)  # tracks analyzed before genre families (schema < 5)
@@ -534,6 +535,15 @@ class Crate:
         if report.tracks_removed:
             self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
         return report
+
+
+def analyzer_for(settings: Settings) -> Analyzer:
+    """The in-process pool (CRATE_QUEUE=pool, the default), or the PostgreSQL queue."""
+    if settings.queue == "postgres":
+        from bot.queue import AnalysisQueue
+
+        return AnalysisQueue.from_settings(settings)
+    return AnalysisPool.from_settings(settings)
 
 
 def _size(path: Path) -> int:

@@ -12,8 +12,9 @@ point Crate at a folder of music. :func:`index_folder` walks the folder's audio 
 Every file is committed as soon as it is analyzed, so an interrupted run loses at most the files
 in flight, and running the command again **resumes**: what is already indexed is only hashed.
 A file Crate cannot analyze (:class:`~bot.errors.CrateError`: not audio, too long, a worker
-crash ...) is recorded in the report and the others go on. Up to ``settings.workers`` files are
-analyzed at a time (the pool has that many worker processes).
+crash ...) is recorded in the report and the others go on. Up to ``crate.pool.concurrency`` files
+are analyzed at a time: the pool's worker processes, or with the PostgreSQL queue enough jobs in
+flight to keep every ``crate worker`` of every host busy.
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ from bot import store
 from bot.catalog import content_hash
 from bot.errors import CrateError
 from bot.listen.dataset import AUDIO_SUFFIXES
+from bot.pool import Busy
 
 if TYPE_CHECKING:
     from bot.crate import Crate
 
 log = logging.getLogger(__name__)
+
+#: Seconds to wait before offering a file again when the analysis queue is full.
+BUSY_PAUSE = 1.0
 
 #: ``progress(done, total, path)`` after each file (analyzed, skipped or failed).
 IndexProgress = Callable[[int, int, Path], None]
@@ -94,7 +99,12 @@ async def index_folder(
         digest = await asyncio.to_thread(content_hash, path)
         if await store.track_by_hash(crate.db, guild_id, digest) is not None:
             return "skipped_known"
-        analyzed = await crate.pool.analyze(path)
+        while True:
+            try:
+                analyzed = await crate.pool.analyze(path)
+                break
+            except Busy:  # other processes' jobs fill the shared queue: wait for room, lose nothing
+                await asyncio.sleep(BUSY_PAUSE)
         _, created = await crate.add_analyzed(
             guild_id, analyzed, title=path.stem, source_kind="file", source_url=None, shared_by=added_by
         )
@@ -114,7 +124,7 @@ async def index_folder(
             done += 1
             progress(done, total, path)
 
-    workers = max(1, min(crate.settings.workers, total))
+    workers = max(1, min(crate.pool.concurrency, total))
     await asyncio.gather(*(worker() for _ in range(workers)))
     failed.sort(key=lambda item: item[0])
     return IndexReport(failed=failed, **counts)

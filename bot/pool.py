@@ -133,16 +133,16 @@ def _worker_main(conn: Connection, initializer: Callable[..., None] | None, init
             function, args = job
             reply = pickle.dumps(("ok", function(*args)))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
-            reply = _error_reply(exc)
+            reply = error_reply(exc)
         except BaseException as exc:  # SystemExit & co. must not escape into the caller's process
-            reply = _error_reply(RuntimeError(f"job raised {type(exc).__name__}: {exc}"))
+            reply = error_reply(RuntimeError(f"job raised {type(exc).__name__}: {exc}"))
         try:
             conn.send_bytes(reply)
         except OSError:
             return
 
 
-def _error_reply(exc: BaseException) -> bytes:
+def error_reply(exc: BaseException) -> bytes:
     """The pickled ``("error", exception, traceback)``; a stand-in if the exception won't pickle."""
     tb = traceback.format_exc()
     try:

@@ -506,20 +506,37 @@ class SessionService:
         match = await self.taste_match(g, members)
         return SessionSummary(session, tuple(entries), members, ratings, match)
 
-    async def restore(self, *, idle_limit: float = IDLE_LIMIT) -> RestoreReport:
-        """After a restart: every open session of every guild, to resume (with its queue and
-        now-playing message id), except those idle longer than ``idle_limit``, which are closed
-        and returned as summaries so the cog can say so in their channel."""
-        now = self.clock()
+    async def restore(
+        self, *, idle_limit: float = IDLE_LIMIT, owns: Callable[[int], bool] | None = None
+    ) -> RestoreReport:
+        """After a restart: every open session of every guild (of those ``owns`` accepts: a
+        sharded process restores only its own shards' guilds, whose voice it keeps), to resume
+        (with its queue and now-playing message id), except those idle longer than
+        ``idle_limit``, which are closed and returned as summaries so the cog can say so in
+        their channel."""
         resumed, closed = [], []
-        for session in await store.open_sessions(self.db):
-            g, s = session.guild_id, session.id
-            last = await store.last_activity(self.db, g, s) or session.started_at
-            if now - last > idle_limit:
+        for session, stale in await self._open_sessions(idle_limit, owns):
+            if stale:
                 closed.append(await self.end(session))
-                continue
-            resumed.append(await self.queue_view(session))
+            else:
+                resumed.append(await self.queue_view(session))
         return RestoreReport(tuple(resumed), tuple(closed))
+
+    async def close_stale(self, *, idle_limit: float = IDLE_LIMIT) -> list[SessionSummary]:
+        """The periodic sweep (one process does it for every guild): close the open sessions
+        idle for longer than ``idle_limit``; their summaries, to post in their channels."""
+        return [await self.end(session) for session, stale in await self._open_sessions(idle_limit, None) if stale]
+
+    async def _open_sessions(self, idle_limit: float, owns: Callable[[int], bool] | None) -> list[tuple[Session, bool]]:
+        """Open sessions (of the guilds ``owns`` accepts), each with whether it is stale."""
+        now = self.clock()
+        found = []
+        for session in await store.open_sessions(self.db):
+            if owns is not None and not owns(session.guild_id):
+                continue
+            last = await store.last_activity(self.db, session.guild_id, session.id) or session.started_at
+            found.append((session, now - last > idle_limit))
+        return found
 
     async def track(self, guild_id: int, track_id: int):
         """The catalog track of an entry (for playback: its source_url / title)."""

@@ -66,8 +66,13 @@ class CrateTree(app_commands.CommandTree):
         await replies.report_error(interaction, getattr(error, "original", error))
 
 
-class CrateBot(commands.Bot):
-    """Each cog's ``setup`` registers its own persistent buttons with ``add_dynamic_items``."""
+class CrateBot(commands.AutoShardedBot):
+    """Each cog's ``setup`` registers its own persistent buttons with ``add_dynamic_items``.
+
+    Sharded always, over the shards of ``settings.shards`` (one shard of one by default, which
+    is what a plain ``commands.Bot`` runs): past one process each runs a range of the shards
+    (CRATE_SHARD_COUNT, CRATE_SHARD_IDS), and Discord sends each guild's events to its shard.
+    """
 
     def __init__(self, settings: Settings, crate: Crate | None):
         intents = discord.Intents.default()
@@ -78,6 +83,8 @@ class CrateBot(commands.Bot):
             tree_cls=CrateTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            shard_count=settings.shards.count,
+            shard_ids=list(settings.shards.ids),
         )
         self.settings = settings
         self.crate = crate
@@ -108,6 +115,11 @@ class CrateBot(commands.Bot):
             except discord.HTTPException:
                 log.warning("could not tell a member about the restart")
         await asyncio.gather(*pending, return_exceptions=True)
+        if not hasattr(self, "_AutoShardedClient__queue"):
+            # discord.py 2.7's AutoShardedClient.close() posts to an event queue that only
+            # connect() creates: a bot closed without connecting (`crate run --sync-global`,
+            # tests that only inspect the commands) would fail there.
+            self._AutoShardedClient__queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
         await super().close()
 
     async def refresh_attachment_link(self, url: str, channel_id: int | None, message_id: int | None) -> str:
@@ -131,7 +143,7 @@ class CrateBot(commands.Bot):
                 log.exception("failed to load extension %s", extension)
                 raise
         guild_id = self.settings.discord_guild_id
-        if guild_id:
+        if guild_id and self.settings.shards.primary:  # one process syncs, not every shard's
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
@@ -145,7 +157,7 @@ class CrateBot(commands.Bot):
         await remember_member(self.crate, member.guild.id, member, None)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        log.info("connected as %s to %d servers on %s", self.user, len(self.guilds), self.settings.shards.describe())
 
 
 async def remember_member(crate: Crate | None, guild_id: int | None, user, data) -> None:

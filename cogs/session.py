@@ -92,6 +92,7 @@ class Sessions(
         self.bot = bot
         self.voices: dict[int, GuildVoice] = {}  # guild id -> its one voice connection
         self._restore_task: asyncio.Task | None = None
+        self._sweep_task: asyncio.Task | None = None
 
     @property
     def service(self) -> SessionService:
@@ -102,10 +103,13 @@ class Sessions(
     async def cog_load(self) -> None:
         if self.bot.crate is not None:
             self._restore_task = asyncio.create_task(self._restore(), name="crate-session-restore")
+            if self.bot.settings.shards.primary:  # one process sweeps for every shard
+                self._sweep_task = asyncio.create_task(self._sweep(), name="crate-session-sweep")
 
     async def cog_unload(self) -> None:
-        if self._restore_task:
-            self._restore_task.cancel()
+        for task in (self._restore_task, self._sweep_task):
+            if task:
+                task.cancel()
         for voice in list(self.voices.values()):
             await voice.close()
         self.voices.clear()
@@ -506,7 +510,7 @@ class Sessions(
     async def _restore(self) -> None:
         """Open sessions survive a restart: resume them (text) or close them with a message."""
         await self.bot.wait_until_ready()
-        report = await self.service.restore()
+        report = await self.service.restore(owns=self.bot.settings.shards.owns)
         for restored in report.resumed:
             session = restored.session
             guild = self.bot.get_guild(session.guild_id)
@@ -523,20 +527,37 @@ class Sessions(
                 await channel.send(f"🔄 I restarted: this listening session carries on ({where}).")
             await self._kick_player(session)
         for summary in report.closed:
-            guild = self.bot.get_guild(summary.session.guild_id)
-            channel = guild.get_channel(summary.session.channel_id) if guild else None
-            if channel is not None and summary.session.now_playing_message_id:
-                with contextlib.suppress(discord.HTTPException):  # no live-looking buttons on it any more
-                    await channel.get_partial_message(summary.session.now_playing_message_id).edit(
-                        content="This session has ended.", embed=None, view=None
-                    )
-            if channel is not None:
-                with contextlib.suppress(discord.HTTPException):
-                    await channel.send(
-                        content="This session was closed while I was away for a long time.",
-                        embed=summary_embed(summary, MENTIONS),
-                        view=summary_view(summary.session.id),
-                    )
+            await self._announce_closed(summary)
+
+    async def _sweep(self) -> None:
+        """The primary process: every CRATE_SWEEP_INTERVAL, close sessions idle for hours, in
+        every guild (a guild of another shard is written to through REST, which needs no shard)."""
+        await self.bot.wait_until_ready()
+        while True:
+            await asyncio.sleep(self.bot.settings.sweep_interval)
+            try:
+                for summary in await self.service.close_stale():
+                    voice = self.voices.get(summary.session.guild_id)
+                    if voice is not None and voice.session_id == summary.session.id:
+                        del self.voices[summary.session.guild_id]
+                        await voice.close()
+                    await self._announce_closed(summary)
+            except Exception:
+                log.exception("the stale-session sweep failed; trying again later")
+
+    async def _announce_closed(self, summary: SessionSummary) -> None:
+        channel = self.bot.get_partial_messageable(summary.session.channel_id, guild_id=summary.session.guild_id)
+        if summary.session.now_playing_message_id:
+            with contextlib.suppress(discord.HTTPException):  # no live-looking buttons on it any more
+                await channel.get_partial_message(summary.session.now_playing_message_id).edit(
+                    content="This session has ended.", embed=None, view=None
+                )
+        with contextlib.suppress(discord.HTTPException):
+            await channel.send(
+                content="This session was closed while I was away for a long time.",
+                embed=summary_embed(summary, MENTIONS),
+                view=summary_view(summary.session.id),
+            )
 
 
 async def setup(bot: CrateBot) -> None:

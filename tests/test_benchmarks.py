@@ -6,6 +6,7 @@ says what it measures. The figures themselves come from full runs (see README, "
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,15 @@ def test_analyze_quick():
     figures = ("probe+decode", "musicnn taggers", "total: Listener.analyze", "load both taggers' weights", "target:")
     for figure in figures:
         assert figure in done.stdout, done.stdout
+
+
+def test_queue_quick():
+    """The queue benchmark's quick mode: the pool and one real `crate worker` on a real PostgreSQL."""
+    done = run("benchmarks/analysis_queue.py", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "in-process pool, 1 worker(s):" in done.stdout
+    assert "PostgreSQL queue, 1 crate worker(s):" in done.stdout and "overhead per job" in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["pool"]["1"]["tracks_per_s"] > 0 and figures["queue"]["1"]["tracks_per_s"] > 0
+    queue = figures["queue"]["1"]
+    assert queue["overhead_p95_ms"] >= queue["overhead_p50_ms"] and queue["woken_p95_ms"] >= queue["woken_p50_ms"] >= 0

@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.pool", 0),
     ("bot.admission", 0),  # reservations for analysis (member, server, everybody): asyncio only
     ("bot.caller", 0),  # who asks (user, roles, Manage Server): what permission checks read
+    ("bot.shards", 0),  # which gateway shards this process runs, and whether it is the primary one
     # storage: all SQL
     ("bot.store", 1),
     ("bot.store.postgres", 1),  # the same store on PostgreSQL (asyncpg), chosen by CRATE_DATABASE_URL
@@ -41,6 +42,8 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.audio", 2),
     # samples in, an Analysis out
     ("bot.listen", 3),
+    # the same analysis jobs on a PostgreSQL-backed task queue (procrastinate): `crate worker`s anywhere
+    ("bot.queue", 3),
     # recommendations, the in-memory title index
     ("bot.recommend", 4),
     ("bot.titles", 4),

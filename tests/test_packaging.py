@@ -170,3 +170,20 @@ def test_readme_gives_the_setup_and_test_commands():
     for script in ("scripts/setup.sh", "scripts/test.sh"):
         assert script in text, f"README.md does not mention {script}"
         assert (REPO / script).is_file() and os.access(REPO / script, os.X_OK), f"{script} missing or not executable"
+
+
+def test_compose_file_runs_postgres_two_shards_and_two_workers_with_documented_settings():
+    """docker-compose.yml (read as text: no YAML parser is a dependency): PostgreSQL, one bot
+    process per shard of CRATE_SHARD_COUNT, two `crate worker`s, and only documented variables."""
+    import re
+
+    compose = (REPO / "docker-compose.yml").read_text()
+    documented = set(dotenv_values(REPO / ".env.example"))
+    named = set(re.findall(r"^\s+((?:CRATE|DISCORD)_[A-Z_]+):", compose, flags=re.M))
+    assert named and not named - documented, f"undocumented in .env.example: {sorted(named - documented)}"
+    assert "image: postgres" in compose and "CRATE_QUEUE: postgres" in compose
+    (count,) = re.findall(r'CRATE_SHARD_COUNT: "(\d+)"', compose)
+    shard_ids = sorted(re.findall(r'CRATE_SHARD_IDS: "(\d+)"', compose))
+    assert shard_ids == [str(i) for i in range(int(count))]
+    assert compose.count('command: ["crate", "run"]') == int(count) == 2
+    assert compose.count('command: ["crate", "worker"]') == 2

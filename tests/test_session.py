@@ -459,6 +459,22 @@ async def test_restore_after_reopening_returns_open_sessions_or_closes_idle_ones
         assert (await service.next(ra.session, HOST)).now_playing.track_id == ids["jazz"][1]
 
 
+async def test_a_sharded_process_restores_only_its_guilds_and_the_sweep_closes_stale_ones_everywhere(
+    db, service, clock
+):
+    mine = await service.start(GUILD, TEXT, HOST)
+    theirs = await service.start(OTHER_GUILD, TEXT, CAROL)
+    clock.tick(3600)
+    report = await service.restore(owns=lambda guild_id: guild_id == GUILD)  # this process's shards
+    assert [r.session.id for r in report.resumed] == [mine.id] and report.closed == ()
+    assert await service.close_stale() == []  # nothing idle yet
+    clock.tick(7 * 3600)
+    swept = await service.close_stale()  # the primary process sweeps every guild
+    assert {summary.session.id for summary in swept} == {mine.id, theirs.id}
+    assert all(summary.session.status == "closed" for summary in swept)
+    assert (await service.restore()).resumed == ()
+
+
 # -- the summary ------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from bot.analysis import Analysis
 from bot.catalog import content_hash
@@ -78,6 +78,26 @@ def analyze_file(path: str, limits: AudioLimits) -> AnalyzedFile:
 # =========================================================================== parent side
 
 
+class Analyzer(Protocol):
+    """What :class:`~bot.crate.Crate` analyzes with: this module's :class:`AnalysisPool` (worker
+    processes of the bot's own) or :class:`bot.queue.AnalysisQueue` (``crate worker``s anywhere).
+
+    Both raise the same errors: the worker's typed ``CrateError``s, ``Busy``, ``JobTimeout``,
+    ``WorkerCrashed``, ``PoolClosed``.
+    """
+
+    async def analyze(self, path: Path) -> AnalyzedFile: ...
+
+    @property
+    def concurrency(self) -> int:
+        """How many jobs a caller with many (``crate index``) keeps in flight."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
 class AnalysisPool(ProcessPool):
     """Crate's pool of analysis workers (see :class:`~bot.pool.ProcessPool` for the supervision)."""
 
@@ -113,6 +133,10 @@ class AnalysisPool(ProcessPool):
             genre_model_path=settings.genre_model_path,
             limits=settings.limits,
         )
+
+    @property
+    def concurrency(self) -> int:
+        return self.workers
 
     async def analyze(self, path: Path) -> AnalyzedFile:
         """Decode and analyze ``path`` in a worker; raises the worker's typed ``CrateError``s."""

@@ -52,7 +52,9 @@ def track_id_of(message) -> int:
 
 def running_pool() -> AnalysisPool:
     """The running bot's analysis pool (``run_bot`` keeps it in a local; closed pools have no workers)."""
-    pools = [o for o in gc.get_objects() if isinstance(o, AnalysisPool) and o.worker_pids]
+    pools = [
+        o for o in gc.get_objects() if issubclass(type(o), AnalysisPool) and o.worker_pids
+    ]  # type(): no dead weakproxy is touched
     assert len(pools) == 1, f"expected one running analysis pool, found {len(pools)}"
     return pools[0]
 

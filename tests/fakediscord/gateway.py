@@ -13,7 +13,12 @@ Supported:
   sessions get INVALID_SESSION); REQUEST_GUILD_MEMBERS -> GUILD_MEMBERS_CHUNK;
   presence and voice-state updates are recorded (voice connections themselves
   are not emulated).
-* :meth:`Gateway.dispatch` sends an event to every live, identified session.
+* Sharding: IDENTIFY's ``shard: [id, count]`` (default ``[0, 1]``; an id outside
+  ``0..count-1`` is closed with 4010 "Invalid shard"). READY lists, and GUILD_CREATE is sent for,
+  the guilds of that shard only, and every event of a guild (interactions, voice states,
+  messages) goes only to the connection of the shard that owns it, ``(guild_id >> 22) % count``,
+  as Discord routes them; events without a guild go to shard 0.
+* :meth:`Gateway.dispatch` sends an event to every live, identified session that should get it.
 * The message-content rule: a session that did not identify with the privileged
   MESSAGE_CONTENT intent gets MESSAGE_CREATE / MESSAGE_UPDATE with empty ``content``,
   ``embeds``, ``attachments`` and ``components`` (and no ``poll``), except for the bot's own
@@ -108,6 +113,19 @@ class GatewaySession:
     def live(self) -> bool:
         return self.ws is not None and not self.ws.closed
 
+    @property
+    def shard(self) -> tuple[int, int]:
+        """(shard id, shard count) from IDENTIFY."""
+        shard = self.identify.get("shard") or [0, 1]
+        return int(shard[0]), int(shard[1])
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether Discord routes this guild's events to this session (guildless ones: shard 0)."""
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % count == shard_id
+
 
 class Gateway:
     def __init__(self, fake: FakeDiscord) -> None:
@@ -139,7 +157,8 @@ class Gateway:
 
     async def dispatch(self, event: str, data: dict[str, Any], *, require_listener: bool = True) -> int:
         """Send a dispatch event to every live, identified session.  Returns how many got it."""
-        targets = self.live_sessions
+        guild_id = _guild_of(event, data)
+        targets = [s for s in self.live_sessions if s.owns(guild_id)]
         if event == "MESSAGE_CREATE":
             targets = [s for s in targets if s.intents & GUILD_MESSAGES]
         if not targets and require_listener:
@@ -221,6 +240,10 @@ class Gateway:
         if self.fake.token is not None and token != self.fake.token:
             await ws.close(code=4004, message=b"Authentication failed.")
             return None
+        shard = d.get("shard") or [0, 1]
+        if len(shard) != 2 or not 0 <= int(shard[0]) < int(shard[1]):
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return None
         session = GatewaySession(
             session_id=secrets.token_hex(16),
             token=token,
@@ -232,10 +255,11 @@ class Gateway:
         )
         self.sessions[session.session_id] = session
         fake = self.fake
+        guilds = [g for g in fake.guilds if session.owns(g.id)]
         ready = {
             "v": 10,
             "user": {**fake.bot_user.payload(), "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in fake.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": fake.gateway_url,
@@ -250,10 +274,12 @@ class Gateway:
             "auth_session_id_hash": secrets.token_hex(8),
         }
         await self._dispatch_to(session, "READY", ready)
-        for guild in fake.guilds:
+        for guild in guilds:
             await self._dispatch_to(session, "GUILD_CREATE", self._guild_create(guild, session))
         session.ready = True
-        log.info("gateway: session %s identified (intents=%s)", session.session_id, session.intents)
+        log.info(
+            "gateway: session %s identified (intents=%s, shard %s)", session.session_id, session.intents, session.shard
+        )
         fake.state.notifier.notify()
         return session
 
@@ -323,3 +349,11 @@ class Gateway:
         me.voice_channel_id = int(d["channel_id"]) if d.get("channel_id") else None
         await self._dispatch_to(session, "VOICE_STATE_UPDATE", voice_state_payload(guild.id, me, session.session_id))
         self.fake.state.notifier.notify()
+
+
+def _guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to (GUILD_* events carry it as ``id``), None for none."""
+    raw = data.get("guild_id")
+    if raw is None and event.startswith("GUILD_") and "id" in data:
+        raw = data["id"]
+    return int(raw) if raw is not None else None

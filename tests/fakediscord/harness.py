@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from cogs.client import run_bot, sync_commands
 from tests.fakediscord import FakeDiscord, discord_pointed_at
 
 TOKEN = "crate.test.token"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings_for(fake: FakeDiscord, database: Path, **overrides) -> Settings:
@@ -81,3 +84,52 @@ async def music_server(files: dict[str, tuple[bytes, str]]) -> AsyncIterator[str
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+def crate_env(fake: FakeDiscord | None, database: Path | None, **overrides: str) -> dict[str, str]:
+    """The environment of a ``crate run`` process (``crate_process``) against ``fake``, on the
+    SQLite file ``database`` (None, None: a ``crate worker``, which needs neither)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CRATE_", "DISCORD_"))  # the test's own settings only
+    }
+    env.update({"CRATE_WORKERS": "1", "CRATE_URL_ALLOWLIST": "127.0.0.1", "PYTHONPATH": str(ROOT)})
+    if fake is not None:
+        env.update({"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url})
+    if database is not None:
+        env["CRATE_DATABASE"] = str(database)
+    env.update(overrides)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def crate_process(
+    env: dict[str, str], log_path: Path, *command: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run ``python -m bot COMMAND...`` (default ``run``: the real bot) as a process of its own
+    until the block ends; then SIGTERM it (the way ``docker stop`` does) and wait."""
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *(command or ("run",)),
+            env=env, cwd=log_path.parent, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            yield process
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 30)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+
+async def wait_for_log(process: asyncio.subprocess.Process, log_path: Path, text: str, timeout: float = 300) -> None:
+    """Wait until ``text`` appears in a ``crate_process``'s log (e.g. "crate worker ready")."""
+    async with asyncio.timeout(timeout):
+        while text not in log_path.read_text(errors="replace"):
+            if process.returncode is not None:
+                raise AssertionError(f"the process exited ({process.returncode}):\n{log_path.read_text()}")
+            await asyncio.sleep(0.2)

@@ -122,6 +122,8 @@ class FakeDiscord:
         ack_deadline: seconds within which an interaction must be acknowledged;
             later callbacks get Discord's 404 "Unknown interaction" (None disables).
         heartbeat_interval_ms: sent in HELLO.
+        shard_count: the shard count GET /gateway/bot recommends (sessions are routed by the
+            ``shard`` each one IDENTIFYs with, whatever this says).
     """
 
     def __init__(
@@ -134,8 +136,11 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41250,
         host: str = "127.0.0.1",
         port: int = 0,
+        shard_count: int = 1,
     ) -> None:
         self.guilds: list[FakeGuild] = list(guilds) if guilds is not None else default_guilds()
+        #: What GET /gateway/bot recommends (the gateway routes by each session's own IDENTIFY).
+        self.shard_count = shard_count
         self.token = token
         self.ack_deadline = ack_deadline
         #: (guild id, command name): shown to everyone despite default_member_permissions (allow_for_everyone).

@@ -1,0 +1,288 @@
+"""Analysis past one machine: the pool's jobs on procrastinate, a PostgreSQL-backed task queue.
+
+With ``CRATE_QUEUE=postgres`` the bot process keeps no analysis workers: :class:`AnalysisQueue`
+offers what :class:`~bot.listen.worker.AnalysisPool` offers (``analyze(path)``, ``async with``,
+:class:`~bot.pool.Busy`, :class:`~bot.pool.JobTimeout`, :class:`~bot.pool.PoolClosed`), so
+:class:`~bot.crate.Crate` does not care which one it has. ``crate worker`` processes
+(:mod:`bot.queue.worker`, on this host or any other that reaches the database) take the jobs.
+
+The way of one job:
+
+1. the bot stores the audio in ``crate_analysis_jobs`` (:mod:`bot.store.analysis_jobs`) and
+   defers a procrastinate job naming that row;
+2. a worker takes it (procrastinate: ``FOR UPDATE SKIP LOCKED``, woken by its own NOTIFY),
+   analyzes it in its local supervised :class:`~bot.listen.worker.AnalysisPool` (models loaded
+   once per worker process, the job timeout and crash replacement as in the bot), and writes the
+   pickled outcome into the row with a ``NOTIFY crate_analysis_done, '<row id>'``;
+3. the bot, which LISTENs on its own connection, is woken and takes the outcome (the row goes).
+   A missed notification (a dropped LISTEN connection) costs at most :data:`POLL_SECONDS`.
+
+Limits as with the pool: the per-member and per-server reservations (:mod:`bot.admission`) stay
+in the bot process, and they still hold across processes because Discord sends all of one
+guild's interactions to one shard, so to one process. ``Busy`` when this process already has
+``workers + queue_depth`` jobs in flight, or when ``queue_depth`` jobs of every process wait
+untaken in the queue. A ``crate worker`` killed mid-job stops heart-beating; another worker
+retries the job after :data:`STALLED_AFTER` seconds (:data:`MAX_ATTEMPTS` in all, then the
+member reads the pool's "something went wrong while I was listening"); one stopped with SIGTERM
+lets its jobs finish for :data:`SHUTDOWN_GRACE` seconds and hands the rest back to the queue. A
+cancelled wait (the member's request dropped, Crate stopping) aborts the job and discards its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import pickle
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from bot.config import AudioLimits, ConfigError
+from bot.listen.worker import AnalyzedFile
+from bot.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback
+from bot.store import analysis_jobs
+
+if TYPE_CHECKING:
+    import procrastinate
+
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: The procrastinate queue (and task name) of analysis jobs.
+QUEUE = "crate-analysis"
+TASK = "crate.analyze"
+#: A worker beats every HEARTBEAT seconds; a job whose worker has not beaten for STALLED_AFTER
+#: seconds is retried by another worker (each checks every STALLED_AFTER / 2 seconds).
+HEARTBEAT = 2.0
+STALLED_AFTER = 10.0
+MAX_ATTEMPTS = 3
+#: Seconds a stopping ``crate worker`` lets its running jobs finish before handing them back.
+SHUTDOWN_GRACE = 5.0
+#: A waiting bot also looks for its outcome this often, in case a notification was missed.
+POLL_SECONDS = 5.0
+
+
+def connection_url(url: str) -> str:
+    """A libpq URL for psycopg (``postgresql+asyncpg://`` and the like lose their driver)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}{sep}{rest}"
+
+
+def make_app(url: str) -> procrastinate.App:
+    """The procrastinate app on ``url``, with Crate's analysis task registered."""
+    import procrastinate
+
+    from bot.queue import worker
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=connection_url(url)))
+    # A job cancelled in its worker goes back to the queue: a worker stopping (SIGTERM) cancels
+    # what it still runs after SHUTDOWN_GRACE; a job the bot aborted finds its row gone and ends.
+    retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, retry_exceptions=[asyncio.CancelledError])  # type: ignore[list-item]
+    app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retry)(worker.analyze_job)
+    return app
+
+
+async def prepare_database(app: procrastinate.App) -> None:
+    """procrastinate's schema (once per database) and Crate's job table; safe to run again."""
+    connector = app.connector
+    rows = await connector.execute_query_all_async("SELECT to_regclass('procrastinate_jobs') AS t")
+    if rows[0]["t"] is None:
+        try:
+            await app.schema_manager.apply_schema_async()
+        except Exception:  # another process applied it at the same moment
+            rows = await connector.execute_query_all_async("SELECT to_regclass('procrastinate_jobs') AS t")
+            if rows[0]["t"] is None:
+                raise
+    with contextlib.suppress(Exception):  # a concurrent CREATE TABLE IF NOT EXISTS can collide once
+        await analysis_jobs.create_table(connector)
+    await analysis_jobs.create_table(connector)
+
+
+def decode_outcome(data: bytes) -> tuple[AnalyzedFile, float, float]:
+    """A worker's pickled outcome: the AnalyzedFile, the seconds its analysis took in the worker
+    and the wall-clock time it finished at; or the worker's typed error, raised here."""
+    kind, *payload = pickle.loads(data)
+    if kind == "ok":
+        analyzed, seconds, finished_at = payload
+        return analyzed, seconds, finished_at
+    error, tb = payload
+    error.__cause__ = RemoteTraceback(tb)
+    raise error
+
+
+class AnalysisQueue:
+    """The bot's side of the queue: the same interface as :class:`~bot.listen.worker.AnalysisPool`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        workers: int,
+        queue_depth: int,
+        job_timeout: float,
+        limits: AudioLimits = AudioLimits(),
+    ):
+        self.url = url
+        self.workers = workers
+        self.queue_depth = queue_depth
+        self.job_timeout = job_timeout
+        self.limits = limits
+        self.app = make_app(url)
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._listener: asyncio.Task | None = None
+        self._listening = asyncio.Event()
+        self._admitted = 0
+        self._closed = False
+        #: Per job: (seconds from enqueueing to holding the outcome, seconds the analysis itself
+        #: took in the worker, seconds from the worker's end to this process holding the outcome:
+        #: meaningful on one host, whose clock both share); see benchmarks/analysis_queue.py.
+        self.timings: list[tuple[float, float, float]] = []
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnalysisQueue:
+        if not settings.database_url:
+            raise ConfigError("CRATE_QUEUE=postgres needs CRATE_DATABASE_URL (the PostgreSQL the workers use too).")
+        return cls(
+            settings.database_url,
+            workers=settings.workers,
+            queue_depth=settings.queue_depth,
+            job_timeout=settings.job_timeout,
+            limits=settings.limits,
+        )
+
+    @property
+    def concurrency(self) -> int:
+        """How many jobs a caller with many (``crate index``) keeps in flight: the queue's depth,
+        enough to feed every worker of every host (which this process cannot count)."""
+        return self.queue_depth
+
+    @property
+    def pending(self) -> int:
+        return self._admitted
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        await self.app.open_async()
+        await prepare_database(self.app)
+        self._listener = asyncio.create_task(self._listen(), name="crate-queue-listen")
+        async with asyncio.timeout(30):
+            await self._listening.wait()
+        log.info("Analysis queue ready on PostgreSQL (queue %s)", QUEUE)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(PoolClosed())
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        await self.app.close_async()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def _listen(self) -> None:
+        """LISTEN for finished jobs on a connection of its own; reconnect when it drops."""
+        import psycopg
+
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(connection_url(self.url), autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {analysis_jobs.DONE_CHANNEL}")
+                    self._listening.set()
+                    delay = 0.5
+                    async for notify in conn.notifies():
+                        waiter = self._waiters.get(int(notify.payload))
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("lost the queue's LISTEN connection; reconnecting in %.1f s", delay, exc_info=True)
+                for waiter in self._waiters.values():  # whoever finished meanwhile: look now
+                    if not waiter.done():
+                        waiter.set_result(None)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # ----------------------------------------------------------------- jobs
+
+    def ensure_capacity(self) -> None:
+        if self._admitted >= self.workers + self.queue_depth:
+            raise Busy(detail=f"{self._admitted} jobs in flight from this process")
+
+    async def analyze(self, path: Path) -> AnalyzedFile:
+        """Analyze ``path`` on some ``crate worker``; raises the worker's typed ``CrateError``s."""
+        if self._closed:
+            raise PoolClosed(detail="the analysis queue is closed")
+        self.ensure_capacity()
+        self._admitted += 1
+        try:
+            connector = self.app.connector
+            if await analysis_jobs.waiting_jobs(connector, QUEUE) >= self.queue_depth:
+                raise Busy(detail=f"{self.queue_depth} jobs wait in the queue")
+            started = time.perf_counter()
+            audio = await asyncio.to_thread(Path(path).read_bytes)
+            row_id = await analysis_jobs.put_input(connector, audio)
+            return await self._run(row_id, Path(path).suffix, started)
+        finally:
+            self._admitted -= 1
+
+    async def _run(self, row_id: int, suffix: str, started: float) -> AnalyzedFile:
+        connector = self.app.connector
+        loop = asyncio.get_running_loop()
+        job_id: int | None = None
+        # a backstop: each attempt is timed out by its worker's pool, a stalled one retried
+        deadline = MAX_ATTEMPTS * (self.job_timeout + STALLED_AFTER + HEARTBEAT) + 60
+        try:
+            async with asyncio.timeout(deadline):
+                self._waiters[row_id] = loop.create_future()
+                job_id = await self.app.configure_task(TASK, queue=QUEUE).defer_async(
+                    row_id=row_id, suffix=suffix, limits=dataclasses.asdict(self.limits)
+                )
+                while True:
+                    waiter = self._waiters[row_id]
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(waiter), POLL_SECONDS)
+                    outcome = await analysis_jobs.take_outcome(connector, row_id)
+                    if outcome is not None:
+                        analyzed, seconds, finished_at = decode_outcome(outcome)
+                        self.timings.append((time.perf_counter() - started, seconds, time.time() - finished_at))
+                        return analyzed
+                    if waiter.done():
+                        waiter.result()  # PoolClosed when closing
+                        self._waiters[row_id] = loop.create_future()
+        except TimeoutError:
+            await self._abandon(job_id, row_id)
+            raise JobTimeout(detail=f"no worker finished job {job_id} within {deadline:g} s") from None
+        except BaseException:  # cancelled (the member's request is gone, Crate stops), closed
+            await asyncio.shield(self._abandon(job_id, row_id))
+            raise
+        finally:
+            self._waiters.pop(row_id, None)
+
+    async def _abandon(self, job_id: int | None, row_id: int) -> None:
+        """Nobody wants this outcome: drop its row, then abort the job (a running one is
+        cancelled). The row goes first, so that a worker taking the job meanwhile (or a retry
+        of the aborted one) finds nothing to analyze and an outcome has nowhere to land."""
+        with contextlib.suppress(Exception):
+            await analysis_jobs.discard(self.app.connector, row_id)
+            if job_id is not None:
+                await self.app.job_manager.cancel_job_by_id_async(job_id, abort=True)
+
+
+def job_arguments(limits: dict[str, Any]) -> AudioLimits:
+    """The AudioLimits a job carries as JSON."""
+    return AudioLimits(**limits)
