@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.titles", 4),
     # use cases, and the Discord-free words and charts they and the cogs show
     ("bot.crate", 5),
+    ("bot.teach", 5),  # members' genre corrections -> the server's head relabels its catalog
     ("bot.session", 5),
     ("bot.console", 5),
     ("bot.index", 5),

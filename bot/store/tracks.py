@@ -64,6 +64,10 @@ def _sorted_genres(genres: Iterable[tuple[str, float]]) -> tuple[tuple[str, floa
     return tuple(sorted(pairs, key=lambda pair: (-pair[1], pair[0])))
 
 
+def _genres_json(pairs: Sequence[tuple[str, float]]) -> str:
+    return json.dumps([list(pair) for pair in pairs])
+
+
 async def add_track(
     db: Database,
     guild_id: int,
@@ -79,13 +83,15 @@ async def add_track(
     tempo: float | None,
     shared_by: int | None,
     now: float | None = None,
+    base_genres: Iterable[tuple[str, float]] | None = None,
 ) -> tuple[Track, bool]:
     """Store an analyzed track, or find the one this guild already has; returns (track, created).
 
     Deduplication (see the module docstring) looks for the same ``content_hash`` first, then
     for a near-duplicate. When ``shared_by`` is given the share is recorded either way, and
     a new track remembers ``shared_by`` as ``added_by``. ``genres`` are stored most probable
-    first; ``top_genre`` is the first of them.
+    first; ``top_genre`` is the first of them. ``base_genres`` is the base model's distribution
+    (default: ``genres``), kept for the server's head to relabel from (:func:`set_genres`).
     """
     title = title.strip()
     if not title:
@@ -99,6 +105,7 @@ async def add_track(
     if not math.isfinite(duration) or duration < 0:
         raise ValueError(f"invalid duration {duration!r}")
     sorted_genres = _sorted_genres(genres)
+    base = sorted_genres if base_genres is None else _sorted_genres(base_genres)
     tag_blob = to_blob(tag_probs, TAG_COUNT)
     embedding_blob = to_blob(embedding, EMBEDDING_DIM)
     tempo = None if tempo is None else float(tempo)
@@ -118,8 +125,8 @@ async def add_track(
         top_genre = sorted_genres[0][0] if sorted_genres else None
         track_id = await db.insert(
             "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration,"
-            " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by, base_genres)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
                 title,
@@ -127,13 +134,14 @@ async def add_track(
                 source_kind,
                 content_hash,
                 duration,
-                json.dumps([list(pair) for pair in sorted_genres]),
+                _genres_json(sorted_genres),
                 top_genre,
                 tag_blob,
                 embedding_blob,
                 tempo,
                 added_at,
                 shared_by,
+                _genres_json(base),
             ),
         )
         if shared_by is not None:
@@ -295,14 +303,15 @@ async def clear_added_by(db: Database, guild_id: int, user_id: int) -> int:
 
 
 async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[int]) -> int:
-    """Delete those of ``track_ids`` that nobody shares or rates any more; returns the count."""
+    """Delete those of ``track_ids`` that nobody shares, rates or corrects any more; returns the count."""
     ids = sorted({int(track_id) for track_id in track_ids})
     if not ids:
         return 0
     return await db.execute(
         "DELETE FROM tracks WHERE guild_id = ? AND id IN (SELECT value FROM json_each(?))"
         " AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.guild_id = tracks.guild_id AND s.track_id = tracks.id)"
-        " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)",
+        " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)"
+        " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.guild_id = tracks.guild_id AND c.track_id = tracks.id)",
         (guild_id, json.dumps(ids)),
     )
 
@@ -313,12 +322,69 @@ async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
     # and max(added_at) are single B-tree descents. A new track always gets an id above every
     # surviving one, so an addition raises max(id) unless it reuses the id of a deleted largest
     # track, in which case it is the newest (max(added_at)); a deletion alone lowers the count.
+    # The fourth: how many times the guild's head rewrote its genres (set_genres).
     row = await db.fetch_one(
         "SELECT (SELECT count(*) FROM tracks WHERE guild_id = ?1), (SELECT max(id) FROM tracks WHERE guild_id = ?1),"
-        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1)",
+        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1),"
+        " (SELECT version FROM relabels WHERE guild_id = ?1)",
         (guild_id,),
     )
-    return tuple(row) if row is not None else (0, None, None)
+    return tuple(row) if row is not None else (0, None, None, None)
+
+
+@dataclass(frozen=True)
+class BaseGenres:
+    """What a server's head relabels from: each track's embedding and base-model distribution."""
+
+    ids: np.ndarray  # int64[n], ascending
+    embeddings: np.ndarray  # float32[n, EMBEDDING_DIM]
+    genres: list[tuple[tuple[str, float], ...]]  # the base model's (genre, probability) pairs per track
+
+
+async def base_genres(db: Database, guild_id: int, track_ids: Iterable[int] | None = None) -> BaseGenres:
+    """The embeddings and base distributions of the guild's tracks (or of ``track_ids``), by id."""
+    if track_ids is None:
+        rows = await db.fetch_rows(
+            "SELECT id, embedding, base_genres FROM tracks WHERE guild_id = ? ORDER BY id", (guild_id,)
+        )
+    else:
+        rows = await db.fetch_rows(
+            "SELECT id, embedding, base_genres FROM tracks WHERE guild_id = ? AND id IN (SELECT value FROM json_each(?))"
+            " ORDER BY id",
+            (guild_id, json.dumps(sorted({int(i) for i in track_ids}))),
+        )
+    return BaseGenres(
+        ids=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+        embeddings=stack_blobs([row[1] for row in rows], EMBEDDING_DIM),
+        genres=[tuple((str(name), float(p)) for name, p in json.loads(row[2])) for row in rows],
+    )
+
+
+async def set_genres(db: Database, guild_id: int, genres: Iterable[tuple[int, Iterable[tuple[str, float]]]]) -> int:
+    """Rewrite the shown ``genres``/``top_genre`` of these tracks (the base ones stay); returns how many changed.
+
+    One transaction, which also bumps the guild's relabel version (part of :func:`catalog_fingerprint`).
+    """
+    rows = []
+    for track_id, pairs in genres:
+        ranked = _sorted_genres(pairs)
+        rows.append((_genres_json(ranked), ranked[0][0] if ranked else None, guild_id, int(track_id)))
+    if not rows:
+        return 0
+    async with db.transaction():
+        changed = 0
+        for row in rows:
+            changed += await db.execute(
+                "UPDATE tracks SET genres = ?, top_genre = ? WHERE guild_id = ? AND id = ?"
+                " AND (genres IS NOT ? OR top_genre IS NOT ?)",
+                (*row, row[0], row[1]),
+            )
+        await db.execute(
+            "INSERT INTO relabels (guild_id, version) VALUES (?, 1)"
+            " ON CONFLICT (guild_id) DO UPDATE SET version = version + 1",
+            (guild_id,),
+        )
+    return changed
 
 
 @dataclass(frozen=True)
