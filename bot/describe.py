@@ -6,7 +6,9 @@ from collections.abc import Iterable
 
 from bot.analysis import TAGS
 from bot.catalog import Track
-from bot.format import clip, format_duration
+from bot.format import clip, format_duration, plural
+from bot.listen.server_head import genre_key
+from bot.teach import Taught, shown_genre
 
 BAR_WIDTH = 12
 GENRES_SHOWN = 3
@@ -39,3 +41,26 @@ def track_line(track: Track, *, markdown: bool = True) -> str:
     if markdown:
         title = f"**{title}**"
     return f"{title} · {track.top_genre or '?'} · {format_duration(track.duration)}"
+
+
+def taught_text(taught: Taught, *, markdown: bool = True) -> str:
+    """What a member reads after correcting a track's genre (Discord and the console alike)."""
+    title = clip(taught.track.title, 80)
+    title = f"**{title}**" if markdown else f"“{title}”"
+    said = shown_genre(taught.genre)
+    if taught.decided is None:
+        others = ", ".join(shown_genre(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))
+        text = (
+            f"📝 Noted: you say {title} is {said}, others say {others} — no majority yet, so one more answer decides."
+        )
+    elif genre_key(taught.decided) != genre_key(taught.genre):
+        text = f"📝 Noted: you say {title} is {said}, but most here say {shown_genre(taught.decided)}."
+    else:
+        text = f"✅ Thanks — {title} is {said} in this server now."
+    if taught.previous is not None and genre_key(taught.previous) != genre_key(taught.genre):
+        text += f" (That replaces your earlier answer, {shown_genre(taught.previous)}.)"
+    heard = " · ".join(f"{shown_genre(g)} {p:.0%}" for g, p in taught.track.genres[:GENRES_SHOWN])
+    text += f"\nI hear it as: {heard}."
+    if taught.relabelled:
+        text += f" I relabelled {plural(taught.relabelled, 'track')} of this server with what you all taught me."
+    return text

@@ -23,7 +23,15 @@ from cogs.render import error_embed
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.genre", "cogs.feedback", "cogs.recommend", "cogs.profile", "cogs.session", "cogs.help")
+EXTENSIONS = (
+    "cogs.genre",
+    "cogs.feedback",
+    "cogs.teach",
+    "cogs.recommend",
+    "cogs.profile",
+    "cogs.session",
+    "cogs.help",
+)
 
 
 _ATTACHMENT_PATH = re.compile(r"/attachments/\d+/(\d+)/")

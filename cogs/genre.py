@@ -11,6 +11,7 @@ from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import rating_buttons
 from cogs.render import error_embed, track_embed
+from cogs.teach import add_correction
 
 PROGRESS = {
     Stage.WAITING: "⏳ In the queue — I'll start on it in a moment…",
@@ -71,7 +72,10 @@ class Genre(commands.Cog):
         if shared is None:
             return
         embed = track_embed(shared.track, shared_by=interaction.user.mention, created=shared.created)
-        await interaction.edit_original_response(content=None, embed=embed, view=rating_buttons(shared.track.id))
+        view = await add_correction(
+            rating_buttons(shared.track.id), self.bot.crate, interaction.guild_id, shared.track.id
+        )
+        await interaction.edit_original_response(content=None, embed=embed, view=view)
 
 
 async def setup(bot: CrateBot) -> None:

@@ -26,6 +26,7 @@ from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.genre import share_from_interaction
 from cogs.render import MENTIONS, error_embed, now_playing_embed, queue_embed, summary_embed
+from cogs.teach import add_correction
 from cogs.voice import GuildVoice, SessionPlayer, connect_voice, human_listeners
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,9 @@ class Sessions(
             return
         await interaction.edit_original_response(
             content=f"➕ Queued **{clip(shared.track.title, 80)}** · {shared.track.top_genre} (position {entry.position}).",
+            view=await add_correction(
+                discord.ui.View(timeout=None), self.bot.crate, interaction.guild_id, shared.track.id
+            ),
         )
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session, names=MENTIONS)
