@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.catalog import DISLIKE, LIKE, Track
 from bot.crate import Crate, Source, Stage
-from bot.describe import bar, genre_bars, top_tags, track_line
+from bot.describe import bar, genre_bars, taught_text, top_tags, track_line
 from bot.errors import CrateError
 from bot.format import format_duration, plural
 
@@ -31,6 +31,8 @@ Commands (the same as on Discord):
   /dislike [TRACK]             dislike it (changing your mind replaces the earlier rating)
   /recommend [COUNT] [GENRE]   picks for you, each with a reason (GENRE: a genre or a style tag)
   /more TRACK                  more like that track
+  /correct GENRE [#TRACK]      not right? the genre of your last track (or #TRACK): a family or this
+                               server's own genre ("city pop"); what you teach relabels similar tracks
   /profile                     your taste summary
   /forget                      delete everything Crate stores about you (asks first)
   /as NAME                     become another listener (to try taste from several people)
@@ -162,6 +164,16 @@ class Console:
             return
         self.write(picks_text(await self.crate.more_like(CONSOLE_GUILD, self.user_id, track_id, names=self.names)))
 
+    async def _correct(self, arguments, confirm) -> None:
+        track_id = None
+        if len(arguments) > 1 and arguments[-1].startswith("#") and arguments[-1][1:].isdigit():
+            track_id, arguments = int(arguments[-1][1:]), arguments[:-1]
+        if not arguments:
+            self.write("Usage: /correct GENRE [#TRACK]   e.g. /correct electronic · /correct city pop #3")
+            return
+        taught = await self.crate.correct(CONSOLE_GUILD, self.user_id, " ".join(arguments), track_id)
+        self.write(taught_text(taught, markdown=False))
+
     async def _profile(self, arguments, confirm) -> None:
         summary = await self.crate.profile(CONSOLE_GUILD, self.user_id)
         self.write(
@@ -180,7 +192,7 @@ class Console:
         report = await self.crate.forget(CONSOLE_GUILD, self.user_id)
         self.write(
             f"Forgot {self.user}: {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')}, "
-            f"{plural(report.tracks_removed, 'track')} nobody else had."
+            f"{plural(report.corrections, 'genre correction')}, {plural(report.tracks_removed, 'track')} nobody else had."
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,15 +113,33 @@ class Teacher:
 
     async def label_new(self, track: Track) -> Track:
         """A track just added to a server that has taught Crate: give it the head's answer too."""
-        taught = majority(await store.corrections_in_guild(self.db, track.guild_id))
-        if not taught:
-            return track
         async with self._lock(track.guild_id):
-            base = await store.base_genres(self.db, track.guild_id, [track.id, *taught])
-            out = await asyncio.to_thread(_relabel_rows, base, taught)
-            row = int(np.searchsorted(base.ids, track.id))
-            await store.set_genres(self.db, track.guild_id, [(track.id, out.ranked(row))])
+            [base] = (await store.base_genres(self.db, track.guild_id, [track.id])).genres or [track.genres]
+            genres = await self.heard(track.guild_id, track.embedding, base)
+            if genres is None:
+                return track
+            await store.set_genres(self.db, track.guild_id, [(track.id, genres)])
         return await store.get_track(self.db, track.guild_id, track.id) or track
+
+    async def heard(
+        self, guild_id: int, embedding: np.ndarray, base: Sequence[tuple[str, float]]
+    ) -> tuple[tuple[str, float], ...] | None:
+        """What this server's head makes of a track with ``embedding`` and base distribution ``base``.
+
+        None when the server has taught nothing (the base model's answer stands). The track need
+        not be in the catalog (``crate classify --guild``).
+        """
+        taught = majority(await store.corrections_in_guild(self.db, guild_id))
+        if not taught:
+            return None
+        known = await store.base_genres(self.db, guild_id, list(taught))
+        rows = store.BaseGenres(
+            ids=np.concatenate([np.asarray([-1], np.int64), known.ids]),
+            embeddings=np.vstack([np.asarray(embedding, np.float32).reshape(1, -1), known.embeddings]),
+            genres=[tuple(base), *known.genres],
+        )
+        out = await asyncio.to_thread(_relabel_rows, rows, taught)
+        return out.ranked(0)
 
     async def custom_genres(self, guild_id: int) -> list[str]:
         """The server's own genres (taught to at least one track), most taught first."""
