@@ -34,7 +34,9 @@ class Analysis:
     """Everything Crate says about one track."""
 
     duration: float
-    genres: tuple[tuple[str, float], ...]  # all genres, most probable first
+    #: The 14 families (ids of :data:`bot.genres.FAMILIES`) with their probabilities, most probable
+    #: first; with a custom model (``crate train``), that model's genres.
+    genres: tuple[tuple[str, float], ...]
     tags: tuple[tuple[str, float], ...]  # all 50 MSD tags, most probable first
     embedding: np.ndarray  # float32[200]: mean MSD_musicnn penultimate layer
     tag_probs: np.ndarray  # float32[50] in TAGS order
@@ -43,10 +45,17 @@ class Analysis:
     mtt_tags: tuple[tuple[str, float], ...] = ()  # all 50 MTT tags, most probable first
     mtt_embedding: np.ndarray = field(default_factory=lambda: _EMPTY)  # float32[200], MTT_musicnn
     mtt_tag_probs: np.ndarray = field(default_factory=lambda: _EMPTY)  # float32[50] in MTT_TAGS order
+    #: Whether the top genre is sure enough to be stated (the family model's threshold, chosen from
+    #: its cross-validated reliability); when False Crate says "not sure — A or B?".
+    confident: bool = False
 
     @property
     def top_genre(self) -> str:
         return self.genres[0][0]
+
+    @property
+    def runner_up(self) -> str | None:
+        return self.genres[1][0] if len(self.genres) > 1 else None
 
 
 def ranked(names, probabilities) -> tuple[tuple[str, float], ...]:

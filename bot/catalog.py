@@ -54,7 +54,8 @@ class Track:
     source_kind: SourceKind
     content_hash: str
     duration: float
-    #: (genre, probability) pairs, most probable first.
+    #: The answer shown: (genre, probability) pairs, most probable first. A name is a family id
+    #: (:data:`bot.genres.FAMILIES`) or a genre this server taught (shown as written).
     genres: tuple[tuple[str, float], ...]
     top_genre: str | None
     tag_probs: np.ndarray = field(compare=False, repr=False)  # float32[TAG_COUNT]
@@ -62,6 +63,19 @@ class Track:
     tempo: float | None
     added_at: float
     added_by: int | None
+    #: Whether ``top_genre`` is sure enough to be stated as a fact ("not sure — A or B?" if not).
+    confident: bool = False
+    #: The family model's own distribution over the 14 families (``genres`` may differ: a server's
+    #: corrections blend into it). Empty only for a track nobody has relabelled yet.
+    base_genres: tuple[tuple[str, float], ...] = ()
+    #: MTT_musicnn's 50 tag probabilities and embedding; None for tracks analyzed before Crate
+    #: stored them (schema 5), whose families were inferred from MSD's tags alone.
+    mtt_tag_probs: np.ndarray | None = field(default=None, compare=False, repr=False)
+    mtt_embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def runner_up(self) -> str | None:
+        return self.genres[1][0] if len(self.genres) > 1 else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +89,11 @@ class Catalog:
     durations: np.ndarray  # float64[n]
     tag_probs: np.ndarray  # float32[n, TAG_COUNT]
     embeddings: np.ndarray  # float32[n, EMBEDDING_DIM]
+    #: Every track's genre distribution: column ``j`` is ``genre_names[j]`` (families and custom
+    #: genres). None: only ``top_genres`` is known (each track counts as fully its top genre).
+    genre_names: tuple[str, ...] = ()
+    genre_probs: np.ndarray | None = None  # float32[n, len(genre_names)]
+    confident: np.ndarray | None = None  # bool[n]: is the track's top genre sure? (None: all are)
 
     def __len__(self) -> int:
         return len(self.ids)

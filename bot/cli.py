@@ -208,7 +208,7 @@ def _server_head(database: Path, guild_id: int):
     import dataclasses
 
     from bot.store import Database
-    from bot.teach import Teacher
+    from bot.teach import Teacher, confident
 
     if not database.is_file():
         raise CrateError(f"No Crate database at {database}.")
@@ -218,7 +218,7 @@ def _server_head(database: Path, guild_id: int):
 
     def heard(analysis):
         genres = loop.run_until_complete(teacher.heard(guild_id, analysis.embedding, analysis.genres))
-        return analysis if genres is None else dataclasses.replace(analysis, genres=genres)
+        return analysis if genres is None else dataclasses.replace(analysis, genres=genres, confident=confident(genres))
 
     try:
         yield heard
@@ -262,6 +262,7 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
             "path": str(path),
             "duration": None,
             "genres": [],
+            "confident": None,
             "tags": [],
             "mtt_tags": [],
             "error": error,
@@ -270,6 +271,7 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
             record.update(
                 duration=round(analysis.duration, 3),
                 genres=[{"genre": g, "probability": round(p, 4)} for g, p in analysis.genres],
+                confident=analysis.confident,
                 tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.tags],
                 mtt_tags=[{"tag": t, "probability": round(p, 4)} for t, p in analysis.mtt_tags],
             )
@@ -277,14 +279,9 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
     elif analysis is None:
         print(f"{path}\n  error: {error}", flush=True)
     else:
-        from bot.format import format_duration
+        from bot.describe import answer_lines
 
-        genres = ", ".join(f"{g} {p:.2f}" for g, p in analysis.genres[:TOP_GENRES_SHOWN])
-        tags = ", ".join(t for t, _ in analysis.tags[:TOP_TAGS_SHOWN])
-        print(
-            f"{path}  ({format_duration(analysis.duration)}, ~{analysis.tempo:.0f} BPM)\n  {genres} — {tags}",
-            flush=True,
-        )
+        print(f"{path}\n" + "\n".join(f"  {line}" for line in answer_lines(analysis)), flush=True)
 
 
 def _example_paths() -> list[Path]:

@@ -27,6 +27,7 @@ from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
 from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
+from bot.listen.relabel import relabel_legacy
 from bot.listen.worker import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
 from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
@@ -169,6 +170,7 @@ class Crate:
             AnalysisPool.from_settings(settings) as pool,
             aiohttp.ClientSession() as http,
         ):
+            await relabel_legacy(db)  # tracks analyzed before genre families (schema < 5)
             crate = cls(settings, db, pool, http)
             crate.titles.load(await store.track_titles(db))
             yield crate
@@ -229,10 +231,13 @@ class Crate:
             content_hash=analyzed.content_hash,
             duration=analysis.duration,
             genres=analysis.genres,
+            confident=analysis.confident,
             tag_probs=analysis.tag_probs,
             embedding=analysis.embedding,
             tempo=analysis.tempo,
             shared_by=shared_by,
+            mtt_tag_probs=analysis.mtt_tag_probs if len(analysis.mtt_tag_probs) else None,
+            mtt_embedding=analysis.mtt_embedding if len(analysis.mtt_embedding) else None,
         )
         if created:
             track = await self.teacher.label_new(track)  # a server that taught Crate hears it its way

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
 
 from bot.analysis import TAGS
 from bot.catalog import Track
 from bot.format import clip, format_duration, plural
-from bot.listen.server_head import genre_key
-from bot.teach import Taught, shown_genre
+from bot.genres import describe_answer, display_name, key, label, short_answer
+from bot.teach import Taught
 
 BAR_WIDTH = 12
 GENRES_SHOWN = 3
@@ -22,45 +25,88 @@ def bar(probability: float, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
+class Heard(Protocol):
+    """What an answer is made of: an :class:`~bot.analysis.Analysis` or a stored :class:`Track`."""
+
+    @property
+    def genres(self) -> tuple[tuple[str, float], ...]: ...
+    @property
+    def confident(self) -> bool: ...
+    @property
+    def tag_probs(self) -> np.ndarray: ...
+    @property
+    def tempo(self) -> float | None: ...
+    @property
+    def duration(self) -> float: ...
+
+
 def genre_bars(genres: Iterable[tuple[str, float]], shown: int = GENRES_SHOWN) -> list[str]:
-    """``metal  ██████████░░  87%`` lines for the most probable genres."""
-    rows = list(genres)[:shown]
+    """``Metal  ██████████░░  87%`` lines for the most probable genres (display names)."""
+    rows = [(display_name(g), p) for g, p in list(genres)[:shown]]
     width = max((len(g) for g, _ in rows), default=0)
     return [f"{g:<{width}} {bar(p)} {p:4.0%}" for g, p in rows]
 
 
-def top_tags(track: Track, shown: int = TAGS_SHOWN) -> list[str]:
+def verdict(genres: Sequence[tuple[str, float]], confident: bool) -> str:
+    """The answer in words, with the runner-up: ``"Electronic (83%), then ambient (9%)"``, or when
+    Crate is not sure ``"Not sure — electronic or ambient? (52% / 31%)"``."""
+    if not genres:
+        return "No genre"
+    if len(genres) < 2:
+        return describe_answer(genres, True).capitalize()
+    (_, p1), (runner, p2) = genres[0], genres[1]
+    if confident:
+        text = describe_answer(genres, True)
+        return f"{text[0].upper()}{text[1:]}, then {label(runner)} ({p2:.0%})"
+    return f"Not sure — {label(genres[0][0])} or {label(runner)}? ({p1:.0%} / {p2:.0%})"
+
+
+def styles(tag_probs: np.ndarray, shown: int = TAGS_SHOWN) -> list[str]:
     """The styles the tagger is most sure of (at least :data:`TAG_EVIDENCE`)."""
-    order = track.tag_probs.argsort()[::-1][:shown]
-    return [TAGS[i] for i in order if track.tag_probs[i] >= TAG_EVIDENCE]
+    order = np.asarray(tag_probs).argsort()[::-1][:shown]
+    return [TAGS[i] for i in order if tag_probs[i] >= TAG_EVIDENCE]
+
+
+def top_tags(track: Track, shown: int = TAGS_SHOWN) -> list[str]:
+    """The styles the tagger is most sure of in ``track``."""
+    return styles(track.tag_probs, shown)
+
+
+def answer_lines(heard: Heard) -> list[str]:
+    """The whole answer as plain lines: length and tempo, the verdict, the styles heard."""
+    length = format_duration(heard.duration) + (f", ~{heard.tempo:.0f} BPM" if heard.tempo else "")
+    heard_styles = styles(heard.tag_probs)
+    return [
+        f"{verdict(heard.genres, heard.confident)}  ({length})",
+        f"styles heard: {', '.join(heard_styles) if heard_styles else 'nothing distinctive'}",
+    ]
 
 
 def track_line(track: Track, *, markdown: bool = True) -> str:
-    """``**Title** · jazz · 3:25`` — one track in a list."""
+    """``**Title** · jazz · 3:25`` — one track in a list (``jazz?`` when Crate is not sure)."""
     title = clip(track.title, 80)
     if markdown:
         title = f"**{title}**"
-    return f"{title} · {track.top_genre or '?'} · {format_duration(track.duration)}"
+    return f"{title} · {short_answer(track.genres, track.confident)} · {format_duration(track.duration)}"
 
 
 def taught_text(taught: Taught, *, markdown: bool = True) -> str:
     """What a member reads after correcting a track's genre (Discord and the console alike)."""
     title = clip(taught.track.title, 80)
     title = f"**{title}**" if markdown else f"“{title}”"
-    said = shown_genre(taught.genre)
+    said = display_name(taught.genre)
     if taught.decided is None:
-        others = ", ".join(shown_genre(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))
+        others = ", ".join(display_name(g) for g, _ in taught.votes if key(g) != key(taught.genre))
         text = (
             f"📝 Noted: you say {title} is {said}, others say {others} — no majority yet, so one more answer decides."
         )
-    elif genre_key(taught.decided) != genre_key(taught.genre):
-        text = f"📝 Noted: you say {title} is {said}, but most here say {shown_genre(taught.decided)}."
+    elif key(taught.decided) != key(taught.genre):
+        text = f"📝 Noted: you say {title} is {said}, but most here say {display_name(taught.decided)}."
     else:
         text = f"✅ Thanks — {title} is {said} in this server now."
-    if taught.previous is not None and genre_key(taught.previous) != genre_key(taught.genre):
-        text += f" (That replaces your earlier answer, {shown_genre(taught.previous)}.)"
-    heard = " · ".join(f"{shown_genre(g)} {p:.0%}" for g, p in taught.track.genres[:GENRES_SHOWN])
-    text += f"\nI hear it as: {heard}."
+    if taught.previous is not None and key(taught.previous) != key(taught.genre):
+        text += f" (That replaces your earlier answer, {display_name(taught.previous)}.)"
+    text += f"\nI hear it as: {describe_answer(taught.track.genres, taught.track.confident)}."
     if taught.relabelled:
         text += f" I relabelled {plural(taught.relabelled, 'track')} of this server with what you all taught me."
     return text

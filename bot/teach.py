@@ -20,8 +20,9 @@ import numpy as np
 from bot import store
 from bot.catalog import Track, UnknownTrack
 from bot.errors import CrateError
-from bot.listen.families import DISPLAY_NAMES, FAMILIES
-from bot.listen.server_head import Relabelled, genre_key, majority, relabel
+from bot.genres import FAMILIES, family_of, is_family, key
+from bot.listen.families import default_model
+from bot.listen.server_head import Relabelled, majority, relabel
 from bot.store import Database
 
 #: Longest genre name a server may teach (Discord's modal and select limits leave room for it).
@@ -33,27 +34,17 @@ class BadGenreName(CrateError):
     user_message = f"A genre name has 1 to {MAX_GENRE_NAME} letters, digits, spaces or - & ' / . +, e.g. “city pop”."
 
 
-def _family_names() -> dict[str, str]:
-    names = {genre_key(f): f for f in FAMILIES}
-    names.update({genre_key(shown): f for f, shown in DISPLAY_NAMES.items()})
-    names.update({"hip-hop": "hiphop", "r&b": "soul", "rnb": "soul", "funk": "soul", "world": "folk", "punk": "rock"})
-    return names
-
-
-_FAMILY_NAMES = _family_names()
-
-
 def genre_name(text: str) -> str:
-    """What a member typed -> a family id ("Hip hop" -> ``hiphop``) or a tidy custom genre name."""
+    """What a member typed -> a family id ("Hip hop", "R&B" -> ``hiphop``, ``soul``) or a tidy custom name."""
     name = " ".join(str(text).split())
     if not name or len(name) > MAX_GENRE_NAME or not _NAME.match(name):
         raise BadGenreName(detail=f"genre name {text!r}")
-    return _FAMILY_NAMES.get(genre_key(name), name)
+    return family_of(name) or name
 
 
-def shown_genre(name: str) -> str:
-    """A family's display name, or a server's own genre as it was taught."""
-    return DISPLAY_NAMES.get(name, name)
+def confident(genres: Sequence[tuple[str, float]]) -> bool:
+    """The family model's "sure enough to state it" rule, for an answer the server's head blended."""
+    return bool(genres) and genres[0][1] >= default_model().threshold
 
 
 @dataclass(frozen=True)
@@ -87,8 +78,8 @@ class Teacher:
             previous = await store.record_correction(self.db, guild_id, user_id, track_id, genre)
             changed = await self._relabel(guild_id)
         answers = await store.corrections_of_track(self.db, guild_id, track_id)
-        counts = Counter(genre_key(c.genre) for c in answers)
-        spelling = {genre_key(c.genre): c.genre for c in reversed(answers)}
+        counts = Counter(key(c.genre) for c in answers)
+        spelling = {key(c.genre): c.genre for c in reversed(answers)}
         votes = tuple((spelling[key], n) for key, n in counts.most_common())
         track = await store.get_track(self.db, guild_id, track_id)
         if track is None:  # removed meanwhile (/forget of its only sharer)
@@ -108,7 +99,7 @@ class Teacher:
         before = {int(row[1]): row[3] for row in await store.track_titles(self.db, guild_id)}
         out = await asyncio.to_thread(_relabel_rows, base, taught)
         rows = [(int(track_id), out.ranked(i)) for i, track_id in enumerate(base.ids)]
-        await store.set_genres(self.db, guild_id, rows)
+        await store.set_shown_genres(self.db, guild_id, [(i, ranked, confident(ranked)) for i, ranked in rows])
         return sum(before.get(track_id) != ranked[0][0] for track_id, ranked in rows)
 
     async def label_new(self, track: Track) -> Track:
@@ -118,7 +109,7 @@ class Teacher:
             genres = await self.heard(track.guild_id, track.embedding, base)
             if genres is None:
                 return track
-            await store.set_genres(self.db, track.guild_id, [(track.id, genres)])
+            await store.set_shown_genres(self.db, track.guild_id, [(track.id, genres, confident(genres))])
         return await store.get_track(self.db, track.guild_id, track.id) or track
 
     async def heard(
@@ -144,8 +135,8 @@ class Teacher:
     async def custom_genres(self, guild_id: int) -> list[str]:
         """The server's own genres (taught to at least one track), most taught first."""
         taught = majority(await store.corrections_in_guild(self.db, guild_id))
-        counts = Counter(g for g in taught.values() if g not in FAMILIES)
-        return [g for g, _ in sorted(counts.items(), key=lambda gn: (-gn[1], genre_key(gn[0])))]
+        counts = Counter(g for g in taught.values() if not is_family(g))
+        return [g for g, _ in sorted(counts.items(), key=lambda gn: (-gn[1], key(gn[0])))]
 
 
 def _relabel_rows(base: store.BaseGenres, taught: dict[int, str]) -> Relabelled:

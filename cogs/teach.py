@@ -15,7 +15,7 @@ import discord
 
 from bot.describe import taught_text
 from bot.format import clip
-from bot.listen.families import DISPLAY_NAMES, FAMILIES
+from bot.genres import DISPLAY_NAMES, FAMILIES
 from bot.teach import MAX_GENRE_NAME
 from cogs import replies
 from cogs.client import CrateBot

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot.analysis import MTT_TAGS, TAGS
+from bot.genres import FAMILIES
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples").glob("*.ogg"))
-GTZAN_GENRES = {"blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"}
 TIMEOUT = 300
 
 
@@ -83,7 +83,7 @@ def test_classify_json_prints_one_line_per_input_in_order(classify_json):
     records = [json.loads(line) for line in lines]
     assert [r["path"] for r in records] == [str(p) for p in inputs]
     for record in records:
-        assert list(record) == ["path", "duration", "genres", "tags", "mtt_tags", "error"]
+        assert list(record) == ["path", "duration", "genres", "confident", "tags", "mtt_tags", "error"]
 
 
 def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json):
@@ -92,7 +92,8 @@ def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json)
         assert record["error"] is None
         assert record["duration"] == pytest.approx(20.0, abs=0.1)
         genres = [g["genre"] for g in record["genres"]]
-        assert set(genres) == GTZAN_GENRES and len(genres) == 10
+        assert set(genres) == set(FAMILIES) and len(genres) == 14
+        assert isinstance(record["confident"], bool)
         tags = [t["tag"] for t in record["tags"]]
         assert sorted(tags) == sorted(TAGS) and len(tags) == 50
         mtt_tags = [t["tag"] for t in record["mtt_tags"]]
@@ -104,6 +105,10 @@ def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json)
         assert sum(g["probability"] for g in record["genres"]) == pytest.approx(1.0, abs=0.002)
     # The ambient singularity track and the nexuiz tracks do not sound alike to the tagger.
     by_name = {Path(r["path"]).name: r for r in map(json.loads, done.stdout.splitlines())}
+    # Families: the ambient track is ambient (or electronic, its runner-up), never a GTZAN-ten guess
+    awakening = [g["genre"] for g in by_name["singularity-awakening.ogg"]["genres"]]
+    assert set(awakening[:2]) <= {"ambient", "electronic"}, awakening[:3]
+    assert by_name["nexuiz-brainsukker.ogg"]["genres"][0]["genre"] == "electronic"
     assert by_name["singularity-awakening.ogg"]["tags"][0]["tag"] == "ambient"
     assert by_name["nexuiz-brainsukker.ogg"]["tags"][0]["tag"] == "electronic"
     # The second tagger hears them apart too (MTT_musicnn's own words for them).
@@ -120,6 +125,7 @@ def test_classify_json_bad_inputs_get_friendly_errors(classify_json):
     assert "couldn't find" in missing["error"]
     for record in records:
         assert record["duration"] is None and record["genres"] == [] and record["tags"] == []
+        assert record["confident"] is None
         assert record["error"].endswith(".") and "Traceback" not in record["error"]
     assert "Traceback" not in done.stderr
 
@@ -136,6 +142,9 @@ def count(cls, name):
         return original(*args, **kwargs)
     setattr(cls, "load", classmethod(load))
 count(musicnn.Musicnn, "tagger")
+from bot.listen import families
+loads["families"] = 0
+count(families.FamilyModel, "families")
 load_head = analyze.load_head
 def counted_load_head(*args, **kwargs):
     loads["genre"] += 1
@@ -152,19 +161,25 @@ def test_classify_loads_the_models_once_for_all_files(tmp_path):
     done = crate("classify", "--json", *map(str, EXAMPLES), cwd=tmp_path, python=("-c", COUNTING))
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 3
-    assert "LOADS {'tagger': 2, 'genre': 1}" in done.stderr  # MSD and MTT taggers, one genre head
+    # MSD and MTT taggers and the family model, once each; no GTZAN-ten genre head
+    assert "LOADS {'tagger': 2, 'genre': 0, 'families': 1}" in done.stderr
 
 
 def test_classify_text_shows_top_genres_and_tags(tmp_path, bad_inputs):
     done = crate("classify", str(EXAMPLES[2]), str(bad_inputs[0]), cwd=tmp_path)
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert lines[0] == f"{EXAMPLES[2]}  (20 s, ~{lines[0].split('~')[1].split()[0]} BPM)"
-    assert re.fullmatch(r"  [a-z]+ [01]\.\d\d, [a-z]+ [01]\.\d\d, [a-z]+ [01]\.\d\d — [^,]+(, [^,]+){4}", lines[1]), (
-        lines[1]
-    )
-    assert lines[1].split(" — ")[1].startswith("ambient")
-    assert lines[2:] == [str(bad_inputs[0]), "  error: That file is empty."]
+    assert lines[0] == str(EXAMPLES[2])
+    # the answer with its runner-up (or "not sure — A or B?"), length and tempo, then the styles
+    assert re.fullmatch(
+        r"  ([A-Z][a-z &,]+ \(\d+%\), then [a-z &,]+ \(\d+%\)|Not sure — [a-z &,]+ or [a-z &,]+\? \(\d+% / \d+%\))"
+        r"  \(20 s, ~\d+ BPM\)",
+        lines[1],
+    ), lines[1]
+    assert "ambient" in lines[1].casefold()
+    assert re.fullmatch(r"  styles heard: [^,]+(, [^,]+){1,4}", lines[2]), lines[2]
+    assert lines[2].split(": ")[1].startswith("ambient")
+    assert lines[3:] == [str(bad_inputs[0]), "  error: That file is empty."]
 
 
 def test_classify_with_a_missing_model_says_so(tmp_path):

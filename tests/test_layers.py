@@ -24,7 +24,11 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.errors", 0),
     ("bot.format", 0),
     ("bot.assets", 0),
-    ("bot.analysis", 0),  # what crosses the pool boundary, and the taggers' tag names (numpy only)
+    ("bot.analysis", 0),
+    (
+        "bot.genres",
+        0,
+    ),  # the genre vocabulary: family ids, display names, aliases, "not sure" wording  # what crosses the pool boundary, and the taggers' tag names (numpy only)
     # a generic supervised process pool: it imports nothing of Crate's but the error base
     ("bot.pool", 0),
     ("bot.admission", 0),  # reservations for analysis (member, server, everybody): asyncio only

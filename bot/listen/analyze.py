@@ -1,5 +1,9 @@
 """One entry point for listening: an audio file in, an :class:`Analysis` out.
 
+The answer is the 14-family distribution of :mod:`bot.listen.families` (both taggers' tags in, a
+confidence decision out). A model trained with ``crate train`` (``--model DIR`` or
+``CRATE_GENRE_MODEL``, format ``crate-genre-model/1``) answers with its own genres instead.
+
 Every excerpt of a track is described by the same feature vector (musicnn embedding, musicnn tag
 probabilities, handcrafted statistics); training uses exactly the code path that analysis uses,
 so the genre model always sees the features it was trained on.
@@ -7,6 +11,7 @@ so the genre model always sees the features it was trained on.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +23,18 @@ from bot.audio.decode import DecodedAudio, decode_excerpts
 from bot.audio.errors import TooShort
 from bot.config import AudioLimits
 from bot.listen import musicnn
+from bot.listen.families import MODEL_FORMAT as FAMILY_MODEL_FORMAT
+from bot.listen.families import FamilyInputs, FamilyModel, default_model
 from bot.listen.features import FEATURE_NAMES, handcrafted_features
-from bot.listen.head import GenreHead, default_model_path, load_head
+from bot.listen.head import GenreHead, load_head
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
 FEATURE_VERSION = (
     "crate-features/2: musicnn-msd penultimate(200) + tags(50) + handcrafted(99, chroma at A440) @16kHz, 6 s excerpts"
 )
+
+#: A custom (``crate train``) model's top genre is stated as sure from this probability up.
+CUSTOM_CONFIDENT = 0.5
 
 #: Column blocks of the feature vector, in order, by name.
 BLOCKS: dict[str, int] = {
@@ -62,24 +72,36 @@ class Listener:
     """Holds the models (loaded once) and turns audio into features and analyses."""
 
     def __init__(
-        self, tagger: musicnn.Musicnn, genre_model: GenreHead | None, mtt_tagger: musicnn.Musicnn | None = None
+        self,
+        tagger: musicnn.Musicnn,
+        genre_model: GenreHead | None,
+        mtt_tagger: musicnn.Musicnn | None = None,
+        family_model: FamilyModel | None = None,
     ):
         self.tagger = tagger
         self.mtt_tagger = mtt_tagger
-        self.genre_model = genre_model
+        self.genre_model = genre_model  # a custom model (crate train); answers instead of the families
+        self.family_model = family_model
 
     @classmethod
     def load(
         cls, genre_model_path: str | os.PathLike | None = None, *, with_genres: bool = True, with_mtt: bool = True
     ) -> Listener:
-        """The MSD tagger, the MTT tagger (unless ``with_mtt=False``: training needs only MSD's
-        features) and the genre model (unless ``with_genres=False``)."""
+        """The MSD tagger, the MTT tagger (unless ``with_mtt=False``: training a custom model needs
+        only MSD's features; the families are then inferred from MSD's tags alone) and the genre
+        answer (unless ``with_genres=False``): the packaged family model, or the model in
+        ``genre_model_path`` (a family model, or a custom model trained by ``crate train``)."""
         tagger = musicnn.Musicnn.load(model="msd")
         mtt = musicnn.Musicnn.load(model="mtt") if with_mtt else None
-        model = None
-        if with_genres:
-            model = load_head(genre_model_path or default_model_path(), feature_version=FEATURE_VERSION)
-        return cls(tagger, model, mtt)
+        custom, family = None, None
+        if with_genres and genre_model_path is None:
+            family = default_model()
+        elif with_genres and genre_model_path is not None:
+            if _is_family_model(Path(genre_model_path)):
+                family = FamilyModel.load(genre_model_path)
+            else:
+                custom = load_head(Path(genre_model_path), feature_version=FEATURE_VERSION)
+        return cls(tagger, custom, mtt, family)
 
     def describe(self, decoded: DecodedAudio) -> ExcerptFeatures:
         """Feature vectors for every excerpt of a decoded track."""
@@ -118,9 +140,14 @@ class Listener:
         features = self.describe(decoded)
         tag_probs = features.tag_probs.mean(axis=0)
         genres: tuple[tuple[str, float], ...] = ()
+        confident = False
         if self.genre_model is not None:
             probabilities = self.genre_model.predict_proba(features.vectors).mean(axis=0)
             genres = ranked(self.genre_model.genres, probabilities)
+            confident = genres[0][1] >= CUSTOM_CONFIDENT
+        elif self.family_model is not None:
+            answer = self.family_model.predict(self.family_inputs(features))[0]
+            genres, confident = answer.families, answer.confident
         mtt = {}
         if features.mtt_tag_probs is not None and features.mtt_embeddings is not None:
             mtt_probs = features.mtt_tag_probs.mean(axis=0)
@@ -137,5 +164,28 @@ class Listener:
             tag_probs=tag_probs,
             tempo=features.tempo,
             excerpt_starts=tuple(excerpt.start for excerpt in decoded.excerpts),
+            confident=bool(confident),
             **mtt,
         )
+
+    def family_inputs(self, features: ExcerptFeatures) -> FamilyInputs:
+        """What the family model hears of a track: both taggers' outputs, averaged over excerpts
+        (MSD's alone, MTT's set to typical values, when the MTT tagger is not loaded)."""
+        assert self.family_model is not None
+        if features.mtt_tag_probs is None or features.mtt_embeddings is None:
+            return self.family_model.msd_only(features.tag_probs.mean(axis=0))
+        return FamilyInputs(
+            features.tag_probs.mean(axis=0),
+            features.embeddings.mean(axis=0),
+            features.mtt_tag_probs.mean(axis=0),
+            features.mtt_embeddings.mean(axis=0),
+        )
+
+
+def _is_family_model(directory: Path) -> bool:
+    """Is ``directory`` a family model (else it should be a custom ``crate train`` model)?"""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FAMILY_MODEL_FORMAT

@@ -28,40 +28,9 @@ from typing import Any
 
 import numpy as np
 
-FAMILIES: tuple[str, ...] = (
-    "rock",
-    "metal",
-    "pop",
-    "hiphop",
-    "electronic",
-    "ambient",
-    "jazz",
-    "blues",
-    "classical",
-    "folk",
-    "country",
-    "soul",
-    "reggae",
-    "disco",
-)
-
-#: How each family is shown to people.
-DISPLAY_NAMES: dict[str, str] = {
-    "rock": "Rock",
-    "metal": "Metal",
-    "pop": "Pop",
-    "hiphop": "Hip hop",
-    "electronic": "Electronic",
-    "ambient": "Ambient",
-    "jazz": "Jazz",
-    "blues": "Blues",
-    "classical": "Classical",
-    "folk": "Folk & world",
-    "country": "Country",
-    "soul": "Soul, R&B & funk",
-    "reggae": "Reggae",
-    "disco": "Disco",
-}
+from bot.genres import DISPLAY_NAMES as DISPLAY_NAMES  # re-exported: the family vocabulary lives in bot.genres
+from bot.genres import FAMILIES as FAMILIES
+from bot.genres import describe_answer
 
 ASSETS = resources.files("bot.assets").joinpath("family-model")
 MODEL_FORMAT = "crate-family-model/1"
@@ -156,6 +125,8 @@ class FamilyInputs:
     msd_pen: np.ndarray  # [n, 200] MSD_musicnn penultimate layer
     mtt_tags: np.ndarray  # [n, 50] MTT_musicnn tag probabilities
     mtt_pen: np.ndarray  # [n, 200] MTT_musicnn penultimate layer
+    #: False for tracks heard by MSD_musicnn alone (see :meth:`FamilyModel.msd_only`).
+    mtt_heard: bool = True
 
     def block(self, name: str) -> np.ndarray:
         return np.atleast_2d(np.asarray(getattr(self, name), dtype=np.float64))
@@ -165,7 +136,10 @@ class FamilyInputs:
         return np.concatenate([self.block("msd_tags"), self.block("mtt_tags")], axis=1)
 
     def take(self, index) -> "FamilyInputs":
-        return FamilyInputs(*(self.block(n)[index] for n in ("msd_tags", "msd_pen", "mtt_tags", "mtt_pen")))
+        msd_tags, msd_pen, mtt_tags, mtt_pen = (
+            self.block(n)[index] for n in ("msd_tags", "msd_pen", "mtt_tags", "mtt_pen")
+        )
+        return FamilyInputs(msd_tags, msd_pen, mtt_tags, mtt_pen, mtt_heard=self.mtt_heard)
 
 
 @dataclass(frozen=True)
@@ -190,10 +164,7 @@ class FamilyPrediction:
 
     def describe(self) -> str:
         """``"electronic (83%)"`` or ``"not sure — electronic or ambient?"``."""
-        top, runner = DISPLAY_NAMES[self.top].lower(), DISPLAY_NAMES[self.runner_up].lower()
-        if self.confident:
-            return f"{top} ({self.probability:.0%})"
-        return f"not sure — {top} or {runner}?"
+        return describe_answer(self.families, self.confident)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -252,15 +223,34 @@ class FamilyModel:
 
     def logits(self, inputs: FamilyInputs) -> np.ndarray:
         tags = inputs.tags()
-        out = self.prior_scale * np.log(self.prior_eps + tags @ self.prior_weights)
+        weights = self.prior_weights
+        if not inputs.mtt_heard:  # MTT's rows say nothing: the prior is MSD's tags alone
+            weights = np.where(np.arange(len(weights))[:, None] < inputs.block("msd_tags").shape[1], weights, 0.0)
+        out = self.prior_scale * np.log(self.prior_eps + tags @ weights)
         if self.head_input != "none":
             x = (head_features(inputs, self.head_input) - self.head_mean) / self.head_std
+            if not inputs.mtt_heard:  # MTT's head inputs at their training mean
+                width = inputs.block("msd_tags").shape[1]
+                x[:, width : 2 * width] = 0.0
             out = out + x @ self.head_weights + self.head_bias
         return out
 
     def proba(self, inputs: FamilyInputs) -> np.ndarray:
         """``[n, 14]`` family probabilities, columns in :data:`FAMILIES` order."""
         return softmax(self.logits(inputs))
+
+    def msd_only(self, msd_tags: np.ndarray) -> FamilyInputs:
+        """Inputs for tracks heard by MSD_musicnn alone (analyzed before Crate ran MTT_musicnn).
+
+        MTT says nothing then: the prior is computed from MSD's tags only and the head's MTT
+        inputs sit at their training mean (standardized to 0). The answers are less sure than
+        with both taggers, and the confidence decision says so.
+        """
+        msd = np.atleast_2d(np.asarray(msd_tags, dtype=np.float64))
+        n, width = len(msd), msd.shape[1]
+        typical = 1.0 / (1.0 + np.exp(-self.head_mean[width : 2 * width])) if self.head_input != "none" else 0.0
+        mtt = np.broadcast_to(typical, (n, width)).copy()
+        return FamilyInputs(msd, np.zeros((n, 200)), mtt, np.zeros((n, 200)), mtt_heard=False)
 
     def predict(self, inputs: FamilyInputs) -> list[FamilyPrediction]:
         return [self.decide(row) for row in self.proba(inputs)]

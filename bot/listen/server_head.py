@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.catalog import Correction
+from bot.genres import key
 
 #: Kernel width over cosine similarity: similarity 0.92 weighs exp(-1) = 0.37, 0.8 weighs 0.08.
 BANDWIDTH = 0.08
@@ -39,19 +40,14 @@ PRIOR_WEIGHT = 0.25
 SELF_WEIGHT = 4.0
 
 
-def genre_key(name: str) -> str:
-    """How genre names compare: case and surrounding/repeated spaces do not matter."""
-    return " ".join(name.split()).casefold()
-
-
 def majority(corrections: Iterable[Correction]) -> dict[int, str]:
     """track id -> the genre most of its correctors chose (ties: no entry)."""
     spelling: dict[str, str] = {}
     votes: dict[int, Counter[str]] = {}
     for c in corrections:
-        key = genre_key(c.genre)
-        spelling.setdefault(key, c.genre)
-        votes.setdefault(c.track_id, Counter())[key] += 1
+        name = key(c.genre)
+        spelling.setdefault(name, c.genre)
+        votes.setdefault(c.track_id, Counter())[name] += 1
     taught: dict[int, str] = {}
     for track_id, counter in votes.items():
         (first, n), *rest = counter.most_common()
@@ -101,15 +97,15 @@ def relabel(
     if x.shape[0] != n:
         raise ValueError(f"{x.shape[0]} embeddings for {n} base distributions")
     names = list(base_names)
-    index = {genre_key(name): i for i, name in enumerate(names)}
+    index = {key(name): i for i, name in enumerate(names)}
     rows, columns = [], []
     for row, genre in taught:
-        key = genre_key(genre)
-        if key not in index:
-            index[key] = len(names)
+        name = key(genre)
+        if name not in index:
+            index[name] = len(names)
             names.append(" ".join(genre.split()))
         rows.append(int(row))
-        columns.append(index[key])
+        columns.append(index[name])
     prior = np.zeros((n, len(names)))
     prior[:, : base.shape[1]] = np.clip(base, 0.0, None)
     totals = prior.sum(axis=1, keepdims=True)

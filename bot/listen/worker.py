@@ -1,7 +1,7 @@
 """Crate's analysis pool: the generic :class:`~bot.pool.ProcessPool` running the listening jobs.
 
 This module is imported by the bot process, so it stays light at import time: the listening
-stack (numpy taggers, the handcrafted features, the genre model) is imported by the workers only,
+stack (both numpy taggers, the handcrafted features, the family model) is imported by the workers only,
 in :func:`initialize` (and, once for all workers, by the fork server: :data:`PRELOAD`). Results
 cross the pool boundary as :class:`AnalyzedFile`, whose :class:`~bot.analysis.Analysis` is a
 ground-floor dataclass, so unpickling them here imports nothing of the listening stack.
@@ -55,9 +55,9 @@ def initialize(genre_model_path: Path | None) -> None:
     from bot.listen.analyze import Listener
 
     _blas_limits = threadpool_limits(1)
-    # Only MSD: nothing the bot stores or shows reads the MTT tagger yet (the family model that
-    # will is not wired in), and it would double each analysis. `crate classify` runs both.
-    listener = Listener.load(genre_model_path, with_mtt=False)
+    # Both taggers: the genre families are heard through MSD's and MTT's tags, and the store keeps
+    # MTT's output for each track.
+    listener = Listener.load(genre_model_path)
     noise = np.random.default_rng(0).normal(0.0, 0.1, int(WARM_UP_SECONDS * SAMPLE_RATE)).astype(np.float32)
     info = AudioInfo(
         duration=WARM_UP_SECONDS, format_name="synthetic", codec="pcm_f32le",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, SOURCE_KINDS, TAG_COUNT, Catalog, SourceKind, Track
+from bot.genres import distribution
 from bot.store import shares
 from bot.store.database import Database, fits_integer
 from bot.store.vectors import from_blob, stack_blobs, to_blob
@@ -29,12 +30,14 @@ NEAR_DUPLICATE_MAX_SECONDS = 1.5
 NEAR_DUPLICATE_MIN_COSINE = 0.98
 #: Discord shows at most 25 autocomplete choices.
 SEARCH_LIMIT = 25
+#: A catalog keeps each track's genre probabilities from this size up (the rest say nothing).
+GENRE_CELL_MIN = 0.005
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 _COLUMNS = (
     "id, guild_id, title, source_url, source_kind, content_hash, duration, genres, top_genre,"
-    " tag_probs, embedding, tempo, added_at, added_by"
+    " tag_probs, embedding, tempo, added_at, added_by, confident, base_genres, mtt_tag_probs, mtt_embedding"
 )
 
 
@@ -54,18 +57,19 @@ def _track(row: Sequence) -> Track:
         tempo=row[11],
         added_at=row[12],
         added_by=row[13],
+        confident=bool(row[14]),
+        base_genres=tuple((str(name), float(p)) for name, p in json.loads(row[15])),
+        mtt_tag_probs=None if row[16] is None else from_blob(row[16], TAG_COUNT),
+        mtt_embedding=None if row[17] is None else from_blob(row[17], EMBEDDING_DIM),
     )
 
 
 def _sorted_genres(genres: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
-    pairs = tuple((str(name), float(p)) for name, p in genres)
-    if any(not math.isfinite(p) for _, p in pairs):
-        raise ValueError("genre probabilities must be finite")
-    return tuple(sorted(pairs, key=lambda pair: (-pair[1], pair[0])))
+    return distribution(genres)
 
 
-def _genres_json(pairs: Sequence[tuple[str, float]]) -> str:
-    return json.dumps([list(pair) for pair in pairs])
+def _genres_json(genres: tuple[tuple[str, float], ...]) -> str:
+    return json.dumps([list(pair) for pair in genres])
 
 
 async def add_track(
@@ -83,15 +87,19 @@ async def add_track(
     tempo: float | None,
     shared_by: int | None,
     now: float | None = None,
+    confident: bool = False,
     base_genres: Iterable[tuple[str, float]] | None = None,
+    mtt_tag_probs: object | None = None,
+    mtt_embedding: object | None = None,
 ) -> tuple[Track, bool]:
     """Store an analyzed track, or find the one this guild already has; returns (track, created).
 
     Deduplication (see the module docstring) looks for the same ``content_hash`` first, then
     for a near-duplicate. When ``shared_by`` is given the share is recorded either way, and
     a new track remembers ``shared_by`` as ``added_by``. ``genres`` are stored most probable
-    first; ``top_genre`` is the first of them. ``base_genres`` is the base model's distribution
-    (default: ``genres``), kept for the server's head to relabel from (:func:`set_genres`).
+    first; ``top_genre`` is the first of them; ``confident`` says whether it may be stated.
+    ``base_genres`` is the family model's own distribution (default: ``genres``), kept apart from
+    the shown answer so that a server's corrections can be blended into ``genres`` later.
     """
     title = title.strip()
     if not title:
@@ -106,6 +114,8 @@ async def add_track(
         raise ValueError(f"invalid duration {duration!r}")
     sorted_genres = _sorted_genres(genres)
     base = sorted_genres if base_genres is None else _sorted_genres(base_genres)
+    mtt_tag_blob = None if mtt_tag_probs is None else to_blob(mtt_tag_probs, TAG_COUNT)
+    mtt_embedding_blob = None if mtt_embedding is None else to_blob(mtt_embedding, EMBEDDING_DIM)
     tag_blob = to_blob(tag_probs, TAG_COUNT)
     embedding_blob = to_blob(embedding, EMBEDDING_DIM)
     tempo = None if tempo is None else float(tempo)
@@ -125,8 +135,9 @@ async def add_track(
         top_genre = sorted_genres[0][0] if sorted_genres else None
         track_id = await db.insert(
             "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration,"
-            " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by, base_genres)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by,"
+            " confident, base_genres, mtt_tag_probs, mtt_embedding)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
                 title,
@@ -141,7 +152,10 @@ async def add_track(
                 tempo,
                 added_at,
                 shared_by,
+                int(bool(confident)),
                 _genres_json(base),
+                mtt_tag_blob,
+                mtt_embedding_blob,
             ),
         )
         if shared_by is not None:
@@ -162,8 +176,55 @@ async def add_track(
         tempo=tempo,
         added_at=added_at,
         added_by=shared_by,
+        confident=bool(confident),
+        base_genres=base,
+        mtt_tag_probs=None if mtt_tag_blob is None else from_blob(mtt_tag_blob, TAG_COUNT),
+        mtt_embedding=None if mtt_embedding_blob is None else from_blob(mtt_embedding_blob, EMBEDDING_DIM),
     )
     return track, True
+
+
+async def set_genres(
+    db: Database,
+    guild_id: int,
+    track_id: int,
+    genres: Iterable[tuple[str, float]],
+    *,
+    confident: bool,
+    base_genres: Iterable[tuple[str, float]] | None = None,
+) -> bool:
+    """Replace the answer shown for a track (``genres``, ``top_genre``, ``confident``) and, when
+    given, the family model's own distribution ``base_genres``; returns whether the track exists."""
+    shown = _sorted_genres(genres)
+    top = shown[0][0] if shown else None
+    if base_genres is None:
+        changed = await db.execute(
+            "UPDATE tracks SET genres = ?, top_genre = ?, confident = ? WHERE guild_id = ? AND id = ?",
+            (_genres_json(shown), top, int(bool(confident)), guild_id, track_id),
+        )
+    else:
+        changed = await db.execute(
+            "UPDATE tracks SET genres = ?, top_genre = ?, confident = ?, base_genres = ? WHERE guild_id = ? AND id = ?",
+            (
+                _genres_json(shown),
+                top,
+                int(bool(confident)),
+                _genres_json(_sorted_genres(base_genres)),
+                guild_id,
+                track_id,
+            ),
+        )
+    return changed > 0
+
+
+async def tracks_to_relabel(db: Database, limit: int = 1000) -> list[tuple[int, int, np.ndarray]]:
+    """``(guild_id, id, MSD tag probabilities)`` of tracks without a family distribution yet
+    (analyzed before schema 5, with GTZAN's ten genres), at most ``limit``, any guild."""
+    rows = await db.fetch_rows(
+        "SELECT guild_id, id, tag_probs FROM tracks WHERE base_genres = '[]' ORDER BY guild_id, id LIMIT ?",
+        (max(0, int(limit)),),
+    )
+    return [(int(g), int(i), from_blob(blob, TAG_COUNT)) for g, i, blob in rows]
 
 
 async def get_track(db: Database, guild_id: int, track_id: int) -> Track | None:
@@ -269,14 +330,35 @@ async def load_catalog(db: Database, guild_id: int) -> Catalog:
     :func:`count_tracks` or the newest id changes.
     """
     rows = await db.fetch_rows(
-        "SELECT id, title, top_genre, duration, tag_probs, embedding FROM tracks WHERE guild_id = ? ORDER BY id",
+        "SELECT id, title, top_genre, duration, tag_probs, embedding, genres, confident FROM tracks"
+        " WHERE guild_id = ? ORDER BY id",
         (guild_id,),
     )
     return _catalog(guild_id, rows)
 
 
+def _genre_matrix(texts: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Every track's stored genre distribution as one ``[n, names]`` matrix (one JSON parse)."""
+    parsed = json.loads("[" + ",".join(texts) + "]")
+    code: dict[str, int] = {}
+    cells: list[tuple[int, int, float]] = []
+    for row, pairs in enumerate(parsed):
+        for name, p in pairs:
+            if p < GENRE_CELL_MIN:
+                break  # stored most probable first: the rest is smaller still
+            j = code.setdefault(name, len(code))
+            cells.append((row, j, p))
+    matrix = np.zeros((len(parsed), len(code)), np.float32)
+    if cells:
+        r, c, v = zip(*cells)
+        matrix[np.asarray(r), np.asarray(c)] = np.asarray(v, np.float32)
+    return tuple(code), matrix
+
+
 def _catalog(guild_id: int, rows: list[tuple]) -> Catalog:
-    ids, titles, top_genres, durations, tag_blobs, embedding_blobs = zip(*rows) if rows else ((), (), (), (), (), ())
+    columns = tuple(zip(*rows)) if rows else ((),) * 8
+    ids, titles, top_genres, durations, tag_blobs, embedding_blobs, genre_texts, confident = columns
+    genre_names, genre_probs = _genre_matrix(genre_texts)
     return Catalog(
         guild_id=guild_id,
         ids=np.fromiter(ids, dtype=np.int64, count=len(rows)),
@@ -285,6 +367,9 @@ def _catalog(guild_id: int, rows: list[tuple]) -> Catalog:
         durations=np.fromiter(durations, dtype=np.float64, count=len(rows)),
         tag_probs=stack_blobs(tag_blobs, TAG_COUNT),
         embeddings=stack_blobs(embedding_blobs, EMBEDDING_DIM),
+        genre_names=genre_names,
+        genre_probs=genre_probs,
+        confident=np.fromiter(confident, dtype=bool, count=len(rows)),
     )
 
 
@@ -360,24 +445,27 @@ async def base_genres(db: Database, guild_id: int, track_ids: Iterable[int] | No
     )
 
 
-async def set_genres(db: Database, guild_id: int, genres: Iterable[tuple[int, Iterable[tuple[str, float]]]]) -> int:
-    """Rewrite the shown ``genres``/``top_genre`` of these tracks (the base ones stay); returns how many changed.
+async def set_shown_genres(
+    db: Database, guild_id: int, genres: Iterable[tuple[int, Iterable[tuple[str, float]], bool]]
+) -> int:
+    """Rewrite the shown answer (``genres``, ``top_genre``, ``confident``) of many tracks at once,
+    from ``(track id, genres, confident)``; the base distributions stay. Returns how many changed.
 
     One transaction, which also bumps the guild's relabel version (part of :func:`catalog_fingerprint`).
     """
     rows = []
-    for track_id, pairs in genres:
+    for track_id, pairs, confident in genres:
         ranked = _sorted_genres(pairs)
-        rows.append((_genres_json(ranked), ranked[0][0] if ranked else None, guild_id, int(track_id)))
+        rows.append(
+            (_genres_json(ranked), ranked[0][0] if ranked else None, int(bool(confident)), guild_id, int(track_id))
+        )
     if not rows:
         return 0
     async with db.transaction():
         changed = 0
         for row in rows:
             changed += await db.execute(
-                "UPDATE tracks SET genres = ?, top_genre = ? WHERE guild_id = ? AND id = ?"
-                " AND (genres IS NOT ? OR top_genre IS NOT ?)",
-                (*row, row[0], row[1]),
+                "UPDATE tracks SET genres = ?, top_genre = ?, confident = ? WHERE guild_id = ? AND id = ?", row
             )
         await db.execute(
             "INSERT INTO relabels (guild_id, version) VALUES (?, 1)"
