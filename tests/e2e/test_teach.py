@@ -60,7 +60,7 @@ async def pick(fake: FakeDiscord, user: str, message, value: str, guild=None) ->
 
 
 def top_line(message) -> str:
-    """The first genre bar of a /genre answer: ``electronic ████░░ 61%``."""
+    """The first genre bar of a /genre answer: ``Electronic ████░░ 61%``."""
     return message.embed["description"].strip("`\n").splitlines()[0]
 
 
@@ -74,9 +74,9 @@ async def test_not_right_select_offers_every_family_and_something_else(fake):
 async def test_picking_a_family_relabels_the_track(fake):
     message = await share(fake, "alice", "nexuiz-beast-of-insanity.ogg")
     text = await pick(fake, "bob", message, "f:folk")
-    assert "is Folk & world in this server now" in text and "I hear it as: Folk & world" in text
+    assert "is Folk & world in this server now" in text and "I hear it as: folk & world (" in text
     again = await share(fake, "carol", "nexuiz-beast-of-insanity.ogg")  # the same audio: the same track
-    assert top_line(again).startswith("folk")
+    assert top_line(again).startswith("Folk & world")
 
 
 async def test_a_new_genre_named_in_a_modal_is_offered_and_answered_afterwards(fake):
@@ -106,7 +106,7 @@ async def test_members_who_disagree_are_settled_by_majority_and_forget_takes_a_v
     assert top_line(await share(fake, "alice", "nexuiz-brainsukker.ogg")).split()[0] == before  # one against one
     settled = await pick(fake, "carol", message, "f:reggae")
     assert "is Reggae in this server now" in settled
-    assert top_line(await share(fake, "alice", "nexuiz-brainsukker.ogg")).startswith("reggae")
+    assert top_line(await share(fake, "alice", "nexuiz-brainsukker.ogg")).startswith("Reggae")
 
     ix = await fake.slash(guild, music(guild), "carol", "forget")
     confirm = await ix.wait_original()
@@ -121,5 +121,5 @@ async def test_members_who_disagree_are_settled_by_majority_and_forget_takes_a_v
 async def test_another_server_never_sees_the_first_ones_lessons(fake):
     other = fake.guilds[1]
     message = await share(fake, "alice", "nexuiz-beast-of-insanity.ogg", guild=other)
-    assert not top_line(message).startswith("folk")  # Guild One taught folk for this audio
+    assert not top_line(message).startswith("Folk")  # Guild One taught folk for this audio
     assert not any(v.startswith("c:") for v in options(message))  # nor its own genres
