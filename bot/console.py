@@ -16,9 +16,10 @@ from pathlib import Path
 
 from bot.catalog import DISLIKE, LIKE, Track
 from bot.crate import Crate, Source, Stage
-from bot.describe import bar, genre_bars, taught_text, top_tags, track_line
+from bot.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
 from bot.errors import CrateError
 from bot.format import format_duration, plural
+from bot.genres import UNSURE, display_name
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.
 CONSOLE_GUILD = 1
@@ -106,7 +107,8 @@ class Console:
     def track_text(self, track: Track, *, created: bool = True) -> str:
         lines = [
             f"#{track.id} {track.title}  ({format_duration(track.duration)}"
-            + (f", ~{track.tempo:.0f} BPM)" if track.tempo else ")")
+            + (f", ~{track.tempo:.0f} BPM)" if track.tempo else ")"),
+            f"  {verdict(track.genres, track.confident)}",
         ]
         lines += [f"  {row}" for row in genre_bars(track.genres)]
         tags = top_tags(track)
@@ -180,8 +182,11 @@ class Console:
             f"{self.user}: {plural(summary.likes, 'like')}, {plural(summary.dislikes, 'dislike')},"
             f" {summary.shares} shared"
         )
+        if summary.genres:
+            self.write(f"  {summary.headline}")
         for genre, affinity in summary.genres:
-            self.write(f"  {genre:<12} {bar(affinity)} {affinity:4.0%}")
+            unsure = f" ({UNSURE})" if genre in summary.unsure else ""
+            self.write(f"  {display_name(genre):<16} {bar(affinity)} {affinity:4.0%}{unsure}")
         for i, track in enumerate(summary.favourites, 1):
             self.write(f"  {i}. {track_line(track, markdown=False)}")
 
@@ -199,7 +204,9 @@ class Console:
 def picks_text(picks) -> str:
     if not picks:
         return "Nothing new to suggest: share more music with /genre."
-    return "\n".join(f"{i}. #{p.track_id} {p.title} [{p.top_genre}] — {p.reason}" for i, p in enumerate(picks, 1))
+    return "\n".join(
+        f"{i}. #{p.track_id} {p.title} [{short_genre(p.top_genre)}] — {p.reason}" for i, p in enumerate(picks, 1)
+    )
 
 
 async def run_console(crate: Crate, *, user: str = DEFAULT_USER, lines=None, echo: bool = False) -> None:

@@ -27,6 +27,7 @@ from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
 from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
+from bot.genres import mostly
 from bot.listen.relabel import relabel_legacy
 from bot.listen.worker import AnalysisPool, AnalyzedFile
 from bot.recommend.rank import Recommendation
@@ -132,10 +133,18 @@ class TasteSummary:
     shares: int
     genres: tuple[tuple[str, float], ...]
     favourites: tuple[Track, ...]
+    #: Genres of ``genres`` whose evidence is mostly tracks Crate was unsure about.
+    unsure: frozenset[str] = frozenset()
 
     @property
     def is_empty(self) -> bool:
         return not (self.likes or self.dislikes or self.shares)
+
+    @property
+    def headline(self) -> str:
+        """``"mostly electronic"``, or ``"mostly electronic (unsure)"`` rather than a wrong fact."""
+        top = self.genres[0][0] if self.genres else None
+        return mostly(self.genres, confident=top not in self.unsure)
 
 
 FAVOURITES_SHOWN = 5
@@ -433,6 +442,7 @@ class Crate:
             shares=len(shares),
             genres=tuple(genres[:GENRES_SHOWN]),
             favourites=tuple(t for t in favourites if t is not None),
+            unsure=frozenset(g for g, _ in genres[:GENRES_SHOWN] if g in taste.unsure_genres),
         )
 
     # ------------------------------------------------------------------ members' names

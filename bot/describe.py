@@ -82,6 +82,11 @@ def answer_lines(heard: Heard) -> list[str]:
     ]
 
 
+def short_genre(name: str | None) -> str:
+    """A genre name in a one-line list (``"hip hop"``; ``"?"`` when none)."""
+    return label(name) if name else "?"
+
+
 def track_line(track: Track, *, markdown: bool = True) -> str:
     """``**Title** · jazz · 3:25`` — one track in a list (``jazz?`` when Crate is not sure)."""
     title = clip(track.title, 80)

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
 from bot.crate import RatedTrack
-from bot.describe import track_line
+from bot.describe import short_genre, track_line
 from bot.format import clip
 from bot.titles import TitleEntry
 from cogs import replies
@@ -105,7 +105,7 @@ class Feedback(commands.Cog):
 
 
 def _choice_name(track: TitleEntry) -> str:
-    name = f"{track.title} · {track.top_genre or '?'}"
+    name = f"{track.title} · {short_genre(track.top_genre)}"
     return clip(name, 100)
 
 

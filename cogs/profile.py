@@ -14,6 +14,7 @@ from bot.charts import taste_chart
 from bot.crate import TasteSummary
 from bot.describe import track_line
 from bot.format import plural
+from bot.genres import display_name, label
 from cogs import replies
 from cogs.client import CrateBot
 
@@ -28,7 +29,9 @@ def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
     if summary.genres:
         embed.add_field(
             name="Top genres",
-            value=", ".join(f"{g} ({a:.0%})" for g, a in summary.genres),
+            value=summary.headline.capitalize()
+            + ": "
+            + ", ".join(f"{label(g)} ({a:.0%}{', unsure' if g in summary.unsure else ''})" for g, a in summary.genres),
             inline=False,
         )
         embed.set_image(url=f"attachment://{CHART_NAME}")
@@ -95,7 +98,8 @@ class Profile(commands.Cog):
         embed = profile_embed(summary, member.display_name)
         files = []
         if summary.genres:
-            png = await asyncio.to_thread(taste_chart, summary.genres, f"{member.display_name}'s genres")
+            shown = [(display_name(g) + (" (unsure)" if g in summary.unsure else ""), a) for g, a in summary.genres]
+            png = await asyncio.to_thread(taste_chart, shown, f"{member.display_name}'s genres")
             files.append(discord.File(fp=io.BytesIO(png), filename=CHART_NAME))
         await interaction.followup.send(embed=embed, files=files, ephemeral=True)
 

@@ -10,7 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
+from bot.describe import short_genre
 from bot.format import clip
+from bot.genres import display_name, label
 from bot.recommend.rank import Recommendation
 from cogs import replies
 from cogs.client import CrateBot
@@ -28,7 +30,7 @@ EMPTY_CATALOG = (
 
 
 def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None = None) -> discord.Embed:
-    lines = [f"**{i}. {clip(p.title, 80)}** · {p.top_genre}\n└ {p.reason}" for i, p in enumerate(picks, 1)]
+    lines = [f"**{i}. {clip(p.title, 80)}** · {short_genre(p.top_genre)}\n└ {p.reason}" for i, p in enumerate(picks, 1)]
     embed = discord.Embed(title=title, description="\n".join(lines) or "Nothing new to suggest.", colour=0x1DB954)
     embed.set_footer(text=note or "Rate picks with 👍/👎 — I learn from every rating.")
     return embed
@@ -84,7 +86,7 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
     """Cold start: a member with no ratings picks genres to begin from."""
 
     def __init__(self, genres: Sequence[str] = ()):
-        options = [discord.SelectOption(label=g, value=g) for g in list(genres)[:25]]
+        options = [discord.SelectOption(label=display_name(g), value=g) for g in list(genres)[:25]]
         super().__init__(
             discord.ui.Select(
                 custom_id="crate:start",
@@ -110,7 +112,7 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
             count=MAX_PICKS,
             names=MENTIONS,
         )
-        title = f"To start you off: {', '.join(genres)}" if genres else "To start you off"
+        title = f"To start you off: {', '.join(label(g) for g in genres)}" if genres else "To start you off"
         await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
 
 
@@ -164,7 +166,7 @@ class Recommend(commands.Cog):
         from bot.analysis import TAGS
 
         genres = await self.bot.crate.genres_available(interaction.guild_id)
-        names = list(dict.fromkeys([*genres, *TAGS]))
+        names = list(dict.fromkeys([*(display_name(g) for g in genres), *TAGS]))
         matches = [n for n in names if current.lower() in n.lower()]
         return [app_commands.Choice(name=n, value=n) for n in matches[:25]]
 

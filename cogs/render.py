@@ -7,23 +7,27 @@ from collections.abc import Iterator, Mapping
 import discord
 
 from bot.catalog import Track
-from bot.describe import genre_bars, top_tags
+from bot.describe import genre_bars, short_genre, top_tags, verdict
 from bot.format import clip, format_duration, plural
 from bot.recommend.group import GroupMatch, match_text
 from bot.session import QueueView, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 
 GENRE_COLOURS = {
-    "blues": 0x1F4E79,
-    "classical": 0xC9A227,
-    "country": 0xA0522D,
-    "disco": 0xE040FB,
-    "hiphop": 0xFF6F00,
-    "jazz": 0x6A1B9A,
+    "rock": 0xC62828,
     "metal": 0x424242,
     "pop": 0xEC407A,
+    "hiphop": 0xFF6F00,
+    "electronic": 0x00ACC1,
+    "ambient": 0x5C6BC0,
+    "jazz": 0x6A1B9A,
+    "blues": 0x1F4E79,
+    "classical": 0xC9A227,
+    "folk": 0x8D6E63,
+    "country": 0xA0522D,
+    "soul": 0xAD1457,
     "reggae": 0x2E7D32,
-    "rock": 0xC62828,
+    "disco": 0xE040FB,
 }
 DEFAULT_COLOUR = 0x5865F2
 
@@ -72,11 +76,13 @@ def track_embed(track: Track, *, shared_by: str, created: bool) -> discord.Embed
     embed = discord.Embed(
         title=clip(track.title, 256),
         url=track.source_url if track.source_kind == "link" else None,
-        description="```\n" + "\n".join(genre_bars(track.genres)) + "\n```",
-        colour=colour_of(track.top_genre),
+        description=f"**{verdict(track.genres, track.confident)}**\n```\n"
+        + "\n".join(genre_bars(track.genres))
+        + "\n```",
+        colour=colour_of(track.top_genre if track.confident else None),
     )
     tags = top_tags(track)
-    embed.add_field(name="Sounds like", value=", ".join(tags) if tags else "nothing distinctive", inline=False)
+    embed.add_field(name="Styles heard", value=", ".join(tags) if tags else "nothing distinctive", inline=False)
     embed.add_field(name="Length", value=format_duration(track.duration))
     if track.tempo:
         embed.add_field(name="Tempo", value=f"~{track.tempo:.0f} BPM")
@@ -108,7 +114,7 @@ def entry_line(entry: QueueEntry, names: Mapping[int, str]) -> str:
     else:
         who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
     reason = f" — {entry.reason}" if entry.reason else ""
-    return f"**{clip(entry.title, 70)}** · {entry.top_genre or '?'} · {who}{reason}"
+    return f"**{clip(entry.title, 70)}** · {short_genre(entry.top_genre)} · {who}{reason}"
 
 
 def now_playing_embed(

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
 from bot.format import clip, format_duration
+from bot.genres import short_answer
 from bot.session import NextResult, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
@@ -188,7 +189,7 @@ class Sessions(
             await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
             return
         await interaction.edit_original_response(
-            content=f"➕ Queued **{clip(shared.track.title, 80)}** · {shared.track.top_genre} (position {entry.position}).",
+            content=f"➕ Queued **{clip(shared.track.title, 80)}** · {short_answer(shared.track.genres, shared.track.confident)} (position {entry.position}).",
             view=await add_correction(
                 discord.ui.View(timeout=None), self.bot.crate, interaction.guild_id, shared.track.id
             ),

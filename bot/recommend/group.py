@@ -44,7 +44,10 @@ Taste match (:func:`taste_match`, like a blend), for two members with ratings:
   ``sound = (1 + cos(a, b)) / 2``: identical tastes 1, unrelated 0.5, opposite 0.
 * **Genres (30 %).** Weighted Jaccard overlap of the genres they like:
   ``sum_g min(a_g, b_g) / sum_g max(a_g, b_g)`` over positive genre affinities (0 when they like no
-  genre in common). If neither likes any genre yet, the match is the sound part alone.
+  genre in common). Affinities come from the liked tracks' genre *distributions*
+  (:mod:`bot.recommend.profile`), so two members whose tracks merely share a doubtful top-1 overlap
+  only by the probability mass they really share. If neither likes any genre yet, the match is the
+  sound part alone.
 * The group's match (:func:`group_match`) is the mean of all pairwise matches. A member without
   ratings has no match (``None``: "not enough ratings").
 """
@@ -66,6 +69,7 @@ from bot.recommend.rank import (
     W_REDUNDANCY,
     Recommender,
     features_of,
+    genre_term,
 )
 
 #: Rule 2: a member's scores are divided by max(their best score, this).
@@ -109,8 +113,7 @@ class GroupRecommender(Recommender):
         if profile.has_likes:
             return np.asarray(self._score(user_id, profile, rows)["score"], dtype=np.float64)
         f = self.features
-        affinity = np.array([profile.genre_affinity.get(g, 0.0) for g in f.genre_names] + [0.0])
-        score = W_GENRE * affinity[f.genre_codes[rows]]
+        score = W_GENRE * genre_term(f, profile, rows)
         if len(profile.disliked_rows):
             nearest = self._nearest(f.unit[rows], profile.disliked_rows, profile.disliked_weights)[0]
             score = score - W_DISLIKE * nearest.clip(0)
@@ -255,12 +258,13 @@ def _reason(
     profiles: Mapping[int, TasteProfile],
     names: Mapping[int, str] | None,
 ) -> str:
-    genre = recommender.catalog.top_genres[row] or ""
+    top = recommender.catalog.top_genres[row] or ""
+    genre = recommender.sure_genre(row)  # named only when Crate is confident of the track's genre
     everyone = len(tasteful) >= 2 and set(served) == set(tasteful)
     if not served:
         return f"something new for the group: {genre or 'a fresh sound'} nobody here turned down"
     likers = recommender.likers(row, served)
-    into_genre = bool(genre) and all(profiles[u].genre_affinity.get(genre, 0.0) > 0 for u in served)
+    into_genre = bool(genre) and all(profiles[u].genre_affinity.get(top, 0.0) > 0 for u in served)
     if everyone:
         if likers == set(served):
             return "everyone here liked it"

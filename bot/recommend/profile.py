@@ -11,8 +11,11 @@
   a few weighted taste centroids (spherical k-means) for display and diagnostics.
 * **Dislikes** are kept the same way and count as negative evidence.
 * **Genre affinity** per genre ``g``: ``(liked_weight(g) - disliked_weight(g)) /
-  (liked_weight(g) + disliked_weight(g) + GENRE_PRIOR)``, in (-1, 1): one like of a genre gives
-  ``1 / (1 + GENRE_PRIOR)``, many consistent likes approach 1.
+  (liked_weight(g) + disliked_weight(g) + GENRE_PRIOR)``, in (-1, 1), where a rated track adds its
+  recency weight times its *probability* of being ``g`` (its genre distribution), never all of it
+  to a doubtful top-1: one like of a track surely of a genre gives ``1 / (1 + GENRE_PRIOR)``, many
+  consistent likes approach 1. A genre is *sure* in the profile when at least half of its liked
+  evidence comes from tracks whose genre Crate was confident of (else profiles say "(unsure)").
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class TasteProfile:
     genre_affinity: dict[str, float] = field(default_factory=dict)
     #: Every track the member rated (catalog rows), including those beyond MAX_LIKED.
     rated_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Genres whose liked evidence comes mostly from tracks Crate was unsure about.
+    unsure_genres: frozenset[str] = frozenset()
 
     @property
     def is_empty(self) -> bool:
@@ -147,8 +152,13 @@ def build_profile_arrays(
     *,
     top_genres: Sequence[str | None],
     now: float | None = None,
+    genres: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None,
 ) -> TasteProfile:
-    """:func:`build_profile` from parallel arrays (catalog row, +1/-1, rated_at) of one member."""
+    """:func:`build_profile` from parallel arrays (catalog row, +1/-1, rated_at) of one member.
+
+    ``genres`` = (names, probabilities ``[n, names]``, confident ``bool[n]``) over the catalog rows;
+    without it each track counts as fully its top genre (``top_genres``), and as sure.
+    """
     now = time.time() if now is None else float(now)
     if len(rows) == 0:
         empty = np.zeros(0, np.int64)
@@ -163,14 +173,7 @@ def build_profile_arrays(
     liked = order[values_[order] == LIKE][:MAX_LIKED]
     disliked = order[values_[order] == DISLIKE][:MAX_DISLIKED]
 
-    evidence: dict[str, list[float]] = {}
-    for i in range(len(rows_)):
-        genre = top_genres[rows_[i]]
-        if not genre:
-            continue
-        plus_minus = evidence.setdefault(genre, [0.0, 0.0])
-        plus_minus[0 if values_[i] == LIKE else 1] += float(weights[i])
-    affinity = {g: (pos - neg) / (pos + neg + GENRE_PRIOR) for g, (pos, neg) in evidence.items()}
+    affinity, unsure = genre_affinity(rows_, values_, weights, top_genres, genres)
     return TasteProfile(
         user_id=user_id,
         liked_rows=rows_[liked],
@@ -179,4 +182,35 @@ def build_profile_arrays(
         disliked_weights=weights[disliked],
         genre_affinity=affinity,
         rated_rows=rows_,
+        unsure_genres=unsure,
     )
+
+
+def genre_affinity(
+    rows: np.ndarray,
+    values: np.ndarray,
+    weights: np.ndarray,
+    top_genres: Sequence[str | None],
+    genres: tuple[Sequence[str], np.ndarray, np.ndarray] | None,
+) -> tuple[dict[str, float], frozenset[str]]:
+    """(affinity per genre, the genres whose liked evidence is mostly from unsure tracks)."""
+    if genres is None:  # each track fully its top genre, and sure of it
+        names = sorted({g for g in (top_genres[r] for r in rows) if g})
+        code = {g: j for j, g in enumerate(names)}
+        probs = np.zeros((len(rows), len(names)))
+        for i, r in enumerate(rows):
+            if top_genres[r]:
+                probs[i, code[top_genres[r]]] = 1.0  # type: ignore[index]
+        sure = np.ones(len(rows), bool)
+    else:
+        names = list(genres[0])
+        probs = np.asarray(genres[1], dtype=np.float64)[rows]
+        sure = np.asarray(genres[2], bool)[rows]
+    liked = (values == LIKE).astype(np.float64) * weights
+    disliked = (values != LIKE).astype(np.float64) * weights
+    pos, neg = liked @ probs, disliked @ probs
+    sure_pos = (liked * sure) @ probs
+    affinity = {g: float((pos[j] - neg[j]) / (pos[j] + neg[j] + GENRE_PRIOR)) for j, g in enumerate(names)}
+    affinity = {g: a for j, (g, a) in enumerate(affinity.items()) if pos[j] + neg[j] > 0}
+    unsure = frozenset(g for j, g in enumerate(names) if pos[j] > 0 and sure_pos[j] < 0.5 * pos[j])
+    return affinity, unsure

@@ -7,9 +7,12 @@ Score of a candidate track ``c`` for member ``u`` (every term documented at its 
 
     score(c) = W_CONTENT * max_l  max(0, cos(c, l))**CONTENT_POWER * (RECENCY_FLOOR + (1 - RECENCY_FLOOR) * w_l)
              - W_DISLIKE * max(0, max_d cos(c, d) * w_d)                                     (disliked d)
-             + W_GENRE   * affinity_u(top_genre(c))
+             + W_GENRE   * sum_g P(g | c) * affinity_u(g)
              + W_COLLAB  * collab_u(c)
 
+``P(g | c)`` is the track's genre distribution (families, and a server's own genres), so a track
+Crate is unsure about pulls on each genre it might be by how likely that is, never by a doubtful
+top-1; a reason names a genre only when Crate is confident of the track's genre.
 ``cos`` is the cosine of catalog-centred musicnn embeddings (centring removes the direction every
 track shares, so unrelated tracks score about 0, not 0.6); catalogs of :data:`PCA_MIN_TRACKS` or
 more tracks are first projected on their :data:`PCA_DIMS` principal components to keep a
@@ -30,7 +33,6 @@ fill a page.
 from __future__ import annotations
 
 import difflib
-import re
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -41,6 +43,7 @@ import numpy as np
 from bot.analysis import TAGS
 from bot.catalog import LIKE, Catalog, Rating, UnknownTrack
 from bot.errors import CrateError
+from bot.genres import family_of, key, label
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
 
 # -- weights (tuned on gtzan-mini with `crate evaluate-recs`, see bot/recommend/evaluate.py) --
@@ -93,6 +96,9 @@ PCA_DIMS = 64
 PCA_SAMPLE = 20_000
 #: Cold start: weight of server popularity against how typical a track is of its genre.
 W_POPULAR = 1.0
+#: A ``genre:`` filter keeps a track whose top genre it is, or that is at least this likely to be
+#: of it (a track Crate hesitates about between two genres appears under both).
+GENRE_FILTER_MIN = 0.3
 
 
 class RecommendError(CrateError):
@@ -116,9 +122,7 @@ class Recommendation:
     top_genre: str
 
 
-def _key(text: str) -> str:
-    """Match genre and tag names loosely: case, spaces, hyphens don't matter ("Hip Hop" = "hip-hop")."""
-    return re.sub(r"[^0-9a-z]+", "", text.casefold())
+_key = key  # case, spaces, hyphens don't matter ("Hip Hop" = "hip-hop"): bot.genres.key
 
 
 _TAG_BY_KEY = {_key(tag): i for i, tag in enumerate(TAGS)}
@@ -149,12 +153,25 @@ class CatalogFeatures:
         else:
             self.unit = np.zeros((0, E.shape[1] if E.ndim == 2 else 0), np.float32)
             self.explained_variance = 1.0
-        names = sorted({g for g in catalog.top_genres if g})
+        # Genre columns: every name of the catalog's distributions (or of its top genres alone, for a
+        # catalog without distributions: each track then counts as fully its top genre).
+        names = list(catalog.genre_names) if catalog.genre_probs is not None else []
+        names += sorted({g for g in catalog.top_genres if g} - set(names))
         self.genre_names: list[str] = names
         code = {g: i for i, g in enumerate(names)}
         self.genre_codes = np.fromiter((code.get(g, -1) if g else -1 for g in catalog.top_genres), np.int64, count=n)
         self.genre_by_key = {_key(g): i for i, g in enumerate(names)}
         self.genre_counts = np.bincount(self.genre_codes[self.genre_codes >= 0], minlength=len(names))
+        probs = np.zeros((n, len(names)), np.float32)
+        if catalog.genre_probs is not None and catalog.genre_probs.size:
+            probs[:, : catalog.genre_probs.shape[1]] = catalog.genre_probs
+        has_top = self.genre_codes >= 0
+        missing = has_top & (probs.sum(axis=1) == 0)  # no distribution stored: its top genre, fully
+        probs[np.flatnonzero(missing), self.genre_codes[missing]] = 1.0
+        self.genre_probs = probs  # [n, len(genre_names)]
+        self.confident = (
+            np.ones(n, bool) if catalog.confident is None else np.asarray(catalog.confident, bool).copy()
+        ) & has_top
         tags = np.asarray(catalog.tag_probs, dtype=np.float32)
         if n:
             top = np.quantile(tags, 1.0 - TAG_TOP_SHARE, axis=0)
@@ -165,6 +182,8 @@ class CatalogFeatures:
         self.typicality = np.zeros(n, np.float32)
         for i in range(len(names)):
             members = self.genre_codes == i
+            if not members.any():
+                continue
             centre = self.unit[members].mean(axis=0)
             centre /= max(float(np.linalg.norm(centre)), 1e-9)
             self.typicality[members] = self.unit[members] @ centre
@@ -300,6 +319,7 @@ class Recommender:
 
     def profile(self, user_id: int) -> TasteProfile:
         mine = self._users == user_id
+        f = self.features
         return build_profile_arrays(
             user_id,
             self._rows[mine],
@@ -307,6 +327,7 @@ class Recommender:
             self._times[mine],
             top_genres=self.catalog.top_genres,
             now=self.now,
+            genres=(f.genre_names, f.genre_probs, f.confident),
         )
 
     def is_cold(self, user_id: int) -> bool:
@@ -361,8 +382,8 @@ class Recommender:
         out = []
         for i in picks:
             row = candidates[i]
-            genre = self._genre(row)
-            if similarity[i] >= REASON_MIN_COSINE:
+            genre = self.sure_genre(row)
+            if similarity[i] >= REASON_MIN_COSINE or not genre:
                 reason = f"close to “{seed_title}”"
             else:
                 reason = f"more {genre}, like “{seed_title}”"
@@ -409,25 +430,30 @@ class Recommender:
                 label = next((c.label for c in filters if c.mask[row]), filters[0].label)
                 reason = f"a {label} pick to start with"
             else:
-                reason = f"a {self._genre(row) or 'fresh'} pick to explore what this server shares"
+                reason = f"a {self.sure_genre(row) or 'fresh'} pick to explore what this server shares"
             out.append(self._recommendation(row, float(score[i]), reason))
         return out
 
     # -- internals -----------------------------------------------------------------------
 
     def _filter(self, text: str) -> _Filter:
+        """A ``genre:`` filter: a family (id, display name or alias: "hip hop", "r&b", "punk",
+        "world"), a genre this server taught, or one of the tagger's style tags."""
         f = self.features
+        family = family_of(text)
+        if family is not None:
+            return _Filter(label(family), self._genre_mask(f.genre_by_key.get(family)), "genre")
+        if _key(text) in f.genre_by_key:
+            code = f.genre_by_key[_key(text)]
+            return _Filter(label(f.genre_names[code]), self._genre_mask(code), "genre")
         key = _key(text)
-        if key in f.genre_by_key:
-            code = f.genre_by_key[key]
-            return _Filter(f.genre_names[code], f.genre_codes == code, "genre")
         if key in _TAG_BY_KEY:
             t = _TAG_BY_KEY[key]
             probs = self.catalog.tag_probs[:, t]
             return _Filter(TAGS[t], probs >= f.tag_threshold[t], "tag")
-        choices = {**{_key(g): g for g in f.genre_names}, **{k: TAGS[i] for k, i in _TAG_BY_KEY.items()}}
+        choices = {**{_key(g): label(g) for g in f.genre_names}, **{k: TAGS[i] for k, i in _TAG_BY_KEY.items()}}
         close = [choices[k] for k in difflib.get_close_matches(key, list(choices), n=3, cutoff=0.6)]
-        genres = ", ".join(self.genres_available()[:6]) or "none yet"
+        genres = ", ".join(label(g) for g in self.genres_available()[:6]) or "none yet"
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UnknownFilter(
             f"“{text}” is not a genre or tag Crate knows.{hint} Genres here: {genres}; "
@@ -435,12 +461,19 @@ class Recommender:
             detail=f"unknown filter {text!r}",
         )
 
+    def _genre_mask(self, code: int | None) -> np.ndarray:
+        """Tracks of genre column ``code``: their top genre, or at least :data:`GENRE_FILTER_MIN` likely."""
+        f = self.features
+        if code is None:
+            return np.zeros(f.n, bool)
+        return (f.genre_codes == code) | (f.genre_probs[:, code] >= GENRE_FILTER_MIN)
+
     def _nothing_matches(self, text: str, chosen: _Filter) -> NothingMatches:
         """No new track for this filter: suggest the genre family ("heavy metal" -> metal)."""
         key = _key(text)
         family = [g for g in self.features.genre_names if _key(g) != key and _key(g) in key]
         available = [g for g in family if np.any(self.features.genre_codes == self.features.genre_by_key[_key(g)])]
-        hint = f" Try the family: {', '.join(f'`{g}`' for g in available)}." if available else ""
+        hint = f" Try the family: {', '.join(f'`{label(g)}`' for g in available)}." if available else ""
         return NothingMatches(
             f"I have nothing new for you in “{chosen.label}” in this server's catalog.{hint}",
             detail=f"filter {text!r} matched no candidate",
@@ -506,8 +539,7 @@ class Recommender:
             against = sims[k:].max(axis=0)[candidates].clip(0)
         else:
             against = np.zeros(len(candidates), np.float32)
-        affinity = np.array([profile.genre_affinity.get(g, 0.0) for g in f.genre_names] + [0.0])
-        genre = affinity[f.genre_codes[candidates]]  # code -1 -> the trailing 0.0
+        genre = genre_term(f, profile, candidates)
         collab_all, neighbours = self._collab(user_id, profile)
         collab = collab_all[candidates]
         score = W_CONTENT * content - W_DISLIKE * against + W_GENRE * genre + W_COLLAB * collab
@@ -552,6 +584,12 @@ class Recommender:
     def _genre(self, row: int) -> str:
         return self.catalog.top_genres[row] or ""
 
+    def sure_genre(self, row: int) -> str:
+        """The track's top genre in words when Crate is confident of it, else ``""``: a reason
+        never states a doubtful genre."""
+        top = self._genre(row)
+        return label(top) if top and self.features.confident[row] else ""
+
     def _recommendation(self, row: int, score: float, reason: str) -> Recommendation:
         return Recommendation(
             track_id=int(self.catalog.ids[row]),
@@ -570,9 +608,10 @@ class Recommender:
         if weighted[nearest] / parts["root"][nearest] >= REASON_MIN_COSINE:
             liked = self.catalog.titles[int(profile.liked_rows[nearest])]
             options.append((float(parts["content"][i]), f"close to “{liked}” you liked"))
-        genre = self._genre(row)
-        if parts["genre"][i] > 0 and genre:
-            options.append((float(parts["genre"][i]), f"you like {genre}"))
+        genre = self.sure_genre(row)
+        if parts["genre"][i] > 0:
+            liked = genre if genre and profile.genre_affinity.get(self._genre(row), 0.0) > 0 else ""
+            options.append((float(parts["genre"][i]), f"you like {liked}" if liked else "in genres you like"))
         if parts["collab"][i] > 0:
             options.append((float(parts["collab"][i]), self._collab_reason(row, profile.user_id, parts["neighbours"])))
         if options:
@@ -593,6 +632,14 @@ class Recommender:
             return f"liked by people who share your taste ({', '.join(named[:3])})"
         k = len(codes)
         return f"{k} listener{'s' if k != 1 else ''} with your taste liked it"
+
+
+def genre_term(f: CatalogFeatures, profile: TasteProfile, rows: np.ndarray) -> np.ndarray:
+    """Genre affinity of each of ``rows``, weighted by its genre distribution: ``sum_g P(g) a(g)``."""
+    affinity = np.array([profile.genre_affinity.get(g, 0.0) for g in f.genre_names], np.float32)
+    if not len(affinity):
+        return np.zeros(len(rows), np.float32)
+    return f.genre_probs[rows] @ affinity
 
 
 __all__ = [
