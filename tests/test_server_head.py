@@ -79,3 +79,17 @@ def test_a_custom_genre_becomes_answerable_once_taught():
     assert dict(out.ranked(names.index("infight")))["Vaporwave"] > 0.3
     assert dict(out.ranked(names.index("beast-of-insanity")))["Vaporwave"] < 0.01
     np.testing.assert_allclose(out.probabilities.sum(axis=1), 1.0)
+
+
+def test_the_few_shot_curves_run_on_real_embeddings():
+    from bot.listen.few_shot import LabelledSet, custom_genre_curve, families_curve
+
+    names, x = _embeddings()  # Awakening, Media_Threat, Nebula (singularity), beast, brainsukker, infight (nexuiz)
+    y = np.asarray([3, 3, 3, 1, 2, 2])
+    base = np.tile([0.55, 0.25, 0.1, 0.1], (len(y), 1))  # always "rock": never right here
+    data = LabelledSet(x, base, y, FAMILIES)
+    [one] = families_curve(data, ks=(1,), seeds=3)
+    assert one["families_taught"] == 2 and one["test_tracks"] == 4
+    assert one["base_accuracy"] == 0.0 and one["head_accuracy"] > 0.0
+    [custom] = custom_genre_curve(data, ks=(1,), seeds=3)
+    assert custom["families"] == 2 and 0.0 < custom["recall"] <= 1.0
