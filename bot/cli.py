@@ -485,10 +485,12 @@ def _few_shot(args) -> int:
     data, summary = few_shot.labelled_set(args.dataset, log=lambda m: print(m, file=sys.stderr, flush=True))
     families = few_shot.families_curve(data, seeds=args.seeds)
     custom = few_shot.custom_genre_curve(data, seeds=args.seeds)
+    widths = few_shot.sensitivity(data, seeds=args.seeds)
     if args.json:
-        print(json.dumps({"summary": summary, "seeds": args.seeds, "families": families, "custom_genre": custom}))
+        report = {"summary": summary, "seeds": args.seeds, "families": families, "custom_genre": custom}
+        print(json.dumps({**report, "kernel_widths": widths}))
     else:
-        print(few_shot.render(families, custom, seeds=args.seeds, summary=summary))
+        print(few_shot.render(families, custom, seeds=args.seeds, summary=summary, widths=widths))
     return 0
 
 

@@ -96,7 +96,30 @@ def custom_genre_curve(data: LabelledSet, ks: Sequence[int] = K_VALUES, seeds: i
     return rows
 
 
-def render(families: list[dict], custom: list[dict], *, seeds: int, summary: str) -> str:
+#: Kernel widths compared in the report (the shipped one is :data:`bot.listen.server_head.BANDWIDTH`).
+BANDWIDTHS = (0.04, 0.08, 0.12)
+
+
+def sensitivity(data: LabelledSet, k: int = 3, seeds: int = SEEDS) -> list[dict]:
+    """Family accuracy and custom-genre recall at ``k`` taught, for each kernel width of :data:`BANDWIDTHS`."""
+    rows = []
+    for bandwidth in BANDWIDTHS:
+        [fam] = families_curve(data, ks=(k,), seeds=seeds, bandwidth=bandwidth)
+        [custom] = custom_genre_curve(data, ks=(k,), seeds=seeds, bandwidth=bandwidth)
+        rows.append(
+            {
+                "bandwidth": bandwidth,
+                "k": k,
+                **{f"families_{n}": v for n, v in fam.items() if n != "k"},
+                **{f"custom_{n}": v for n, v in custom.items() if n != "k"},
+            }
+        )
+    return rows
+
+
+def render(
+    families: list[dict], custom: list[dict], *, seeds: int, summary: str, widths: list[dict] | None = None
+) -> str:
     lines = [
         summary,
         "",
@@ -120,6 +143,19 @@ def render(families: list[dict], custom: list[dict], *, seeds: int, summary: str
     for r in custom:
         precision = "–" if r["precision"] is None else f"{r['precision']:.3f}"
         lines.append(f"| {r['k']} | {r['families']} | {r['recall']:.3f} | {precision} |")
+    if widths:
+        lines += [
+            "",
+            f"Kernel width (K = {widths[0]['k']}; chosen on these same tracks, so optimistic):",
+            "",
+            "| width | families accuracy | custom recall | custom precision |",
+            "| ---: | ---: | ---: | ---: |",
+        ]
+        for r in widths:
+            precision = "–" if r["custom_precision"] is None else f"{r['custom_precision']:.3f}"
+            lines.append(
+                f"| {r['bandwidth']:.2f} | {r['families_head_accuracy']:.3f} | {r['custom_recall']:.3f} | {precision} |"
+            )
     return "\n".join(lines)
 
 
