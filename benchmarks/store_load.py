@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, TAG_COUNT
+from bot.genres import FAMILIES
 from bot.store import Database, load_catalog, to_blob
 
 GUILD = 1
@@ -27,12 +28,15 @@ GUILD = 1
 
 async def fill(path: Path, count: int) -> None:
     rng = np.random.default_rng(0)
-    genres = ["rock", "pop", "jazz", "electronic", "hiphop", "classical"]
+    genres = list(FAMILIES)
     async with Database.open(path) as db:
         for start in range(0, count, 10_000):
             rows = []
             for i in range(start, min(start + 10_000, count)):
-                top = genres[i % len(genres)]
+                # a distribution over the 14 families, as the family model stores (most probable first)
+                p = rng.dirichlet(np.full(len(genres), 0.3))
+                distribution = [[genres[j], round(float(p[j]), 4)] for j in np.argsort(-p)]
+                top = distribution[0][0]
                 rows.append(
                     (
                         GUILD,
@@ -41,7 +45,7 @@ async def fill(path: Path, count: int) -> None:
                         "attachment",
                         hashlib.sha256(str(i).encode()).hexdigest(),
                         float(rng.uniform(60, 600)),
-                        json.dumps([[top, 0.9]]),
+                        json.dumps(distribution),
                         top,
                         to_blob(rng.random(TAG_COUNT), TAG_COUNT),
                         to_blob(rng.standard_normal(EMBEDDING_DIM), EMBEDDING_DIM),

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     classify = commands.add_parser("classify", help="tell the genre and style of audio files")
     classify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     classify.add_argument("--json", action="store_true", help="one JSON object per input per line")
-    classify.add_argument("--model", type=Path, help="genre model folder (default: the one shipped)")
+    classify.add_argument("--model", type=Path, help="genre model folder (default: the packaged family model)")
     classify.add_argument("--database", type=Path, help="with --guild: the SQLite file whose server head to use")
     classify.add_argument("--guild", type=int, metavar="GUILD_ID", help="answer with what this server taught Crate")
     classify.set_defaults(handler=_classify)
@@ -80,7 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sync-global", action="store_true", help="publish the slash commands globally, then exit")
     run.set_defaults(handler=_run)
 
-    train = commands.add_parser("train", help="train a genre model on DATASET_DIR (one folder per genre)")
+    train = commands.add_parser(
+        "train",
+        help="train a custom genre model on DATASET_DIR (one folder per genre) to answer instead of the families",
+    )
     train.add_argument("dataset", type=Path, metavar="DATASET_DIR")
     train.add_argument(
         "--out", type=Path, default=Path("genre-model"), help="where to save the model (default: ./genre-model)"
@@ -90,12 +93,12 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="score a genre model on DATASET_DIR, or cross-validate training on it with --cv",
+        help="score the genre answer (the families, or --model) on DATASET_DIR; --cv: cross-validate training on it",
     )
     evaluate.add_argument("dataset", type=Path, metavar="DATASET_DIR")
-    evaluate.add_argument("--model", type=Path, help="genre model folder (default: the one shipped)")
+    evaluate.add_argument("--model", type=Path, help="genre model folder (default: the packaged family model)")
     evaluate.add_argument(
-        "--cv", action="store_true", help="grouped cross-validation of training on DATASET_DIR instead"
+        "--cv", action="store_true", help="grouped cross-validation of training a custom model on DATASET_DIR instead"
     )
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument(
@@ -421,16 +424,22 @@ def _train(args) -> int:
 
 
 def _score_model(args):
-    """Classify every labeled file exactly as ``crate classify`` would, and score the answers."""
+    """Classify every labeled file exactly as ``crate classify`` would, and score the answers.
+
+    With the family model (the default) folder names are read as families (ids or names people use:
+    "hip hop", "r&b", "world"), and the report adds the reliability of its confidence (top
+    probability vs accuracy, ECE) and how often the "not sure" threshold holds back an answer.
+    """
+    from bot.genres import FAMILIES, family_of
     from bot.listen.analyze import Listener
     from bot.listen.dataset import scan_dataset
-    from bot.listen.genre import Evaluation, default_model_path
+    from bot.listen.genre import Evaluation
 
     settings = _settings()
-    path = args.model or settings.genre_model_path or default_model_path()
-    listener = Listener.load(path, with_mtt=False)  # scored on the genre answer alone
+    path = args.model or settings.genre_model_path
+    listener = Listener.load(path)  # both taggers: the answer classify and the bot give
     tracks = scan_dataset(args.dataset)
-    true, predicted = [], []
+    true, predicted, answers = [], [], []
     for done, track in enumerate(tracks, start=1):
         print(f"\r  listening {done}/{len(tracks)}", end="", file=sys.stderr, flush=True)
         try:
@@ -438,11 +447,63 @@ def _score_model(args):
         except CrateError as error:
             print(f"\n  skipped {track.path}: {error.user_message}", file=sys.stderr)
             continue
-        true.append(track.genre)
+        families = listener.genre_model is None
+        true.append((family_of(track.genre) or track.genre) if families else track.genre)
         predicted.append(analysis.top_genre)
+        answers.append(analysis)
     print(file=sys.stderr)
-    genres = sorted(set(listener.genre_model.genres) | set(true))
-    return Evaluation.from_predictions(true, predicted, genres), f"model {path} on {args.dataset}"
+    title = f"model {path or 'families (packaged)'} on {args.dataset}"
+    if listener.genre_model is not None:
+        genres = sorted(set(listener.genre_model.genres) | set(true))
+        return Evaluation.from_predictions(true, predicted, genres), None, title
+    labels = list(FAMILIES) + sorted(set(true) - set(FAMILIES))
+    evaluation = Evaluation.from_predictions(true, predicted, labels)
+    return evaluation, _family_report(true, answers, listener.family_model.threshold), title
+
+
+def _family_report(true, answers, threshold: float) -> dict:
+    """Reliability of the family answers on the tracks labelled with a family (family_fit's tables)."""
+    import numpy as np
+
+    from bot.genres import FAMILIES
+    from bot.listen import family_fit
+
+    known = [i for i, label in enumerate(true) if label in FAMILIES]
+    p = np.array([[dict(answers[i].genres)[f] for f in FAMILIES] for i in known]).reshape(-1, len(FAMILIES))
+    y = np.array([FAMILIES.index(true[i]) for i in known], dtype=int)
+    confident = np.array([answers[i].confident for i in known], dtype=bool)
+    correct = p.argmax(axis=1) == y if len(y) else np.zeros(0, bool)
+    return {
+        "tracks": len(known),
+        "threshold": threshold,
+        "confident_share": float(confident.mean()) if len(y) else None,
+        "accuracy_when_confident": float(correct[confident].mean()) if confident.any() else None,
+        "accuracy_when_unsure": float(correct[~confident].mean()) if (~confident).any() else None,
+        "reliability": family_fit.reliability(p, y) if len(y) else None,
+    }
+
+
+def _family_report_text(report: dict) -> str:
+    def share(value) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    lines = [
+        "",
+        f"confidence (threshold {report['threshold']:.2f}): {share(report['confident_share'])} of "
+        f"{report['tracks']} tracks answered as sure; accuracy when sure {share(report['accuracy_when_confident'])},"
+        f" when unsure {share(report['accuracy_when_unsure'])}",
+    ]
+    if report["reliability"]:
+        lines += [
+            f"reliability (ECE {report['reliability']['ece']:.3f}):",
+            "  confidence  tracks  mean conf.  accuracy",
+        ]
+        for row in report["reliability"]["bins"]:
+            lo, hi = row["bin"]
+            lines.append(
+                f"  {lo:.1f}–{hi:.1f}     {row['tracks']:6d}  {share(row['confidence']):>10}  {share(row['accuracy']):>8}"
+            )
+    return "\n".join(lines)
 
 
 def _evaluate(args) -> int:
@@ -467,13 +528,14 @@ def _evaluate(args) -> int:
         title = (
             f"{args.folds}-fold grouped cross-validation on {args.dataset} ({', '.join(_blocks(args))}; best: {best})"
         )
+        families = None
     else:
-        evaluation, title = _score_model(args)
+        evaluation, families, title = _score_model(args)
     if args.json:
-        print(json.dumps({"evaluation": title, **evaluation.to_dict()}))
+        print(json.dumps({"evaluation": title, **evaluation.to_dict(), **({"families": families} if families else {})}))
     else:
         print(title)
-        print(evaluation.to_text())
+        print(evaluation.to_text() + (_family_report_text(families) if families else ""))
     return 0
 
 

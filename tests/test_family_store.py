@@ -144,3 +144,37 @@ async def test_a_new_track_keeps_shown_and_base_genres_confidence_and_mtt_output
     assert again.mtt_tag_probs is not None and again.mtt_tag_probs[-1] == pytest.approx(1.0)
     assert again.mtt_embedding is not None and float(again.mtt_embedding.sum()) == EMBEDDING_DIM
     assert catalog.genre_names == ("city pop", "electronic") and bool(catalog.confident[0])  # type: ignore[index]
+
+
+async def test_an_old_track_shared_again_takes_the_new_analysis_of_both_taggers(tmp_path):
+    from bot.analysis import TAGS
+
+    tags = np.full(TAG_COUNT, 0.02, np.float32)
+    tags[TAGS.index("jazz")] = 0.6
+    path = tmp_path / "crate.sqlite3"
+    _schema_4(path, [("old", tags, [["blues", 0.4]])])
+    fresh = [("jazz", 0.9), ("blues", 0.1)]
+    async with Database.open(path) as db:
+        await relabel_legacy(db)
+        relabelled = await store.get_track(db, GUILD, 1)
+        assert relabelled is not None and relabelled.mtt_tag_probs is None
+        again, created = await store.add_track(
+            db,
+            GUILD,
+            title="old",
+            source_url=None,
+            source_kind="file",
+            content_hash=relabelled.content_hash,
+            duration=200.0,
+            genres=fresh,
+            confident=True,
+            tag_probs=tags,
+            embedding=relabelled.embedding,
+            mtt_tag_probs=np.full(TAG_COUNT, 0.1),
+            mtt_embedding=np.zeros(EMBEDDING_DIM),
+            tempo=120.0,
+            shared_by=5,
+        )
+    assert not created and again.id == 1
+    assert again.genres == tuple(fresh) and again.base_genres == tuple(fresh) and again.confident
+    assert again.mtt_tag_probs is not None

@@ -19,7 +19,9 @@ import pytest
 from bot import store
 from bot.config import Settings
 from bot.crate import Crate
+from bot.genres import FAMILIES
 from bot.index import IndexFolderError, audio_files, index_folder, progress_bar
+from bot.listen.families import default_model
 from bot.store import Database
 from tests.music import convert, nexuiz_track, singularity_track
 
@@ -79,6 +81,21 @@ async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp
         assert {t.source_kind for t in tracks} == {"file"} and {t.added_by for t in tracks} == {ADMIN}
         assert all(t.source_url is None and t.top_genre for t in tracks)
         assert len(await store.shares_of(crate.db, GUILD, ADMIN)) == GOOD
+
+        # Families heard by both taggers in the workers: all 14, the second tagger's output stored,
+        # the base distribution beside the shown one; the ambient track (a 20-s cut of its piano
+        # opening) is heard as ambient, and Crate says whether it is sure.
+        by_title = {t.title: t for t in tracks}
+        for track in tracks:
+            assert {g for g, _ in track.genres} == set(FAMILIES) and track.base_genres == track.genres
+            assert track.mtt_tag_probs is not None and track.mtt_embedding is not None
+        awakening = by_title["Awakening"]
+        assert "ambient" in {awakening.top_genre, awakening.runner_up}, awakening.genres[:3]
+        assert dict(awakening.genres)["hiphop"] < 0.1
+        assert awakening.confident == (awakening.genres[0][1] >= default_model().threshold)
+        assert by_title["brainsukker"].top_genre == "electronic", by_title["brainsukker"].genres[:3]
+        picks = await crate.starter_picks(GUILD, 999, ["ambient"], count=5)
+        assert "Awakening" in {p.title for p in picks} or awakening.top_genre != "ambient"
 
         # Running again resumes: known files are only hashed, never analyzed again.
         analyzed: list[str] = []

@@ -30,8 +30,6 @@ NEAR_DUPLICATE_MAX_SECONDS = 1.5
 NEAR_DUPLICATE_MIN_COSINE = 0.98
 #: Discord shows at most 25 autocomplete choices.
 SEARCH_LIMIT = 25
-#: A catalog keeps each track's genre probabilities from this size up (the rest say nothing).
-GENRE_CELL_MIN = 0.005
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
@@ -128,6 +126,10 @@ async def add_track(
                 db, guild_id, duration=duration, embedding=from_blob(embedding_blob, EMBEDDING_DIM)
             )
         if existing is not None:
+            if existing.mtt_tag_probs is None and mtt_tag_blob is not None:
+                existing = await _heard_again(
+                    db, existing, sorted_genres, base, bool(confident), mtt_tag_blob, mtt_embedding_blob
+                )
             if shared_by is not None:
                 await shares.record_share(db, guild_id, shared_by, existing.id, now=added_at)
             return existing, False
@@ -182,6 +184,38 @@ async def add_track(
         mtt_embedding=None if mtt_embedding_blob is None else from_blob(mtt_embedding_blob, EMBEDDING_DIM),
     )
     return track, True
+
+
+async def _heard_again(
+    db: Database,
+    track: Track,
+    genres: tuple[tuple[str, float], ...],
+    base: tuple[tuple[str, float], ...],
+    confident: bool,
+    mtt_tag_blob: bytes,
+    mtt_embedding_blob: bytes | None,
+) -> Track:
+    """A track from before schema 5 (families inferred from MSD alone) shared again: its new
+    analysis, heard by both taggers, replaces the relabelled base distribution, and the shown
+    answer too unless a server has changed it (``genres`` no longer equal to the base)."""
+    shown_is_base = track.genres == track.base_genres
+    if not shown_is_base:
+        genres, confident = track.genres, track.confident
+    await db.execute(
+        "UPDATE tracks SET mtt_tag_probs = ?, mtt_embedding = ?, base_genres = ?, genres = ?, top_genre = ?,"
+        " confident = ? WHERE guild_id = ? AND id = ?",
+        (
+            mtt_tag_blob,
+            mtt_embedding_blob,
+            _genres_json(base),
+            _genres_json(genres),
+            genres[0][0] if genres else None,
+            int(confident),
+            track.guild_id,
+            track.id,
+        ),
+    )
+    return await get_track(db, track.guild_id, track.id) or track
 
 
 async def set_genres(
@@ -325,40 +359,54 @@ async def load_catalog(db: Database, guild_id: int) -> Catalog:
     """Every track of the guild as numpy arrays, in one query, for recommendation.
 
     The query runs on the database thread; decoding the BLOBs into preallocated matrices
-    takes ~20-50 ms on the event loop for 100,000 tracks (~0.3-0.45 s in total).
+    takes ~20-50 ms on the event loop for 100,000 tracks (~0.3-0.45 s in total, measured before
+    the catalog carried genre distributions; taking each track's top three genres out of its JSON
+    cost about as much again as the rest of the load, measured on a busy machine).
     Callers that recommend often should cache the catalog and reload it when
     :func:`count_tracks` or the newest id changes.
     """
     rows = await db.fetch_rows(
-        "SELECT id, title, top_genre, duration, tag_probs, embedding, genres, confident FROM tracks"
+        f"SELECT id, title, top_genre, duration, tag_probs, embedding, confident, {_TOP_GENRES_SQL} FROM tracks"
         " WHERE guild_id = ? ORDER BY id",
         (guild_id,),
     )
     return _catalog(guild_id, rows)
 
 
-def _genre_matrix(texts: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
-    """Every track's stored genre distribution as one ``[n, names]`` matrix (one JSON parse)."""
-    parsed = json.loads("[" + ",".join(texts) + "]")
+#: A catalog keeps each track's most probable genres, this many: every genre a filter can match
+#: (at least 30 % likely: at most three) and nearly all of the probability the ranker weighs.
+CATALOG_GENRES = 3
+# SQLite takes them out of the JSON on the database thread (parsing 100,000 whole distributions
+# in Python cost ~5x the rest of the load); (name, probability) columns, most probable first.
+_TOP_GENRES_SQL = ", ".join(
+    f"json_extract(genres, '$[{k}][0]'), json_extract(genres, '$[{k}][1]')" for k in range(CATALOG_GENRES)
+)
+
+
+def _genre_matrix(rows: Sequence[tuple], first: int) -> tuple[tuple[str, ...], np.ndarray]:
+    """The (name, probability) column pairs from ``first`` on as one ``[n, names]`` matrix."""
+    n = len(rows)
     code: dict[str, int] = {}
-    cells: list[tuple[int, int, float]] = []
-    for row, pairs in enumerate(parsed):
-        for name, p in pairs:
-            if p < GENRE_CELL_MIN:
-                break  # stored most probable first: the rest is smaller still
-            j = code.setdefault(name, len(code))
-            cells.append((row, j, p))
-    matrix = np.zeros((len(parsed), len(code)), np.float32)
-    if cells:
-        r, c, v = zip(*cells)
-        matrix[np.asarray(r), np.asarray(c)] = np.asarray(v, np.float32)
+    cells = []
+    for k in range(CATALOG_GENRES):
+        at = first + 2 * k
+        names = np.fromiter(
+            (code.setdefault(r[at], len(code)) if r[at] is not None else -1 for r in rows), np.int64, count=n
+        )
+        probabilities = np.fromiter((r[at + 1] or 0.0 for r in rows), np.float32, count=n)
+        cells.append((names, probabilities))
+    matrix = np.zeros((n, len(code)), np.float32)
+    for names, probabilities in cells:
+        known = np.flatnonzero(names >= 0)
+        matrix[known, names[known]] = probabilities[known]
     return tuple(code), matrix
 
 
 def _catalog(guild_id: int, rows: list[tuple]) -> Catalog:
-    columns = tuple(zip(*rows)) if rows else ((),) * 8
-    ids, titles, top_genres, durations, tag_blobs, embedding_blobs, genre_texts, confident = columns
-    genre_names, genre_probs = _genre_matrix(genre_texts)
+    ids, titles, top_genres, durations, tag_blobs, embedding_blobs, confident = (
+        tuple(zip(*(row[:7] for row in rows))) if rows else ((),) * 7
+    )
+    genre_names, genre_probs = _genre_matrix(rows, 7)
     return Catalog(
         guild_id=guild_id,
         ids=np.fromiter(ids, dtype=np.int64, count=len(rows)),

@@ -100,7 +100,11 @@ async def test_genre_with_an_attachment_defers_shows_progress_and_answers_with_a
     assert embed["title"] == "awakening"
     assert "%" in embed["description"] and "█" in embed["description"]  # genre bars
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert "ambient" in fields["Sounds like"]  # musicnn's evidence for this real track
+    assert "ambient" in fields["Styles heard"]  # musicnn's evidence for this real track
+    # the verdict: a family with its probability and runner-up, or "not sure — A or B?"
+    verdict = embed["description"].split("\n")[0]
+    assert verdict.startswith("**") and ("%), then " in verdict or verdict.startswith("**Not sure — ")), verdict
+    assert "ambient" in verdict.casefold() and "hip hop" not in verdict.casefold(), verdict
     assert fields["Length"] == "20 s"
     assert fields["From"] == "an attachment"
     alice = fake.member(guild_one(fake), "alice")
