@@ -10,7 +10,8 @@ import numpy as np
 from bot.analysis import TAGS
 from bot.catalog import Track
 from bot.format import clip, format_duration, plural
-from bot.genres import describe_answer, display_name, key, label, short_answer
+from bot.genres import describe_answer, display_name, label, short_answer
+from bot.listen.server_head import genre_key
 from bot.teach import Taught
 
 BAR_WIDTH = 12
@@ -101,15 +102,15 @@ def taught_text(taught: Taught, *, markdown: bool = True) -> str:
     title = f"**{title}**" if markdown else f"“{title}”"
     said = display_name(taught.genre)
     if taught.decided is None:
-        others = ", ".join(display_name(g) for g, _ in taught.votes if key(g) != key(taught.genre))
+        others = ", ".join(display_name(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))
         text = (
             f"📝 Noted: you say {title} is {said}, others say {others} — no majority yet, so one more answer decides."
         )
-    elif key(taught.decided) != key(taught.genre):
+    elif genre_key(taught.decided) != genre_key(taught.genre):
         text = f"📝 Noted: you say {title} is {said}, but most here say {display_name(taught.decided)}."
     else:
         text = f"✅ Thanks — {title} is {said} in this server now."
-    if taught.previous is not None and key(taught.previous) != key(taught.genre):
+    if taught.previous is not None and genre_key(taught.previous) != genre_key(taught.genre):
         text += f" (That replaces your earlier answer, {display_name(taught.previous)}.)"
     text += f"\nI hear it as: {describe_answer(taught.track.genres, taught.track.confident)}."
     if taught.relabelled:

@@ -20,9 +20,9 @@ import numpy as np
 from bot import store
 from bot.catalog import Track, UnknownTrack
 from bot.errors import CrateError
-from bot.genres import FAMILIES, family_of, is_family, key
+from bot.genres import FAMILIES, family_of, is_family
 from bot.listen.families import default_model
-from bot.listen.server_head import Relabelled, majority, relabel
+from bot.listen.server_head import Relabelled, genre_key, majority, relabel
 from bot.store import Database
 
 #: Longest genre name a server may teach (Discord's modal and select limits leave room for it).
@@ -78,8 +78,8 @@ class Teacher:
             previous = await store.record_correction(self.db, guild_id, user_id, track_id, genre)
             changed = await self._relabel(guild_id)
         answers = await store.corrections_of_track(self.db, guild_id, track_id)
-        counts = Counter(key(c.genre) for c in answers)
-        spelling = {key(c.genre): c.genre for c in reversed(answers)}
+        counts = Counter(genre_key(c.genre) for c in answers)
+        spelling = {genre_key(c.genre): c.genre for c in reversed(answers)}
         votes = tuple((spelling[key], n) for key, n in counts.most_common())
         track = await store.get_track(self.db, guild_id, track_id)
         if track is None:  # removed meanwhile (/forget of its only sharer)
@@ -136,7 +136,7 @@ class Teacher:
         """The server's own genres (taught to at least one track), most taught first."""
         taught = majority(await store.corrections_in_guild(self.db, guild_id))
         counts = Counter(g for g in taught.values() if not is_family(g))
-        return [g for g, _ in sorted(counts.items(), key=lambda gn: (-gn[1], key(gn[0])))]
+        return [g for g, _ in sorted(counts.items(), key=lambda gn: (-gn[1], genre_key(gn[0])))]
 
 
 def _relabel_rows(base: store.BaseGenres, taught: dict[int, str]) -> Relabelled:

@@ -24,7 +24,8 @@ def test_majority_wins_and_a_tie_teaches_nothing():
 
 
 def test_genre_names_compare_loosely_and_keep_the_first_spelling():
-    assert majority([c(5, 1, "City Pop"), c(5, 2, "city  pop")]) == {5: "City Pop"}
+    assert majority([c(5, 1, "City Pop"), c(5, 2, "city-pop")]) == {5: "City Pop"}
+    assert majority([c(6, 1, "民謡"), c(6, 2, "民謡"), c(6, 3, "演歌")]) == {6: "民謡"}
 
 
 def _embeddings() -> tuple[list[str], np.ndarray]:

@@ -75,6 +75,7 @@ async def test_genre_names():
     assert genre_name("  City   Pop ") == "City Pop"
     assert genre_name("R&B") == genre_name("Soul R&B & funk") == "soul"  # aliases and display names
     assert genre_name("city-pop") == "city-pop"  # not a family: the server's own, as written
+    assert genre_name(" 民謡 ") == "民謡"  # any script
     for bad in ("", "   ", "x" * 41, "<@everyone>", "drop;table"):
         with pytest.raises(BadGenreName):
             genre_name(bad)

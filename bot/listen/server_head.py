@@ -45,7 +45,7 @@ def majority(corrections: Iterable[Correction]) -> dict[int, str]:
     spelling: dict[str, str] = {}
     votes: dict[int, Counter[str]] = {}
     for c in corrections:
-        name = key(c.genre)
+        name = genre_key(c.genre)
         spelling.setdefault(name, c.genre)
         votes.setdefault(c.track_id, Counter())[name] += 1
     taught: dict[int, str] = {}
@@ -54,6 +54,12 @@ def majority(corrections: Iterable[Correction]) -> dict[int, str]:
         if not rest or rest[0][1] < n:
             taught[track_id] = spelling[first]
     return taught
+
+
+def genre_key(name: str) -> str:
+    """How genre names compare: :func:`bot.genres.key` ("City Pop" = "city-pop"), or for a name
+    with no ASCII letter or digit ("民謡"), its case-folded words."""
+    return key(name) or " ".join(name.casefold().split())
 
 
 @dataclass(frozen=True)
@@ -97,10 +103,10 @@ def relabel(
     if x.shape[0] != n:
         raise ValueError(f"{x.shape[0]} embeddings for {n} base distributions")
     names = list(base_names)
-    index = {key(name): i for i, name in enumerate(names)}
+    index = {genre_key(name): i for i, name in enumerate(names)}
     rows, columns = [], []
     for row, genre in taught:
-        name = key(genre)
+        name = genre_key(genre)
         if name not in index:
             index[name] = len(names)
             names.append(" ".join(genre.split()))
