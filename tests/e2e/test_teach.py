@@ -61,7 +61,7 @@ async def pick(fake: FakeDiscord, user: str, message, value: str, guild=None) ->
 
 def top_line(message) -> str:
     """The first genre bar of a /genre answer: ``Electronic ████░░ 61%``."""
-    return message.embed["description"].strip("`\n").splitlines()[0]
+    return message.embed["description"].split("```")[1].strip().splitlines()[0]
 
 
 async def test_not_right_select_offers_every_family_and_something_else(fake):
