@@ -89,6 +89,25 @@ class Admission:
         self._running_by_server: Counter[int] = Counter()
         self._waiting: list[Reservation] = []
         self.total = 0
+        #: guild -> that server's own ``member_concurrent`` (its /settings analysis limit).
+        self._member_concurrent: dict[int, int] = {}
+
+    def set_member_limit(self, guild_id: int, concurrent: int | None) -> None:
+        """A server's own per-member limit of tracks analyzed at once (None: the default).
+
+        The number a member may hold (running and waiting) grows with it: ``concurrent`` +
+        ``member_queued``. Reservations already held are kept.
+        """
+        if concurrent is None or concurrent == self.limits.member_concurrent:
+            self._member_concurrent.pop(guild_id, None)
+        elif concurrent < 1:
+            raise ValueError("a member limit must be at least 1")
+        else:
+            self._member_concurrent[guild_id] = concurrent
+        self._wake()
+
+    def member_concurrent(self, guild_id: int) -> int:
+        return self._member_concurrent.get(guild_id, self.limits.member_concurrent)
 
     def reserve(
         self, guild_id: int, user_id: int, *, on_wait: Callable[[], Awaitable[None]] | None = None
@@ -99,7 +118,7 @@ class Admission:
         ``on_wait()`` first, when it has to wait: "you're in the queue"), leaving releases.
         """
         member = (guild_id, user_id)
-        if self._held[member] >= self.limits.per_member:
+        if self._held[member] >= self.member_concurrent(guild_id) + self.limits.member_queued:
             raise MemberBusy(self._held[member], detail=f"member {user_id} in guild {guild_id}")
         if self._held_by_server[guild_id] >= self.limits.per_server:
             raise ServerBusy(self._held_by_server[guild_id], detail=f"guild {guild_id}")
@@ -124,7 +143,7 @@ class Admission:
 
     def _may_run(self, reservation: Reservation) -> bool:
         return (
-            self._running[reservation.member] < self.limits.member_concurrent
+            self._running[reservation.member] < self.member_concurrent(reservation.guild_id)
             and self._running_by_server[reservation.guild_id] < self.limits.server_concurrent
         )
 

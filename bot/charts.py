@@ -8,25 +8,57 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.axes import Axes  # noqa: E402  (after choosing the backend)
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 BAR_COLOUR = "#5865F2"
+SECOND_COLOUR = "#1DB954"
 
 
-def taste_chart(genres: Sequence[tuple[str, float]], title: str) -> bytes:
-    """A horizontal bar chart of genre affinities (0-1, see bot.recommend.profile), largest on top."""
-    rows = list(genres)[::-1]
-    figure = Figure(figsize=(6, 0.45 * max(len(rows), 1) + 1.0), dpi=100)
-    axes = figure.add_subplot()
-    axes.barh([g for g, _ in rows], [share * 100 for _, share in rows], color=BAR_COLOUR)
-    for position, (_, share) in enumerate(rows):
-        axes.text(share * 100 + 1, position, f"{share:.0%}", va="center", fontsize=9)
-    axes.set_xlim(0, 110)
-    axes.set_xlabel("affinity: how consistently you like it (%)")
-    axes.set_title(title)
+def _bars(axes: Axes, rows: Sequence[tuple[str, float]], labels: Sequence[str], *, colour: str, limit: float) -> None:
+    """Horizontal bars, the first row on top, each with its label at its end."""
+    rows, labels = list(rows)[::-1], list(labels)[::-1]
+    axes.barh([name for name, _ in rows], [value for _, value in rows], color=colour)
+    for position, ((_, value), label) in enumerate(zip(rows, labels)):
+        axes.text(value + limit * 0.01, position, label, va="center", fontsize=9)
+    axes.set_xlim(0, limit * 1.1)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
+
+
+def _png(figure: Figure) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def taste_chart(genres: Sequence[tuple[str, float]], title: str) -> bytes:
+    """A horizontal bar chart of genre affinities (0-1, see bot.recommend.profile), largest on top."""
+    rows = [(g, share * 100) for g, share in genres]
+    figure = Figure(figsize=(6, 0.45 * max(len(rows), 1) + 1.0), dpi=100)
+    axes = figure.add_subplot()
+    _bars(axes, rows, [f"{share:.0%}" for _, share in genres], colour=BAR_COLOUR, limit=100)
+    axes.set_xlabel("affinity: how consistently you like it (%)")
+    axes.set_title(title)
+    return _png(figure)
+
+
+def server_chart(tracks: Sequence[tuple[str, int]], families: Sequence[tuple[str, int]], title: str) -> bytes:
+    """Two bar charts side by side: likes per track (most-liked on top) and likes per family."""
+    height = 0.4 * max(len(tracks), len(families), 1) + 1.4
+    figure = Figure(figsize=(10, height), dpi=100)
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    for axes, rows, colour, label in (
+        (left, tracks, BAR_COLOUR, "likes"),
+        (right, families, SECOND_COLOUR, "likes per family"),
+    ):
+        limit = float(max((count for _, count in rows), default=1))
+        _bars(axes, [(name, float(n)) for name, n in rows], [str(n) for _, n in rows], colour=colour, limit=limit)
+        axes.set_xlabel(label)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_title("Most-liked tracks")
+    right.set_title("Families")
+    figure.suptitle(title)
+    return _png(figure)

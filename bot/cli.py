@@ -3,7 +3,8 @@
 Sub-commands: ``classify`` files; ``train`` and ``evaluate`` genre models; ``console`` (the
 Discord commands in a terminal) and ``demo`` (a scripted console session on the bundled music,
 the no-token main job); ``run`` (the Discord bot); ``index`` (a local music folder into a
-server's catalog); ``evaluate-recs`` (the recommender against baselines on a labeled catalog).
+server's catalog); ``evaluate-recs`` (the recommender against baselines on a labeled catalog);
+``playlists`` (list a server's playlists, or export one).
 Heavy imports happen inside the commands so that ``crate --help`` is instant.
 """
 
@@ -149,6 +150,14 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server to fill")
     index.add_argument("--user", type=int, metavar="USER_ID", help="record the tracks as shared by this member")
     index.set_defaults(handler=_index)
+
+    playlists = commands.add_parser(
+        "playlists", help="list a server's playlists, or export one as NAME.m3u and NAME.json (--export NAME)"
+    )
+    playlists.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server")
+    playlists.add_argument("--export", metavar="NAME", help="the playlist to export")
+    playlists.add_argument("--out", type=Path, default=Path("."), help="where to write the files (default: here)")
+    playlists.set_defaults(handler=_playlists)
     return parser
 
 
@@ -296,6 +305,8 @@ def _example_paths() -> list[Path]:
 
 def demo_script(paths: list[Path]) -> list[str]:
     """A short console session: share the examples, rate them, ask for picks and a profile."""
+    from bot.console import DEFAULT_USER
+
     names = [p.stem for p in paths]
     shown = [os.path.relpath(p) if not os.path.relpath(p).startswith("..") else str(p) for p in paths]
     return [
@@ -310,6 +321,10 @@ def demo_script(paths: list[Path]) -> list[str]:
         "/as alice",
         f"/like {names[-1]}",
         "/recommend",
+        "# How alice's taste matches yours, the charts, and who likes a track:",
+        f"/taste {DEFAULT_USER}",
+        "/charts",
+        f"/who {names[-1]}",
     ]
 
 
@@ -585,6 +600,38 @@ def _index(args) -> int:
     report = asyncio.run(session())
     print(report_text(report, args.guild, args.directory))
     return 1 if report.failed else 0
+
+
+def _playlists(args) -> int:
+    """``crate playlists``: read from the database alone (no workers, no Discord: links as stored,
+    so attachment links older than a day may have expired)."""
+    import asyncio
+
+    from bot.format import plural
+    from bot.playlists import PlaylistService, to_json, to_m3u
+    from bot.session import SessionService
+    from bot.store import Database, display_names
+
+    async def session() -> int:
+        async with Database.open(_settings().database_path) as db:
+            service = PlaylistService(db, SessionService(db))
+            if args.export is None:
+                found = await service.all(args.guild)
+                for playlist in found:
+                    print(f"{playlist.name}\t{plural(playlist.track_count, 'track')}\towner {playlist.owner_id}")
+                if not found:
+                    print(f"Server {args.guild} has no playlists.", file=sys.stderr)
+                return 0
+            export = await service.export(args.guild, args.export)
+            names = await display_names(db, args.guild)
+            args.out.mkdir(parents=True, exist_ok=True)
+            m3u, document = args.out / f"{export.stem}.m3u", args.out / f"{export.stem}.json"
+            m3u.write_text(to_m3u(export), encoding="utf-8")
+            document.write_text(to_json(export, names), encoding="utf-8")
+            print(f"{m3u}\n{document}")
+            return 0
+
+    return asyncio.run(session())
 
 
 if __name__ == "__main__":

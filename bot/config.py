@@ -53,6 +53,10 @@ class Settings:
     url_allowlist: tuple[str, ...] = ()
     genre_model_path: Path | None = None
     voice_idle_timeout: float = 300.0
+    #: Defaults of the per-server settings (/settings overrides them per server, see bot.server_settings).
+    stay_in_voice: bool = False
+    profiles_public: bool = True
+    dj_role_id: int | None = None
     limits: AudioLimits = field(default_factory=AudioLimits)
 
     @classmethod
@@ -111,6 +115,9 @@ class Settings:
             url_allowlist=reader.words("CRATE_URL_ALLOWLIST"),
             genre_model_path=Path(model) if model else None,
             voice_idle_timeout=reader.number("CRATE_VOICE_IDLE_TIMEOUT", cls.voice_idle_timeout, minimum=0),
+            stay_in_voice=reader.boolean("CRATE_STAY_IN_VOICE", cls.stay_in_voice),
+            profiles_public=reader.boolean("CRATE_PROFILES_PUBLIC", cls.profiles_public),
+            dj_role_id=reader.optional_integer("CRATE_DJ_ROLE_ID"),
             limits=limits,
         )
 
@@ -155,6 +162,17 @@ class _Reader:
             return int(raw.replace("_", ""))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}.")
 
     def number(self, name: str, default: float, *, minimum: float) -> float:
         raw = self.text(name)

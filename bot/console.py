@@ -14,12 +14,16 @@ import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track
+from bot.community import PERIOD_WORDS
 from bot.crate import Crate, Source, Stage
 from bot.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
 from bot.errors import CrateError
 from bot.format import format_duration, plural
 from bot.genres import UNSURE, display_name
+from bot.playlists import to_json, to_m3u
+from bot.recommend.group import match_text
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.
 CONSOLE_GUILD = 1
@@ -35,6 +39,14 @@ Commands (the same as on Discord):
   /correct GENRE [#TRACK]      not right? the genre of your last track (or #TRACK): a family or this
                                server's own genre ("city pop"); what you teach relabels similar tracks
   /profile                     your taste summary
+  /taste NAME                  how your taste matches listener NAME's, with the evidence
+  /charts [week|month|all]     the most-liked tracks, families, styles and sharers
+  /who TRACK                   who liked TRACK, and whose taste it fits best
+  /radio TRACK [COUNT]         what a radio from TRACK would play, each pick following the last
+  /playlist create|show|delete|export NAME     playlists (export writes NAME.m3u and NAME.json here)
+  /playlist add|remove NAME [TRACK]            add (default: your last track) or remove a track
+  /settings [KEY VALUE]        this server's settings (keys: stay_in_voice, voice_idle_timeout,
+                               analysis_limit, profiles_public; reset: /settings reset all)
   /forget                      delete everything Crate stores about you (asks first)
   /as NAME                     become another listener (to try taste from several people)
   /help, /quit"""
@@ -189,6 +201,140 @@ class Console:
             self.write(f"  {display_name(genre):<16} {bar(affinity)} {affinity:4.0%}{unsure}")
         for i, track in enumerate(summary.favourites, 1):
             self.write(f"  {i}. {track_line(track, markdown=False)}")
+
+    async def _taste(self, arguments, confirm) -> None:
+        if not arguments:
+            self.write("Usage: /taste NAME")
+            return
+        other = " ".join(arguments)
+        other_id = user_id_of(other)
+        self.names.setdefault(other_id, other)
+        comparison = await self.crate.compare_taste(CONSOLE_GUILD, self.user_id, other_id, names=self.names)
+        self.write(f"{self.user} & {other}: taste match {match_text(comparison.match)}")
+        for track in comparison.both_liked:
+            self.write(f"  both liked: {track_line(track, markdown=False)}")
+        for row in comparison.shared:
+            self.write(f"  you share {row.family} ({row.mine:.0%} / {row.theirs:.0%})")
+        for row in comparison.different:
+            self.write(f"  you differ on {row.family} ({row.mine:.0%} / {row.theirs:.0%})")
+        for pick in comparison.picks:
+            self.write(f"  for both: #{pick.track_id} {pick.title} [{pick.top_genre}] — {pick.reason}")
+
+    async def _charts(self, arguments, confirm) -> None:
+        period = arguments[0].lower() if arguments else "all"
+        if period not in PERIOD_WORDS:
+            self.write("Usage: /charts [week|month|all]")
+            return
+        charts = await self.crate.charts(CONSOLE_GUILD, period)
+        self.write(f"Charts {PERIOD_WORDS[period]}: {plural(charts.likes, 'like')}")
+        for i, entry in enumerate(charts.tracks, 1):
+            self.write(f"  {i}. {track_line(entry.track, markdown=False)} · {plural(entry.likes, 'like')}")
+        if charts.families:
+            self.write("  families: " + ", ".join(f"{f} ({n})" for f, n in charts.families))
+        if charts.styles:
+            self.write("  styles: " + ", ".join(tag for tag, _ in charts.styles))
+        for user_id, shared in charts.sharers:
+            self.write(f"  {self._name(user_id)} shared {plural(shared, 'track')}")
+
+    async def _who(self, arguments, confirm) -> None:
+        track_id = await self._resolve(arguments)
+        if track_id is None:
+            self.write("Usage: /who TRACK")
+            return
+        who = await self.crate.who_likes(CONSOLE_GUILD, track_id)
+        self.write(f"{track_line(who.track, markdown=False)}")
+        self.write("  liked by: " + (", ".join(self._name(u) for u in who.likers) or "nobody yet"))
+        for user_id, fit in who.fits:
+            self.write(f"  {self._name(user_id)}: fits their taste {fit:.0%}")
+
+    def _name(self, user_id: int) -> str:
+        return self.names.get(user_id, "a listener")
+
+    @property
+    def caller(self) -> Caller:
+        """Console listeners run their own console server: each of them manages it."""
+        return Caller(self.user_id, manages_server=True)
+
+    async def _radio(self, arguments, confirm) -> None:
+        count = 5
+        if len(arguments) > 1 and arguments[-1].isdigit():
+            count, arguments = max(1, min(25, int(arguments[-1]))), arguments[:-1]
+        seed = await self._resolve(arguments)
+        if seed is None:
+            self.write("Usage: /radio TRACK [COUNT]")
+            return
+        picks = await self.crate.radio_preview(CONSOLE_GUILD, self.user_id, seed, count=count, names=self.names)
+        self.write(picks_text(picks))
+
+    async def _playlist(self, arguments, confirm) -> None:
+        usage = "Usage: /playlist create|add|remove|show|delete|export NAME [TRACK]"
+        if not arguments or arguments[0] not in {"create", "add", "remove", "show", "delete", "export"}:
+            self.write(usage)
+            return
+        sub, rest = arguments[0], arguments[1:]
+        playlists = self.crate.playlists
+        if sub == "show" and not rest:
+            found = await playlists.all(CONSOLE_GUILD)
+            self.write("\n".join(f"{p.name} ({plural(p.track_count, 'track')})" for p in found) or "No playlists yet.")
+            return
+        if not rest:
+            self.write(usage)
+            return
+        name, track_words = rest[0], rest[1:]
+        if sub == "create":
+            self.write(f"Made the playlist {(await playlists.create(CONSOLE_GUILD, self.caller, name)).name}.")
+        elif sub == "add":
+            added = await playlists.add(CONSOLE_GUILD, self.caller, name, await self._resolve(track_words))
+            verb = "Added" if added.added else "Already had"
+            self.write(f"{verb} {track_line(added.track, markdown=False)} in {added.playlist.name}.")
+        elif sub == "remove":
+            track_id = await self._resolve(track_words)
+            if track_id is None:
+                self.write("Usage: /playlist remove NAME TRACK")
+                return
+            playlist, track = await playlists.remove(CONSOLE_GUILD, self.caller, name, track_id)
+            self.write(f"Removed {track.title} from {playlist.name}.")
+        elif sub == "delete":
+            self.write(f"Deleted the playlist {(await playlists.delete(CONSOLE_GUILD, self.caller, name)).name}.")
+        elif sub == "show":
+            playlist, entries = await playlists.entries(CONSOLE_GUILD, name)
+            self.write(f"{playlist.name}: {plural(len(entries), 'track')}")
+            for e in entries:
+                self.write(f"  {e.position}. #{e.track_id} {e.title} [{e.top_genre or '?'}]")
+        else:
+            export = await playlists.export(CONSOLE_GUILD, name)
+            m3u, document = Path(f"{export.stem}.m3u"), Path(f"{export.stem}.json")
+            m3u.write_text(to_m3u(export), encoding="utf-8")
+            document.write_text(to_json(export, self.names), encoding="utf-8")
+            self.write(f"Wrote {m3u} and {document} ({plural(len(export.tracks), 'track')}).")
+
+    async def _settings(self, arguments, confirm) -> None:
+        changes: dict = {}
+        if len(arguments) == 2:
+            key, raw = arguments
+            truthy = raw.lower() in {"1", "true", "yes", "on"}
+            if key == "reset":
+                changes["clear"] = raw
+            elif key in {"stay_in_voice", "profiles_public"}:
+                changes[key] = truthy
+            elif key == "voice_idle_timeout" and raw.replace(".", "", 1).isdigit():
+                changes[key] = float(raw)
+            elif key == "analysis_limit" and raw.isdigit():
+                changes["member_analysis_limit"] = int(raw)
+            else:
+                self.write("Usage: /settings [stay_in_voice|profiles_public true|false, voice_idle_timeout SECONDS,"
+                           " analysis_limit N, reset all]")  # fmt: skip
+                return
+        elif arguments:
+            self.write("Usage: /settings [KEY VALUE]")
+            return
+        chosen = await (
+            self.crate.change_settings(CONSOLE_GUILD, self.caller, **changes)
+            if changes
+            else self.crate.server_settings.get(CONSOLE_GUILD)
+        )
+        for name, value in chosen.lines():
+            self.write(f"  {name}: {value}")
 
     async def _forget(self, arguments, confirm) -> None:
         if confirm is not None and not await confirm(f"Forget everything about {self.user}? [y/N] "):

@@ -24,14 +24,28 @@ from bot import store
 from bot.admission import Admission
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
+from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
+from bot.community import ServerCharts, WhoLikes, server_charts, who_likes
+from bot.compare import TasteComparison, compare_taste
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.genres import mostly
 from bot.listen.relabel import relabel_legacy
 from bot.listen.worker import AnalysisPool, AnalyzedFile
+from bot.playlists import PlaylistService
+from bot.recommend.group import GroupPick
+from bot.recommend.radio import pick_radio
 from bot.recommend.rank import Recommendation
-from bot.recommend.service import RecommendationResult, more_like_for, recommend_for, recommender_for
+from bot.recommend.service import (
+    RecommendationResult,
+    cached_catalog,
+    cached_ratings,
+    more_like_for,
+    recommend_for,
+    recommender_for,
+)
+from bot.server_settings import ServerSettings, SettingsService
 from bot.session import SessionService
 from bot.store import Database
 from bot.teach import Taught, Teacher
@@ -44,6 +58,10 @@ class NoTrackChosen(CrateError):
     user_message = (
         "Which track? Share one with /genre first, or pick one from this server's catalog with the `track` option."
     )
+
+
+class TastePrivate(CrateError):
+    user_message = "This server keeps members' taste private: /profile shows only your own."
 
 
 class Restarting(CrateError):
@@ -149,6 +167,9 @@ class TasteSummary:
 
 FAVOURITES_SHOWN = 5
 GENRES_SHOWN = 6
+#: A profile names a genre from this affinity up: a few percent left over from tracks that were
+#: mostly something else is not a taste (one like of a track 30 % likely to be a genre gives 0.17).
+PROFILE_GENRE_MIN = 0.1
 
 
 class Crate:
@@ -167,6 +188,10 @@ class Crate:
         self.refresh_link: RefreshLink | None = None
         #: Listening sessions (their locks live here, so there is one per Crate).
         self.sessions = SessionService(db)
+        #: Saved playlists (they start sessions through the session service).
+        self.playlists = PlaylistService(db, self.sessions, source_url=self.source_url)
+        #: Per-server settings (/settings), over the defaults from the environment.
+        self.server_settings = SettingsService(db, settings)
         #: Each server's corrections and the head that relabels its catalog from them.
         self.teacher = Teacher(db)
 
@@ -182,18 +207,30 @@ class Crate:
             await relabel_legacy(db)  # tracks analyzed before genre families (schema < 5)
             crate = cls(settings, db, pool, http)
             crate.titles.load(await store.track_titles(db))
+            await crate.apply_stored_settings()
             yield crate
 
     # ------------------------------------------------------------------ sharing music
 
     async def share(
-        self, guild_id: int, user_id: int, source: Source, progress: Progress = _no_progress
+        self,
+        guild_id: int,
+        user_id: int,
+        source: Source,
+        progress: Progress = _no_progress,
+        *,
+        credit_to: int | None = None,
     ) -> SharedTrack:
         """Fetch, analyze and catalog one track; the same audio shared twice is one track.
+
+        ``user_id`` asked (their admission places are taken, the track becomes their last one);
+        the share is credited to ``credit_to`` when given (the author of a message that
+        someone else had analyzed), else to them.
 
         Raises :class:`~bot.admission.MemberBusy`/``ServerBusy``/``Busy`` at once, before anything
         is downloaded, when this member, this server or everybody already has enough in flight.
         """
+        sharer = user_id if credit_to is None else credit_to
         async with self.admission.reserve(guild_id, user_id, on_wait=lambda: progress(Stage.WAITING)):
             with scratch_directory() as directory:
                 fetched = await self._fetch(source, directory, progress)
@@ -205,7 +242,7 @@ class Crate:
             title=fetched.title,
             source_kind=source.kind,
             source_url=None if source.kind == "file" else fetched.source_url,
-            shared_by=user_id,
+            shared_by=sharer,
         )
         if source.kind != "file" and fetched.source_url:
             # the freshest source wins: a re-share replaces the first upload's (expiring) link
@@ -217,7 +254,7 @@ class Crate:
             )
             track = await store.get_track(self.db, guild_id, track.id) or track
         await store.set_last_track(self.db, guild_id, user_id, track.id)
-        return SharedTrack(track, created, user_id)
+        return SharedTrack(track, created, sharer)
 
     async def add_analyzed(
         self,
@@ -397,6 +434,18 @@ class Crate:
         await self._remember_first(guild_id, user_id, picks)
         return picks
 
+    async def radio_preview(
+        self, guild_id: int, user_id: int, seed_track_id: int, *, count: int = 5, names: Mapping[int, str] | None = None
+    ) -> list[GroupPick]:
+        """What a radio from ``seed_track_id`` would play for this member, pick by pick (each
+        following the one before it), without opening a session: the console's /radio."""
+        await self.track(guild_id, seed_track_id)
+        catalog = await cached_catalog(self.db, guild_id)
+        ratings = await cached_ratings(self.db, guild_id, catalog)
+        return await asyncio.to_thread(
+            pick_radio, catalog, ratings, [user_id], seed_track_id=seed_track_id, count=count, names=names
+        )
+
     async def starter_picks(
         self,
         guild_id: int,
@@ -423,12 +472,19 @@ class Crate:
 
     # ------------------------------------------------------------------ profiles
 
-    async def profile(self, guild_id: int, user_id: int) -> TasteSummary:
+    async def profile(self, guild_id: int, user_id: int, *, viewer_id: int | None = None) -> TasteSummary:
+        """A member's taste summary; another member (``viewer_id``) sees it only where the
+        server's settings let profiles be public (raises :class:`TastePrivate`)."""
+        if viewer_id is not None and viewer_id != user_id:
+            if not (await self.server_settings.get(guild_id)).profiles_public:
+                raise TastePrivate(detail=f"guild {guild_id}: {viewer_id} asked for {user_id}")
         ratings = await store.ratings_of(self.db, guild_id, user_id)
         shares = await store.shares_of(self.db, guild_id, user_id)
         recommender = await recommender_for(self.db, guild_id, user_id)
         taste = recommender.profile(user_id)
-        genres = sorted(((g, a) for g, a in taste.genre_affinity.items() if a > 0), key=lambda ga: -ga[1])
+        genres = sorted(
+            ((g, a) for g, a in taste.genre_affinity.items() if a >= PROFILE_GENRE_MIN), key=lambda ga: -ga[1]
+        )
         likes_in_server = {s.track_id: s.likes for s in await store.track_scores(self.db, guild_id, limit=10_000)}
         liked = sorted(
             (r for r in ratings if r.value == LIKE),
@@ -444,6 +500,35 @@ class Crate:
             favourites=tuple(t for t in favourites if t is not None),
             unsure=frozenset(g for g, _ in genres[:GENRES_SHOWN] if g in taste.unsure_genres),
         )
+
+    # ------------------------------------------------------------------ between members
+
+    async def compare_taste(
+        self, guild_id: int, user_id: int, other_id: int, *, names: Mapping[int, str] | None = None
+    ) -> TasteComparison:
+        """``/taste member:``: the taste match of two members, with its evidence (bot.compare)."""
+        return await compare_taste(self.db, guild_id, user_id, other_id, names=names)
+
+    async def charts(self, guild_id: int, period: str = "all") -> ServerCharts:
+        """``/charts``: the server's best-liked tracks, families, styles and sharers (bot.community)."""
+        return await server_charts(self.db, guild_id, period)
+
+    async def who_likes(self, guild_id: int, track_id: int) -> WhoLikes:
+        """``/who``: the members who liked a track, and whose taste it fits best (bot.community)."""
+        return await who_likes(self.db, guild_id, track_id)
+
+    # ------------------------------------------------------------------ per-server settings
+
+    async def apply_stored_settings(self) -> None:
+        """Give each server that chose one its own per-member analysis limit (at start)."""
+        for guild_id, chosen in (await self.server_settings.stored()).items():
+            self.admission.set_member_limit(guild_id, chosen.member_analysis_limit)
+
+    async def change_settings(self, guild_id: int, caller: Caller, **changes) -> ServerSettings:
+        """/settings: change this server's settings (Manage Server only) and apply them."""
+        changed = await self.server_settings.change(guild_id, caller, **changes)
+        self.admission.set_member_limit(guild_id, changed.member_analysis_limit)
+        return changed
 
     # ------------------------------------------------------------------ members' names
 

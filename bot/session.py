@@ -9,6 +9,12 @@ runs dry Crate fills it from the server's catalog for the members present
 (:func:`bot.recommend.group.pick_for_group`: never a track a present member disliked, fair
 rotation between tastes). :meth:`SessionService.end` closes the session with a summary.
 
+A **radio** session (``start(radio_seed=...)``) plays its seed first; then Crate queues one track
+at a time that sounds like the last one played (a skipped track is passed over) and fits the
+members present (:func:`bot.recommend.radio.pick_radio`), never repeating a track of the session.
+A **DJ** (the server's DJ role, :mod:`bot.server_settings`) moves on at once and may end any
+session, as the host does.
+
 Everything is in SQLite (:mod:`bot.store.sessions`): :meth:`SessionService.restore` after a
 restart returns every open session with its queue and now-playing message id, and closes those
 idle for longer than :data:`IDLE_LIMIT` with a summary — a session is never silently forgotten.
@@ -26,8 +32,10 @@ from dataclasses import dataclass, field
 
 from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
-from bot.recommend.group import GroupMatch, GroupRecommender, group_match, pick_for_group
+from bot.recommend.group import GroupMatch, GroupPick, GroupRecommender, group_match, pick_for_group
+from bot.recommend.radio import pick_radio
 from bot.recommend.service import cached_catalog
+from bot.store import radio as store_radio
 from bot.store import ratings as store_ratings
 from bot.store import sessions as store
 from bot.store.database import Database
@@ -36,6 +44,8 @@ from bot.store.tracks import get_track
 
 #: How many tracks Crate queues when the queue runs out.
 FILL_COUNT = 3
+#: A radio queues one track at a time, so each pick follows the track played last.
+RADIO_FILL_COUNT = 1
 #: When every track of the catalog has been in the session, tracks may come back, except the
 #: ones queued or among this many most recently played.
 REPEAT_GAP = 5
@@ -69,7 +79,7 @@ class NotInSession(SessionError):
 
 
 class NotHost(SessionError):
-    user_message = "Only the session's host can do that."
+    user_message = "Only the session's host (or a member with the server's DJ role) can do that."
 
 
 class AlreadyVoted(SessionError):
@@ -191,14 +201,44 @@ class SessionService:
 
     # -- starting, joining, leaving -------------------------------------------------------------
 
-    async def start(self, guild_id: int, channel_id: int, host_id: int, voice_channel_id: int | None = None) -> Session:
-        """Open a session in this channel, hosted (and joined) by ``host_id``."""
+    async def start(
+        self,
+        guild_id: int,
+        channel_id: int,
+        host_id: int,
+        voice_channel_id: int | None = None,
+        *,
+        radio_seed: int | None = None,
+        first_tracks: Sequence[int] = (),
+        reason: str = "",
+    ) -> Session:
+        """Open a session in this channel, hosted (and joined) by ``host_id``.
+
+        With ``radio_seed`` it is a radio that starts with that track; ``first_tracks`` (a
+        playlist) are queued first, credited to the host, with ``reason``.
+        """
+        if radio_seed is not None:
+            await self.track(guild_id, radio_seed)  # an unknown seed is refused before anything opens
         try:
-            return await store.open_session(
+            session = await store.open_session(
                 self.db, guild_id, channel_id, host_id, voice_channel_id=voice_channel_id, now=self.clock()
             )
         except SessionAlreadyOpenError as error:
             raise SessionAlreadyOpen(detail=error.detail) from error
+        if radio_seed is not None:
+            await store_radio.set_radio_seed(self.db, guild_id, session.id, radio_seed)
+            await store.enqueue(
+                self.db, guild_id, session.id, radio_seed, added_by=host_id, reason="the radio's seed", now=self.clock()
+            )
+        for track_id in first_tracks:
+            await store.enqueue(
+                self.db, guild_id, session.id, track_id, added_by=host_id, reason=reason, now=self.clock()
+            )
+        return session
+
+    async def radio_seed(self, session: Session) -> int | None:
+        """The seed track of a radio session; None for an ordinary one."""
+        return await store_radio.radio_seed(self.db, session.guild_id, session.id)
 
     async def join(self, session: Session, user_id: int) -> bool:
         """The member is present (again); False if they already were.
@@ -238,15 +278,24 @@ class SessionService:
 
     # -- the queue -----------------------------------------------------------------------------
 
-    async def add_track(self, session: Session, track_id: int, user_id: int) -> QueueEntry:
+    async def add_track(self, session: Session, track_id: int, user_id: int, *, reason: str = "") -> QueueEntry:
         """Queue a member's track (already in the catalog, e.g. from Crate.share). Adding joins them."""
+        return (await self.add_tracks(session, [track_id], user_id, reason=reason))[0]
+
+    async def add_tracks(
+        self, session: Session, track_ids: Sequence[int], user_id: int, *, reason: str = ""
+    ) -> list[QueueEntry]:
+        """Queue several of a member's tracks in order (a playlist). Adding joins them."""
         async with self._lock(session):
             session = await self._fresh(session)
             now = self.clock()
             await self._arrive(session, user_id, now)
-            return await store.enqueue(
-                self.db, session.guild_id, session.id, track_id, added_by=user_id, reason="", now=now
-            )
+            return [
+                await store.enqueue(
+                    self.db, session.guild_id, session.id, track_id, added_by=user_id, reason=reason, now=now
+                )
+                for track_id in track_ids
+            ]
 
     async def queue_view(self, session: Session) -> QueueView:
         """What plays now, what comes next (each with its reason) and who is here."""
@@ -272,15 +321,30 @@ class SessionService:
             session = await self._fresh(session)
             return await self._fill(session, count, names)
 
-    async def _fill(self, session: Session, count: int, names: Mapping[int, str] | None) -> list[QueueEntry]:
+    async def _fill(
+        self, session: Session, count: int, names: Mapping[int, str] | None, *, passed_over: int | None = None
+    ) -> list[QueueEntry]:
+        """Queue Crate's picks; ``passed_over`` is an entry being skipped (a radio does not follow it)."""
         g, s = session.guild_id, session.id
         present = await store.present_members(self.db, g, s)
         catalog = await cached_catalog(self.db, g)
         ratings = await store_ratings.ratings_in_guild(self.db, g)
-        since = await store.picks_since_served(self.db, g, s)
         entries = await store.queue_of(self.db, g, s)
         exclude = {e.track_id for e in entries}
         now = self.clock()
+        seed = await store_radio.radio_seed(self.db, g, s)
+        if seed is not None:
+            heard = [e for e in entries if e.status in ("played", "playing") and e.id != passed_over]
+            previous = heard[-1].track_id if heard else seed
+
+            def radio() -> list[GroupPick]:
+                return pick_radio(
+                    catalog, ratings, present, seed_track_id=seed, previous_track_id=previous,
+                    exclude_track_ids=exclude, count=RADIO_FILL_COUNT, names=names, now=now,
+                )  # fmt: skip
+
+            return await self._enqueue_picks(session, await asyncio.to_thread(radio), now)
+        since = await store.picks_since_served(self.db, g, s)
 
         def pick(excluded: set[int]):
             return pick_for_group(
@@ -295,14 +359,22 @@ class SessionService:
             recent = {e.track_id for e in played[-REPEAT_GAP:]}
             pending = {e.track_id for e in entries if e.status in ("queued", "playing")}
             picks = await asyncio.to_thread(pick, recent | pending)
-        added = []
-        for p in picks:
-            added.append(
-                await store.enqueue(
-                    self.db, g, s, p.track_id, added_by=None, reason=p.reason, for_user_ids=p.for_user_ids, now=now
-                )
+        return await self._enqueue_picks(session, picks, now)
+
+    async def _enqueue_picks(self, session: Session, picks: Sequence[GroupPick], now: float) -> list[QueueEntry]:
+        return [
+            await store.enqueue(
+                self.db,
+                session.guild_id,
+                session.id,
+                p.track_id,
+                added_by=None,
+                reason=p.reason,
+                for_user_ids=p.for_user_ids,
+                now=now,
             )
-        return added
+            for p in picks
+        ]
 
     async def start_playing(self, session: Session, *, names: Mapping[int, str] | None = None) -> QueueEntry | None:
         """If nothing plays, start the next queued entry (filling the queue if empty); returns what plays."""
@@ -329,7 +401,8 @@ class SessionService:
                 return None, None, None
         filled: list[QueueEntry] = []
         if not await store.upcoming(self.db, g, s):
-            filled = await self._fill(session, FILL_COUNT, names)
+            passed_over = expected if outcome == "skipped" else None
+            filled = await self._fill(session, FILL_COUNT, names, passed_over=passed_over)
         moved = await store.advance(
             self.db,
             g,
@@ -344,10 +417,16 @@ class SessionService:
         return finished, playing, tuple(filled)
 
     async def next(
-        self, session: Session, by_user: int, *, names: Mapping[int, str] | None = None, audible: bool = True
+        self,
+        session: Session,
+        by_user: int,
+        *,
+        names: Mapping[int, str] | None = None,
+        audible: bool = True,
+        dj: bool = False,
     ) -> NextResult:
-        """/session next and ⏭: the host moves on at once; anyone else votes, and a strict
-        majority of the members present moves on. Votes belong to the playing track.
+        """/session next and ⏭: the host (or a ``dj``) moves on at once; anyone else votes, and a
+        strict majority of the members present moves on. Votes belong to the playing track.
 
         A skip is counted only when a track was cut short: by a vote, or by the host while it
         was ``audible`` (playing in voice). In a text session the host moving on is just that."""
@@ -355,8 +434,8 @@ class SessionService:
             session = await self._fresh(session)
             g, s = session.guild_id, session.id
             present = await store.present_members(self.db, g, s)
-            is_host = by_user == session.host_id
-            if by_user not in present:
+            is_host = by_user == session.host_id or dj
+            if by_user not in present and not dj:
                 raise NotInSession(detail=f"user {by_user} session {s}")
             needed = len(present) // 2 + 1
             current = await store.current_entry(self.db, g, s)
@@ -400,13 +479,13 @@ class SessionService:
         recommender = GroupRecommender(catalog, ratings, now=self.clock())
         return group_match([recommender.profile(u) for u in dict.fromkeys(user_ids)], catalog)
 
-    async def end(self, session: Session, by_user: int | None = None) -> SessionSummary:
-        """Close the session and sum it up. The host ends it, or anyone present when the host has
-        left; ``by_user=None`` (Crate itself, e.g. after a restart) always may."""
+    async def end(self, session: Session, by_user: int | None = None, *, dj: bool = False) -> SessionSummary:
+        """Close the session and sum it up. The host or a ``dj`` ends it, or anyone present when
+        the host has left; ``by_user=None`` (Crate itself, e.g. after a restart) always may."""
         async with self._lock(session):
             session = await self._fresh(session)
             g, s = session.guild_id, session.id
-            if by_user is not None and by_user != session.host_id:
+            if by_user is not None and by_user != session.host_id and not dj:
                 present = await store.present_members(self.db, g, s)
                 if session.host_id in present or by_user not in present:
                     raise NotHost(detail=f"user {by_user} session {s}")

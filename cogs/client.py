@@ -30,6 +30,11 @@ EXTENSIONS = (
     "cogs.recommend",
     "cogs.profile",
     "cogs.session",
+    "cogs.analyze",
+    "cogs.taste",
+    "cogs.community",
+    "cogs.playlist",
+    "cogs.settings",
     "cogs.help",
 )
 

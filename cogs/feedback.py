@@ -10,11 +10,11 @@ from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
 from bot.crate import RatedTrack
-from bot.describe import short_genre, track_line
-from bot.format import clip
-from bot.titles import TitleEntry
+from bot.describe import track_line
 from cogs import replies
 from cogs.client import CrateBot
+from cogs.community import WhoLikesButton
+from cogs.tracks import track_choices
 
 
 def rated_message(rated: RatedTrack) -> str:
@@ -61,10 +61,11 @@ class RateButton(
 
 
 def rating_buttons(track_id: int, view: discord.ui.View | None = None, *, prefix: str = "") -> discord.ui.View:
-    """A persistent view (or ``view``) with 👍 Like / 👎 Dislike for one track."""
+    """A persistent view (or ``view``) with 👍 Like / 👎 Dislike / 👥 Who likes this for one track."""
     view = view or discord.ui.View(timeout=None)
     view.add_item(RateButton(track_id, LIKE, label=f"{prefix}Like"))
     view.add_item(RateButton(track_id, DISLIKE, label=f"{prefix}Dislike"))
+    view.add_item(WhoLikesButton(track_id))
     return view
 
 
@@ -100,13 +101,7 @@ class Feedback(commands.Cog):
     async def track_autocomplete(
         self, interaction: discord.Interaction[CrateBot], current: str
     ) -> list[app_commands.Choice[int]]:
-        tracks = await self.bot.crate.search(interaction.guild_id, current)
-        return [app_commands.Choice(name=_choice_name(t), value=t.id) for t in tracks[:25]]
-
-
-def _choice_name(track: TitleEntry) -> str:
-    name = f"{track.title} · {short_genre(track.top_genre)}"
-    return clip(name, 100)
+        return await track_choices(interaction, current)
 
 
 async def setup(bot: CrateBot) -> None:

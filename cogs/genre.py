@@ -10,6 +10,7 @@ from bot.crate import SharedTrack, Source, Stage
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import rating_buttons
+from cogs.radio import RadioButton
 from cogs.render import error_embed, track_embed
 from cogs.teach import add_correction
 
@@ -72,9 +73,9 @@ class Genre(commands.Cog):
         if shared is None:
             return
         embed = track_embed(shared.track, shared_by=interaction.user.mention, created=shared.created)
-        view = await add_correction(
-            rating_buttons(shared.track.id), self.bot.crate, interaction.guild_id, shared.track.id
-        )
+        view = rating_buttons(shared.track.id)
+        view.add_item(RadioButton(shared.track.id))
+        view = await add_correction(view, self.bot.crate, interaction.guild_id, shared.track.id)
         await interaction.edit_original_response(content=None, embed=embed, view=view)
 
 

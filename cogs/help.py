@@ -23,6 +23,16 @@ COMMANDS = (
         "Tracks from this server for you, each with a reason. Genres or styles (chillout, 80s) filter.",
     ),
     ("/profile  ·  /profile member:@alice", "A taste summary with a chart (only you see it)."),
+    (
+        "/taste member:@alice  ·  /taste member:@alice public:True",
+        "Your taste match with a member, with the tracks you both liked, your families and picks for both.",
+    ),
+    ("/charts  ·  /charts period:week", "This server's most-liked tracks, families, styles and sharers, with a chart."),
+    ("/who track:<name>", "Who liked a track, and whose taste it fits best (also the 👥 button)."),
+    (
+        "Apps ▸ Analyze with Crate  ·  Apps ▸ Compare taste",
+        "On any message: analyze every song in it. On any member: compare your taste (only you see it).",
+    ),
     ("/forget", "Delete everything Crate stores about you in this server (asks first)."),
     (
         "/session start  ·  /session start voice_channel:#Lounge",
@@ -32,6 +42,15 @@ COMMANDS = (
         "/session join · leave · add · queue · next · end",
         "Join, queue a song, see what's next and why, vote to skip (⏭), end with a summary and taste match.",
     ),
+    (
+        "/session start seed:<track>  ·  📻 Start radio",
+        "A radio: tracks that sound like the last one played and suit who is listening, never one twice.",
+    ),
+    (
+        "/playlist create · add · remove · show · play · delete · export",
+        "This server's playlists: the owner (or a server manager) changes one; play it here; export M3U and JSON.",
+    ),
+    ("/settings", "Server managers: DJ role, 24/7 voice, analysis limit, profile privacy, announcements."),
 )
 
 

@@ -94,7 +94,7 @@ class Profile(commands.Cog):
     async def profile(self, interaction: discord.Interaction[CrateBot], member: discord.Member | None = None) -> None:
         member = member or interaction.user  # type: ignore[assignment]  # guild-only: the user is a Member
         await interaction.response.defer(ephemeral=True, thinking=True)
-        summary = await self.bot.crate.profile(interaction.guild_id, member.id)
+        summary = await self.bot.crate.profile(interaction.guild_id, member.id, viewer_id=interaction.user.id)
         embed = profile_embed(summary, member.display_name)
         files = []
         if summary.genres:

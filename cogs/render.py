@@ -141,7 +141,7 @@ def now_playing_embed(
     embed.set_footer(
         text=(f"Hosted by {host} · " if host else "")
         + ("playing in voice" if voice else "text session: follow the links")
-        + " · ⏭ needs the host or a majority"
+        + " · ⏭ needs the host, a DJ or a majority"
     )
     return embed
 

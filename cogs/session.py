@@ -1,5 +1,7 @@
 """/session: listen together. A shared queue picked for everyone present, a now-playing message
 with 👍 / 👎 / ⏭ that is edited in place, and voice playback when Crate may join the channel.
+A radio (``/session start seed:``, or "Start radio" under a track) keeps its queue filled with
+tracks that sound like the last one played; ``/playlist play`` opens a session through here too.
 
 The session logic (queue, votes, group picks, taste match, restore) is ``bot.session``; this cog
 parses interactions, keeps each guild's voice connection (``cogs.voice.GuildVoice``) and sends what
@@ -18,16 +20,20 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.format import clip, format_duration
+from bot.format import clip, format_duration, plural
 from bot.genres import short_answer
-from bot.session import NextResult, SessionService, SessionSummary
+from bot.session import NextResult, NoSession, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
+from cogs.caller import is_dj
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.genre import share_from_interaction
+from cogs.playlist import summary_view
+from cogs.radio import RadioButton
 from cogs.render import MENTIONS, error_embed, now_playing_embed, queue_embed, summary_embed
 from cogs.teach import add_correction
+from cogs.tracks import track_choices
 from cogs.voice import GuildVoice, SessionPlayer, connect_voice, human_listeners
 
 log = logging.getLogger(__name__)
@@ -73,7 +79,7 @@ class SkipButton(
         cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
         await replies.defer(interaction, ephemeral=True)  # answer first: picking and editing can wait
         session = await cog.service.by_id(interaction.guild_id, self.session_id)
-        text = await cog.move_on(session, interaction.user.id, interaction.guild)
+        text = await cog.move_on(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
         await replies.send(interaction, content=text, ephemeral=True)
 
 
@@ -108,17 +114,49 @@ class Sessions(
     # -- commands ------------------------------------------------------------------------------
 
     @app_commands.command(name="start", description="Open a listening session in this channel (you host)")
-    @app_commands.describe(voice_channel="Where to play (default: the voice channel you are in; none: text only)")
+    @app_commands.describe(
+        voice_channel="Where to play (default: the voice channel you are in; none: text only)",
+        seed="Make it a radio: start from this track, then tracks that sound like the last one played",
+    )
     @app_commands.guild_only()
     async def start(
-        self, interaction: discord.Interaction[CrateBot], voice_channel: discord.VoiceChannel | None = None
+        self,
+        interaction: discord.Interaction[CrateBot],
+        voice_channel: discord.VoiceChannel | None = None,
+        seed: int | None = None,
     ) -> None:
+        await self.open_session(interaction, voice_channel, radio_seed=seed)
+
+    @start.autocomplete("seed")
+    async def seed_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await track_choices(interaction, current)
+
+    async def open_session(
+        self,
+        interaction: discord.Interaction[CrateBot],
+        voice_channel: discord.VoiceChannel | None,
+        *,
+        radio_seed: int | None = None,
+        playlist: str | None = None,
+    ) -> None:
+        """/session start, "Start radio" and /playlist play without a session: open one here
+        (the member hosts), join voice when possible, post the now-playing message."""
         user = interaction.user
         voice_channel = voice_channel or getattr(getattr(user, "voice", None), "channel", None)
-        session = await self.service.start(
-            interaction.guild_id, interaction.channel_id, user.id, voice_channel.id if voice_channel else None
-        )
-        await replies.defer(interaction)
+        voice_id = voice_channel.id if voice_channel else None
+        if playlist is not None:
+            await replies.defer(interaction)  # a playlist is read before the session opens
+            played = await self.bot.crate.playlists.play(
+                interaction.guild_id, user.id, playlist, interaction.channel_id, voice_channel_id=voice_id
+            )
+            session, playlist = played.session, played.playlist.name
+        else:
+            session = await self.service.start(
+                interaction.guild_id, interaction.channel_id, user.id, voice_id, radio_seed=radio_seed
+            )
+            await replies.defer(interaction)
         names = MENTIONS
         voice_note = "Text session: I'll post each track's link."
         if voice_channel is not None and interaction.guild.voice_client is not None:
@@ -129,20 +167,58 @@ class Sessions(
         elif voice_channel is not None:
             voice = await connect_voice(voice_channel)
             if voice is not None:
-                self._start_player(session, voice)
+                self._start_player(session, voice, await self._idle_timeout(session))
                 voice_note = f"Playing in {voice_channel.mention}."
             else:
                 voice_note = (
                     f"I can't play in {voice_channel.mention}, so this is a text session: I'll post each track's link."
                 )
-        await self.service.start_playing(session, names=names)
+        playing = await self.service.start_playing(session, names=names)
+        kind = "listening session"
+        if radio_seed is not None and playing is not None:
+            kind = f"radio from **{clip(playing.title, 80)}** (tracks that sound like the last one played)"
+        elif playlist is not None:
+            kind = f"listening session with the playlist **{clip(playlist, 80)}**"
         await replies.send(
             interaction,
-            content=f"🎧 {user.mention} started a listening session here. {voice_note}\n"
+            content=f"🎧 {user.mention} started a {kind} here. {voice_note}\n"
             "Join with `/session join`, queue music with `/session add`, see what's next with `/session queue`.",
         )
+        await self._announce_start(interaction, kind)
         await self._post_now_playing(session, interaction.channel, names)
         await self._kick_player(session)
+
+    async def _announce_start(self, interaction: discord.Interaction[CrateBot], kind: str) -> None:
+        """Also say so in the server's announcement channel (/settings announcements:), if it has one."""
+        chosen = await self.bot.crate.server_settings.get(interaction.guild_id)
+        channel_id = chosen.announce_channel_id
+        if channel_id is None or channel_id == interaction.channel_id or interaction.guild is None:
+            return
+        channel = interaction.guild.get_channel(channel_id)
+        if channel is None:
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await channel.send(f"🎧 {interaction.user.mention} started a {kind} in <#{interaction.channel_id}>.")
+
+    async def play_playlist(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
+        """/playlist play: queue it in this channel's session, or open a session for it."""
+        try:
+            session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        except NoSession:
+            await self.open_session(interaction, None, playlist=name)
+            return
+        await replies.defer(interaction)
+        played = await self.bot.crate.playlists.play(
+            interaction.guild_id, interaction.user.id, name, session.channel_id
+        )
+        await replies.send(
+            interaction,
+            content=f"➕ Queued {plural(len(played.entries), 'track')} from the playlist **{clip(played.playlist.name, 80)}**.",
+        )
+        if await self.service.now_playing(session) is None:
+            await self.service.start_playing(session, names=MENTIONS)
+            await self._kick_player(session)
+        await self._refresh_now_playing(session, interaction.guild)
 
     @app_commands.command(name="join", description="Join this channel's listening session")
     @app_commands.guild_only()
@@ -214,7 +290,7 @@ class Sessions(
     async def next(self, interaction: discord.Interaction[CrateBot]) -> None:
         await replies.defer(interaction)  # answer first: picking for the group can take a moment
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
-        text = await self.move_on(session, interaction.user.id, interaction.guild)
+        text = await self.move_on(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
         await replies.send(interaction, content=text)
 
     @app_commands.command(name="end", description="End this channel's session with a summary")
@@ -223,9 +299,10 @@ class Sessions(
         session = await self.service.get(interaction.guild_id, interaction.channel_id)
         await replies.defer(interaction)
         summary = await self._finish(
-            session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False
-        )
-        await replies.send(interaction, embed=summary_embed(summary, MENTIONS))
+            session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False,
+            dj=await is_dj(interaction),
+        )  # fmt: skip
+        await replies.send(interaction, embed=summary_embed(summary, MENTIONS), view=summary_view(session.id))
 
     # -- listeners ------------------------------------------------------------------------------
 
@@ -242,11 +319,13 @@ class Sessions(
 
     # -- moving through the queue ---------------------------------------------------------------
 
-    async def move_on(self, session: Session, user_id: int, guild: discord.Guild | None) -> str:
+    async def move_on(self, session: Session, user_id: int, guild: discord.Guild | None, *, dj: bool = False) -> str:
         """/session next and ⏭: returns the sentence for the member who asked."""
         voice = self._voice(session)
         player = voice.player if voice is not None else None
-        result: NextResult = await self.service.next(session, user_id, names=MENTIONS, audible=player is not None)
+        result: NextResult = await self.service.next(
+            session, user_id, names=MENTIONS, audible=player is not None, dj=dj
+        )
         if not result.moved:
             return f"⏭ Vote counted: {result.votes} of {result.needed} needed to move on."
         await self._refresh_now_playing(session, guild, announce=True)
@@ -259,13 +338,14 @@ class Sessions(
             )
         if result.now_playing is None:
             return "⏹ That was the last track: the catalog has nothing more for this group."
-        how = "The host moved on." if result.by_host else f"Skipped by vote ({result.votes}/{result.needed})."
+        mover = "The host" if user_id == session.host_id else "A DJ"
+        how = f"{mover} moved on." if result.by_host else f"Skipped by vote ({result.votes}/{result.needed})."
         return f"⏭ {how} Now playing **{clip(result.now_playing.title, 80)}**."
 
     async def _finish(
-        self, session: Session, channel, guild, *, by_user: int | None, post: bool = True
+        self, session: Session, channel, guild, *, by_user: int | None, post: bool = True, dj: bool = False
     ) -> SessionSummary:
-        summary = await self.service.end(session, by_user)
+        summary = await self.service.end(session, by_user, dj=dj)
         await self._stop_voice(session)
         names = MENTIONS
         if session.now_playing_message_id and channel is not None:
@@ -274,7 +354,7 @@ class Sessions(
                     content="This session has ended.", embed=None, view=None
                 )
         if post and channel is not None:
-            await channel.send(embed=summary_embed(summary, names))
+            await channel.send(embed=summary_embed(summary, names), view=summary_view(session.id))
         return summary
 
     # -- the now-playing message ----------------------------------------------------------------
@@ -323,7 +403,11 @@ class Sessions(
         voice = self.voices.get(session.guild_id)
         return voice if voice is not None and voice.session_id == session.id else None
 
-    def _start_player(self, session: Session, voice_client) -> None:
+    async def _idle_timeout(self, session: Session) -> float | None:
+        """The server's voice idle timeout (/settings); None: it stays in voice (24/7)."""
+        return (await self.bot.crate.server_settings.get(session.guild_id)).idle_timeout
+
+    def _start_player(self, session: Session, voice_client, idle_timeout: float | None) -> None:
         async def next_track() -> str | None:
             return await self._next_file(session)
 
@@ -331,13 +415,32 @@ class Sessions(
             guild = self.bot.get_guild(session.guild_id)
             await self._refresh_now_playing(session, guild)
 
+        player = SessionPlayer(voice_client, asyncio.get_running_loop(), next_track, on_track_start)
+        self.voices[session.guild_id] = GuildVoice(session.id, player)
+        self._watch_idle(session, player, idle_timeout)
+
+    def _watch_idle(self, session: Session, player: SessionPlayer, idle_timeout: float | None) -> None:
+        """Leave voice after ``idle_timeout`` seconds nobody listens; None: stay (24/7)."""
+        if idle_timeout is None:
+            player.stop_watching_idle()
+            return
+        channel = player.voice.channel
+
         async def left_idle() -> None:
             await self._voice_left(session)
 
-        player = SessionPlayer(voice_client, asyncio.get_running_loop(), next_track, on_track_start)
-        self.voices[session.guild_id] = GuildVoice(session.id, player)
-        channel = voice_client.channel
-        player.watch_idle(lambda: human_listeners(channel), self.bot.settings.voice_idle_timeout, left_idle)
+        player.watch_idle(lambda: human_listeners(channel), idle_timeout, left_idle)
+
+    async def voice_settings_changed(self, guild_id: int) -> None:
+        """/settings changed the voice idle timeout or 24/7: apply it to the player in voice now."""
+        voice = self.voices.get(guild_id)
+        if voice is None:
+            return
+        try:
+            session = await self.service.by_id(guild_id, voice.session_id)
+        except NoSession:  # it ended meanwhile
+            return
+        self._watch_idle(session, voice.player, await self._idle_timeout(session))
 
     async def _voice_left(self, session: Session) -> None:
         """The idle watcher left voice: the session carries on in text, and says so."""
@@ -417,7 +520,7 @@ class Sessions(
             voice_channel = guild.get_channel(session.voice_channel_id) if session.voice_channel_id else None
             voice = await connect_voice(voice_channel) if voice_channel is not None else None
             if voice is not None:
-                self._start_player(session, voice)
+                self._start_player(session, voice, await self._idle_timeout(session))
             await self._refresh_now_playing(session, guild)
             where = f"playing in {voice_channel.mention}" if voice is not None else "in text; `/session next` moves on"
             with contextlib.suppress(discord.HTTPException):
@@ -436,9 +539,10 @@ class Sessions(
                     await channel.send(
                         content="This session was closed while I was away for a long time.",
                         embed=summary_embed(summary, MENTIONS),
+                        view=summary_view(summary.session.id),
                     )
 
 
 async def setup(bot: CrateBot) -> None:
-    bot.add_dynamic_items(SkipButton)
+    bot.add_dynamic_items(SkipButton, RadioButton)
     await bot.add_cog(Sessions(bot))

@@ -157,6 +157,12 @@ class SessionPlayer:
             except Exception:
                 log.exception("leaving the voice channel failed")
 
+    def stop_watching_idle(self) -> None:
+        """Never leave for want of listeners any more (the server chose to stay in voice, 24/7)."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
     def watch_idle(
         self,
         listeners: Callable[[], int],

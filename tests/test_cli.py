@@ -196,6 +196,9 @@ def test_demo_listens_to_the_three_examples(tmp_path):
         assert f"/genre {example}" in done.stdout
         assert example.stem in done.stdout
     assert done.stdout.count("sounds like:") == 3
+    assert re.search(r"alice & you: taste match (\d+%|not enough ratings)", done.stdout), done.stdout
+    assert "Charts of all time: 2 likes" in done.stdout
+    assert "liked by: alice" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
 
 

@@ -11,6 +11,8 @@ import argparse
 import re
 from pathlib import Path
 
+import discord
+
 from bot import cli
 from bot.config import Settings
 from cogs.client import EXTENSIONS, CrateBot
@@ -73,4 +75,15 @@ async def test_every_command_the_readme_tables_list_is_registered():
     assert len(listed) >= 10
     missing = listed - registered
     assert not missing, f"the README lists commands the bot does not register: {sorted(missing)}"
+    unlisted = {c for c in registered if " " not in c} - {c.split()[0] for c in listed}
+    assert not unlisted, f"the README's tables do not list these commands: {sorted(unlisted)}"
+    menus = [
+        command.name
+        for kind in (discord.AppCommandType.message, discord.AppCommandType.user)
+        for command in bot.tree.get_commands(type=kind)
+    ]
+    assert menus, "no context menus registered: the scanner is broken"
+    readme = (REPO / "README.md").read_text()
+    for name in menus:
+        assert f"| **{name}** |" in readme, f"the README's Menus table does not list the context menu {name!r}"
     await bot.close()

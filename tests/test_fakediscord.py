@@ -612,3 +612,79 @@ async def test_discord_limits_on_modals_and_selects(fake: FakeDiscord) -> None:
             await fake.submit_modal("Guild One", "general", "bob", ix, {"limits:name": "x" * 11})
         sub = await fake.submit_modal("Guild One", "general", "bob", ix, {"limits:name": "fine"})
         assert (await sub.wait_original()).content == "refused 400 50035"
+
+
+class MenuBot(MiniBot):
+    """Context menus (USER and MESSAGE commands) and an on_message listener, without privileged intents."""
+
+    async def setup_hook(self) -> None:
+        self.seen: list[discord.Message] = []
+        tree = self.tree
+
+        @tree.context_menu(name="Count files")
+        async def count_files(interaction: discord.Interaction, message: discord.Message) -> None:
+            names = ",".join(a.filename for a in message.attachments)
+            await interaction.response.send_message(
+                f"{message.author.name}: {message.content!r} [{names}]", ephemeral=True
+            )
+
+        @tree.context_menu(name="Wave at")
+        async def wave(interaction: discord.Interaction, member: discord.Member) -> None:
+            await interaction.response.send_message(f"{interaction.user.name} waves at {member.display_name}")
+
+        @tree.command(description="Latency check")
+        async def ping(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("pong")
+
+        guild = discord.Object(self.guild_id)
+        tree.copy_global_to(guild=guild)
+        await tree.sync(guild=guild)
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.seen.append(message)
+
+
+async def test_context_menus_carry_their_target_and_the_gateway_hides_message_content(fake: FakeDiscord) -> None:
+    async with running_bot(fake, cls=MenuBot) as bot:
+        commands_ = await fake.wait_commands_synced(guild_id=fake.guilds[0])
+        assert sorted((c["name"], c["type"]) for c in commands_) == [("Count files", 3), ("Wave at", 2), ("ping", 1)]
+        assert all("options" not in c or not c["options"] for c in commands_ if c["type"] != 1)
+        g = fake.guilds[0]
+        posted = await fake.send_user_message(
+            g, "general", "bob", "listen https://example.com/a.ogg", attachments=[("a.ogg", b"OggS", "audio/ogg")]
+        )
+        await eventually(lambda: len(bot.seen) == 1)
+        # without the MESSAGE_CONTENT intent the gateway event is empty...
+        assert bot.seen[0].content == "" and bot.seen[0].attachments == [] and bot.seen[0].author.name == "bob"
+        assert posted.content.startswith("listen") and posted.filenames == ["a.ogg"]  # ...the message is not
+        # ...but the message command's interaction carries the whole message
+        ix = await fake.context_menu(g, "general", "alice", "Count files", posted)
+        assert ix.payload["data"]["type"] == 3 and ix.payload["data"]["target_id"] == str(posted.id)
+        reply = await ix.wait_original()
+        assert reply.ephemeral and reply.content == "bob: 'listen https://example.com/a.ogg' [a.ogg]"
+
+        ix = await fake.context_menu(g, "general", "alice", "Wave at", "carol")
+        data = ix.payload["data"]
+        carol = fake.member(g, "carol")
+        assert data["type"] == 2 and data["target_id"] == str(carol.id) and str(carol.id) in data["resolved"]["members"]
+        assert (await ix.wait_original()).content == "alice waves at Carol"
+
+        with pytest.raises(KeyError, match="menu 'Wave at'"):
+            await fake.context_menu(g, "general", "alice", "Wave at", posted)  # a user menu, not a message menu
+
+
+async def test_bulk_overwrite_refuses_what_discord_refuses(fake: FakeDiscord) -> None:
+    async with aiohttp.ClientSession() as http:
+        url = f"{fake.api_base}/applications/{fake.application_id}/commands"
+        headers = {"Authorization": f"Bot {TOKEN}"}
+        for bad in (
+            [{"name": "Has Spaces", "type": 1, "description": "x"}],
+            [{"name": "Menu", "type": 3, "description": "menus have none"}],
+            [{"name": "Menu", "type": 2}, {"name": "Menu", "type": 2}],
+        ):
+            async with http.put(url, json=bad, headers=headers) as response:
+                assert response.status == 400, bad
+        ok = [{"name": "Menu", "type": 2}, {"name": "Menu", "type": 3}, {"name": "menu", "type": 1, "description": "x"}]
+        async with http.put(url, json=ok, headers=headers) as response:
+            assert response.status == 200
+    assert sorted(c["type"] for c in fake.commands()) == [1, 2, 3]

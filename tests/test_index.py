@@ -17,11 +17,13 @@ import numpy as np
 import pytest
 
 from bot import store
+from bot.catalog import LIKE
 from bot.config import Settings
 from bot.crate import Crate
 from bot.genres import FAMILIES
 from bot.index import IndexFolderError, audio_files, index_folder, progress_bar
 from bot.listen.families import default_model
+from bot.recommend.rank import NothingMatches
 from bot.store import Database
 from tests.music import convert, nexuiz_track, singularity_track
 
@@ -96,6 +98,19 @@ async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp
         assert by_title["brainsukker"].top_genre == "electronic", by_title["brainsukker"].genres[:3]
         picks = await crate.starter_picks(GUILD, 999, ["ambient"], count=5)
         assert "Awakening" in {p.title for p in picks} or awakening.top_genre != "ambient"
+
+        # The complaints, on this real music: an ambient listener's profile is not "hiphop",
+        # and `genre:hip hop` finds no hip hop in game soundtracks instead of electronic tracks.
+        listener = 998
+        for title in ("Awakening", "Aberrations"):
+            await crate.rate(GUILD, listener, LIKE, by_title[title].id)
+        summary = await crate.profile(GUILD, listener)
+        assert summary.genres and summary.genres[0][0] in {"ambient", "electronic"}, summary.genres
+        assert "hip hop" not in summary.headline and summary.headline.startswith("mostly ")
+        with pytest.raises(NothingMatches):
+            await crate.recommend(GUILD, listener, genre="hip hop")
+        picks = (await crate.recommend(GUILD, listener, count=2)).recommendations
+        assert picks and all("hip hop" not in p.reason for p in picks)
 
         # Running again resumes: known files are only hashed, never analyzed again.
         analyzed: list[str] = []

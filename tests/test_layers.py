@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     # a generic supervised process pool: it imports nothing of Crate's but the error base
     ("bot.pool", 0),
     ("bot.admission", 0),  # reservations for analysis (member, server, everybody): asyncio only
+    ("bot.caller", 0),  # who asks (user, roles, Manage Server): what permission checks read
     # storage: all SQL
     ("bot.store", 1),
     # bytes in, samples out
@@ -45,10 +46,15 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.crate", 5),
     ("bot.teach", 5),  # members' genre corrections -> the server's head relabels its catalog
     ("bot.session", 5),
+    ("bot.playlists", 5),  # saved playlists (they start sessions through bot.session)
+    ("bot.server_settings", 5),  # per-server settings over the environment's defaults
     ("bot.console", 5),
     ("bot.index", 5),
     ("bot.describe", 5),
     ("bot.charts", 5),
+    ("bot.compare", 5),  # two members' taste match with its evidence
+    ("bot.community", 5),  # the server's charts, who likes a track
+    ("bot.messages", 5),  # the audio in a posted message ("Analyze with Crate")
     # the Discord skin
     ("cogs", 6),
     # the entry points: `crate run` starts the Discord client, so the CLI sits above the cogs

@@ -194,3 +194,19 @@ def test_track_lists_mark_a_doubtful_genre():
         added_at=NOW, added_by=None, confident=False,
     )  # fmt: skip
     assert track_line(track, markdown=False) == "Nebula · electronic? · 3:20"
+
+
+def test_a_taste_built_on_unsure_tracks_is_not_stated_as_a_fact():
+    # I liked one track Crate was unsure of (ambient 0.4 / electronic 0.35); a surely electronic
+    # candidate is close in genre, but "you like electronic" would state a doubtful taste.
+    rng = np.random.default_rng(9)
+    embeddings = np.stack([_unit(rng.normal(size=EMBEDDING_DIM)) for _ in range(2)])
+    cat = catalog(
+        [{"ambient": 0.4, "electronic": 0.35, "rock": 0.25}, {"electronic": 0.9, "ambient": 0.1}],
+        [False, True],
+        embeddings=embeddings,
+    )
+    recommender = Recommender(cat, [like(ME, 1)], now=NOW)
+    assert "electronic" in recommender.profile(ME).unsure_genres
+    (pick,) = recommender.for_user(ME, count=1)
+    assert pick.track_id == 2 and "electronic" not in pick.reason, pick.reason

@@ -519,6 +519,17 @@ def _looks_like_media(content_type: str | None) -> bool:
     return kind.startswith(AUDIO_CONTENT_TYPES) or kind in GENERIC_CONTENT_TYPES
 
 
+def looks_like_audio_file(filename: str, content_type: str | None) -> bool:
+    """Whether a file someone posted is worth analyzing: a media content type, or (none or a
+    generic one declared) a media file extension. Pictures, text and the like are not."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    if kind and not _looks_like_media(kind):
+        return False
+    if kind.startswith(AUDIO_CONTENT_TYPES):
+        return True
+    return Path(filename).suffix.lower().lstrip(".") in (*MEDIA_EXTENSIONS.audio, *MEDIA_EXTENSIONS.video)
+
+
 def _safe_suffix(filename: str) -> str:
     """The file's extension if it is plain (helps ffmpeg guess), never a path from the user."""
     suffix = Path(filename).suffix.lower()

@@ -264,7 +264,9 @@ def _reason(
     if not served:
         return f"something new for the group: {genre or 'a fresh sound'} nobody here turned down"
     likers = recommender.likers(row, served)
-    into_genre = bool(genre) and all(profiles[u].genre_affinity.get(top, 0.0) > 0 for u in served)
+    into_genre = bool(genre) and all(
+        profiles[u].genre_affinity.get(top, 0.0) > 0 and top not in profiles[u].unsure_genres for u in served
+    )
     if everyone:
         if likers == set(served):
             return "everyone here liked it"

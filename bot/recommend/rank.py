@@ -610,7 +610,9 @@ class Recommender:
             options.append((float(parts["content"][i]), f"close to “{liked}” you liked"))
         genre = self.sure_genre(row)
         if parts["genre"][i] > 0:
-            liked = genre if genre and profile.genre_affinity.get(self._genre(row), 0.0) > 0 else ""
+            top = self._genre(row)
+            sure = profile.genre_affinity.get(top, 0.0) > 0 and top not in profile.unsure_genres
+            liked = genre if genre and sure else ""  # sure of the track's genre and of the member's taste
             options.append((float(parts["genre"][i]), f"you like {liked}" if liked else "in genres you like"))
         if parts["collab"][i] > 0:
             options.append((float(parts["collab"][i]), self._collab_reason(row, profile.user_id, parts["neighbours"])))

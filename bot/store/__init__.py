@@ -28,6 +28,7 @@ from bot.store.ratings import (
     rating_of,
     ratings_in_guild,
     ratings_of,
+    ratings_of_track,
     track_scores,
 )
 from bot.store.sessions import (
@@ -36,7 +37,7 @@ from bot.store.sessions import (
     SessionAlreadyOpenError,
     SessionMember,
 )
-from bot.store.shares import Share, record_share, sharers_of, shares_of
+from bot.store.shares import Share, record_share, sharers_of, shares_of, top_sharers
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
@@ -101,6 +102,7 @@ __all__ = [
     "rating_of",
     "ratings_in_guild",
     "ratings_of",
+    "ratings_of_track",
     "recent_tracks",
     "record_share",
     "search_tracks",
@@ -114,6 +116,7 @@ __all__ = [
     "track_scores",
     "tracks_to_relabel",
     "tracks_with_genre",
+    "top_sharers",
     "QueueEntry",
     "Session",
     "SessionAlreadyOpenError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.store import corrections, ratings, sessions, shares, tracks
+from bot.store import corrections, playlists, ratings, sessions, shares, tracks
 from bot.store.database import Database, unknown_track_on_foreign_key
 
 
@@ -77,7 +77,8 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
     A track this member added *or* shared is deleted outright when, once their shares and
     ratings are gone, nobody else shares or rates it: nothing would then tie it to anyone
     but the forgotten member. Deleting such a track clears other members' ``last_track``
-    pointers to it. Closed sessions they hosted no longer name them. Other guilds are untouched.
+    pointers to it. Their playlists are deleted, and tracks they added to others' playlists
+    are no longer attributed to them. Closed sessions they hosted no longer name them. Other guilds are untouched.
     Afterwards the WAL is checkpointed and truncated, so the deleted rows do not linger there
     (and ``secure_delete`` has overwritten them in the file).
     """
@@ -88,6 +89,7 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
         removed_shares = await shares.delete_shares_of(db, guild_id, user_id)
         removed_corrections = await corrections.delete_corrections_of(db, guild_id, user_id)
         await db.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        await playlists.forget_member_playlists(db, guild_id, user_id)
         removed_tracks = await tracks.delete_unreferenced(db, guild_id, involved)
         await tracks.clear_added_by(db, guild_id, user_id)
         await sessions.forget_member_sessions(db, guild_id, user_id)

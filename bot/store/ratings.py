@@ -67,15 +67,27 @@ async def ratings_in_guild(db: Database, guild_id: int) -> list[Rating]:
     return [_rating(row) for row in rows]
 
 
-async def track_scores(db: Database, guild_id: int, limit: int = 25) -> list[TrackScore]:
-    """The best-liked tracks of the guild: highest likes − dislikes first, then most likes."""
+async def track_scores(db: Database, guild_id: int, limit: int = 25, *, since: float | None = None) -> list[TrackScore]:
+    """The best-liked tracks of the guild: highest likes − dislikes first, then most likes.
+
+    With ``since``, only ratings given (or last changed) at or after that time count.
+    """
     rows = await db.fetch_rows(
         "SELECT track_id, sum(value = 1) AS likes, sum(value = -1) AS dislikes FROM ratings"
-        " WHERE guild_id = ? GROUP BY track_id"
+        " WHERE guild_id = ? AND rated_at >= ? GROUP BY track_id"
         " ORDER BY likes - dislikes DESC, likes DESC, track_id LIMIT ?",
-        (guild_id, max(0, int(limit))),
+        (guild_id, float("-inf") if since is None else float(since), max(0, int(limit))),
     )
     return [TrackScore(track_id=row[0], likes=row[1], dislikes=row[2]) for row in rows]
+
+
+async def ratings_of_track(db: Database, guild_id: int, track_id: int) -> list[Rating]:
+    """Every member's rating of one track in this guild, most recent first."""
+    rows = await db.fetch_all(
+        f"SELECT {_COLUMNS} FROM ratings WHERE guild_id = ? AND track_id = ? ORDER BY rated_at DESC, user_id",
+        (guild_id, track_id),
+    )
+    return [_rating(row) for row in rows]
 
 
 async def delete_ratings_of(db: Database, guild_id: int, user_id: int) -> int:

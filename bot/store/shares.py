@@ -55,6 +55,17 @@ async def shares_of(db: Database, guild_id: int, user_id: int) -> list[Share]:
     return [_share(row) for row in rows]
 
 
+async def top_sharers(
+    db: Database, guild_id: int, *, since: float | None = None, limit: int = 10
+) -> list[tuple[int, int]]:
+    """``(user_id, tracks shared)`` of the members who shared most (since ``since``), most first."""
+    return await db.fetch_rows(
+        "SELECT user_id, count(*) AS shared FROM shares WHERE guild_id = ? AND shared_at >= ?"
+        " GROUP BY user_id ORDER BY shared DESC, min(shared_at), user_id LIMIT ?",
+        (guild_id, float("-inf") if since is None else float(since), max(0, int(limit))),
+    )
+
+
 async def delete_shares_of(db: Database, guild_id: int, user_id: int) -> int:
     """Forget every share by this member in this guild; returns how many were removed."""
     return await db.execute("DELETE FROM shares WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))

@@ -14,6 +14,11 @@ Supported:
   presence and voice-state updates are recorded (voice connections themselves
   are not emulated).
 * :meth:`Gateway.dispatch` sends an event to every live, identified session.
+* The message-content rule: a session that did not identify with the privileged
+  MESSAGE_CONTENT intent gets MESSAGE_CREATE / MESSAGE_UPDATE with empty ``content``,
+  ``embeds``, ``attachments`` and ``components`` (and no ``poll``), except for the bot's own
+  messages, direct messages and messages that mention the bot. (A message command's
+  interaction still carries its target message whole, in ``data.resolved.messages``.)
 """
 
 from __future__ import annotations
@@ -41,6 +46,22 @@ REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 8, 9, 10, 11
 
 GUILD_MEMBERS = 1 << 1
 GUILD_MESSAGES = 1 << 9
+MESSAGE_CONTENT = 1 << 15
+_CONTENT_EVENTS = frozenset({"MESSAGE_CREATE", "MESSAGE_UPDATE"})
+
+
+def without_content(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    """A message event as a bot without the MESSAGE_CONTENT intent receives it."""
+    author = str((data.get("author") or {}).get("id", ""))
+    mentioned = any(str(m.get("id")) == str(bot_id) for m in data.get("mentions") or [])
+    mentioned = (
+        mentioned or f"<@{bot_id}>" in (data.get("content") or "") or f"<@!{bot_id}>" in (data.get("content") or "")
+    )
+    if author == str(bot_id) or mentioned or "guild_id" not in data:
+        return data
+    redacted = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+    redacted.pop("poll", None)
+    return redacted
 
 
 class _Compressor:
@@ -124,7 +145,10 @@ class Gateway:
         if not targets and require_listener:
             raise RuntimeError(f"cannot dispatch {event}: no bot is connected to the fake gateway")
         for session in targets:
-            await self._dispatch_to(session, event, data)
+            sent = data
+            if event in _CONTENT_EVENTS and not session.intents & MESSAGE_CONTENT:
+                sent = without_content(data, self.fake.bot_user.id)
+            await self._dispatch_to(session, event, sent)
         return len(targets)
 
     async def reconnect_all(self) -> None:

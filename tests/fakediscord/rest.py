@@ -79,6 +79,38 @@ def unknown(what: str, code: int) -> DiscordError:
     return DiscordError(404, code, f"Unknown {what}")
 
 
+#: Discord's rules for application command names: chat input names are lowercase words; context
+#: menu names (USER = 2, MESSAGE = 3) may have capitals and spaces, and take no description or options.
+_CHAT_INPUT_NAME = re.compile(r"^[-_'\w]{1,32}$")
+MAX_MENUS_PER_TYPE = 15
+
+
+def check_commands(commands: list[dict[str, Any]]) -> None:
+    """Refuse what Discord refuses in a bulk overwrite (50035 Invalid Form Body)."""
+    seen: set[tuple[str, int]] = set()
+    per_type: dict[int, int] = {}
+    for command in commands:
+        name, kind = str(command.get("name", "")), int(command.get("type", 1))
+        if kind not in (1, 2, 3):
+            raise DiscordError(400, 50035, f"Invalid Form Body: unknown command type {kind}")
+        if kind == 1:
+            if not _CHAT_INPUT_NAME.match(name) or name != name.lower():
+                raise DiscordError(400, 50035, f"Invalid Form Body: invalid chat input command name {name!r}")
+        else:
+            if not 1 <= len(name) <= 32:
+                raise DiscordError(400, 50035, f"Invalid Form Body: context menu name {name!r} must be 1-32 characters")
+            if command.get("description") or command.get("options"):
+                raise DiscordError(
+                    400, 50035, f"Invalid Form Body: context menu {name!r} takes no description or options"
+                )
+            per_type[kind] = per_type.get(kind, 0) + 1
+            if per_type[kind] > MAX_MENUS_PER_TYPE:
+                raise DiscordError(400, 30032, f"Maximum number of type {kind} commands reached ({MAX_MENUS_PER_TYPE})")
+        if (name, kind) in seen:
+            raise DiscordError(400, 50035, f"Invalid Form Body: application command names must be unique ({name!r})")
+        seen.add((name, kind))
+
+
 @dataclass
 class Upload:
     index: int
@@ -374,6 +406,8 @@ class RestApi:
             "application_id": str(self.fake.application_id),
             "version": str(snowflake()),
         }
+        if cmd.get("default_member_permissions") is not None:  # Discord answers a permission bitfield as a string
+            cmd["default_member_permissions"] = str(cmd["default_member_permissions"])
         if guild:
             cmd["guild_id"] = guild
         scope[key] = cmd
@@ -387,6 +421,7 @@ class RestApi:
         self._check_app(app)
         body, _ = await read_body(request)
         scope = self._scope(guild)
+        check_commands(body)
         old = dict(scope)
         scope.clear()
         for data in body:
@@ -402,6 +437,7 @@ class RestApi:
     async def post_command(self, request: web.Request, app: str, guild: str | None = None) -> web.Response:
         self._check_app(app)
         body, _ = await read_body(request)
+        check_commands([body])
         return json_response(self._store_command(self._scope(guild), body, guild), status=201)
 
     def _find_command(self, guild: str | None, command: str) -> tuple[str, dict[str, Any]]:

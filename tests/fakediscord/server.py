@@ -80,6 +80,9 @@ OPTION_TYPES = {
 SELECT_TYPES = {3, 5, 6, 7, 8}
 
 GUILD_MEMBERS_INTENT = 1 << 1
+# application command types
+CHAT_INPUT, USER_COMMAND, MESSAGE_COMMAND = 1, 2, 3
+COMMAND_TYPES = {CHAT_INPUT: "chat input", USER_COMMAND: "user", MESSAGE_COMMAND: "message"}
 TOKEN_LIFETIME = 15 * 60  # seconds an interaction token accepts follow-ups and edits
 
 
@@ -136,6 +139,8 @@ class FakeDiscord:
         self.guilds: list[FakeGuild] = list(guilds) if guilds is not None else default_guilds()
         self.token = token
         self.ack_deadline = ack_deadline
+        #: (guild id, command name): shown to everyone despite default_member_permissions (allow_for_everyone).
+        self.allowed_for_everyone: set[tuple[int, str]] = set()
         self.application_id = snowflake()
         self.application_flags = (1 << 19) | (
             1 << 15
@@ -410,15 +415,23 @@ class FakeDiscord:
         await self.gateway.dispatch("INTERACTION_CREATE", ix.payload)
         return ix
 
-    def find_command(self, guild: GuildRef, name: str) -> dict[str, Any]:
-        """The registered chat-input command ``name`` (guild command first, then global)."""
+    def find_command(self, guild: GuildRef, name: str, type: int = CHAT_INPUT) -> dict[str, Any]:
+        """The registered command ``name`` of ``type`` (1 chat input, 2 user menu, 3 message menu):
+        the guild's command first, then the global one."""
         g = self.guild(guild)
         for scope in (g.id, None):
-            cmd = self.state.commands.get(scope, {}).get(f"{name}:1")
+            cmd = self.state.commands.get(scope, {}).get(f"{name}:{type}")
             if cmd is not None:
                 return cmd
-        known = sorted({c["name"] for s in (g.id, None) for c in self.state.commands.get(s, {}).values()})
-        raise KeyError(f"command /{name} is not registered for {g.name!r} or globally; registered: {known}")
+        known = sorted(
+            {
+                f"{c['name']} (type {c.get('type', 1)})"
+                for s in (g.id, None)
+                for c in self.state.commands.get(s, {}).values()
+            }
+        )
+        what = f"/{name}" if type == CHAT_INPUT else f"the {COMMAND_TYPES.get(type, type)} menu {name!r}"
+        raise KeyError(f"command {what} is not registered for {g.name!r} or globally; registered: {known}")
 
     def _command_data(
         self,
@@ -562,9 +575,86 @@ class FakeDiscord:
         Returns once INTERACTION_CREATE was sent; use ``ix.wait_response()``.
         """
         g = self.guild(guild)
+        self._check_visible(g, user, command)
         ix = self._base_interaction(APPLICATION_COMMAND, g, channel, user)
         ix.payload["data"] = self._command_data(g, ix, command, options, attachments)
         return await self._send(ix)
+
+    async def context_menu(
+        self,
+        guild: GuildRef,
+        channel: ChannelRef,
+        user: UserRef,
+        name: str,
+        target: MessageRef | UserRef,
+    ) -> FakeInteraction:
+        """Use the context-menu command ``name`` as ``user``: on a message (a
+        :class:`RecordedMessage`: a MESSAGE command, type 3) or on a member (fixture, id or
+        name: a USER command, type 2).
+
+        As on Discord, ``data`` carries ``target_id`` and the target in ``resolved``: the member
+        (``users`` + ``members``), or the whole message (``messages``: content, attachments and
+        embeds included, whatever the bot's intents; its author in ``users``).
+        """
+        g = self.guild(guild)
+        ix = self._base_interaction(APPLICATION_COMMAND, g, channel, user)
+        resolved: dict[str, dict[str, Any]] = {}
+        if isinstance(target, RecordedMessage):
+            cmd = self.find_command(g, name, MESSAGE_COMMAND)
+            if target.deleted:
+                raise ValueError(f"message {target.id} was deleted")
+            resolved["messages"] = {str(target.id): target.payload()}
+            target_id = str(target.id)
+        else:
+            cmd = self.find_command(g, name, USER_COMMAND)
+            target_id = self._resolve_user(g, target, resolved)
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": cmd["name"],
+            "type": cmd["type"],
+            "target_id": target_id,
+            "resolved": resolved,
+        }
+        if cmd.get("guild_id"):
+            data["guild_id"] = cmd["guild_id"]
+        ix.payload["data"] = data
+        return await self._send(ix)
+
+    def can_see(self, guild: GuildRef, user: UserRef, command: str) -> bool:
+        """Whether Discord shows ``/command`` to ``user`` in ``guild``: a command with
+        ``default_member_permissions`` is listed only for members who have all of those
+        permissions (administrators and the owner have every one; ``"0"``: administrators only)."""
+        g = self.guild(guild)
+        name = command.split()[0]
+        required = self.find_command(g, name).get("default_member_permissions")
+        if required is None or (g.id, name) in self.allowed_for_everyone:
+            return True
+        needed = int(required)
+        have = g.permissions_of(self.member(g, user))
+        return have == ALL_PERMISSIONS or (needed != 0 and have & needed == needed)
+
+    def allow_for_everyone(self, guild: GuildRef, command: str) -> None:
+        """A server admin's override (Server Settings -> Integrations): ``/command`` is shown to
+        every member whatever its ``default_member_permissions`` — so a bot must check again."""
+        self.allowed_for_everyone.add((self.guild(guild).id, command.split()[0]))
+
+    def visible_commands(self, guild: GuildRef, user: UserRef) -> list[str]:
+        """The names of the chat-input commands ``user`` sees in ``guild`` (guild ones, then global)."""
+        g = self.guild(guild)
+        names = {
+            c["name"]
+            for scope in (g.id, None)
+            for c in self.state.commands.get(scope, {}).values()
+            if c.get("type", 1) == 1
+        }
+        return sorted(n for n in names if self.can_see(g, user, n))
+
+    def _check_visible(self, g: FakeGuild, user: UserRef, command: str) -> None:
+        if not self.can_see(g, user, command):
+            raise PermissionError(
+                f"Discord does not show /{command.split()[0]} to {user!r} in {g.name!r}: its"
+                " default_member_permissions are not all theirs"
+            )
 
     async def autocomplete_interaction(
         self,
@@ -578,6 +668,7 @@ class FakeDiscord:
     ) -> FakeInteraction:
         """Send APPLICATION_COMMAND_AUTOCOMPLETE for option ``focused`` typed as ``value``."""
         g = self.guild(guild)
+        self._check_visible(g, user, command)
         ix = self._base_interaction(AUTOCOMPLETE, g, channel, user)
         ix.payload["data"] = self._command_data(g, ix, command, options, None, focused=(focused, value))
         return await self._send(ix)
@@ -732,19 +823,55 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ other user activity
     async def send_user_message(
-        self, guild: GuildRef, channel: ChannelRef, user: UserRef, content: str
+        self,
+        guild: GuildRef,
+        channel: ChannelRef,
+        user: UserRef,
+        content: str,
+        *,
+        attachments: Iterable[AttachmentSpec] = (),
     ) -> RecordedMessage:
-        """A member posts a message (MESSAGE_CREATE), e.g. to test prefix commands or on_message."""
+        """A member posts a message (MESSAGE_CREATE), e.g. to test prefix commands or on_message.
+
+        ``attachments`` are uploaded to the fake CDN with the message. A bot without the
+        MESSAGE_CONTENT intent receives the event with its content and attachments emptied
+        (see :mod:`.gateway`); the recorded message keeps them.
+        """
         g = self.guild(guild)
         ch = self.channel(channel, g)
         member = self.member(g, user)
-        msg = RecordedMessage(id=snowflake(), channel_id=ch.id, guild_id=g.id, author=member.user, content=content)
+        files = []
+        for spec in attachments:
+            filename, data = spec[0], spec[1]
+            ctype = spec[2] if len(spec) == 3 else "application/octet-stream"  # type: ignore[misc]
+            files.append(self.state.new_attachment(self.base_url, ch.id, filename, bytes(data), ctype))
+        msg = RecordedMessage(
+            id=snowflake(), channel_id=ch.id, guild_id=g.id, author=member.user, content=content, attachments=files
+        )
         self.state.messages[msg.id] = msg
         mp = member.payload()
         mp.pop("user")
         await self.gateway.dispatch("MESSAGE_CREATE", {**msg.payload(), "member": mp})
         self.state.notifier.notify()
         return msg
+
+    async def add_role(self, guild: GuildRef, name: str, permissions: int = 0) -> FakeRole:
+        """Create a role (GUILD_ROLE_CREATE, so the bot's cache knows it, as on Discord)."""
+        g = self.guild(guild)
+        role = FakeRole(id=snowflake(), name=name, permissions=permissions, position=len(g.roles))
+        g.roles.append(role)
+        await self.gateway.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": str(g.id), "role": role.payload()}, require_listener=False
+        )
+        return role
+
+    def give_role(self, guild: GuildRef, user: UserRef, role: FakeRole | int | str) -> None:
+        """Give a member a role: their next interactions carry it (and its permissions)."""
+        g = self.guild(guild)
+        member = self.member(g, user)
+        found = role if isinstance(role, FakeRole) else g.role(role)
+        if found.id not in member.role_ids:
+            member.role_ids.append(found.id)
 
     async def set_voice_state(self, guild: GuildRef, user: UserRef, channel: ChannelRef | None) -> None:
         """Move a member into (or, with None, out of) a voice channel: VOICE_STATE_UPDATE."""

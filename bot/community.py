@@ -1,0 +1,151 @@
+"""The server's charts (``/charts``) and who likes a track (``/who``), with no Discord in sight.
+
+Everything is counted from the ratings and shares the store holds now, so whatever ``/forget``
+deleted (a member's ratings, shares and the tracks only they had) is gone from every count.
+
+* **Charts** for a period (the last 7 days, 30 days, or all time): the best-liked tracks (likes −
+  dislikes given in the period, then likes), the families and styles of what was liked (each like
+  counts its track's family once; styles are the tagger's tags averaged over the liked tracks),
+  and the members who shared most.
+* **Who likes a track**: the members who liked it, and among the members who have not rated it,
+  those whose taste it fits best: ``(1 + cos) / 2`` between the track's sound and their taste vector
+  (:func:`bot.recommend.group.taste_vector`, the sound half of the taste match), from
+  above :data:`FIT_MIN`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bot.analysis import TAGS
+from bot.catalog import LIKE, Track, UnknownTrack
+from bot.describe import TAG_EVIDENCE
+from bot.recommend.group import GroupRecommender, taste_vector
+from bot.recommend.rank import features_of
+from bot.recommend.service import cached_catalog, cached_ratings
+from bot.store import Database, get_track, ratings_of_track, top_sharers, track_scores
+
+Period = Literal["week", "month", "all"]
+PERIODS: dict[str, float | None] = {"week": 7 * 86_400.0, "month": 30 * 86_400.0, "all": None}
+PERIOD_WORDS: dict[str, str] = {"week": "this week", "month": "this month", "all": "of all time"}
+
+TRACKS_SHOWN = 10
+FAMILIES_SHOWN = 6
+STYLES_SHOWN = 6
+SHARERS_SHOWN = 5
+FITS_SHOWN = 5
+#: A member is named as one whose taste a track fits only above this fit (0.5: as far as unrelated).
+FIT_MIN = 0.5
+
+
+@dataclass(frozen=True)
+class ChartTrack:
+    track: Track
+    likes: int
+    dislikes: int
+
+
+@dataclass(frozen=True)
+class ServerCharts:
+    guild_id: int
+    period: str
+    tracks: tuple[ChartTrack, ...]
+    families: tuple[tuple[str, int], ...]  # (family, likes), most first
+    styles: tuple[tuple[str, float], ...]  # (tag, mean probability over liked tracks), strongest first
+    sharers: tuple[tuple[int, int], ...]  # (user id, tracks shared), most first
+    likes: int  # likes given in the period
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.tracks or self.sharers)
+
+
+@dataclass(frozen=True)
+class WhoLikes:
+    track: Track
+    likers: tuple[int, ...]  # most recent first
+    dislikers: int
+    fits: tuple[tuple[int, float], ...]  # (user id, fit 0..1), best first; none of them rated it
+
+
+def period_start(period: str, now: float | None = None) -> float | None:
+    """The earliest rating or share time a period counts (None: all time)."""
+    if period not in PERIODS:
+        raise ValueError(f"period is one of {sorted(PERIODS)}, not {period!r}")
+    span = PERIODS[period]
+    return None if span is None else (time.time() if now is None else now) - span
+
+
+async def server_charts(db: Database, guild_id: int, period: str = "all", *, now: float | None = None) -> ServerCharts:
+    """The server's charts for ``period`` ("week", "month" or "all")."""
+    since = period_start(period, now)
+    scores = await track_scores(db, guild_id, limit=100_000, since=since)
+    liked = [s for s in scores if s.likes > 0]
+    catalog = await cached_catalog(db, guild_id)
+    families: dict[str, int] = {}
+    rows, weights = [], []
+    for score in liked:
+        row = catalog.index_of(score.track_id)
+        if row is None:
+            continue
+        family = catalog.top_genres[row]
+        if family:
+            families[family] = families.get(family, 0) + score.likes
+        rows.append(row)
+        weights.append(score.likes)
+    styles: list[tuple[str, float]] = []
+    if rows:
+        mean = np.average(catalog.tag_probs[rows], axis=0, weights=weights)
+        order = np.argsort(-mean, kind="stable")[:STYLES_SHOWN]
+        styles = [(TAGS[i], float(mean[i])) for i in order if mean[i] >= TAG_EVIDENCE]
+    tracks = [(await get_track(db, guild_id, s.track_id), s) for s in liked[:TRACKS_SHOWN]]
+    sharers = await top_sharers(db, guild_id, since=since, limit=SHARERS_SHOWN)
+    return ServerCharts(
+        guild_id=guild_id,
+        period=period,
+        tracks=tuple(ChartTrack(t, s.likes, s.dislikes) for t, s in tracks if t is not None),
+        families=tuple(sorted(families.items(), key=lambda fc: (-fc[1], fc[0]))[:FAMILIES_SHOWN]),
+        styles=tuple(styles),
+        sharers=tuple((int(u), int(n)) for u, n in sharers),
+        likes=sum(s.likes for s in scores),
+    )
+
+
+async def who_likes(db: Database, guild_id: int, track_id: int, *, now: float | None = None) -> WhoLikes:
+    """Who liked ``track_id``, and whose taste it fits best among those who haven't rated it."""
+    track = await get_track(db, guild_id, track_id)
+    if track is None:
+        raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
+    rated = await ratings_of_track(db, guild_id, track_id)
+    catalog = await cached_catalog(db, guild_id)
+    ratings = await cached_ratings(db, guild_id, catalog)
+    row = catalog.index_of(track_id)
+    raters = {r.user_id for r in rated}
+
+    def fits() -> list[tuple[int, float]]:
+        if row is None:
+            return []
+        recommender = GroupRecommender(catalog, ratings, now=now)
+        sound = features_of(catalog).unit[row]
+        out = []
+        for user_id in recommender.ratings.user_ids.tolist():
+            if user_id in raters:
+                continue
+            vector = taste_vector(recommender.profile(user_id), catalog)
+            fit = None if vector is None else (1.0 + float(np.clip(vector @ sound, -1.0, 1.0))) / 2.0
+            if fit is not None and fit > FIT_MIN:
+                out.append((int(user_id), fit))
+        out.sort(key=lambda uf: (-uf[1], uf[0]))
+        return out[:FITS_SHOWN]
+
+    return WhoLikes(
+        track=track,
+        likers=tuple(r.user_id for r in rated if r.value == LIKE),
+        dislikers=sum(r.value != LIKE for r in rated),
+        fits=tuple(await asyncio.to_thread(fits)),
+    )

@@ -1,0 +1,178 @@
+"""Per-server settings (``/settings``), with defaults from the environment: no Discord in sight.
+
+:class:`ServerSettings` is what a server runs with: the stored choice of its managers
+(:mod:`bot.store.settings`) over Crate's defaults (:class:`bot.config.Settings`, from ``.env``):
+
+* ``dj_role_id`` — members with this role may skip (at once, no vote) and end any session
+  (default: none; ``CRATE_DJ_ROLE_ID`` only for a one-server install).
+* ``voice_idle_timeout`` / ``stay_in_voice`` — how long Crate stays in a voice channel nobody
+  listens in, or never leaves (24/7) (``CRATE_VOICE_IDLE_TIMEOUT``, ``CRATE_STAY_IN_VOICE``).
+* ``member_analysis_limit`` — tracks one member may have analyzed at once
+  (``CRATE_MEMBER_CONCURRENT``; at most ``CRATE_SERVER_CONCURRENT``), see :mod:`bot.admission`.
+* ``profiles_public`` — whether ``/profile member:`` may show another member's taste
+  (``CRATE_PROFILES_PUBLIC``).
+* ``announce_channel_id`` — where Crate also announces new sessions (default: nowhere else).
+
+Only a :class:`~bot.caller.Caller` who manages the server may change them
+(:class:`NotServerManager`, checked here whatever Discord shows).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from bot.caller import Caller
+from bot.config import Settings
+from bot.errors import CrateError
+from bot.format import format_duration
+from bot.store import settings as store
+from bot.store.database import Database
+from bot.store.settings import StoredSettings
+
+
+class NotServerManager(CrateError):
+    user_message = "Only members with the Manage Server permission can change Crate's settings here."
+
+
+class InvalidSetting(CrateError):
+    user_message = "That setting's value is out of range."
+
+
+#: The longest idle timeout a server may choose (a day); "stay in voice" is the way to never leave.
+MAX_IDLE_TIMEOUT = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    dj_role_id: int | None
+    voice_idle_timeout: float
+    stay_in_voice: bool
+    member_analysis_limit: int
+    profiles_public: bool
+    announce_channel_id: int | None
+
+    def is_dj(self, caller: Caller) -> bool:
+        return caller.has_role(self.dj_role_id)
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds before leaving an empty voice channel; None: stay (24/7)."""
+        return None if self.stay_in_voice else self.voice_idle_timeout
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(name, value) pairs to show, in words (roles and channels as Discord mentions)."""
+        voice = "stay (24/7)" if self.stay_in_voice else f"leave after {format_duration(self.voice_idle_timeout)} idle"
+        return [
+            ("DJ role", f"<@&{self.dj_role_id}>" if self.dj_role_id else "none (only the session's host)"),
+            ("Voice", voice),
+            ("Analysis limit", f"{self.member_analysis_limit} track(s) at once per member"),
+            ("Profiles", "members may see each other's taste" if self.profiles_public else "private (yours only)"),
+            (
+                "Announcements",
+                f"<#{self.announce_channel_id}>" if self.announce_channel_id else "in the session's channel only",
+            ),
+        ]
+
+
+def defaults_from(settings: Settings) -> ServerSettings:
+    return ServerSettings(
+        dj_role_id=settings.dj_role_id,
+        voice_idle_timeout=settings.voice_idle_timeout,
+        stay_in_voice=settings.stay_in_voice,
+        member_analysis_limit=settings.member_concurrent,
+        profiles_public=settings.profiles_public,
+        announce_channel_id=None,
+    )
+
+
+def effective(defaults: ServerSettings, chosen: StoredSettings) -> ServerSettings:
+    """The stored choice over the defaults (None: the default)."""
+    overrides = {k: v for k, v in dataclasses.asdict(chosen).items() if v is not None}
+    return dataclasses.replace(defaults, **overrides)
+
+
+#: What /settings may clear back to the default.
+CLEARABLE = ("dj_role", "voice", "analysis_limit", "profiles", "announcements")
+
+
+class SettingsService:
+    """Read and change servers' settings; reads are cached (every command of a server asks)."""
+
+    def __init__(self, db: Database, settings: Settings):
+        self.db = db
+        self.settings = settings
+        self.defaults = defaults_from(settings)
+        self._cache: dict[int, ServerSettings] = {}
+
+    async def get(self, guild_id: int) -> ServerSettings:
+        cached = self._cache.get(guild_id)
+        if cached is None:
+            cached = self._cache[guild_id] = effective(self.defaults, await store.guild_settings(self.db, guild_id))
+        return cached
+
+    async def stored(self) -> dict[int, ServerSettings]:
+        """Every server that chose something, as it runs (to apply the analysis limits at start)."""
+        return {g: effective(self.defaults, chosen) for g, chosen in (await store.all_guild_settings(self.db)).items()}
+
+    async def change(
+        self,
+        guild_id: int,
+        caller: Caller,
+        *,
+        dj_role_id: int | None = None,
+        voice_idle_timeout: float | None = None,
+        stay_in_voice: bool | None = None,
+        member_analysis_limit: int | None = None,
+        profiles_public: bool | None = None,
+        announce_channel_id: int | None = None,
+        clear: str | None = None,
+    ) -> ServerSettings:
+        """Change what is given (None: unchanged); ``clear`` puts one setting (or ``"all"``) back to the default."""
+        if not caller.manages_server:
+            raise NotServerManager(detail=f"user {caller.user_id} guild {guild_id}")
+        if voice_idle_timeout is not None and not 0 <= voice_idle_timeout <= MAX_IDLE_TIMEOUT:
+            raise InvalidSetting(
+                "The voice idle timeout must be between 0 seconds and a day (or choose stay in voice)."
+            )
+        top = self.settings.server_concurrent
+        if member_analysis_limit is not None and not 1 <= member_analysis_limit <= top:
+            raise InvalidSetting(f"The analysis limit must be between 1 and {top} (this server's own limit).")
+        chosen = await store.guild_settings(self.db, guild_id)
+        if clear == "all":
+            chosen = StoredSettings()
+        elif clear is not None:
+            if clear not in CLEARABLE:
+                raise InvalidSetting(f"I can reset one of: {', '.join(CLEARABLE)}, or all.")
+            fields = {
+                "dj_role": ("dj_role_id",),
+                "voice": ("voice_idle_timeout", "stay_in_voice"),
+                "analysis_limit": ("member_analysis_limit",),
+                "profiles": ("profiles_public",),
+                "announcements": ("announce_channel_id",),
+            }[clear]
+            chosen = dataclasses.replace(chosen, **dict.fromkeys(fields))
+        given: dict[str, Any] = {
+            "dj_role_id": dj_role_id,
+            "voice_idle_timeout": voice_idle_timeout,
+            "stay_in_voice": stay_in_voice,
+            "member_analysis_limit": member_analysis_limit,
+            "profiles_public": profiles_public,
+            "announce_channel_id": announce_channel_id,
+        }
+        chosen = dataclasses.replace(chosen, **{k: v for k, v in given.items() if v is not None})
+        await store.save_guild_settings(self.db, guild_id, chosen)
+        self._cache[guild_id] = effective(self.defaults, chosen)
+        return self._cache[guild_id]
+
+
+__all__ = [
+    "CLEARABLE",
+    "InvalidSetting",
+    "NotServerManager",
+    "ServerSettings",
+    "SettingsService",
+    "defaults_from",
+    "effective",
+]

@@ -1,0 +1,88 @@
+""" "Analyze with Crate", the message menu: every audio attachment and link of a message, as /genre.
+
+Discord delivers a message command's target message whole (content and attachments), so Crate
+needs no message-content intent for it. The answers are the member's alone (ephemeral); the
+tracks are credited to the message's author.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.crate import Stage
+from bot.format import clip, plural
+from bot.messages import (
+    MessageItem,
+    NoAudioInMessage,
+    PostedFile,
+    PostedMessage,
+    analyze_message,
+    audio_sources,
+    summary_line,
+)
+from cogs import replies
+from cogs.client import CrateBot
+from cogs.feedback import rating_buttons
+from cogs.genre import PROGRESS
+from cogs.render import error_embed, track_embed
+
+
+def posted_message(interaction: discord.Interaction[CrateBot], message: discord.Message) -> PostedMessage:
+    """What Crate's core needs of a Discord message (credit: its author, unless a bot posted it)."""
+    author = interaction.user if message.author.bot else message.author
+    return PostedMessage(
+        guild_id=interaction.guild_id or 0,
+        channel_id=message.channel.id,
+        message_id=message.id,
+        author_id=author.id,
+        content=message.content,
+        attachments=tuple(PostedFile(a.url, a.filename, a.size, a.content_type) for a in message.attachments),
+    )
+
+
+def item_message(item: MessageItem, author: str) -> dict:
+    """The follow-up for one analyzed item: its track (with the track buttons), or what went wrong."""
+    if item.shared is None:
+        text = f"**{item.label}**: {replies.error_text(item.error or RuntimeError('no result'))}"
+        return {"embed": error_embed(text)}
+    track = item.shared.track
+    return {
+        "embed": track_embed(track, shared_by=author, created=item.shared.created),
+        "view": rating_buttons(track.id),
+    }
+
+
+class Analyze(commands.Cog):
+    def __init__(self, bot: CrateBot):
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name="Analyze with Crate", callback=self.analyze)
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.guild_only()
+    async def analyze(self, interaction: discord.Interaction[CrateBot], message: discord.Message) -> None:
+        posted = posted_message(interaction, message)
+        if not audio_sources(posted):
+            raise NoAudioInMessage(detail=f"message {message.id}")  # answered at once, privately
+        await replies.defer(interaction, ephemeral=True)
+        count = len(audio_sources(posted))
+        await interaction.edit_original_response(content=f"🎧 Looking at {plural(count, 'audio item')}…")
+
+        async def progress(number: int, total: int, label: str, stage: Stage) -> None:
+            counter = f"{number}/{total} · " if total > 1 else ""
+            await interaction.edit_original_response(content=f"{counter}{clip(label, 60)} — {PROGRESS[stage]}")
+
+        with self.bot.working_on(interaction):  # told "I'm restarting" if Crate stops meanwhile
+            items = await analyze_message(self.bot.crate, posted, interaction.user.id, progress)
+        author = f"<@{posted.author_id}>"
+        for item in items:
+            await interaction.followup.send(ephemeral=True, **item_message(item, author))
+        await interaction.edit_original_response(content=f"From {author}'s message: {summary_line(items)}.")
+
+
+async def setup(bot: CrateBot) -> None:
+    await bot.add_cog(Analyze(bot))

@@ -1,0 +1,144 @@
+"""/charts (the server's most-liked tracks, families, styles and sharers, with a chart) and /who
+(who likes a track, also the 👥 button under every track)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.charts import server_chart
+from bot.community import PERIOD_WORDS, ServerCharts, WhoLikes
+from bot.describe import track_line
+from bot.format import clip, plural
+from bot.genres import label
+from cogs import replies
+from cogs.client import CrateBot
+from cogs.render import MENTIONS, colour_of
+from cogs.tracks import track_choices
+
+CHART_NAME = "charts.png"
+CHARTS_COLOUR = 0x1DB954
+
+
+def charts_embed(charts: ServerCharts, server: str) -> discord.Embed:
+    when = PERIOD_WORDS[charts.period]
+    embed = discord.Embed(title=clip(f"{server}'s charts {when}", 256), colour=CHARTS_COLOUR)
+    if charts.is_empty:
+        embed.description = f"Nothing liked or shared {when} yet: share music with `/genre` and rate it with 👍 / 👎."
+        return embed
+    if charts.tracks:
+        embed.add_field(
+            name="Most-liked tracks",
+            value="\n".join(
+                f"{i}. {track_line(c.track)} · 👍 {c.likes}" + (f" 👎 {c.dislikes}" if c.dislikes else "")
+                for i, c in enumerate(charts.tracks, 1)
+            ),
+            inline=False,
+        )
+        embed.set_image(url=f"attachment://{CHART_NAME}")
+    if charts.families:
+        embed.add_field(
+            name="Top families", value=" · ".join(f"{label(f)} ({n})" for f, n in charts.families), inline=False
+        )
+    if charts.styles:
+        embed.add_field(name="Styles", value=", ".join(t for t, _ in charts.styles), inline=False)
+    if charts.sharers:
+        embed.add_field(
+            name="Top sharers",
+            value="\n".join(f"{i}. {MENTIONS[u]} · {plural(n, 'track')}" for i, (u, n) in enumerate(charts.sharers, 1)),
+            inline=False,
+        )
+    embed.set_footer(text=f"{plural(charts.likes, 'like')} given {when}")
+    return embed
+
+
+def chart_png(charts: ServerCharts, server: str) -> bytes:
+    tracks = [(f"{i}. {clip(c.track.title, 28)}", c.likes) for i, c in enumerate(charts.tracks, 1)]
+    return server_chart(tracks, list(charts.families), f"{server} · {PERIOD_WORDS[charts.period]}")
+
+
+def who_embed(who: WhoLikes) -> discord.Embed:
+    embed = discord.Embed(title=clip(f"Who likes “{who.track.title}”", 256), colour=colour_of(who.track.top_genre))
+    embed.description = track_line(who.track)
+    likers = " ".join(MENTIONS[u] for u in who.likers[:20]) or "Nobody yet."
+    if len(who.likers) > 20:
+        likers += f" and {len(who.likers) - 20} more"
+    embed.add_field(name=f"Liked by ({len(who.likers)})", value=likers, inline=False)
+    fits = "\n".join(f"{MENTIONS[u]} · fits their taste {fit:.0%}" for u, fit in who.fits)
+    embed.add_field(name="Whose taste it fits best", value=fits or "Nobody else has rated enough yet.", inline=False)
+    if who.dislikers:
+        embed.set_footer(text=f"{plural(who.dislikers, 'member')} disliked it")
+    return embed
+
+
+class WhoLikesButton(
+    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:who:(?P<track>\d+)"
+):
+    """👥 Who likes this, under a track: only the member who clicks sees the answer."""
+
+    def __init__(self, track_id: int):
+        super().__init__(
+            discord.ui.Button(
+                emoji="👥",
+                label="Who likes this",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"crate:who:{track_id}",
+            )
+        )
+        self.track_id = track_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
+    ):
+        return cls(int(match["track"]))
+
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await replies.defer(interaction, ephemeral=True)
+        who = await interaction.client.crate.who_likes(interaction.guild_id, self.track_id)
+        await replies.send(interaction, embed=who_embed(who), ephemeral=True)
+
+
+class Community(commands.Cog):
+    def __init__(self, bot: CrateBot):
+        self.bot = bot
+
+    @app_commands.command(name="charts", description="This server's most-liked tracks, families, styles and sharers")
+    @app_commands.describe(period="Which ratings and shares count (default: all time)")
+    @app_commands.guild_only()
+    async def charts(
+        self, interaction: discord.Interaction[CrateBot], period: Literal["week", "month", "all"] = "all"
+    ) -> None:
+        await replies.defer(interaction)
+        charts = await self.bot.crate.charts(interaction.guild_id, period)
+        server = interaction.guild.name if interaction.guild else "This server"
+        files = []
+        if charts.tracks:
+            png = await asyncio.to_thread(chart_png, charts, server)
+            files.append(discord.File(fp=io.BytesIO(png), filename=CHART_NAME))
+        await replies.send(interaction, embed=charts_embed(charts, server), files=files)
+
+    @app_commands.command(name="who", description="Who in this server likes a track, and whose taste it fits")
+    @app_commands.describe(track="A track from this server's catalog")
+    @app_commands.guild_only()
+    async def who(self, interaction: discord.Interaction[CrateBot], track: int) -> None:
+        await replies.defer(interaction)
+        who = await self.bot.crate.who_likes(interaction.guild_id, track)
+        await replies.send(interaction, embed=who_embed(who))
+
+    @who.autocomplete("track")
+    async def track_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await track_choices(interaction, current)
+
+
+async def setup(bot: CrateBot) -> None:
+    bot.add_dynamic_items(WhoLikesButton)
+    await bot.add_cog(Community(bot))

@@ -1,0 +1,237 @@
+"""/playlist: saved playlists per server, and the summary's "Save as playlist" button.
+
+The playlists themselves are ``bot.playlists``; this cog parses, renders, and asks the Sessions
+cog to open a session when ``/playlist play`` needs one.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.format import clip, format_duration, plural
+from bot.playlists import PlaylistExport, to_json, to_m3u
+from bot.store.playlists import Playlist, PlaylistEntry
+from cogs import replies
+from cogs.caller import caller_of
+from cogs.client import CrateBot
+from cogs.tracks import track_choices
+
+if TYPE_CHECKING:
+    from cogs.session import Sessions
+
+PLAYLIST_COLOUR = 0x1DB954
+SHOWN = 25
+
+
+def playlist_embed(playlist: Playlist, entries: list[PlaylistEntry]) -> discord.Embed:
+    lines = [
+        f"{e.position}. **{clip(e.title, 70)}** · {e.top_genre or '?'}" + (f" — <@{e.added_by}>" if e.added_by else "")
+        for e in entries[:SHOWN]
+    ]
+    if len(entries) > SHOWN:
+        lines.append(f"+{len(entries) - SHOWN} more (export it to see them all)")
+    embed = discord.Embed(
+        title=f"🎶 {clip(playlist.name, 200)}",
+        description="\n".join(lines) or "Empty — add tracks with `/playlist add`.",
+        colour=PLAYLIST_COLOUR,
+    )
+    embed.add_field(name="Owner", value=f"<@{playlist.owner_id}>")
+    embed.add_field(name="Tracks", value=str(len(entries)))
+    return embed
+
+
+def playlists_embed(playlists: list[Playlist]) -> discord.Embed:
+    lines = [f"**{clip(p.name, 80)}** · {plural(p.track_count, 'track')} · <@{p.owner_id}>" for p in playlists[:SHOWN]]
+    return discord.Embed(
+        title="This server's playlists",
+        description="\n".join(lines) or "None yet — make one with `/playlist create`.",
+        colour=PLAYLIST_COLOUR,
+    )
+
+
+def export_files(export: PlaylistExport, names) -> list[discord.File]:
+    return [
+        discord.File(io.BytesIO(to_m3u(export).encode()), filename=f"{export.stem}.m3u"),
+        discord.File(io.BytesIO(to_json(export, names).encode()), filename=f"{export.stem}.json"),
+    ]
+
+
+class SavePlaylistButton(
+    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:saveplaylist:(?P<session>\d+)"
+):
+    """On a session's summary: save what played as a playlist owned by whoever clicks."""
+
+    def __init__(self, session_id: int):
+        super().__init__(
+            discord.ui.Button(
+                emoji="💾",
+                label="Save as playlist",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"crate:saveplaylist:{session_id}",
+            )
+        )
+        self.session_id = session_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
+    ):
+        return cls(int(match["session"]))
+
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await replies.defer(interaction, ephemeral=True)  # acknowledge before writing
+        saved = await interaction.client.crate.playlists.save_session(
+            interaction.guild_id, caller_of(interaction), self.session_id
+        )
+        await replies.send(
+            interaction,
+            content=f"💾 Saved as the playlist **{saved.name}** ({plural(saved.track_count, 'track')})."
+            f" Play it again with `/playlist play name:{saved.name}`.",
+            ephemeral=True,
+        )
+
+
+def summary_view(session_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(SavePlaylistButton(session_id))
+    return view
+
+
+class Playlists(commands.GroupCog, group_name="playlist", group_description="Saved playlists of this server"):
+    def __init__(self, bot: CrateBot):
+        self.bot = bot
+
+    @property
+    def service(self):
+        return self.bot.crate.playlists
+
+    @app_commands.command(name="create", description="Make a new playlist (you own it)")
+    @app_commands.describe(name="Its name (unique in this server)")
+    @app_commands.guild_only()
+    async def create(self, interaction: discord.Interaction[CrateBot], name: app_commands.Range[str, 1, 100]) -> None:
+        await replies.defer(interaction)
+        playlist = await self.service.create(interaction.guild_id, caller_of(interaction), name)
+        await replies.send(
+            interaction,
+            content=f"🎶 Made the playlist **{playlist.name}**. Add tracks with `/playlist add name:{playlist.name}`.",
+        )
+
+    @app_commands.command(name="add", description="Add a track: the one playing here, or your last one, by default")
+    @app_commands.describe(
+        name="The playlist",
+        track="A track from this server's catalog (default: what plays in this channel's session, else your last track)",
+    )
+    @app_commands.guild_only()
+    async def add(self, interaction: discord.Interaction[CrateBot], name: str, track: int | None = None) -> None:
+        await replies.defer(interaction, ephemeral=True)
+        added = await self.service.add(
+            interaction.guild_id, caller_of(interaction), name, track, channel_id=interaction.channel_id
+        )
+        title = clip(added.track.title, 80)
+        if not added.added:
+            text = f"**{title}** is already in **{added.playlist.name}**."
+        else:
+            text = f"➕ Added **{title}** to **{added.playlist.name}** ({plural(added.playlist.track_count, 'track')})."
+        await replies.send(interaction, content=text, ephemeral=True)
+
+    @app_commands.command(name="remove", description="Take a track out of a playlist")
+    @app_commands.describe(name="The playlist", track="The track to remove")
+    @app_commands.guild_only()
+    async def remove(self, interaction: discord.Interaction[CrateBot], name: str, track: int) -> None:
+        await replies.defer(interaction, ephemeral=True)
+        playlist, removed = await self.service.remove(interaction.guild_id, caller_of(interaction), name, track)
+        await replies.send(
+            interaction, content=f"➖ Removed **{clip(removed.title, 80)}** from **{playlist.name}**.", ephemeral=True
+        )
+
+    @app_commands.command(name="show", description="A playlist's tracks (or every playlist of this server)")
+    @app_commands.describe(name="The playlist (default: list them all)")
+    @app_commands.guild_only()
+    async def show(self, interaction: discord.Interaction[CrateBot], name: str | None = None) -> None:
+        await replies.defer(interaction, ephemeral=True)
+        if name is None:
+            embed = playlists_embed(await self.service.all(interaction.guild_id))
+        else:
+            playlist, entries = await self.service.entries(interaction.guild_id, name)
+            embed = playlist_embed(playlist, entries)
+        await replies.send(interaction, embed=embed, ephemeral=True)
+
+    @app_commands.command(
+        name="play", description="Queue a playlist in this channel's session (starting one if needed)"
+    )
+    @app_commands.describe(name="The playlist")
+    @app_commands.guild_only()
+    async def play(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
+        sessions: Sessions = self.bot.get_cog("Sessions")  # type: ignore[assignment]
+        await sessions.play_playlist(interaction, name)
+
+    @app_commands.command(name="delete", description="Delete a playlist")
+    @app_commands.describe(name="The playlist")
+    @app_commands.guild_only()
+    async def delete(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
+        await replies.defer(interaction, ephemeral=True)
+        playlist = await self.service.delete(interaction.guild_id, caller_of(interaction), name)
+        await replies.send(interaction, content=f"🗑 Deleted the playlist **{playlist.name}**.", ephemeral=True)
+
+    @app_commands.command(name="export", description="A playlist as M3U and JSON files")
+    @app_commands.describe(name="The playlist")
+    @app_commands.guild_only()
+    async def export(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
+        await replies.defer(interaction, ephemeral=True)  # renewing attachment links takes a moment
+        export = await self.service.export(interaction.guild_id, name)
+        names = await self.bot.crate.display_names(interaction.guild_id)
+        await replies.send(
+            interaction,
+            content=f"📤 **{export.playlist.name}**: {plural(len(export.tracks), 'track')}"
+            f" ({format_duration(sum(t.track.duration for t in export.tracks))}) as M3U and JSON."
+            " Attachment links in them expire after about a day.",
+            files=export_files(export, names),
+            ephemeral=True,
+        )
+
+    @add.autocomplete("name")
+    @remove.autocomplete("name")
+    @show.autocomplete("name")
+    @play.autocomplete("name")
+    @delete.autocomplete("name")
+    @export.autocomplete("name")
+    async def name_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        found = await self.service.search(interaction.guild_id, current)
+        return [app_commands.Choice(name=clip(p.name, 100), value=p.name) for p in found[:25]]
+
+    @add.autocomplete("track")
+    async def track_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await track_choices(interaction, current)
+
+    @remove.autocomplete("track")
+    async def entry_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[int]]:
+        name = getattr(interaction.namespace, "name", None)
+        if not name:
+            return []
+        try:
+            _, entries = await self.service.entries(interaction.guild_id, name)
+        except Exception:
+            return []
+        needle = current.strip().casefold()
+        return [
+            app_commands.Choice(name=clip(f"{e.position}. {e.title}", 100), value=e.track_id)
+            for e in entries
+            if needle in e.title.casefold()
+        ][:25]
+
+
+async def setup(bot: CrateBot) -> None:
+    bot.add_dynamic_items(SavePlaylistButton)
+    await bot.add_cog(Playlists(bot))

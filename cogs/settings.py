@@ -1,0 +1,86 @@
+"""/settings: this server's settings (Manage Server only). The settings are ``bot.server_settings``.
+
+Discord hides the command from members without Manage Server (``default_member_permissions``),
+and Crate checks the permission again on its side: a server can override who sees a command.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.server_settings import NotServerManager, ServerSettings
+from cogs import replies
+from cogs.caller import caller_of
+from cogs.client import CrateBot
+
+Reset = Literal["dj_role", "voice", "analysis_limit", "profiles", "announcements", "all"]
+
+
+def settings_embed(chosen: ServerSettings, *, changed: bool) -> discord.Embed:
+    embed = discord.Embed(title="Crate's settings here" + (" (saved)" if changed else ""), colour=0x1DB954)
+    for name, value in chosen.lines():
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text="Change one with /settings <option>; reset: puts one (or all) back to the default.")
+    return embed
+
+
+class ServerSettingsCog(commands.Cog, name="Settings"):
+    def __init__(self, bot: CrateBot):
+        self.bot = bot
+
+    @app_commands.command(name="settings", description="Crate's settings for this server (Manage Server only)")
+    @app_commands.describe(
+        dj_role="Members with this role may skip at once and end any session",
+        stay_in_voice="Stay in voice even when nobody listens (24/7)",
+        voice_idle_timeout="Seconds before leaving a voice channel nobody listens in",
+        analysis_limit="Tracks one member may have analyzed at the same time",
+        profiles_public="Whether /profile member: may show other members' taste",
+        announcements="A channel where Crate also announces new sessions",
+        reset="Put one setting (or all) back to Crate's default",
+    )
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def settings(
+        self,
+        interaction: discord.Interaction[CrateBot],
+        dj_role: discord.Role | None = None,
+        stay_in_voice: bool | None = None,
+        voice_idle_timeout: app_commands.Range[int, 0, 86_400] | None = None,
+        analysis_limit: app_commands.Range[int, 1, 10] | None = None,
+        profiles_public: bool | None = None,
+        announcements: discord.TextChannel | None = None,
+        reset: Reset | None = None,
+    ) -> None:
+        await replies.defer(interaction, ephemeral=True)  # acknowledge before writing
+        caller = caller_of(interaction)
+        asked = (dj_role, stay_in_voice, voice_idle_timeout, analysis_limit, profiles_public, announcements, reset)
+        crate = self.bot.crate
+        if all(value is None for value in asked):
+            if not caller.manages_server:
+                raise NotServerManager(detail=f"user {caller.user_id} guild {interaction.guild_id}")
+            chosen = await crate.server_settings.get(interaction.guild_id)
+            await replies.send(interaction, embed=settings_embed(chosen, changed=False), ephemeral=True)
+            return
+        chosen = await crate.change_settings(
+            interaction.guild_id,
+            caller,
+            dj_role_id=dj_role.id if dj_role else None,
+            stay_in_voice=stay_in_voice,
+            voice_idle_timeout=float(voice_idle_timeout) if voice_idle_timeout is not None else None,
+            member_analysis_limit=analysis_limit,
+            profiles_public=profiles_public,
+            announce_channel_id=announcements.id if announcements else None,
+            clear=reset,
+        )
+        sessions = self.bot.get_cog("Sessions")
+        if sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
+            await sessions.voice_settings_changed(interaction.guild_id)  # type: ignore[attr-defined]
+        await replies.send(interaction, embed=settings_embed(chosen, changed=True), ephemeral=True)
+
+
+async def setup(bot: CrateBot) -> None:
+    await bot.add_cog(ServerSettingsCog(bot))

@@ -1,0 +1,111 @@
+"""/taste member: and the "Compare taste" member menu: the taste match between two members, with
+its evidence. Only the member who asks sees it, unless they ask for it in public."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.compare import FamilyAffinity, TasteComparison
+from bot.describe import bar, short_genre, track_line
+from bot.errors import CrateError
+from bot.format import clip
+from bot.genres import label
+from bot.recommend.group import match_text
+from cogs import replies
+from cogs.client import CrateBot
+from cogs.render import MENTIONS
+
+TASTE_COLOUR = 0x1DB954
+
+
+class ThatsYou(CrateError):
+    user_message = "That's you! Pick another member to compare your taste with."
+
+
+class NoTasteOfItsOwn(CrateError):
+    user_message = "Bots don't rate music, so there's no taste to compare with. Pick a member."
+
+
+def _affinity(value: float) -> str:
+    return f"{value:.0%}" if value > 0 else "—"
+
+
+def _family_line(row: FamilyAffinity) -> str:
+    return f"{label(row.family)}: you {_affinity(row.mine)}, them {_affinity(row.theirs)}"
+
+
+def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.Embed:
+    """``mine``/``theirs``: the two display names (titles can't render mentions)."""
+    embed = discord.Embed(title=clip(f"Taste match: {mine} & {theirs}", 256), colour=TASTE_COLOUR)
+    if comparison.match is None:
+        who = " and ".join(MENTIONS[u] for u in comparison.without_ratings) or "One of you"
+        embed.description = (
+            f"Not enough ratings yet: {who} {'has' if len(comparison.without_ratings) < 2 else 'have'}"
+            " nothing rated here. Rate tracks with 👍 / 👎 and ask again."
+        )
+    else:
+        embed.description = f"**{match_text(comparison.match)}** `{bar(comparison.match)}`"
+    both = "\n".join(f"• {track_line(t)}" for t in comparison.both_liked)
+    embed.add_field(name="You both liked", value=both or "Nothing in common yet.", inline=False)
+    if comparison.shared:
+        embed.add_field(
+            name="Families you share", value="\n".join(_family_line(r) for r in comparison.shared), inline=False
+        )
+    if comparison.different:
+        embed.add_field(
+            name="Where you differ", value="\n".join(_family_line(r) for r in comparison.different), inline=False
+        )
+    if comparison.picks:
+        embed.add_field(
+            name="For both of you",
+            value="\n".join(
+                f"{i}. **{clip(p.title, 70)}** · {short_genre(p.top_genre)}\n└ {p.reason}"
+                for i, p in enumerate(comparison.picks, 1)
+            ),
+            inline=False,
+        )
+    return embed
+
+
+async def compare_with(interaction: discord.Interaction[CrateBot], member: discord.Member, *, public: bool) -> None:
+    """The shared part of /taste and the member menu: check, defer, compare, answer."""
+    if member.bot:
+        raise NoTasteOfItsOwn(detail=f"member {member.id} is a bot")
+    if member.id == interaction.user.id:
+        raise ThatsYou(detail=f"member {member.id}")
+    await replies.defer(interaction, ephemeral=not public)
+    comparison = await interaction.client.crate.compare_taste(
+        interaction.guild_id, interaction.user.id, member.id, names=MENTIONS
+    )
+    embed = taste_embed(comparison, interaction.user.display_name, member.display_name)
+    await replies.send(interaction, embed=embed, ephemeral=not public)
+
+
+class Taste(commands.Cog):
+    def __init__(self, bot: CrateBot):
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name="Compare taste", callback=self.compare_menu)
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(name="taste", description="How well your taste matches another member's, with the evidence")
+    @app_commands.describe(
+        member="Whose taste to compare with yours", public="Show it to the channel (default: only you)"
+    )
+    @app_commands.guild_only()
+    async def taste(
+        self, interaction: discord.Interaction[CrateBot], member: discord.Member, public: bool = False
+    ) -> None:
+        await compare_with(interaction, member, public=public)
+
+    @app_commands.guild_only()
+    async def compare_menu(self, interaction: discord.Interaction[CrateBot], member: discord.Member) -> None:
+        await compare_with(interaction, member, public=False)
+
+
+async def setup(bot: CrateBot) -> None:
+    await bot.add_cog(Taste(bot))
