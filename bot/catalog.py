@@ -1,7 +1,8 @@
 """The ground floor: the domain values every layer of Crate may import.
 
 A :class:`Track` and a guild's :class:`Catalog`, a member's :class:`Rating` (:data:`LIKE` or
-:data:`DISLIKE`), the sizes of the vectors an analysis produces, and the content hash that
+:data:`DISLIKE`) and :class:`Correction` of a track's genre, the sizes of the vectors an analysis
+produces, and the content hash that
 makes "the same audio file" one track. Nothing here imports from the rest of ``bot`` except
 :mod:`bot.errors`, so the store, the listener, the recommender and the cogs all stand on it.
 """
@@ -110,6 +111,17 @@ class Rating:
     track_id: int
     value: int  # LIKE (+1) or DISLIKE (-1)
     rated_at: float
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A member saying which genre a track really is: a family id or one of the server's own genres."""
+
+    guild_id: int
+    track_id: int
+    user_id: int
+    genre: str
+    corrected_at: float
 
 
 @dataclass(frozen=True)

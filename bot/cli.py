@@ -13,6 +13,7 @@ Heavy imports happen inside the commands so that ``crate --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -52,7 +53,23 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     classify.add_argument("--json", action="store_true", help="one JSON object per input per line")
     classify.add_argument("--model", type=Path, help="genre model folder (default: the packaged family model)")
+    classify.add_argument("--database", type=Path, help="with --guild: the SQLite file whose server head to use")
+    classify.add_argument("--guild", type=int, metavar="GUILD_ID", help="answer with what this server taught Crate")
     classify.set_defaults(handler=_classify)
+
+    teach = commands.add_parser(
+        "teach", help="analyze files into a server's catalog and teach it their genre (as a member's correction)"
+    )
+    teach.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    teach.add_argument("--database", type=Path, required=True, help="the SQLite file (Crate's database)")
+    teach.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server to teach")
+    teach.add_argument(
+        "--genre", required=True, help='a family (electronic, folk...) or the server\'s own ("city pop")'
+    )
+    teach.add_argument(
+        "--user", type=int, default=0, metavar="USER_ID", help="whose correction it is (default 0: the command line)"
+    )
+    teach.set_defaults(handler=_teach)
 
     demo = commands.add_parser("demo", help="a scripted console session on the example music (no token needed)")
     demo.set_defaults(handler=_demo)
@@ -96,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
         "--cv", action="store_true", help="grouped cross-validation of training a custom model on DATASET_DIR instead"
     )
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument(
+        "--few-shot",
+        action="store_true",
+        help="the per-server head's learning curve: K = 1, 2, 3, 5 tracks taught per family (DATASET_DIR: GTZAN-mini;"
+        " also uses the labelled Debian music of the family model)",
+    )
+    evaluate.add_argument("--seeds", type=int, default=20, help="--few-shot: repetitions per K (default: 20)")
     _add_training_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
@@ -182,24 +206,86 @@ def _settings():
 
 
 def _classify(args) -> int:
+
     from bot.listen.analyze import Listener
 
+    if (args.database is None) != (args.guild is None):
+        raise CrateError("Give --database and --guild together (the server whose head answers).")
     settings = _settings()
     listener = Listener.load(args.model or settings.genre_model_path)
+    head = _server_head(args.database, args.guild) if args.database else contextlib.nullcontext(None)
     failures = 0
-    for path in args.paths:
-        try:
-            analysis = listener.analyze(path, settings.limits)
-        except CrateError as error:
-            failures += 1
-            _print_result(args, path, None, error.user_message)
-        except Exception as error:  # one broken file must not stop the others
-            logging.getLogger(__name__).exception("analysis of %s failed", path)
-            failures += 1
-            _print_result(args, path, None, f"Crate failed while analyzing this file ({type(error).__name__}).")
-        else:
-            _print_result(args, path, analysis, None)
+    with head as heard:
+        for path in args.paths:
+            try:
+                analysis = listener.analyze(path, settings.limits)
+                if heard is not None:
+                    analysis = heard(analysis)
+            except CrateError as error:
+                failures += 1
+                _print_result(args, path, None, error.user_message)
+            except Exception as error:  # one broken file must not stop the others
+                logging.getLogger(__name__).exception("analysis of %s failed", path)
+                failures += 1
+                _print_result(args, path, None, f"Crate failed while analyzing this file ({type(error).__name__}).")
+            else:
+                _print_result(args, path, analysis, None)
     return 1 if failures else 0
+
+
+@contextlib.contextmanager
+def _server_head(database: Path, guild_id: int):
+    """``heard(analysis) -> analysis`` with the genres of ``guild_id``'s head, on one event loop."""
+    import asyncio
+    import dataclasses
+
+    from bot.store import Database
+    from bot.teach import Teacher, confident
+
+    if not database.is_file():
+        raise CrateError(f"No Crate database at {database}.")
+    loop = asyncio.new_event_loop()
+    db = loop.run_until_complete(Database.connect(database))
+    teacher = Teacher(db)
+
+    def heard(analysis):
+        genres = loop.run_until_complete(teacher.heard(guild_id, analysis.embedding, analysis.genres))
+        return analysis if genres is None else dataclasses.replace(analysis, genres=genres, confident=confident(genres))
+
+    try:
+        yield heard
+    finally:
+        loop.run_until_complete(db.close())
+        loop.close()
+
+
+def _teach(args) -> int:
+    import asyncio
+    import dataclasses
+
+    from bot.crate import Crate, Source
+    from bot.describe import taught_text
+
+    settings = dataclasses.replace(_settings(), database_path=args.database)
+    missing = [path for path in args.paths if not path.is_file()]
+    if missing:
+        raise CrateError(f"No such file: {missing[0]}")
+
+    async def session() -> int:
+        failures = 0
+        async with Crate.running(settings) as crate:
+            for path in args.paths:
+                try:
+                    shared = await crate.share(args.guild, args.user, Source.file(path))
+                    taught = await crate.correct(args.guild, args.user, args.genre, shared.track.id)
+                except CrateError as error:
+                    failures += 1
+                    print(f"{path}\n  error: {error.user_message}", flush=True)
+                    continue
+                print(f"{path}\n  " + taught_text(taught, markdown=False).replace("\n", "\n  "), flush=True)
+        return 1 if failures else 0
+
+    return asyncio.run(session())
 
 
 def _print_result(args, path: Path, analysis, error: str | None) -> None:
@@ -499,6 +585,8 @@ def _family_report_text(report: dict) -> str:
 def _evaluate(args) -> int:
     from bot.listen.genre import cross_validate
 
+    if args.few_shot:
+        return _few_shot(args)
     if args.cv:
         from bot.listen.genre import candidate_models
 
@@ -524,6 +612,23 @@ def _evaluate(args) -> int:
     else:
         print(title)
         print(evaluation.to_text() + (_family_report_text(families) if families else ""))
+    return 0
+
+
+def _few_shot(args) -> int:
+    from bot.listen import few_shot
+
+    if not args.dataset.is_dir():
+        raise CrateError(f"{args.dataset} is not a folder (GTZAN-mini: ../shared/data/gtzan-mini).")
+    data, summary = few_shot.labelled_set(args.dataset, log=lambda m: print(m, file=sys.stderr, flush=True))
+    families = few_shot.families_curve(data, seeds=args.seeds)
+    custom = few_shot.custom_genre_curve(data, seeds=args.seeds)
+    widths = few_shot.sensitivity(data, seeds=args.seeds)
+    if args.json:
+        report = {"summary": summary, "seeds": args.seeds, "families": families, "custom_genre": custom}
+        print(json.dumps({**report, "kernel_widths": widths}))
+    else:
+        print(few_shot.render(families, custom, seeds=args.seeds, summary=summary, widths=widths))
     return 0
 
 

@@ -18,7 +18,7 @@ from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track
 from bot.community import PERIOD_WORDS
 from bot.crate import Crate, Source, Stage
-from bot.describe import bar, genre_bars, short_genre, top_tags, track_line, verdict
+from bot.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
 from bot.errors import CrateError
 from bot.format import format_duration, plural
 from bot.genres import UNSURE, display_name
@@ -36,6 +36,8 @@ Commands (the same as on Discord):
   /dislike [TRACK]             dislike it (changing your mind replaces the earlier rating)
   /recommend [COUNT] [GENRE]   picks for you, each with a reason (GENRE: a genre or a style tag)
   /more TRACK                  more like that track
+  /correct GENRE [#TRACK]      not right? the genre of your last track (or #TRACK): a family or this
+                               server's own genre ("city pop"); what you teach relabels similar tracks
   /profile                     your taste summary
   /taste NAME                  how your taste matches listener NAME's, with the evidence
   /charts [week|month|all]     the most-liked tracks, families, styles and sharers
@@ -175,6 +177,16 @@ class Console:
             self.write("Usage: /more TRACK")
             return
         self.write(picks_text(await self.crate.more_like(CONSOLE_GUILD, self.user_id, track_id, names=self.names)))
+
+    async def _correct(self, arguments, confirm) -> None:
+        track_id = None
+        if len(arguments) > 1 and arguments[-1].startswith("#") and arguments[-1][1:].isdigit():
+            track_id, arguments = int(arguments[-1][1:]), arguments[:-1]
+        if not arguments:
+            self.write("Usage: /correct GENRE [#TRACK]   e.g. /correct electronic · /correct city pop #3")
+            return
+        taught = await self.crate.correct(CONSOLE_GUILD, self.user_id, " ".join(arguments), track_id)
+        self.write(taught_text(taught, markdown=False))
 
     async def _profile(self, arguments, confirm) -> None:
         summary = await self.crate.profile(CONSOLE_GUILD, self.user_id)
@@ -331,7 +343,7 @@ class Console:
         report = await self.crate.forget(CONSOLE_GUILD, self.user_id)
         self.write(
             f"Forgot {self.user}: {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')}, "
-            f"{plural(report.tracks_removed, 'track')} nobody else had."
+            f"{plural(report.corrections, 'genre correction')}, {plural(report.tracks_removed, 'track')} nobody else had."
         )
 
 

@@ -48,6 +48,7 @@ from bot.recommend.service import (
 from bot.server_settings import ServerSettings, SettingsService
 from bot.session import SessionService
 from bot.store import Database
+from bot.teach import Taught, Teacher
 from bot.titles import TitleEntry, TitleIndex
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,8 @@ class Crate:
         self.playlists = PlaylistService(db, self.sessions, source_url=self.source_url)
         #: Per-server settings (/settings), over the defaults from the environment.
         self.server_settings = SettingsService(db, settings)
+        #: Each server's corrections and the head that relabels its catalog from them.
+        self.teacher = Teacher(db)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -284,6 +287,7 @@ class Crate:
             mtt_embedding=analysis.mtt_embedding if len(analysis.mtt_embedding) else None,
         )
         if created:
+            track = await self.teacher.label_new(track)  # a server that taught Crate hears it its way
             self.titles.add(guild_id, track.id, track.title, track.top_genre, track.added_at)
         return track, created
 
@@ -388,6 +392,25 @@ class Crate:
         # Crate.running loads every guild at start; a Crate built by hand loads a guild once.
         if not self.titles.has(guild_id):
             self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
+
+    # ------------------------------------------------------------------ teaching genres
+
+    async def correct(self, guild_id: int, user_id: int, genre: str, track_id: int | None = None) -> Taught:
+        """This member says the track (default: their last one) is ``genre``: a family or the server's own.
+
+        The server's catalog is relabelled at once (its head changed); other servers never see it.
+        """
+        if track_id is None:
+            track_id = await store.last_track(self.db, guild_id, user_id)
+            if track_id is None:
+                raise NoTrackChosen()
+        taught = await self.teacher.correct(guild_id, user_id, track_id, genre)
+        self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
+        return taught
+
+    async def custom_genres(self, guild_id: int) -> list[str]:
+        """The genres this server named itself and taught Crate, most taught first."""
+        return await self.teacher.custom_genres(guild_id)
 
     # ------------------------------------------------------------------ recommendations
 
@@ -532,7 +555,9 @@ class Crate:
     async def forget(self, guild_id: int, user_id: int) -> store.ForgetReport:
         self._names.pop((guild_id, user_id), None)
         report = await store.forget_member(self.db, guild_id, user_id)
-        if report.tracks_removed:
+        if report.corrections:
+            await self.teacher.relabel(guild_id)  # the head forgets what this member taught
+        if report.tracks_removed or report.corrections:
             self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
         return report
 

@@ -9,8 +9,10 @@ import numpy as np
 
 from bot.analysis import TAGS
 from bot.catalog import Track
-from bot.format import clip, format_duration
+from bot.format import clip, format_duration, plural
 from bot.genres import describe_answer, display_name, label, short_answer
+from bot.listen.server_head import genre_key
+from bot.teach import Taught
 
 BAR_WIDTH = 12
 GENRES_SHOWN = 3
@@ -92,3 +94,25 @@ def track_line(track: Track, *, markdown: bool = True) -> str:
     if markdown:
         title = f"**{title}**"
     return f"{title} · {short_answer(track.genres, track.confident)} · {format_duration(track.duration)}"
+
+
+def taught_text(taught: Taught, *, markdown: bool = True) -> str:
+    """What a member reads after correcting a track's genre (Discord and the console alike)."""
+    title = clip(taught.track.title, 80)
+    title = f"**{title}**" if markdown else f"“{title}”"
+    said = display_name(taught.genre)
+    if taught.decided is None:
+        others = ", ".join(display_name(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))
+        text = (
+            f"📝 Noted: you say {title} is {said}, others say {others} — no majority yet, so one more answer decides."
+        )
+    elif genre_key(taught.decided) != genre_key(taught.genre):
+        text = f"📝 Noted: you say {title} is {said}, but most here say {display_name(taught.decided)}."
+    else:
+        text = f"✅ Thanks — {title} is {said} in this server now."
+    if taught.previous is not None and genre_key(taught.previous) != genre_key(taught.genre):
+        text += f" (That replaces your earlier answer, {display_name(taught.previous)}.)"
+    text += f"\nI hear it as: {describe_answer(taught.track.genres, taught.track.confident)}."
+    if taught.relabelled:
+        text += f" I relabelled {plural(taught.relabelled, 'track')} of this server with what you all taught me."
+    return text

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = (
     "cogs.genre",
     "cogs.feedback",
+    "cogs.teach",
     "cogs.recommend",
     "cogs.profile",
     "cogs.session",

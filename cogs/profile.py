@@ -76,8 +76,9 @@ class ForgetButton(
         report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
         await interaction.edit_original_response(
             content=(
-                f"Done. I forgot {plural(report.ratings, 'rating')} and {plural(report.shares, 'share')} of yours"
-                f" in this server and removed {plural(report.tracks_removed, 'track')} nobody else had."
+                f"Done. I forgot {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')} and"
+                f" {plural(report.corrections, 'genre correction')} of yours in this server and removed"
+                f" {plural(report.tracks_removed, 'track')} nobody else had."
             ),
             view=None,
         )

@@ -32,6 +32,7 @@ from cogs.genre import share_from_interaction
 from cogs.playlist import summary_view
 from cogs.radio import RadioButton
 from cogs.render import MENTIONS, error_embed, now_playing_embed, queue_embed, summary_embed
+from cogs.teach import add_correction
 from cogs.tracks import track_choices
 from cogs.voice import GuildVoice, SessionPlayer, connect_voice, human_listeners
 
@@ -269,6 +270,9 @@ class Sessions(
             return
         await interaction.edit_original_response(
             content=f"➕ Queued **{clip(shared.track.title, 80)}** · {short_answer(shared.track.genres, shared.track.confident)} (position {entry.position}).",
+            view=await add_correction(
+                discord.ui.View(timeout=None), self.bot.crate, interaction.guild_id, shared.track.id
+            ),
         )
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session, names=MENTIONS)

@@ -50,9 +50,10 @@ async def add(db: Database, name: str, family: str, embedding: np.ndarray, *, by
 
 
 @pytest.fixture
-async def db(tmp_path):
+async def db(db_target):
+    """Each test on SQLite, then on PostgreSQL (conftest's db_target)."""
     clear_cache()
-    async with Database.open(tmp_path / "crate.sqlite3") as database:
+    async with Database.open(db_target) as database:
         yield database
     clear_cache()
 

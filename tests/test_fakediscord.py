@@ -542,6 +542,78 @@ async def test_a_route_can_answer_429_with_retry_after(fake: FakeDiscord, bot: M
             assert r.status == 200
 
 
+# --------------------------------------------------------------------------- components and modals: Discord's limits
+
+
+class LongTitleModal(discord.ui.Modal, title="A title that is much longer than forty-five characters"):
+    text: discord.ui.TextInput = discord.ui.TextInput(label="Name", custom_id="limits:text")
+
+
+class ShortModal(discord.ui.Modal, title="Name it"):
+    text: discord.ui.TextInput = discord.ui.TextInput(
+        label="Name", custom_id="limits:name", min_length=2, max_length=10
+    )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        try:
+            await interaction.response.send_modal(ShortModal())  # a modal can't answer a modal
+        except discord.HTTPException as error:
+            await interaction.response.send_message(f"refused {error.status} {error.code}", ephemeral=True)
+
+
+class LimitsBot(MiniBot):
+    """Sends what Discord refuses, and reports the refusals."""
+
+    async def setup_hook(self) -> None:
+        tree = self.tree
+
+        @tree.command(description="Too long a modal title")
+        async def longmodal(interaction: discord.Interaction) -> None:
+            try:
+                await interaction.response.send_modal(LongTitleModal())
+            except discord.HTTPException as error:
+                self.refusals.append((error.status, error.code))
+
+        @tree.command(description="A fine modal")
+        async def shortmodal(interaction: discord.Interaction) -> None:
+            await interaction.response.send_modal(ShortModal())
+
+        @tree.command(description="A select with 26 options")
+        async def bigselect(interaction: discord.Interaction) -> None:
+            view = discord.ui.View()
+            options = [discord.SelectOption(label=f"o{i}", value=str(i)) for i in range(26)]
+            select: discord.ui.Select = discord.ui.Select(custom_id="limits:select", options=options[:25])
+            select._underlying.options.append(options[25])  # discord.py itself stops at 25: bypass it
+            view.add_item(select)
+            try:
+                await interaction.response.send_message("pick", view=view)
+            except discord.HTTPException as error:
+                self.refusals.append((error.status, error.code))
+
+        await tree.sync()
+
+    refusals: list[tuple[int, int]] = []
+
+
+async def test_discord_limits_on_modals_and_selects(fake: FakeDiscord) -> None:
+    LimitsBot.refusals = []
+    async with running_bot(fake, cls=LimitsBot):
+        await fake.wait_commands_synced()
+        await fake.slash("Guild One", "general", "alice", "longmodal")
+        await fake.slash("Guild One", "general", "alice", "bigselect")
+        await eventually(lambda: len(LimitsBot.refusals) == 2)
+        assert LimitsBot.refusals == [(400, 50035), (400, 50035)]
+
+        ix = await fake.slash("Guild One", "general", "bob", "shortmodal")
+        assert (await ix.wait_response()).type == 9
+        with pytest.raises(ValueError, match="required"):
+            await fake.submit_modal("Guild One", "general", "bob", ix, {"limits:name": ""})
+        with pytest.raises(ValueError, match="2-10 characters"):
+            await fake.submit_modal("Guild One", "general", "bob", ix, {"limits:name": "x" * 11})
+        sub = await fake.submit_modal("Guild One", "general", "bob", ix, {"limits:name": "fine"})
+        assert (await sub.wait_original()).content == "refused 400 50035"
+
+
 class MenuBot(MiniBot):
     """Context menus (USER and MESSAGE commands) and an on_message listener, without privileged intents."""
 

@@ -112,10 +112,10 @@ async def test_relabelling_uses_msd_tags_and_the_model_decision(tmp_path):
     assert catalog.genre_probs[0, jazz] == pytest.approx(dict(a.genres)["jazz"], abs=1e-6)
 
 
-async def test_a_new_track_keeps_shown_and_base_genres_confidence_and_mtt_output(tmp_path):
+async def test_a_new_track_keeps_shown_and_base_genres_confidence_and_mtt_output(db_target):
     rng = np.random.default_rng(1)
     base = [("electronic", 0.6), ("ambient", 0.3), ("pop", 0.1)]
-    async with Database.open(tmp_path / "crate.sqlite3") as db:
+    async with Database.open(db_target) as db:
         track, created = await store.add_track(
             db,
             GUILD,

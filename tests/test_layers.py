@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.titles", 4),
     # use cases, and the Discord-free words and charts they and the cogs show
     ("bot.crate", 5),
+    ("bot.teach", 5),  # members' genre corrections -> the server's head relabels its catalog
     ("bot.session", 5),
     ("bot.playlists", 5),  # saved playlists (they start sessions through bot.session)
     ("bot.server_settings", 5),  # per-server settings over the environment's defaults

@@ -3,11 +3,18 @@
 
 The domain values the rows become (:class:`~bot.catalog.Track`, :class:`~bot.catalog.Rating`,
 …) live in :mod:`bot.catalog`, below the store. One module owns each table: :mod:`~bot.store.tracks`, :mod:`~bot.store.shares`,
-:mod:`~bot.store.ratings`, :mod:`~bot.store.members`. :mod:`~bot.store.database` owns the
+:mod:`~bot.store.ratings`, :mod:`~bot.store.members`,
+:mod:`~bot.store.corrections`. :mod:`~bot.store.database` owns the
 connection, the pragmas, the single writer path and the migrations in ``migrations/`` (their
 PostgreSQL twins in ``migrations/postgresql/``); :mod:`~bot.store.transfer` is ``crate migrate-db``.
 """
 
+from bot.store.corrections import (
+    corrections_in_guild,
+    corrections_of_track,
+    delete_corrections_of,
+    record_correction,
+)
 from bot.store.database import Database, Migration, load_migrations
 from bot.store.errors import DatabaseBusy, DatabaseTooNew, MigrationError, StoreError
 from bot.store.members import (
@@ -37,8 +44,10 @@ from bot.store.shares import Share, record_share, sharers_of, shares_of, top_sha
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
+    BaseGenres,
     TrackSource,
     add_track,
+    base_genres,
     count_tracks,
     delete_track,
     find_near_duplicate,
@@ -47,6 +56,7 @@ from bot.store.tracks import (
     recent_tracks,
     search_tracks,
     set_genres,
+    set_shown_genres,
     set_track_source,
     track_by_hash,
     track_source,
@@ -68,7 +78,14 @@ __all__ = [
     "Share",
     "StoreError",
     "add_track",
+    "BaseGenres",
+    "base_genres",
+    "set_shown_genres",
     "clear_rating",
+    "corrections_in_guild",
+    "corrections_of_track",
+    "delete_corrections_of",
+    "record_correction",
     "count_tracks",
     "delete_track",
     "find_near_duplicate",

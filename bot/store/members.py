@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.store import playlists, ratings, sessions, shares, tracks
+from bot.store import corrections, playlists, ratings, sessions, shares, tracks
 from bot.store.database import Database, unknown_track_on_foreign_key
 
 
@@ -16,10 +16,11 @@ class ForgetReport:
     ratings: int
     shares: int
     tracks_removed: int
+    corrections: int = 0  # genre corrections (the server's head then forgets what they taught)
 
     @property
     def anything(self) -> bool:
-        return bool(self.ratings or self.shares or self.tracks_removed)
+        return bool(self.ratings or self.shares or self.tracks_removed or self.corrections)
 
 
 async def set_last_track(
@@ -68,7 +69,7 @@ async def display_names(db: Database, guild_id: int) -> dict[int, str]:
 async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetReport:
     """Delete everything Crate stores about this member in this guild, atomically.
 
-    Removed: the member's ratings, their shares, their ``members`` row (with their remembered
+    Removed: the member's ratings, their genre corrections, their shares, their ``members`` row (with their remembered
     display name) and their listening-session
     memberships and votes. Tracks they
     added stay in the guild's library (other members may have shared, rated or been
@@ -86,10 +87,16 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
         involved.update(share.track_id for share in await shares.shares_of(db, guild_id, user_id))
         removed_ratings = await ratings.delete_ratings_of(db, guild_id, user_id)
         removed_shares = await shares.delete_shares_of(db, guild_id, user_id)
+        removed_corrections = await corrections.delete_corrections_of(db, guild_id, user_id)
         await db.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
         await playlists.forget_member_playlists(db, guild_id, user_id)
         removed_tracks = await tracks.delete_unreferenced(db, guild_id, involved)
         await tracks.clear_added_by(db, guild_id, user_id)
         await sessions.forget_member_sessions(db, guild_id, user_id)
     await db.checkpoint()
-    return ForgetReport(ratings=removed_ratings, shares=removed_shares, tracks_removed=removed_tracks)
+    return ForgetReport(
+        ratings=removed_ratings,
+        shares=removed_shares,
+        tracks_removed=removed_tracks,
+        corrections=removed_corrections,
+    )

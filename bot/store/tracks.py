@@ -439,14 +439,15 @@ async def clear_added_by(db: Database, guild_id: int, user_id: int) -> int:
 
 
 async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[int]) -> int:
-    """Delete those of ``track_ids`` that nobody shares or rates any more; returns the count."""
+    """Delete those of ``track_ids`` that nobody shares, rates or corrects any more; returns the count."""
     ids = sorted({int(track_id) for track_id in track_ids})
     if not ids:
         return 0
     return await db.execute(
         f"DELETE FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})"
         " AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.guild_id = tracks.guild_id AND s.track_id = tracks.id)"
-        " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)",
+        " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)"
+        " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.guild_id = tracks.guild_id AND c.track_id = tracks.id)",
         (guild_id, json.dumps(ids)),
     )
 
@@ -457,12 +458,72 @@ async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
     # and max(added_at) are single B-tree descents. A new track always gets an id above every
     # surviving one, so an addition raises max(id) unless it reuses the id of a deleted largest
     # track, in which case it is the newest (max(added_at)); a deletion alone lowers the count.
+    # The fourth: how many times the guild's head rewrote its genres (set_genres).
     row = await db.fetch_one(
         "SELECT (SELECT count(*) FROM tracks WHERE guild_id = ?1), (SELECT max(id) FROM tracks WHERE guild_id = ?1),"
-        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1)",
+        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1),"
+        " (SELECT version FROM relabels WHERE guild_id = ?1)",
         (guild_id,),
     )
-    return tuple(row) if row is not None else (0, None, None)
+    return tuple(row) if row is not None else (0, None, None, None)
+
+
+@dataclass(frozen=True)
+class BaseGenres:
+    """What a server's head relabels from: each track's embedding and base-model distribution."""
+
+    ids: np.ndarray  # int64[n], ascending
+    embeddings: np.ndarray  # float32[n, EMBEDDING_DIM]
+    genres: list[tuple[tuple[str, float], ...]]  # the base model's (genre, probability) pairs per track
+
+
+async def base_genres(db: Database, guild_id: int, track_ids: Iterable[int] | None = None) -> BaseGenres:
+    """The embeddings and base distributions of the guild's tracks (or of ``track_ids``), by id."""
+    if track_ids is None:
+        rows = await db.fetch_rows(
+            "SELECT id, embedding, base_genres FROM tracks WHERE guild_id = ? ORDER BY id", (guild_id,)
+        )
+    else:
+        rows = await db.fetch_rows(
+            f"SELECT id, embedding, base_genres FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})"
+            " ORDER BY id",
+            (guild_id, json.dumps(sorted({int(i) for i in track_ids}))),
+        )
+    return BaseGenres(
+        ids=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+        embeddings=stack_blobs([row[1] for row in rows], EMBEDDING_DIM),
+        genres=[tuple((str(name), float(p)) for name, p in json.loads(row[2])) for row in rows],
+    )
+
+
+async def set_shown_genres(
+    db: Database, guild_id: int, genres: Iterable[tuple[int, Iterable[tuple[str, float]], bool]]
+) -> int:
+    """Rewrite the shown answer (``genres``, ``top_genre``, ``confident``) of many tracks at once,
+    from ``(track id, genres, confident)``; the base distributions stay. Returns how many changed.
+
+    One transaction, which also bumps the guild's relabel version (part of :func:`catalog_fingerprint`).
+    """
+    rows = []
+    for track_id, pairs, confident in genres:
+        ranked = _sorted_genres(pairs)
+        rows.append(
+            (_genres_json(ranked), ranked[0][0] if ranked else None, int(bool(confident)), guild_id, int(track_id))
+        )
+    if not rows:
+        return 0
+    async with db.transaction():
+        changed = 0
+        for row in rows:
+            changed += await db.execute(
+                "UPDATE tracks SET genres = ?, top_genre = ?, confident = ? WHERE guild_id = ? AND id = ?", row
+            )
+        await db.execute(
+            "INSERT INTO relabels (guild_id, version) VALUES (?, 1)"
+            " ON CONFLICT (guild_id) DO UPDATE SET version = relabels.version + 1",
+            (guild_id,),
+        )
+    return changed
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,11 @@ async def test_buttons_and_data_survive_a_restart(tmp_path):
             like = await fake.slash(guild, channel, "bob", "like", {"track": track})
             assert "You liked" in (await like.wait_original()).content
 
+            # the "Not right?" select of the old message too (its id carries the track)
+            pick = await fake.select(guild, channel, "bob", old, f"crate:correct:{track}", values=["f:ambient"])
+            assert (await pick.wait_response(timeout=10)).ephemeral
+            assert "is Ambient in this server now" in (await pick.wait_original(timeout=10)).content
+
 
 @pytest.fixture(scope="module")
 def long_track(tmp_path_factory) -> tuple[str, bytes, str]:

@@ -39,8 +39,10 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from aiohttp import web
 
 from .builders import DM, FakeUser, iso_now, snowflake
+from .components import ComponentError, check_message_components, check_modal
 from .state import (
     APPLICATION_COMMAND,
+    AUTOCOMPLETE,
     AUTOCOMPLETE_RESULT,
     CHANNEL_MESSAGE,
     DEFERRED_CHANNEL_MESSAGE,
@@ -48,6 +50,7 @@ from .state import (
     EPHEMERAL,
     LOADING,
     MODAL,
+    MODAL_SUBMIT,
     SUPPRESS_EMBEDS,
     UPDATE_MESSAGE,
     CallbackRecord,
@@ -569,6 +572,10 @@ class RestApi:
         if "poll" in body:
             msg.poll = body["poll"]
         if "components" in body:
+            try:
+                check_message_components(body["components"] or [])
+            except ComponentError as error:
+                raise DiscordError(400, 50035, f"Invalid Form Body: {error}") from None
             msg.components = copy.deepcopy(body["components"] or [])
         atts = self._resolve_attachments(msg.channel_id, body, uploads, msg.attachments)
         if atts is not None:
@@ -711,7 +718,16 @@ class RestApi:
                 msg = self._message(ix.source_message_id)
                 self._apply(msg, data, uploads, creating=False)
                 files = msg.attachments
-        elif cb_type in (AUTOCOMPLETE_RESULT, MODAL):
+        elif cb_type == MODAL:
+            if ix.type in (MODAL_SUBMIT, AUTOCOMPLETE):
+                raise DiscordError(
+                    400, 50035, f"Invalid Form Body: a modal cannot answer an interaction of type {ix.type}"
+                )
+            try:
+                check_modal(data)
+            except ComponentError as error:
+                raise DiscordError(400, 50035, f"Invalid Form Body: {error}") from None
+        elif cb_type == AUTOCOMPLETE_RESULT:
             pass
         elif cb_type == 1:
             raise DiscordError(400, 50035, "Invalid Form Body: PONG is only valid for PING interactions")

@@ -42,6 +42,7 @@ from .builders import (
     snowflake,
     voice_state_payload,
 )
+from .components import check_modal_answer
 from .gateway import Gateway, GatewaySession
 from .rest import RestApi, make_app
 from .state import (
@@ -783,6 +784,7 @@ class FakeDiscord:
         modal = opened_by.modal
         if modal is None:
             raise ValueError(f"{opened_by!r} did not open a modal")
+        check_modal_answer(modal, dict(values))
         ix = self._base_interaction(MODAL_SUBMIT, guild, channel, user)
         if opened_by.source_message_id is not None:
             ix.payload["message"] = self.message(opened_by.source_message_id).payload()

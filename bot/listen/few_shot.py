@@ -1,0 +1,186 @@
+"""How fast a server's head learns: the few-shot learning curve (``crate evaluate DIR --few-shot``).
+
+On the labelled music the family model is trained on (:mod:`bot.listen.family_training`: GTZAN-mini
+and the labelled Debian music), every track gets the base model's *out-of-fold* distribution
+(grouped CV, as in :mod:`bot.listen.family_fit`: no track is judged by a model that saw it). Then,
+for K = 1, 2, 3, 5 and many seeds, K tracks per family are "taught" as a server's corrections would
+be, and every other track is classified by :func:`bot.listen.server_head.relabel`. Two curves:
+
+- **families**: accuracy on the untaught tracks, base model alone vs base + head;
+- **custom genre**: each family in turn is hidden from the base model (its column removed, as if
+  a server invented it) and taught under a new name: recall and precision of that name on the
+  untaught tracks. The base model alone can never answer it (0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.listen.server_head import relabel
+
+K_VALUES = (1, 2, 3, 5)
+SEEDS = 20
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    embeddings: np.ndarray  # [n, 200] MSD_musicnn penultimate, per-track mean (what tracks.embedding stores)
+    base: np.ndarray  # [n, F] the base model's out-of-fold distributions
+    y: np.ndarray  # [n] family index
+    names: tuple[str, ...]  # F family names
+
+
+def _choose(rng: np.random.Generator, y: np.ndarray, family: int, k: int) -> np.ndarray:
+    return rng.choice(np.flatnonzero(y == family), size=k, replace=False)
+
+
+def families_curve(data: LabelledSet, ks: Sequence[int] = K_VALUES, seeds: int = SEEDS, **head) -> list[dict]:
+    """Accuracy on untaught tracks with K taught per family (families with more than K tracks)."""
+    rows = []
+    for k in ks:
+        eligible = [f for f in range(len(data.names)) if (data.y == f).sum() > k]
+        base_acc, head_acc = [], []
+        for seed in range(seeds):
+            rng = np.random.default_rng([seed, k])
+            taught = np.concatenate([_choose(rng, data.y, f, k) for f in eligible])
+            test = np.setdiff1d(np.arange(len(data.y)), taught)
+            out = relabel(
+                data.embeddings, data.base, data.names, [(int(i), data.names[data.y[i]]) for i in taught], **head
+            )
+            head_acc.append(float((out.probabilities[test].argmax(axis=1) == data.y[test]).mean()))
+            base_acc.append(float((data.base[test].argmax(axis=1) == data.y[test]).mean()))
+        rows.append(
+            {
+                "k": k,
+                "families_taught": len(eligible),
+                "test_tracks": int(len(data.y) - k * len(eligible)),
+                "base_accuracy": float(np.mean(base_acc)),
+                "head_accuracy": float(np.mean(head_acc)),
+                "head_accuracy_std": float(np.std(head_acc)),
+            }
+        )
+    return rows
+
+
+def custom_genre_curve(data: LabelledSet, ks: Sequence[int] = K_VALUES, seeds: int = SEEDS, **head) -> list[dict]:
+    """Each family hidden from the base model and taught K times under a new name: recall, precision."""
+    rows = []
+    for k in ks:
+        recalls, precisions = [], []
+        families = [f for f in range(len(data.names)) if (data.y == f).sum() > k]
+        for f in families:
+            keep = [j for j in range(len(data.names)) if j != f]
+            base = data.base[:, keep]
+            base = base / base.sum(axis=1, keepdims=True)
+            names = tuple(data.names[j] for j in keep)
+            for seed in range(seeds):
+                taught = _choose(np.random.default_rng([seed, k, f]), data.y, f, k)
+                test = np.setdiff1d(np.arange(len(data.y)), taught)
+                out = relabel(data.embeddings, base, names, [(int(i), "custom") for i in taught], **head)
+                said = out.probabilities[test].argmax(axis=1) == len(names)  # the new column
+                truth = data.y[test] == f
+                recalls.append(float((said & truth).sum() / truth.sum()))
+                if said.any():
+                    precisions.append(float((said & truth).sum() / said.sum()))
+        rows.append(
+            {
+                "k": k,
+                "families": len(families),
+                "recall": float(np.mean(recalls)),
+                "precision": float(np.mean(precisions)) if precisions else None,
+            }
+        )
+    return rows
+
+
+#: Kernel widths compared in the report (the shipped one is :data:`bot.listen.server_head.BANDWIDTH`).
+BANDWIDTHS = (0.04, 0.08, 0.12)
+
+
+def sensitivity(data: LabelledSet, k: int = 3, seeds: int = SEEDS) -> list[dict]:
+    """Family accuracy and custom-genre recall at ``k`` taught, for each kernel width of :data:`BANDWIDTHS`."""
+    rows = []
+    for bandwidth in BANDWIDTHS:
+        [fam] = families_curve(data, ks=(k,), seeds=seeds, bandwidth=bandwidth)
+        [custom] = custom_genre_curve(data, ks=(k,), seeds=seeds, bandwidth=bandwidth)
+        rows.append(
+            {
+                "bandwidth": bandwidth,
+                "k": k,
+                **{f"families_{n}": v for n, v in fam.items() if n != "k"},
+                **{f"custom_{n}": v for n, v in custom.items() if n != "k"},
+            }
+        )
+    return rows
+
+
+def render(
+    families: list[dict], custom: list[dict], *, seeds: int, summary: str, widths: list[dict] | None = None
+) -> str:
+    lines = [
+        summary,
+        "",
+        f"Families (K taught per family, the rest classified; mean over {seeds} seeds):",
+        "",
+        "| K | families taught | untaught tracks | base model | base + server head |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in families:
+        lines.append(
+            f"| {r['k']} | {r['families_taught']} | {r['test_tracks']} | {r['base_accuracy']:.3f} |"
+            f" {r['head_accuracy']:.3f} ± {r['head_accuracy_std']:.3f} |"
+        )
+    lines += [
+        "",
+        "A custom genre (each family in turn hidden from the base model, taught K times under a new name):",
+        "",
+        "| K | families tried | recall | precision |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for r in custom:
+        precision = "–" if r["precision"] is None else f"{r['precision']:.3f}"
+        lines.append(f"| {r['k']} | {r['families']} | {r['recall']:.3f} | {precision} |")
+    if widths:
+        lines += [
+            "",
+            f"Kernel width (K = {widths[0]['k']}; chosen on these same tracks, so optimistic):",
+            "",
+            "| width | families accuracy | custom recall | custom precision |",
+            "| ---: | ---: | ---: | ---: |",
+        ]
+        for r in widths:
+            precision = "–" if r["custom_precision"] is None else f"{r['custom_precision']:.3f}"
+            lines.append(
+                f"| {r['bandwidth']:.2f} | {r['families_head_accuracy']:.3f} | {r['custom_recall']:.3f} | {precision} |"
+            )
+    return "\n".join(lines)
+
+
+def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, str]:
+    """The family model's labelled data with out-of-fold base distributions (needs ../shared)."""
+    from pathlib import Path
+
+    from bot.listen import families, family_fit, family_training
+
+    cache = Path.home() / ".cache" / "crate" / "families"
+    items = [i for i in family_training.load_items(Path(gtzan_dir), cache / "extracted") if i.family]
+    features = family_training.cached_features(items, cache / "features", log=log)
+    dataset = family_training.build_dataset(items, features)
+    manifest = families.default_model().manifest
+    cv = manifest.get("cross_validation", {})
+    chosen = cv.get("chosen", "prior")
+    spec = family_fit.candidates().get(chosen)
+    prior_w = families.prior_matrix(*family_fit._tag_names())
+    raw = family_fit.cross_validated(dataset.inputs, dataset.y, dataset.groups, prior_w, spec)
+    temperature = float(cv.get("temperature", 1.0))
+    base = families.softmax(np.log(np.clip(raw, 1e-12, 1)) / temperature)
+    data = LabelledSet(dataset.inputs.block("msd_pen"), base, dataset.y, families.FAMILIES)
+    sources = sorted({i.source for i in dataset.items})
+    summary = (
+        f"{len(dataset.y)} labelled tracks ({', '.join(sources)}); base model: {chosen}, out-of-fold"
+        f" ({family_fit.FOLDS}-fold grouped CV, temperature {temperature:.2f})."
+    )
+    return data, summary

@@ -1,0 +1,128 @@
+"""A server's own genre head: what its members taught Crate, blended with the base family model.
+
+Pure numpy over arrays the store already keeps (no audio, no re-decoding), so relabelling a
+whole catalog after a correction is one matrix product:
+
+- **Majority.** Each member gives at most one answer per track (:class:`~bot.catalog.Correction`);
+  a track is *taught* the genre most of its correctors chose. A tie teaches nothing until someone
+  breaks it. Genre names compare without case ("City Pop" = "city pop"); the first spelling wins.
+- **Evidence.** For every catalog track ``x`` and every taught track ``t`` of genre ``g``, the
+  kernel ``k(x, t) = exp((cos(x, t) - 1) / BANDWIDTH)`` over the tracks' musicnn embeddings is 1
+  for the same sound and falls off fast for different sounds (a soft nearest neighbour).
+  ``E_g(x) = sum of k(x, t)`` over the tracks taught ``g``; a taught track's own answer counts
+  :data:`SELF_WEIGHT` times.
+- **Blend.** ``p(x) = (PRIOR_WEIGHT * base(x) + E(x)) / (PRIOR_WEIGHT + sum_g E_g(x))``: the base
+  model's distribution is a prior worth :data:`PRIOR_WEIGHT` identical taught tracks. Far from
+  anything taught, the base model keeps its say; near two or three taught tracks, the server's
+  answer wins. A genre the base model does not have (a custom one) starts at zero and gets
+  probability only from evidence: once taught, it is answerable for tracks that sound like it.
+
+The base distribution is always the base model's (stored per track), never a previous head's
+output, so relabelling is idempotent and forgetting a member's corrections undoes what they taught.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.catalog import Correction
+from bot.genres import key
+
+#: Kernel width over cosine similarity: similarity 0.92 weighs exp(-1) = 0.37, 0.8 weighs 0.08.
+BANDWIDTH = 0.08
+#: How many identical taught tracks the base model's distribution is worth.
+PRIOR_WEIGHT = 0.25
+#: How many times a taught track's own answer counts for itself (members' word beats the model's).
+SELF_WEIGHT = 4.0
+
+
+def majority(corrections: Iterable[Correction]) -> dict[int, str]:
+    """track id -> the genre most of its correctors chose (ties: no entry)."""
+    spelling: dict[str, str] = {}
+    votes: dict[int, Counter[str]] = {}
+    for c in corrections:
+        name = genre_key(c.genre)
+        spelling.setdefault(name, c.genre)
+        votes.setdefault(c.track_id, Counter())[name] += 1
+    taught: dict[int, str] = {}
+    for track_id, counter in votes.items():
+        (first, n), *rest = counter.most_common()
+        if not rest or rest[0][1] < n:
+            taught[track_id] = spelling[first]
+    return taught
+
+
+def genre_key(name: str) -> str:
+    """How genre names compare: :func:`bot.genres.key` ("City Pop" = "city-pop"), or for a name
+    with no ASCII letter or digit ("民謡"), its case-folded words."""
+    return key(name) or " ".join(name.casefold().split())
+
+
+@dataclass(frozen=True)
+class Relabelled:
+    """Every catalog track's distribution over ``names`` (rows in the order of the input)."""
+
+    names: tuple[str, ...]  # the base model's genres, then the server's own, in first-taught order
+    probabilities: np.ndarray  # float64[n, len(names)], rows sum to 1
+
+    def ranked(self, row: int) -> tuple[tuple[str, float], ...]:
+        """One track's ``(genre, probability)`` pairs, most probable first (ties: names order)."""
+        p = self.probabilities[row]
+        order = np.argsort(-p, kind="stable")
+        return tuple((self.names[i], float(p[i])) for i in order)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def relabel(
+    embeddings: np.ndarray,
+    base: np.ndarray,
+    base_names: Sequence[str],
+    taught: Sequence[tuple[int, str]],
+    *,
+    bandwidth: float = BANDWIDTH,
+    prior_weight: float = PRIOR_WEIGHT,
+    self_weight: float = SELF_WEIGHT,
+) -> Relabelled:
+    """Blend the base distributions ``base`` [n, len(base_names)] with what was taught.
+
+    ``embeddings`` [n, d] are the same tracks' embeddings; ``taught`` lists (row, genre) pairs,
+    a genre being one of ``base_names`` (any case) or a name of the server's own. With nothing
+    taught the result is ``base`` itself (renormalized).
+    """
+    base = np.atleast_2d(np.asarray(base, dtype=np.float64))
+    x = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+    n = base.shape[0]
+    if x.shape[0] != n:
+        raise ValueError(f"{x.shape[0]} embeddings for {n} base distributions")
+    names = list(base_names)
+    index = {genre_key(name): i for i, name in enumerate(names)}
+    rows, columns = [], []
+    for row, genre in taught:
+        name = genre_key(genre)
+        if name not in index:
+            index[name] = len(names)
+            names.append(" ".join(genre.split()))
+        rows.append(int(row))
+        columns.append(index[name])
+    prior = np.zeros((n, len(names)))
+    prior[:, : base.shape[1]] = np.clip(base, 0.0, None)
+    totals = prior.sum(axis=1, keepdims=True)
+    prior = np.divide(prior, totals, out=np.full_like(prior, 1.0 / prior.shape[1]), where=totals > 0)
+    if not rows:
+        return Relabelled(tuple(names), prior)
+    unit = _unit(x)
+    kernel = np.exp((unit @ unit[rows].T - 1.0) / bandwidth)  # [n, m]
+    kernel[rows, np.arange(len(rows))] = self_weight
+    onehot = np.zeros((len(rows), len(names)))
+    onehot[np.arange(len(rows)), columns] = 1.0
+    evidence = kernel @ onehot  # [n, genres]
+    p = (prior_weight * prior + evidence) / (prior_weight + evidence.sum(axis=1, keepdims=True))
+    return Relabelled(tuple(names), p)

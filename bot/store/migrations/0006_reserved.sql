@@ -1,3 +1,0 @@
--- Placeholder for schema version 6, which another branch owns.
--- Migrations must be numbered without gaps; when that branch merges, its 0006 file replaces this
--- one (delete this file then). It changes nothing.

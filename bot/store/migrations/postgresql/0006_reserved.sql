@@ -1,3 +1,0 @@
--- PostgreSQL twin of ../0006_reserved.sql: the placeholder for schema version 6, which
--- another branch owns. It changes nothing; when that branch merges, its twin
--- (pending/0006_*.sql) replaces this file.

@@ -1,0 +1,113 @@
+"""The "Not right?" select under every track, and the modal that names a new genre.
+
+Anyone may pick the right family, one of the server's own genres, or "Something else…" (a
+modal asks for its name). The select's custom id carries the track, so it keeps working after a
+restart; the answer goes through :meth:`bot.crate.Crate.correct`, like ``/correct`` in the console
+and ``crate teach``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import discord
+
+from bot.describe import taught_text
+from bot.format import clip
+from bot.genres import DISPLAY_NAMES, FAMILIES
+from bot.teach import MAX_GENRE_NAME
+from cogs import replies
+from cogs.client import CrateBot
+
+#: Discord shows at most 25 options: the 14 families, "Something else…", and up to 10 of the server's own.
+CUSTOM_SHOWN = 25 - len(FAMILIES) - 1
+SOMETHING_ELSE = "new"
+_FAMILY, _CUSTOM = "f:", "c:"
+
+
+def _options(custom_genres: Sequence[str]) -> list[discord.SelectOption]:
+    options = [discord.SelectOption(label=DISPLAY_NAMES[f], value=_FAMILY + f) for f in FAMILIES]
+    options += [
+        discord.SelectOption(label=clip(g, 100), value=_CUSTOM + g, description="this server's own genre")
+        for g in list(custom_genres)[:CUSTOM_SHOWN]
+    ]
+    options.append(
+        discord.SelectOption(label="Something else…", value=SOMETHING_ELSE, description="name the genre", emoji="✏️")
+    )
+    return options
+
+
+class CorrectSelect(
+    replies.AnswersErrors,
+    discord.ui.DynamicItem[discord.ui.Select],
+    template=r"crate:correct:(?P<track>\d+)",
+):
+    """ "Not right?" under a track: any member tells Crate its genre, for this server."""
+
+    def __init__(self, track_id: int, custom_genres: Sequence[str] = ()):
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"crate:correct:{track_id}",
+                placeholder="Not right? Tell me the genre",
+                min_values=1,
+                max_values=1,
+                options=_options(custom_genres),
+            )
+        )
+        self.track_id = track_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]
+    ):
+        return cls(int(match["track"]))
+
+    async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
+        [value] = interaction.data.get("values", [])  # type: ignore[union-attr]
+        if value == SOMETHING_ELSE:
+            await interaction.response.send_modal(NewGenreModal(self.track_id))  # a modal must be the first answer
+            return
+        await correct(interaction, self.track_id, value.split(":", 1)[1])
+
+
+class NewGenreModal(discord.ui.Modal):
+    """Names a genre the families lack ("city pop", "fantasy orchestral")."""
+
+    name: discord.ui.TextInput = discord.ui.TextInput(
+        label="Which genre is it?",
+        custom_id="crate:newgenre:name",
+        placeholder="e.g. city pop, vaporwave, fantasy orchestral",
+        min_length=1,
+        max_length=MAX_GENRE_NAME,
+    )
+
+    def __init__(self, track_id: int):
+        # one id per opening: two members naming genres for the same track never share a modal
+        super().__init__(title="Name the genre", timeout=15 * 60, custom_id=f"crate:newgenre:{track_id}:{id(self)}")
+        self.track_id = track_id
+
+    async def on_submit(self, interaction: discord.Interaction[CrateBot]) -> None:  # type: ignore[override]
+        try:
+            await correct(interaction, self.track_id, self.name.value)
+        except Exception as error:
+            await replies.report_error(interaction, error)
+
+
+async def correct(interaction: discord.Interaction[CrateBot], track_id: int, genre: str) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
+    taught = await interaction.client.crate.correct(interaction.guild_id, interaction.user.id, genre, track_id)
+    await replies.send(interaction, content=taught_text(taught), ephemeral=True)
+
+
+async def add_correction(view: discord.ui.View, crate, guild_id: int | None, track_id: int) -> discord.ui.View:
+    """Put the "Not right?" select (on a row of its own) under a track's buttons."""
+    custom = await crate.custom_genres(guild_id) if guild_id is not None else []
+    select = CorrectSelect(track_id, custom)
+    select.item.row = 4
+    view.add_item(select)
+    return view
+
+
+async def setup(bot: CrateBot) -> None:
+    bot.add_dynamic_items(CorrectSelect)
