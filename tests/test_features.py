@@ -135,8 +135,9 @@ def test_each_frame_feature_equals_librosa(excerpts) -> None:
 def test_shipped_genre_model_gives_the_same_probabilities(excerpts) -> None:
     """The genre model was trained on librosa's features: on the numpy ones its output is unchanged."""
     from bot.listen.analyze import Listener
+    from bot.listen.head import default_model_path
 
-    listener = Listener.load(with_mtt=False)
+    listener = Listener.load(default_model_path(), with_mtt=False)  # the custom (crate train) model
     assert listener.genre_model is not None
     for path in EXAMPLES:
         decoded = decode_excerpts(path)

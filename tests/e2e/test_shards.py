@@ -17,7 +17,7 @@ from bot.shards import shard_of
 from cogs.client import sync_commands
 from tests.fakediscord import FakeDiscord, discord_pointed_at
 from tests.fakediscord.builders import FakeGuild, FakeUser, make_guild
-from tests.fakediscord.harness import crate_env, crate_process, settings_for
+from tests.fakediscord.harness import crate_env, crate_process, settings_for, wait_for_log
 
 pytestmark = pytest.mark.asyncio
 
@@ -61,8 +61,11 @@ async def test_each_process_answers_the_guilds_of_its_own_shard(tmp_path):
         logs = [tmp_path / f"shard-{shard}" / "crate.log" for shard in range(SHARDS)]
         for log in logs:
             log.parent.mkdir()
-        async with crate_process(envs[0], logs[0]), crate_process(envs[1], logs[1]):
+        async with crate_process(envs[0], logs[0]) as first, crate_process(envs[1], logs[1]) as second:
             sessions = await wait_for_shards(fake, SHARDS)
+            # on_ready (once each shard's guilds arrived) says which shards each process runs
+            await wait_for_log(first, logs[0], "shard 0 of 2 (primary)")
+            await wait_for_log(second, logs[1], "shard 1 of 2 (secondary)")
             # each connection was told about its own shard's guild only
             for shard, session in sessions.items():
                 created = [p["d"]["id"] for p in session.sent if p["t"] == "GUILD_CREATE"]
@@ -83,5 +86,3 @@ async def test_each_process_answers_the_guilds_of_its_own_shard(tmp_path):
         # exactly one process (the primary: the one running shard 0) synced the guild's commands
         guild_syncs = [r for r in fake.requests if r.startswith("PUT") and f"/guilds/{guilds[0].id}/commands" in r]
         assert len(guild_syncs) == 1, fake.requests
-        texts = [log.read_text() for log in logs]
-        assert "shard 0 of 2 (primary)" in texts[0] and "shard 1 of 2 (secondary)" in texts[1]
