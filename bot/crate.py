@@ -208,8 +208,16 @@ class Crate:
             await relabel_legacy(db)  # tracks analyzed before genre families (schema < 5)
             crate = cls(settings, db, pool, http)
             crate.titles.load(await store.track_titles(db))
-            await crate.apply_stored_settings()
-            yield crate
+            # Another process (a second shard, `crate index`) changed a server's tracks: its
+            # autocomplete titles reload at the next lookup. (The recommender's caches check the
+            # database at every request already.)
+            stop_listening = await db.listen_catalog(crate.titles.forget_guild)
+            try:
+                await crate.apply_stored_settings()
+                yield crate
+            finally:
+                if stop_listening is not None:
+                    await stop_listening()
 
     # ------------------------------------------------------------------ sharing music
 

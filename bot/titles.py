@@ -33,9 +33,10 @@ class TitleIndex:
     def __init__(self) -> None:
         self._guilds: dict[int, dict[int, TitleEntry]] = {}
         self.loaded = False  # True once every guild was loaded: a guild absent then has no tracks
+        self._stale: set[int] = set()  # guilds forgotten since: reloaded at their next lookup
 
     def has(self, guild_id: int) -> bool:
-        return self.loaded or guild_id in self._guilds
+        return guild_id in self._guilds or (self.loaded and guild_id not in self._stale)
 
     def load(self, rows: Iterable[tuple[int, int, str, str | None, float]]) -> None:
         """Every guild at once, from ``(guild_id, id, title, top_genre, added_at)`` rows."""
@@ -44,9 +45,16 @@ class TitleIndex:
             guilds.setdefault(int(guild_id), {})[int(track_id)] = TitleEntry(track_id, title, top_genre, added_at)
         self._guilds = guilds
         self.loaded = True
+        self._stale.clear()
 
     def replace_guild(self, guild_id: int, rows: Iterable[tuple[int, int, str, str | None, float]]) -> None:
         self._guilds[guild_id] = {int(r[1]): TitleEntry(int(r[1]), r[2], r[3], r[4]) for r in rows}
+        self._stale.discard(guild_id)
+
+    def forget_guild(self, guild_id: int) -> None:
+        """Drop a guild's titles (another process changed its catalog): the next lookup reloads them."""
+        self._guilds.pop(guild_id, None)
+        self._stale.add(guild_id)
 
     def add(self, guild_id: int, track_id: int, title: str, top_genre: str | None, added_at: float) -> None:
         if self.has(guild_id):

@@ -24,6 +24,7 @@ from bot.config import ConfigError, Settings
 from bot.crate import Crate
 from bot.store import postgres, sessions
 from bot.store.postgres import WRITER_LOCK_KEY, postgres_sql, redacted
+from bot.titles import TitleIndex
 from tests.postgres_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,3 +219,37 @@ async def test_the_bot_on_postgresql_acknowledges_a_blocked_like_and_asks_to_ret
         raters = {r.user_id for r in await store.ratings_in_guild(db, guild.id)}
     bob, carol = (fake.member(guild, name).id for name in ("bob", "carol"))
     assert carol in raters and bob not in raters
+
+
+async def test_another_process_changing_a_catalog_makes_this_one_reload_its_titles(postgres_url, tmp_path):
+    """Tracks added, removed or relabelled by another process (a second shard, `crate index`)
+    reach this one as a NOTIFY: its autocomplete titles of that server are dropped and reloaded."""
+    async with store.Database.open(tmp_path / "crate.sqlite3") as sqlite_db:
+        assert await sqlite_db.listen_catalog(lambda guild_id: None) is None  # one file, one process
+    async with store.Database.open(postgres_url) as one, store.Database.open(postgres_url) as two:
+        await add(one, 1, "Before", 10, seed=1)
+        titles = TitleIndex()
+        titles.load(await store.track_titles(one))
+        changed: asyncio.Queue[int] = asyncio.Queue()
+
+        def on_change(guild_id: int) -> None:
+            titles.forget_guild(guild_id)
+            changed.put_nowait(guild_id)
+
+        stop = await one.listen_catalog(on_change)
+        assert stop is not None
+        try:
+            await add(one, 1, "Mine", 10, seed=2)  # this process's own change: it knows already
+            track, _ = await add(two, 2, "Theirs", 20, seed=3)
+            assert await asyncio.wait_for(changed.get(), 10) == 2  # first, so the own one was skipped
+            assert titles.has(1) and not titles.has(2)
+            titles.replace_guild(2, await store.track_titles(one, 2))
+            assert [e.title for e in titles.search(2, "the")] == ["Theirs"]
+
+            assert await store.delete_track(two, 2, track.id)
+            assert await asyncio.wait_for(changed.get(), 10) == 2
+            assert await store.set_shown_genres(two, 1, [(1, [("rock", 0.9)], True)]) == 1
+            assert await asyncio.wait_for(changed.get(), 10) == 1
+            assert not titles.has(1)
+        finally:
+            await stop()

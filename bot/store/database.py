@@ -410,6 +410,16 @@ class Database:
         if row is not None and row[0]:
             log.warning("WAL checkpoint of %s was blocked by another connection", self.path)
 
+    async def catalog_changed(self, guild_id: int) -> None:
+        """Tell Crate's other processes that ``guild_id``'s tracks changed (added, removed,
+        relabelled), so they drop what they cache of it. One SQLite file has no such channel:
+        nothing to do (a bot on SQLite is one process)."""
+
+    async def listen_catalog(self, on_change: Callable[[int], None]) -> Callable[[], Awaitable[None]] | None:
+        """Call ``on_change(guild_id)`` whenever *another* process reports :meth:`catalog_changed`;
+        returns the coroutine function that stops listening (None: this database has no channel)."""
+        return None
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` if the block raises.

@@ -63,6 +63,10 @@ _VERSION_TABLE = "crate_schema_version"
 T = TypeVar("T")
 
 
+#: The NOTIFY channel on which processes say that a guild's catalog changed (payload: the guild id).
+CATALOG_CHANNEL = "crate_catalog"
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     parts = urlsplit(url)
@@ -198,6 +202,31 @@ class PostgresDatabase(Database):
 
     async def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL has no WAL file beside the database to truncate."""
+
+    async def catalog_changed(self, guild_id: int) -> None:
+        """``NOTIFY crate_catalog, '<guild id>'``: delivered to the listeners when the surrounding
+        transaction commits (at once outside one); several for one guild in one transaction are one."""
+        await self.execute(f"SELECT pg_notify('{CATALOG_CHANNEL}', ?)", (str(int(guild_id)),))
+
+    async def listen_catalog(self, on_change: Callable[[int], None]) -> Callable[[], Awaitable[None]] | None:
+        """LISTEN on a connection of its own (the store's one connection runs transactions); a
+        notification sent by this process itself is skipped (it already knows)."""
+        own_pid = self._conn.get_server_pid()
+        listener = await _connect(self._url)
+
+        def received(_connection: Any, pid: int, _channel: str, payload: str) -> None:
+            if pid != own_pid:
+                with contextlib.suppress(ValueError):
+                    on_change(int(payload))
+
+        await listener.add_listener(CATALOG_CHANNEL, received)
+
+        async def stop() -> None:
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await listener.remove_listener(CATALOG_CHANNEL, received)
+            await listener.close()
+
+        return stop
 
     # -- driver hooks -----------------------------------------------------------------------
 

@@ -162,6 +162,7 @@ async def add_track(
         )
         if shared_by is not None:
             await shares.record_share(db, guild_id, shared_by, track_id, now=added_at)
+        await db.catalog_changed(guild_id)
 
     track = Track(
         id=track_id,
@@ -248,6 +249,8 @@ async def set_genres(
                 track_id,
             ),
         )
+    if changed:
+        await db.catalog_changed(guild_id)
     return changed > 0
 
 
@@ -353,7 +356,10 @@ async def count_tracks(db: Database, guild_id: int) -> int:
 
 async def delete_track(db: Database, guild_id: int, track_id: int) -> bool:
     """Remove a track; its shares and ratings go with it, members' last_track is cleared."""
-    return await db.execute("DELETE FROM tracks WHERE guild_id = ? AND id = ?", (guild_id, track_id)) > 0
+    deleted = await db.execute("DELETE FROM tracks WHERE guild_id = ? AND id = ?", (guild_id, track_id)) > 0
+    if deleted:
+        await db.catalog_changed(guild_id)
+    return deleted
 
 
 async def load_catalog(db: Database, guild_id: int) -> Catalog:
@@ -443,13 +449,16 @@ async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[i
     ids = sorted({int(track_id) for track_id in track_ids})
     if not ids:
         return 0
-    return await db.execute(
+    deleted = await db.execute(
         f"DELETE FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})"
         " AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.guild_id = tracks.guild_id AND s.track_id = tracks.id)"
         " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)"
         " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.guild_id = tracks.guild_id AND c.track_id = tracks.id)",
         (guild_id, json.dumps(ids)),
     )
+    if deleted:
+        await db.catalog_changed(guild_id)
+    return deleted
 
 
 async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
@@ -523,6 +532,7 @@ async def set_shown_genres(
             " ON CONFLICT (guild_id) DO UPDATE SET version = relabels.version + 1",
             (guild_id,),
         )
+        await db.catalog_changed(guild_id)
     return changed
 
 
