@@ -192,8 +192,19 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
+#: What BLAS/OpenMP read for their thread count when they load (numpy's OpenBLAS among them).
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _single_threaded_math() -> None:
-    """One BLAS thread: Crate's matrices are small, and extra threads cost more than they give."""
+    """One BLAS thread: Crate's matrices are small, and extra threads cost more than they give
+    (``crate classify`` took twice as long with two, spinning against each other).
+
+    The environment variables cover the libraries not loaded yet (the commands import numpy
+    lazily, after this), threadpoolctl those already loaded. A value set by the user is kept.
+    """
+    for variable in _THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
