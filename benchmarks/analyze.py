@@ -12,7 +12,9 @@ clip cut from it with ffmpeg:
                   call running both networks on all patches (also shown split: log-mel, both
                   networks; and, for reference, the MSD network alone on the same patches)
 * genre           assembling the excerpt vectors and the genre head's ``predict_proba`` (numpy arrays)
-* total           ``Listener.analyze`` end to end, timed on its own
+* total           ``Listener.analyze`` end to end, timed on its own (with the GTZAN genre head, which
+                  reads the handcrafted features; and with the packaged family model, what
+                  ``Listener.load()`` runs, which needs only the tempo of them)
 * seed pipeline   for comparison, the seed articles' recipe on the same files: ``librosa.load`` of
                   the whole file, then MFCC, chroma, spectral contrast and tonnetz (``--no-seed`` skips)
 
@@ -94,9 +96,10 @@ def _timed(function: Callable, *args):
 class Stages:
     """The stages of ``Listener.describe`` + ``analyze_decoded``, called as they call them."""
 
-    def __init__(self, listener, limits):
+    def __init__(self, listener, limits, family_listener=None):
         self.listener = listener
         self.limits = limits
+        self.family_listener = family_listener
 
     def run(self, path: Path) -> dict[str, float]:
         from bot.audio.decode import decode_excerpts, probe
@@ -138,6 +141,8 @@ class Stages:
             times[k] for k in ("probe+decode", "handcrafted features", "musicnn taggers", "genre classifier")
         )
         times["total: Listener.analyze"], _ = _timed(self.listener.analyze, path, self.limits)
+        if self.family_listener is not None:  # what Listener.load() runs: no handcrafted block, tempo only
+            times["  with the family model"], _ = _timed(self.family_listener.analyze, path, self.limits)
         return times
 
 
@@ -227,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         rss["after loading the genre model"] = _rss_now_mb()
         rss["peak before any analysis"] = _mb_self()
         listener = analyze.Listener(tagger, genre_model, mtt_tagger)
+        from bot.listen.families import default_model
+
+        family_listener = analyze.Listener(tagger, None, mtt_tagger, default_model())
         limits = AudioLimits()
-        stages = Stages(listener, limits)
+        stages = Stages(listener, limits, family_listener)
 
         first = {}
         for name, path in inputs.items():  # warm-up: untimed in the medians, reported as one-off

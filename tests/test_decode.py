@@ -103,6 +103,42 @@ def test_one_ffmpeg_run_returns_each_window_as_its_own_array(format_cuts):
         np.testing.assert_allclose(excerpt.samples, alone.samples, atol=1e-6)
 
 
+def _joined_with_validity(path: Path, windows: list[tuple[float, float]], channels: int) -> list[np.ndarray]:
+    """The previous decode: windows padded to length, a validity channel from ``aeval``, one concat."""
+    lengths = [round(length * SAMPLE_RATE) for _, length in windows]
+    command = ["ffmpeg", "-nostdin", "-v", "error"]
+    for start, length in windows:
+        command += ["-ss", f"{start:.3f}", "-t", f"{length + 0.5:.3f}", "-i", str(path)]
+    mix = "pan=mono|c0<" + "+".join(f"c{c}" for c in range(channels)) + "," if channels > 1 else ""
+    chains = [
+        f"[{i}:a:0]{mix}aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={SAMPLE_RATE},"
+        "aeval=exprs=val(0)|1:channel_layout=stereo,aformat=channel_layouts=stereo,"
+        f"apad=whole_len={n},atrim=end_sample={n}[w{i}]"
+        for i, n in enumerate(lengths)
+    ]
+    joined = "".join(f"[w{i}]" for i in range(len(windows)))
+    graph = ";".join(chains) + f";{joined}concat=n={len(windows)}:v=0:a=1[out]"
+    command += ["-filter_complex", graph, "-map", "[out]", "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
+    frames = np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<f4").reshape(-1, 2)
+    pieces = np.split(frames, np.cumsum(lengths)[:-1])
+    return [piece[: int(np.count_nonzero(piece[:, 1] > 0.5)), 0] for piece in pieces]
+
+
+@pytest.mark.parametrize("name", ["ogg-vorbis", "mp3", "flac"])
+def test_windows_are_the_samples_the_previous_decode_gave(name, format_cuts):
+    """Each window to its own file decodes the very samples of the former padded, joined stream."""
+    path = format_cuts[name]
+    info = probe(path)
+    windows = [(2.0, 3.0), (20.0, 1.5), (33.0, 6.0), (info.duration - 1.0, 6.0)]  # the last one runs past the end
+    ours = decode_windows(path, windows, info)
+    before = _joined_with_validity(path, windows, info.channels)
+    assert [e.start for e in ours] == [start for (start, _), piece in zip(windows, before) if len(piece)]
+    assert 0 < len(ours[-1].samples) < 6 * SAMPLE_RATE
+    for excerpt, piece in zip(ours, [p for p in before if len(p)], strict=True):
+        assert len(excerpt.samples) == len(piece)
+        np.testing.assert_allclose(excerpt.samples, piece, rtol=0, atol=1e-7)
+
+
 def test_probe_reports_container_codec_and_size(format_cuts):
     """Probing an m4a reads its metadata only: container, codec, channels, rate, size."""
     info = probe(format_cuts["m4a-aac"])

@@ -84,6 +84,24 @@ def test_summary_vectors_equal_librosa_on_real_music(excerpts, tmp_path) -> None
         assert ours[-1] == reference[-1]  # the tempo is one of the same discrete BPM values
 
 
+def test_tempo_alone_is_the_handcrafted_tempo(excerpts, tmp_path) -> None:
+    # Analysis without a custom genre model computes only the tempo: the same value, to the bit.
+    for samples in [*excerpts, _tone(tmp_path), np.zeros(6 * SAMPLE_RATE, np.float32)]:
+        assert features.excerpt_tempo(samples, SAMPLE_RATE) == handcrafted_features(samples, SAMPLE_RATE)[-1]
+
+
+def test_analysis_without_a_custom_model_skips_the_vectors_not_the_tempo() -> None:
+    from bot.listen.analyze import Listener
+
+    listener = Listener.load()  # the packaged family model: it reads the taggers' outputs only
+    assert listener.genre_model is None
+    decoded = decode_excerpts(EXAMPLES[0])
+    full, lean = listener.describe(decoded), listener.describe(decoded, with_vectors=False)
+    assert full.vectors is not None and lean.vectors is None
+    assert lean.tempo == full.tempo == float(np.median(full.vectors[:, -1]))
+    assert listener.analyze_decoded(decoded).tempo == full.tempo
+
+
 def test_tempo_of_a_beat_is_found(tmp_path) -> None:
     # 120 BPM pulses (one every 0.5 s): librosa's estimator with its 120 BPM prior.
     tempo = handcrafted_features(_tone(tmp_path), SAMPLE_RATE)[-1]
@@ -137,11 +155,12 @@ def test_shipped_genre_model_gives_the_same_probabilities(excerpts) -> None:
     from bot.listen.analyze import Listener
     from bot.listen.head import default_model_path
 
-    listener = Listener.load(default_model_path(), with_mtt=False)  # the custom (crate train) model
+    listener = Listener.load(default_model_path(), with_mtt=False)  # the GTZAN model (Listener.load(): families)
     assert listener.genre_model is not None
     for path in EXAMPLES:
         decoded = decode_excerpts(path)
         vectors = listener.describe(decoded).vectors
+        assert vectors is not None
         with_librosa = vectors.copy()
         for row, excerpt in enumerate(decoded.excerpts):
             with_librosa[row, -len(FEATURE_NAMES) :] = librosa_features(excerpt.samples, decoded.sample_rate)

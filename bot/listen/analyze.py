@@ -25,7 +25,7 @@ from bot.config import AudioLimits
 from bot.listen import musicnn
 from bot.listen.families import MODEL_FORMAT as FAMILY_MODEL_FORMAT
 from bot.listen.families import FamilyInputs, FamilyModel, default_model
-from bot.listen.features import FEATURE_NAMES, handcrafted_features
+from bot.listen.features import FEATURE_NAMES, excerpt_tempo, handcrafted_features
 from bot.listen.head import GenreHead, load_head
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
@@ -60,7 +60,7 @@ def block_columns(blocks: tuple[str, ...]) -> np.ndarray:
 class ExcerptFeatures:
     """What Crate hears in each excerpt of one track."""
 
-    vectors: np.ndarray  # float32[n_excerpts, sum(BLOCKS.values())]
+    vectors: np.ndarray | None  # float32[n_excerpts, sum(BLOCKS.values())]; None when not asked for
     tag_probs: np.ndarray  # float32[n_excerpts, 50]
     embeddings: np.ndarray  # float32[n_excerpts, 200]
     tempo: float
@@ -104,8 +104,12 @@ class Listener:
                 custom = load_head(Path(genre_model_path), feature_version=FEATURE_VERSION)
         return cls(tagger, custom, mtt, family)
 
-    def describe(self, decoded: DecodedAudio) -> ExcerptFeatures:
-        """Feature vectors for every excerpt of a decoded track."""
+    def describe(self, decoded: DecodedAudio, *, with_vectors: bool = True) -> ExcerptFeatures:
+        """Feature vectors for every excerpt of a decoded track.
+
+        ``with_vectors=False`` leaves ``vectors`` out (None): only a custom genre model reads
+        them, and their handcrafted block costs about as much again as the tempo alone.
+        """
         # One log-mel front end for both taggers; the patches of every excerpt go through both
         # networks in one call (musicnn.Taggers shares each convolution's im2col between them).
         patches = [musicnn.to_patches(musicnn.log_mel(excerpt.samples)) for excerpt in decoded.excerpts]
@@ -119,14 +123,23 @@ class Listener:
             return np.stack([values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]).astype(np.float32)
 
         embeddings_, tag_probs_ = per_excerpt(outputs[0].penultimate), per_excerpt(outputs[0].tag_probs)
-        handcrafted = np.stack([handcrafted_features(decoded.excerpts[i].samples, decoded.sample_rate) for i in heard])
-        vectors = np.concatenate([embeddings_, tag_probs_, handcrafted], axis=1)
+        vectors = None
+        if with_vectors:
+            handcrafted = np.stack(
+                [handcrafted_features(decoded.excerpts[i].samples, decoded.sample_rate) for i in heard]
+            )
+            vectors = np.concatenate([embeddings_, tag_probs_, handcrafted], axis=1)
+            tempos = handcrafted[:, -1]
+        else:  # the same value as the handcrafted block's last column, to the bit
+            tempos = np.array(
+                [excerpt_tempo(decoded.excerpts[i].samples, decoded.sample_rate) for i in heard], np.float32
+            )
         mtt_ = (
             (per_excerpt(outputs[1].tag_probs), per_excerpt(outputs[1].penultimate))
             if len(outputs) > 1
             else (None, None)
         )
-        return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(handcrafted[:, -1])), *mtt_)
+        return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempos)), *mtt_)
 
     def _tagger_set(self) -> musicnn.Taggers:
         taggers = tuple(t for t in (self.tagger, self.mtt_tagger) if t is not None)
@@ -139,11 +152,12 @@ class Listener:
         return self.analyze_decoded(decoded)
 
     def analyze_decoded(self, decoded: DecodedAudio) -> Analysis:
-        features = self.describe(decoded)
+        features = self.describe(decoded, with_vectors=self.genre_model is not None)
         tag_probs = features.tag_probs.mean(axis=0)
         genres: tuple[tuple[str, float], ...] = ()
         confident = False
         if self.genre_model is not None:
+            assert features.vectors is not None
             probabilities = self.genre_model.predict_proba(features.vectors).mean(axis=0)
             genres = ranked(self.genre_model.genres, probabilities)
             confident = genres[0][1] >= CUSTOM_CONFIDENT

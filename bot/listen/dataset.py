@@ -73,13 +73,14 @@ def extract_training_data(
     rows, labels, groups, kept, skipped = [], [], [], [], []
     for index, track in enumerate(tracks):
         try:
-            features = listener.describe(decode_for_training(track.path))
+            vectors = listener.describe(decode_for_training(track.path)).vectors
         except CrateError as error:
             skipped.append((track.path, error.user_message))
             continue
-        rows.append(features.vectors)
-        labels += [track.genre] * len(features.vectors)
-        groups += [len(kept)] * len(features.vectors)
+        assert vectors is not None  # describe's default: with_vectors=True
+        rows.append(vectors)
+        labels += [track.genre] * len(vectors)
+        groups += [len(kept)] * len(vectors)
         kept.append(track)
         progress(index + 1, len(tracks), track)
     if not rows:

@@ -61,12 +61,7 @@ FEATURE_NAMES: tuple[str, ...] = _feature_names()
 
 def handcrafted_features(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Summary statistics of the classic features for one excerpt, as float32[len(FEATURE_NAMES)]."""
-    y = np.ascontiguousarray(samples, dtype=np.float32)
-    y = y - y.mean()  # some real recordings carry a large DC offset that would skew ZCR and RMS
-    magnitude = stft_magnitude(y)  # [1 + N_FFT // 2, frames], librosa's layout
-    power = magnitude**2
-    mel = np.einsum("...ft,mf->...mt", power, _mel_basis(sample_rate), optimize=True)
-    mel_db = power_to_db(mel)
+    y, magnitude, power, mel_db = _spectra(samples, sample_rate)
     # Concert pitch (A440): estimating the tuning of every excerpt costs ~18 ms for no gain here.
     chroma = _normalize(np.einsum("cf,...ft->...ct", _chroma_basis(sample_rate), power, optimize=True), np.inf)
     freq = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
@@ -84,9 +79,32 @@ def handcrafted_features(samples: np.ndarray, sample_rate: int) -> np.ndarray:
         rms(magnitude),
     ]
     stacked = np.concatenate(frames, axis=0)
-    tempo = estimate_tempo(onset_strength(mel_db), sample_rate)
-    vector = np.concatenate([stacked.mean(axis=1), stacked.std(axis=1), [tempo]])
+    vector = np.concatenate([stacked.mean(axis=1), stacked.std(axis=1), [_tempo(mel_db, sample_rate)]])
     return np.nan_to_num(vector.astype(np.float32))
+
+
+def excerpt_tempo(samples: np.ndarray, sample_rate: int) -> float:
+    """The last entry of :func:`handcrafted_features` (the tempo, BPM) alone, for about half the cost.
+
+    For an analysis whose genre answer does not use the handcrafted features: the same
+    spectrogram and onset envelope, so the same value to the bit.
+    """
+    _, _, _, mel_db = _spectra(samples, sample_rate)
+    return float(np.nan_to_num(np.float32(_tempo(mel_db, sample_rate))))
+
+
+def _spectra(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The DC-free signal, its STFT magnitude and power, and the dB mel spectrogram."""
+    y = np.ascontiguousarray(samples, dtype=np.float32)
+    y = y - y.mean()  # some real recordings carry a large DC offset that would skew ZCR and RMS
+    magnitude = stft_magnitude(y)  # [1 + N_FFT // 2, frames], librosa's layout
+    power = magnitude**2
+    mel = np.einsum("...ft,mf->...mt", power, _mel_basis(sample_rate), optimize=True)
+    return y, magnitude, power, power_to_db(mel)
+
+
+def _tempo(mel_db: np.ndarray, sample_rate: int) -> float:
+    return estimate_tempo(onset_strength(mel_db), sample_rate)
 
 
 # --------------------------------------------------------------------------- the spectrogram
