@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 from typing import Literal
 
 import discord
@@ -77,31 +76,12 @@ def who_embed(who: WhoLikes) -> discord.Embed:
     return embed
 
 
-class WhoLikesButton(
-    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:who:(?P<track>\d+)"
-):
+class WhoLikesButton(replies.IdButton, kind="who", emoji="👥", label="Who likes this"):
     """👥 Who likes this, under a track: only the member who clicks sees the answer."""
-
-    def __init__(self, track_id: int):
-        super().__init__(
-            discord.ui.Button(
-                emoji="👥",
-                label="Who likes this",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"crate:who:{track_id}",
-            )
-        )
-        self.track_id = track_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
-    ):
-        return cls(int(match["track"]))
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await replies.defer(interaction, ephemeral=True)
-        who = await interaction.client.crate.who_likes(interaction.guild_id, self.track_id)
+        who = await interaction.client.crate.who_likes(interaction.guild_id, self.target_id)
         await replies.send(interaction, embed=who_embed(who), ephemeral=True)
 
 

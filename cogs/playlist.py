@@ -7,7 +7,6 @@ cog to open a session when ``/playlist play`` needs one.
 from __future__ import annotations
 
 import io
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -62,32 +61,13 @@ def export_files(export: PlaylistExport, names) -> list[discord.File]:
     ]
 
 
-class SavePlaylistButton(
-    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:saveplaylist:(?P<session>\d+)"
-):
+class SavePlaylistButton(replies.IdButton, kind="saveplaylist", emoji="💾", label="Save as playlist"):
     """On a session's summary: save what played as a playlist owned by whoever clicks."""
-
-    def __init__(self, session_id: int):
-        super().__init__(
-            discord.ui.Button(
-                emoji="💾",
-                label="Save as playlist",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"crate:saveplaylist:{session_id}",
-            )
-        )
-        self.session_id = session_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
-    ):
-        return cls(int(match["session"]))
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await replies.defer(interaction, ephemeral=True)  # acknowledge before writing
         saved = await interaction.client.crate.playlists.save_session(
-            interaction.guild_id, caller_of(interaction), self.session_id
+            interaction.guild_id, caller_of(interaction), self.target_id
         )
         await replies.send(
             interaction,

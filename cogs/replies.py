@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+import re
+from typing import Any, ClassVar
 
 import discord
 
@@ -73,3 +74,37 @@ class AnswersErrors:
             await self.answer(interaction)
         except Exception as error:
             await report_error(interaction, error)
+
+
+class IdButton(AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"(?!)"):
+    """A persistent button that carries one id (a track's, a session's) in its custom id,
+    ``crate:<kind>:<id>``, so it keeps working after a restart. A subclass names its kind and its
+    look, and implements :meth:`answer` with :attr:`target_id`::
+
+        class SkipButton(IdButton, kind="skip", emoji="⏭", label="Next", style=discord.ButtonStyle.primary): ...
+    """
+
+    emoji: ClassVar[str]
+    label: ClassVar[str]
+    style: ClassVar[discord.ButtonStyle]
+    kind: ClassVar[str]
+
+    def __init_subclass__(
+        cls, *, kind: str, emoji: str, label: str, style: discord.ButtonStyle = discord.ButtonStyle.secondary
+    ) -> None:
+        super().__init_subclass__(template=rf"crate:{kind}:(?P<id>\d+)")
+        cls.kind, cls.emoji, cls.label, cls.style = kind, emoji, label, style
+
+    def __init__(self, target_id: int):
+        super().__init__(
+            discord.ui.Button(
+                emoji=self.emoji, label=self.label, style=self.style, custom_id=f"crate:{self.kind}:{target_id}"
+            )
+        )
+        self.target_id = target_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+    ) -> IdButton:
+        return cls(int(match["id"]))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 
 import discord
 from discord import app_commands
@@ -56,29 +55,13 @@ def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.V
 # ------------------------------------------------------------------ the ⏭ button
 
 
-class SkipButton(
-    replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], template=r"crate:skip:(?P<session>\d+)"
-):
+class SkipButton(replies.IdButton, kind="skip", emoji="⏭", label="Next", style=discord.ButtonStyle.primary):
     """⏭ on the now-playing message: the host moves on, anyone else votes."""
-
-    def __init__(self, session_id: int):
-        super().__init__(
-            discord.ui.Button(
-                emoji="⏭", label="Next", style=discord.ButtonStyle.primary, custom_id=f"crate:skip:{session_id}"
-            )
-        )
-        self.session_id = session_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
-    ):
-        return cls(int(match["session"]))
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
         await replies.defer(interaction, ephemeral=True)  # answer first: picking and editing can wait
-        session = await cog.service.by_id(interaction.guild_id, self.session_id)
+        session = await cog.service.by_id(interaction.guild_id, self.target_id)
         text = await cog.move_on(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
         await replies.send(interaction, content=text, ephemeral=True)
 
