@@ -8,9 +8,10 @@ clip cut from it with ffmpeg:
 
 * probe + decode  ``bot.audio.decode.decode_excerpts`` (ffprobe + one ffmpeg for 3 x 6 s)
 * handcrafted     ``features.handcrafted_features`` on each excerpt
-* musicnn         ``musicnn.log_mel`` -> ``to_patches`` for each excerpt, then one ``musicnn.Taggers``
-                  call running both networks on all patches (also shown split: log-mel, both
-                  networks; and, for reference, the MSD network alone on the same patches)
+* musicnn         ``musicnn.excerpt_patches`` for each excerpt (the log-mel of its first 3-s patch),
+                  then one ``musicnn.Taggers`` call running both networks on all patches (also shown
+                  split: log-mel, both networks; and, for reference, the MSD network alone on the
+                  same patches)
 * genre           assembling the excerpt vectors and the genre head's ``predict_proba`` (numpy arrays)
 * total           ``Listener.analyze`` end to end, timed on its own (with the GTZAN genre head, which
                   reads the handcrafted features; and with the packaged family model, what
@@ -115,7 +116,7 @@ class Stages:
         times["handcrafted features"] = CLOCK() - start
 
         start = CLOCK()
-        patches = np.concatenate([musicnn.to_patches(musicnn.log_mel(e.samples)) for e in decoded.excerpts])
+        patches = np.concatenate([musicnn.excerpt_patches(e.samples) for e in decoded.excerpts])
         logmel_time = CLOCK() - start
         network_time, outputs = _timed(self.listener._tagger_set().predict, patches)
         times["musicnn taggers"] = logmel_time + network_time

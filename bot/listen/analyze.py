@@ -30,7 +30,8 @@ from bot.listen.head import GenreHead, load_head
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
 FEATURE_VERSION = (
-    "crate-features/2: musicnn-msd penultimate(200) + tags(50) + handcrafted(99, chroma at A440) @16kHz, 6 s excerpts"
+    "crate-features/3: musicnn-msd penultimate(200) + tags(50) of one 3-s patch per excerpt"
+    " + handcrafted(99, chroma at A440, whole excerpt) @16kHz, 6 s excerpts"
 )
 
 #: A custom (``crate train``) model's top genre is stated as sure from this probability up.
@@ -110,9 +111,10 @@ class Listener:
         ``with_vectors=False`` leaves ``vectors`` out (None): only a custom genre model reads
         them, and their handcrafted block costs about as much again as the tempo alone.
         """
-        # One log-mel front end for both taggers; the patches of every excerpt go through both
-        # networks in one call (musicnn.Taggers shares each convolution's im2col between them).
-        patches = [musicnn.to_patches(musicnn.log_mel(excerpt.samples)) for excerpt in decoded.excerpts]
+        # One log-mel front end for both taggers; the taggers hear the first 3-s patch of each
+        # excerpt (musicnn.excerpt_patches), all excerpts' through both networks in one call
+        # (musicnn.Taggers shares each convolution's im2col between them).
+        patches = [musicnn.excerpt_patches(excerpt.samples) for excerpt in decoded.excerpts]
         heard = [i for i, p in enumerate(patches) if len(p)]
         if not heard:
             raise TooShort()

@@ -27,6 +27,9 @@ from bot.listen import families
 #: Where the shared data and models are during development (never read at run time).
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SOURCES = families.ASSETS / "sources.json"
+#: Part of every cached file's key: bump it whenever what :func:`extract` hears changes
+#: (v2: one 3-s patch per excerpt, ``musicnn.excerpt_patches``).
+CACHE_VERSION = "v2"
 
 
 @dataclass(frozen=True)
@@ -40,31 +43,27 @@ class Item:
     kind: str  # "clip" (short labelled clip: tile it) or "track" (full track: analysis excerpts)
 
 
-def _taggers():
-    from bot.listen import musicnn
+def _listener():
+    from bot.listen.analyze import Listener
 
-    msd = musicnn.Musicnn.load()
-    mtt = musicnn.Musicnn.load(SHARED / "models" / "musicnn-mtt" / "weights.npz")
-    return msd, mtt
+    return Listener.load(with_genres=False)  # both taggers, as analysis loads them
 
 
-def extract(path: Path, kind: str, taggers) -> dict[str, np.ndarray]:
-    """Per-excerpt outputs of both taggers for one file (the analysis' excerpts for a track)."""
+def extract(path: Path, kind: str, listener) -> dict[str, np.ndarray]:
+    """Per-excerpt outputs of both taggers for one file (the analysis' excerpts for a track), heard
+    by analysis' own :meth:`Listener.describe`, so training never hears other patches than analysis."""
     from bot.audio.decode import decode_excerpts
-    from bot.listen import musicnn
     from bot.listen.dataset import decode_for_training
 
     decoded = decode_for_training(path) if kind == "clip" else decode_excerpts(path)
-    rows: dict[str, list[np.ndarray]] = {"msd_tags": [], "msd_pen": [], "mtt_tags": [], "mtt_pen": []}
-    for excerpt in decoded.excerpts:
-        patches = musicnn.to_patches(musicnn.log_mel(excerpt.samples))
-        if len(patches) == 0:
-            continue
-        for name, tagger in zip(("msd", "mtt"), taggers):
-            out = tagger.predict(patches)
-            rows[f"{name}_tags"].append(out.tag_probs.mean(axis=0))
-            rows[f"{name}_pen"].append(out.penultimate.mean(axis=0))
-    return {k: np.stack(v).astype(np.float32) for k, v in rows.items()}
+    heard = listener.describe(decoded, with_vectors=False)
+    rows = {
+        "msd_tags": heard.tag_probs,
+        "msd_pen": heard.embeddings,
+        "mtt_tags": heard.mtt_tag_probs,
+        "mtt_pen": heard.mtt_embeddings,
+    }
+    return {k: np.asarray(v, dtype=np.float32) for k, v in rows.items()}
 
 
 def cached_features(
@@ -72,18 +71,18 @@ def cached_features(
 ) -> list[dict[str, np.ndarray] | None]:
     """Features of every item, from ``cache`` when there, else extracted (and cached)."""
     cache.mkdir(parents=True, exist_ok=True)
-    taggers = None
+    listener = None
     out = []
     for i, item in enumerate(items):
-        key = hashlib.sha256(f"{item.path}|{item.kind}|v1".encode()).hexdigest()[:20]
+        key = hashlib.sha256(f"{item.path}|{item.kind}|{CACHE_VERSION}".encode()).hexdigest()[:20]
         target = cache / f"{key}.npz"
         if not target.exists() and cached_only:
             out.append(None)
             continue
         if not target.exists():
-            taggers = taggers or _taggers()
+            listener = listener or _listener()
             try:
-                features = extract(item.path, item.kind, taggers)
+                features = extract(item.path, item.kind, listener)
             except Exception as error:  # noqa: BLE001 - a bad file is reported and skipped
                 log(f"[{i + 1}/{len(items)}] skipped {item.path}: {error}")
                 out.append(None)

@@ -50,12 +50,21 @@ def read_manifest(directory: Path, feature_version: str) -> dict:
             f"{directory} is not a Crate genre model of format {MODEL_FORMAT} (found {manifest.get('format')!r})."
         )
     if manifest.get("feature_version") != feature_version:
+        trained_on = manifest.get("dataset")
         raise GenreModelError(
-            f"The genre model in {directory} was trained on different features "
-            f"({manifest.get('feature_version')!r}); this Crate computes {feature_version!r}. "
-            "Retrain it with `crate train DATASET_DIR`."
+            f"The genre model in {directory} was trained on features this Crate no longer computes "
+            f"({_version_name(manifest.get('feature_version'))}; this Crate computes "
+            f"{_version_name(feature_version)}), so it cannot be used. Retrain it on the same labeled folder"
+            + (f" (it was trained on {trained_on!r})" if isinstance(trained_on, str) else "")
+            + f": `crate train DATASET_DIR --out {directory}`.",
+            detail=f"model: {manifest.get('feature_version')!r}; Crate: {feature_version!r}",
         )
     return manifest
+
+
+def _version_name(feature_version: object) -> str:
+    """``crate-features/2`` of ``crate-features/2: what the features are``."""
+    return str(feature_version).split(":")[0] if feature_version else "no feature version"
 
 
 def sha256(path: Path) -> str:
