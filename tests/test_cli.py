@@ -105,9 +105,12 @@ def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json)
         assert sum(g["probability"] for g in record["genres"]) == pytest.approx(1.0, abs=0.002)
     # The ambient singularity track and the nexuiz tracks do not sound alike to the tagger.
     by_name = {Path(r["path"]).name: r for r in map(json.loads, done.stdout.splitlines())}
-    # Families: the ambient track is ambient (or electronic, its runner-up), never a GTZAN-ten guess
+    # Families: the ambient track is ambient (or electronic), never a GTZAN-ten guess first. Both
+    # are in its top three: since the taggers hear one 3-s patch per excerpt (crate-features/3)
+    # this 20-s excerpt's runner-up is classical (ambient 31 %, classical 24 %, electronic 17 %).
     awakening = [g["genre"] for g in by_name["singularity-awakening.ogg"]["genres"]]
-    assert set(awakening[:2]) <= {"ambient", "electronic"}, awakening[:3]
+    assert awakening[0] in {"ambient", "electronic"}, awakening[:3]
+    assert {"ambient", "electronic"} <= set(awakening[:3]), awakening[:3]
     assert by_name["nexuiz-brainsukker.ogg"]["genres"][0]["genre"] == "electronic"
     assert by_name["singularity-awakening.ogg"]["tags"][0]["tag"] == "ambient"
     assert by_name["nexuiz-brainsukker.ogg"]["tags"][0]["tag"] == "electronic"
