@@ -90,7 +90,7 @@ def test_real_track_in_every_format_decodes_to_three_correlated_windows(name, fo
         assert best_correlation(reference_at(reference_wav, excerpt, slack), excerpt.samples) > 0.9, name
 
 
-def test_one_ffmpeg_run_returns_each_window_as_its_own_array(format_cuts):
+def test_one_decode_returns_each_window_as_its_own_array(format_cuts):
     """Three windows decoded together equal the same windows decoded one at a time."""
     path = format_cuts["flac"]
     info = probe(path)
@@ -103,40 +103,53 @@ def test_one_ffmpeg_run_returns_each_window_as_its_own_array(format_cuts):
         np.testing.assert_allclose(excerpt.samples, alone.samples, atol=1e-6)
 
 
-def _joined_with_validity(path: Path, windows: list[tuple[float, float]], channels: int) -> list[np.ndarray]:
-    """The previous decode: windows padded to length, a validity channel from ``aeval``, one concat."""
-    lengths = [round(length * SAMPLE_RATE) for _, length in windows]
-    command = ["ffmpeg", "-nostdin", "-v", "error"]
-    for start, length in windows:
-        command += ["-ss", f"{start:.3f}", "-t", f"{length + 0.5:.3f}", "-i", str(path)]
+def _ffmpeg_window(path: Path, start: float, length: float, channels: int) -> np.ndarray:
+    """A window as the former decode made it: one ffmpeg CLI run seeking on the input, the same
+    downmix (``pan``), ``aformat`` to 16 kHz float mono, at most ``n`` samples."""
+    n = round(length * SAMPLE_RATE)
     mix = "pan=mono|c0<" + "+".join(f"c{c}" for c in range(channels)) + "," if channels > 1 else ""
-    chains = [
-        f"[{i}:a:0]{mix}aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={SAMPLE_RATE},"
-        "aeval=exprs=val(0)|1:channel_layout=stereo,aformat=channel_layouts=stereo,"
-        f"apad=whole_len={n},atrim=end_sample={n}[w{i}]"
-        for i, n in enumerate(lengths)
-    ]
-    joined = "".join(f"[w{i}]" for i in range(len(windows)))
-    graph = ";".join(chains) + f";{joined}concat=n={len(windows)}:v=0:a=1[out]"
-    command += ["-filter_complex", graph, "-map", "[out]", "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
-    frames = np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<f4").reshape(-1, 2)
-    pieces = np.split(frames, np.cumsum(lengths)[:-1])
-    return [piece[: int(np.count_nonzero(piece[:, 1] > 0.5)), 0] for piece in pieces]
+    chain = f"{mix}aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={SAMPLE_RATE},atrim=end_sample={n}"
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{start:.3f}", "-t", f"{length + 0.5:.3f}", "-i", str(path)]
+    command += ["-af", chain, "-f", "f32le", "pipe:1"]
+    return np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<f4")
 
 
-@pytest.mark.parametrize("name", ["ogg-vorbis", "mp3", "flac"])
-def test_windows_are_the_samples_the_previous_decode_gave(name, format_cuts):
-    """Each window to its own file decodes the very samples of the former padded, joined stream."""
+def _rms(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(a - b, dtype=np.float64))))
+
+
+@pytest.mark.parametrize("name", ["ogg-vorbis", "mp3", "flac", "opus", "m4a-aac"])
+def test_windows_agree_with_the_ffmpeg_command_they_replace(name, format_cuts, reference_wav):
+    """In-process decoding (PyAV) gives each window the length the ffmpeg CLI gave (a window cut
+    short by the end of the file: up to 2 ms more), and the same music: correlation > 0.97, samples
+    within 0.15. The CLI (ffmpeg 5.1) starts up to one source sample (21 us) early after a seek,
+    which alone makes differences up to ~0.12 on real music; so each window is also compared with
+    the WAV the file was encoded from, at the same start: ours is never further from it than the
+    CLI's, and a lossless FLAC gives the WAV's very samples."""
     path = format_cuts[name]
     info = probe(path)
     windows = [(2.0, 3.0), (20.0, 1.5), (33.0, 6.0), (info.duration - 1.0, 6.0)]  # the last one runs past the end
     ours = decode_windows(path, windows, info)
-    before = _joined_with_validity(path, windows, info.channels)
-    assert [e.start for e in ours] == [start for (start, _), piece in zip(windows, before) if len(piece)]
+    source = probe(reference_wav)
+    assert [e.start for e in ours] == [start for start, _ in windows]
     assert 0 < len(ours[-1].samples) < 6 * SAMPLE_RATE
-    for excerpt, piece in zip(ours, [p for p in before if len(p)], strict=True):
-        assert len(excerpt.samples) == len(piece)
-        np.testing.assert_allclose(excerpt.samples, piece, rtol=0, atol=1e-7)
+    for (start, length), excerpt in zip(windows[:-1], ours, strict=False):
+        before = _ffmpeg_window(path, start, length, info.channels)
+        assert len(excerpt.samples) == len(before), (start, name)
+        assert np.corrcoef(excerpt.samples, before)[0, 1] > 0.97, (start, name)
+        assert np.max(np.abs(excerpt.samples - before)) < 0.15, (start, name)
+        (truth,) = decode_windows(reference_wav, [(start, length)], source)
+        assert _rms(excerpt.samples, truth.samples) <= _rms(before, truth.samples) + 1e-5, (start, name)
+        if name == "flac":
+            np.testing.assert_allclose(excerpt.samples, truth.samples, rtol=0, atol=1e-6)
+    # The window cut by the end: libav dates the last Ogg page's samples up to 64 samples early
+    # (the CLI too, less so after its own timestamp smoothing), and the CLI's resampler gave up to
+    # 16 samples fewer at the end; the audio is the source's all the same.
+    start, length = windows[-1]
+    extra = len(ours[-1].samples) - len(_ffmpeg_window(path, start, length, info.channels))
+    assert 0 <= extra <= 32, (name, extra)
+    around = reference_at(reference_wav, ours[-1], slack=0.01)
+    assert best_correlation(around, ours[-1].samples[: len(around) - 320]) > 0.97, name
 
 
 def test_probe_reports_container_codec_and_size(format_cuts):
