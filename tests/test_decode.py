@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
+from bot.audio import decode
 from bot.audio.decode import (
     SAMPLE_RATE,
     AudioInfo,
@@ -231,12 +232,79 @@ def test_two_hour_track_costs_what_a_four_minute_one_costs(long_track_2h, track_
 
 
 def test_decoding_that_takes_too_long_is_stopped(long_track_2h):
-    """An ffmpeg run over its time limit is killed and reported as a sentence, not a hang."""
+    """A decode over its time limit stops inside its packet loop and is reported as a sentence,
+    not a hang."""
     info = probe(long_track_2h, AudioLimits(max_duration=3 * 3600))
     with pytest.raises(CorruptAudio) as caught:
         decode_windows(long_track_2h, analysis_windows(info.duration), info, timeout=0.001)
     assert "too long" in caught.value.user_message
     assert_sentence(caught.value)
+
+
+def test_a_window_stops_after_its_packet_budget(format_cuts, monkeypatch):
+    """However many packets a file holds (empty ones decode to nothing and never fill a window),
+    one window reads at most _MAX_PACKETS of them, then the decode stops with a sentence."""
+    path = format_cuts["ogg-vorbis"]
+    info = probe(path)
+    assert decode_windows(path, [(10.0, 6.0)], info)  # a 6-s window needs a few hundred packets
+    monkeypatch.setattr(decode, "_MAX_PACKETS", 20)
+    with pytest.raises(CorruptAudio) as caught:
+        decode_windows(path, [(10.0, 6.0)], info)
+    assert "too long" in caught.value.user_message and "packets" in caught.value.detail
+    assert_sentence(caught.value)
+
+
+def _playlist(folder: Path, kind: str, segment: Path, suffix: str) -> Path:
+    """An HLS playlist or an ffconcat list pointing at a real audio file next to it."""
+    path = folder / f"{kind}{suffix}"
+    if kind == "hls":
+        path.write_text(
+            f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:40\n#EXTINF:40.0,\n{segment.name}\n#EXT-X-ENDLIST\n"
+        )
+    else:
+        path.write_text(f"ffconcat version 1.0\nfile {segment.name}\n")
+    return path
+
+
+@pytest.mark.parametrize(("kind", "own_suffix"), [("hls", ".m3u8"), ("concat", ".ffconcat")])
+def test_a_playlist_is_refused_in_process(kind, own_suffix, format_cuts, tmp_path):
+    """libav in-process keeps the file-protocol and demuxer whitelists. An HLS playlist or a concat
+    list pointing at a real track, which libav without the whitelists follows and decodes, is
+    refused by the decoder asked directly, under its own name or saved as .mp3 (and decode_excerpts
+    calls it not audio)."""
+    import av
+
+    segment = tmp_path / "segment.aac"
+    segment.write_bytes(format_cuts["aac-adts"].read_bytes())
+    real = _playlist(tmp_path, kind, segment, own_suffix)
+    with av.open(str(real)) as container:  # no whitelists: the playlist is followed
+        assert container.format.name == kind
+        assert next(container.decode(audio=0)).samples > 0
+    disguised = _playlist(tmp_path, kind, segment, ".mp3")
+    info = AudioInfo(duration=40.0, format_name="mp3", codec="mp3", channels=2, sample_rate=48_000, size=100)
+    for path in (real, disguised):
+        with pytest.raises(CorruptAudio) as caught:
+            decode_windows(path, [(0.0, 6.0)], info)
+        assert caught.value.detail.startswith("libav:")
+        assert_sentence(caught.value)
+    with pytest.raises(NotAudio) as refused:
+        decode_excerpts(disguised)
+    assert_sentence(refused.value)
+
+
+def test_windows_past_the_real_end_of_a_truncated_file_come_back_short(format_cuts, tmp_path):
+    """Decoding a half-OGG with the full file's metadata: windows in the first half are whole, the
+    one across the cut is short, the one past it is left out (never padded with silence)."""
+    source = format_cuts["ogg-vorbis"]
+    info = probe(source)
+    data = source.read_bytes()
+    path = tmp_path / "half.ogg"
+    path.write_bytes(data[: len(data) // 2])
+    excerpts = decode_windows(path, [(2.0, 6.0), (10.0, 6.0), (17.0, 6.0), (30.0, 6.0)], info)
+    assert [e.start for e in excerpts] == [2.0, 10.0, 17.0]
+    assert [len(e.samples) for e in excerpts[:2]] == [WINDOW, WINDOW]
+    assert 0 < len(excerpts[2].samples) < WINDOW
+    assert np.sqrt(np.mean(excerpts[2].samples[-SAMPLE_RATE // 10 :] ** 2)) > 1e-3  # real audio to its end
 
 
 def test_empty_file_is_refused(tmp_path):
