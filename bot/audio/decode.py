@@ -485,9 +485,13 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
     want = round((length + _INPUT_MARGIN) * rate)
     begin = round(target * rate)  # the first sample wanted, on the source's sample clock
     num, den = stream.time_base.numerator * rate, stream.time_base.denominator
-    planes: list[list[np.ndarray]] = []  # per plane: the kept parts of each frame, still in the decoder's format
+    # The window's bytes, still in the decoder's sample format, one buffer per plane. Copied out of
+    # each frame at once, so that libav reuses the frame's buffers (holding numpy views of them
+    # cost more than the decoding itself), and as bytes: a numpy call per frame costs more still.
+    kept: list[bytearray] = []
     shape = None
-    have = packets = 0
+    have = packets = step = 0
+    dtype = "<f4"
     expected = begin
     for packet in container.demux(stream):
         packets += 1
@@ -500,7 +504,8 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
             if shape is None:
                 shape = current
                 dtype, per = _frame_layout(frame)
-                planes = [[] for _ in range(1 if per > 1 else current[1])]
+                step = np.dtype(dtype).itemsize * per  # bytes per sample in one plane
+                kept = [bytearray() for _ in range(1 if per > 1 else current[1])]
             elif current != shape:  # the stream changed its parameters: keep what came before
                 have = want
                 break
@@ -509,8 +514,8 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
             skip = max(0, begin - at)
             take = min(frame.samples - skip, want - have)
             if take > 0:
-                for kept, plane in zip(planes, frame.planes):
-                    kept.append(np.frombuffer(plane, dtype, (skip + take) * per)[skip * per :])
+                for buffer, plane in zip(kept, frame.planes):
+                    buffer += bytes(plane)[skip * step : (skip + take) * step]
                 have += take
             if have >= want:
                 break
@@ -518,7 +523,9 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
             break
     if shape is None or not have:
         return np.zeros(0, np.float32), rate
-    return _mono([np.concatenate(kept) for kept in planes], shape[0], shape[1]), shape[2]
+    values = min(len(buffer) for buffer in kept) // np.dtype(dtype).itemsize  # equal unless libav lied
+    planes = np.stack([np.frombuffer(buffer, dtype, values) for buffer in kept])
+    return _mono(planes, shape[0], shape[1]), shape[2]
 
 
 #: numpy types of libav's sample formats, and the scale to [-1, 1) (libswresample's conversions).
@@ -536,13 +543,13 @@ def _frame_layout(frame) -> tuple[str, int]:
     return _SAMPLE_TYPES[kind][0], 1 if frame.format.is_planar else frame.layout.nb_channels
 
 
-def _mono(planes: list[np.ndarray], fmt: str, channels: int) -> np.ndarray:
+def _mono(planes: np.ndarray, fmt: str, channels: int) -> np.ndarray:
     """Decoded samples as float32 mono: the plain average of all channels (as the former
     ``pan=mono|c0<c0+c1...`` filter did: ffmpeg's own downmix needs a known channel layout and
     does not scale the sum for float output, so a 7.1 file would peak well above 1.0)."""
     kind = fmt.removesuffix("p")
     scale = np.float32(_SAMPLE_TYPES[kind][1])
-    data = np.stack(planes) if len(planes) > 1 else planes[0].reshape(-1, channels).T
+    data = planes if len(planes) > 1 else planes[0].reshape(-1, channels).T
     samples = data.astype(np.float32)
     if kind == "u8":
         samples -= 128
