@@ -223,6 +223,18 @@ def test_eight_channel_96khz_file_is_downmixed_and_resampled(reference_wav, refe
             assert best_correlation(expected.samples, excerpt.samples) > 0.99
 
 
+@pytest.mark.parametrize("codec", ["pcm_u8", "pcm_s32le", "pcm_f32le", "pcm_f64le"])
+def test_every_sample_format_decodes_to_the_same_music(codec, reference_wav, reference, music_dir):
+    """WAVs of the real track in 8-bit unsigned, 32-bit integer, float and double samples (each a
+    different path from libav's frames to float mono) give the 16-bit source's excerpts."""
+    path = convert(reference_wav, music_dir / f"format-{codec}.wav", "-c:a", codec)
+    decoded = decode_excerpts(path)
+    for excerpt, expected in zip(decoded.excerpts, reference.excerpts, strict=True):
+        assert len(excerpt.samples) == WINDOW and np.max(np.abs(excerpt.samples)) <= 1.0
+        tolerance = 2e-2 if codec == "pcm_u8" else 1e-6  # 8 bits keep 1/128 of the full scale
+        np.testing.assert_allclose(excerpt.samples, expected.samples, rtol=0, atol=tolerance)
+
+
 def test_webm_without_duration_is_analysed_from_its_start(reference_wav, tmp_path):
     """A WebM written to a pipe (as browsers record) has no duration: the first 18 s are analysed."""
     path = tmp_path / "recorded.webm"
@@ -554,7 +566,7 @@ def test_durations_and_sizes_read_naturally():
 
 
 def test_no_test_file_is_left_open():
-    """decode_excerpts leaves no file descriptors behind (stderr goes to a temporary file)."""
+    """decode_excerpts leaves no file descriptors behind (the file libav opened is closed)."""
     before = len(os.listdir("/proc/self/fd"))
     decode_excerpts(singularity_track("Awakening"))
     assert len(os.listdir("/proc/self/fd")) == before

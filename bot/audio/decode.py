@@ -524,8 +524,10 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
     if shape is None or not have:
         return np.zeros(0, np.float32), rate
     values = min(len(buffer) for buffer in kept) // np.dtype(dtype).itemsize  # equal unless libav lied
-    planes = np.stack([np.frombuffer(buffer, dtype, values) for buffer in kept])
-    return _mono(planes, shape[0], shape[1]), shape[2]
+    planes = [np.frombuffer(buffer, dtype, values) for buffer in kept]
+    if len(planes) == 1 and shape[1] > 1:  # packed: the channels interleaved in one plane
+        planes = [planes[0][c :: shape[1]] for c in range(shape[1])]
+    return _mono(planes, shape[0]), shape[2]
 
 
 #: numpy types of libav's sample formats, and the scale to [-1, 1) (libswresample's conversions).
@@ -543,21 +545,23 @@ def _frame_layout(frame) -> tuple[str, int]:
     return _SAMPLE_TYPES[kind][0], 1 if frame.format.is_planar else frame.layout.nb_channels
 
 
-def _mono(planes: np.ndarray, fmt: str, channels: int) -> np.ndarray:
-    """Decoded samples as float32 mono: the plain average of all channels (as the former
-    ``pan=mono|c0<c0+c1...`` filter did: ffmpeg's own downmix needs a known channel layout and
-    does not scale the sum for float output, so a 7.1 file would peak well above 1.0)."""
+def _mono(channels: list[np.ndarray], fmt: str) -> np.ndarray:
+    """Decoded samples (one array per channel) as float32 mono: the plain average of all channels
+    (as the former ``pan=mono|c0<c0+c1...`` filter did: ffmpeg's own downmix needs a known channel
+    layout and does not scale the sum for float output, so a 7.1 file would peak well above 1.0).
+
+    Each channel is converted to float32 and they are summed in float32, then scaled once (the
+    integer scales are powers of two, so this is exactly "convert, scale, average")."""
     kind = fmt.removesuffix("p")
-    scale = np.float32(_SAMPLE_TYPES[kind][1])
-    data = planes if len(planes) > 1 else planes[0].reshape(-1, channels).T
-    samples = data.astype(np.float32)
+    total = channels[0].astype(np.float32)
+    for channel in channels[1:]:
+        total += channel if kind == "flt" else channel.astype(np.float32)
     if kind == "u8":
-        samples -= 128
-    if scale != 1:
-        samples *= scale
-    if channels == 1:
-        return samples[0]
-    return np.add.reduce(samples, axis=0) * np.float32(1 / channels)
+        total -= 128 * len(channels)
+    factor = np.float32(_SAMPLE_TYPES[kind][1]) * np.float32(1 / len(channels))
+    if factor != 1:
+        total *= factor
+    return total
 
 
 def _resample(mono: np.ndarray, rate: int, n: int) -> np.ndarray:
