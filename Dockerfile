@@ -1,4 +1,5 @@
-# Crate in a container: ffmpeg for decoding and voice, libopus for voice, a non-root user.
+# Crate in a container: ffmpeg for voice playback and ffprobe (decoding uses the libraries bundled in the
+# PyAV wheel), libopus for voice, a non-root user.
 FROM python:3.11-slim-bookworm
 
 # Debian's ffmpeg/libopus follow the base image's security updates, so they are not pinned.

@@ -6,7 +6,8 @@ Times the real code path of ``Listener.analyze`` on a full ~5-minute OGG track (
 singularity-music track of 4.5-6 minutes, default: the one closest to 5:00) and on a 30-second
 clip cut from it with ffmpeg:
 
-* probe + decode  ``bot.audio.decode.decode_excerpts`` (ffprobe + one ffmpeg for 3 x 6 s)
+* probe + decode  ``bot.audio.decode.decode_excerpts`` (the header, read with libsndfile for OGG/FLAC/WAV
+                  or ffprobe, then 3 x 6 s decoded in-process with PyAV: no ffmpeg process)
 * handcrafted     ``features.handcrafted_features`` on each excerpt
 * musicnn         ``musicnn.excerpt_patches`` for each excerpt (the log-mel of its first 3-s patch),
                   then one ``musicnn.Taggers`` call running both networks on all patches (also shown
@@ -21,14 +22,14 @@ clip cut from it with ffmpeg:
 
 Each figure is the median of ``--runs`` runs after one untimed warm-up run; the one-off costs
 (loading the models, the first call in a fresh process) are reported separately. The process,
-and so the ffmpeg/ffprobe it starts, is pinned to one CPU, and BLAS/OpenMP pools are limited to
+and so any ffprobe it starts, is pinned to one CPU, and BLAS/OpenMP pools are limited to
 one thread. Peak RSS is ``getrusage`` ``ru_maxrss`` for this process and for its largest child.
 
 ``--clock cpu`` times with this thread's CPU time instead of the wall clock: on a machine shared
 with other work, wall times count the waits for a core, CPU times much less so (they still grow
-with the cache and memory traffic of the neighbours). ffmpeg runs in its own process, so with
-``--clock cpu`` "probe+decode" counts only the waiting side and the seed pipeline's in-process
-decoding is counted in full: prefer the wall clock on a quiet machine.
+with the cache and memory traffic of the neighbours). Decoding runs in-process (PyAV), so
+``--clock cpu`` counts it in full; only an ffprobe (not run for OGG/FLAC/WAV) would be counted
+on its waiting side alone. Prefer the wall clock on a quiet machine.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ from bot.listen.worker import AnalyzedFile
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("librosa", "numba", "scipy.signal", "sklearn", "skops")
+#: Only the analysis workers decode audio: PyAV (and the FFmpeg libraries it loads) stays out of
+#: the bot process, which imports bot.audio.decode for the voice playback options only.
+DECODER = ("av",)
 
 _PROBE = """
 import importlib, json, pickle, pkgutil, sys
@@ -31,7 +34,7 @@ for module in pkgutil.iter_modules(cogs.__path__):
     importlib.import_module("cogs." + module.name)
 result = pickle.loads(sys.stdin.buffer.read())
 assert result.analysis.tags[0][0], result
-print(json.dumps({"heavy": [m for m in %r if m in sys.modules], "listen": sorted(m for m in sys.modules if m.startswith("bot.listen"))}))
+print(json.dumps({"heavy": [m for m in %r if m in sys.modules], "listen": sorted(m for m in sys.modules if m.startswith("bot.listen")), "audio": sorted(m for m in sys.modules if m.startswith("bot.audio"))}))
 """
 
 
@@ -48,11 +51,12 @@ def _analysis() -> AnalyzedFile:
 
 def test_bot_run_path_and_cogs_do_not_import_the_listening_stack() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE % (HEAVY,)],
+        [sys.executable, "-c", _PROBE % (HEAVY + DECODER,)],
         input=pickle.dumps(_analysis()), capture_output=True, cwd=ROOT, check=True, timeout=120,
     )  # fmt: skip
     found = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert found["heavy"] == []
+    assert "bot.audio.decode" in found["audio"]  # imported, yet PyAV is not (checked just above)
     # The pool's client side is in the bot; the analysis code is not.
     assert "bot.listen.worker" in found["listen"]
     assert "bot.listen.analyze" not in found["listen"] and "bot.listen.features" not in found["listen"]
@@ -70,13 +74,14 @@ assert result.analysis.genres, result
 with contextlib.redirect_stdout(io.StringIO()) as out:
     assert main(["classify", "--json", sys.argv[1]]) == 0
 assert json.loads(out.getvalue())["genres"]
+assert "av" in sys.modules  # the worker decoded in-process
 print(json.dumps([m for m in %r if m in sys.modules]))
 """
 
 
 def test_analysis_runs_on_numpy_alone() -> None:
     """A worker's start and job, and `crate classify`, import no librosa, numba, scipy.signal,
-    scikit-learn or skops (the demo's analyses run in such a worker)."""
+    scikit-learn or skops (the demo's analyses run in such a worker); they do decode with PyAV."""
     example = ROOT / "examples" / "singularity-awakening.ogg"
     done = subprocess.run(
         [sys.executable, "-c", _ANALYSIS_PROBE % (HEAVY + ("scipy",),), str(example)],

@@ -85,7 +85,7 @@ def test_pyproject_provides_the_crate_console_script():
     assert project["requires-python"].startswith(">=3.11")
 
 
-@pytest.mark.parametrize("name", ["discord.py", "pydub", "scikit-learn", "numpy", "aiosqlite", "yt-dlp"])
+@pytest.mark.parametrize("name", ["discord.py", "pydub", "av", "scikit-learn", "numpy", "aiosqlite", "yt-dlp"])
 def test_pyproject_dependency_has_a_lower_bound(name):
     requirements = {canonicalize_name(r.name): r for r in map(Requirement, _pyproject()["project"]["dependencies"])}
     requirement = requirements.get(canonicalize_name(name))

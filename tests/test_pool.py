@@ -49,6 +49,20 @@ def raise_crate_error(message: str, detail: str) -> None:
     raise TooLong(message, detail=detail)
 
 
+def segfault_while_decoding(path: str) -> None:
+    """Decode in-process as the analysis job does, and crash inside the decode with a real SIGSEGV
+    (what libav crashing on a hostile file would do to the worker)."""
+    import ctypes
+
+    from bot.audio import decode
+
+    def crash(*args):
+        ctypes.string_at(0)  # reads address 0
+
+    decode._resample = crash
+    decode.decode_excerpts(path)
+
+
 def raise_value_error() -> None:
     raise ValueError("not a user's fault")
 
@@ -231,6 +245,17 @@ async def test_worker_crash_fails_only_that_job_and_is_replaced(pool, track):
     assert pool.restarts == restarts + 1
     result = await pool.analyze(track)  # works at once on the other worker, or on the replacement
     assert result.content_hash
+
+
+async def test_a_segfault_inside_in_process_decoding_fails_only_that_job(pool, track):
+    """Decoding runs in the worker's own process (PyAV): a crash in it kills that worker only; the
+    member gets the friendly WorkerCrashed reply, the slot is replaced and analysis goes on."""
+    restarts = pool.restarts
+    with pytest.raises(WorkerCrashed) as raised:
+        await pool.run(segfault_while_decoding, str(track))
+    assert raised.value.user_message == WorkerCrashed.user_message
+    assert pool.restarts == restarts + 1
+    assert (await pool.analyze(track)).content_hash
 
 
 async def test_worker_that_died_while_idle_is_replaced_and_the_job_still_runs(pool):

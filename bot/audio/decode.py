@@ -1,30 +1,52 @@
 """Safe audio ingest: check a shared file cheaply, then decode only short excerpts of it.
 
 Cost does not grow with the length of the track: a 1-hour upload costs about what a 4-minute
-one does. One ``ffprobe`` reads the container metadata (size is checked before that, from the
-file system), then ONE ``ffmpeg`` process decodes a few short analysis windows spread over the
-track, each resampled to 16 kHz float mono. (Ogg, FLAC and WAV headers are read in-process
-with libsndfile instead of ffprobe when it can: starting ffprobe costs ~60 ms.)
+one does. The size is checked from the file system, then the container metadata is read
+in-process when it can (Ogg, FLAC and WAV headers with libsndfile; MP3 with an ID3 tag, M4A and
+WebM with PyAV), else with ``ffprobe`` (~60-90 ms to start), then a few
+short analysis windows spread over the track are decoded **in-process with PyAV** (FFmpeg's
+libraries, bundled in the ``av`` wheel), each downmixed and resampled to 16 kHz float mono.
 
-Why the windows are decoded with our own ffmpeg command rather than
-``pydub.AudioSegment.from_file``: pydub (0.25.1) puts ``-ss`` *after* ``-i`` when given
+Why in-process: decoding three 6-s windows is ~30 ms of libav work, but running the ``ffmpeg``
+CLI for it cost ~230 ms a track: Debian's ffmpeg takes ~90 ms just to start (it loads ~215
+shared libraries), and static builds that start fast spend ~100 ms handing short jobs between
+their pipeline threads. That was most of an analysis' time budget (issue 9). The ffmpeg CLI is
+still what plays tracks in voice channels (:func:`playback_ffmpeg_options`, a long-running
+stream where start-up does not matter), and ``ffprobe`` still reads the metadata of any file the
+in-process readers pass on, which includes every bad file: its error text is what tells "not
+audio" from "corrupt", and :func:`playable_length` measures a truncated file with it. Links are fetched by yt-dlp with its native downloader and no
+post-processing (:mod:`bot.audio.fetch`), so the file it saves is decoded here like an upload.
+
+Isolation: in the bot, decoding runs in the analysis pool's worker processes (:mod:`bot.pool`,
+:mod:`bot.listen.worker`), never in the bot process (which imports this module for the playback
+options and never imports ``av``). A libav crash on a hostile file kills only that worker: the
+pool answers the job with ``WorkerCrashed`` (a friendly reply) and starts a replacement; a
+decode stuck inside libav is killed with the worker by the pool's job timeout. Within a job the
+decode has its own limits: :data:`DECODE_TIMEOUT`, checked between packets (and given to libav's
+I/O interrupt), at most :data:`_MAX_PACKETS` packets per window (a file of endless empty packets
+ends there), and never more samples kept than the window plus :data:`_INPUT_MARGIN`.
+
+Windows: for each one the demuxer seeks to a keyframe at or before the window's start (so a
+1-hour file costs what a 4-minute one does), the decoded samples before the start are dropped by
+timestamp, as ffmpeg's input seeking (``-ss`` before ``-i``) does, and the window's samples are
+then downmixed (a plain average of the channels) and resampled in one libswresample call (the
+resampler ffmpeg's ``aformat`` used; resampling frame by frame cost ~50 ms of Python a track).
+An excerpt holds only the samples really decoded, so a truncated file whose header promises
+more than it holds is noticed (its windows come back short) instead of being mistaken for
+silence. Compared with the former ffmpeg command the windows have the same lengths and the same
+music; that ffmpeg (5.1) started up to one source sample early after a seek, ours start on the
+exact sample (tests/test_decode.py measures both against the WAV a file was encoded from).
+
+Why not ``pydub.AudioSegment.from_file``: pydub (0.25.1) puts ``-ss`` *after* ``-i`` when given
 ``start_second`` (output seeking: ffmpeg decodes everything before the window, so the cost grows
-with the track), appends ``parameters`` after the output, reads whole WAV files into memory, runs
-its own probe on every call and has no timeout. We still use pydub's configured executables
-(``AudioSegment.converter`` and ``pydub.utils.get_prober_name()``). The probe is our own
-``ffprobe`` call too, because ``pydub.utils.mediainfo_json`` discards ffprobe's error text, which
-is what tells "not audio" apart from "corrupt", and it has no timeout either.
+with the track), reads whole WAV files into memory, runs its own probe on every call and has no
+timeout. The probe is our own ``ffprobe`` call too (pydub's configured prober,
+``pydub.utils.get_prober_name()``), because ``pydub.utils.mediainfo_json`` discards ffprobe's
+error text and has no timeout either.
 
-The ffmpeg command seeks on the *input* (``-ss X -t D -i FILE``, once per window), so the demuxer
-jumps close to each window and only a few seconds are decoded per window. Each window's chain
-downmixes all channels to mono, resamples to 16 kHz and stops after N samples; each window goes
-to its own raw float file in a private temporary folder, so a file's length is the number of
-samples really decoded: a truncated file whose header promises more than it holds is noticed
-instead of being mistaken for silence. (An earlier version joined the windows on stdout with a
-per-sample validity channel made by ``aeval``: evaluating that expression cost ~70 ms a track.)
-
-Only known audio/video container demuxers are allowed and only the local ``file`` protocol, so
-a playlist or ``concat`` file cannot make ffmpeg read other files or URLs.
+Only known audio/video container demuxers are allowed and only the local ``file`` protocol (for
+ffprobe, ffmpeg and libav in-process alike), so a playlist or ``concat`` file cannot make any of
+them read other files or URLs.
 """
 
 from __future__ import annotations
@@ -35,13 +57,12 @@ import math
 import os
 import re
 import subprocess
-import tempfile
-import threading
+import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from pydub import AudioSegment
 from pydub.utils import get_prober_name
 
 from bot.audio.errors import CorruptAudio, EmptyFile, NotAudio, SilentAudio, TooLarge, TooLong, TooShort
@@ -57,9 +78,9 @@ SILENCE_PEAK = 1e-4
 PROBE_TIMEOUT = 15.0
 DECODE_TIMEOUT = 30.0
 
-#: Extra input read past each window's end: decoders and the resampler lose a few samples at
-#: a seek point, and without the margin a window would come back a little short.
-_INPUT_MARGIN = 0.5
+#: Extra input decoded past each window's end, so that the resampler's last output samples
+#: are computed from real audio (its filter reaches a few ms ahead) rather than from its flush.
+_INPUT_MARGIN = 0.1
 
 #: Windows that decode to less than this share of their length mean the file is shorter than its
 #: header says (truncated); the start of the file is then decoded instead.
@@ -76,6 +97,12 @@ _DEMUXERS = (
 )
 _SEND_AUDIO = "Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."
 _SAFE_INPUT = ("-protocol_whitelist", "file", "-format_whitelist", _DEMUXERS)
+#: The same restrictions for libav opened in-process (``av.open``).
+_SAFE_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": _DEMUXERS}
+
+#: Packets one window may take from the demuxer, counted from its seek point: a 6.5-s window
+#: is a few hundred packets in any real codec; a file of endless empty packets stops here.
+_MAX_PACKETS = 20_000
 
 
 def safe_input_options() -> tuple[str, ...]:
@@ -144,7 +171,7 @@ def probe(path: str | os.PathLike, limits: AudioLimits = AudioLimits()) -> Audio
     """Check size, then read the container metadata; raise a typed error for anything unusable."""
     path = Path(path)
     size = _checked_size(path, limits)
-    info = _header_info(path, size) or _ffprobe_info(path, size)
+    info = _header_info(path, size) or _libav_info(path, size) or _ffprobe_info(path, size)
     if info.duration is not None:
         _check_duration(info.duration, limits)
     return info
@@ -187,6 +214,51 @@ def _header_info(path: Path, size: int) -> AudioInfo | None:
         sample_rate=header.samplerate,
         size=size,
     )
+
+
+def _libav_kind(head: bytes) -> bool:
+    """Whether libav reads this file's metadata in-process, told by its first bytes: an MP3 with an
+    ID3 tag, MP4/M4A (``ftyp`` box), Matroska/WebM (EBML header). An MP3 without a tag shows only
+    its frame sync, which random bytes also have now and then: ffprobe judges those."""
+    return head.startswith((b"ID3", b"\x1a\x45\xdf\xa3")) or head[4:8] == b"ftyp"
+
+
+def _libav_info(path: Path, size: int) -> AudioInfo | None:
+    """Read an MP3/M4A/WebM's metadata in-process with PyAV (~2 ms instead of ~90 ms for ffprobe).
+
+    Same whitelists as every other read. Anything unusual (another container, a file libav cannot
+    open, no audio stream, parameters missing, an implausible length) returns None and goes
+    through ffprobe, whose error text tells what is wrong with a bad file.
+    """
+    try:
+        with open(path, "rb") as file:
+            if not _libav_kind(file.read(8)):
+                return None
+        import av
+
+        with av.open(_file_url(path), container_options=_SAFE_OPTIONS, timeout=PROBE_TIMEOUT) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            channels, rate = stream.codec_context.channels, stream.codec_context.sample_rate
+            duration = container.duration / 1_000_000 if container.duration else None
+            if duration is None and stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            info = AudioInfo(
+                duration=duration if duration and duration > 0 else None,
+                format_name=container.format.name,
+                codec=stream.codec_context.codec.canonical_name,
+                channels=channels,
+                sample_rate=rate,
+                size=size,
+            )
+    except Exception:
+        return None
+    if info.channels <= 0 or info.sample_rate <= 0:
+        return None
+    if info.duration is not None and info.duration > _IMPLAUSIBLE_SECONDS:
+        return None
+    return info
 
 
 def _ffprobe_info(path: Path, size: int) -> AudioInfo:
@@ -357,77 +429,156 @@ def decode_windows(
     *,
     timeout: float = DECODE_TIMEOUT,
 ) -> tuple[Excerpt, ...]:
-    """Decode ``(start, length)`` windows with one ffmpeg process (see the module docstring).
+    """Decode ``(start, length)`` windows in-process with PyAV (see the module docstring).
 
     Each excerpt holds only the samples actually decoded, so a window past the real end of a
-    truncated file comes back shorter or is left out. Raises CorruptAudio if ffmpeg fails.
+    truncated file comes back shorter or is left out. Raises CorruptAudio if libav fails, or if
+    decoding runs past ``timeout`` seconds or :data:`_MAX_PACKETS` packets in one window.
     """
     if not windows:
         return ()
-    lengths = [max(1, round(length * SAMPLE_RATE)) for _, length in windows]
-    command = [AudioSegment.converter, "-nostdin", "-hide_banner", "-v", "error"]
-    for start, length in windows:  # input seeking: -ss and -t before each -i
-        command += ["-ss", f"{start:.3f}", "-t", f"{length + _INPUT_MARGIN:.3f}", *_SAFE_INPUT, "-vn", "-sn", "-dn"]
-        command += ["-i", _file_url(Path(path))]
-    graph = ";".join(_window_chain(i, n, info.channels) for i, n in enumerate(lengths))
-    command += ["-filter_complex", graph]
-    with tempfile.TemporaryDirectory(prefix="crate-decode-") as folder:
-        outputs = [Path(folder) / f"{i}.f32" for i in range(len(windows))]
-        for i, output in enumerate(outputs):  # at most n samples each: atrim ends every chain
-            command += ["-map", f"[w{i}]", "-f", "f32le", "-c:a", "pcm_f32le", "file:" + str(output)]
-        _, returncode, stderr = _run_bounded(command, 0, timeout)  # nothing on stdout
-        if returncode is None:
-            raise CorruptAudio(
-                "Decoding that file took far too long, so I gave up; it may be damaged.", detail="ffmpeg timed out"
-            )
-        if returncode != 0:
-            raise CorruptAudio(detail=f"ffmpeg exit {returncode}: {stderr}")
-        pieces = [np.fromfile(output, dtype="<f4") if output.exists() else np.zeros(0, "<f4") for output in outputs]
-    return tuple(
-        Excerpt(start=float(start), samples=piece[:n].astype(np.float32))
-        for (start, _), piece, n in zip(windows, pieces, lengths)
-        if len(piece)
-    )
+    import av  # here, not at import time: the bot process imports this module and never decodes
+
+    deadline = time.monotonic() + timeout
+    pieces: list[np.ndarray] = []
+    try:
+        with av.open(_file_url(Path(path)), container_options=_SAFE_OPTIONS, timeout=timeout) as container:
+            if not container.streams.audio:
+                raise CorruptAudio(detail=f"libav found no audio stream in {info.format_name}")
+            stream = container.streams.audio[0]  # the stream ffmpeg's "a:0" names
+            stream.codec_context.thread_count = 1
+            for i, (start, length) in enumerate(windows):
+                mono, rate = _decode_window(container, stream, start, length, deadline, first=i == 0)
+                pieces.append(_resample(mono, rate, max(1, round(length * SAMPLE_RATE))))
+    except _Overrun as exc:
+        raise CorruptAudio(
+            "Decoding that file took far too long, so I gave up; it may be damaged.", detail=str(exc)
+        ) from None
+    except av.FFmpegError as exc:
+        raise CorruptAudio(detail=f"libav: {exc}") from None
+    return tuple(Excerpt(start=float(start), samples=piece) for (start, _), piece in zip(windows, pieces) if len(piece))
 
 
-def _window_chain(i: int, n: int, channels: int) -> str:
-    """Filters for input ``i``: mono 16 kHz float, at most ``n`` samples.
+class _Overrun(Exception):
+    """A window's decode went past the deadline or its packet budget."""
 
-    The downmix is a plain average of all channels (``pan`` with ``<`` normalises the gains):
-    ffmpeg's own downmix needs a known channel layout and does not scale the sum for float
-    output, so a 7.1 file would come out with peaks well above 1.0.
+
+def _decode_window(container, stream, start: float, length: float, deadline: float, *, first: bool):
+    """Seek to a keyframe at or before ``start``, decode, and keep ``length`` seconds (plus
+    :data:`_INPUT_MARGIN`) from exactly ``start`` on, downmixed to float mono at the source rate.
+
+    The cut is made by timestamp in the source's samples, as ffmpeg's input seeking does
+    (``-ss`` before ``-i``): the target is ``start`` plus the container's start time (e.g. an
+    MP3's encoder delay). Returns ``(samples, rate)``; never more samples than the window's,
+    whatever the file holds.
     """
-    mix = "pan=mono|c0<" + "+".join(f"c{c}" for c in range(channels)) + "," if channels > 1 else ""
-    return (
-        f"[{i}:a:0]{mix}aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={SAMPLE_RATE},"
-        f"atrim=end_sample={n}[w{i}]"
-    )
+    import av
+
+    target = start + (container.start_time or 0) / 1_000_000
+    try:
+        container.seek(round(target * 1_000_000), backward=True, any_frame=False)
+    except av.FFmpegError:
+        if not first:
+            raise
+        # Not seekable: like ffmpeg, decode from where the demuxer is (the start, just opened).
+    rate = stream.codec_context.sample_rate
+    want = round((length + _INPUT_MARGIN) * rate)
+    begin = round(target * rate)  # the first sample wanted, on the source's sample clock
+    num, den = stream.time_base.numerator * rate, stream.time_base.denominator
+    # The window's bytes, still in the decoder's sample format, one buffer per plane. Copied out of
+    # each frame at once, so that libav reuses the frame's buffers (holding numpy views of them
+    # cost more than the decoding itself), and as bytes: a numpy call per frame costs more still.
+    kept: list[bytearray] = []
+    shape = None
+    have = packets = step = 0
+    dtype = "<f4"
+    expected = begin
+    for packet in container.demux(stream):
+        packets += 1
+        if packets > _MAX_PACKETS:
+            raise _Overrun(f"more than {_MAX_PACKETS} packets in one window")
+        if time.monotonic() > deadline:
+            raise _Overrun("decoding timed out")
+        for frame in packet.decode():
+            current = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
+            if shape is None:
+                shape = current
+                dtype, per = _frame_layout(frame)
+                step = np.dtype(dtype).itemsize * per  # bytes per sample in one plane
+                kept = [bytearray() for _ in range(1 if per > 1 else current[1])]
+            elif current != shape:  # the stream changed its parameters: keep what came before
+                have = want
+                break
+            at = (frame.pts * num + den // 2) // den if frame.pts is not None else expected
+            expected = at + frame.samples
+            skip = max(0, begin - at)
+            take = min(frame.samples - skip, want - have)
+            if take > 0:
+                for buffer, plane in zip(kept, frame.planes):
+                    buffer += bytes(plane)[skip * step : (skip + take) * step]
+                have += take
+            if have >= want:
+                break
+        if have >= want:
+            break
+    if shape is None or not have:
+        return np.zeros(0, np.float32), rate
+    values = min(len(buffer) for buffer in kept) // np.dtype(dtype).itemsize  # equal unless libav lied
+    planes = [np.frombuffer(buffer, dtype, values) for buffer in kept]
+    if len(planes) == 1 and shape[1] > 1:  # packed: the channels interleaved in one plane
+        planes = [planes[0][c :: shape[1]] for c in range(shape[1])]
+    return _mono(planes, shape[0]), shape[2]
 
 
-def _run_bounded(command: list[str], limit: int, timeout: float) -> tuple[bytes, int | None, str]:
-    """Run ``command`` and read at most ``limit`` bytes of its stdout.
+#: numpy types of libav's sample formats, and the scale to [-1, 1) (libswresample's conversions).
+_SAMPLE_TYPES = {
+    "flt": ("<f4", 1.0), "dbl": ("<f8", 1.0), "s16": ("<i2", 2.0**-15), "s32": ("<i4", 2.0**-31), "u8": ("u1", 2.0**-7),
+}  # fmt: skip
 
-    After ``timeout`` seconds the process is killed and the exit code returned is None.
-    """
-    timed_out = threading.Event()
-    with tempfile.TemporaryFile() as errors:  # a file, so a chatty ffmpeg can never block on stderr
-        with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors) as proc:
 
-            def kill() -> None:
-                timed_out.set()
-                proc.kill()
+def _frame_layout(frame) -> tuple[str, int]:
+    """The numpy type of a decoded frame's samples, and the values per sample in a plane
+    (1 when each channel has its own plane, else the number of channels, interleaved)."""
+    kind = frame.format.name.removesuffix("p")
+    if kind not in _SAMPLE_TYPES:
+        raise CorruptAudio(detail=f"unexpected decoded sample format {frame.format.name}")
+    return _SAMPLE_TYPES[kind][0], 1 if frame.format.is_planar else frame.layout.nb_channels
 
-            timer = threading.Timer(timeout, kill)
-            timer.start()
-            try:
-                data = proc.stdout.read(limit)
-            finally:
-                proc.stdout.close()
-                returncode = proc.wait()
-                timer.cancel()
-        errors.seek(0)
-        stderr = errors.read(4000).decode("utf-8", "replace").strip()
-    return data, None if timed_out.is_set() else returncode, stderr
+
+def _mono(channels: list[np.ndarray], fmt: str) -> np.ndarray:
+    """Decoded samples (one array per channel) as float32 mono: the plain average of all channels
+    (as the former ``pan=mono|c0<c0+c1...`` filter did: ffmpeg's own downmix needs a known channel
+    layout and does not scale the sum for float output, so a 7.1 file would peak well above 1.0).
+
+    Each channel is converted to float32 and they are summed in float32, then scaled once (the
+    integer scales are powers of two, so this is exactly "convert, scale, average")."""
+    kind = fmt.removesuffix("p")
+    total = channels[0].astype(np.float32)
+    for channel in channels[1:]:
+        total += channel if kind == "flt" else channel.astype(np.float32)
+    if kind == "u8":
+        total -= 128 * len(channels)
+    factor = np.float32(_SAMPLE_TYPES[kind][1]) * np.float32(1 / len(channels))
+    if factor != 1:
+        total *= factor
+    return total
+
+
+def _resample(mono: np.ndarray, rate: int, n: int) -> np.ndarray:
+    """Resample one window's float mono to :data:`SAMPLE_RATE` with libswresample (what the former
+    ``ffmpeg`` command's ``aformat`` used), in one call; at most ``n`` samples."""
+    if not len(mono) or rate == SAMPLE_RATE:
+        return mono[:n]
+    import av
+
+    frame = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
+    frame.sample_rate = rate
+    frame.pts = 0
+    frame.time_base = Fraction(1, rate)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    # None ends the input, so the resampler gives its last samples too (a window cut by the end of the file).
+    out = [f.to_ndarray()[0] for f in [*resampler.resample(frame), *resampler.resample(None)]]
+    return np.concatenate(out)[:n].astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
 
 
 def decode_excerpts(

@@ -3,7 +3,7 @@
 Both paths enforce ``AudioLimits`` as early as the information allows: before downloading when
 the metadata or headers state a size or duration, and while downloading otherwise. Everything is
 written into a directory the caller owns (``scratch_directory``), which is removed afterwards
-whatever happens. Decoding, and the exact duration checks, happen later with ffmpeg.
+whatever happens. Decoding, and the exact duration checks, happen later (``bot.audio.decode``).
 
 Links are untrusted, so every connection yt-dlp makes is vetted by ``bot.audio.address``
 (see there for what that covers). Every response yt-dlp reads is capped: while it looks for

@@ -48,6 +48,7 @@ _blas_limits: Any = None  # keeps threadpoolctl's limiter referenced for the wor
 def initialize(genre_model_path: Path | None) -> None:
     """Per-process setup: one BLAS thread, models loaded once, warmed up on synthetic noise."""
     global _listener, _blas_limits
+    import av  # noqa: F401 - the decoder, loaded now rather than by the first job (already there when forked)
     import numpy as np
     from threadpoolctl import threadpool_limits
 
