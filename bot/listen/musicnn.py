@@ -323,7 +323,7 @@ class _SpectralKernel:
     """
 
     forward: np.ndarray  # [49, 2 * k_time, 2 * out]: real and imaginary parts of the kernel's conjugate DFT
-    inverse: np.ndarray  # [offsets, 2 * 49]: the real inverse DFT at the valid offsets
+    inverse: np.ndarray  # [offsets, 2 * 49]: the real inverse DFT at the valid offsets (the last one repeated)
 
 
 class Taggers:
@@ -454,8 +454,8 @@ def _max_over_bands(taps: np.ndarray, kernel_t: np.ndarray, n: int, work: _Works
 
 
 _BINS = N_MELS // 2 + 1
-_SPECTRAL_BLOCK = 64  # frames per product by bin (scratch: 2 x 49 x 64 x out floats, ~10 MB for two taggers)
-_OFFSET_BLOCK = 16  # frames per inverse-DFT product: keeps its operands in cache
+_SPECTRAL_BLOCK = 16  # frames per block (scratch: 2 x 49 x 16 x out floats, ~2.5 MB for two taggers)
+_INVERSE_ROWS = 16  # the inverse DFT's offsets, padded to a multiple of this: OpenBLAS's fast tile height
 
 
 def _spectral_kernel(kernel: np.ndarray, k_time: int, k_freq: int) -> _SpectralKernel:
@@ -467,6 +467,8 @@ def _spectral_kernel(kernel: np.ndarray, k_time: int, k_freq: int) -> _SpectralK
     weight = np.where((bins == 0) | (bins == _BINS - 1), 1.0, 2.0) / N_MELS
     angle = 2 * np.pi * bins * offsets / N_MELS
     inverse = np.concatenate([weight * np.cos(angle), -weight * np.sin(angle)], axis=0).T
+    # Repeating the last offset changes no max and makes the product ~20 % faster (59 -> 64 rows).
+    inverse = np.concatenate([inverse, np.repeat(inverse[-1:], -len(inverse) % _INVERSE_ROWS, axis=0)])
     return _SpectralKernel(np.ascontiguousarray(forward, np.float32), np.ascontiguousarray(inverse, np.float32))
 
 
@@ -484,16 +486,14 @@ def _max_over_offsets(spectrum: np.ndarray, kernel: _SpectralKernel, work: _Work
     offset, ``[n * T, out]``: its max over offsets (what :func:`_max_over_bands` computes)."""
     rows, out = spectrum.shape[1], kernel.forward.shape[2] // 2
     peak = np.empty((rows, out), np.float32)
-    for start in range(0, rows, _SPECTRAL_BLOCK):  # blocks of frames: bounded scratch, warm caches
+    for start in range(0, rows, _SPECTRAL_BLOCK):  # blocks of frames: operands stay in cache
         stop = min(start + _SPECTRAL_BLOCK, rows)
         products = work.get("spectral", (2, _BINS, stop - start, out))
         np.matmul(spectrum[:, start:stop], kernel.forward[:, :, :out], out=products[0])
         np.matmul(spectrum[:, start:stop], kernel.forward[:, :, out:], out=products[1])
-        by_bin = products.reshape(2 * _BINS, stop - start, out)
-        for first in range(0, stop - start, _OFFSET_BLOCK):
-            last = min(first + _OFFSET_BLOCK, stop - start)
-            block = by_bin[:, first:last].reshape(2 * _BINS, -1)
-            peak[start + first : start + last] = (kernel.inverse @ block).max(axis=0).reshape(last - first, out)
+        response = work.get("offsets", (len(kernel.inverse), (stop - start) * out))
+        np.matmul(kernel.inverse, products.reshape(2 * _BINS, -1), out=response)
+        peak[start:stop] = response.max(axis=0).reshape(stop - start, out)
     return peak
 
 
