@@ -14,8 +14,9 @@ their pipeline threads. That was most of an analysis' time budget (issue 9). The
 still what plays tracks in voice channels (:func:`playback_ffmpeg_options`, a long-running
 stream where start-up does not matter), and ``ffprobe`` still reads the metadata of any file the
 in-process readers pass on, which includes every bad file: its error text is what tells "not
-audio" from "corrupt", and :func:`playable_length` measures a truncated file with it. Links are fetched by yt-dlp with its native downloader and no
-post-processing (:mod:`bot.audio.fetch`), so the file it saves is decoded here like an upload.
+audio" from "corrupt", and :func:`playable_length` measures a truncated file with it. Links
+are fetched by yt-dlp with its native downloader and no post-processing (:mod:`bot.audio.fetch`),
+so the file it saves is decoded here like an upload.
 
 Isolation: in the bot, decoding runs in the analysis pool's worker processes (:mod:`bot.pool`,
 :mod:`bot.listen.worker`), never in the bot process (which imports this module for the playback
@@ -488,6 +489,7 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
     # The window's bytes, still in the decoder's sample format, one buffer per plane. Copied out of
     # each frame at once, so that libav reuses the frame's buffers (holding numpy views of them
     # cost more than the decoding itself), and as bytes: a numpy call per frame costs more still.
+    # The slice of a memoryview is the only copy (bytes(plane) would first copy the whole plane).
     kept: list[bytearray] = []
     shape = None
     have = packets = step = 0
@@ -515,7 +517,7 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
             take = min(frame.samples - skip, want - have)
             if take > 0:
                 for buffer, plane in zip(kept, frame.planes):
-                    buffer += bytes(plane)[skip * step : (skip + take) * step]
+                    buffer += memoryview(plane)[skip * step : (skip + take) * step]
                 have += take
             if have >= want:
                 break

@@ -113,7 +113,7 @@ class Listener:
         """
         # One log-mel front end for both taggers; the taggers hear the first 3-s patch of each
         # excerpt (musicnn.excerpt_patches), all excerpts' through both networks in one call
-        # (musicnn.Taggers shares each convolution's im2col between them).
+        # (musicnn.Taggers shares each convolution's input copy between them).
         patches = [musicnn.excerpt_patches(excerpt.samples) for excerpt in decoded.excerpts]
         heard = [i for i, p in enumerate(patches) if len(p)]
         if not heard:

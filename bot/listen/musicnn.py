@@ -331,8 +331,9 @@ class Taggers:
     """Musicnn taggers run together on the same log-mel patches.
 
     The taggers share an architecture and differ in weights only, so each of the five front-end
-    branches is one copy of the raw patches (shifted frames or their DFT) and one matrix product against every tagger's
-    kernels side by side (a wider product is a faster one, and the copy is paid once).
+    branches is one copy of the raw patches (shifted frames or their DFT) and one matrix product
+    against every tagger's kernels side by side (a wider product is a faster one, and the copy is
+    paid once).
     Each tagger's input batch norm ``a * x + b`` is folded in: ``a`` into its kernel columns,
     and ``b`` as an edge term ``b * conv(ones)`` that depends only on the time position (the
     frequency axis is not padded), so it commutes with the max over frequency and is added after
@@ -494,7 +495,7 @@ def _windowed_spectrum(padded: np.ndarray, k_time: int) -> np.ndarray:
 
 def _max_over_offsets(spectrum: np.ndarray, kernel: _SpectralKernel, work: _Workspace) -> np.ndarray:
     """The correlation of :func:`_windowed_spectrum`'s windows with ``kernel`` at every valid band
-    offset, ``[n * T, out]``: its max over offsets (what :func:`_max_over_bands` computes)."""
+    offset, ``[n * T, out]``: its max over offsets (a timbral branch's conv, then its max over frequency)."""
     rows, out = spectrum.shape[1], kernel.forward.shape[2] // 2
     peak = np.empty((rows, out), np.float32)
     for start in range(0, rows, _SPECTRAL_BLOCK):  # blocks of frames: operands stay in cache
