@@ -15,7 +15,7 @@ clip cut from it with ffmpeg:
                   then one ``musicnn.Taggers`` call running both networks on all patches (also shown
                   split: log-mel, both networks; and, for reference, the MSD network alone on the
                   same patches)
-* genre           assembling the excerpt vectors and the genre head's ``predict_proba`` (numpy arrays)
+* custom head     assembling the excerpt vectors and the custom genre head's ``predict_proba`` (numpy arrays)
 * total           ``Listener.analyze`` end to end, timed on its own, as ``Listener.load()`` builds it
                   (the packaged family model: tempo only); and with the GTZAN custom genre head
                   (``crate train``), which reads the handcrafted features. The target and the seed
@@ -114,7 +114,7 @@ class Stages:
 
         times: dict[str, float] = {}
         times["probe+decode"], decoded = _timed(decode_excerpts, path, self.limits)
-        times["  ffprobe alone"], _ = _timed(probe, path, self.limits)
+        times["  probe alone"], _ = _timed(probe, path, self.limits)
 
         start = CLOCK()
         [excerpt_tempo(excerpt.samples, decoded.sample_rate) for excerpt in decoded.excerpts]
@@ -225,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.listen.families import default_model
 
         family_listener = analyze.Listener(tagger, None, mtt_tagger, default_model())
+        # One fused pass (and one set of its scratch buffers) for both listeners, as in a worker.
+        listener._taggers = family_listener._tagger_set()
         limits = AudioLimits()
         stages = Stages(listener, limits, family_listener)
 
