@@ -17,6 +17,7 @@ import pytest
 
 from bot.analysis import MTT_TAGS, TAGS
 from bot.genres import FAMILIES
+from bot.listen.families import FamilyModel
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples").glob("*.ogg"))
@@ -105,12 +106,14 @@ def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json)
         assert sum(g["probability"] for g in record["genres"]) == pytest.approx(1.0, abs=0.002)
     # The ambient singularity track and the nexuiz tracks do not sound alike to the tagger.
     by_name = {Path(r["path"]).name: r for r in map(json.loads, done.stdout.splitlines())}
-    # Families: the ambient track is ambient (or electronic), never a GTZAN-ten guess first. Both
-    # are in its top three: since the taggers hear one 3-s patch per excerpt (crate-features/3)
-    # this 20-s excerpt's runner-up is classical (ambient 31 %, classical 24 %, electronic 17 %).
+    # Families: the ambient track is never stated as a GTZAN-ten fact: Crate says it is not sure,
+    # with ambient one of the two it names. (Since the MTT tagger hears only this 20-s file's first
+    # and last excerpts, its 'classical' and 'strings' outweigh its 'ambient', which the middle
+    # excerpt carried: classical 50 %, ambient 22 %; with all three excerpts, ambient 32 %,
+    # classical 29 %.)
     awakening = [g["genre"] for g in by_name["singularity-awakening.ogg"]["genres"]]
-    assert awakening[0] in {"ambient", "electronic"}, awakening[:3]
-    assert {"ambient", "electronic"} <= set(awakening[:3]), awakening[:3]
+    assert by_name["singularity-awakening.ogg"]["confident"] is False
+    assert "ambient" in awakening[:2], awakening[:3]
     assert by_name["nexuiz-brainsukker.ogg"]["genres"][0]["genre"] == "electronic"
     assert by_name["singularity-awakening.ogg"]["tags"][0]["tag"] == "ambient"
     assert by_name["nexuiz-brainsukker.ogg"]["tags"][0]["tag"] == "electronic"
@@ -263,7 +266,8 @@ def test_evaluate_reports_the_family_model_with_its_reliability(tiny_genre_datas
     assert sum(g["support"] for g in result["per_genre"].values()) == 6
     assert result["per_genre"]["ambient"]["support"] == 3 and result["per_genre"]["electronic"]["support"] == 3
     families = result["families"]
-    assert families["tracks"] == 6 and families["threshold"] == pytest.approx(0.7)
+    threshold = FamilyModel.load().threshold
+    assert families["tracks"] == 6 and families["threshold"] == pytest.approx(threshold)
     bins = families["reliability"]["bins"]
     assert sum(b["tracks"] for b in bins) == 6 and 0.0 <= families["reliability"]["ece"] <= 1.0
     # the families hear Nexuiz's electronic tracks (20-s cuts) as electronic, and answer no track of
@@ -273,4 +277,8 @@ def test_evaluate_reports_the_family_model_with_its_reliability(tiny_genre_datas
     hiphop = result["confusion"]["labels"].index("hiphop")
     assert sum(row[hiphop] for row in result["confusion"]["matrix"]) == 0
     text = crate("evaluate", str(tiny_genre_dataset["heldout"]), cwd=tmp_path)
-    assert text.returncode == 0 and "reliability (ECE " in text.stdout and "confidence (threshold 0.70)" in text.stdout
+    assert (
+        text.returncode == 0
+        and "reliability (ECE " in text.stdout
+        and f"confidence (threshold {threshold:.2f})" in text.stdout
+    )

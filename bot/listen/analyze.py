@@ -65,8 +65,9 @@ class ExcerptFeatures:
     tag_probs: np.ndarray  # float32[n_excerpts, 50]
     embeddings: np.ndarray  # float32[n_excerpts, 200]
     tempo: float
-    mtt_tag_probs: np.ndarray | None = None  # float32[n_excerpts, 50], when the MTT tagger ran
-    mtt_embeddings: np.ndarray | None = None  # float32[n_excerpts, 200]
+    # When the MTT tagger ran: one row per excerpt it heard (second_tagger_excerpts), in order.
+    mtt_tag_probs: np.ndarray | None = None  # float32[n_mtt_excerpts, 50]
+    mtt_embeddings: np.ndarray | None = None  # float32[n_mtt_excerpts, 200]
 
 
 class Listener:
@@ -112,19 +113,22 @@ class Listener:
         them, and their handcrafted block costs about as much again as the tempo alone.
         """
         # One log-mel front end for both taggers; the taggers hear the first 3-s patch of each
-        # excerpt (musicnn.excerpt_patches), all excerpts' through both networks in one call
-        # (musicnn.Taggers shares each convolution's input copy between them).
+        # excerpt (musicnn.excerpt_patches). The excerpts both taggers hear go through one fused
+        # call (musicnn.Taggers shares each convolution's input copy between them); the others,
+        # through the MSD tagger alone (second_tagger_excerpts says why).
         patches = [musicnn.excerpt_patches(excerpt.samples) for excerpt in decoded.excerpts]
         heard = [i for i, p in enumerate(patches) if len(p)]
         if not heard:
             raise TooShort()
-        outputs = self._tagger_set().predict(np.concatenate([patches[i] for i in heard]))
-        bounds = np.cumsum([0] + [len(patches[i]) for i in heard])
-
-        def per_excerpt(values: np.ndarray) -> np.ndarray:
-            return np.stack([values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]).astype(np.float32)
-
-        embeddings_, tag_probs_ = per_excerpt(outputs[0].penultimate), per_excerpt(outputs[0].tag_probs)
+        both = second_tagger_excerpts(len(heard)) if self.mtt_tagger is not None else list(range(len(heard)))
+        alone = [k for k in range(len(heard)) if k not in both]
+        outputs = self._tagger_set().predict(np.concatenate([patches[heard[k]] for k in both]))
+        msd = {k: m for k, m in zip(both, _excerpt_means(outputs[0], [len(patches[heard[k]]) for k in both]))}
+        if alone:
+            rest = self.tagger.predict(np.concatenate([patches[heard[k]] for k in alone]))
+            msd.update(zip(alone, _excerpt_means(rest, [len(patches[heard[k]]) for k in alone])))
+        embeddings_ = np.stack([msd[k][1] for k in range(len(heard))])
+        tag_probs_ = np.stack([msd[k][0] for k in range(len(heard))])
         vectors = None
         if with_vectors:
             handcrafted = np.stack(
@@ -136,11 +140,10 @@ class Listener:
             tempos = np.array(
                 [excerpt_tempo(decoded.excerpts[i].samples, decoded.sample_rate) for i in heard], np.float32
             )
-        mtt_ = (
-            (per_excerpt(outputs[1].tag_probs), per_excerpt(outputs[1].penultimate))
-            if len(outputs) > 1
-            else (None, None)
-        )
+        mtt_: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        if len(outputs) > 1:
+            means = _excerpt_means(outputs[1], [len(patches[heard[k]]) for k in both])
+            mtt_ = (np.stack([m[0] for m in means]), np.stack([m[1] for m in means]))
         return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempos)), *mtt_)
 
     def _tagger_set(self) -> musicnn.Taggers:
@@ -198,6 +201,26 @@ class Listener:
             features.mtt_tag_probs.mean(axis=0),
             features.mtt_embeddings.mean(axis=0),
         )
+
+
+def second_tagger_excerpts(count: int) -> list[int]:
+    """Which of ``count`` heard excerpts the second (MTT) tagger hears: the first and the last.
+
+    Both taggers hearing every excerpt costs a third more network time than this; in the family
+    model's grouped CV, MTT's tags averaged over the first and last excerpts did as well as over
+    all three (docs/families.md). The MSD tagger, whose embedding drives recommendations and the
+    server heads, hears every excerpt.
+    """
+    return sorted({0, count - 1}) if count > 0 else []
+
+
+def _excerpt_means(output: musicnn.TaggerOutput, sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(tag_probs, penultimate)`` of each excerpt, averaged over its ``sizes[k]`` patches (in order)."""
+    bounds = np.cumsum([0, *sizes])
+    return [
+        (output.tag_probs[a:b].mean(axis=0).astype(np.float32), output.penultimate[a:b].mean(axis=0).astype(np.float32))
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
 
 
 def _is_family_model(directory: Path) -> bool:

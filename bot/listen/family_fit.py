@@ -31,13 +31,15 @@ THRESHOLDS = np.round(np.arange(0.20, 0.951, 0.05), 2)
 BINS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 PRIOR_EPS = 0.02
 FOLDS = 5
+_MEANS = (
+    "per-track means of MSD_musicnn's 50 tag probabilities over the analysis excerpts and of MTT_musicnn's 50"
+    " over the first and the last of them"
+)
 INPUTS = {
-    "none": "per-track means over the analysis excerpts of MSD_musicnn's 50 and MTT_musicnn's 50 tag probabilities",
-    "tags": "per-track means over the analysis excerpts of MSD_musicnn's 50 and MTT_musicnn's 50 tag probabilities "
-    "(prior and head); penultimate embeddings unused",
-    "tags+msd_pen": "per-track means over the analysis excerpts of MSD_musicnn's 50 and MTT_musicnn's 50 tag "
-    "probabilities (prior and head) and MSD_musicnn's 200-d penultimate embedding (head only); "
-    "MTT's embedding unused",
+    "none": _MEANS,
+    "tags": f"{_MEANS} (prior and head); penultimate embeddings unused",
+    "tags+msd_pen": f"{_MEANS} (prior and head) and MSD_musicnn's 200-d penultimate embedding (head only);"
+    " MTT's embedding unused",
 }
 K = len(FAMILIES)
 

@@ -28,8 +28,9 @@ from bot.listen import families
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SOURCES = families.ASSETS / "sources.json"
 #: Part of every cached file's key: bump it whenever what :func:`extract` hears changes
-#: (v2: one 3-s patch per excerpt, ``musicnn.excerpt_patches``).
-CACHE_VERSION = "v2"
+#: (v2: one 3-s patch per excerpt, ``musicnn.excerpt_patches``; v3: the MTT tagger hears only the first
+#: and the last excerpt, ``analyze.second_tagger_excerpts``).
+CACHE_VERSION = "v3"
 
 
 @dataclass(frozen=True)
