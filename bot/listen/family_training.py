@@ -29,8 +29,8 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SOURCES = families.ASSETS / "sources.json"
 #: Part of every cached file's key: bump it whenever what :func:`extract` hears changes
 #: (v2: one 3-s patch per excerpt, ``musicnn.excerpt_patches``; v3: the MTT tagger hears only the first
-#: and the last excerpt, ``analyze.second_tagger_excerpts``).
-CACHE_VERSION = "v3"
+#: and the last excerpt, ``analyze.second_tagger_excerpts``; v4: windows resampled by libsoxr).
+CACHE_VERSION = "v4"
 
 
 @dataclass(frozen=True)
