@@ -45,19 +45,19 @@ def taste_chart(genres: Sequence[tuple[str, float]], title: str) -> bytes:
     return _png(figure)
 
 
-def server_chart(tracks: Sequence[tuple[str, int]], families: Sequence[tuple[str, int]], title: str) -> bytes:
-    """Two bar charts side by side: likes per track (most-liked on top) and likes per family."""
+def server_chart(tracks: Sequence[tuple[str, int]], families: Sequence[tuple[str, float]], title: str) -> bytes:
+    """Two bar charts side by side: likes per track (most-liked on top) and each family's share of
+    the likes (0..1)."""
     height = 0.4 * max(len(tracks), len(families), 1) + 1.4
     figure = Figure(figsize=(10, height), dpi=100)
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-    for axes, rows, colour, label in (
-        (left, tracks, BAR_COLOUR, "likes"),
-        (right, families, SECOND_COLOUR, "likes per family"),
-    ):
-        limit = float(max((count for _, count in rows), default=1))
-        _bars(axes, [(name, float(n)) for name, n in rows], [str(n) for _, n in rows], colour=colour, limit=limit)
-        axes.set_xlabel(label)
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    limit = float(max((count for _, count in tracks), default=1))
+    _bars(left, [(name, float(n)) for name, n in tracks], [str(n) for _, n in tracks], colour=BAR_COLOUR, limit=limit)
+    left.set_xlabel("likes")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    shares = [(name, 100 * share) for name, share in families]
+    _bars(right, shares, [f"{share:.0%}" for _, share in families], colour=SECOND_COLOUR, limit=100)
+    right.set_xlabel("share of the likes (%)")
     left.set_title("Most-liked tracks")
     right.set_title("Families")
     figure.suptitle(title)

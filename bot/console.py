@@ -230,7 +230,7 @@ class Console:
         for i, entry in enumerate(charts.tracks, 1):
             self.write(f"  {i}. {track_line(entry.track, markdown=False)} · {plural(entry.likes, 'like')}")
         if charts.families:
-            self.write("  families: " + ", ".join(f"{f} ({n})" for f, n in charts.families))
+            self.write("  families (share of likes): " + ", ".join(f"{f} {share:.0%}" for f, share in charts.families))
         if charts.styles:
             self.write("  styles: " + ", ".join(tag for tag, _ in charts.styles))
         for user_id, shared in charts.sharers:

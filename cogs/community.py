@@ -43,7 +43,9 @@ def charts_embed(charts: ServerCharts, server: str) -> discord.Embed:
         embed.set_image(url=f"attachment://{CHART_NAME}")
     if charts.families:
         embed.add_field(
-            name="Top families", value=" · ".join(f"{label(f)} ({n})" for f, n in charts.families), inline=False
+            name="Top families (share of likes)",
+            value=" · ".join(f"{label(f)} {share:.0%}" for f, share in charts.families),
+            inline=False,
         )
     if charts.styles:
         embed.add_field(name="Styles", value=", ".join(t for t, _ in charts.styles), inline=False)

@@ -232,7 +232,12 @@ async def test_charts_count_the_period_asked_for(world):
     tracks = fields(embed)["Most-liked tracks"].splitlines()
     assert tracks[0].startswith("1. **awakening**") and "👍 3" in tracks[0]
     assert tracks[1].startswith("2. **beast-of-insanity**") and "👍 1" in tracks[1]
-    assert "Top families" in fields(embed) and "Styles" in fields(embed)
+    assert "Styles" in fields(embed)
+    # each like split over its track's genre distribution: shares of the likes, largest first
+    shares = [
+        int(part.rsplit(" ", 1)[1].rstrip("%")) for part in fields(embed)["Top families (share of likes)"].split(" · ")
+    ]
+    assert shares == sorted(shares, reverse=True) and len(shares) > 2 and 0 < sum(shares) <= 101, shares
     assert embed["footer"]["text"] == "4 likes given this week"
     assert message.attachment("charts.png").data.startswith(b"\x89PNG")
 
