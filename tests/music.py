@@ -77,3 +77,13 @@ def convert(source: Path, target: Path, *ffmpeg_args: str) -> Path:
         check=True,
     )
     return target
+
+
+def link_files(scratch: Path, seconds: int) -> dict[str, tuple[bytes, str]]:
+    """What the end-to-end tests' local web server offers for links: ``/nebula.mp3`` (the first
+    ``seconds`` of a Debian ambient track, 96 kbit/s) and ``/page.html`` (a page with no music)."""
+    mp3 = convert(singularity_track("Nebula"), scratch / "nebula.mp3", "-t", str(seconds), "-b:a", "96k")
+    return {
+        "/nebula.mp3": (mp3.read_bytes(), "audio/mpeg"),
+        "/page.html": (b"<html><body><p>No music here.</p></body></html>", "text/html"),
+    }

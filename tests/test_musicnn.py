@@ -29,16 +29,14 @@ from bot.listen.musicnn import (
 )
 
 CLIPS = ("Awakening", "Media_Threat", "Nebula", "beast-of-insanity", "brainsukker", "infight")
-TRIMMED_DIR = Path(__file__).resolve().parent / "data" / "musicnn-reference"
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "musicnn-msd" / "reference"
-needs_shared = pytest.mark.skipif(
-    not SHARED_DIR.is_dir(), reason=f"full reference clips not available ({SHARED_DIR} absent)"
-)
-MTT_TRIMMED_DIR = Path(__file__).resolve().parent / "data" / "musicnn-mtt-reference"
-MTT_SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "musicnn-mtt" / "reference"
-needs_shared_mtt = pytest.mark.skipif(
-    not MTT_SHARED_DIR.is_dir(), reason=f"full MTT reference clips not available ({MTT_SHARED_DIR} absent)"
-)
+HERE = Path(__file__).resolve().parent
+SHARED_MODELS = HERE.parents[1] / "shared" / "models"
+#: Each packaged tagger: its trimmed reference clips (in the repo), its full ones (in ../shared), its tags.
+REFERENCES = {
+    "msd": (HERE / "data" / "musicnn-reference", SHARED_MODELS / "musicnn-msd" / "reference", TAGS),
+    "mtt": (HERE / "data" / "musicnn-mtt-reference", SHARED_MODELS / "musicnn-mtt" / "reference", MTT_TAGS),
+}
+TRIMMED_DIR = REFERENCES["msd"][0]
 
 # The front end differs from the reference by BLAS rounding only (<= 1 ulp of values up to ~5).
 LOGMEL_ATOL = 1e-5
@@ -61,6 +59,19 @@ def mtt_model() -> Musicnn:
     return Musicnn.load(model="mtt")
 
 
+@pytest.fixture(scope="module")
+def taggers(model: Musicnn, mtt_model: Musicnn) -> dict[str, Musicnn]:
+    return {"msd": model, "mtt": mtt_model}
+
+
+def _shared_references(name: str) -> Path:
+    """The full reference clips of tagger ``name`` in ../shared, or a skip saying they are absent."""
+    shared = REFERENCES[name][1]
+    if not shared.is_dir():
+        pytest.skip(f"full {name.upper()} reference clips not available ({shared} absent)")
+    return shared
+
+
 def _check_against_reference(model: Musicnn, ref: dict[str, np.ndarray]) -> None:
     expected = ref["logmel_patches"]
     patches = to_patches(log_mel(ref["audio"]))
@@ -76,55 +87,31 @@ def _check_against_reference(model: Musicnn, ref: dict[str, np.ndarray]) -> None
         assert np.abs(out.penultimate - ref["penultimate"]).max() <= PENULTIMATE_ATOL
 
 
+@pytest.mark.parametrize("name", REFERENCES)
 @pytest.mark.parametrize("clip", CLIPS)
-def test_trimmed_clip_matches_reference(model: Musicnn, clip: str) -> None:
-    ref = _load(TRIMMED_DIR / f"{clip}.npz")
+def test_trimmed_clip_matches_reference(taggers: dict[str, Musicnn], name: str, clip: str) -> None:
+    ref = _load(REFERENCES[name][0] / f"{clip}.npz")
     assert ref["logmel_patches"].shape == (2, PATCH_FRAMES, N_MELS)
-    _check_against_reference(model, ref)
+    _check_against_reference(taggers[name], ref)
 
 
-@needs_shared
+@pytest.mark.parametrize("name", REFERENCES)
 @pytest.mark.parametrize("clip", CLIPS)
-def test_full_clip_matches_reference(model: Musicnn, clip: str) -> None:
-    ref = _load(SHARED_DIR / f"{clip}.npz")
+def test_full_clip_matches_reference(taggers: dict[str, Musicnn], name: str, clip: str) -> None:
+    ref = _load(_shared_references(name) / f"{clip}.npz")
     assert len(ref["logmel_patches"]) == 10
-    _check_against_reference(model, ref)
+    _check_against_reference(taggers[name], ref)
 
 
-@needs_shared
-def test_top5_tags_of_full_clips_match_reference(model: Musicnn) -> None:
-    reference = json.loads((SHARED_DIR / "reference.json").read_text())
-    assert list(TAGS) == reference["labels"]
+@pytest.mark.parametrize("name", REFERENCES)
+def test_top5_tags_of_full_clips_match_reference(taggers: dict[str, Musicnn], name: str) -> None:
+    shared, tags = _shared_references(name), REFERENCES[name][2]
+    reference = json.loads((shared / "reference.json").read_text())
+    assert list(tags) == reference["labels"]
     for entry in reference["clips"]:
-        ref = _load(SHARED_DIR / f"{entry['clip']}.npz")
-        probs = model.predict(to_patches(log_mel(ref["audio"]))).tag_probs.mean(axis=0)
-        top5 = [TAGS[i] for i in np.argsort(-probs)[:5]]
-        assert top5 == entry["top5_tags"], entry["clip"]
-
-
-@pytest.mark.parametrize("clip", CLIPS)
-def test_mtt_trimmed_clip_matches_reference(mtt_model: Musicnn, clip: str) -> None:
-    ref = _load(MTT_TRIMMED_DIR / f"{clip}.npz")
-    assert ref["logmel_patches"].shape == (2, PATCH_FRAMES, N_MELS)
-    _check_against_reference(mtt_model, ref)
-
-
-@needs_shared_mtt
-@pytest.mark.parametrize("clip", CLIPS)
-def test_mtt_full_clip_matches_reference(mtt_model: Musicnn, clip: str) -> None:
-    ref = _load(MTT_SHARED_DIR / f"{clip}.npz")
-    assert len(ref["logmel_patches"]) == 10
-    _check_against_reference(mtt_model, ref)
-
-
-@needs_shared_mtt
-def test_mtt_top5_tags_of_full_clips_match_reference(mtt_model: Musicnn) -> None:
-    reference = json.loads((MTT_SHARED_DIR / "reference.json").read_text())
-    assert list(MTT_TAGS) == reference["labels"]
-    for entry in reference["clips"]:
-        ref = _load(MTT_SHARED_DIR / f"{entry['clip']}.npz")
-        probs = mtt_model.predict(to_patches(log_mel(ref["audio"]))).tag_probs.mean(axis=0)
-        top5 = [MTT_TAGS[i] for i in np.argsort(-probs)[:5]]
+        ref = _load(shared / f"{entry['clip']}.npz")
+        probs = taggers[name].predict(to_patches(log_mel(ref["audio"]))).tag_probs.mean(axis=0)
+        top5 = [tags[i] for i in np.argsort(-probs)[:5]]
         assert top5 == entry["top5_tags"], entry["clip"]
 
 

@@ -29,12 +29,7 @@ def example(name: str) -> bytes:
 @pytest.fixture(scope="module")
 def music_files(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
     """Real music to share: example cuts and a 40-s MP3 made from a Debian track."""
-    scratch = tmp_path_factory.mktemp("music")
-    mp3 = music.convert(music.singularity_track("Nebula"), scratch / "nebula.mp3", "-t", "40", "-b:a", "96k")
-    return {
-        "/nebula.mp3": (mp3.read_bytes(), "audio/mpeg"),
-        "/page.html": (b"<html><body><p>No music here.</p></body></html>", "text/html"),
-    }
+    return music.link_files(tmp_path_factory.mktemp("music"), 40)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

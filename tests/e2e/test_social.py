@@ -37,12 +37,7 @@ BEAST = "nexuiz-beast-of-insanity.ogg"
 
 @pytest.fixture(scope="module")
 def music_files(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
-    scratch = tmp_path_factory.mktemp("music")
-    mp3 = music.convert(music.singularity_track("Nebula"), scratch / "nebula.mp3", "-t", "30", "-b:a", "96k")
-    return {
-        "/nebula.mp3": (mp3.read_bytes(), "audio/mpeg"),
-        "/page.html": (b"<html><body><p>No music here.</p></body></html>", "text/html"),
-    }
+    return music.link_files(tmp_path_factory.mktemp("music"), 30)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
