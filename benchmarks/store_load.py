@@ -15,6 +15,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,11 @@ from bot.store import Database, load_catalog, to_blob
 GUILD = 1
 
 
-async def fill(path: Path, count: int) -> None:
+async def fill(
+    path: Path, count: int, embedding: Callable[[np.random.Generator, int], np.ndarray] | None = None
+) -> None:
+    """``count`` random tracks in guild :data:`GUILD`; ``embedding(rng, i)`` makes track i's
+    embedding (default: standard normal, so any two tracks are nearly orthogonal)."""
     rng = np.random.default_rng(0)
     genres = list(FAMILIES)
     async with Database.open(path) as db:
@@ -46,9 +51,13 @@ async def fill(path: Path, count: int) -> None:
                         hashlib.sha256(str(i).encode()).hexdigest(),
                         float(rng.uniform(60, 600)),
                         json.dumps(distribution),
+                        json.dumps(distribution),  # base_genres: the family model's own, as analysis stores it
                         top,
                         to_blob(rng.random(TAG_COUNT), TAG_COUNT),
-                        to_blob(rng.standard_normal(EMBEDDING_DIM), EMBEDDING_DIM),
+                        to_blob(
+                            embedding(rng, i) if embedding is not None else rng.standard_normal(EMBEDDING_DIM),
+                            EMBEDDING_DIM,
+                        ),
                         120.0,
                         time.time(),
                         42,
@@ -57,8 +66,8 @@ async def fill(path: Path, count: int) -> None:
             async with db.transaction():
                 await db.execute_many(
                     "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration, genres,"
-                    " top_genre, tag_probs, embedding, tempo, added_at, added_by)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " base_genres, top_genre, tag_probs, embedding, tempo, added_at, added_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
 

@@ -20,9 +20,9 @@ import numpy as np
 from bot import store
 from bot.catalog import Track, UnknownTrack
 from bot.errors import CrateError
-from bot.genres import FAMILIES, family_of, is_family
+from bot.genres import family_of, is_family
 from bot.listen.families import default_model
-from bot.listen.server_head import Relabelled, genre_key, majority, relabel
+from bot.listen.server_head import Relabelled, genre_key, majority, reach, relabel
 from bot.store import Database
 
 #: Longest genre name a server may teach (Discord's modal and select limits leave room for it).
@@ -92,20 +92,26 @@ class Teacher:
             return await self._relabel(guild_id)
 
     async def _relabel(self, guild_id: int) -> int:
-        base = await store.base_genres(self.db, guild_id)
-        if not len(base.ids):
+        """Relabel the tracks the head reaches (and those it changed before), read in full only those:
+        parsing a 100,000-track catalog's distributions took seconds, holding the interpreter."""
+        ids, embeddings, shown_differs = await store.embeddings_to_relabel(self.db, guild_id)
+        if not len(ids):
             return 0
         taught = majority(await store.corrections_in_guild(self.db, guild_id))
-        before = {int(row[1]): row[3] for row in await store.track_titles(self.db, guild_id)}
-        out = await asyncio.to_thread(_relabel_rows, base, taught)
-        rows = [(int(track_id), out.ranked(i)) for i, track_id in enumerate(base.ids)]
-        await store.set_shown_genres(self.db, guild_id, [(i, ranked, confident(ranked)) for i, ranked in rows])
-        return sum(before.get(track_id) != ranked[0][0] for track_id, ranked in rows)
+        rows = await asyncio.to_thread(_rows_to_relabel, ids, embeddings, shown_differs, taught)
+        if not len(rows):
+            return 0
+        base = await store.base_genres(self.db, guild_id, ids[rows].tolist(), with_shown=True)
+        updates, moved = await asyncio.to_thread(_changed_answers, base, taught)
+        if updates:
+            await store.set_shown_genres(self.db, guild_id, updates)
+        return moved
 
     async def label_new(self, track: Track) -> Track:
         """A track just added to a server that has taught Crate: give it the head's answer too."""
         async with self._lock(track.guild_id):
-            [base] = (await store.base_genres(self.db, track.guild_id, [track.id])).genres or [track.genres]
+            stored = await store.base_genres(self.db, track.guild_id, [track.id])
+            base = stored.base_pairs(0) if len(stored.ids) else track.genres
             genres = await self.heard(track.guild_id, track.embedding, base)
             if genres is None:
                 return track
@@ -124,13 +130,8 @@ class Teacher:
         if not taught:
             return None
         known = await store.base_genres(self.db, guild_id, list(taught))
-        rows = store.BaseGenres(
-            ids=np.concatenate([np.asarray([-1], np.int64), known.ids]),
-            embeddings=np.vstack([np.asarray(embedding, np.float32).reshape(1, -1), known.embeddings]),
-            genres=[tuple(base), *known.genres],
-        )
-        out = await asyncio.to_thread(_relabel_rows, rows, taught)
-        return out.ranked(0)
+        out = await asyncio.to_thread(_relabel_rows, _with_track(known, embedding, base), taught)
+        return _answer(out, 0)
 
     async def custom_genres(self, guild_id: int) -> list[str]:
         """The server's own genres (taught to at least one track), most taught first."""
@@ -139,16 +140,72 @@ class Teacher:
         return [g for g, _ in sorted(counts.items(), key=lambda gn: (-gn[1], genre_key(gn[0])))]
 
 
+#: A shown probability that moves by less than this is left as stored (answers show whole percents;
+#: far from every taught track the head shifts a distribution by less than that, and rewriting a
+#: 100,000-track catalog for it on every correction is what made a correction take half a minute).
+RELABEL_TOLERANCE = 0.005
+
+
+def _changed_answers(
+    base: store.BaseGenres, taught: dict[int, str]
+) -> tuple[list[tuple[int, tuple[tuple[str, float], ...], bool]], int]:
+    """The relabelled answers that differ from the shown ones (``base.shown``): another top genre,
+    another sure/unsure decision, a probability moved by :data:`RELABEL_TOLERANCE` or more, or any
+    left on a genre no longer taught, as ``(track id, genres, confident)`` rows; and how many
+    tracks' top genre changed."""
+    out = _relabel_rows(base, taught)
+    n, width = out.probabilities.shape
+    shown = np.zeros((n, max(width, len(base.names))))
+    if base.shown is not None:
+        shown[:, : len(base.names)] = base.shown
+    new = np.zeros_like(shown)
+    new[:, :width] = out.probabilities  # the head keeps base.names first, in order, then adds new ones
+    new_top = np.argmax(new, axis=1)
+    old_top = np.where(shown.any(axis=1), np.argmax(shown, axis=1), -1)
+    sure = new[np.arange(n), new_top] >= default_model().threshold
+    was_sure = base.confident if base.confident is not None else np.zeros(n, bool)
+    moved = np.abs(new - shown).max(axis=1, initial=0.0) >= RELABEL_TOLERANCE
+    stale = ((shown > 0) & (new == 0)).any(axis=1)  # e.g. a custom genre its only teacher /forgot
+    changed = np.flatnonzero(moved | stale | (new_top != old_top) | (sure != was_sure))
+    updates = [(int(base.ids[i]), _answer(out, i), bool(sure[i])) for i in changed.tolist()]
+    return updates, int(np.count_nonzero(new_top != old_top))
+
+
+def _rows_to_relabel(
+    ids: np.ndarray, embeddings: np.ndarray, shown_differs: np.ndarray, taught: dict[int, str]
+) -> np.ndarray:
+    """Rows whose answer the head may move by :data:`RELABEL_TOLERANCE` or more (taught tracks
+    included), or that show something else than the base model's answer now (a lesson since
+    forgotten may have moved them)."""
+    taught_rows = np.flatnonzero(np.isin(ids, np.fromiter(taught, np.int64, count=len(taught))))
+    return np.flatnonzero(shown_differs | (reach(embeddings, taught_rows) >= RELABEL_TOLERANCE))
+
+
+def _answer(out: Relabelled, row: int) -> tuple[tuple[str, float], ...]:
+    """One track's relabelled genres, most probable first: every family, and the server's own genres
+    it has some probability of (one nobody teaches any more is dropped)."""
+    return tuple((genre, p) for genre, p in out.ranked(row) if p > 0 or is_family(genre))
+
+
 def _relabel_rows(base: store.BaseGenres, taught: dict[int, str]) -> Relabelled:
     """The head over ``base``'s rows; ``taught`` maps track ids (some maybe not in ``base``) to genres."""
-    names = list(FAMILIES)
-    for pairs in base.genres:
-        names.extend(name for name, _ in pairs if name not in names)
-    column = {name: j for j, name in enumerate(names)}
-    matrix = np.zeros((len(base.ids), len(names)))
-    for i, pairs in enumerate(base.genres):
-        for name, p in pairs:
-            matrix[i, column[name]] = p
     rows = {int(track_id): i for i, track_id in enumerate(base.ids)}
     lessons = [(rows[track_id], genre) for track_id, genre in sorted(taught.items()) if track_id in rows]
-    return relabel(base.embeddings, matrix, names, lessons)
+    return relabel(base.embeddings, base.base, base.names, lessons)
+
+
+def _with_track(
+    known: store.BaseGenres, embedding: np.ndarray, genres: Sequence[tuple[str, float]]
+) -> store.BaseGenres:
+    """``known`` with one more row in front (id -1): a track that need not be in the catalog."""
+    names = list(known.names) + [name for name, _ in genres if name not in known.names]
+    base = np.zeros((len(known.ids) + 1, len(names)))
+    base[1:, : len(known.names)] = known.base
+    for name, p in genres:
+        base[0, names.index(name)] = p
+    return store.BaseGenres(
+        ids=np.concatenate([np.asarray([-1], np.int64), known.ids]),
+        embeddings=np.vstack([np.asarray(embedding, np.float32).reshape(1, -1), known.embeddings]),
+        names=tuple(names),
+        base=base,
+    )

@@ -74,3 +74,12 @@ def test_queue_quick():
     assert figures["pool"]["1"]["tracks_per_s"] > 0 and figures["queue"]["1"]["tracks_per_s"] > 0
     queue = figures["queue"]["1"]
     assert queue["overhead_p95_ms"] >= queue["overhead_p50_ms"] and queue["woken_p95_ms"] >= queue["woken_p50_ms"] >= 0
+
+
+def test_relabel_quick():
+    """One correction and a /forget in a big server: the figures of each, and the event loop's lag."""
+    done = run("benchmarks/relabel.py", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2,000 tracks in one server" in done.stdout
+    lines = [line for line in done.stdout.splitlines() if "event loop held up at most" in line]
+    assert len(lines) == 4 and lines[-1].startswith("relabel after /forget:"), done.stdout

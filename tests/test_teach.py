@@ -98,7 +98,7 @@ async def test_two_or_three_corrections_change_similar_tracks(db):
     assert beast.top_genre == "rock" and dict(beast.genres)["rock"] == pytest.approx(0.55, abs=0.03)
     # the base distribution is kept apart: relabelling starts from it every time
     base = await store.base_genres(db, GUILD, [tracks["infight"].id])
-    assert base.genres[0][0] == ("rock", 0.55)
+    assert base.base_pairs(0)[0] == ("rock", 0.55)
 
 
 async def test_a_custom_genre_is_answerable_once_taught_and_new_tracks_get_it(db):

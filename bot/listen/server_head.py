@@ -81,6 +81,29 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
+def reach(
+    embeddings: np.ndarray,
+    taught_rows: Sequence[int] | np.ndarray,
+    *,
+    bandwidth: float = BANDWIDTH,
+    prior_weight: float = PRIOR_WEIGHT,
+    self_weight: float = SELF_WEIGHT,
+) -> np.ndarray:
+    """How far :func:`relabel` can move any probability of each row from its base distribution,
+    ``E / (prior_weight + E)`` with ``E`` the row's total evidence from the taught rows (a bound:
+    ``|p - base| = |e_g - base * E| / (prior_weight + E)``). Rows far from everything taught get
+    ~0, so a big catalog need not be relabelled (or even read) beyond the rows this reaches."""
+    x = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+    rows = np.asarray(taught_rows, dtype=np.int64)
+    if not len(rows):
+        return np.zeros(len(x))
+    unit = _unit(x)
+    evidence = np.exp((unit @ unit[rows].T - 1.0) / bandwidth).astype(np.float64)  # [n, m]
+    evidence[rows, np.arange(len(rows))] = self_weight
+    total = evidence.sum(axis=1)
+    return total / (prior_weight + total)
+
+
 def relabel(
     embeddings: np.ndarray,
     base: np.ndarray,

@@ -9,6 +9,7 @@ way the new share is recorded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, SOURCE_KINDS, TAG_COUNT, Catalog, SourceKind, Track
-from bot.genres import distribution
+from bot.genres import FAMILIES, distribution
 from bot.store import shares
 from bot.store.database import Database, fits_integer
 from bot.store.vectors import from_blob, stack_blobs, to_blob
@@ -477,41 +478,103 @@ async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
     return tuple(row) if row is not None else (0, None, None, None)
 
 
+async def embeddings_to_relabel(db: Database, guild_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids, embeddings, shown_differs)`` of the guild's tracks, by id: what a relabel needs to
+    find the tracks it must read in full. ``shown_differs``: the shown answer is not the base
+    model's (a server's head changed it), compared as stored text, in the database."""
+    rows = await db.fetch_rows(
+        "SELECT id, embedding, genres <> base_genres FROM tracks WHERE guild_id = ? ORDER BY id", (guild_id,)
+    )
+
+    def arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+            stack_blobs([row[1] for row in rows], EMBEDDING_DIM),
+            np.fromiter((bool(row[2]) for row in rows), dtype=bool, count=len(rows)),
+        )
+
+    return await asyncio.to_thread(arrays)
+
+
 @dataclass(frozen=True)
 class BaseGenres:
-    """What a server's head relabels from: each track's embedding and base-model distribution."""
+    """What a server's head relabels from: each track's embedding and base-model distribution as
+    one matrix (and, when asked for, the answer shown now, so that only the tracks whose answer
+    changes are written back)."""
 
     ids: np.ndarray  # int64[n], ascending
     embeddings: np.ndarray  # float32[n, EMBEDDING_DIM]
-    genres: list[tuple[tuple[str, float], ...]]  # the base model's (genre, probability) pairs per track
+    names: tuple[str, ...]  # the columns below: the families, then every other name stored, first seen first
+    base: np.ndarray  # float64[n, len(names)]: the base model's distribution of each track
+    shown: np.ndarray | None = None  # float64[n, len(names)]: the distribution shown now
+    confident: np.ndarray | None = None  # bool[n]: is the shown answer stated as sure?
+
+    def base_pairs(self, row: int) -> tuple[tuple[str, float], ...]:
+        """Row ``row``'s base distribution as stored: ``(genre, probability)``, most probable first."""
+        return distribution((self.names[j], float(p)) for j, p in enumerate(self.base[row]) if p > 0)
 
 
-async def base_genres(db: Database, guild_id: int, track_ids: Iterable[int] | None = None) -> BaseGenres:
-    """The embeddings and base distributions of the guild's tracks (or of ``track_ids``), by id."""
+async def base_genres(
+    db: Database, guild_id: int, track_ids: Iterable[int] | None = None, *, with_shown: bool = False
+) -> BaseGenres:
+    """The embeddings and base distributions of the guild's tracks (or of ``track_ids``), by id;
+    with ``with_shown``, their shown answers too. The JSON is parsed off the event loop (a
+    100,000-track catalog holds 1.4 million (genre, probability) pairs: seconds of Python)."""
+    columns = "id, embedding, base_genres" + (", genres, confident" if with_shown else "")
     if track_ids is None:
-        rows = await db.fetch_rows(
-            "SELECT id, embedding, base_genres FROM tracks WHERE guild_id = ? ORDER BY id", (guild_id,)
-        )
+        rows = await db.fetch_rows(f"SELECT {columns} FROM tracks WHERE guild_id = ? ORDER BY id", (guild_id,))
     else:
         rows = await db.fetch_rows(
-            f"SELECT id, embedding, base_genres FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})"
-            " ORDER BY id",
+            f"SELECT {columns} FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()}) ORDER BY id",
             (guild_id, json.dumps(sorted({int(i) for i in track_ids}))),
         )
+    return await asyncio.to_thread(_base_genres, rows, with_shown)
+
+
+def _base_genres(rows: Sequence[tuple], with_shown: bool) -> BaseGenres:
+    code = {name: j for j, name in enumerate(FAMILIES)}
+    base = _distribution_cells([row[2] for row in rows], code)
+    shown = _distribution_cells([row[3] for row in rows], code) if with_shown else None
+
+    def matrix(cells: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(rows), len(code)))
+        out[cells[0], cells[1]] = cells[2]
+        return out
+
     return BaseGenres(
         ids=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
         embeddings=stack_blobs([row[1] for row in rows], EMBEDDING_DIM),
-        genres=[tuple((str(name), float(p)) for name, p in json.loads(row[2])) for row in rows],
+        names=tuple(code),
+        base=matrix(base),
+        shown=matrix(shown) if shown is not None else None,
+        confident=np.fromiter((bool(row[4]) for row in rows), bool, count=len(rows)) if with_shown else None,
     )
+
+
+def _distribution_cells(texts: Sequence[str], code: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored distributions (JSON lists of ``[name, probability]``) as (row, column, value) cells;
+    a name not in ``code`` gets the next column."""
+    # One json.loads a row, not one for all: a thread holding the interpreter for the whole
+    # catalog at once would stall the event loop for as long (seconds for 100,000 tracks).
+    parsed = [json.loads(text) for text in texts]
+    names = [pair[0] for pairs in parsed for pair in pairs]
+    for name in names:
+        code.setdefault(name, len(code))
+    rows = np.repeat(np.arange(len(parsed)), [len(pairs) for pairs in parsed])
+    columns = np.fromiter((code[name] for name in names), np.int64, count=len(names))
+    values = np.fromiter((pair[1] for pairs in parsed for pair in pairs), np.float64, count=len(names))
+    return rows, columns, values
 
 
 async def set_shown_genres(
     db: Database, guild_id: int, genres: Iterable[tuple[int, Iterable[tuple[str, float]], bool]]
 ) -> int:
     """Rewrite the shown answer (``genres``, ``top_genre``, ``confident``) of many tracks at once,
-    from ``(track id, genres, confident)``; the base distributions stay. Returns how many changed.
+    from ``(track id, genres, confident)``; the base distributions stay. Returns how many rows it
+    was given (an id of another guild, or of a track removed meanwhile, changes nothing).
 
-    One transaction, which also bumps the guild's relabel version (part of :func:`catalog_fingerprint`).
+    One transaction, one batched statement (a relabel may rewrite a whole 100,000-track catalog),
+    which also bumps the guild's relabel version (part of :func:`catalog_fingerprint`).
     """
     rows = []
     for track_id, pairs, confident in genres:
@@ -522,18 +585,16 @@ async def set_shown_genres(
     if not rows:
         return 0
     async with db.transaction():
-        changed = 0
-        for row in rows:
-            changed += await db.execute(
-                "UPDATE tracks SET genres = ?, top_genre = ?, confident = ? WHERE guild_id = ? AND id = ?", row
-            )
+        await db.execute_many(
+            "UPDATE tracks SET genres = ?, top_genre = ?, confident = ? WHERE guild_id = ? AND id = ?", rows
+        )
         await db.execute(
             "INSERT INTO relabels (guild_id, version) VALUES (?, 1)"
             " ON CONFLICT (guild_id) DO UPDATE SET version = relabels.version + 1",
             (guild_id,),
         )
         await db.catalog_changed(guild_id)
-    return changed
+    return len(rows)
 
 
 @dataclass(frozen=True)
