@@ -166,8 +166,20 @@ def _changed_answers(
     was_sure = base.confident if base.confident is not None else np.zeros(n, bool)
     moved = np.abs(new - shown).max(axis=1, initial=0.0) >= RELABEL_TOLERANCE
     stale = ((shown > 0) & (new == 0)).any(axis=1)  # e.g. a custom genre its only teacher /forgot
-    changed = np.flatnonzero(moved | stale | (new_top != old_top) | (sure != was_sure))
-    updates = [(int(base.ids[i]), _answer(out, i), bool(sure[i])) for i in changed.tolist()]
+    # An answer within the tolerance of the base model's, with its top genre and decision, is stored
+    # as the base model's very answer (the same text: the next relabel need not read that track).
+    prior = np.zeros_like(shown)
+    prior[:, : len(base.names)] = base.base
+    as_base = (
+        (np.abs(new - prior).max(axis=1, initial=0.0) < RELABEL_TOLERANCE)
+        & (np.argmax(prior, axis=1) == new_top)
+        & ((prior.max(axis=1, initial=0.0) >= default_model().threshold) == sure)
+    )
+    differs = np.where(as_base, (shown != prior).any(axis=1), moved | stale | (new_top != old_top) | (sure != was_sure))
+    updates = [
+        (int(base.ids[i]), base.base_pairs(i) if as_base[i] else _answer(out, i), bool(sure[i]))
+        for i in np.flatnonzero(differs).tolist()
+    ]
     return updates, int(np.count_nonzero(new_top != old_top))
 
 

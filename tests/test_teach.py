@@ -139,3 +139,22 @@ async def test_relabelling_changes_the_catalog_fingerprint(db):
     before = await store.tracks.catalog_fingerprint(db, GUILD)
     await Teacher(db).correct(GUILD, ALICE, track.id, "ambient")
     assert await store.tracks.catalog_fingerprint(db, GUILD) != before
+
+
+async def test_forgetting_every_lesson_restores_the_base_models_answers_exactly(db):
+    """What the head no longer moves is stored as the base model's very answer (so the next
+    relabel need not read it), and a custom genre nobody teaches any more leaves no trace."""
+    teacher = Teacher(db)
+    tracks = [await add(db, name) for name in ("brainsukker", "infight", "Nebula", "Awakening")]
+    await teacher.correct(GUILD, BOB, tracks[0].id, "vaporwave")
+    await teacher.correct(GUILD, BOB, tracks[1].id, "vaporwave")
+    moved = [await store.get_track(db, GUILD, t.id) for t in tracks]
+    assert moved[0].top_genre == "vaporwave" and any(t.genres != t.base_genres for t in moved[2:])
+    await store.forget_member(db, GUILD, BOB)
+    assert await teacher.relabel(GUILD) >= 2  # both taught tracks are rock again
+    for track in tracks:
+        after = await store.get_track(db, GUILD, track.id)
+        assert after.genres == after.base_genres and dict(after.genres) == dict(BASE), after.genres
+        assert after.top_genre == "rock" and "vaporwave" not in dict(after.genres)
+    ids, _, shown_differs = await store.embeddings_to_relabel(db, GUILD)
+    assert len(ids) == 4 and not shown_differs.any()  # the same text as the base answer, in the database too

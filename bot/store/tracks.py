@@ -576,12 +576,19 @@ async def set_shown_genres(
     One transaction, one batched statement (a relabel may rewrite a whole 100,000-track catalog),
     which also bumps the guild's relabel version (part of :func:`catalog_fingerprint`).
     """
-    rows = []
-    for track_id, pairs, confident in genres:
-        ranked = _sorted_genres(pairs)
-        rows.append(
-            (_genres_json(ranked), ranked[0][0] if ranked else None, int(bool(confident)), guild_id, int(track_id))
-        )
+
+    def encoded(given: list[tuple[int, Iterable[tuple[str, float]], bool]]) -> list[tuple]:
+        rows = []
+        for track_id, pairs, confident in given:
+            ranked = _sorted_genres(pairs)
+            rows.append(
+                (_genres_json(ranked), ranked[0][0] if ranked else None, int(bool(confident)), guild_id, int(track_id))
+            )
+        return rows
+
+    given = list(genres)
+    # Thousands of answers take a while to encode: off the event loop, unless there are only a few.
+    rows = encoded(given) if len(given) <= 100 else await asyncio.to_thread(encoded, given)
     if not rows:
         return 0
     async with db.transaction():
