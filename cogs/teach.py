@@ -2,7 +2,9 @@
 
 Anyone may pick the right family, one of the server's own genres, or "Something else…" (a
 modal asks for its name). The select's custom id carries the track, so it keeps working after a
-restart; the answer goes through :meth:`bot.crate.Crate.correct`, like ``/correct`` in the console
+restart, and so does the modal's: its answer is read from the submission itself by a listener
+(:func:`on_new_genre`), not by the modal object, which a restart between opening and submitting
+would have lost. The answer goes through :meth:`bot.crate.Crate.correct`, like ``/correct`` in the console
 and ``crate teach``.
 """
 
@@ -23,6 +25,7 @@ from cogs.client import CrateBot
 #: Discord shows at most 25 options: the 14 families, "Something else…", and up to 10 of the server's own.
 CUSTOM_SHOWN = 25 - len(FAMILIES) - 1
 SOMETHING_ELSE = "new"
+NAME_FIELD = "crate:newgenre:name"  # the modal's text input
 _FAMILY, _CUSTOM = "f:", "c:"
 
 
@@ -76,7 +79,7 @@ class NewGenreModal(discord.ui.Modal):
 
     name: discord.ui.TextInput = discord.ui.TextInput(
         label="Which genre is it?",
-        custom_id="crate:newgenre:name",
+        custom_id=NAME_FIELD,
         placeholder="e.g. city pop, vaporwave, fantasy orchestral",
         min_length=1,
         max_length=MAX_GENRE_NAME,
@@ -88,10 +91,40 @@ class NewGenreModal(discord.ui.Modal):
         self.track_id = track_id
 
     async def on_submit(self, interaction: discord.Interaction[CrateBot]) -> None:  # type: ignore[override]
-        try:
-            await correct(interaction, self.track_id, self.name.value)
-        except Exception as error:
-            await replies.report_error(interaction, error)
+        """Nothing: :func:`on_new_genre` answers every submission of this modal, before or after a restart."""
+
+
+_NEW_GENRE = re.compile(r"crate:newgenre:(?P<track>\d+):\d+")
+
+
+def _typed(components: Sequence[dict], custom_id: str) -> str | None:
+    """The value of text input ``custom_id`` in a modal submission's components (in action rows, or
+    in the label components that newer modals use)."""
+    for component in components:
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        inner = list(component.get("components") or []) + (
+            [component["component"]] if component.get("component") else []
+        )
+        if (found := _typed(inner, custom_id)) is not None:
+            return found
+    return None
+
+
+async def on_new_genre(interaction: discord.Interaction[CrateBot]) -> None:
+    """Answer a submitted "Name the genre" modal from what it carries: the track in its custom id,
+    the name in its text input."""
+    data: dict = dict(interaction.data or {})
+    if interaction.type is not discord.InteractionType.modal_submit:
+        return
+    match = _NEW_GENRE.fullmatch(str(data.get("custom_id", "")))
+    if match is None:
+        return
+    try:
+        name = _typed(list(data.get("components") or []), NAME_FIELD) or ""
+        await correct(interaction, int(match["track"]), name)
+    except Exception as error:
+        await replies.report_error(interaction, error)
 
 
 async def correct(interaction: discord.Interaction[CrateBot], track_id: int, genre: str) -> None:
@@ -111,3 +144,4 @@ async def add_correction(view: discord.ui.View, crate, guild_id: int | None, tra
 
 async def setup(bot: CrateBot) -> None:
     bot.add_dynamic_items(CorrectSelect)
+    bot.add_listener(on_new_genre, "on_interaction")

@@ -74,6 +74,9 @@ async def test_buttons_and_data_survive_a_restart(tmp_path):
             shared = await answer(ix)
             track = track_id_of(shared)
             assert shared.embed["title"] == "awakening"
+            # carol opens "Something else…" now and submits the form only after the restart
+            opened = await fake.select(guild, channel, "carol", shared, f"crate:correct:{track}", values=["new"])
+            assert (await opened.wait_response(timeout=10)).type == 9  # the modal
         # the first bot is gone: its task was cancelled and awaited, its workers stopped
 
         async with running_crate(fake, settings, ready_count=2):
@@ -100,6 +103,12 @@ async def test_buttons_and_data_survive_a_restart(tmp_path):
             pick = await fake.select(guild, channel, "bob", old, f"crate:correct:{track}", values=["f:ambient"])
             assert (await pick.wait_response(timeout=10)).ephemeral
             assert "is Ambient in this server now" in (await pick.wait_original(timeout=10)).content
+
+            # the modal the previous process opened: its custom id carries the track, its field the name
+            named = await fake.submit_modal(guild, channel, "carol", opened, {"crate:newgenre:name": "Space Ambient"})
+            assert (await named.wait_response(timeout=10)).ephemeral
+            noted = (await named.wait_original(timeout=10)).content
+            assert "you say **awakening** is Space Ambient, others say Ambient — no majority yet" in noted, noted
 
 
 @pytest.fixture(scope="module")
