@@ -1,13 +1,14 @@
 """Imported once by the analysis pool's fork server (see :data:`bot.listen.worker.PRELOAD`).
 
 Importing this module does what every analysis worker would otherwise do for itself: import the
-listening stack (numpy only: the taggers, the handcrafted features, the genre head) and PyAV,
-which decodes the audio (~90 ms to import; ``bot.audio.decode`` imports it only when it first
-decodes, so that the bot process never loads it). Every worker, and every replacement after a
+listening stack (numpy only: the taggers, the handcrafted features, the genre head), PyAV,
+which decodes the audio (~90 ms to import), and libsoxr, which resamples it (``bot.audio.decode``
+imports both only when it first decodes, so that the bot process never loads them). Every worker, and every replacement after a
 crash, is forked from that process and starts with it in memory. (yt-dlp is not needed here:
 links are downloaded in processes of their own, ``bot.audio.download``.)
 """
 
 import av  # noqa: F401
+import soxr  # noqa: F401
 
 from bot.listen import analyze  # noqa: F401
