@@ -162,7 +162,8 @@ def _changed_answers(
     new[:, :width] = out.probabilities  # the head keeps base.names first, in order, then adds new ones
     new_top = np.argmax(new, axis=1)
     old_top = np.where(shown.any(axis=1), np.argmax(shown, axis=1), -1)
-    sure = new[np.arange(n), new_top] >= default_model().threshold
+    threshold = default_model().threshold
+    sure = new[np.arange(n), new_top] >= threshold
     was_sure = base.confident if base.confident is not None else np.zeros(n, bool)
     moved = np.abs(new - shown).max(axis=1, initial=0.0) >= RELABEL_TOLERANCE
     stale = ((shown > 0) & (new == 0)).any(axis=1)  # e.g. a custom genre its only teacher /forgot
@@ -173,7 +174,7 @@ def _changed_answers(
     as_base = (
         (np.abs(new - prior).max(axis=1, initial=0.0) < RELABEL_TOLERANCE)
         & (np.argmax(prior, axis=1) == new_top)
-        & ((prior.max(axis=1, initial=0.0) >= default_model().threshold) == sure)
+        & ((prior.max(axis=1, initial=0.0) >= threshold) == sure)
     )
     differs = np.where(as_base, (shown != prior).any(axis=1), moved | stale | (new_top != old_top) | (sure != was_sure))
     updates = [

@@ -122,11 +122,12 @@ class Listener:
             raise TooShort()
         both = second_tagger_excerpts(len(heard)) if self.mtt_tagger is not None else list(range(len(heard)))
         alone = [k for k in range(len(heard)) if k not in both]
+        sizes = [len(patches[i]) for i in heard]
         outputs = self._tagger_set().predict(np.concatenate([patches[heard[k]] for k in both]))
-        msd = {k: m for k, m in zip(both, _excerpt_means(outputs[0], [len(patches[heard[k]]) for k in both]))}
+        msd = {k: m for k, m in zip(both, _excerpt_means(outputs[0], [sizes[k] for k in both]))}
         if alone:
             rest = self.tagger.predict(np.concatenate([patches[heard[k]] for k in alone]))
-            msd.update(zip(alone, _excerpt_means(rest, [len(patches[heard[k]]) for k in alone])))
+            msd.update(zip(alone, _excerpt_means(rest, [sizes[k] for k in alone])))
         embeddings_ = np.stack([msd[k][1] for k in range(len(heard))])
         tag_probs_ = np.stack([msd[k][0] for k in range(len(heard))])
         vectors = None
@@ -142,7 +143,7 @@ class Listener:
             )
         mtt_: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         if len(outputs) > 1:
-            means = _excerpt_means(outputs[1], [len(patches[heard[k]]) for k in both])
+            means = _excerpt_means(outputs[1], [sizes[k] for k in both])
             mtt_ = (np.stack([m[0] for m in means]), np.stack([m[1] for m in means]))
         return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempos)), *mtt_)
 

@@ -81,6 +81,15 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
+def _kernel(x: np.ndarray, rows: Sequence[int] | np.ndarray, bandwidth: float, self_weight: float) -> np.ndarray:
+    """``[n, m]``: the evidence each of the ``n`` rows of ``x`` gets from each taught row,
+    ``exp((cos - 1) / bandwidth)``, and ``self_weight`` for a taught row from itself."""
+    unit = _unit(x)
+    kernel = np.exp((unit @ unit[rows].T - 1.0) / bandwidth)
+    kernel[rows, np.arange(len(rows))] = self_weight
+    return kernel
+
+
 def reach(
     embeddings: np.ndarray,
     taught_rows: Sequence[int] | np.ndarray,
@@ -97,10 +106,7 @@ def reach(
     rows = np.asarray(taught_rows, dtype=np.int64)
     if not len(rows):
         return np.zeros(len(x))
-    unit = _unit(x)
-    evidence = np.exp((unit @ unit[rows].T - 1.0) / bandwidth).astype(np.float64)  # [n, m]
-    evidence[rows, np.arange(len(rows))] = self_weight
-    total = evidence.sum(axis=1)
+    total = _kernel(x, rows, bandwidth, self_weight).sum(axis=1, dtype=np.float64)
     return total / (prior_weight + total)
 
 
@@ -141,9 +147,7 @@ def relabel(
     prior = np.divide(prior, totals, out=np.full_like(prior, 1.0 / prior.shape[1]), where=totals > 0)
     if not rows:
         return Relabelled(tuple(names), prior)
-    unit = _unit(x)
-    kernel = np.exp((unit @ unit[rows].T - 1.0) / bandwidth)  # [n, m]
-    kernel[rows, np.arange(len(rows))] = self_weight
+    kernel = _kernel(x, rows, bandwidth, self_weight)
     onehot = np.zeros((len(rows), len(names)))
     onehot[np.arange(len(rows)), columns] = 1.0
     evidence = kernel @ onehot  # [n, genres]
