@@ -1,8 +1,8 @@
 """Analysis throughput through the PostgreSQL queue vs the in-process pool, and the queue's overhead.
 
 Same tracks both ways (the example music, repeated): first the bot's own
-:class:`~bot.listen.worker.AnalysisPool` with 1 (and 2) worker processes, then
-:class:`bot.queue.AnalysisQueue` with 1 (and 2) real ``crate worker`` processes of one analysis
+:class:`~bot.jobs.analysis.AnalysisPool` with 1 (and 2) worker processes, then
+:class:`bot.jobs.queue.AnalysisQueue` with 1 (and 2) real ``crate worker`` processes of one analysis
 process each, on a real PostgreSQL started for the run (tests/postgres_server.py: Debian's
 ``postgresql``). Per job through the queue: the seconds from enqueueing (audio upload included)
 to holding the outcome, minus the seconds the analysis took in the worker = the queue's overhead
@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.listen.worker import AnalysisPool  # noqa: E402
-from bot.queue import AnalysisQueue  # noqa: E402
+from bot.jobs.analysis import AnalysisPool  # noqa: E402
+from bot.jobs.queue import AnalysisQueue  # noqa: E402
 from tests import postgres_server  # noqa: E402
 from tests.fakediscord.harness import crate_env, crate_process, wait_for_log  # noqa: E402
 

@@ -15,7 +15,7 @@ Measured, against the targets from the issue:
 
 * each interaction's acknowledgement latency (dispatch -> callback, ``ix.ack_latency``): max, p99
   (target: every one <= 3 s, Discord's deadline);
-* how each request ended: an embed with genre bars (answered), a ``bot.admission`` busy message (told busy),
+* how each request ended: an embed with genre bars (answered), a ``bot.jobs.admission`` busy message (told busy),
   anything else (failure, printed); target: all answered or told busy;
 * event-loop lag: a ticker in the bot's loop sleeps 10 ms and records its overshoot, from the
   first request to the last answer (target: p99 <= 100 ms). The fake Discord and this driver run
@@ -218,8 +218,8 @@ def children_of(pid: int) -> list[tuple[int, str]]:
 
 
 def is_busy(text: str) -> bool:
-    """The bot's "busy" answers: everybody's (``Busy``), a member's or a server's (``bot.admission``)."""
-    from bot.admission import Busy
+    """The bot's "busy" answers: everybody's (``Busy``), a member's or a server's (``bot.jobs.admission``)."""
+    from bot.jobs.admission import Busy
 
     return Busy.user_message in text or "being analyzed" in text
 
@@ -228,7 +228,7 @@ def analysis_pool():
     """The bot's AnalysisPool, if it can be found (run_bot keeps it in a local)."""
     import gc
 
-    from bot.listen.worker import AnalysisPool
+    from bot.jobs.analysis import AnalysisPool
 
     pools = [
         o for o in gc.get_objects() if issubclass(type(o), AnalysisPool) and not o._closed
@@ -500,7 +500,7 @@ def _classify(message, busy_text: str) -> tuple[str, str]:
 
 
 async def mixed_load(args: argparse.Namespace) -> int:
-    from bot.pool import Busy
+    from bot.jobs.pool import Busy
     from tests.fakediscord import FakeDiscord, make_guild
     from tests.fakediscord.harness import running_crate, settings_for
 

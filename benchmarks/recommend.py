@@ -45,7 +45,7 @@ import numpy as np
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT, Catalog, Rating
 from bot.recommend.rank import RatingArrays, Recommender, features_of
 from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
-from bot.store import Database
+from bot.store import open_database
 
 GUILD = 1
 USERS = 1_000
@@ -100,7 +100,7 @@ def synthetic(n: int, genres: int, seed: int = 0):
 async def _store_bench(target: Path | str, embeddings, tag_probs, top_genres, ratings, users) -> tuple:
     """Write the server into the database, load it back as the bot does, time the ranking and the request."""
     n = len(embeddings)
-    async with Database.open(target) as db:
+    async with open_database(target) as db:
         async with db.transaction():
             await db.execute_many(
                 "INSERT INTO tracks (id, guild_id, title, source_kind, content_hash, duration, genres, top_genre,"
@@ -303,7 +303,7 @@ def _postgresql(option: str | None):
 
 
 async def _empty(url: str) -> None:
-    async with Database.open(url) as db:
+    async with open_database(url) as db:
         await db.execute("TRUNCATE tracks CASCADE")
 
 

@@ -25,9 +25,11 @@ import numpy as np  # noqa: E402
 
 from benchmarks.store_load import GUILD, fill  # noqa: E402
 from bot import store  # noqa: E402
+from bot.app.teaching import Teacher  # noqa: E402
 from bot.catalog import EMBEDDING_DIM  # noqa: E402
-from bot.store import Database  # noqa: E402
-from bot.teach import Teacher  # noqa: E402
+from bot.store import (
+    open_database,
+)
 
 #: Embeddings of GTZAN-mini and the Debian music (MSD_musicnn's penultimate layer, mean over the
 #: excerpts) have pairwise cosines of about -0.19 / 0.20 / 0.84 at the 5th / 50th / 95th
@@ -64,7 +66,7 @@ async def _timed(work) -> tuple[float, float, object]:
 
 
 async def measure(path: Path) -> None:
-    async with Database.open(path) as db:
+    async with open_database(path) as db:
         teacher = Teacher(db)
         for member, track_id, genre in CORRECTIONS:
             elapsed, lag, taught = await _timed(teacher.correct(GUILD, member, track_id, genre))

@@ -50,10 +50,10 @@ def memory(pid):
             pass
     return {"rss_mb": round(out.get("status", 0), 1), "pss_mb": round(out.get("smaps_rollup", 0), 1)}
 
-import bot.cli, bot.crate, cogs, cogs.client
+import bot.cli, bot.app.crate, cogs, cogs.client
 for module in pkgutil.iter_modules(cogs.__path__):
     importlib.import_module("cogs." + module.name)
-from bot.listen.worker import AnalysisPool
+from bot.jobs.analysis import AnalysisPool
 
 async def main():
     async with AnalysisPool(workers=1, queue_depth=1, job_timeout=60) as pool:

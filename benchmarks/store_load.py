@@ -22,7 +22,7 @@ import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, TAG_COUNT
 from bot.genres import FAMILIES
-from bot.store import Database, load_catalog, to_blob
+from bot.store import load_catalog, open_database, to_blob
 
 GUILD = 1
 
@@ -34,7 +34,7 @@ async def fill(
     embedding (default: standard normal, so any two tracks are nearly orthogonal)."""
     rng = np.random.default_rng(0)
     genres = list(FAMILIES)
-    async with Database.open(path) as db:
+    async with open_database(path) as db:
         for start in range(0, count, 10_000):
             rows = []
             for i in range(start, min(start + 10_000, count)):
@@ -73,7 +73,7 @@ async def fill(
 
 
 async def measure(path: Path, repeats: int) -> None:
-    async with Database.open(path) as db:
+    async with open_database(path) as db:
         for attempt in range(repeats):
             started = time.perf_counter()
             catalog = await load_catalog(db, GUILD)

@@ -133,3 +133,15 @@ class TrackScore:
     @property
     def score(self) -> int:
         return self.likes - self.dislikes
+
+
+@dataclass(frozen=True)
+class Taught:
+    """What one correction did."""
+
+    track: Track  # the track, with its genres after relabelling
+    genre: str  # what this member said (family id or the server's own genre)
+    previous: str | None  # this member's earlier answer for the track, if any
+    decided: str | None  # what the track is now taught (majority of its correctors; None: a tie)
+    votes: tuple[tuple[str, int], ...]  # every answer for this track, most votes first
+    relabelled: int  # tracks of the server whose top genre changed

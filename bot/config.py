@@ -11,10 +11,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.admission import AdmissionLimits
 from bot.errors import CrateError
 from bot.format import format_bytes
 from bot.shards import ShardPlan, parse_shard_ids
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    capacity: int = 10
+    member_concurrent: int = 1
+    member_queued: int = 1
+    server_concurrent: int = 3
+    server_queued: int = 3
+
+    def __post_init__(self) -> None:
+        if min(self.capacity, self.member_concurrent, self.server_concurrent) < 1:
+            raise ValueError("capacity and concurrent limits must be at least 1")
+        if min(self.member_queued, self.server_queued) < 0:
+            raise ValueError("queued limits must be at least 0")
+
+    @property
+    def per_member(self) -> int:
+        return self.member_concurrent + self.member_queued
+
+    @property
+    def per_server(self) -> int:
+        return self.server_concurrent + self.server_queued
 
 
 class ConfigError(CrateError):
@@ -58,7 +80,7 @@ class Settings:
     url_allowlist: tuple[str, ...] = ()
     genre_model_path: Path | None = None
     voice_idle_timeout: float = 300.0
-    #: Defaults of the per-server settings (/settings overrides them per server, see bot.server_settings).
+    #: Defaults of the per-server settings (/settings overrides them per server, see bot.app.settings).
     stay_in_voice: bool = False
     profiles_public: bool = True
     dj_role_id: int | None = None
@@ -134,12 +156,12 @@ class Settings:
 
     @property
     def database_target(self) -> Path | str:
-        """What :meth:`bot.store.Database.open` opens: the PostgreSQL URL if set, else the SQLite file."""
+        """What :func:`bot.store.open_database` opens: the PostgreSQL URL if set, else the SQLite file."""
         return self.database_url or self.database_path
 
     @property
     def admission(self) -> AdmissionLimits:
-        """Who may have tracks fetched and analyzed at once (see ``bot.admission``)."""
+        """Who may have tracks fetched and analyzed at once (see ``bot.jobs.admission``)."""
         return AdmissionLimits(
             capacity=self.workers + self.queue_depth,
             member_concurrent=self.member_concurrent,

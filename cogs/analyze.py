@@ -11,9 +11,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.crate import Stage
-from bot.format import clip, plural
-from bot.messages import (
+from bot.app.crate import Stage
+from bot.app.messages import (
     MessageItem,
     NoAudioInMessage,
     PostedFile,
@@ -22,6 +21,7 @@ from bot.messages import (
     audio_sources,
     summary_line,
 )
+from bot.format import clip, plural
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import rating_buttons

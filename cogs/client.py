@@ -8,6 +8,7 @@ import logging
 import re
 import signal
 from collections.abc import Iterator
+from typing import Protocol
 
 import discord
 import yarl
@@ -16,8 +17,8 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot.app.crate import Crate, Restarting
 from bot.config import ConfigError, Settings
-from bot.crate import Crate, Restarting
 from cogs import replies
 from cogs.render import error_embed
 
@@ -67,6 +68,24 @@ class CrateTree(app_commands.CommandTree):
         await replies.report_error(interaction, getattr(error, "original", error))
 
 
+class SessionsFront(Protocol):
+    """What other cogs ask of the session cog, which registers itself as :attr:`CrateBot.sessions`
+    when it loads (a typed accessor: no cog imports another's class to call it)."""
+
+    async def open_session(
+        self,
+        interaction: discord.Interaction[CrateBot],
+        voice_channel: discord.VoiceChannel | None,
+        *,
+        radio_seed: int | None = None,
+        playlist: str | None = None,
+    ) -> None: ...
+
+    async def play_playlist(self, interaction: discord.Interaction[CrateBot], name: str) -> None: ...
+
+    async def voice_settings_changed(self, guild_id: int) -> None: ...
+
+
 class CrateBot(commands.AutoShardedBot):
     """Each cog's ``setup`` registers its own persistent buttons with ``add_dynamic_items``.
 
@@ -91,6 +110,8 @@ class CrateBot(commands.AutoShardedBot):
         self.crate = crate
         #: Interactions still being worked on (a /genre analysis): answered if Crate stops meanwhile.
         self.in_flight: dict[asyncio.Task, discord.Interaction] = {}
+        #: The session cog, once loaded (:class:`SessionsFront`).
+        self.sessions: SessionsFront | None = None
         if crate is not None:
             crate.refresh_link = self.refresh_attachment_link
 

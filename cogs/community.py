@@ -11,11 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.charts import server_chart
-from bot.community import PERIOD_WORDS, ServerCharts, WhoLikes
-from bot.describe import track_line
+from bot.app.community import PERIOD_WORDS, ServerCharts, WhoLikes
 from bot.format import clip, plural
 from bot.genres import label
+from bot.present.charts import server_chart
+from bot.present.describe import track_line
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.render import MENTIONS, colour_of

@@ -8,9 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.crate import RatedTrack
 from bot.catalog import DISLIKE, LIKE
-from bot.crate import RatedTrack
-from bot.describe import track_line
+from bot.present.describe import track_line
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.community import WhoLikesButton

@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.crate import SharedTrack, Source, Stage
+from bot.app.crate import SharedTrack, Source, Stage
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import rating_buttons

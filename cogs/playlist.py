@@ -1,28 +1,24 @@
 """/playlist: saved playlists per server, and the summary's "Save as playlist" button.
 
-The playlists themselves are ``bot.playlists``; this cog parses, renders, and asks the Sessions
+The playlists themselves are ``bot.app.playlists``; this cog parses, renders, and asks the Sessions
 cog to open a session when ``/playlist play`` needs one.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.playlists import PlaylistExport, to_json, to_m3u
 from bot.format import clip, format_duration, plural
-from bot.playlists import PlaylistExport, to_json, to_m3u
 from bot.store.playlists import Playlist, PlaylistEntry
 from cogs import replies
 from cogs.caller import caller_of
 from cogs.client import CrateBot
 from cogs.tracks import track_choices
-
-if TYPE_CHECKING:
-    from cogs.session import Sessions
 
 PLAYLIST_COLOUR = 0x1DB954
 SHOWN = 25
@@ -148,8 +144,8 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
     @app_commands.describe(name="The playlist")
     @app_commands.guild_only()
     async def play(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
-        sessions: Sessions = self.bot.get_cog("Sessions")  # type: ignore[assignment]
-        await sessions.play_playlist(interaction, name)
+        if self.bot.sessions is not None:  # loaded with the other cogs; absent only in a partial test bot
+            await self.bot.sessions.play_playlist(interaction, name)
 
     @app_commands.command(name="delete", description="Delete a playlist")
     @app_commands.describe(name="The playlist")

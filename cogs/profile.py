@@ -10,11 +10,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.charts import taste_chart
-from bot.crate import TasteSummary
-from bot.describe import track_line
+from bot.app.crate import TasteSummary
 from bot.format import plural
 from bot.genres import display_name, label
+from bot.present.charts import taste_chart
+from bot.present.describe import track_line
 from cogs import replies
 from cogs.client import CrateBot
 

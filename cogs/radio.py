@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 
 from cogs import replies
 from cogs.client import CrateBot
-
-if TYPE_CHECKING:
-    from cogs.session import Sessions
 
 
 class RadioButton(replies.IdButton, kind="radio", emoji="📻", label="Start radio"):
     """📻 under a track: a radio session seeded by it, in this channel, hosted by whoever clicks."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
-        cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
-        await cog.open_session(interaction, None, radio_seed=self.target_id)
+        sessions = interaction.client.sessions
+        if sessions is not None:  # loaded with the other cogs; absent only in a partial test bot
+            await sessions.open_session(interaction, None, radio_seed=self.target_id)

@@ -10,9 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.describe import short_genre
 from bot.format import clip
 from bot.genres import display_name, label
+from bot.present.describe import short_genre
 from bot.recommend.rank import Recommendation
 from cogs import replies
 from cogs.client import CrateBot

@@ -6,11 +6,11 @@ from collections.abc import Iterator, Mapping
 
 import discord
 
+from bot.app.sessions import QueueView, SessionSummary
 from bot.catalog import Track
-from bot.describe import genre_bars, short_genre, top_tags, verdict
 from bot.format import clip, format_duration, plural
+from bot.present.describe import genre_bars, short_genre, top_tags, verdict
 from bot.recommend.group import GroupMatch, match_text
-from bot.session import QueueView, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 
 GENRE_COLOURS = {

@@ -3,7 +3,7 @@ with 👍 / 👎 / ⏭ that is edited in place, and voice playback when Crate ma
 A radio (``/session start seed:``, or "Start radio" under a track) keeps its queue filled with
 tracks that sound like the last one played; ``/playlist play`` opens a session through here too.
 
-The session logic (queue, votes, group picks, taste match, restore) is ``bot.session``; this cog
+The session logic (queue, votes, group picks, taste match, restore) is ``bot.app.sessions``; this cog
 parses interactions, keeps each guild's voice connection (``cogs.voice.GuildVoice``) and sends what
 ``cogs.render`` draws.
 """
@@ -18,10 +18,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.sessions import NextResult, NoSession, SessionService, SessionSummary
 from bot.catalog import DISLIKE, LIKE
 from bot.format import clip, format_duration, plural
 from bot.genres import short_answer
-from bot.session import NextResult, NoSession, SessionService, SessionSummary
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.caller import is_dj
@@ -59,7 +59,7 @@ class SkipButton(replies.IdButton, kind="skip", emoji="⏭", label="Next", style
     """⏭ on the now-playing message: the host moves on, anyone else votes."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
-        cog: Sessions = interaction.client.get_cog("Sessions")  # type: ignore[assignment]
+        cog = Sessions.of(interaction.client)
         await replies.defer(interaction, ephemeral=True)  # answer first: picking and editing can wait
         session = await cog.service.by_id(interaction.guild_id, self.target_id)
         text = await cog.move_on(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
@@ -78,6 +78,14 @@ class Sessions(
         self._restore_task: asyncio.Task | None = None
         self._sweep_task: asyncio.Task | None = None
 
+    @classmethod
+    def of(cls, bot: CrateBot) -> Sessions:
+        """The loaded session cog of ``bot`` (its buttons reach it through this)."""
+        cog = bot.get_cog(cls.__cog_name__)
+        if not isinstance(cog, cls):
+            raise RuntimeError("the Sessions cog is not loaded")
+        return cog
+
     @property
     def service(self) -> SessionService:
         """``Crate`` owns the session service, as it owns the others (``crate run --sync-global``
@@ -85,12 +93,14 @@ class Sessions(
         return self.bot.crate.sessions
 
     async def cog_load(self) -> None:
+        self.bot.sessions = self
         if self.bot.crate is not None:
             self._restore_task = asyncio.create_task(self._restore(), name="crate-session-restore")
             if self.bot.settings.shards.primary:  # one process sweeps for every shard
                 self._sweep_task = asyncio.create_task(self._sweep(), name="crate-session-sweep")
 
     async def cog_unload(self) -> None:
+        self.bot.sessions = None
         for task in (self._restore_task, self._sweep_task):
             if task:
                 task.cancel()

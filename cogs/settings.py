@@ -1,4 +1,4 @@
-"""/settings: this server's settings (Manage Server only). The settings are ``bot.server_settings``.
+"""/settings: this server's settings (Manage Server only). The settings are ``bot.app.settings``.
 
 Discord hides the command from members without Manage Server (``default_member_permissions``),
 and Crate checks the permission again on its side: a server can override who sees a command.
@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.server_settings import NotServerManager, ServerSettings
+from bot.app.settings import NotServerManager, ServerSettings
 from cogs import replies
 from cogs.caller import caller_of
 from cogs.client import CrateBot
@@ -76,9 +76,8 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
             announce_channel_id=announcements.id if announcements else None,
             clear=reset,
         )
-        sessions = self.bot.get_cog("Sessions")
-        if sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
-            await sessions.voice_settings_changed(interaction.guild_id)  # type: ignore[attr-defined]
+        if self.bot.sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
+            await self.bot.sessions.voice_settings_changed(interaction.guild_id)
         await replies.send(interaction, embed=settings_embed(chosen, changed=True), ephemeral=True)
 
 

@@ -7,11 +7,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.compare import FamilyAffinity, TasteComparison
-from bot.describe import bar, short_genre, track_line
+from bot.app.compare import FamilyAffinity, TasteComparison
 from bot.errors import CrateError
 from bot.format import clip
 from bot.genres import label
+from bot.present.describe import bar, short_genre, track_line
 from bot.recommend.group import match_text
 from cogs import replies
 from cogs.client import CrateBot

@@ -4,7 +4,7 @@ Anyone may pick the right family, one of the server's own genres, or "Something 
 modal asks for its name). The select's custom id carries the track, so it keeps working after a
 restart, and so does the modal's: its answer is read from the submission itself by a listener
 (:func:`on_new_genre`), not by the modal object, which a restart between opening and submitting
-would have lost. The answer goes through :meth:`bot.crate.Crate.correct`, like ``/correct`` in the console
+would have lost. The answer goes through :meth:`bot.app.crate.Crate.correct`, like ``/correct`` in the console
 and ``crate teach``.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.describe import taught_text
+from bot.app.teaching import MAX_GENRE_NAME
 from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
-from bot.teach import MAX_GENRE_NAME
+from bot.present.describe import taught_text
 from cogs import replies
 from cogs.client import CrateBot
 

@@ -1,6 +1,6 @@
 """Admission: one reservation per shared track, taken before downloading, limited per member and server.
 
-The unit tests drive ``bot.admission`` directly; the last tests run the real share flow
+The unit tests drive ``bot.jobs.admission`` directly; the last tests run the real share flow
 (``Crate.share``: a real analysis pool, real SQLite, yt-dlp in its download process) against a
 local server on 127.0.0.1 that drips one byte a second.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.admission import Admission, AdmissionLimits, Busy, MemberBusy, ServerBusy
+from bot.app.crate import Crate, Source
 from bot.audio.errors import LinkTimeout
 from bot.config import ConfigError, Settings
-from bot.crate import Crate, Source
+from bot.jobs.admission import Admission, AdmissionLimits, Busy, MemberBusy, ServerBusy
 from tests.music import singularity_track
 
 REPO = Path(__file__).resolve().parent.parent

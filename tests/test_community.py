@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from bot import store
+from bot.app.community import server_charts, who_likes
+from bot.app.compare import compare_taste
+from bot.app.messages import MAX_ITEMS, PostedFile, PostedMessage, audio_sources, links_in
+from bot.app.sessions import SessionService
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT
-from bot.community import server_charts, who_likes
-from bot.compare import compare_taste
-from bot.messages import MAX_ITEMS, PostedFile, PostedMessage, audio_sources, links_in
 from bot.recommend.service import clear_cache
-from bot.session import SessionService
-from bot.store import Database
+from bot.store import Database, open_database
 
 GUILD = 7007
 ALICE, BOB, CAROL, DAVE = 11, 22, 33, 44
@@ -53,7 +53,7 @@ async def add(db: Database, name: str, family: str, embedding: np.ndarray, *, by
 async def db(db_target):
     """Each test on SQLite, then on PostgreSQL (conftest's db_target)."""
     clear_cache()
-    async with Database.open(db_target) as database:
+    async with open_database(db_target) as database:
         yield database
     clear_cache()
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Database, StoreError
+from bot.store import StoreError, connect_database, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 async def make_database(path: Path) -> Path:
-    async with Database.open(path):
+    async with open_database(path):
         pass
     with sqlite3.connect(path) as raw:  # some pages of data beyond the schema
         raw.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)")
@@ -53,7 +53,7 @@ def immutable(tmp_path):
 async def test_an_immutable_database_is_refused_at_start(tmp_path, immutable):
     path = immutable(await make_database(tmp_path / "crate.sqlite3"))
     with pytest.raises(StoreError, match="cannot write to its database") as refused:
-        await Database.connect(path)
+        await connect_database(path)
     assert "\n" not in refused.value.user_message
 
 
@@ -61,7 +61,7 @@ async def test_a_read_only_database_is_refused_at_start(tmp_path):
     path = await make_database(tmp_path / "crate.sqlite3")
     # What a read-only mount gives SQLite: a file it can read but never write.
     with pytest.raises(StoreError, match="cannot write to its database"):
-        await Database.connect(f"file:{path}?immutable=1")
+        await connect_database(f"file:{path}?immutable=1")
 
 
 async def test_a_partly_corrupt_database_is_refused_at_start(tmp_path):
@@ -74,13 +74,13 @@ async def test_a_partly_corrupt_database_is_refused_at_start(tmp_path):
         file.seek(page_size * (pages // 2))
         file.write(os.urandom(page_size * 4))
     with pytest.raises(StoreError, match="damaged|malformed") as refused:
-        await Database.connect(path)
+        await connect_database(path)
     assert "\n" not in refused.value.user_message
 
 
 async def test_a_healthy_database_still_opens(tmp_path):
     path = await make_database(tmp_path / "crate.sqlite3")
-    async with Database.open(path) as db:
+    async with open_database(path) as db:
         assert await db.fetch_value("SELECT count(*) FROM filler") == 300
 
 

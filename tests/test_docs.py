@@ -13,7 +13,7 @@ from pathlib import Path
 
 import discord
 
-from bot import cli
+from bot.cli import commands as cli
 from bot.config import Settings
 from cogs.client import EXTENSIONS, CrateBot
 

@@ -20,7 +20,7 @@ from bot.catalog import EMBEDDING_DIM, TAG_COUNT
 from bot.genres import FAMILIES
 from bot.listen.families import default_model
 from bot.listen.relabel import relabel_legacy
-from bot.store import Database
+from bot.store import open_database
 from bot.store.database import load_migrations
 from bot.store.vectors import to_blob
 
@@ -65,7 +65,7 @@ async def test_tracks_from_a_schema_4_database_are_relabelled_with_families_once
         path,
         [("Nebula", _msd_tags("Nebula"), gtzan), ("Awakening", _msd_tags("Awakening"), [["jazz", 0.3], ["pop", 0.2]])],
     )
-    async with Database.open(path) as db:
+    async with open_database(path) as db:
         assert await db.user_version() == len(load_migrations()) >= 5
         before = await store.get_track(db, GUILD, 1)
         assert before is not None and before.top_genre == "hiphop" and before.base_genres == ()
@@ -99,7 +99,7 @@ async def test_relabelling_uses_msd_tags_and_the_model_decision(tmp_path):
 
     path = tmp_path / "crate.sqlite3"
     _schema_4(path, [("a", only("jazz"), [["rock", 0.4]]), ("b", only("country"), [["rock", 0.4]])])
-    async with Database.open(path) as db:
+    async with open_database(path) as db:
         assert len(await store.tracks_to_relabel(db)) == 2
         assert await relabel_legacy(db, batch=1) == 2  # in batches: an interrupted start resumes
         a, b = [await store.get_track(db, GUILD, i) for i in (1, 2)]
@@ -115,7 +115,7 @@ async def test_relabelling_uses_msd_tags_and_the_model_decision(tmp_path):
 async def test_a_new_track_keeps_shown_and_base_genres_confidence_and_mtt_output(db_target):
     rng = np.random.default_rng(1)
     base = [("electronic", 0.6), ("ambient", 0.3), ("pop", 0.1)]
-    async with Database.open(db_target) as db:
+    async with open_database(db_target) as db:
         track, created = await store.add_track(
             db,
             GUILD,
@@ -154,7 +154,7 @@ async def test_an_old_track_shared_again_takes_the_new_analysis_of_both_taggers(
     path = tmp_path / "crate.sqlite3"
     _schema_4(path, [("old", tags, [["blues", 0.4]])])
     fresh = [("jazz", 0.9), ("blues", 0.1)]
-    async with Database.open(path) as db:
+    async with open_database(path) as db:
         await relabel_legacy(db)
         relabelled = await store.get_track(db, GUILD, 1)
         assert relabelled is not None and relabelled.mtt_tag_probs is None

@@ -23,7 +23,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from bot.listen.analyze import BLOCKS, FEATURE_VERSION, Listener, block_columns
-from bot.listen.dataset import extract_training_data, scan_dataset
 from bot.listen.genre import (
     ESTIMATOR,
     MANIFEST,
@@ -33,6 +32,7 @@ from bot.listen.genre import (
     cross_validate,
     default_model_path,
 )
+from bot.listen.training.dataset import extract_training_data, scan_dataset
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 GTZAN_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini"

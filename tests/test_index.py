@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 
 from bot import store
+from bot.app.crate import Crate
 from bot.catalog import LIKE
+from bot.cli.index import IndexFolderError, audio_files, index_folder, progress_bar
 from bot.config import Settings
-from bot.crate import Crate
 from bot.genres import FAMILIES
-from bot.index import IndexFolderError, audio_files, index_folder, progress_bar
 from bot.listen.families import default_model
 from bot.recommend.rank import NothingMatches
-from bot.store import Database
+from bot.store import open_database
 from tests.music import convert, nexuiz_track, singularity_track
 
 REPO = Path(__file__).resolve().parent.parent
@@ -150,7 +150,7 @@ async def test_cli_prints_a_progress_bar_and_a_summary(folder, tmp_path):
 
     again = _crate("index", str(folder), "--guild", str(GUILD), database=database)
     assert f"0 added, {GOOD} already indexed, 1 failed" in again.stdout, again.stderr
-    async with Database.open(database) as db:
+    async with open_database(database) as db:
         assert await store.count_tracks(db, GUILD) == GOOD
         assert await store.count_tracks(db, OTHER_GUILD) == 0
 

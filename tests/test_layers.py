@@ -15,56 +15,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: (module prefix, layer). Higher numbers sit higher; imports may only point to an equal or lower number.
+#: (module prefix, floor). Higher numbers sit higher; imports may only point to an equal or lower floor.
 LAYERS: tuple[tuple[str, int], ...] = (
-    # the ground floor: domain values, settings, the error base, human-readable numbers
+    # the ground floor: domain values, settings, typed user errors, human-readable numbers
     ("bot", 0),  # the package itself (its __init__ holds only a docstring)
     ("bot.catalog", 0),
-    ("bot.config", 0),
+    ("bot.analysis", 0),  # what crosses the pool boundary, and the taggers' tag names
+    ("bot.genres", 0),  # the genre vocabulary: family ids, display names, aliases, "not sure" wording
     ("bot.errors", 0),
+    ("bot.config", 0),
     ("bot.format", 0),
-    ("bot.assets", 0),
-    ("bot.analysis", 0),
-    (
-        "bot.genres",
-        0,
-    ),  # the genre vocabulary: family ids, display names, aliases, "not sure" wording  # what crosses the pool boundary, and the taggers' tag names (numpy only)
-    # a generic supervised process pool: it imports nothing of Crate's but the error base
-    ("bot.pool", 0),
-    ("bot.admission", 0),  # reservations for analysis (member, server, everybody): asyncio only
     ("bot.caller", 0),  # who asks (user, roles, Manage Server): what permission checks read
-    ("bot.shards", 0),  # which gateway shards this process runs, and whether it is the primary one
-    # storage: all SQL
-    ("bot.store", 1),
-    ("bot.store.postgres", 1),  # the same store on PostgreSQL (asyncpg), chosen by CRATE_DATABASE_URL
-    ("bot.store.transfer", 1),  # crate migrate-db: every table of one database into another
-    # bytes in, samples out
-    ("bot.audio", 2),
-    # samples in, an Analysis out
-    ("bot.listen", 3),
-    # the same analysis jobs on a PostgreSQL-backed task queue (procrastinate): `crate worker`s anywhere
-    ("bot.queue", 3),
-    # recommendations, the in-memory title index
-    ("bot.recommend", 4),
-    ("bot.titles", 4),
-    # use cases, and the Discord-free words and charts they and the cogs show
-    ("bot.crate", 5),
-    ("bot.teach", 5),  # members' genre corrections -> the server's head relabels its catalog
-    ("bot.session", 5),
-    ("bot.playlists", 5),  # saved playlists (they start sessions through bot.session)
-    ("bot.server_settings", 5),  # per-server settings over the environment's defaults
-    ("bot.console", 5),
-    ("bot.index", 5),
-    ("bot.describe", 5),
-    ("bot.charts", 5),
-    ("bot.compare", 5),  # two members' taste match with its evidence
-    ("bot.community", 5),  # the server's charts, who likes a track
-    ("bot.messages", 5),  # the audio in a posted message ("Analyze with Crate")
-    # the Discord skin
-    ("cogs", 6),
+    ("bot.shards", 0),  # which gateway shards this process runs
+    ("bot.assets", 0),
+    ("bot.store", 1),  # all SQL
+    ("bot.audio", 2),  # bytes in, samples out
+    ("bot.listen", 3),  # samples in, an Analysis out (bot.listen.training: offline, see below)
+    ("bot.jobs", 4),  # the process pool, admission, the analysis pool and the PostgreSQL queue
+    ("bot.recommend", 5),  # profiles, ranking (reasons as data), groups, radio
+    ("bot.present", 6),  # words and pictures
+    ("bot.app", 7),  # use cases, and bot.app.crate, the root every front end goes through
+    ("cogs", 8),  # the Discord skin
     # the entry points: `crate run` starts the Discord client, so the CLI sits above the cogs
-    ("bot.cli", 7),
-    ("bot.__main__", 7),
+    ("bot.cli", 9),
+    ("bot.__main__", 9),
 )
 
 
@@ -124,12 +98,15 @@ def test_the_rule_table_covers_every_module():
 
 
 def test_the_rule_table_orders_the_layers_of_the_design():
-    # A test of the test: the sentence in DESIGN.md, "cogs -> use cases -> recommend ->
-    # listen -> audio -> store -> catalog", read as numbers.
+    # A test of the test: the sentence in DESIGN.md, "cli -> cogs -> app -> present -> recommend ->
+    # jobs -> listen -> audio -> store -> ground floor", read as numbers.
     chain = [
+        "bot.cli.commands",
         "cogs",
-        "bot.crate",
+        "bot.app.crate",
+        "bot.present.describe",
         "bot.recommend.rank",
+        "bot.jobs.analysis",
         "bot.listen.analyze",
         "bot.audio.fetch",
         "bot.store",
@@ -137,7 +114,6 @@ def test_the_rule_table_orders_the_layers_of_the_design():
     ]
     layers = [layer_of(module) for module in chain]
     assert layers == sorted(layers, reverse=True) and len(set(layers)) == len(layers), layers
-    assert layer_of("bot.pool") < layer_of("bot.listen.worker")  # the generic pool sits below the job that uses it
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda path: module_name(path))
@@ -163,5 +139,77 @@ def test_an_upward_import_is_caught():
     # The checker itself must be able to fail: the store importing the recommender, relatively or not.
     source = "from bot.recommend.rank import Recommender\ndef f():\n    from ..recommend import service\n"
     assert violations(source, "bot.store.tracks") == ["bot.recommend.rank", "bot.recommend.service"]
-    assert violations("from bot import session", "bot.listen.analyze") == ["bot.session"]
+    assert violations("from bot.app import sessions", "bot.listen.analyze") == ["bot.app.sessions"]
     assert violations("from bot.catalog import Track\nfrom bot.store import tracks", "bot.store.ratings") == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the modules of ``bot`` and ``cogs`` it imports (anywhere in it)."""
+    return {
+        module_name(path): {target for _, target in imported_modules(path)} - {module_name(path)} for path in SOURCES
+    }
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph``: its strongly connected components of two or more modules
+    (Tarjan's algorithm), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in graph.get(module, ()):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_circles():
+    found = circles(import_graph())
+    assert not found, "import circles (a module imports, directly or not, one that imports it back): " + "; ".join(
+        " <-> ".join(component) for component in found
+    )
+
+
+def test_a_circle_is_caught():
+    # The checker itself must be able to fail, for a direct circle and for a longer one.
+    graph = {"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"e"}, "e": {"c", "a"}, "f": {"a"}}
+    assert circles(graph) == [["a", "b"], ["c", "d", "e"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_training_is_never_imported_at_run_time():
+    # What the bot, its analysis workers and a `crate worker` import, directly or not, includes no
+    # offline fitting or evaluation (the command line imports those only for its own subcommands).
+    graph = import_graph()
+    seen: set[str] = set()
+    todo = ["cogs.client", "bot.app.crate", "bot.listen.preload", "bot.jobs.queue_worker"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += graph.get(module, ())
+    assert "bot.listen.analyze" in seen and "bot.app.sessions" in seen  # the walk follows imports
+    assert not [module for module in seen if module.startswith("bot.listen.training")], sorted(seen)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.analysis import MTT_TAGS, TAGS, Analysis, ranked
-from bot.listen.worker import AnalyzedFile
+from bot.jobs.analysis import AnalyzedFile
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("librosa", "numba", "scipy.signal", "sklearn", "skops")
@@ -28,13 +28,13 @@ DECODER = ("av",)
 
 _PROBE = """
 import importlib, json, pickle, pkgutil, sys
-import bot.cli, bot.crate, cogs.client
+import bot.cli, bot.app.crate, cogs.client
 import cogs
 for module in pkgutil.iter_modules(cogs.__path__):
     importlib.import_module("cogs." + module.name)
 result = pickle.loads(sys.stdin.buffer.read())
 assert result.analysis.tags[0][0], result
-print(json.dumps({"heavy": [m for m in %r if m in sys.modules], "listen": sorted(m for m in sys.modules if m.startswith("bot.listen")), "audio": sorted(m for m in sys.modules if m.startswith("bot.audio"))}))
+print(json.dumps({"heavy": [m for m in %r if m in sys.modules], "listen": sorted(m for m in sys.modules if m.startswith("bot.listen")), "jobs": sorted(m for m in sys.modules if m.startswith("bot.jobs")), "audio": sorted(m for m in sys.modules if m.startswith("bot.audio"))}))
 """
 
 
@@ -58,7 +58,7 @@ def test_bot_run_path_and_cogs_do_not_import_the_listening_stack() -> None:
     assert found["heavy"] == []
     assert "bot.audio.decode" in found["audio"]  # imported, yet PyAV is not (checked just above)
     # The pool's client side is in the bot; the analysis code is not.
-    assert "bot.listen.worker" in found["listen"]
+    assert "bot.jobs.analysis" in found["jobs"]
     assert "bot.listen.analyze" not in found["listen"] and "bot.listen.features" not in found["listen"]
 
 
@@ -67,7 +67,7 @@ import contextlib, io, json, sys
 import bot.listen.preload  # what the fork server imports for every worker
 from bot.cli import main
 from bot.config import AudioLimits
-from bot.listen import worker
+from bot.jobs import analysis as worker
 worker.initialize(None)
 result = worker.analyze_file(sys.argv[1], AudioLimits())
 assert result.analysis.genres, result

@@ -14,9 +14,9 @@ import aiohttp
 import numpy as np
 
 from bot import catalog, store
+from bot.app.crate import Crate
 from bot.config import Settings
-from bot.crate import Crate
-from bot.store import Database
+from bot.store import open_database
 from tests.fakediscord import FakeDiscord
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "singularity-awakening.ogg"
@@ -37,7 +37,7 @@ async def test_an_expired_attachment_link_is_refreshed_before_a_re_download(tmp_
                 return (await r.json())["refreshed_urls"][0]["refreshed"]
 
         settings = Settings.from_env({"CRATE_DATABASE": str(tmp_path / "crate.sqlite3")}, dotenv_path=None)
-        async with Database.open(settings.database_path) as db:
+        async with open_database(settings.database_path) as db:
             track, _ = await store.add_track(
                 db,
                 GUILD,

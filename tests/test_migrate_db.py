@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import catalog, store
-from bot.store import Database, sessions
+from bot.store import Database, open_database, sessions
 from bot.store.transfer import copy_database, database_target, tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def migrate_db(*args: str) -> subprocess.CompletedProcess:
 
 async def test_migrate_db_copies_every_table_with_its_ids_and_fixes_the_sequences(tmp_path, postgres_url):
     source = tmp_path / "crate.sqlite3"
-    async with Database.open(source) as db:
+    async with open_database(source) as db:
         await fill(db)
         before = await snapshot(db)
     assert all(before[name] for name in ("tracks", "shares", "ratings", "members", "sessions", "session_queue"))
@@ -87,10 +87,10 @@ async def test_migrate_db_copies_every_table_with_its_ids_and_fixes_the_sequence
     assert done.returncode == 0, done.stderr
     assert f"Copied {sum(len(rows) for rows in before.values())} rows" in done.stdout
 
-    async with Database.open(postgres_url) as db:
+    async with open_database(postgres_url) as db:
         assert await snapshot(db) == before  # every row, every value, every id
         # What the bot reads through the store is the same, too.
-        async with Database.open(source) as lite:
+        async with open_database(source) as lite:
             for guild in (GUILD, OTHER):
                 assert await store.ratings_in_guild(db, guild) == await store.ratings_in_guild(lite, guild)
                 ours, theirs = await store.load_catalog(db, guild), await store.load_catalog(lite, guild)
@@ -112,12 +112,12 @@ async def test_migrate_db_copies_every_table_with_its_ids_and_fixes_the_sequence
 
 async def test_and_back_again_into_a_new_sqlite_file(tmp_path, postgres_url):
     source = tmp_path / "crate.sqlite3"
-    async with Database.open(source) as db:
+    async with open_database(source) as db:
         await fill(db)
         before = await snapshot(db)
-    async with Database.open(source) as lite, Database.open(postgres_url) as pg:
+    async with open_database(source) as lite, open_database(postgres_url) as pg:
         await copy_database(lite, pg)
-    async with Database.open(postgres_url) as pg, Database.open(tmp_path / "back.sqlite3") as back:
+    async with open_database(postgres_url) as pg, open_database(tmp_path / "back.sqlite3") as back:
         copied = await copy_database(pg, back)
         assert await snapshot(back) == before
     assert copied["tracks"] == len(before["tracks"])

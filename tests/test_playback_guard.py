@@ -17,10 +17,10 @@ import pytest
 from aiohttp import web
 
 from bot import catalog, store
+from bot.app.crate import Crate, NotTheSameAudio
 from bot.audio.decode import playback_ffmpeg_options, safe_input_options
 from bot.catalog import content_hash
 from bot.config import Settings
-from bot.crate import Crate, NotTheSameAudio
 from cogs.voice import NoAudio, track_source
 from tests.music import convert, singularity_track
 
@@ -95,7 +95,7 @@ async def served(shared, secret):
 
 async def test_playback_refuses_audio_that_is_not_what_was_analyzed(tmp_path, shared, secret, served):
     settings = Settings.from_env({"CRATE_DATABASE": str(tmp_path / "crate.sqlite3")})
-    async with store.Database.open(settings.database_path) as db, aiohttp.ClientSession() as http:
+    async with store.open_database(settings.database_path) as db, aiohttp.ClientSession() as http:
         track, _ = await store.add_track(
             db, 1, title="song", source_url=served["url"], source_kind="attachment",
             content_hash=content_hash(shared), duration=3.0, genres=[("rock", 1.0)],

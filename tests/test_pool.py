@@ -24,9 +24,8 @@ import pytest_asyncio
 from bot.audio.errors import EmptyFile, NotAudio, TooLong
 from bot.config import Settings
 from bot.errors import CrateError
-from bot.listen.analyze import Listener
-from bot.listen.worker import AnalysisPool, AnalyzedFile
-from bot.pool import (
+from bot.jobs.analysis import AnalysisPool, AnalyzedFile
+from bot.jobs.pool import (
     WORKER_NICENESS,
     Busy,
     JobTimeout,
@@ -35,6 +34,7 @@ from bot.pool import (
     WorkerCrashed,
     WorkerStartError,
 )
+from bot.listen.analyze import Listener
 from tests.music import singularity_track
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

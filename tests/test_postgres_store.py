@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 
 from bot import catalog, store
+from bot.app.crate import Crate
+from bot.app.titles import TitleIndex
 from bot.config import ConfigError, Settings
-from bot.crate import Crate
 from bot.store import postgres, sessions
 from bot.store.postgres import WRITER_LOCK_KEY, postgres_sql, redacted
-from bot.titles import TitleIndex
 from tests.postgres_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def test_crate_database_url_must_be_postgresql():
 async def test_two_processes_adding_the_same_audio_make_one_track(postgres_url):
     """The dedup check and the insert are one transaction under the cross-process writer lock,
     so two bot processes sharing the same file at once still make one track."""
-    async with store.Database.open(postgres_url) as one, store.Database.open(postgres_url) as two:
+    async with store.open_database(postgres_url) as one, store.open_database(postgres_url) as two:
         results = await asyncio.gather(
             *(add(db, 1, f"Song {i}", 10 + i, seed=7, content_hash="ab" * 32) for i, db in enumerate([one, two] * 5))
         )
@@ -81,7 +81,7 @@ async def test_two_processes_adding_the_same_audio_make_one_track(postgres_url):
 async def test_a_write_transaction_blocked_by_another_process_is_busy_and_changes_nothing(
     postgres_url, short_busy_timeout
 ):
-    async with store.Database.open(postgres_url) as db:
+    async with store.open_database(postgres_url) as db:
         track, _ = await add(db, 1, "Secret", 10, 1)
         await store.rate(db, 1, 10, track.id, catalog.LIKE)
         other = await asyncpg.connect(postgres_url)
@@ -99,7 +99,7 @@ async def test_a_write_transaction_blocked_by_another_process_is_busy_and_change
 
 
 async def test_a_lone_write_waiting_on_a_row_lock_is_busy(postgres_url, short_busy_timeout):
-    async with store.Database.open(postgres_url) as db:
+    async with store.open_database(postgres_url) as db:
         track, _ = await add(db, 1, "Song", 10, 1)
         other = await asyncpg.connect(postgres_url)
         try:
@@ -114,7 +114,7 @@ async def test_a_lone_write_waiting_on_a_row_lock_is_busy(postgres_url, short_bu
 
 
 async def test_a_dropped_connection_is_busy_once_then_reconnects(postgres_server, postgres_url):
-    async with store.Database.open(postgres_url) as db:
+    async with store.open_database(postgres_url) as db:
         track, _ = await add(db, 1, "Song", 10, 1)
         name = postgres_url.rsplit("/", 1)[1]
         killed = postgres_server.psql(
@@ -131,18 +131,18 @@ async def test_a_dropped_connection_is_busy_once_then_reconnects(postgres_server
 
 
 async def test_a_read_only_database_is_refused_at_start(postgres_server, postgres_url):
-    async with store.Database.open(postgres_url):
+    async with store.open_database(postgres_url):
         pass
     name = postgres_url.rsplit("/", 1)[1]
     postgres_server.psql(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
     with pytest.raises(store.StoreError, match="cannot write to its database") as refused:
-        await store.Database.connect(postgres_url)
+        await store.connect_database(postgres_url)
     assert "\n" not in refused.value.user_message
 
 
 async def test_a_crafted_id_beyond_64_bits_is_an_unknown_track(postgres_url):
     settings = Settings.from_env({"CRATE_DATABASE_URL": postgres_url}, dotenv_path=None)
-    async with store.Database.open(settings.database_target) as db:
+    async with store.open_database(settings.database_target) as db:
         await add(db, 1, "Real", 10, 1)
         crate = Crate(settings, db, pool=None, http=None)
         with pytest.raises(catalog.UnknownTrack):
@@ -214,7 +214,7 @@ async def test_the_bot_on_postgresql_acknowledges_a_blocked_like_and_asks_to_ret
             assert "You liked" in (await again.wait_original(timeout=30)).content
 
     assert not (tmp_path / "unused.sqlite3").exists()  # the URL won over CRATE_DATABASE
-    async with store.Database.open(postgres_url) as db:
+    async with store.open_database(postgres_url) as db:
         assert await store.count_tracks(db, guild.id) == 1
         raters = {r.user_id for r in await store.ratings_in_guild(db, guild.id)}
     bob, carol = (fake.member(guild, name).id for name in ("bob", "carol"))
@@ -224,9 +224,9 @@ async def test_the_bot_on_postgresql_acknowledges_a_blocked_like_and_asks_to_ret
 async def test_another_process_changing_a_catalog_makes_this_one_reload_its_titles(postgres_url, tmp_path):
     """Tracks added, removed or relabelled by another process (a second shard, `crate index`)
     reach this one as a NOTIFY: its autocomplete titles of that server are dropped and reloaded."""
-    async with store.Database.open(tmp_path / "crate.sqlite3") as sqlite_db:
+    async with store.open_database(tmp_path / "crate.sqlite3") as sqlite_db:
         assert await sqlite_db.listen_catalog(lambda guild_id: None) is None  # one file, one process
-    async with store.Database.open(postgres_url) as one, store.Database.open(postgres_url) as two:
+    async with store.open_database(postgres_url) as one, store.open_database(postgres_url) as two:
         await add(one, 1, "Before", 10, seed=1)
         titles = TitleIndex()
         titles.load(await store.track_titles(one))

@@ -1,6 +1,6 @@
 """Analysis on the PostgreSQL queue: real PostgreSQL, real ``crate worker`` processes.
 
-The bot's side (:class:`bot.queue.AnalysisQueue`) runs in the test; the workers are separate
+The bot's side (:class:`bot.jobs.queue.AnalysisQueue`) runs in the test; the workers are separate
 ``python -m bot worker`` processes, as on another host. PostgreSQL missing fails these tests
 with the reason (tests/conftest.py's ``postgres_server``).
 """
@@ -17,7 +17,7 @@ import pytest
 
 from bot.catalog import content_hash
 from bot.config import Settings
-from bot.queue import QUEUE, AnalysisQueue
+from bot.jobs.queue import QUEUE, AnalysisQueue
 from tests.fakediscord.harness import ROOT, crate_env, crate_process, wait_for_log
 
 pytestmark = pytest.mark.asyncio
@@ -149,7 +149,7 @@ async def test_a_cancelled_wait_aborts_its_job_and_the_queue_says_busy_when_full
         async with asyncio.timeout(30):
             while not await job_rows(queue):
                 await asyncio.sleep(0.05)
-        from bot.pool import Busy
+        from bot.jobs.pool import Busy
 
         with pytest.raises(Busy):
             await queue.analyze(path)

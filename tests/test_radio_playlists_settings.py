@@ -13,11 +13,7 @@ import json
 import pytest
 
 from bot import store
-from bot.admission import Admission, AdmissionLimits, MemberBusy
-from bot.caller import Caller
-from bot.catalog import DISLIKE
-from bot.config import ConfigError, Settings
-from bot.playlists import (
+from bot.app.playlists import (
     NotPlaylistOwner,
     NoTrackToAdd,
     PlaylistExists,
@@ -26,9 +22,13 @@ from bot.playlists import (
     to_json,
     to_m3u,
 )
-from bot.server_settings import InvalidSetting, NotServerManager, SettingsService
-from bot.session import NotHost, SessionService
-from bot.store import Database
+from bot.app.sessions import NotHost, SessionService
+from bot.app.settings import InvalidSetting, NotServerManager, SettingsService
+from bot.caller import Caller
+from bot.catalog import DISLIKE
+from bot.config import ConfigError, Settings
+from bot.jobs.admission import Admission, AdmissionLimits, MemberBusy
+from bot.store import open_database
 from tests import test_session as _sessions
 from tests.test_session import (
     ALICE,
@@ -236,7 +236,7 @@ async def test_a_session_saved_as_a_playlist_keeps_what_played_not_what_was_skip
 
 
 async def test_playlists_survive_a_restart_and_go_with_forget(db_path):
-    async with Database.open(db_path) as first:
+    async with open_database(db_path) as first:
         ids = await add_clustered_tracks(first, GUILD)
         playlists = PlaylistService(first, SessionService(first))
         await playlists.create(GUILD, OWNER, "keep")
@@ -244,7 +244,7 @@ async def test_playlists_survive_a_restart_and_go_with_forget(db_path):
         await playlists.create(GUILD, STRANGER, "bob's")
         await playlists.add(GUILD, STRANGER, "bob's", ids["metal"][1])
         await playlists.add(GUILD, MANAGER, "bob's", ids["metal"][2])
-    async with Database.open(db_path) as second:  # a new process, as after a restart
+    async with open_database(db_path) as second:  # a new process, as after a restart
         playlists = PlaylistService(second, SessionService(second))
         _, entries = await playlists.entries(GUILD, "KEEP")
         assert [e.track_id for e in entries] == [ids["metal"][0]]
@@ -264,7 +264,7 @@ async def test_settings_default_to_the_environment_and_only_managers_change_them
     )
     with pytest.raises(ConfigError):
         Settings.from_env({"CRATE_STAY_IN_VOICE": "maybe"})
-    async with Database.open(db_path) as first:
+    async with open_database(db_path) as first:
         service = SettingsService(first, env)
         defaults = await service.get(GUILD)
         assert defaults.stay_in_voice and defaults.idle_timeout is None and not defaults.profiles_public
@@ -280,7 +280,7 @@ async def test_settings_default_to_the_environment_and_only_managers_change_them
         assert changed.idle_timeout == 60 and changed.is_dj(Caller(BOB, frozenset({555})))
         assert not changed.is_dj(Caller(BOB, frozenset({556})))
         assert (await service.get(GUILD + 1)) == defaults  # other servers keep the defaults
-    async with Database.open(db_path) as second:  # stored: the same after a restart
+    async with open_database(db_path) as second:  # stored: the same after a restart
         service = SettingsService(second, env)
         assert (await service.get(GUILD)) == changed
         cleared = await service.change(GUILD, MANAGER, clear="voice")

@@ -26,7 +26,7 @@ from bot.recommend.labeled import LabeledCatalog, build_labeled_catalog
 from bot.recommend.profile import HALF_LIFE_DAYS, build_profile, recency_weight
 from bot.recommend.rank import NothingMatches, Recommender, UnknownFilter
 from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
-from bot.store import Database
+from bot.store import open_database
 from bot.store.ratings import ratings_fingerprint
 
 DIM = EMBEDDING_DIM
@@ -296,7 +296,7 @@ async def test_recommend_for_through_the_store_never_crosses_guilds(db_target):
     clear_cache()
     rng = np.random.default_rng(6)
     jazz_c, metal_c = centres(2, seed=12)
-    async with Database.open(db_target) as db:
+    async with open_database(db_target) as db:
         one, two = 100, 200
         ids = {one: [], two: []}
         for guild in (one, two):
@@ -343,7 +343,7 @@ async def test_rating_arrays_are_cached_until_any_rating_changes(db_target):
     clear_cache()
     rng = np.random.default_rng(7)
     jazz_c, metal_c = centres(2, seed=13)
-    async with Database.open(db_target) as db:
+    async with open_database(db_target) as db:
         jazz = [(await _add(db, GUILD, f"jazz {i}", v, "jazz")).id for i, v in enumerate(around(jazz_c, 5, 0.4, rng))]
         metal = [
             (await _add(db, GUILD, f"metal {i}", v, "metal")).id for i, v in enumerate(around(metal_c, 5, 0.4, rng))

@@ -83,7 +83,7 @@ def test_a_custom_genre_becomes_answerable_once_taught():
 
 
 def test_the_few_shot_curves_run_on_real_embeddings():
-    from bot.listen.few_shot import LabelledSet, custom_genre_curve, families_curve
+    from bot.listen.training.few_shot import LabelledSet, custom_genre_curve, families_curve
 
     names, x = _embeddings()  # Awakening, Media_Threat, Nebula (singularity), beast, brainsukker, infight (nexuiz)
     y = np.asarray([3, 3, 3, 1, 2, 2])

@@ -1,4 +1,4 @@
-"""Group listening sessions against a real SQLite database (bot/session.py, bot/store/sessions.py).
+"""Group listening sessions against a real SQLite database (bot/app/sessions.py, bot/store/sessions.py).
 
 Most tests store tracks with *constructed clustered embeddings* (a few genre centres plus noise,
 see tests/test_group.py) so that who likes what is unambiguous; one test stores real analyses of
@@ -13,11 +13,7 @@ import numpy as np
 import pytest
 
 from bot import store
-from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, UnknownTrack
-from bot.errors import CrateError
-from bot.listen.musicnn import TAGS
-from bot.recommend.service import clear_cache
-from bot.session import (
+from bot.app.sessions import (
     AlreadyVoted,
     NoSession,
     NotHost,
@@ -26,7 +22,11 @@ from bot.session import (
     SessionEnded,
     SessionService,
 )
-from bot.store import Database
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, UnknownTrack
+from bot.errors import CrateError
+from bot.listen.musicnn import TAGS
+from bot.recommend.service import clear_cache
+from bot.store import Database, open_database
 from bot.store import sessions as store_sessions
 from tests.databases import INTEGRITY_ERRORS
 
@@ -83,7 +83,7 @@ def db_path(db_target):
 
 @pytest.fixture
 async def db(db_path):
-    async with Database.open(db_path) as database:
+    async with open_database(db_path) as database:
         yield database
 
 
@@ -421,7 +421,7 @@ async def test_sessions_in_two_channels_and_two_guilds_do_not_cross(db, service)
 
 async def test_restore_after_reopening_returns_open_sessions_or_closes_idle_ones(db_path):
     clock = Clock()
-    async with Database.open(db_path) as db:
+    async with open_database(db_path) as db:
         service = SessionService(db, clock=clock)
         ids = await add_clustered_tracks(db, GUILD)
         other_ids = await add_clustered_tracks(db, OTHER_GUILD, seed=2)
@@ -441,7 +441,7 @@ async def test_restore_after_reopening_returns_open_sessions_or_closes_idle_ones
         await service.join(c, HOST)
 
     clock.tick(3 * 3600)  # idle has seen nothing for 7 hours
-    async with Database.open(db_path) as db:
+    async with open_database(db_path) as db:
         service = SessionService(db, clock=clock)
         report = await service.restore()
         resumed = {r.session.id: r for r in report.resumed}

@@ -12,7 +12,7 @@ import pytest
 from bot import store
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT, Rating, UnknownTrack
 from bot.errors import CrateError
-from bot.store import Database, DatabaseTooNew, Migration, MigrationError
+from bot.store import Database, DatabaseTooNew, Migration, MigrationError, open_database
 from bot.store.database import load_migrations, split_statements
 from bot.store.errors import StoreError
 from tests.databases import INTEGRITY_ERRORS, table_names
@@ -68,7 +68,7 @@ def db_path(tmp_path):
 
 @pytest.fixture
 async def db(db_target):
-    async with Database.open(db_target) as database:
+    async with open_database(db_target) as database:
         yield database
 
 
@@ -77,7 +77,7 @@ async def db(db_target):
 
 async def test_migrations_create_schema_and_set_user_version(db_target):
     latest = load_migrations()[-1].version
-    async with Database.open(db_target) as db:
+    async with open_database(db_target) as db:
         assert await db.user_version() == latest >= 1
         assert {"tracks", "shares", "ratings", "members"} <= await table_names(db)
     if isinstance(db_target, str):
@@ -90,22 +90,22 @@ async def test_migrations_create_schema_and_set_user_version(db_target):
 
 
 async def test_reopening_is_idempotent(db_target):
-    async with Database.open(db_target) as db:
+    async with open_database(db_target) as db:
         track, _ = await add(db)
         version = await db.user_version()
-    async with Database.open(db_target) as db:
+    async with open_database(db_target) as db:
         assert await db.user_version() == version
         assert await store.get_track(db, GUILD, track.id) == track
         assert await store.count_tracks(db, GUILD) == 1
 
 
 async def test_wal_foreign_keys_and_synchronous(db_path):
-    async with Database.open(db_path) as db:
+    async with open_database(db_path) as db:
         await _check_pragmas(db)
 
 
 async def test_postgresql_waits_for_locks_as_long_as_sqlite(postgres_url):
-    async with Database.open(postgres_url) as db:
+    async with open_database(postgres_url) as db:
         assert await db.fetch_value("SHOW lock_timeout") == f"{store.database.BUSY_TIMEOUT_MS // 1000}s"
 
 
@@ -117,10 +117,10 @@ async def _check_pragmas(db):
 
 
 async def test_database_from_the_future_is_refused(db_target):
-    async with Database.open(db_target) as db:
+    async with open_database(db_target) as db:
         await db._set_user_version(999)  # what a newer Crate leaves behind
     with pytest.raises(DatabaseTooNew) as caught:
-        async with Database.open(db_target):
+        async with open_database(db_target):
             pass
     assert isinstance(caught.value, StoreError) and isinstance(caught.value, CrateError)
     assert "999" in caught.value.user_message and "Upgrade Crate" in caught.value.user_message
@@ -133,13 +133,13 @@ async def test_failed_migration_rolls_back_and_later_ones_apply(db_target):
     good = list(load_migrations(dialect))
     broken = Migration(len(good) + 1, "broken", "CREATE TABLE extra (x INTEGER);\nINSERT INTO nowhere VALUES (1);")
     with pytest.raises(MigrationError):
-        async with Database.open(db_target, migrations=[*good, broken]):
+        async with open_database(db_target, migrations=[*good, broken]):
             pass
-    async with Database.open(db_target) as db:  # the good migrations stuck, the broken one left nothing
+    async with open_database(db_target) as db:  # the good migrations stuck, the broken one left nothing
         assert await db.user_version() == len(good)
         assert "extra" not in await table_names(db)
     fixed = Migration(len(good) + 1, "extra", "CREATE TABLE extra (x INTEGER); -- done\n")
-    async with Database.open(db_target, migrations=[*good, fixed]) as db:
+    async with open_database(db_target, migrations=[*good, fixed]) as db:
         assert await db.user_version() == len(good) + 1
 
 
@@ -147,10 +147,10 @@ async def test_unusable_path_is_a_store_error(tmp_path):
     not_a_database = tmp_path / "notes.sqlite3"
     not_a_database.write_bytes(b"this is not an SQLite database, just some bytes" * 100)
     with pytest.raises(StoreError, match="could not"):
-        async with Database.open(not_a_database):
+        async with open_database(not_a_database):
             pass
     with pytest.raises(StoreError):
-        async with Database.open(tmp_path):  # a directory
+        async with open_database(tmp_path):  # a directory
             pass
 
 
@@ -159,7 +159,7 @@ async def test_unreachable_postgresql_is_a_store_error():
 
     url = f"postgresql://crate:secret@127.0.0.1:{free_port()}/crate"  # nothing listens there
     with pytest.raises(StoreError, match="could not open its database") as refused:
-        async with Database.open(url):
+        async with open_database(url):
             pass
     assert "secret" not in refused.value.user_message and "\n" not in refused.value.user_message
 

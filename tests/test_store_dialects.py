@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.store import Database, Migration
+from bot.store import Database, Migration, open_database
 from bot.store.database import load_migrations
 
 #: Column kinds: SQLite's declared types and PostgreSQL's types, by what Python reads back.
@@ -129,9 +129,9 @@ def test_every_migration_has_a_postgresql_twin_with_the_same_number_and_name():
 async def test_both_dialects_have_the_same_schema_after_every_migration(tmp_path, postgres_url):
     sqlite_migrations, postgres_migrations = load_migrations("sqlite"), load_migrations("postgresql")
     for step in range(1, len(sqlite_migrations) + 1):
-        async with Database.open(tmp_path / "crate.sqlite3", migrations=sqlite_migrations[:step]) as lite:
+        async with open_database(tmp_path / "crate.sqlite3", migrations=sqlite_migrations[:step]) as lite:
             expected = await sqlite_schema(lite)
-        async with Database.open(postgres_url, migrations=postgres_migrations[:step]) as pg:
+        async with open_database(postgres_url, migrations=postgres_migrations[:step]) as pg:
             assert await pg.user_version() == step
             found = await postgres_schema(pg)
         assert found["tables"].keys() == expected["tables"].keys(), step
@@ -143,9 +143,9 @@ async def test_both_dialects_have_the_same_schema_after_every_migration(tmp_path
 
 async def test_the_comparison_can_fail(tmp_path, postgres_url):
     """A PostgreSQL schema that lacks one index, or types one column differently, is told apart."""
-    async with Database.open(tmp_path / "crate.sqlite3") as lite:
+    async with open_database(tmp_path / "crate.sqlite3") as lite:
         expected = await sqlite_schema(lite)
-    async with Database.open(postgres_url) as pg:
+    async with open_database(postgres_url) as pg:
         await pg.execute("DROP INDEX tracks_by_adder")
         await pg.execute("ALTER TABLE ratings ALTER COLUMN rated_at TYPE text")
         found = await postgres_schema(pg)
@@ -182,7 +182,7 @@ async def test_pending_twins_apply_in_place_of_the_reserved_migrations(postgres_
     if not pending:
         return  # all merged: nothing waits
     chain = [pending.get(version, migration) for version, migration in sorted(current.items())]
-    async with Database.open(postgres_url, migrations=chain) as db:
+    async with open_database(postgres_url, migrations=chain) as db:
         assert await db.user_version() == len(chain)
         names = {row[0] for row in await db.fetch_all("SELECT tablename FROM pg_tables")}
         if any(m.name == "corrections" for m in pending.values()):

@@ -1,4 +1,4 @@
-"""Corrections (bot/store/corrections.py) and teaching a server (bot/teach.py) on real SQLite files.
+"""Corrections (bot/store/corrections.py) and teaching a server (bot/app/teaching.py) on real SQLite files.
 
 Tracks carry real musicnn embeddings of real music (tests/data/musicnn-reference), so "similar"
 means what the head will meet in a catalog.
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from bot import store
+from bot.app.teaching import BadGenreName, Teacher, genre_name
 from bot.catalog import TAG_COUNT, UnknownTrack
-from bot.store import Database
-from bot.teach import BadGenreName, Teacher, genre_name
+from bot.store import Database, open_database
 
 GUILD, OTHER = 1001, 2002
 ALICE, BOB, CAROL = 11, 22, 33
@@ -50,7 +50,7 @@ async def add(db: Database, name: str, guild: int = GUILD, shared_by: int | None
 @pytest.fixture
 async def db(db_target):
     """Each test on SQLite, then on PostgreSQL (conftest's db_target)."""
-    async with Database.open(db_target) as database:
+    async with open_database(db_target) as database:
         yield database
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bot.app.crate import TasteSummary
 from bot.catalog import EMBEDDING_DIM, LIKE, Catalog, Rating
-from bot.crate import TasteSummary
-from bot.describe import track_line, verdict
 from bot.genres import describe_answer, family_of, label, mostly
 from bot.listen.musicnn import TAGS
+from bot.present.describe import track_line, verdict
 from bot.recommend.group import GroupRecommender, genre_overlap, taste_match
 from bot.recommend.rank import NothingMatches, Recommender
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from bot import catalog, store
+from bot.app.crate import Crate
 from bot.catalog import Track
 from bot.config import Settings
-from bot.crate import Crate
 from bot.store import sessions
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import running_crate, settings_for
@@ -105,7 +105,7 @@ async def test_a_write_blocked_by_another_process_is_acknowledged_and_asks_to_re
             again = await fake.slash(guild, channel, "bob", "like", {"track": track})
             assert "You liked" in (await again.wait_original(timeout=30)).content
 
-    async with store.Database.open(database) as db:
+    async with store.open_database(database) as db:
         raters = {r.user_id for r in await store.ratings_in_guild(db, guild.id)}
     bob, carol = (fake.member(guild, name).id for name in ("bob", "carol"))
     assert bob in raters and carol not in raters  # the refused rating left nothing behind
@@ -113,7 +113,7 @@ async def test_a_write_blocked_by_another_process_is_acknowledged_and_asks_to_re
 
 async def test_a_refused_forget_changes_nothing(tmp_path):
     database = tmp_path / "crate.sqlite3"
-    async with store.Database.open(database) as db:
+    async with store.open_database(database) as db:
         track = await add(db, 1, SECRET_TITLE, 10, 1)
         await store.rate(db, 1, 10, track.id, catalog.LIKE)
         lock = WriteLock(database)
@@ -129,7 +129,7 @@ async def test_a_refused_forget_changes_nothing(tmp_path):
 
 async def test_forget_clears_closed_sessions_host_and_leaves_no_title_in_the_files(tmp_path):
     database = tmp_path / "crate.sqlite3"
-    async with store.Database.open(database) as db:
+    async with store.open_database(database) as db:
         track = await add(db, 1, SECRET_TITLE, 10, 1)
         await add(db, 1, "Someone Else's Song", 20, 2)
         closed = await sessions.open_session(db, 1, 500, 10)
@@ -148,7 +148,7 @@ async def test_forget_clears_closed_sessions_host_and_leaves_no_title_in_the_fil
 
 async def test_a_crafted_id_beyond_sqlite_integers_is_an_unknown_track(tmp_path):
     settings = Settings.from_env({"CRATE_DATABASE": str(tmp_path / "crate.sqlite3")})
-    async with store.Database.open(settings.database_path) as db:
+    async with store.open_database(settings.database_path) as db:
         await add(db, 1, "Real", 10, 1)
         crate = Crate(settings, db, pool=None, http=None)
         huge = 2**70
@@ -164,7 +164,7 @@ async def test_a_crafted_id_beyond_sqlite_integers_is_an_unknown_track(tmp_path)
 async def test_autocomplete_is_served_from_memory(tmp_path):
     """Titles come from the in-memory index, which follows additions and /forget."""
     settings = Settings.from_env({"CRATE_DATABASE": str(tmp_path / "crate.sqlite3")})
-    async with store.Database.open(settings.database_path) as db:
+    async with store.open_database(settings.database_path) as db:
         first = await add(db, 1, "Awakening", 10, 1)
         await add(db, 1, "Nebula", 20, 2)
         crate = Crate(settings, db, pool=None, http=None)

@@ -18,8 +18,8 @@ audio" from "corrupt", and :func:`playable_length` measures a truncated file wit
 are fetched by yt-dlp with its native downloader and no post-processing (:mod:`bot.audio.fetch`),
 so the file it saves is decoded here like an upload.
 
-Isolation: in the bot, decoding runs in the analysis pool's worker processes (:mod:`bot.pool`,
-:mod:`bot.listen.worker`), never in the bot process (which imports this module for the playback
+Isolation: in the bot, decoding runs in the analysis pool's worker processes (:mod:`bot.jobs.pool`,
+:mod:`bot.jobs.analysis`), never in the bot process (which imports this module for the playback
 options and never imports ``av``). A libav crash on a hostile file kills only that worker: the
 pool answers the job with ``WorkerCrashed`` (a friendly reply) and starts a replacement; a
 decode stuck inside libav is killed with the worker by the pool's job timeout. Within a job the
@@ -71,6 +71,9 @@ from pydub.utils import get_prober_name
 from bot.audio.errors import CorruptAudio, EmptyFile, NotAudio, SilentAudio, TooLarge, TooLong, TooShort
 from bot.config import AudioLimits
 from bot.format import format_bytes, format_duration
+
+#: File names a music folder's audio files end with (``crate index``, training datasets).
+AUDIO_SUFFIXES = {".wav", ".au", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm", ".mp4"}
 
 SAMPLE_RATE = 16_000
 

@@ -15,7 +15,7 @@ from analyzing while it waits on a slow site. So each link download runs in a fr
 * the child is its own process-group leader and nice'd a little, like the analysis workers; every
   connection it opens still goes through the private-address guard of ``fetch``.
 
-How many downloads run at once is decided by the caller's admission (``bot.admission``), not here.
+How many downloads run at once is decided by the caller's admission (``bot.jobs.admission``), not here.
 A child costs ~0.8 s of CPU to start (importing yt-dlp); that is paid once per link.
 """
 

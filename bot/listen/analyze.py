@@ -103,7 +103,7 @@ class Listener:
             if _is_family_model(Path(genre_model_path)):
                 family = FamilyModel.load(genre_model_path)
             else:
-                custom = load_head(Path(genre_model_path), feature_version=FEATURE_VERSION)
+                custom = _custom_head(Path(genre_model_path))
         return cls(tagger, custom, mtt, family)
 
     def describe(self, decoded: DecodedAudio, *, with_vectors: bool = True) -> ExcerptFeatures:
@@ -231,3 +231,13 @@ def _is_family_model(directory: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FAMILY_MODEL_FORMAT
+
+
+def _custom_head(directory: Path) -> GenreHead:
+    """A model trained by ``crate train``: from its arrays with numpy alone, else through skops."""
+    head = load_head(directory, feature_version=FEATURE_VERSION)
+    if head is None:
+        from bot.listen.genre import load_skops_head  # scikit-learn and skops: only for such models
+
+        head = load_skops_head(directory, feature_version=FEATURE_VERSION)
+    return head

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin, clone
@@ -27,6 +28,8 @@ from bot.listen.head import (
     ARRAYS,
     MANIFEST,
     MODEL_FORMAT,
+    ArrayHead,
+    GenreHead,
     GenreModelError,
     default_model_path,
     read_manifest,
@@ -267,3 +270,14 @@ def _trusted_class(name: str) -> bool:
     except (ImportError, AttributeError, ValueError):
         return False
     return isinstance(value, type)
+
+
+def load_skops_head(directory: str | os.PathLike, *, feature_version: str) -> GenreHead:
+    """A saved genre model without an ``arrays.npz``, loaded through skops and converted to
+    arrays in memory (scikit-learn runs it when it can't be converted)."""
+    model = GenreModel.load(directory, feature_version=feature_version)
+    try:
+        runner: Any = ArrayHead(to_arrays(model.estimator))
+    except ValueError:
+        runner = model.estimator
+    return GenreHead(model.genres, model.columns, runner, model.metadata)

@@ -85,29 +85,22 @@ class GenreHead:
         return self.model.predict_proba(np.asarray(vectors)[:, self.columns])
 
 
-def load_head(directory: str | os.PathLike, *, feature_version: str) -> GenreHead:
-    """Load a saved genre model for prediction: from its ``arrays.npz`` with numpy alone when it
-    has one (every model Crate trains does), else through skops (then converted in memory)."""
+def load_head(directory: str | os.PathLike, *, feature_version: str) -> GenreHead | None:
+    """Load a saved genre model for prediction from its ``arrays.npz``, with numpy alone; None when
+    the model has no arrays file (then :func:`bot.listen.genre.load_skops_head` loads it)."""
     directory = Path(directory)
     manifest = read_manifest(directory, feature_version)
     arrays_name = manifest.get("arrays")
-    if arrays_name:
-        path = directory / arrays_name
-        if sha256(path) != manifest.get("arrays_sha256"):
-            raise GenreModelError(f"The genre model file {path} does not match its manifest.")
-        with np.load(path, allow_pickle=False) as npz:
-            head = ArrayHead({name: npz[name] for name in npz.files})
-        if list(head.classes) != manifest["genres"]:
-            raise GenreModelError(f"The genre model in {directory} does not match its manifest's genre list.")
-        return GenreHead(head.classes, np.asarray(manifest["columns"], dtype=np.int64), head)
-    from bot.listen.genre import GenreModel  # scikit-learn and skops: only for such models
-
-    model = GenreModel.load(directory, feature_version=feature_version)
-    try:
-        runner: Any = ArrayHead(to_arrays(model.estimator))
-    except ValueError:
-        runner = model.estimator
-    return GenreHead(model.genres, model.columns, runner, model.metadata)
+    if not arrays_name:
+        return None
+    path = directory / arrays_name
+    if sha256(path) != manifest.get("arrays_sha256"):
+        raise GenreModelError(f"The genre model file {path} does not match its manifest.")
+    with np.load(path, allow_pickle=False) as npz:
+        head = ArrayHead({name: npz[name] for name in npz.files})
+    if list(head.classes) != manifest["genres"]:
+        raise GenreModelError(f"The genre model in {directory} does not match its manifest's genre list.")
+    return GenreHead(head.classes, np.asarray(manifest["columns"], dtype=np.int64), head)
 
 
 class ArrayHead:

@@ -109,7 +109,7 @@ def build_labeled_catalog(
 ) -> LabeledCatalog:
     """Analyze every file of a GTZAN-style folder (genre = folder name) as the bot would."""
     from bot.listen.analyze import Listener
-    from bot.listen.dataset import scan_dataset
+    from bot.listen.training.dataset import scan_dataset
 
     tracks = scan_dataset(dataset_dir)
     if listener is None:

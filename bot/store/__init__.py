@@ -9,6 +9,7 @@ connection, the pragmas, the single writer path and the migrations in ``migratio
 PostgreSQL twins in ``migrations/postgresql/``); :mod:`~bot.store.transfer` is ``crate migrate-db``.
 """
 
+from bot.store.connect import connect_database, open_database
 from bot.store.corrections import (
     corrections_in_guild,
     corrections_of_track,
@@ -68,6 +69,8 @@ from bot.store.tracks import (
 from bot.store.vectors import from_blob, stack_blobs, to_blob
 
 __all__ = [
+    "connect_database",
+    "open_database",
     "NEAR_DUPLICATE_MAX_SECONDS",
     "NEAR_DUPLICATE_MIN_COSINE",
     "Database",

@@ -2,7 +2,7 @@
 
 Usage::
 
-    async with Database.open(settings.database_target) as db:
+    async with open_database(settings.database_target) as db:
         track, created = await tracks.add_track(db, guild_id, ...)
 
 SQLite (a file path; the default, through aiosqlite) is implemented here; a
@@ -247,14 +247,12 @@ class Database:
 
     @classmethod
     async def connect(cls, path: str | Path, *, migrations: Sequence[Migration] | None = None) -> Database:
-        """Open (creating if needed) and migrate the database at ``path``; call :meth:`close`.
+        """Open (creating if needed) and migrate the SQLite database at ``path``; call :meth:`close`.
 
-        ``path`` is a SQLite file, or a ``postgresql://`` URL (:class:`~bot.store.postgres.PostgresDatabase`).
+        :func:`bot.store.connect_database` opens a ``postgresql://`` URL too.
         """
         if is_database_url(path):
-            from bot.store.postgres import PostgresDatabase
-
-            return await PostgresDatabase.connect(str(path), migrations=migrations)
+            raise StoreError("A database URL is opened with bot.store.connect_database, not Database.connect.")
         try:
             if str(path) != ":memory:":
                 # Fail on an unusable path here, before aiosqlite starts its worker thread: a

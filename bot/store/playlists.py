@@ -2,7 +2,7 @@
 
 Every function takes the guild id and filters on it. Names are unique per guild ignoring (ASCII) case
 (a unique index on ``lower(name)``, plain SQL that PostgreSQL shares): :func:`create_playlist` turns that conflict into :class:`PlaylistExistsError`.
-Who may change a playlist is decided above, in :mod:`bot.playlists`; this module only stores.
+Who may change a playlist is decided above, in :mod:`bot.app.playlists`; this module only stores.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Per-server settings: ``guild_settings`` (schema in ``migrations/0008_settings.sql``).
 
 One row per guild, only once a server manager changed something. ``None`` in a field means
-"Crate's default" (the environment's, applied in :mod:`bot.server_settings`), so the row keeps
+"Crate's default" (the environment's, applied in :mod:`bot.app.settings`), so the row keeps
 only what the server chose.
 """
 

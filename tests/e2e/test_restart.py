@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.listen.worker import AnalysisPool
-from bot.pool import WorkerCrashed
+from bot.jobs.analysis import AnalysisPool
+from bot.jobs.pool import WorkerCrashed
 from tests import music
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import running_crate, settings_for

@@ -277,7 +277,6 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
     """alice, bob and carol like different music; Crate's consecutive group picks serve each of
     them at least once in every run of three (the fairness guarantee of bot.recommend.group)."""
     from bot.store import sessions as store
-    from bot.store.database import Database
 
     files = {}
     for member, liked in TASTES.items():
@@ -316,7 +315,7 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
                 shown.append((await now_playing(fake, channel, guild)).embed["description"])
             await reply(await fake.slash(guild, channel, "alice", "session end"))
 
-        db = await Database.connect(settings.database_path)
+        db = await store.connect_database(settings.database_path)
         try:
             entries = await store.queue_of(db, guild.id, session_id)
         finally:

@@ -5,7 +5,7 @@ target message whole, so Crate needs no message-content intent). :func:`audio_so
 audio in it: attachments that look like audio or video (by content type, else by extension;
 pictures and text are passed over) and the http(s) links in its text (except links to pictures),
 at most :data:`MAX_ITEMS`, attachments first. :func:`analyze_message` shares each through
-:meth:`bot.crate.Crate.share`, one after the other (the member's admission places are not
+:meth:`bot.app.crate.Crate.share`, one after the other (the member's admission places are not
 taken all at once): the member who asked waits in the queues, the message's author is credited
 with the share. One item failing (a page without audio) does not stop the others.
 """
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from bot.app.crate import Crate, SharedTrack, Source, Stage
 from bot.audio.fetch import looks_like_audio_file
-from bot.crate import Crate, SharedTrack, Source, Stage
 from bot.errors import CrateError
 from bot.format import clip, plural
 

@@ -1,23 +1,23 @@
 """Analysis past one machine: the pool's jobs on procrastinate, a PostgreSQL-backed task queue.
 
 With ``CRATE_QUEUE=postgres`` the bot process keeps no analysis workers: :class:`AnalysisQueue`
-offers what :class:`~bot.listen.worker.AnalysisPool` offers (``analyze(path)``, ``async with``,
-:class:`~bot.pool.Busy`, :class:`~bot.pool.JobTimeout`, :class:`~bot.pool.PoolClosed`), so
-:class:`~bot.crate.Crate` does not care which one it has. ``crate worker`` processes
-(:mod:`bot.queue.worker`, on this host or any other that reaches the database) take the jobs.
+offers what :class:`~bot.jobs.analysis.AnalysisPool` offers (``analyze(path)``, ``async with``,
+:class:`~bot.jobs.pool.Busy`, :class:`~bot.jobs.pool.JobTimeout`, :class:`~bot.jobs.pool.PoolClosed`), so
+:class:`~bot.app.crate.Crate` does not care which one it has. ``crate worker`` processes
+(:mod:`bot.jobs.queue_worker`, on this host or any other that reaches the database) take the jobs.
 
 The way of one job:
 
 1. the bot stores the audio in ``crate_analysis_jobs`` (:mod:`bot.store.analysis_jobs`) and
    defers a procrastinate job naming that row;
 2. a worker takes it (procrastinate: ``FOR UPDATE SKIP LOCKED``, woken by its own NOTIFY),
-   analyzes it in its local supervised :class:`~bot.listen.worker.AnalysisPool` (models loaded
+   analyzes it in its local supervised :class:`~bot.jobs.analysis.AnalysisPool` (models loaded
    once per worker process, the job timeout and crash replacement as in the bot), and writes the
    pickled outcome into the row with a ``NOTIFY crate_analysis_done, '<row id>'``;
 3. the bot, which LISTENs on its own connection, is woken and takes the outcome (the row goes).
    A missed notification (a dropped LISTEN connection) costs at most :data:`POLL_SECONDS`.
 
-Limits as with the pool: the per-member and per-server reservations (:mod:`bot.admission`) stay
+Limits as with the pool: the per-member and per-server reservations (:mod:`bot.jobs.admission`) stay
 in the bot process, and they still hold across processes because Discord sends all of one
 guild's interactions to one shard, so to one process. ``Busy`` when this process already has
 ``workers + queue_depth`` jobs in flight, or when ``queue_depth`` jobs of every process wait
@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from bot.config import AudioLimits, ConfigError
-from bot.listen.worker import AnalyzedFile
-from bot.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback
+from bot.jobs.analysis import AnalyzedFile
+from bot.jobs.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback
 from bot.store import analysis_jobs
 
 if TYPE_CHECKING:
@@ -72,17 +72,11 @@ def connection_url(url: str) -> str:
 
 
 def make_app(url: str) -> procrastinate.App:
-    """The procrastinate app on ``url``, with Crate's analysis task registered."""
+    """The procrastinate app on ``url``. The bot defers Crate's analysis task by name; a ``crate
+    worker`` registers the task itself (:func:`bot.jobs.queue_worker.worker_app`)."""
     import procrastinate
 
-    from bot.queue import worker
-
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=connection_url(url)))
-    # A job cancelled in its worker goes back to the queue: a worker stopping (SIGTERM) cancels
-    # what it still runs after SHUTDOWN_GRACE; a job the bot aborted finds its row gone and ends.
-    retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, retry_exceptions=[asyncio.CancelledError])  # type: ignore[list-item]
-    app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retry)(worker.analyze_job)
-    return app
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=connection_url(url)))
 
 
 async def prepare_database(app: procrastinate.App) -> None:
@@ -114,7 +108,7 @@ def decode_outcome(data: bytes) -> tuple[AnalyzedFile, float, float]:
 
 
 class AnalysisQueue:
-    """The bot's side of the queue: the same interface as :class:`~bot.listen.worker.AnalysisPool`."""
+    """The bot's side of the queue: the same interface as :class:`~bot.jobs.analysis.AnalysisPool`."""
 
     def __init__(
         self,

@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from bot.pool import Busy  # everybody's "busy": the pool's own refusal, and admission's overall limit
+from bot.config import AdmissionLimits
+from bot.jobs.pool import Busy  # everybody's "busy": the pool's own refusal, and admission's overall limit
 
 
 class MemberBusy(Busy):
@@ -53,29 +53,6 @@ class ServerBusy(Busy):
             f"This server has {held} tracks being analyzed right now — please try again in a minute.", **kwargs
         )
         self.held = held
-
-
-@dataclass(frozen=True)
-class AdmissionLimits:
-    capacity: int = 10
-    member_concurrent: int = 1
-    member_queued: int = 1
-    server_concurrent: int = 3
-    server_queued: int = 3
-
-    def __post_init__(self) -> None:
-        if min(self.capacity, self.member_concurrent, self.server_concurrent) < 1:
-            raise ValueError("capacity and concurrent limits must be at least 1")
-        if min(self.member_queued, self.server_queued) < 0:
-            raise ValueError("queued limits must be at least 0")
-
-    @property
-    def per_member(self) -> int:
-        return self.member_concurrent + self.member_queued
-
-    @property
-    def per_server(self) -> int:
-        return self.server_concurrent + self.server_queued
 
 
 class Admission:

@@ -1,8 +1,8 @@
 """How fast a server's head learns: the few-shot learning curve (``crate evaluate DIR --few-shot``).
 
-On the labelled music the family model is trained on (:mod:`bot.listen.family_training`: GTZAN-mini
+On the labelled music the family model is trained on (:mod:`bot.listen.training.family_training`: GTZAN-mini
 and the labelled Debian music), every track gets the base model's *out-of-fold* distribution
-(grouped CV, as in :mod:`bot.listen.family_fit`: no track is judged by a model that saw it). Then,
+(grouped CV, as in :mod:`bot.listen.training.family_fit`: no track is judged by a model that saw it). Then,
 for K = 1, 2, 3, 5 and many seeds, K tracks per family are "taught" as a server's corrections would
 be, and every other track is classified by :func:`bot.listen.server_head.relabel`. Two curves:
 
@@ -163,7 +163,8 @@ def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, str]:
     """The family model's labelled data with out-of-fold base distributions (needs ../shared)."""
     from pathlib import Path
 
-    from bot.listen import families, family_fit, family_training
+    from bot.listen import families
+    from bot.listen.training import family_fit, family_training
 
     cache = Path.home() / ".cache" / "crate" / "families"
     items = [i for i in family_training.load_items(Path(gtzan_dir), cache / "extracted") if i.family]

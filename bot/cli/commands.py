@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from bot.errors import CrateError
+from bot.store import connect_database, open_database
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 TOP_GENRES_SHOWN = 3
@@ -250,13 +251,12 @@ def _server_head(database: Path, guild_id: int):
     import asyncio
     import dataclasses
 
-    from bot.store import Database
-    from bot.teach import Teacher, confident
+    from bot.app.teaching import Teacher, confident
 
     if not database.is_file():
         raise CrateError(f"No Crate database at {database}.")
     loop = asyncio.new_event_loop()
-    db = loop.run_until_complete(Database.connect(database))
+    db = loop.run_until_complete(connect_database(database))
     teacher = Teacher(db)
 
     def heard(analysis):
@@ -274,8 +274,8 @@ def _teach(args) -> int:
     import asyncio
     import dataclasses
 
-    from bot.crate import Crate, Source
-    from bot.describe import taught_text
+    from bot.app.crate import Crate, Source
+    from bot.present.describe import taught_text
 
     settings = dataclasses.replace(_settings(), database_path=args.database)
     missing = [path for path in args.paths if not path.is_file()]
@@ -322,7 +322,7 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
     elif analysis is None:
         print(f"{path}\n  error: {error}", flush=True)
     else:
-        from bot.describe import answer_lines
+        from bot.present.describe import answer_lines
 
         print(f"{path}\n" + "\n".join(f"  {line}" for line in answer_lines(analysis)), flush=True)
 
@@ -336,7 +336,7 @@ def _example_paths() -> list[Path]:
 
 def demo_script(paths: list[Path]) -> list[str]:
     """A short console session: share the examples, rate them, ask for picks and a profile."""
-    from bot.console import DEFAULT_USER
+    from bot.cli.console import DEFAULT_USER
 
     names = [p.stem for p in paths]
     shown = [os.path.relpath(p) if not os.path.relpath(p).startswith("..") else str(p) for p in paths]
@@ -365,8 +365,8 @@ def _demo(args) -> int:
     import dataclasses
     import tempfile
 
-    from bot.console import run_console
-    from bot.crate import Crate
+    from bot.app.crate import Crate
+    from bot.cli.console import run_console
 
     settings = _settings()
     with tempfile.TemporaryDirectory(prefix="crate-demo-") as scratch:
@@ -386,8 +386,8 @@ def _console(args) -> int:
     import asyncio
     import dataclasses
 
-    from bot.console import run_console
-    from bot.crate import Crate
+    from bot.app.crate import Crate
+    from bot.cli.console import run_console
 
     settings = _settings()
     if args.database:
@@ -420,7 +420,7 @@ def _run(args) -> int:
 def _worker(args) -> int:
     import asyncio
 
-    from bot.queue.worker import run_worker
+    from bot.jobs.queue_worker import run_worker
     from cogs.client import stop_on_sigterm
 
     async def work() -> None:
@@ -437,7 +437,6 @@ def _worker(args) -> int:
 def _migrate_db(args) -> int:
     import asyncio
 
-    from bot.store import Database
     from bot.store.transfer import copy_database, database_target
 
     source, target = database_target(args.source), database_target(args.target)
@@ -448,7 +447,7 @@ def _migrate_db(args) -> int:
         print(f"\r  {table}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     async def copy() -> dict[str, int]:
-        async with Database.open(source) as old, Database.open(target) as new:
+        async with open_database(source) as old, open_database(target) as new:
             return await copy_database(old, new, progress)
 
     copied = asyncio.run(copy())
@@ -458,7 +457,7 @@ def _migrate_db(args) -> int:
 
 def _training_data(args):
     from bot.listen.analyze import Listener
-    from bot.listen.dataset import extract_training_data, scan_dataset
+    from bot.listen.training.dataset import extract_training_data, scan_dataset
 
     tracks = scan_dataset(args.dataset)
     genres = sorted({t.genre for t in tracks})
@@ -519,8 +518,8 @@ def _score_model(args):
     """
     from bot.genres import FAMILIES, family_of
     from bot.listen.analyze import Listener
-    from bot.listen.dataset import scan_dataset
     from bot.listen.genre import Evaluation
+    from bot.listen.training.dataset import scan_dataset
 
     settings = _settings()
     path = args.model or settings.genre_model_path
@@ -553,7 +552,7 @@ def _family_report(true, answers, threshold: float) -> dict:
     import numpy as np
 
     from bot.genres import FAMILIES
-    from bot.listen import family_fit
+    from bot.listen.training import family_fit
 
     known = [i for i, label in enumerate(true) if label in FAMILIES]
     p = np.array([[dict(answers[i].genres)[f] for f in FAMILIES] for i in known]).reshape(-1, len(FAMILIES))
@@ -627,7 +626,7 @@ def _evaluate(args) -> int:
 
 
 def _few_shot(args) -> int:
-    from bot.listen import few_shot
+    from bot.listen.training import few_shot
 
     if not args.dataset.is_dir():
         raise CrateError(f"{args.dataset} is not a folder (GTZAN-mini: ../shared/data/gtzan-mini).")
@@ -652,8 +651,8 @@ def _evaluate_recs(args) -> int:
 def _index(args) -> int:
     import asyncio
 
-    from bot.crate import Crate
-    from bot.index import check_folder, index_folder, progress_bar, report_text
+    from bot.app.crate import Crate
+    from bot.cli.index import check_folder, index_folder, progress_bar, report_text
 
     check_folder(args.directory)  # before the workers start: a typo is answered at once
     live = sys.stderr.isatty()  # redraw one line on a terminal, one line per file in a log
@@ -679,13 +678,13 @@ def _playlists(args) -> int:
     so attachment links older than a day may have expired)."""
     import asyncio
 
+    from bot.app.playlists import PlaylistService, to_json, to_m3u
+    from bot.app.sessions import SessionService
     from bot.format import plural
-    from bot.playlists import PlaylistService, to_json, to_m3u
-    from bot.session import SessionService
-    from bot.store import Database, display_names
+    from bot.store import display_names
 
     async def session() -> int:
-        async with Database.open(_settings().database_path) as db:
+        async with open_database(_settings().database_path) as db:
             service = PlaylistService(db, SessionService(db))
             if args.export is None:
                 found = await service.all(args.guild)

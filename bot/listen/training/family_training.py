@@ -6,7 +6,7 @@ evaluation costs no audio work. Labels come from ``bot/assets/family-model/sourc
 entry names where the files are (a folder or a zip/pk3 inside a Debian package), the family, and
 why that label is trustworthy; GTZAN-mini's labels are its folder names.
 
-Run ``python -m bot.listen.family_training --help``.
+Run ``python -m bot.listen.training.family_training --help``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def extract(path: Path, kind: str, listener) -> dict[str, np.ndarray]:
     """Per-excerpt outputs of both taggers for one file (the analysis' excerpts for a track), heard
     by analysis' own :meth:`Listener.describe`, so training never hears other patches than analysis."""
     from bot.audio.decode import decode_excerpts
-    from bot.listen.dataset import decode_for_training
+    from bot.listen.training.dataset import decode_for_training
 
     decoded = decode_for_training(path) if kind == "clip" else decode_excerpts(path)
     heard = listener.describe(decoded, with_vectors=False)
@@ -173,7 +173,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     )
     if args.extract_only:
         return 0
-    from bot.listen import family_fit
+    from bot.listen.training import family_fit
 
     return family_fit.main(build_dataset(items, features), args)
 

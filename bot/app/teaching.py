@@ -13,12 +13,11 @@ import asyncio
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from bot import store
-from bot.catalog import Track, UnknownTrack
+from bot.catalog import Taught, Track, UnknownTrack
 from bot.errors import CrateError
 from bot.genres import family_of, is_family
 from bot.listen.families import default_model
@@ -45,18 +44,6 @@ def genre_name(text: str) -> str:
 def confident(genres: Sequence[tuple[str, float]]) -> bool:
     """The family model's "sure enough to state it" rule, for an answer the server's head blended."""
     return bool(genres) and genres[0][1] >= default_model().threshold
-
-
-@dataclass(frozen=True)
-class Taught:
-    """What one correction did."""
-
-    track: Track  # the track, with its genres after relabelling
-    genre: str  # what this member said (family id or the server's own genre)
-    previous: str | None  # this member's earlier answer for the track, if any
-    decided: str | None  # what the track is now taught (majority of its correctors; None: a tie)
-    votes: tuple[tuple[str, int], ...]  # every answer for this track, most votes first
-    relabelled: int  # tracks of the server whose top genre changed
 
 
 class Teacher:

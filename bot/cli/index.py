@@ -2,7 +2,7 @@
 
 The cold-start answer for a server without tracks: besides sharing with ``/genre``, an admin can
 point Crate at a folder of music. :func:`index_folder` walks the folder's audio files (by suffix,
-:data:`bot.listen.dataset.AUDIO_SUFFIXES`) in sorted order and, for each one:
+:data:`bot.audio.decode.AUDIO_SUFFIXES`) in sorted order and, for each one:
 
 1. computes the SHA-256 of its bytes (streamed, in a thread) and **skips** it when the guild
    already has a track with exactly these bytes (:func:`bot.store.track_by_hash`);
@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import store
+from bot.audio.decode import AUDIO_SUFFIXES
 from bot.catalog import content_hash
 from bot.errors import CrateError
-from bot.listen.dataset import AUDIO_SUFFIXES
-from bot.pool import Busy
+from bot.jobs.pool import Busy
 
 if TYPE_CHECKING:
-    from bot.crate import Crate
+    from bot.app.crate import Crate
 
 log = logging.getLogger(__name__)
 

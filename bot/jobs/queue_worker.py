@@ -1,10 +1,10 @@
 """``crate worker``: take analysis jobs from the PostgreSQL queue and run them, on any host.
 
 One ``crate worker`` process runs a procrastinate worker with ``CRATE_WORKERS`` jobs at once,
-each analyzed in the process's own supervised :class:`~bot.listen.worker.AnalysisPool` of as
+each analyzed in the process's own supervised :class:`~bot.jobs.analysis.AnalysisPool` of as
 many processes (models loaded once per process, the job timeout, a crashed analysis process
 replaced: exactly what the bot runs without the queue). Beside it, :func:`retry_stalled` hands
-jobs whose ``crate worker`` died (no heartbeat for :data:`~bot.queue.STALLED_AFTER` seconds)
+jobs whose ``crate worker`` died (no heartbeat for :data:`~bot.jobs.queue.STALLED_AFTER` seconds)
 back to the queue, where another worker takes them.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import CrateError
-from bot.listen.worker import AnalysisPool, analyze_file
-from bot.pool import WorkerCrashed, error_reply
+from bot.jobs.analysis import AnalysisPool, analyze_file
+from bot.jobs.pool import WorkerCrashed, error_reply
 from bot.store import analysis_jobs
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ _pool: AnalysisPool | None = None
 
 async def analyze_job(context: Any, row_id: int, suffix: str, limits: dict[str, Any]) -> None:
     """The procrastinate task: analyze the row's audio and write the outcome into the row."""
-    from bot.queue import job_arguments
+    from bot.jobs.queue import job_arguments
 
     connector = context.app.connector
     audio = await analysis_jobs.input_of(connector, row_id)
@@ -59,7 +59,7 @@ async def analyze_job(context: Any, row_id: int, suffix: str, limits: dict[str, 
 
 async def retry_stalled(app: procrastinate.App) -> None:
     """Give jobs whose worker stopped beating back to the queue (after MAX_ATTEMPTS: an error)."""
-    from bot.queue import MAX_ATTEMPTS, QUEUE, STALLED_AFTER
+    from bot.jobs.queue import MAX_ATTEMPTS, QUEUE, STALLED_AFTER
 
     while True:
         await asyncio.sleep(STALLED_AFTER / 2)
@@ -84,14 +84,28 @@ async def retry_stalled(app: procrastinate.App) -> None:
             log.warning("could not retry stalled jobs; trying again later", exc_info=True)
 
 
+def worker_app(url: str) -> procrastinate.App:
+    """The queue's app with Crate's analysis task registered, as a ``crate worker`` runs it."""
+    import procrastinate
+
+    from bot.jobs.queue import MAX_ATTEMPTS, QUEUE, TASK, make_app
+
+    app = make_app(url)
+    # A job cancelled in its worker goes back to the queue: a worker stopping (SIGTERM) cancels
+    # what it still runs after SHUTDOWN_GRACE; a job the bot aborted finds its row gone and ends.
+    retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, retry_exceptions=[asyncio.CancelledError])  # type: ignore[list-item]
+    app.task(name=TASK, queue=QUEUE, pass_context=True, retry=retry)(analyze_job)
+    return app
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled (SIGINT/SIGTERM): running jobs get SHUTDOWN_GRACE seconds to finish,
     the others go back to the queue."""
     global _pool
-    from bot.queue import HEARTBEAT, QUEUE, SHUTDOWN_GRACE, STALLED_AFTER, AnalysisQueue, make_app, prepare_database
+    from bot.jobs.queue import HEARTBEAT, QUEUE, SHUTDOWN_GRACE, STALLED_AFTER, AnalysisQueue, prepare_database
 
     url = AnalysisQueue.from_settings(settings).url  # the same check of CRATE_DATABASE_URL
-    app = make_app(url)
+    app = worker_app(url)
     async with AnalysisPool.from_settings(settings) as pool, app.open_async():
         await prepare_database(app)
         _pool = pool

@@ -8,7 +8,7 @@
 * ``voice_idle_timeout`` / ``stay_in_voice`` — how long Crate stays in a voice channel nobody
   listens in, or never leaves (24/7) (``CRATE_VOICE_IDLE_TIMEOUT``, ``CRATE_STAY_IN_VOICE``).
 * ``member_analysis_limit`` — tracks one member may have analyzed at once
-  (``CRATE_MEMBER_CONCURRENT``; at most ``CRATE_SERVER_CONCURRENT``), see :mod:`bot.admission`.
+  (``CRATE_MEMBER_CONCURRENT``; at most ``CRATE_SERVER_CONCURRENT``), see :mod:`bot.jobs.admission`.
 * ``profiles_public`` — whether ``/profile member:`` may show another member's taste
   (``CRATE_PROFILES_PUBLIC``).
 * ``announce_channel_id`` — where Crate also announces new sessions (default: nowhere else).

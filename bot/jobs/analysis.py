@@ -1,4 +1,4 @@
-"""Crate's analysis pool: the generic :class:`~bot.pool.ProcessPool` running the listening jobs.
+"""Crate's analysis pool: the generic :class:`~bot.jobs.pool.ProcessPool` running the listening jobs.
 
 This module is imported by the bot process, so it stays light at import time: the listening
 stack (both numpy taggers, the handcrafted features, the family model) is imported by the workers only,
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from bot.analysis import Analysis
 from bot.catalog import content_hash
 from bot.config import AudioLimits
-from bot.pool import ProcessPool
+from bot.jobs.pool import ProcessPool
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -80,8 +80,8 @@ def analyze_file(path: str, limits: AudioLimits) -> AnalyzedFile:
 
 
 class Analyzer(Protocol):
-    """What :class:`~bot.crate.Crate` analyzes with: this module's :class:`AnalysisPool` (worker
-    processes of the bot's own) or :class:`bot.queue.AnalysisQueue` (``crate worker``s anywhere).
+    """What :class:`~bot.app.crate.Crate` analyzes with: this module's :class:`AnalysisPool` (worker
+    processes of the bot's own) or :class:`bot.jobs.queue.AnalysisQueue` (``crate worker``s anywhere).
 
     Both raise the same errors: the worker's typed ``CrateError``s, ``Busy``, ``JobTimeout``,
     ``WorkerCrashed``, ``PoolClosed``.
@@ -100,7 +100,7 @@ class Analyzer(Protocol):
 
 
 class AnalysisPool(ProcessPool):
-    """Crate's pool of analysis workers (see :class:`~bot.pool.ProcessPool` for the supervision)."""
+    """Crate's pool of analysis workers (see :class:`~bot.jobs.pool.ProcessPool` for the supervision)."""
 
     def __init__(
         self,

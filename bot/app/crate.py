@@ -2,7 +2,7 @@
 
 The Discord cogs and the terminal console both call these methods and only differ in how they
 render the answers. The way of one track reads top to bottom in :meth:`Crate.share`:
-reserve a place (``bot.admission``) -> fetch the audio -> analyze it in the pool -> store the
+reserve a place (``bot.jobs.admission``) -> fetch the audio -> analyze it in the pool -> store the
 track -> the caller renders it. The reservation is taken before anything is downloaded and held
 until the analysis is done: one job, admitted once.
 """
@@ -21,19 +21,23 @@ from typing import Literal
 import aiohttp
 
 from bot import store
-from bot.admission import Admission
+from bot.app.community import ServerCharts, WhoLikes, server_charts, who_likes
+from bot.app.compare import TasteComparison, compare_taste
+from bot.app.playlists import PlaylistService
+from bot.app.sessions import SessionService
+from bot.app.settings import ServerSettings, SettingsService
+from bot.app.teaching import Teacher
+from bot.app.titles import TitleEntry, TitleIndex
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
 from bot.caller import Caller
-from bot.catalog import DISLIKE, LIKE, Track, UnknownTrack, content_hash
-from bot.community import ServerCharts, WhoLikes, server_charts, who_likes
-from bot.compare import TasteComparison, compare_taste
+from bot.catalog import DISLIKE, LIKE, Taught, Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.genres import mostly
+from bot.jobs.admission import Admission
+from bot.jobs.analysis import AnalysisPool, AnalyzedFile, Analyzer
 from bot.listen.relabel import relabel_legacy
-from bot.listen.worker import AnalysisPool, AnalyzedFile, Analyzer
-from bot.playlists import PlaylistService
 from bot.recommend.group import GroupPick
 from bot.recommend.radio import pick_radio
 from bot.recommend.rank import Recommendation
@@ -45,11 +49,7 @@ from bot.recommend.service import (
     recommend_for,
     recommender_for,
 )
-from bot.server_settings import ServerSettings, SettingsService
-from bot.session import SessionService
-from bot.store import Database
-from bot.teach import Taught, Teacher
-from bot.titles import TitleEntry, TitleIndex
+from bot.store import Database, open_database
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class Crate:
         """Open the database, start the analysis workers (or join the queue) and an HTTP session;
         close all after."""
         async with (
-            Database.open(settings.database_target) as db,
+            open_database(settings.database_target) as db,
             analyzer_for(settings) as pool,
             aiohttp.ClientSession() as http,
         ):
@@ -236,7 +236,7 @@ class Crate:
         the share is credited to ``credit_to`` when given (the author of a message that
         someone else had analyzed), else to them.
 
-        Raises :class:`~bot.admission.MemberBusy`/``ServerBusy``/``Busy`` at once, before anything
+        Raises :class:`~bot.jobs.admission.MemberBusy`/``ServerBusy``/``Busy`` at once, before anything
         is downloaded, when this member, this server or everybody already has enough in flight.
         """
         sharer = user_id if credit_to is None else credit_to
@@ -520,16 +520,16 @@ class Crate:
     async def compare_taste(
         self, guild_id: int, user_id: int, other_id: int, *, names: Mapping[int, str] | None = None
     ) -> TasteComparison:
-        """``/taste member:``: the taste match of two members, with its evidence (bot.compare)."""
+        """``/taste member:``: the taste match of two members, with its evidence (bot.app.compare)."""
         await self._check_taste_visible(guild_id, user_id, other_id)
         return await compare_taste(self.db, guild_id, user_id, other_id, names=names)
 
     async def charts(self, guild_id: int, period: str = "all") -> ServerCharts:
-        """``/charts``: the server's best-liked tracks, families, styles and sharers (bot.community)."""
+        """``/charts``: the server's best-liked tracks, families, styles and sharers (bot.app.community)."""
         return await server_charts(self.db, guild_id, period)
 
     async def who_likes(self, guild_id: int, track_id: int) -> WhoLikes:
-        """``/who``: the members who liked a track, and whose taste it fits best (bot.community)."""
+        """``/who``: the members who liked a track, and whose taste it fits best (bot.app.community)."""
         return await who_likes(self.db, guild_id, track_id)
 
     # ------------------------------------------------------------------ per-server settings
@@ -573,7 +573,7 @@ class Crate:
 def analyzer_for(settings: Settings) -> Analyzer:
     """The in-process pool (CRATE_QUEUE=pool, the default), or the PostgreSQL queue."""
     if settings.queue == "postgres":
-        from bot.queue import AnalysisQueue
+        from bot.jobs.queue import AnalysisQueue
 
         return AnalysisQueue.from_settings(settings)
     return AnalysisPool.from_settings(settings)

@@ -1,6 +1,6 @@
 """``crate console``: Crate's commands in a terminal, on a local SQLite file, without Discord.
 
-The same core methods as the Discord cogs (:class:`bot.crate.Crate`) answer here; only the
+The same core methods as the Discord cogs (:class:`bot.app.crate.Crate`) answer here; only the
 rendering differs (plain text instead of embeds). ``/as NAME`` switches between listeners so
 that group features can be tried alone.
 """
@@ -14,15 +14,15 @@ import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.app.community import PERIOD_WORDS
+from bot.app.crate import Crate, Source, Stage
+from bot.app.playlists import to_json, to_m3u
 from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track
-from bot.community import PERIOD_WORDS
-from bot.crate import Crate, Source, Stage
-from bot.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
 from bot.errors import CrateError
 from bot.format import format_duration, plural
 from bot.genres import UNSURE, display_name
-from bot.playlists import to_json, to_m3u
+from bot.present.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
 from bot.recommend.group import match_text
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.

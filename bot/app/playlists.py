@@ -21,11 +21,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.app.sessions import SessionService
 from bot.caller import Caller
 from bot.catalog import Track, UnknownTrack
-from bot.describe import top_tags
 from bot.errors import CrateError
-from bot.session import SessionService
+from bot.present.describe import top_tags
 from bot.store import members as store_members
 from bot.store import playlists as store
 from bot.store import sessions as store_sessions

@@ -25,7 +25,7 @@ import numpy as np
 
 from bot.analysis import TAGS
 from bot.catalog import LIKE, Catalog, Track, UnknownTrack
-from bot.describe import TAG_EVIDENCE
+from bot.present.describe import TAG_EVIDENCE
 from bot.recommend.group import GroupRecommender, taste_vector
 from bot.recommend.rank import features_of
 from bot.recommend.service import cached_catalog, cached_ratings

@@ -9,12 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.audio.decode import DecodedAudio, decode_excerpts, decode_windows, probe, training_windows
+from bot.audio.decode import AUDIO_SUFFIXES, DecodedAudio, decode_excerpts, decode_windows, probe, training_windows
 from bot.config import AudioLimits
 from bot.errors import CrateError
 from bot.listen.analyze import Listener
-
-AUDIO_SUFFIXES = {".wav", ".au", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm", ".mp4"}
 
 
 class DatasetError(CrateError):

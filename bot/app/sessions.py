@@ -2,7 +2,7 @@
 
 A session lives in one text channel of one server (the starter hosts it; an optional voice
 channel plays it). Members join and leave (joining the voice channel also counts — the cog calls
-:meth:`SessionService.join`), add tracks (analyzed by :meth:`bot.crate.Crate.share`, then
+:meth:`SessionService.join`), add tracks (analyzed by :meth:`bot.app.crate.Crate.share`, then
 :meth:`SessionService.add_track`), and move on with :meth:`SessionService.next`: the host at once,
 anyone else by a skip vote, a strict majority of the members present moving on. When the queue
 runs dry Crate fills it from the server's catalog for the members present
@@ -12,7 +12,7 @@ rotation between tastes). :meth:`SessionService.end` closes the session with a s
 A **radio** session (``start(radio_seed=...)``) plays its seed first; then Crate queues one track
 at a time that sounds like the last one played (a skipped track is passed over) and fits the
 members present (:func:`bot.recommend.radio.pick_radio`), never repeating a track of the session.
-A **DJ** (the server's DJ role, :mod:`bot.server_settings`) moves on at once and may end any
+A **DJ** (the server's DJ role, :mod:`bot.app.settings`) moves on at once and may end any
 session, as the host does.
 
 Everything is in SQLite (:mod:`bot.store.sessions`): :meth:`SessionService.restore` after a

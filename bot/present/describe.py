@@ -8,11 +8,10 @@ from typing import Protocol
 import numpy as np
 
 from bot.analysis import TAGS
-from bot.catalog import Track
+from bot.catalog import Taught, Track
 from bot.format import clip, format_duration, plural
 from bot.genres import describe_answer, display_name, label, short_answer
 from bot.listen.server_head import genre_key
-from bot.teach import Taught
 
 BAR_WIDTH = 12
 GENRES_SHOWN = 3

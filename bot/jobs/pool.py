@@ -1,7 +1,7 @@
 """A supervised process pool: N worker processes, each set up once, that run jobs one at a time.
 
 Generic: nothing here knows about music (Crate's analysis job and its worker set-up live in
-:mod:`bot.listen.worker`). Only :mod:`bot.errors` is imported, for the user-facing error types.
+:mod:`bot.jobs.analysis`). Only :mod:`bot.errors` is imported, for the user-facing error types.
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies it breaks *every*
 pending future and the executor itself, and it cannot stop a single job that runs too long. Crate
