@@ -30,7 +30,7 @@ EXTENSIONS = (
     "cogs.teach",
     "cogs.recommend",
     "cogs.profile",
-    "cogs.session",
+    "cogs.sessions",
     "cogs.analyze",
     "cogs.taste",
     "cogs.community",

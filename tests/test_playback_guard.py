@@ -21,7 +21,7 @@ from bot.app.crate import Crate, NotTheSameAudio
 from bot.audio.decode import playback_ffmpeg_options, safe_input_options
 from bot.catalog import content_hash
 from bot.config import Settings
-from cogs.voice import NoAudio, track_source
+from cogs.sessions.player import NoAudio, track_source
 from tests.music import convert, singularity_track
 
 

@@ -376,10 +376,10 @@ def test_the_console_has_radio_playlists_and_settings(tmp_path):
 
 
 async def test_a_player_in_voice_can_stop_watching_for_idleness():
-    """/settings stay_in_voice: applied to a player already in voice (cogs.voice.SessionPlayer)."""
+    """/settings stay_in_voice: applied to a player already in voice (cogs.sessions.player.SessionPlayer)."""
     import asyncio
 
-    from cogs.voice import SessionPlayer
+    from cogs.sessions.player import SessionPlayer
     from tests.test_voice import LinkStandIn
 
     async def nothing(*args):

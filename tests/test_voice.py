@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from pydub import AudioSegment
 
-from cogs import voice
-from cogs.voice import FRAME_BYTES, IdleWatcher, NoAudio, SessionPlayer, connect_voice, track_source
+from cogs.sessions import player as voice
+from cogs.sessions.player import FRAME_BYTES, IdleWatcher, NoAudio, SessionPlayer, connect_voice, track_source
 from tests.music import convert, singularity_track
 
 FRAMES_PER_SECOND = 50  # 20-ms frames
@@ -337,7 +337,7 @@ async def test_skip_moves_on_mid_track(queue_cuts):
 async def test_a_track_that_fails_is_logged_and_the_player_moves_on(queue_cuts, not_audio, caplog):
     link, session = LinkStandIn(), Session([queue_cuts[0], not_audio, queue_cuts[1]])
     player = make_player(link, session)
-    with caplog.at_level(logging.ERROR, logger="cogs.voice"):
+    with caplog.at_level(logging.ERROR, logger="cogs.sessions.player"):
         await player.start()
         await finish(player, link)
 
@@ -352,7 +352,7 @@ async def test_a_track_that_fails_is_logged_and_the_player_moves_on(queue_cuts, 
 async def test_a_track_that_cannot_be_opened_is_skipped(queue_cuts, caplog):
     link, session = LinkStandIn(), Session(["https://example.com/a.mp3", queue_cuts[0]])
     player = make_player(link, session)
-    with caplog.at_level(logging.ERROR, logger="cogs.voice"):
+    with caplog.at_level(logging.ERROR, logger="cogs.sessions.player"):
         await player.start()
         await finish(player, link)
     assert session.started == [queue_cuts[0]]
@@ -475,7 +475,7 @@ def test_voice_dependencies_are_installed():
 
 async def test_connect_voice_returns_none_without_connect_permission(caplog):
     channel = voice_channel(connect=False)
-    with caplog.at_level(logging.WARNING, logger="cogs.voice"):
+    with caplog.at_level(logging.WARNING, logger="cogs.sessions.player"):
         assert await connect_voice(channel) is None
     channel.connect.assert_not_awaited()
     assert "missing connect" in caplog.text
@@ -505,7 +505,7 @@ async def test_connect_voice_connects_with_permission():
 async def test_connect_voice_returns_none_on_timeout_or_failure(caplog):
     channel = voice_channel()
     channel.connect.side_effect = asyncio.TimeoutError()
-    with caplog.at_level(logging.WARNING, logger="cogs.voice"):
+    with caplog.at_level(logging.WARNING, logger="cogs.sessions.player"):
         assert await connect_voice(channel, timeout=1) is None
     assert "timed out" in caplog.text
     channel.connect.side_effect = discord.ClientException("Already connected to a voice channel.")

@@ -1,0 +1,72 @@
+"""The Sessions cog's background tasks: resume open sessions after a restart, per guild, and
+(on the primary process) sweep sessions idle for hours."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import discord
+
+from bot.app.sessions import SessionSummary
+from cogs.playlist import summary_view
+from cogs.render import MENTIONS, summary_embed
+from cogs.sessions.base import SessionsBase
+from cogs.sessions.player import connect_voice
+
+log = logging.getLogger(__name__)
+
+
+class SessionTasks(SessionsBase):
+    async def _restore(self) -> None:
+        """Open sessions survive a restart: resume them (text) or close them with a message."""
+        await self.bot.wait_until_ready()
+        report = await self.service.restore(owns=self.bot.settings.shards.owns)
+        for restored in report.resumed:
+            session = restored.session
+            guild = self.bot.get_guild(session.guild_id)
+            channel = guild.get_channel(session.channel_id) if guild else None
+            if channel is None:
+                continue
+            voice_channel = guild.get_channel(session.voice_channel_id) if session.voice_channel_id else None
+            voice = await connect_voice(voice_channel) if voice_channel is not None else None
+            if voice is not None:
+                self._start_player(session, voice, await self._idle_timeout(session))
+            await self._refresh_now_playing(session, guild)
+            where = f"playing in {voice_channel.mention}" if voice is not None else "in text; `/session next` moves on"
+            with contextlib.suppress(discord.HTTPException):
+                await channel.send(f"🔄 I restarted: this listening session carries on ({where}).")
+            await self._kick_player(session)
+        for summary in report.closed:
+            await self._announce_closed(summary)
+
+    async def _sweep(self) -> None:
+        """The primary process: every CRATE_SWEEP_INTERVAL, close sessions idle for hours, in
+        every guild (a guild of another shard is written to through REST, which needs no shard)."""
+        await self.bot.wait_until_ready()
+        while True:
+            await asyncio.sleep(self.bot.settings.sweep_interval)
+            try:
+                for summary in await self.service.close_stale():
+                    voice = self.voices.get(summary.session.guild_id)
+                    if voice is not None and voice.session_id == summary.session.id:
+                        del self.voices[summary.session.guild_id]
+                        await voice.close()
+                    await self._announce_closed(summary)
+            except Exception:
+                log.exception("the stale-session sweep failed; trying again later")
+
+    async def _announce_closed(self, summary: SessionSummary) -> None:
+        channel = self.bot.get_partial_messageable(summary.session.channel_id, guild_id=summary.session.guild_id)
+        if summary.session.now_playing_message_id:
+            with contextlib.suppress(discord.HTTPException):  # no live-looking buttons on it any more
+                await channel.get_partial_message(summary.session.now_playing_message_id).edit(
+                    content="This session has ended.", embed=None, view=None
+                )
+        with contextlib.suppress(discord.HTTPException):
+            await channel.send(
+                content="This session was closed while I was away for a long time.",
+                embed=summary_embed(summary, MENTIONS),
+                view=summary_view(summary.session.id),
+            )
