@@ -37,6 +37,14 @@ class UnknownTrack(CrateError):
     user_message = "I don't know that track in this server; it may have been removed."
 
 
+class NoTrackChosen(CrateError):
+    """A command about "your last track" from a member who has none yet."""
+
+    user_message = (
+        "Which track? Share one with /genre first, or pick one from this server's catalog with the `track` option."
+    )
+
+
 def content_hash(path: str | Path) -> str:
     """The catalog's key for "the same audio file": the sha256 hex digest of its bytes (streamed)."""
     with open(path, "rb") as file:

@@ -11,7 +11,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.crate import Stage
 from bot.app.messages import (
     MessageItem,
     NoAudioInMessage,
@@ -21,6 +20,7 @@ from bot.app.messages import (
     audio_sources,
     summary_line,
 )
+from bot.app.sharing import Stage
 from bot.format import clip, plural
 from cogs import replies
 from cogs.client import CrateBot

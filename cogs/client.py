@@ -17,7 +17,8 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.app.crate import Crate, Restarting
+from bot.app.crate import Crate
+from bot.app.sharing import Restarting
 from bot.config import ConfigError, Settings
 from cogs import replies
 from cogs.render import error_embed
@@ -107,18 +108,33 @@ class CrateBot(commands.AutoShardedBot):
             shard_ids=list(settings.shards.ids),
         )
         self.settings = settings
-        self.crate = crate
+        self._crate = crate
         #: Interactions still being worked on (a /genre analysis): answered if Crate stops meanwhile.
         self.in_flight: dict[asyncio.Task, discord.Interaction] = {}
         #: The session cog, once loaded (:class:`SessionsFront`).
         self.sessions: SessionsFront | None = None
         if crate is not None:
-            crate.refresh_link = self.refresh_attachment_link
+            crate.sharing.refresh_link = self.refresh_attachment_link
+
+    @property
+    def crate(self) -> Crate:
+        """The core every cog goes through. Only ``crate run --sync-global`` runs without one: it
+        loads the cogs to describe their commands, and never handles an interaction."""
+        if self._crate is None:
+            raise RuntimeError("this bot runs without a Crate (crate run --sync-global describes commands only)")
+        return self._crate
+
+    @property
+    def has_crate(self) -> bool:
+        """Whether a Crate is attached (not for ``crate run --sync-global``)."""
+        return self._crate is not None
 
     @contextlib.contextmanager
     def working_on(self, interaction: discord.Interaction) -> Iterator[None]:
         """Remember ``interaction`` as in flight for the duration of the block (the current task)."""
         task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("working_on() runs inside a task")
         self.in_flight[task] = interaction
         try:
             yield
@@ -173,10 +189,10 @@ class CrateBot(commands.AutoShardedBot):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Remember each member's name: without the GUILD_MEMBERS intent this is how it reaches us."""
-        await remember_member(self.crate, interaction.guild_id, interaction.user, interaction.data)
+        await remember_member(self._crate, interaction.guild_id, interaction.user, interaction.data)
 
     async def on_voice_state_update(self, member: discord.Member, before, after) -> None:
-        await remember_member(self.crate, member.guild.id, member, None)
+        await remember_member(self._crate, member.guild.id, member, None)
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers on %s", self.user, len(self.guilds), self.settings.shards.describe())
@@ -190,7 +206,7 @@ async def remember_member(crate: Crate | None, guild_id: int | None, user, data)
     if data.get("name") == "forget" or str(data.get("custom_id", "")).startswith("crate:forget:"):
         return
     try:
-        await crate.remember_name(guild_id, user.id, user.display_name)
+        await crate.members.remember_name(guild_id, user.id, user.display_name)
     except Exception:
         log.exception("could not remember the name of member %s", user.id)
 

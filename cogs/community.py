@@ -83,7 +83,7 @@ class WhoLikesButton(replies.IdButton, kind="who", emoji="👥", label="Who like
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await replies.defer(interaction, ephemeral=True)
-        who = await interaction.client.crate.who_likes(interaction.guild_id, self.target_id)
+        who = await interaction.client.crate.community.who_likes(guild_id_of(interaction), self.target_id)
         await replies.send(interaction, embed=who_embed(who), ephemeral=True)
 
 
@@ -98,7 +98,7 @@ class Community(commands.Cog):
         self, interaction: discord.Interaction[CrateBot], period: Literal["week", "month", "all"] = "all"
     ) -> None:
         await replies.defer(interaction)
-        charts = await self.bot.crate.charts(interaction.guild_id, period)
+        charts = await self.bot.crate.community.charts(guild_id_of(interaction), period)
         server = interaction.guild.name if interaction.guild else "This server"
         files = []
         if charts.tracks:
@@ -111,7 +111,7 @@ class Community(commands.Cog):
     @app_commands.guild_only()
     async def who(self, interaction: discord.Interaction[CrateBot], track: int) -> None:
         await replies.defer(interaction)
-        who = await self.bot.crate.who_likes(interaction.guild_id, track)
+        who = await self.bot.crate.community.who_likes(guild_id_of(interaction), track)
         await replies.send(interaction, embed=who_embed(who))
 
     @who.autocomplete("track")

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.crate import RatedTrack
+from bot.app.library import RatedTrack
 from bot.catalog import DISLIKE, LIKE
 from bot.present.describe import track_line
 from cogs import replies
@@ -54,8 +54,8 @@ class RateButton(
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
-        rated = await interaction.client.crate.rate(
-            interaction.guild_id, interaction.user.id, self.value, self.track_id
+        rated = await interaction.client.crate.library.rate(
+            guild_id_of(interaction), interaction.user.id, self.value, self.track_id
         )
         await replies.send(interaction, content=rated_message(rated), ephemeral=True)
 
@@ -75,7 +75,7 @@ class Feedback(commands.Cog):
 
     async def _rate(self, interaction: discord.Interaction[CrateBot], value: int, track: int | None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
-        rated = await self.bot.crate.rate(interaction.guild_id, interaction.user.id, value, track)
+        rated = await self.bot.crate.library.rate(guild_id_of(interaction), interaction.user.id, value, track)
         await interaction.followup.send(rated_message(rated), ephemeral=True)
 
     @app_commands.command(name="like", description="Like a track: your last one, or one from this server's catalog")

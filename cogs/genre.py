@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.crate import SharedTrack, Source, Stage
+from bot.app.sharing import SharedTrack, Source, Stage
 from cogs import replies
 from cogs.client import CrateBot
 from cogs.feedback import rating_buttons
@@ -53,7 +53,9 @@ async def share_from_interaction(
 
     try:
         with interaction.client.working_on(interaction):  # told "I'm restarting" if Crate stops meanwhile
-            return await interaction.client.crate.share(interaction.guild_id, interaction.user.id, source, progress)
+            return await interaction.client.crate.sharing.share(
+                guild_id_of(interaction), interaction.user.id, source, progress
+            )
     except Exception as error:
         await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
         return None

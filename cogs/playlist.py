@@ -63,7 +63,7 @@ class SavePlaylistButton(replies.IdButton, kind="saveplaylist", emoji="💾", la
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await replies.defer(interaction, ephemeral=True)  # acknowledge before writing
         saved = await interaction.client.crate.playlists.save_session(
-            interaction.guild_id, caller_of(interaction), self.target_id
+            guild_id_of(interaction), caller_of(interaction), self.target_id
         )
         await replies.send(
             interaction,
@@ -161,7 +161,7 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
     async def export(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
         await replies.defer(interaction, ephemeral=True)  # renewing attachment links takes a moment
         export = await self.service.export(interaction.guild_id, name)
-        names = await self.bot.crate.display_names(interaction.guild_id)
+        names = await self.bot.crate.members.display_names(guild_id_of(interaction))
         await replies.send(
             interaction,
             content=f"📤 **{export.playlist.name}**: {plural(len(export.tracks), 'track')}"

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.crate import TasteSummary
+from bot.app.taste import TasteSummary
 from bot.format import plural
 from bot.genres import display_name, label
 from bot.present.charts import taste_chart
@@ -73,7 +73,7 @@ class ForgetButton(
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await interaction.response.defer()  # acknowledge before writing; the confirm message is edited after
-        report = await interaction.client.crate.forget(interaction.guild_id, self.user_id)
+        report = await interaction.client.crate.members.forget(guild_id_of(interaction), self.user_id)
         await interaction.edit_original_response(
             content=(
                 f"Done. I forgot {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')} and"
@@ -94,7 +94,7 @@ class Profile(commands.Cog):
     async def profile(self, interaction: discord.Interaction[CrateBot], member: discord.Member | None = None) -> None:
         member = member or interaction.user  # type: ignore[assignment]  # guild-only: the user is a Member
         await interaction.response.defer(ephemeral=True, thinking=True)
-        summary = await self.bot.crate.profile(interaction.guild_id, member.id, viewer_id=interaction.user.id)
+        summary = await self.bot.crate.taste.profile(guild_id_of(interaction), member.id, viewer_id=interaction.user.id)
         embed = profile_embed(summary, member.display_name)
         files = []
         if summary.genres:

@@ -69,9 +69,9 @@ class MoreLikeButton(
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         crate = interaction.client.crate
-        seed = await crate.track(interaction.guild_id, self.track_id)
-        picks = await crate.more_like(
-            interaction.guild_id,
+        seed = await crate.library.track(guild_id_of(interaction), self.track_id)
+        picks = await crate.recommendations.more_like(
+            guild_id_of(interaction),
             interaction.user.id,
             self.track_id,
             count=MAX_PICKS,
@@ -105,8 +105,8 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         genres = [v for v in interaction.data.get("values", []) if v != "*"]
-        picks = await interaction.client.crate.starter_picks(
-            interaction.guild_id,
+        picks = await interaction.client.crate.recommendations.starter_picks(
+            guild_id_of(interaction),
             interaction.user.id,
             genres,
             count=MAX_PICKS,
@@ -131,8 +131,8 @@ class Recommend(commands.Cog):
     ) -> None:
         crate = self.bot.crate
         await replies.defer(interaction)
-        result = await crate.recommend(
-            interaction.guild_id,
+        result = await crate.recommendations.recommend(
+            guild_id_of(interaction),
             interaction.user.id,
             count=count,
             genre=genre,
@@ -153,7 +153,7 @@ class Recommend(commands.Cog):
         # No likes yet: the server's favourites, plus a genre picker in the last row.
         picks = result.recommendations[: MAX_PICKS - 1]
         view = picks_view(picks)
-        select = StartGenresSelect(await crate.genres_available(interaction.guild_id))
+        select = StartGenresSelect(await crate.library.genres_available(guild_id_of(interaction)))
         select.item.row = len(picks)
         view.add_item(select)
         note = "You haven't rated anything yet, so these are a start. Pick genres below, or rate these picks."
@@ -165,7 +165,7 @@ class Recommend(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         from bot.analysis import TAGS
 
-        genres = await self.bot.crate.genres_available(interaction.guild_id)
+        genres = await self.bot.crate.library.genres_available(guild_id_of(interaction))
         names = list(dict.fromkeys([*(display_name(g) for g in genres), *TAGS]))
         matches = [n for n in names if current.lower() in n.lower()]
         return [app_commands.Choice(name=n, value=n) for n in matches[:25]]

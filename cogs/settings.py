@@ -62,11 +62,11 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         if all(value is None for value in asked):
             if not caller.manages_server:
                 raise NotServerManager(detail=f"user {caller.user_id} guild {interaction.guild_id}")
-            chosen = await crate.server_settings.get(interaction.guild_id)
+            chosen = await crate.server_settings.get(guild_id_of(interaction))
             await replies.send(interaction, embed=settings_embed(chosen, changed=False), ephemeral=True)
             return
-        chosen = await crate.change_settings(
-            interaction.guild_id,
+        chosen = await crate.server_settings.change(
+            guild_id_of(interaction),
             caller,
             dj_role_id=dj_role.id if dj_role else None,
             stay_in_voice=stay_in_voice,
@@ -77,7 +77,7 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
             clear=reset,
         )
         if self.bot.sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
-            await self.bot.sessions.voice_settings_changed(interaction.guild_id)
+            await self.bot.sessions.voice_settings_changed(guild_id_of(interaction))
         await replies.send(interaction, embed=settings_embed(chosen, changed=True), ephemeral=True)
 
 

@@ -76,8 +76,8 @@ async def compare_with(interaction: discord.Interaction[CrateBot], member: disco
     if member.id == interaction.user.id:
         raise ThatsYou(detail=f"member {member.id}")
     await replies.defer(interaction, ephemeral=not public)
-    comparison = await interaction.client.crate.compare_taste(
-        interaction.guild_id, interaction.user.id, member.id, names=MENTIONS
+    comparison = await interaction.client.crate.taste.compare(
+        guild_id_of(interaction), interaction.user.id, member.id, names=MENTIONS
     )
     embed = taste_embed(comparison, interaction.user.display_name, member.display_name)
     await replies.send(interaction, embed=embed, ephemeral=not public)

@@ -129,13 +129,13 @@ async def on_new_genre(interaction: discord.Interaction[CrateBot]) -> None:
 
 async def correct(interaction: discord.Interaction[CrateBot], track_id: int, genre: str) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
-    taught = await interaction.client.crate.correct(interaction.guild_id, interaction.user.id, genre, track_id)
+    taught = await interaction.client.crate.teaching.correct(guild_id_of(interaction), interaction.user.id, track_id, genre)
     await replies.send(interaction, content=taught_text(taught), ephemeral=True)
 
 
 async def add_correction(view: discord.ui.View, crate, guild_id: int | None, track_id: int) -> discord.ui.View:
     """Put the "Not right?" select (on a row of its own) under a track's buttons."""
-    custom = await crate.custom_genres(guild_id) if guild_id is not None else []
+    custom = await crate.teaching.custom_genres(guild_id) if guild_id is not None else []
     select = CorrectSelect(track_id, custom)
     select.item.row = 4
     view.add_item(select)

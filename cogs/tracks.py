@@ -12,7 +12,7 @@ from cogs.client import CrateBot
 
 async def track_choices(interaction: discord.Interaction[CrateBot], current: str) -> list[app_commands.Choice[int]]:
     """Up to 25 of this server's tracks whose title matches what was typed (see bot.app.titles)."""
-    tracks = await interaction.client.crate.search(interaction.guild_id, current)
+    tracks = await interaction.client.crate.library.search(guild_id_of(interaction), current)
     return [
         app_commands.Choice(name=clip(f"{t.title} · {short_genre(t.top_genre)}", 100), value=t.id) for t in tracks[:25]
     ]

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.app.crate import Crate, Source
+from bot.app.crate import Crate
+from bot.app.sharing import Source
 from bot.audio.errors import LinkTimeout
 from bot.config import ConfigError, Settings
 from bot.jobs.admission import Admission, AdmissionLimits, Busy, MemberBusy, ServerBusy
@@ -71,9 +72,9 @@ def test_server_and_global_limits():
         admission.reserve(GUILD, 4)
     assert "This server has 3 tracks being analyzed" in caught.value.user_message
     admission.reserve(OTHER_GUILD, 1)
-    with pytest.raises(Busy) as caught:
+    with pytest.raises(Busy) as busy:
         admission.reserve(OTHER_GUILD, 2)
-    assert type(caught.value) is Busy and admission.total == 4
+    assert type(busy.value) is Busy and admission.total == 4
 
 
 def test_limits_are_validated():
@@ -222,23 +223,25 @@ async def test_slow_links_hold_their_members_place_not_a_worker(sites, tmp_path)
         url_allowlist=("127.0.0.1",), download_timeout=5.0, download_deadline=12.0,
     )  # fmt: skip
     async with Crate.running(settings) as crate:
-        slow = [asyncio.create_task(crate.share(GUILD, ALICE, Source.link(f"{sites}/drip/{n}.ogg"))) for n in (1, 2)]
+        slow = [
+            asyncio.create_task(crate.sharing.share(GUILD, ALICE, Source.link(f"{sites}/drip/{n}.ogg"))) for n in (1, 2)
+        ]
         await asyncio.sleep(0.5)
         # Alice's third link is refused at once, before anything is fetched.
         with pytest.raises(MemberBusy) as caught:
-            await crate.share(GUILD, ALICE, Source.link(f"{sites}/drip/3.ogg"))
+            await crate.sharing.share(GUILD, ALICE, Source.link(f"{sites}/drip/3.ogg"))
         assert "You have 2 tracks being analyzed" in caught.value.user_message
         # Her downloads wait on the network in their own process: the only analysis worker is free.
         assert crate.pool.pending == 0 and crate.admission.held_by(GUILD, ALICE) == 2
         # Bob's track is fetched and analyzed while Alice's links are still dripping.
-        shared = await crate.share(GUILD, BOB, Source.link(f"{sites}/track.ogg"))
+        shared = await crate.sharing.share(GUILD, BOB, Source.link(f"{sites}/track.ogg"))
         assert shared.track.top_genre and shared.shared_by == BOB
         assert crate.admission.held_by(GUILD, ALICE) >= 1
         # Alice's links end with the site's fault, in words, one after the other.
         for task in slow:
-            with pytest.raises(LinkTimeout) as caught:
+            with pytest.raises(LinkTimeout) as timed_out:
                 await task
-            assert "too slow" in caught.value.user_message
+            assert "too slow" in timed_out.value.user_message
         assert crate.admission.total == 0
 
 

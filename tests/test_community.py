@@ -15,7 +15,7 @@ from bot.app.compare import compare_taste
 from bot.app.messages import MAX_ITEMS, PostedFile, PostedMessage, audio_sources, links_in
 from bot.app.sessions import SessionService
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT
-from bot.recommend.service import clear_cache
+from bot.recommend.service import CatalogCache
 from bot.store import Database, open_database
 
 GUILD = 7007
@@ -52,10 +52,8 @@ async def add(db: Database, name: str, family: str, embedding: np.ndarray, *, by
 @pytest.fixture
 async def db(db_target):
     """Each test on SQLite, then on PostgreSQL (conftest's db_target)."""
-    clear_cache()
     async with open_database(db_target) as database:
         yield database
-    clear_cache()
 
 
 @pytest.fixture
@@ -83,37 +81,37 @@ async def test_charts_count_only_the_period_asked_for(db, server):
     await rate(db, DAVE, server["loud1"], days_ago=100)
     await rate(db, DAVE, server["calm1"], DISLIKE)
 
-    week = await server_charts(db, GUILD, "week", now=NOW)
+    week = await server_charts(CatalogCache(db), GUILD, "week", now=NOW)
     assert [(c.track.title, c.likes) for c in week.tracks] == [("calm0", 1)]
     # each like split over its track's distribution (ambient 0.8, "other" 0.2), as shares of the likes
     assert week.likes == 1 and week.families == (("ambient", pytest.approx(0.8)), ("other", pytest.approx(0.2)))
     assert week.sharers == ((ALICE, 3),)  # bob's shares are 40 days old
 
-    month = await server_charts(db, GUILD, "month", now=NOW)
+    month = await server_charts(CatalogCache(db), GUILD, "month", now=NOW)
     assert [(c.track.title, c.likes) for c in month.tracks] == [("calm0", 2), ("loud0", 1)]
     assert dict(month.families) == pytest.approx({"ambient": 0.8 * 2 / 3, "metal": 0.8 / 3, "other": 0.2})
 
-    ever = await server_charts(db, GUILD, "all", now=NOW)
+    ever = await server_charts(CatalogCache(db), GUILD, "all", now=NOW)
     assert [c.track.title for c in ever.tracks] == ["calm0", "loud0", "loud1"]
     assert ever.likes == 4 and set(ever.sharers) == {(ALICE, 3), (BOB, 3)}
     assert ever.styles and all(0 <= p <= 1 for _, p in ever.styles)
 
     with pytest.raises(ValueError):
-        await server_charts(db, GUILD, "year")
+        await server_charts(CatalogCache(db), GUILD, "year")
 
 
 async def test_forgetting_a_member_takes_them_out_of_every_count(db, server):
     await rate(db, ALICE, server["loud0"])
     await rate(db, BOB, server["loud0"])
     await rate(db, BOB, server["calm2"])
-    before = await server_charts(db, GUILD, "all", now=NOW)
+    before = await server_charts(CatalogCache(db), GUILD, "all", now=NOW)
     assert before.likes == 3 and (BOB, 3) in before.sharers
 
     await store.forget_member(db, GUILD, BOB)
-    after = await server_charts(db, GUILD, "all", now=NOW)
+    after = await server_charts(CatalogCache(db), GUILD, "all", now=NOW)
     assert after.likes == 1 and [c.likes for c in after.tracks] == [1]
     assert all(user != BOB for user, _ in after.sharers)
-    who = await who_likes(db, GUILD, server["loud0"], now=NOW)
+    who = await who_likes(CatalogCache(db), GUILD, server["loud0"], now=NOW)
     assert who.likers == (ALICE,)
 
 
@@ -123,7 +121,7 @@ async def test_who_likes_names_likers_and_the_members_whose_taste_it_fits(db, se
     await rate(db, CAROL, server["loud1"])  # a metal fan
     await rate(db, DAVE, server["calm0"], DISLIKE)
 
-    who = await who_likes(db, GUILD, server["calm0"], now=NOW)
+    who = await who_likes(CatalogCache(db), GUILD, server["calm0"], now=NOW)
     assert who.likers == (ALICE,) and who.dislikers == 1
     fits = dict(who.fits)
     assert set(fits) == {BOB}  # raters of the track are not "fits"; nor is the metal fan
@@ -137,7 +135,7 @@ async def test_comparing_taste_uses_the_session_taste_match_and_shows_evidence(d
     await rate(db, BOB, server["calm1"])
     await rate(db, BOB, server["loud0"], DISLIKE)
 
-    comparison = await compare_taste(db, GUILD, ALICE, BOB, now=NOW)
+    comparison = await compare_taste(CatalogCache(db), GUILD, ALICE, BOB, now=NOW)
     sessions = SessionService(db, clock=lambda: NOW)
     assert comparison.match == pytest.approx((await sessions.taste_match(GUILD, [ALICE, BOB])).of(ALICE, BOB))
     assert {t.title for t in comparison.both_liked} == {"calm0", "calm1"}
@@ -152,7 +150,7 @@ async def test_comparing_taste_uses_the_session_taste_match_and_shows_evidence(d
     assert len(picked) == 3 and not picked & {"calm0", "calm1", "loud0"}  # nothing either has rated
     assert "calm2" in picked
 
-    nobody = await compare_taste(db, GUILD, ALICE, DAVE, now=NOW)
+    nobody = await compare_taste(CatalogCache(db), GUILD, ALICE, DAVE, now=NOW)
     assert nobody.match is None and nobody.without_ratings == (DAVE,)
 
 

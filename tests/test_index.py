@@ -58,7 +58,7 @@ def test_progress_bar():
     assert progress_bar(0, 0, width=4) == "[####] 0/0"
 
 
-async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp_path):
+async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp_path, monkeypatch):
     settings = dataclasses.replace(Settings(), database_path=tmp_path / "crate.sqlite3", workers=2)
     async with Crate.running(settings) as crate:
         seen: list[tuple[int, int, str]] = []
@@ -96,20 +96,20 @@ async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp
         assert dict(awakening.genres)["hiphop"] < 0.1
         assert awakening.confident == (awakening.genres[0][1] >= default_model().threshold)
         assert by_title["brainsukker"].top_genre == "electronic", by_title["brainsukker"].genres[:3]
-        picks = await crate.starter_picks(GUILD, 999, ["ambient"], count=5)
+        picks = await crate.recommendations.starter_picks(GUILD, 999, ["ambient"], count=5)
         assert "Awakening" in {p.title for p in picks} or awakening.top_genre != "ambient"
 
         # The complaints, on this real music: an ambient listener's profile is not "hiphop",
         # and `genre:hip hop` finds no hip hop in game soundtracks instead of electronic tracks.
         listener = 998
         for title in ("Awakening", "Aberrations"):
-            await crate.rate(GUILD, listener, LIKE, by_title[title].id)
-        summary = await crate.profile(GUILD, listener)
+            await crate.library.rate(GUILD, listener, LIKE, by_title[title].id)
+        summary = await crate.taste.profile(GUILD, listener)
         assert summary.genres and summary.genres[0][0] in {"ambient", "electronic"}, summary.genres
         assert "hip hop" not in summary.headline and summary.headline.startswith("mostly ")
         with pytest.raises(NothingMatches):
-            await crate.recommend(GUILD, listener, genre="hip hop")
-        picks = (await crate.recommend(GUILD, listener, count=2)).recommendations
+            await crate.recommendations.recommend(GUILD, listener, genre="hip hop")
+        picks = (await crate.recommendations.recommend(GUILD, listener, count=2)).recommendations
         assert picks and all("hip hop" not in p.reason for p in picks)
 
         # Running again resumes: known files are only hashed, never analyzed again.
@@ -120,7 +120,7 @@ async def test_index_folder_adds_then_resumes_and_stays_in_its_guild(folder, tmp
             analyzed.append(Path(path).name)
             return await analyze(path)
 
-        crate.pool.analyze = counting
+        monkeypatch.setattr(crate.pool, "analyze", counting)
         again = await index_folder(crate, GUILD, folder, added_by=ADMIN)
         assert (again.added, again.skipped_known, len(again.failed)) == (0, GOOD, 1)
         assert analyzed == ["broken.ogg"]

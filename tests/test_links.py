@@ -56,12 +56,12 @@ async def test_an_expired_attachment_link_is_refreshed_before_a_re_download(tmp_
                 db, GUILD, track.id, store.TrackSource("attachment", first_link, channel, None)
             )
             crate = Crate(settings, db, pool=None, http=http)  # type: ignore[arg-type]
-            crate.refresh_link = refresh_link
+            crate.sharing.refresh_link = refresh_link
 
             fake.clock.advance(25 * 3600)  # a day later the link Discord gave is dead
             async with http.get(first_link) as r:
                 assert r.status == 404
-            path = await crate.fetch_for_playback(await store.get_track(db, GUILD, track.id), tmp_path)
+            path = await crate.sharing.fetch_for_playback(await store.get_track(db, GUILD, track.id), tmp_path)
 
             assert path is not None and path.read_bytes() == data
             assert asked == [(first_link, channel, None)]

@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 
 from bot import catalog, store
-from bot.app.crate import Crate, NotTheSameAudio
+from bot.app.crate import Crate
+from bot.app.sharing import NotTheSameAudio
 from bot.audio.decode import playback_ffmpeg_options, safe_input_options
 from bot.catalog import content_hash
 from bot.config import Settings
@@ -106,11 +107,11 @@ async def test_playback_refuses_audio_that_is_not_what_was_analyzed(tmp_path, sh
         (tmp_path / "same").mkdir()
         (tmp_path / "other").mkdir()
 
-        same = await crate.fetch_for_playback(track, tmp_path / "same")
+        same = await crate.sharing.fetch_for_playback(track, tmp_path / "same")
         assert same is not None and same.read_bytes() == shared.read_bytes()
 
         served["body"] = playlist_for(secret)
         with pytest.raises(NotTheSameAudio) as refused:
-            await crate.fetch_for_playback(track, tmp_path / "other")
+            await crate.sharing.fetch_for_playback(track, tmp_path / "other")
         assert "different audio" in refused.value.user_message
         assert not any((tmp_path / "other").iterdir()), "the mismatching download is not kept"

@@ -146,9 +146,9 @@ async def test_a_crafted_id_beyond_64_bits_is_an_unknown_track(postgres_url):
         await add(db, 1, "Real", 10, 1)
         crate = Crate(settings, db, pool=None, http=None)
         with pytest.raises(catalog.UnknownTrack):
-            await crate.rate(1, 10, catalog.LIKE, 2**70)
+            await crate.library.rate(1, 10, catalog.LIKE, 2**70)
         with pytest.raises(catalog.UnknownTrack):
-            await crate.rate(1, 10, catalog.LIKE, 12345)  # fits, but is nobody's track: the foreign key
+            await crate.library.rate(1, 10, catalog.LIKE, 12345)  # fits, but is nobody's track: the foreign key
         assert await sessions.get_session(db, 1, 2**70) is None
         assert await store.ratings_of(db, 1, 10) == []
 

@@ -25,9 +25,9 @@ from bot.recommend.evaluate import evaluate
 from bot.recommend.labeled import LabeledCatalog, build_labeled_catalog
 from bot.recommend.profile import HALF_LIFE_DAYS, build_profile, recency_weight
 from bot.recommend.rank import NothingMatches, Recommender, UnknownFilter
-from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
+from bot.recommend.service import CatalogCache, recommend_for
 from bot.store import open_database
-from bot.store.ratings import ratings_fingerprint
+from bot.store.changes import changes_of
 
 DIM = EMBEDDING_DIM
 NOW = 1_700_000_000.0
@@ -293,12 +293,12 @@ async def _add(db, guild, name, vector, genre, by=None):
 
 
 async def test_recommend_for_through_the_store_never_crosses_guilds(db_target):
-    clear_cache()
     rng = np.random.default_rng(6)
     jazz_c, metal_c = centres(2, seed=12)
     async with open_database(db_target) as db:
+        cache = CatalogCache(db)
         one, two = 100, 200
-        ids = {one: [], two: []}
+        ids: dict[int, list[int]] = {one: [], two: []}
         for guild in (one, two):
             for i, v in enumerate(around(jazz_c, 6, 0.4, rng)):
                 ids[guild].append((await _add(db, guild, f"jazz {guild}-{i}", v, "jazz")).id)
@@ -312,72 +312,70 @@ async def test_recommend_for_through_the_store_never_crosses_guilds(db_target):
             for track_id in ids[two][:4]:
                 await store.rate(db, two, user, track_id, LIKE, now=NOW)
 
-        result = await recommend_for(db, one, ME, count=5, names={ALICE: "alice"})
+        result = await recommend_for(cache, one, ME, count=5, names={ALICE: "alice"})
         assert not result.cold_start and not result.catalog_empty and result.catalog_size == 12
         got = ids_of(result.recommendations)
         assert len(got) == 5 and set(got) <= set(ids[one]) - set(ids[one][:2])
         assert all(r.top_genre == "jazz" for r in result.recommendations[:3])
-        result_two = await recommend_for(db, two, ME, count=20)
+        result_two = await recommend_for(cache, two, ME, count=20)
         assert set(ids_of(result_two.recommendations)) <= set(ids[two]) - {ids[two][7]}
         assert result_two.recommendations[0].top_genre == "metal"
         # Alice shared guild one's metal tracks: never recommended back to her.
-        alice = await recommend_for(db, one, ALICE, count=20)
+        alice = await recommend_for(cache, one, ALICE, count=20)
         assert alice.cold_start and set(ids_of(alice.recommendations)) == set(ids[one][:6])
 
         # The decoded catalog is cached until the guild's tracks change.
-        first = await cached_catalog(db, one)
-        assert await cached_catalog(db, one) is first
+        first = await cache.catalog(one)
+        assert await cache.catalog(one) is first
         await _add(db, one, "new one", unit(rng.normal(size=DIM)), "pop")
-        assert len(await cached_catalog(db, one)) == 13
+        assert len(await cache.catalog(one)) == 13
 
-        empty = await recommend_for(db, 300, ME)
+        empty = await recommend_for(cache, 300, ME)
         assert empty.catalog_empty and empty.recommendations == []
         with pytest.raises(UnknownFilter):
-            await recommend_for(db, one, ME, genre="no-such-genre")
-        only_metal = await recommend_for(db, one, ME, genre="Metal", count=3)
+            await recommend_for(cache, one, ME, genre="no-such-genre")
+        only_metal = await recommend_for(cache, one, ME, genre="Metal", count=3)
         assert {r.top_genre for r in only_metal.recommendations} == {"metal"}
-    clear_cache()
 
 
 async def test_rating_arrays_are_cached_until_any_rating_changes(db_target):
-    clear_cache()
     rng = np.random.default_rng(7)
     jazz_c, metal_c = centres(2, seed=13)
     async with open_database(db_target) as db:
+        cache = CatalogCache(db)
         jazz = [(await _add(db, GUILD, f"jazz {i}", v, "jazz")).id for i, v in enumerate(around(jazz_c, 5, 0.4, rng))]
         metal = [
             (await _add(db, GUILD, f"metal {i}", v, "metal")).id for i, v in enumerate(around(metal_c, 5, 0.4, rng))
         ]
         await store.rate(db, GUILD, ME, jazz[0], LIKE, now=NOW)
         await store.rate(db, GUILD, ALICE, metal[0], LIKE, now=NOW)
-        catalog = await cached_catalog(db, GUILD)
-        first = await cached_ratings(db, GUILD, catalog)
-        assert await cached_ratings(db, GUILD, catalog) is first and len(first) == 2
-        result = await recommend_for(db, GUILD, ME, count=3, now=NOW)
+        catalog = await cache.catalog(GUILD)
+        first = await cache.ratings(GUILD, catalog)
+        assert await cache.ratings(GUILD, catalog) is first and len(first) == 2
+        result = await recommend_for(cache, GUILD, ME, count=3, now=NOW)
         assert {r.top_genre for r in result.recommendations} == {"jazz"}
 
         # The same rating changed in place (an upsert at the very same time) is seen ...
-        before = await ratings_fingerprint(db, GUILD)
+        before = await changes_of(db, GUILD)
         await store.rate(db, GUILD, ME, jazz[0], DISLIKE, now=NOW)
-        assert await ratings_fingerprint(db, GUILD) != before
-        changed = await cached_ratings(db, GUILD, catalog)
+        assert await changes_of(db, GUILD) != before
+        changed = await cache.ratings(GUILD, catalog)
         assert changed is not first and list(changed.values) == [DISLIKE, LIKE]  # by member, then track
-        assert (await recommend_for(db, GUILD, ME, count=3, now=NOW)).cold_start
+        assert (await recommend_for(cache, GUILD, ME, count=3, now=NOW)).cold_start
         # ... and so are a new rating, a withdrawn one and a new catalog (the arrays index its rows).
         await store.rate(db, GUILD, ME, metal[1], LIKE, now=NOW)
-        assert len(await cached_ratings(db, GUILD, catalog)) == 3
-        picks = (await recommend_for(db, GUILD, ME, count=3, now=NOW)).recommendations
+        assert len(await cache.ratings(GUILD, catalog)) == 3
+        picks = (await recommend_for(cache, GUILD, ME, count=3, now=NOW)).recommendations
         assert picks[0].top_genre == "metal"
         await store.clear_rating(db, GUILD, ME, metal[1])
-        assert len(await cached_ratings(db, GUILD, catalog)) == 2
+        assert len(await cache.ratings(GUILD, catalog)) == 2
         await _add(db, GUILD, "pop", unit(rng.normal(size=DIM)), "pop")
-        bigger = await cached_catalog(db, GUILD)
+        bigger = await cache.catalog(GUILD)
         assert bigger is not catalog
-        arrays = await cached_ratings(db, GUILD, bigger)
+        arrays = await cache.ratings(GUILD, bigger)
         assert arrays.catalog is bigger and len(arrays) == 2
         with pytest.raises(ValueError):
             Recommender(catalog, arrays)
-    clear_cache()
 
 
 def test_rating_arrays_rank_exactly_like_rating_objects(jazz_metal):

@@ -25,7 +25,6 @@ from bot.app.sessions import (
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.listen.musicnn import TAGS
-from bot.recommend.service import clear_cache
 from bot.store import Database, open_database
 from bot.store import sessions as store_sessions
 from tests.databases import INTEGRITY_ERRORS
@@ -77,7 +76,6 @@ async def add_clustered_tracks(db: Database, guild_id: int, seed: int = 0) -> di
 @pytest.fixture
 def db_path(db_target):
     """A SQLite file or a fresh PostgreSQL database: the session suite runs on both."""
-    clear_cache()
     return db_target
 
 
@@ -541,7 +539,7 @@ def real_analyses():
 
 
 async def test_a_session_on_real_analyses(db, service, real_analyses):
-    ids = {"calm": [], "loud": []}
+    ids: dict[str, list[int]] = {"calm": [], "loud": []}
     for kind, title, digest, analysis in real_analyses:
         track, _ = await store.add_track(
             db, GUILD, title=title, source_url=None, source_kind="file", content_hash=digest,

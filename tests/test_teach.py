@@ -134,11 +134,11 @@ async def test_majority_decides_and_forgetting_undoes_what_a_member_taught(db):
     assert (await store.get_track(db, GUILD, track.id)).top_genre == "ambient"
 
 
-async def test_relabelling_changes_the_catalog_fingerprint(db):
+async def test_relabelling_changes_the_catalog_change_count(db):
     track = await add(db, "brainsukker")
-    before = await store.tracks.catalog_fingerprint(db, GUILD)
+    before = await store.changes.changes_of(db, GUILD)
     await Teacher(db).correct(GUILD, ALICE, track.id, "ambient")
-    assert await store.tracks.catalog_fingerprint(db, GUILD) != before
+    assert await store.changes.changes_of(db, GUILD) != before
 
 
 async def test_forgetting_every_lesson_restores_the_base_models_answers_exactly(db):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.app.crate import TasteSummary
+from bot.app.taste import TasteSummary
 from bot.catalog import EMBEDDING_DIM, LIKE, Catalog, Rating
 from bot.genres import describe_answer, family_of, label, mostly
 from bot.listen.musicnn import TAGS

@@ -153,10 +153,10 @@ async def test_a_crafted_id_beyond_sqlite_integers_is_an_unknown_track(tmp_path)
         crate = Crate(settings, db, pool=None, http=None)
         huge = 2**70
         with pytest.raises(catalog.UnknownTrack) as refused:
-            await crate.rate(1, 10, catalog.LIKE, huge)
+            await crate.library.rate(1, 10, catalog.LIKE, huge)
         assert "don't know that track" in refused.value.user_message
         with pytest.raises(catalog.UnknownTrack):
-            await crate.track(1, -(2**64))
+            await crate.library.track(1, -(2**64))
         assert await sessions.get_session(db, 1, huge) is None
         assert await store.ratings_of(db, 1, 10) == []
 
@@ -168,8 +168,8 @@ async def test_autocomplete_is_served_from_memory(tmp_path):
         first = await add(db, 1, "Awakening", 10, 1)
         await add(db, 1, "Nebula", 20, 2)
         crate = Crate(settings, db, pool=None, http=None)
-        assert [t.id for t in await crate.search(1, "awa")] == [first.id]
-        assert await crate.genres_available(1) == ["jazz"]
+        assert [t.id for t in await crate.library.search(1, "awa")] == [first.id]
+        assert await crate.library.genres_available(1) == ["jazz"]
         # A write in progress holds the single writer path; the search must not queue behind it.
         writing, done = asyncio.Event(), asyncio.Event()
 
@@ -181,11 +181,13 @@ async def test_autocomplete_is_served_from_memory(tmp_path):
         writer = asyncio.create_task(long_write())
         await writing.wait()
         try:
-            found = await asyncio.wait_for(crate.search(1, "neb"), timeout=60)  # a hang guard, not a speed check
-            genres = await asyncio.wait_for(crate.genres_available(1), timeout=60)
+            found = await asyncio.wait_for(
+                crate.library.search(1, "neb"), timeout=60
+            )  # a hang guard, not a speed check
+            genres = await asyncio.wait_for(crate.library.genres_available(1), timeout=60)
         finally:
             done.set()
             await writer
         assert [t.title for t in found] == ["Nebula"] and genres == ["jazz"]
-        await crate.forget(1, 10)
-        assert await crate.search(1, "awa") == []
+        await crate.members.forget(1, 10)
+        assert await crate.library.search(1, "awa") == []

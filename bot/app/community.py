@@ -28,8 +28,8 @@ from bot.catalog import LIKE, Catalog, Track, UnknownTrack
 from bot.present.describe import TAG_EVIDENCE
 from bot.recommend.group import GroupRecommender, taste_vector
 from bot.recommend.rank import features_of
-from bot.recommend.service import cached_catalog, cached_ratings
-from bot.store import Database, get_track, ratings_of_track, top_sharers, track_scores
+from bot.recommend.service import CatalogCache
+from bot.store import get_track, ratings_of_track, top_sharers, track_scores
 
 Period = Literal["week", "month", "all"]
 PERIODS: dict[str, float | None] = {"week": 7 * 86_400.0, "month": 30 * 86_400.0, "all": None}
@@ -82,12 +82,15 @@ def period_start(period: str, now: float | None = None) -> float | None:
     return None if span is None else (time.time() if now is None else now) - span
 
 
-async def server_charts(db: Database, guild_id: int, period: str = "all", *, now: float | None = None) -> ServerCharts:
+async def server_charts(
+    catalogs: CatalogCache, guild_id: int, period: str = "all", *, now: float | None = None
+) -> ServerCharts:
     """The server's charts for ``period`` ("week", "month" or "all")."""
+    db = catalogs.db
     since = period_start(period, now)
     scores = await track_scores(db, guild_id, limit=100_000, since=since)
     liked = [s for s in scores if s.likes > 0]
-    catalog = await cached_catalog(db, guild_id)
+    catalog = await catalogs.catalog(guild_id)
     rows, weights = [], []
     for score in liked:
         row = catalog.index_of(score.track_id)
@@ -130,14 +133,14 @@ def _family_shares(catalog: Catalog, rows: list[int], likes: list[int]) -> tuple
     return tuple(ranked[:FAMILIES_SHOWN])
 
 
-async def who_likes(db: Database, guild_id: int, track_id: int, *, now: float | None = None) -> WhoLikes:
+async def who_likes(catalogs: CatalogCache, guild_id: int, track_id: int, *, now: float | None = None) -> WhoLikes:
     """Who liked ``track_id``, and whose taste it fits best among those who haven't rated it."""
+    db = catalogs.db
     track = await get_track(db, guild_id, track_id)
     if track is None:
         raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
     rated = await ratings_of_track(db, guild_id, track_id)
-    catalog = await cached_catalog(db, guild_id)
-    ratings = await cached_ratings(db, guild_id, catalog)
+    catalog, ratings = await catalogs.catalog_and_ratings(guild_id)
     row = catalog.index_of(track_id)
     raters = {r.user_id for r in rated}
 
@@ -163,3 +166,18 @@ async def who_likes(db: Database, guild_id: int, track_id: int, *, now: float | 
         dislikers=sum(r.value != LIKE for r in rated),
         fits=tuple(await asyncio.to_thread(fits)),
     )
+
+
+class Community:
+    """``/charts`` and ``/who``, over the server's cached catalog."""
+
+    def __init__(self, catalogs: CatalogCache):
+        self.catalogs = catalogs
+
+    async def charts(self, guild_id: int, period: str = "all") -> ServerCharts:
+        """The server's best-liked tracks, families, styles and sharers."""
+        return await server_charts(self.catalogs, guild_id, period)
+
+    async def who_likes(self, guild_id: int, track_id: int) -> WhoLikes:
+        """The members who liked a track, and whose taste it fits best."""
+        return await who_likes(self.catalogs, guild_id, track_id)

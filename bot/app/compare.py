@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from bot.catalog import LIKE, Track
 from bot.recommend.group import GroupPick, GroupRecommender, pick_for_group, taste_match
 from bot.recommend.profile import TasteProfile
-from bot.recommend.service import cached_catalog, cached_ratings
-from bot.store import Database, get_track, ratings_of, track_scores
+from bot.recommend.service import CatalogCache
+from bot.store import get_track, ratings_of, track_scores
 
 BOTH_LIKED_SHOWN = 5
 FAMILIES_SHOWN = 4
@@ -65,7 +65,7 @@ def family_evidence(
 
 
 async def compare_taste(
-    db: Database,
+    catalogs: CatalogCache,
     guild_id: int,
     user_id: int,
     other_id: int,
@@ -75,8 +75,8 @@ async def compare_taste(
 ) -> TasteComparison:
     """How ``user_id``'s taste matches ``other_id``'s in this server (module docstring)."""
     now = time.time() if now is None else now
-    catalog = await cached_catalog(db, guild_id)
-    ratings = await cached_ratings(db, guild_id, catalog)
+    db = catalogs.db
+    catalog, ratings = await catalogs.catalog_and_ratings(guild_id)
     mine_rated = await ratings_of(db, guild_id, user_id)
     theirs_rated = await ratings_of(db, guild_id, other_id)
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from bot.app.crate import Crate, SharedTrack, Source, Stage
+from bot.app.crate import Crate
+from bot.app.sharing import SharedTrack, Source, Stage
 from bot.audio.fetch import looks_like_audio_file
 from bot.errors import CrateError
 from bot.format import clip, plural
@@ -128,7 +129,9 @@ async def analyze_message(
             await progress(number, len(sources), label, stage)
 
         try:
-            shared = await crate.share(message.guild_id, requester_id, source, step, credit_to=message.author_id)
+            shared = await crate.sharing.share(
+                message.guild_id, requester_id, source, step, credit_to=message.author_id
+            )
         except Exception as error:  # noqa: BLE001  (each item answers for itself)
             results.append(MessageItem(source, label, error=error))
         else:

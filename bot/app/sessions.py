@@ -34,9 +34,8 @@ from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.recommend.group import GroupMatch, GroupPick, GroupRecommender, group_match, pick_for_group
 from bot.recommend.radio import pick_radio
-from bot.recommend.service import cached_catalog
+from bot.recommend.service import CatalogCache
 from bot.store import radio as store_radio
-from bot.store import ratings as store_ratings
 from bot.store import sessions as store
 from bot.store.database import Database
 from bot.store.sessions import QueueEntry, Session, SessionAlreadyOpenError
@@ -172,8 +171,10 @@ class RestoreReport:
 class SessionService:
     """Listening sessions over the database; every method is safe to call from many tasks."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time):
+    def __init__(self, db: Database, catalogs: CatalogCache | None = None, *, clock: Callable[[], float] = time.time):
         self.db = db
+        #: The servers' decoded catalogs and ratings, shared with the other use cases of a Crate.
+        self.catalogs = catalogs or CatalogCache(db)
         self.clock = clock
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -327,8 +328,7 @@ class SessionService:
         """Queue Crate's picks; ``passed_over`` is an entry being skipped (a radio does not follow it)."""
         g, s = session.guild_id, session.id
         present = await store.present_members(self.db, g, s)
-        catalog = await cached_catalog(self.db, g)
-        ratings = await store_ratings.ratings_in_guild(self.db, g)
+        catalog, ratings = await self.catalogs.catalog_and_ratings(g)
         entries = await store.queue_of(self.db, g, s)
         exclude = {e.track_id for e in entries}
         now = self.clock()
@@ -474,8 +474,7 @@ class SessionService:
 
     async def taste_match(self, guild_id: int, user_ids: Sequence[int]) -> GroupMatch:
         """Pairwise and group taste match of these members in this server."""
-        catalog = await cached_catalog(self.db, guild_id)
-        ratings = await store_ratings.ratings_in_guild(self.db, guild_id)
+        catalog, ratings = await self.catalogs.catalog_and_ratings(guild_id)
         recommender = GroupRecommender(catalog, ratings, now=self.clock())
         return group_match([recommender.profile(u) for u in dict.fromkeys(user_ids)], catalog)
 

@@ -27,6 +27,7 @@ from bot.caller import Caller
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.format import format_duration
+from bot.jobs.admission import Admission
 from bot.store import settings as store
 from bot.store.database import Database
 from bot.store.settings import StoredSettings
@@ -100,10 +101,12 @@ CLEARABLE = ("dj_role", "voice", "analysis_limit", "profiles", "announcements")
 class SettingsService:
     """Read and change servers' settings; reads are cached (every command of a server asks)."""
 
-    def __init__(self, db: Database, settings: Settings):
+    def __init__(self, db: Database, settings: Settings, admission: Admission | None = None):
         self.db = db
         self.settings = settings
         self.defaults = defaults_from(settings)
+        #: Where a server's per-member analysis limit takes effect (none for a bare service).
+        self.admission = admission
         self._cache: dict[int, ServerSettings] = {}
 
     async def get(self, guild_id: int) -> ServerSettings:
@@ -111,6 +114,12 @@ class SettingsService:
         if cached is None:
             cached = self._cache[guild_id] = effective(self.defaults, await store.guild_settings(self.db, guild_id))
         return cached
+
+    async def apply_stored(self) -> None:
+        """Give each server that chose one its own per-member analysis limit (at start)."""
+        if self.admission is not None:
+            for guild_id, chosen in (await self.stored()).items():
+                self.admission.set_member_limit(guild_id, chosen.member_analysis_limit)
 
     async def stored(self) -> dict[int, ServerSettings]:
         """Every server that chose something, as it runs (to apply the analysis limits at start)."""
@@ -163,8 +172,10 @@ class SettingsService:
         }
         chosen = dataclasses.replace(chosen, **{k: v for k, v in given.items() if v is not None})
         await store.save_guild_settings(self.db, guild_id, chosen)
-        self._cache[guild_id] = effective(self.defaults, chosen)
-        return self._cache[guild_id]
+        running = self._cache[guild_id] = effective(self.defaults, chosen)
+        if self.admission is not None:
+            self.admission.set_member_limit(guild_id, running.member_analysis_limit)
+        return running
 
 
 __all__ = [

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot import store
-from bot.catalog import Taught, Track, UnknownTrack
+from bot.app.titles import TitleIndex
+from bot.catalog import NoTrackChosen, Taught, Track, UnknownTrack
 from bot.errors import CrateError
 from bot.genres import family_of, is_family
 from bot.listen.families import default_model
@@ -49,16 +50,23 @@ def confident(genres: Sequence[tuple[str, float]]) -> bool:
 class Teacher:
     """Corrections in, relabelled catalogs out; one relabel at a time per server."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, titles: TitleIndex | None = None):
         self.db = db
+        #: The autocomplete titles (their top genres change with a relabel), when there are any.
+        self.titles = titles
         self._locks: dict[int, asyncio.Lock] = {}
 
     def _lock(self, guild_id: int) -> asyncio.Lock:
         return self._locks.setdefault(guild_id, asyncio.Lock())
 
-    async def correct(self, guild_id: int, user_id: int, track_id: int, text: str) -> Taught:
-        """Record that this member says ``track_id`` is ``text``, and relabel the server's catalog."""
+    async def correct(self, guild_id: int, user_id: int, track_id: int | None, text: str) -> Taught:
+        """Record that this member says ``track_id`` (None: their last track) is ``text``, and
+        relabel the server's catalog; other servers never see it."""
         genre = genre_name(text)
+        if track_id is None:
+            track_id = await store.last_track(self.db, guild_id, user_id)
+            if track_id is None:
+                raise NoTrackChosen()
         if await store.get_track(self.db, guild_id, track_id) is None:
             raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
         async with self._lock(guild_id):
@@ -71,7 +79,13 @@ class Teacher:
         track = await store.get_track(self.db, guild_id, track_id)
         if track is None:  # removed meanwhile (/forget of its only sharer)
             raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
+        await self.reload_titles(guild_id)
         return Taught(track, genre, previous, majority(answers).get(track_id), votes, changed)
+
+    async def reload_titles(self, guild_id: int) -> None:
+        """Read the server's autocomplete titles and top genres again (after a relabel or a /forget)."""
+        if self.titles is not None:
+            self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
 
     async def relabel(self, guild_id: int) -> int:
         """Rewrite every track's shown genres from its base distribution and the server's head."""

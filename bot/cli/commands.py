@@ -274,7 +274,8 @@ def _teach(args) -> int:
     import asyncio
     import dataclasses
 
-    from bot.app.crate import Crate, Source
+    from bot.app.crate import Crate
+    from bot.app.sharing import Source
     from bot.present.describe import taught_text
 
     settings = dataclasses.replace(_settings(), database_path=args.database)
@@ -287,8 +288,8 @@ def _teach(args) -> int:
         async with Crate.running(settings) as crate:
             for path in args.paths:
                 try:
-                    shared = await crate.share(args.guild, args.user, Source.file(path))
-                    taught = await crate.correct(args.guild, args.user, args.genre, shared.track.id)
+                    shared = await crate.sharing.share(args.guild, args.user, Source.file(path))
+                    taught = await crate.teaching.correct(args.guild, args.user, shared.track.id, args.genre)
                 except CrateError as error:
                     failures += 1
                     print(f"{path}\n  error: {error.user_message}", flush=True)

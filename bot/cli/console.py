@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.app.community import PERIOD_WORDS
-from bot.app.crate import Crate, Source, Stage
+from bot.app.crate import Crate
 from bot.app.playlists import to_json, to_m3u
+from bot.app.sharing import Source, Stage
 from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track
 from bot.errors import CrateError
@@ -113,7 +114,7 @@ class Console:
         async def progress(stage: Stage) -> None:
             self.write(PROGRESS[stage])
 
-        shared = await self.crate.share(CONSOLE_GUILD, self.user_id, source, progress)
+        shared = await self.crate.sharing.share(CONSOLE_GUILD, self.user_id, source, progress)
         self.write(self.track_text(shared.track, created=shared.created))
 
     def track_text(self, track: Track, *, created: bool = True) -> str:
@@ -136,13 +137,13 @@ class Console:
         text = " ".join(arguments)
         if text.lstrip("#").isdigit():
             return int(text.lstrip("#"))
-        matches = await self.crate.search(CONSOLE_GUILD, text)
+        matches = await self.crate.library.search(CONSOLE_GUILD, text)
         if not matches:
             raise CrateError(f"No track in the catalog matches “{text}”.")
         return matches[0].id
 
     async def _rate(self, arguments, value: int) -> None:
-        rated = await self.crate.rate(CONSOLE_GUILD, self.user_id, value, await self._resolve(arguments))
+        rated = await self.crate.library.rate(CONSOLE_GUILD, self.user_id, value, await self._resolve(arguments))
         verb = "liked" if value == LIKE else "disliked"
         note = " (replaces your earlier rating)" if rated.previous not in (None, value) else ""
         self.write(
@@ -161,7 +162,9 @@ class Console:
             count, arguments = max(1, min(10, int(arguments[0]))), arguments[1:]
         if arguments:
             genre = " ".join(arguments)
-        result = await self.crate.recommend(CONSOLE_GUILD, self.user_id, count=count, genre=genre, names=self.names)
+        result = await self.crate.recommendations.recommend(
+            CONSOLE_GUILD, self.user_id, count=count, genre=genre, names=self.names
+        )
         if result.catalog_empty:
             self.write(
                 "The catalog is empty: share music with /genre PATH-OR-URL, or index a folder with `crate index DIR --guild 1`."
@@ -176,7 +179,11 @@ class Console:
         if track_id is None:
             self.write("Usage: /more TRACK")
             return
-        self.write(picks_text(await self.crate.more_like(CONSOLE_GUILD, self.user_id, track_id, names=self.names)))
+        self.write(
+            picks_text(
+                await self.crate.recommendations.more_like(CONSOLE_GUILD, self.user_id, track_id, names=self.names)
+            )
+        )
 
     async def _correct(self, arguments, confirm) -> None:
         track_id = None
@@ -185,11 +192,11 @@ class Console:
         if not arguments:
             self.write("Usage: /correct GENRE [#TRACK]   e.g. /correct electronic · /correct city pop #3")
             return
-        taught = await self.crate.correct(CONSOLE_GUILD, self.user_id, " ".join(arguments), track_id)
+        taught = await self.crate.teaching.correct(CONSOLE_GUILD, self.user_id, track_id, " ".join(arguments))
         self.write(taught_text(taught, markdown=False))
 
     async def _profile(self, arguments, confirm) -> None:
-        summary = await self.crate.profile(CONSOLE_GUILD, self.user_id)
+        summary = await self.crate.taste.profile(CONSOLE_GUILD, self.user_id)
         self.write(
             f"{self.user}: {plural(summary.likes, 'like')}, {plural(summary.dislikes, 'dislike')},"
             f" {summary.shares} shared"
@@ -209,7 +216,7 @@ class Console:
         other = " ".join(arguments)
         other_id = user_id_of(other)
         self.names.setdefault(other_id, other)
-        comparison = await self.crate.compare_taste(CONSOLE_GUILD, self.user_id, other_id, names=self.names)
+        comparison = await self.crate.taste.compare(CONSOLE_GUILD, self.user_id, other_id, names=self.names)
         self.write(f"{self.user} & {other}: taste match {match_text(comparison.match)}")
         for track in comparison.both_liked:
             self.write(f"  both liked: {track_line(track, markdown=False)}")
@@ -225,7 +232,7 @@ class Console:
         if period not in PERIOD_WORDS:
             self.write("Usage: /charts [week|month|all]")
             return
-        charts = await self.crate.charts(CONSOLE_GUILD, period)
+        charts = await self.crate.community.charts(CONSOLE_GUILD, period)
         self.write(f"Charts {PERIOD_WORDS[period]}: {plural(charts.likes, 'like')}")
         for i, entry in enumerate(charts.tracks, 1):
             self.write(f"  {i}. {track_line(entry.track, markdown=False)} · {plural(entry.likes, 'like')}")
@@ -241,7 +248,7 @@ class Console:
         if track_id is None:
             self.write("Usage: /who TRACK")
             return
-        who = await self.crate.who_likes(CONSOLE_GUILD, track_id)
+        who = await self.crate.community.who_likes(CONSOLE_GUILD, track_id)
         self.write(f"{track_line(who.track, markdown=False)}")
         self.write("  liked by: " + (", ".join(self._name(u) for u in who.likers) or "nobody yet"))
         for user_id, fit in who.fits:
@@ -263,7 +270,9 @@ class Console:
         if seed is None:
             self.write("Usage: /radio TRACK [COUNT]")
             return
-        picks = await self.crate.radio_preview(CONSOLE_GUILD, self.user_id, seed, count=count, names=self.names)
+        picks = await self.crate.recommendations.radio_preview(
+            CONSOLE_GUILD, self.user_id, seed, count=count, names=self.names
+        )
         self.write(picks_text(picks))
 
     async def _playlist(self, arguments, confirm) -> None:
@@ -329,7 +338,7 @@ class Console:
             self.write("Usage: /settings [KEY VALUE]")
             return
         chosen = await (
-            self.crate.change_settings(CONSOLE_GUILD, self.caller, **changes)
+            self.crate.server_settings.change(CONSOLE_GUILD, self.caller, **changes)
             if changes
             else self.crate.server_settings.get(CONSOLE_GUILD)
         )
@@ -340,7 +349,7 @@ class Console:
         if confirm is not None and not await confirm(f"Forget everything about {self.user}? [y/N] "):
             self.write("Kept everything.")
             return
-        report = await self.crate.forget(CONSOLE_GUILD, self.user_id)
+        report = await self.crate.members.forget(CONSOLE_GUILD, self.user_id)
         self.write(
             f"Forgot {self.user}: {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')}, "
             f"{plural(report.corrections, 'genre correction')}, {plural(report.tracks_removed, 'track')} nobody else had."

@@ -105,8 +105,8 @@ async def index_folder(
                 break
             except Busy:  # other processes' jobs fill the shared queue: wait for room, lose nothing
                 await asyncio.sleep(BUSY_PAUSE)
-        _, created = await crate.add_analyzed(
-            guild_id, analyzed, title=path.stem, source_kind="file", source_url=None, shared_by=added_by
+        _, created = await crate.sharing.add_analyzed(
+            guild_id, analyzed, title=path.stem, source=store.TrackSource("file", None), shared_by=added_by
         )
         return "added" if created else "duplicates"
 

@@ -1,17 +1,11 @@
-"""``/recommend`` against the store: load what the ranker needs, cache decoded catalogs per guild.
+"""``/recommend`` against the store: each server's decoded catalog and rating arrays, cached.
 
-Decoding a 100,000-track catalog takes ~0.3-0.5 s, so :func:`cached_catalog` keeps the last
-:data:`CACHE_GUILDS` guilds' catalogs and reloads one only when its fingerprint changes: track
-count, largest id and newest ``added_at`` (index-only lookups, ~5 ms at 100k tracks). Adding or
-deleting a track changes the fingerprint, even when SQLite reuses a deleted largest id.
-
-The guild's ratings are cached the same way, as :class:`~bot.recommend.rank.RatingArrays` over
-the cached catalog's rows (:func:`cached_ratings`): loading 50,000 ratings and turning them into
-arrays takes ~0.1 s, the fingerprint query ~10 ms. Their fingerprint (:func:`bot.store.ratings.ratings_fingerprint`)
-is the count, the newest ``rated_at`` and sums of ``value``, ``rated_at`` and ``track_id * value``:
-a new rating, a withdrawn one, and a rating changed in place (``rate`` upserts: like -> dislike
-changes the sum of values, liking again changes ``rated_at``) all change it. A new catalog
-(tracks added or deleted) rebuilds the arrays too, since they index its rows.
+Decoding a 100,000-track catalog takes ~0.3-0.5 s and turning 50,000 ratings into arrays ~0.1 s,
+so a :class:`CatalogCache` (one per :class:`~bot.app.crate.Crate`) keeps the last
+:data:`CACHE_GUILDS` servers' and reloads one only when its change counts moved
+(:func:`bot.store.changes.changes_of`: triggers count every change to a server's tracks and
+ratings, whichever process made it; one primary-key lookup per request). Rating arrays index
+the catalog's rows, so a new catalog rebuilds them too.
 """
 
 from __future__ import annotations
@@ -28,17 +22,95 @@ from bot.recommend.rank import RatingArrays, Recommendation, Recommender, featur
 from bot.store import ratings as store_ratings
 from bot.store import shares as store_shares
 from bot.store import tracks as store_tracks
+from bot.store.changes import Changes, changes_of
 from bot.store.database import Database
 
-#: How many guilds' decoded catalogs stay in memory (a 100k-track catalog is ~110 MB with its
+#: How many servers' decoded catalogs stay in memory (a 100k-track catalog is ~110 MB with its
 #: ranking features; most servers are far smaller).
 CACHE_GUILDS = 16
 
-_cache: OrderedDict[tuple[str, int], tuple[tuple, Catalog]] = OrderedDict()
-_locks: dict[tuple[str, int], asyncio.Lock] = {}
-#: (db path, guild) -> (catalog the arrays index, ratings fingerprint, arrays); same LRU bound.
-_ratings_cache: OrderedDict[tuple[str, int], tuple[Catalog, tuple, RatingArrays]] = OrderedDict()
-_ratings_locks: dict[tuple[str, int], asyncio.Lock] = {}
+
+@dataclass
+class _Cached:
+    changes: Changes
+    catalog: Catalog
+    ratings: RatingArrays | None = None
+    ratings_changes: int | None = None
+
+
+class CatalogCache:
+    """The decoded catalogs and rating arrays of the servers asked for most recently, at most
+    ``guilds`` of them, each reloaded only when that server's tracks or ratings changed."""
+
+    def __init__(self, db: Database, *, guilds: int = CACHE_GUILDS):
+        self.db = db
+        self.guilds = guilds
+        self._cached: OrderedDict[int, _Cached] = OrderedDict()
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, guild_id: int) -> asyncio.Lock:
+        lock = self._locks.get(guild_id)
+        if lock is None:
+            # Locks of servers no longer cached and not in use go: the dict stays as small as the cache.
+            if len(self._locks) > 2 * self.guilds:
+                for gone in [g for g, l in self._locks.items() if g not in self._cached and not l.locked()]:
+                    del self._locks[gone]
+            lock = self._locks[guild_id] = asyncio.Lock()
+        return lock
+
+    async def _entry(self, guild_id: int, changes: Changes) -> _Cached:
+        hit = self._cached.get(guild_id)
+        if hit is None or hit.changes.tracks != changes.tracks:
+            catalog = await store_tracks.load_catalog(self.db, guild_id)
+            await asyncio.to_thread(features_of, catalog)  # centring/normalising is worth caching too
+            hit = self._cached[guild_id] = _Cached(changes, catalog)
+        self._cached.move_to_end(guild_id)
+        while len(self._cached) > self.guilds:
+            self._cached.popitem(last=False)
+        return hit
+
+    async def catalog(self, guild_id: int) -> Catalog:
+        """The server's decoded catalog, reloaded only when its tracks changed."""
+        async with self._lock(guild_id):
+            return (await self._entry(guild_id, await changes_of(self.db, guild_id))).catalog
+
+    async def catalog_and_ratings(self, guild_id: int) -> tuple[Catalog, RatingArrays]:
+        """The server's catalog and its ratings as arrays over the catalog's rows, each rebuilt
+        only when it changed (one change-count lookup for both)."""
+        async with self._lock(guild_id):
+            changes = await changes_of(self.db, guild_id)
+            entry = await self._entry(guild_id, changes)
+            if entry.ratings is None or entry.ratings_changes != changes.ratings:
+                rows = await store_ratings.rating_rows(self.db, guild_id)
+                entry.ratings = await asyncio.to_thread(_rating_arrays, entry.catalog, rows)
+                entry.ratings_changes = changes.ratings
+            return entry.catalog, entry.ratings
+
+    async def ratings(self, guild_id: int, catalog: Catalog) -> RatingArrays:
+        """The server's ratings as arrays over ``catalog``'s rows (the current catalog's)."""
+        current, ratings = await self.catalog_and_ratings(guild_id)
+        if current is not catalog:
+            return await asyncio.to_thread(_rating_arrays, catalog, await store_ratings.rating_rows(self.db, guild_id))
+        return ratings
+
+    def clear(self) -> None:
+        self._cached.clear()
+
+    async def recommender(
+        self, guild_id: int, user_id: int, *, names: Mapping[int, str] | None = None, now: float | None = None
+    ) -> Recommender:
+        catalog, guild_ratings = await self.catalog_and_ratings(guild_id)
+        mine = await store_shares.shares_of(self.db, guild_id, user_id)
+        shares = {user_id: {share.track_id for share in mine}}
+        return Recommender(catalog, guild_ratings, shares=shares, names=names, now=now)
+
+
+def _rating_arrays(catalog: Catalog, rows: list[tuple]) -> RatingArrays:
+    table = np.array(rows, dtype=_RATING_ROW)  # exact int64 ids (Discord snowflakes exceed float precision)
+    return RatingArrays(catalog, table["user_id"], table["track_id"], table["value"], table["rated_at"])
+
+
+_RATING_ROW = np.dtype([("user_id", "<i8"), ("track_id", "<i8"), ("value", "i1"), ("rated_at", "<f8")])
 
 
 @dataclass(frozen=True)
@@ -52,70 +124,8 @@ class RecommendationResult:
     genre: str | None = None
 
 
-async def cached_catalog(db: Database, guild_id: int) -> Catalog:
-    """The guild's decoded catalog, reloaded only when its tracks changed."""
-    key = (str(db.path), guild_id)
-    lock = _locks.setdefault(key, asyncio.Lock())
-    async with lock:
-        fingerprint = await store_tracks.catalog_fingerprint(db, guild_id)
-        hit = _cache.get(key)
-        if hit is not None and hit[0] == fingerprint:
-            _cache.move_to_end(key)
-            return hit[1]
-        catalog = await store_tracks.load_catalog(db, guild_id)
-        # Centring/normalising the embeddings is part of what is worth caching.
-        await asyncio.to_thread(features_of, catalog)
-        _cache[key] = (fingerprint, catalog)
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_GUILDS:
-            _cache.popitem(last=False)
-        return catalog
-
-
-async def cached_ratings(db: Database, guild_id: int, catalog: Catalog) -> RatingArrays:
-    """The guild's ratings as arrays over ``catalog``'s rows, rebuilt only when a rating or the catalog changed."""
-    key = (str(db.path), guild_id)
-    lock = _ratings_locks.setdefault(key, asyncio.Lock())
-    async with lock:
-        fingerprint = await store_ratings.ratings_fingerprint(db, guild_id)
-        hit = _ratings_cache.get(key)
-        if hit is not None and hit[0] is catalog and hit[1] == fingerprint:
-            _ratings_cache.move_to_end(key)
-            return hit[2]
-        rows = await store_ratings.rating_rows(db, guild_id)
-        arrays = await asyncio.to_thread(_rating_arrays, catalog, rows)
-        _ratings_cache[key] = (catalog, fingerprint, arrays)
-        _ratings_cache.move_to_end(key)
-        while len(_ratings_cache) > CACHE_GUILDS:
-            _ratings_cache.popitem(last=False)
-        return arrays
-
-
-def _rating_arrays(catalog: Catalog, rows: list[tuple]) -> RatingArrays:
-    table = np.array(rows, dtype=_RATING_ROW)  # exact int64 ids (Discord snowflakes exceed float precision)
-    return RatingArrays(catalog, table["user_id"], table["track_id"], table["value"], table["rated_at"])
-
-
-_RATING_ROW = np.dtype([("user_id", "<i8"), ("track_id", "<i8"), ("value", "i1"), ("rated_at", "<f8")])
-
-
-def clear_cache() -> None:
-    _cache.clear()
-    _ratings_cache.clear()
-
-
-async def recommender_for(
-    db: Database, guild_id: int, user_id: int, *, names: Mapping[int, str] | None = None, now: float | None = None
-) -> Recommender:
-    catalog = await cached_catalog(db, guild_id)
-    guild_ratings = await cached_ratings(db, guild_id, catalog)
-    mine = await store_shares.shares_of(db, guild_id, user_id)
-    shares = {user_id: {share.track_id for share in mine}}
-    return Recommender(catalog, guild_ratings, shares=shares, names=names, now=now)
-
-
 async def recommend_for(
-    db: Database,
+    cache: CatalogCache,
     guild_id: int,
     user_id: int,
     *,
@@ -128,7 +138,7 @@ async def recommend_for(
 
     Raises :class:`~bot.recommend.rank.UnknownFilter` for a genre/tag the catalog can't match.
     """
-    recommender = await recommender_for(db, guild_id, user_id, names=names, now=now)
+    recommender = await cache.recommender(guild_id, user_id, names=names, now=now)
     size = len(recommender.catalog)
     if size == 0:
         return RecommendationResult(catalog_empty=True, genre=genre)
@@ -138,7 +148,7 @@ async def recommend_for(
 
 
 async def more_like_for(
-    db: Database,
+    cache: CatalogCache,
     guild_id: int,
     user_id: int,
     track_id: int,
@@ -147,5 +157,5 @@ async def more_like_for(
     names: Mapping[int, str] | None = None,
 ) -> list[Recommendation]:
     """The "more like this" button: tracks of this guild that sound like ``track_id``."""
-    recommender = await recommender_for(db, guild_id, user_id, names=names)
+    recommender = await cache.recommender(guild_id, user_id, names=names)
     return await asyncio.to_thread(recommender.more_like, track_id, user_id, count=count)

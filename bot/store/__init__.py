@@ -9,6 +9,7 @@ connection, the pragmas, the single writer path and the migrations in ``migratio
 PostgreSQL twins in ``migrations/postgresql/``); :mod:`~bot.store.transfer` is ``crate migrate-db``.
 """
 
+from bot.store.changes import Changes, changes_of
 from bot.store.connect import connect_database, open_database
 from bot.store.corrections import (
     corrections_in_guild,
@@ -42,6 +43,7 @@ from bot.store.sessions import (
     SessionMember,
 )
 from bot.store.shares import Share, record_share, sharers_of, shares_of, top_sharers
+from bot.store.sharing import store_share
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
@@ -69,7 +71,10 @@ from bot.store.tracks import (
 from bot.store.vectors import from_blob, stack_blobs, to_blob
 
 __all__ = [
+    "Changes",
+    "changes_of",
     "connect_database",
+    "store_share",
     "open_database",
     "NEAR_DUPLICATE_MAX_SECONDS",
     "NEAR_DUPLICATE_MIN_COSINE",

@@ -97,18 +97,6 @@ async def delete_ratings_of(db: Database, guild_id: int, user_id: int) -> int:
     return await db.execute("DELETE FROM ratings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
 
 
-async def ratings_fingerprint(db: Database, guild_id: int) -> tuple:
-    """What changes whenever a rating of the guild does: count, newest ``rated_at`` and sums of
-    ``value``, ``rated_at`` and ``track_id * value`` (an in-place like -> dislike changes them)."""
-    total = db.dialect.total
-    row = await db.fetch_one(
-        f"SELECT count(*), max(rated_at), {total('value')}, {total('rated_at')}, {total('track_id * value')}"
-        " FROM ratings WHERE guild_id = ?",
-        (guild_id,),
-    )
-    return tuple(row) if row is not None else (0, None, 0.0, 0.0, 0.0)
-
-
 async def rating_rows(db: Database, guild_id: int) -> list[tuple]:
     """Every rating of the guild as bare ``(user_id, track_id, value, rated_at)`` rows, by member then
     track: the cheap form the recommender turns into arrays."""

@@ -18,7 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from bot.analysis import Analysis
 from bot.catalog import EMBEDDING_DIM, SOURCE_KINDS, TAG_COUNT, Catalog, SourceKind, Track
 from bot.genres import FAMILIES, distribution
 from bot.store import shares
@@ -71,9 +73,26 @@ def _genres_json(genres: tuple[tuple[str, float], ...]) -> str:
     return json.dumps([list(pair) for pair in genres])
 
 
-async def add_track(
-    db: Database,
-    guild_id: int,
+@dataclass(frozen=True)
+class TrackRow:
+    """A track's values checked and encoded for its row, before it is stored (:func:`track_row`)."""
+
+    title: str
+    source_url: str | None
+    source_kind: SourceKind
+    content_hash: str
+    duration: float
+    genres: tuple[tuple[str, float], ...]  # most probable first
+    base_genres: tuple[tuple[str, float], ...]
+    confident: bool
+    tag_blob: bytes
+    embedding_blob: bytes
+    tempo: float | None
+    mtt_tag_blob: bytes | None
+    mtt_embedding_blob: bytes | None
+
+
+def track_row(
     *,
     title: str,
     source_url: str | None,
@@ -81,25 +100,15 @@ async def add_track(
     content_hash: str,
     duration: float,
     genres: Iterable[tuple[str, float]],
-    tag_probs: object,
-    embedding: object,
+    tag_probs: ArrayLike,
+    embedding: ArrayLike,
     tempo: float | None,
-    shared_by: int | None,
-    now: float | None = None,
     confident: bool = False,
     base_genres: Iterable[tuple[str, float]] | None = None,
-    mtt_tag_probs: object | None = None,
-    mtt_embedding: object | None = None,
-) -> tuple[Track, bool]:
-    """Store an analyzed track, or find the one this guild already has; returns (track, created).
-
-    Deduplication (see the module docstring) looks for the same ``content_hash`` first, then
-    for a near-duplicate. When ``shared_by`` is given the share is recorded either way, and
-    a new track remembers ``shared_by`` as ``added_by``. ``genres`` are stored most probable
-    first; ``top_genre`` is the first of them; ``confident`` says whether it may be stated.
-    ``base_genres`` is the family model's own distribution (default: ``genres``), kept apart from
-    the shown answer so that a server's corrections can be blended into ``genres`` later.
-    """
+    mtt_tag_probs: ArrayLike | None = None,
+    mtt_embedding: ArrayLike | None = None,
+) -> TrackRow:
+    """Check and encode a track's values (raises ValueError for values no track can have)."""
     title = title.strip()
     if not title:
         raise ValueError("a track needs a title")
@@ -112,78 +121,158 @@ async def add_track(
     if not math.isfinite(duration) or duration < 0:
         raise ValueError(f"invalid duration {duration!r}")
     sorted_genres = _sorted_genres(genres)
-    base = sorted_genres if base_genres is None else _sorted_genres(base_genres)
-    mtt_tag_blob = None if mtt_tag_probs is None else to_blob(mtt_tag_probs, TAG_COUNT)
-    mtt_embedding_blob = None if mtt_embedding is None else to_blob(mtt_embedding, EMBEDDING_DIM)
-    tag_blob = to_blob(tag_probs, TAG_COUNT)
-    embedding_blob = to_blob(embedding, EMBEDDING_DIM)
-    tempo = None if tempo is None else float(tempo)
-    added_at = time.time() if now is None else float(now)
-
-    async with db.transaction():
-        existing = await track_by_hash(db, guild_id, content_hash)
-        if existing is None:
-            existing = await find_near_duplicate(
-                db, guild_id, duration=duration, embedding=from_blob(embedding_blob, EMBEDDING_DIM)
-            )
-        if existing is not None:
-            if existing.mtt_tag_probs is None and mtt_tag_blob is not None:
-                existing = await _heard_again(
-                    db, existing, sorted_genres, base, bool(confident), mtt_tag_blob, mtt_embedding_blob
-                )
-            if shared_by is not None:
-                await shares.record_share(db, guild_id, shared_by, existing.id, now=added_at)
-            return existing, False
-
-        top_genre = sorted_genres[0][0] if sorted_genres else None
-        track_id = await db.insert(
-            "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration,"
-            " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by,"
-            " confident, base_genres, mtt_tag_probs, mtt_embedding)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                guild_id,
-                title,
-                source_url,
-                source_kind,
-                content_hash,
-                duration,
-                _genres_json(sorted_genres),
-                top_genre,
-                tag_blob,
-                embedding_blob,
-                tempo,
-                added_at,
-                shared_by,
-                int(bool(confident)),
-                _genres_json(base),
-                mtt_tag_blob,
-                mtt_embedding_blob,
-            ),
-        )
-        if shared_by is not None:
-            await shares.record_share(db, guild_id, shared_by, track_id, now=added_at)
-        await db.catalog_changed(guild_id)
-
-    track = Track(
-        id=track_id,
-        guild_id=guild_id,
+    return TrackRow(
         title=title,
         source_url=source_url,
         source_kind=source_kind,
         content_hash=content_hash,
         duration=duration,
         genres=sorted_genres,
-        top_genre=top_genre,
-        tag_probs=from_blob(tag_blob, TAG_COUNT),
-        embedding=from_blob(embedding_blob, EMBEDDING_DIM),
+        base_genres=sorted_genres if base_genres is None else _sorted_genres(base_genres),
+        confident=bool(confident),
+        tag_blob=to_blob(tag_probs, TAG_COUNT),
+        embedding_blob=to_blob(embedding, EMBEDDING_DIM),
+        tempo=None if tempo is None else float(tempo),
+        mtt_tag_blob=None if mtt_tag_probs is None else to_blob(mtt_tag_probs, TAG_COUNT),
+        mtt_embedding_blob=None if mtt_embedding is None else to_blob(mtt_embedding, EMBEDDING_DIM),
+    )
+
+
+def analyzed_row(
+    analysis: Analysis, *, content_hash: str, title: str, source_kind: SourceKind, source_url: str | None
+) -> TrackRow:
+    """The row of a track as analysis heard it."""
+    return track_row(
+        title=title,
+        source_url=source_url,
+        source_kind=source_kind,
+        content_hash=content_hash,
+        duration=analysis.duration,
+        genres=analysis.genres,
+        confident=analysis.confident,
+        tag_probs=analysis.tag_probs,
+        embedding=analysis.embedding,
+        tempo=analysis.tempo,
+        mtt_tag_probs=analysis.mtt_tag_probs if len(analysis.mtt_tag_probs) else None,
+        mtt_embedding=analysis.mtt_embedding if len(analysis.mtt_embedding) else None,
+    )
+
+
+async def add_track(
+    db: Database,
+    guild_id: int,
+    *,
+    title: str,
+    source_url: str | None,
+    source_kind: SourceKind,
+    content_hash: str,
+    duration: float,
+    genres: Iterable[tuple[str, float]],
+    tag_probs: ArrayLike,
+    embedding: ArrayLike,
+    tempo: float | None,
+    shared_by: int | None,
+    now: float | None = None,
+    confident: bool = False,
+    base_genres: Iterable[tuple[str, float]] | None = None,
+    mtt_tag_probs: ArrayLike | None = None,
+    mtt_embedding: ArrayLike | None = None,
+) -> tuple[Track, bool]:
+    """Store a track, or find the one this guild already has; returns (track, created).
+
+    Deduplication (see the module docstring) looks for the same ``content_hash`` first, then
+    for a near-duplicate. When ``shared_by`` is given the share is recorded either way, and
+    a new track remembers ``shared_by`` as ``added_by``. ``genres`` are stored most probable
+    first; ``top_genre`` is the first of them; ``confident`` says whether it may be stated.
+    ``base_genres`` is the family model's own distribution (default: ``genres``), kept apart from
+    the shown answer so that a server's corrections can be blended into ``genres`` later.
+    """
+    row = track_row(
+        title=title,
+        source_url=source_url,
+        source_kind=source_kind,
+        content_hash=content_hash,
+        duration=duration,
+        genres=genres,
+        tag_probs=tag_probs,
+        embedding=embedding,
         tempo=tempo,
+        confident=confident,
+        base_genres=base_genres,
+        mtt_tag_probs=mtt_tag_probs,
+        mtt_embedding=mtt_embedding,
+    )
+    async with db.transaction():
+        return await add_or_find(db, guild_id, row, shared_by=shared_by, now=now)
+
+
+async def add_or_find(
+    db: Database, guild_id: int, row: TrackRow, *, shared_by: int | None, now: float | None = None
+) -> tuple[Track, bool]:
+    """:func:`add_track`'s work, inside the caller's transaction."""
+    added_at = time.time() if now is None else float(now)
+    existing = await track_by_hash(db, guild_id, row.content_hash)
+    if existing is None:
+        existing = await find_near_duplicate(
+            db, guild_id, duration=row.duration, embedding=from_blob(row.embedding_blob, EMBEDDING_DIM)
+        )
+    if existing is not None:
+        if existing.mtt_tag_probs is None and row.mtt_tag_blob is not None:
+            existing = await _heard_again(
+                db, existing, row.genres, row.base_genres, row.confident, row.mtt_tag_blob, row.mtt_embedding_blob
+            )
+        if shared_by is not None:
+            await shares.record_share(db, guild_id, shared_by, existing.id, now=added_at)
+        return existing, False
+
+    top_genre = row.genres[0][0] if row.genres else None
+    track_id = await db.insert(
+        "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration,"
+        " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by,"
+        " confident, base_genres, mtt_tag_probs, mtt_embedding)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            guild_id,
+            row.title,
+            row.source_url,
+            row.source_kind,
+            row.content_hash,
+            row.duration,
+            _genres_json(row.genres),
+            top_genre,
+            row.tag_blob,
+            row.embedding_blob,
+            row.tempo,
+            added_at,
+            shared_by,
+            int(row.confident),
+            _genres_json(row.base_genres),
+            row.mtt_tag_blob,
+            row.mtt_embedding_blob,
+        ),
+    )
+    if shared_by is not None:
+        await shares.record_share(db, guild_id, shared_by, track_id, now=added_at)
+    await db.catalog_changed(guild_id)
+    track = Track(
+        id=track_id,
+        guild_id=guild_id,
+        title=row.title,
+        source_url=row.source_url,
+        source_kind=row.source_kind,
+        content_hash=row.content_hash,
+        duration=row.duration,
+        genres=row.genres,
+        top_genre=top_genre,
+        tag_probs=from_blob(row.tag_blob, TAG_COUNT),
+        embedding=from_blob(row.embedding_blob, EMBEDDING_DIM),
+        tempo=row.tempo,
         added_at=added_at,
         added_by=shared_by,
-        confident=bool(confident),
-        base_genres=base,
-        mtt_tag_probs=None if mtt_tag_blob is None else from_blob(mtt_tag_blob, TAG_COUNT),
-        mtt_embedding=None if mtt_embedding_blob is None else from_blob(mtt_embedding_blob, EMBEDDING_DIM),
+        confident=row.confident,
+        base_genres=row.base_genres,
+        mtt_tag_probs=None if row.mtt_tag_blob is None else from_blob(row.mtt_tag_blob, TAG_COUNT),
+        mtt_embedding=None if row.mtt_embedding_blob is None else from_blob(row.mtt_embedding_blob, EMBEDDING_DIM),
     )
     return track, True
 
@@ -462,22 +551,6 @@ async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[i
     return deleted
 
 
-async def catalog_fingerprint(db: Database, guild_id: int) -> tuple:
-    """What changes whenever the guild's tracks do: (count, largest id, newest ``added_at``)."""
-    # Three index lookups in one round trip: count(*) walks the smallest covering index, max(id)
-    # and max(added_at) are single B-tree descents. A new track always gets an id above every
-    # surviving one, so an addition raises max(id) unless it reuses the id of a deleted largest
-    # track, in which case it is the newest (max(added_at)); a deletion alone lowers the count.
-    # The fourth: how many times the guild's head rewrote its genres (set_genres).
-    row = await db.fetch_one(
-        "SELECT (SELECT count(*) FROM tracks WHERE guild_id = ?1), (SELECT max(id) FROM tracks WHERE guild_id = ?1),"
-        " (SELECT max(added_at) FROM tracks WHERE guild_id = ?1),"
-        " (SELECT version FROM relabels WHERE guild_id = ?1)",
-        (guild_id,),
-    )
-    return tuple(row) if row is not None else (0, None, None, None)
-
-
 async def embeddings_to_relabel(db: Database, guild_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(ids, embeddings, shown_differs)`` of the guild's tracks, by id: what a relabel needs to
     find the tracks it must read in full. ``shown_differs``: the shown answer is not the base
@@ -573,8 +646,7 @@ async def set_shown_genres(
     from ``(track id, genres, confident)``; the base distributions stay. Returns how many rows it
     was given (an id of another guild, or of a track removed meanwhile, changes nothing).
 
-    One transaction, one batched statement (a relabel may rewrite a whole 100,000-track catalog),
-    which also bumps the guild's relabel version (part of :func:`catalog_fingerprint`).
+    One transaction, one batched statement (a relabel may rewrite a whole 100,000-track catalog).
     """
 
     def encoded(given: list[tuple[int, Iterable[tuple[str, float]], bool]]) -> list[tuple]:
@@ -594,11 +666,6 @@ async def set_shown_genres(
     async with db.transaction():
         await db.execute_many(
             "UPDATE tracks SET genres = ?, top_genre = ?, confident = ? WHERE guild_id = ? AND id = ?", rows
-        )
-        await db.execute(
-            "INSERT INTO relabels (guild_id, version) VALUES (?, 1)"
-            " ON CONFLICT (guild_id) DO UPDATE SET version = relabels.version + 1",
-            (guild_id,),
         )
         await db.catalog_changed(guild_id)
     return len(rows)

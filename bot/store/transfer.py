@@ -19,8 +19,8 @@ from bot.store.errors import StoreError
 #: Rows read and written per round trip.
 BATCH_ROWS = 2_000
 
-#: Crate's own bookkeeping (PostgreSQL's schema version row): each database keeps its own.
-_NOT_COPIED = {"crate_schema_version"}
+#: Crate's own bookkeeping (PostgreSQL's schema version row, the change counts its triggers keep): each database keeps its own.
+_NOT_COPIED = {"crate_schema_version", "catalog_changes"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ async def _sqlite_tables(db: Database) -> list[Table]:
     ]
     result = []
     for name in names:
+        if name in _NOT_COPIED:
+            continue
         info = await db.fetch_all(f'PRAGMA table_info("{name}")')
         columns = tuple(row[1] for row in info)
         key = tuple(row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5]))

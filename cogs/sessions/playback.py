@@ -48,7 +48,7 @@ class SkipButton(replies.IdButton, kind="skip", emoji="⏭", label="Next", style
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         cog = SessionsBase.of(interaction.client)
         await replies.defer(interaction, ephemeral=True)  # answer first: picking and editing can wait
-        session = await cog.service.by_id(interaction.guild_id, self.target_id)
+        session = await cog.service.by_id(guild_id_of(interaction), self.target_id)
         text = await cog.move_on(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
         await replies.send(interaction, content=text, ephemeral=True)
 
@@ -74,7 +74,7 @@ class SessionPlayback(SessionsBase):
 
     async def _post_now_playing(self, session: Session, channel, names) -> None:
         view = await self.service.queue_view(session)
-        host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
+        host = (await self.bot.crate.members.display_names(session.guild_id)).get(session.host_id)
         message = await channel.send(
             embed=now_playing_embed(
                 session, view.now_playing, view.upcoming, names, voice=self._voice(session) is not None, host=host
@@ -92,7 +92,7 @@ class SessionPlayback(SessionsBase):
         if channel is None or session.now_playing_message_id is None:
             return
         names = MENTIONS
-        host = (await self.bot.crate.display_names(session.guild_id)).get(session.host_id)
+        host = (await self.bot.crate.members.display_names(session.guild_id)).get(session.host_id)
         with contextlib.suppress(discord.HTTPException):
             await channel.get_partial_message(session.now_playing_message_id).edit(
                 embed=now_playing_embed(
@@ -106,7 +106,7 @@ class SessionPlayback(SessionsBase):
     async def _announce(self, session: Session, channel, entry: QueueEntry) -> None:
         """Text sessions: post the next track's link so everyone can play it."""
         track = await self.service.track(session.guild_id, entry.track_id)
-        where = await self.bot.crate.source_url(track) or "(a local file: not shareable)"
+        where = await self.bot.crate.sharing.source_url(track) or "(a local file: not shareable)"
         await channel.send(f"▶ Now playing **{clip(track.title, 80)}** · {format_duration(track.duration)} — {where}")
 
     # -- voice ----------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class SessionPlayback(SessionsBase):
             voice.playing_entry = current.id
             track = await self.service.track(session.guild_id, current.track_id)
             try:
-                path = await self.bot.crate.fetch_for_playback(track, directory)
+                path = await self.bot.crate.sharing.fetch_for_playback(track, directory)
             except Exception:
                 log.exception("could not fetch track %s for playback", track.id)
                 path = None

@@ -276,6 +276,7 @@ PICKS_CHECKED = 6
 async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path):
     """alice, bob and carol like different music; Crate's consecutive group picks serve each of
     them at least once in every run of three (the fairness guarantee of bot.recommend.group)."""
+    from bot.store import connect_database
     from bot.store import sessions as store
 
     files = {}
@@ -315,7 +316,7 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
                 shown.append((await now_playing(fake, channel, guild)).embed["description"])
             await reply(await fake.slash(guild, channel, "alice", "session end"))
 
-        db = await store.connect_database(settings.database_path)
+        db = await connect_database(settings.database_path)
         try:
             entries = await store.queue_of(db, guild.id, session_id)
         finally:
@@ -323,9 +324,9 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
     picks = [e for e in entries if e.picked_by_crate][:PICKS_CHECKED]
     assert len(picks) == PICKS_CHECKED, entries
     served = [set(e.for_user_ids) for e in picks]
-    for start in range(len(served) - 2):
-        window = set().union(*served[start : start + 3])
-        assert window >= set(members.values()), (start, [(e.title, e.for_user_ids, e.reason) for e in picks])
+    for first in range(len(served) - 2):
+        window = set().union(*served[first : first + 3])
+        assert window >= set(members.values()), (first, [(e.title, e.for_user_ids, e.reason) for e in picks])
     # ... and the bot says so: each member is named in the reasons shown within the first three picks
     everyone = any("everyone" in line for line in shown[:3])
     for user_id in members.values():

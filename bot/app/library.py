@@ -1,0 +1,58 @@
+"""The server's catalog as members use it: look a track up, find one by title, rate one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import store
+from bot.app.titles import TitleEntry, TitleIndex
+from bot.catalog import NoTrackChosen, Track, UnknownTrack
+from bot.store import Database
+
+
+@dataclass(frozen=True)
+class RatedTrack:
+    track: Track
+    value: int  # LIKE or DISLIKE
+    previous: int | None  # the rating it replaced, if any
+
+
+class Library:
+    """Tracks by id, titles for autocomplete (from memory), and members' ratings."""
+
+    def __init__(self, db: Database, titles: TitleIndex):
+        self.db = db
+        #: Titles and genres for autocomplete, in memory (never behind a database write).
+        self.titles = titles
+
+    async def track(self, guild_id: int, track_id: int) -> Track:
+        track = await store.get_track(self.db, guild_id, track_id)
+        if track is None:
+            raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
+        return track
+
+    async def rate(self, guild_id: int, user_id: int, value: int, track_id: int | None = None) -> RatedTrack:
+        """Like or dislike a track (default: the last one this member shared or was recommended)."""
+        if track_id is None:
+            track_id = await store.last_track(self.db, guild_id, user_id)
+            if track_id is None:
+                raise NoTrackChosen()
+        track = await self.track(guild_id, track_id)
+        previous = await store.rating_of(self.db, guild_id, user_id, track.id)
+        await store.rate(self.db, guild_id, user_id, track.id, value)
+        return RatedTrack(track, value, previous)
+
+    async def search(self, guild_id: int, text: str) -> list[TitleEntry]:
+        """Tracks whose title matches, for autocomplete (at most 25), from memory."""
+        await self._known_titles(guild_id)
+        return self.titles.search(guild_id, text)
+
+    async def genres_available(self, guild_id: int) -> list[str]:
+        """Top genres present in this server's catalog, most tracks first (from memory)."""
+        await self._known_titles(guild_id)
+        return self.titles.genres(guild_id)
+
+    async def _known_titles(self, guild_id: int) -> None:
+        # Crate.running loads every guild at start; a Crate built by hand loads a guild once.
+        if not self.titles.has(guild_id):
+            self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))

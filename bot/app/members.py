@@ -1,0 +1,37 @@
+"""Members of a server as Crate knows them: the names they go by, and forgetting them."""
+
+from __future__ import annotations
+
+from bot import store
+from bot.app.teaching import Teacher
+from bot.store import Database
+
+
+class Members:
+    """Names members go by here (Discord tells them only with interactions), and ``/forget``."""
+
+    def __init__(self, db: Database, teacher: Teacher):
+        self.db = db
+        self.teacher = teacher
+        self._names: dict[tuple[int, int], str] = {}  # (guild, user) -> the name last stored
+
+    async def remember_name(self, guild_id: int, user_id: int, display_name: str) -> None:
+        """Keep the name a member goes by here (Discord tells it only with their interactions)."""
+        if not display_name or self._names.get((guild_id, user_id)) == display_name:
+            return
+        await store.remember_name(self.db, guild_id, user_id, display_name)
+        self._names[(guild_id, user_id)] = display_name
+
+    async def display_names(self, guild_id: int) -> dict[int, str]:
+        """The remembered names of this guild's members, by user id."""
+        return await store.display_names(self.db, guild_id)
+
+    async def forget(self, guild_id: int, user_id: int) -> store.ForgetReport:
+        """Delete everything Crate stores about this member in this server (``/forget``)."""
+        self._names.pop((guild_id, user_id), None)
+        report = await store.forget_member(self.db, guild_id, user_id)
+        if report.corrections:
+            await self.teacher.relabel(guild_id)  # the head forgets what this member taught
+        if report.tracks_removed or report.corrections:
+            await self.teacher.reload_titles(guild_id)
+        return report
