@@ -19,8 +19,13 @@ COPY examples ./examples
 RUN pip install --no-cache-dir -e .
 USER 10001:10001
 WORKDIR /home/crate
+# librosa's numba functions, compiled into numba's cache at build time, in a folder of the crate user's
+# (site-packages is read-only to it); for a generic CPU, so that the cache holds on any host.
 ENV CRATE_DATABASE=/home/crate/data/crate.sqlite3 \
+    NUMBA_CACHE_DIR=/home/crate/.cache/numba \
+    NUMBA_CPU_NAME=generic \
     PYTHONUNBUFFERED=1
+RUN python -m bot.listen.warm
 VOLUME ["/home/crate/data"]
 # `docker stop` sends SIGTERM to PID 1: tini forwards it to crate (which stops cleanly on it) and
 # reaps orphaned ffmpeg processes; the exec form keeps a shell out of the way.

@@ -219,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
 
         start = time.perf_counter()
         from bot.config import AudioLimits
-        from bot.listen import analyze, musicnn  # noqa: F401  (import cost reported, not timed below)
+        from bot.listen import analyze, musicnn, warm  # (import cost reported, not timed below)
 
         imports = time.perf_counter() - start
+        load_librosa, _ = _timed(warm.warm)  # what the fork server does once for every worker
         rss = {"after imports": _rss_now_mb()}
         load_tagger, (tagger, mtt_tagger) = _timed(lambda: (musicnn.Musicnn.load(), musicnn.Musicnn.load(model="mtt")))
         rss["after loading both taggers"] = _rss_now_mb()
@@ -268,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{stage:<30}" + "".join(f"{c:>24}" for c in cells))
         print()
         print("one-off costs (not in the medians):")
-        print(f"  imports (bot.listen: numpy only)           {imports * 1000:8.1f} ms")
+        print(f"  imports (bot.listen; librosa on first use) {imports * 1000:8.1f} ms")
+        print(f"  librosa + numba's cache (bot.listen.warm)  {load_librosa * 1000:8.1f} ms")
         print(f"  load both taggers' weights                 {load_tagger * 1000:8.1f} ms")
         print(f"  load genre model (arrays, checked)         {load_genre * 1000:8.1f} ms")
         for name, seconds in first.items():

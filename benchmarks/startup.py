@@ -8,14 +8,17 @@ Each phase runs real commands in fresh processes:
 * ``crate classify one.ogg`` wall time (one example track, in-process analysis);
 * a probe that imports the bot's run path and every cog, starts the analysis pool with one
   worker and prints: the worker's ready time (spawn -> "ready"), a replacement's ready time
-  (after the worker is made to exit), and the idle RSS (and PSS, which counts pages shared
-  with the fork server once) of the bot process and of the worker.
+  (after the worker is made to exit), the idle RSS (and PSS, which counts pages shared
+  with the fork server once) of the bot process and of the worker, and which of librosa, numba,
+  scipy.signal and scikit-learn the bot process imported (none: only analysis imports librosa).
 
 Phases: ``fresh`` (a fresh copy of this checkout without any ``__pycache__``, so Crate's own
 modules compile as on a fresh clone; the dependencies' bytecode is what pip wrote at install),
 ``second`` (the same copy, run again), and ``cold`` (every module, the dependencies' too, compiled
-again into a new temporary ``PYTHONPYCACHEPREFIX``: a worst case no newcomer meets). Nothing else
-is cached: analysis is numpy only (no numba to compile). ``--quick`` runs only the probe and classify, once, on the caches already in place
+again into a new temporary ``PYTHONPYCACHEPREFIX``: a worst case no newcomer meets). The one
+other cache is numba's, of librosa's functions: set-up builds it (``python -m bot.listen.warm``,
+which is run first here, as set-up's last step, and timed) and no phase compiles into it.
+``--quick`` runs only the probe and classify, once, on the caches already in place
 (the test suite runs it). Figures are wall times on whatever else the machine is doing: run it
 on a quiet machine; the load average is printed with them.
 """
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="crate-clone-") as clone:
         root = fresh_copy(Path(clone))
+        warm = _wall([sys.executable, "-m", "bot.listen.warm"], {**env, "PYTHONPATH": str(root)}, root)
+        print(f" setup: numba cache of librosa's functions (python -m bot.listen.warm) {warm:.1f} s", flush=True)
         for name in ("fresh", "second"):
             figures = phase(name, env, demo=True, root=root)
             print(report(figures), flush=True)

@@ -30,4 +30,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# Compile librosa's numba functions into numba's cache now, not in the first analysis (fast once cached).
+.venv/bin/python -m bot.listen.warm
 echo "Crate is set up in $(pwd)/.venv"

@@ -122,7 +122,7 @@ def test_mtt_tags_are_the_50_magnatagatune_tags(mtt_model: Musicnn) -> None:
 
 
 def test_numpy_front_end_equals_librosa() -> None:
-    """The mel filters and the STFT power are librosa's (which analysis no longer imports)."""
+    """The mel filters and the STFT power are librosa's (the taggers keep their own numpy front end)."""
     librosa = pytest.importorskip("librosa")
     for sr, n_fft, n_mels in ((SAMPLE_RATE, N_FFT, N_MELS), (22_050, 2048, 128)):
         np.testing.assert_allclose(

@@ -94,12 +94,23 @@ def test_pyproject_dependency_has_a_lower_bound(name):
     assert lower, f"{name} has no lower bound: {requirement}"
 
 
-def test_librosa_is_only_a_test_dependency():
-    """Analysis runs on numpy alone; librosa is the reference its tests compare with."""
+def test_librosa_is_a_dependency_pinned_to_0_11():
+    """Analysis computes the handcrafted features (which the genre model reads) with librosa, pinned to 0.11."""
     project = _pyproject()["project"]
-    names = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    requirements = {canonicalize_name(Requirement(r).name): Requirement(r) for r in project["dependencies"]}
     tests = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["test"]}
-    assert "librosa" not in names and "librosa" in tests
+    assert "librosa" in requirements and "librosa" not in tests
+    assert str(requirements["librosa"].specifier) == "~=0.11"
+
+
+def test_the_numba_cache_is_built_at_set_up_and_image_build():
+    """librosa's numba functions are compiled once by ``python -m bot.listen.warm``, not by the first analysis."""
+    assert ".venv/bin/python -m bot.listen.warm" in (REPO / "scripts" / "setup.sh").read_text()
+    steps = _instructions(DOCKERFILE)
+    warm = steps.index(("RUN", "python -m bot.listen.warm"))
+    # As the image's user, into a cache folder of its own (site-packages is read-only to it).
+    assert warm > max(i for i, (keyword, _) in enumerate(steps) if keyword == "USER")
+    assert any(keyword == "ENV" and "NUMBA_CACHE_DIR=/home/crate/" in rest for keyword, rest in steps[:warm])
 
 
 def test_voice_dependencies_support_dave():

@@ -8,7 +8,7 @@ them) and reproduces their outputs to ~1e-5. Both have the same architecture and
 :func:`log_mel` front end feeds both.
 
 The front end is numpy only (``numpy.fft`` and a Slaney mel filter bank built here, equal to
-librosa's to float32 rounding), so analysis never imports librosa (and its numba compilation).
+librosa's to float32 rounding), cut to the samples the taggers hear (:func:`excerpt_patches`).
 
 Pipeline: 16 kHz mono samples -> :func:`log_mel` -> :func:`to_patches` (3-s patches of 187
 frames) -> :meth:`Musicnn.predict` -> per-patch probabilities of 50 last.fm tags plus the 200-d
@@ -240,7 +240,7 @@ class Musicnn:
         self._alone: Taggers | None = None
 
     @classmethod
-    def load(cls, path: Path | None = None, *, model: str = "msd") -> "Musicnn":
+    def load(cls, path: Path | None = None, *, model: str = "msd") -> Musicnn:
         """Load ``weights.npz`` (default: the copy packaged for ``model``, "msd" or "mtt").
 
         Refuses pickled (object) arrays: ``np.load(..., allow_pickle=False)`` raises ValueError.
@@ -378,7 +378,7 @@ class Taggers:
             for tagger, p in zip(self.taggers, pooled)
         )
 
-    def _front_end(self, x: np.ndarray, work: "_Workspace") -> list[np.ndarray]:
+    def _front_end(self, x: np.ndarray, work: _Workspace) -> list[np.ndarray]:
         """A chunk of raw patches -> each tagger's ``[n, T, 561]`` front-end features."""
         n, frames, _ = x.shape
         feats: list[list[np.ndarray]] = [[] for _ in self.taggers]
@@ -400,7 +400,7 @@ class Taggers:
                 feats[t].append(np.maximum(extreme + b.bias, 0) * b.scale + b.shift)
         return [np.concatenate(f, axis=2) for f in feats]
 
-    def _workspace(self) -> "_Workspace":
+    def _workspace(self) -> _Workspace:
         """This thread's scratch buffers: kept from one call to the next (~55 MB for two taggers and
         three patches), because fresh ones cost ~10 % of a call in page faults."""
         work = getattr(self._scratch, "work", None)
