@@ -171,10 +171,8 @@ class LagTicker:
         assert self._task is not None
         self._stop.set()
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -346,7 +344,7 @@ async def burst(args: argparse.Namespace) -> int:
                             ),
                             timeout=ANSWER_TIMEOUT,
                         )
-                    except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash
+                    except Exception as error:
                         outcome.ack = ix.ack_latency
                         outcome.detail = f"{type(error).__name__}: {error}; callbacks={ix.callbacks!r}"
                         outcome.finished = time.monotonic()
@@ -583,7 +581,7 @@ async def mixed_load(args: argparse.Namespace) -> int:
                         final = await ix.wait_original(predicate=_final, timeout=ANSWER_TIMEOUT)
                         item.done = time.monotonic() - item.sent
                         item.outcome, item.detail = _classify(final, Busy.user_message)
-                    except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash
+                    except Exception as error:
                         item.detail = f"{type(error).__name__}: {error}"[:300]
 
                 await asyncio.gather(*(one(item, n) for n, item in enumerate(plan)))

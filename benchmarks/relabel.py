@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks.store_load import GUILD, fill  # noqa: E402
-from bot import store  # noqa: E402
-from bot.app.teaching import Teacher  # noqa: E402
-from bot.catalog import EMBEDDING_DIM  # noqa: E402
+from benchmarks.store_load import GUILD, fill
+from bot import store
+from bot.app.teaching import Teacher
+from bot.catalog import EMBEDDING_DIM
 from bot.store import (
     open_database,
 )

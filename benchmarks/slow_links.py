@@ -207,7 +207,7 @@ async def attack(args: argparse.Namespace) -> dict:
                                 ),
                                 timeout=3600,
                             )
-                        except Exception as error:  # noqa: BLE001 - a benchmark reports, it doesn't crash
+                        except Exception as error:
                             share.outcome = f"failure: {type(error).__name__}: {error}"
                         else:
                             share.outcome = classify(message)

@@ -12,12 +12,12 @@ def format_duration(seconds: float) -> str:
     seconds = max(0.0, float(seconds))
     if seconds < 10 and round(seconds, 1) != round(seconds):
         return f"{seconds:.1f} s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     if whole < 60:
         return f"{whole} s"
     if whole < 3600:
         return f"{whole // 60}:{whole % 60:02d}"
-    minutes = int(round(seconds / 60))
+    minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 

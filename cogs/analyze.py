@@ -56,7 +56,7 @@ def item_message(item: MessageItem, author: str) -> dict:
 
 class Analyze(commands.Cog):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
         self.menu = app_commands.ContextMenu(name="Analyze with Crate", callback=self.analyze)
         self.bot.tree.add_command(self.menu)
 

@@ -62,10 +62,10 @@ def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-class CrateTree(app_commands.CommandTree):
+class CrateTree(app_commands.CommandTree["CrateBot"]):
     """One error handler for every slash command: typed errors become friendly replies."""
 
-    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    async def on_error(self, interaction: discord.Interaction[CrateBot], error: app_commands.AppCommandError) -> None:
         await replies.report_error(interaction, getattr(error, "original", error))
 
 
@@ -110,7 +110,7 @@ class CrateBot(commands.AutoShardedBot):
         self.settings = settings
         self._crate = crate
         #: Interactions still being worked on (a /genre analysis): answered if Crate stops meanwhile.
-        self.in_flight: dict[asyncio.Task, discord.Interaction] = {}
+        self.in_flight: dict[asyncio.Task, discord.Interaction[CrateBot]] = {}
         #: The session cog, once loaded (:class:`SessionsFront`).
         self.sessions: SessionsFront | None = None
         if crate is not None:
@@ -130,7 +130,7 @@ class CrateBot(commands.AutoShardedBot):
         return self._crate is not None
 
     @contextlib.contextmanager
-    def working_on(self, interaction: discord.Interaction) -> Iterator[None]:
+    def working_on(self, interaction: discord.Interaction[CrateBot]) -> Iterator[None]:
         """Remember ``interaction`` as in flight for the duration of the block (the current task)."""
         task = asyncio.current_task()
         if task is None:
@@ -187,7 +187,7 @@ class CrateBot(commands.AutoShardedBot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
+    async def on_interaction(self, interaction: discord.Interaction[CrateBot]) -> None:
         """Remember each member's name: without the GUILD_MEMBERS intent this is how it reaches us."""
         await remember_member(self._crate, interaction.guild_id, interaction.user, interaction.data)
 

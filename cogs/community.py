@@ -17,6 +17,7 @@ from bot.genres import label
 from bot.present.charts import server_chart
 from bot.present.describe import track_line
 from cogs import replies
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.render import MENTIONS, colour_of
 from cogs.tracks import track_choices
@@ -89,7 +90,7 @@ class WhoLikesButton(replies.IdButton, kind="who", emoji="👥", label="Who like
 
 class Community(commands.Cog):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
 
     @app_commands.command(name="charts", description="This server's most-liked tracks, families, styles and sharers")
     @app_commands.describe(period="Which ratings and shares count (default: all time)")

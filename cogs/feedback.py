@@ -12,6 +12,7 @@ from bot.app.library import RatedTrack
 from bot.catalog import DISLIKE, LIKE
 from bot.present.describe import track_line
 from cogs import replies
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.community import WhoLikesButton
 from cogs.tracks import track_choices
@@ -71,7 +72,7 @@ def rating_buttons(track_id: int, view: discord.ui.View | None = None, *, prefix
 
 class Feedback(commands.Cog):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
 
     async def _rate(self, interaction: discord.Interaction[CrateBot], value: int, track: int | None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.app.sharing import SharedTrack, Source, Stage
 from cogs import replies
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.feedback import rating_buttons
 from cogs.radio import RadioButton
@@ -63,7 +64,7 @@ async def share_from_interaction(
 
 class Genre(commands.Cog):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
 
     @app_commands.command(name="genre", description="Tell the genre of a song, with the evidence")
     @app_commands.describe(file="An audio file (MP3, OGG, Opus, FLAC, WAV, M4A, WebM)", url="A link to a song")

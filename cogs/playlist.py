@@ -16,7 +16,7 @@ from bot.app.playlists import PlaylistExport, to_json, to_m3u
 from bot.format import clip, format_duration, plural
 from bot.store.playlists import Playlist, PlaylistEntry
 from cogs import replies
-from cogs.caller import caller_of
+from cogs.caller import caller_of, guild_id_of
 from cogs.client import CrateBot
 from cogs.tracks import track_choices
 
@@ -81,7 +81,7 @@ def summary_view(session_id: int) -> discord.ui.View:
 
 class Playlists(commands.GroupCog, group_name="playlist", group_description="Saved playlists of this server"):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
 
     @property
     def service(self):

@@ -16,6 +16,7 @@ from bot.genres import display_name, label
 from bot.present.charts import taste_chart
 from bot.present.describe import track_line
 from cogs import replies
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 
 CHART_NAME = "taste.png"
@@ -86,7 +87,7 @@ class ForgetButton(
 
 class Profile(commands.Cog):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
 
     @app_commands.command(name="profile", description="A summary of your taste (or another member's)")
     @app_commands.describe(member="Whose taste to show (default: yours)")

@@ -15,6 +15,7 @@ from bot.genres import display_name, label
 from bot.present.describe import short_genre
 from bot.recommend.rank import Recommendation
 from cogs import replies
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.render import MENTIONS
@@ -118,7 +119,7 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
 
 class Recommend(commands.Cog):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
 
     @app_commands.command(name="recommend", description="Tracks from this server's catalog picked for you")
     @app_commands.describe(count="How many picks (1-5)", genre="Only this genre or style, e.g. jazz, chillout, 80s")

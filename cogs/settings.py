@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.app.settings import NotServerManager, ServerSettings
 from cogs import replies
-from cogs.caller import caller_of
+from cogs.caller import caller_of, guild_id_of
 from cogs.client import CrateBot
 
 Reset = Literal["dj_role", "voice", "analysis_limit", "profiles", "announcements", "all"]
@@ -30,7 +30,7 @@ def settings_embed(chosen: ServerSettings, *, changed: bool) -> discord.Embed:
 
 class ServerSettingsCog(commands.Cog, name="Settings"):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
 
     @app_commands.command(name="settings", description="Crate's settings for this server (Manage Server only)")
     @app_commands.describe(

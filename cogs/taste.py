@@ -14,6 +14,7 @@ from bot.genres import label
 from bot.present.describe import bar, short_genre, track_line
 from bot.recommend.group import match_text
 from cogs import replies
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.render import MENTIONS
 
@@ -85,7 +86,7 @@ async def compare_with(interaction: discord.Interaction[CrateBot], member: disco
 
 class Taste(commands.Cog):
     def __init__(self, bot: CrateBot):
-        self.bot = bot
+        self.bot: CrateBot = bot
         self.menu = app_commands.ContextMenu(name="Compare taste", callback=self.compare_menu)
         self.bot.tree.add_command(self.menu)
 

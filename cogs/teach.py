@@ -20,6 +20,7 @@ from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
 from bot.present.describe import taught_text
 from cogs import replies
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 
 #: Discord shows at most 25 options: the 14 families, "Something else…", and up to 10 of the server's own.
@@ -67,7 +68,7 @@ class CorrectSelect(
         return cls(int(match["track"]))
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
-        [value] = interaction.data.get("values", [])  # type: ignore[union-attr]
+        [value] = self.item.values  # discord.py fills the select's state from the interaction first
         if value == SOMETHING_ELSE:
             await interaction.response.send_modal(NewGenreModal(self.track_id))  # a modal must be the first answer
             return
@@ -129,7 +130,9 @@ async def on_new_genre(interaction: discord.Interaction[CrateBot]) -> None:
 
 async def correct(interaction: discord.Interaction[CrateBot], track_id: int, genre: str) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing
-    taught = await interaction.client.crate.teaching.correct(guild_id_of(interaction), interaction.user.id, track_id, genre)
+    taught = await interaction.client.crate.teaching.correct(
+        guild_id_of(interaction), interaction.user.id, track_id, genre
+    )
     await replies.send(interaction, content=taught_text(taught), ephemeral=True)
 
 

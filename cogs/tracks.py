@@ -7,6 +7,7 @@ from discord import app_commands
 
 from bot.format import clip
 from bot.present.describe import short_genre
+from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 
 

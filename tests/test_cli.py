@@ -88,7 +88,7 @@ def test_classify_json_prints_one_line_per_input_in_order(classify_json):
 
 
 def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json):
-    inputs, done = classify_json
+    _inputs, done = classify_json
     for record in map(json.loads, done.stdout.splitlines()[: len(EXAMPLES)]):
         assert record["error"] is None
         assert record["duration"] == pytest.approx(20.0, abs=0.1)
@@ -123,7 +123,7 @@ def test_classify_json_good_files_have_all_genres_and_tags_ranked(classify_json)
 
 
 def test_classify_json_bad_inputs_get_friendly_errors(classify_json):
-    inputs, done = classify_json
+    _inputs, done = classify_json
     records = [json.loads(line) for line in done.stdout.splitlines()[len(EXAMPLES) :]]
     empty, image, missing = records
     assert empty["error"] == "That file is empty."

@@ -86,7 +86,7 @@ def test_real_track_in_every_format_decodes_to_three_correlated_windows(name, fo
     for excerpt in decoded.excerpts:
         assert excerpt.samples.dtype == np.float32 and excerpt.samples.ndim == 1
         assert len(excerpt.samples) == WINDOW
-        assert 0.01 < np.sqrt(np.mean(excerpt.samples**2)) and np.max(np.abs(excerpt.samples)) <= 1.05
+        assert np.sqrt(np.mean(excerpt.samples**2)) > 0.01 and np.max(np.abs(excerpt.samples)) <= 1.05
         # Raw ADTS has no index: ffmpeg seeks by an estimated byte position, up to a second or two off.
         slack = 2.0 if name == "aac-adts" else 0.05
         assert best_correlation(reference_at(reference_wav, excerpt, slack), excerpt.samples) > 0.9, name
@@ -527,7 +527,7 @@ def test_analysis_windows_stay_inside_the_track_in_order(duration, count):
         assert windows == [(0.0, duration)]
         return
     assert len(windows) == count
-    assert all(0 <= start and start + length <= duration + 1e-9 for start, length in windows)
+    assert all(start >= 0 and start + length <= duration + 1e-9 for start, length in windows)
     assert [start for start, _ in windows] == sorted(start for start, _ in windows)
     assert all(isinstance(start, float) for start, _ in windows)
 

@@ -14,7 +14,8 @@ import json
 import re
 import struct
 import zlib
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
 
 import aiohttp
 import discord
@@ -592,7 +593,7 @@ class LimitsBot(MiniBot):
 
         await tree.sync()
 
-    refusals: list[tuple[int, int]] = []
+    refusals: ClassVar[list[tuple[int, int]]] = []
 
 
 async def test_discord_limits_on_modals_and_selects(fake: FakeDiscord) -> None:

@@ -206,8 +206,13 @@ def _trojan(model_dir: Path, func) -> Path:
 def test_model_with_untrusted_function_is_refused_and_never_run(func, name, tmp_path, monkeypatch):
     model_dir = _trojan(tmp_path / "trojan", func)
     assert name in skops.io.get_untrusted_types(file=model_dir / ESTIMATOR)[0]
-    calls = []
-    monkeypatch.setattr(posix, "system", lambda *a: calls.append(a) or 0)
+    calls: list[tuple] = []
+
+    def system(*args) -> int:
+        calls.append(args)
+        return 0
+
+    monkeypatch.setattr(posix, "system", system)
     monkeypatch.setattr(skops.io, "load", _must_not_load)
     with pytest.raises(GenreModelError, match="untrusted types") as caught:
         _load(model_dir)

@@ -27,7 +27,7 @@ def test_each_test_gets_a_fresh_empty_database(postgres_server, postgres_url):
         assert postgres_server.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", other).strip() == "0"
     finally:
         postgres_server.drop_database(second)
-    assert postgres_server.psql("SELECT count(*) FROM pg_database WHERE datname = %s" % f"'{other}'").strip() == "0"
+    assert postgres_server.psql(f"SELECT count(*) FROM pg_database WHERE datname = '{other}'").strip() == "0"
 
 
 def test_missing_postgresql_is_reported_not_skipped(monkeypatch, tmp_path):

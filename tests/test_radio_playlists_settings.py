@@ -8,6 +8,7 @@ features is tested end to end in tests/e2e/test_radio_playlists_settings.py.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 
 import pytest
@@ -75,7 +76,7 @@ async def test_a_radio_plays_its_seed_then_drifts_from_the_last_played_and_never
     titles = {e.track_id: e.title for e in played}
     track_ids = [e.track_id for e in played]
     assert len(track_ids) == len(set(track_ids)) == 5 * PER_GENRE  # the whole catalog, never a repeat
-    for before, entry in zip(played, played[1:]):
+    for before, entry in itertools.pairwise(played):
         assert entry.reason.startswith(f"after “{titles[before.track_id]}”"), entry.reason
     # Drifting slowly: the seed's sound first (every other ambient track), only then elsewhere.
     assert [genre_of(ids, t) for t in track_ids[:PER_GENRE]] == ["ambient"] * PER_GENRE

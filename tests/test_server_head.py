@@ -85,7 +85,7 @@ def test_a_custom_genre_becomes_answerable_once_taught():
 def test_the_few_shot_curves_run_on_real_embeddings():
     from bot.listen.training.few_shot import LabelledSet, custom_genre_curve, families_curve
 
-    names, x = _embeddings()  # Awakening, Media_Threat, Nebula (singularity), beast, brainsukker, infight (nexuiz)
+    _names, x = _embeddings()  # Awakening, Media_Threat, Nebula (singularity), beast, brainsukker, infight (nexuiz)
     y = np.asarray([3, 3, 3, 1, 2, 2])
     base = np.tile([0.55, 0.25, 0.1, 0.1], (len(y), 1))  # always "rock": never right here
     data = LabelledSet(x, base, y, FAMILIES)

@@ -226,10 +226,10 @@ async def test_re_encoded_copy_is_a_near_duplicate(db):
 
 async def test_similar_duration_different_audio_is_not_merged(db):
     await add(db, name="one", seed=5, duration=181.0)
-    other, created = await add(db, name="two", seed=6, duration=181.2)
+    _other, created = await add(db, name="two", seed=6, duration=181.2)
     assert created
     # Same embedding but a clearly different length is not the same audio either.
-    longer, created_longer = await add(db, name="three", seed=5, duration=181.0 + 2 * store.NEAR_DUPLICATE_MAX_SECONDS)
+    _longer, created_longer = await add(db, name="three", seed=5, duration=181.0 + 2 * store.NEAR_DUPLICATE_MAX_SECONDS)
     assert created_longer
     assert await store.count_tracks(db, GUILD) == 3
 

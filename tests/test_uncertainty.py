@@ -76,8 +76,10 @@ def test_profile_headline_says_unsure_rather_than_a_wrong_fact():
 
 @pytest.mark.parametrize(
     ("text", "family"),
-    [("hip hop", "hiphop"), ("Hip-Hop", "hiphop"), ("r&b", "soul"), ("R&B", "soul"), ("funk", "soul")]
-    + [("punk", "rock"), ("world", "folk"), ("Folk & world", "folk"), ("electronic", "electronic")],
+    [
+        *[("hip hop", "hiphop"), ("Hip-Hop", "hiphop"), ("r&b", "soul"), ("R&B", "soul"), ("funk", "soul")],
+        *[("punk", "rock"), ("world", "folk"), ("Folk & world", "folk"), ("electronic", "electronic")],
+    ],
 )
 def test_genre_words_people_use_name_the_families(text, family):
     assert family_of(text) == family
@@ -151,8 +153,10 @@ def _filter_catalog() -> Catalog:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("hip hop", {1, 2}), ("HipHop", {1, 2}), ("r&b", {4}), ("Soul, R&B & funk", {4}), ("punk", {6})]
-    + [("city pop", {5}), ("City-Pop", {5}), ("chillout", {6})],
+    [
+        *[("hip hop", {1, 2}), ("HipHop", {1, 2}), ("r&b", {4}), ("Soul, R&B & funk", {4}), ("punk", {6})],
+        *[("city pop", {5}), ("City-Pop", {5}), ("chillout", {6})],
+    ],
 )
 def test_genre_filters_match_families_aliases_custom_genres_and_tags(text, expected):
     picks = Recommender(_filter_catalog(), [], now=NOW).cold_start(ME, genres=[text], count=10)

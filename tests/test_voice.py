@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from unittest import mock
 
 import discord
@@ -64,7 +65,7 @@ def queue_cuts(voice_dir) -> list[Path]:
             "-t",
             "2",
             *args,
-        )  # fmt: skip
+        )
         for name, suffix, args in cuts
     ]
 
@@ -208,6 +209,7 @@ class LinkStandIn:
 
     def __init__(self, frame_delay: float = 0.0):
         self.frame_delay = frame_delay
+        self.channel: Any = SimpleNamespace(members=[])  # the voice channel, nobody in it
         self.played: list[tuple[Path, int, Exception | None]] = []  # (path, frames, error)
         self.disconnected = False
         self._end = threading.Event()
@@ -504,7 +506,7 @@ async def test_connect_voice_connects_with_permission():
 
 async def test_connect_voice_returns_none_on_timeout_or_failure(caplog):
     channel = voice_channel()
-    channel.connect.side_effect = asyncio.TimeoutError()
+    channel.connect.side_effect = TimeoutError()
     with caplog.at_level(logging.WARNING, logger="cogs.sessions.player"):
         assert await connect_voice(channel, timeout=1) is None
     assert "timed out" in caplog.text

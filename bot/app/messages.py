@@ -132,7 +132,7 @@ async def analyze_message(
             shared = await crate.sharing.share(
                 message.guild_id, requester_id, source, step, credit_to=message.author_id
             )
-        except Exception as error:  # noqa: BLE001  (each item answers for itself)
+        except Exception as error:
             results.append(MessageItem(source, label, error=error))
         else:
             results.append(MessageItem(source, label, shared=shared))

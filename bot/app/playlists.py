@@ -308,11 +308,11 @@ class PlaylistService:
 
 
 __all__ = [
+    "MAX_TRACKS",
     "AddResult",
     "BadPlaylistName",
     "EmptyPlaylist",
     "ExportedTrack",
-    "MAX_TRACKS",
     "NoTrackToAdd",
     "NotInPlaylist",
     "NotPlaylistOwner",

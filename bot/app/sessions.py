@@ -443,9 +443,8 @@ class SessionService:
                 # Nothing playing yet: anyone present may get the music going.
                 _, playing, filled = await self._advance(session, "played", None, names)
                 return NextResult(True, 0, needed, None, playing, is_host, filled or ())
-            if not is_host:
-                if not await store.add_skip_vote(self.db, g, s, current.id, by_user, now=self.clock()):
-                    raise AlreadyVoted(detail=f"user {by_user} entry {current.id}")
+            if not is_host and not await store.add_skip_vote(self.db, g, s, current.id, by_user, now=self.clock()):
+                raise AlreadyVoted(detail=f"user {by_user} entry {current.id}")
             votes = await store.count_skip_votes(self.db, g, s, current.id)
             if not is_host and votes < needed:
                 return NextResult(False, votes, needed)

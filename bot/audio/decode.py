@@ -64,6 +64,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 from pydub.utils import get_prober_name
@@ -121,7 +122,14 @@ def safe_input_options() -> tuple[str, ...]:
     return _SAFE_INPUT
 
 
-def playback_ffmpeg_options() -> dict[str, str]:
+class PlaybackOptions(TypedDict):
+    """Keyword arguments of discord.py's ``FFmpegPCMAudio``."""
+
+    before_options: str
+    options: str
+
+
+def playback_ffmpeg_options() -> PlaybackOptions:
     """``before_options``/``options`` for discord.py's ``FFmpegPCMAudio`` playing a shared track.
 
     The same input restrictions as decoding (:func:`safe_input_options`), no stdin, audio only.
@@ -503,7 +511,7 @@ def _decode_window(container, stream, start: float, length: float, deadline: flo
     dtype = "<f4"
     expected = begin
     for packet in container.demux(stream):
-        packets += 1
+        packets += 1  # noqa: SIM113  (`packets` is a budget, counted before any work)
         if packets > _MAX_PACKETS:
             raise _Overrun(f"more than {_MAX_PACKETS} packets in one window")
         if time.monotonic() > deadline:

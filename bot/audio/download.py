@@ -78,7 +78,7 @@ async def download_link_in_process(
                 await asyncio.shield(process.wait())
     try:
         kind, payload = pickle.loads(out)
-    except Exception:  # noqa: BLE001 - a child that died (OOM-killed, crashed) before answering
+    except Exception:
         log.error(
             "Download process for %s ended with code %s: %s", url, process.returncode,
             err[-_STDERR_KEPT:].decode(errors="replace"),
@@ -107,13 +107,13 @@ def _child() -> None:
         reply = ("ok", download_link(url, Path(directory), **kwargs))
     except CrateError as error:
         reply = ("error", error)
-    except Exception as error:  # noqa: BLE001 - a bug, not the user's fault: log it, say "failed"
+    except Exception as error:
         log.exception("Download of %s failed", url)
         reply = ("error", DownloadFailed(detail=f"{url}: {type(error).__name__}: {error}"))
     try:
         data = pickle.dumps(reply)
         pickle.loads(data)  # an exception that pickles but can't be rebuilt
-    except Exception:  # noqa: BLE001
+    except Exception:
         data = pickle.dumps(("error", DownloadFailed(detail=f"{url}: unpicklable {reply[1]!r}")))
     out.write(data)
     out.flush()

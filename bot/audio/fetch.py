@@ -390,7 +390,8 @@ class _GuardedHTTPHandler(ytdlp_urllib.HTTPHandler):
         for encoding in reversed(encodings):
             data = _inflate(data, encoding, limit, error)
         decoded = urllib.response.addinfourl(io.BytesIO(data), resp.headers, resp.url, resp.code)
-        decoded.msg = resp.msg
+        # urllib's handlers read the status text (HTTPErrorProcessor: response.msg), which typeshed's addinfourl lacks
+        decoded.msg = resp.msg  # type: ignore[attr-defined]
         return decoded
 
     https_response = http_response
@@ -492,7 +493,7 @@ async def download_attachment(
                 raise DownloadFailed(detail=f"{url}: HTTP {response.status}")
             if response.content_length is not None and response.content_length > limits.max_bytes:
                 raise _too_large(limits, detail=f"{url}: Content-Length {response.content_length}")
-            with open(path, "wb") as sink:
+            with open(path, "wb") as sink:  # noqa: ASYNC230  (a local file written in chunks of 64 KiB at most)
                 async for chunk in response.content.iter_chunked(_CHUNK):
                     written += len(chunk)
                     if written > limits.max_bytes:

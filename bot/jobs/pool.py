@@ -116,7 +116,7 @@ def _worker_main(conn: Connection, initializer: Callable[..., None] | None, init
     try:
         if initializer is not None:
             initializer(*initargs)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())))
         return
@@ -132,7 +132,7 @@ def _worker_main(conn: Connection, initializer: Callable[..., None] | None, init
                 return
             function, args = job
             reply = pickle.dumps(("ok", function(*args)))
-        except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
+        except Exception as exc:
             reply = error_reply(exc)
         except BaseException as exc:  # SystemExit & co. must not escape into the caller's process
             reply = error_reply(RuntimeError(f"job raised {type(exc).__name__}: {exc}"))
@@ -149,7 +149,7 @@ def error_reply(exc: BaseException) -> bytes:
         reply = pickle.dumps(("error", exc, tb))
         pickle.loads(reply)  # some exceptions pickle but can't be rebuilt (custom __init__)
         return reply
-    except Exception:  # noqa: BLE001
+    except Exception:
         stand_in = RuntimeError(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}")
         return pickle.dumps(("error", stand_in, tb))
 

@@ -11,6 +11,7 @@ so the genre model always sees the features it was trained on.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -220,7 +221,7 @@ def _excerpt_means(output: musicnn.TaggerOutput, sizes: list[int]) -> list[tuple
     bounds = np.cumsum([0, *sizes])
     return [
         (output.tag_probs[a:b].mean(axis=0).astype(np.float32), output.penultimate[a:b].mean(axis=0).astype(np.float32))
-        for a, b in zip(bounds[:-1], bounds[1:])
+        for a, b in itertools.pairwise(bounds)
     ]
 
 

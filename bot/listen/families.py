@@ -135,7 +135,7 @@ class FamilyInputs:
         """``[n, 100]``: MSD's 50 tag probabilities, then MTT's 50."""
         return np.concatenate([self.block("msd_tags"), self.block("mtt_tags")], axis=1)
 
-    def take(self, index) -> "FamilyInputs":
+    def take(self, index) -> FamilyInputs:
         msd_tags, msd_pen, mtt_tags, mtt_pen = (
             self.block(n)[index] for n in ("msd_tags", "msd_pen", "mtt_tags", "mtt_pen")
         )
@@ -288,7 +288,7 @@ class FamilyModel:
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
 
     @classmethod
-    def load(cls, directory=None) -> "FamilyModel":
+    def load(cls, directory=None) -> FamilyModel:
         """Load the packaged model (or the one in ``directory``); refuses pickles and other formats."""
         from pathlib import Path
 

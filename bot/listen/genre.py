@@ -37,7 +37,7 @@ from bot.listen.head import (
 )
 from bot.listen.head import sha256 as _sha256
 
-__all__ = ["GenreModel", "GenreModelError", "default_model_path", "MODEL_FORMAT", "MANIFEST", "ESTIMATOR"]
+__all__ = ["ESTIMATOR", "MANIFEST", "MODEL_FORMAT", "GenreModel", "GenreModelError", "default_model_path"]
 
 ESTIMATOR = "estimator.skops"
 #: Module prefixes whose classes a genre model file may contain (classes only: a function such
@@ -187,8 +187,8 @@ class GenreModel:
         metadata = {
             "model": best,
             "cross_validation": {"folds": folds, "seed": seed, "scores": scores},
-            "tracks": int(len(np.unique(groups))),
-            "excerpts": int(len(y)),
+            "tracks": len(np.unique(groups)),
+            "excerpts": len(y),
         }
         return cls(estimator, feature_version, np.asarray(columns, dtype=np.int64), metadata)
 

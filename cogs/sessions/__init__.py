@@ -38,7 +38,7 @@ class Sessions(
 
     async def cog_load(self) -> None:
         self.bot.sessions = self
-        if self.bot.crate is not None:
+        if self.bot.has_crate:
             self._restore_task = asyncio.create_task(self._restore(), name="crate-session-restore")
             if self.bot.settings.shards.primary:  # one process sweeps for every shard
                 self._sweep_task = asyncio.create_task(self._sweep(), name="crate-session-sweep")

@@ -16,7 +16,7 @@ from bot.format import clip, plural
 from bot.genres import short_answer
 from bot.store.sessions import Session
 from cogs import replies
-from cogs.caller import is_dj
+from cogs.caller import channel_id_of, guild_id_of, is_dj
 from cogs.client import CrateBot
 from cogs.genre import share_from_interaction
 from cogs.playlist import summary_view
@@ -64,12 +64,12 @@ class SessionCommands(SessionsBase):
         if playlist is not None:
             await replies.defer(interaction)  # a playlist is read before the session opens
             played = await self.bot.crate.playlists.play(
-                interaction.guild_id, user.id, playlist, interaction.channel_id, voice_channel_id=voice_id
+                guild_id_of(interaction), user.id, playlist, channel_id_of(interaction), voice_channel_id=voice_id
             )
             session, playlist = played.session, played.playlist.name
         else:
             session = await self.service.start(
-                interaction.guild_id, interaction.channel_id, user.id, voice_id, radio_seed=radio_seed
+                guild_id_of(interaction), channel_id_of(interaction), user.id, voice_id, radio_seed=radio_seed
             )
             await replies.defer(interaction)
         names = MENTIONS
@@ -105,7 +105,7 @@ class SessionCommands(SessionsBase):
 
     async def _announce_start(self, interaction: discord.Interaction[CrateBot], kind: str) -> None:
         """Also say so in the server's announcement channel (/settings announcements:), if it has one."""
-        chosen = await self.bot.crate.server_settings.get(interaction.guild_id)
+        chosen = await self.bot.crate.server_settings.get(guild_id_of(interaction))
         channel_id = chosen.announce_channel_id
         if channel_id is None or channel_id == interaction.channel_id or interaction.guild is None:
             return
@@ -118,13 +118,13 @@ class SessionCommands(SessionsBase):
     async def play_playlist(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
         """/playlist play: queue it in this channel's session, or open a session for it."""
         try:
-            session = await self.service.get(interaction.guild_id, interaction.channel_id)
+            session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         except NoSession:
             await self.open_session(interaction, None, playlist=name)
             return
         await replies.defer(interaction)
         played = await self.bot.crate.playlists.play(
-            interaction.guild_id, interaction.user.id, name, session.channel_id
+            guild_id_of(interaction), interaction.user.id, name, session.channel_id
         )
         await replies.send(
             interaction,
@@ -138,7 +138,7 @@ class SessionCommands(SessionsBase):
     @app_commands.command(name="join", description="Join this channel's listening session")
     @app_commands.guild_only()
     async def join(self, interaction: discord.Interaction[CrateBot]) -> None:
-        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         joined = await self.service.join(session, interaction.user.id)
         text = (
             "You joined the session: picks now take your taste into account."
@@ -150,7 +150,7 @@ class SessionCommands(SessionsBase):
     @app_commands.command(name="leave", description="Leave this channel's listening session")
     @app_commands.guild_only()
     async def leave(self, interaction: discord.Interaction[CrateBot]) -> None:
-        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         result = await self.service.leave(session, interaction.user.id)
         if not result.left:
             await interaction.response.send_message("You weren't in this session.", ephemeral=True)
@@ -170,7 +170,7 @@ class SessionCommands(SessionsBase):
     async def add(
         self, interaction: discord.Interaction[CrateBot], file: discord.Attachment | None = None, url: str | None = None
     ) -> None:
-        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         shared = await share_from_interaction(interaction, file, url)
         if shared is None:
             return
@@ -194,24 +194,24 @@ class SessionCommands(SessionsBase):
     @app_commands.guild_only()
     async def queue(self, interaction: discord.Interaction[CrateBot]) -> None:
         await replies.defer(interaction)  # answer first: the queue and the taste match take a moment
-        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         view = await self.service.queue_view(session)
         names = MENTIONS
-        match = await self.service.taste_match(interaction.guild_id, view.present)
+        match = await self.service.taste_match(guild_id_of(interaction), view.present)
         await replies.send(interaction, embed=queue_embed(view, match, names))
 
     @app_commands.command(name="next", description="Move on: the host skips at once, others vote")
     @app_commands.guild_only()
     async def next(self, interaction: discord.Interaction[CrateBot]) -> None:
         await replies.defer(interaction)  # answer first: picking for the group can take a moment
-        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         text = await self.move_on(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
         await replies.send(interaction, content=text)
 
     @app_commands.command(name="end", description="End this channel's session with a summary")
     @app_commands.guild_only()
     async def end(self, interaction: discord.Interaction[CrateBot]) -> None:
-        session = await self.service.get(interaction.guild_id, interaction.channel_id)
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         await replies.defer(interaction)
         summary = await self._finish(
             session, interaction.channel, interaction.guild, by_user=interaction.user.id, post=False,

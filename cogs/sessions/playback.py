@@ -18,7 +18,7 @@ from bot.catalog import DISLIKE, LIKE
 from bot.format import clip, format_duration
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
-from cogs.caller import is_dj
+from cogs.caller import guild_id_of, is_dj
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.render import MENTIONS, now_playing_embed

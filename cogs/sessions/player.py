@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes.util
+import functools
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable, Protocol
+from typing import Protocol
 
 import discord
 from pydub import AudioSegment
@@ -83,7 +85,11 @@ def track_source(path_or_url: str | os.PathLike[str], *, volume: float = 0.5) ->
 
 
 class VoiceLink(Protocol):
-    """What the player needs of a voice connection (``discord.VoiceClient`` satisfies it)."""
+    """What the player needs of a voice connection (``discord.VoiceClient`` satisfies it), and
+    the channel it plays in (whose listeners the idle watcher counts)."""
+
+    @property
+    def channel(self) -> discord.abc.Connectable: ...
 
     def play(self, source: discord.AudioSource, *, after: Callable[[Exception | None], object]) -> None: ...
 
@@ -205,7 +211,7 @@ class SessionPlayer:
                     log.exception("cannot open %s for playback: skipping it", path.name)
                     continue
                 try:
-                    self.voice.play(source, after=lambda error, path=path: self._after(path, error))
+                    self.voice.play(source, after=functools.partial(self._after, path))
                 except Exception:
                     source.cleanup()
                     log.exception("voice playback failed: stopping")
@@ -373,7 +379,7 @@ async def connect_voice(channel, *, timeout: float = 10) -> discord.VoiceClient 
                 await asyncio.wait_for(current.move_to(channel), timeout)
             return current
         return await channel.connect(timeout=timeout, reconnect=True, self_deaf=True)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("not joining voice: connecting to #%s timed out after %s s", channel.name, timeout)
     except (discord.DiscordException, RuntimeError, OSError) as error:
         log.warning("not joining voice in #%s: %s", channel.name, error)

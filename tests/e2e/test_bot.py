@@ -188,7 +188,7 @@ async def test_like_without_any_track_explains_what_to_do(world):
 
 
 async def test_recommend_ranks_with_reasons_and_buttons(world):
-    fake, web = world
+    fake, _web = world
     guild = guild_one(fake)
     # carol likes the ambient track alice shared.
     awakening = await shared_track_id(

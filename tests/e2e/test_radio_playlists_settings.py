@@ -207,7 +207,7 @@ async def test_playlists_from_create_to_export_survive_a_restart(world):
     guild, channel = place(fake)
     async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         await share_catalog(fake, web, state)
-        (first_id, first_title, _), (second_id, second_title, _) = state["tracks"][:2]
+        (first_id, first_title, _), (second_id, _second_title, _) = state["tracks"][:2]
         last_id, last_title, _ = state["tracks"][-1]
         made = await answered(await fake.slash(guild, channel, "alice", "playlist create", {"name": "Road trip"}))
         assert "Made the playlist **Road trip**" in made.content

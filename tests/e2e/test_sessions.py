@@ -176,7 +176,7 @@ async def test_a_session_from_start_to_restart_to_end(world):
 
 
 async def test_two_channels_hold_separate_sessions(world):
-    fake, web, settings = world
+    fake, _web, settings = world
     guild = fake.guilds[1]
     general = next(c for c in guild.channels if c.name == "general")
     other = next(c for c in guild.channels if c.name == "music")
@@ -200,7 +200,7 @@ async def test_two_channels_hold_separate_sessions(world):
 async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_joins_count(world):
     """The fake Discord has no voice server, so joining voice fails (after connect_voice's
     timeout) and the session runs in text; a member entering its voice channel joins it."""
-    fake, web, settings = world
+    fake, _web, settings = world
     guild, channel = where(fake)
     lounge = next(c for c in guild.channels if c.name == "Lounge")
     async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
@@ -228,7 +228,7 @@ async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_j
 async def test_an_expired_attachment_link_is_refreshed_before_it_is_shared_again(world):
     """Discord attachment links expire after about a day; a text session re-shares each track's
     link, so Crate renews it first (the fake's links are signed and expire like Discord's)."""
-    fake, web, settings = world
+    fake, _web, settings = world
     guild = fake.guilds[0]
     channel = next(c for c in guild.channels if c.name == "music")
     files = {name: (EXAMPLES / f"{name}.ogg").read_bytes() for name in ("singularity-awakening", "nexuiz-brainsukker")}
@@ -280,7 +280,7 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
     from bot.store import sessions as store
 
     files = {}
-    for member, liked in TASTES.items():
+    for liked in TASTES.values():
         for kind, name in liked:
             source = music.nexuiz_track(name) if kind == "nexuiz" else music.singularity_track(name)
             cut = music.convert(source, tmp_path / f"{name}.ogg", "-ss", "30", "-t", "20", "-c:a", "libvorbis")

@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 DISCORD_EPOCH_MS = 1420070400000
 
@@ -58,7 +59,7 @@ snowflake = SnowflakeFactory()
 
 def iso_now() -> str:
     """Current time as Discord formats timestamps."""
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 @dataclass

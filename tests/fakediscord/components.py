@@ -104,9 +104,12 @@ def _text_inputs(modal: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[
             for i, child in enumerate(top.get("components") or []):
                 if child.get("type") == TEXT_INPUT:
                     found.append((f"data.components.{t}.components.{i}", child, None))
-        elif top.get("type") == LABEL and isinstance(top.get("component"), dict):
-            if top["component"].get("type") == TEXT_INPUT:
-                found.append((f"data.components.{t}.component", top["component"], top))
+        elif (
+            top.get("type") == LABEL
+            and isinstance(top.get("component"), dict)
+            and top["component"].get("type") == TEXT_INPUT
+        ):
+            found.append((f"data.components.{t}.component", top["component"], top))
     return found
 
 

@@ -22,7 +22,7 @@ Both are process-global; set them before ``login()``/``start()``.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:

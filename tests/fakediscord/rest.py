@@ -33,8 +33,9 @@ import logging
 import mimetypes
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -223,9 +224,12 @@ class RestApi:
                 log.info("%s -> 429 (retry after %.2fs)", entry, limited.retry_after)
                 return limited.response()
             try:
-                if auth and self.fake.token is not None:
-                    if request.headers.get("Authorization") != f"Bot {self.fake.token}":
-                        raise DiscordError(401, 0, "401: Unauthorized")
+                if (
+                    auth
+                    and self.fake.token is not None
+                    and request.headers.get("Authorization") != f"Bot {self.fake.token}"
+                ):
+                    raise DiscordError(401, 0, "401: Unauthorized")
                 params = {k: v for k, v in m.groupdict().items() if v is not None}
                 return await handler(request, **params)
             except KeyError as exc:  # fake.guild()/channel()/user() lookups

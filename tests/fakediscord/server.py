@@ -25,8 +25,9 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import Any
 
 from aiohttp import web
 
@@ -57,12 +58,12 @@ from .state import (
 
 log = logging.getLogger("fakediscord")
 
-GuildRef = Union[FakeGuild, int, str]
-ChannelRef = Union[FakeChannel, int, str]
-UserRef = Union[FakeMember, FakeUser, int, str]
-MessageRef = Union[RecordedMessage, int]
+GuildRef = FakeGuild | int | str
+ChannelRef = FakeChannel | int | str
+UserRef = FakeMember | FakeUser | int | str
+MessageRef = RecordedMessage | int
 # attachment option value: (filename, data) or (filename, data, content_type)
-AttachmentSpec = Union[tuple[str, bytes], tuple[str, bytes, str]]
+AttachmentSpec = tuple[str, bytes] | tuple[str, bytes, str]
 
 OPTION_TYPES = {
     1: "SUB_COMMAND",

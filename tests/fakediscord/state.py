@@ -15,8 +15,9 @@ import hmac
 import secrets
 import struct
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .builders import FakeUser, iso_now, snowflake
 
@@ -64,7 +65,7 @@ class Notifier:
             self._waiters.add(fut)
             try:
                 await asyncio.wait_for(fut, remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             finally:
                 self._waiters.discard(fut)

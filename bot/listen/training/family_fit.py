@@ -16,6 +16,7 @@ which CV accuracy of the answers at or above it (and at every higher threshold) 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -89,7 +90,7 @@ def fit(inputs: families.FamilyInputs, y: np.ndarray, prior_w: np.ndarray, spec,
         value = -(sample_w * (onehot * logp).sum(axis=1)).sum()
         g_z = (p - onehot) * sample_w[:, None]
         grad_a = (g_z * prior).sum()
-        if not use_head:
+        if l2 is None:  # no head (use_head is False)
             return value, np.array([grad_a])
         value += l2 * (w**2).sum() + l2 * (b**2).sum()
         grad_w = (x.T @ g_z + 2 * l2 * w) * mask
@@ -155,7 +156,7 @@ def per_family(p: np.ndarray, y: np.ndarray) -> dict[str, dict]:
 def reliability(p: np.ndarray, y: np.ndarray) -> dict:
     conf, correct = p.max(axis=1), p.argmax(axis=1) == y
     rows, ece = [], 0.0
-    for lo, hi in zip(BINS[:-1], BINS[1:]):
+    for lo, hi in itertools.pairwise(BINS):
         sel = (conf >= lo) & (conf < hi if hi < 1 else conf <= hi)
         if sel.any():
             acc, mean_conf = float(correct[sel].mean()), float(conf[sel].mean())
@@ -285,7 +286,7 @@ def main(dataset, args) -> int:
         "model": best,
         "prior_scale": model.prior_scale,
         "training_data": {
-            "tracks": int(len(y)),
+            "tracks": len(y),
             "by_source": {f"{s}/{f}": n for (s, f), n in sorted(training.items())},
             "gtzan-mini": "60 GTZAN clips (Tzanetakis & Cook 2002), no licence: features only, no audio shipped",
             "debian": json.loads(families.ASSETS.joinpath("sources.json").read_text("utf-8"))["debian"],

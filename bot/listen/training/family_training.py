@@ -84,7 +84,7 @@ def cached_features(
             listener = listener or _listener()
             try:
                 features = extract(item.path, item.kind, listener)
-            except Exception as error:  # noqa: BLE001 - a bad file is reported and skipped
+            except Exception as error:
                 log(f"[{i + 1}/{len(items)}] skipped {item.path}: {error}")
                 out.append(None)
                 continue
