@@ -6,8 +6,8 @@ a genre), 50 tag probabilities, 1,000 members and 50,000 ratings (members like m
 one or two favourite genres). Sizes up to ``--sqlite-max`` (default 100,000) are written to a
 real SQLite file through :class:`bot.store.Database` (bulk ``INSERT``s with the store's schema
 and BLOB encoding; ``add_track``'s per-track duplicate check is skipped to keep the set-up short)
-and loaded back with the same code the bot uses (:func:`bot.recommend.service.cached_catalog`,
-:func:`~bot.recommend.service.cached_ratings`). Larger sizes are built as in-memory arrays (no
+and loaded back with the same code the bot uses (:class:`bot.recommend.service.CatalogCache`).
+Larger sizes are built as in-memory arrays (no
 SQLite): the ranking step is identical, the load and request times are not measured.
 
 Timed, for ``--requests`` random members:
@@ -15,7 +15,9 @@ Timed, for ``--requests`` random members:
 * **ranking** — the ranking step of ``/recommend`` on the cached catalog and rating arrays:
   ``Recommender(...)`` plus ``for_user(count=5)`` (p50/p95 ms; ``for_user`` alone too);
 * **whole request** (SQLite sizes) — :func:`~bot.recommend.service.recommend_for` on warm
-  caches: both fingerprint queries, the member's shares, the ranking in a worker thread.
+  caches: the server's change counts (one primary-key lookup), the member's shares, the ranking
+  in a worker thread. Nothing is vacuumed or analyzed after the bulk load: a server's statistics
+  may be stale, and the request must not depend on them.
 
 With ``--postgresql URL`` the database sizes are measured on that (empty) PostgreSQL database
 too, through the same :class:`bot.store.Database` API (``CRATE_DATABASE_URL``); ``--postgresql``
@@ -44,7 +46,7 @@ import numpy as np
 
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT, Catalog, Rating
 from bot.recommend.rank import RatingArrays, Recommender, features_of
-from bot.recommend.service import cached_catalog, cached_ratings, clear_cache, recommend_for
+from bot.recommend.service import CatalogCache, recommend_for
 from bot.store import open_database
 
 GUILD = 1
@@ -124,32 +126,26 @@ async def _store_bench(target: Path | str, embeddings, tag_probs, top_genres, ra
                 "INSERT INTO ratings (guild_id, user_id, track_id, value, rated_at) VALUES (?, ?, ?, ?, ?)",
                 ((r.guild_id, r.user_id, r.track_id, r.value, r.rated_at) for r in ratings),
             )
-        if db.dialect.name == "postgresql":
-            # What autovacuum does after a bulk load (its insert threshold): without the visibility map,
-            # the catalog fingerprint's count(*) reads all 100,000 rows (110 MB) instead of an index. The
-            # first VACUUM right after the load leaves the map empty here; the second fills it.
-            await db.execute("VACUUM ANALYZE")
-            await db.execute("VACUUM ANALYZE")
-        clear_cache()
+        cache = CatalogCache(db)
         rss = _rss_mb()
         start = time.perf_counter()
-        catalog = await cached_catalog(db, GUILD)
+        catalog = await cache.catalog(GUILD)
         catalog_s = time.perf_counter() - start
         rss_growth = _rss_mb() - rss
         start = time.perf_counter()
-        arrays = await cached_ratings(db, GUILD, catalog)
+        arrays = await cache.ratings(GUILD, catalog)
         ratings_s = time.perf_counter() - start
         start = time.perf_counter()
-        assert await cached_catalog(db, GUILD) is catalog
-        assert await cached_ratings(db, GUILD, catalog) is arrays
+        assert await cache.catalog(GUILD) is catalog
+        assert await cache.ratings(GUILD, catalog) is arrays
         hit_s = time.perf_counter() - start
         timings = _time_ranking(catalog, arrays, users)
-        # The whole /recommend request on warm caches: both fingerprint queries, the member's
-        # shares, Recommender + for_user in a worker thread.
+        # The whole /recommend request on warm caches: the change counts, the member's shares,
+        # Recommender + for_user in a worker thread.
         request = []
         for user in users:
             start = time.perf_counter()
-            result = await recommend_for(db, GUILD, int(user), count=5, now=NOW)
+            result = await recommend_for(cache, GUILD, int(user), count=5, now=NOW)
             request.append(time.perf_counter() - start)
             assert len(result.recommendations) == 5
     load = {"catalog_load_s": catalog_s, "ratings_load_s": ratings_s, "cache_hit_s": hit_s, "rss_growth_mb": rss_growth}

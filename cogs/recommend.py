@@ -13,6 +13,7 @@ from bot.catalog import DISLIKE, LIKE
 from bot.format import clip
 from bot.genres import display_name, label
 from bot.present.describe import short_genre
+from bot.present.reasons import reason_text
 from bot.recommend.rank import Recommendation
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -31,7 +32,10 @@ EMPTY_CATALOG = (
 
 
 def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None = None) -> discord.Embed:
-    lines = [f"**{i}. {clip(p.title, 80)}** · {short_genre(p.top_genre)}\n└ {p.reason}" for i, p in enumerate(picks, 1)]
+    lines = [
+        f"**{i}. {clip(p.title, 80)}** · {short_genre(p.top_genre)}\n└ {reason_text(p.reason, MENTIONS)}"
+        for i, p in enumerate(picks, 1)
+    ]
     embed = discord.Embed(title=title, description="\n".join(lines) or "Nothing new to suggest.", colour=0x1DB954)
     embed.set_footer(text=note or "Rate picks with 👍/👎 — I learn from every rating.")
     return embed
@@ -76,7 +80,6 @@ class MoreLikeButton(
             interaction.user.id,
             self.track_id,
             count=MAX_PICKS,
-            names=MENTIONS,
         )
         note = "That's all I have that sounds like it." if len(picks) < MAX_PICKS else None
         embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”", note=note)
@@ -111,7 +114,6 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
             interaction.user.id,
             genres,
             count=MAX_PICKS,
-            names=MENTIONS,
         )
         title = f"To start you off: {', '.join(label(g) for g in genres)}" if genres else "To start you off"
         await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
@@ -137,7 +139,6 @@ class Recommend(commands.Cog):
             interaction.user.id,
             count=count,
             genre=genre,
-            names=MENTIONS,
         )
         if result.catalog_empty:
             await replies.send(interaction, content=EMPTY_CATALOG)

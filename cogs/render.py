@@ -10,6 +10,7 @@ from bot.app.sessions import QueueView, SessionSummary
 from bot.catalog import Track
 from bot.format import clip, format_duration, plural
 from bot.present.describe import genre_bars, short_genre, top_tags, verdict
+from bot.present.reasons import reason_text
 from bot.recommend.group import GroupMatch, match_text
 from bot.store.sessions import QueueEntry, Session
 
@@ -113,7 +114,8 @@ def entry_line(entry: QueueEntry, names: Mapping[int, str]) -> str:
         who = "added by a member"  # who has since asked Crate to forget them
     else:
         who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
-    reason = f" — {entry.reason}" if entry.reason else ""
+    said = reason_text(entry.reason, names)
+    reason = f" — {said}" if said else ""
     return f"**{clip(entry.title, 70)}** · {short_genre(entry.top_genre)} · {who}{reason}"
 
 

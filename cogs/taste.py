@@ -12,6 +12,7 @@ from bot.errors import CrateError
 from bot.format import clip
 from bot.genres import label
 from bot.present.describe import bar, short_genre, track_line
+from bot.present.reasons import reason_text
 from bot.recommend.group import match_text
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -62,7 +63,7 @@ def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.
         embed.add_field(
             name="For both of you",
             value="\n".join(
-                f"{i}. **{clip(p.title, 70)}** · {short_genre(p.top_genre)}\n└ {p.reason}"
+                f"{i}. **{clip(p.title, 70)}** · {short_genre(p.top_genre)}\n└ {reason_text(p.reason, MENTIONS)}"
                 for i, p in enumerate(comparison.picks, 1)
             ),
             inline=False,
@@ -77,9 +78,7 @@ async def compare_with(interaction: discord.Interaction[CrateBot], member: disco
     if member.id == interaction.user.id:
         raise ThatsYou(detail=f"member {member.id}")
     await replies.defer(interaction, ephemeral=not public)
-    comparison = await interaction.client.crate.taste.compare(
-        guild_id_of(interaction), interaction.user.id, member.id, names=MENTIONS
-    )
+    comparison = await interaction.client.crate.taste.compare(guild_id_of(interaction), interaction.user.id, member.id)
     embed = taste_embed(comparison, interaction.user.display_name, member.display_name)
     await replies.send(interaction, embed=embed, ephemeral=not public)
 

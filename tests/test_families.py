@@ -67,9 +67,8 @@ def test_every_prior_tag_is_a_tag_of_its_tagger():
 
 
 def test_packaged_model_is_plain_arrays_with_its_provenance_and_cv_figures():
-    with families.ASSETS.joinpath("family-model.npz").open("rb") as fh:
-        with np.load(fh, allow_pickle=False) as npz:
-            assert all(npz[k].dtype != object for k in npz.files)
+    with families.ASSETS.joinpath("family-model.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
     manifest = json.loads(families.ASSETS.joinpath("manifest.json").read_text("utf-8"))
     cv = manifest["cross_validation"]
     assert set(cv["per_family"]) == set(FAMILIES)

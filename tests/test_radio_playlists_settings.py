@@ -29,6 +29,7 @@ from bot.caller import Caller
 from bot.catalog import DISLIKE
 from bot.config import ConfigError, Settings
 from bot.jobs.admission import Admission, AdmissionLimits, MemberBusy
+from bot.present.reasons import reason_text
 from bot.store import open_database
 from tests import test_session as _sessions
 from tests.test_session import (
@@ -62,13 +63,13 @@ async def test_a_radio_plays_its_seed_then_drifts_from_the_last_played_and_never
     session = await service.start(GUILD, TEXT, HOST, radio_seed=seed)
     await service.join(session, ALICE)
     assert await service.radio_seed(session) == seed
-    first = await service.start_playing(session, names=NAMES)
+    first = await service.start_playing(session)
     assert first.track_id == seed and first.reason == "the radio's seed"
 
     played = [first]
     while True:
         clock.tick()
-        result = await service.next(session, HOST, names=NAMES, audible=False)  # host moves on: "played"
+        result = await service.next(session, HOST, audible=False)  # host moves on: "played"
         if result.now_playing is None:
             break
         assert len(result.filled) == 1  # one at a time: each pick follows the last played
@@ -77,7 +78,7 @@ async def test_a_radio_plays_its_seed_then_drifts_from_the_last_played_and_never
     track_ids = [e.track_id for e in played]
     assert len(track_ids) == len(set(track_ids)) == 5 * PER_GENRE  # the whole catalog, never a repeat
     for before, entry in itertools.pairwise(played):
-        assert entry.reason.startswith(f"after “{titles[before.track_id]}”"), entry.reason
+        assert reason_text(entry.reason, NAMES).startswith(f"after “{titles[before.track_id]}”"), entry.reason
     # Drifting slowly: the seed's sound first (every other ambient track), only then elsewhere.
     assert [genre_of(ids, t) for t in track_ids[:PER_GENRE]] == ["ambient"] * PER_GENRE
 
@@ -87,15 +88,17 @@ async def test_a_skipped_track_is_passed_over_and_a_disliked_one_never_comes(db,
     await rate_all(db, BOB, ids["ambient"][1:3], value=DISLIKE)
     session = await service.start(GUILD, TEXT, HOST, radio_seed=ids["ambient"][0])
     await service.join(session, BOB)
-    seed_entry = await service.start_playing(session, names=NAMES)
-    second = (await service.next(session, HOST, names=NAMES, audible=False)).now_playing
-    assert second.track_id not in ids["ambient"][1:3] and second.reason.startswith(f"after “{seed_entry.title}”")
-    skipped = await service.next(session, HOST, names=NAMES, audible=True)  # cut short in voice: skipped
+    seed_entry = await service.start_playing(session)
+    second = (await service.next(session, HOST, audible=False)).now_playing
+    assert second.track_id not in ids["ambient"][1:3] and reason_text(second.reason, NAMES).startswith(
+        f"after “{seed_entry.title}”"
+    )
+    skipped = await service.next(session, HOST, audible=True)  # cut short in voice: skipped
     assert skipped.skipped.status == "skipped"
     # The pick after a skip follows the last track actually heard, not the skipped one.
-    assert skipped.now_playing.reason.startswith(f"after “{seed_entry.title}”")
+    assert reason_text(skipped.now_playing.reason, NAMES).startswith(f"after “{seed_entry.title}”")
     vetoed = set(ids["ambient"][1:3])
-    while (result := await service.next(session, HOST, names=NAMES, audible=False)).now_playing is not None:
+    while (result := await service.next(session, HOST, audible=False)).now_playing is not None:
         assert result.now_playing.track_id not in vetoed
 
 
@@ -103,7 +106,7 @@ async def test_an_ordinary_session_is_no_radio(db, service):
     await add_clustered_tracks(db, GUILD)
     session = await service.start(GUILD, TEXT, HOST)
     assert await service.radio_seed(session) is None
-    assert len(await service.fill_queue(session, names=NAMES)) == 3
+    assert len(await service.fill_queue(session)) == 3
 
 
 async def test_a_dj_moves_on_at_once_and_ends_any_session(db, service):

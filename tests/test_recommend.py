@@ -20,6 +20,7 @@ import pytest
 from bot import store
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, Catalog, Rating, UnknownTrack
 from bot.listen.musicnn import TAGS
+from bot.present.reasons import reason_text
 from bot.recommend import rank as rank_module
 from bot.recommend.evaluate import evaluate
 from bot.recommend.labeled import LabeledCatalog, build_labeled_catalog
@@ -120,8 +121,8 @@ def test_reasons_name_the_liked_track_and_the_genre():
     )
     ratings = [like(ME, 1), like(ME, 3), like(ME, 4), like(ME, 5)]
     recs = {r.title: r for r in Recommender(catalog, ratings, now=NOW).for_user(ME, count=3)}
-    assert recs["Close One"].reason == "close to “Awakening” you liked"
-    assert recs["J4"].reason == "you like jazz"
+    assert reason_text(recs["Close One"].reason) == "close to “Awakening” you liked"
+    assert reason_text(recs["J4"].reason) == "you like jazz"
     assert recs["Close One"].top_genre == "ambient"
 
 
@@ -160,12 +161,14 @@ def test_collaborative_signal_lifts_what_people_with_your_taste_liked():
     ratings += [like(ALICE, 1), like(ALICE, 2), like(ALICE, 20)]
     ratings += [like(BOB, 2), like(BOB, 20)]
     ratings += [like(CAROL, 25), like(CAROL, 26)]  # shares nothing with me
-    recommender = Recommender(catalog, ratings, names={ALICE: "alice", BOB: "bob"}, now=NOW)
+    recommender = Recommender(catalog, ratings, now=NOW)
     recs = recommender.for_user(ME, count=5)
     assert recs[0].track_id == 20
-    assert recs[0].reason == "liked by people who share your taste (alice, bob)"
+    assert (
+        reason_text(recs[0].reason, {ALICE: "alice", BOB: "bob"}) == "liked by people who share your taste (alice, bob)"
+    )
     anonymous = Recommender(catalog, ratings, now=NOW).for_user(ME, count=1)[0]
-    assert anonymous.reason == "2 listeners with your taste liked it"
+    assert reason_text(anonymous.reason) == "2 listeners with your taste liked it"
     # Carol's likes get no lift: nobody overlapping with me liked them.
     scores = {r.track_id: r.score for r in recommender.for_user(ME, count=28)}
     assert scores[25] == pytest.approx(scores[10], abs=0.05)
@@ -211,7 +214,7 @@ def test_more_like_this_stops_when_nothing_is_close(jazz_metal):
     assert recs and all(25 <= r.track_id <= 32 for r in recs)
     everything = recommender.more_like(25, ME, count=40)
     assert {r.track_id for r in everything} <= set(range(25, 33))  # no padding with jazz or metal
-    assert all("different side" not in r.reason for r in everything)
+    assert all("different side" not in reason_text(r.reason) for r in everything)
 
 
 def test_a_filter_with_nothing_new_says_so_and_suggests_the_genre_family(jazz_metal):
@@ -228,7 +231,7 @@ def test_more_like_this(jazz_metal):
     recommender = Recommender(jazz_metal, [like(ME, 2)], now=NOW)
     recs = recommender.more_like(10, ME, count=4)
     assert all(9 <= r.track_id <= 16 for r in recs) and 10 not in ids_of(recs)
-    assert recs[0].reason == "close to “t10”"
+    assert reason_text(recs[0].reason) == "close to “t10”"
     with pytest.raises(UnknownTrack):
         recommender.more_like(999, ME)
 
@@ -237,15 +240,15 @@ def test_cold_start_with_chosen_genres_and_without(jazz_metal):
     recommender = Recommender(jazz_metal, [], now=NOW)
     metal = recommender.cold_start(ME, genres=["metal"], count=4)
     assert len(metal) == 4 and {r.top_genre for r in metal} == {"metal"}
-    assert metal[0].reason == "a metal pick to start with"
+    assert reason_text(metal[0].reason) == "a metal pick to start with"
     # No ratings anywhere, no genres chosen: a diverse spread of the catalog.
     spread = recommender.cold_start(ME, count=3)
     assert len({r.top_genre for r in spread}) == 3
-    assert "pick to explore" in spread[0].reason
+    assert "pick to explore" in reason_text(spread[0].reason)
     # Others' likes make the server's favourites the starting point.
     ratings = [like(ALICE, 30), like(BOB, 30), like(ALICE, 5), like(BOB, 5, value=DISLIKE)]
     popular = Recommender(jazz_metal, ratings, now=NOW).cold_start(ME, count=3)
-    assert popular[0].track_id == 30 and popular[0].reason == "popular in this server (2 likes)"
+    assert popular[0].track_id == 30 and reason_text(popular[0].reason) == "popular in this server (2 likes)"
     # for_user falls back to cold start for a member without likes.
     assert ids_of(Recommender(jazz_metal, ratings, now=NOW).for_user(ME, count=3)) == ids_of(popular)
 
@@ -312,7 +315,7 @@ async def test_recommend_for_through_the_store_never_crosses_guilds(db_target):
             for track_id in ids[two][:4]:
                 await store.rate(db, two, user, track_id, LIKE, now=NOW)
 
-        result = await recommend_for(cache, one, ME, count=5, names={ALICE: "alice"})
+        result = await recommend_for(cache, one, ME, count=5)
         assert not result.cold_start and not result.catalog_empty and result.catalog_size == 12
         got = ids_of(result.recommendations)
         assert len(got) == 5 and set(got) <= set(ids[one]) - set(ids[one][:2])

@@ -25,6 +25,7 @@ from bot.app.sessions import (
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.listen.musicnn import TAGS
+from bot.present.reasons import reason_text
 from bot.store import Database, open_database
 from bot.store import sessions as store_sessions
 from tests.databases import INTEGRITY_ERRORS
@@ -144,11 +145,11 @@ async def test_three_members_join_add_rate_and_the_queue_explains_itself(db, ser
     added = await service.add_track(session, ids["classical"][0], ALICE)
     assert added.added_by == ALICE and added.for_user_ids == (ALICE,) and added.position == 1
     clock.tick()
-    first = await service.start_playing(session, names=NAMES)
+    first = await service.start_playing(session)
     assert first.id == added.id and first.status == "playing"
     assert await service.start_playing(session) == first  # already playing: nothing moves
 
-    filled = await service.fill_queue(session, count=3, names=NAMES)
+    filled = await service.fill_queue(session, count=3)
     assert len(filled) == 3 and all(e.added_by is None and e.reason for e in filled)
     view = await service.queue_view(session)
     assert view.now_playing.id == first.id and [e.id for e in view.upcoming] == [e.id for e in filled]
@@ -159,7 +160,7 @@ async def test_three_members_join_add_rate_and_the_queue_explains_itself(db, ser
     assert sorted(u for s in served for u in s) == [HOST, ALICE, BOB], served
     for entry in filled:
         (user,) = entry.for_user_ids
-        assert entry.reason.startswith(f"for {NAMES[user]}"), entry.reason
+        assert reason_text(entry.reason, NAMES).startswith(f"for {NAMES[user]}"), entry.reason
 
     with pytest.raises(UnknownTrack):
         await service.add_track(session, 999_999, ALICE)
@@ -174,7 +175,7 @@ async def test_forgetting_a_member_does_not_turn_their_entries_into_crates_picks
     await rate_all(db, HOST, ids["jazz"][:3])
     added = await service.add_track(session, ids["ambient"][0], ALICE)
     assert not added.picked_by_crate
-    (pick,) = await service.fill_queue(session, count=1, names=NAMES)
+    (pick,) = await service.fill_queue(session, count=1)
     assert pick.picked_by_crate and pick.added_by is None
 
     await store.forget_member(db, GUILD, ALICE)
@@ -191,14 +192,14 @@ async def test_crates_picks_queued_before_a_member_joins_are_picked_again_for_ev
     await rate_all(db, HOST, ids["jazz"][:3])
     await rate_all(db, ALICE, ids["metal"][:3])
     session = await service.start(GUILD, TEXT, HOST)
-    for_host_alone = await service.fill_queue(session, count=3, names=NAMES)
+    for_host_alone = await service.fill_queue(session, count=3)
     assert [e.for_user_ids for e in for_host_alone] == [(HOST,)] * 3
     own = await service.add_track(session, ids["ambient"][0], HOST)
 
     assert await service.join(session, ALICE)
     upcoming = (await service.queue_view(session)).upcoming
     assert [e.id for e in upcoming] == [own.id]  # the member's own track stays, Crate's picks go
-    refilled = await service.fill_queue(session, count=2, names=NAMES)
+    refilled = await service.fill_queue(session, count=2)
     assert sorted(u for e in refilled for u in e.for_user_ids) == [HOST, ALICE]
 
     assert not await service.join(session, ALICE)  # already present: nothing is dropped
@@ -228,7 +229,7 @@ async def test_fill_never_queues_a_track_a_present_member_disliked(db, service):
         }
         queued = []
         for _ in range(3):
-            queued += await service.fill_queue(session, count=3, names=NAMES)
+            queued += await service.fill_queue(session, count=3)
         assert queued and not {e.track_id for e in queued} & vetoed, seed
         assert len({e.track_id for e in queued}) == len(queued)
 
@@ -561,11 +562,11 @@ async def test_a_session_on_real_analyses(db, service, real_analyses):
     session = await service.start(GUILD, TEXT, ALICE)
     await service.join(session, BOB)
     await service.join(session, CAROL)
-    picks = await service.fill_queue(session, count=4, names=NAMES)
+    picks = await service.fill_queue(session, count=4)
     assert picks
     vetoed = {loud[0], calm[0]}  # alice's and carol's dislikes
     assert not {e.track_id for e in picks} & vetoed
     assert all(e.reason for e in picks)
     await service.leave(session, CAROL)  # carol's veto of calm[0] lifts; alice's of loud[0] stays
-    more = await service.fill_queue(session, count=2, names=NAMES)
+    more = await service.fill_queue(session, count=2)
     assert loud[0] not in {e.track_id for e in more}

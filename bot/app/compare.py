@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.catalog import LIKE, Track
@@ -70,7 +69,6 @@ async def compare_taste(
     user_id: int,
     other_id: int,
     *,
-    names: Mapping[int, str] | None = None,
     now: float | None = None,
 ) -> TasteComparison:
     """How ``user_id``'s taste matches ``other_id``'s in this server (module docstring)."""
@@ -81,13 +79,11 @@ async def compare_taste(
     theirs_rated = await ratings_of(db, guild_id, other_id)
 
     def work() -> tuple[float | None, tuple, tuple, list[GroupPick]]:
-        recommender = GroupRecommender(catalog, ratings, names=names, now=now)
+        recommender = GroupRecommender(catalog, ratings, now=now)
         mine, theirs = recommender.profile(user_id), recommender.profile(other_id)
         shared, different = family_evidence(mine, theirs)
         rated = {r.track_id for r in (*mine_rated, *theirs_rated)}
-        picks = pick_for_group(
-            catalog, ratings, [user_id, other_id], exclude_track_ids=rated, count=PICKS, names=names, now=now
-        )
+        picks = pick_for_group(catalog, ratings, [user_id, other_id], exclude_track_ids=rated, count=PICKS, now=now)
         return taste_match(mine, theirs, catalog), shared, different, picks
 
     match, shared, different, picks = await asyncio.to_thread(work)

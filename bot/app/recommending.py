@@ -4,7 +4,7 @@ radio preview. The first pick becomes the member's "last track" (what /like rate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from bot import store
 from bot.catalog import UnknownTrack
@@ -29,22 +29,19 @@ class Recommendations:
         *,
         count: int = 5,
         genre: str | None = None,
-        names: Mapping[int, str] | None = None,
     ) -> RecommendationResult:
         """Picks from this server's catalog for one member; the first becomes their 'last track'."""
-        result = await recommend_for(self.catalogs, guild_id, user_id, count=count, genre=genre, names=names)
+        result = await recommend_for(self.catalogs, guild_id, user_id, count=count, genre=genre)
         await self._remember_first(guild_id, user_id, result.recommendations)
         return result
 
-    async def more_like(
-        self, guild_id: int, user_id: int, track_id: int, *, count: int = 5, names: Mapping[int, str] | None = None
-    ) -> list[Recommendation]:
-        picks = await more_like_for(self.catalogs, guild_id, user_id, track_id, count=count, names=names)
+    async def more_like(self, guild_id: int, user_id: int, track_id: int, *, count: int = 5) -> list[Recommendation]:
+        picks = await more_like_for(self.catalogs, guild_id, user_id, track_id, count=count)
         await self._remember_first(guild_id, user_id, picks)
         return picks
 
     async def radio_preview(
-        self, guild_id: int, user_id: int, seed_track_id: int, *, count: int = 5, names: Mapping[int, str] | None = None
+        self, guild_id: int, user_id: int, seed_track_id: int, *, count: int = 5
     ) -> list[GroupPick]:
         """What a radio from ``seed_track_id`` would play for this member, pick by pick (each
         following the one before it), without opening a session: the console's /radio."""
@@ -52,7 +49,7 @@ class Recommendations:
             raise UnknownTrack(detail=f"guild {guild_id} track {seed_track_id}")
         catalog, ratings = await self.catalogs.catalog_and_ratings(guild_id)
         return await asyncio.to_thread(
-            pick_radio, catalog, ratings, [user_id], seed_track_id=seed_track_id, count=count, names=names
+            pick_radio, catalog, ratings, [user_id], seed_track_id=seed_track_id, count=count
         )
 
     async def starter_picks(
@@ -62,10 +59,9 @@ class Recommendations:
         genres: Sequence[str],
         *,
         count: int = 5,
-        names: Mapping[int, str] | None = None,
     ) -> list[Recommendation]:
         """Cold start: picks from genres a new member chose (or the server's favourites)."""
-        recommender = await self.catalogs.recommender(guild_id, user_id, names=names)
+        recommender = await self.catalogs.recommender(guild_id, user_id)
         picks = await asyncio.to_thread(recommender.cold_start, user_id, genres=genres, count=count)
         await self._remember_first(guild_id, user_id, picks)
         return picks

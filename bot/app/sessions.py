@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.catalog import DISLIKE, LIKE, UnknownTrack
@@ -314,20 +314,25 @@ class SessionService:
     async def set_now_playing_message(self, session: Session, message_id: int | None) -> None:
         await store.set_now_playing_message(self.db, session.guild_id, session.id, message_id)
 
-    async def fill_queue(
-        self, session: Session, *, count: int = FILL_COUNT, names: Mapping[int, str] | None = None
-    ) -> list[QueueEntry]:
+    async def fill_queue(self, session: Session, *, count: int = FILL_COUNT) -> list[QueueEntry]:
         """Queue ``count`` of Crate's picks for the members present (see bot.recommend.group)."""
         async with self._lock(session):
             session = await self._fresh(session)
-            return await self._fill(session, count, names)
+            return await self._fill(session, count)
 
     async def _fill(
-        self, session: Session, count: int, names: Mapping[int, str] | None, *, passed_over: int | None = None
+        self,
+        session: Session,
+        count: int,
+        *,
+        passed_over: int | None = None,
+        present: Sequence[int] | None = None,
     ) -> list[QueueEntry]:
-        """Queue Crate's picks; ``passed_over`` is an entry being skipped (a radio does not follow it)."""
+        """Queue Crate's picks for ``present`` (default: read); ``passed_over`` is an entry being
+        skipped (a radio does not follow it)."""
         g, s = session.guild_id, session.id
-        present = await store.present_members(self.db, g, s)
+        if present is None:
+            present = await store.present_members(self.db, g, s)
         catalog, ratings = await self.catalogs.catalog_and_ratings(g)
         entries = await store.queue_of(self.db, g, s)
         exclude = {e.track_id for e in entries}
@@ -340,7 +345,7 @@ class SessionService:
             def radio() -> list[GroupPick]:
                 return pick_radio(
                     catalog, ratings, present, seed_track_id=seed, previous_track_id=previous,
-                    exclude_track_ids=exclude, count=RADIO_FILL_COUNT, names=names, now=now,
+                    exclude_track_ids=exclude, count=RADIO_FILL_COUNT, now=now,
                 )  # fmt: skip
 
             return await self._enqueue_picks(session, await asyncio.to_thread(radio), now)
@@ -349,7 +354,7 @@ class SessionService:
         def pick(excluded: set[int]):
             return pick_for_group(
                 catalog, ratings, present, exclude_track_ids=excluded, since_served=since,
-                count=count, names=names, now=now,
+                count=count, now=now,
             )  # fmt: skip
 
         picks = await asyncio.to_thread(pick, exclude)
@@ -362,57 +367,47 @@ class SessionService:
         return await self._enqueue_picks(session, picks, now)
 
     async def _enqueue_picks(self, session: Session, picks: Sequence[GroupPick], now: float) -> list[QueueEntry]:
-        return [
-            await store.enqueue(
-                self.db,
-                session.guild_id,
-                session.id,
-                p.track_id,
-                added_by=None,
-                reason=p.reason,
-                for_user_ids=p.for_user_ids,
-                now=now,
-            )
-            for p in picks
-        ]
+        queued = [store.Queued(p.track_id, p.reason, p.for_user_ids) for p in picks]
+        return await store.enqueue_many(self.db, session.guild_id, session.id, queued, added_by=None, now=now)
 
-    async def start_playing(self, session: Session, *, names: Mapping[int, str] | None = None) -> QueueEntry | None:
+    async def start_playing(self, session: Session) -> QueueEntry | None:
         """If nothing plays, start the next queued entry (filling the queue if empty); returns what plays."""
         async with self._lock(session):
             session = await self._fresh(session)
             current = await store.current_entry(self.db, session.guild_id, session.id)
             if current is not None:
                 return current
-            _, playing, _ = await self._advance(session, "played", None, names)
+            _, playing, _ = await self._advance(session, "played", None)
             return playing
 
     async def _advance(
-        self, session: Session, outcome: str, expected: int | None, names: Mapping[int, str] | None
-    ) -> tuple[QueueEntry | None, QueueEntry | None, tuple[QueueEntry, ...] | None]:
-        """Move on (caller holds the session lock), filling the queue first if it is empty.
+        self,
+        session: Session,
+        outcome: str,
+        expected: QueueEntry | None,
+        *,
+        present: Sequence[int] | None = None,
+    ) -> tuple[QueueEntry | None, QueueEntry | None, tuple[QueueEntry, ...]]:
+        """Move on from ``expected``, the entry playing (None: nothing plays yet), filling the queue
+        first if it is empty; the caller holds the session lock and read ``expected`` under it.
 
-        Returns (finished, now playing, entries Crate queued); all None when ``expected`` is
-        given and is not the entry playing.
+        Returns (finished, now playing, entries Crate queued).
         """
         g, s = session.guild_id, session.id
-        if expected is not None:
-            current = await store.current_entry(self.db, g, s)
-            if current is None or current.id != expected:
-                return None, None, None
         filled: list[QueueEntry] = []
-        if not await store.upcoming(self.db, g, s):
-            passed_over = expected if outcome == "skipped" else None
-            filled = await self._fill(session, FILL_COUNT, names, passed_over=passed_over)
+        if not await store.has_upcoming(self.db, g, s):
+            passed_over = expected.id if expected is not None and outcome == "skipped" else None
+            filled = await self._fill(session, FILL_COUNT, passed_over=passed_over, present=present)
         moved = await store.advance(
             self.db,
             g,
             s,
             outcome=outcome,  # type: ignore[arg-type]
-            expected_entry_id=expected,
+            expected_entry_id=None if expected is None else expected.id,
             now=self.clock(),
         )
         if moved is None:  # pragma: no cover - the lock makes this impossible
-            return None, None, None
+            return None, None, tuple(filled)
         finished, playing = moved
         return finished, playing, tuple(filled)
 
@@ -421,7 +416,6 @@ class SessionService:
         session: Session,
         by_user: int,
         *,
-        names: Mapping[int, str] | None = None,
         audible: bool = True,
         dj: bool = False,
     ) -> NextResult:
@@ -441,20 +435,20 @@ class SessionService:
             current = await store.current_entry(self.db, g, s)
             if current is None:
                 # Nothing playing yet: anyone present may get the music going.
-                _, playing, filled = await self._advance(session, "played", None, names)
-                return NextResult(True, 0, needed, None, playing, is_host, filled or ())
-            if not is_host and not await store.add_skip_vote(self.db, g, s, current.id, by_user, now=self.clock()):
-                raise AlreadyVoted(detail=f"user {by_user} entry {current.id}")
-            votes = await store.count_skip_votes(self.db, g, s, current.id)
-            if not is_host and votes < needed:
-                return NextResult(False, votes, needed)
+                _, playing, filled = await self._advance(session, "played", None, present=present)
+                return NextResult(True, 0, needed, None, playing, is_host, filled)
+            votes = 0  # the host (or a DJ) moves on without counting votes
+            if not is_host:
+                if not await store.add_skip_vote(self.db, g, s, current.id, by_user, now=self.clock()):
+                    raise AlreadyVoted(detail=f"user {by_user} entry {current.id}")
+                votes = await store.count_skip_votes(self.db, g, s, current.id)
+                if votes < needed:
+                    return NextResult(False, votes, needed)
             status = "skipped" if audible or not is_host else "played"
-            skipped, playing, filled = await self._advance(session, status, current.id, names)
-            return NextResult(True, votes, needed, skipped, playing, is_host, filled or ())
+            skipped, playing, filled = await self._advance(session, status, current, present=present)
+            return NextResult(True, votes, needed, skipped, playing, is_host, filled)
 
-    async def track_finished(
-        self, session: Session, entry_id: int, *, names: Mapping[int, str] | None = None, unplayable: bool = False
-    ) -> QueueEntry | None:
+    async def track_finished(self, session: Session, entry_id: int, *, unplayable: bool = False) -> QueueEntry | None:
         """The player finished ``entry_id``: mark it played (``skipped`` when it could not be
         fetched or played at all) and start the next (filling if needed).
 
@@ -463,10 +457,10 @@ class SessionService:
         """
         async with self._lock(session):
             session = await self._fresh(session)
-            outcome = "skipped" if unplayable else "played"
-            _, playing, filled = await self._advance(session, outcome, entry_id, names)
-            if filled is None:
-                return await store.current_entry(self.db, session.guild_id, session.id)
+            current = await store.current_entry(self.db, session.guild_id, session.id)
+            if current is None or current.id != entry_id:  # a skip got there first
+                return current
+            _, playing, _ = await self._advance(session, "skipped" if unplayable else "played", current)
             return playing
 
     # -- ending, taste match, restore -------------------------------------------------------------

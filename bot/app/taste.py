@@ -3,7 +3,6 @@ shown to others only where the server lets profiles be public."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot import store
@@ -93,9 +92,7 @@ class Taste:
         if viewer_id != owner_id and not (await self.server_settings.get(guild_id)).profiles_public:
             raise TastePrivate(detail=f"guild {guild_id}: {viewer_id} asked for {owner_id}")
 
-    async def compare(
-        self, guild_id: int, user_id: int, other_id: int, *, names: Mapping[int, str] | None = None
-    ) -> TasteComparison:
+    async def compare(self, guild_id: int, user_id: int, other_id: int) -> TasteComparison:
         """``/taste member:``: the taste match of two members, with its evidence (bot.app.compare)."""
         await self._check_taste_visible(guild_id, user_id, other_id)
-        return await compare_taste(self.catalogs, guild_id, user_id, other_id, names=names)
+        return await compare_taste(self.catalogs, guild_id, user_id, other_id)

@@ -23,7 +23,7 @@ from pathlib import Path
 from bot.errors import CrateError
 from bot.store import connect_database, open_database
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 TOP_GENRES_SHOWN = 3
 TOP_TAGS_SHOWN = 5
 

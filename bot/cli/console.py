@@ -11,7 +11,7 @@ import asyncio
 import shlex
 import sys
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from bot.app.community import PERIOD_WORDS
@@ -24,6 +24,7 @@ from bot.errors import CrateError
 from bot.format import format_duration, plural
 from bot.genres import UNSURE, display_name
 from bot.present.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
+from bot.present.reasons import reason_text
 from bot.recommend.group import match_text
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.
@@ -162,9 +163,7 @@ class Console:
             count, arguments = max(1, min(10, int(arguments[0]))), arguments[1:]
         if arguments:
             genre = " ".join(arguments)
-        result = await self.crate.recommendations.recommend(
-            CONSOLE_GUILD, self.user_id, count=count, genre=genre, names=self.names
-        )
+        result = await self.crate.recommendations.recommend(CONSOLE_GUILD, self.user_id, count=count, genre=genre)
         if result.catalog_empty:
             self.write(
                 "The catalog is empty: share music with /genre PATH-OR-URL, or index a folder with `crate index DIR --guild 1`."
@@ -172,7 +171,7 @@ class Console:
             return
         if result.cold_start:
             self.write(f"{self.user} hasn't liked anything yet, so here is a start (rate these to teach me):")
-        self.write(picks_text(result.recommendations))
+        self.write(picks_text(result.recommendations, self.names))
 
     async def _more(self, arguments, confirm) -> None:
         track_id = await self._resolve(arguments)
@@ -180,9 +179,7 @@ class Console:
             self.write("Usage: /more TRACK")
             return
         self.write(
-            picks_text(
-                await self.crate.recommendations.more_like(CONSOLE_GUILD, self.user_id, track_id, names=self.names)
-            )
+            picks_text(await self.crate.recommendations.more_like(CONSOLE_GUILD, self.user_id, track_id), self.names)
         )
 
     async def _correct(self, arguments, confirm) -> None:
@@ -216,7 +213,7 @@ class Console:
         other = " ".join(arguments)
         other_id = user_id_of(other)
         self.names.setdefault(other_id, other)
-        comparison = await self.crate.taste.compare(CONSOLE_GUILD, self.user_id, other_id, names=self.names)
+        comparison = await self.crate.taste.compare(CONSOLE_GUILD, self.user_id, other_id)
         self.write(f"{self.user} & {other}: taste match {match_text(comparison.match)}")
         for track in comparison.both_liked:
             self.write(f"  both liked: {track_line(track, markdown=False)}")
@@ -225,7 +222,9 @@ class Console:
         for row in comparison.different:
             self.write(f"  you differ on {row.family} ({row.mine:.0%} / {row.theirs:.0%})")
         for pick in comparison.picks:
-            self.write(f"  for both: #{pick.track_id} {pick.title} [{pick.top_genre}] — {pick.reason}")
+            self.write(
+                f"  for both: #{pick.track_id} {pick.title} [{pick.top_genre}] — {reason_text(pick.reason, self.names)}"
+            )
 
     async def _charts(self, arguments, confirm) -> None:
         period = arguments[0].lower() if arguments else "all"
@@ -270,10 +269,8 @@ class Console:
         if seed is None:
             self.write("Usage: /radio TRACK [COUNT]")
             return
-        picks = await self.crate.recommendations.radio_preview(
-            CONSOLE_GUILD, self.user_id, seed, count=count, names=self.names
-        )
-        self.write(picks_text(picks))
+        picks = await self.crate.recommendations.radio_preview(CONSOLE_GUILD, self.user_id, seed, count=count)
+        self.write(picks_text(picks, self.names))
 
     async def _playlist(self, arguments, confirm) -> None:
         usage = "Usage: /playlist create|add|remove|show|delete|export NAME [TRACK]"
@@ -356,11 +353,12 @@ class Console:
         )
 
 
-def picks_text(picks) -> str:
+def picks_text(picks, names: Mapping[int, str]) -> str:
     if not picks:
         return "Nothing new to suggest: share more music with /genre."
     return "\n".join(
-        f"{i}. #{p.track_id} {p.title} [{short_genre(p.top_genre)}] — {p.reason}" for i, p in enumerate(picks, 1)
+        f"{i}. #{p.track_id} {p.title} [{short_genre(p.top_genre)}] — {reason_text(p.reason, names)}"
+        for i, p in enumerate(picks, 1)
     )
 
 

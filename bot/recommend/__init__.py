@@ -19,9 +19,9 @@ from bot.recommend.service import RecommendationResult, more_like_for, recommend
 
 __all__ = [
     "HALF_LIFE_DAYS",
+    "RecommendError",
     "Recommendation",
     "RecommendationResult",
-    "RecommendError",
     "Recommender",
     "TasteProfile",
     "UnknownFilter",

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.catalog import DISLIKE, LIKE, Catalog
+from bot.reasons import Reason, ReasonKind
 from bot.recommend.profile import TasteProfile
 from bot.recommend.rank import (
     REASON_MIN_COSINE,
@@ -92,7 +93,7 @@ class GroupPick:
     track_id: int
     title: str
     score: float
-    reason: str
+    reason: Reason
     #: The present members this pick suits (satisfaction >= SERVED_MIN); may be empty.
     for_user_ids: tuple[int, ...]
     top_genre: str = ""
@@ -130,16 +131,6 @@ class GroupRecommender(Recommender):
         return {int(u) for u in self._users[mask]} & set(user_ids)
 
 
-def _name(names: Mapping[int, str] | None, user_id: int) -> str:
-    return (names or {}).get(user_id) or "a listener"  # never a raw id
-
-
-def _join(words: Sequence[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} and {words[-1]}"
-
-
 def pick_for_group(
     catalog: Catalog,
     ratings,
@@ -148,17 +139,16 @@ def pick_for_group(
     exclude_track_ids: Iterable[int] = (),
     since_served: Mapping[int, int] | None = None,
     count: int = 3,
-    names: Mapping[int, str] | None = None,
     now: float | None = None,
 ) -> list[GroupPick]:
     """Up to ``count`` tracks for the members present, best first (strategy: module docstring).
 
     ``ratings`` are the guild's ratings (as for :class:`Recommender`); ``since_served`` maps a
     member to how many queue entries came after the latest one that was for them (absent: never
-    served); ``names`` are used in reasons.
+    served).
     """
     present = list(dict.fromkeys(int(u) for u in present_user_ids))
-    recommender = GroupRecommender(catalog, ratings, names=names, now=now)
+    recommender = GroupRecommender(catalog, ratings, now=now)
     n = len(catalog)
     if count <= 0 or n == 0:
         return []
@@ -211,7 +201,7 @@ def pick_for_group(
                 track_id=int(catalog.ids[row]),
                 title=catalog.titles[row],
                 score=round(float(score[i]), 4),
-                reason=_reason(recommender, row, served, tasteful, profiles, names),
+                reason=_reason(recommender, row, served, tasteful, profiles),
                 for_user_ids=served,
                 top_genre=catalog.top_genres[row] or "",
                 satisfaction={u: round(float(satisfaction[k, i]), 4) for k, u in enumerate(tasteful)},
@@ -256,34 +246,37 @@ def _reason(
     served: tuple[int, ...],
     tasteful: list[int],
     profiles: Mapping[int, TasteProfile],
-    names: Mapping[int, str] | None,
-) -> str:
+) -> Reason:
     top = recommender.catalog.top_genres[row] or ""
     genre = recommender.sure_genre(row)  # named only when Crate is confident of the track's genre
     everyone = len(tasteful) >= 2 and set(served) == set(tasteful)
     if not served:
-        return f"something new for the group: {genre or 'a fresh sound'} nobody here turned down"
+        return Reason(ReasonKind.GROUP_NEW, genre=genre)
     likers = recommender.likers(row, served)
     into_genre = bool(genre) and all(
         profiles[u].genre_affinity.get(top, 0.0) > 0 and top not in profiles[u].unsure_genres for u in served
     )
     if everyone:
         if likers == set(served):
-            return "everyone here liked it"
+            return Reason(ReasonKind.EVERYONE_LIKED)
         if into_genre:
-            return f"everyone's into {genre}"
-    who = "everyone" if everyone else _join([_name(names, u) for u in served])
+            return Reason(ReasonKind.EVERYONE_INTO, genre=genre)
     if likers == set(served):
-        return f"for {who}, who liked it"
+        return Reason(ReasonKind.FOR_LIKED, member_ids=served, everyone=everyone)
     nearest = _nearest_like(recommender, row, served, profiles)
     if nearest is not None:
         liked_row, liked_by = nearest
-        title = recommender.catalog.titles[liked_row]
-        by = "they" if liked_by >= set(served) else _join([_name(names, u) for u in sorted(liked_by)])
-        return f"for {who}: close to “{title}” {by} liked"
+        return Reason(
+            ReasonKind.FOR_CLOSE_TO_LIKED,
+            track_id=int(recommender.catalog.ids[liked_row]),
+            track_title=recommender.catalog.titles[liked_row],
+            member_ids=served,
+            liked_by=tuple(sorted(liked_by)),
+            everyone=everyone,
+        )
     if into_genre:
-        return f"for {who}: they're into {genre}"
-    return f"for {who}"
+        return Reason(ReasonKind.FOR_INTO, genre=genre, member_ids=served, everyone=everyone)
+    return Reason(ReasonKind.FOR, member_ids=served, everyone=everyone)
 
 
 def _nearest_like(

@@ -20,11 +20,12 @@ Every pick's reason names the track it follows ("after “Nebula”"), and whom 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from bot.catalog import DISLIKE, Catalog, UnknownTrack
+from bot.reasons import Reason, ReasonKind
 from bot.recommend.group import (
     MISERY_FLOOR,
     SATISFACTION_SCALE_MIN,
@@ -32,8 +33,6 @@ from bot.recommend.group import (
     W_MISERY,
     GroupPick,
     GroupRecommender,
-    _join,
-    _name,
 )
 
 #: Rule 1: the anchor's share of the track it follows and of the seed.
@@ -52,12 +51,11 @@ def pick_radio(
     previous_track_id: int | None = None,
     exclude_track_ids: Iterable[int] = (),
     count: int = 1,
-    names: Mapping[int, str] | None = None,
     now: float | None = None,
 ) -> list[GroupPick]:
     """Up to ``count`` tracks, each following the one before it (the first follows
     ``previous_track_id``, default the seed). Raises :class:`UnknownTrack` for an unknown seed."""
-    recommender = GroupRecommender(catalog, ratings, names=names, now=now)
+    recommender = GroupRecommender(catalog, ratings, now=now)
     seed = catalog.index_of(int(seed_track_id))
     if seed is None:
         raise UnknownTrack(detail=f"guild {catalog.guild_id} has no radio seed {seed_track_id}")
@@ -95,10 +93,13 @@ def pick_radio(
         taken[i] = True
         row = int(candidates[i])
         served = tuple(u for k, u in enumerate(tasteful) if satisfaction[k, i] >= SERVED_MIN)
-        reason = f"after “{catalog.titles[previous]}”"
-        if served:
-            everyone = len(tasteful) >= 2 and set(served) == set(tasteful)
-            reason += ", for everyone" if everyone else f", for {_join([_name(names, u) for u in served])}"
+        reason = Reason(
+            ReasonKind.AFTER,
+            track_id=int(catalog.ids[previous]),
+            track_title=catalog.titles[previous],
+            member_ids=served,
+            everyone=bool(served) and len(tasteful) >= 2 and set(served) == set(tasteful),
+        )
         picks.append(
             GroupPick(
                 track_id=int(catalog.ids[row]),

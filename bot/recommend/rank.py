@@ -44,6 +44,7 @@ from bot.analysis import TAGS
 from bot.catalog import LIKE, Catalog, Rating, UnknownTrack
 from bot.errors import CrateError
 from bot.genres import family_of, key, label
+from bot.reasons import Reason, ReasonKind
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
 
 # -- weights (tuned on gtzan-mini with `crate evaluate-recs`, see bot/recommend/evaluate.py) --
@@ -118,7 +119,7 @@ class Recommendation:
     track_id: int
     title: str
     score: float
-    reason: str
+    reason: Reason
     top_genre: str
 
 
@@ -285,13 +286,11 @@ class Recommender:
         catalog: Catalog,
         ratings: Sequence[Rating] | RatingArrays,
         shares: Mapping[int, set[int]] | None = None,
-        names: Mapping[int, str] | None = None,
         now: float | None = None,
     ):
         self.catalog = catalog
         self.features = features_of(catalog)
         self.shares = shares or {}
-        self.names = names or {}
         self.now = time.time() if now is None else float(now)
         if isinstance(ratings, RatingArrays):
             if ratings.catalog is not catalog:
@@ -384,9 +383,9 @@ class Recommender:
             row = candidates[i]
             genre = self.sure_genre(row)
             if similarity[i] >= REASON_MIN_COSINE or not genre:
-                reason = f"close to “{seed_title}”"
+                reason = Reason(ReasonKind.CLOSE_TO, track_id=track_id, track_title=seed_title)
             else:
-                reason = f"more {genre}, like “{seed_title}”"
+                reason = Reason(ReasonKind.MORE_OF_GENRE, genre=genre, track_id=track_id, track_title=seed_title)
             out.append(self._recommendation(row, float(score[i]), reason))
         return out
 
@@ -424,13 +423,12 @@ class Recommender:
             row = candidates[i]
             net = int(self._likes[row] - self._dislikes[row])
             if net > 0 and self._likes[row] >= 1:
-                n_likes = int(self._likes[row])
-                reason = f"popular in this server ({n_likes} like{'s' if n_likes != 1 else ''})"
+                reason = Reason(ReasonKind.POPULAR, count=int(self._likes[row]))
             elif filters:
                 label = next((c.label for c in filters if c.mask[row]), filters[0].label)
-                reason = f"a {label} pick to start with"
+                reason = Reason(ReasonKind.STARTER, genre=label)
             else:
-                reason = f"a {self.sure_genre(row) or 'fresh'} pick to explore what this server shares"
+                reason = Reason(ReasonKind.EXPLORE, genre=self.sure_genre(row))
             out.append(self._recommendation(row, float(score[i]), reason))
         return out
 
@@ -558,10 +556,7 @@ class Recommender:
         """Indices into ``candidates``: greedy maximal marginal relevance over a shortlist."""
         m = len(candidates)
         size = min(m, max(SHORTLIST_MIN, SHORTLIST_FACTOR * count))
-        if size < m:
-            shortlist = np.argpartition(-score, size - 1)[:size]
-        else:
-            shortlist = np.arange(m)
+        shortlist = np.argpartition(-score, size - 1)[:size] if size < m else np.arange(m)
         shortlist = shortlist[np.argsort(-score[shortlist], kind="stable")]
         unit = self.features.unit[candidates[shortlist]]
         raw = np.asarray(self.catalog.embeddings[candidates[shortlist]], dtype=np.float32)
@@ -590,7 +585,7 @@ class Recommender:
         top = self._genre(row)
         return label(top) if top and self.features.confident[row] else ""
 
-    def _recommendation(self, row: int, score: float, reason: str) -> Recommendation:
+    def _recommendation(self, row: int, score: float, reason: Reason) -> Recommendation:
         return Recommendation(
             track_id=int(self.catalog.ids[row]),
             title=self.catalog.titles[row],
@@ -602,38 +597,45 @@ class Recommender:
     def _explain(
         self, row: int, parts: dict[str, np.ndarray], i: int, profile: TasteProfile, chosen: _Filter | None
     ) -> Recommendation:
-        options: list[tuple[float, str]] = []
+        options: list[tuple[float, Reason]] = []
         weighted = parts["liked_sims"][:, row]
         nearest = int(np.argmax(weighted))
         if weighted[nearest] / parts["root"][nearest] >= REASON_MIN_COSINE:
-            liked = self.catalog.titles[int(profile.liked_rows[nearest])]
-            options.append((float(parts["content"][i]), f"close to “{liked}” you liked"))
+            liked_row = int(profile.liked_rows[nearest])
+            close = Reason(
+                ReasonKind.CLOSE_TO_LIKED,
+                track_id=int(self.catalog.ids[liked_row]),
+                track_title=self.catalog.titles[liked_row],
+            )
+            options.append((float(parts["content"][i]), close))
         genre = self.sure_genre(row)
         if parts["genre"][i] > 0:
             top = self._genre(row)
             sure = profile.genre_affinity.get(top, 0.0) > 0 and top not in profile.unsure_genres
             liked = genre if genre and sure else ""  # sure of the track's genre and of the member's taste
-            options.append((float(parts["genre"][i]), f"you like {liked}" if liked else "in genres you like"))
+            options.append(
+                (
+                    float(parts["genre"][i]),
+                    Reason(ReasonKind.LIKED_GENRE, genre=liked) if liked else Reason(ReasonKind.LIKED_GENRES),
+                )
+            )
         if parts["collab"][i] > 0:
             options.append((float(parts["collab"][i]), self._collab_reason(row, profile.user_id, parts["neighbours"])))
         if options:
             reason = max(options, key=lambda option: option[0])[1]
         elif chosen is not None:
-            reason = f"a {chosen.label} track you haven't heard here"
+            reason = Reason(ReasonKind.FILTER_NEW, genre=chosen.label)
         else:
-            reason = f"something different: {genre or 'a new sound'} to widen your mix"
+            reason = Reason(ReasonKind.DIFFERENT, genre=genre)
         return self._recommendation(row, float(parts["score"][i]), reason)
 
-    def _collab_reason(self, row: int, user_id: int, similarity: np.ndarray) -> str:
+    def _collab_reason(self, row: int, user_id: int, similarity: np.ndarray) -> Reason:
         mask = (self._rows == row) & (self._values == LIKE) & (self._users != user_id)
         codes = self._user_codes[mask]
         codes = codes[similarity[codes] > 0]
         codes = codes[np.argsort(-similarity[codes], kind="stable")]
-        named = [self.names[int(self._user_ids[c])] for c in codes if int(self._user_ids[c]) in self.names]
-        if named:
-            return f"liked by people who share your taste ({', '.join(named[:3])})"
-        k = len(codes)
-        return f"{k} listener{'s' if k != 1 else ''} with your taste liked it"
+        likers = tuple(int(self._user_ids[c]) for c in codes)
+        return Reason(ReasonKind.SIMILAR_TASTE, member_ids=likers, count=len(likers))
 
 
 def genre_term(f: CatalogFeatures, profile: TasteProfile, rows: np.ndarray) -> np.ndarray:
@@ -646,9 +648,9 @@ def genre_term(f: CatalogFeatures, profile: TasteProfile, rows: np.ndarray) -> n
 
 __all__ = [
     "CatalogFeatures",
-    "Recommendation",
-    "RecommendError",
     "RatingArrays",
+    "RecommendError",
+    "Recommendation",
     "Recommender",
     "UnknownFilter",
     "features_of",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,13 +95,11 @@ class CatalogCache:
     def clear(self) -> None:
         self._cached.clear()
 
-    async def recommender(
-        self, guild_id: int, user_id: int, *, names: Mapping[int, str] | None = None, now: float | None = None
-    ) -> Recommender:
+    async def recommender(self, guild_id: int, user_id: int, *, now: float | None = None) -> Recommender:
         catalog, guild_ratings = await self.catalog_and_ratings(guild_id)
         mine = await store_shares.shares_of(self.db, guild_id, user_id)
         shares = {user_id: {share.track_id for share in mine}}
-        return Recommender(catalog, guild_ratings, shares=shares, names=names, now=now)
+        return Recommender(catalog, guild_ratings, shares=shares, now=now)
 
 
 def _rating_arrays(catalog: Catalog, rows: list[tuple]) -> RatingArrays:
@@ -131,14 +128,13 @@ async def recommend_for(
     *,
     count: int = 5,
     genre: str | None = None,
-    names: Mapping[int, str] | None = None,
     now: float | None = None,
 ) -> RecommendationResult:
     """Recommendations for one member of one guild, from that guild's data only.
 
     Raises :class:`~bot.recommend.rank.UnknownFilter` for a genre/tag the catalog can't match.
     """
-    recommender = await cache.recommender(guild_id, user_id, names=names, now=now)
+    recommender = await cache.recommender(guild_id, user_id, now=now)
     size = len(recommender.catalog)
     if size == 0:
         return RecommendationResult(catalog_empty=True, genre=genre)
@@ -154,8 +150,7 @@ async def more_like_for(
     track_id: int,
     *,
     count: int = 5,
-    names: Mapping[int, str] | None = None,
 ) -> list[Recommendation]:
     """The "more like this" button: tracks of this guild that sound like ``track_id``."""
-    recommender = await cache.recommender(guild_id, user_id, names=names)
+    recommender = await cache.recommender(guild_id, user_id)
     return await asyncio.to_thread(recommender.more_like, track_id, user_id, count=count)

@@ -12,6 +12,8 @@ Queue entries move ``queued -> playing -> played | skipped``; at most one entry 
 from __future__ import annotations
 
 import bisect
+import contextlib
+import dataclasses
 import functools
 import json
 import time
@@ -19,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.reasons import Reason
 from bot.store.database import Database, Dialect, fits_integer, is_unique_violation, unknown_track_on_foreign_key
 from bot.store.errors import StoreError
 
@@ -75,7 +78,8 @@ class QueueEntry:
     title: str
     top_genre: str | None
     added_by: int | None  # None: Crate picked it, or the member who added it was forgotten
-    reason: str
+    #: Why it is here: Crate's reason as data, or a sentence of the app's ("the radio's seed").
+    reason: Reason | str
     status: EntryStatus
     queued_at: float
     started_at: float | None
@@ -110,7 +114,20 @@ def _session(row: Sequence) -> Session:
 
 def _entry(row: Sequence) -> QueueEntry:
     served = tuple(int(u) for u in json.loads(row[13] or "[]"))
-    return QueueEntry(*row[:13], for_user_ids=served, picked_by_crate=bool(row[14]))  # type: ignore[misc]
+    entry = QueueEntry(*row[:13], for_user_ids=served, picked_by_crate=bool(row[14]))  # type: ignore[misc]
+    return dataclasses.replace(entry, reason=_reason(row[8]))
+
+
+_REASON_JSON = '{"kind":'
+
+
+def _reason(stored: str | None) -> Reason | str:
+    """A reason column: Crate's reason as JSON, or a sentence as it is."""
+    text = stored or ""
+    if text.startswith(_REASON_JSON):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            return Reason.from_json(text)
+    return text
 
 
 def _now(now: float | None) -> float:
@@ -292,6 +309,16 @@ async def present_members(db: Database, guild_id: int, session_id: int) -> list[
 # -- the queue ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Queued:
+    """One track to append to a session's queue (:func:`enqueue_many`)."""
+
+    track_id: int
+    reason: Reason | str = ""
+    #: The members the entry serves (fairness); a member's own addition serves them.
+    for_user_ids: tuple[int, ...] = ()
+
+
 async def enqueue(
     db: Database,
     guild_id: int,
@@ -299,37 +326,79 @@ async def enqueue(
     track_id: int,
     *,
     added_by: int | None,
-    reason: str = "",
+    reason: Reason | str = "",
     for_user_ids: Iterable[int] = (),
     now: float | None = None,
 ) -> QueueEntry:
-    """Append a track to the session's queue (after every existing entry).
+    """Append a track to the session's queue (after every existing entry); see :func:`enqueue_many`."""
+    (entry,) = await enqueue_many(
+        db, guild_id, session_id, [Queued(track_id, reason, tuple(for_user_ids))], added_by=added_by, now=now
+    )
+    return entry
 
-    ``for_user_ids`` are the members the entry serves (fairness); a member's own addition serves
-    them. ``added_by=None`` is Crate's own pick and is stored as such (``picked_by_crate``), so
-    that forgetting a member later never turns their entries into Crate's picks. Raises
-    :class:`UnknownTrack` if the track is not in this guild.
+
+async def enqueue_many(
+    db: Database,
+    guild_id: int,
+    session_id: int,
+    tracks: Sequence[Queued],
+    *,
+    added_by: int | None,
+    now: float | None = None,
+) -> list[QueueEntry]:
+    """Append tracks to the session's queue, in order, after every existing entry, in one transaction.
+
+    ``added_by=None`` is Crate's own pick and is stored as such (``picked_by_crate``), so that
+    forgetting a member later never turns their entries into Crate's picks. Raises
+    :class:`UnknownTrack` if a track is not in this guild.
     """
+    if not tracks:
+        return []
     queued = _now(now)
-    served = sorted({int(u) for u in for_user_ids} | ({added_by} if added_by is not None else set()))
-    with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id} (or no session {session_id})"):
+    ids = []
+    with unknown_track_on_foreign_key(f"guild {guild_id}: a track or session {session_id} is unknown"):
         async with db.transaction():
-            position = await db.fetch_value(
+            first = await db.fetch_value(
                 "SELECT coalesce(max(position), 0) + 1 FROM session_queue WHERE guild_id = ? AND session_id = ?",
                 (guild_id, session_id),
             )
-            entry_id = await db.insert(
-                "INSERT INTO session_queue (guild_id, session_id, position, track_id, added_by, picked_by_crate,"
-                " reason, status, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-                (guild_id, session_id, position, track_id, added_by, int(added_by is None), reason, queued),
-            )
+            served = []
+            for offset, track in enumerate(tracks):
+                entry_id = await db.insert(
+                    "INSERT INTO session_queue (guild_id, session_id, position, track_id, added_by, picked_by_crate,"
+                    " reason, status, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                    (
+                        guild_id,
+                        session_id,
+                        first + offset,
+                        track.track_id,
+                        added_by,
+                        int(added_by is None),
+                        track.reason.to_json() if isinstance(track.reason, Reason) else track.reason,
+                        queued,
+                    ),
+                )
+                ids.append(entry_id)
+                users = {int(u) for u in track.for_user_ids} | ({added_by} if added_by is not None else set())
+                served += [(guild_id, session_id, entry_id, user) for user in sorted(users)]
             await db.execute_many(
-                "INSERT INTO session_served (guild_id, session_id, entry_id, user_id) VALUES (?, ?, ?, ?)",
-                [(guild_id, session_id, entry_id, user) for user in served],
+                "INSERT INTO session_served (guild_id, session_id, entry_id, user_id) VALUES (?, ?, ?, ?)", served
             )
-    entry = await get_entry(db, guild_id, session_id, entry_id)
-    assert entry is not None
-    return entry
+    rows = await db.fetch_all(
+        f"SELECT {_entry_columns(db.dialect)} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ?"
+        f" AND q.id IN ({db.dialect.id_list()}) ORDER BY q.position",
+        (guild_id, session_id, json.dumps(ids)),
+    )
+    return [_entry(row) for row in rows]
+
+
+async def has_upcoming(db: Database, guild_id: int, session_id: int) -> bool:
+    """Whether any entry is still to play."""
+    row = await db.fetch_one(
+        "SELECT 1 FROM session_queue WHERE guild_id = ? AND session_id = ? AND status = 'queued' LIMIT 1",
+        (guild_id, session_id),
+    )
+    return row is not None
 
 
 async def get_entry(db: Database, guild_id: int, session_id: int, entry_id: int) -> QueueEntry | None:

@@ -88,7 +88,7 @@ class SessionCommands(SessionsBase):
                 voice_note = (
                     f"I can't play in {voice_channel.mention}, so this is a text session: I'll post each track's link."
                 )
-        playing = await self.service.start_playing(session, names=names)
+        playing = await self.service.start_playing(session)
         kind = "listening session"
         if radio_seed is not None and playing is not None:
             kind = f"radio from **{clip(playing.title, 80)}** (tracks that sound like the last one played)"
@@ -131,7 +131,7 @@ class SessionCommands(SessionsBase):
             content=f"➕ Queued {plural(len(played.entries), 'track')} from the playlist **{clip(played.playlist.name, 80)}**.",
         )
         if await self.service.now_playing(session) is None:
-            await self.service.start_playing(session, names=MENTIONS)
+            await self.service.start_playing(session)
             await self._kick_player(session)
         await self._refresh_now_playing(session, interaction.guild)
 
@@ -186,7 +186,7 @@ class SessionCommands(SessionsBase):
             ),
         )
         if await self.service.now_playing(session) is None:
-            await self.service.start_playing(session, names=MENTIONS)
+            await self.service.start_playing(session)
             await self._kick_player(session)
         await self._refresh_now_playing(session, interaction.guild)
 
@@ -225,9 +225,7 @@ class SessionCommands(SessionsBase):
         """/session next and ⏭: returns the sentence for the member who asked."""
         voice = self._voice(session)
         player = voice.player if voice is not None else None
-        result: NextResult = await self.service.next(
-            session, user_id, names=MENTIONS, audible=player is not None, dj=dj
-        )
+        result: NextResult = await self.service.next(session, user_id, audible=player is not None, dj=dj)
         if not result.moved:
             return f"⏭ Vote counted: {result.votes} of {result.needed} needed to move on."
         await self._refresh_now_playing(session, guild, announce=True)

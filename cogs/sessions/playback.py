@@ -183,7 +183,7 @@ class SessionPlayback(SessionsBase):
         voice = self._voice(session)
         current = await self.service.now_playing(session)
         if voice is not None and current is not None and voice.playing_entry == current.id:
-            current = await self.service.track_finished(session, current.id, names=MENTIONS)
+            current = await self.service.track_finished(session, current.id)
         for _ in range(UNPLAYABLE_IN_A_ROW):
             voice = self._voice(session)
             directory = voice.directory if voice is not None else None
@@ -199,7 +199,7 @@ class SessionPlayback(SessionsBase):
             if path:
                 return str(path)
             await self._note_unplayable(session, track)
-            current = await self.service.track_finished(session, current.id, names=MENTIONS, unplayable=True)
+            current = await self.service.track_finished(session, current.id, unplayable=True)
         return None
 
     async def _note_unplayable(self, session: Session, track) -> None:

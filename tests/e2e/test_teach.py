@@ -23,9 +23,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fake(tmp_path_factory):
     database = tmp_path_factory.mktemp("db") / "crate.sqlite3"
-    async with FakeDiscord() as discord:
-        async with running_crate(discord, settings_for(discord, database)):
-            yield discord
+    async with FakeDiscord() as discord, running_crate(discord, settings_for(discord, database)):
+        yield discord
 
 
 def music(guild):

@@ -311,10 +311,10 @@ def main(dataset, args) -> int:
         threshold,
         manifest,
     )
-    out = Path(getattr(args, "output", None) or Path(__file__).resolve().parents[1] / "assets" / "family-model")
+    out = Path(getattr(args, "output", None) or Path(__file__).resolve().parents[2] / "assets" / "family-model")
     model.save(out)
     if getattr(args, "output", None) is None:
-        docs = Path(__file__).resolve().parents[2] / "docs" / "families.md"
+        docs = Path(__file__).resolve().parents[3] / "docs" / "families.md"
         docs.parent.mkdir(exist_ok=True)
         docs.write_text(render_report(manifest, threshold), "utf-8")
     else:

@@ -25,7 +25,7 @@ import numpy as np
 from bot.listen import families
 
 #: Where the shared data and models are during development (never read at run time).
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 SOURCES = families.ASSETS / "sources.json"
 #: Part of every cached file's key: bump it whenever what :func:`extract` hears changes
 #: (v2: one 3-s patch per excerpt, ``musicnn.excerpt_patches``; v3: the MTT tagger hears only the first
