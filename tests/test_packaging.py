@@ -81,7 +81,7 @@ def _pyproject() -> dict:
 def test_pyproject_provides_the_crate_console_script():
     project = _pyproject()["project"]
     assert project["scripts"]["crate"] == "bot.cli:main"
-    assert (REPO / "bot" / "cli.py").is_file()
+    assert (REPO / "bot" / "cli" / "__init__.py").is_file() and (REPO / "bot" / "cli" / "commands.py").is_file()
     assert project["requires-python"].startswith(">=3.11")
 
 
