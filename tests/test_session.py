@@ -570,3 +570,45 @@ async def test_a_session_on_real_analyses(db, service, real_analyses):
     await service.leave(session, CAROL)  # carol's veto of calm[0] lifts; alice's of loud[0] stays
     more = await service.fill_queue(session, count=2)
     assert loud[0] not in {e.track_id for e in more}
+
+
+class RoundTrips:
+    """Counts the statements a database sends (each one a round trip to PostgreSQL): every one goes
+    through the store's single ``_run`` path, on SQLite and on PostgreSQL alike."""
+
+    def __init__(self, db, monkeypatch):
+        self.count = 0
+        original = db._run
+
+        async def counted(operation):
+            self.count += 1
+            return await original(operation)
+
+        monkeypatch.setattr(db, "_run", counted)
+
+
+async def test_moving_on_takes_a_handful_of_round_trips(db, service, monkeypatch):
+    # The host's /session next reads the session, who is here and what plays once each, then
+    # moves on; filling an empty queue adds the picks' inputs and one transaction of inserts.
+    ids = await add_clustered_tracks(db, GUILD)
+    await rate_all(db, ALICE, ids["jazz"][:2])
+    session = await service.start(GUILD, TEXT, HOST)
+    await service.join(session, ALICE)
+    for t in ids["jazz"][2:4]:
+        await service.add_track(session, t, HOST)
+    await service.start_playing(session)
+    await service.fill_queue(session, count=1)  # the catalog is cached from here on
+    trips = RoundTrips(db, monkeypatch)
+    moved = await service.next(session, HOST)
+    assert moved.moved and not moved.filled
+    # the session, who is here, what plays, whether anything is queued; then one transaction that
+    # finishes the entry, finds the next, starts it and reads both back
+    assert trips.count <= 8, trips.count
+    while await store.sessions.has_upcoming(db, GUILD, session.id):
+        await service.next(session, HOST)
+    trips.count = 0
+    refilled = await service.next(session, HOST)
+    assert refilled.moved and len(refilled.filled) >= 1
+    # 8 as above; the change counts, the queue, the radio seed, who was served (two reads); then
+    # one enqueue transaction: its position, one insert per pick, the served rows, the picks back.
+    assert trips.count <= 8 + 5 + 3 + len(refilled.filled), trips.count

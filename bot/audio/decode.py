@@ -1,54 +1,38 @@
 """Safe audio ingest: check a shared file cheaply, then decode only short excerpts of it.
 
 Cost does not grow with the length of the track: a 1-hour upload costs about what a 4-minute
-one does. The size is checked from the file system, then the container metadata is read
-in-process when it can (Ogg, FLAC and WAV headers with libsndfile; MP3 with an ID3 tag, M4A and
-WebM with PyAV), else with ``ffprobe`` (~60-90 ms to start), then a few
-short analysis windows spread over the track are decoded **in-process with PyAV** (FFmpeg's
-libraries, bundled in the ``av`` wheel), each downmixed and resampled to 16 kHz float mono.
+one does. The size is checked from the file system; the container metadata is read in-process
+when it can (Ogg, FLAC and WAV headers with libsndfile; MP3 with an ID3 tag, M4A and WebM with
+PyAV), else with ``ffprobe``, whose error text is what tells "not audio" from "corrupt" for every
+bad file; then a few short windows spread over the track are decoded **in-process with PyAV**
+(FFmpeg's libraries, bundled in the ``av`` wheel), each downmixed and resampled to 16 kHz mono.
 
-Why in-process: decoding three 6-s windows is ~30 ms of libav work, but running the ``ffmpeg``
-CLI for it cost ~230 ms a track: Debian's ffmpeg takes ~90 ms just to start (it loads ~215
-shared libraries), and static builds that start fast spend ~100 ms handing short jobs between
-their pipeline threads. That was most of an analysis' time budget (issue 9). The ffmpeg CLI is
-still what plays tracks in voice channels (:func:`playback_ffmpeg_options`, a long-running
-stream where start-up does not matter), and ``ffprobe`` still reads the metadata of any file the
-in-process readers pass on, which includes every bad file: its error text is what tells "not
-audio" from "corrupt", and :func:`playable_length` measures a truncated file with it. Links
-are fetched by yt-dlp with its native downloader and no post-processing (:mod:`bot.audio.fetch`),
-so the file it saves is decoded here like an upload.
+Why in-process: starting the ``ffmpeg`` CLI costs more than decoding three 6-s windows
+(``benchmarks/analyze.py`` shows the stages). The CLI still plays tracks in voice channels
+(:func:`playback_ffmpeg_options`, a long-running stream where start-up does not matter).
 
-Isolation: in the bot, decoding runs in the analysis pool's worker processes (:mod:`bot.jobs.pool`,
+Isolation: decoding runs in the analysis pool's worker processes (:mod:`bot.jobs.pool`,
 :mod:`bot.jobs.analysis`), never in the bot process (which imports this module for the playback
 options and never imports ``av``). A libav crash on a hostile file kills only that worker: the
-pool answers the job with ``WorkerCrashed`` (a friendly reply) and starts a replacement; a
-decode stuck inside libav is killed with the worker by the pool's job timeout. Within a job the
-decode has its own limits: :data:`DECODE_TIMEOUT`, checked between packets (and given to libav's
-I/O interrupt), at most :data:`_MAX_PACKETS` packets per window (a file of endless empty packets
-ends there), and never more samples kept than the window plus :data:`_INPUT_MARGIN`.
+pool answers the job with ``WorkerCrashed`` (a friendly reply) and starts a replacement; a decode
+stuck inside libav is killed with the worker by the job timeout. Within a job the decode has its
+own limits: :data:`DECODE_TIMEOUT`, checked between packets (and given to libav's I/O interrupt),
+at most :data:`_MAX_PACKETS` packets per window, and never more samples kept than the window
+plus :data:`_INPUT_MARGIN`.
 
-Windows: for each one the demuxer seeks to a keyframe at or before the window's start (so a
-1-hour file costs what a 4-minute one does), the decoded samples before the start are dropped by
-timestamp, as ffmpeg's input seeking (``-ss`` before ``-i``) does, and the window's samples are
-then downmixed (a plain average of the channels) and resampled in one call to libsoxr (``soxr``,
-"HQ", as ``librosa.load`` resamples: the musicnn taggers were trained on librosa-loaded audio).
-libswresample, the resampler ffmpeg's ``aformat`` used, took ~7 ms a window against ~2 ms, and
-strays further from an ideal resampler (its first output samples are closer: soxr's first ~4
-output samples ramp in from silence, which no feature notices).
-An excerpt holds only the samples really decoded, so a truncated file whose header promises
-more than it holds is noticed (its windows come back short) instead of being mistaken for
-silence. Compared with the former ffmpeg command the windows have the same lengths and the same
-music; that ffmpeg (5.1) started up to one source sample early after a seek, ours start on the
-exact sample (tests/test_decode.py measures both against the WAV a file was encoded from).
+Windows: for each one the demuxer seeks to a keyframe at or before the window's start, the
+samples before the start are dropped by timestamp (as ffmpeg's input seeking does), and the
+window is downmixed (a plain average of the channels) and resampled in one call to libsoxr
+(``soxr``, "HQ", as ``librosa.load`` resamples: the musicnn taggers were trained on
+librosa-loaded audio). An excerpt holds only the samples really decoded, so a truncated file
+whose header promises more than it holds is noticed (its windows come back short) instead of
+being mistaken for silence.
 
-Why not ``pydub.AudioSegment.from_file``: pydub (0.25.1) puts ``-ss`` *after* ``-i`` when given
-``start_second`` (output seeking: ffmpeg decodes everything before the window, so the cost grows
-with the track), reads whole WAV files into memory, runs its own probe on every call and has no
-timeout. The probe is our own ``ffprobe`` call too (pydub's configured prober,
-``pydub.utils.get_prober_name()``), because ``pydub.utils.mediainfo_json`` discards ffprobe's
-error text and has no timeout either.
+Why not ``pydub.AudioSegment.from_file``: it seeks after decoding everything before the window
+(the cost grows with the track), reads whole WAV files into memory, probes on every call and has
+no timeout. The probe is our own ``ffprobe`` call for the same reasons.
 
-Only known audio/video container demuxers are allowed and only the local ``file`` protocol (for
+Only known audio/video container demuxers and the local ``file`` protocol are allowed (for
 ffprobe, ffmpeg and libav in-process alike), so a playlist or ``concat`` file cannot make any of
 them read other files or URLs.
 """

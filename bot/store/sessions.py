@@ -384,12 +384,8 @@ async def enqueue_many(
             await db.execute_many(
                 "INSERT INTO session_served (guild_id, session_id, entry_id, user_id) VALUES (?, ?, ?, ?)", served
             )
-    rows = await db.fetch_all(
-        f"SELECT {_entry_columns(db.dialect)} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ?"
-        f" AND q.id IN ({db.dialect.id_list()}) ORDER BY q.position",
-        (guild_id, session_id, json.dumps(ids)),
-    )
-    return [_entry(row) for row in rows]
+    entries = await _entries(db, guild_id, session_id, ids)
+    return [entries[i] for i in ids]
 
 
 async def has_upcoming(db: Database, guild_id: int, session_id: int) -> bool:
@@ -453,29 +449,45 @@ async def advance(
     Otherwise returns ``(finished entry or None, new playing entry or None)``.
     """
     moment = _now(now)
+    where = "guild_id = ? AND session_id = ?"
     async with db.transaction():
-        current = await current_entry(db, guild_id, session_id)
-        if expected_entry_id is not None and (current is None or current.id != expected_entry_id):
-            return None
-        if current is not None:
-            await db.execute(
-                "UPDATE session_queue SET status = ?, ended_at = ? WHERE guild_id = ? AND session_id = ? AND id = ?",
-                (outcome, moment, guild_id, session_id, current.id),
+        current = expected_entry_id
+        if current is None:
+            current = await db.fetch_value(
+                f"SELECT id FROM session_queue WHERE {where} AND status = 'playing'", (guild_id, session_id)
             )
+        if current is not None:
+            finished = await db.execute(
+                f"UPDATE session_queue SET status = ?, ended_at = ? WHERE {where} AND id = ? AND status = 'playing'",
+                (outcome, moment, guild_id, session_id, current),
+            )
+            if not finished:  # not the entry playing (any more): a skip or the track's end got there first
+                return None
         following = await db.fetch_value(
-            "SELECT id FROM session_queue WHERE guild_id = ? AND session_id = ? AND status = 'queued'"
-            " ORDER BY position LIMIT 1",
+            f"SELECT id FROM session_queue WHERE {where} AND status = 'queued' ORDER BY position LIMIT 1",
             (guild_id, session_id),
         )
         if following is not None:
             await db.execute(
-                "UPDATE session_queue SET status = 'playing', started_at = ?"
-                " WHERE guild_id = ? AND session_id = ? AND id = ?",
+                f"UPDATE session_queue SET status = 'playing', started_at = ? WHERE {where} AND id = ?",
                 (moment, guild_id, session_id, following),
             )
-        finished = None if current is None else await get_entry(db, guild_id, session_id, current.id)
-        playing = None if following is None else await get_entry(db, guild_id, session_id, following)
-    return finished, playing
+        entries = await _entries(db, guild_id, session_id, [i for i in (current, following) if i is not None])
+    return entries.get(current) if current is not None else None, entries.get(
+        following
+    ) if following is not None else None
+
+
+async def _entries(db: Database, guild_id: int, session_id: int, entry_ids: Sequence[int]) -> dict[int, QueueEntry]:
+    """These entries of the session, by id (one query)."""
+    if not entry_ids:
+        return {}
+    rows = await db.fetch_all(
+        f"SELECT {_entry_columns(db.dialect)} FROM {_ENTRY_FROM} WHERE q.guild_id = ? AND q.session_id = ?"
+        f" AND q.id IN ({db.dialect.id_list()})",
+        (guild_id, session_id, json.dumps([int(i) for i in entry_ids])),
+    )
+    return {entry.id: entry for entry in map(_entry, rows)}
 
 
 async def picks_since_served(db: Database, guild_id: int, session_id: int) -> dict[int, int]:
