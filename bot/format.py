@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def format_duration(seconds: float) -> str:
     """``0.4 s``, ``12 s``, ``3:25`` or ``2 h 05 min``.
@@ -39,6 +41,34 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def liking(value: float) -> str:
+    """A liking (an affinity, 0..1) as people read it: ``71%``, or ``—`` for none (never negative)."""
+    return f"{value:.0%}" if value > 0 else "—"
+
+
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """``1 track``, ``2 tracks``, ``0 listeners``, ``1 match``/``3 matches`` (given ``plural_form``)."""
     return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+# A user-given string (a name, a title, a genre) shown in Discord: the two escapes of
+# discord.utils (escape_markdown, escape_mentions), re-implemented here because bot/ never
+# imports discord. AllowedMentions.none() stays the second fence.
+_URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
+_MARKDOWN_COMMON = r"^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-#|^\s*[-*+]\s|^\s*\d+\.\s"
+_MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_MARKDOWN_COMMON}))", re.MULTILINE)
+_MENTION = re.compile(r"@(everyone|here|[!&]?[0-9]+)|<#(?=[0-9])")
+
+
+def literal(text: str, limit: int | None = None) -> str:
+    """``text`` as the text it is in Discord: markdown escaped (bare links kept, so they still
+    work), mentions (``@everyone``, ``<@id>``, ``<@&role>``, ``<#channel>``) broken by a
+    zero-width space; cut to ``limit`` characters (with "…") when given."""
+    if limit is not None:
+        text = clip(text, limit)
+
+    def escaped(match: re.Match[str]) -> str:
+        return match["url"] or "\\" + match["markdown"]
+
+    text = _MARKDOWN.sub(escaped, text)
+    return _MENTION.sub(lambda m: m[0][0] + "\u200b" + m[0][1:], text)

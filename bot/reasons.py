@@ -13,7 +13,8 @@ class ReasonKind(StrEnum):
     # one member (/recommend, "More like this", a start for newcomers)
     CLOSE_TO_LIKED = "close_to_liked"  # close in sound to a track they liked (track_title)
     LIKED_GENRE = "liked_genre"  # a genre they clearly like, and Crate is sure of the track's (genre)
-    LIKED_GENRES = "liked_genres"  # in genres they like (which one is not sure enough to name)
+    LIKED_GENRES = "liked_genres"  # no longer given (it claimed tastes): read from old queues, worded as NEW_TO_YOU
+    NEW_TO_YOU = "new_to_you"  # new to them, from what the server shares: nothing truer to name
     SIMILAR_TASTE = "similar_taste"  # liked by members whose taste is like theirs (member_ids, count)
     FILTER_NEW = "filter_new"  # matches the asked genre, not heard here yet (genre: the filter)
     DIFFERENT = "different"  # something different to widen the mix (genre, if sure)

@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.community import PERIOD_WORDS, ServerCharts, WhoLikes
-from bot.format import clip, plural
+from bot.format import clip, literal, plural
 from bot.genres import label
 from bot.present.charts import server_chart
 from bot.present.describe import track_line
@@ -28,7 +28,7 @@ CHARTS_COLOUR = 0x1DB954
 
 def charts_embed(charts: ServerCharts, server: str) -> discord.Embed:
     when = PERIOD_WORDS[charts.period]
-    embed = discord.Embed(title=clip(f"{server}'s charts {when}", 256), colour=CHARTS_COLOUR)
+    embed = discord.Embed(title=clip(f"{literal(server, 100)}'s charts {when}", 256), colour=CHARTS_COLOUR)
     if charts.is_empty:
         embed.description = f"Nothing liked or shared {when} yet: share music with `/genre` and rate it with 👍 / 👎."
         return embed
@@ -45,7 +45,7 @@ def charts_embed(charts: ServerCharts, server: str) -> discord.Embed:
     if charts.families:
         embed.add_field(
             name="Top families (share of likes)",
-            value=" · ".join(f"{label(f)} {share:.0%}" for f, share in charts.families),
+            value=" · ".join(f"{literal(label(f))} {share:.0%}" for f, share in charts.families),
             inline=False,
         )
     if charts.styles:
@@ -66,7 +66,7 @@ def chart_png(charts: ServerCharts, server: str) -> bytes:
 
 
 def who_embed(who: WhoLikes) -> discord.Embed:
-    embed = discord.Embed(title=clip(f"Who likes “{who.track.title}”", 256), colour=colour_of(who.track.top_genre))
+    embed = discord.Embed(title=f"Who likes “{literal(who.track.title, 100)}”", colour=colour_of(who.track.top_genre))
     embed.description = track_line(who.track)
     likers = " ".join(MENTIONS[u] for u in who.likers[:20]) or "Nobody yet."
     if len(who.likers) > 20:

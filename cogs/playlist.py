@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.playlists import PlaylistExport, to_json, to_m3u
-from bot.format import clip, format_duration, plural
+from bot.format import clip, format_duration, literal, plural
 from bot.store.playlists import Playlist, PlaylistEntry
 from cogs import replies
 from cogs.caller import caller_of, guild_id_of
@@ -26,13 +26,14 @@ SHOWN = 25
 
 def playlist_embed(playlist: Playlist, entries: list[PlaylistEntry]) -> discord.Embed:
     lines = [
-        f"{e.position}. **{clip(e.title, 70)}** · {e.top_genre or '?'}" + (f" — <@{e.added_by}>" if e.added_by else "")
+        f"{e.position}. **{literal(e.title, 70)}** · {literal(e.top_genre or '?')}"
+        + (f" — <@{e.added_by}>" if e.added_by else "")
         for e in entries[:SHOWN]
     ]
     if len(entries) > SHOWN:
         lines.append(f"+{len(entries) - SHOWN} more (export it to see them all)")
     embed = discord.Embed(
-        title=f"🎶 {clip(playlist.name, 200)}",
+        title=f"🎶 {literal(playlist.name, 100)}",
         description="\n".join(lines) or "Empty — add tracks with `/playlist add`.",
         colour=PLAYLIST_COLOUR,
     )
@@ -42,7 +43,9 @@ def playlist_embed(playlist: Playlist, entries: list[PlaylistEntry]) -> discord.
 
 
 def playlists_embed(playlists: list[Playlist]) -> discord.Embed:
-    lines = [f"**{clip(p.name, 80)}** · {plural(p.track_count, 'track')} · <@{p.owner_id}>" for p in playlists[:SHOWN]]
+    lines = [
+        f"**{literal(p.name, 80)}** · {plural(p.track_count, 'track')} · <@{p.owner_id}>" for p in playlists[:SHOWN]
+    ]
     return discord.Embed(
         title="This server's playlists",
         description="\n".join(lines) or "None yet — make one with `/playlist create`.",
@@ -67,8 +70,8 @@ class SavePlaylistButton(replies.IdButton, kind="saveplaylist", emoji="💾", la
         )
         await replies.send(
             interaction,
-            content=f"💾 Saved as the playlist **{saved.name}** ({plural(saved.track_count, 'track')})."
-            f" Play it again with `/playlist play name:{saved.name}`.",
+            content=f"💾 Saved as the playlist **{literal(saved.name)}** ({plural(saved.track_count, 'track')})."
+            " Play it again with `/playlist play`.",
             ephemeral=True,
         )
 
@@ -95,7 +98,7 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         playlist = await self.service.create(interaction.guild_id, caller_of(interaction), name)
         await replies.send(
             interaction,
-            content=f"🎶 Made the playlist **{playlist.name}**. Add tracks with `/playlist add name:{playlist.name}`.",
+            content=f"🎶 Made the playlist **{literal(playlist.name)}**. Add tracks to it with `/playlist add`.",
         )
 
     @app_commands.command(name="add", description="Add a track: the one playing here, or your last one, by default")
@@ -109,11 +112,11 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         added = await self.service.add(
             interaction.guild_id, caller_of(interaction), name, track, channel_id=interaction.channel_id
         )
-        title = clip(added.track.title, 80)
+        title = literal(added.track.title, 80)
         if not added.added:
-            text = f"**{title}** is already in **{added.playlist.name}**."
+            text = f"**{title}** is already in **{literal(added.playlist.name)}**."
         else:
-            text = f"➕ Added **{title}** to **{added.playlist.name}** ({plural(added.playlist.track_count, 'track')})."
+            text = f"➕ Added **{title}** to **{literal(added.playlist.name)}** ({plural(added.playlist.track_count, 'track')})."
         await replies.send(interaction, content=text, ephemeral=True)
 
     @app_commands.command(name="remove", description="Take a track out of a playlist")
@@ -123,7 +126,9 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         await replies.defer(interaction, ephemeral=True)
         playlist, removed = await self.service.remove(interaction.guild_id, caller_of(interaction), name, track)
         await replies.send(
-            interaction, content=f"➖ Removed **{clip(removed.title, 80)}** from **{playlist.name}**.", ephemeral=True
+            interaction,
+            content=f"➖ Removed **{literal(removed.title, 80)}** from **{literal(playlist.name)}**.",
+            ephemeral=True,
         )
 
     @app_commands.command(name="show", description="A playlist's tracks (or every playlist of this server)")
@@ -153,7 +158,7 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
     async def delete(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
         await replies.defer(interaction, ephemeral=True)
         playlist = await self.service.delete(interaction.guild_id, caller_of(interaction), name)
-        await replies.send(interaction, content=f"🗑 Deleted the playlist **{playlist.name}**.", ephemeral=True)
+        await replies.send(interaction, content=f"🗑 Deleted the playlist **{literal(playlist.name)}**.", ephemeral=True)
 
     @app_commands.command(name="export", description="A playlist as M3U and JSON files")
     @app_commands.describe(name="The playlist")
@@ -164,7 +169,7 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         names = await self.bot.crate.members.display_names(guild_id_of(interaction))
         await replies.send(
             interaction,
-            content=f"📤 **{export.playlist.name}**: {plural(len(export.tracks), 'track')}"
+            content=f"📤 **{literal(export.playlist.name)}**: {plural(len(export.tracks), 'track')}"
             f" ({format_duration(sum(t.track.duration for t in export.tracks))}) as M3U and JSON."
             " Attachment links in them expire after about a day.",
             files=export_files(export, names),

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.taste import TasteSummary
-from bot.format import plural
+from bot.format import literal, plural
 from bot.genres import display_name, label
 from bot.present.charts import taste_chart
 from bot.present.describe import track_line
@@ -23,7 +23,7 @@ CHART_NAME = "taste.png"
 
 
 def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
-    embed = discord.Embed(title=f"{name}'s taste", colour=0x1DB954)
+    embed = discord.Embed(title=f"{literal(name, 100)}'s taste", colour=0x1DB954)
     embed.add_field(name="Likes", value=str(summary.likes))
     embed.add_field(name="Dislikes", value=str(summary.dislikes))
     embed.add_field(name="Shared", value=str(summary.shares))
@@ -32,7 +32,9 @@ def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
             name="Top genres",
             value=summary.headline.capitalize()
             + ": "
-            + ", ".join(f"{label(g)} ({a:.0%}{', unsure' if g in summary.unsure else ''})" for g, a in summary.genres),
+            + ", ".join(
+                f"{literal(label(g))} ({a:.0%}{', unsure' if g in summary.unsure else ''})" for g, a in summary.genres
+            ),
             inline=False,
         )
         embed.set_image(url=f"attachment://{CHART_NAME}")

@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DISLIKE, LIKE
-from bot.format import clip
+from bot.format import literal
 from bot.genres import display_name, label
 from bot.present.describe import short_genre
 from bot.present.reasons import reason_text
@@ -33,7 +33,7 @@ EMPTY_CATALOG = (
 
 def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None = None) -> discord.Embed:
     lines = [
-        f"**{i}. {clip(p.title, 80)}** · {short_genre(p.top_genre)}\n└ {reason_text(p.reason, MENTIONS)}"
+        f"**{i}. {literal(p.title, 80)}** · {literal(short_genre(p.top_genre))}\n└ {reason_text(p.reason, MENTIONS, markdown=True)}"
         for i, p in enumerate(picks, 1)
     ]
     embed = discord.Embed(title=title, description="\n".join(lines) or "Nothing new to suggest.", colour=0x1DB954)
@@ -82,7 +82,7 @@ class MoreLikeButton(
             count=MAX_PICKS,
         )
         note = "That's all I have that sounds like it." if len(picks) < MAX_PICKS else None
-        embed = picks_embed(picks, title=f"More like “{clip(seed.title, 60)}”", note=note)
+        embed = picks_embed(picks, title=f"More like “{literal(seed.title, 60)}”", note=note)
         await replies.send(interaction, embed=embed, view=picks_view(picks), ephemeral=True)
 
 
@@ -115,7 +115,9 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
             genres,
             count=MAX_PICKS,
         )
-        title = f"To start you off: {', '.join(label(g) for g in genres)}" if genres else "To start you off"
+        title = (
+            f"To start you off: {literal(', '.join(label(g) for g in genres), 200)}" if genres else "To start you off"
+        )
         await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
 
 
@@ -143,8 +145,8 @@ class Recommend(commands.Cog):
         if result.catalog_empty:
             await replies.send(interaction, content=EMPTY_CATALOG)
             return
-        who = interaction.user.display_name
-        title = f"Picks for {who}" + (f" · {genre}" if genre else "")
+        who = literal(interaction.user.display_name, 80)
+        title = f"Picks for {who}" + (f" · {literal(genre, 80)}" if genre else "")
         if not result.cold_start:
             await replies.send(
                 interaction,

@@ -8,7 +8,7 @@ import discord
 
 from bot.app.sessions import QueueView, SessionSummary
 from bot.catalog import Track
-from bot.format import clip, format_duration, plural
+from bot.format import format_duration, literal, plural
 from bot.present.describe import genre_bars, short_genre, top_tags, verdict
 from bot.present.reasons import reason_text
 from bot.recommend.group import GroupMatch, match_text
@@ -75,7 +75,7 @@ def source_text(track: Track) -> str:
 
 def track_embed(track: Track, *, shared_by: str, created: bool) -> discord.Embed:
     embed = discord.Embed(
-        title=clip(track.title, 256),
+        title=literal(track.title, 120),
         url=track.source_url if track.source_kind == "link" else None,
         description=f"**{verdict(track.genres, track.confident)}**\n```\n"
         + "\n".join(genre_bars(track.genres))
@@ -114,9 +114,9 @@ def entry_line(entry: QueueEntry, names: Mapping[int, str]) -> str:
         who = "added by a member"  # who has since asked Crate to forget them
     else:
         who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
-    said = reason_text(entry.reason, names)
+    said = reason_text(entry.reason, names, markdown=True)
     reason = f" — {said}" if said else ""
-    return f"**{clip(entry.title, 70)}** · {short_genre(entry.top_genre)} · {who}{reason}"
+    return f"**{literal(entry.title, 70)}** · {literal(short_genre(entry.top_genre))} · {who}{reason}"
 
 
 def now_playing_embed(
@@ -158,7 +158,7 @@ def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.
     )
     if played:
         lines = [
-            f"{i}. {clip(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
+            f"{i}. {literal(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
             for i, e in enumerate(played[:PLAYED_SHOWN], 1)
         ]
         if len(played) > PLAYED_SHOWN:
@@ -169,7 +169,7 @@ def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.
         embed.add_field(
             name="Who liked what",
             value="\n".join(
-                f"{names.get(u, f'<@{u}>')}: {', '.join(clip(t, 40) for t in titles)}" for u, titles in likes.items()
+                f"{names.get(u, f'<@{u}>')}: {', '.join(literal(t, 40) for t in titles)}" for u, titles in likes.items()
             ),
             inline=False,
         )

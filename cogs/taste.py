@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot.app.compare import FamilyAffinity, TasteComparison
 from bot.errors import CrateError
-from bot.format import clip
+from bot.format import liking, literal
 from bot.genres import label
 from bot.present.describe import bar, short_genre, track_line
 from bot.present.reasons import reason_text
@@ -30,17 +30,13 @@ class NoTasteOfItsOwn(CrateError):
     user_message = "Bots don't rate music, so there's no taste to compare with. Pick a member."
 
 
-def _affinity(value: float) -> str:
-    return f"{value:.0%}" if value > 0 else "—"
-
-
 def _family_line(row: FamilyAffinity) -> str:
-    return f"{label(row.family)}: you {_affinity(row.mine)}, them {_affinity(row.theirs)}"
+    return f"{literal(label(row.family))}: you {liking(row.mine)}, them {liking(row.theirs)}"
 
 
 def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.Embed:
     """``mine``/``theirs``: the two display names (titles can't render mentions)."""
-    embed = discord.Embed(title=clip(f"Taste match: {mine} & {theirs}", 256), colour=TASTE_COLOUR)
+    embed = discord.Embed(title=f"Taste match: {literal(mine, 80)} & {literal(theirs, 80)}", colour=TASTE_COLOUR)
     if comparison.match is None:
         who = " and ".join(MENTIONS[u] for u in comparison.without_ratings) or "One of you"
         embed.description = (
@@ -63,7 +59,7 @@ def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.
         embed.add_field(
             name="For both of you",
             value="\n".join(
-                f"{i}. **{clip(p.title, 70)}** · {short_genre(p.top_genre)}\n└ {reason_text(p.reason, MENTIONS)}"
+                f"{i}. **{literal(p.title, 70)}** · {literal(short_genre(p.top_genre))}\n└ {reason_text(p.reason, MENTIONS, markdown=True)}"
                 for i, p in enumerate(comparison.picks, 1)
             ),
             inline=False,

@@ -206,6 +206,11 @@ def test_demo_listens_to_the_three_examples(tmp_path):
     assert "Charts of all time: 2 likes" in done.stdout
     assert "liked by: alice" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+    # no false reason (alice liked one unsure classical track: no genre of hers is named) and no
+    # negative percentage (docs/recommending.md, "Reasons")
+    assert not re.search(r"-\d+\s?%", done.stdout), done.stdout
+    assert "in genres you like" not in done.stdout
+    assert not re.search(r"— you like |you share |you differ on ", done.stdout), done.stdout
 
 
 def test_help_lists_the_subcommands(tmp_path):

@@ -5,8 +5,10 @@ members (one core function: whatever changes how it weighs sound and genre famil
 here too). The evidence beside it, from the same profiles:
 
 * the tracks both members liked (the server's most-liked first);
-* the families both like (both affinities positive), strongest shared first, and where they differ
-  (families one likes and the other does not, largest gap first);
+* the families both clearly like (:attr:`~bot.recommend.profile.TasteProfile.clear_genres`),
+  strongest shared first, and where they differ (families one clearly likes and the other has no
+  liking for at all, largest gap first); an affinity is shown from 0 up, never below (a dislike
+  reads as "—", not as a negative percentage);
 * three catalog tracks that suit both, picked as a session of the two of them would
   (:func:`bot.recommend.group.pick_for_group`), leaving out what either has rated already.
 """
@@ -30,7 +32,8 @@ PICKS = 3
 
 @dataclass(frozen=True)
 class FamilyAffinity:
-    """One family and both members' affinities for it (-1..1, see bot.recommend.profile)."""
+    """One family and both members' liking of it: their affinity (bot.recommend.profile) from 0 up,
+    0 for none or a dislike."""
 
     family: str
     mine: float
@@ -54,11 +57,17 @@ def family_evidence(
     mine: TasteProfile, theirs: TasteProfile, shown: int = FAMILIES_SHOWN
 ) -> tuple[tuple[FamilyAffinity, ...], tuple[FamilyAffinity, ...]]:
     """(families both like, strongest common liking first; families where they differ, largest gap first)."""
-    families = sorted(set(mine.genre_affinity) | set(theirs.genre_affinity))
-    rows = [FamilyAffinity(f, mine.genre_affinity.get(f, 0.0), theirs.genre_affinity.get(f, 0.0)) for f in families]
-    shared = sorted((r for r in rows if r.mine > 0 and r.theirs > 0), key=lambda r: (-min(r.mine, r.theirs), r.family))
+    families = sorted(mine.clear_genres | theirs.clear_genres)
+
+    def liking(profile: TasteProfile, family: str) -> float:
+        return max(0.0, profile.genre_affinity.get(family, 0.0))
+
+    rows = [FamilyAffinity(f, liking(mine, f), liking(theirs, f)) for f in families]
+    both = mine.clear_genres & theirs.clear_genres
+    shared = sorted((r for r in rows if r.family in both), key=lambda r: (-min(r.mine, r.theirs), r.family))
     different = sorted(
-        (r for r in rows if (r.mine > 0) != (r.theirs > 0)), key=lambda r: (-abs(r.mine - r.theirs), r.family)
+        (r for r in rows if r.family not in both and min(r.mine, r.theirs) == 0),
+        key=lambda r: (-abs(r.mine - r.theirs), r.family),
     )
     return tuple(shared[:shown]), tuple(different[:shown])
 

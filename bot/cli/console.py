@@ -21,7 +21,7 @@ from bot.app.sharing import Source, Stage
 from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track
 from bot.errors import CrateError
-from bot.format import format_duration, plural
+from bot.format import format_duration, liking, plural
 from bot.genres import UNSURE, display_name
 from bot.present.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
 from bot.present.reasons import reason_text
@@ -218,9 +218,11 @@ class Console:
         for track in comparison.both_liked:
             self.write(f"  both liked: {track_line(track, markdown=False)}")
         for row in comparison.shared:
-            self.write(f"  you share {row.family} ({row.mine:.0%} / {row.theirs:.0%})")
+            self.write(f"  you share {display_name(row.family)} (you {liking(row.mine)}, them {liking(row.theirs)})")
         for row in comparison.different:
-            self.write(f"  you differ on {row.family} ({row.mine:.0%} / {row.theirs:.0%})")
+            self.write(
+                f"  you differ on {display_name(row.family)} (you {liking(row.mine)}, them {liking(row.theirs)})"
+            )
         for pick in comparison.picks:
             self.write(
                 f"  for both: #{pick.track_id} {pick.title} [{pick.top_genre}] — {reason_text(pick.reason, self.names)}"

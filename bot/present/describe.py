@@ -9,7 +9,7 @@ import numpy as np
 
 from bot.analysis import TAGS
 from bot.catalog import Taught, Track
-from bot.format import clip, format_duration, plural
+from bot.format import clip, format_duration, literal, plural
 from bot.genres import describe_answer, display_name, label, short_answer
 from bot.listen.server_head import genre_key
 
@@ -89,16 +89,13 @@ def short_genre(name: str | None) -> str:
 
 def track_line(track: Track, *, markdown: bool = True) -> str:
     """``**Title** · jazz · 3:25`` — one track in a list (``jazz?`` when Crate is not sure)."""
-    title = clip(track.title, 80)
-    if markdown:
-        title = f"**{title}**"
+    title = f"**{literal(track.title, 80)}**" if markdown else clip(track.title, 80)
     return f"{title} · {short_answer(track.genres, track.confident)} · {format_duration(track.duration)}"
 
 
 def taught_text(taught: Taught, *, markdown: bool = True) -> str:
     """What a member reads after correcting a track's genre (Discord and the console alike)."""
-    title = clip(taught.track.title, 80)
-    title = f"**{title}**" if markdown else f"“{title}”"
+    title = f"**{literal(taught.track.title, 80)}**" if markdown else f"“{clip(taught.track.title, 80)}”"
     said = display_name(taught.genre)
     if taught.decided is None:
         others = ", ".join(display_name(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))

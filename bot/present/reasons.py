@@ -5,26 +5,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bot.format import literal
 from bot.reasons import Reason, ReasonKind
 
 #: Members a similar-taste reason names at most.
 NAMED_LIKERS = 3
 
 
-def reason_text(reason: Reason | str | None, names: Mapping[int, str] | None = None) -> str:
-    """The sentence a member reads; a reason given as text (a playlist, the radio's seed) as it is."""
+def reason_text(reason: Reason | str | None, names: Mapping[int, str] | None = None, *, markdown: bool = False) -> str:
+    """The sentence a member reads; a reason given as text (a playlist, the radio's seed) as it is.
+    ``markdown``: for Discord, where a track's title and a genre are shown as the text they are
+    (:func:`bot.format.literal`); ``names`` are then mentions, or names the caller made literal."""
     if reason is None or isinstance(reason, str):
-        return reason or ""
+        return (literal(reason) if markdown else reason) if reason else ""
     names = names if names is not None else {}
     kind, genre, title = reason.kind, reason.genre, reason.track_title
+    if markdown:
+        genre, title = literal(genre), literal(title)
     who = "everyone" if reason.everyone else join([name(names, u) for u in reason.member_ids])
     match kind:
         case ReasonKind.CLOSE_TO_LIKED:
             return f"close to “{title}” you liked"
         case ReasonKind.LIKED_GENRE:
             return f"you like {genre}"
-        case ReasonKind.LIKED_GENRES:
-            return "in genres you like"
+        case ReasonKind.LIKED_GENRES | ReasonKind.NEW_TO_YOU:
+            return "new to you, from what this server shares"
         case ReasonKind.SIMILAR_TASTE:
             named = [names[u] for u in reason.member_ids if u in names]
             if named:

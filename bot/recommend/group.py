@@ -253,9 +253,7 @@ def _reason(
     if not served:
         return Reason(ReasonKind.GROUP_NEW, genre=genre)
     likers = recommender.likers(row, served)
-    into_genre = bool(genre) and all(
-        profiles[u].genre_affinity.get(top, 0.0) > 0 and top not in profiles[u].unsure_genres for u in served
-    )
+    into_genre = bool(genre) and all(top in profiles[u].clear_genres for u in served)
     if everyone:
         if likers == set(served):
             return Reason(ReasonKind.EVERYONE_LIKED)

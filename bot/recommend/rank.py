@@ -83,8 +83,12 @@ COLLAB_DISLIKE = 0.5
 #: MMR re-ranks the best ``SHORTLIST_FACTOR * count`` (at least SHORTLIST_MIN) tracks.
 SHORTLIST_FACTOR = 10
 SHORTLIST_MIN = 50
-#: "close to “X” you liked" is only said from this cosine up.
-REASON_MIN_COSINE = 0.3
+#: "close to “X” (you liked)" is only said from this cosine (of centred embeddings) up: tracks of
+#: one genre are typically 0.5-0.7 apart, so this is "really close", never "vaguely alike".
+REASON_MIN_COSINE = 0.6
+#: "More like this" offers what is at least this close (or of the seed's genre); below
+#: REASON_MIN_COSINE its reason does not call it close.
+MORE_LIKE_MIN_COSINE = 0.3
 #: A tag filter keeps tracks whose tag probability is in the catalog's top TAG_TOP_SHARE for that
 #: tag and at least TAG_MIN (musicnn hears some of it), or at least TAG_STRONG (musicnn is sure).
 TAG_TOP_SHARE = 0.2
@@ -366,7 +370,7 @@ class Recommender:
         if len(profile.disliked_rows):
             score -= W_DISLIKE * self._nearest(unit, profile.disliked_rows, profile.disliked_weights)[0].clip(0)
         # Only what is close (in sound, or the same genre): no padding with unrelated tracks.
-        close = (similarity >= REASON_MIN_COSINE) | same_genre
+        close = (similarity >= MORE_LIKE_MIN_COSINE) | same_genre
         candidates, unit, similarity, same_genre, score = (
             candidates[close],
             unit[close],
@@ -382,10 +386,12 @@ class Recommender:
         for i in picks:
             row = candidates[i]
             genre = self.sure_genre(row)
-            if similarity[i] >= REASON_MIN_COSINE or not genre:
+            if similarity[i] >= REASON_MIN_COSINE:
                 reason = Reason(ReasonKind.CLOSE_TO, track_id=track_id, track_title=seed_title)
-            else:
+            elif genre and same_genre[i]:
                 reason = Reason(ReasonKind.MORE_OF_GENRE, genre=genre, track_id=track_id, track_title=seed_title)
+            else:
+                reason = Reason(ReasonKind.NEW_TO_YOU)
             out.append(self._recommendation(row, float(score[i]), reason))
         return out
 
@@ -609,22 +615,20 @@ class Recommender:
             )
             options.append((float(parts["content"][i]), close))
         genre = self.sure_genre(row)
-        if parts["genre"][i] > 0:
-            top = self._genre(row)
-            sure = profile.genre_affinity.get(top, 0.0) > 0 and top not in profile.unsure_genres
-            liked = genre if genre and sure else ""  # sure of the track's genre and of the member's taste
-            options.append(
-                (
-                    float(parts["genre"][i]),
-                    Reason(ReasonKind.LIKED_GENRE, genre=liked) if liked else Reason(ReasonKind.LIKED_GENRES),
-                )
-            )
+        top = self._genre(row)
+        liked_genre = bool(genre) and top in profile.clear_genres  # sure of the track's genre and of the taste
+        if parts["genre"][i] > 0 and liked_genre:
+            options.append((float(parts["genre"][i]), Reason(ReasonKind.LIKED_GENRE, genre=genre)))
         if parts["collab"][i] > 0:
-            options.append((float(parts["collab"][i]), self._collab_reason(row, profile.user_id, parts["neighbours"])))
+            collab = self._collab_reason(row, profile.user_id, parts["neighbours"])
+            if collab.member_ids:
+                options.append((float(parts["collab"][i]), collab))
         if options:
             reason = max(options, key=lambda option: option[0])[1]
         elif chosen is not None:
             reason = Reason(ReasonKind.FILTER_NEW, genre=chosen.label)
+        elif parts["genre"][i] > 0 or top in profile.clear_genres:
+            reason = Reason(ReasonKind.NEW_TO_YOU)  # nothing in it that words could truly name
         else:
             reason = Reason(ReasonKind.DIFFERENT, genre=genre)
         return self._recommendation(row, float(parts["score"][i]), reason)

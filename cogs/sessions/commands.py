@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.app.sessions import NextResult, NoSession, SessionSummary
-from bot.format import clip, plural
+from bot.format import literal, plural
 from bot.genres import short_answer
 from bot.store.sessions import Session
 from cogs import replies
@@ -91,9 +91,9 @@ class SessionCommands(SessionsBase):
         playing = await self.service.start_playing(session)
         kind = "listening session"
         if radio_seed is not None and playing is not None:
-            kind = f"radio from **{clip(playing.title, 80)}** (tracks that sound like the last one played)"
+            kind = f"radio from **{literal(playing.title, 80)}** (tracks that sound like the last one played)"
         elif playlist is not None:
-            kind = f"listening session with the playlist **{clip(playlist, 80)}**"
+            kind = f"listening session with the playlist **{literal(playlist, 80)}**"
         await replies.send(
             interaction,
             content=f"🎧 {user.mention} started a {kind} here. {voice_note}\n"
@@ -128,7 +128,7 @@ class SessionCommands(SessionsBase):
         )
         await replies.send(
             interaction,
-            content=f"➕ Queued {plural(len(played.entries), 'track')} from the playlist **{clip(played.playlist.name, 80)}**.",
+            content=f"➕ Queued {plural(len(played.entries), 'track')} from the playlist **{literal(played.playlist.name, 80)}**.",
         )
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session)
@@ -180,7 +180,7 @@ class SessionCommands(SessionsBase):
             await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
             return
         await interaction.edit_original_response(
-            content=f"➕ Queued **{clip(shared.track.title, 80)}** · {short_answer(shared.track.genres, shared.track.confident)} (position {entry.position}).",
+            content=f"➕ Queued **{literal(shared.track.title, 80)}** · {short_answer(shared.track.genres, shared.track.confident)} (position {entry.position}).",
             view=await add_correction(
                 discord.ui.View(timeout=None), self.bot.crate, interaction.guild_id, shared.track.id
             ),
@@ -240,7 +240,7 @@ class SessionCommands(SessionsBase):
             return "⏹ That was the last track: the catalog has nothing more for this group."
         mover = "The host" if user_id == session.host_id else "A DJ"
         how = f"{mover} moved on." if result.by_host else f"Skipped by vote ({result.votes}/{result.needed})."
-        return f"⏭ {how} Now playing **{clip(result.now_playing.title, 80)}**."
+        return f"⏭ {how} Now playing **{literal(result.now_playing.title, 80)}**."
 
     async def _finish(
         self, session: Session, channel, guild, *, by_user: int | None, post: bool = True, dj: bool = False

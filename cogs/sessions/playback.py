@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.app.sessions import NoSession
 from bot.catalog import DISLIKE, LIKE
-from bot.format import clip, format_duration
+from bot.format import format_duration, literal
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.caller import guild_id_of, is_dj
@@ -107,7 +107,9 @@ class SessionPlayback(SessionsBase):
         """Text sessions: post the next track's link so everyone can play it."""
         track = await self.service.track(session.guild_id, entry.track_id)
         where = await self.bot.crate.sharing.source_url(track) or "(a local file: not shareable)"
-        await channel.send(f"▶ Now playing **{clip(track.title, 80)}** · {format_duration(track.duration)} — {where}")
+        await channel.send(
+            f"▶ Now playing **{literal(track.title, 80)}** · {format_duration(track.duration)} — {where}"
+        )
 
     # -- voice ----------------------------------------------------------------------------------
 
@@ -208,7 +210,7 @@ class SessionPlayback(SessionsBase):
         if channel is not None:
             with contextlib.suppress(discord.HTTPException):
                 await channel.send(
-                    f"⚠️ I can't play **{clip(track.title, 80)}** in voice"
+                    f"⚠️ I can't play **{literal(track.title, 80)}** in voice"
                     " (its audio isn't reachable any more), so I'm moving on."
                 )
 
