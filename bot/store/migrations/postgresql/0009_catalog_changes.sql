@@ -29,11 +29,13 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER tracks_changed AFTER INSERT OR UPDATE OR DELETE ON tracks
-    FOR EACH ROW EXECUTE FUNCTION crate_count_track_change();
-
-CREATE TRIGGER ratings_changed AFTER INSERT OR UPDATE OR DELETE ON ratings
-    FOR EACH ROW EXECUTE FUNCTION crate_count_rating_change();
+-- One trigger per event, named as SQLite's (which has no multi-event triggers).
+CREATE TRIGGER tracks_added AFTER INSERT ON tracks FOR EACH ROW EXECUTE FUNCTION crate_count_track_change();
+CREATE TRIGGER tracks_changed AFTER UPDATE ON tracks FOR EACH ROW EXECUTE FUNCTION crate_count_track_change();
+CREATE TRIGGER tracks_deleted AFTER DELETE ON tracks FOR EACH ROW EXECUTE FUNCTION crate_count_track_change();
+CREATE TRIGGER ratings_added AFTER INSERT ON ratings FOR EACH ROW EXECUTE FUNCTION crate_count_rating_change();
+CREATE TRIGGER ratings_changed AFTER UPDATE ON ratings FOR EACH ROW EXECUTE FUNCTION crate_count_rating_change();
+CREATE TRIGGER ratings_deleted AFTER DELETE ON ratings FOR EACH ROW EXECUTE FUNCTION crate_count_rating_change();
 
 -- The change counts replace the relabel versions of schema 6 (a relabel updates tracks).
 DROP TABLE relabels;
