@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import database_url as dburl
 from bot.errors import CrateError
 from bot.format import format_bytes
 from bot.shards import ShardPlan, parse_shard_ids
@@ -64,7 +65,8 @@ class Settings:
     discord_guild_id: int | None = None
     database_path: Path = Path("crate.sqlite3")
     #: ``postgresql://…``: the store lives in PostgreSQL instead of the SQLite file ``database_path``.
-    database_url: str | None = None
+    #: Never in the settings' repr: it may hold the password (messages show ``bot.database_url.shown``).
+    database_url: str | None = field(default=None, repr=False)
     #: Where analysis jobs run: "pool" (worker processes of this process) or "postgres" (``crate worker``s).
     queue: str = "pool"
     workers: int = 2
@@ -172,10 +174,13 @@ class Settings:
 
 
 def _database_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("postgresql://", "postgres://")):
+    """The URL as given, once libpq can read it (:func:`bot.database_url.parse` says why not)."""
+    if value is not None and not dburl.is_database_url(value):
         raise ConfigError(
             "CRATE_DATABASE_URL must be a postgresql:// URL (for SQLite, set CRATE_DATABASE to a file instead)."
         )
+    if value is not None:
+        dburl.parse(value)
     return value
 
 

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Iterator
 from typing import Protocol
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -20,6 +21,7 @@ from discord.http import Route
 from bot.app.crate import Crate
 from bot.app.sharing import Restarting
 from bot.config import ConfigError, Settings
+from bot.errors import CrateError
 from cogs import replies
 from cogs.render import error_embed
 
@@ -223,7 +225,12 @@ async def run_bot(settings: Settings) -> None:
     point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
     stop_on_sigterm()
     async with Crate.running(settings) as crate, CrateBot(settings, crate) as bot:
-        await bot.start(token)
+        try:
+            await bot.start(token)
+        except discord.LoginFailure as error:  # an operator's mistake: one line, not a traceback
+            raise ConfigError(f"Discord refused DISCORD_TOKEN ({error}); check the bot token in .env.") from error
+        except (aiohttp.ClientConnectionError, OSError) as error:
+            raise CrateError(f"Crate could not reach Discord: {error}", detail=repr(error)) from error
 
 
 def stop_on_sigterm() -> None:

@@ -113,3 +113,43 @@ async def test_crate_run_refuses_an_unusable_database_in_one_line(tmp_path, immu
     assert len(refusals) == 1, done.stderr
     assert str(path) in refusals[0]
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never answers (a firewall's black hole, a hung server)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield server.getsockname()[1]
+    server.close()
+
+
+@pytest.mark.parametrize("bad", ["closed port", "silent server", "no such database", "unknown host", "no URL"])
+def test_crate_worker_refuses_a_bad_database_in_one_line_within_ten_seconds(bad, silent_server, postgres_server):
+    import time
+
+    url = {
+        "closed port": "postgresql://crate@127.0.0.1:9/crate",
+        "silent server": f"postgresql://crate@127.0.0.1:{silent_server}/crate",
+        "no such database": f"postgresql://crate@127.0.0.1:{postgres_server.port}/no_such_database",
+        "unknown host": "postgresql://crate@crate-db.invalid/crate",
+        "no URL": "",
+    }[bad]
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith(("PG", "CRATE_"))},
+        "CRATE_DATABASE_URL": url,
+        "CRATE_QUEUE": "postgres" if url else "pool",
+        "CRATE_WORKERS": "1",
+    }
+    crate = shutil.which("crate", path=str(Path(sys.executable).parent)) or "crate"
+    started = time.monotonic()
+    done = subprocess.run([crate, "worker"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    seconds = time.monotonic() - started
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert len(output.strip().splitlines()) <= 3 and "Traceback" not in output, output
+    assert len([line for line in output.splitlines() if line.startswith("crate: ")]) == 1, output
+    assert seconds < 10, f"refused after {seconds:.1f} s"

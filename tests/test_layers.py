@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.genres", 0),  # the genre vocabulary: family ids, display names, aliases, "not sure" wording
     ("bot.errors", 0),
     ("bot.config", 0),
+    ("bot.database_url", 0),  # a PostgreSQL URL read by libpq's rules, and shown without its password
     ("bot.format", 0),
     ("bot.caller", 0),  # who asks (user, roles, Manage Server): what permission checks read
     ("bot.shards", 0),  # which gateway shards this process runs

@@ -23,8 +23,9 @@ from bot import catalog, store
 from bot.app.crate import Crate
 from bot.app.titles import TitleIndex
 from bot.config import ConfigError, Settings
+from bot.database_url import shown
 from bot.store import postgres, sessions
-from bot.store.postgres import WRITER_LOCK_KEY, postgres_sql, redacted
+from bot.store.postgres import WRITER_LOCK_KEY, postgres_sql
 from tests.postgres_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +54,8 @@ def test_placeholders_are_numbered_outside_string_literals():
 
 
 def test_passwords_never_reach_messages():
-    assert redacted("postgresql://crate:hunter2@db.local:5432/crate") == "postgresql://crate:***@db.local:5432/crate"
-    assert redacted("postgresql://crate@127.0.0.1/crate") == "postgresql://crate@127.0.0.1/crate"
+    assert shown("postgresql://crate:hunter2@db.local:5432/crate") == "postgresql://crate@db.local:5432/crate"
+    assert shown("postgresql://crate@127.0.0.1/crate") == "postgresql://crate@127.0.0.1/crate"
 
 
 def test_crate_database_url_must_be_postgresql():

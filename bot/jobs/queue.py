@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from bot import database_url as dburl
 from bot.config import AudioLimits, ConfigError
 from bot.jobs.analysis import AnalyzedFile
 from bot.jobs.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback
@@ -65,18 +66,12 @@ SHUTDOWN_GRACE = 5.0
 POLL_SECONDS = 5.0
 
 
-def connection_url(url: str) -> str:
-    """A libpq URL for psycopg (``postgresql+asyncpg://`` and the like lose their driver)."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.split('+')[0]}{sep}{rest}"
-
-
 def make_app(url: str) -> procrastinate.App:
     """The procrastinate app on ``url``. The bot defers Crate's analysis task by name; a ``crate
     worker`` registers the task itself (:func:`bot.jobs.queue_worker.worker_app`)."""
     import procrastinate
 
-    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=connection_url(url)))
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dburl.libpq_conninfo(url)))
 
 
 async def prepare_database(app: procrastinate.App) -> None:
@@ -193,7 +188,9 @@ class AnalysisQueue:
         delay = 0.5
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(connection_url(self.url), autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    dburl.libpq_conninfo(self.url), autocommit=True
+                ) as conn:
                     await conn.execute(f"LISTEN {analysis_jobs.DONE_CHANNEL}")
                     self._listening.set()
                     delay = 0.5

@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import database_url as dburl
 from bot.errors import CrateError
 from bot.jobs.analysis import AnalysisPool, analyze_file
 from bot.jobs.pool import WorkerCrashed, error_reply
 from bot.store import analysis_jobs
+from bot.store.errors import StoreError
 
 if TYPE_CHECKING:
     import procrastinate
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
+
+#: Seconds ``crate worker`` gives its database to answer at start before refusing to run.
+CONNECT_TIMEOUT = 5
 
 #: This process's analysis pool (set by :func:`run_worker`; the task runs in the same process).
 _pool: AnalysisPool | None = None
@@ -84,6 +89,24 @@ async def retry_stalled(app: procrastinate.App) -> None:
             log.warning("could not retry stalled jobs; trying again later", exc_info=True)
 
 
+async def check_database(url: str) -> None:
+    """Refuse at start, in one sentence, a database this worker cannot reach or log in to: before
+    the analysis processes start, instead of the connection pool's retries and traceback."""
+    import psycopg
+
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT + 2):
+            connection = await psycopg.AsyncConnection.connect(
+                dburl.libpq_conninfo(url), connect_timeout=CONNECT_TIMEOUT, autocommit=True
+            )
+        await connection.close()
+    except (psycopg.Error, OSError, TimeoutError) as error:
+        reason = (str(error).strip().splitlines() or [f"no answer within {CONNECT_TIMEOUT} s"])[0]
+        raise StoreError(
+            f"crate worker could not reach its database at {dburl.shown(url)}: {reason}", detail=repr(error)
+        ) from error
+
+
 def worker_app(url: str) -> procrastinate.App:
     """The queue's app with Crate's analysis task registered, as a ``crate worker`` runs it."""
     import procrastinate
@@ -104,7 +127,8 @@ async def run_worker(settings: Settings) -> None:
     global _pool
     from bot.jobs.queue import HEARTBEAT, QUEUE, SHUTDOWN_GRACE, STALLED_AFTER, AnalysisQueue, prepare_database
 
-    url = AnalysisQueue.from_settings(settings).url  # the same check of CRATE_DATABASE_URL
+    url = settings.database_url or AnalysisQueue.from_settings(settings).url  # the bot's own refusal if unset
+    await check_database(url)
     app = worker_app(url)
     async with AnalysisPool.from_settings(settings) as pool, app.open_async():
         await prepare_database(app)

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot import database_url as dburl
 from bot.catalog import UnknownTrack
 from bot.store.errors import DatabaseBusy, DatabaseTooNew, MigrationError, StoreError
 
@@ -220,9 +221,7 @@ POSTGRESQL = Dialect(
 )
 
 
-def is_database_url(target: str | Path) -> bool:
-    """Whether ``target`` names a PostgreSQL database (``postgresql://…``) rather than a SQLite file."""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+is_database_url = dburl.is_database_url
 
 
 class Database:

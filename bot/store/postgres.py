@@ -33,10 +33,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bot import database_url as dburl
 from bot.store.database import (
     BUSY_TIMEOUT_MS,
     POSTGRESQL,
@@ -65,18 +65,6 @@ T = TypeVar("T")
 
 #: The NOTIFY channel on which processes say that a guild's catalog changed (payload: the guild id).
 CATALOG_CHANNEL = "crate_catalog"
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 @functools.lru_cache(maxsize=2048)
@@ -133,7 +121,7 @@ def _busy_is_typed() -> Iterator[None]:
 
 async def _connect(url: str) -> Any:
     return await asyncpg.connect(
-        url,
+        dburl.asyncpg_dsn(url),  # as libpq reads it: asyncpg alone would split it with urllib
         timeout=BUSY_TIMEOUT_MS / 1000 * 2,
         server_settings={"lock_timeout": str(BUSY_TIMEOUT_MS), "application_name": "crate"},
     )
@@ -152,7 +140,7 @@ class PostgresDatabase(Database):
     @classmethod
     async def connect(cls, path: Any, *, migrations: Sequence[Migration] | None = None) -> Database:
         url = str(path)
-        shown = redacted(url)
+        shown = dburl.shown(url)
         try:
             connection = await _connect(url)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, ValueError) as error:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import database_url as dburl
 from bot.store.database import Database, is_database_url
 from bot.store.errors import StoreError
 
@@ -36,6 +37,7 @@ class Table:
 def database_target(text: str) -> Path | str:
     """``sqlite:///relative.sqlite3``, ``sqlite:////abs/path``, a bare path, or a ``postgresql://`` URL."""
     if is_database_url(text):
+        dburl.parse(text, setting="The database URL")
         return text
     if text.startswith("sqlite:///"):
         return Path(text.removeprefix("sqlite:///"))
