@@ -10,8 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.members import FORGET_WHAT, forget_done
 from bot.app.taste import TasteSummary
-from bot.format import literal, plural
+from bot.format import literal
 from bot.genres import display_name, label
 from bot.present.charts import taste_chart
 from bot.present.describe import track_line
@@ -78,11 +79,7 @@ class ForgetButton(
         await interaction.response.defer()  # acknowledge before writing; the confirm message is edited after
         report = await interaction.client.crate.members.forget(guild_id_of(interaction), self.user_id)
         await interaction.edit_original_response(
-            content=(
-                f"Done. I forgot {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')} and"
-                f" {plural(report.corrections, 'genre correction')} of yours in this server and removed"
-                f" {plural(report.tracks_removed, 'track')} nobody else had."
-            ),
+            content=f"Done. {forget_done(report)}",
             view=None,
         )
 
@@ -112,8 +109,7 @@ class Profile(commands.Cog):
         view = discord.ui.View(timeout=None)
         view.add_item(ForgetButton(interaction.user.id))
         await interaction.response.send_message(
-            "This deletes your ratings, your shares and your taste profile in this server. "
-            "Tracks others shared or rated stay in the catalog. Are you sure?",
+            f"{FORGET_WHAT}\nAre you sure?",
             view=view,
             ephemeral=True,
         )

@@ -12,7 +12,7 @@ import pytest
 from bot import store
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT, Rating, UnknownTrack
 from bot.errors import CrateError
-from bot.store import Database, DatabaseTooNew, Migration, MigrationError, open_database
+from bot.store import Database, DatabaseTooNew, Migration, MigrationError, open_database, playlists, sessions
 from bot.store.database import load_migrations, split_statements
 from bot.store.errors import StoreError
 from tests.databases import INTEGRITY_ERRORS, table_names
@@ -419,6 +419,70 @@ async def test_forget_member_removes_only_that_member_in_that_guild(db):
     assert await store.last_track(db, OTHER_GUILD, ALICE) == elsewhere.id
     # Forgetting again finds nothing.
     assert not (await store.forget_member(db, GUILD, ALICE)).anything
+
+
+# -- /forget keeps what others rely on (issue 23): one test per kind of thing, two members ---------------
+
+
+async def test_forget_keeps_a_track_in_another_members_playlist(db):
+    carols, _ = await add(db, name="carol's only", seed=1, duration=100, shared_by=CAROL)
+    mix = await playlists.create_playlist(db, GUILD, "Bob mix", BOB)
+    await playlists.add_tracks(db, GUILD, mix.id, [carols.id], BOB)
+    await store.forget_member(db, GUILD, CAROL)
+    assert [e.track_id for e in await playlists.playlist_entries(db, GUILD, mix.id)] == [carols.id]
+    assert await store.sharers_of(db, GUILD, carols.id) == []  # kept without its sharer
+    assert (await store.get_track(db, GUILD, carols.id)).added_by is None
+
+
+async def test_forget_keeps_a_track_rated_by_another_member(db):
+    carols, _ = await add(db, name="carol's only", seed=1, duration=100, shared_by=CAROL)
+    await store.rate(db, GUILD, BOB, carols.id, LIKE)
+    await store.forget_member(db, GUILD, CAROL)
+    assert await store.get_track(db, GUILD, carols.id) is not None
+    assert [r.user_id for r in await store.ratings_of(db, GUILD, BOB)] == [BOB]
+
+
+async def test_forget_keeps_a_track_in_the_queue_and_history_of_a_session_with_another_member(db):
+    queued, _ = await add(db, name="queued", seed=1, duration=100, shared_by=CAROL)
+    played, _ = await add(db, name="played", seed=2, duration=200, shared_by=CAROL)
+    session = await sessions.open_session(db, GUILD, 500, BOB)
+    await sessions.join(db, GUILD, session.id, CAROL)
+    await sessions.enqueue(db, GUILD, session.id, played.id, added_by=CAROL)
+    await sessions.enqueue(db, GUILD, session.id, queued.id, added_by=CAROL)
+    await sessions.advance(db, GUILD, session.id)
+    await sessions.advance(db, GUILD, session.id)  # "played" is history, "queued" plays
+    await store.forget_member(db, GUILD, CAROL)
+    entries = await sessions.queue_of(db, GUILD, session.id)
+    assert {e.track_id for e in entries} == {queued.id, played.id}
+    assert all(e.added_by is None for e in entries)
+
+
+async def test_forget_removes_a_track_nobody_else_relies_on_and_its_own_session(db):
+    alone, _ = await add(db, name="alone", seed=1, duration=100, shared_by=CAROL)
+    session = await sessions.open_session(db, GUILD, 500, CAROL)
+    await sessions.enqueue(db, GUILD, session.id, alone.id, added_by=CAROL)
+    mine = await playlists.create_playlist(db, GUILD, "Carol's own", CAROL)
+    await playlists.add_tracks(db, GUILD, mine.id, [alone.id], CAROL)
+    report = await store.forget_member(db, GUILD, CAROL)
+    assert report.tracks_removed == 1 and await store.get_track(db, GUILD, alone.id) is None
+    assert await playlists.playlist_by_name(db, GUILD, "Carol's own") is None
+
+
+async def test_forget_hands_an_open_session_to_the_member_there_longest_or_closes_it(db):
+    shared = await sessions.open_session(db, GUILD, 500, CAROL)
+    await sessions.join(db, GUILD, shared.id, BOB)
+    await sessions.join(db, GUILD, shared.id, ALICE)
+    alone = await sessions.open_session(db, GUILD, 501, CAROL)
+    await store.forget_member(db, GUILD, CAROL)
+    handed = await sessions.get_session(db, GUILD, shared.id)
+    assert handed.is_open and handed.host_id == BOB
+    closed = await sessions.get_session(db, GUILD, alone.id)
+    assert not closed.is_open and closed.host_id == sessions.NO_HOST
+    for table, column in (("sessions", "host_id"), ("session_members", "user_id"), ("session_queue", "added_by")):
+        count = await db.fetch_value(
+            f"SELECT count(*) FROM {table} WHERE guild_id = ? AND {column} = ?", (GUILD, CAROL)
+        )
+        assert count == 0, table
 
 
 # -- one writer path -------------------------------------------------------------------------------------

@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from bot import store
 from bot.app.teaching import Teacher
+from bot.format import plural
 from bot.store import Database
+
+#: What /forget deletes and what it keeps (bot.store.members.forget_member), asked before it does.
+FORGET_WHAT = (
+    "Deleted: your ratings, your shares, your genre corrections, your playlists, your taste profile"
+    " and the name Crate knows you by in this server; tracks only you shared, if nobody else relies on them.\n"
+    "Kept, without your name: tracks others shared or rated, or keep in their playlists, or heard in a"
+    " session with you, and what you added to others' playlists and session queues. A session you host"
+    " passes to the member there longest, or ends if nobody else is there."
+)
+
+
+def forget_done(report: store.ForgetReport) -> str:
+    """What /forget did, in words (Discord and the console alike)."""
+    return (
+        f"I forgot {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')} and"
+        f" {plural(report.corrections, 'genre correction')} of yours in this server and removed"
+        f" {plural(report.tracks_removed, 'track')} nobody else relied on; what others rely on stays."
+    )
 
 
 class Members:

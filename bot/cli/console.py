@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.app.community import PERIOD_WORDS
 from bot.app.crate import Crate
+from bot.app.members import FORGET_WHAT, forget_done
 from bot.app.playlists import to_json, to_m3u
 from bot.app.sharing import Source, Stage
 from bot.caller import Caller
@@ -345,14 +346,12 @@ class Console:
             self.write(f"  {name}: {value}")
 
     async def _forget(self, arguments, confirm) -> None:
+        self.write(FORGET_WHAT)
         if confirm is not None and not await confirm(f"Forget everything about {self.user}? [y/N] "):
             self.write("Kept everything.")
             return
         report = await self.crate.members.forget(CONSOLE_GUILD, self.user_id)
-        self.write(
-            f"Forgot {self.user}: {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')}, "
-            f"{plural(report.corrections, 'genre correction')}, {plural(report.tracks_removed, 'track')} nobody else had."
-        )
+        self.write(f"{self.user}: {forget_done(report)}")
 
 
 def picks_text(picks, names: Mapping[int, str]) -> str:

@@ -69,16 +69,16 @@ async def display_names(db: Database, guild_id: int) -> dict[int, str]:
 async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetReport:
     """Delete everything Crate stores about this member in this guild, atomically.
 
-    Removed: the member's ratings, their genre corrections, their shares, their ``members`` row (with their remembered
-    display name) and their listening-session
-    memberships and votes. Tracks they
-    added stay in the guild's library (other members may have shared, rated or been
-    recommended them) but are no longer attributed to them (``added_by`` becomes NULL).
-    A track this member added *or* shared is deleted outright when, once their shares and
-    ratings are gone, nobody else shares or rates it: nothing would then tie it to anyone
-    but the forgotten member. Deleting such a track clears other members' ``last_track``
-    pointers to it. Their playlists are deleted, and tracks they added to others' playlists
-    are no longer attributed to them. Closed sessions they hosted no longer name them. Other guilds are untouched.
+    Removed: the member's ratings, their genre corrections, their shares, their ``members`` row
+    (with their remembered display name), their playlists and their listening-session memberships
+    and votes. Tracks they added stay in the guild's library but are no longer attributed to them
+    (``added_by`` becomes NULL), as are what they added to others' playlists and session queues.
+    A track this member added *or* shared is deleted outright only when nobody else relies on it
+    (:func:`bot.store.tracks.delete_unreferenced`: nobody else shares, rates or corrects it, it is
+    in no other member's playlist, nor in a session another member took part in); deleting it
+    clears other members' ``last_track`` pointers to it. Open sessions they host are handed to the
+    member present longest or closed, and no session names them as host. Other guilds are
+    untouched.
     Afterwards the WAL is checkpointed and truncated, so the deleted rows do not linger there
     (and ``secure_delete`` has overwritten them in the file).
     """
@@ -90,9 +90,9 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
         removed_corrections = await corrections.delete_corrections_of(db, guild_id, user_id)
         await db.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
         await playlists.forget_member_playlists(db, guild_id, user_id)
+        await sessions.forget_member_sessions(db, guild_id, user_id)
         removed_tracks = await tracks.delete_unreferenced(db, guild_id, involved)
         await tracks.clear_added_by(db, guild_id, user_id)
-        await sessions.forget_member_sessions(db, guild_id, user_id)
     await db.checkpoint()
     return ForgetReport(
         ratings=removed_ratings,

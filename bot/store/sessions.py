@@ -556,10 +556,24 @@ async def forget_member_sessions(db: Database, guild_id: int, user_id: int) -> i
     """Remove a member from every session of the guild (for /forget); returns rows removed.
 
     Their memberships, votes and fairness records go; entries they added stay but are no longer
-    attributed to them. Open sessions they host keep the host id until they end; closed ones
-    forget it (:data:`NO_HOST`).
+    attributed to them. An open session they host is handed to the member present longest, or,
+    with nobody else present, closed; closed ones forget them as host (:data:`NO_HOST`). No row
+    keeps their id.
     """
     async with db.transaction():
+        hosted = await db.fetch_rows(
+            "SELECT id FROM sessions WHERE guild_id = ? AND host_id = ? AND status = 'open'", (guild_id, user_id)
+        )
+        for (session_id,) in hosted:
+            heir = await db.fetch_value(
+                "SELECT user_id FROM session_members WHERE guild_id = ? AND session_id = ? AND left_at IS NULL"
+                " AND user_id <> ? ORDER BY joined_at, user_id LIMIT 1",
+                (guild_id, session_id, user_id),
+            )
+            if heir is None:
+                await close_session(db, guild_id, session_id)
+            else:
+                await set_host(db, guild_id, session_id, int(heir))
         removed = await db.execute(
             "DELETE FROM session_members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
         )
@@ -573,7 +587,7 @@ async def forget_member_sessions(db: Database, guild_id: int, user_id: int) -> i
             "UPDATE session_queue SET added_by = NULL WHERE guild_id = ? AND added_by = ?", (guild_id, user_id)
         )
         await db.execute(
-            "UPDATE sessions SET host_id = ? WHERE guild_id = ? AND host_id = ? AND status = 'closed'",
+            "UPDATE sessions SET host_id = ? WHERE guild_id = ? AND host_id = ?",
             (NO_HOST, guild_id, user_id),
         )
     return removed

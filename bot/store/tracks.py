@@ -535,7 +535,12 @@ async def clear_added_by(db: Database, guild_id: int, user_id: int) -> int:
 
 
 async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[int]) -> int:
-    """Delete those of ``track_ids`` that nobody shares, rates or corrects any more; returns the count."""
+    """Delete those of ``track_ids`` that nobody relies on any more; returns the count.
+
+    A track stays while anyone shares, rates or corrects it, while it is in a playlist, or while it
+    is in the queue or history of a session, or is the seed of a radio, that a member (present or
+    past) belongs to.
+    """
     ids = sorted({int(track_id) for track_id in track_ids})
     if not ids:
         return 0
@@ -543,7 +548,12 @@ async def delete_unreferenced(db: Database, guild_id: int, track_ids: Iterable[i
         f"DELETE FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})"
         " AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.guild_id = tracks.guild_id AND s.track_id = tracks.id)"
         " AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.guild_id = tracks.guild_id AND r.track_id = tracks.id)"
-        " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.guild_id = tracks.guild_id AND c.track_id = tracks.id)",
+        " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.guild_id = tracks.guild_id AND c.track_id = tracks.id)"
+        " AND NOT EXISTS (SELECT 1 FROM playlist_tracks p WHERE p.guild_id = tracks.guild_id AND p.track_id = tracks.id)"
+        " AND NOT EXISTS (SELECT 1 FROM session_queue q WHERE q.guild_id = tracks.guild_id AND q.track_id = tracks.id"
+        "  AND EXISTS (SELECT 1 FROM session_members m WHERE m.guild_id = q.guild_id AND m.session_id = q.session_id))"
+        " AND NOT EXISTS (SELECT 1 FROM session_radio r WHERE r.guild_id = tracks.guild_id AND r.seed_track_id = tracks.id"
+        "  AND EXISTS (SELECT 1 FROM session_members m WHERE m.guild_id = r.guild_id AND m.session_id = r.session_id))",
         (guild_id, json.dumps(ids)),
     )
     if deleted:

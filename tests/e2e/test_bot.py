@@ -286,6 +286,9 @@ async def test_forget_asks_first_and_only_the_member_can_confirm(world):
     response = await ix.wait_response()
     assert response.ephemeral
     message = await ix.wait_original()
+    assert "Deleted: your ratings, your shares" in message.content  # what goes, and what stays
+    assert "Kept, without your name: tracks others shared or rated, or keep in their playlists" in message.content
+    assert "A session you host passes to the member there longest" in message.content
     carol = fake.member(guild, "carol")
     assert message.custom_ids == [f"crate:forget:{carol.id}"]
     confirm = await fake.click(guild, fake_channel(guild), "carol", message, f"crate:forget:{carol.id}")
