@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.app.names import clean_name, refuse_look_alike
 from bot.app.sessions import SessionService
 from bot.caller import Caller
 from bot.catalog import Track, UnknownTrack
@@ -206,9 +207,10 @@ class PlaylistService:
         return await self._create(guild_id, caller.user_id, name)
 
     async def _create(self, guild_id: int, owner_id: int, name: str) -> Playlist:
-        name = _one_line(name)
+        name = clean_name(name)
         if not 1 <= len(name) <= MAX_NAME:
             raise BadPlaylistName(detail=repr(name))
+        refuse_look_alike(name, [p.name for p in await store.playlists_in_guild(self.db, guild_id)])
         try:
             return await store.create_playlist(self.db, guild_id, name, owner_id)
         except PlaylistExistsError as error:

@@ -17,17 +17,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot import store
+from bot.app.names import BlankName, clean_name, refuse_look_alike
 from bot.app.titles import TitleIndex
 from bot.catalog import NoTrackChosen, Taught, Track, UnknownTrack
 from bot.errors import CrateError
-from bot.genres import family_of, is_family
+from bot.genres import FAMILIES, family_of, is_family, label
 from bot.listen.families import default_model
 from bot.listen.server_head import Relabelled, genre_key, majority, reach, relabel
 from bot.store import Database
 
 #: Longest genre name a server may teach (Discord's modal and select limits leave room for it).
 MAX_GENRE_NAME = 40
-_NAME = re.compile(r"^[\w][\w &'/.+-]*$")
+_NAME = re.compile(r"^[^\W_](?:[^\W_]|[ &'/.+-])*$")  # no "_": "__x__" would be markdown
 
 
 class BadGenreName(CrateError):
@@ -36,7 +37,10 @@ class BadGenreName(CrateError):
 
 def genre_name(text: str) -> str:
     """What a member typed -> a family id ("Hip hop", "R&B" -> ``hiphop``, ``soul``) or a tidy custom name."""
-    name = " ".join(str(text).split())
+    try:
+        name = clean_name(text)
+    except BlankName as blank:
+        raise BadGenreName(detail=f"genre name {text!r}") from blank
     if not name or len(name) > MAX_GENRE_NAME or not _NAME.match(name):
         raise BadGenreName(detail=f"genre name {text!r}")
     return family_of(name) or name
@@ -63,6 +67,8 @@ class Teacher:
         """Record that this member says ``track_id`` (None: their last track) is ``text``, and
         relabel the server's catalog; other servers never see it."""
         genre = genre_name(text)
+        if not is_family(genre):
+            refuse_look_alike(genre, [*await self.custom_genres(guild_id), *(label(f) for f in FAMILIES)])
         if track_id is None:
             track_id = await store.last_track(self.db, guild_id, user_id)
             if track_id is None:
