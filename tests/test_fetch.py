@@ -27,12 +27,14 @@ from bot.audio.errors import (
     BlockedLink,
     DownloadFailed,
     FetchError,
+    HiddenCharactersLink,
     LinkTimeout,
     LinkUnavailable,
     NotAudio,
     NotAudioLink,
     PageTooLarge,
     PlaylistLink,
+    RedirectLoop,
     TooLarge,
     TooLong,
 )
@@ -219,6 +221,12 @@ async def server(media) -> Server:
     app.router.add_get("/to-ipv6-loopback", redirect("http://[::1]:9/music/track.ogg"))
     app.router.add_get("/to-private", redirect("http://10.0.0.1/music/track.ogg"))
     app.router.add_get("/to-metadata", redirect("http://169.254.169.254/latest/meta-data/"))
+
+    async def hop(request):  # a chain of 50 redirects, then the track
+        number = int(request.match_info["number"])
+        raise web.HTTPFound(f"/hop/{number + 1}" if number < 50 else "/music/track.ogg")
+
+    app.router.add_get("/hop/{number}", hop)
 
     runner = web.AppRunner(app, shutdown_timeout=0.1)  # don't wait for stalled handlers
     await runner.setup()
@@ -474,6 +482,39 @@ async def test_redirect_to_a_file_is_not_a_link_i_can_open(server):
     assert_friendly(caught.value, BadLink)
     assert "isn't a link I can open" in caught.value.user_message
     assert "302" not in caught.value.user_message
+
+
+async def test_a_fifty_redirect_chain_is_refused_as_a_redirect_loop(server):
+    with scratch_directory() as directory, pytest.raises(RedirectLoop) as caught:
+        await fetch_link(server.url("/hop/1"), directory)
+    assert_friendly(caught.value, RedirectLoop)
+    assert "redirect loop" in caught.value.user_message
+    assert server.hits["/music/track.ogg"] == 0
+
+
+#: Links with what splits a line or turns text around: each refused before any request is made.
+HIDDEN = {
+    "CR": "\r",
+    "LF": "\n",
+    "CRLF": "\r\n",
+    "NEL": "\u0085",
+    "LS": "\u2028",
+    "PS": "\u2029",
+    "NUL": "\x00",
+    "RLO": "\u202e",
+    "LRI": "\u2066",
+    "RLM": "\u200f",
+}
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+async def test_a_link_with_hidden_characters_is_refused_before_any_request(server, hidden):
+    url = server.url("/music/track.ogg") + HIDDEN[hidden] + "#EXTINF:1,inj" + HIDDEN[hidden] + "file:///etc/shadow"
+    with scratch_directory() as directory, pytest.raises(HiddenCharactersLink) as caught:
+        await fetch_link(url, directory)
+    assert_friendly(caught.value, HiddenCharactersLink)
+    assert "hidden characters" in caught.value.user_message
+    assert server.hits["/music/track.ogg"] == 0
 
 
 async def test_huge_page_is_refused_before_it_is_parsed(server):

@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.errors", 0),
     ("bot.config", 0),
     ("bot.database_url", 0),  # a PostgreSQL URL read by libpq's rules, and shown without its password
+    ("bot.safe_text", 0),  # what splits a line or hides text: refused in links, kept out of exports
     ("bot.format", 0),
     ("bot.caller", 0),  # who asks (user, roles, Manage Server): what permission checks read
     ("bot.shards", 0),  # which gateway shards this process runs

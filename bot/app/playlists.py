@@ -27,6 +27,7 @@ from bot.caller import Caller
 from bot.catalog import Track, UnknownTrack
 from bot.errors import CrateError
 from bot.present.describe import top_tags
+from bot.safe_text import escaped_link, json_lines_safe, one_line
 from bot.store import members as store_members
 from bot.store import playlists as store
 from bot.store import sessions as store_sessions
@@ -123,11 +124,15 @@ class PlaylistExport:
 
 def to_m3u(export: PlaylistExport) -> str:
     """Extended M3U: a header, then ``#EXTINF:seconds,title`` and the link of each track (a track
-    without a link, indexed from a local folder, is kept as a comment)."""
-    lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(export.playlist.name)}"]
+    without a link, indexed from a local folder, is kept as a comment). One entry a line, whatever
+    the stored text holds: names and titles lose their line breaks and hidden controls, links
+    have them percent-encoded (:mod:`bot.safe_text`)."""
+    lines = ["#EXTM3U", f"#PLAYLIST:{one_line(export.playlist.name)}"]
     for item in export.tracks:
-        lines.append(f"#EXTINF:{round(item.track.duration)},{_one_line(item.track.title)}")
-        lines.append(item.source if item.source else f"# (no link: {_one_line(item.track.title)} is a local file)")
+        lines.append(f"#EXTINF:{round(item.track.duration)},{one_line(item.track.title)}")
+        lines.append(
+            escaped_link(item.source) if item.source else f"# (no link: {one_line(item.track.title)} is a local file)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -156,7 +161,7 @@ def to_json(export: PlaylistExport, names: Mapping[int, str] | None = None) -> s
             for item in export.tracks
         ],
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return json_lines_safe(json.dumps(document, ensure_ascii=False, indent=2)) + "\n"
 
 
 def _one_line(text: str) -> str:

@@ -30,7 +30,8 @@ import socket
 import urllib.parse
 from collections.abc import Sequence
 
-from bot.audio.errors import BadLink, BlockedLink, LinkUnavailable
+from bot.audio.errors import BadLink, BlockedLink, HiddenCharactersLink, LinkUnavailable
+from bot.safe_text import has_unsafe
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -56,8 +57,12 @@ def check_url(url: str, allowlist: Sequence[str] = ()) -> None:
     """Raise ``BadLink``/``BlockedLink`` unless ``url`` is an http(s) link to a public host.
 
     Resolves the host with ``socket.getaddrinfo``; a host that doesn't resolve raises
-    ``LinkUnavailable``.
+    ``LinkUnavailable``. A link carrying a control character, a line or paragraph separator or a
+    bidi control (inside it: surrounding whitespace is not part of a link) raises
+    ``HiddenCharactersLink``: stored as the track's source, it would split an export's lines.
     """
+    if has_unsafe(url.strip()):
+        raise HiddenCharactersLink(detail=f"hidden characters in {url!r}")
     try:
         parts = urllib.parse.urlsplit(url.strip())
         port = parts.port

@@ -54,6 +54,19 @@ class BadLink(FetchError):
     user_message = "That isn't a link I can open. Send an http:// or https:// link to a track."
 
 
+class HiddenCharactersLink(BadLink):
+    user_message = (
+        "That link holds hidden characters (a line break, a control or a text-direction character), "
+        "so I won't open it. Copy the link again from the address bar and send just that."
+    )
+
+
+class RedirectLoop(BadLink):
+    user_message = (
+        "That link sends me round in circles (a redirect loop), so there's nothing to fetch. Try another link."
+    )
+
+
 class PlaylistLink(BadLink):
     user_message = "That link is a playlist. Send a link to a single track."
 

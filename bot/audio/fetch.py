@@ -54,6 +54,7 @@ from bot.audio.errors import (
     NotAudioLink,
     PageTooLarge,
     PlaylistLink,
+    RedirectLoop,
     TooLarge,
     TooLong,
 )
@@ -215,7 +216,9 @@ def _translate(error: BaseException, url: str) -> CrateError:
             return BlockedLink(detail=detail)
     for cause in chain:
         if isinstance(cause, YtdlpHTTPError):
-            if 300 <= cause.status < 400:  # a redirect urllib refused to follow (file:, ftp:, a loop...)
+            if getattr(cause, "redirect_loop", False):  # a chain past urllib's 10 hops, or a circle
+                return RedirectLoop(detail=detail)
+            if 300 <= cause.status < 400:  # a redirect urllib refused to follow (file:, ftp:...)
                 return BadLink(detail=detail)
             if cause.status in (401, 403, 404, 410, 451):
                 return LinkUnavailable(detail=detail)
