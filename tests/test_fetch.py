@@ -41,6 +41,7 @@ from bot.audio.errors import (
 from bot.audio.fetch import FetchedAudio, download_attachment, download_link, scratch_directory
 from bot.config import AudioLimits
 from tests.music import convert, singularity_track
+from tests.test_hostile_exports import HOSTILE, INJECTION
 
 LIMITS = AudioLimits()
 LOCAL = ("127.0.0.1",)
@@ -492,24 +493,9 @@ async def test_a_fifty_redirect_chain_is_refused_as_a_redirect_loop(server):
     assert server.hits["/music/track.ogg"] == 0
 
 
-#: Links with what splits a line or turns text around: each refused before any request is made.
-HIDDEN = {
-    "CR": "\r",
-    "LF": "\n",
-    "CRLF": "\r\n",
-    "NEL": "\u0085",
-    "LS": "\u2028",
-    "PS": "\u2029",
-    "NUL": "\x00",
-    "RLO": "\u202e",
-    "LRI": "\u2066",
-    "RLM": "\u200f",
-}
-
-
-@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("hidden", HOSTILE)
 async def test_a_link_with_hidden_characters_is_refused_before_any_request(server, hidden):
-    url = server.url("/music/track.ogg") + HIDDEN[hidden] + "#EXTINF:1,inj" + HIDDEN[hidden] + "file:///etc/shadow"
+    url = server.url("/music/track.ogg") + HOSTILE[hidden] + INJECTION.format(HOSTILE[hidden])
     with scratch_directory() as directory, pytest.raises(HiddenCharactersLink) as caught:
         await fetch_link(url, directory)
     assert_friendly(caught.value, HiddenCharactersLink)
