@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -235,19 +236,26 @@ def test_every_sample_format_decodes_to_the_same_music(codec, reference_wav, ref
         np.testing.assert_allclose(excerpt.samples, expected.samples, rtol=0, atol=tolerance)
 
 
-def test_webm_without_duration_is_analysed_from_its_start(reference_wav, tmp_path):
-    """A WebM written to a pipe (as browsers record) has no duration: the first 18 s are analysed."""
-    path = tmp_path / "recorded.webm"
-    with open(path, "wb") as sink:
+def piped_webm(source: Path, target: Path, *codec: str) -> Path:
+    """``source`` as a WebM written to a pipe, as browsers record: no duration in its header."""
+    with open(target, "wb") as sink:
         subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(reference_wav), "-c:a", "libopus", "-f", "webm", "pipe:1"],
+            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), *codec, "-f", "webm", "pipe:1"],
             stdout=sink,
             check=True,
         )
+    assert probe(target).duration is None
+    return target
+
+
+def test_webm_without_duration_is_measured_and_heard_across(reference_wav, tmp_path):
+    """A WebM that hides its length is measured from its packets: its real length is told, and
+    the windows spread over the whole track as for any other file."""
+    path = piped_webm(reference_wav, tmp_path / "recorded.webm", "-c:a", "libopus")
     decoded = decode_excerpts(path)
-    assert decoded.info.duration is None
+    assert decoded.info.duration == pytest.approx(REFERENCE_SECONDS, abs=0.5)
     assert len(decoded.excerpts) == 3 and decoded.samples == 3 * WINDOW
-    assert max(e.start + e.duration for e in decoded.excerpts) <= 18.01
+    assert [e.start for e in decoded.excerpts] == [s for s, _ in analysis_windows(decoded.info.duration)]
     for excerpt in decoded.excerpts:
         assert best_correlation(reference_at(reference_wav, excerpt), excerpt.samples) > 0.9
 
@@ -261,6 +269,27 @@ def test_two_hour_track_is_too_long_under_default_limits(long_track_2h):
         decode_excerpts(long_track_2h)
     assert "2 h 01 min" in caught.value.user_message and "1 h 30 min" in caught.value.user_message
     assert_sentence(caught.value)
+
+
+def test_a_two_hour_track_hiding_its_length_is_refused_cheaply_and_truthfully(long_track_2h, tmp_path):
+    """The 2 h 01 min track, remuxed to a WebM without a duration: refused as too long, naming its
+    real length, after reading packets only (no window decoded), in a bounded time and memory; with
+    the limit raised it costs what a four-minute track costs."""
+    path = piped_webm(long_track_2h, tmp_path / "hidden.webm", "-c", "copy")
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(TooLong) as caught:
+            decode_excerpts(path)
+        seconds, peak = time.perf_counter() - started, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "2 h 01 min" in caught.value.user_message and "1 h 30 min" in caught.value.user_message
+    assert_sentence(caught.value)
+    assert seconds < 15 and peak < 20_000_000, (seconds, peak)
+    decoded = decode_excerpts(path, AudioLimits(max_duration=3 * 3600))
+    assert decoded.info.duration > 2 * 3600 and decoded.samples == 3 * WINDOW
+    assert [round(e.start / decoded.info.duration, 1) for e in decoded.excerpts] == [0.2, 0.5, 0.8]
 
 
 def test_two_hour_track_costs_what_a_four_minute_one_costs(long_track_2h, track_4min):

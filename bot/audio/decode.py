@@ -45,6 +45,7 @@ import math
 import os
 import re
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -588,11 +589,19 @@ def decode_excerpts(
 ) -> DecodedAudio:
     """Probe ``path``, decode ``count`` analysis windows of ``seconds`` each, reject silence.
 
-    If the windows yield far less audio than the metadata promised (a truncated file whose header
-    lies), or the duration is unknown, the start of the file is decoded instead and analysed for
-    what it really holds.
+    A file that hides its length (no duration in its header: a recording written to a pipe) is
+    measured by reading its packets without decoding them (:func:`playable_length`, bounded by the
+    size limit already checked and a timeout), so the duration limit holds for it too and its
+    windows spread over the whole track. If the windows yield far less audio than the metadata
+    promised (a truncated file whose header lies), or the length cannot be measured, the start of
+    the file is decoded instead and analysed for what it really holds.
     """
     info = probe(path, limits)
+    if info.duration is None:
+        measured = playable_length(path)
+        if measured is not None and measured > 0:
+            _check_duration(measured, limits)
+            info = dataclasses.replace(info, duration=measured)
     windows = analysis_windows(info.duration or 0.0, count, seconds)
     excerpts: tuple[Excerpt, ...] = ()
     if windows:
@@ -629,29 +638,37 @@ def decode_excerpts(
 def playable_length(path: str | os.PathLike) -> float | None:
     """Where the audio really ends (seconds): the end of its last packet, read without decoding.
 
-    Only for files whose windows came back short: demuxing costs a few hundred ms per hour of
-    MP3. None when ffprobe fails or finds no packet.
+    Only for files whose windows came back short or whose header hides the length: demuxing costs
+    a few hundred ms per hour of MP3, and ffprobe's lines are read as they come, so memory stays
+    flat however many packets there are. None when ffprobe fails, finds no packet or runs past
+    :data:`PROBE_TIMEOUT`.
     """
     command = [
         get_prober_name(), "-hide_banner", "-v", "error", *_SAFE_INPUT, "-select_streams", "a:0",
         "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", _file_url(Path(path)),
     ]  # fmt: skip
-    try:
-        done = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROBE_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return None
     offset, end, found = 0.0, 0.0, False
-    for line in done.stdout.decode("ascii", "replace").splitlines():
-        fields = [_float(f) for f in line.split(",")[:2]]
-        if not fields or fields[0] is None:
-            continue
-        stop = fields[0] + (fields[1] if len(fields) > 1 and fields[1] is not None else 0.0)
-        if found and stop < end - 1.0:  # timestamps restart: the next stream of a chained Ogg
-            offset += end
-            end = 0.0
-        end, found = max(end, stop), True
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    ) as prober:
+        assert prober.stdout is not None
+        timer = threading.Timer(PROBE_TIMEOUT, prober.kill)  # a prober past its time ends the loop
+        timer.start()
+        try:
+            for raw in prober.stdout:  # one line at a time: memory stays flat
+                fields = [_float(f) for f in raw.decode("ascii", "replace").strip().split(",")[:2]]
+                if not fields or fields[0] is None:
+                    continue
+                stop = fields[0] + (fields[1] if len(fields) > 1 and fields[1] is not None else 0.0)
+                if found and stop < end - 1.0:  # timestamps restart: the next stream of a chained Ogg
+                    offset += end
+                    end = 0.0
+                end, found = max(end, stop), True
+        finally:
+            timed_out = not timer.is_alive()
+            timer.cancel()
+    if timed_out:
+        return None
     return offset + end if found else None
 
 
