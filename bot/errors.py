@@ -16,3 +16,13 @@ class CrateError(Exception):
         #: Technical detail for logs, never shown to users.
         self.detail = detail
         super().__init__(self.user_message)
+
+
+class UnknownChoice(CrateError):
+    """A component value or command option Crate never offered here: a forged interaction, or a
+    menu older than what it lists."""
+
+    user_message = (
+        "That choice isn't one I offered in this server (a menu from an older message, or a channel or role "
+        "of another server). Pick again from what this server's menus list."
+    )

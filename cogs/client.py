@@ -21,7 +21,7 @@ from discord.http import Route
 from bot.app.crate import Crate
 from bot.app.sharing import Restarting
 from bot.config import ConfigError, Settings
-from bot.errors import CrateError
+from bot.errors import CrateError, UnknownChoice
 from cogs import replies
 from cogs.render import error_embed
 
@@ -68,6 +68,9 @@ class CrateTree(app_commands.CommandTree["CrateBot"]):
     """One error handler for every slash command: typed errors become friendly replies."""
 
     async def on_error(self, interaction: discord.Interaction[CrateBot], error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.TransformerError):  # Discord's client only sends what it listed here
+            await replies.report_error(interaction, UnknownChoice(detail=str(error)))
+            return
         await replies.report_error(interaction, getattr(error, "original", error))
 
 

@@ -58,7 +58,7 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         await replies.defer(interaction, ephemeral=True)  # acknowledge before writing
         caller = caller_of(interaction)
         asked = (dj_role, stay_in_voice, voice_idle_timeout, analysis_limit, profiles_public, announcements, reset)
-        crate = self.bot.crate
+        crate, guild = self.bot.crate, interaction.guild
         if all(value is None for value in asked):
             if not caller.manages_server:
                 raise NotServerManager(detail=f"user {caller.user_id} guild {interaction.guild_id}")
@@ -75,6 +75,9 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
             profiles_public=profiles_public,
             announce_channel_id=announcements.id if announcements else None,
             clear=reset,
+            # what this server has: a forged option naming another server's role or channel is refused
+            server_roles={role.id for role in guild.roles} if guild else None,
+            server_channels={channel.id for channel in guild.text_channels} if guild else None,
         )
         if self.bot.sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
             await self.bot.sessions.voice_settings_changed(guild_id_of(interaction))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.app.teaching import MAX_GENRE_NAME
+from bot.errors import UnknownChoice
 from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
 from bot.present.describe import taught_text
@@ -72,7 +73,19 @@ class CorrectSelect(
         if value == SOMETHING_ELSE:
             await interaction.response.send_modal(NewGenreModal(self.track_id))  # a modal must be the first answer
             return
-        await correct(interaction, self.track_id, value.split(":", 1)[1])
+        await correct(interaction, self.track_id, await _offered_genre(interaction, value))
+
+
+async def _offered_genre(interaction: discord.Interaction[CrateBot], value: str) -> str:
+    """The genre a select value names, if the menu could have offered it in this server: a family,
+    or one of the server's own genres (a new one is named in the modal). Anything else was forged."""
+    kind, colon, genre = value.partition(":")
+    if colon and kind + colon == _FAMILY and genre in FAMILIES:
+        return genre
+    offered = await interaction.client.crate.teaching.custom_genres(guild_id_of(interaction))
+    if colon and kind + colon == _CUSTOM and genre in offered:
+        return genre
+    raise UnknownChoice(detail=f"'Not right?' value {value!r}")
 
 
 class NewGenreModal(discord.ui.Modal):

@@ -20,6 +20,7 @@ Only a :class:`~bot.caller.Caller` who manages the server may change them
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,19 @@ class NotServerManager(CrateError):
 
 class InvalidSetting(CrateError):
     user_message = "That setting's value is out of range."
+
+
+class NotThisServersRole(InvalidSetting):
+    user_message = (
+        "That role isn't one of this server's roles, so I can't make it the DJ role. Pick a role of this server."
+    )
+
+
+class NotThisServersChannel(InvalidSetting):
+    user_message = (
+        "That channel isn't one of this server's text channels, so I can't announce there. "
+        "Pick a text channel of this server."
+    )
 
 
 #: The longest idle timeout a server may choose (a day); "stay in voice" is the way to never leave.
@@ -137,10 +151,25 @@ class SettingsService:
         profiles_public: bool | None = None,
         announce_channel_id: int | None = None,
         clear: str | None = None,
+        server_roles: Collection[int] | None = None,
+        server_channels: Collection[int] | None = None,
     ) -> ServerSettings:
-        """Change what is given (None: unchanged); ``clear`` puts one setting (or ``"all"``) back to the default."""
+        """Change what is given (None: unchanged); ``clear`` puts one setting (or ``"all"``) back to the default.
+
+        ``server_roles`` and ``server_channels``, when the front end knows them, are this server's
+        role ids and text channel ids: a DJ role or an announcement channel outside them (another
+        server's, sent by a forged interaction) is refused, and nothing is stored.
+        """
         if not caller.manages_server:
             raise NotServerManager(detail=f"user {caller.user_id} guild {guild_id}")
+        if dj_role_id is not None and server_roles is not None and dj_role_id not in server_roles:
+            raise NotThisServersRole(detail=f"guild {guild_id} role {dj_role_id}")
+        if (
+            announce_channel_id is not None
+            and server_channels is not None
+            and announce_channel_id not in server_channels
+        ):
+            raise NotThisServersChannel(detail=f"guild {guild_id} channel {announce_channel_id}")
         if voice_idle_timeout is not None and not 0 <= voice_idle_timeout <= MAX_IDLE_TIMEOUT:
             raise InvalidSetting(
                 "The voice idle timeout must be between 0 seconds and a day (or choose stay in voice)."
@@ -182,6 +211,8 @@ __all__ = [
     "CLEARABLE",
     "InvalidSetting",
     "NotServerManager",
+    "NotThisServersChannel",
+    "NotThisServersRole",
     "ServerSettings",
     "SettingsService",
     "defaults_from",
