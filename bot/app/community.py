@@ -8,6 +8,8 @@ deleted (a member's ratings, shares and the tracks only they had) is gone from e
   members who shared most. A family's figure is its share of the likes, each like split over its
   track's genre distribution (a track 60 % rock, 40 % metal gives rock 0.6 of a like), never
   given whole to a doubtful top genre; styles are the tagger's tags averaged over the liked tracks.
+  Cuts of one song (:mod:`bot.recommend.songs`) are one entry: a member's latest rating of any of
+  them counts once for the song, shown under its best-liked cut.
 * **Who likes a track**: the members who liked it, and among the members who have not rated it,
   those whose taste it fits best: ``(1 + cos) / 2`` between the track's sound and their taste vector
   (:func:`bot.recommend.group.taste_vector`, the sound half of the taste match), from
@@ -24,11 +26,12 @@ from typing import Literal
 import numpy as np
 
 from bot.analysis import TAGS
-from bot.catalog import LIKE, Catalog, Track, UnknownTrack
+from bot.catalog import LIKE, Catalog, Track, TrackScore, UnknownTrack
 from bot.present.describe import TAG_EVIDENCE
 from bot.recommend.group import GroupRecommender, taste_vector
-from bot.recommend.rank import features_of
+from bot.recommend.rank import RatingArrays, features_of
 from bot.recommend.service import CatalogCache
+from bot.recommend.songs import song_groups
 from bot.store import get_track, ratings_of_track, top_sharers, track_scores
 
 Period = Literal["week", "month", "all"]
@@ -89,8 +92,9 @@ async def server_charts(
     db = catalogs.db
     since = period_start(period, now)
     scores = await track_scores(db, guild_id, limit=100_000, since=since)
+    catalog, ratings = await catalogs.catalog_and_ratings(guild_id)
+    scores = await asyncio.to_thread(_one_per_song, catalog, ratings, scores, since)
     liked = [s for s in scores if s.likes > 0]
-    catalog = await catalogs.catalog(guild_id)
     rows, weights = [], []
     for score in liked:
         row = catalog.index_of(score.track_id)
@@ -114,6 +118,36 @@ async def server_charts(
         sharers=tuple((int(u), int(n)) for u, n in sharers),
         likes=sum(s.likes for s in scores),
     )
+
+
+def _one_per_song(
+    catalog: Catalog, ratings: RatingArrays, scores: list[TrackScore], since: float | None
+) -> list[TrackScore]:
+    """``scores`` with the cuts of a song merged into one: each member's latest rating (since
+    ``since``) of any cut counts once, under the cut with the most likes; best song first."""
+    rows = [catalog.index_of(s.track_id) for s in scores]
+    known = [i for i, row in enumerate(rows) if row is not None]
+    groups = song_groups(catalog, [rows[i] for i in known])
+    members: dict[int, list[int]] = {}
+    for position, i in enumerate(known):
+        members.setdefault(int(groups[position]), []).append(i)
+    merged = {i: scores[i] for i in range(len(scores))}
+    for group in members.values():
+        if len(group) < 2:
+            continue
+        mask = np.isin(ratings.rows, [row for i in group if (row := rows[i]) is not None])
+        if since is not None:
+            mask &= ratings.times >= since
+        latest: dict[int, tuple[float, int]] = {}
+        for user, time_, value in zip(ratings.users[mask], ratings.times[mask], ratings.values[mask], strict=True):
+            if int(user) not in latest or time_ >= latest[int(user)][0]:
+                latest[int(user)] = (float(time_), int(value))
+        likes = sum(value == LIKE for _, value in latest.values())
+        shown = max(group, key=lambda i: (scores[i].likes, -i))
+        for i in group:
+            merged.pop(i)
+        merged[shown] = TrackScore(scores[shown].track_id, likes, len(latest) - likes)
+    return sorted(merged.values(), key=lambda s: (-s.score, -s.likes, s.track_id))
 
 
 def _family_shares(catalog: Catalog, rows: list[int], likes: list[int]) -> tuple[tuple[str, float], ...]:

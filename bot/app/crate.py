@@ -42,7 +42,7 @@ class Crate:
         titles = TitleIndex()
         catalogs = CatalogCache(db)
         #: Tracks by id, autocomplete from memory, ratings.
-        self.library = Library(db, titles)
+        self.library = Library(db, titles, catalogs)
         #: Each server's corrections and the head that relabels its catalog from them.
         self.teaching = Teacher(db, titles)
         #: Files, attachments and links in, cataloged tracks out (and their audio again for playback).

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bot import store
 from bot.app.titles import TitleEntry, TitleIndex
 from bot.catalog import NoTrackChosen, Track, UnknownTrack
+from bot.recommend.service import CatalogCache
+from bot.recommend.songs import song_groups
 from bot.store import Database
+
+#: Autocomplete waits at most this long for the catalog to tell cuts of one song apart (Discord
+#: gives 3 s); past it, identical titles are all offered.
+SONGS_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -20,10 +27,11 @@ class RatedTrack:
 class Library:
     """Tracks by id, titles for autocomplete (from memory), and members' ratings."""
 
-    def __init__(self, db: Database, titles: TitleIndex):
+    def __init__(self, db: Database, titles: TitleIndex, catalogs: CatalogCache | None = None):
         self.db = db
         #: Titles and genres for autocomplete, in memory (never behind a database write).
         self.titles = titles
+        self.catalogs = catalogs
 
     async def track(self, guild_id: int, track_id: int) -> Track:
         track = await store.get_track(self.db, guild_id, track_id)
@@ -43,9 +51,28 @@ class Library:
         return RatedTrack(track, value, previous)
 
     async def search(self, guild_id: int, text: str) -> list[TitleEntry]:
-        """Tracks whose title matches, for autocomplete (at most 25), from memory."""
+        """Tracks whose title matches, for autocomplete (at most 25), from memory; of two tracks
+        with the same title that are one song (:mod:`bot.recommend.songs`), only the newest."""
         await self._known_titles(guild_id)
-        return self.titles.search(guild_id, text)
+        hits = self.titles.search(guild_id, text)
+        same_title = {e.title.casefold() for e in hits}
+        if len(same_title) == len(hits) or self.catalogs is None:
+            return hits
+        try:
+            catalog = await asyncio.wait_for(asyncio.shield(self.catalogs.catalog(guild_id)), SONGS_WAIT)
+        except TimeoutError:
+            return hits
+        rows = [catalog.index_of(e.id) for e in hits]
+        known = [i for i, row in enumerate(rows) if row is not None]
+        groups = song_groups(catalog, [rows[i] for i in known])
+        first: dict[tuple[str, int], int] = {}
+        drop = set()
+        for position, i in enumerate(known):
+            title_song = (hits[i].title.casefold(), int(groups[position]))
+            if title_song in first:
+                drop.add(i)  # hits are newest first within a rank: the newest cut stays
+            first.setdefault(title_song, i)
+        return [e for i, e in enumerate(hits) if i not in drop]
 
     async def genres_available(self, guild_id: int) -> list[str]:
         """Top genres present in this server's catalog, most tracks first (from memory)."""

@@ -11,7 +11,8 @@ Picking for the members present (:func:`pick_for_group`):
    candidates (at least :data:`SATISFACTION_SCALE_MIN`), so 1 means "the best this catalog has for
    them" whoever is easy or hard to please, and loud profiles don't drown quiet ones.
 3. **Least misery, hard.** A track that any present member disliked is never picked. Once that
-   member leaves, their dislike no longer vetoes. Tracks already in the session are skipped.
+   member leaves, their dislike no longer vetoes. Tracks already in the session are skipped, and
+   so are other cuts of those songs (:mod:`bot.recommend.songs`).
 4. **Least misery, soft.** A track's group score is lowered by
    ``W_MISERY * max(0, MISERY_FLOOR - min satisfaction)``: a track far from any one member's taste
    is down-ranked even if the others love it, so a track everyone finds decent beats one that
@@ -72,6 +73,7 @@ from bot.recommend.rank import (
     features_of,
     genre_term,
 )
+from bot.recommend.songs import best_new_song
 
 #: Rule 2: a member's scores are divided by max(their best score, this).
 SATISFACTION_SCALE_MIN = 0.5
@@ -161,6 +163,7 @@ def pick_for_group(
     candidates = np.flatnonzero(keep)
     if len(candidates) == 0:
         return []
+    gone = np.flatnonzero(~keep)  # in the session or vetoed: their other cuts are not picked either
 
     profiles = {u: recommender.profile(u) for u in present}
     tasteful = [u for u in present if not profiles[u].is_empty]
@@ -189,7 +192,11 @@ def pick_for_group(
         due = _due_member(satisfaction, taken, tasteful, waiting, horizon)  # rule 5b
         if due is not None:
             score = np.where(satisfaction[due] >= SERVED_MIN, score, -np.inf)
-        i = int(np.argmax(score))
+        found = best_new_song(catalog, candidates, score, taken, gone)  # never a song twice
+        if found is None:
+            break
+        i = found
+        gone = np.append(gone, candidates[i])
         taken[i] = True
         closest = np.maximum(closest, unit @ unit[i])
         served = tuple(u for k, u in enumerate(tasteful) if satisfaction[k, i] >= SERVED_MIN)  # rule 7

@@ -12,8 +12,9 @@ A radio session (the "Start radio" button, ``/session start seed:``) starts from
    on one scale (divided by their best, as the group pick does); the group's fit is the mean of
    those satisfactions, minus the same soft least-misery penalty, weighted by ``W_FIT``.
 3. **Never a veto, never a repeat.** A track any present member disliked is never picked, and
-   neither is any track already in the session (``exclude_track_ids``): the radio never repeats,
-   it ends when the catalog has nothing left that it has not played.
+   neither is any track already in the session (``exclude_track_ids``), nor another cut of one
+   of those songs, of the seed or of a pick before it (:mod:`bot.recommend.songs`): the radio
+   never plays a song twice, it ends when the catalog has nothing left that it has not played.
 
 Every pick's reason names the track it follows ("after “Nebula”"), and whom it suits.
 """
@@ -34,6 +35,7 @@ from bot.recommend.group import (
     GroupPick,
     GroupRecommender,
 )
+from bot.recommend.songs import best_new_song
 
 #: Rule 1: the anchor's share of the track it follows and of the seed.
 W_PREVIOUS = 0.75
@@ -69,6 +71,7 @@ def pick_radio(
             keep[row] = False
     keep[[seed, previous]] = False
     keep[recommender.rows_rated(present, DISLIKE)] = False  # rule 3
+    gone = np.flatnonzero(~keep)  # in the session, the seed, vetoed: their other cuts go too (rule 3)
     candidates = np.flatnonzero(keep)
     if count <= 0 or len(candidates) == 0:
         return []
@@ -89,9 +92,13 @@ def pick_radio(
         anchor = anchor / max(float(np.linalg.norm(anchor)), 1e-9)
         sound = unit[candidates] @ anchor
         score = np.where(taken, -np.inf, sound + W_FIT * fit)
-        i = int(np.argmax(score))
+        found = best_new_song(catalog, candidates, score, taken, gone)  # never a song twice
+        if found is None:
+            break
+        i = found
         taken[i] = True
         row = int(candidates[i])
+        gone = np.append(gone, row)
         served = tuple(u for k, u in enumerate(tasteful) if satisfaction[k, i] >= SERVED_MIN)
         reason = Reason(
             ReasonKind.AFTER,

@@ -25,9 +25,9 @@ by the total neighbour weight plus :data:`COLLAB_SHRINK`: roughly "the share of 
 taste who liked it", shrunk when few people overlap with you.
 
 The best :data:`SHORTLIST_FACTOR` x count tracks are then re-ranked by maximal marginal relevance
-(MMR): each pick maximises ``score - W_REDUNDANCY * max cos(c, already picked) -
-W_NEAR_DUPLICATE * #(picked with cos >= NEAR_DUPLICATE_COSINE)``, so ten near-duplicates never
-fill a page.
+(MMR): each pick maximises ``score - W_REDUNDANCY * max cos(c, already picked)``. A page never
+holds two cuts of one song, nor a cut of a song the member rated or shared
+(:mod:`bot.recommend.songs`): such a track is passed over.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from bot.errors import CrateError
 from bot.genres import family_of, key, label
 from bot.reasons import Reason, ReasonKind
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
+from bot.recommend.songs import same_song_as_any
 
 # -- weights (tuned on gtzan-mini with `crate evaluate-recs`, see bot/recommend/evaluate.py) --
 
@@ -68,12 +69,6 @@ W_REDUNDANCY = 0.45
 #: Content similarity is raised to this power (of max(cos, 0)): being very close to a like matters
 #: much more than being vaguely close, which leaves the tail of a page to the diversity re-rank.
 CONTENT_POWER = 3.0
-#: A candidate this close (cosine of the raw, uncentred embeddings, like the store's duplicate
-#: check) to a track already on the page is a near-duplicate of it ...
-NEAR_DUPLICATE_COSINE = 0.95
-#: ... and pays this for every such track on the page, on top of the MMR penalty (MMR alone
-#: charges by the *closest* pick, so the 3rd copy of a song would pay no more than the 2nd).
-W_NEAR_DUPLICATE = 1.0
 #: An old like keeps at least this share of its pull (its recency weight scales the rest).
 RECENCY_FLOOR = 0.5
 #: Neighbour-weight pseudo-count of the collaborative signal (about one fully overlapping member).
@@ -349,7 +344,7 @@ class Recommender:
         if count <= 0 or len(candidates) == 0:
             return []
         parts = self._score(user_id, profile, candidates)
-        picks = self._mmr(candidates, parts["score"], count)
+        picks = self._mmr(candidates, parts["score"], count, known=self._known(user_id, profile))
         return [self._explain(candidates[i], parts, i, profile, chosen) for i in picks]
 
     def more_like(self, track_id: int, user_id: int, *, count: int = 5) -> list[Recommendation]:
@@ -380,7 +375,7 @@ class Recommender:
         )
         if len(candidates) == 0:
             return []
-        picks = self._mmr(candidates, score, count)
+        picks = self._mmr(candidates, score, count, known=np.append(self._known(user_id, profile), seed))
         seed_title = self.catalog.titles[seed]
         out = []
         for i in picks:
@@ -423,7 +418,7 @@ class Recommender:
         if len(profile.disliked_rows):
             nearest = self._nearest(f.unit[candidates], profile.disliked_rows, profile.disliked_weights)[0]
             score -= W_DISLIKE * nearest.clip(0)
-        picks = self._mmr(candidates, score, count)
+        picks = self._mmr(candidates, score, count, known=self._known(user_id, profile))
         out = []
         for i in picks:
             row = candidates[i]
@@ -484,17 +479,22 @@ class Recommender:
         )
 
     def _candidates(self, user_id: int, profile: TasteProfile, mask: np.ndarray | None) -> np.ndarray:
+        keep = np.ones(self.features.n, bool) if mask is None else mask.copy()
+        keep[self._known(user_id, profile)] = False
+        return np.flatnonzero(keep)
+
+    def _known(self, user_id: int, profile: TasteProfile) -> np.ndarray:
+        """Rows the member rated or shared: never recommended, nor any other cut of their songs."""
         n = self.features.n
-        keep = np.ones(n, bool) if mask is None else mask.copy()
-        keep[profile.rated_rows] = False
+        known = [np.asarray(profile.rated_rows, np.int64)]
         shared = self.shares.get(user_id)
         if shared:
             ids = np.fromiter(shared, np.int64, count=len(shared))
             rows = np.searchsorted(self.catalog.ids, ids)
             ok = rows < n
             rows, ids = rows[ok], ids[ok]
-            keep[rows[self.catalog.ids[rows] == ids]] = False
-        return np.flatnonzero(keep)
+            known.append(rows[self.catalog.ids[rows] == ids])
+        return np.unique(np.concatenate(known))
 
     def _nearest(self, unit: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(weighted similarity to the nearest of ``rows``, which one) for each row of ``unit``."""
@@ -558,28 +558,27 @@ class Recommender:
             "neighbours": neighbours,
         }
 
-    def _mmr(self, candidates: np.ndarray, score: np.ndarray, count: int) -> list[int]:
-        """Indices into ``candidates``: greedy maximal marginal relevance over a shortlist."""
+    def _mmr(self, candidates: np.ndarray, score: np.ndarray, count: int, *, known: np.ndarray) -> list[int]:
+        """Indices into ``candidates``: greedy maximal marginal relevance over a shortlist, passing
+        over a cut of a song already picked or among the ``known`` rows (rated, shared, the seed)."""
         m = len(candidates)
         size = min(m, max(SHORTLIST_MIN, SHORTLIST_FACTOR * count))
         shortlist = np.argpartition(-score, size - 1)[:size] if size < m else np.arange(m)
         shortlist = shortlist[np.argsort(-score[shortlist], kind="stable")]
-        unit = self.features.unit[candidates[shortlist]]
-        raw = np.asarray(self.catalog.embeddings[candidates[shortlist]], dtype=np.float32)
-        raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
+        rows = candidates[shortlist]
+        unit = self.features.unit[rows]
         relevance = np.asarray(score[shortlist], dtype=np.float64)
         closest = np.full(len(shortlist), -np.inf)
-        copies = np.zeros(len(shortlist))
-        taken = np.zeros(len(shortlist), bool)
+        taken = same_song_as_any(self.catalog, rows, known)  # checked on the shortlist only: cheap
         picks: list[int] = []
-        for _ in range(min(count, len(shortlist))):
-            penalty = W_REDUNDANCY * np.maximum(closest, 0.0) + W_NEAR_DUPLICATE * copies
-            value = np.where(taken, -np.inf, relevance - penalty)
+        while len(picks) < count and not taken.all():
+            value = np.where(taken, -np.inf, relevance - W_REDUNDANCY * np.maximum(closest, 0.0))
             best = int(np.argmax(value))
-            picks.append(int(shortlist[best]))
             taken[best] = True
+            if same_song_as_any(self.catalog, rows[best : best + 1], candidates[picks])[0]:
+                continue  # another cut of a song on the page
+            picks.append(int(shortlist[best]))
             closest = np.maximum(closest, unit @ unit[best])
-            copies += raw @ raw[best] >= NEAR_DUPLICATE_COSINE
         return picks
 
     def _genre(self, row: int) -> str:
