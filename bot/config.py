@@ -80,6 +80,8 @@ class Settings:
     server_concurrent: int = 3
     server_queued: int = 3
     url_allowlist: tuple[str, ...] = ()
+    #: Streaming services' base URLs replaced (CRATE_SERVICE_URLS), by name: spotify, apple, deezer, tidal.
+    service_urls: Mapping[str, str] = field(default_factory=dict)
     genre_model_path: Path | None = None
     voice_idle_timeout: float = 300.0
     #: Defaults of the per-server settings (/settings overrides them per server, see bot.app.settings).
@@ -146,6 +148,7 @@ class Settings:
             server_concurrent=server_concurrent,
             server_queued=server_queued,
             url_allowlist=reader.words("CRATE_URL_ALLOWLIST"),
+            service_urls=_service_urls(reader.text("CRATE_SERVICE_URLS") or ""),
             genre_model_path=Path(model) if model else None,
             voice_idle_timeout=reader.number("CRATE_VOICE_IDLE_TIMEOUT", cls.voice_idle_timeout, minimum=0),
             stay_in_voice=reader.boolean("CRATE_STAY_IN_VOICE", cls.stay_in_voice),
@@ -267,3 +270,22 @@ class _Reader:
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum:g}, not {value:g}.")
         return value
+
+
+#: The streaming services whose endpoints ``CRATE_SERVICE_URLS`` may point elsewhere
+#: (``bot.audio.services.DEFAULT_SERVICE_URLS`` names the same ones).
+SERVICES = ("spotify", "apple", "deezer", "tidal")
+
+
+def _service_urls(text: str) -> dict[str, str]:
+    """``CRATE_SERVICE_URLS``: comma-separated ``name=base-url``."""
+    bases: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, base = item.partition("=")
+        name, base = name.strip().lower(), base.strip()
+        if not sep or name not in SERVICES or not base.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"CRATE_SERVICE_URLS: {item!r} is not name=http(s)://base-url with a name among {', '.join(SERVICES)}."
+            )
+        bases[name] = base
+    return bases

@@ -49,7 +49,7 @@ def item_message(item: MessageItem, author: str) -> dict:
         return {"embed": error_embed(text)}
     track = item.shared.track
     return {
-        "embed": track_embed(track, shared_by=author, created=item.shared.created),
+        "embed": track_embed(track, shared_by=author, created=item.shared.created, heard=item.shared.heard),
         "view": rating_buttons(track.id),
     }
 

@@ -75,7 +75,9 @@ class Genre(commands.Cog):
         shared = await share_from_interaction(interaction, file, url)
         if shared is None:
             return
-        embed = track_embed(shared.track, shared_by=interaction.user.mention, created=shared.created)
+        embed = track_embed(
+            shared.track, shared_by=interaction.user.mention, created=shared.created, heard=shared.heard
+        )
         view = rating_buttons(shared.track.id)
         view.add_item(RadioButton(shared.track.id))
         view = await add_correction(view, self.bot.crate, interaction.guild_id, shared.track.id)

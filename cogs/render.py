@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 import discord
 
 from bot.app.sessions import QueueView, SessionSummary
+from bot.audio.services import Heard
 from bot.catalog import Track
 from bot.format import format_duration, literal, plural
 from bot.present.describe import genre_bars, short_genre, top_tags, verdict
@@ -73,7 +74,7 @@ def source_text(track: Track) -> str:
     return "a local file"
 
 
-def track_embed(track: Track, *, shared_by: str, created: bool) -> discord.Embed:
+def track_embed(track: Track, *, shared_by: str, created: bool, heard: Heard | None = None) -> discord.Embed:
     embed = discord.Embed(
         title=literal(track.title, 120),
         url=track.source_url if track.source_kind == "link" else None,
@@ -89,6 +90,8 @@ def track_embed(track: Track, *, shared_by: str, created: bool) -> discord.Embed
         embed.add_field(name="Tempo", value=f"~{track.tempo:.0f} BPM")
     embed.add_field(name="Shared by", value=shared_by)
     embed.add_field(name="From", value=source_text(track))
+    if heard is not None:  # a streaming link: say what was listened to
+        embed.add_field(name="Heard", value=literal(heard.description, 200), inline=False)
     footer = f"Track #{track.id}"
     if not created:
         footer += " · already in this server's catalog"

@@ -22,6 +22,7 @@ from bot.app.teaching import Teacher
 from bot.app.titles import TitleIndex
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
+from bot.audio.services import Heard
 from bot.catalog import Track, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
@@ -101,6 +102,8 @@ class SharedTrack:
     track: Track
     created: bool  # False when the same audio was already in this server's catalog
     shared_by: int
+    #: For a streaming link: what Crate listened to (a preview, or a matched recording).
+    heard: Heard | None = None
 
 
 class Sharing:
@@ -160,7 +163,7 @@ class Sharing:
         track, created = await self.add_analyzed(
             guild_id, analyzed, title=fetched.title, source=where, shared_by=sharer, asked_by=user_id
         )
-        return SharedTrack(track, created, sharer)
+        return SharedTrack(track, created, sharer, fetched.heard)
 
     async def add_analyzed(
         self,
@@ -206,6 +209,7 @@ class Sharing:
                 timeout=self.settings.download_timeout,
                 deadline=self.settings.download_deadline,
                 max_page_bytes=self.settings.max_page_bytes,
+                services=self.settings.service_urls,
             )
         return await download_attachment(
             self.http,

@@ -28,7 +28,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.audio.errors import DownloadFailed, LinkTimeout
@@ -53,12 +53,13 @@ async def download_link_in_process(
     timeout: float,
     deadline: float,
     max_page_bytes: int = MAX_PAGE_BYTES,
+    services: Mapping[str, str] | None = None,
 ) -> FetchedAudio:
     """``download_link`` in a child process, killed after ``deadline`` seconds (wall clock)."""
     job = pickle.dumps(
         (url, str(directory), {
             "limits": limits, "allowlist": tuple(allowlist), "timeout": timeout,
-            "deadline": deadline, "max_page_bytes": max_page_bytes,
+            "deadline": deadline, "max_page_bytes": max_page_bytes, "services": dict(services or {}),
         })
     )  # fmt: skip
     process = await asyncio.create_subprocess_exec(

@@ -93,3 +93,17 @@ class LinkTimeout(FetchError):
 
 class DownloadFailed(FetchError):
     user_message = "I couldn't download that audio. Try again later, or send the file itself."
+
+
+# --- Links to streaming services (bot/audio/services.py) ---
+
+
+class SongNotFound(FetchError):
+    user_message = "I couldn't find that song on the service the link points to: it may be private or removed."
+
+
+class NoAudioForSong(FetchError):
+    user_message = (
+        "I found the song but no audio I can hear: the service has no preview of it, and I found no "
+        "matching recording. Send the file, or a link to the track on YouTube, SoundCloud or Bandcamp."
+    )

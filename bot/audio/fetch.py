@@ -19,6 +19,7 @@ with a wall-clock deadline, through ``bot.audio.download``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import http.client
 import io
@@ -30,7 +31,7 @@ import time
 import urllib.request
 import urllib.response
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from bot.audio.errors import (
     BadLink,
     BlockedLink,
     DownloadFailed,
+    HiddenCharactersLink,
     LinkTimeout,
     LinkUnavailable,
     LiveLink,
@@ -58,9 +60,11 @@ from bot.audio.errors import (
     TooLarge,
     TooLong,
 )
+from bot.audio.services import Heard, Services, Song, recognise
 from bot.config import AudioLimits
 from bot.errors import CrateError
 from bot.format import clip, format_duration
+from bot.safe_text import has_unsafe
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,8 @@ class FetchedAudio:
     title: str  # human title (yt-dlp title, or attachment filename)
     source_url: str  # the link or attachment URL
     size: int
+    #: For a streaming link: what Crate listened to (a preview, or a matched recording).
+    heard: Heard | None = None
 
 
 @contextlib.contextmanager
@@ -105,6 +111,7 @@ def download_link(
     timeout: float,
     deadline: float | None = None,
     max_page_bytes: int = MAX_PAGE_BYTES,
+    services: Mapping[str, str] | None = None,
 ) -> FetchedAudio:
     """Download the audio behind ``url`` into ``directory`` with yt-dlp. Blocking.
 
@@ -112,8 +119,85 @@ def download_link(
     media download as checked between blocks (``bot.audio.download`` enforces the wall-clock
     deadline of the whole job from outside, by killing the process). Pages read while looking
     for the audio may be ``max_page_bytes`` long at most, media ``limits.max_bytes``.
+    A link to a song on a streaming service (or a page with OpenGraph music tags) is resolved
+    to the song, then to audio for it (:mod:`bot.audio.services`, at the base URLs
+    ``services`` overrides); the answer's ``heard`` says what that audio is.
     Raises a ``CrateError`` subclass with a sentence for the user on every expected failure.
     """
+    media = functools.partial(
+        _download_media, directory=directory, limits=limits, allowlist=allowlist, timeout=timeout,
+        deadline=deadline, max_page_bytes=max_page_bytes,
+    )  # fmt: skip
+    link = recognise(url)
+    if link is None:
+        check_url(url, allowlist)
+    elif has_unsafe(url.strip()):  # never fetched itself (its service's endpoints are), but stored
+        raise HiddenCharactersLink(detail=f"hidden characters in {url!r}")
+    if link is not None:
+        with _page_reader(allowlist, timeout, max_page_bytes) as get:
+            resolver = Services(get, services)
+            if link.kind != "track":
+                raise PlaylistLink(detail=f"{url}: a {link.service} {link.kind}")
+            return _song_audio(resolver, resolver.song(link, url), url, media)
+    try:
+        return media(url)
+    except NotAudioLink:
+        with _page_reader(allowlist, timeout, max_page_bytes) as get:
+            resolver = Services(get, services)
+            song = _declared_song(resolver, get, url)
+            if song is None:
+                raise
+            return _song_audio(resolver, song, url, media)
+
+
+def _song_audio(resolver: Services, song: Song, url: str, media: Callable[[str], FetchedAudio]) -> FetchedAudio:
+    """Audio for ``song`` (its preview, or a matched recording), kept under the member's link."""
+    audio_url, heard = resolver.audio(song, url)
+    fetched = media(audio_url)
+    title = f"{song.artist} - {song.title}" if song.artist else song.title
+    return dataclasses.replace(fetched, title=title, source_url=url, heard=heard)
+
+
+def _declared_song(resolver: Services, get: Callable[[str], bytes], url: str) -> Song | None:
+    """The song a page declares with OpenGraph music tags, if it is such a page."""
+    try:
+        return resolver.page_song(get(url))
+    except CrateError:
+        return None
+
+
+@contextlib.contextmanager
+def _page_reader(allowlist: Sequence[str], timeout: float, max_page_bytes: int) -> Iterator[Callable[[str], bytes]]:
+    """``get(url) -> body`` through the guarded opener (the address guard, the page cap), for
+    the streaming services' pages and APIs; failures are the user's sentences."""
+    cap = ReadCap(max_page_bytes, lambda: PageTooLarge(detail=f"a page over {max_page_bytes} bytes"))
+    params = {"socket_timeout": timeout, "quiet": True, "no_warnings": True, "proxy": "", "logger": _YtdlpLogger()}
+    with _GuardedYoutubeDL(params, allowlist=allowlist, cap=cap) as ydl:
+
+        def get(page_url: str) -> bytes:
+            check_url(page_url, allowlist)
+            try:
+                with ydl.urlopen(page_url) as response:
+                    return response.read()
+            except CrateError:
+                raise
+            except Exception as error:
+                raise _translate(error, page_url) from error
+
+        yield get
+
+
+def _download_media(
+    url: str,
+    *,
+    directory: Path,
+    limits: AudioLimits,
+    allowlist: Sequence[str],
+    timeout: float,
+    deadline: float | None,
+    max_page_bytes: int,
+) -> FetchedAudio:
+    """The audio behind a link yt-dlp can read: a page of a site it knows, or a media file."""
     check_url(url, allowlist)
     started = time.monotonic()
     cap = ReadCap(max_page_bytes, lambda: PageTooLarge(detail=f"{url}: a page over {max_page_bytes} bytes"))

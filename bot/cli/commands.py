@@ -18,10 +18,15 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import CrateError
 from bot.store import connect_database, open_database
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 TOP_GENRES_SHOWN = 3
@@ -50,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    classify = commands.add_parser("classify", help="tell the genre and style of audio files")
-    classify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    classify = commands.add_parser("classify", help="tell the genre and style of audio files or links")
+    classify.add_argument("paths", nargs="+", metavar="PATH-OR-URL")
     classify.add_argument("--json", action="store_true", help="one JSON object per input per line")
     classify.add_argument("--model", type=Path, help="genre model folder (default: the packaged family model)")
     classify.add_argument("--database", type=Path, help="with --guild: the SQLite file whose server head to use")
@@ -227,22 +232,51 @@ def _classify(args) -> int:
     listener = Listener.load(args.model or settings.genre_model_path)
     head = _server_head(args.database, args.guild) if args.database else contextlib.nullcontext(None)
     failures = 0
-    with head as heard:
-        for path in args.paths:
+    with head as server_head:
+        for given in args.paths:
             try:
-                analysis = listener.analyze(path, settings.limits)
-                if heard is not None:
-                    analysis = heard(analysis)
+                with _audio_of(given, settings) as (path, heard):
+                    analysis = listener.analyze(path, settings.limits)
+                if server_head is not None:
+                    analysis = server_head(analysis)
             except CrateError as error:
                 failures += 1
-                _print_result(args, path, None, error.user_message)
+                _print_result(args, given, None, error.user_message)
             except Exception as error:  # one broken file must not stop the others
-                logging.getLogger(__name__).exception("analysis of %s failed", path)
+                logging.getLogger(__name__).exception("analysis of %s failed", given)
                 failures += 1
-                _print_result(args, path, None, f"Crate failed while analyzing this file ({type(error).__name__}).")
+                _print_result(args, given, None, f"Crate failed while analyzing this file ({type(error).__name__}).")
             else:
-                _print_result(args, path, analysis, None)
+                _print_result(args, given, analysis, None, heard)
     return 1 if failures else 0
+
+
+@contextlib.contextmanager
+def _audio_of(given: str, settings: Settings) -> Iterator[tuple[Path, dict[str, object]]]:
+    """The local file to analyze for ``given`` (a path, or a link downloaded through the same
+    resolver and address guard as ``/genre url:``), and what was heard (``--json``'s "heard")."""
+    if "://" not in given:
+        yield Path(given), {"kind": "file"}
+        return
+    from bot.audio.fetch import download_link, scratch_directory
+
+    with scratch_directory() as directory:
+        fetched = download_link(
+            given,
+            directory,
+            limits=settings.limits,
+            allowlist=settings.url_allowlist,
+            timeout=settings.download_timeout,
+            deadline=settings.download_deadline,
+            max_page_bytes=settings.max_page_bytes,
+            services=settings.service_urls,
+        )
+        heard = fetched.heard
+        if heard is None:
+            yield fetched.path, {"kind": "link", "title": fetched.title}
+        else:
+            record = {"kind": heard.kind, "service": heard.source, "title": heard.title, "artist": heard.artist}
+            yield fetched.path, {**record, "description": heard.description}
 
 
 @contextlib.contextmanager
@@ -300,7 +334,7 @@ def _teach(args) -> int:
     return asyncio.run(session())
 
 
-def _print_result(args, path: Path, analysis, error: str | None) -> None:
+def _print_result(args, path: str, analysis, error: str | None, heard: dict[str, object] | None = None) -> None:
     if args.json:
         record: dict[str, object] = {
             "path": str(path),
@@ -310,6 +344,8 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
             "tags": [],
             "mtt_tags": [],
             "error": error,
+            "source": path if "://" in str(path) else None,  # the link given
+            "heard": heard,
         }
         if analysis is not None:
             record.update(
@@ -325,7 +361,10 @@ def _print_result(args, path: Path, analysis, error: str | None) -> None:
     else:
         from bot.present.describe import answer_lines
 
-        print(f"{path}\n" + "\n".join(f"  {line}" for line in answer_lines(analysis)), flush=True)
+        lines = answer_lines(analysis)
+        if heard is not None and "description" in heard:
+            lines.append(f"heard: {heard['description']}")
+        print(f"{path}\n" + "\n".join(f"  {line}" for line in lines), flush=True)
 
 
 def _example_paths() -> list[Path]:
@@ -454,6 +493,7 @@ def _migrate_db(args) -> int:
     copied = asyncio.run(copy())
     print(f"Copied {sum(copied.values())} rows in {len(copied)} tables; point Crate at the new database to use it.")
     return 0
+
 
 
 def _training_data(args):

@@ -118,6 +118,8 @@ class Console:
 
         shared = await self.crate.sharing.share(CONSOLE_GUILD, self.user_id, source, progress)
         self.write(self.track_text(shared.track, created=shared.created))
+        if shared.heard is not None:
+            self.write(f"  heard: {shared.heard.description}")
 
     def track_text(self, track: Track, *, created: bool = True) -> str:
         lines = [
