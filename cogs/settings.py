@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.settings import NotServerManager, ServerSettings
+from bot.app.settings import NotServerManager, ServerSettings, idle_timeout_note
 from cogs import replies
 from cogs.caller import caller_of, guild_id_of
 from cogs.client import CrateBot
@@ -37,7 +37,7 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         dj_role="Members with this role may skip at once and end any session",
         stay_in_voice="Stay in voice even when nobody listens (24/7)",
         voice_idle_timeout="Seconds before leaving a voice channel nobody listens in",
-        analysis_limit="Tracks one member may have analyzed at the same time",
+        analysis_limit="Tracks one member may have analyzed at the same time (up to this server's own limit)",
         profiles_public="Whether /profile member: may show other members' taste",
         announcements="A channel where Crate also announces new sessions",
         reset="Put one setting (or all) back to Crate's default",
@@ -81,7 +81,20 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         )
         if self.bot.sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
             await self.bot.sessions.voice_settings_changed(guild_id_of(interaction))
-        await replies.send(interaction, embed=settings_embed(chosen, changed=True), ephemeral=True)
+        note = idle_timeout_note(chosen) if voice_idle_timeout is not None else None
+        await replies.send(interaction, content=note, embed=settings_embed(chosen, changed=True), ephemeral=True)
+
+    @settings.autocomplete("analysis_limit")
+    async def analysis_limit_choices(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[int]]:
+        """Exactly what /settings accepts: 1 up to this server's own limit."""
+        top = self.bot.crate.server_settings.analysis_limit_max
+        return [
+            app_commands.Choice(name=f"{n} track{'s' if n > 1 else ''} at once per member", value=n)
+            for n in range(1, min(top, 25) + 1)
+            if not current.strip() or str(n).startswith(current.strip())
+        ]
 
 
 async def setup(bot: CrateBot) -> None:

@@ -78,7 +78,8 @@ class ServerSettings:
 
     def lines(self) -> list[tuple[str, str]]:
         """(name, value) pairs to show, in words (roles and channels as Discord mentions)."""
-        voice = "stay (24/7)" if self.stay_in_voice else f"leave after {format_duration(self.voice_idle_timeout)} idle"
+        idle = f"leave after {format_duration(self.voice_idle_timeout)} idle"
+        voice = f"stay (24/7); with 24/7 off: {idle}" if self.stay_in_voice else idle
         return [
             ("DJ role", f"<@&{self.dj_role_id}>" if self.dj_role_id else "none (only the session's host)"),
             ("Voice", voice),
@@ -89,6 +90,17 @@ class ServerSettings:
                 f"<#{self.announce_channel_id}>" if self.announce_channel_id else "in the session's channel only",
             ),
         ]
+
+
+def idle_timeout_note(chosen: ServerSettings) -> str | None:
+    """What a member who just set the idle timeout must know when 24/7 overrides it, else None."""
+    if not chosen.stay_in_voice:
+        return None
+    return (
+        f"24/7 is on, so Crate stays in voice and the idle timeout changes nothing now; once "
+        f"`stay_in_voice` is turned off, Crate leaves a voice channel nobody listens in after "
+        f"{format_duration(chosen.voice_idle_timeout)}."
+    )
 
 
 def defaults_from(settings: Settings) -> ServerSettings:
@@ -122,6 +134,11 @@ class SettingsService:
         #: Where a server's per-member analysis limit takes effect (none for a bare service).
         self.admission = admission
         self._cache: dict[int, ServerSettings] = {}
+
+    @property
+    def analysis_limit_max(self) -> int:
+        """The most tracks a server may let one member have analyzed at once: its own limit."""
+        return max(1, int(self.settings.server_concurrent))
 
     async def get(self, guild_id: int) -> ServerSettings:
         cached = self._cache.get(guild_id)
@@ -174,7 +191,7 @@ class SettingsService:
             raise InvalidSetting(
                 "The voice idle timeout must be between 0 seconds and a day (or choose stay in voice)."
             )
-        top = self.settings.server_concurrent
+        top = self.analysis_limit_max
         if member_analysis_limit is not None and not 1 <= member_analysis_limit <= top:
             raise InvalidSetting(f"The analysis limit must be between 1 and {top} (this server's own limit).")
         chosen = await store.guild_settings(self.db, guild_id)

@@ -155,14 +155,21 @@ class SessionCommands(SessionsBase):
         if not result.left:
             await interaction.response.send_message("You weren't in this session.", ephemeral=True)
             return
+        # Answered privately, as /session join is; what the channel needs to know (the session's
+        # end, its new host) its own messages show.
         if result.empty:
-            await interaction.response.send_message("You left, and nobody is here any more, so the session is over.")
+            await interaction.response.send_message(
+                "You left, and nobody is here any more, so the session is over.", ephemeral=True
+            )
             await self._finish(session, interaction.channel, interaction.guild, by_user=None)
             return
         text = "You left the session."
         if result.new_host:
             text += f" <@{result.new_host}> hosts from now on."
-        await interaction.response.send_message(text)
+        await interaction.response.send_message(text, ephemeral=True)
+        if result.new_host:  # the now-playing message names the new host
+            fresh = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+            await self._refresh_now_playing(fresh, interaction.guild)
 
     @app_commands.command(name="add", description="Queue a song (a file or a link) in this channel's session")
     @app_commands.describe(file="An audio file", url="A link to a song")

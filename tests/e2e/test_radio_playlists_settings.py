@@ -175,7 +175,18 @@ async def test_settings_are_hidden_from_members_and_checked_again_by_crate(world
             )
         )  # fmt: skip
         fields = {f["name"]: f["value"] for f in changed.embeds[0]["fields"]}
-        assert fields["Voice"] == "stay (24/7)" and fields["Analysis limit"].startswith("2 ")
+        assert fields["Voice"] == "stay (24/7); with 24/7 off: leave after 5:00 idle"
+        assert fields["Analysis limit"].startswith("2 ")
+        # The idle timeout while 24/7 is on: saved, and said truthfully to change nothing yet.
+        idle = await answered(await fake.slash(guild, channel, "bob", "settings", {"voice_idle_timeout": 60}))
+        assert "24/7 is on" in idle.content and "after 1:00" in idle.content and idle.ephemeral
+        assert {f["name"]: f["value"] for f in idle.embeds[0]["fields"]}["Voice"].endswith("leave after 1:00 idle")
+        # analysis_limit offers exactly what is accepted: 1 up to the server's own limit.
+        offered = await fake.autocomplete(guild, channel, "bob", "settings", focused="analysis_limit", value="")
+        top = settings.server_concurrent
+        assert [c["value"] for c in offered] == list(range(1, top + 1))
+        text = await refused(await fake.slash(guild, channel, "bob", "settings", {"analysis_limit": top + 1}))
+        assert f"between 1 and {top}" in text
         assert fields["Profiles"].startswith("private") and fields["Announcements"] == f"<#{music_channel.id}>"
 
         # Privacy: another member's taste is refused; your own is shown.
@@ -192,13 +203,17 @@ async def test_settings_are_hidden_from_members_and_checked_again_by_crate(world
             music_channel, lambda m: "started a listening session in" in (m.content or ""), guild=guild, timeout=10
         )
         assert f"<#{channel.id}>" in note.content
+        # /session leave answers privately, as join does.
+        await (await fake.slash(guild, channel, "alice", "session join")).wait_response()
+        left = await (await fake.slash(guild, channel, "alice", "session leave")).wait_response()
+        assert left.ephemeral and left.data["content"].startswith("You left the session")
         await answered(await fake.slash(guild, channel, "carol", "session end"))
         guild.member("bob").role_ids.remove(managers.id)  # the other tests' bob manages nothing
 
     # Stored: the same after a restart.
     async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
         shown = await answered(await fake.slash(guild, channel, "alice", "settings"))
-        assert {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}["Voice"] == "stay (24/7)"
+        assert {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}["Voice"].startswith("stay (24/7);")
         await answered(await fake.slash(guild, channel, "alice", "settings", {"reset": "all"}))
 
 
