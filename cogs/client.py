@@ -22,6 +22,7 @@ from bot.app.crate import Crate
 from bot.app.sharing import Restarting
 from bot.config import ConfigError, Settings
 from bot.errors import CrateError, UnknownChoice
+from bot.jobs import queue
 from cogs import replies
 from cogs.render import error_embed
 
@@ -141,9 +142,12 @@ class CrateBot(commands.AutoShardedBot):
         if task is None:
             raise RuntimeError("working_on() runs inside a task")
         self.in_flight[task] = interaction
+        # stored with a queued job, so a bot process sweeping it after a crash can tell the member
+        asked = queue.ASKED.set((interaction.application_id, interaction.token, interaction.created_at.timestamp()))
         try:
             yield
         finally:
+            queue.ASKED.reset(asked)
             self.in_flight.pop(task, None)
 
     async def close(self) -> None:
@@ -178,7 +182,21 @@ class CrateBot(commands.AutoShardedBot):
         data = await self.http.request(Route("POST", "/attachments/refresh-urls"), json={"attachment_urls": [url]})
         return data["refreshed_urls"][0]["refreshed"]
 
+    async def tell_interrupted(self, application_id: int, token: str) -> None:
+        """Tell a member whose analysis a crashed Crate process left behind to share again (the
+        words SIGTERM uses, :meth:`close`), through the interaction's webhook."""
+        embed = error_embed(replies.error_text(Restarting()))
+        route = Route(
+            "PATCH", "/webhooks/{application_id}/{token}/messages/@original", application_id=application_id, token=token
+        )
+        await self.http.request(route, json={"content": None, "embeds": [embed.to_dict()], "components": []})
+
     async def setup_hook(self) -> None:
+        if self.has_crate and isinstance(self.crate.pool, queue.AnalysisQueue):
+            # after login (the webhook needs the session), before any interaction: the members a
+            # crashed process left waiting are told, its rows and jobs removed
+            self.crate.pool.tell_interrupted = self.tell_interrupted
+            await self.crate.pool.sweep()
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)

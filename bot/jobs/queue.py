@@ -26,23 +26,34 @@ retries the job after :data:`STALLED_AFTER` seconds (:data:`MAX_ATTEMPTS` in all
 member reads the pool's "something went wrong while I was listening"); one stopped with SIGTERM
 lets its jobs finish for :data:`SHUTDOWN_GRACE` seconds and hands the rest back to the queue. A
 cancelled wait (the member's request dropped, Crate stopping) aborts the job and discards its row.
+
+A bot process that dies without unwinding (SIGKILL, OOM, power loss) cannot discard anything: its
+rows carry its owner number, whose advisory lock went with its connection, and :meth:`AnalysisQueue.sweep`
+(at a bot's start, then every :data:`SWEEP_SECONDS` in each bot) removes them with their jobs,
+and every row older than :func:`job_deadline`; each member whose interaction is still valid is told
+to share again (:attr:`AnalysisQueue.tell_interrupted`, set by the Discord client). A ``crate
+worker`` sweeps too, rows older than the deadline and the interactions' lifetime, when no bot
+runs to do it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import logging
 import pickle
+import secrets
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from bot import database_url as dburl
 from bot.config import AudioLimits, ConfigError
 from bot.jobs.analysis import AnalyzedFile
-from bot.jobs.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback
+from bot.jobs.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback, WorkerCrashed
 from bot.store import analysis_jobs
 
 if TYPE_CHECKING:
@@ -64,6 +75,23 @@ MAX_ATTEMPTS = 3
 SHUTDOWN_GRACE = 5.0
 #: A waiting bot also looks for its outcome this often, in case a notification was missed.
 POLL_SECONDS = 5.0
+#: Each bot process sweeps the rows of dead processes (and old ones) this often.
+SWEEP_SECONDS = 60.0
+#: Discord's interaction tokens live 15 minutes; a member is told only while there is time to.
+TOKEN_LIFETIME = 15 * 60.0 - 30.0
+
+#: Who asked for the analysis running in this task: (application id, interaction token, when), set
+#: by the Discord client around an interaction (``CrateBot.working_on``) and stored with the job.
+ASKED: contextvars.ContextVar[tuple[int, str, float] | None] = contextvars.ContextVar("crate_asked", default=None)
+
+#: How a member is told that their analysis was interrupted: (application id, interaction token).
+Tell = Callable[[int, str], Awaitable[None]]
+
+
+def job_deadline(job_timeout: float) -> float:
+    """Seconds a waiting bot gives one job in all: each attempt is timed out by its worker's pool,
+    a stalled one retried; past this no one waits for the job's row."""
+    return MAX_ATTEMPTS * (job_timeout + STALLED_AFTER + HEARTBEAT) + 60
 
 
 def make_app(url: str) -> procrastinate.App:
@@ -125,6 +153,11 @@ class AnalysisQueue:
         self._listening = asyncio.Event()
         self._admitted = 0
         self._closed = False
+        #: This process's number on its rows; its lock, held by the LISTEN connection, says it lives.
+        self.owner = secrets.randbelow(2**31 - 2) + 1
+        self._sweeper: asyncio.Task | None = None
+        #: Tells a member their analysis was interrupted (set by the Discord client); None: nobody told.
+        self.tell_interrupted: Tell | None = None
         #: Per job: (seconds from enqueueing to holding the outcome, seconds the analysis itself
         #: took in the worker, seconds from the worker's end to this process holding the outcome:
         #: meaningful on one host, whose clock both share); see benchmarks/analysis_queue.py.
@@ -160,6 +193,7 @@ class AnalysisQueue:
         self._listener = asyncio.create_task(self._listen(), name="crate-queue-listen")
         async with asyncio.timeout(30):
             await self._listening.wait()
+        self._sweeper = asyncio.create_task(self._sweep_every(SWEEP_SECONDS), name="crate-queue-sweep")
         log.info("Analysis queue ready on PostgreSQL (queue %s)", QUEUE)
 
     async def close(self) -> None:
@@ -169,9 +203,10 @@ class AnalysisQueue:
         for waiter in self._waiters.values():
             if not waiter.done():
                 waiter.set_exception(PoolClosed())
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        for task in (self._listener, self._sweeper):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.app.close_async()
 
     async def __aenter__(self) -> Self:
@@ -191,6 +226,7 @@ class AnalysisQueue:
                 async with await psycopg.AsyncConnection.connect(
                     dburl.libpq_conninfo(self.url), autocommit=True
                 ) as conn:
+                    await analysis_jobs.hold_owner(conn, self.owner)  # held while this process lives
                     await conn.execute(f"LISTEN {analysis_jobs.DONE_CHANNEL}")
                     self._listening.set()
                     delay = 0.5
@@ -226,7 +262,7 @@ class AnalysisQueue:
                 raise Busy(detail=f"{self.queue_depth} jobs wait in the queue")
             started = time.perf_counter()
             audio = await asyncio.to_thread(Path(path).read_bytes)
-            row_id = await analysis_jobs.put_input(connector, audio)
+            row_id = await analysis_jobs.put_input(connector, audio, owner=self.owner, asked=ASKED.get())
             return await self._run(row_id, Path(path).suffix, started)
         finally:
             self._admitted -= 1
@@ -235,8 +271,7 @@ class AnalysisQueue:
         connector = self.app.connector
         loop = asyncio.get_running_loop()
         job_id: int | None = None
-        # a backstop: each attempt is timed out by its worker's pool, a stalled one retried
-        deadline = MAX_ATTEMPTS * (self.job_timeout + STALLED_AFTER + HEARTBEAT) + 60
+        deadline = job_deadline(self.job_timeout)
         try:
             async with asyncio.timeout(deadline):
                 self._waiters[row_id] = loop.create_future()
@@ -255,6 +290,8 @@ class AnalysisQueue:
                     if waiter.done():
                         waiter.result()  # PoolClosed when closing
                         self._waiters[row_id] = loop.create_future()
+                    elif not await analysis_jobs.exists(connector, row_id):  # swept: believed dead
+                        raise WorkerCrashed(detail=f"job {job_id}: its row was swept")
         except TimeoutError:
             await self._abandon(job_id, row_id)
             raise JobTimeout(detail=f"no worker finished job {job_id} within {deadline:g} s") from None
@@ -264,6 +301,37 @@ class AnalysisQueue:
         finally:
             self._waiters.pop(row_id, None)
 
+    # ----------------------------------------------------------------- sweeping
+
+    async def sweep(self) -> int:
+        """Remove the rows of bot processes that died and rows past :func:`job_deadline`, cancel
+        their jobs, and tell their members (while their interaction is valid) to share again;
+        returns how many rows went."""
+        swept = await sweep_rows(self.app, older_than=job_deadline(self.job_timeout), orphans=True)
+        tell = self.tell_interrupted
+        for row in swept:
+            if tell is None or row.token is None or row.application_id is None:
+                continue
+            if row.asked_at is not None and time.time() - row.asked_at > TOKEN_LIFETIME:
+                continue
+            try:
+                await tell(int(row.application_id), row.token)
+            except Exception:  # one member not reached must not stop the others
+                log.warning("could not tell a member that their analysis was interrupted", exc_info=True)
+        if swept:
+            log.info("swept %d analysis rows nobody waits for", len(swept))
+        return len(swept)
+
+    async def _sweep_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("could not sweep the analysis queue; trying again later", exc_info=True)
+
     async def _abandon(self, job_id: int | None, row_id: int) -> None:
         """Nobody wants this outcome: drop its row, then abort the job (a running one is
         cancelled). The row goes first, so that a worker taking the job meanwhile (or a retry
@@ -272,6 +340,16 @@ class AnalysisQueue:
             await analysis_jobs.discard(self.app.connector, row_id)
             if job_id is not None:
                 await self.app.job_manager.cancel_job_by_id_async(job_id, abort=True)
+
+
+async def sweep_rows(app: procrastinate.App, *, older_than: float, orphans: bool) -> list[analysis_jobs.Swept]:
+    """Remove the rows :func:`bot.store.analysis_jobs.sweep` finds, then cancel their jobs (a job
+    taken meanwhile finds no row and ends: the row goes first)."""
+    swept = await analysis_jobs.sweep(app.connector, older_than=older_than, orphans=orphans)
+    for job_id in await analysis_jobs.jobs_of(app.connector, QUEUE, [row.row_id for row in swept]):
+        with contextlib.suppress(Exception):  # finished meanwhile
+            await app.job_manager.cancel_job_by_id_async(job_id, abort=True)
+    return swept
 
 
 def job_arguments(limits: dict[str, Any]) -> AudioLimits:

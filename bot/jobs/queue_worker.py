@@ -62,13 +62,17 @@ async def analyze_job(context: Any, row_id: int, suffix: str, limits: dict[str, 
     await analysis_jobs.put_outcome(connector, row_id, outcome)
 
 
-async def retry_stalled(app: procrastinate.App) -> None:
-    """Give jobs whose worker stopped beating back to the queue (after MAX_ATTEMPTS: an error)."""
-    from bot.jobs.queue import MAX_ATTEMPTS, QUEUE, STALLED_AFTER
+async def retry_stalled(app: procrastinate.App, *, sweep_after: float | None = None) -> None:
+    """Give jobs whose worker stopped beating back to the queue (after MAX_ATTEMPTS: an error);
+    with ``sweep_after``, also remove rows (and their jobs) older than that many seconds, which
+    no bot waits for any more (the bots sweep the rows of dead processes themselves)."""
+    from bot.jobs.queue import MAX_ATTEMPTS, QUEUE, STALLED_AFTER, sweep_rows
 
     while True:
         await asyncio.sleep(STALLED_AFTER / 2)
         try:
+            if sweep_after is not None and (swept := await sweep_rows(app, older_than=sweep_after, orphans=False)):
+                log.info("swept %d analysis rows nobody waits for", len(swept))
             stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=STALLED_AFTER)
             for job in stalled:
                 if job.attempts + 1 >= MAX_ATTEMPTS:
@@ -125,7 +129,16 @@ async def run_worker(settings: Settings) -> None:
     """Run until cancelled (SIGINT/SIGTERM): running jobs get SHUTDOWN_GRACE seconds to finish,
     the others go back to the queue."""
     global _pool
-    from bot.jobs.queue import HEARTBEAT, QUEUE, SHUTDOWN_GRACE, STALLED_AFTER, AnalysisQueue, prepare_database
+    from bot.jobs.queue import (
+        HEARTBEAT,
+        QUEUE,
+        SHUTDOWN_GRACE,
+        STALLED_AFTER,
+        TOKEN_LIFETIME,
+        AnalysisQueue,
+        job_deadline,
+        prepare_database,
+    )
 
     url = settings.database_url or AnalysisQueue.from_settings(settings).url  # the bot's own refusal if unset
     await check_database(url)
@@ -133,7 +146,9 @@ async def run_worker(settings: Settings) -> None:
     async with AnalysisPool.from_settings(settings) as pool, app.open_async():
         await prepare_database(app)
         _pool = pool
-        sweeper = asyncio.create_task(retry_stalled(app), name="crate-retry-stalled")
+        # past the deadline and the interactions' lifetime: no bot waits, no member can be told
+        sweep_after = max(job_deadline(settings.job_timeout), TOKEN_LIFETIME + 30)
+        sweeper = asyncio.create_task(retry_stalled(app, sweep_after=sweep_after), name="crate-retry-stalled")
         log.info("crate worker ready: %d analysis processes on queue %s", settings.workers, QUEUE)
         try:
             await app.run_worker_async(

@@ -7,13 +7,24 @@ on any host. The worker writes the pickled outcome into the same row and ``NOTIF
 :data:`DONE_CHANNEL` with the row id in the same transaction, which wakes the waiting bot
 process at once. These functions run on a procrastinate connector (PostgreSQL only: the
 SQLite store never sees them).
+
+A row names its owner, the bot process waiting for it, which holds the advisory lock
+(:data:`OWNER_LOCK`, owner) on its LISTEN connection for as long as it lives: when the process
+dies (SIGKILL, OOM, power loss) PostgreSQL drops its connection and the lock, and :func:`sweep`
+finds the rows nobody waits for. A row also keeps how to reach the member who asked (the
+interaction's application id and token, valid 15 minutes), so that a bot process sweeping it
+can tell them to share again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 DONE_CHANNEL = "crate_analysis_done"
+
+#: The first key of the owners' advisory locks ("Crat"); the second is the owner's number.
+OWNER_LOCK = 0x43726174
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS crate_analysis_jobs (
@@ -21,20 +32,85 @@ CREATE TABLE IF NOT EXISTS crate_analysis_jobs (
     audio bytea,
     outcome bytea,
     created_at timestamptz NOT NULL DEFAULT now()
-)
+);
+ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS owner bigint;
+ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS application_id bigint;
+ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS token text;
+ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS asked_at double precision
 """
 
 
+@dataclass(frozen=True)
+class Swept:
+    """A row :func:`sweep` removed, with how to reach the member who waited for it (if known)."""
+
+    row_id: int
+    application_id: int | None
+    token: str | None
+    asked_at: float | None
+
+
 async def create_table(connector: Any) -> None:
-    await connector.execute_query_async(SCHEMA)
+    for statement in SCHEMA.split(";"):  # one statement a query (the extended protocol takes no more)
+        await connector.execute_query_async(statement)
 
 
-async def put_input(connector: Any, audio: bytes) -> int:
-    """Store a job's audio; its row id goes into the job's arguments."""
+async def hold_owner(connection: Any, owner: int) -> None:
+    """Take the owner's lock on ``connection`` (a psycopg connection kept open while the owner lives)."""
+    await connection.execute("SELECT pg_advisory_lock(%s, %s)", (OWNER_LOCK, owner))
+
+
+async def put_input(
+    connector: Any, audio: bytes, *, owner: int | None = None, asked: tuple[int, str, float] | None = None
+) -> int:
+    """Store a job's audio for ``owner``, and who ``asked`` (application id, interaction token, when);
+    its row id goes into the job's arguments."""
+    application_id, token, asked_at = asked or (None, None, None)
     row = await connector.execute_query_one_async(
-        "INSERT INTO crate_analysis_jobs (audio) VALUES (%(audio)s) RETURNING id", audio=audio
+        "INSERT INTO crate_analysis_jobs (audio, owner, application_id, token, asked_at) "
+        "VALUES (%(audio)s, %(owner)s, %(application_id)s, %(token)s, %(asked_at)s) RETURNING id",
+        audio=audio,
+        owner=owner,
+        application_id=application_id,
+        token=token,
+        asked_at=asked_at,
     )
     return int(row["id"])
+
+
+async def exists(connector: Any, row_id: int) -> bool:
+    """Whether the row is still there (a sweep removes the rows of a process it believed dead)."""
+    rows = await connector.execute_query_all_async("SELECT 1 FROM crate_analysis_jobs WHERE id = %(id)s", id=row_id)
+    return bool(rows)
+
+
+async def sweep(connector: Any, *, older_than: float, orphans: bool) -> list[Swept]:
+    """Remove the rows created more than ``older_than`` seconds ago and, with ``orphans``, the rows
+    whose owner no longer holds its lock (its process died); returns what was removed."""
+    rows = await connector.execute_query_all_async(
+        "DELETE FROM crate_analysis_jobs j WHERE j.created_at < now() - make_interval(secs => %(age)s) "
+        "OR (%(orphans)s AND j.owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_locks l "
+        "WHERE l.locktype = 'advisory' AND l.classid::bigint = %(lock)s AND l.objid::bigint = j.owner "
+        "AND l.objsubid = 2 "
+        "AND l.granted)) RETURNING id, application_id, token, asked_at",
+        age=float(older_than),
+        orphans=orphans,
+        lock=OWNER_LOCK,
+    )
+    return [Swept(int(r["id"]), r["application_id"], r["token"], r["asked_at"]) for r in rows]
+
+
+async def jobs_of(connector: Any, queue: str, row_ids: list[int]) -> list[int]:
+    """The procrastinate jobs of ``queue`` not yet finished that name one of ``row_ids``."""
+    if not row_ids:
+        return []
+    rows = await connector.execute_query_all_async(
+        "SELECT id FROM procrastinate_jobs WHERE queue_name = %(queue)s AND status IN ('todo', 'doing') "
+        "AND (args->>'row_id')::bigint = ANY(%(rows)s)",
+        queue=queue,
+        rows=row_ids,
+    )
+    return [int(r["id"]) for r in rows]
 
 
 async def input_of(connector: Any, row_id: int) -> bytes | None:
