@@ -60,6 +60,7 @@ from bot.audio.errors import (
     TooLarge,
     TooLong,
 )
+from bot.audio.jsruntime import js_runtimes
 from bot.audio.services import Heard, Services, Song, recognise
 from bot.config import AudioLimits
 from bot.errors import CrateError
@@ -224,6 +225,7 @@ def _download_media(
         "no_warnings": True,
         "noprogress": True,
         "cachedir": False,
+        "js_runtimes": js_runtimes(),  # Deno from the PyPI package, by path: no PATH needed (bot/audio/jsruntime.py)
         "proxy": "",  # a proxy would connect on our behalf, past the address guard
         "external_downloader": {"default": "native"},
         "outtmpl": {"default": "link.%(ext)s"},
