@@ -25,7 +25,9 @@ ENV CRATE_DATABASE=/home/crate/data/crate.sqlite3 \
     NUMBA_CACHE_DIR=/home/crate/.cache/numba \
     NUMBA_CPU_NAME=generic \
     PYTHONUNBUFFERED=1
-RUN python -m bot.listen.warm
+# Then `crate doctor` fails the build when something Crate needs is missing (ffmpeg, libopus, davey, Deno
+# for YouTube, the models, a writable database folder); its warnings (no DISCORD_TOKEN at build time) do not.
+RUN python -m bot.listen.warm && crate doctor
 VOLUME ["/home/crate/data"]
 # `docker stop` sends SIGTERM to PID 1: tini forwards it to crate (which stops cleanly on it) and
 # reaps orphaned ffmpeg processes; the exec form keeps a shell out of the way.

@@ -32,4 +32,10 @@ fi
 .venv/bin/python -m pip install -q -e ".[test]"
 # Compile librosa's numba functions into numba's cache now, not in the first analysis (fast once cached).
 .venv/bin/python -m bot.listen.warm
-echo "Crate is set up in $(pwd)/.venv"
+# Is this machine ready to run Crate? One line a check (no Discord token needed). A ✗ does not fail
+# set-up: the tests that need no such part still run, and tests/test_doctor.py fails for what is broken.
+if .venv/bin/crate doctor; then
+    echo "Crate is set up in $(pwd)/.venv"
+else
+    echo "Crate is set up in $(pwd)/.venv, but crate doctor found problems: fix the ✗ lines above before crate run."
+fi

@@ -107,10 +107,37 @@ def test_the_numba_cache_is_built_at_set_up_and_image_build():
     """librosa's numba functions are compiled once by ``python -m bot.listen.warm``, not by the first analysis."""
     assert ".venv/bin/python -m bot.listen.warm" in (REPO / "scripts" / "setup.sh").read_text()
     steps = _instructions(DOCKERFILE)
-    warm = steps.index(("RUN", "python -m bot.listen.warm"))
+    warm = next(
+        i for i, (keyword, rest) in enumerate(steps) if keyword == "RUN" and "python -m bot.listen.warm" in rest
+    )
     # As the image's user, into a cache folder of its own (site-packages is read-only to it).
     assert warm > max(i for i, (keyword, _) in enumerate(steps) if keyword == "USER")
     assert any(keyword == "ENV" and "NUMBA_CACHE_DIR=/home/crate/" in rest for keyword, rest in steps[:warm])
+
+
+def test_crate_doctor_ends_set_up_and_checks_the_image_build():
+    """``crate doctor`` runs last in set-up (printed; a ✗ does not stop the tests) and at image
+    build as the image's user, where a ✗ fails the build."""
+    setup = (REPO / "scripts" / "setup.sh").read_text()
+    assert "if .venv/bin/crate doctor; then" in setup
+    assert setup.index(".venv/bin/crate doctor") > setup.index("-m bot.listen.warm")
+    steps = _instructions(DOCKERFILE)
+    doctor = next(i for i, (keyword, rest) in enumerate(steps) if keyword == "RUN" and "crate doctor" in rest)
+    assert doctor > max(i for i, (keyword, _) in enumerate(steps) if keyword == "USER")
+    assert "|| true" not in steps[doctor][1]
+
+
+def test_youtube_dependencies():
+    """yt-dlp at or past the release with the fixes through CVE-2026-55404, with its default extras
+    (yt-dlp-ejs, YouTube's challenge scripts), and Deno to run them in."""
+    from packaging.version import Version
+
+    requirements = {canonicalize_name(r.name): r for r in map(Requirement, _pyproject()["project"]["dependencies"])}
+    ytdlp = requirements[canonicalize_name("yt-dlp")]
+    assert "default" in ytdlp.extras, ytdlp
+    floors = [Version(s.version) for s in ytdlp.specifier if s.operator in {">=", "~=", "=="}]
+    assert floors and min(floors) >= Version("2026.7.4"), ytdlp
+    assert canonicalize_name("deno") in requirements
 
 
 def test_voice_dependencies_support_dave():

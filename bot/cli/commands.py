@@ -6,7 +6,7 @@ the no-token main job); ``run`` (the Discord bot); ``worker`` (analysis workers 
 PostgreSQL queue); ``index`` (a local music folder into a server's catalog); ``evaluate-recs``
 (the recommender against baselines on a labeled catalog); ``playlists`` (list a server's
 playlists, or export one); ``migrate-db`` (copy a server's data
-from SQLite to PostgreSQL, or back).
+from SQLite to PostgreSQL, or back); ``doctor`` (is this machine ready to run Crate).
 Heavy imports happen inside the commands so that ``crate --help`` is instant.
 """
 
@@ -184,6 +184,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://… (or sqlite:///…)")
     migrate.set_defaults(handler=_migrate_db)
+
+    doctor = commands.add_parser(
+        "doctor", help="check that this machine can run Crate: one line a check, and what to do (exit 1 on a ✗)"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 
@@ -494,6 +500,11 @@ def _migrate_db(args) -> int:
     print(f"Copied {sum(copied.values())} rows in {len(copied)} tables; point Crate at the new database to use it.")
     return 0
 
+
+def _doctor(args) -> int:
+    from bot.cli.doctor import run
+
+    return run(as_json=args.json)
 
 
 def _training_data(args):
