@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.crate import Crate
 from bot.app.messages import (
     MessageItem,
     NoAudioInMessage,
@@ -21,10 +22,10 @@ from bot.app.messages import (
     summary_line,
 )
 from bot.app.sharing import Stage
-from bot.format import clip, plural
+from bot.format import literal, plural
 from cogs import replies
 from cogs.client import CrateBot
-from cogs.feedback import rating_buttons
+from cogs.feedback import track_view
 from cogs.genre import PROGRESS
 from cogs.render import error_embed, track_embed
 
@@ -42,15 +43,16 @@ def posted_message(interaction: discord.Interaction[CrateBot], message: discord.
     )
 
 
-def item_message(item: MessageItem, author: str) -> dict:
-    """The follow-up for one analyzed item: its track (with the track buttons), or what went wrong."""
+async def item_message(crate: Crate, guild_id: int | None, item: MessageItem, author: str) -> dict:
+    """The follow-up for one analyzed item: its track with the components /genre's answer has
+    (:func:`~cogs.feedback.track_view`), or what went wrong."""
     if item.shared is None:
-        text = f"**{item.label}**: {replies.error_text(item.error or RuntimeError('no result'))}"
+        text = f"**{literal(item.label)}**: {replies.error_text(item.error or RuntimeError('no result'))}"
         return {"embed": error_embed(text)}
     track = item.shared.track
     return {
         "embed": track_embed(track, shared_by=author, created=item.shared.created, heard=item.shared.heard),
-        "view": rating_buttons(track.id),
+        "view": await track_view(crate, guild_id, track.id),
     }
 
 
@@ -74,13 +76,14 @@ class Analyze(commands.Cog):
 
         async def progress(number: int, total: int, label: str, stage: Stage) -> None:
             counter = f"{number}/{total} · " if total > 1 else ""
-            await interaction.edit_original_response(content=f"{counter}{clip(label, 60)} — {PROGRESS[stage]}")
+            await interaction.edit_original_response(content=f"{counter}{literal(label, 60)} — {PROGRESS[stage]}")
 
         with self.bot.working_on(interaction):  # told "I'm restarting" if Crate stops meanwhile
             items = await analyze_message(self.bot.crate, posted, interaction.user.id, progress)
         author = f"<@{posted.author_id}>"
         for item in items:
-            await interaction.followup.send(ephemeral=True, **item_message(item, author))
+            answer = await item_message(self.bot.crate, interaction.guild_id, item, author)
+            await interaction.followup.send(ephemeral=True, **answer)
         await interaction.edit_original_response(content=f"From {author}'s message: {summary_line(items)}.")
 
 

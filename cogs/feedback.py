@@ -1,4 +1,8 @@
-"""/like and /dislike, and the 👍 / 👎 buttons under every track."""
+"""/like and /dislike, the 👍 / 👎 buttons under every track, and a track message's components.
+
+:func:`track_view` is what every answer about one track carries (``/genre``, "Analyze with
+Crate"): the rating buttons, 👥, 📻 Start radio and the "Not right?" select.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.crate import Crate
 from bot.app.library import RatedTrack
 from bot.catalog import DISLIKE, LIKE
 from bot.present.describe import track_line
@@ -15,6 +20,8 @@ from cogs import replies
 from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.community import WhoLikesButton
+from cogs.radio import RadioButton
+from cogs.teach import add_correction
 from cogs.tracks import track_choices
 
 
@@ -68,6 +75,14 @@ def rating_buttons(track_id: int, view: discord.ui.View | None = None, *, prefix
     view.add_item(RateButton(track_id, DISLIKE, label=f"{prefix}Dislike"))
     view.add_item(WhoLikesButton(track_id))
     return view
+
+
+async def track_view(crate: Crate, guild_id: int | None, track_id: int) -> discord.ui.View:
+    """The components of a message about one track: 👍 / 👎 / 👥, 📻 Start radio, and "Not right?"
+    (offering this server's own genres)."""
+    view = rating_buttons(track_id)
+    view.add_item(RadioButton(track_id))
+    return await add_correction(view, crate, guild_id, track_id)
 
 
 class Feedback(commands.Cog):

@@ -10,10 +10,8 @@ from bot.app.sharing import SharedTrack, Source, Stage
 from cogs import replies
 from cogs.caller import guild_id_of
 from cogs.client import CrateBot
-from cogs.feedback import rating_buttons
-from cogs.radio import RadioButton
+from cogs.feedback import track_view
 from cogs.render import error_embed, track_embed
-from cogs.teach import add_correction
 
 PROGRESS = {
     Stage.WAITING: "⏳ In the queue — I'll start on it in a moment…",
@@ -78,9 +76,7 @@ class Genre(commands.Cog):
         embed = track_embed(
             shared.track, shared_by=interaction.user.mention, created=shared.created, heard=shared.heard
         )
-        view = rating_buttons(shared.track.id)
-        view.add_item(RadioButton(shared.track.id))
-        view = await add_correction(view, self.bot.crate, interaction.guild_id, shared.track.id)
+        view = await track_view(self.bot.crate, interaction.guild_id, shared.track.id)
         await interaction.edit_original_response(content=None, embed=embed, view=view)
 
 

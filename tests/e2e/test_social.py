@@ -136,7 +136,7 @@ async def test_analyze_a_message_with_two_attachments_and_a_link(world):
     assert titles[:2] == ["awakening", "brainsukker"] and len(titles) == 3  # attachments, then the link; no picture
     for message in replies:
         assert fields(message.embed)["Shared by"] == mention(fake, scene, "bob")  # credited to the author
-        assert {c.split(":")[1] for c in message.custom_ids} == {"rate", "who"}
+        assert {c.split(":")[1] for c in message.custom_ids} == {"rate", "who", "radio", "correct"}
     assert fields(replies[2].embed)["From"].startswith("[link](")
     # bob is the sharer in the server's charts, alice is not
     charts = await fake.slash(scene, channel, "carol", "charts")
@@ -147,6 +147,51 @@ async def test_analyze_a_message_with_two_attachments_and_a_link(world):
     track = int(replies[0].custom_ids[0].split(":")[2])
     click = await fake.click(scene, channel, "alice", replies[0], f"crate:rate:{track}:up")
     assert "You liked" in (await click.wait_original()).content
+
+
+async def test_analyze_answers_carry_what_genre_answers_carry(world):
+    """An "Analyze with Crate" answer has /genre's components: 👍 👎 👥, 📻 Start radio and the
+    "Not right?" select (with this server's own genres), and they work."""
+    fake, _ = world
+    scene, channel = "Menus", music_channel(fake, "Menus")
+    genre = await fake.slash(scene, channel, "carol", "genre", attachments={"file": example(BEAST)})
+    by_genre = await final(genre)
+    posted = await fake.send_user_message(scene, channel, "carol", "this one again", attachments=[example(BEAST)])
+    ix = await fake.context_menu(scene, channel, "dave", "Analyze with Crate", posted)
+    await ix.wait_original(predicate=lambda m: "analyzed" in (m.content or ""), timeout=120)
+    [analyzed] = await ix.wait_followups(1)
+    assert analyzed.ephemeral and analyzed.embed["title"] == by_genre.embed["title"]
+    track = int(analyzed.custom_ids[0].split(":")[2])
+    assert (
+        analyzed.custom_ids
+        == by_genre.custom_ids
+        == [
+            f"crate:rate:{track}:up",
+            f"crate:rate:{track}:down",
+            f"crate:who:{track}",
+            f"crate:radio:{track}",
+            f"crate:correct:{track}",
+        ]
+    )
+    assert analyzed.components == by_genre.components  # the same rows, labels and options
+    # "Not right?" on the Analyze answer: a new genre named in the modal…
+    opened = await fake.select(scene, channel, "dave", analyzed, f"crate:correct:{track}", values=["new"])
+    assert (await opened.wait_response()).type == 9
+    named = await fake.submit_modal(scene, channel, "dave", opened, {"crate:newgenre:name": "Arena Rock"})
+    assert "Arena Rock" in (await named.wait_original(timeout=30)).content
+    # …is offered under the next Analyze answer, as under /genre's
+    again = await fake.context_menu(scene, channel, "alice", "Analyze with Crate", posted)
+    await again.wait_original(predicate=lambda m: "analyzed" in (m.content or ""), timeout=120)
+    [second] = await again.wait_followups(1)
+    select = second.component(f"crate:correct:{track}")
+    assert {o["label"] for o in select["options"]} >= {"Arena Rock", "Something else…"}
+    # 📻 starts a radio seeded by the track
+    radio = await fake.click(scene, channel, "dave", second, f"crate:radio:{track}")
+    assert (await radio.wait_response()).type == 5 and radio.ack_latency < ACK_LIMIT
+    [started] = await radio.wait_followups(1, timeout=30)
+    assert "started a radio from" in started.content
+    ended = await fake.slash(scene, channel, "dave", "session end")
+    assert "Session over" in str((await ended.wait_followups(1, timeout=30))[-1].payload())
 
 
 async def test_analyze_a_message_without_audio_explains(world):
