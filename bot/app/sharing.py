@@ -189,7 +189,8 @@ class Sharing:
         )
         if created:
             track = await self.teacher.label_new(track)  # a server that taught Crate hears it its way
-            self.titles.add(guild_id, track.id, track.title, track.top_genre, track.added_at)
+        # new, or renamed: a share with a real name replaces a placeholder title (store.is_placeholder_title)
+        self.titles.add(guild_id, track.id, track.title, track.top_genre, track.added_at)
         return track, created
 
     async def _fetch(self, source: Source, directory: Path, progress: Progress) -> FetchedAudio:

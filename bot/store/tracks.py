@@ -4,7 +4,8 @@
 when this guild already has the same file (same SHA-256 of the bytes) or a re-encoded copy
 of the same audio (near-duplicate: durations within :data:`NEAR_DUPLICATE_MAX_SECONDS` and
 embeddings with cosine similarity of at least :data:`NEAR_DUPLICATE_MIN_COSINE`). Either
-way the new share is recorded.
+way the new share is recorded, and a title that only stood in for a name
+(:func:`is_placeholder_title`) gives way to the better one the new share brings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import math
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,6 +38,38 @@ NEAR_DUPLICATE_MIN_COSINE = 0.98
 SEARCH_LIMIT = 25
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+
+#: Titles that name nothing, whatever the source: yt-dlp's for a page without a title ("video"), the
+#: stem of YouTube's stream links ("videoplayback"), Crate's own last resort ("Untitled").
+GENERIC_TITLES = frozenset({"video", "videoplayback", "untitled"})
+#: yt-dlp numbers the audio players of a page: "<the page's title, or the link's stem> (1)".
+_PLAYER_NUMBER = re.compile(r".* \(\d+\)")
+
+
+def is_placeholder_title(title: str, source_kind: str, source_url: str | None) -> bool:
+    """Whether ``title`` only stands in for the track's name (the rule of docs/listening.md).
+
+    It does when it is one of :data:`GENERIC_TITLES` (any source), or, for a track from a link,
+    when it is what yt-dlp makes up for audio that names nothing: the link's last path segment
+    (percent-decoded, with or without its extension), that segment with a player's number
+    ("-1", yt-dlp's id of a page's first player), or a page's player numbered "Name (1)". A file's
+    name (an attachment, a local file) is the member's own name for the track, never a placeholder.
+    """
+    title = title.strip()
+    if title.casefold() in GENERIC_TITLES:
+        return True
+    if source_kind != "link" or not source_url:
+        return False
+    if _PLAYER_NUMBER.fullmatch(title):
+        return True
+    segment = PurePosixPath(unquote(urlsplit(source_url).path).rstrip("/")).name
+    stem = segment.rsplit(".", 1)[0] if "." in segment[1:] else segment
+    named = title.casefold()
+    return bool(stem) and (
+        named in (segment.casefold(), stem.casefold())
+        or re.fullmatch(re.escape(stem.casefold()) + r"-\d+", named) is not None
+    )
+
 
 _COLUMNS = (
     "id, guild_id, title, source_url, source_kind, content_hash, duration, genres, top_genre,"
@@ -221,6 +256,7 @@ async def add_or_find(
             existing = await _heard_again(
                 db, existing, row.genres, row.base_genres, row.confident, row.mtt_tag_blob, row.mtt_embedding_blob
             )
+        existing = await _named_again(db, existing, row)
         if shared_by is not None:
             await shares.record_share(db, guild_id, shared_by, existing.id, now=added_at)
         return existing, False
@@ -275,6 +311,20 @@ async def add_or_find(
         mtt_embedding=None if row.mtt_embedding_blob is None else from_blob(row.mtt_embedding_blob, EMBEDDING_DIM),
     )
     return track, True
+
+
+async def _named_again(db: Database, track: Track, row: TrackRow) -> Track:
+    """The same audio shared again: its title replaces the track's when the track's only stood in
+    for a name (:func:`is_placeholder_title`) and the new one is a name, or is the placeholder of
+    the link the track now points to (a re-shared link replaces the source). A real title stays."""
+    if row.title == track.title or not is_placeholder_title(track.title, track.source_kind, track.source_url):
+        return track
+    new_source = row.source_kind == "link" and bool(row.source_url)
+    if is_placeholder_title(row.title, row.source_kind, row.source_url) and not new_source:
+        return track
+    await db.execute("UPDATE tracks SET title = ? WHERE guild_id = ? AND id = ?", (row.title, track.guild_id, track.id))
+    await db.catalog_changed(track.guild_id)
+    return replace(track, title=row.title)
 
 
 async def _heard_again(
