@@ -1,12 +1,13 @@
 """No database password reaches a terminal or a log (issue 24, point 1).
 
-``crate run``, ``crate worker`` and ``crate migrate-db`` run as real processes over every form a
+``crate run``, ``crate worker``, ``crate migrate-db`` and ``crate doctor`` run as real processes over every form a
 reviewer wrote the URL in (an unencoded ``#`` or ``?`` in the password, ``?password=``, several
 hosts, a port that is not a number, an IPv6 host, an ``@`` or ``/`` misplaced) and with the
 password given by ``PGPASSWORD`` or a ``.pgpass`` file, against a real PostgreSQL server (which
 trusts 127.0.0.1, so a password it is given changes nothing) or against closed ports. Each form
 either works or is refused in one line, never with a traceback, and the password appears in
-none of stdout, stderr and the log lines (which go to stderr). ``crate doctor`` does not exist.
+none of stdout, stderr and the log lines (which go to stderr). ``crate doctor`` says, on its
+database line, that it opened the database or why not, without the password either.
 """
 
 from __future__ import annotations
@@ -112,10 +113,12 @@ def test_no_command_shows_the_password(form, postgres_server, empty_sqlite, tmp_
         migrated = run(["migrate-db", "--from", str(empty_sqlite), "--to", target], env)
         ran = run(["run"], env)
         worked = run_worker(env)
+        doctored = run(["doctor"], env)
     finally:
         postgres_server.drop_database(url)
 
-    for name, (_code, output, _seconds) in {"migrate-db": migrated, "run": ran, "worker": worked}.items():
+    every = {"migrate-db": migrated, "run": ran, "worker": worked, "doctor": doctored}
+    for name, (_code, output, _seconds) in every.items():
         assert SECRET not in output, f"crate {name} showed the password:\n{output}"
         assert "Traceback" not in output, f"crate {name}:\n{output}"
     if expected == "works":
@@ -124,7 +127,10 @@ def test_no_command_shows_the_password(form, postgres_server, empty_sqlite, tmp_
         assert ran[0] == 2 and refusals(ran[1]) == [r for r in refusals(ran[1]) if "reach Discord" in r], ran[1]
         assert len(refusals(ran[1])) == 1, ran[1]
         assert worked[0] == 0 and "crate worker ready" in worked[1], worked[1]
+        assert any(line.startswith("✓ database") for line in doctored[1].splitlines()), doctored[1]
     else:
+        said = [line for line in doctored[1].splitlines() if line.startswith(("✗ database", "✗ settings"))]
+        assert doctored[0] == 1 and len(said) == 1, doctored[1]  # the one line says why
         for name, (code, output, seconds) in {"migrate-db": migrated, "run": ran, "worker": worked}.items():
             assert code == 2 and len(refusals(output)) == 1, f"crate {name}:\n{output}"
             assert seconds < 10, f"crate {name} took {seconds:.1f} s to refuse"
