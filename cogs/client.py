@@ -23,6 +23,7 @@ from bot.app.sharing import Restarting
 from bot.config import ConfigError, Settings
 from bot.errors import CrateError, UnknownChoice
 from bot.jobs import queue
+from bot.store.sessions import QueueEntry
 from cogs import replies
 from cogs.render import error_embed
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = (
     "cogs.genre",
+    "cogs.albums",
     "cogs.feedback",
     "cogs.teach",
     "cogs.recommend",
@@ -91,6 +93,8 @@ class SessionsFront(Protocol):
     async def play_playlist(self, interaction: discord.Interaction[CrateBot], name: str) -> None: ...
 
     async def voice_settings_changed(self, guild_id: int) -> None: ...
+
+    async def queue_track(self, interaction: discord.Interaction[CrateBot], track_id: int) -> QueueEntry: ...
 
 
 class CrateBot(commands.AutoShardedBot):

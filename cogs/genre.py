@@ -7,7 +7,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.sharing import SharedTrack, Source, Stage
+from bot.audio.errors import PlaylistLink
 from cogs import replies
+from cogs.albums import album_message
 from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.feedback import track_view
@@ -24,12 +26,13 @@ ONE_SOURCE = "Attach one audio file **or** give one link, e.g. `/genre url:https
 
 
 async def share_from_interaction(
-    interaction: discord.Interaction[CrateBot], file: discord.Attachment | None, url: str | None
+    interaction: discord.Interaction[CrateBot], file: discord.Attachment | None, url: str | None, *, queue: bool = False
 ) -> SharedTrack | None:
     """The shared part of /genre and /session add: validate, defer, show progress, analyze.
 
-    Returns None after answering the member when something was wrong (the deferred reply then
-    carries the friendly error).
+    Returns None after answering the member when there is no one track to show: something was
+    wrong (they read why, privately, as every error), or the link is an album or playlist (they
+    pick its tracks from a private menu, :mod:`cogs.albums`; ``queue``: to queue them too).
     """
     if (file is None) == (url is None):
         await interaction.response.send_message(ONE_SOURCE, ephemeral=True)
@@ -55,9 +58,19 @@ async def share_from_interaction(
             return await interaction.client.crate.sharing.share(
                 guild_id_of(interaction), interaction.user.id, source, progress
             )
-    except Exception as error:
-        await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
+    except PlaylistLink as listed:
+        answer = album_message(listed.tracks, interaction.user.id, queue=queue) if listed.tracks else None
+        await _answer_privately(interaction, answer or {"embed": error_embed(replies.error_text(listed))})
         return None
+    except Exception as error:
+        await _answer_privately(interaction, {"embed": error_embed(replies.error_text(error))})
+        return None
+
+
+async def _answer_privately(interaction: discord.Interaction[CrateBot], message: dict) -> None:
+    """Replace the public "thinking…" reply with a private one (errors are the member's own business)."""
+    await interaction.delete_original_response()
+    await interaction.followup.send(ephemeral=True, **message)
 
 
 class Genre(commands.Cog):

@@ -84,7 +84,17 @@ def test_classify_json_prints_one_line_per_input_in_order(classify_json):
     records = [json.loads(line) for line in lines]
     assert [r["path"] for r in records] == [str(p) for p in inputs]
     for record in records:
-        assert list(record) == ["path", "duration", "genres", "confident", "tags", "mtt_tags", "error", "source", "heard"]
+        assert list(record) == [
+            "path",
+            "duration",
+            "genres",
+            "confident",
+            "tags",
+            "mtt_tags",
+            "error",
+            "source",
+            "heard",
+        ]
         assert record["source"] is None  # files, not links
 
 

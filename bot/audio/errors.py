@@ -1,5 +1,6 @@
 """Typed errors for audio a user shared: each one says, in plain words, what is wrong."""
 
+from bot.audio.tracklist import TrackList
 from bot.errors import CrateError
 
 
@@ -68,7 +69,18 @@ class RedirectLoop(BadLink):
 
 
 class PlaylistLink(BadLink):
+    """A link to an album, playlist or set; ``tracks`` lists them when they could be read, so
+    that the member can pick which to share."""
+
     user_message = "That link is a playlist. Send a link to a single track."
+
+    def __init__(self, user_message: str | None = None, *, detail: str | None = None, tracks: TrackList | None = None):
+        super().__init__(user_message, detail=detail)
+        self.tracks = tracks
+
+
+class PodcastLink(BadLink):
+    user_message = "That link is a podcast episode, not a song. Send a link to a track, or the file."
 
 
 class LiveLink(BadLink):

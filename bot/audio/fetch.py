@@ -56,12 +56,14 @@ from bot.audio.errors import (
     NotAudioLink,
     PageTooLarge,
     PlaylistLink,
+    PodcastLink,
     RedirectLoop,
     TooLarge,
     TooLong,
 )
 from bot.audio.jsruntime import js_runtimes
-from bot.audio.services import Heard, Services, Song, recognise
+from bot.audio.services import Collection, Heard, Services, Song, recognise
+from bot.audio.tracklist import LISTED_MAX, ListedTrack, TrackList
 from bot.config import AudioLimits
 from bot.errors import CrateError
 from bot.format import clip, format_duration
@@ -138,7 +140,8 @@ def download_link(
         with _page_reader(allowlist, timeout, max_page_bytes) as get:
             resolver = Services(get, services)
             if link.kind != "track":
-                raise PlaylistLink(detail=f"{url}: a {link.service} {link.kind}")
+                tracks = _album_tracks(resolver.collection(link, url))
+                raise PlaylistLink(detail=f"{url}: a {link.service} {link.kind}", tracks=tracks)
             return _song_audio(resolver, resolver.song(link, url), url, media)
     try:
         return media(url)
@@ -188,6 +191,29 @@ def _page_reader(allowlist: Sequence[str], timeout: float, max_page_bytes: int) 
         yield get
 
 
+def _album_tracks(collection: Collection) -> TrackList:
+    """An album's or playlist's songs as links to share (the first ``LISTED_MAX``)."""
+    listed = [
+        ListedTrack(f"{s.artist} - {s.title}" if s.artist else s.title, s.page_url, s.duration)
+        for s in collection.songs
+        if s.page_url
+    ]
+    return TrackList(collection.title or "an album", tuple(listed[:LISTED_MAX]), len(listed))
+
+
+def _playlist_tracks(info: dict[str, Any]) -> TrackList:
+    """A playlist's entries as yt-dlp lists them (flat: none of them visited)."""
+    listed = []
+    for entry in info.get("entries") or []:
+        entry_url = entry.get("webpage_url") or entry.get("url") if isinstance(entry, dict) else None
+        if isinstance(entry_url, str) and entry_url.startswith(("http://", "https://")) and not has_unsafe(entry_url):
+            duration = entry.get("duration")
+            title = str(entry.get("title") or entry.get("id") or entry_url)
+            listed.append(ListedTrack(title, entry_url, float(duration) if duration else None))
+    total = max(int(info.get("playlist_count") or 0), len(listed))
+    return TrackList(str(info.get("title") or "a playlist"), tuple(listed[:LISTED_MAX]), total)
+
+
 def _download_media(
     url: str,
     *,
@@ -216,7 +242,8 @@ def _download_media(
     params = {
         "format": "bestaudio/best",
         "noplaylist": True,
-        "extract_flat": "in_playlist",  # never fetch every entry of a playlist we refuse anyway
+        "extract_flat": "in_playlist",  # a playlist's entries are listed for the member, never visited
+        "playlistend": LISTED_MAX,
         "socket_timeout": timeout,
         "retries": 0,
         "extractor_retries": 0,
@@ -252,9 +279,11 @@ def _check_metadata(info: dict[str, Any] | None, url: str, limits: AudioLimits, 
     if not info:
         raise NotAudioLink(detail=f"{url}: no info")
     if info.get("_type") in ("playlist", "multi_video"):
-        raise PlaylistLink(detail=f"{url}: {info.get('_type')}")
+        raise PlaylistLink(detail=f"{url}: {info.get('_type')}", tracks=_playlist_tracks(info))
     if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming", "post_live"):
         raise LiveLink(detail=f"{url}: live_status={info.get('live_status')}")
+    if _is_podcast(info):
+        raise PodcastLink(detail=f"{url}: {info.get('extractor_key')} episode")
     duration = info.get("duration")
     if duration and duration > limits.max_duration:
         raise TooLong(
@@ -279,6 +308,14 @@ def _check_metadata(info: dict[str, Any] | None, url: str, limits: AudioLimits, 
     for checked in (info.get("webpage_url"), info.get("url")):
         if checked:
             check_url(checked, allowlist)
+
+
+def _is_podcast(info: dict[str, Any]) -> bool:
+    """A podcast episode (speech, an hour of it), not a song: by yt-dlp's extractor or its fields."""
+    extractor = str(info.get("extractor_key") or info.get("extractor") or "").lower()
+    if "podcast" in extractor or info.get("media_type") == "podcast":
+        return True
+    return bool(info.get("episode") and info.get("series") and not info.get("track"))
 
 
 def _downloaded(info: dict[str, Any], directory: Path, url: str) -> FetchedAudio:
@@ -322,12 +359,38 @@ def _translate(error: BaseException, url: str) -> CrateError:
     message = str(error).lower()
     if "timed out" in message:
         return LinkTimeout(detail=detail)
+    for hints, sentence in _UNAVAILABLE:
+        if any(hint in message for hint in hints):
+            return LinkUnavailable(sentence, detail=detail)
     if any(
         hint in message
         for hint in ("unsupported url", "no video formats", "no formats", "requested format is not available")
     ):
         return NotAudioLink(detail=detail)
     return DownloadFailed(detail=detail)
+
+
+#: What sites say (in yt-dlp's error text) when a video or track can't be had, and what members read.
+_UNAVAILABLE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("private video", "this video is private", "is private"), "That video or track is private, so I can't hear it."),
+    (
+        ("sign in to confirm your age", "age-restricted", "age restricted", "inappropriate for some users"),
+        "That video is age-restricted, so I can't get it without an account. Send another link, or the file.",
+    ),
+    (
+        (
+            "not available in your country",
+            "not made this video available in your country",
+            "geo restrict",
+            "geo-restrict",
+        ),
+        "That video or track isn't available where I am (it's region-blocked). Send another link, or the file.",
+    ),
+    (
+        ("video unavailable", "has been removed", "no longer available", "does not exist", "this track was not found"),
+        "That video or track isn't there any more (removed or deleted).",
+    ),
+)
 
 
 def _causes(error: BaseException | None) -> Iterator[BaseException]:

@@ -15,6 +15,7 @@ can be pointed elsewhere (``CRATE_SERVICE_URLS``, for tests against local imitat
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import html
 import json
@@ -57,6 +58,8 @@ class Song:
     isrc: str | None = None
     preview_url: str | None = None
     service: str = ""  # the service that described it (a key of DEFAULT_SERVICE_URLS, or "page")
+    #: The song's own link on that service (what a member would share), when known.
+    page_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ class Services:
                 inner = recognise(song_url)
                 if inner is not None and inner.kind == "track":
                     try:
-                        songs.append(self.song(inner, song_url))
+                        songs.append(dataclasses.replace(self.song(inner, song_url), page_url=song_url))
                     except SongNotFound:
                         continue
         if not songs:
@@ -272,6 +275,7 @@ def _deezer_song(data: Any) -> Song | None:
         isrc=str(data["isrc"]) if data.get("isrc") else None,
         preview_url=str(data["preview"]) if data.get("preview") else None,
         service="deezer",
+        page_url=f"https://www.deezer.com/track/{data['id']}" if data.get("id") else None,
     )
 
 
@@ -285,6 +289,7 @@ def _itunes_song(data: Any) -> Song | None:
         duration=None if millis is None else millis / 1000.0,
         preview_url=str(data["previewUrl"]) if data.get("previewUrl") else None,
         service="apple",
+        page_url=f"https://music.apple.com/us/song/{data['trackId']}" if data.get("trackId") else None,
     )
 
 

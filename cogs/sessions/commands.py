@@ -14,7 +14,7 @@ from discord import app_commands
 from bot.app.sessions import NextResult, NoSession, SessionSummary
 from bot.format import literal, plural
 from bot.genres import short_answer
-from bot.store.sessions import Session
+from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.caller import channel_id_of, guild_id_of, is_dj
 from cogs.client import CrateBot
@@ -177,12 +177,12 @@ class SessionCommands(SessionsBase):
     async def add(
         self, interaction: discord.Interaction[CrateBot], file: discord.Attachment | None = None, url: str | None = None
     ) -> None:
-        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
-        shared = await share_from_interaction(interaction, file, url)
+        await self.service.get(guild_id_of(interaction), channel_id_of(interaction))  # no session: say so first
+        shared = await share_from_interaction(interaction, file, url, queue=True)
         if shared is None:
             return
         try:
-            entry = await self.service.add_track(session, shared.track.id, interaction.user.id)
+            entry = await self.queue_track(interaction, shared.track.id)
         except Exception as error:
             await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
             return
@@ -192,10 +192,17 @@ class SessionCommands(SessionsBase):
                 discord.ui.View(timeout=None), self.bot.crate, interaction.guild_id, shared.track.id
             ),
         )
+
+    async def queue_track(self, interaction: discord.Interaction[CrateBot], track_id: int) -> QueueEntry:
+        """Queue a shared track in this channel's session, added by the member; start playing if
+        nothing plays (``/session add``, and each track picked from an album it was given)."""
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        entry = await self.service.add_track(session, track_id, interaction.user.id)
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session)
             await self._kick_player(session)
         await self._refresh_now_playing(session, interaction.guild)
+        return entry
 
     @app_commands.command(name="queue", description="What is playing, what comes next, and why")
     @app_commands.guild_only()

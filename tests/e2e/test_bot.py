@@ -143,7 +143,8 @@ async def test_bad_input_gets_a_friendly_answer(world, what, options, expected):
     ix = await share(fake, "bob", file=options.get("file"), url=options.get("url"))
     await ix.wait_response()
     assert ix.ack_latency < ACK_LIMIT
-    message = await answer(ix)
+    (message,) = await ix.wait_followups(timeout=60)  # the public "thinking…" makes way for a private answer
+    assert message.ephemeral and ix.original is not None and ix.original.deleted
     text = message.embed["description"]
     assert text.startswith("⚠️") and expected in text.lower(), text
     assert not any(c.startswith("crate:rate:") for c in message.custom_ids)

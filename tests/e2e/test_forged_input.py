@@ -8,6 +8,7 @@ leaves nothing stored.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -42,9 +43,19 @@ async def refusal(ix, timeout: float = 60) -> str:
     if response.type == 4:
         assert response.ephemeral
         return str(response.data["content"])
-    message = await ix.wait_original(
-        predicate=lambda m: (m.content or "").startswith(("⚠️", "✅")) or bool(m.embeds), timeout=timeout
-    )
+
+    def said(m) -> bool:
+        return not m.deleted and not m.loading and ((m.content or "").startswith(("⚠️", "✅")) or bool(m.embeds))
+
+    async def answered():  # an edit of the deferred reply, or (a failed /genre) a private follow-up
+        while True:
+            found = [m for m in ix.followups if m.ephemeral and said(m)]
+            found += [ix.original] if ix.original is not None and said(ix.original) else []
+            if found:
+                return found[0]
+            await asyncio.sleep(0.05)
+
+    message = await asyncio.wait_for(answered(), timeout)
     return message.content or " ".join(e.get("description") or "" for e in message.embeds)
 
 

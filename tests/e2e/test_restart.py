@@ -144,7 +144,8 @@ async def test_a_worker_crash_during_genre_gets_a_friendly_error_and_the_next_sh
 
             assert (await ix.wait_response()).type == 5
             assert ix.ack_latency < ACK_LIMIT
-            message = await answer(ix)
+            (message,) = await ix.wait_followups(timeout=60)  # errors are answered privately
+            assert message.ephemeral
             text = message.embed["description"]
             assert text == f"⚠️ {WorkerCrashed.user_message}", text
             assert not any(c.startswith("crate:rate:") for c in message.custom_ids)
