@@ -22,8 +22,10 @@ from bot.app.messages import (
     summary_line,
 )
 from bot.app.sharing import Stage
+from bot.audio.errors import PlaylistLink
 from bot.format import literal, plural
 from cogs import replies
+from cogs.albums import album_message
 from cogs.client import CrateBot
 from cogs.feedback import track_view
 from cogs.genre import PROGRESS
@@ -43,9 +45,12 @@ def posted_message(interaction: discord.Interaction[CrateBot], message: discord.
     )
 
 
-async def item_message(crate: Crate, guild_id: int | None, item: MessageItem, author: str) -> dict:
+async def item_message(crate: Crate, guild_id: int | None, item: MessageItem, author: str, user_id: int) -> dict:
     """The follow-up for one analyzed item: its track with the components /genre's answer has
-    (:func:`~cogs.feedback.track_view`), or what went wrong."""
+    (:func:`~cogs.feedback.track_view`), the picker of an album or playlist link
+    (:mod:`cogs.albums`, for the member who asked), or what went wrong."""
+    if isinstance(item.error, PlaylistLink) and item.error.tracks:
+        return album_message(item.error.tracks, user_id, queue=False)
     if item.shared is None:
         text = f"**{literal(item.label)}**: {replies.error_text(item.error or RuntimeError('no result'))}"
         return {"embed": error_embed(text)}
@@ -82,7 +87,7 @@ class Analyze(commands.Cog):
             items = await analyze_message(self.bot.crate, posted, interaction.user.id, progress)
         author = f"<@{posted.author_id}>"
         for item in items:
-            answer = await item_message(self.bot.crate, interaction.guild_id, item, author)
+            answer = await item_message(self.bot.crate, interaction.guild_id, item, author, interaction.user.id)
             await interaction.followup.send(ephemeral=True, **answer)
         await interaction.edit_original_response(content=f"From {author}'s message: {summary_line(items)}.")
 

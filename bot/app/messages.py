@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from bot.app.crate import Crate
 from bot.app.sharing import SharedTrack, Source, Stage
+from bot.audio.errors import PlaylistLink
 from bot.audio.fetch import looks_like_audio_file
 from bot.errors import CrateError
 from bot.format import clip, plural
@@ -140,7 +141,12 @@ async def analyze_message(
 
 
 def summary_line(items: Sequence[MessageItem]) -> str:
-    """``2 tracks analyzed, 1 failed`` for the message's items."""
+    """``2 tracks analyzed, 1 album to pick from, 1 failed`` for the message's items."""
     done = sum(item.shared is not None for item in items)
-    failed = len(items) - done
-    return f"{plural(done, 'track')} analyzed" + (f", {failed} failed" if failed else "")
+    albums = sum(isinstance(item.error, PlaylistLink) and item.error.tracks is not None for item in items)
+    failed = len(items) - done - albums
+    return (
+        f"{plural(done, 'track')} analyzed"
+        + (f", {plural(albums, 'album or playlist', 'albums or playlists')} to pick from" if albums else "")
+        + (f", {failed} failed" if failed else "")
+    )

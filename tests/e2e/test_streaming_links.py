@@ -77,3 +77,16 @@ async def test_an_album_link_offers_its_tracks_and_shares_the_ones_picked(world)
     assert not any(a.ephemeral for a in answers)
     assert all(any(c.startswith("crate:rate:") for c in a.custom_ids) for a in answers)
     assert await picked.wait_original(predicate=lambda m: "Shared 2 of 2" in (m.content or ""), timeout=30)
+
+
+async def test_analyze_with_crate_offers_an_album_link_s_tracks_to_the_member_who_asked(world):
+    fake, _ = world
+    guild, channel = music(fake)
+    posted = await fake.send_user_message(guild, channel, "alice", f"this whole album: {DEEZER_ALBUM}")
+    ix = await fake.context_menu(guild, channel, "carol", "Analyze with Crate", posted)
+    done = await ix.wait_original(predicate=lambda m: "analyzed" in (m.content or ""), timeout=120)
+    assert "0 tracks analyzed, 1 album or playlist to pick from" in done.content and "failed" not in done.content
+    (picker,) = await ix.wait_followups(1)
+    assert picker.ephemeral and "Fake Album" in picker.content
+    (custom_id,) = [c for c in picker.custom_ids if c.startswith("crate:album:")]
+    assert custom_id.split(":")[2] == str(fake.member(guild, "carol").id)  # hers to pick from, not alice's
