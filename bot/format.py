@@ -53,9 +53,11 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 # A user-given string (a name, a title, a genre) shown in Discord: the two escapes of
 # discord.utils (escape_markdown, escape_mentions), re-implemented here because bot/ never
-# imports discord. AllowedMentions.none() stays the second fence.
+# imports discord. AllowedMentions.none() stays the second fence. Unlike escape_markdown, every
+# "[" is escaped, not only a whole masked link: a name cut to fit ("[x](http://exa…") would
+# otherwise leave a "[" that the rest of the line could close into one.
 _URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
-_MARKDOWN_COMMON = r"^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-#|^\s*[-*+]\s|^\s*\d+\.\s"
+_MARKDOWN_COMMON = r"^>(?:>>)?\s|\[|^#{1,3}|^\s*-#|^\s*[-*+]\s|^\s*\d+\.\s"
 _MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_MARKDOWN_COMMON}))", re.MULTILINE)
 _MENTION = re.compile(r"@(everyone|here|[!&]?[0-9]+)|<#(?=[0-9])")
 

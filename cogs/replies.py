@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import discord
 
 from bot.errors import CrateError
+from bot.format import literal
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,20 @@ async def send(interaction: discord.Interaction, *, ephemeral: bool = False, **m
     await interaction.followup.send(ephemeral=ephemeral, **message)
 
 
+#: What a sentence of Crate's quotes: from its first “ to its last ” on a line (a quoted name may
+#: itself hold “ or ”, so the span is the widest one).
+_QUOTED = re.compile(r"“.*”")
+
+
 def error_text(error: BaseException) -> str:
-    """The sentence a person reads for an error; unexpected ones are logged, never shown raw."""
+    """The sentence a person reads for an error; unexpected ones are logged, never shown raw.
+
+    ``bot/`` writes its sentences in plain text (the console and the command line print them as
+    they are) and quotes every user-given string in them “like this” (a name, a title, what the
+    member typed). Here, once for every error, what is quoted is shown as the text it is
+    (:func:`bot.format.literal`: no markdown, no mention); Crate's own words keep their form."""
     if isinstance(error, CrateError):
-        return error.user_message
+        return _QUOTED.sub(lambda quoted: literal(quoted[0]), error.user_message)
     log.error("unexpected error", exc_info=error)
     return UNEXPECTED
 

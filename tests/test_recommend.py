@@ -208,7 +208,7 @@ def test_tag_and_genre_filters(jazz_metal):
     with pytest.raises(UnknownFilter) as error:
         recommender.for_user(ME, genre="jaz")
     message = error.value.user_message
-    assert "jaz" in message and "Did you mean jazz" in message and "chillout" in message
+    assert "jaz" in message and "Did you mean “jazz”" in message and "chillout" in message
     assert "metal" in message  # lists genres of this server
 
 
@@ -228,7 +228,7 @@ def test_a_filter_with_nothing_new_says_so_and_suggests_the_genre_family(jazz_me
         recommender.for_user(ME, genre="classical")
     with pytest.raises(NothingMatches) as caught:  # a musicnn tag no track here carries
         recommender.for_user(ME, genre="heavy metal")
-    assert "`metal`" in caught.value.user_message
+    assert "Try the family: “metal”" in caught.value.user_message
 
 
 def test_more_like_this(jazz_metal):

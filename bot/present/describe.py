@@ -96,18 +96,22 @@ def track_line(track: Track, *, markdown: bool = True) -> str:
 def taught_text(taught: Taught, *, markdown: bool = True) -> str:
     """What a member reads after correcting a track's genre (Discord and the console alike)."""
     title = f"**{literal(taught.track.title, 80)}**" if markdown else f"“{clip(taught.track.title, 80)}”"
-    said = display_name(taught.genre)
+
+    def named(genre: str) -> str:  # a server's own genre is a member's words
+        return literal(display_name(genre)) if markdown else display_name(genre)
+
+    said = named(taught.genre)
     if taught.decided is None:
-        others = ", ".join(display_name(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))
+        others = ", ".join(named(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))
         text = (
             f"📝 Noted: you say {title} is {said}, others say {others} — no majority yet, so one more answer decides."
         )
     elif genre_key(taught.decided) != genre_key(taught.genre):
-        text = f"📝 Noted: you say {title} is {said}, but most here say {display_name(taught.decided)}."
+        text = f"📝 Noted: you say {title} is {said}, but most here say {named(taught.decided)}."
     else:
         text = f"✅ Thanks — {title} is {said} in this server now."
     if taught.previous is not None and genre_key(taught.previous) != genre_key(taught.genre):
-        text += f" (That replaces your earlier answer, {display_name(taught.previous)}.)"
+        text += f" (That replaces your earlier answer, {named(taught.previous)}.)"
     text += f"\nI hear it as: {describe_answer(taught.track.genres, taught.track.confident)}."
     if taught.relabelled:
         text += f" I relabelled {plural(taught.relabelled, 'track')} of this server with what you all taught me."

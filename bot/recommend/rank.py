@@ -452,8 +452,8 @@ class Recommender:
             return _Filter(TAGS[t], probs >= f.tag_threshold[t], "tag")
         choices = {**{_key(g): label(g) for g in f.genre_names}, **{k: TAGS[i] for k, i in _TAG_BY_KEY.items()}}
         close = [choices[k] for k in difflib.get_close_matches(key, list(choices), n=3, cutoff=0.6)]
-        genres = ", ".join(label(g) for g in self.genres_available()[:6]) or "none yet"
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        genres = ", ".join(f"“{label(g)}”" for g in self.genres_available()[:6]) or "none yet"
+        hint = f" Did you mean {', '.join(f'“{c}”' for c in close)}?" if close else ""
         raise UnknownFilter(
             f"“{text}” is not a genre or tag Crate knows.{hint} Genres here: {genres}; "
             f"or a tag such as chillout, 80s, female vocalists, acoustic, party.",
@@ -472,7 +472,7 @@ class Recommender:
         key = _key(text)
         family = [g for g in self.features.genre_names if _key(g) != key and _key(g) in key]
         available = [g for g in family if np.any(self.features.genre_codes == self.features.genre_by_key[_key(g)])]
-        hint = f" Try the family: {', '.join(f'`{label(g)}`' for g in available)}." if available else ""
+        hint = f" Try the family: {', '.join(f'“{label(g)}”' for g in available)}." if available else ""
         return NothingMatches(
             f"I have nothing new for you in “{chosen.label}” in this server's catalog.{hint}",
             detail=f"filter {text!r} matched no candidate",

@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -249,7 +250,7 @@ class RestApi:
         att = self.state.attachments.get(int(info["attachment"]))
         if att is None or att.filename != info["filename"]:
             return web.Response(status=404, text="Not Found")
-        path = f"{info['channel']}/{info['attachment']}/{info['filename']}"
+        path = f"{info['channel']}/{info['attachment']}/{quote(info['filename'])}"  # as signed: percent-encoded
         if not self.state.signer.valid(path, request.query):  # type: ignore[union-attr]
             self.fake.expired_cdn_requests.append(str(request.rel_url))
             return web.Response(status=404, text="This content is no longer available.")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from .builders import FakeUser, iso_now, snowflake
 
@@ -477,7 +478,7 @@ class FakeState:
             filename=filename,
             data=data,
             content_type=content_type,
-            path_url=f"{base_url}/attachments/{channel_id}/{aid}/{filename}",
+            path_url=f"{base_url}/attachments/{channel_id}/{aid}/{quote(filename)}",  # any name: a valid link
             signer=self.signer,
             description=description,
             width=size[0] if size else None,
