@@ -154,3 +154,27 @@ async def test_a_page_with_opengraph_music_tags_is_a_song_too(tmp_path):
     assert declared["error"] is None and declared["heard"]["kind"] == "match", done.stderr
     assert declared["heard"]["service"] == "Deezer" and declared["heard"]["title"] == "Brainsukker"
     assert other["error"] == "I couldn't find any audio at that link."
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("Nexuiz - Brainsukker", "Nexuiz - Brainsukker (Official Video)", True),
+        ("Daft Punk - Get Lucky", "DAFT PUNK – Get Lucky (feat. Pharrell Williams) [Official Audio]", True),
+        ("The Beatles - Come Together", "The Beatles - Come Together - Remastered 2009", True),
+        ("Björk - Jóga", "Bjork - Joga (Live)", True),
+        ("Artist - Song", "Artist - Song (Some Remix)", False),  # a remix is another recording
+        ("Artist - Song", "Other Artist - Song", False),  # a cover
+    ],
+)
+def test_one_song_under_two_titles(one, other, same):
+    from bot.audio.services import song_key
+
+    assert (song_key(one) == song_key(other)) is same
+    assert song_key(one) is not None
+
+
+def test_a_title_without_an_artist_names_no_song():
+    from bot.audio.services import song_key
+
+    assert song_key("Awakening") is None and song_key("track 07") is None

@@ -22,13 +22,13 @@ from bot.app.teaching import Teacher
 from bot.app.titles import TitleIndex
 from bot.audio.download import download_link_in_process
 from bot.audio.fetch import FetchedAudio, download_attachment, scratch_directory
-from bot.audio.services import Heard
-from bot.catalog import Track, content_hash
+from bot.audio.services import Heard, song_key
+from bot.catalog import Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.jobs.admission import Admission
 from bot.jobs.analysis import AnalyzedFile, Analyzer
-from bot.store import Database, store_share
+from bot.store import Database, store_share, store_share_again
 from bot.store.tracks import TrackSource, set_track_source, track_source
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,9 @@ class Sharing:
         async with self.admission.reserve(guild_id, user_id, on_wait=lambda: progress(Stage.WAITING)):
             with scratch_directory() as directory:
                 fetched = await self._fetch(source, directory, progress)
+                known = None if source.kind != "link" else await self._same_song(guild_id, fetched, sharer, user_id)
+                if known is not None:
+                    return known
                 await progress(Stage.ANALYZING)
                 analyzed = await self.pool.analyze(fetched.path)
         where = TrackSource(
@@ -164,6 +167,21 @@ class Sharing:
             guild_id, analyzed, title=fetched.title, source=where, shared_by=sharer, asked_by=user_id
         )
         return SharedTrack(track, created, sharer, fetched.heard)
+
+    async def _same_song(
+        self, guild_id: int, fetched: FetchedAudio, shared_by: int, asked_by: int
+    ) -> SharedTrack | None:
+        """A song this server already has, shared again by a link (a Spotify link, then a video of
+        the same song): its track, shared again, without listening again (:func:`song_key`)."""
+        key = song_key(fetched.title)
+        track_id = self.titles.song(guild_id, key) if key is not None and self.titles.has(guild_id) else None
+        if track_id is None:
+            return None
+        try:
+            track = await store_share_again(self.db, guild_id, track_id, shared_by=shared_by, asked_by=asked_by)
+        except UnknownTrack:  # removed meanwhile: listen to this one
+            return None
+        return SharedTrack(track, False, shared_by, fetched.heard)
 
     async def add_analyzed(
         self,

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.audio.services import song_key
+
 SEARCH_LIMIT = 25
 
 
@@ -32,6 +34,8 @@ class TitleIndex:
 
     def __init__(self) -> None:
         self._guilds: dict[int, dict[int, TitleEntry]] = {}
+        #: guild -> song key (:func:`bot.audio.services.song_key`) -> the oldest track with it; built at first use.
+        self._songs: dict[int, dict[str, int]] = {}
         self.loaded = False  # True once every guild was loaded: a guild absent then has no tracks
         self._stale: set[int] = set()  # guilds forgotten since: reloaded at their next lookup
 
@@ -44,21 +48,27 @@ class TitleIndex:
         for guild_id, track_id, title, top_genre, added_at in rows:
             guilds.setdefault(int(guild_id), {})[int(track_id)] = TitleEntry(track_id, title, top_genre, added_at)
         self._guilds = guilds
+        self._songs.clear()
         self.loaded = True
         self._stale.clear()
 
     def replace_guild(self, guild_id: int, rows: Iterable[tuple[int, int, str, str | None, float]]) -> None:
         self._guilds[guild_id] = {int(r[1]): TitleEntry(int(r[1]), r[2], r[3], r[4]) for r in rows}
+        self._songs.pop(guild_id, None)
         self._stale.discard(guild_id)
 
     def forget_guild(self, guild_id: int) -> None:
         """Drop a guild's titles (another process changed its catalog): the next lookup reloads them."""
         self._guilds.pop(guild_id, None)
+        self._songs.pop(guild_id, None)
         self._stale.add(guild_id)
 
     def add(self, guild_id: int, track_id: int, title: str, top_genre: str | None, added_at: float) -> None:
         if self.has(guild_id):
             self._guilds.setdefault(guild_id, {})[track_id] = TitleEntry(track_id, title, top_genre, added_at)
+            key, songs = song_key(title), self._songs.get(guild_id)
+            if key is not None and songs is not None:
+                songs.setdefault(key, track_id)
 
     def search(self, guild_id: int, text: str, limit: int = SEARCH_LIMIT) -> list[TitleEntry]:
         entries = self._guilds.get(guild_id, {}).values()
@@ -70,6 +80,18 @@ class TitleIndex:
         hits = [e for e in newest if needle in e.title.casefold()]
         hits.sort(key=lambda e: not e.title.casefold().startswith(needle))  # stable: newest first within
         return hits[:limit]
+
+    def song(self, guild_id: int, key: str) -> int | None:
+        """The track of this guild whose title names the song ``key`` (the oldest), if any."""
+        songs = self._songs.get(guild_id)
+        if songs is None:
+            songs = {}
+            for entry in sorted(self._guilds.get(guild_id, {}).values(), key=lambda e: (e.added_at, e.id)):
+                found = song_key(entry.title)
+                if found is not None:
+                    songs.setdefault(found, entry.id)
+            self._songs[guild_id] = songs
+        return songs.get(key)
 
     def genres(self, guild_id: int) -> list[str]:
         """Top genres present in the guild, most tracks first."""

@@ -247,9 +247,13 @@ def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, _normal(a), _normal(b)).ratio()
 
 
-_NOISE = re.compile(r"\s*[\(\[][^\)\]]*(remaster|version|edit|mix|mono|stereo|live|feat\.?|ft\.)[^\)\]]*[\)\]]", re.I)
+_NOISE = re.compile(
+    r"\s*[\(\[][^\)\]]*(remaster|version|edit|(?<!re)mix|mono|stereo|live|feat\.?|ft\.|official|video|audio|lyric|"
+    r"visuali[sz]er|hd|4k)[^\)\]]*[\)\]]",
+    re.I,
+)
 _FEAT = re.compile(r"\s+(feat\.?|ft\.|featuring)\s.*$", re.I)
-_SUFFIX = re.compile(r"\s+-\s+[^-]*(remaster|version|edit|mix|mono|stereo|live)[^-]*$", re.I)
+_SUFFIX = re.compile(r"\s+-\s+[^-]*(remaster|version|edit|(?<!re)mix|mono|stereo|live)[^-]*$", re.I)
 
 
 def _normal(text: str) -> str:
@@ -258,6 +262,20 @@ def _normal(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def song_key(title: str) -> str | None:
+    """Who and what a title names, as "artist|song" in normal form, when it has the shape every
+    service and most music videos use, "Artist - Song (Official Video)"; None otherwise. Two
+    tracks with one key are one song, whatever their audio (a service's preview, a video)."""
+    parts = _SEPARATOR.split(title, maxsplit=1)
+    if len(parts) != 2:
+        return None
+    artist, song = _normal(parts[0]), _normal(parts[1])
+    return f"{artist}|{song}" if artist and song else None
+
+
+_SEPARATOR = re.compile(r"\s+[-–—]\s+")
 
 
 def _source_name(service: str) -> str:

@@ -43,7 +43,7 @@ from bot.store.sessions import (
     SessionMember,
 )
 from bot.store.shares import Share, record_share, sharers_of, shares_of, top_sharers
-from bot.store.sharing import store_share
+from bot.store.sharing import store_share, store_share_again
 from bot.store.tracks import (
     NEAR_DUPLICATE_MAX_SECONDS,
     NEAR_DUPLICATE_MIN_COSINE,
@@ -126,6 +126,7 @@ __all__ = [
     "shares_of",
     "stack_blobs",
     "store_share",
+    "store_share_again",
     "to_blob",
     "top_sharers",
     "track_by_hash",

@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 from bot.analysis import Analysis
-from bot.catalog import Track
+from bot.catalog import Track, UnknownTrack
 from bot.store.database import Database
 from bot.store.members import set_last_track
-from bot.store.tracks import TrackSource, add_or_find, analyzed_row, set_track_source
+from bot.store.shares import record_share
+from bot.store.tracks import TrackSource, add_or_find, analyzed_row, get_track, set_track_source
 
 
 async def store_share(
@@ -40,3 +41,20 @@ async def store_share(
         if asked_by is not None:
             await set_last_track(db, guild_id, asked_by, track.id, now=now)
     return track, created
+
+
+async def store_share_again(
+    db: Database, guild_id: int, track_id: int, *, shared_by: int | None, asked_by: int | None, now: float | None = None
+) -> Track:
+    """Another share of a track the server has (the same song under another link), in one
+    transaction with the asker's last track; its source stays (its audio is what was analyzed).
+    Raises :class:`~bot.catalog.UnknownTrack` when it is gone."""
+    async with db.transaction():
+        track = await get_track(db, guild_id, track_id)
+        if track is None:
+            raise UnknownTrack(detail=f"guild {guild_id} track {track_id}")
+        if shared_by is not None:
+            await record_share(db, guild_id, shared_by, track_id, now=now)
+        if asked_by is not None:
+            await set_last_track(db, guild_id, asked_by, track_id, now=now)
+    return track

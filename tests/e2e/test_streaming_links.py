@@ -6,11 +6,13 @@ imitations (``tests/servicefakes.py``, real response shapes) through ``CRATE_SER
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 import pytest_asyncio
 
 from tests.fakediscord import FakeDiscord
-from tests.fakediscord.harness import running_crate, settings_for
+from tests.fakediscord.harness import music_server, running_crate, settings_for
 from tests.servicefakes import service_fakes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -90,3 +92,20 @@ async def test_analyze_with_crate_offers_an_album_link_s_tracks_to_the_member_wh
     assert picker.ephemeral and "Fake Album" in picker.content
     (custom_id,) = [c for c in picker.custom_ids if c.startswith("crate:album:")]
     assert custom_id.split(":")[2] == str(fake.member(guild, "carol").id)  # hers to pick from, not alice's
+
+
+async def test_the_same_song_by_a_streaming_link_and_a_video_link_is_one_track(world):
+    fake, services = world
+    guild, channel = music(fake)
+    first = await fake.slash(guild, channel, "alice", "genre", {"url": "https://open.spotify.com/track/1002"})
+    spotify = await first.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
+    assert spotify.embed["title"] == "Nexuiz - Brainsukker"
+    track_ids = {c.split(":")[2] for c in spotify.custom_ids if c.startswith("crate:rate:")}
+    # The same song as a video elsewhere (other audio: the whole recording, not the preview).
+    video = "Nexuiz - Brainsukker (Official Video).mp3"
+    async with music_server({f"/{video}": (services.previews["brainsukker.mp3"] + b"\0", "audio/mpeg")}) as web:
+        second = await fake.slash(guild, channel, "bob", "genre", {"url": f"{web}/{quote(video)}"})
+        again = await second.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
+    assert {c.split(":")[2] for c in again.custom_ids if c.startswith("crate:rate:")} == track_ids
+    assert "already in this server's catalog" in again.embed["footer"]["text"]
+    assert fields(again)["From"] == fields(spotify)["From"]  # the track keeps the audio it was heard from
