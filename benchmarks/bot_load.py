@@ -332,7 +332,7 @@ async def burst(args: argparse.Namespace) -> int:
                     try:
                         await ix.wait_response(timeout=30)
                         outcome.ack = ix.ack_latency
-                        message = await ix.wait_original(
+                        message = await ix.wait_answer(
                             predicate=lambda m: (
                                 bool(m.embeds)
                                 or bool(
@@ -578,7 +578,7 @@ async def mixed_load(args: argparse.Namespace) -> int:
                             ix = await fake.slash(guild, channel, item.member, "profile")
                         await ix.wait_response(timeout=30)
                         item.ack = ix.ack_latency
-                        final = await ix.wait_original(predicate=_final, timeout=ANSWER_TIMEOUT)
+                        final = await ix.wait_answer(predicate=_final, timeout=ANSWER_TIMEOUT)
                         item.done = time.monotonic() - item.sent
                         item.outcome, item.detail = _classify(final, Busy.user_message)
                     except Exception as error:

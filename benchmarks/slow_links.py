@@ -195,7 +195,7 @@ async def attack(args: argparse.Namespace) -> dict:
                             ix = await fake.slash(guild, channel, share.member, "genre", {"url": f"{base}/{path}"})
                         try:
                             await ix.wait_response(timeout=30)
-                            message = await ix.wait_original(
+                            message = await ix.wait_answer(
                                 predicate=lambda m: (
                                     bool(m.embeds)
                                     or bool(

@@ -411,6 +411,23 @@ class FakeInteraction:
             check, timeout, lambda: f"the original response of {self.describe()} (currently {self.original!r})"
         )
 
+    async def wait_answer(
+        self, predicate: Callable[[RecordedMessage], bool] | None = None, timeout: float = 5.0
+    ) -> RecordedMessage:
+        """The answer to a deferred command, wherever the bot gave it: the original response once
+        it matches ``predicate`` (and was not deleted), or else the first follow-up (a bot that
+        replaces its public "thinking…" with a private answer deletes the original)."""
+
+        def check() -> RecordedMessage | None:
+            msg = self.original
+            if msg is not None and not msg.deleted and not msg.loading and (predicate is None or predicate(msg)):
+                return msg
+            return self.followups[0] if self.followups else None
+
+        return await self._state.notifier.wait_until(
+            check, timeout, lambda: f"an answer to {self.describe()} (original {self.original!r})"
+        )
+
     async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[RecordedMessage]:
         """Wait until at least ``count`` follow-up messages were sent; return them all."""
         await self._state.notifier.wait_until(
