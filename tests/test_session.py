@@ -15,7 +15,10 @@ import pytest
 from bot import store
 from bot.app.sessions import (
     AlreadyVoted,
+    AlreadyVotedFor,
     NoSession,
+    NoSuchPosition,
+    NothingToShuffle,
     NotHost,
     NotInSession,
     SessionAlreadyOpen,
@@ -28,6 +31,7 @@ from bot.listen.musicnn import TAGS
 from bot.present.reasons import reason_text
 from bot.store import Database, open_database
 from bot.store import sessions as store_sessions
+from bot.store import settings as store_settings
 from tests.databases import INTEGRITY_ERRORS
 
 DIM = EMBEDDING_DIM
@@ -612,3 +616,110 @@ async def test_moving_on_takes_a_handful_of_round_trips(db, service, monkeypatch
     # 8 as above; the change counts, the queue, the radio seed, who was served (two reads); then
     # one enqueue transaction: its position, one insert per pick, the served rows, the picks back.
     assert trips.count <= 8 + 5 + 3 + len(refilled.filled), trips.count
+
+
+# -- the controls: pause and resume, remove, move, shuffle, volume ---------------------------------
+
+
+async def test_pause_and_resume_the_host_at_once_others_by_a_majority(db, service):
+    ids = await add_clustered_tracks(db, GUILD)
+    session = await service.start(GUILD, TEXT, HOST, VOICE)
+    await service.join(session, ALICE)
+    await service.join(session, BOB)
+    await service.add_track(session, ids["jazz"][0], ALICE)
+    await service.start_playing(session)
+    assert (await service.pause(session, HOST)).done
+    first = await service.pause(session, ALICE)
+    assert not first.done and (first.votes, first.needed) == (1, 2)
+    with pytest.raises(AlreadyVotedFor):
+        await service.pause(session, ALICE)
+    assert not (await service.pause(session, BOB, resume=True)).done  # resume votes are their own
+    assert (await service.pause(session, BOB)).done
+    assert (await service.pause(session, CAROL, dj=True, resume=True)).done  # a DJ, even absent
+    with pytest.raises(NotInSession):
+        await service.pause(session, CAROL)
+
+
+async def test_remove_own_track_at_once_someone_elses_by_vote(db, service):
+    ids = await add_clustered_tracks(db, GUILD)
+    session = await service.start(GUILD, TEXT, HOST)
+    await service.join(session, ALICE)
+    await service.join(session, BOB)
+    playing = await service.add_track(session, ids["jazz"][0], HOST)
+    alices = await service.add_track(session, ids["jazz"][1], ALICE)
+    bobs = await service.add_track(session, ids["jazz"][2], BOB)
+    await service.start_playing(session)
+    assert [e.id for e in (await service.queue_view(session)).upcoming] == [alices.id, bobs.id]
+
+    with pytest.raises(NoSuchPosition):
+        await service.remove(session, ALICE, 3)
+    vote = await service.remove(session, ALICE, 2)  # bob's: a vote
+    assert not vote.done and vote.entry.id == bobs.id and (vote.votes, vote.needed) == (1, 2)
+    own = await service.remove(session, ALICE, 1)  # her own: at once
+    assert own.done and own.entry.id == alices.id
+    assert [e.id for e in (await service.queue_view(session)).upcoming] == [bobs.id]
+    assert (await service.remove(session, HOST, 1)).done  # the host: at once
+    view = await service.queue_view(session)
+    assert view.upcoming == () and view.now_playing.id == playing.id
+
+
+async def test_move_is_the_hosts_and_keeps_every_entry(db, service):
+    ids = await add_clustered_tracks(db, GUILD)
+    session = await service.start(GUILD, TEXT, HOST)
+    await service.join(session, ALICE)
+    added = [await service.add_track(session, t, ALICE) for t in ids["metal"][:4]]
+    with pytest.raises(NotHost):
+        await service.move(session, ALICE, 4, 1)
+    moved = await service.move(session, HOST, 4, 1)
+    assert moved.id == added[3].id
+    order = [e.id for e in (await service.queue_view(session)).upcoming]
+    assert order == [added[3].id, added[0].id, added[1].id, added[2].id]
+    await service.move(session, ALICE, 1, 4, dj=True)
+    assert [e.id for e in (await service.queue_view(session)).upcoming] == [e.id for e in added]
+    with pytest.raises(NoSuchPosition):
+        await service.move(session, HOST, 1, 5)
+    # The queue plays in its new order.
+    await service.move(session, HOST, 3, 1)
+    assert (await service.start_playing(session)).id == added[2].id
+
+
+async def test_shuffle_mixes_crates_picks_and_keeps_members_tracks_in_place(db, service):
+    import random
+
+    ids = await add_clustered_tracks(db, GUILD)
+    await rate_all(db, HOST, ids["jazz"][:3])
+    session = await service.start(GUILD, TEXT, HOST)
+    with pytest.raises(NothingToShuffle):
+        await service.shuffle(session, HOST)
+    own = await service.add_track(session, ids["ambient"][0], HOST)
+    picks = await service.fill_queue(session, count=5)
+    own_2 = await service.add_track(session, ids["disco"][0], HOST)
+    before = [e.id for e in (await service.queue_view(session)).upcoming]
+    assert (await service.shuffle(session, HOST, rng=random.Random(3))).done
+    after = [e.id for e in (await service.queue_view(session)).upcoming]
+    assert after[0] == own.id and after[-1] == own_2.id  # members' additions keep their places
+    assert sorted(after[1:-1]) == sorted(p.id for p in picks) and after != before
+    await service.join(session, ALICE)  # drops Crate's picks (picked again for both)
+    await service.fill_queue(session, count=3)
+    await service.join(session, BOB)
+    await service.fill_queue(session, count=3)
+    vote = await service.shuffle(session, ALICE)
+    assert not vote.done and vote.votes == 1
+
+
+async def test_volume_is_the_servers_remembered_and_the_hosts_to_set(db, service, db_path):
+    session = await service.start(GUILD, TEXT, HOST)
+    await service.join(session, ALICE)
+    assert await service.volume(GUILD) == 100
+    with pytest.raises(NotHost):
+        await service.set_volume(session, ALICE, 50)
+    assert await service.set_volume(session, HOST, 150) == 150
+    assert await service.set_volume(session, ALICE, 250, dj=True) == 200
+    assert await service.volume(GUILD) == 200 and await service.volume(OTHER_GUILD) == 100
+    # The settings a server's managers chose are left alone, and the volume survives a new session.
+    await store_settings.save_guild_settings(db, GUILD, store_settings.StoredSettings(profiles_public=True))
+    assert await service.volume(GUILD) == 200
+    await service.end(session, HOST)
+    again = await service.start(GUILD, TEXT_2, ALICE)
+    assert again.id != session.id and await service.volume(GUILD) == 200
+    assert (await store_settings.guild_settings(db, GUILD)).profiles_public is True

@@ -15,6 +15,11 @@ members present (:func:`bot.recommend.radio.pick_radio`), never repeating a trac
 A **DJ** (the server's DJ role, :mod:`bot.app.settings`) moves on at once and may end any
 session, as the host does.
 
+The controls of a music bot follow the same rule: the host or a DJ pauses, resumes, shuffles
+and removes at once, anyone else votes (a strict majority of the members present), and the member
+who added a track removes it at once; moving a track and the volume are the host's or a DJ's.
+The volume is the server's (its one voice connection), remembered in its settings row.
+
 Everything is in SQLite (:mod:`bot.store.sessions`): :meth:`SessionService.restore` after a
 restart returns every open session with its queue and now-playing message id, and closes those
 idle for longer than :data:`IDLE_LIMIT` with a summary — a session is never silently forgotten.
@@ -26,6 +31,7 @@ moves of one session (two clicks on ⏭ at once move on once).
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +43,7 @@ from bot.recommend.radio import pick_radio
 from bot.recommend.service import CatalogCache
 from bot.store import radio as store_radio
 from bot.store import sessions as store
+from bot.store import settings as store_settings
 from bot.store.database import Database
 from bot.store.sessions import QueueEntry, Session, SessionAlreadyOpenError
 from bot.store.tracks import get_track
@@ -50,6 +57,9 @@ RADIO_FILL_COUNT = 1
 REPEAT_GAP = 5
 #: restore() closes open sessions with no activity for this long (seconds) instead of resuming.
 IDLE_LIMIT = 6 * 3600.0
+#: A server's voice volume, in per cent, until its host or a DJ sets one (/session volume).
+DEFAULT_VOLUME = 100
+MAX_VOLUME = 200
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -85,6 +95,25 @@ class AlreadyVoted(SessionError):
     user_message = "You've already voted to skip this track."
 
 
+class AlreadyVotedFor(SessionError):
+    user_message = "You've already voted for that."
+
+
+class NotInVoice(SessionError):
+    user_message = (
+        "This session plays in text (I post each track's link), so there is nothing to pause or resume"
+        " and no volume to set: start voice again with /session start in a voice channel."
+    )
+
+
+class NoSuchPosition(SessionError):
+    user_message = "There's no track at that place in the queue: see /session queue for what comes next."
+
+
+class NothingToShuffle(SessionError):
+    user_message = "There are fewer than two of Crate's picks coming up, so there is nothing to shuffle."
+
+
 # -- results ------------------------------------------------------------------------------------
 
 
@@ -109,6 +138,16 @@ class NextResult:
     now_playing: QueueEntry | None = None  # what plays now (None: the catalog ran out)
     by_host: bool = False
     filled: tuple[QueueEntry, ...] = ()  # entries Crate queued to keep the music going
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """What a control (pause, resume, shuffle, remove) did: done, or one more vote counted."""
+
+    done: bool
+    votes: int = 0  # votes for it by members present (0: done by the host, a DJ or the track's adder)
+    needed: int = 0  # a strict majority of the members present
+    entry: QueueEntry | None = None  # the entry it acted on (remove)
 
 
 @dataclass(frozen=True)
@@ -463,6 +502,111 @@ class SessionService:
             _, playing, _ = await self._advance(session, "skipped" if unplayable else "played", current)
             return playing
 
+    # -- the controls ----------------------------------------------------------------------------
+
+    async def _decide(
+        self, session: Session, user_id: int, action: str, target: int, *, dj: bool, at_once: bool = False
+    ) -> ControlResult:
+        """The host, a DJ (or ``at_once``) acts; anyone else present votes, and a strict majority
+        of the members present acts. The caller holds the session lock. Done: its votes go."""
+        g, s = session.guild_id, session.id
+        present = await store.present_members(self.db, g, s)
+        needed = len(present) // 2 + 1
+        if at_once or dj or user_id == session.host_id:
+            await store.clear_votes(self.db, g, s, action)
+            return ControlResult(True, 0, needed)
+        if user_id not in present:
+            raise NotInSession(detail=f"user {user_id} session {s}")
+        if not await store.add_vote(self.db, g, s, action, target, user_id, now=self.clock()):
+            raise AlreadyVotedFor(detail=f"user {user_id} {action} {target}")
+        votes = await store.count_votes(self.db, g, s, action, target)
+        if votes < needed:
+            return ControlResult(False, votes, needed)
+        await store.clear_votes(self.db, g, s, action)
+        return ControlResult(True, votes, needed)
+
+    async def pause(self, session: Session, user_id: int, *, dj: bool = False, resume: bool = False) -> ControlResult:
+        """/session pause (and ``resume``): may the player be paused (resumed) now? The voice
+        player does it; votes belong to the playing track."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            current = await store.current_entry(self.db, session.guild_id, session.id)
+            action = "resume" if resume else "pause"
+            return await self._decide(session, user_id, action, current.id if current else 0, dj=dj)
+
+    async def _upcoming_at(self, session: Session, position: int) -> tuple[list[QueueEntry], QueueEntry]:
+        """The queued entries, and the one at ``position`` (1: the next to play)."""
+        upcoming = await store.upcoming(self.db, session.guild_id, session.id)
+        if not 1 <= position <= len(upcoming):
+            raise NoSuchPosition(detail=f"position {position} of {len(upcoming)}")
+        return upcoming, upcoming[position - 1]
+
+    async def remove(self, session: Session, user_id: int, position: int, *, dj: bool = False) -> ControlResult:
+        """/session remove: take the track at ``position`` (1: next) out of the queue. Its adder,
+        the host or a DJ at once; anyone else votes."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            _, entry = await self._upcoming_at(session, position)
+            own = entry.added_by is not None and entry.added_by == user_id
+            result = await self._decide(session, user_id, f"remove:{entry.id}", entry.id, dj=dj, at_once=own)
+            if result.done:
+                await store.remove_entry(self.db, session.guild_id, session.id, entry.id)
+            return ControlResult(result.done, result.votes, result.needed, entry)
+
+    async def move(self, session: Session, user_id: int, position: int, to: int, *, dj: bool = False) -> QueueEntry:
+        """/session move: the host or a DJ moves the track at ``position`` to ``to`` (1: next)."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            if user_id != session.host_id and not dj:
+                raise NotHost(detail=f"user {user_id} session {session.id}")
+            upcoming, entry = await self._upcoming_at(session, position)
+            if not 1 <= to <= len(upcoming):
+                raise NoSuchPosition(detail=f"to {to} of {len(upcoming)}")
+            order = [e.id for e in upcoming if e.id != entry.id]
+            order.insert(to - 1, entry.id)
+            await store.reorder_upcoming(self.db, session.guild_id, session.id, order)
+            return entry
+
+    async def shuffle(
+        self, session: Session, user_id: int, *, dj: bool = False, rng: random.Random | None = None
+    ) -> ControlResult:
+        """/session shuffle: Crate's upcoming picks change places among themselves; members' own
+        additions keep their places. The host or a DJ at once; anyone else votes."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            upcoming = await store.upcoming(self.db, session.guild_id, session.id)
+            picks = [e.id for e in upcoming if e.picked_by_crate]
+            if len(picks) < 2:
+                raise NothingToShuffle(detail=f"{len(picks)} picks")
+            result = await self._decide(session, user_id, "shuffle", 0, dj=dj)
+            if result.done:
+                shuffled = list(picks)
+                (rng or random.Random()).shuffle(shuffled)
+                mixed = iter(shuffled)
+                order = [next(mixed) if e.picked_by_crate else e.id for e in upcoming]
+                await store.reorder_upcoming(self.db, session.guild_id, session.id, order)
+            return result
+
+    async def volume(self, guild_id: int) -> int:
+        """The server's voice volume in per cent (100: Crate's default level)."""
+        stored = await store_settings.voice_volume(self.db, guild_id)
+        return DEFAULT_VOLUME if stored is None else int(stored)
+
+    async def set_volume(self, session: Session, user_id: int, level: int, *, dj: bool = False) -> int:
+        """/session volume: the host or a DJ sets the server's voice volume (0-200 %), remembered
+        for its next sessions too."""
+        session = await self._fresh(session)
+        if user_id != session.host_id and not dj:
+            raise NotHost(detail=f"user {user_id} session {session.id}")
+        level = max(0, min(MAX_VOLUME, int(level)))
+        await store_settings.save_voice_volume(self.db, session.guild_id, level, now=self.clock())
+        return level
+
+    async def set_voice_channel(self, session: Session, voice_channel_id: int | None) -> Session:
+        """The session plays in this voice channel from now on (started again in voice)."""
+        await store.set_voice_channel(self.db, session.guild_id, session.id, voice_channel_id)
+        return await self._fresh(session)
+
     # -- ending, taste match, restore -------------------------------------------------------------
 
     async def taste_match(self, guild_id: int, user_ids: Sequence[int]) -> GroupMatch:
@@ -540,11 +684,16 @@ class SessionService:
 
 __all__ = [
     "AlreadyVoted",
+    "AlreadyVotedFor",
+    "ControlResult",
     "LeaveResult",
     "NextResult",
     "NoSession",
+    "NoSuchPosition",
     "NotHost",
     "NotInSession",
+    "NotInVoice",
+    "NothingToShuffle",
     "QueueView",
     "RestoreReport",
     "SessionAlreadyOpen",

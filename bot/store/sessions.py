@@ -1,5 +1,6 @@
 """Group listening sessions: ``sessions``, ``session_members``, ``session_queue``,
-``session_served`` and ``session_skip_votes`` (schema in ``migrations/0002_sessions.sql``).
+``session_served``, ``session_skip_votes`` (schema in ``migrations/0002_sessions.sql``) and
+``session_votes`` (votes on the other controls, ``0010_voice_controls.sql``).
 
 Every function takes the guild id and filters on it, so one guild's session ids never reach
 another guild's rows. One open session per text channel is enforced by a partial unique index;
@@ -515,6 +516,84 @@ async def picks_since_served(db: Database, guild_id: int, session_id: int) -> di
     return {user: len(positions) - bisect.bisect_right(positions, last) for user, last in rows}
 
 
+async def remove_entry(db: Database, guild_id: int, session_id: int, entry_id: int) -> bool:
+    """Take a queued entry out of the queue (its votes and fairness records go with it); False if
+    it is not queued (any more)."""
+    removed = await db.execute(
+        "DELETE FROM session_queue WHERE guild_id = ? AND session_id = ? AND id = ? AND status = 'queued'",
+        (guild_id, session_id, entry_id),
+    )
+    return removed > 0
+
+
+async def reorder_upcoming(db: Database, guild_id: int, session_id: int, entry_ids: Sequence[int]) -> bool:
+    """Put the queued entries in the order of ``entry_ids`` (all of them, each once), in the
+    positions they hold now, in one transaction; False (nothing changed) if ``entry_ids`` is not
+    exactly the queued entries (the queue moved meanwhile)."""
+    async with db.transaction():
+        rows = await db.fetch_rows(
+            "SELECT id, position FROM session_queue WHERE guild_id = ? AND session_id = ? AND status = 'queued'"
+            " ORDER BY position",
+            (guild_id, session_id),
+        )
+        if sorted(row[0] for row in rows) != sorted(entry_ids) or len(set(entry_ids)) != len(entry_ids):
+            return False
+        slots = [row[1] for row in rows]
+        moves = [(slot, entry_id) for slot, entry_id in zip(slots, entry_ids, strict=True)]
+        # Two steps, so the unique (session, position) never sees two entries in one place.
+        await db.execute_many(
+            "UPDATE session_queue SET position = ? WHERE guild_id = ? AND session_id = ? AND id = ?",
+            [(max(slots) + 1 + i, guild_id, session_id, entry_id) for i, (_, entry_id) in enumerate(moves)],
+        )
+        await db.execute_many(
+            "UPDATE session_queue SET position = ? WHERE guild_id = ? AND session_id = ? AND id = ?",
+            [(slot, guild_id, session_id, entry_id) for slot, entry_id in moves],
+        )
+    return True
+
+
+async def set_voice_channel(db: Database, guild_id: int, session_id: int, voice_channel_id: int | None) -> None:
+    """Where the session plays in voice (it was started again in another voice channel)."""
+    await db.execute(
+        "UPDATE sessions SET voice_channel_id = ? WHERE guild_id = ? AND id = ?",
+        (voice_channel_id, guild_id, session_id),
+    )
+
+
+# -- votes on the other controls ----------------------------------------------------------------
+
+
+async def add_vote(
+    db: Database, guild_id: int, session_id: int, action: str, target: int, user_id: int, *, now: float | None = None
+) -> bool:
+    """Record a member's vote for ``action`` on ``target``; False if they had already voted."""
+    changed = await db.execute(
+        "INSERT INTO session_votes (guild_id, session_id, action, target, user_id, voted_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (guild_id, session_id, action, target, user_id, _now(now)),
+    )
+    return changed > 0
+
+
+async def count_votes(db: Database, guild_id: int, session_id: int, action: str, target: int) -> int:
+    """Votes for ``action`` on ``target`` by members still present."""
+    value = await db.fetch_value(
+        "SELECT count(*) FROM session_votes v JOIN session_members m ON m.guild_id = v.guild_id"
+        " AND m.session_id = v.session_id AND m.user_id = v.user_id AND m.left_at IS NULL"
+        " WHERE v.guild_id = ? AND v.session_id = ? AND v.action = ? AND v.target = ?",
+        (guild_id, session_id, action, target),
+    )
+    return int(value or 0)
+
+
+async def clear_votes(db: Database, guild_id: int, session_id: int, action: str) -> None:
+    """Forget the votes for ``action`` (it was done)."""
+    await db.execute(
+        "DELETE FROM session_votes WHERE guild_id = ? AND session_id = ? AND action = ?",
+        (guild_id, session_id, action),
+    )
+
+
 # -- skip votes ---------------------------------------------------------------------------------
 
 
@@ -583,6 +662,7 @@ async def forget_member_sessions(db: Database, guild_id: int, user_id: int) -> i
         removed += await db.execute(
             "DELETE FROM session_served WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
         )
+        removed += await db.execute("DELETE FROM session_votes WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
         await db.execute(
             "UPDATE session_queue SET added_by = NULL WHERE guild_id = ? AND added_by = ?", (guild_id, user_id)
         )

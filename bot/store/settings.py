@@ -1,4 +1,5 @@
-"""Per-server settings: ``guild_settings`` (schema in ``migrations/0008_settings.sql``).
+"""Per-server settings: ``guild_settings`` (schema in ``migrations/0008_settings.sql``; the
+voice volume a session's host sets, ``0010_voice_controls.sql``).
 
 One row per guild, only once a server manager changed something. ``None`` in a field means
 "Crate's default" (the environment's, applied in :mod:`bot.app.settings`), so the row keeps
@@ -64,4 +65,26 @@ async def save_guild_settings(db: Database, guild_id: int, chosen: StoredSetting
     )
 
 
-__all__ = ["StoredSettings", "all_guild_settings", "guild_settings", "save_guild_settings"]
+async def voice_volume(db: Database, guild_id: int) -> int | None:
+    """The server's remembered voice volume (0-200 %), or None: never set."""
+    return await db.fetch_value("SELECT voice_volume FROM guild_settings WHERE guild_id = ?", (guild_id,))
+
+
+async def save_voice_volume(db: Database, guild_id: int, level: int, *, now: float | None = None) -> None:
+    """Remember the server's voice volume (set by a session's host or a DJ, not in /settings:
+    the rest of the row is left as the managers chose it)."""
+    await db.execute(
+        "INSERT INTO guild_settings (guild_id, voice_volume, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (guild_id) DO UPDATE SET voice_volume = excluded.voice_volume, updated_at = excluded.updated_at",
+        (guild_id, int(level), time.time() if now is None else float(now)),
+    )
+
+
+__all__ = [
+    "StoredSettings",
+    "all_guild_settings",
+    "guild_settings",
+    "save_guild_settings",
+    "save_voice_volume",
+    "voice_volume",
+]
