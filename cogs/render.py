@@ -130,12 +130,19 @@ def now_playing_embed(
     *,
     voice: bool,
     host: str | None = None,
+    progress: tuple[float, float] | None = None,
+    paused: bool = False,
+    volume: int | None = None,
 ) -> discord.Embed:
+    """The now-playing message; in voice, ``progress`` is (elapsed, total) seconds of the track."""
     embed = discord.Embed(title="🎧 Listening session", colour=SESSION_COLOUR)
     if entry is None:
         embed.description = "Nothing to play yet: add music with `/session add`."
     else:
-        embed.description = f"▶ Now playing: {entry_line(entry, names)}"
+        mark = "⏸ Paused" if paused else "▶ Now playing"
+        embed.description = f"{mark}: {entry_line(entry, names)}"
+        if progress is not None:
+            embed.description += f"\n`{progress_bar(*progress)}`"
     if upcoming:
         embed.add_field(
             name="Up next",
@@ -146,9 +153,24 @@ def now_playing_embed(
     embed.set_footer(
         text=(f"Hosted by {host} · " if host else "")
         + ("playing in voice" if voice else "text session: follow the links")
+        + (f" · volume {volume} %" if voice and volume is not None else "")
         + " · ⏭ needs the host, a DJ or a majority"
     )
     return embed
+
+
+def clock(seconds: float) -> str:
+    """``1:05``, ``12:30``, ``1:02:03``: a player's time."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress_bar(elapsed: float, total: float, *, width: int = 18) -> str:
+    """``1:05 ▬▬▬▬🔘──────── 3:40``: how far into the track, in a line that fits a phone."""
+    share = 0.0 if total <= 0 else max(0.0, min(1.0, elapsed / total))
+    knob = min(width - 1, int(share * width))
+    return f"{clock(min(elapsed, total) if total > 0 else elapsed)} {'▬' * knob}🔘{'─' * (width - 1 - knob)} {clock(total)}"
 
 
 def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.Embed:

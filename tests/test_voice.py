@@ -214,6 +214,8 @@ class LinkStandIn:
         self.disconnected = False
         self._end = threading.Event()
         self._end.set()
+        self._resumed = threading.Event()  # cleared while paused, as AudioPlayer's
+        self._resumed.set()
         self.threads: list[threading.Thread] = []
 
     def play(self, source, *, after):
@@ -222,6 +224,7 @@ class LinkStandIn:
         if self.is_playing():
             raise discord.ClientException("Already playing audio.")
         self._end = end = threading.Event()
+        self._resumed.set()
         thread = threading.Thread(target=self._run, args=(source, after, end), daemon=True)
         self.threads.append(thread)
         thread.start()
@@ -230,6 +233,9 @@ class LinkStandIn:
         frames, error = 0, None
         try:
             while not end.is_set():
+                if not self._resumed.is_set():  # paused: nothing read, nothing sent
+                    self._resumed.wait(0.01)
+                    continue
                 data = source.read()
                 if not data:
                     break
@@ -248,15 +254,34 @@ class LinkStandIn:
                 logging.getLogger(__name__).exception("after failed")
             source.cleanup()
 
-    def is_playing(self) -> bool:
-        return not self._end.is_set()
+    def is_playing(self) -> bool:  # False while paused, as discord.py's
+        return not self._end.is_set() and self._resumed.is_set()
+
+    def is_paused(self) -> bool:
+        return not self._end.is_set() and not self._resumed.is_set()
+
+    def is_connected(self) -> bool:
+        return not self.disconnected
+
+    def pause(self) -> None:
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
 
     def stop(self) -> None:
         self._end.set()
+        self._resumed.set()
 
     async def disconnect(self, *, force: bool = False) -> None:
         self.stop()
         self.disconnected = True
+
+    def drop(self) -> None:
+        """Disconnected from outside, as discord.py does it: not connected any more, then the
+        source is stopped (its ``after`` runs as if the track had ended)."""
+        self.disconnected = True
+        self.stop()
 
 
 class Session:
@@ -561,3 +586,173 @@ async def test_guild_voice_close_stops_the_player_leaves_and_removes_its_downloa
     assert link.disconnected and not link.is_playing() and guild_voice.player.finished.is_set()
     assert not directory.exists() and guild_voice.directory is None
     await guild_voice.close()  # twice is harmless (the idle watcher may have left already)
+
+
+# -- disconnected from outside, and the controls -----------------------------------------------
+
+
+async def test_disconnected_from_outside_uses_up_no_track_and_says_so_once(queue_cuts):
+    link, session = LinkStandIn(frame_delay=0.004), Session(queue_cuts)
+    lost = []
+
+    async def on_disconnected() -> None:
+        lost.append(len(session.queue))
+
+    player = make_player(link, session, on_disconnected=on_disconnected)
+    await player.start()
+    assert session.asked == 1 and link.is_playing()
+    link.drop()  # a moderator disconnects the bot mid-track
+    await finish(player, link)
+    for _ in range(100):
+        if lost:
+            break
+        await asyncio.sleep(0.01)
+    # The player never asked for the next track: the interrupted one stays the session's.
+    assert lost == [2] and session.asked == 1 and session.queue == queue_cuts[1:]
+    assert player.stopped and player.current is None
+    await player.connection_lost()  # the voice-state event arriving too: told once
+    await player.start()  # nothing is asked of a lost connection
+    assert lost == [2] and session.asked == 1
+
+
+async def test_losing_voice_between_the_next_track_and_playing_it_keeps_that_track(queue_cuts):
+    link, session = LinkStandIn(), Session(queue_cuts)
+    lost = asyncio.Event()
+
+    async def next_track():
+        link.disconnected = True  # gone while the file was being fetched
+        return await session.next_track()
+
+    async def on_disconnected() -> None:
+        lost.set()
+
+    player = SessionPlayer(
+        link, asyncio.get_running_loop(), next_track, session.on_track_start, on_disconnected=on_disconnected
+    )
+    await player.start()
+    await asyncio.wait_for(lost.wait(), 5)
+    assert session.started == [] and player.current is None and player.stopped
+
+
+async def test_pause_silences_and_resume_goes_on_from_there(queue_cuts):
+    link, session = LinkStandIn(frame_delay=0.005), Session(queue_cuts[:1])
+    player = make_player(link, session)
+    assert not player.pause() and not player.resume()  # nothing plays yet
+    await player.start()
+    await asyncio.sleep(0.1)
+    assert player.pause() and player.paused and not player.pause()
+    await asyncio.sleep(0.05)
+    frames = player._playing.frames
+    await asyncio.sleep(0.3)
+    assert player._playing.frames == frames  # paused: not one frame read
+    assert abs(player.elapsed - frames * 0.02) < 1e-9
+    await player.start()  # a /session add while paused does not start a second track
+    assert session.asked == 1 and player.paused
+    assert player.resume() and not player.paused
+    await asyncio.sleep(0.2)
+    assert player._playing.frames > frames + 10  # going on from there
+    await finish(player, link)
+    assert link.played[0][1] == full_frames(queue_cuts[0])  # the whole track, nothing lost
+
+
+async def test_skip_while_paused_moves_on(queue_cuts):
+    link, session = LinkStandIn(frame_delay=0.005), Session(queue_cuts[:2])
+    player = make_player(link, session)
+    await player.start()
+    await asyncio.sleep(0.05)
+    player.pause()
+    await player.skip()
+    for _ in range(200):
+        if len(session.started) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert session.started == queue_cuts[:2] and not player.paused
+    await player.stop()
+
+
+async def test_volume_applies_to_the_playing_track_and_the_next(queue_cuts):
+    link, session = LinkStandIn(frame_delay=0.005), Session(queue_cuts[:2])
+    player = make_player(link, session, volume=voice.volume_factor(100))
+    assert voice.volume_factor(100) == 0.5 and voice.volume_factor(200) == 1.0 and voice.volume_factor(0) == 0.0
+    await player.start()
+    player.set_volume(voice.volume_factor(40))
+    assert player._playing.volume == pytest.approx(0.2)
+    await player.skip()
+    await asyncio.sleep(0.1)
+    assert player._playing.volume == pytest.approx(0.2)
+    await player.stop()
+
+
+def test_progress_bar_shows_elapsed_and_total():
+    from cogs.render import clock, progress_bar
+
+    assert clock(65) == "1:05" and clock(3723) == "1:02:03"
+    bar = progress_bar(30, 120, width=8)
+    assert bar == "0:30 ▬▬🔘───── 2:00"
+    assert progress_bar(500, 120, width=8).startswith("2:00 ▬▬▬▬▬▬▬🔘")
+    assert progress_bar(5, 0, width=4) == "0:05 🔘─── 0:00"
+
+
+async def test_the_session_keeps_the_cut_short_track_and_carries_on_in_text(tmp_path, queue_cuts):
+    """The cog's side (cogs.sessions.playback): disconnected from outside mid-track, the session
+    tells its channel, keeps the track as its now-playing entry (its link posted), leaves no
+    player behind, and the next /session next plays the tracks not yet heard, in order."""
+    from bot.app.sessions import SessionService
+    from bot.store import open_database
+    from cogs.sessions import Sessions
+    from tests.test_session import GUILD, HOST, TEXT, VOICE, add_clustered_tracks
+
+    async with open_database(tmp_path / "crate.sqlite3") as db:
+        service = SessionService(db)
+        ids = await add_clustered_tracks(db, GUILD)
+        session = await service.start(GUILD, TEXT, HOST, VOICE)
+        first, second, third = (
+            await service.add_track(session, ids["jazz"][0], HOST),
+            await service.add_track(session, ids["jazz"][1], HOST),
+            await service.add_track(session, ids["jazz"][2], HOST),
+        )  # fmt: skip
+        await service.start_playing(session)
+        await service.set_now_playing_message(session, 555)
+
+        sent: list[str] = []
+        message = SimpleNamespace(edit=mock.AsyncMock())
+
+        async def send(content=None, **kwargs):
+            sent.append(content)
+
+        channel = SimpleNamespace(send=send, get_partial_message=lambda _: message, mention="#text")
+        guild = SimpleNamespace(id=GUILD, get_channel=lambda _: channel, voice_client=None)
+        crate = SimpleNamespace(
+            sessions=service,
+            members=SimpleNamespace(display_names=mock.AsyncMock(return_value={})),
+            sharing=SimpleNamespace(
+                source_url=mock.AsyncMock(return_value="https://example.org/jazz/0"),
+                fetch_for_playback=mock.AsyncMock(side_effect=lambda track, directory: queue_cuts[0]),
+            ),
+        )
+        bot = SimpleNamespace(crate=crate, get_guild=lambda _: guild, user=SimpleNamespace(id=999))
+        cog = Sessions(bot)
+        link = LinkStandIn(frame_delay=0.01)
+        cog._start_player(session, link, None)
+        await cog._kick_player(session)
+        assert link.is_playing() and cog._voice(session).playing_entry == first.id
+
+        link.drop()  # a moderator disconnects Crate
+        for _ in range(1000):  # told, then the kept track's link
+            if len(sent) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert cog.voices == {} and link.disconnected
+        told = sent[0]
+        assert "disconnected from voice" in told and "carries on in text" in told
+        assert "is kept" in told and "Jazz 1" in told
+        assert any("Now playing **Jazz 1**" in line and "https://example.org/jazz/0" in line for line in sent[1:])
+        assert (await service.now_playing(session)).id == first.id  # not used up
+        assert [e.id for e in (await service.queue_view(session)).upcoming] == [second.id, third.id]
+        footer = message.edit.await_args.kwargs["embed"].footer.text
+        assert "text session" in footer  # the now-playing message no longer says "playing in voice"
+
+        assert (await cog.move_on(session, HOST, guild)).endswith("**Jazz 2**.")
+        assert (await cog.move_on(session, HOST, guild)).endswith("**Jazz 3**.")
+        for guild_voice in list(cog.voices.values()):
+            await guild_voice.close()

@@ -20,7 +20,7 @@ from cogs.client import CrateBot
 from cogs.radio import RadioButton
 from cogs.sessions.base import COG_NAME, CompositeMetaClass
 from cogs.sessions.commands import SessionCommands
-from cogs.sessions.playback import SessionPlayback, SkipButton
+from cogs.sessions.playback import PauseButton, SessionPlayback, ShuffleButton, SkipButton
 from cogs.sessions.tasks import SessionTasks
 
 
@@ -54,5 +54,5 @@ class Sessions(
 
 
 async def setup(bot: CrateBot) -> None:
-    bot.add_dynamic_items(SkipButton, RadioButton)
+    bot.add_dynamic_items(SkipButton, PauseButton, ShuffleButton, RadioButton)
     await bot.add_cog(Sessions(bot))

@@ -74,8 +74,27 @@ class SessionsBase(commands.Cog, metaclass=CompositeMetaClass):
         """The server's voice idle timeout (/settings); None: it stays in voice (24/7)."""
 
     @abstractmethod
-    def _start_player(self, session: Session, voice_client: discord.VoiceClient, idle_timeout: float | None) -> None:
-        """Play ``session`` through ``voice_client``, the guild's one voice connection."""
+    def _start_player(
+        self, session: Session, voice_client: discord.VoiceClient, idle_timeout: float | None, volume: int = 100
+    ) -> None:
+        """Play ``session`` through ``voice_client``, the guild's one voice connection, at
+        ``volume`` per cent."""
+
+    @abstractmethod
+    async def join_voice(self, session: Session, channel) -> bool:
+        """Bring a text session (back) into voice in ``channel``; False if it can't join."""
+
+    @abstractmethod
+    async def pause_or_resume(self, session: Session, user_id: int, *, dj: bool, resume: bool) -> str:
+        """/session pause, /session resume and ⏯: returns the sentence for the member who asked."""
+
+    @abstractmethod
+    async def set_volume(self, session: Session, user_id: int, level: int, *, dj: bool) -> str:
+        """/session volume: returns the sentence for the member who asked."""
+
+    @abstractmethod
+    async def shuffle_upcoming(self, session: Session, user_id: int, guild, *, dj: bool) -> str:
+        """/session shuffle and 🔀: returns the sentence for the member who asked."""
 
     @abstractmethod
     async def _kick_player(self, session: Session) -> None: ...

@@ -1,4 +1,5 @@
-"""The /session commands: open, join, leave, queue, move on and end a listening session.
+"""The /session commands: open, join, leave, queue, move on and end a listening session, and
+the controls in voice: pause, resume, volume, remove, move and shuffle.
 
 They parse the interaction, ask ``bot.app.sessions`` and answer; playing in voice and the
 now-playing message are the playback mixin's (reached through :class:`SessionsBase`).
@@ -11,7 +12,7 @@ import contextlib
 import discord
 from discord import app_commands
 
-from bot.app.sessions import NextResult, NoSession, SessionSummary
+from bot.app.sessions import MAX_VOLUME, NextResult, NoSession, SessionAlreadyOpen, SessionSummary
 from bot.format import literal, plural
 from bot.genres import short_answer
 from bot.store.sessions import QueueEntry, Session
@@ -68,9 +69,14 @@ class SessionCommands(SessionsBase):
             )
             session, playlist = played.session, played.playlist.name
         else:
-            session = await self.service.start(
-                guild_id_of(interaction), channel_id_of(interaction), user.id, voice_id, radio_seed=radio_seed
-            )
+            try:
+                session = await self.service.start(
+                    guild_id_of(interaction), channel_id_of(interaction), user.id, voice_id, radio_seed=radio_seed
+                )
+            except SessionAlreadyOpen:
+                if not await self._back_into_voice(interaction, voice_channel, radio_seed):
+                    raise
+                return
             await replies.defer(interaction)
         names = MENTIONS
         voice_note = "Text session: I'll post each track's link."
@@ -82,7 +88,8 @@ class SessionCommands(SessionsBase):
         elif voice_channel is not None:
             voice = await connect_voice(voice_channel)
             if voice is not None:
-                self._start_player(session, voice, await self._idle_timeout(session))
+                volume = await self.service.volume(session.guild_id)
+                self._start_player(session, voice, await self._idle_timeout(session), volume)
                 voice_note = f"Playing in {voice_channel.mention}."
             else:
                 voice_note = (
@@ -102,6 +109,27 @@ class SessionCommands(SessionsBase):
         await self._announce_start(interaction, kind)
         await self._post_now_playing(session, interaction.channel, names)
         await self._kick_player(session)
+
+    async def _back_into_voice(
+        self, interaction: discord.Interaction[CrateBot], voice_channel: discord.VoiceChannel | None, seed: int | None
+    ) -> bool:
+        """/session start where a text session is open: bring it (back) into voice. False when
+        that isn't what was asked (no voice channel, a radio seed, already in voice)."""
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        if voice_channel is None or seed is not None or self._voice(session) is not None:
+            return False
+        if interaction.guild.voice_client is not None:
+            return False  # another session of this server is in voice
+        await replies.defer(interaction)
+        await self.service.join(session, interaction.user.id)
+        if await self.join_voice(session, voice_channel):
+            text = f"🔊 This session plays in {voice_channel.mention} again."
+        else:
+            text = (
+                f"I can't play in {voice_channel.mention}, so this session stays in text: I'll post each track's link."
+            )
+        await replies.send(interaction, content=text)
+        return True
 
     async def _announce_start(self, interaction: discord.Interaction[CrateBot], kind: str) -> None:
         """Also say so in the server's announcement channel (/settings announcements:), if it has one."""
@@ -220,6 +248,91 @@ class SessionCommands(SessionsBase):
         await replies.defer(interaction)  # answer first: picking for the group can take a moment
         session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         text = await self.move_on(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
+        await replies.send(interaction, content=text)
+
+    # -- the controls -----------------------------------------------------------------------------
+
+    @app_commands.command(name="pause", description="Pause the music in voice: the host at once, others vote")
+    @app_commands.guild_only()
+    async def pause(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await self._pause_command(interaction, resume=False)
+
+    @app_commands.command(name="resume", description="Resume the paused music: the host at once, others vote")
+    @app_commands.guild_only()
+    async def resume(self, interaction: discord.Interaction[CrateBot]) -> None:
+        await self._pause_command(interaction, resume=True)
+
+    async def _pause_command(self, interaction: discord.Interaction[CrateBot], *, resume: bool) -> None:
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        await replies.defer(interaction)
+        text = await self.pause_or_resume(session, interaction.user.id, dj=await is_dj(interaction), resume=resume)
+        await replies.send(interaction, content=text)
+
+    @app_commands.command(name="volume", description="Set this server's voice volume (the host or a DJ)")
+    @app_commands.describe(level="Per cent: 100 is Crate's usual level, 200 the track as it is, 0 silence")
+    @app_commands.guild_only()
+    async def volume(
+        self, interaction: discord.Interaction[CrateBot], level: app_commands.Range[int, 0, MAX_VOLUME]
+    ) -> None:
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        text = await self.set_volume(session, interaction.user.id, level, dj=await is_dj(interaction))
+        await interaction.response.send_message(text)
+
+    @app_commands.command(name="remove", description="Take a track out of the queue: yours at once, others' by vote")
+    @app_commands.describe(position="Its place in the queue (1: the next track)")
+    @app_commands.guild_only()
+    async def remove(self, interaction: discord.Interaction[CrateBot], position: app_commands.Range[int, 1]) -> None:
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        result = await self.service.remove(session, interaction.user.id, position, dj=await is_dj(interaction))
+        title = literal(result.entry.title, 80) if result.entry is not None else "that track"
+        if not result.done:
+            text = f"🗳 Vote counted: {result.votes} of {result.needed} needed to remove **{title}**."
+        else:
+            text = f"🗑 Removed **{title}** from the queue" + (
+                f" by vote ({result.votes}/{result.needed})." if result.votes else "."
+            )
+            await self._refresh_now_playing(session, interaction.guild)
+        await interaction.response.send_message(text)
+
+    @app_commands.command(name="move", description="Move a queued track to another place (the host or a DJ)")
+    @app_commands.describe(position="Its place in the queue now (1: the next track)", to="Its new place")
+    @app_commands.guild_only()
+    async def move(
+        self,
+        interaction: discord.Interaction[CrateBot],
+        position: app_commands.Range[int, 1],
+        to: app_commands.Range[int, 1],
+    ) -> None:
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        entry = await self.service.move(session, interaction.user.id, position, to, dj=await is_dj(interaction))
+        await self._refresh_now_playing(session, interaction.guild)
+        await interaction.response.send_message(f"↕ Moved **{literal(entry.title, 80)}** to place {to} in the queue.")
+
+    @remove.autocomplete("position")
+    @move.autocomplete("position")
+    async def position_autocomplete(
+        self, interaction: discord.Interaction[CrateBot], current: str
+    ) -> list[app_commands.Choice[int]]:
+        """The upcoming tracks, by place (choice names are plain text: no markdown to escape)."""
+        try:
+            session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        except NoSession:
+            return []
+        upcoming = (await self.service.queue_view(session)).upcoming
+        wanted = current.strip().casefold()
+        choices = [
+            app_commands.Choice(name=f"{i}. {entry.title}"[:100], value=i)
+            for i, entry in enumerate(upcoming, 1)
+            if not wanted or wanted in f"{i}. {entry.title}".casefold()
+        ]
+        return choices[:25]
+
+    @app_commands.command(name="shuffle", description="Shuffle Crate's upcoming picks (members' own tracks stay put)")
+    @app_commands.guild_only()
+    async def shuffle(self, interaction: discord.Interaction[CrateBot]) -> None:
+        session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        await replies.defer(interaction)
+        text = await self.shuffle_upcoming(session, interaction.user.id, interaction.guild, dj=await is_dj(interaction))
         await replies.send(interaction, content=text)
 
     @app_commands.command(name="end", description="End this channel's session with a summary")

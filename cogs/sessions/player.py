@@ -12,6 +12,11 @@ ends, fails or is stopped. ``SessionPlayer`` never touches its state there: it h
 back to the event loop with ``asyncio.run_coroutine_threadsafe`` (discord.py FAQ, "How do I pass
 a coroutine to the player's after function?").
 
+Disconnected from outside (a moderator, a deleted channel, discord.py giving up a reconnect),
+discord.py stops the source, so ``after`` runs as if the track had ended: the player checks the
+connection before asking for the next track, and tells ``on_disconnected`` instead, so the track
+that was cut short is not counted as heard.
+
 Crate only plays files it downloaded itself (the download path carries the SSRF guard), never a
 user's URL straight into ffmpeg: ``track_source`` accepts local paths only.
 """
@@ -39,6 +44,17 @@ log = logging.getLogger(__name__)
 
 #: One frame as discord.py reads it: 20 ms of 48-kHz stereo signed 16-bit PCM.
 FRAME_BYTES = discord.opus.Encoder.FRAME_SIZE  # 3840
+FRAME_SECONDS = discord.opus.Encoder.FRAME_LENGTH / 1000  # 0.02
+
+#: /session volume's 100 % (Crate's default level): half the track's own level, leaving headroom;
+#: 200 % plays the track as it is.
+VOLUME_AT_100 = 0.5
+
+
+def volume_factor(level: int) -> float:
+    """``PCMVolumeTransformer``'s factor for a volume in per cent (0-200)."""
+    return VOLUME_AT_100 * max(0, min(200, level)) / 100
+
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # "https:", "concat:", "file:" ...
 
@@ -68,7 +84,7 @@ class TrackSource(discord.PCMVolumeTransformer):
         return data
 
 
-def track_source(path_or_url: str | os.PathLike[str], *, volume: float = 0.5) -> TrackSource:
+def track_source(path_or_url: str | os.PathLike[str], *, volume: float = VOLUME_AT_100) -> TrackSource:
     """An audio source playing a local file through ffmpeg at ``volume`` (1.0 = unchanged).
 
     Uses the ffmpeg executable and the input restrictions of the decoder
@@ -95,6 +111,14 @@ class VoiceLink(Protocol):
 
     def is_playing(self) -> bool: ...
 
+    def is_paused(self) -> bool: ...
+
+    def is_connected(self) -> bool: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
     def stop(self) -> None: ...
 
     async def disconnect(self, *, force: bool = False) -> None: ...
@@ -102,6 +126,7 @@ class VoiceLink(Protocol):
 
 NextTrack = Callable[[], Awaitable["str | os.PathLike[str] | None"]]
 TrackStarted = Callable[[Path], Awaitable[None]]
+Disconnected = Callable[[], Awaitable[object]]
 
 
 class SessionPlayer:
@@ -112,6 +137,9 @@ class SessionPlayer:
     message there). When a track ends, fails or is skipped, the player asks for the next one; a
     track that fails is logged and skipped. When ``next_track()`` returns None the player goes
     idle (``finished`` is set) but stays connected: ``start()`` again to resume.
+
+    When the connection is gone (disconnected from outside), the player stops for good without
+    asking for another track and calls ``on_disconnected()`` once.
     """
 
     def __init__(
@@ -121,20 +149,58 @@ class SessionPlayer:
         next_track: NextTrack,
         on_track_start: TrackStarted,
         *,
-        volume: float = 0.5,
+        volume: float = VOLUME_AT_100,
         source: Callable[..., discord.AudioSource] = track_source,
+        on_disconnected: Disconnected | None = None,
     ):
         self.voice = voice
         self.loop = loop
         self.next_track = next_track
         self.on_track_start = on_track_start
+        self.on_disconnected = on_disconnected
         self.volume = volume
         self._source = source
         self._lock = asyncio.Lock()
         self._stopped = False
+        self._lost = False
         self._idle: IdleWatcher | None = None
+        self._playing: discord.AudioSource | None = None
         self.current: Path | None = None
         self.finished = asyncio.Event()
+
+    def _busy(self) -> bool:
+        """A track is on (playing, or paused: discord.py's ``is_playing`` is False while paused)."""
+        return self.voice.is_playing() or self.voice.is_paused()
+
+    @property
+    def paused(self) -> bool:
+        return self.voice.is_paused()
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of the current track sent so far (frames read, so a pause stops the clock)."""
+        frames = getattr(self._playing, "frames", 0) if self.current is not None else 0
+        return frames * FRAME_SECONDS
+
+    def pause(self) -> bool:
+        """Silence the track where it is; False if nothing plays."""
+        if not self.voice.is_playing():
+            return False
+        self.voice.pause()
+        return True
+
+    def resume(self) -> bool:
+        """Go on from where the track was paused; False if it was not paused."""
+        if not self.voice.is_paused():
+            return False
+        self.voice.resume()
+        return True
+
+    def set_volume(self, volume: float) -> None:
+        """Play at ``volume`` from now on, the track playing included."""
+        self.volume = volume
+        if isinstance(self._playing, discord.PCMVolumeTransformer):
+            self._playing.volume = volume
 
     async def start(self) -> None:
         """Start playing the queue (does nothing if a track is already playing)."""
@@ -144,7 +210,7 @@ class SessionPlayer:
     async def skip(self) -> None:
         """Stop the current track (its ``after`` callback moves on to the next one); when idle,
         start the next track now (nothing would call ``after``)."""
-        if self.voice.is_playing():
+        if self._busy():
             self.voice.stop()
         else:
             await self.start()
@@ -192,9 +258,35 @@ class SessionPlayer:
         self._idle.start()
         return self._idle
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped for good: by ``stop()`` (the session ended, the idle watcher left) or lost."""
+        return self._stopped
+
+    async def connection_lost(self) -> None:
+        """The voice connection is gone (from outside): stop without using up a track, and
+        tell ``on_disconnected`` (once)."""
+        if self._lost:
+            return
+        self._lost = True
+        log.warning("disconnected from voice from outside: stopping playback")
+        await self.stop(disconnect=False)
+        if self.on_disconnected is not None:
+            try:
+                await self.on_disconnected()
+            except Exception:
+                log.exception("on_disconnected failed")
+
     async def _advance(self) -> None:
+        if await self._play_next():
+            await self.connection_lost()
+
+    async def _play_next(self) -> bool:
+        """Start the next track unless one is on; True if the connection is gone."""
         async with self._lock:  # one track change at a time (start, after-callbacks)
-            while not self._stopped and not self.voice.is_playing():
+            while not self._stopped and not self._busy():
+                if not self.voice.is_connected():  # never use up a track that can't be heard
+                    return True
                 try:
                     item = await self.next_track()
                 except Exception:
@@ -203,7 +295,7 @@ class SessionPlayer:
                 if item is None or self._stopped:
                     self.current = None
                     self.finished.set()
-                    return
+                    return False
                 path = Path(item)
                 try:
                     source = self._source(path, volume=self.volume)
@@ -214,17 +306,21 @@ class SessionPlayer:
                     self.voice.play(source, after=functools.partial(self._after, path))
                 except Exception:
                     source.cleanup()
-                    log.exception("voice playback failed: stopping")
                     self.current = None
                     self.finished.set()
-                    return
+                    if not self.voice.is_connected():  # lost meanwhile: the entry stays to be played
+                        return True
+                    log.exception("voice playback failed: stopping")
+                    return False
+                self._playing = source
                 self.current = path
                 self.finished.clear()
                 try:
                     await self.on_track_start(path)
                 except Exception:
                     log.exception("on_track_start failed for %s", path.name)
-                return
+                return False
+        return False
 
     def _after(self, path: Path, error: Exception | None) -> None:
         """Runs on discord.py's player thread: log, then advance on the event loop."""
@@ -248,6 +344,8 @@ class GuildVoice:
         self.session_id = session_id
         self.player = player
         self.playing_entry: int | None = None
+        #: The task that keeps the now-playing message's progress bar (cancelled by ``close()``).
+        self.progress: asyncio.Task[None] | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="crate-session-")
 
     @property
@@ -256,6 +354,8 @@ class GuildVoice:
         return Path(self._scratch.name) if self._scratch is not None else None
 
     async def close(self) -> None:
+        if self.progress is not None and self.progress is not asyncio.current_task():
+            self.progress.cancel()
         with contextlib.suppress(Exception):
             await self.player.stop()
         if self._scratch is not None:

@@ -32,7 +32,8 @@ class SessionTasks(SessionsBase):
             voice_channel = guild.get_channel(session.voice_channel_id) if session.voice_channel_id else None
             voice = await connect_voice(voice_channel) if voice_channel is not None else None
             if voice is not None:
-                self._start_player(session, voice, await self._idle_timeout(session))
+                volume = await self.service.volume(session.guild_id)
+                self._start_player(session, voice, await self._idle_timeout(session), volume)
             await self._refresh_now_playing(session, guild)
             where = f"playing in {voice_channel.mention}" if voice is not None else "in text; `/session next` moves on"
             with contextlib.suppress(discord.HTTPException):
