@@ -174,7 +174,7 @@ class Sharing:
         """A song this server already has, shared again by a link (a Spotify link, then a video of
         the same song): its track, shared again, without listening again (:func:`song_key`)."""
         key = song_key(fetched.title)
-        track_id = self.titles.song(guild_id, key) if key is not None and self.titles.has(guild_id) else None
+        track_id = await self.titles.song(guild_id, key) if key is not None and self.titles.has(guild_id) else None
         if track_id is None:
             return None
         try:

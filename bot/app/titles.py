@@ -10,6 +10,7 @@ starting with it first, then newest first; empty text gives the newest tracks.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class TitleIndex:
         self._guilds: dict[int, dict[int, TitleEntry]] = {}
         #: guild -> song key (:func:`bot.audio.services.song_key`) -> the oldest track with it; built at first use.
         self._songs: dict[int, dict[str, int]] = {}
+        self._generation = 0  # counts reloads, so that keys worked out meanwhile are not kept
         self.loaded = False  # True once every guild was loaded: a guild absent then has no tracks
         self._stale: set[int] = set()  # guilds forgotten since: reloaded at their next lookup
 
@@ -49,18 +51,21 @@ class TitleIndex:
             guilds.setdefault(int(guild_id), {})[int(track_id)] = TitleEntry(track_id, title, top_genre, added_at)
         self._guilds = guilds
         self._songs.clear()
+        self._generation += 1
         self.loaded = True
         self._stale.clear()
 
     def replace_guild(self, guild_id: int, rows: Iterable[tuple[int, int, str, str | None, float]]) -> None:
         self._guilds[guild_id] = {int(r[1]): TitleEntry(int(r[1]), r[2], r[3], r[4]) for r in rows}
         self._songs.pop(guild_id, None)
+        self._generation += 1
         self._stale.discard(guild_id)
 
     def forget_guild(self, guild_id: int) -> None:
         """Drop a guild's titles (another process changed its catalog): the next lookup reloads them."""
         self._guilds.pop(guild_id, None)
         self._songs.pop(guild_id, None)
+        self._generation += 1
         self._stale.add(guild_id)
 
     def add(self, guild_id: int, track_id: int, title: str, top_genre: str | None, added_at: float) -> None:
@@ -81,19 +86,30 @@ class TitleIndex:
         hits.sort(key=lambda e: not e.title.casefold().startswith(needle))  # stable: newest first within
         return hits[:limit]
 
-    def song(self, guild_id: int, key: str) -> int | None:
-        """The track of this guild whose title names the song ``key`` (the oldest), if any."""
+    async def song(self, guild_id: int, key: str) -> int | None:
+        """The track of this guild whose title names the song ``key`` (the oldest), if any. The
+        guild's song keys are worked out once (off the event loop: a big catalog takes seconds),
+        then kept up to date as tracks are added."""
         songs = self._songs.get(guild_id)
         if songs is None:
-            songs = {}
-            for entry in sorted(self._guilds.get(guild_id, {}).values(), key=lambda e: (e.added_at, e.id)):
-                found = song_key(entry.title)
-                if found is not None:
-                    songs.setdefault(found, entry.id)
-            self._songs[guild_id] = songs
+            generation = self._generation
+            entries = list(self._guilds.get(guild_id, {}).values())
+            songs = await asyncio.to_thread(_song_keys, entries)
+            if generation == self._generation:  # no guild was reloaded meanwhile
+                self._songs[guild_id] = songs
         return songs.get(key)
 
     def genres(self, guild_id: int) -> list[str]:
         """Top genres present in the guild, most tracks first."""
         counts = Counter(e.top_genre for e in self._guilds.get(guild_id, {}).values() if e.top_genre)
         return [genre for genre, _ in sorted(counts.items(), key=lambda gc: (-gc[1], gc[0]))]
+
+
+def _song_keys(entries: list[TitleEntry]) -> dict[str, int]:
+    """Song key -> the oldest of ``entries`` whose title names it."""
+    songs: dict[str, int] = {}
+    for entry in sorted(entries, key=lambda e: (e.added_at, e.id)):
+        found = song_key(entry.title)
+        if found is not None:
+            songs.setdefault(found, entry.id)
+    return songs
