@@ -83,3 +83,13 @@ def test_relabel_quick():
     assert "2,000 tracks in one server" in done.stdout
     lines = [line for line in done.stdout.splitlines() if "event loop held up at most" in line]
     assert len(lines) == 4 and lines[-1].startswith("relabel after /forget:"), done.stdout
+
+
+def test_voice_quick():
+    """benchmarks/voice.py: sessions' frames decoded by ffmpeg and opus-encoded at 50 a second."""
+    done = run("benchmarks/voice.py", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    one = next(line for line in done.stdout.splitlines() if line.startswith("one session:"))
+    assert "100 frames in 2 s" in one and "% of a core" in one and "MB ffmpeg" in one, one
+    assert "  2 sessions: 200 frames" in done.stdout, done.stdout
+    assert "sustained with no late frame:" in done.stdout
