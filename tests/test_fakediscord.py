@@ -689,3 +689,57 @@ async def test_bulk_overwrite_refuses_what_discord_refuses(fake: FakeDiscord) ->
         async with http.put(url, json=ok, headers=headers) as response:
             assert response.status == 200
     assert sorted(c["type"] for c in fake.commands()) == [1, 2, 3]
+
+
+# ---------------------------------------------------------------- the voice server
+
+
+def test_voice_packets_decrypt_as_discord_py_encrypts_them():
+    """The fake's UDP endpoint inverts discord.py's own aead_xchacha20_poly1305_rtpsize."""
+    import secrets
+    from types import SimpleNamespace
+
+    from discord.voice_client import VoiceClient
+
+    from tests.fakediscord.voice import decrypt_rtpsize
+
+    key = secrets.token_bytes(32)
+    sender = SimpleNamespace(secret_key=list(key), _incr_nonce=7, checked_add=lambda *args: None)
+    header = struct.pack(">BBHII", 0x80, 0x78, 1, 960, 42)
+    packet = VoiceClient._encrypt_aead_xchacha20_poly1305_rtpsize(sender, header, b"opus frame")  # type: ignore[arg-type]
+    assert decrypt_rtpsize(key, packet) == b"opus frame"
+    assert decrypt_rtpsize(secrets.token_bytes(32), packet) is None
+
+
+async def test_voice_server_answers_ip_discovery_and_identify():
+    """IP discovery over UDP, and the voice websocket's HELLO; a wrong token is refused (4004)."""
+    async with FakeDiscord(voice=True) as fake:
+        voice = fake.voice
+        assert voice is not None and voice.endpoint.startswith("127.0.0.1:")
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                answers.put_nowait(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=("127.0.0.1", voice.udp_port))
+        try:
+            request = bytearray(74)
+            struct.pack_into(">HHI", request, 0, 1, 70, 1234)
+            transport.sendto(bytes(request))
+            answer = await asyncio.wait_for(answers.get(), 5)
+            port = transport.get_extra_info("sockname")[1]
+            assert len(answer) == 74 and answer[1] == 2 and struct.unpack_from(">I", answer, 4)[0] == 1234
+            assert answer[8 : answer.index(0, 8)] == b"127.0.0.1" and struct.unpack_from(">H", answer, 72)[0] == port
+        finally:
+            transport.close()
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(voice.certificate))
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"wss://{voice.endpoint}/?v=8", ssl=context) as ws:
+            hello = await ws.receive_json(timeout=5)
+            assert hello["op"] == 8 and hello["d"]["heartbeat_interval"] > 0
+            await ws.send_json({"op": 0, "d": {"server_id": "1", "user_id": "2", "session_id": "x", "token": "bad"}})
+            closed = await ws.receive(timeout=5)
+            assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4004

@@ -6,7 +6,8 @@ Modules:
     rest      - REST API + CDN (aiohttp handlers, regex router, Discord error shape)
     gateway   - gateway WebSocket (HELLO/IDENTIFY/READY/GUILD_CREATE/RESUME, zlib-stream)
     server    - FakeDiscord: server lifecycle and the test-facing API
-    pointing  - point_discord_at(): how a bot targets the fake
+    pointing  - point_discord_at(): how a bot targets the fake; voice_trusted() for the voice server
+    voice     - voice server: TLS voice websocket (v8) and UDP endpoint recording the bot's audio
 
 See README.md for a walkthrough.
 """
@@ -22,9 +23,10 @@ from .builders import (
     snowflake,
 )
 from .gateway import GatewaySession
-from .pointing import discord_pointed_at, point_discord_at
+from .pointing import discord_pointed_at, point_discord_at, voice_trusted
 from .server import FakeDiscord
 from .state import EPHEMERAL, LOADING, CallbackRecord, FakeInteraction, RecordedAttachment, RecordedMessage
+from .voice import Frame, VoiceServer, frame_rms
 
 __all__ = [
     "EPHEMERAL",
@@ -37,12 +39,16 @@ __all__ = [
     "FakeMember",
     "FakeRole",
     "FakeUser",
+    "Frame",
     "GatewaySession",
     "RecordedAttachment",
     "RecordedMessage",
+    "VoiceServer",
     "default_guilds",
     "discord_pointed_at",
+    "frame_rms",
     "make_guild",
     "point_discord_at",
     "snowflake",
+    "voice_trusted",
 ]

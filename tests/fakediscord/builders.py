@@ -154,6 +154,7 @@ class FakeMember:
     nick: str | None = None
     joined_at: str = field(default_factory=iso_now)
     voice_channel_id: int | None = None
+    self_deaf: bool = False
 
     @property
     def id(self) -> int:
@@ -298,7 +299,7 @@ def voice_state_payload(guild_id: int, member: FakeMember, session_id: str = "fa
         "session_id": session_id,
         "deaf": False,
         "mute": False,
-        "self_deaf": False,
+        "self_deaf": member.self_deaf,
         "self_mute": False,
         "self_video": False,
         "suppress": False,

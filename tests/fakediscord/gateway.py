@@ -11,8 +11,8 @@ Supported:
 * HELLO -> IDENTIFY -> READY + one GUILD_CREATE per guild; HEARTBEAT ->
   HEARTBEAT_ACK; RESUME (replays missed dispatches, then RESUMED; unknown
   sessions get INVALID_SESSION); REQUEST_GUILD_MEMBERS -> GUILD_MEMBERS_CHUNK;
-  presence and voice-state updates are recorded (voice connections themselves
-  are not emulated).
+  presence and voice-state updates are recorded; with ``FakeDiscord(voice=True)`` joining a voice
+  channel is answered with VOICE_SERVER_UPDATE, pointing at the voice server in ``voice.py``.
 * Sharding: IDENTIFY's ``shard: [id, count]`` (default ``[0, 1]``; an id outside
   ``0..count-1`` is closed with 4010 "Invalid shard"). READY lists, and GUILD_CREATE is sent for,
   the guilds of that shard only, and every event of a guild (interactions, voice states,
@@ -341,14 +341,27 @@ class Gateway:
             await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
 
     async def _voice_state(self, session: GatewaySession, d: dict[str, Any]) -> None:
-        """Record the request and echo a VOICE_STATE_UPDATE for the bot (no voice server is emulated)."""
+        """Record the request and echo a VOICE_STATE_UPDATE for the bot; with a voice server
+        (``FakeDiscord(voice=True)``), joining a channel is also answered with a VOICE_SERVER_UPDATE
+        naming it (a fresh token, the endpoint ``127.0.0.1:PORT``), as Discord does."""
         session.voice_requests.append(d)
         self.fake.voice_requests.append(d)
         guild = self.fake.guild(int(d["guild_id"]))
         me = guild.member(self.fake.bot_user.id)
         me.voice_channel_id = int(d["channel_id"]) if d.get("channel_id") else None
+        me.self_deaf = bool(d.get("self_deaf"))
         await self._dispatch_to(session, "VOICE_STATE_UPDATE", voice_state_payload(guild.id, me, session.session_id))
+        voice = self.fake.voice
+        if voice is not None and me.voice_channel_id is not None:
+            await self.voice_server_update(session, guild.id)
         self.fake.state.notifier.notify()
+
+    async def voice_server_update(self, session: GatewaySession, guild_id: int) -> None:
+        """Send VOICE_SERVER_UPDATE for a guild: a fresh token on the fake voice server."""
+        voice = self.fake.voice
+        assert voice is not None, "FakeDiscord(voice=True) runs a voice server"
+        update = {"token": voice.new_token(guild_id), "guild_id": str(guild_id), "endpoint": voice.endpoint}
+        await self._dispatch_to(session, "VOICE_SERVER_UPDATE", update)
 
 
 def _guild_of(event: str, data: dict[str, Any]) -> int | None:

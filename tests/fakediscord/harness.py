@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from cogs.client import run_bot, sync_commands
-from tests.fakediscord import FakeDiscord, discord_pointed_at
+from tests.fakediscord import FakeDiscord, discord_pointed_at, voice_trusted
 
 TOKEN = "crate.test.token"
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,8 @@ def settings_for(fake: FakeDiscord, database: Path, **overrides) -> Settings:
 @contextlib.asynccontextmanager
 async def running_crate(fake: FakeDiscord, settings: Settings, *, ready_count: int = 1) -> AsyncIterator[asyncio.Task]:
     """Run ``run_bot(settings)`` in a task until the block ends; the first run syncs commands globally."""
-    with discord_pointed_at(None, None):  # restore discord.py's endpoints afterwards
+    trust = voice_trusted(fake.voice.certificate) if fake.voice is not None else contextlib.nullcontext()
+    with discord_pointed_at(None, None), trust:  # restore discord.py's endpoints afterwards
         if not fake.commands():
             await sync_commands(settings)
         task = asyncio.create_task(run_bot(settings), name="crate-bot")

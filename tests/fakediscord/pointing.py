@@ -17,12 +17,22 @@ single class attributes that every request / connection reads at use time:
   (``zstd-stream`` if the ``zstandard`` package is installed).
 
 Both are process-global; set them before ``login()``/``start()``.
+
+Voice has no such attribute: ``DiscordVoiceWebSocket.from_connection_state`` dials
+``f"wss://{endpoint}/?v=8"`` with the endpoint of VOICE_SERVER_UPDATE, always TLS. So the fake's
+voice websocket speaks TLS too, and :func:`voice_trusted` makes the process trust its self-signed
+certificate: aiohttp verifies every ``https``/``wss`` connection of a connector made with the
+default ``ssl=True`` (discord.py's ``TCPConnector(limit=0)``) against one module-level context,
+``aiohttp.connector._SSL_CONTEXT_VERIFIED``, read at each connection; ``voice_trusted`` swaps in
+a context that trusts the system's authorities plus the fake's certificate, and restores it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 
 def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:
@@ -53,3 +63,20 @@ def discord_pointed_at(api_base: str | None, gateway_url: str | None) -> Iterato
         yield
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+@contextlib.contextmanager
+def voice_trusted(certificate: Path | str) -> Iterator[None]:
+    """Test helper: trust the fake voice server's self-signed ``certificate`` (PEM) for the
+    ``wss://`` connections discord.py makes in this process, for the duration of a ``with`` block."""
+    from aiohttp import connector
+
+    saved = connector._SSL_CONTEXT_VERIFIED
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(certificate))
+    context.set_alpn_protocols(("http/1.1",))
+    connector._SSL_CONTEXT_VERIFIED = context
+    try:
+        yield
+    finally:
+        connector._SSL_CONTEXT_VERIFIED = saved

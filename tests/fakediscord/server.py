@@ -55,6 +55,7 @@ from .state import (
     FakeState,
     RecordedMessage,
 )
+from .voice import Frame, VoiceServer
 
 log = logging.getLogger("fakediscord")
 
@@ -126,6 +127,9 @@ class FakeDiscord:
         heartbeat_interval_ms: sent in HELLO.
         shard_count: the shard count GET /gateway/bot recommends (sessions are routed by the
             ``shard`` each one IDENTIFYs with, whatever this says).
+        voice: also run a voice server (:mod:`.voice`: a TLS voice websocket and a UDP endpoint
+            that records what the bot plays); the bot's process must trust its certificate
+            (``pointing.voice_trusted(fake.voice.certificate)``).
     """
 
     def __init__(
@@ -139,6 +143,7 @@ class FakeDiscord:
         host: str = "127.0.0.1",
         port: int = 0,
         shard_count: int = 1,
+        voice: bool = False,
     ) -> None:
         self.guilds: list[FakeGuild] = list(guilds) if guilds is not None else default_guilds()
         #: What GET /gateway/bot recommends (the gateway routes by each session's own IDENTIFY).
@@ -167,6 +172,7 @@ class FakeDiscord:
         self.gateway = Gateway(self)
         self.gateway.heartbeat_interval_ms = heartbeat_interval_ms
         self.rest = RestApi(self)
+        self.voice: VoiceServer | None = VoiceServer(self, host) if voice else None
         self.voice_requests: list[dict[str, Any]] = []
         self.late_acks: list[FakeInteraction] = []
         self.token_lifetime: float = TOKEN_LIFETIME
@@ -187,10 +193,14 @@ class FakeDiscord:
         await site.start()
         port = self._runner.addresses[0][1]
         self.base_url = f"http://{self._host}:{port}"
+        if self.voice is not None:
+            await self.voice.start()
         log.info("fake discord listening on %s", self.base_url)
         return self
 
     async def close(self) -> None:
+        if self.voice is not None:
+            await self.voice.close()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -885,3 +895,65 @@ class FakeDiscord:
         member = self.member(g, user)
         member.voice_channel_id = self.channel(channel, g).id if channel is not None else None
         await self.gateway.dispatch("VOICE_STATE_UPDATE", voice_state_payload(g.id, member), require_listener=False)
+
+    # ------------------------------------------------------------------ voice (FakeDiscord(voice=True))
+    def _voice_server(self) -> VoiceServer:
+        if self.voice is None:
+            raise RuntimeError("this fake has no voice server: FakeDiscord(voice=True)")
+        return self.voice
+
+    def voice_channel_of(self, guild: GuildRef, user: UserRef) -> FakeChannel | None:
+        """The voice channel a member (or the bot: ``fake.bot_user``) is in, as Discord's voice
+        states say, or None."""
+        g = self.guild(guild)
+        channel_id = self.member(g, user).voice_channel_id
+        return self.channel(channel_id, g) if channel_id is not None else None
+
+    async def disconnect_from_voice(self, guild: GuildRef, user: UserRef) -> None:
+        """A moderator disconnects a member (or the bot) from voice: VOICE_STATE_UPDATE with
+        ``channel_id`` null and, for the bot, its voice websocket closed with 4014, as Discord does."""
+        g = self.guild(guild)
+        await self.set_voice_state(g, user, None)
+        if self.member(g, user).id == self.bot_user.id and self.voice is not None:
+            await self.voice.drop(g.id, code=4014)
+
+    async def change_voice_server(self, guild: GuildRef) -> None:
+        """Discord moves the guild's voice to another server: a second VOICE_SERVER_UPDATE (a new
+        token) to the bot, which closes its voice websocket and connects again."""
+        g = self.guild(guild)
+        self._voice_server()
+        sessions = [s for s in self.gateway.live_sessions if s.owns(g.id)]
+        if not sessions:
+            raise RuntimeError("no bot is connected to the fake gateway")
+        for session in sessions:
+            await self.gateway.voice_server_update(session, g.id)
+
+    def voice_frames(self, guild: GuildRef, since: float | None = None) -> list[Frame]:
+        """The opus frames the bot sent in a guild (arrival time ``time.monotonic()``), oldest first."""
+        return self._voice_server().frames(self.guild(guild).id, since)
+
+    async def wait_voice_frames(
+        self, guild: GuildRef, count: int, *, since: float | None = None, timeout: float = 10.0
+    ) -> list[Frame]:
+        """Wait until the bot has sent ``count`` frames in a guild (after ``since``); returns them."""
+        gid = self.guild(guild).id
+        server = self._voice_server()
+        return await self.state.notifier.wait_until(
+            lambda: (lambda got: got if len(got) >= count else None)(server.frames(gid, since)),
+            timeout,
+            lambda: f"{count} voice frames (have {len(server.frames(gid, since))})",
+        )
+
+    async def wait_voice_connected(self, guild: GuildRef, *, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until the bot has identified on the voice websocket ``count`` times in a guild and
+        holds a live connection there."""
+        gid = self.guild(guild).id
+        server = self._voice_server()
+
+        def check() -> bool:
+            made = [c for c in server.connections if c.guild_id == gid]
+            return len(made) >= count and server.live(gid) is not None and server.live(gid).mode is not None  # type: ignore[union-attr]
+
+        await self.state.notifier.wait_until(
+            check, timeout, lambda: f"voice connection #{count} in {gid} ({len(server.connections)} so far)"
+        )
