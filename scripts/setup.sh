@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# postgresql: the tests run the store against a real, throwaway PostgreSQL server (tests/postgres_server.py).
-SYSTEM_PACKAGES=(ffmpeg libopus0 libsodium23 python3-venv singularity-music nexuiz-music postgresql)
+# postgresql: the tests run the store against a real, throwaway PostgreSQL server (tests/postgres_server.py);
+# openssl: the fake Discord's voice server makes a throw-away TLS certificate with it (tests/fakediscord/voice.py).
+SYSTEM_PACKAGES=(ffmpeg libopus0 libsodium23 python3-venv singularity-music nexuiz-music postgresql openssl)
 
 missing=()
 for package in "${SYSTEM_PACKAGES[@]}"; do
