@@ -917,6 +917,25 @@ class FakeDiscord:
         if self.member(g, user).id == self.bot_user.id and self.voice is not None:
             await self.voice.drop(g.id, code=4014)
 
+    async def move_voice(self, guild: GuildRef, user: UserRef, channel: ChannelRef) -> None:
+        """A moderator moves a member (or the bot) to another voice channel: VOICE_STATE_UPDATE with
+        the new ``channel_id``. For the bot it carries the bot's own voice ``session_id`` (as Discord
+        sends it), and nothing else: on the same voice server the voice connection stays (Discord
+        sends a VOICE_SERVER_UPDATE only for a channel on another server: ``change_voice_server``)."""
+        g = self.guild(guild)
+        member = self.member(g, user)
+        if member.id != self.bot_user.id:
+            await self.set_voice_state(g, member, channel)
+            return
+        member.voice_channel_id = self.channel(channel, g).id
+        sessions = [s for s in self.gateway.live_sessions if s.owns(g.id)]
+        if not sessions:
+            raise RuntimeError("no bot is connected to the fake gateway")
+        for session in sessions:
+            payload = voice_state_payload(g.id, member, session.session_id)
+            await self.gateway._dispatch_to(session, "VOICE_STATE_UPDATE", payload)
+        self.state.notifier.notify()
+
     async def change_voice_server(self, guild: GuildRef) -> None:
         """Discord moves the guild's voice to another server: a second VOICE_SERVER_UPDATE (a new
         token) to the bot, which closes its voice websocket and connects again."""
