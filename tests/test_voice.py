@@ -4,9 +4,10 @@ What runs for real: ffmpeg decoding real Debian tracks into discord.py's 20-ms P
 (``track_source``), and the queue logic of ``SessionPlayer`` driven by a real player thread that
 reads those frames and calls ``after`` the way discord.py's ``AudioPlayer`` does.
 
-What cannot run here: a real ``VoiceClient``. The fake Discord (tests/fakediscord) has no voice
-server (no UDP, no RTP, no DAVE handshake), so nothing can connect; ``LinkStandIn`` below stands
-in for the voice connection, and Opus encoding/sending is not exercised.
+What does not run here: a real ``VoiceClient``; ``LinkStandIn`` below stands in for the voice
+connection, and Opus encoding/sending is not exercised. The real bot in voice, through the fake
+Discord's voice server (``FakeDiscord(voice=True)``: voice websocket, UDP, decrypted RTP; no DAVE),
+is tested end to end in tests/e2e/test_voice_e2e.py and tests/e2e/test_voice_controls_e2e.py.
 """
 
 from __future__ import annotations

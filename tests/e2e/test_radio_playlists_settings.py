@@ -1,6 +1,7 @@
 """Radio, playlists and /settings through the real bot, the fake Discord, real music and SQLite.
 
-No voice server in the fake Discord: sessions here run in text (Crate posts each next track).
+Sessions here run in text (Crate posts each next track); a radio in voice is heard through the
+fake Discord's voice server in tests/e2e/test_voice_controls_e2e.py.
 The Discord-free parts are tested in tests/test_radio_playlists_settings.py.
 """
 

@@ -1,7 +1,8 @@
 """Three members listen together: /session through the real bot, real music, real SQLite.
 
-There is no voice server in the fake Discord, so these sessions run in text mode (Crate posts
-each track's link); the voice path is tested in tests/test_voice.py.
+These sessions run in text mode (Crate posts each track's link); sessions in voice are heard
+through the fake Discord's voice server in tests/e2e/test_voice_e2e.py and
+tests/e2e/test_voice_controls_e2e.py, the player's queue logic in tests/test_voice.py.
 """
 
 from __future__ import annotations
