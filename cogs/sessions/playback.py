@@ -108,6 +108,8 @@ class SessionPlayback(SessionsBase):
         if self.bot.user is not None and member.id == self.bot.user.id:
             if after.channel is None:
                 await self._maybe_gone(member.guild)
+            elif before.channel is not None and before.channel.id != after.channel.id:
+                await self._moved(member.guild, after.channel.id)
             return
         if member.bot or after.channel is None or (before.channel and before.channel.id == after.channel.id):
             return
@@ -117,6 +119,18 @@ class SessionPlayback(SessionsBase):
                 idle = self._voice(session) is None and member.guild.voice_client is None
                 if idle and await self.join_voice(session, after.channel):
                     await self._say(session, f"🔊 Back in {after.channel.mention}: this session plays in voice again.")
+
+    async def _moved(self, guild: discord.Guild, channel_id: int) -> None:
+        """A moderator moved Crate to another voice channel: the session now plays there (joining
+        that channel joins the session; a restart rejoins it)."""
+        voice = self.voices.get(guild.id)
+        if voice is None:
+            return
+        try:
+            session = await self.service.by_id(guild.id, voice.session_id)
+        except NoSession:  # it ended meanwhile
+            return
+        await self.service.set_voice_channel(session, channel_id)
 
     async def _maybe_gone(self, guild: discord.Guild) -> None:
         voice = self.voices.get(guild.id)

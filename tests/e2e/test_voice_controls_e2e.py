@@ -349,6 +349,11 @@ async def test_a_moderator_moving_the_bot_keeps_playing_and_idle_counts_the_new_
     alone = time.monotonic()
     await fake.state.notifier.wait_until(lambda: in_voice(fake) is None, IDLE_TIMEOUT + 5, lambda: "the idle leave")
     assert IDLE_TIMEOUT - 0.2 <= time.monotonic() - alone <= IDLE_TIMEOUT + 2.5
+    # The session moved with the bot: someone coming into the Stage brings it back into voice there.
+    await fake.set_voice_state(guild, "bob", stage(fake))
+    await fake.state.notifier.wait_until(lambda: in_voice(fake) == stage(fake), 20, lambda: "back in the Stage")
+    await fake.set_voice_state(guild, "bob", None)
+    await fake.state.notifier.wait_until(lambda: in_voice(fake) is None, IDLE_TIMEOUT + 5, lambda: "the idle leave")
 
 
 async def test_a_restart_rejoins_the_voice_channel_and_plays_on(session, references):
