@@ -19,13 +19,12 @@ from functools import cache
 from confusable_homoglyphs import confusables
 
 from bot.errors import CrateError
+from bot.safe_text import UNSAFE
 
 #: Invisible characters taken out of a name (word joiners, zero-width space, byte-order mark).
 INVISIBLE = frozenset("\u200b\u2060\ufeff\u180e")
 #: Joiners that some scripts need between letters: kept, but never enough to make a name.
 JOINERS = frozenset("\u200c\u200d")
-#: Bidirectional controls: embeddings, overrides, isolates, marks.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 class BadName(CrateError):
@@ -51,9 +50,8 @@ def clean_name(text: str) -> str:
     """``text`` NFKC-normalized, invisible characters out, spaces collapsed; raises
     :class:`BadName` or :class:`BlankName` (module docstring)."""
     name = unicodedata.normalize("NFKC", str(text))
-    for c in name:
-        if c in BIDI_CONTROLS or unicodedata.category(c) in ("Cc", "Zl", "Zp"):
-            raise BadName(detail=f"name {text!r}: U+{ord(c):04X}")
+    if unsafe := UNSAFE.search(name):  # controls, line/paragraph separators, bidi controls
+        raise BadName(detail=f"name {text!r}: U+{ord(unsafe.group()):04X}")
     name = "".join(c for c in name if c not in INVISIBLE)
     if not "".join(c for c in name if c not in JOINERS).strip():
         raise BlankName(detail=f"name {text!r}")
