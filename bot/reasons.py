@@ -33,6 +33,8 @@ class ReasonKind(StrEnum):
     FOR = "for"  # for these members
     # a radio
     AFTER = "after"  # follows the track played before it (track_title), for these members
+    # a song path (/path)
+    PATH = "path"  # step `step` of `steps` on the path from track_title to to_title
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class Reason:
     liked_by: tuple[int, ...] = ()  # FOR_CLOSE_TO_LIKED: who of them liked that track
     everyone: bool = False  # it is for everyone present
     count: int = 0  # likes (POPULAR), or listeners with that taste (SIMILAR_TASTE)
+    to_track_id: int | None = None  # PATH: where the path goes (track_id, track_title: where it starts)
+    to_title: str = ""
+    step: int = 0  # PATH: this track's place on the path (1: the start), of `steps`
+    steps: int = 0
 
     def to_json(self) -> str:
         given = {key: value for key, value in asdict(self).items() if value not in ("", (), None, False, 0)}
@@ -62,4 +68,8 @@ class Reason:
             liked_by=tuple(int(u) for u in data.get("liked_by", ())),
             everyone=bool(data.get("everyone", False)),
             count=int(data.get("count", 0)),
+            to_track_id=None if data.get("to_track_id") is None else int(data["to_track_id"]),
+            to_title=str(data.get("to_title", "")),
+            step=int(data.get("step", 0)),
+            steps=int(data.get("steps", 0)),
         )

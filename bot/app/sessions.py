@@ -337,6 +337,15 @@ class SessionService:
                 for track_id in track_ids
             ]
 
+    async def add_queued(self, session: Session, tracks: Sequence[store.Queued], user_id: int) -> list[QueueEntry]:
+        """Queue tracks a member asked for, each with its own reason (a song path), in order, in one
+        transaction. Adding joins them; the entries are theirs, so a member joining keeps them."""
+        async with self._lock(session):
+            session = await self._fresh(session)
+            now = self.clock()
+            await self._arrive(session, user_id, now)
+            return await store.enqueue_many(self.db, session.guild_id, session.id, tracks, added_by=user_id, now=now)
+
     async def queue_view(self, session: Session) -> QueueView:
         """What plays now, what comes next (each with its reason) and who is here."""
         g, s = session.guild_id, session.id

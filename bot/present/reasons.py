@@ -20,8 +20,9 @@ def reason_text(reason: Reason | str | None, names: Mapping[int, str] | None = N
         return (literal(reason) if markdown else reason) if reason else ""
     names = names if names is not None else {}
     kind, genre, title = reason.kind, reason.genre, reason.track_title
+    to_title = reason.to_title
     if markdown:
-        genre, title = literal(genre), literal(title)
+        genre, title, to_title = literal(genre), literal(title), literal(to_title)
     who = "everyone" if reason.everyone else join([name(names, u) for u in reason.member_ids])
     match kind:
         case ReasonKind.CLOSE_TO_LIKED:
@@ -72,6 +73,12 @@ def reason_text(reason: Reason | str | None, names: Mapping[int, str] | None = N
             if reason.everyone:
                 return f"after “{title}”, for everyone"
             return f"after “{title}”, for {who}" if reason.member_ids else f"after “{title}”"
+        case ReasonKind.PATH:
+            if reason.step <= 1:
+                return f"the start of the path from “{title}” to “{to_title}”"
+            if reason.step >= reason.steps:
+                return f"the end of the path from “{title}” to “{to_title}”"
+            return f"step {reason.step} of {reason.steps} on the path from “{title}” to “{to_title}”"
     raise ValueError(f"no words for a reason of kind {kind!r}")
 
 

@@ -1,0 +1,170 @@
+"""The sound map (:class:`bot.recommend.soundmap.SoundMap`) as a PNG, readable at Discord's
+preview size (about 400-550 px wide): large type, few labels, one colour per family.
+
+Titles are people's text: matplotlib reads ``$...$`` as mathematics, so every title and name is
+drawn with ``parse_math=False``, clipped to :data:`LABEL_CHARS`, on one line.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from bot.format import clip
+from bot.genres import DISPLAY_NAMES, FAMILIES
+from bot.recommend.soundmap import SoundMap
+
+#: One colour per family, in :data:`bot.genres.FAMILIES` order (distinct on a white ground).
+FAMILY_COLOURS: dict[str, str] = {
+    "rock": "#d62728",
+    "metal": "#4d4d4d",
+    "pop": "#e377c2",
+    "hiphop": "#ff7f0e",
+    "electronic": "#17becf",
+    "ambient": "#7f7fff",
+    "jazz": "#9467bd",
+    "blues": "#1f4e9c",
+    "classical": "#c9a227",
+    "folk": "#8c564b",
+    "country": "#bcbd22",
+    "soul": "#ad1457",
+    "reggae": "#2ca02c",
+    "disco": "#f032e6",
+}
+UNKNOWN_COLOUR = "#9e9e9e"
+CONTEXT_COLOUR = "#d9d9d9"
+HIGHLIGHT_COLOUR = "#ff1744"
+#: A landmark's or the highlighted track's title on the map, at most.
+LABEL_CHARS = 26
+#: The image's size in pixels (width, height).
+SIZE = (1000, 760)
+DPI = 100
+
+
+@dataclass(frozen=True)
+class MapDrawing:
+    """The PNG and what is on it."""
+
+    png: bytes
+    plotted: int  # catalog points drawn
+    labels: tuple[str, ...]  # the titles written on the map (landmarks, then the highlighted track)
+    size: tuple[int, int]
+
+
+def label_text(title: str) -> str:
+    """A title as a map label: one line, at most :data:`LABEL_CHARS` characters."""
+    return clip(" ".join(title.split()), LABEL_CHARS)
+
+
+def _point_size(count: int) -> float:
+    """Smaller dots for more tracks, so 3,000 points stay a cloud and 10 stay visible."""
+    return max(6.0, min(90.0, 9000.0 / max(count, 1)))
+
+
+def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> MapDrawing:
+    """Render ``sound_map``; ``member`` names whose likes are marked (legend text)."""
+    figure = Figure(figsize=(SIZE[0] / DPI, SIZE[1] / DPI), dpi=DPI)
+    axes = figure.add_axes((0.02, 0.08, 0.70, 0.84))
+    axes.set_xticks([])
+    axes.set_yticks([])
+    for spine in axes.spines.values():
+        spine.set_color("#cccccc")
+    xy, codes = sound_map.xy, sound_map.families
+    size = _point_size(len(xy))
+    handles: list[Line2D] = []
+    focus = sound_map.family
+    if len(xy):
+        if focus is not None:
+            mine = codes == FAMILIES.index(focus)
+            axes.scatter(xy[~mine, 0], xy[~mine, 1], s=size * 0.6, c=CONTEXT_COLOUR, linewidths=0)
+            handles.append(_dot(CONTEXT_COLOUR, "other families"))
+        present = sorted(set(int(c) for c in codes), key=lambda c: (c < 0, c))
+        for code in present:
+            if focus is not None and (code < 0 or FAMILIES[code] != focus):
+                continue
+            family = FAMILIES[code] if code >= 0 else None
+            colour = FAMILY_COLOURS[family] if family else UNKNOWN_COLOUR
+            pick = codes == code
+            axes.scatter(xy[pick, 0], xy[pick, 1], s=size, c=colour, alpha=0.75, linewidths=0)
+            handles.append(_dot(colour, DISPLAY_NAMES[family] if family else "no family yet"))
+    if len(sound_map.disliked):
+        axes.scatter(
+            sound_map.disliked[:, 0], sound_map.disliked[:, 1], s=90, marker="x", c="#222222", linewidths=2.2, zorder=4
+        )
+        handles.append(
+            Line2D([], [], marker="x", color="#222222", linestyle="", markersize=10, mew=2.2, label="disliked")
+        )
+    if len(sound_map.liked):
+        axes.scatter(
+            sound_map.liked[:, 0], sound_map.liked[:, 1], s=110, marker="o", facecolors="none",
+            edgecolors="#111111", linewidths=2.0, zorder=4,
+        )  # fmt: skip
+        handles.append(
+            Line2D([], [], marker="o", color="#111111", markerfacecolor="none", linestyle="", markersize=10, mew=2,
+                   label="liked"),
+        )  # fmt: skip
+    if sound_map.centre is not None:
+        axes.scatter([sound_map.centre[0]], [sound_map.centre[1]], s=520, marker="*", c="#ffd600",
+                     edgecolors="#111111", linewidths=1.5, zorder=6)  # fmt: skip
+        who = f"{clip(member, 18)}'s taste" if member else "taste centre"
+        handles.append(Line2D([], [], marker="*", color="#ffd600", markeredgecolor="#111111", linestyle="",
+                              markersize=18, label=who))  # fmt: skip
+    labels: list[str] = []
+    middle = float(xy[:, 0].min() + xy[:, 0].max()) / 2 if len(xy) else 0.0
+
+    def side(x: float, gap: float) -> tuple[float, str]:
+        """Labels point inwards: right of a point on the left half, left of one on the right."""
+        return (gap, "left") if x <= middle else (-gap, "right")
+
+    for landmark in sound_map.landmarks:
+        text = label_text(landmark.title)
+        dx, align = side(landmark.xy[0], 7)
+        axes.annotate(
+            text, landmark.xy, xytext=(dx, 7), textcoords="offset points", fontsize=12, parse_math=False, zorder=7,
+            ha=align, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#bbbbbb", "alpha": 0.85},
+        )  # fmt: skip
+        axes.scatter([landmark.xy[0]], [landmark.xy[1]], s=40, c="#111111", zorder=7)
+        labels.append(text)
+    if sound_map.highlight is not None:
+        spot = sound_map.highlight
+        axes.scatter([spot.xy[0]], [spot.xy[1]], s=700, marker="o", facecolors="none", edgecolors=HIGHLIGHT_COLOUR,
+                     linewidths=3.5, zorder=8)  # fmt: skip
+        axes.scatter([spot.xy[0]], [spot.xy[1]], s=60, c=HIGHLIGHT_COLOUR, zorder=8)
+        text = label_text(spot.title)
+        dx, align = side(spot.xy[0], 14)
+        axes.annotate(
+            text, spot.xy, xytext=(dx, -24), textcoords="offset points", fontsize=14, fontweight="bold",
+            color=HIGHLIGHT_COLOUR, parse_math=False, zorder=9, ha=align,
+            bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": HIGHLIGHT_COLOUR},
+        )  # fmt: skip
+        handles.append(_dot(HIGHLIGHT_COLOUR, "this track", size=12))
+        labels.append(text)
+    axes.margins(0.08)
+    figure.suptitle(clip(" ".join(title.split()), 60), fontsize=17, x=0.02, ha="left", parse_math=False)
+    shown = (
+        f"{sound_map.shown:,} of {sound_map.total:,} tracks drawn"
+        if sound_map.shown < sound_map.total
+        else f"{sound_map.total:,} tracks"
+    )
+    figure.text(0.02, 0.025, f"{shown} · close together = similar sound", fontsize=12, color="#555555")
+    if handles:
+        legend = figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.735, 0.92), fontsize=12,
+                               frameon=False, handletextpad=0.3, labelspacing=0.45)  # fmt: skip
+        for text_item in legend.get_texts():
+            text_item.set_parse_math(False)  # a member's name is their text
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE)
+
+
+def _dot(colour: str, text: str, *, size: float = 10) -> Line2D:
+    return Line2D([], [], marker="o", color=colour, linestyle="", markersize=size, label=text)
+
+
+__all__ = ["FAMILY_COLOURS", "LABEL_CHARS", "MapDrawing", "draw_map", "label_text"]

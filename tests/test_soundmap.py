@@ -1,0 +1,164 @@
+"""/map's placing and picture (bot.recommend.soundmap, bot.present.soundmap, bot.app.soundmap):
+the image's size and content (points plotted, landmarks named, the highlighted track), thinning
+past MAX_POINTS, the projection's stability from one day to the next, and the use case on a
+real SQLite file."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot import store
+from bot.app.soundmap import EmptyMap, SoundMaps
+from bot.catalog import EMBEDDING_DIM, LIKE, TAG_COUNT, Catalog, UnknownTrack
+from bot.genres import FAMILIES
+from bot.present.soundmap import LABEL_CHARS, SIZE, draw_map, label_text
+from bot.recommend.service import CatalogCache
+from bot.recommend.soundmap import (
+    MAX_POINTS,
+    UnknownMapGenre,
+    fit_projection,
+    map_family,
+    sound_map,
+    stable_sample,
+)
+from bot.store import open_database
+
+FAMILY_SET = ("rock", "jazz", "electronic", "classical", "hiphop", "ambient")
+
+
+def clustered(n: int, seed: int = 0, *, start: int = 1) -> Catalog:
+    """``n`` tracks in six families, each family a direction in sound."""
+    centres = np.random.default_rng(1234).normal(size=(len(FAMILY_SET), EMBEDDING_DIM))
+    rng = np.random.default_rng(seed)
+    family = rng.integers(0, len(FAMILY_SET), n)
+    embeddings = (centres[family] + 0.7 * rng.normal(size=(n, EMBEDDING_DIM)) + 0.2).astype(np.float32)
+    return Catalog(
+        guild_id=1,
+        ids=np.arange(start, start + n, dtype=np.int64),
+        titles=[f"Artist {i % 40} - Song {i}" for i in range(start, start + n)],
+        top_genres=[FAMILY_SET[f] for f in family],
+        durations=np.full(n, 200.0),
+        tag_probs=np.zeros((n, TAG_COUNT), np.float32),
+        embeddings=embeddings,
+    )
+
+
+def joined(a: Catalog, b: Catalog) -> Catalog:
+    return Catalog(
+        guild_id=a.guild_id,
+        ids=np.concatenate([a.ids, b.ids]),
+        titles=a.titles + b.titles,
+        top_genres=a.top_genres + b.top_genres,
+        durations=np.concatenate([a.durations, b.durations]),
+        tag_probs=np.concatenate([a.tag_probs, b.tag_probs]),
+        embeddings=np.concatenate([a.embeddings, b.embeddings]),
+    )
+
+
+def test_every_track_is_plotted_in_a_small_catalog_with_likes_centre_and_landmarks():
+    catalog = clustered(200)
+    placed = sound_map(catalog, liked_rows=[0, 1, 2], disliked_rows=[3], highlight_track_id=int(catalog.ids[10]))
+    assert placed.shown == placed.total == 200
+    assert placed.liked.shape == (3, 2) and placed.disliked.shape == (1, 2)
+    assert placed.centre == pytest.approx(tuple(placed.liked.mean(axis=0)), abs=1e-5)
+    assert 1 <= len(placed.landmarks) <= 6
+    named_families = {catalog.top_genres[catalog.index_of(m.track_id)] for m in placed.landmarks}
+    assert len(named_families) == len(placed.landmarks)  # one landmark per family: the map's signposts
+    assert placed.highlight is not None and placed.highlight.track_id == catalog.ids[10]
+
+    drawing = draw_map(placed, title="Test server", member="alice")
+    image = Image.open(io.BytesIO(drawing.png))
+    assert image.size == SIZE == drawing.size
+    assert drawing.plotted == 200
+    assert drawing.labels[:-1] == tuple(label_text(m.title) for m in placed.landmarks)
+    assert drawing.labels[-1] == label_text(catalog.titles[10])  # the highlighted track is named
+    # the highlight's red ring is drawn: pure-ish red pixels exist
+    pixels = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(int)
+    assert ((pixels[:, 0] > 220) & (pixels[:, 1] < 60) & (pixels[:, 2] < 110)).sum() > 200
+
+
+def test_big_catalogs_thin_out_stably_and_keep_the_highlight():
+    catalog = clustered(MAX_POINTS * 3)
+    last = int(catalog.ids[-1])
+    placed = sound_map(catalog, highlight_track_id=last)
+    assert placed.total == MAX_POINTS * 3
+    assert MAX_POINTS <= placed.shown <= MAX_POINTS + 1 and last in placed.track_ids
+    again = sound_map(catalog, highlight_track_id=last)
+    assert np.array_equal(again.track_ids, placed.track_ids)  # deterministic
+    assert draw_map(placed, title="big").plotted == placed.shown
+    # a new track changes the stable sample by at most one member
+    sample = set(stable_sample(catalog.ids, 500).tolist())
+    grown = set(stable_sample(np.append(catalog.ids, catalog.ids[-1] + 1), 500).tolist())
+    assert len(sample - grown) <= 1
+
+
+def test_the_map_barely_moves_when_a_few_tracks_arrive():
+    """Day one: 1,000 tracks; day two: 20 more (2 %). The old tracks' places move by less than
+    3 % of the map's spread, and no axis flips (the components' signs are fixed)."""
+    before = clustered(1000, seed=1)
+    after = joined(before, clustered(20, seed=2, start=1001))
+    xy_before = fit_projection(before).transform(before.embeddings)
+    xy_after = fit_projection(after).transform(before.embeddings)
+    spread = float(np.ptp(xy_before, axis=0).max())
+    moved = np.linalg.norm(xy_after - xy_before, axis=1)
+    assert float(np.median(moved)) < 0.03 * spread, (float(np.median(moved)), spread)
+    assert float(moved.max()) < 0.06 * spread
+
+
+def test_a_genre_highlights_its_family_and_names_its_tracks():
+    catalog = clustered(300)
+    placed = sound_map(catalog, family=map_family("Jazz"))
+    jazz = FAMILIES.index("jazz")
+    assert placed.family == "jazz" and (placed.families == jazz).sum() == catalog.top_genres.count("jazz")
+    assert placed.landmarks and all(
+        catalog.top_genres[catalog.index_of(m.track_id)] == "jazz" for m in placed.landmarks
+    )
+    assert map_family("hip-hop") == "hiphop" and map_family(None) is None
+    with pytest.raises(UnknownMapGenre):
+        map_family("vaporwave")
+
+
+def test_titles_are_drawn_as_text_clipped_to_one_line():
+    assert label_text("A  $x^2$\nB") == "A $x^2$ B"
+    long = label_text("word " * 30)
+    assert len(long) <= LABEL_CHARS and long.endswith("…")
+    catalog = clustered(12)
+    titles = list(catalog.titles)
+    titles[3] = "$\\frac{1}{0}$ <@123> **bold** " + "x" * 80  # mathtext would fail on it
+    hostile = Catalog(**{**catalog.__dict__, "titles": titles})
+    drawing = draw_map(sound_map(hostile, highlight_track_id=4), title="$$$", member="$\\alpha$")
+    assert drawing.labels[-1] == label_text(titles[3])
+
+
+def test_unknown_highlight_is_refused():
+    with pytest.raises(UnknownTrack):
+        sound_map(clustered(10), highlight_track_id=999)
+
+
+async def test_the_use_case_marks_a_members_ratings(tmp_path):
+    async with open_database(tmp_path / "crate.sqlite3") as db:
+        maps = SoundMaps(CatalogCache(db))
+        with pytest.raises(EmptyMap):
+            await maps.draw(7)
+        ids = []
+        rng = np.random.default_rng(3)
+        for i in range(30):
+            track, _ = await store.add_track(
+                db, 7, title=f"Artist {i} - Song {i}", source_url=None, source_kind="file", content_hash=hashlib.sha256(f"h{i}".encode()).hexdigest(),
+                duration=100.0 + i * 7, genres=((FAMILY_SET[i % 6], 0.9),),
+                tag_probs=np.zeros(TAG_COUNT, np.float32),
+                embedding=rng.normal(size=EMBEDDING_DIM).astype(np.float32), tempo=None, shared_by=5,
+            )  # fmt: skip
+            ids.append(track.id)
+        await store.rate(db, 7, 5, ids[0], LIKE)
+        image = await maps.draw(7, member_id=5, member_name="alice", track_id=ids[4])
+        assert image.liked == 1 and image.disliked == 0 and image.drawing.plotted == 30
+        assert image.sound_map.highlight is not None and image.sound_map.highlight.track_id == ids[4]
+        assert Image.open(io.BytesIO(image.png)).size == SIZE
+        with pytest.raises(UnknownTrack):
+            await maps.draw(7, track_id=10_000)
