@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bot import store
+from bot.app.blends import BlendService
 from bot.app.community import Community
 from bot.app.library import Library
 from bot.app.members import Members
 from bot.app.playlists import PlaylistService
+from bot.app.recap import Recaps
 from bot.app.recommending import Recommendations
 from bot.app.sessions import SessionService
 from bot.app.settings import SettingsService
@@ -52,7 +54,12 @@ class Crate:
         self.server_settings = SettingsService(db, settings, self.admission)
         self.taste = Taste(db, catalogs, self.server_settings)
         self.community = Community(catalogs)
-        self.members = Members(db, self.teaching)
+        #: Blends: playlists for two to six members, refilled when one of them rates a track.
+        self.blends = BlendService(db, catalogs)
+        self.library.on_rated.append(self.blends.rated)
+        self.members = Members(db, self.teaching, self.blends)
+        #: Recaps (/recap) and the monthly post of servers that opted in.
+        self.recaps = Recaps(db, catalogs, self.server_settings)
         #: Listening sessions (their locks live here, so there is one per Crate).
         self.sessions = SessionService(db, catalogs)
         #: Saved playlists (they start sessions through the session service).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import store
@@ -32,6 +33,8 @@ class Library:
         #: Titles and genres for autocomplete, in memory (never behind a database write).
         self.titles = titles
         self.catalogs = catalogs
+        #: Called with (guild id, user id) after every like or dislike (Blends refill at once).
+        self.on_rated: list[Callable[[int, int], Awaitable[object]]] = []
 
     async def track(self, guild_id: int, track_id: int) -> Track:
         track = await store.get_track(self.db, guild_id, track_id)
@@ -48,6 +51,8 @@ class Library:
         track = await self.track(guild_id, track_id)
         previous = await store.rating_of(self.db, guild_id, user_id, track.id)
         await store.rate(self.db, guild_id, user_id, track.id, value)
+        for listener in self.on_rated:
+            await listener(guild_id, user_id)
         return RatedTrack(track, value, previous)
 
     async def search(self, guild_id: int, text: str) -> list[TitleEntry]:

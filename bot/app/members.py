@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from bot import store
+from bot.app.blends import BlendService
 from bot.app.teaching import Teacher
 from bot.format import plural
 from bot.store import Database
 
 #: What /forget deletes and what it keeps (bot.store.members.forget_member), asked before it does.
 FORGET_WHAT = (
-    "Deleted: your ratings, your shares, your genre corrections, your playlists, your taste profile"
+    "Deleted: your ratings, your shares, your genre corrections, your playlists, your place in Blends"
+    " (a Blend left with one member goes), your taste profile"
     " and the name Crate knows you by in this server; tracks only you shared, if nobody else relies on them.\n"
     "Kept, without your name: tracks others shared or rated, or keep in their playlists, or heard in a"
     " session with you, and what you added to others' playlists and session queues. A session you host"
@@ -29,9 +31,11 @@ def forget_done(report: store.ForgetReport) -> str:
 class Members:
     """Names members go by here (Discord tells them only with interactions), and ``/forget``."""
 
-    def __init__(self, db: Database, teacher: Teacher):
+    def __init__(self, db: Database, teacher: Teacher, blends: BlendService | None = None):
         self.db = db
         self.teacher = teacher
+        #: The Blends a forgotten member leaves are refilled without them.
+        self.blends = blends
         self._names: dict[tuple[int, int], str] = {}  # (guild, user) -> the name last stored
 
     async def remember_name(self, guild_id: int, user_id: int, display_name: str) -> None:
@@ -53,4 +57,6 @@ class Members:
             await self.teacher.relabel(guild_id)  # the head forgets what this member taught
         if report.tracks_removed or report.corrections:
             await self.teacher.reload_titles(guild_id)
+        if self.blends is not None and report.blends_left:
+            await self.blends.forgotten(guild_id, report.blends_left)
         return report

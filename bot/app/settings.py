@@ -11,7 +11,11 @@
   (``CRATE_MEMBER_CONCURRENT``; at most ``CRATE_SERVER_CONCURRENT``), see :mod:`bot.jobs.admission`.
 * ``profiles_public`` — whether ``/profile member:`` may show another member's taste
   (``CRATE_PROFILES_PUBLIC``).
-* ``announce_channel_id`` — where Crate also announces new sessions (default: nowhere else).
+* ``announce_channel_id`` — where Crate also announces new sessions (default: nowhere else), and
+  posts the monthly recap.
+* ``recap_monthly`` — whether Crate posts the server's recap of the month just ended on the 1st
+  of each month (:mod:`bot.app.recap`), in the announcements channel, else in the server's system
+  channel (default: off).
 
 Only a :class:`~bot.caller.Caller` who manages the server may change them
 (:class:`NotServerManager`, checked here whatever Discord shows).
@@ -67,6 +71,7 @@ class ServerSettings:
     member_analysis_limit: int
     profiles_public: bool
     announce_channel_id: int | None
+    recap_monthly: bool = False
 
     def is_dj(self, caller: Caller) -> bool:
         return caller.has_role(self.dj_role_id)
@@ -89,7 +94,14 @@ class ServerSettings:
                 "Announcements",
                 f"<#{self.announce_channel_id}>" if self.announce_channel_id else "in the session's channel only",
             ),
+            ("Monthly recap", self.recap_line()),
         ]
+
+    def recap_line(self) -> str:
+        if not self.recap_monthly:
+            return "off"
+        where = f"<#{self.announce_channel_id}>" if self.announce_channel_id else "the server's system channel"
+        return f"posted on the 1st of each month in {where}"
 
 
 def idle_timeout_note(chosen: ServerSettings) -> str | None:
@@ -111,6 +123,7 @@ def defaults_from(settings: Settings) -> ServerSettings:
         member_analysis_limit=settings.member_concurrent,
         profiles_public=settings.profiles_public,
         announce_channel_id=None,
+        recap_monthly=False,
     )
 
 
@@ -121,7 +134,7 @@ def effective(defaults: ServerSettings, chosen: StoredSettings) -> ServerSetting
 
 
 #: What /settings may clear back to the default.
-CLEARABLE = ("dj_role", "voice", "analysis_limit", "profiles", "announcements")
+CLEARABLE = ("dj_role", "voice", "analysis_limit", "profiles", "announcements", "recap")
 
 
 class SettingsService:
@@ -167,6 +180,7 @@ class SettingsService:
         member_analysis_limit: int | None = None,
         profiles_public: bool | None = None,
         announce_channel_id: int | None = None,
+        recap_monthly: bool | None = None,
         clear: str | None = None,
         server_roles: Collection[int] | None = None,
         server_channels: Collection[int] | None = None,
@@ -206,6 +220,7 @@ class SettingsService:
                 "analysis_limit": ("member_analysis_limit",),
                 "profiles": ("profiles_public",),
                 "announcements": ("announce_channel_id",),
+                "recap": ("recap_monthly",),
             }[clear]
             chosen = dataclasses.replace(chosen, **dict.fromkeys(fields))
         given: dict[str, Any] = {
@@ -215,6 +230,7 @@ class SettingsService:
             "member_analysis_limit": member_analysis_limit,
             "profiles_public": profiles_public,
             "announce_channel_id": announce_channel_id,
+            "recap_monthly": recap_monthly,
         }
         chosen = dataclasses.replace(chosen, **{k: v for k, v in given.items() if v is not None})
         await store.save_guild_settings(self.db, guild_id, chosen)

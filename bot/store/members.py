@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.store import corrections, playlists, ratings, sessions, shares, tracks
+from bot.store import blends, corrections, playlists, ratings, sessions, shares, tracks
 from bot.store.database import Database, unknown_track_on_foreign_key
 
 
@@ -17,6 +17,10 @@ class ForgetReport:
     shares: int
     tracks_removed: int
     corrections: int = 0  # genre corrections (the server's head then forgets what they taught)
+    #: The Blends they left: those still of two members or more (to refill without them), and
+    #: those deleted for it (their playlist ids).
+    blends_left: tuple[int, ...] = ()
+    blends_deleted: tuple[int, ...] = ()
 
     @property
     def anything(self) -> bool:
@@ -70,7 +74,8 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
     """Delete everything Crate stores about this member in this guild, atomically.
 
     Removed: the member's ratings, their genre corrections, their shares, their ``members`` row
-    (with their remembered display name), their playlists and their listening-session memberships
+    (with their remembered display name), their playlists, their Blend memberships (a Blend left
+    with one member is deleted) and their listening-session memberships
     and votes. Tracks they added stay in the guild's library but are no longer attributed to them
     (``added_by`` becomes NULL), as are what they added to others' playlists and session queues.
     A track this member added *or* shared is deleted outright only when nobody else relies on it
@@ -89,6 +94,7 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
         removed_shares = await shares.delete_shares_of(db, guild_id, user_id)
         removed_corrections = await corrections.delete_corrections_of(db, guild_id, user_id)
         await db.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        left = await blends.forget_member_blends(db, guild_id, user_id)  # before their playlists go
         await playlists.forget_member_playlists(db, guild_id, user_id)
         await sessions.forget_member_sessions(db, guild_id, user_id)
         removed_tracks = await tracks.delete_unreferenced(db, guild_id, involved)
@@ -99,4 +105,6 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ForgetRepo
         shares=removed_shares,
         tracks_removed=removed_tracks,
         corrections=removed_corrections,
+        blends_left=tuple(b.playlist.id for b in left if not b.deleted),
+        blends_deleted=tuple(b.playlist.id for b in left if b.deleted),
     )

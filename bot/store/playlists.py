@@ -96,6 +96,16 @@ async def delete_playlist(db: Database, guild_id: int, playlist_id: int) -> bool
     return await db.execute("DELETE FROM playlists WHERE guild_id = ? AND id = ?", (guild_id, playlist_id)) > 0
 
 
+async def set_owner(db: Database, guild_id: int, playlist_id: int, owner_id: int) -> bool:
+    """Hand the playlist to another member (a Blend whose owner left it)."""
+    return (
+        await db.execute(
+            "UPDATE playlists SET owner_id = ? WHERE guild_id = ? AND id = ?", (owner_id, guild_id, playlist_id)
+        )
+        > 0
+    )
+
+
 async def add_tracks(
     db: Database,
     guild_id: int,
@@ -177,4 +187,5 @@ __all__ = [
     "playlist_entries",
     "playlists_in_guild",
     "remove_track",
+    "set_owner",
 ]

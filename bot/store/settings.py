@@ -1,5 +1,6 @@
 """Per-server settings: ``guild_settings`` (schema in ``migrations/0008_settings.sql``; the
-voice volume a session's host sets, ``0010_voice_controls.sql``).
+voice volume a session's host sets, ``0010_voice_controls.sql``; the monthly recap,
+``0011_blends_and_recaps.sql``).
 
 One row per guild, only once a server manager changed something. ``None`` in a field means
 "Crate's default" (the environment's, applied in :mod:`bot.app.settings`), so the row keeps
@@ -24,10 +25,11 @@ class StoredSettings:
     member_analysis_limit: int | None = None
     profiles_public: bool | None = None
     announce_channel_id: int | None = None
+    recap_monthly: bool | None = None
 
 
 _COLUMNS = tuple(f.name for f in fields(StoredSettings))
-_BOOLEANS = {"stay_in_voice", "profiles_public"}
+_BOOLEANS = {"stay_in_voice", "profiles_public", "recap_monthly"}
 
 
 def _value(name: str, raw):

@@ -1,0 +1,117 @@
+"""The recap card (``/recap``, the monthly post): a Wrapped-style PNG, drawn with matplotlib's Agg
+backend, off the event loop by its callers.
+
+:func:`recap_card` returns the PNG and a :class:`DrawnCard` saying what it drew (every line of
+text, the family bars), so a test checks the picture's content without reading pixels.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure
+
+from bot.safe_text import one_line
+
+#: The card's size in pixels (a 4:5 portrait, readable at Discord's preview size).
+WIDTH, HEIGHT = 1080, 1350
+DPI = 120
+BACKGROUND = "#191414"
+ACCENT = "#1DB954"
+SECOND = "#5865F2"
+TEXT = "#FFFFFF"
+MUTED = "#B3B3B3"
+#: Longest line drawn (longer ones end in "…").
+LINE_CHARS = 46
+
+
+@dataclass(frozen=True)
+class FamilyBar:
+    family: str  # in words
+    share: float  # 0..1 of the period's likes
+    previous: float | None  # the period before (None: no likes then)
+
+
+@dataclass(frozen=True)
+class RecapCard:
+    """What the card shows, in words: a title, a subtitle, sections of lines, the family bars."""
+
+    title: str
+    subtitle: str
+    sections: tuple[tuple[str, tuple[str, ...]], ...]
+    families: tuple[FamilyBar, ...] = ()
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class DrawnCard:
+    width: int
+    height: int
+    texts: tuple[str, ...]  # every text drawn, top to bottom
+    bars: int  # family bars drawn (the current period's)
+
+
+def _clip(text: str, limit: int = LINE_CHARS) -> str:
+    text = one_line(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
+    """The card as PNG bytes (:data:`WIDTH` x :data:`HEIGHT`), and what was drawn."""
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor=BACKGROUND)
+    drawn: list[str] = []
+
+    def text(x: float, y: float, words: str, **style) -> None:
+        words = _clip(words, style.pop("limit", LINE_CHARS))
+        figure.text(x, y, words, color=style.pop("color", TEXT), va="top", **style)
+        drawn.append(words)
+
+    text(0.06, 0.965, card.title, fontsize=26, fontweight="bold", color=ACCENT, limit=34)
+    text(0.06, 0.915, card.subtitle, fontsize=13, color=MUTED, limit=70)
+    y = 0.87
+    count = sum(max(1, len(lines)) for _, lines in card.sections)
+    step = min(0.03, 0.46 / max(count, 1))  # the text keeps to the top 60 %, the bars below it
+    for heading, lines in card.sections:
+        text(0.06, y, heading.upper(), fontsize=12, fontweight="bold", color=ACCENT)
+        y -= 0.035
+        for line in lines or ("—",):
+            text(0.08, y, line, fontsize=13 if step >= 0.03 else 11)
+            y -= step
+        y -= 0.015
+    bars = 0
+    if card.families:
+        text(
+            0.06, y, "FAMILIES: SHARE OF LIKES (GREY: THE PERIOD BEFORE)", fontsize=12, fontweight="bold", color=ACCENT
+        )
+        height = min(0.3, 0.045 * len(card.families) + 0.02)
+        axes = figure.add_axes((0.3, max(0.06, y - 0.03 - height), 0.6, height), facecolor=BACKGROUND)
+        rows = list(card.families)[::-1]
+        positions = range(len(rows))
+        axes.barh(
+            [p + 0.2 for p in positions], [100 * (r.previous or 0.0) for r in rows], height=0.35, color=MUTED, alpha=0.5
+        )
+        axes.barh([p - 0.15 for p in positions], [100 * r.share for r in rows], height=0.45, color=ACCENT)
+        bars = len(rows)
+        axes.set_yticks(list(positions), [_clip(r.family, 18) for r in rows], color=TEXT, fontsize=11)
+        axes.set_xlim(0, 115)
+        axes.tick_params(axis="x", colors=MUTED, labelsize=9)
+        for side in ("top", "right", "left"):
+            axes.spines[side].set_visible(False)
+        axes.spines["bottom"].set_color(MUTED)
+        for position, row in zip(positions, rows, strict=True):
+            shift = "new" if row.previous is None else f"{100 * (row.share - row.previous):+.0f} pts"
+            label = f"{row.share:.0%} ({shift})"
+            axes.text(100 * row.share + 1.5, position - 0.15, label, color=TEXT, va="center", fontsize=10)
+            drawn.append(f"{row.family}: {label}")
+    if card.footer:
+        text(0.06, 0.035, card.footer, fontsize=10, color=MUTED, limit=90)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", facecolor=BACKGROUND)
+    return buffer.getvalue(), DrawnCard(WIDTH, HEIGHT, tuple(drawn), bars)
+
+
+__all__ = ["HEIGHT", "WIDTH", "DrawnCard", "FamilyBar", "RecapCard", "recap_card"]

@@ -1,0 +1,218 @@
+"""Blends without Discord, on SQLite and PostgreSQL: a playlist for members of different tastes,
+with the song that brings them together on top, every member served in turn, nothing anyone
+disliked; refilled after a rating and daily (an injected clock); leaving and /forget."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import pytest
+
+from bot import store
+from bot.app.blends import BadBlendMembers, BlendExists, BlendService, NoBlend
+from bot.app.library import Library
+from bot.app.members import Members
+from bot.app.teaching import Teacher
+from bot.app.titles import TitleIndex
+from bot.caller import Caller
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT
+from bot.recommend.blend import MATCH_MIN_RATINGS, blend_tracks
+from bot.recommend.service import CatalogCache
+from bot.store import Database, open_database
+from bot.store import blends as store_blends
+from bot.store import playlists as store_playlists
+
+GUILD = 9009
+ALICE, BOB, CAROL = 11, 22, 33
+NOW = time.time()
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def direction(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(EMBEDDING_DIM).astype(np.float32)
+
+
+async def add(db: Database, name: str, family: str, embedding: np.ndarray, duration: float = 100.0) -> int:
+    track, _ = await store.add_track(
+        db,
+        GUILD,
+        title=name,
+        source_url=None,
+        source_kind="attachment",
+        content_hash=hashlib.sha256(name.encode()).hexdigest(),
+        duration=duration,
+        genres=[(family, 0.8), ("other", 0.2)],
+        confident=True,
+        tag_probs=np.zeros(TAG_COUNT, np.float32),
+        embedding=embedding,
+        tempo=None,
+        shared_by=ALICE,
+        now=NOW - 100,
+    )
+    return track.id
+
+
+@pytest.fixture
+async def db(db_target):
+    async with open_database(db_target) as database:
+        yield database
+
+
+@pytest.fixture
+async def server(db):
+    """Three sounds: ambient (alice's), metal (bob's), and jazz, one track of which each of them likes."""
+    ambient, metal = direction(1), direction(2)
+    between = direction(4)  # a third sound, that each of them likes one track of
+    rng = np.random.default_rng(3)
+    ids = {}
+    for i in range(6):
+        noise = 0.3 * rng.standard_normal(EMBEDDING_DIM)
+        ids[f"calm{i}"] = await add(db, f"calm{i}", "ambient", ambient + noise, duration=100 + 40 * i)
+        noise = 0.3 * rng.standard_normal(EMBEDDING_DIM)
+        ids[f"loud{i}"] = await add(db, f"loud{i}", "metal", metal + noise, duration=120 + 40 * i)
+    for i in range(3):  # three different songs that sound alike (their lengths tell them apart)
+        noise = 0.05 * rng.standard_normal(EMBEDDING_DIM)
+        ids[f"mid{i}"] = await add(db, f"mid{i}", "jazz", between + noise, duration=400 + 60 * i)
+    return ids
+
+
+@pytest.fixture
+def clock():
+    return Clock(NOW)
+
+
+@pytest.fixture
+def crate(db, clock):
+    catalogs = CatalogCache(db)
+    blends = BlendService(db, catalogs, clock=clock)
+    titles = TitleIndex()
+    library = Library(db, titles, catalogs)
+    library.on_rated.append(blends.rated)
+    members = Members(db, Teacher(db, titles), blends)
+    return blends, library, members
+
+
+async def tastes(library: Library, server: dict) -> None:
+    """Alice likes ambient, bob likes metal; each also likes one jazz track and dislikes the other's."""
+    for name in ("calm0", "calm1", "mid0"):
+        await library.rate(GUILD, ALICE, LIKE, server[name])
+    await library.rate(GUILD, ALICE, DISLIKE, server["loud0"])
+    for name in ("loud1", "loud2", "mid1"):
+        await library.rate(GUILD, BOB, LIKE, server[name])
+    await library.rate(GUILD, BOB, DISLIKE, server["calm2"])
+
+
+async def test_a_blend_serves_each_member_in_turn_with_the_song_that_brings_them_together_on_top(crate, server):
+    blends, library, _ = crate
+    await tastes(library, server)
+    view = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "alice", BOB: "bob"})
+    assert view.name == "Blend: alice + bob"
+    assert view.blend.member_ids == (ALICE, BOB)
+    titles = [t.title for t in view.tracks]
+    assert view.together is not None and view.together.title.startswith("mid")  # the jazz between them
+    assert set(view.together.for_user_ids) == {ALICE, BOB}
+    assert "loud0" not in titles and "calm2" not in titles  # nothing anyone disliked
+    rest = view.tracks[1:]
+    assert len(rest) >= 6
+    for a, b in zip(rest[::2], rest[1::2], strict=False):  # every member served in turn
+        assert {*a.for_user_ids, *b.for_user_ids} >= {ALICE, BOB}, (a, b)
+    assert all(t.for_user_ids for t in view.tracks)
+    assert view.blend.taste_match is not None and 0 < view.blend.taste_match < 1
+    assert view.short_of_ratings == ()
+    # a real playlist: what /playlist show and play read
+    entries = await store_playlists.playlist_entries(library.db, GUILD, view.blend.playlist.id)
+    assert [e.title for e in entries] == titles
+
+
+async def test_a_like_refills_the_blend_at_once(crate, server, clock):
+    blends, library, _ = crate
+    await tastes(library, server)
+    before = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "alice", BOB: "bob"})
+    assert "loud3" in [t.title for t in before.tracks]
+    clock.now += 60
+    await library.rate(GUILD, ALICE, DISLIKE, server["loud3"])  # alice now turns it down
+    after = await blends.show(GUILD, BOB)
+    assert "loud3" not in [t.title for t in after.tracks]
+    assert after.blend.refreshed_at == clock.now
+
+
+async def test_the_daily_refresh_uses_the_clock(crate, server, clock, db):
+    blends, library, _ = crate
+    await tastes(library, server)
+    view = await blends.create(GUILD, Caller(ALICE), [BOB])
+    assert await blends.refresh_due() == 0
+    await store.rate(db, GUILD, BOB, server["loud4"], DISLIKE)  # behind Crate's back: no refill yet
+    assert "loud4" in [t.title for t in (await blends.view(GUILD, view.blend.playlist.id)).tracks]
+    clock.now += 86_400 + 1
+    assert await blends.refresh_due() == 1
+    assert "loud4" not in [t.title for t in (await blends.view(GUILD, view.blend.playlist.id)).tracks]
+    assert await blends.refresh_due() == 0
+
+
+async def test_no_taste_match_from_near_empty_tastes(crate, server):
+    blends, library, _ = crate
+    await library.rate(GUILD, ALICE, LIKE, server["calm0"])
+    for name in ("loud1", "loud2", "mid1"):
+        await library.rate(GUILD, BOB, LIKE, server[name])
+    view = await blends.create(GUILD, Caller(ALICE), [BOB])
+    assert view.blend.taste_match is None
+    assert view.short_of_ratings == ((ALICE, 1),)
+    assert MATCH_MIN_RATINGS == 3
+
+
+async def test_members_two_to_six_and_one_blend_per_group(crate, server):
+    blends, _, _ = crate
+    with pytest.raises(BadBlendMembers):
+        await blends.create(GUILD, Caller(ALICE), [ALICE])
+    with pytest.raises(BadBlendMembers):
+        await blends.create(GUILD, Caller(ALICE), list(range(100, 106)))
+    await blends.create(GUILD, Caller(ALICE), [BOB])
+    with pytest.raises(BlendExists):
+        await blends.create(GUILD, Caller(BOB), [ALICE])
+    with pytest.raises(NoBlend):
+        await blends.show(GUILD, CAROL)
+
+
+async def test_leaving_and_forgetting(crate, server, db):
+    blends, library, members = crate
+    await tastes(library, server)
+    for name in ("mid2", "calm3", "loud5"):
+        await library.rate(GUILD, CAROL, LIKE, server[name])
+    trio = await blends.create(GUILD, Caller(ALICE), [BOB, CAROL], names={ALICE: "a", BOB: "b", CAROL: "c"})
+    duo = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "a", BOB: "b"})
+    # alice (owner of both) forgets: the trio goes on without her, owned by bob; the duo is gone
+    report = await members.forget(GUILD, ALICE)
+    assert report.blends_left == (trio.blend.playlist.id,) and report.blends_deleted == (duo.blend.playlist.id,)
+    assert await store_playlists.get_playlist(db, GUILD, duo.blend.playlist.id) is None
+    left = await blends.view(GUILD, trio.blend.playlist.id)
+    assert left.blend.member_ids == (BOB, CAROL) and left.blend.playlist.owner_id == BOB
+    assert all(ALICE not in t.for_user_ids for t in left.tracks)
+    # carol leaves: one member left, so the Blend goes
+    gone = await blends.leave(GUILD, CAROL)
+    assert gone.deleted and gone.remaining == (BOB,)
+    assert await store_blends.blend_ids_in_guild(db, GUILD) == []
+
+
+def test_an_empty_catalog_makes_an_empty_blend():
+    from bot.catalog import TAG_COUNT, Catalog
+
+    catalog = Catalog(
+        GUILD,
+        np.zeros(0, np.int64),
+        [],
+        [],
+        np.zeros(0),
+        np.zeros((0, TAG_COUNT), np.float32),
+        np.zeros((0, EMBEDDING_DIM), np.float32),
+    )
+    empty = blend_tracks(catalog, [], [ALICE, BOB])
+    assert empty.tracks == () and empty.together is None and empty.match is None

@@ -1,0 +1,171 @@
+"""Recaps without Discord, on SQLite and PostgreSQL: what a member's and the server's month hold
+(plays, likes, families against the month before, the best match, first shares), the card drawn
+from it (its size and every line it drew), and the monthly post: due on the 1st for servers that
+opted in, once (remembered in the database), with an injected clock."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot import store
+from bot.app.recap import Recaps, period_span, recap_card
+from bot.app.settings import SettingsService
+from bot.caller import Caller
+from bot.catalog import EMBEDDING_DIM, LIKE, TAG_COUNT
+from bot.config import Settings
+from bot.present.recap import HEIGHT, WIDTH
+from bot.present.recap import recap_card as draw
+from bot.recommend.service import CatalogCache
+from bot.store import Database, open_database
+from bot.store import sessions as store_sessions
+
+GUILD = 8008
+ALICE, BOB, CAROL = 11, 22, 33
+#: 14 November 2026, noon UTC; October is the month before.
+NOV = datetime(2026, 11, 14, 12, tzinfo=UTC).timestamp()
+OCT = datetime(2026, 10, 10, 12, tzinfo=UTC).timestamp()
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def direction(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(EMBEDDING_DIM).astype(np.float32)
+
+
+async def add(db: Database, name: str, family: str, seed: int, *, by: int, at: float) -> int:
+    track, _ = await store.add_track(
+        db,
+        GUILD,
+        title=name,
+        source_url=None,
+        source_kind="attachment",
+        content_hash=hashlib.sha256(name.encode()).hexdigest(),
+        duration=100.0 + 37 * seed,
+        genres=[(family, 0.9), ("other", 0.1)],
+        confident=True,
+        tag_probs=np.zeros(TAG_COUNT, np.float32),
+        embedding=direction(100 + seed) + 2 * direction({"ambient": 1, "metal": 2}[family]),
+        tempo=None,
+        shared_by=by,
+        now=at,
+    )
+    return track.id
+
+
+@pytest.fixture
+async def db(db_target):
+    async with open_database(db_target) as database:
+        yield database
+
+
+@pytest.fixture
+def clock():
+    return Clock(NOV)
+
+
+@pytest.fixture
+def recaps(db, clock):
+    settings = SettingsService(db, Settings())
+    return Recaps(db, CatalogCache(db), settings, clock=clock), settings
+
+
+@pytest.fixture
+async def month(db):
+    """October: alice shares and likes ambient. November: she turns to metal, bob shares it, a
+    session plays "Iron" twice."""
+    ids = {}
+    for i in range(3):
+        ids[f"calm{i}"] = await add(db, f"Calm {i}", "ambient", i, by=ALICE, at=OCT)
+    for i in range(3):
+        ids[f"iron{i}"] = await add(db, f"Iron {i}", "metal", 10 + i, by=BOB, at=NOV - 86_400 * (3 - i))
+    for i in range(3):
+        await store.rate(db, GUILD, ALICE, ids[f"calm{i}"], LIKE, now=OCT)
+    await store.rate(db, GUILD, ALICE, ids["iron0"], LIKE, now=NOV - 3600)
+    await store.rate(db, GUILD, ALICE, ids["iron1"], LIKE, now=NOV - 3600)
+    for i in range(3):
+        await store.rate(db, GUILD, BOB, ids[f"iron{i}"], LIKE, now=NOV - 7200)
+    await store.rate(db, GUILD, CAROL, ids["calm0"], LIKE, now=NOV - 7200)  # one rating: no match for carol
+    session = await store_sessions.open_session(db, GUILD, 5, ALICE, now=NOV - 1000)
+    for track in ("iron0", "iron0", "iron2"):
+        await store_sessions.enqueue(db, GUILD, session.id, ids[track], added_by=ALICE, now=NOV - 900)
+    for step in range(4):
+        await store_sessions.advance(db, GUILD, session.id, now=NOV - 800 + step)
+    return ids
+
+
+async def test_a_members_month(recaps, month):
+    service, _ = recaps
+    recap = await service.recap(GUILD, ALICE, "month")
+    assert recap.span.key == "2026-11" and recap.previous.key == "2026-10"
+    assert [(c.title, c.count) for c in recap.played] == [("Iron 0", 2), ("Iron 2", 1)]
+    assert [c.title for c in recap.liked] == ["Iron 0", "Iron 1"] and recap.likes == 2
+    families = {f.family: (round(f.share, 2), f.previous) for f in recap.families}
+    assert families["metal"][0] > 0.8 and families["metal"][1] is not None and families["metal"][1] < 0.2
+    assert recap.best_match == (BOB,) and recap.match is not None  # carol has one rating: never a match
+    assert recap.first_shares == () and recap.new_tracks == 0  # alice shared nothing new in November
+    bob = await service.recap(GUILD, BOB, "month")
+    assert [t for t, _ in bob.first_shares] == ["Iron 0", "Iron 1", "Iron 2"] and bob.new_tracks == 3
+
+
+async def test_the_servers_year_and_its_card(recaps, month):
+    service, _ = recaps
+    recap = await service.recap(GUILD, None, "year")
+    assert recap.span.words == "2026" and recap.previous.words == "2025"
+    assert {(c.title, c.count) for c in recap.liked[:3]} == {("Calm 0", 2), ("Iron 0", 2), ("Iron 1", 2)}
+    assert recap.best_match == (ALICE, BOB)
+    assert recap.new_tracks == 6
+    card = recap_card(recap, {ALICE: "alice", BOB: "bob <@&1>\nx"}, server_name="Lounge")
+    png, drawn = draw(card)
+    image = Image.open(__import__("io").BytesIO(png))
+    assert image.size == (WIDTH, HEIGHT) == (drawn.width, drawn.height)
+    assert drawn.texts[0] == "Lounge's 2026"
+    assert "1. Calm 0 · 2 likes" in drawn.texts  # ties by title
+    assert any(t.startswith("alice & bob <@&1> x · ") and t.endswith("taste match") for t in drawn.texts)
+    assert drawn.bars == len(recap.families) >= 2
+    assert all("\n" not in t for t in drawn.texts)
+
+
+async def test_an_empty_month_says_so(recaps, db):
+    service, _ = recaps
+    recap = await service.recap(GUILD, ALICE, "month")
+    assert recap.is_empty and recap.match is None
+    _, drawn = draw(recap_card(recap, {ALICE: "alice"}))
+    assert "Nothing played in a session this month." in drawn.texts
+    assert any(t.startswith("Not enough ratings yet") for t in drawn.texts)
+    assert drawn.bars == 0
+
+
+async def test_the_monthly_post_is_due_on_the_first_once(recaps, clock, db):
+    service, settings = recaps
+    clock.now = datetime(2026, 12, 1, 0, 5, tzinfo=UTC).timestamp()
+    assert await service.monthly_due() == ("2026-11", [])  # nobody opted in
+    await settings.change(GUILD, Caller(ALICE, manages_server=True), recap_monthly=True, announce_channel_id=77)
+    assert (await settings.get(GUILD)).recap_line() == "posted on the 1st of each month in <#77>"
+    assert await service.monthly_due() == ("2026-11", [GUILD])
+    assert await service.claim_post(GUILD, "2026-11", 77)
+    assert not await service.claim_post(GUILD, "2026-11", 77)  # a second process, or after a restart
+    assert await service.monthly_due() == ("2026-11", [])
+    await service.release_post(GUILD, "2026-11")  # the post failed: try again
+    assert await service.monthly_due() == ("2026-11", [GUILD])
+    clock.now = datetime(2026, 12, 9, tzinfo=UTC).timestamp()
+    assert await service.monthly_due() == ("2026-11", [])  # long past the 1st
+    recap = await service.recap(GUILD, None, "month", ended=True)
+    assert recap.span.key == "2026-11"
+
+
+def test_periods():
+    jan = datetime(2027, 1, 1, 3, tzinfo=UTC).timestamp()
+    assert period_span("month", jan, ended=True).key == "2026-12"
+    assert period_span("month", jan).words == "January 2027"
+    assert period_span("year", jan, ended=True).key == "2026"
