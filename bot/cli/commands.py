@@ -5,7 +5,8 @@ Discord commands in a terminal) and ``demo`` (a scripted console session on the 
 the no-token main job); ``run`` (the Discord bot); ``worker`` (analysis workers for the
 PostgreSQL queue); ``index`` (a local music folder into a server's catalog); ``evaluate-recs``
 (the recommender against baselines on a labeled catalog); ``playlists`` (list a server's
-playlists, or export one); ``migrate-db`` (copy a server's data
+playlists, or export one); ``blends`` (a server's Blends, refilled when due); ``recap`` (a
+server's or member's recap card); ``migrate-db`` (copy a server's data
 from SQLite to PostgreSQL, or back); ``doctor`` (is this machine ready to run Crate).
 Heavy imports happen inside the commands so that ``crate --help`` is instant.
 """
@@ -175,6 +176,19 @@ def _parser() -> argparse.ArgumentParser:
     playlists.add_argument("--export", metavar="NAME", help="the playlist to export")
     playlists.add_argument("--out", type=Path, default=Path("."), help="where to write the files (default: here)")
     playlists.set_defaults(handler=_playlists)
+
+    blends = commands.add_parser("blends", help="list a server's Blends (/blend), refilling those due (daily)")
+    blends.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server")
+    blends.add_argument("--refresh", action="store_true", help="refill every Blend of the server now")
+    blends.set_defaults(handler=_blends)
+
+    recap = commands.add_parser("recap", help="draw a server's or a member's recap card of a month or year (/recap)")
+    recap.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server")
+    recap.add_argument("--user", type=int, metavar="USER_ID", help="the member's recap (default: the server's)")
+    recap.add_argument("--period", choices=("month", "year"), default="month", help="default: month")
+    recap.add_argument("--ended", action="store_true", help="the month or year just ended (default: this one so far)")
+    recap.add_argument("--out", type=Path, default=Path("recap.png"), help="the PNG to write (default: recap.png)")
+    recap.set_defaults(handler=_recap)
 
     migrate = commands.add_parser(
         "migrate-db", help="copy all of Crate's data into another, empty database (e.g. SQLite to PostgreSQL)"
@@ -753,6 +767,63 @@ def _playlists(args) -> int:
             document.write_text(to_json(export, names), encoding="utf-8")
             print(f"{m3u}\n{document}")
             return 0
+
+    return asyncio.run(session())
+
+
+def _blends(args) -> int:
+    """``crate blends``: a server's Blends from the database alone; those not refilled for a day
+    (or all, with ``--refresh``) are refilled first, as the bot's daily task does."""
+    import asyncio
+
+    from bot.app.blends import BlendService
+    from bot.format import plural
+    from bot.recommend.service import CatalogCache
+    from bot.store import display_names
+    from bot.store.blends import blend_ids_in_guild
+
+    async def session() -> int:
+        async with open_database(_settings().database_path) as db:
+            service = BlendService(db, CatalogCache(db))
+            await service.refresh_due()
+            ids = await blend_ids_in_guild(db, args.guild)
+            names = await display_names(db, args.guild)
+            for playlist_id in ids:
+                view = await (service.refresh if args.refresh else service.view)(args.guild, playlist_id)
+                members = ", ".join(names.get(u, str(u)) for u in view.blend.member_ids)
+                match = "not enough ratings" if view.blend.taste_match is None else f"{view.blend.taste_match:.0%}"
+                together = view.together.title if view.together else "none yet"
+                print(
+                    f"{view.name}\t{plural(len(view.tracks), 'track')}\t{members}\tmatch {match}\ttogether: {together}"
+                )
+            if not ids:
+                print(f"Server {args.guild} has no Blends.", file=sys.stderr)
+            return 0
+
+    return asyncio.run(session())
+
+
+def _recap(args) -> int:
+    """``crate recap``: the card /recap draws, from the database alone (names as Crate remembers them)."""
+    import asyncio
+
+    from bot.app.recap import Recaps, recap_card
+    from bot.app.settings import SettingsService
+    from bot.present.recap import recap_card as draw_card
+    from bot.recommend.service import CatalogCache
+    from bot.store import display_names
+
+    async def session() -> int:
+        settings = _settings()
+        async with open_database(settings.database_path) as db:
+            recaps = Recaps(db, CatalogCache(db), SettingsService(db, settings))
+            recap = await recaps.recap(args.guild, args.user, args.period, ended=args.ended)
+            names = await display_names(db, args.guild)
+        png, drawn = await asyncio.to_thread(draw_card, recap_card(recap, names, server_name=f"Server {args.guild}"))
+        args.out.write_bytes(png)
+        print(f"{args.out}: {drawn.width}x{drawn.height} px")
+        print("\n".join(f"  {line}" for line in drawn.texts))
+        return 0
 
     return asyncio.run(session())
 

@@ -14,10 +14,12 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from bot.app.blends import BlendView
 from bot.app.community import PERIOD_WORDS
 from bot.app.crate import Crate
 from bot.app.members import FORGET_WHAT, forget_done
 from bot.app.playlists import to_json, to_m3u
+from bot.app.recap import recap_card
 from bot.app.sharing import Source, Stage
 from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track
@@ -26,6 +28,7 @@ from bot.format import format_duration, liking, plural
 from bot.genres import UNSURE, display_name
 from bot.present.describe import bar, genre_bars, short_genre, taught_text, top_tags, track_line, verdict
 from bot.present.reasons import reason_text
+from bot.present.recap import recap_card as draw_card
 from bot.recommend.group import match_text
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.
@@ -46,10 +49,13 @@ Commands (the same as on Discord):
   /charts [week|month|all]     the most-liked tracks, families, styles and sharers
   /who TRACK                   who liked TRACK, and whose taste it fits best
   /radio TRACK [COUNT]         what a radio from TRACK would play, each pick following the last
+  /blend NAME [NAME...]        a Blend: a playlist for you and up to five listeners, kept fresh
+  /blend show|leave [BLEND]    your Blend as it stands (who each track is for), or leave it
+  /recap [NAME] [month|year]   the server's (or NAME's) month or year as a card: writes recap.png here
   /playlist create|show|delete|export NAME     playlists (export writes NAME.m3u and NAME.json here)
   /playlist add|remove NAME [TRACK]            add (default: your last track) or remove a track
   /settings [KEY VALUE]        this server's settings (keys: stay_in_voice, voice_idle_timeout,
-                               analysis_limit, profiles_public; reset: /settings reset all)
+                               analysis_limit, profiles_public, recap; reset: /settings reset all)
   /forget                      delete everything Crate stores about you (asks first)
   /as NAME                     become another listener (to try taste from several people)
   /help, /quit"""
@@ -68,6 +74,8 @@ class Console:
         self.user = user
         self.names: dict[int, str] = {user_id_of(user): user}
         self.write = write
+        #: Where /recap writes its card.
+        self.recap_path = Path("recap.png")
 
     @property
     def user_id(self) -> int:
@@ -277,6 +285,42 @@ class Console:
         picks = await self.crate.recommendations.radio_preview(CONSOLE_GUILD, self.user_id, seed, count=count)
         self.write(picks_text(picks, self.names))
 
+    async def _blend(self, arguments, confirm) -> None:
+        blends = self.crate.blends
+        if arguments and arguments[0].lower() in {"show", "leave"}:
+            action, name = arguments[0].lower(), " ".join(arguments[1:]) or None
+            if action == "leave":
+                left = await blends.leave(CONSOLE_GUILD, self.user_id, name)
+                rest = ", ".join(self._name(u) for u in left.remaining) or "nobody"
+                gone = f" With only {rest} left it is gone: a Blend is for two or more."
+                self.write(f"You left {left.playlist.name}." + (gone if left.deleted else f" Refilled for {rest}."))
+                return
+            view = await blends.show(CONSOLE_GUILD, self.user_id, name)
+        elif arguments:
+            others = []
+            for other in arguments:
+                other_id = user_id_of(other)
+                self.names.setdefault(other_id, other)
+                others.append(other_id)
+            view = await blends.create(CONSOLE_GUILD, self.caller, others, names=self.names)
+        else:
+            self.write("Usage: /blend NAME [NAME...]   or   /blend show|leave [BLEND]")
+            return
+        self.write(blend_text(view, self.names))
+
+    async def _recap(self, arguments, confirm) -> None:
+        kind = "month"
+        if arguments and arguments[-1].lower() in {"month", "year"}:
+            kind, arguments = arguments[-1].lower(), arguments[:-1]
+        user_id = None
+        if arguments:
+            user_id = user_id_of(" ".join(arguments))
+            self.names.setdefault(user_id, " ".join(arguments))
+        recap = await self.crate.recaps.recap(CONSOLE_GUILD, user_id, kind, viewer_id=self.user_id)
+        png, drawn = await asyncio.to_thread(draw_card, recap_card(recap, self.names, server_name="The console"))
+        self.recap_path.write_bytes(png)
+        self.write(f"📼 {self.recap_path} ({drawn.width}x{drawn.height}):\n  " + "\n  ".join(drawn.texts))
+
     async def _playlist(self, arguments, confirm) -> None:
         usage = "Usage: /playlist create|add|remove|show|delete|export NAME [TRACK]"
         if not arguments or arguments[0] not in {"create", "add", "remove", "show", "delete", "export"}:
@@ -328,12 +372,14 @@ class Console:
                 changes["clear"] = raw
             elif key in {"stay_in_voice", "profiles_public"}:
                 changes[key] = truthy
+            elif key == "recap":
+                changes["recap_monthly"] = truthy
             elif key == "voice_idle_timeout" and raw.replace(".", "", 1).isdigit():
                 changes[key] = float(raw)
             elif key == "analysis_limit" and raw.isdigit():
                 changes["member_analysis_limit"] = int(raw)
             else:
-                self.write("Usage: /settings [stay_in_voice|profiles_public true|false, voice_idle_timeout SECONDS,"
+                self.write("Usage: /settings [stay_in_voice|profiles_public|recap true|false, voice_idle_timeout SECONDS,"
                            " analysis_limit N, reset all]")  # fmt: skip
                 return
         elif arguments:
@@ -354,6 +400,33 @@ class Console:
             return
         report = await self.crate.members.forget(CONSOLE_GUILD, self.user_id)
         self.write(f"{self.user}: {forget_done(report)}")
+
+
+def blend_text(view: BlendView, names: Mapping[int, str]) -> str:
+    """A Blend in plain text: the match, the song that brings them together, who each track is for."""
+    members = view.blend.member_ids
+
+    def who(user_ids) -> str:
+        if len(members) >= 2 and set(user_ids) >= set(members):
+            return "everyone"
+        return ", ".join(names.get(u, "a listener") for u in user_ids) or "the group"
+
+    if view.blend.taste_match is None:
+        short = ", ".join(f"{names.get(u, 'a listener')} has {plural(n, 'rating')}" for u, n in view.short_of_ratings)
+        match = f"taste match: not enough ratings yet ({short})"
+    else:
+        match = f"taste match {match_text(view.blend.taste_match)}"
+    lines = [f"🎶 {view.name} — {', '.join(names.get(u, 'a listener') for u in members)}; {match}"]
+    together = view.together
+    for track in view.tracks:
+        mark = "🤝 the song that brings you together: " if together is not None and track is together else ""
+        lines.append(
+            f"  {track.position}. {mark}#{track.track_id} {track.title} [{short_genre(track.top_genre)}]"
+            f" — for {who(track.for_user_ids)}"
+        )
+    if not view.tracks:
+        lines.append("  Nothing to blend yet: share tracks with /genre and rate them.")
+    return "\n".join(lines)
 
 
 def picks_text(picks, names: Mapping[int, str]) -> str:
