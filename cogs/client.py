@@ -40,6 +40,7 @@ EXTENSIONS = (
     "cogs.analyze",
     "cogs.taste",
     "cogs.community",
+    "cogs.soundmap",
     "cogs.playlist",
     "cogs.settings",
     "cogs.help",
@@ -91,6 +92,10 @@ class SessionsFront(Protocol):
     ) -> None: ...
 
     async def play_playlist(self, interaction: discord.Interaction[CrateBot], name: str) -> None: ...
+
+    async def play_path(
+        self, interaction: discord.Interaction[CrateBot], from_track: int, to_track: int, length: int
+    ) -> None: ...
 
     async def voice_settings_changed(self, guild_id: int) -> None: ...
 

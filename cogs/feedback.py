@@ -1,7 +1,7 @@
 """/like and /dislike, the 👍 / 👎 buttons under every track, and a track message's components.
 
 :func:`track_view` is what every answer about one track carries (``/genre``, "Analyze with
-Crate"): the rating buttons, 👥, 📻 Start radio and the "Not right?" select.
+Crate"): the rating buttons, 👥, 📻 Start radio, 📍 Where is this? and the "Not right?" select.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.community import WhoLikesButton
 from cogs.radio import RadioButton
+from cogs.soundmap import MapButton
 from cogs.teach import add_correction
 from cogs.tracks import track_choices
 
@@ -78,10 +79,11 @@ def rating_buttons(track_id: int, view: discord.ui.View | None = None, *, prefix
 
 
 async def track_view(crate: Crate, guild_id: int | None, track_id: int) -> discord.ui.View:
-    """The components of a message about one track: 👍 / 👎 / 👥, 📻 Start radio, and "Not right?"
-    (offering this server's own genres)."""
+    """The components of a message about one track: 👍 / 👎 / 👥, 📻 Start radio, 📍 Where is
+    this?, and "Not right?" (offering this server's own genres)."""
     view = rating_buttons(track_id)
     view.add_item(RadioButton(track_id))
+    view.add_item(MapButton(track_id))
     return await add_correction(view, crate, guild_id, track_id)
 
 

@@ -30,6 +30,14 @@ COMMANDS = (
     ("/charts  ·  /charts period:week", "This server's most-liked tracks, families, styles and sharers, with a chart."),
     ("/who track:<name>", "Who liked a track, and whose taste it fits best (also the 👥 button)."),
     (
+        "/map  ·  /map member:@alice genre:jazz",
+        "This server's music placed by sound: your likes marked, a family highlighted (also 📍 under a track).",
+    ),
+    (
+        "/path from:<track> to:<track>  ·  length:6",
+        "A session queue that walks from one track to another in small steps of sound.",
+    ),
+    (
         "Apps ▸ Analyze with Crate  ·  Apps ▸ Compare taste",
         "On any message: analyze every song in it. On any member: compare your taste (only you see it).",
     ),

@@ -93,3 +93,15 @@ def test_voice_quick():
     assert "100 frames in 2 s" in one and "% of a core" in one and "MB ffmpeg" in one, one
     assert "  2 sessions: 200 frames" in done.stdout, done.stdout
     assert "sustained with no late frame:" in done.stdout
+
+
+def test_map_quick():
+    """benchmarks/map.py: /map's placing and drawing at 10, 1,000 and 5,000 tracks (figures, not checks)."""
+    done = run("benchmarks/map.py", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if " tracks: " in line]
+    assert [line.split(" tracks:")[0].strip() for line in lines] == ["10", "1,000", "5,000"], done.stdout
+    assert all("drawn, render p50" in line and "placing" in line for line in lines)
+    drawn = lines[2].split("tracks:")[1].split("drawn")[0].strip()
+    assert drawn in ("3,000", "3,001"), lines[2]  # thinned past MAX_POINTS (the pinned track may be one more)
+    assert "slowest render:" in done.stdout

@@ -22,6 +22,8 @@ from bot.app.recommending import Recommendations
 from bot.app.sessions import SessionService
 from bot.app.settings import SettingsService
 from bot.app.sharing import Sharing
+from bot.app.songpath import SongPaths
+from bot.app.soundmap import SoundMaps
 from bot.app.taste import Taste
 from bot.app.teaching import Teacher
 from bot.app.titles import TitleIndex
@@ -64,6 +66,10 @@ class Crate:
         self.sessions = SessionService(db, catalogs)
         #: Saved playlists (they start sessions through the session service).
         self.playlists = PlaylistService(db, self.sessions, source_url=self.sharing.source_url)
+        #: The server's catalog placed by sound (/map, the 📍 button).
+        self.maps = SoundMaps(catalogs, self.server_settings)
+        #: Song paths from one track to another, queued in a session (/path).
+        self.paths = SongPaths(catalogs, self.sessions)
 
     @classmethod
     @contextlib.asynccontextmanager

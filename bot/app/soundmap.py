@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.app.settings import SettingsService
+from bot.app.taste import TastePrivate
 from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.present.soundmap import MapDrawing, draw_map
@@ -51,8 +53,10 @@ def rated_rows(ratings: RatingArrays, user_id: int) -> tuple[np.ndarray, np.ndar
 class SoundMaps:
     """The map of each server, drawn from its cached catalog and ratings."""
 
-    def __init__(self, catalogs: CatalogCache):
+    def __init__(self, catalogs: CatalogCache, server_settings: SettingsService | None = None):
         self.catalogs = catalogs
+        #: Another member's likes are marked only where the server lets profiles be public.
+        self.server_settings = server_settings
 
     async def draw(
         self,
@@ -60,14 +64,19 @@ class SoundMaps:
         *,
         member_id: int | None = None,
         member_name: str | None = None,
+        viewer_id: int | None = None,
         genre: str | None = None,
         track_id: int | None = None,
         title: str = "Our music by sound",
     ) -> MapImage:
         """The map: ``member_id``'s likes and dislikes marked, ``genre`` (a family) highlighted,
-        ``track_id`` pinned. Raises :class:`EmptyMap`, :class:`UnknownTrack` and
+        ``track_id`` pinned. ``viewer_id`` asks: another member's ratings only where profiles are
+        public. Raises :class:`EmptyMap`, :class:`UnknownTrack`, :class:`TastePrivate` and
         :class:`~bot.recommend.soundmap.UnknownMapGenre`."""
         family = map_family(genre)
+        someone_else = member_id is not None and viewer_id is not None and viewer_id != member_id
+        if someone_else and self.server_settings and not (await self.server_settings.get(guild_id)).profiles_public:
+            raise TastePrivate(detail=f"guild {guild_id}: {viewer_id} mapped {member_id}")
         catalog, ratings = await self.catalogs.catalog_and_ratings(guild_id)
         if len(catalog) == 0:
             raise EmptyMap(detail=f"guild {guild_id}")

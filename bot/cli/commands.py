@@ -190,6 +190,24 @@ def _parser() -> argparse.ArgumentParser:
     recap.add_argument("--out", type=Path, default=Path("recap.png"), help="the PNG to write (default: recap.png)")
     recap.set_defaults(handler=_recap)
 
+    sound_map = commands.add_parser(
+        "map", help="draw a server's catalog placed by sound as a PNG (a member's likes marked, a track pinned)"
+    )
+    sound_map.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server")
+    sound_map.add_argument("--user", type=int, metavar="USER_ID", help="mark this member's likes and dislikes")
+    sound_map.add_argument("--genre", help="highlight one family (rock, jazz, hip hop…)")
+    sound_map.add_argument("--track", type=int, metavar="TRACK_ID", help="pin this track (the 📍 button)")
+    sound_map.add_argument("--out", type=Path, default=Path("map.png"), help="the PNG to write (default: map.png)")
+    sound_map.set_defaults(handler=_map)
+
+    path = commands.add_parser("path", help="a walk in small steps of sound from one track to another (/path)")
+    path.add_argument("start", type=int, metavar="FROM_TRACK_ID")
+    path.add_argument("end", type=int, metavar="TO_TRACK_ID")
+    path.add_argument("--guild", type=int, required=True, metavar="GUILD_ID", help="the Discord server")
+    path.add_argument("--length", type=int, default=8, help="tracks on the path, both ends included (3-25, default 8)")
+    path.add_argument("--json", action="store_true", help="one JSON object per step per line")
+    path.set_defaults(handler=_path)
+
     migrate = commands.add_parser(
         "migrate-db", help="copy all of Crate's data into another, empty database (e.g. SQLite to PostgreSQL)"
     )
@@ -823,6 +841,66 @@ def _recap(args) -> int:
         args.out.write_bytes(png)
         print(f"{args.out}: {drawn.width}x{drawn.height} px")
         print("\n".join(f"  {line}" for line in drawn.texts))
+        return 0
+
+    return asyncio.run(session())
+
+
+def _map(args) -> int:
+    """``crate map``: the server's map from the database alone (no workers, no Discord)."""
+    import asyncio
+
+    from bot.app.soundmap import SoundMaps
+    from bot.recommend.service import CatalogCache
+
+    async def session() -> int:
+        async with open_database(_settings().database_path) as db:
+            image = await SoundMaps(CatalogCache(db)).draw(
+                args.guild,
+                member_id=args.user,
+                genre=args.genre,
+                track_id=args.track,
+                title=f"Server {args.guild} by sound",
+            )
+        args.out.write_bytes(image.png)
+        placed = image.sound_map
+        print(
+            f"{args.out}: {placed.shown:,} of {placed.total:,} tracks drawn, {image.drawing.size[0]}x{image.drawing.size[1]} px"
+        )
+        return 0
+
+    return asyncio.run(session())
+
+
+def _path(args) -> int:
+    """``crate path``: a song path from the database alone (no workers, no Discord)."""
+    import asyncio
+
+    from bot.app.sessions import SessionService
+    from bot.app.songpath import SongPaths
+    from bot.present.reasons import reason_text
+    from bot.recommend.service import CatalogCache
+
+    async def session() -> int:
+        async with open_database(_settings().database_path) as db:
+            catalogs = CatalogCache(db)
+            steps = await SongPaths(catalogs, SessionService(db, catalogs)).preview(
+                args.guild, args.start, args.end, length=args.length
+            )
+        for i, step in enumerate(steps, 1):
+            reason = reason_text(step.reason, {})
+            if args.json:
+                record = {
+                    "step": i,
+                    "track_id": step.track_id,
+                    "title": step.title,
+                    "genre": step.top_genre,
+                    "reason": reason,
+                    "closeness_to_end": round(step.closeness_to_end, 6),
+                }
+                print(json.dumps(record, ensure_ascii=False))
+            else:
+                print(f"{i}. #{step.track_id} {step.title} — {reason}")
         return 0
 
     return asyncio.run(session())

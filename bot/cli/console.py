@@ -30,6 +30,7 @@ from bot.present.describe import bar, genre_bars, short_genre, taught_text, top_
 from bot.present.reasons import reason_text
 from bot.present.recap import recap_card as draw_card
 from bot.recommend.group import match_text
+from bot.recommend.songpath import DEFAULT_LENGTH
 
 #: The console's one "server": its own guild id so that a shared database never mixes it up.
 CONSOLE_GUILD = 1
@@ -52,6 +53,10 @@ Commands (the same as on Discord):
   /blend NAME [NAME...]        a Blend: a playlist for you and up to five listeners, kept fresh
   /blend show|leave [BLEND]    your Blend as it stands (who each track is for), or leave it
   /recap [NAME] [month|year]   the server's (or NAME's) month or year as a card: writes recap.png here
+  /map [GENRE]                 this server's music placed by sound, your likes marked: writes map.png here
+  /where TRACK                 the map with TRACK pinned (Discord's 📍 button): writes map.png here
+  /path FROM TO [LENGTH]       a walk in small steps of sound from track FROM to track TO (quote titles
+                               with spaces: /path "Nebula" "By-Product" 6)
   /playlist create|show|delete|export NAME     playlists (export writes NAME.m3u and NAME.json here)
   /playlist add|remove NAME [TRACK]            add (default: your last track) or remove a track
   /settings [KEY VALUE]        this server's settings (keys: stay_in_voice, voice_idle_timeout,
@@ -76,6 +81,8 @@ class Console:
         self.write = write
         #: Where /recap writes its card.
         self.recap_path = Path("recap.png")
+        #: Where /map and /where write the picture.
+        self.map_path = Path("map.png")
 
     @property
     def user_id(self) -> int:
@@ -284,6 +291,49 @@ class Console:
             return
         picks = await self.crate.recommendations.radio_preview(CONSOLE_GUILD, self.user_id, seed, count=count)
         self.write(picks_text(picks, self.names))
+
+    async def _map(self, arguments, confirm) -> None:
+        await self._write_map(genre=" ".join(arguments) or None)
+
+    async def _where(self, arguments, confirm) -> None:
+        track_id = await self._resolve(arguments)
+        if track_id is None:
+            self.write("Usage: /where TRACK")
+            return
+        await self._write_map(track_id=track_id)
+
+    async def _write_map(self, *, genre: str | None = None, track_id: int | None = None) -> None:
+        image = await self.crate.maps.draw(
+            CONSOLE_GUILD, member_id=self.user_id, member_name=self.user, genre=genre, track_id=track_id
+        )
+        self.map_path.write_bytes(image.png)
+        placed = image.sound_map
+        self.write(
+            f"🗺️ {self.map_path}: {placed.shown:,} of {placed.total:,} tracks by sound"
+            + (f", {placed.family} highlighted" if placed.family else "")
+            + f"; {self.user}: {plural(image.liked, 'like')}, {plural(image.disliked, 'dislike')}"
+            + (f"; 📍 {placed.highlight.title}" if placed.highlight else "")
+        )
+        if placed.landmarks:
+            self.write("  landmarks: " + ", ".join(m.title for m in placed.landmarks))
+
+    async def _path(self, arguments, confirm) -> None:
+        length = DEFAULT_LENGTH
+        if len(arguments) == 3 and arguments[-1].isdigit():
+            length, arguments = int(arguments[-1]), arguments[:-1]
+        if len(arguments) != 2:
+            self.write('Usage: /path FROM TO [LENGTH]   (quote titles with spaces: /path "Nebula" "By-Product")')
+            return
+        start, end = await self._resolve([arguments[0]]), await self._resolve([arguments[1]])
+        if start is None or end is None:
+            return
+        steps = await self.crate.paths.preview(CONSOLE_GUILD, start, end, length=length)
+        self.write(
+            "\n".join(
+                f"{i}. #{s.track_id} {s.title} [{short_genre(s.top_genre)}] — {reason_text(s.reason, self.names)}"
+                for i, s in enumerate(steps, 1)
+            )
+        )
 
     async def _blend(self, arguments, confirm) -> None:
         blends = self.crate.blends

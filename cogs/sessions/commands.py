@@ -8,6 +8,7 @@ now-playing message are the playback mixin's (reached through :class:`SessionsBa
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 import discord
 from discord import app_commands
@@ -15,6 +16,7 @@ from discord import app_commands
 from bot.app.sessions import MAX_VOLUME, NextResult, NoSession, SessionAlreadyOpen, SessionSummary
 from bot.format import literal, plural
 from bot.genres import short_answer
+from bot.recommend.songpath import PathStep
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.caller import channel_id_of, guild_id_of, is_dj
@@ -26,6 +28,18 @@ from cogs.sessions.base import SessionsBase
 from cogs.sessions.player import connect_voice
 from cogs.teach import add_correction
 from cogs.tracks import track_choices
+
+
+def path_kind(steps: Sequence[PathStep]) -> str:
+    """``song path from **A** to **B** (6 tracks)``."""
+    first, last = literal(steps[0].title, 60), literal(steps[-1].title, 60)
+    return f"song path from **{first}** to **{last}** ({plural(len(steps), 'track')})"
+
+
+def path_text(steps: Sequence[PathStep]) -> str:
+    """The path's kind, then each step on a line."""
+    lines = [path_kind(steps)] + [f"{i}. {literal(step.title, 50)}" for i, step in enumerate(steps, 1)]
+    return "\n".join(lines)
 
 
 class SessionCommands(SessionsBase):
@@ -56,18 +70,28 @@ class SessionCommands(SessionsBase):
         *,
         radio_seed: int | None = None,
         playlist: str | None = None,
+        path: tuple[int, int, int] | None = None,
     ) -> None:
-        """/session start, "Start radio" and /playlist play without a session: open one here
-        (the member hosts), join voice when possible, post the now-playing message."""
+        """/session start, "Start radio", /playlist play and /path without a session: open one
+        here (the member hosts), join voice when possible, post the now-playing message.
+        ``path``: (from track, to track, length)."""
         user = interaction.user
         voice_channel = voice_channel or getattr(getattr(user, "voice", None), "channel", None)
         voice_id = voice_channel.id if voice_channel else None
+        path_steps: Sequence[PathStep] = ()
         if playlist is not None:
             await replies.defer(interaction)  # a playlist is read before the session opens
             played = await self.bot.crate.playlists.play(
                 guild_id_of(interaction), user.id, playlist, channel_id_of(interaction), voice_channel_id=voice_id
             )
             session, playlist = played.session, played.playlist.name
+        elif path is not None:
+            await replies.defer(interaction)  # the walk is worked out before the session opens
+            walked = await self.bot.crate.paths.play(
+                guild_id_of(interaction), user.id, path[0], path[1], channel_id_of(interaction),
+                length=path[2], voice_channel_id=voice_id,
+            )  # fmt: skip
+            session, path_steps = walked.session, walked.steps
         else:
             try:
                 session = await self.service.start(
@@ -101,6 +125,8 @@ class SessionCommands(SessionsBase):
             kind = f"radio from **{literal(playing.title, 80)}** (tracks that sound like the last one played)"
         elif playlist is not None:
             kind = f"listening session with the playlist **{literal(playlist, 80)}**"
+        elif path is not None:
+            kind = path_kind(path_steps)
         await replies.send(
             interaction,
             content=f"🎧 {user.mention} started a {kind} here. {voice_note}\n"
@@ -158,6 +184,25 @@ class SessionCommands(SessionsBase):
             interaction,
             content=f"➕ Queued {plural(len(played.entries), 'track')} from the playlist **{literal(played.playlist.name, 80)}**.",
         )
+        if await self.service.now_playing(session) is None:
+            await self.service.start_playing(session)
+            await self._kick_player(session)
+        await self._refresh_now_playing(session, interaction.guild)
+
+    async def play_path(
+        self, interaction: discord.Interaction[CrateBot], from_track: int, to_track: int, length: int
+    ) -> None:
+        """/path: queue the walk in this channel's session, or open a session with it."""
+        try:
+            session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
+        except NoSession:
+            await self.open_session(interaction, None, path=(from_track, to_track, length))
+            return
+        await replies.defer(interaction)
+        walked = await self.bot.crate.paths.play(
+            guild_id_of(interaction), interaction.user.id, from_track, to_track, session.channel_id, length=length
+        )
+        await replies.send(interaction, content=f"➕ Queued a {path_text(walked.steps)}")
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session)
             await self._kick_player(session)

@@ -136,7 +136,7 @@ async def test_analyze_a_message_with_two_attachments_and_a_link(world):
     assert titles[:2] == ["awakening", "brainsukker"] and len(titles) == 3  # attachments, then the link; no picture
     for message in replies:
         assert fields(message.embed)["Shared by"] == mention(fake, scene, "bob")  # credited to the author
-        assert {c.split(":")[1] for c in message.custom_ids} == {"rate", "who", "radio", "correct"}
+        assert {c.split(":")[1] for c in message.custom_ids} == {"rate", "who", "radio", "where", "correct"}
     assert fields(replies[2].embed)["From"].startswith("[link](")
     # bob is the sharer in the server's charts, alice is not
     charts = await fake.slash(scene, channel, "carol", "charts")
@@ -150,8 +150,8 @@ async def test_analyze_a_message_with_two_attachments_and_a_link(world):
 
 
 async def test_analyze_answers_carry_what_genre_answers_carry(world):
-    """An "Analyze with Crate" answer has /genre's components: 👍 👎 👥, 📻 Start radio and the
-    "Not right?" select (with this server's own genres), and they work."""
+    """An "Analyze with Crate" answer has /genre's components: 👍 👎 👥, 📻 Start radio, 📍 Where
+    is this? and the "Not right?" select (with this server's own genres), and they work."""
     fake, _ = world
     scene, channel = "Menus", music_channel(fake, "Menus")
     genre = await fake.slash(scene, channel, "carol", "genre", attachments={"file": example(BEAST)})
@@ -170,6 +170,7 @@ async def test_analyze_answers_carry_what_genre_answers_carry(world):
             f"crate:rate:{track}:down",
             f"crate:who:{track}",
             f"crate:radio:{track}",
+            f"crate:where:{track}",
             f"crate:correct:{track}",
         ]
     )
