@@ -48,6 +48,10 @@ class Analysis:
     #: Whether the top genre is sure enough to be stated (the family model's threshold, chosen from
     #: its cross-validated reliability); when False Crate says "not sure — A or B?".
     confident: bool = False
+    #: The family model that answered ``genres`` (:attr:`bot.listen.families.FamilyModel.version`);
+    #: '' for a custom model's answer. Stored with the track: a start with another family model
+    #: relabels it from what is stored (:mod:`bot.listen.relabel`).
+    genre_model: str = ""
 
     @property
     def top_genre(self) -> str:

@@ -30,7 +30,7 @@ from bot.app.titles import TitleIndex
 from bot.config import Settings
 from bot.jobs.admission import Admission
 from bot.jobs.analysis import AnalysisPool, Analyzer
-from bot.listen.relabel import relabel_legacy
+from bot.listen.relabel import relabel_at_start
 from bot.recommend.service import CatalogCache
 from bot.store import Database, open_database
 
@@ -81,8 +81,10 @@ class Crate:
             analyzer_for(settings) as pool,
             aiohttp.ClientSession() as http,
         ):
-            await relabel_legacy(db)  # tracks analyzed before genre families (schema < 5)
             crate = cls(settings, db, pool, http)
+            # Stored tracks answered by another family model (or none) get this one's answer, from
+            # what is stored; a server that taught Crate has its head run again over it.
+            await relabel_at_start(db, settings.genre_model_path, relabel_server=crate.teaching.relabel)
             crate.library.titles.load(await store.track_titles(db))
             # Another process (a second shard, `crate index`) changed a server's tracks: its
             # autocomplete titles reload at the next lookup. (The recommender's caches check the

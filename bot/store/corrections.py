@@ -45,6 +45,11 @@ async def corrections_in_guild(db: Database, guild_id: int) -> list[Correction]:
     return [_correction(row) for row in rows]
 
 
+async def guilds_with_corrections(db: Database) -> set[int]:
+    """The guilds whose members have corrected at least one track (their heads change what is shown)."""
+    return {int(row[0]) for row in await db.fetch_rows("SELECT DISTINCT guild_id FROM corrections")}
+
+
 async def corrections_of_track(db: Database, guild_id: int, track_id: int) -> list[Correction]:
     """Every member's answer for one track, oldest first."""
     rows = await db.fetch_all(

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -125,6 +126,8 @@ class TrackRow:
     tempo: float | None
     mtt_tag_blob: bytes | None
     mtt_embedding_blob: bytes | None
+    #: The family model whose answer ``base_genres`` is (its version; '' = unknown, or a custom model).
+    genre_model: str = ""
 
 
 def track_row(
@@ -142,6 +145,7 @@ def track_row(
     base_genres: Iterable[tuple[str, float]] | None = None,
     mtt_tag_probs: ArrayLike | None = None,
     mtt_embedding: ArrayLike | None = None,
+    genre_model: str = "",
 ) -> TrackRow:
     """Check and encode a track's values (raises ValueError for values no track can have)."""
     title = title.strip()
@@ -170,6 +174,7 @@ def track_row(
         tempo=None if tempo is None else float(tempo),
         mtt_tag_blob=None if mtt_tag_probs is None else to_blob(mtt_tag_probs, TAG_COUNT),
         mtt_embedding_blob=None if mtt_embedding is None else to_blob(mtt_embedding, EMBEDDING_DIM),
+        genre_model=str(genre_model),
     )
 
 
@@ -190,6 +195,7 @@ def analyzed_row(
         tempo=analysis.tempo,
         mtt_tag_probs=analysis.mtt_tag_probs if len(analysis.mtt_tag_probs) else None,
         mtt_embedding=analysis.mtt_embedding if len(analysis.mtt_embedding) else None,
+        genre_model=analysis.genre_model,
     )
 
 
@@ -212,6 +218,7 @@ async def add_track(
     base_genres: Iterable[tuple[str, float]] | None = None,
     mtt_tag_probs: ArrayLike | None = None,
     mtt_embedding: ArrayLike | None = None,
+    genre_model: str = "",
 ) -> tuple[Track, bool]:
     """Store a track, or find the one this guild already has; returns (track, created).
 
@@ -220,7 +227,8 @@ async def add_track(
     a new track remembers ``shared_by`` as ``added_by``. ``genres`` are stored most probable
     first; ``top_genre`` is the first of them; ``confident`` says whether it may be stated.
     ``base_genres`` is the family model's own distribution (default: ``genres``), kept apart from
-    the shown answer so that a server's corrections can be blended into ``genres`` later.
+    the shown answer so that a server's corrections can be blended into ``genres`` later;
+    ``genre_model`` names that model (:attr:`bot.listen.families.FamilyModel.version`; '' = unknown).
     """
     row = track_row(
         title=title,
@@ -236,6 +244,7 @@ async def add_track(
         base_genres=base_genres,
         mtt_tag_probs=mtt_tag_probs,
         mtt_embedding=mtt_embedding,
+        genre_model=genre_model,
     )
     async with db.transaction():
         return await add_or_find(db, guild_id, row, shared_by=shared_by, now=now)
@@ -253,9 +262,7 @@ async def add_or_find(
         )
     if existing is not None:
         if existing.mtt_tag_probs is None and row.mtt_tag_blob is not None:
-            existing = await _heard_again(
-                db, existing, row.genres, row.base_genres, row.confident, row.mtt_tag_blob, row.mtt_embedding_blob
-            )
+            existing = await _heard_again(db, existing, row)
         existing = await _named_again(db, existing, row)
         if shared_by is not None:
             await shares.record_share(db, guild_id, shared_by, existing.id, now=added_at)
@@ -265,8 +272,8 @@ async def add_or_find(
     track_id = await db.insert(
         "INSERT INTO tracks (guild_id, title, source_url, source_kind, content_hash, duration,"
         " genres, top_genre, tag_probs, embedding, tempo, added_at, added_by,"
-        " confident, base_genres, mtt_tag_probs, mtt_embedding)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " confident, base_genres, mtt_tag_probs, mtt_embedding, genre_model)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             guild_id,
             row.title,
@@ -285,6 +292,7 @@ async def add_or_find(
             _genres_json(row.base_genres),
             row.mtt_tag_blob,
             row.mtt_embedding_blob,
+            row.genre_model,
         ),
     )
     if shared_by is not None:
@@ -327,31 +335,25 @@ async def _named_again(db: Database, track: Track, row: TrackRow) -> Track:
     return replace(track, title=row.title)
 
 
-async def _heard_again(
-    db: Database,
-    track: Track,
-    genres: tuple[tuple[str, float], ...],
-    base: tuple[tuple[str, float], ...],
-    confident: bool,
-    mtt_tag_blob: bytes,
-    mtt_embedding_blob: bytes | None,
-) -> Track:
+async def _heard_again(db: Database, track: Track, row: TrackRow) -> Track:
     """A track from before schema 5 (families inferred from MSD alone) shared again: its new
-    analysis, heard by both taggers, replaces the relabelled base distribution, and the shown
-    answer too unless a server has changed it (``genres`` no longer equal to the base)."""
-    shown_is_base = track.genres == track.base_genres
-    if not shown_is_base:
+    analysis, heard by both taggers, replaces the relabelled base distribution (and the model that
+    answered it), and the shown answer too unless a server has changed it (``genres`` no longer
+    equal to the base)."""
+    genres, confident = row.genres, row.confident
+    if track.genres != track.base_genres:
         genres, confident = track.genres, track.confident
     await db.execute(
         "UPDATE tracks SET mtt_tag_probs = ?, mtt_embedding = ?, base_genres = ?, genres = ?, top_genre = ?,"
-        " confident = ? WHERE guild_id = ? AND id = ?",
+        " confident = ?, genre_model = ? WHERE guild_id = ? AND id = ?",
         (
-            mtt_tag_blob,
-            mtt_embedding_blob,
-            _genres_json(base),
+            row.mtt_tag_blob,
+            row.mtt_embedding_blob,
+            _genres_json(row.base_genres),
             _genres_json(genres),
             genres[0][0] if genres else None,
             int(confident),
+            row.genre_model,
             track.guild_id,
             track.id,
         ),
@@ -367,9 +369,11 @@ async def set_genres(
     *,
     confident: bool,
     base_genres: Iterable[tuple[str, float]] | None = None,
+    genre_model: str = "",
 ) -> bool:
     """Replace the answer shown for a track (``genres``, ``top_genre``, ``confident``) and, when
-    given, the family model's own distribution ``base_genres``; returns whether the track exists."""
+    given, the family model's own distribution ``base_genres`` with the version of the model that
+    gave it (``genre_model``, '' = unknown); returns whether the track exists."""
     shown = _sorted_genres(genres)
     top = shown[0][0] if shown else None
     if base_genres is None:
@@ -379,12 +383,14 @@ async def set_genres(
         )
     else:
         changed = await db.execute(
-            "UPDATE tracks SET genres = ?, top_genre = ?, confident = ?, base_genres = ? WHERE guild_id = ? AND id = ?",
+            "UPDATE tracks SET genres = ?, top_genre = ?, confident = ?, base_genres = ?, genre_model = ?"
+            " WHERE guild_id = ? AND id = ?",
             (
                 _genres_json(shown),
                 top,
                 int(bool(confident)),
                 _genres_json(_sorted_genres(base_genres)),
+                str(genre_model),
                 guild_id,
                 track_id,
             ),
@@ -394,14 +400,98 @@ async def set_genres(
     return changed > 0
 
 
-async def tracks_to_relabel(db: Database, limit: int = 1000) -> list[tuple[int, int, np.ndarray]]:
-    """``(guild_id, id, MSD tag probabilities)`` of tracks without a family distribution yet
-    (analyzed before schema 5, with GTZAN's ten genres), at most ``limit``, any guild."""
+class HeardTrack(NamedTuple):
+    """What the taggers heard of a stored track, as stored: all a family model needs, no audio."""
+
+    guild_id: int
+    id: int
+    #: The version of the model whose answer the track holds ('' = unknown).
+    genre_model: str
+    #: No family distribution at all yet (analyzed before schema 5, labelled with GTZAN's ten genres).
+    legacy: bool
+    tag_probs: np.ndarray  # float32[50] MSD_musicnn
+    embedding: np.ndarray  # float32[200] MSD_musicnn
+    mtt_tag_probs: np.ndarray | None  # float32[50] MTT_musicnn; None when only MSD heard it
+    mtt_embedding: np.ndarray | None  # float32[200]
+
+
+async def genre_models_to_relabel(db: Database, version: str) -> list[tuple[str, bool, int]]:
+    """``(genre_model, legacy, count)`` of the tracks (any guild) not answered by the model
+    ``version``: nothing when the whole store is up to date (read from the ``genre_model`` index)."""
     rows = await db.fetch_rows(
-        "SELECT guild_id, id, tag_probs FROM tracks WHERE base_genres = '[]' ORDER BY guild_id, id LIMIT ?",
-        (max(0, int(limit)),),
+        "SELECT genre_model, base_genres = '[]', count(*) FROM tracks WHERE genre_model <> ?"
+        " GROUP BY genre_model, base_genres = '[]' ORDER BY genre_model, 2",
+        (str(version),),
     )
-    return [(int(g), int(i), from_blob(blob, TAG_COUNT)) for g, i, blob in rows]
+    return [(str(model), bool(legacy), int(count)) for model, legacy, count in rows]
+
+
+async def tracks_to_relabel(db: Database, version: str, limit: int = 1000, *, after: int = 0) -> list[HeardTrack]:
+    """At most ``limit`` tracks (any guild, by id, past the id ``after``) whose stored answer is not
+    the model ``version``'s, with what the taggers heard of them."""
+    rows = await db.fetch_rows(
+        "SELECT guild_id, id, genre_model, base_genres = '[]', tag_probs, embedding, mtt_tag_probs, mtt_embedding"
+        " FROM tracks WHERE genre_model <> ? AND id > ? ORDER BY id LIMIT ?",
+        (str(version), int(after), max(0, int(limit))),
+    )
+    return [
+        HeardTrack(
+            int(g),
+            int(i),
+            str(model),
+            bool(legacy),
+            from_blob(tags, TAG_COUNT),
+            from_blob(embedding, EMBEDDING_DIM),
+            None if mtt_tags is None or mtt_embedding is None else from_blob(mtt_tags, TAG_COUNT),
+            None if mtt_tags is None or mtt_embedding is None else from_blob(mtt_embedding, EMBEDDING_DIM),
+        )
+        for g, i, model, legacy, tags, embedding, mtt_tags, mtt_embedding in rows
+    ]
+
+
+async def set_model_answers(
+    db: Database, answers: Iterable[tuple[int, int, Iterable[tuple[str, float]], bool, str | None]]
+) -> int:
+    """Store a family model's answers for many tracks at once, from ``(guild_id, track id, genres,
+    confident, genre_model)``: ``genres`` becomes both the base distribution and the shown answer,
+    with ``confident``; ``genre_model`` the model's version (None: leave it as it is, for a server
+    whose head must answer before the track counts as done). One transaction; returns how many rows
+    it was given."""
+
+    def encoded(given: list) -> list[tuple]:
+        rows = []
+        for guild_id, track_id, pairs, confident, model in given:
+            ranked = _sorted_genres(pairs)
+            text = _genres_json(ranked)
+            top = ranked[0][0] if ranked else None
+            rows.append((text, text, top, int(bool(confident)), model, int(guild_id), int(track_id)))
+        return rows
+
+    given = list(answers)
+    rows = encoded(given) if len(given) <= 100 else await asyncio.to_thread(encoded, given)
+    if not rows:
+        return 0
+    async with db.transaction():
+        await db.execute_many(
+            "UPDATE tracks SET base_genres = ?, genres = ?, top_genre = ?, confident = ?,"
+            " genre_model = COALESCE(?, genre_model) WHERE guild_id = ? AND id = ?",
+            rows,
+        )
+        for guild_id in sorted({row[5] for row in rows}):
+            await db.catalog_changed(guild_id)
+    return len(rows)
+
+
+async def set_genre_model(db: Database, guild_id: int, track_ids: Iterable[int], version: str) -> int:
+    """Record that these tracks of the guild hold the answer of the model ``version``; returns how
+    many rows changed."""
+    ids = sorted({int(i) for i in track_ids})
+    if not ids:
+        return 0
+    return await db.execute(
+        f"UPDATE tracks SET genre_model = ? WHERE guild_id = ? AND id IN ({db.dialect.id_list()})",
+        (str(version), guild_id, json.dumps(ids)),
+    )
 
 
 async def get_track(db: Database, guild_id: int, track_id: int) -> Track | None:
