@@ -1,8 +1,8 @@
 """/path (bot.recommend.songpath, bot.app.songpath): a walk from A to B in small steps of sound.
 
 What is asserted, over seeded random catalogs: the path starts at A and ends at B; every step is
-strictly closer to B than the step before it, both by the walk's own cosine (the recommender's
-centred space) and by the cosine of the stored embeddings; no artist and no song appears twice
+strictly closer to B than the step before it, by the walk's own cosine (the recommender's
+centred space) and by the stored embeddings' cosine and Euclidean distance; no artist and no song appears twice
 (another cut of a song counts as the song); the steps follow the line (each one is the nearest
 eligible track to its point on it); and each entry's reason says where on the path it is.
 """
@@ -70,6 +70,9 @@ def test_the_path_moves_from_a_to_b_with_no_artist_or_song_twice(seed):
         assert after > before, walk_closeness  # each step closer to B
     for before, after in itertools.pairwise(raw_closeness):
         assert after > before, raw_closeness
+    distance = [float(np.linalg.norm(catalog.embeddings[r] - catalog.embeddings[rows[-1]])) for r in rows]
+    for before, after in itertools.pairwise(distance):
+        assert after < before, distance
     assert [s.closeness_to_end for s in path] == pytest.approx(walk_closeness, abs=1e-3)
     middle = [catalog.titles[r] for r in rows[1:-1]]
     artists = [artist_of(t) for t in middle]

@@ -75,7 +75,7 @@ async def test_crate_map_and_crate_path_read_the_database(tmp_path):
 
     drawn = crate("map", "--guild", "1", "--user", "77", "--track", "9", "--genre", "rock", "--out", "server.png")
     assert drawn.returncode == 0, drawn.stderr
-    assert drawn.stdout.startswith("server.png: 90 of 90 tracks drawn, 1000x760 px")
+    assert drawn.stdout.startswith("server.png: 90 of 90 tracks drawn, 900x700 px")
     assert Image.open(tmp_path / "server.png").size == SIZE
 
     walked = crate("path", "2", "5", "--guild", "1", "--length", "6", "--json")

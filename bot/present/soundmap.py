@@ -43,7 +43,7 @@ HIGHLIGHT_COLOUR = "#ff1744"
 #: A landmark's or the highlighted track's title on the map, at most.
 LABEL_CHARS = 26
 #: The image's size in pixels (width, height).
-SIZE = (1000, 760)
+SIZE = (900, 700)
 DPI = 100
 
 
@@ -70,7 +70,7 @@ def _point_size(count: int) -> float:
 def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> MapDrawing:
     """Render ``sound_map``; ``member`` names whose likes are marked (legend text)."""
     figure = Figure(figsize=(SIZE[0] / DPI, SIZE[1] / DPI), dpi=DPI)
-    axes = figure.add_axes((0.02, 0.08, 0.70, 0.84))
+    axes = figure.add_axes((0.02, 0.08, 0.69, 0.83))
     axes.set_xticks([])
     axes.set_yticks([])
     for spine in axes.spines.values():
@@ -111,7 +111,7 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         )  # fmt: skip
     if sound_map.centre is not None:
         axes.scatter([sound_map.centre[0]], [sound_map.centre[1]], s=520, marker="*", c="#ffd600",
-                     edgecolors="#111111", linewidths=1.5, zorder=6)  # fmt: skip
+                     edgecolors="#111111", linewidths=1.5, zorder=10)  # fmt: skip
         who = f"{clip(member, 18)}'s taste" if member else "taste centre"
         handles.append(Line2D([], [], marker="*", color="#ffd600", markeredgecolor="#111111", linestyle="",
                               markersize=18, label=who))  # fmt: skip
@@ -126,8 +126,8 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         text = label_text(landmark.title)
         dx, align = side(landmark.xy[0], 7)
         axes.annotate(
-            text, landmark.xy, xytext=(dx, 7), textcoords="offset points", fontsize=12, parse_math=False, zorder=7,
-            ha=align, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#bbbbbb", "alpha": 0.85},
+            text, landmark.xy, xytext=(dx, 7), textcoords="offset points", fontsize=14, parse_math=False, zorder=7,
+            ha=align, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#bbbbbb", "alpha": 0.75},
         )  # fmt: skip
         axes.scatter([landmark.xy[0]], [landmark.xy[1]], s=40, c="#111111", zorder=7)
         labels.append(text)
@@ -139,22 +139,22 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         text = label_text(spot.title)
         dx, align = side(spot.xy[0], 14)
         axes.annotate(
-            text, spot.xy, xytext=(dx, -24), textcoords="offset points", fontsize=14, fontweight="bold",
+            text, spot.xy, xytext=(dx, -24), textcoords="offset points", fontsize=16, fontweight="bold",
             color=HIGHLIGHT_COLOUR, parse_math=False, zorder=9, ha=align,
             bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": HIGHLIGHT_COLOUR},
         )  # fmt: skip
         handles.append(_dot(HIGHLIGHT_COLOUR, "this track", size=12))
         labels.append(text)
     axes.margins(0.08)
-    figure.suptitle(clip(" ".join(title.split()), 60), fontsize=17, x=0.02, ha="left", parse_math=False)
+    figure.suptitle(clip(" ".join(title.split()), 60), fontsize=19, x=0.02, ha="left", parse_math=False)
     shown = (
         f"{sound_map.shown:,} of {sound_map.total:,} tracks drawn"
         if sound_map.shown < sound_map.total
         else f"{sound_map.total:,} tracks"
     )
-    figure.text(0.02, 0.025, f"{shown} · close together = similar sound", fontsize=12, color="#555555")
+    figure.text(0.02, 0.025, f"{shown} · close together = similar sound", fontsize=13, color="#555555")
     if handles:
-        legend = figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.735, 0.92), fontsize=12,
+        legend = figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.92), fontsize=14,
                                frameon=False, handletextpad=0.3, labelspacing=0.45)  # fmt: skip
         for text_item in legend.get_texts():
             text_item.set_parse_math(False)  # a member's name is their text

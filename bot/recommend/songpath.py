@@ -5,10 +5,11 @@ embeddings, where a cosine is "sounds alike"). For step ``k`` of a path of ``len
 target is the point ``k / (length - 1)`` of the way along the straight line from A to B; the step
 is the nearest track to that point among the eligible ones:
 
-* **always closer to B**: strictly closer to B than the step before it, both in that space and by
-  the cosine of the raw embeddings (what is stored, whatever else the server holds). A greedy
-  walk towards moving targets could otherwise step back; with this rule every step is closer to
-  B than the last (the tests check it), and when no track is, the path ends early at B;
+* **always closer to B**: strictly closer to B than the step before it, in that space and by the
+  stored embeddings' cosine and Euclidean distance alike (so whichever way one measures, the path
+  never steps back). A greedy walk towards moving targets could otherwise step back; with this
+  rule every step is closer to B than the last (the tests check it), and when no track is, the
+  path ends early at B;
 * **no song and no artist twice**: not A, B, nor another cut of any track already on the path
   (:mod:`bot.recommend.songs`), and not an artist already on it (the "Artist - Song" of its title,
   :func:`bot.audio.services.song_key`; A and B may share one);
@@ -74,10 +75,11 @@ def walk(
     if a == b or same_song(catalog, [a], [b])[0, 0]:
         raise SamePathEnds(detail=f"{from_track_id} -> {to_track_id}")
     unit = features_of(catalog).unit
-    raw = np.asarray(catalog.embeddings, dtype=np.float32)
-    raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
+    stored = np.asarray(catalog.embeddings, dtype=np.float32)
+    raw = stored / np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), 1e-9)
     to_end = unit @ unit[b]  # cosine to B in the walk's space
-    raw_to_end = raw @ raw[b]  # and by the raw embeddings
+    raw_to_end = raw @ raw[b]  # by the stored embeddings' cosine
+    away = np.linalg.norm(stored - stored[b], axis=1)  # and their Euclidean distance
 
     keep = np.ones(len(catalog), bool)
     keep[[a, b]] = False
@@ -97,7 +99,11 @@ def walk(
     for k in range(1, length - 1):
         share = k / (length - 1)
         target = (1.0 - share) * unit[a] + share * unit[b]
-        closer = (to_end[candidates] > to_end[previous]) & (raw_to_end[candidates] > raw_to_end[previous])
+        closer = (
+            (to_end[candidates] > to_end[previous])
+            & (raw_to_end[candidates] > raw_to_end[previous])
+            & (away[candidates] < away[previous])
+        )
         distance = np.linalg.norm(unit[candidates] - target, axis=1)
         score = np.where(closer & ~taken, -distance, -np.inf)
         chosen = None

@@ -274,12 +274,15 @@ def _landmarks(
             order = np.argsort(spread, kind="stable")
             candidates += [int(members[order[0]])] + [int(members[i]) for i in order[::-1][: 4 * count]]
     chosen: list[int] = []
-    taken = [] if highlight_row is None else [xy[int(np.flatnonzero(rows == highlight_row)[0])]]
+    taken: list[np.ndarray] = []
+    pinned = None if highlight_row is None else xy[int(np.flatnonzero(rows == highlight_row)[0])]
     for i in candidates:
         if len(chosen) >= count:
             break
         if rows[i] == highlight_row or any(np.linalg.norm(xy[i] - t) < LANDMARK_MIN_GAP * extent for t in taken):
             continue
+        if pinned is not None and np.linalg.norm(xy[i] - pinned) < 2 * LANDMARK_MIN_GAP * extent:
+            continue  # the pinned track's label is larger: give it room
         chosen.append(i)
         taken.append(xy[i])
     return tuple(

@@ -6,7 +6,7 @@ database before the bot starts (six families, "Artist - Song" titles, so that /p
 walk and names artists). Every command is acknowledged within 3 s, then answered; the pictures
 are opened and checked (size, the highlighted track's red ring), and the path is read back from
 the database: it starts at A, ends at B, every step is closer to B than the one before it (by
-the stored embeddings' cosine) and no artist comes twice.
+the stored embeddings' cosine and distance) and no artist comes twice.
 """
 
 from __future__ import annotations
@@ -164,6 +164,8 @@ async def test_path_walks_a_session_from_a_to_b(world):
     unit = catalog.embeddings[rows] / np.linalg.norm(catalog.embeddings[rows], axis=1, keepdims=True)
     closeness = unit @ unit[-1]
     assert all(b > a for a, b in itertools.pairwise(closeness)), closeness  # each step closer to B
+    distance = np.linalg.norm(catalog.embeddings[rows] - catalog.embeddings[rows[-1]], axis=1)
+    assert all(b < a for a, b in itertools.pairwise(distance)), distance
     artists = [artist_of(catalog.titles[r]) for r in rows]
     assert len(set(artists)) == len(artists)  # no artist twice
 
