@@ -162,3 +162,35 @@ async def test_the_use_case_marks_a_members_ratings(tmp_path):
         assert Image.open(io.BytesIO(image.png)).size == SIZE
         with pytest.raises(UnknownTrack):
             await maps.draw(7, track_id=10_000)
+
+
+class _Chosen:
+    def __init__(self, public: bool):
+        self.profiles_public = public
+
+
+class _Settings:
+    def __init__(self, public: bool):
+        self.public = public
+
+    async def get(self, guild_id: int) -> _Chosen:
+        return _Chosen(self.public)
+
+
+async def test_another_members_likes_are_marked_only_where_profiles_are_public(tmp_path):
+    from bot.app.taste import TastePrivate
+
+    async with open_database(tmp_path / "crate.sqlite3") as db:
+        rng = np.random.default_rng(4)
+        track, _ = await store.add_track(
+            db, 7, title="Only", source_url=None, source_kind="file", content_hash=hashlib.sha256(b"o").hexdigest(),
+            duration=100.0, genres=(("jazz", 0.9),), tag_probs=np.zeros(TAG_COUNT, np.float32),
+            embedding=rng.normal(size=EMBEDDING_DIM).astype(np.float32), tempo=None, shared_by=5,
+        )  # fmt: skip
+        await store.rate(db, 7, 5, track.id, LIKE)
+        private = SoundMaps(CatalogCache(db), _Settings(False))  # type: ignore[arg-type]
+        with pytest.raises(TastePrivate):
+            await private.draw(7, member_id=5, viewer_id=6)
+        assert (await private.draw(7, member_id=5, viewer_id=5)).liked == 1  # your own, always
+        public = SoundMaps(CatalogCache(db), _Settings(True))  # type: ignore[arg-type]
+        assert (await public.draw(7, member_id=5, viewer_id=6)).liked == 1
