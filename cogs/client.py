@@ -42,6 +42,8 @@ EXTENSIONS = (
     "cogs.community",
     "cogs.soundmap",
     "cogs.playlist",
+    "cogs.blend",
+    "cogs.recap",
     "cogs.settings",
     "cogs.help",
 )

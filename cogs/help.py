@@ -58,7 +58,18 @@ COMMANDS = (
         "/playlist create · add · remove · show · play · delete · export",
         "This server's playlists: the owner (or a server manager) changes one; play it here; export M3U and JSON.",
     ),
-    ("/settings", "Server managers: DJ role, 24/7 voice, analysis limit, profile privacy, announcements."),
+    (
+        "/blend start member:@alice  ·  /blend show · leave",
+        "A playlist for you and up to five members, kept fresh: the song that brings you together on top, then each in turn.",
+    ),
+    (
+        "/recap  ·  /recap member:@alice period:year",
+        "A Wrapped-style card: most played and liked, families and how they shifted, best match, first shares.",
+    ),
+    (
+        "/settings",
+        "Server managers: DJ role, 24/7 voice, analysis limit, profile privacy, announcements, monthly recap.",
+    ),
 )
 
 

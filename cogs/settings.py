@@ -17,7 +17,7 @@ from cogs import replies
 from cogs.caller import caller_of, guild_id_of
 from cogs.client import CrateBot
 
-Reset = Literal["dj_role", "voice", "analysis_limit", "profiles", "announcements", "all"]
+Reset = Literal["dj_role", "voice", "analysis_limit", "profiles", "announcements", "recap", "all"]
 
 
 def settings_embed(chosen: ServerSettings, *, changed: bool) -> discord.Embed:
@@ -39,7 +39,8 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         voice_idle_timeout="Seconds before leaving a voice channel nobody listens in",
         analysis_limit="Tracks one member may have analyzed at the same time (up to this server's own limit)",
         profiles_public="Whether /profile member: may show other members' taste",
-        announcements="A channel where Crate also announces new sessions",
+        announcements="A channel where Crate also announces new sessions (and posts the monthly recap)",
+        recap="Post the server's recap of the month on the 1st of each month (announcements, else system channel)",
         reset="Put one setting (or all) back to Crate's default",
     )
     @app_commands.default_permissions(manage_guild=True)
@@ -53,11 +54,21 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         analysis_limit: app_commands.Range[int, 1, 10] | None = None,
         profiles_public: bool | None = None,
         announcements: discord.TextChannel | None = None,
+        recap: bool | None = None,
         reset: Reset | None = None,
     ) -> None:
         await replies.defer(interaction, ephemeral=True)  # acknowledge before writing
         caller = caller_of(interaction)
-        asked = (dj_role, stay_in_voice, voice_idle_timeout, analysis_limit, profiles_public, announcements, reset)
+        asked = (
+            dj_role,
+            stay_in_voice,
+            voice_idle_timeout,
+            analysis_limit,
+            profiles_public,
+            announcements,
+            recap,
+            reset,
+        )
         crate, guild = self.bot.crate, interaction.guild
         if all(value is None for value in asked):
             if not caller.manages_server:
@@ -74,6 +85,7 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
             member_analysis_limit=analysis_limit,
             profiles_public=profiles_public,
             announce_channel_id=announcements.id if announcements else None,
+            recap_monthly=recap,
             clear=reset,
             # what this server has: a forged option naming another server's role or channel is refused
             server_roles={role.id for role in guild.roles} if guild else None,
@@ -82,6 +94,11 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         if self.bot.sessions is not None:  # a player in voice now follows the new timeout / 24/7 at once
             await self.bot.sessions.voice_settings_changed(guild_id_of(interaction))
         note = idle_timeout_note(chosen) if voice_idle_timeout is not None else None
+        if recap and not chosen.announce_channel_id and guild is not None and guild.system_channel is None:
+            note = (
+                "This server has no system channel and no announcements channel: choose one with"
+                " `/settings announcements:` so Crate can post the monthly recap."
+            )
         await replies.send(interaction, content=note, embed=settings_embed(chosen, changed=True), ephemeral=True)
 
     @settings.autocomplete("analysis_limit")

@@ -33,6 +33,8 @@ MIN_MEMBERS = store.MIN_MEMBERS
 MAX_MEMBERS = 6
 #: A Blend is refilled at least this often (seconds).
 REFRESH_EVERY = 86_400.0
+#: How often a front end asks :meth:`BlendService.refresh_due` (seconds); read at each round.
+CHECK_EVERY = 600.0
 
 
 class BlendError(CrateError):
@@ -234,6 +236,7 @@ class BlendService:
 
 
 __all__ = [
+    "CHECK_EVERY",
     "MAX_MEMBERS",
     "MIN_MEMBERS",
     "REFRESH_EVERY",

@@ -52,6 +52,8 @@ SHOWN = 5
 FAMILIES_SHOWN = 5
 #: The monthly post is made on the 1st, or as soon as Crate runs again within this many days.
 POST_WITHIN_DAYS = 3
+#: How often a front end asks :meth:`Recaps.monthly_due` (seconds); read at each round.
+CHECK_EVERY = 600.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,12 @@ def _best_match(
     return (None, None) if best is None else best
 
 
+def wall_clock() -> float:
+    """The time now, for a :class:`Recaps` given no clock of its own (read at each call, so an
+    end-to-end test can move the running bot to the 1st of a month)."""
+    return time.time()
+
+
 class Recaps:
     """Recaps over each server's cached catalog, and the monthly posts."""
 
@@ -169,13 +177,16 @@ class Recaps:
         catalogs: CatalogCache,
         settings: SettingsService,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ):
         self.db = db
         self.catalogs = catalogs
         self.settings = settings
-        #: The time now (tests give their own).
+        #: The time now (tests give their own); None: :func:`wall_clock`.
         self.clock = clock
+
+    def now(self) -> float:
+        return (self.clock or wall_clock)()
 
     async def recap(
         self,
@@ -191,7 +202,7 @@ class Recaps:
         private = user_id is not None and viewer_id is not None and viewer_id != user_id
         if private and not (await self.settings.get(guild_id)).profiles_public:
             raise TastePrivate(detail=f"guild {guild_id}: {viewer_id} asked for the recap of {user_id}")
-        now = self.clock()
+        now = self.now()
         span = period_span(kind, now, ended=ended)
         previous = before(kind, span)
         catalog, ratings = await self.catalogs.catalog_and_ratings(guild_id)
@@ -245,7 +256,7 @@ class Recaps:
 
     async def monthly_due(self) -> tuple[str, list[int]]:
         """(the month just ended, "2026-11"; the servers that opted in whose recap of it is due)."""
-        now = self.clock()
+        now = self.now()
         span = period_span("month", now, ended=True)
         if datetime.fromtimestamp(now, UTC).day > POST_WITHIN_DAYS:
             return span.key, []
@@ -257,7 +268,7 @@ class Recaps:
 
     async def claim_post(self, guild_id: int, period: str, channel_id: int | None) -> bool:
         """Remember that this server's recap of ``period`` is being posted; False: it was already."""
-        return await store.claim_recap_post(self.db, guild_id, period, channel_id=channel_id, now=self.clock())
+        return await store.claim_recap_post(self.db, guild_id, period, channel_id=channel_id, now=self.now())
 
     async def release_post(self, guild_id: int, period: str) -> None:
         """The post failed: let the next round try again."""
@@ -301,6 +312,7 @@ def recap_card(recap: Recap, names: Mapping[int, str], *, server_name: str = "th
 
 
 __all__ = [
+    "CHECK_EVERY",
     "POST_WITHIN_DAYS",
     "Counted",
     "FamilyShift",
@@ -311,4 +323,5 @@ __all__ = [
     "before",
     "period_span",
     "recap_card",
+    "wall_clock",
 ]

@@ -1,0 +1,109 @@
+"""/recap: a Wrapped-style card of a member's or the server's month or year, and the monthly post
+of servers that opted in (``/settings recap:True``). The recap is ``bot.app.recap``; the card is
+drawn off the event loop; the monthly task only keeps time and finds the channel.
+
+The monthly post goes to the server's announcements channel (``/settings announcements:``, the
+channel Crate already announces sessions in), else to the server's system channel (where Discord
+itself posts, so every server has one unless its managers turned it off); with neither, nothing is
+posted and nothing is remembered, so setting a channel later still gets that month's recap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import recap as recaps_app
+from bot.app.recap import Recap, recap_card
+from bot.format import literal
+from bot.present.recap import recap_card as draw_card
+from cogs import replies
+from cogs.caller import guild_id_of
+from cogs.client import CrateBot
+from cogs.rounds import Rounds
+
+CARD_NAME = "recap.png"
+
+
+class Recaps(commands.Cog):
+    def __init__(self, bot: CrateBot):
+        self.bot: CrateBot = bot
+        #: The monthly post: which servers are due (and the clock) is bot.app.recap; this finds the channel.
+        self.rounds = Rounds(
+            "the monthly recap", self.post_due, lambda: recaps_app.CHECK_EVERY, first=bot.wait_until_ready
+        )
+
+    async def cog_load(self) -> None:
+        self.rounds.start()
+
+    async def cog_unload(self) -> None:
+        await self.rounds.stop()
+
+    async def _names(self, guild: discord.Guild | None, guild_id: int) -> dict[int, str]:
+        names = await self.bot.crate.members.display_names(guild_id)
+        if guild is not None:
+            names.update({m.id: m.display_name for m in guild.members})
+        return names
+
+    async def _card(self, recap: Recap, guild: discord.Guild | None) -> discord.File:
+        names = await self._names(guild, recap.guild_id)
+        card = recap_card(recap, names, server_name=guild.name if guild else "This server")
+        png, _ = await asyncio.to_thread(draw_card, card)
+        return discord.File(io.BytesIO(png), filename=CARD_NAME)
+
+    @app_commands.command(name="recap", description="A recap card of a member's or the server's month or year")
+    @app_commands.describe(
+        member="Whose recap (default: the whole server's)", period="This month so far (default) or this year"
+    )
+    @app_commands.guild_only()
+    async def recap(
+        self,
+        interaction: discord.Interaction[CrateBot],
+        member: discord.Member | None = None,
+        period: Literal["month", "year"] = "month",
+    ) -> None:
+        await replies.defer(interaction)  # the card takes a moment to draw
+        guild_id = guild_id_of(interaction)
+        recap = await self.bot.crate.recaps.recap(
+            guild_id, None if member is None else member.id, period, viewer_id=interaction.user.id
+        )
+        whose = "this server's" if member is None else f"{literal(member.display_name, 80)}'s"
+        text = f"📼 {whose} recap of {recap.span.words}" + (" (nothing yet this period)" if recap.is_empty else "")
+        await replies.send(interaction, content=text, file=await self._card(recap, interaction.guild))
+
+    async def post_due(self) -> int:
+        """Post every due monthly recap of the servers this process serves; how many were posted."""
+        recaps = self.bot.crate.recaps
+        period, due = await recaps.monthly_due()
+        posted = 0
+        for guild_id in due:
+            guild = self.bot.get_guild(guild_id)
+            if guild is None:  # another shard's server, or Crate left it
+                continue
+            chosen = await self.bot.crate.server_settings.get(guild_id)
+            channel = guild.get_channel(chosen.announce_channel_id or 0) or guild.system_channel
+            if not isinstance(channel, discord.TextChannel):
+                continue
+            if not await recaps.claim_post(guild_id, period, channel.id):
+                continue
+            try:
+                recap = await recaps.recap(guild_id, None, "month", ended=True)
+                await channel.send(
+                    content=f"📼 This server's recap of {recap.span.words}. See your own with `/recap`.",
+                    file=await self._card(recap, guild),
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
+                posted += 1
+            except Exception:
+                await recaps.release_post(guild_id, period)
+                raise
+        return posted
+
+
+async def setup(bot: CrateBot) -> None:
+    await bot.add_cog(Recaps(bot))

@@ -1,0 +1,207 @@
+"""Blends and recaps through the real bot, the fake Discord, real music and SQLite.
+
+A Blend made by members of different tastes (alice likes the calm singularity tracks, bob the
+loud nexuiz ones, carol has rated one track): who each track is for, none anyone disliked, the
+taste-match line only where every member rated enough; refilled at once after a dislike;
+played with /playlist play; /forget takes a member out. /recap answers with a 1080x1350 card,
+and a server that opted in (/settings recap:True) gets its recap of the month just ended posted
+in its announcements channel on the 1st, once, even after the task runs again.
+The Discord-free parts are tested in tests/test_blends.py and tests/test_recap.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+from PIL import Image
+
+import bot.app.recap
+from tests import music
+from tests.fakediscord import FakeDiscord
+from tests.fakediscord.harness import music_server, running_crate, settings_for
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CALM = ("Nebula", "Through Space", "Awakening", "Coherence")
+LOUD = ("beast-of-insanity", "brainsukker", "chaos-fog", "infight")
+#: The time the running bot reads for recaps (None: the real time); the monthly post moves it.
+CLOCK: dict[str, float | None] = {"now": None}
+
+
+@pytest.fixture(scope="module")
+def links(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
+    scratch = tmp_path_factory.mktemp("blend-music")
+    files = {}
+    for name in CALM + LOUD:
+        source = music.singularity_track(name) if name in CALM else music.nexuiz_track(name)
+        cut = music.convert(source, scratch / f"{name}.ogg", "-ss", "20", "-t", "25", "-c:a", "libvorbis")
+        files[f"/{name.replace(' ', '-')}.ogg"] = (cut.read_bytes(), "audio/ogg")
+    return files
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory, links):
+    database = tmp_path_factory.mktemp("db") / "crate.sqlite3"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.app.recap, "wall_clock", lambda: CLOCK["now"] or time.time())
+        patch.setattr(bot.app.recap, "CHECK_EVERY", 0.5)
+        async with FakeDiscord() as fake, music_server(links) as web:
+            async with running_crate(fake, settings_for(fake, database)):
+                yield fake, web, {}
+
+
+def place(fake, name: str = "general"):
+    guild = fake.guilds[0]
+    return guild, next(c for c in guild.channels if c.name == name)
+
+
+def mention(fake, guild, user: str) -> str:
+    return f"<@{fake.member(guild, user).id}>"
+
+
+async def answered(ix, timeout: float = 60):
+    """Acknowledged at once, then answered."""
+    response = await ix.wait_response()
+    assert response.type == 5 and ix.ack_latency < 3, response
+    return (await ix.wait_followups(1, timeout=timeout))[-1]
+
+
+async def catalog(fake, web, state) -> dict[str, int]:
+    """alice shares the eight tracks by link (once); their ids by name."""
+    if "ids" not in state:
+        guild, channel = place(fake)
+        ids = {}
+        for name in CALM + LOUD:
+            ix = await fake.slash(guild, channel, "alice", "genre", {"url": f"{web}/{name.replace(' ', '-')}.ogg"})
+            message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
+            ids[name] = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
+        state["ids"] = ids
+    return state["ids"]
+
+
+async def rate(fake, user: str, track: int, verb: str = "like") -> None:
+    guild, channel = place(fake)
+    ix = await fake.slash(guild, channel, user, verb, {"track": track})
+    said = (await answered(ix)).content
+    assert ("You liked" if verb == "like" else "You disliked") in said, said
+
+
+def looks_like_a_card(data: bytes) -> bool:
+    """A 1080x1350 recap card: Crate's dark background, green headings and white text on it."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    colours = {colour for _, colour in image.getcolors(maxcolors=1 << 20) or []}
+    return image.size == (1080, 1350) and {(0x19, 0x14, 0x14), (0x1D, 0xB9, 0x54), (255, 255, 255)} <= colours
+
+
+def blend_rows(description: str) -> list[tuple[str, str]]:
+    """(title, who it is for) of each numbered line of a Blend embed."""
+    return re.findall(r"^\d+\. \*\*(.+?)\*\* · [^\n]*? — (for [^\n]+)$", description, flags=re.M)
+
+
+async def test_a_blend_of_different_tastes_refilled_played_and_forgotten(world):
+    fake, web, state = world
+    ids = await catalog(fake, web, state)
+    guild, channel = place(fake)
+    for name in CALM[:3]:
+        await rate(fake, "alice", ids[name])
+    await rate(fake, "alice", ids[LOUD[0]], "dislike")
+    for name in LOUD[1:4]:
+        await rate(fake, "bob", ids[name])
+    await rate(fake, "bob", ids[CALM[3]], "dislike")
+    await rate(fake, "carol", ids[CALM[0]])
+
+    ix = await fake.slash(guild, channel, "bob", "blend start", {"member": "alice", "member2": "carol"})
+    made = (await answered(ix)).embed
+    name = made["title"].removeprefix("🎶 ")
+    alice, bob, carol = (mention(fake, guild, u) for u in ("alice", "bob", "carol"))
+    text = made["description"]
+    # carol rated one track: no percentage is made up from it
+    assert f"not enough ratings yet ({carol} has rated 1 track" in text and "%" not in text.split("\n")[0]
+    rows = blend_rows(text)
+    titles = [title.lower() for title, _ in rows]
+    assert rows and LOUD[0] not in titles and CALM[3].lower() not in titles  # nothing anyone disliked
+    assert any(alice in who for _, who in rows) and any(bob in who for _, who in rows)
+    assert made["footer"]["text"].startswith("Refreshed daily, and at once")
+
+    # bob turns down one of alice's tracks: the Blend is refilled at once, without it
+    alices = next(title for title, who in rows if alice in who and bob not in who and title.lower() != "nebula")
+    await rate(fake, "bob", ids[next(n for n in CALM + LOUD if n.lower() == alices.lower())], "dislike")
+    shown = (await answered(await fake.slash(guild, channel, "alice", "blend show"))).embed
+    assert alices.lower() not in [t.lower() for t, _ in blend_rows(shown["description"])]
+
+    # carol likes two more tracks: with three ratings each, the Blend now shows a taste match
+    await rate(fake, "carol", ids[CALM[1]])
+    await rate(fake, "carol", ids[LOUD[2]])
+    matched = (await answered(await fake.slash(guild, channel, "bob", "blend show"))).embed["description"]
+    assert re.match(r"Taste match: \*\*\d+%\*\* `", matched), matched
+    shown = {"description": matched}
+
+    # a real playlist: /playlist play opens a session with it, and the first track plays
+    played = await answered(await fake.slash(guild, channel, "carol", "playlist play", {"name": name}))
+    assert "listening session with the playlist" in played.content, played.content
+    board = await fake.wait_channel_message(
+        channel, lambda m: any(c.startswith("crate:skip:") for c in m.custom_ids), guild=guild, timeout=30
+    )
+    playing = board.embed["description"].lower()
+    assert any(title.lower() in playing for title, _ in blend_rows(shown["description"])), playing
+    ended = await answered(await fake.slash(guild, channel, "carol", "session end"))
+    assert ended.embeds or ended.content
+
+    # bob forgets everything: the Blend goes on for alice and carol, without him
+    forget = await fake.slash(guild, channel, "bob", "forget")
+    confirm = await fake.click(guild, channel, "bob", await forget.wait_original(), label="Yes, forget me")
+    await confirm.wait_original(predicate=lambda m: "Done" in (m.content or ""))
+    after = (await answered(await fake.slash(guild, channel, "alice", "blend show"))).embed
+    assert f"Members: {alice}, {carol}" in after["description"] and bob not in after["description"]
+
+    # carol leaves: a Blend of one member is no Blend
+    left = await answered(await fake.slash(guild, channel, "carol", "blend leave"))
+    assert "it is gone" in left.content and left.ephemeral
+    gone = await fake.slash(guild, channel, "alice", "blend show")
+    assert "aren't in any Blend" in (await answered(gone)).content
+
+
+async def test_recap_card_and_the_monthly_post(world):
+    fake, web, state = world
+    ids = await catalog(fake, web, state)
+    guild, channel = place(fake)
+    await rate(fake, "carol", ids[LOUD[2]])
+    ix = await fake.slash(guild, channel, "carol", "recap", {"period": "year"})
+    message = await answered(ix)
+    year = datetime.now(UTC).year
+    assert message.content == f"📼 this server's recap of {year}"
+    (card,) = message.attachments
+    assert card.filename == "recap.png" and looks_like_a_card(card.data)
+
+    # alice (the owner) opts in, with #music as the announcements channel, mid-month: nothing due yet
+    now = datetime.now(UTC)
+    CLOCK["now"] = datetime(now.year, now.month, 15, 12, tzinfo=UTC).timestamp()
+    music_channel = next(c for c in guild.channels if c.name == "music")
+    ix = await fake.slash(guild, channel, "alice", "settings", {"recap": True, "announcements": music_channel.id})
+    saved = (await answered(ix)).embed
+    fields = {f["name"]: f["value"] for f in saved["fields"]}
+    assert fields["Monthly recap"] == f"posted on the 1st of each month in <#{music_channel.id}>"
+
+    await asyncio.sleep(1.5)  # the task ran (every 0.5 s) and posted nothing
+    assert not [m for m in fake.channel_messages(music_channel.id) if "recap of" in (m.content or "")]
+    first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=UTC)
+    CLOCK["now"] = first.timestamp()
+    try:
+        post = await fake.wait_channel_message(
+            music_channel, lambda m: "recap of" in (m.content or ""), guild=guild, timeout=30
+        )
+        month = now.strftime("%B %Y")
+        assert post.content == f"📼 This server's recap of {month}. See your own with `/recap`."
+        (card,) = post.attachments
+        assert looks_like_a_card(card.data)
+        await asyncio.sleep(2)  # the task ran again (every 0.5 s): still one post
+        posts = [m for m in fake.channel_messages(music_channel.id) if "recap of" in (m.content or "")]
+        assert len(posts) == 1
+    finally:
+        CLOCK["now"] = None
