@@ -216,3 +216,14 @@ def test_an_empty_catalog_makes_an_empty_blend():
     )
     empty = blend_tracks(catalog, [], [ALICE, BOB])
     assert empty.tracks == () and empty.together is None and empty.match is None
+
+
+async def test_a_failing_refill_never_loses_the_rating(crate, server, db):
+    _, library, _ = crate
+
+    async def broken(guild_id: int, user_id: int) -> None:
+        raise RuntimeError("the refill failed")
+
+    library.on_rated.insert(0, broken)
+    rated = await library.rate(GUILD, ALICE, LIKE, server["calm0"])
+    assert rated.value == LIKE and await store.rating_of(db, GUILD, ALICE, server["calm0"]) == LIKE

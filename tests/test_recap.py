@@ -6,6 +6,7 @@ opted in, once (remembered in the database), with an injected clock."""
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import UTC, datetime
 
 import numpy as np
@@ -127,13 +128,27 @@ async def test_the_servers_year_and_its_card(recaps, month):
     assert recap.new_tracks == 6
     card = recap_card(recap, {ALICE: "alice", BOB: "bob <@&1>\nx"}, server_name="Lounge")
     png, drawn = draw(card)
-    image = Image.open(__import__("io").BytesIO(png))
+    image = Image.open(io.BytesIO(png))
     assert image.size == (WIDTH, HEIGHT) == (drawn.width, drawn.height)
     assert drawn.texts[0] == "Lounge's 2026"
     assert "1. Calm 0 · 2 likes" in drawn.texts  # ties by title
     assert any(t.startswith("alice & bob <@&1> x · ") and t.endswith("taste match") for t in drawn.texts)
     assert drawn.bars == len(recap.families) >= 2
     assert all("\n" not in t for t in drawn.texts)
+
+
+def test_user_text_is_drawn_as_it_is():
+    from bot.present.recap import FamilyBar, RecapCard
+
+    card = RecapCard(
+        title="a $\\bad$ title",
+        subtitle="line\nbreak",
+        sections=(("Most liked", ("1. $x^2$ <@1> · 2 likes",)),),
+        families=(FamilyBar("$\\frac", 0.5, None),),
+    )
+    png, drawn = draw(card)  # mathematics would fail on "$\bad$"
+    assert drawn.texts[:2] == ("a $\\bad$ title", "line break") and "1. $x^2$ <@1> · 2 likes" in drawn.texts
+    assert Image.open(io.BytesIO(png)).size == (WIDTH, HEIGHT)
 
 
 async def test_an_empty_month_says_so(recaps, db):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -12,6 +13,8 @@ from bot.catalog import NoTrackChosen, Track, UnknownTrack
 from bot.recommend.service import CatalogCache
 from bot.recommend.songs import song_groups
 from bot.store import Database
+
+log = logging.getLogger(__name__)
 
 #: Autocomplete waits at most this long for the catalog to tell cuts of one song apart (Discord
 #: gives 3 s); past it, identical titles are all offered.
@@ -52,7 +55,10 @@ class Library:
         previous = await store.rating_of(self.db, guild_id, user_id, track.id)
         await store.rate(self.db, guild_id, user_id, track.id, value)
         for listener in self.on_rated:
-            await listener(guild_id, user_id)
+            try:
+                await listener(guild_id, user_id)
+            except Exception:  # the rating is stored: what follows it (a Blend's refill) is retried later
+                log.exception("after a rating in guild %s", guild_id)
         return RatedTrack(track, value, previous)
 
     async def search(self, guild_id: int, text: str) -> list[TitleEntry]:

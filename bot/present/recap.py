@@ -1,5 +1,6 @@
 """The recap card (``/recap``, the monthly post): a Wrapped-style PNG, drawn with matplotlib's Agg
-backend, off the event loop by its callers.
+backend, off the event loop by its callers. Titles, names and genres are drawn as the text they
+are (one line, matplotlib's ``$…$`` mathematics off).
 
 :func:`recap_card` returns the PNG and a :class:`DrawnCard` saying what it drew (every line of
 text, the family bars), so a test checks the picture's content without reading pixels.
@@ -67,7 +68,7 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
 
     def text(x: float, y: float, words: str, **style) -> None:
         words = _clip(words, style.pop("limit", LINE_CHARS))
-        figure.text(x, y, words, color=style.pop("color", TEXT), va="top", **style)
+        figure.text(x, y, words, color=style.pop("color", TEXT), va="top", parse_math=False, **style)
         drawn.append(words)
 
     text(0.06, 0.965, card.title, fontsize=26, fontweight="bold", color=ACCENT, limit=34)
@@ -97,6 +98,8 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
         axes.barh([p - 0.15 for p in positions], [100 * r.share for r in rows], height=0.45, color=ACCENT)
         bars = len(rows)
         axes.set_yticks(list(positions), [_clip(r.family, 18) for r in rows], color=TEXT, fontsize=11)
+        for tick in axes.get_yticklabels():
+            tick.set_parse_math(False)  # a server's own genre is text, never $mathematics$
         axes.set_xlim(0, 115)
         axes.tick_params(axis="x", colors=MUTED, labelsize=9)
         for side in ("top", "right", "left"):
