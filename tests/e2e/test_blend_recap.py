@@ -5,7 +5,8 @@ loud nexuiz ones, carol has rated one track): who each track is for, none anyone
 taste-match line only where every member rated enough; refilled at once after a dislike;
 played with /playlist play; /forget takes a member out. /recap answers with a 1080x1350 card,
 and a server that opted in (/settings recap:True) gets its recap of the month just ended posted
-in its announcements channel on the 1st, once, even after the task runs again.
+in its announcements channel (else its system channel) on the 1st, once, even after the task
+runs again and after a restart.
 The Discord-free parts are tested in tests/test_blends.py and tests/test_recap.py.
 """
 
@@ -205,3 +206,34 @@ async def test_recap_card_and_the_monthly_post(world):
         assert len(posts) == 1
     finally:
         CLOCK["now"] = None
+
+
+async def test_the_monthly_post_is_made_once_across_a_restart(tmp_path):
+    """A restart on the same database on the 1st: the recap already posted is not posted again."""
+    database = tmp_path / "crate.sqlite3"
+    now = datetime.now(UTC)
+    first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=UTC).timestamp()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.app.recap, "wall_clock", lambda: CLOCK["now"] or time.time())
+        patch.setattr(bot.app.recap, "CHECK_EVERY", 0.5)
+        async with FakeDiscord() as fake:
+            guild, channel = place(fake)
+            settings = settings_for(fake, database)
+            try:
+                async with running_crate(fake, settings):
+                    CLOCK["now"] = datetime(now.year, now.month, 15, tzinfo=UTC).timestamp()
+                    ix = await fake.slash(guild, channel, "alice", "settings", {"recap": True})
+                    fields = {f["name"]: f["value"] for f in (await answered(ix)).embed["fields"]}
+                    assert fields["Monthly recap"] == "posted on the 1st of each month in the server's system channel"
+                    CLOCK["now"] = first
+                    # no announcements channel: the server's system channel (the fake's first text channel)
+                    system = next(c for c in guild.channels if c.type == 0)
+                    await fake.wait_channel_message(
+                        system, lambda m: "recap of" in (m.content or ""), guild=guild, timeout=30
+                    )
+                async with running_crate(fake, settings, ready_count=2):
+                    await asyncio.sleep(2.5)  # the restarted bot's task ran several rounds
+            finally:
+                CLOCK["now"] = None
+            posts = [m for m in fake.channel_messages(system.id) if "recap of" in (m.content or "")]
+            assert len(posts) == 1
