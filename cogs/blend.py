@@ -82,7 +82,8 @@ class Blends(commands.GroupCog, group_name="blend", group_description="Playlists
         await self.rounds.stop()
 
     async def _refresh_due(self) -> None:
-        refreshed = await self.bot.crate.blends.refresh_due()
+        # each process refills the Blends of the servers it serves (its shards)
+        refreshed = await self.bot.crate.blends.refresh_due(owns=lambda g: self.bot.get_guild(g) is not None)
         if refreshed:
             log.info("refreshed %d Blend(s)", refreshed)
 

@@ -153,6 +153,7 @@ async def test_the_daily_refresh_uses_the_clock(crate, server, clock, db):
     await store.rate(db, GUILD, BOB, server["loud4"], DISLIKE)  # behind Crate's back: no refill yet
     assert "loud4" in [t.title for t in (await blends.view(GUILD, view.blend.playlist.id)).tracks]
     clock.now += 86_400 + 1
+    assert await blends.refresh_due(owns=lambda guild: guild != GUILD) == 0  # another shard's server
     assert await blends.refresh_due() == 1
     assert "loud4" not in [t.title for t in (await blends.view(GUILD, view.blend.playlist.id)).tracks]
     assert await blends.refresh_due() == 0

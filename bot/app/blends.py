@@ -204,9 +204,11 @@ class BlendService:
             await self.refresh(guild_id, playlist_id)
         return len(ids)
 
-    async def refresh_due(self) -> int:
-        """Refill every Blend not refilled for :data:`REFRESH_EVERY` (the daily refresh); how many."""
+    async def refresh_due(self, *, owns: Callable[[int], bool] | None = None) -> int:
+        """Refill every Blend not refilled for :data:`REFRESH_EVERY` (the daily refresh); how many.
+        ``owns``: the servers this process serves (a bot run as several shards), default all."""
         due = await store.blends_due(self.db, self.clock() - REFRESH_EVERY)
+        due = [(g, p) for g, p in due if owns is None or owns(g)]
         for guild_id, playlist_id in due:
             try:
                 await self.refresh(guild_id, playlist_id)
