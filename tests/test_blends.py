@@ -4,7 +4,6 @@ disliked; refilled after a rating and daily (an injected clock); leaving and /fo
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 import numpy as np
@@ -17,48 +16,22 @@ from bot.app.members import Members
 from bot.app.teaching import Teacher
 from bot.app.titles import TitleIndex
 from bot.caller import Caller
-from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT
+from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE
 from bot.recommend.blend import MATCH_MIN_RATINGS, blend_tracks
 from bot.recommend.service import CatalogCache
 from bot.store import Database, open_database
 from bot.store import blends as store_blends
 from bot.store import playlists as store_playlists
+from tests.tastes import Clock, add_sure_track, direction
 
 GUILD = 9009
 ALICE, BOB, CAROL = 11, 22, 33
 NOW = time.time()
 
 
-class Clock:
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def direction(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(EMBEDDING_DIM).astype(np.float32)
-
-
 async def add(db: Database, name: str, family: str, embedding: np.ndarray, duration: float = 100.0) -> int:
-    track, _ = await store.add_track(
-        db,
-        GUILD,
-        title=name,
-        source_url=None,
-        source_kind="attachment",
-        content_hash=hashlib.sha256(name.encode()).hexdigest(),
-        duration=duration,
-        genres=[(family, 0.8), ("other", 0.2)],
-        confident=True,
-        tag_probs=np.zeros(TAG_COUNT, np.float32),
-        embedding=embedding,
-        tempo=None,
-        shared_by=ALICE,
-        now=NOW - 100,
-    )
-    return track.id
+    genres = [(family, 0.8), ("other", 0.2)]
+    return await add_sure_track(db, GUILD, name, genres, embedding, duration=duration, shared_by=ALICE, now=NOW - 100)
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ opted in, once (remembered in the database), with an injected clock."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 from datetime import UTC, datetime
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,13 +15,14 @@ from bot import store
 from bot.app.recap import Recaps, period_span, recap_card
 from bot.app.settings import SettingsService
 from bot.caller import Caller
-from bot.catalog import EMBEDDING_DIM, LIKE, TAG_COUNT
+from bot.catalog import LIKE
 from bot.config import Settings
 from bot.present.recap import HEIGHT, WIDTH
 from bot.present.recap import recap_card as draw
 from bot.recommend.service import CatalogCache
 from bot.store import Database, open_database
 from bot.store import sessions as store_sessions
+from tests.tastes import Clock, add_sure_track, direction
 
 GUILD = 8008
 ALICE, BOB, CAROL = 11, 22, 33
@@ -32,36 +31,10 @@ NOV = datetime(2026, 11, 14, 12, tzinfo=UTC).timestamp()
 OCT = datetime(2026, 10, 10, 12, tzinfo=UTC).timestamp()
 
 
-class Clock:
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def direction(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(EMBEDDING_DIM).astype(np.float32)
-
-
 async def add(db: Database, name: str, family: str, seed: int, *, by: int, at: float) -> int:
-    track, _ = await store.add_track(
-        db,
-        GUILD,
-        title=name,
-        source_url=None,
-        source_kind="attachment",
-        content_hash=hashlib.sha256(name.encode()).hexdigest(),
-        duration=100.0 + 37 * seed,
-        genres=[(family, 0.9), ("other", 0.1)],
-        confident=True,
-        tag_probs=np.zeros(TAG_COUNT, np.float32),
-        embedding=direction(100 + seed) + 2 * direction({"ambient": 1, "metal": 2}[family]),
-        tempo=None,
-        shared_by=by,
-        now=at,
-    )
-    return track.id
+    embedding = direction(100 + seed) + 2 * direction({"ambient": 1, "metal": 2}[family])
+    genres = [(family, 0.9), ("other", 0.1)]
+    return await add_sure_track(db, GUILD, name, genres, embedding, duration=100.0 + 37 * seed, shared_by=by, now=at)
 
 
 @pytest.fixture
