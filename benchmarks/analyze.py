@@ -11,11 +11,9 @@ clip cut from it with ffmpeg:
 * tempo           ``features.excerpt_tempo`` on each excerpt: all the default answer needs of the
                   handcrafted block
 * handcrafted     ``features.handcrafted_features`` on each excerpt (only a custom genre head reads them)
-* musicnn         ``musicnn.excerpt_patches`` for each excerpt (the log-mel of its first 3-s patch),
+* musicnn         ``musicnn.excerpt_patches`` for each excerpt (the log-mel of its two 3-s patches),
                   then the networks as ``Listener.describe`` runs them: one ``musicnn.Taggers`` call
-                  running both networks on the excerpts the MTT tagger hears (the first and the last,
-                  ``analyze.second_tagger_excerpts``), the MSD network alone on the others (also shown
-                  split; and, for reference, the MSD network alone on every excerpt)
+                  running both networks on every patch (and, for reference, the MSD network alone)
 * custom head     assembling the excerpt vectors and the custom genre head's ``predict_proba`` (numpy arrays)
 * total           ``Listener.analyze`` end to end, timed on its own, as ``Listener.load()`` builds it
                   (the packaged family model: tempo only); and with the GTZAN custom genre head
@@ -113,7 +111,6 @@ class Stages:
     def run(self, path: Path) -> dict[str, float]:
         from bot.audio.decode import decode_excerpts, probe
         from bot.listen import musicnn
-        from bot.listen.analyze import second_tagger_excerpts
         from bot.listen.features import excerpt_tempo, handcrafted_features
 
         times: dict[str, float] = {}
@@ -130,17 +127,11 @@ class Stages:
         start = CLOCK()
         patches = [musicnn.excerpt_patches(e.samples) for e in decoded.excerpts]
         logmel_time = CLOCK() - start
-        # As Listener.describe runs them: both taggers fused on the excerpts MTT hears, MSD alone on the rest.
-        both = second_tagger_excerpts(len(patches))
-        alone = [k for k in range(len(patches)) if k not in both]
-        fused_time, _ = _timed(self.listener._tagger_set().predict, np.concatenate([patches[k] for k in both]))
-        alone_time = 0.0
-        if alone:
-            alone_time, _ = _timed(self.listener.tagger.predict, np.concatenate([patches[k] for k in alone]))
-        times["musicnn taggers"] = logmel_time + fused_time + alone_time
+        # As Listener.describe runs them: both taggers fused, on every patch of every excerpt.
+        fused_time, _ = _timed(self.listener._tagger_set().predict, np.concatenate(patches))
+        times["musicnn taggers"] = logmel_time + fused_time
         times["  log-mel + patches"] = logmel_time
-        times[f"  both nets, {len(both)} excerpts"] = fused_time
-        times[f"  MSD alone, {len(alone)} excerpt(s)"] = alone_time
+        times[f"  both nets, {len(patches)} excerpts x {len(patches[0])} patches"] = fused_time
         times["  (MSD alone, every excerpt)"], outputs = _timed(self.listener.tagger.predict, np.concatenate(patches))
         per_excerpt = len(outputs.tag_probs) // len(decoded.excerpts)
         embeddings = [

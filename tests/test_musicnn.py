@@ -182,3 +182,27 @@ def test_load_refuses_pickled_arrays(tmp_path: Path) -> None:
     np.savez(bad, **weights)
     with pytest.raises(ValueError, match="allow_pickle"):
         Musicnn.load(bad)
+
+
+@pytest.mark.parametrize("name", REFERENCES)
+def test_styles_crate_hears_are_true_to_the_clip(tmp_path: Path, name: str) -> None:
+    """What analysis hears of each 30-s reference clip (its excerpts, as ``Listener.describe``
+    hears them) gives a top 5 sharing at least 4 tags with the TensorFlow model over the whole
+    clip (issue 26: with one 3-s patch per excerpt, Awakening shared only 3 with either tagger)."""
+    import soundfile as sf
+
+    from bot.audio.decode import decode_excerpts
+    from bot.listen.analyze import Listener
+
+    shared, tags = _shared_references(name), REFERENCES[name][2]
+    listener = Listener.load(with_genres=False)
+    reference = json.loads((shared / "reference.json").read_text())
+    shared_counts = {}
+    for entry in reference["clips"]:
+        wav = tmp_path / f"{entry['clip']}.wav"
+        sf.write(wav, _load(shared / f"{entry['clip']}.npz")["audio"], SAMPLE_RATE)
+        heard = listener.describe(decode_excerpts(wav), with_vectors=False)
+        probs = (heard.tag_probs if name == "msd" else heard.mtt_tag_probs).mean(axis=0)
+        top5 = {tags[i] for i in np.argsort(-probs)[:5]}
+        shared_counts[entry["clip"]] = len(top5 & set(entry["top5_tags"]))
+    assert min(shared_counts.values()) >= 4, shared_counts

@@ -31,7 +31,7 @@ from bot.listen.head import GenreHead, load_head
 
 #: Changes whenever the feature vector changes shape or meaning; genre models record it.
 FEATURE_VERSION = (
-    "crate-features/3: musicnn-msd penultimate(200) + tags(50) of one 3-s patch per excerpt"
+    "crate-features/4: musicnn-msd penultimate(200) + tags(50) of both 3-s patches of each excerpt"
     " + handcrafted(99, chroma at A440, whole excerpt) @16kHz, 6 s excerpts"
 )
 
@@ -66,7 +66,7 @@ class ExcerptFeatures:
     tag_probs: np.ndarray  # float32[n_excerpts, 50]
     embeddings: np.ndarray  # float32[n_excerpts, 200]
     tempo: float
-    # When the MTT tagger ran: one row per excerpt it heard (second_tagger_excerpts), in order.
+    # When the MTT tagger ran: one row per excerpt, as for MSD.
     mtt_tag_probs: np.ndarray | None = None  # float32[n_mtt_excerpts, 50]
     mtt_embeddings: np.ndarray | None = None  # float32[n_mtt_excerpts, 200]
 
@@ -113,24 +113,19 @@ class Listener:
         ``with_vectors=False`` leaves ``vectors`` out (None): only a custom genre model reads
         them, and their handcrafted block costs about as much again as the tempo alone.
         """
-        # One log-mel front end for both taggers; the taggers hear the first 3-s patch of each
-        # excerpt (musicnn.excerpt_patches). The excerpts both taggers hear go through one fused
-        # call (musicnn.Taggers shares each convolution's input copy between them); the others,
-        # through the MSD tagger alone (second_tagger_excerpts says why).
+        # One log-mel front end for both taggers, which hear the whole of each 6-s excerpt (its two
+        # 3-s patches, musicnn.excerpt_patches) in one fused call (musicnn.Taggers shares each
+        # convolution's input copy between them): hearing less made the styles shown drift from
+        # what the taggers say over the track (docs/listening.md, "What Crate hears").
         patches = [musicnn.excerpt_patches(excerpt.samples) for excerpt in decoded.excerpts]
         heard = [i for i, p in enumerate(patches) if len(p)]
         if not heard:
             raise TooShort()
-        both = second_tagger_excerpts(len(heard)) if self.mtt_tagger is not None else list(range(len(heard)))
-        alone = [k for k in range(len(heard)) if k not in both]
         sizes = [len(patches[i]) for i in heard]
-        outputs = self._tagger_set().predict(np.concatenate([patches[heard[k]] for k in both]))
-        msd = {k: m for k, m in zip(both, _excerpt_means(outputs[0], [sizes[k] for k in both]))}
-        if alone:
-            rest = self.tagger.predict(np.concatenate([patches[heard[k]] for k in alone]))
-            msd.update(zip(alone, _excerpt_means(rest, [sizes[k] for k in alone])))
-        embeddings_ = np.stack([msd[k][1] for k in range(len(heard))])
-        tag_probs_ = np.stack([msd[k][0] for k in range(len(heard))])
+        outputs = self._tagger_set().predict(np.concatenate([patches[i] for i in heard]))
+        msd = _excerpt_means(outputs[0], sizes)
+        embeddings_ = np.stack([m[1] for m in msd])
+        tag_probs_ = np.stack([m[0] for m in msd])
         vectors = None
         if with_vectors:
             handcrafted = np.stack(
@@ -144,7 +139,7 @@ class Listener:
             )
         mtt_: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         if len(outputs) > 1:
-            means = _excerpt_means(outputs[1], [sizes[k] for k in both])
+            means = _excerpt_means(outputs[1], sizes)
             mtt_ = (np.stack([m[0] for m in means]), np.stack([m[1] for m in means]))
         return ExcerptFeatures(vectors, tag_probs_, embeddings_, float(np.median(tempos)), *mtt_)
 
@@ -188,6 +183,7 @@ class Listener:
             tempo=features.tempo,
             excerpt_starts=tuple(excerpt.start for excerpt in decoded.excerpts),
             confident=bool(confident),
+            genre_model=self.family_model.version if self.genre_model is None and self.family_model else "",
             **mtt,
         )
 
@@ -196,24 +192,13 @@ class Listener:
         (MSD's alone, MTT's set to typical values, when the MTT tagger is not loaded)."""
         assert self.family_model is not None
         if features.mtt_tag_probs is None or features.mtt_embeddings is None:
-            return self.family_model.msd_only(features.tag_probs.mean(axis=0))
+            return self.family_model.msd_only(features.tag_probs.mean(axis=0), features.embeddings.mean(axis=0))
         return FamilyInputs(
             features.tag_probs.mean(axis=0),
             features.embeddings.mean(axis=0),
             features.mtt_tag_probs.mean(axis=0),
             features.mtt_embeddings.mean(axis=0),
         )
-
-
-def second_tagger_excerpts(count: int) -> list[int]:
-    """Which of ``count`` heard excerpts the second (MTT) tagger hears: the first and the last.
-
-    Both taggers hearing every excerpt costs a third more network time than this; in the family
-    model's grouped CV, MTT's tags averaged over the first and last excerpts did as well as over
-    all three (docs/families.md). The MSD tagger, whose embedding drives recommendations and the
-    server heads, hears every excerpt.
-    """
-    return sorted({0, count - 1}) if count > 0 else []
 
 
 def _excerpt_means(output: musicnn.TaggerOutput, sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -144,9 +144,10 @@ def to_patches(logmel: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(logmel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, logmel.shape[1]), dtype=np.float32)
 
 
-#: How many patches the taggers hear of each analysis excerpt: the first one (3 s of a 6-s
-#: excerpt). Hearing both cost the family model no accuracy we could measure and twice the time.
-PATCHES_PER_EXCERPT = 1
+#: How many patches the taggers hear of each analysis excerpt: both (the whole 6-s excerpt). With
+#: one, the top-5 styles of the six reference clips shared only 3 of 5 with the TensorFlow
+#: reference over the clip; with two, at least 4 (tests/test_musicnn.py, docs/listening.md).
+PATCHES_PER_EXCERPT = 2
 
 
 def excerpt_patches(samples: np.ndarray) -> np.ndarray:
