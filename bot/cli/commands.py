@@ -714,15 +714,16 @@ def _few_shot(args) -> int:
 
     if not args.dataset.is_dir():
         raise CrateError(f"{args.dataset} is not a folder (GTZAN-mini: ../shared/data/gtzan-mini).")
-    data, summary = few_shot.labelled_set(args.dataset, log=lambda m: print(m, file=sys.stderr, flush=True))
+    data, sets, summary = few_shot.labelled_set(args.dataset, log=lambda m: print(m, file=sys.stderr, flush=True))
     families = few_shot.families_curve(data, seeds=args.seeds)
     custom = few_shot.custom_genre_curve(data, seeds=args.seeds)
-    widths = few_shot.sensitivity(data, seeds=args.seeds)
+    soundtracks = few_shot.custom_set_curve(sets, seeds=args.seeds)
+    widths = few_shot.sensitivity(data, sets, seeds=args.seeds)
     if args.json:
         report = {"summary": summary, "seeds": args.seeds, "families": families, "custom_genre": custom}
-        print(json.dumps({**report, "kernel_widths": widths}))
+        print(json.dumps({**report, "soundtracks": soundtracks, "kernel_widths": widths}))
     else:
-        print(few_shot.render(families, custom, seeds=args.seeds, summary=summary, widths=widths))
+        print(few_shot.render(families, custom, seeds=args.seeds, summary=summary, widths=widths, sets=soundtracks))
     return 0
 
 

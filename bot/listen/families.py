@@ -20,6 +20,7 @@ A or B?". No scikit-learn at prediction time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -195,9 +196,17 @@ def head_features(inputs: FamilyInputs, head_input: str) -> np.ndarray:
     x = tag_logits(inputs.tags())
     if head_input == "tags":
         return x
-    if head_input == "tags+msd_pen":
-        return np.concatenate([x, inputs.block("msd_pen")], axis=1)
+    if head_input == "tags+pen":
+        return np.concatenate([x, inputs.block("msd_pen"), inputs.block("mtt_pen")], axis=1)
     raise FamilyModelError(f"unknown head input {head_input!r}")
+
+
+def mtt_columns(head_input: str, width: int = 50, embedding: int = 200) -> np.ndarray:
+    """Which of the head's input columns come from the MTT tagger (its tags, and its embedding)."""
+    columns = list(range(width, 2 * width))
+    if head_input == "tags+pen":
+        columns += range(2 * width + embedding, 2 * width + 2 * embedding)
+    return np.asarray(columns, dtype=int)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -217,9 +226,18 @@ class FamilyModel:
     head_std: np.ndarray  # [d]
     head_weights: np.ndarray  # [d, 14] (zero columns: families without labelled data)
     head_bias: np.ndarray  # [14]
-    head_input: str  # "none", "tags" (100 tag logits) or "tags+msd_pen" (+ MSD's 200-d embedding)
+    head_input: str  # "none", "tags" (100 tag logits) or "tags+pen" (+ both taggers' 200-d embeddings)
     threshold: float
     manifest: dict
+
+    @property
+    def version(self) -> str:
+        """Names these arrays and threshold (a digest): stored with every answer the model gives, so a
+        start with another model knows which stored answers to recompute (:mod:`bot.listen.relabel`)."""
+        digest = hashlib.sha256(self.head_input.encode() + repr(self.threshold).encode())
+        for value in self.arrays().values():
+            digest.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())
+        return f"families:{digest.hexdigest()[:16]}"
 
     def logits(self, inputs: FamilyInputs) -> np.ndarray:
         tags = inputs.tags()
@@ -230,8 +248,7 @@ class FamilyModel:
         if self.head_input != "none":
             x = (head_features(inputs, self.head_input) - self.head_mean) / self.head_std
             if not inputs.mtt_heard:  # MTT's head inputs at their training mean
-                width = inputs.block("msd_tags").shape[1]
-                x[:, width : 2 * width] = 0.0
+                x[:, mtt_columns(self.head_input, inputs.block("msd_tags").shape[1])] = 0.0
             out = out + x @ self.head_weights + self.head_bias
         return out
 
@@ -239,18 +256,25 @@ class FamilyModel:
         """``[n, 14]`` family probabilities, columns in :data:`FAMILIES` order."""
         return softmax(self.logits(inputs))
 
-    def msd_only(self, msd_tags: np.ndarray) -> FamilyInputs:
+    def msd_only(self, msd_tags: np.ndarray, msd_pen: np.ndarray | None = None) -> FamilyInputs:
         """Inputs for tracks heard by MSD_musicnn alone (analyzed before Crate ran MTT_musicnn).
 
         MTT says nothing then: the prior is computed from MSD's tags only and the head's MTT
         inputs sit at their training mean (standardized to 0). The answers are less sure than
-        with both taggers, and the confidence decision says so.
+        with both taggers, and the confidence decision says so. ``msd_pen``: MSD's 200-d embedding
+        for a head that reads it (``tags+pen``); without it, its training mean too.
         """
         msd = np.atleast_2d(np.asarray(msd_tags, dtype=np.float64))
         n, width = len(msd), msd.shape[1]
         typical = 1.0 / (1.0 + np.exp(-self.head_mean[width : 2 * width])) if self.head_input != "none" else 0.0
         mtt = np.broadcast_to(typical, (n, width)).copy()
-        return FamilyInputs(msd, np.zeros((n, 200)), mtt, np.zeros((n, 200)), mtt_heard=False)
+        if msd_pen is not None:
+            pen = np.atleast_2d(np.asarray(msd_pen, dtype=np.float64))
+        elif self.head_input == "tags+pen":
+            pen = np.broadcast_to(self.head_mean[2 * width : 2 * width + 200], (n, 200)).copy()
+        else:
+            pen = np.zeros((n, 200))
+        return FamilyInputs(msd, pen, mtt, np.zeros((n, 200)), mtt_heard=False)
 
     def predict(self, inputs: FamilyInputs) -> list[FamilyPrediction]:
         return [self.decide(row) for row in self.proba(inputs)]
