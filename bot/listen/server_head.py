@@ -11,7 +11,8 @@ whole catalog after a correction is one matrix product:
   for the same sound and falls off fast for different sounds (a soft nearest neighbour).
   ``E_g(x) = sum of k(x, t)`` over the tracks taught ``g``; a taught track's own answer counts
   :data:`SELF_WEIGHT` times.
-- **Blend.** ``p(x) = (PRIOR_WEIGHT * base(x) + E(x)) / (PRIOR_WEIGHT + sum_g E_g(x))``: the base
+- **Blend.** ``p(x) = (PRIOR_WEIGHT * base(x) + E(x)) / (PRIOR_WEIGHT + sum_g E_g(x))``, a correction to one of
+  the base families weighing :data:`CORRECTION_WEIGHT` in ``E``: the base
   model's distribution is a prior worth :data:`PRIOR_WEIGHT` identical taught tracks. Far from
   anything taught, the base model keeps its say; near two or three taught tracks, the server's
   answer wins. A genre the base model does not have (a custom one) starts at zero and gets
@@ -32,12 +33,21 @@ import numpy as np
 from bot.catalog import Correction
 from bot.genres import key
 
-#: Kernel width over cosine similarity: similarity 0.92 weighs exp(-1) = 0.37, 0.8 weighs 0.08.
-BANDWIDTH = 0.08
+#: Kernel width over cosine similarity: similarity 0.85 weighs exp(-1) = 0.37, 0.7 weighs 0.14.
+#: With 0.08, a genre taught on three tracks of an orchestral soundtrack reached only 0.39 of its
+#: other tracks; with 0.15, 0.83 of them and 0.05 of unrelated music (docs/teaching.md,
+#: ``crate evaluate ../shared/data/gtzan-mini --few-shot``).
+BANDWIDTH = 0.15
 #: How many identical taught tracks the base model's distribution is worth.
 PRIOR_WEIGHT = 0.25
 #: How many times a taught track's own answer counts for itself (members' word beats the model's).
 SELF_WEIGHT = 4.0
+#: How much a correction to one of the base model's families weighs against a genre of the
+#: server's own. The base model already knows its families from hundreds of tracks; three
+#: corrections spread at full weight overrode it on neighbours of other families (grouped data,
+#: 3 taught per family: 0.63 against the base model's 0.74), at a quarter 0.73. A genre the
+#: base model lacks has only the server's word, at full weight.
+CORRECTION_WEIGHT = 0.25
 
 
 def majority(corrections: Iterable[Correction]) -> dict[int, str]:
@@ -119,6 +129,7 @@ def relabel(
     bandwidth: float = BANDWIDTH,
     prior_weight: float = PRIOR_WEIGHT,
     self_weight: float = SELF_WEIGHT,
+    correction_weight: float = CORRECTION_WEIGHT,
 ) -> Relabelled:
     """Blend the base distributions ``base`` [n, len(base_names)] with what was taught.
 
@@ -149,7 +160,11 @@ def relabel(
         return Relabelled(tuple(names), prior)
     kernel = _kernel(x, rows, bandwidth, self_weight)
     onehot = np.zeros((len(rows), len(names)))
-    onehot[np.arange(len(rows)), columns] = 1.0
+    # A genre the base model gives probability to is one of its families; a server's own genre has
+    # none (it may still be among base_names, e.g. read back from stored answers).
+    known = np.zeros(len(names), dtype=bool)
+    known[: base.shape[1]] = prior[:, : base.shape[1]].sum(axis=0) > 0
+    onehot[np.arange(len(rows)), columns] = np.where(known[columns], correction_weight, 1.0)
     evidence = kernel @ onehot  # [n, genres]
     p = (prior_weight * prior + evidence) / (prior_weight + evidence.sum(axis=1, keepdims=True))
     return Relabelled(tuple(names), p)
