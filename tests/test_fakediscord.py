@@ -743,3 +743,134 @@ async def test_voice_server_answers_ip_discovery_and_identify():
             await ws.send_json({"op": 0, "d": {"server_id": "1", "user_id": "2", "session_id": "x", "token": "bad"}})
             closed = await ws.receive(timeout=5)
             assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4004
+
+
+# --------------------------------------------------------------------------- components v2
+V2 = 1 << 15
+
+
+class CardBot(MiniBot):
+    """Answers with discord.py's LayoutView (components v2): a card with a picture and a persistent button."""
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ReplayButton)
+        tree = self.tree
+
+        def card(title: str) -> discord.ui.LayoutView:
+            view = discord.ui.LayoutView(timeout=None)
+            container: discord.ui.Container = discord.ui.Container(accent_colour=0x1DB954)
+            container.add_item(
+                discord.ui.Section(
+                    discord.ui.TextDisplay(f"## {title}"),
+                    "crate is alive",
+                    accessory=discord.ui.Thumbnail("attachment://cover.png", description="the cover"),
+                )
+            )
+            container.add_item(discord.ui.MediaGallery(discord.MediaGalleryItem("attachment://chart.png")))
+            container.add_item(discord.ui.Separator())
+            container.add_item(discord.ui.ActionRow(ReplayButton(7)))
+            view.add_item(container)
+            return view
+
+        def files() -> list[discord.File]:
+            return [
+                discord.File(io.BytesIO(tiny_png(4, 3)), filename="cover.png"),
+                discord.File(io.BytesIO(tiny_png(8, 6)), filename="chart.png"),
+            ]
+
+        @tree.command(description="A card")
+        async def card_now(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(view=card("Now"), files=files())
+
+        @tree.command(description="A card after some thinking")
+        async def card_later(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(thinking=True)
+            await interaction.edit_original_response(content="⏳ working…")
+            await interaction.edit_original_response(content=None, view=card("Later"), attachments=files())
+
+        guild = discord.Object(self.guild_id)
+        tree.copy_global_to(guild=guild)
+        await tree.sync(guild=guild)
+
+
+async def test_a_components_v2_card_round_trips_and_its_button_survives_a_restart(fake: FakeDiscord) -> None:
+    async with running_bot(fake, cls=CardBot):
+        await fake.wait_commands_synced(guild_id=fake.guilds[0])
+        now = await (await fake.slash("Guild One", "general", "alice", "card_now")).wait_original()
+        later_ix = await fake.slash("Guild One", "general", "alice", "card_later")
+        later = await later_ix.wait_original(predicate=lambda m: m.components_v2)
+        assert later.history[-1]["content"] == "⏳ working…"  # a plain message became a card by an edit
+        for message, title in ((now, "Now"), (later, "Later")):
+            assert message.components_v2 and message.shown and message.flags & V2
+            assert message.content == "" and message.embeds == []
+            assert message.text_displays == [f"## {title}", "crate is alive"]
+            assert message.text == f"## {title}\ncrate is alive"
+            assert [b["custom_id"] for b in message.buttons] == ["replay:7"]
+            payload = message.payload()
+            assert payload["components"][0]["type"] == 17 and payload["components"][0]["accent_color"] == 0x1DB954
+            ids = [c["id"] for c in message.all_components()]
+            assert sorted(ids) == list(range(1, len(ids) + 1))  # numbered as Discord numbers them
+            media = message.media
+            assert [m["kind"] for m in media] == ["thumbnail", "gallery"]
+            assert media[0]["description"] == "the cover"
+            assert [(a.filename, a.width) for a in message.media_attachments()] == [("cover.png", 4), ("chart.png", 8)]
+            async with aiohttp.ClientSession() as http, http.get(media[1]["url"]) as response:
+                assert response.status == 200 and (await response.read()) == tiny_png(8, 6)
+    await fake.wait_disconnected()
+
+    async with running_bot(fake, count=2, cls=CardBot):  # a new process: the DynamicItem inside the layout
+        click = await fake.click("Guild One", "general", "carol", now, "replay:7")
+        assert (await click.wait_original()).content == "replaying track 7"
+
+
+async def test_components_v2_rules_are_refused_like_discord(fake: FakeDiscord) -> None:
+    channel = fake.guilds[0].channel("general").id
+    url = f"{fake.api_base}/channels/{channel}/messages"
+    headers = {"Authorization": f"Bot {TOKEN}"}
+    text = {"type": 10, "content": "hello"}
+    row = {"type": 1, "components": [{"type": 2, "style": 1, "label": "Go", "custom_id": "go"}]}
+
+    async with aiohttp.ClientSession(headers=headers) as http:
+
+        async def send(body: dict[str, Any], method: str = "POST", where: str = url) -> tuple[int, dict[str, Any]]:
+            async with http.request(method, where, json=body) as response:
+                return response.status, await response.json()
+
+        async def refused(body: dict[str, Any], says: str, method: str = "POST", where: str = url) -> None:
+            status, answer = await send(body, method, where)
+            assert status == 400 and answer["code"] in (50035, 50006), answer
+            assert says in answer["message"], answer
+
+        await refused({"flags": V2, "content": "hi", "components": [text]}, "'content' field cannot be used")
+        await refused({"flags": V2, "embeds": [{"title": "x"}], "components": [text]}, "'embeds' field")
+        await refused({"flags": V2, "components": []}, "empty message")
+        many = [{"type": 17, "components": [text] * 13}] * 3  # 3 containers + 39 text displays
+        await refused({"flags": V2, "components": many}, "40 or fewer (got 42)")
+        await refused({"components": [text]}, "needs the IS_COMPONENTS_V2 message flag")
+        await refused({"flags": V2, "components": [{"type": 11, "media": {"url": "https://x/y.png"}}]}, "type 11")
+        section = {"type": 9, "components": [text] * 4, "accessory": {"type": 11, "media": {"url": "https://x/y.png"}}}
+        await refused({"flags": V2, "components": [section]}, "1 to 3 text displays")
+        gallery = {"type": 12, "items": [{"media": {"url": "attachment://missing.png"}}]}
+        await refused({"flags": V2, "components": [gallery]}, "attachment://missing.png refers to no attachment")
+        await refused({"flags": V2, "components": [{"type": 17, "components": [row, row]}]}, "cannot be duplicated")
+        nested = {"type": 17, "components": [{"type": 17, "components": [text]}]}
+        await refused({"flags": V2, "components": [nested]}, "type 17 is not allowed here")
+        await refused({"flags": V2, "components": [{"type": 10, "content": "x" * 4001}]}, "between 1 and 4000")
+        assert [m for m in fake.channel_messages(channel) if m.components_v2] == []  # nothing was posted
+
+        card = {"type": 17, "components": [text, {"type": 14, "divider": True}, row]}
+        status, posted = await send({"flags": V2, "components": [card]})
+        assert status == 200 and posted["flags"] == V2 and posted["content"] == ""
+        where = f"{url}/{posted['id']}"
+        await refused({"flags": 0, "components": [card]}, "cannot be removed", "PATCH", where)
+        await refused({"content": "now with words"}, "'content' field cannot be used", "PATCH", where)
+        status, edited = await send({"components": [{"type": 10, "content": "bye"}]}, "PATCH", where)
+        assert status == 200 and edited["flags"] == V2  # an edit that says nothing of flags keeps the flag
+        assert fake.message(int(posted["id"])).text == "bye"
+
+        status, plain = await send({"content": "plain words"})
+        assert status == 200 and plain["flags"] == 0
+        status, upgraded = await send(
+            {"content": None, "flags": V2, "components": [text]}, "PATCH", f"{url}/{plain['id']}"
+        )
+        assert status == 200 and upgraded["flags"] == V2 and upgraded["content"] == ""

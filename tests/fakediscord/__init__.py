@@ -25,10 +25,19 @@ from .builders import (
 from .gateway import GatewaySession
 from .pointing import discord_pointed_at, point_discord_at, voice_trusted
 from .server import FakeDiscord
-from .state import EPHEMERAL, LOADING, CallbackRecord, FakeInteraction, RecordedAttachment, RecordedMessage
+from .state import (
+    COMPONENTS_V2,
+    EPHEMERAL,
+    LOADING,
+    CallbackRecord,
+    FakeInteraction,
+    RecordedAttachment,
+    RecordedMessage,
+)
 from .voice import Frame, VoiceServer, frame_rms
 
 __all__ = [
+    "COMPONENTS_V2",
     "EPHEMERAL",
     "LOADING",
     "CallbackRecord",

@@ -18,6 +18,23 @@ v10, "Message Components" and "Interactions: Modal" in Discord's developer docs)
 What a person types into a modal is limited by the Discord client before it is sent (required
 fields, ``min_length``/``max_length``): :func:`check_modal_answer` raises ``ValueError`` in the
 test that tries to submit what a real client would not.
+
+Components V2 (the message flag ``IS_COMPONENTS_V2``, ``1 << 15``; "Component Reference" in
+Discord's developer docs), checked by :func:`check_v2_components`:
+
+* top level: action row (1), section (9), text display (10), media gallery (12), file (13),
+  separator (14), container (17); a container holds the same but containers; a section holds
+  1-3 text displays and a thumbnail (11) or button accessory; a thumbnail only as an accessory;
+* at most 40 components in all, nested ones counted; text displays 4000 characters together;
+* a media gallery 1-10 items; media (gallery items, thumbnails) is an ``http(s)://`` or
+  ``attachment://`` URL, a file (13) only ``attachment://``; descriptions <= 1024 characters;
+  separator ``spacing`` 1 or 2; container ``accent_color`` 0-0xFFFFFF;
+* component ``id`` (optional) unique in the message: Discord numbers the others;
+* ``custom_id`` rules as for legacy rows (buttons and selects, in rows or as accessories).
+
+Without the flag these types are refused ("the IS_COMPONENTS_V2 flag is required"); the flag's
+own message rules (no content, embeds, stickers or polls; attachments referenced by
+``attachment://`` uploaded with the message) are checked by the REST layer, which knows them.
 """
 
 from __future__ import annotations
@@ -26,6 +43,12 @@ from typing import Any
 
 ROW, BUTTON, STRING_SELECT, TEXT_INPUT, LABEL = 1, 2, 3, 4, 18
 SELECTS = {3, 5, 6, 7, 8}
+SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER = 9, 10, 11, 12, 13, 14, 17
+V2_TYPES = {SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER}
+V2_TOP = {ROW, SECTION, TEXT_DISPLAY, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER}
+IN_CONTAINER = V2_TOP - {CONTAINER}
+MAX_V2_COMPONENTS = 40
+MAX_V2_TEXT = 4000
 
 
 class ComponentError(ValueError):
@@ -53,25 +76,158 @@ def check_message_components(rows: list[dict[str, Any]]) -> None:
     seen: set[str] = set()
     for r, row in enumerate(rows):
         where = f"components.{r}"
+        if row.get("type") in V2_TYPES:
+            raise ComponentError(
+                f"{where}.type: component type {row.get('type')} needs the IS_COMPONENTS_V2 message flag"
+            )
         if row.get("type") != ROW:
-            continue  # components v2 layouts are not checked here
-        children = row.get("components") or []
+            raise ComponentError(f"{where}.type: only action rows are allowed at the top level")
+        _check_row(where, row, seen)
+
+
+def _check_row(where: str, row: dict[str, Any], seen: set[str]) -> None:
+    children = row.get("components") or []
+    if not children:
+        raise ComponentError(f"{where}.components: must be between 1 and 5 in length")
+    selects = [c for c in children if c.get("type") in SELECTS]
+    if selects and len(children) > 1:
+        raise ComponentError(f"{where}: a select menu must be alone in its action row")
+    if len(children) > 5:
+        raise ComponentError(f"{where}.components: must be 5 or fewer in length")
+    for i, child in enumerate(children):
+        cwhere = f"{where}.components.{i}"
+        if child.get("type") == BUTTON:
+            _check_button(cwhere, child, seen)
+        elif child.get("type") in SELECTS:
+            _custom_id(cwhere, child, seen)
+            _check_select(cwhere, child)
+        else:
+            raise ComponentError(
+                f"{cwhere}.type: an action row holds buttons or one select, not type {child.get('type')}"
+            )
+
+
+def _check_button(where: str, button: dict[str, Any], seen: set[str]) -> None:
+    _length(f"{where}.label", button.get("label"), 0, 80)
+    if button.get("style") == 5:
+        if not str(button.get("url") or "").startswith(("http://", "https://", "discord://")):
+            raise ComponentError(f"{where}.url: a link button needs a URL")
+    elif button.get("style") != 6:
+        _custom_id(where, button, seen)
+
+
+def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every component, nested ones included (children, a section's accessory), depth first."""
+    found: list[dict[str, Any]] = []
+    for component in components:
+        found.append(component)
+        found += _walk(component.get("components") or [])
+        if isinstance(component.get("accessory"), dict):
+            found += _walk([component["accessory"]])
+    return found
+
+
+def _media(where: str, media: Any, *, attachment_only: bool = False) -> None:
+    url = media.get("url") if isinstance(media, dict) else None
+    schemes = ("attachment://",) if attachment_only else ("attachment://", "http://", "https://")
+    if not isinstance(url, str) or not url.startswith(schemes):
+        raise ComponentError(f"{where}.url: must be one of {', '.join(schemes)} (got {url!r})")
+
+
+def _check_v2(where: str, component: dict[str, Any], allowed: set[int], seen: set[str]) -> None:
+    kind = component.get("type")
+    if kind not in allowed:
+        raise ComponentError(f"{where}.type: component type {kind} is not allowed here")
+    if kind == ROW:
+        _check_row(where, component, seen)
+    elif kind == CONTAINER:
+        children = component.get("components") or []
         if not children:
-            raise ComponentError(f"{where}.components: must be between 1 and 5 in length")
-        selects = [c for c in children if c.get("type") in SELECTS]
-        if selects and len(children) > 1:
-            raise ComponentError(f"{where}: a select menu must be alone in its action row")
-        if len(children) > 5:
-            raise ComponentError(f"{where}.components: must be 5 or fewer in length")
+            raise ComponentError(f"{where}.components: a container holds at least one component")
+        accent = component.get("accent_color")
+        if accent is not None and not 0 <= int(accent) <= 0xFFFFFF:
+            raise ComponentError(f"{where}.accent_color: must be between 0 and 16777215")
         for i, child in enumerate(children):
-            cwhere = f"{where}.components.{i}"
-            if child.get("type") == BUTTON:
-                _length(f"{cwhere}.label", child.get("label"), 0, 80)
-                if child.get("style") != 5 and child.get("style") != 6:
-                    _custom_id(cwhere, child, seen)
-            elif child.get("type") in SELECTS:
-                _custom_id(cwhere, child, seen)
-                _check_select(cwhere, child)
+            _check_v2(f"{where}.components.{i}", child, IN_CONTAINER, seen)
+    elif kind == SECTION:
+        children = component.get("components") or []
+        if not 1 <= len(children) <= 3:
+            raise ComponentError(f"{where}.components: a section holds 1 to 3 text displays (got {len(children)})")
+        for i, child in enumerate(children):
+            _check_v2(f"{where}.components.{i}", child, {TEXT_DISPLAY}, seen)
+        accessory = component.get("accessory")
+        if not isinstance(accessory, dict):
+            raise ComponentError(f"{where}.accessory: a section needs a thumbnail or button accessory")
+        if accessory.get("type") == BUTTON:
+            _check_button(f"{where}.accessory", accessory, seen)
+        else:
+            _check_v2(f"{where}.accessory", accessory, {THUMBNAIL}, seen)
+    elif kind == TEXT_DISPLAY:
+        _length(f"{where}.content", component.get("content"), 1, MAX_V2_TEXT)
+    elif kind == THUMBNAIL:
+        _media(f"{where}.media", component.get("media"))
+        _length(f"{where}.description", component.get("description"), 0, 1024)
+    elif kind == MEDIA_GALLERY:
+        items = component.get("items") or []
+        if not 1 <= len(items) <= 10:
+            raise ComponentError(f"{where}.items: must be between 1 and 10 in length (got {len(items)})")
+        for i, item in enumerate(items):
+            _media(f"{where}.items.{i}.media", item.get("media"))
+            _length(f"{where}.items.{i}.description", item.get("description"), 0, 1024)
+    elif kind == FILE:
+        _media(f"{where}.file", component.get("file"), attachment_only=True)
+    elif kind == SEPARATOR and component.get("spacing", 1) not in (1, 2):
+        raise ComponentError(f"{where}.spacing: must be 1 (small) or 2 (large)")
+
+
+def check_v2_components(components: list[dict[str, Any]]) -> None:
+    """Refuse what Discord refuses in the ``components`` of a message with ``IS_COMPONENTS_V2``."""
+    if not components:
+        raise ComponentError("components: a message with the IS_COMPONENTS_V2 flag needs components")
+    every = _walk(components)
+    if len(every) > MAX_V2_COMPONENTS:
+        raise ComponentError(
+            f"components: the total number of components must be {MAX_V2_COMPONENTS} or fewer (got {len(every)})"
+        )
+    seen: set[str] = set()
+    for t, top in enumerate(components):
+        _check_v2(f"components.{t}", top, V2_TOP, seen)
+    text = sum(len(str(c.get("content") or "")) for c in every if c.get("type") == TEXT_DISPLAY)
+    if text > MAX_V2_TEXT:
+        raise ComponentError(f"components: text displays hold {MAX_V2_TEXT} characters in all (got {text})")
+    ids: set[int] = set()
+    for component in every:
+        if component.get("id") is not None:
+            if int(component["id"]) in ids:
+                raise ComponentError(f"components: component id {component['id']} is duplicated")
+            ids.add(int(component["id"]))
+
+
+def number_components(components: list[dict[str, Any]]) -> None:
+    """Give every component without an ``id`` the next free number, as Discord does."""
+    every = _walk(components)
+    taken = {int(c["id"]) for c in every if c.get("id") is not None}
+    number = 0
+    for component in every:
+        if component.get("id") is None:
+            number += 1
+            while number in taken:
+                number += 1
+            component["id"] = number
+            taken.add(number)
+
+
+def attachment_references(components: list[dict[str, Any]]) -> list[str]:
+    """The file names a V2 layout refers to with ``attachment://`` (gallery, thumbnails, files)."""
+    names = []
+    for component in _walk(components):
+        media = [item.get("media") for item in component.get("items") or []]
+        media += [component.get("media"), component.get("file")]
+        for m in media:
+            url = m.get("url") if isinstance(m, dict) else None
+            if isinstance(url, str) and url.startswith("attachment://"):
+                names.append(url[len("attachment://") :])
+    return names
 
 
 def _check_select(where: str, select: dict[str, Any]) -> None:

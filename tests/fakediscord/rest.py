@@ -41,12 +41,20 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .builders import DM, FakeUser, iso_now, snowflake
-from .components import ComponentError, check_message_components, check_modal
+from .components import (
+    ComponentError,
+    attachment_references,
+    check_message_components,
+    check_modal,
+    check_v2_components,
+    number_components,
+)
 from .state import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     AUTOCOMPLETE_RESULT,
     CHANNEL_MESSAGE,
+    COMPONENTS_V2,
     DEFERRED_CHANNEL_MESSAGE,
     DEFERRED_UPDATE_MESSAGE,
     EPHEMERAL,
@@ -566,34 +574,79 @@ class RestApi:
         return msg
 
     def _apply(self, msg: RecordedMessage, body: dict[str, Any], uploads: list[Upload], *, creating: bool) -> None:
+        """Create or edit ``msg`` from a request body, all or nothing: what Discord refuses
+        (400) leaves the message as it was."""
+        flags = self._flags_after(msg, body, creating=creating)
+        v2 = bool(flags & COMPONENTS_V2)
+        content = (body.get("content") or "") if "content" in body else msg.content
+        embeds = (body.get("embeds") or []) if "embeds" in body else msg.embeds
+        components = copy.deepcopy(body.get("components") or []) if "components" in body else msg.components
+        atts = self._resolve_attachments(msg.channel_id, body, uploads, msg.attachments)
+        attachments = atts if atts is not None else msg.attachments
+        try:
+            if v2:
+                self._check_v2_message(body, content, embeds, components, attachments)
+            elif "components" in body:
+                check_message_components(components)
+        except ComponentError as error:
+            raise DiscordError(400, 50035, f"Invalid Form Body: {error}") from None
+        if v2:
+            number_components(components)
         if not creating:
             msg.history.append(msg.payload())
             msg.edited_timestamp = iso_now()
-            msg.flags &= ~LOADING
-        if "content" in body:
-            msg.content = body["content"] or ""
+        msg.content, msg.components, msg.attachments, msg.flags = content, components, attachments, flags
         if body.get("tts"):
             msg.tts = True
         if "poll" in body:
             msg.poll = body["poll"]
-        if "components" in body:
-            try:
-                check_message_components(body["components"] or [])
-            except ComponentError as error:
-                raise DiscordError(400, 50035, f"Invalid Form Body: {error}") from None
-            msg.components = copy.deepcopy(body["components"] or [])
-        atts = self._resolve_attachments(msg.channel_id, body, uploads, msg.attachments)
-        if atts is not None:
-            msg.attachments = atts
-        if "embeds" in body:
-            msg.embeds = body["embeds"] or []
-        msg.embeds = self._rewrite_embeds(msg.embeds, msg.attachments)
-        if "flags" in body and body["flags"] is not None:
-            flags = int(body["flags"])
-            if creating:
-                msg.flags = flags & ~LOADING
-            else:  # only SUPPRESS_EMBEDS / components-v2 can be changed by an edit
-                msg.flags = (msg.flags & ~SUPPRESS_EMBEDS) | (flags & (SUPPRESS_EMBEDS | (1 << 15)))
+        msg.embeds = self._rewrite_embeds(embeds, msg.attachments)
+
+    @staticmethod
+    def _flags_after(msg: RecordedMessage, body: dict[str, Any], *, creating: bool) -> int:
+        """The message's flags once ``body`` is applied: an edit changes only SUPPRESS_EMBEDS and
+        may set IS_COMPONENTS_V2, never clear it (Discord: the flag cannot be removed once set)."""
+        asked = body.get("flags")
+        if creating:
+            return int(asked or 0) & ~LOADING
+        flags = msg.flags & ~LOADING
+        if asked is None:
+            return flags
+        asked = int(asked)
+        if flags & COMPONENTS_V2 and not asked & COMPONENTS_V2:
+            raise DiscordError(400, 50035, "Invalid Form Body: flags: the IS_COMPONENTS_V2 flag cannot be removed")
+        return (flags & ~SUPPRESS_EMBEDS) | (asked & (SUPPRESS_EMBEDS | COMPONENTS_V2))
+
+    @staticmethod
+    def _check_v2_message(
+        body: dict[str, Any],
+        content: str,
+        embeds: list[dict[str, Any]],
+        components: list[dict[str, Any]],
+        attachments: list[RecordedAttachment],
+    ) -> None:
+        """Discord's rules for a message with IS_COMPONENTS_V2: no legacy content beside the layout."""
+        legacy = {
+            "content": content,
+            "embeds": embeds,
+            "sticker_ids": body.get("sticker_ids"),
+            "poll": body.get("poll"),
+        }
+        for name, value in legacy.items():
+            if value:
+                raise ComponentError(
+                    f"{name}: the {name!r} field cannot be used when using MessageFlags.IS_COMPONENTS_V2"
+                    " (MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2)"
+                )
+        if not components:
+            raise DiscordError(400, 50006, "Cannot send an empty message")
+        check_v2_components(components)
+        names = {a.filename for a in attachments}
+        for name in attachment_references(components):
+            if name not in names:
+                raise ComponentError(
+                    f"components: attachment://{name} refers to no attachment of the message (upload it with it)"
+                )
 
     def _message(self, mid: int, channel_id: int | None = None) -> RecordedMessage:
         msg = self.state.messages.get(mid)
@@ -781,7 +834,7 @@ class RestApi:
             msg = original
         else:
             msg = self.create_message(ix.channel_id, body, uploads, interaction=ix)
-            msg.flags = int(body.get("flags") or 0) & (EPHEMERAL | SUPPRESS_EMBEDS | (1 << 12) | (1 << 15))
+            msg.flags = int(body.get("flags") or 0) & (EPHEMERAL | SUPPRESS_EMBEDS | (1 << 12) | COMPONENTS_V2)
         ix.followup_ids.append(msg.id)
         if request.query.get("wait") in ("1", "true", "True"):
             return json_response(msg.payload())

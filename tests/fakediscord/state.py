@@ -25,6 +25,7 @@ from .builders import FakeUser, iso_now, snowflake
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 SUPPRESS_EMBEDS = 1 << 2
+COMPONENTS_V2 = 1 << 15  # IS_COMPONENTS_V2: the message is a layout of components, no content or embeds
 
 # Interaction types
 PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
@@ -185,6 +186,27 @@ def iter_components(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]
                 yield from iter_components([comp[key]])
 
 
+def _media_of(component: dict[str, Any]) -> list[dict[str, Any]]:
+    """The media objects of a V2 component: gallery items', a thumbnail's, a file's."""
+    found = [item["media"] for item in component.get("items") or [] if isinstance(item.get("media"), dict)]
+    for key in ("media", "file"):
+        if isinstance(component.get(key), dict):
+            found.append(component[key])
+    return found
+
+
+def embed_text(embed: dict[str, Any]) -> str:
+    """What a reader sees of an embed, as lines: author, title, description, fields, footer."""
+    parts = [
+        (embed.get("author") or {}).get("name") or "",
+        embed.get("title") or "",
+        embed.get("description") or "",
+    ]
+    parts += [f"{f.get('name', '')}\n{f.get('value', '')}" for f in embed.get("fields") or []]
+    parts.append((embed.get("footer") or {}).get("text") or "")
+    return "\n".join(p for p in parts if p)
+
+
 @dataclass
 class RecordedMessage:
     """A message the bot created (channel message, interaction response or follow-up).
@@ -238,6 +260,58 @@ class RecordedMessage:
         return list(iter_components(self.components))
 
     @property
+    def components_v2(self) -> bool:
+        """Sent with IS_COMPONENTS_V2: a layout (containers, text displays...) instead of content and embeds."""
+        return bool(self.flags & COMPONENTS_V2)
+
+    @property
+    def shown(self) -> bool:
+        """Does it show an answer yet: embeds, or a V2 layout (not only a "thinking…" or progress text)?"""
+        return bool(self.embeds) or self.components_v2
+
+    @property
+    def text_displays(self) -> list[str]:
+        """The contents of every text display (type 10), nested ones included, in reading order."""
+        return [c.get("content") or "" for c in self.all_components() if c.get("type") == 10]
+
+    @property
+    def text(self) -> str:
+        """The message's visible text, V1 or V2: content and embeds (author, title, description,
+        each field's name and value, footer), or the layout's text displays, one per line."""
+        parts = [self.content] + [embed_text(e) for e in self.embeds] + self.text_displays
+        return "\n".join(p for p in parts if p)
+
+    @property
+    def media(self) -> list[dict[str, Any]]:
+        """The media a V2 layout shows (gallery items, thumbnails, files), as the message payload
+        returns them: ``url`` (a fresh CDN link for an ``attachment://``), ``attachment_id``,
+        ``width``/``height``, ``description`` if any, and ``kind`` (``gallery``, ``thumbnail`` or
+        ``file``) for tests; :meth:`media_attachments` gives the files themselves."""
+        found: list[dict[str, Any]] = []
+        for component in iter_components(self._components_payload()):
+            kind = component.get("type")
+            if kind == 12:
+                found += [
+                    {**item["media"], "description": item.get("description"), "kind": "gallery"}
+                    for item in component.get("items") or []
+                ]
+            elif kind == 11:
+                found.append({**component["media"], "description": component.get("description"), "kind": "thumbnail"})
+            elif kind == 13:
+                found.append({**component["file"], "kind": "file"})
+        return found
+
+    def media_attachments(self) -> list[RecordedAttachment]:
+        """The attachments the layout shows (referenced by ``attachment://``), in order."""
+        by_id = {a.id: a for a in self.attachments}
+        return [by_id[int(m["attachment_id"])] for m in self.media if m.get("attachment_id")]
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        """Every button (type 2), in rows or as a section's accessory, in order."""
+        return [c for c in self.all_components() if c.get("type") == 2]
+
+    @property
     def custom_ids(self) -> list[str]:
         """custom_ids of every interactive component (buttons, selects, ...), in order."""
         return [c["custom_id"] for c in self.all_components() if "custom_id" in c]
@@ -274,7 +348,7 @@ class RecordedMessage:
             "author": self.author.payload(),
             "content": self.content,
             "embeds": copy.deepcopy(self.embeds),
-            "components": copy.deepcopy(self.components),
+            "components": self._components_payload(),
             "attachments": [a.payload() for a in self.attachments],
             "flags": self.flags,
             "timestamp": self.timestamp,
@@ -300,10 +374,29 @@ class RecordedMessage:
             data["poll"] = copy.deepcopy(self.poll)
         return data
 
+    def _components_payload(self) -> list[dict[str, Any]]:
+        """The components as Discord returns them: ``attachment://`` media resolved to the
+        attachment's (freshly signed) link, with its id, size and type."""
+        out = copy.deepcopy(self.components)
+        by_name = {a.filename: a for a in self.attachments}
+        for component in iter_components(out):
+            for media in _media_of(component):
+                url = media.get("url")
+                if isinstance(url, str) and url.startswith("attachment://"):
+                    att = by_name.get(url[len("attachment://") :])
+                    if att is not None:
+                        link = att.url
+                        media.update(url=link, proxy_url=link, attachment_id=str(att.id), content_type=att.content_type)
+                        if att.width:
+                            media.update(width=att.width, height=att.height)
+                        if component.get("type") == 13:
+                            component.update(name=att.filename, size=att.size)
+        return out
+
     def __repr__(self) -> str:
         return (
             f"<RecordedMessage id={self.id} content={self.content[:40]!r} embeds={len(self.embeds)} "
-            f"custom_ids={self.custom_ids} files={self.filenames} flags={self.flags}>"
+            f"texts={len(self.text_displays)} custom_ids={self.custom_ids} files={self.filenames} flags={self.flags}>"
         )
 
 
