@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from bot.errors import CrateError
+from bot.i18n import N_
 
 #: Length of a track embedding (musicnn penultimate layer).
 EMBEDDING_DIM = 200
@@ -34,13 +35,13 @@ DISLIKE = -1
 class UnknownTrack(CrateError):
     """The track does not exist in this server (it may have been removed)."""
 
-    user_message = "I don't know that track in this server; it may have been removed."
+    user_message = N_("I don't know that track in this server; it may have been removed.")
 
 
 class NoTrackChosen(CrateError):
     """A command about "your last track" from a member who has none yet."""
 
-    user_message = (
+    user_message = N_(
         "Which track? Share one with /genre first, or pick one from this server's catalog with the `track` option."
     )
 

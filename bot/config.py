@@ -14,6 +14,7 @@ from pathlib import Path
 from bot import database_url as dburl
 from bot.errors import CrateError
 from bot.format import format_bytes
+from bot.i18n import N_
 from bot.shards import ShardPlan, parse_shard_ids
 
 
@@ -41,7 +42,7 @@ class AdmissionLimits:
 
 
 class ConfigError(CrateError):
-    user_message = "Crate's configuration is invalid."
+    user_message = N_("Crate's configuration is invalid.")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from bot.errors import CrateError
+from bot.i18n import N_
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -33,7 +34,7 @@ _PLACED_KEYS = frozenset({"user", "password", "host", "hostaddr", "port", "dbnam
 class DatabaseUrlError(CrateError):
     """The database URL cannot be used as written; the sentence never quotes it."""
 
-    user_message = "CRATE_DATABASE_URL is not a PostgreSQL URL Crate can read."
+    user_message = N_("CRATE_DATABASE_URL is not a PostgreSQL URL Crate can read.")
 
 
 def is_database_url(target: object) -> bool:

@@ -4,12 +4,14 @@ Each subclass carries the sentence the user will read, so that no caller (CLI, c
 Discord cog) ever invents error wording of its own.
 """
 
+from bot.i18n import N_
+
 
 class CrateError(Exception):
     """An error with a message meant for the person who caused it."""
 
     #: The default sentence shown to the user; subclasses override it.
-    user_message = "Something went wrong."
+    user_message = N_("Something went wrong.")
 
     def __init__(self, user_message: str | None = None, *, detail: str | None = None):
         self.user_message = user_message or self.user_message
@@ -22,7 +24,7 @@ class UnknownChoice(CrateError):
     """A component value or command option Crate never offered here: a forged interaction, or a
     menu older than what it lists."""
 
-    user_message = (
+    user_message = N_(
         "That choice isn't one I offered in this server (a menu from an older message, or a channel or role "
         "of another server). Pick again from what this server's menus list."
     )

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import cache
+
+from bot.i18n import LANGUAGES, N_, _, current, translations
 
 FAMILIES: tuple[str, ...] = (
     "rock",
@@ -31,22 +34,22 @@ FAMILIES: tuple[str, ...] = (
     "disco",
 )
 
-#: How each family is shown to people.
+#: How each family is shown to people (in English; :func:`display_name` says it in the member's language).
 DISPLAY_NAMES: dict[str, str] = {
-    "rock": "Rock",
-    "metal": "Metal",
-    "pop": "Pop",
-    "hiphop": "Hip hop",
-    "electronic": "Electronic",
-    "ambient": "Ambient",
-    "jazz": "Jazz",
-    "blues": "Blues",
-    "classical": "Classical",
-    "folk": "Folk & world",
-    "country": "Country",
-    "soul": "Soul, R&B & funk",
-    "reggae": "Reggae",
-    "disco": "Disco",
+    "rock": N_("Rock"),
+    "metal": N_("Metal"),
+    "pop": N_("Pop"),
+    "hiphop": N_("Hip hop"),
+    "electronic": N_("Electronic"),
+    "ambient": N_("Ambient"),
+    "jazz": N_("Jazz"),
+    "blues": N_("Blues"),
+    "classical": N_("Classical"),
+    "folk": N_("Folk & world"),
+    "country": N_("Country"),
+    "soul": N_("Soul, R&B & funk"),
+    "reggae": N_("Reggae"),
+    "disco": N_("Disco"),
 }
 
 #: Other words people use for a family (matched like ids: case, spaces and punctuation ignored).
@@ -72,7 +75,7 @@ ALIASES: dict[str, str] = {
 }
 
 #: A family ("genre") answer is named as a fact only when confident; this word marks the others.
-UNSURE = "unsure"
+UNSURE = N_("unsure")
 
 
 def key(text: str) -> str:
@@ -87,9 +90,21 @@ _FAMILY_BY_KEY: dict[str, str] = {
 }
 
 
+@cache
+def _translated_keys() -> dict[str, str]:
+    """The families' names in every language Crate speaks, keyed as :func:`key` does."""
+    return {
+        key(translations(language).gettext(name)): family
+        for language in LANGUAGES
+        for family, name in DISPLAY_NAMES.items()
+    }
+
+
 def family_of(text: str) -> str | None:
-    """The family id that ``text`` names (its id, display name or an alias), or None."""
-    return _FAMILY_BY_KEY.get(key(text))
+    """The family id that ``text`` names (its id, display name in any language Crate speaks, or
+    an alias), or None."""
+    found = key(text)
+    return _FAMILY_BY_KEY.get(found) or _translated_keys().get(found)
 
 
 def is_family(name: str) -> bool:
@@ -97,23 +112,32 @@ def is_family(name: str) -> bool:
 
 
 def display_name(name: str) -> str:
-    """``"hiphop"`` -> ``"Hip hop"``; a server's custom genre is shown as it was written."""
-    return DISPLAY_NAMES.get(name, name)
+    """``"hiphop"`` -> ``"Hip hop"`` (in the current language); a server's custom genre is shown
+    as it was written."""
+    return _(DISPLAY_NAMES[name]) if name in DISPLAY_NAMES else name
 
 
 def label(name: str) -> str:
-    """The genre in running text: ``"hip hop"``, ``"soul, r&b & funk"``, ``"city pop"``."""
-    return DISPLAY_NAMES[name].lower() if name in DISPLAY_NAMES else name
+    """The genre in running text: ``"hip hop"``, ``"soul, r&b & funk"``, ``"city pop"`` (German
+    keeps its nouns' capitals: ``"Elektronische Musik"``)."""
+    if name not in DISPLAY_NAMES:
+        return name
+    shown = _(DISPLAY_NAMES[name])
+    return shown if current() in CAPITALIZED_NOUNS else shown.lower()
+
+
+#: Languages whose genre names keep their capitals in running text.
+CAPITALIZED_NOUNS = frozenset({"de"})
 
 
 def describe_answer(genres: Sequence[tuple[str, float]], confident: bool) -> str:
     """``"electronic (83%)"`` when confident, else ``"not sure — electronic or ambient?"``."""
     if not genres:
-        return "unknown"
+        return _("unknown")
     top, probability = genres[0]
     if confident or len(genres) < 2:
         return f"{label(top)} ({probability:.0%})"
-    return f"not sure — {label(top)} or {label(genres[1][0])}?"
+    return _("not sure — {first} or {second}?").format(first=label(top), second=label(genres[1][0]))
 
 
 def short_answer(genres: Sequence[tuple[str, float]], confident: bool) -> str:
@@ -127,8 +151,8 @@ def mostly(weights: Iterable[tuple[str, float]], confident: bool) -> str:
     """A profile's genre line: ``"mostly electronic"`` or ``"mostly electronic (unsure)"``."""
     ranked = sorted(((g, w) for g, w in weights if w > 0), key=lambda gw: -gw[1])
     if not ranked:
-        return "no genre yet"
-    return f"mostly {label(ranked[0][0])}" + ("" if confident else f" ({UNSURE})")
+        return _("no genre yet")
+    return _("mostly {genre}").format(genre=label(ranked[0][0])) + ("" if confident else f" ({_(UNSURE)})")
 
 
 def distribution(pairs: Iterable[tuple[object, object]]) -> tuple[tuple[str, float], ...]:

@@ -18,11 +18,13 @@ from bot.app.sharing import Source, Stage
 from bot.audio.tracklist import TrackList
 from bot.errors import CrateError, UnknownChoice
 from bot.format import clip, format_duration, literal, plural
+from bot.i18n import N_
 from bot.safe_text import has_unsafe
 from cogs import replies
 from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.feedback import track_view
+from cogs.layouts import card
 from cogs.render import error_embed, track_embed
 
 #: Tracks chosen in the menu before the member changes anything.
@@ -38,7 +40,7 @@ PROGRESS = {
 
 
 class NotYourMenu(CrateError):
-    user_message = "This menu is for the member who shared the album: share the link yourself to pick from it."
+    user_message = N_("This menu is for the member who shared the album: share the link yourself to pick from it.")
 
 
 def album_message(tracks: TrackList, user_id: int, *, queue: bool) -> dict[str, Any]:
@@ -131,7 +133,7 @@ async def _share_one(
         )
         return False
     embed = track_embed(shared.track, shared_by=interaction.user.mention, created=shared.created, heard=shared.heard)
-    await interaction.followup.send(embed=embed, view=await track_view(crate, interaction.guild_id, shared.track.id))
+    await interaction.followup.send(view=card(embed, await track_view(crate, interaction.guild_id, shared.track.id)))
     return True
 
 

@@ -26,6 +26,7 @@ from bot.jobs import queue
 from bot.store.sessions import QueueEntry
 from cogs import replies
 from cogs.render import error_embed
+from cogs.translator import CrateTranslator
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,12 @@ def point_discord_at(api_base: str | None, gateway_url: str | None) -> None:
 
 
 class CrateTree(app_commands.CommandTree["CrateBot"]):
-    """One error handler for every slash command: typed errors become friendly replies."""
+    """One error handler for every slash command: typed errors become friendly replies; and
+    every command, menu and autocomplete answers in the member's language."""
+
+    async def interaction_check(self, interaction: discord.Interaction[CrateBot]) -> bool:
+        replies.speak_like(interaction)
+        return True
 
     async def on_error(self, interaction: discord.Interaction[CrateBot], error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.TransformerError):  # Discord's client only sends what it listed here
@@ -214,6 +220,7 @@ class CrateBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("failed to load extension %s", extension)
                 raise
+        await self.tree.set_translator(CrateTranslator())
         guild_id = self.settings.discord_guild_id
         if guild_id and self.settings.shards.primary:  # one process syncs, not every shard's
             guild = discord.Object(id=guild_id)
@@ -292,7 +299,7 @@ async def sync_commands(settings: Settings) -> int:
     token = _require_token(settings)
     point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
     async with CrateBot(settings, crate=None) as bot:  # no analysis needed to describe the commands
-        await bot.login(token)
+        await bot.login(token)  # setup_hook: the cogs and the translator
         synced = await bot.tree.sync()
     log.info("synced %d commands globally", len(synced))
     return len(synced)

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.app.community import PERIOD_WORDS, ServerCharts, WhoLikes
 from bot.format import clip, literal, plural
 from bot.genres import label
+from bot.i18n import N_
 from bot.present.charts import server_chart
 from bot.present.describe import track_line
 from cogs import replies
@@ -79,7 +80,7 @@ def who_embed(who: WhoLikes) -> discord.Embed:
     return embed
 
 
-class WhoLikesButton(replies.IdButton, kind="who", emoji="👥", label="Who likes this"):
+class WhoLikesButton(replies.IdButton, kind="who", emoji="👥", label=N_("Who likes this")):
     """👥 Who likes this, under a track: only the member who clicks sees the answer."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:

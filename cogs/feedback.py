@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.app.crate import Crate
 from bot.app.library import RatedTrack
 from bot.catalog import DISLIKE, LIKE
+from bot.i18n import _
 from bot.present.describe import track_line
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -27,12 +28,11 @@ from cogs.tracks import track_choices
 
 
 def rated_message(rated: RatedTrack) -> str:
-    verb = "liked" if rated.value == LIKE else "disliked"
-    emoji = "👍" if rated.value == LIKE else "👎"
-    text = f"{emoji} You {verb} {track_line(rated.track)}."
+    said = _("👍 You liked {track}.") if rated.value == LIKE else _("👎 You disliked {track}.")
+    text = said.format(track=track_line(rated.track))
     if rated.previous is not None and rated.previous != rated.value:
-        text += " (That replaces your earlier rating.)"
-    return text + " I'll use it for your recommendations."
+        text += " " + _("(That replaces your earlier rating.)")
+    return text + " " + _("I'll use it for your recommendations.")
 
 
 class RateButton(
@@ -72,8 +72,8 @@ class RateButton(
 def rating_buttons(track_id: int, view: discord.ui.View | None = None, *, prefix: str = "") -> discord.ui.View:
     """A persistent view (or ``view``) with 👍 Like / 👎 Dislike / 👥 Who likes this for one track."""
     view = view or discord.ui.View(timeout=None)
-    view.add_item(RateButton(track_id, LIKE, label=f"{prefix}Like"))
-    view.add_item(RateButton(track_id, DISLIKE, label=f"{prefix}Dislike"))
+    view.add_item(RateButton(track_id, LIKE, label=prefix + _("Like")))
+    view.add_item(RateButton(track_id, DISLIKE, label=prefix + _("Dislike")))
     view.add_item(WhoLikesButton(track_id))
     return view
 

@@ -8,21 +8,23 @@ from discord.ext import commands
 
 from bot.app.sharing import SharedTrack, Source, Stage
 from bot.audio.errors import PlaylistLink
+from bot.i18n import N_, _
 from cogs import replies
 from cogs.albums import album_message
 from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.feedback import track_view
+from cogs.layouts import card
 from cogs.render import error_embed, track_embed
 
 PROGRESS = {
-    Stage.WAITING: "⏳ In the queue — I'll start on it in a moment…",
-    Stage.DOWNLOADING: "⏬ Downloading…",
-    Stage.ANALYZING: "🎧 Listening…",
+    Stage.WAITING: N_("⏳ In the queue — I'll start on it in a moment…"),
+    Stage.DOWNLOADING: N_("⏬ Downloading…"),
+    Stage.ANALYZING: N_("🎧 Listening…"),
 }
 
 
-ONE_SOURCE = "Attach one audio file **or** give one link, e.g. `/genre url:https://example.com/song.mp3`."
+ONE_SOURCE = N_("Attach one audio file **or** give one link, e.g. `/genre url:https://example.com/song.mp3`.")
 
 
 async def share_from_interaction(
@@ -35,7 +37,7 @@ async def share_from_interaction(
     pick its tracks from a private menu, :mod:`cogs.albums`; ``queue``: to queue them too).
     """
     if (file is None) == (url is None):
-        await interaction.response.send_message(ONE_SOURCE, ephemeral=True)
+        await interaction.response.send_message(_(ONE_SOURCE), ephemeral=True)
         return None
     source = (
         Source.link(url)
@@ -51,7 +53,7 @@ async def share_from_interaction(
     await interaction.response.defer(thinking=True)
 
     async def progress(stage: Stage) -> None:
-        await interaction.edit_original_response(content=PROGRESS[stage])
+        await interaction.edit_original_response(content=_(PROGRESS[stage]))
 
     try:
         with interaction.client.working_on(interaction):  # told "I'm restarting" if Crate stops meanwhile
@@ -90,7 +92,7 @@ class Genre(commands.Cog):
             shared.track, shared_by=interaction.user.mention, created=shared.created, heard=shared.heard
         )
         view = await track_view(self.bot.crate, interaction.guild_id, shared.track.id)
-        await interaction.edit_original_response(content=None, embed=embed, view=view)
+        await interaction.edit_original_response(content=None, view=card(embed, view))
 
 
 async def setup(bot: CrateBot) -> None:

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.app.playlists import PlaylistExport, to_json, to_m3u
 from bot.format import clip, format_duration, literal, plural
+from bot.i18n import N_
 from bot.store.playlists import Playlist, PlaylistEntry
 from cogs import replies
 from cogs.caller import caller_of, guild_id_of
@@ -60,7 +61,7 @@ def export_files(export: PlaylistExport, names) -> list[discord.File]:
     ]
 
 
-class SavePlaylistButton(replies.IdButton, kind="saveplaylist", emoji="💾", label="Save as playlist"):
+class SavePlaylistButton(replies.IdButton, kind="saveplaylist", emoji="💾", label=N_("Save as playlist")):
     """On a session's summary: save what played as a playlist owned by whoever clicks."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:

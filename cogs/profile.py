@@ -14,6 +14,7 @@ from bot.app.members import FORGET_WHAT, forget_done
 from bot.app.taste import TasteSummary
 from bot.format import literal
 from bot.genres import display_name, label
+from bot.i18n import _
 from bot.present.charts import taste_chart
 from bot.present.describe import track_line
 from cogs import replies
@@ -70,8 +71,9 @@ class ForgetButton(
         return cls(int(match["user"]))
 
     async def interaction_check(self, interaction: discord.Interaction[CrateBot]) -> bool:
+        replies.speak_like(interaction)
         if interaction.user.id != self.user_id:
-            await replies.send(interaction, content="Only the member who asked can confirm this.", ephemeral=True)
+            await replies.send(interaction, content=_("Only the member who asked can confirm this."), ephemeral=True)
             return False
         return True
 

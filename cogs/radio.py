@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import discord
 
+from bot.i18n import N_
 from cogs import replies
 from cogs.client import CrateBot
 
 
-class RadioButton(replies.IdButton, kind="radio", emoji="📻", label="Start radio"):
+class RadioButton(replies.IdButton, kind="radio", emoji="📻", label=N_("Start radio")):
     """📻 under a track: a radio session seeded by it, in this channel, hosted by whoever clicks."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:

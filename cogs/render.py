@@ -10,6 +10,7 @@ from bot.app.sessions import QueueView, SessionSummary
 from bot.audio.services import Heard
 from bot.catalog import Track
 from bot.format import format_duration, literal, plural
+from bot.i18n import _
 from bot.present.describe import genre_bars, short_genre, top_tags, verdict
 from bot.present.reasons import reason_text
 from bot.recommend.group import GroupMatch, match_text
@@ -68,10 +69,10 @@ def colour_of(genre: str | None) -> int:
 
 def source_text(track: Track) -> str:
     if track.source_kind == "link" and track.source_url:
-        return f"[link]({track.source_url})"
+        return "[" + _("link") + f"]({track.source_url})"
     if track.source_kind == "attachment":
-        return "an attachment"
-    return "a local file"
+        return _("an attachment")
+    return _("a local file")
 
 
 def track_embed(track: Track, *, shared_by: str, created: bool, heard: Heard | None = None) -> discord.Embed:
@@ -84,18 +85,18 @@ def track_embed(track: Track, *, shared_by: str, created: bool, heard: Heard | N
         colour=colour_of(track.top_genre if track.confident else None),
     )
     tags = top_tags(track)
-    embed.add_field(name="Styles heard", value=", ".join(tags) if tags else "nothing distinctive", inline=False)
-    embed.add_field(name="Length", value=format_duration(track.duration))
+    embed.add_field(name=_("Styles heard"), value=", ".join(tags) if tags else _("nothing distinctive"), inline=False)
+    embed.add_field(name=_("Length"), value=format_duration(track.duration))
     if track.tempo:
-        embed.add_field(name="Tempo", value=f"~{track.tempo:.0f} BPM")
-    embed.add_field(name="Shared by", value=shared_by)
-    embed.add_field(name="From", value=source_text(track))
+        embed.add_field(name=_("Tempo"), value=f"~{track.tempo:.0f} BPM")
+    embed.add_field(name=_("Shared by"), value=shared_by)
+    embed.add_field(name=_("From"), value=source_text(track))
     if heard is not None:  # a streaming link: say what was listened to
-        embed.add_field(name="Heard", value=literal(heard.description, 200), inline=False)
-    footer = f"Track #{track.id}"
+        embed.add_field(name=_("Heard"), value=literal(heard.description, 200), inline=False)
+    footer = _("Track #{id}").format(id=track.id)
     if not created:
-        footer += " · already in this server's catalog"
-    embed.set_footer(text=footer + " · rate it to teach me your taste")
+        footer += " · " + _("already in this server's catalog")
+    embed.set_footer(text=footer + " · " + _("rate it to teach me your taste"))
     return embed
 
 

@@ -11,10 +11,11 @@ import discord
 
 from bot.errors import CrateError
 from bot.format import literal
+from bot.i18n import N_, _, speak
 
 log = logging.getLogger(__name__)
 
-UNEXPECTED = "Something went wrong on my side. I've noted it; please try again."
+UNEXPECTED = N_("Something went wrong on my side. I've noted it; please try again.")
 
 
 #: ``interaction.extras`` key: deferred publicly, and the "thinking" placeholder is still unanswered.
@@ -55,11 +56,21 @@ def error_text(error: BaseException) -> str:
     ``bot/`` writes its sentences in plain text (the console and the command line print them as
     they are) and quotes every user-given string in them “like this” (a name, a title, what the
     member typed). Here, once for every error, what is quoted is shown as the text it is
-    (:func:`bot.format.literal`: no markdown, no mention); Crate's own words keep their form."""
+    (:func:`bot.format.literal`: no markdown, no mention); Crate's own words keep their form.
+
+    The sentence is said in the member's language when the catalogs have it: an error class's
+    own sentence (marked ``N_``) always is; one composed with values when raised stays English."""
     if isinstance(error, CrateError):
-        return _QUOTED.sub(lambda quoted: literal(quoted[0]), error.user_message)
+        return _QUOTED.sub(lambda quoted: literal(quoted[0]), _(error.user_message))
     log.error("unexpected error", exc_info=error)
-    return UNEXPECTED
+    return _(UNEXPECTED)
+
+
+def speak_like(interaction: discord.Interaction) -> str:
+    """Answer this interaction in the member's language (:mod:`bot.i18n`), for the rest of its
+    task: every slash command, menu and autocomplete (``CrateTree.interaction_check``), button
+    and select (:class:`AnswersErrors`) and modal calls it first."""
+    return speak(interaction.locale)
 
 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
@@ -81,6 +92,7 @@ class AnswersErrors:
         raise NotImplementedError
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        speak_like(interaction)
         try:
             await self.answer(interaction)
         except Exception as error:
@@ -109,7 +121,7 @@ class IdButton(AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], templat
     def __init__(self, target_id: int):
         super().__init__(
             discord.ui.Button(
-                emoji=self.emoji, label=self.label, style=self.style, custom_id=f"crate:{self.kind}:{target_id}"
+                emoji=self.emoji, label=_(self.label), style=self.style, custom_id=f"crate:{self.kind}:{target_id}"
             )
         )
         self.target_id = target_id

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.app.soundmap import MapImage
 from bot.format import literal, plural
 from bot.genres import FAMILIES, display_name
+from bot.i18n import N_
 from bot.recommend.songpath import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -50,7 +51,7 @@ def map_file(image: MapImage) -> discord.File:
     return discord.File(fp=io.BytesIO(image.png), filename=MAP_NAME)
 
 
-class MapButton(replies.IdButton, kind="where", emoji="📍", label="Where is this?"):
+class MapButton(replies.IdButton, kind="where", emoji="📍", label=N_("Where is this?")):
     """📍 under a track: the map with that track pinned and the clicker's likes; only they see it."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:

@@ -1,7 +1,13 @@
 """/taste member: and the "Compare taste" member menu: the taste match between two members, with
-its evidence. Only the member who asks sees it, unless they ask for it in public."""
+its evidence. Only the member who asks sees it, unless they ask for it in public.
+
+The answer is a card (:mod:`cogs.layouts`) with the picture of the match inside it: both
+members' liking of the families they share and where they differ (``bot.present.charts``)."""
 
 from __future__ import annotations
+
+import asyncio
+import io
 
 import discord
 from discord import app_commands
@@ -11,23 +17,27 @@ from bot.app.compare import FamilyAffinity, TasteComparison
 from bot.errors import CrateError
 from bot.format import liking, literal
 from bot.genres import label
+from bot.i18n import N_
+from bot.present.charts import match_chart
 from bot.present.describe import bar, short_genre, track_line
 from bot.present.reasons import reason_text
 from bot.recommend.group import match_text
 from cogs import replies
 from cogs.caller import guild_id_of
 from cogs.client import CrateBot
+from cogs.layouts import card
 from cogs.render import MENTIONS
 
 TASTE_COLOUR = 0x1DB954
+CHART = "taste.png"
 
 
 class ThatsYou(CrateError):
-    user_message = "That's you! Pick another member to compare your taste with."
+    user_message = N_("That's you! Pick another member to compare your taste with.")
 
 
 class NoTasteOfItsOwn(CrateError):
-    user_message = "Bots don't rate music, so there's no taste to compare with. Pick a member."
+    user_message = N_("Bots don't rate music, so there's no taste to compare with. Pick a member.")
 
 
 def _family_line(row: FamilyAffinity) -> str:
@@ -76,7 +86,14 @@ async def compare_with(interaction: discord.Interaction[CrateBot], member: disco
     await replies.defer(interaction, ephemeral=not public)
     comparison = await interaction.client.crate.taste.compare(guild_id_of(interaction), interaction.user.id, member.id)
     embed = taste_embed(comparison, interaction.user.display_name, member.display_name)
-    await replies.send(interaction, embed=embed, ephemeral=not public)
+    families = [(label(row.family), row.mine, row.theirs) for row in (*comparison.shared, *comparison.different)]
+    if not families:
+        await replies.send(interaction, view=card(embed), ephemeral=not public)
+        return
+    png = await asyncio.to_thread(match_chart, families, "Families: you and them")
+    layout = card(embed, image=f"attachment://{CHART}", image_description="Both members' liking of each family")
+    chart = discord.File(io.BytesIO(png), filename=CHART)
+    await replies.send(interaction, view=layout, files=[chart], ephemeral=not public)
 
 
 class Taste(commands.Cog):

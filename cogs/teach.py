@@ -134,6 +134,7 @@ async def on_new_genre(interaction: discord.Interaction[CrateBot]) -> None:
     match = _NEW_GENRE.fullmatch(str(data.get("custom_id", "")))
     if match is None:
         return
+    replies.speak_like(interaction)
     try:
         name = _typed(list(data.get("components") or []), NAME_FIELD) or ""
         await correct(interaction, int(match["track"]), name)

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.catalog", 0),
     ("bot.analysis", 0),  # what crosses the pool boundary, and the taggers' tag names
     ("bot.genres", 0),  # the genre vocabulary: family ids, display names, aliases, "not sure" wording
+    ("bot.i18n", 0),  # the language of the moment (a context variable) and the gettext catalogs
     ("bot.errors", 0),
     ("bot.config", 0),
     ("bot.database_url", 0),  # a PostgreSQL URL read by libpq's rules, and shown without its password

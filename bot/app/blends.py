@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from bot.caller import Caller
 from bot.errors import CrateError
+from bot.i18n import N_
 from bot.recommend.blend import BLEND_TRACKS, MATCH_MIN_RATINGS, blend_tracks
 from bot.recommend.service import CatalogCache
 from bot.safe_text import UNSAFE
@@ -38,7 +39,7 @@ CHECK_EVERY = 600.0
 
 
 class BlendError(CrateError):
-    user_message = "Something went wrong with that Blend."
+    user_message = N_("Something went wrong with that Blend.")
 
 
 class BadBlendMembers(BlendError):
@@ -51,15 +52,15 @@ class BlendExists(BlendError):
 
 
 class NotABlend(BlendError):
-    user_message = "That isn't one of your Blends — see yours with /blend show."
+    user_message = N_("That isn't one of your Blends — see yours with /blend show.")
 
 
 class NoBlend(BlendError):
-    user_message = "You aren't in any Blend here — start one with /blend member:@someone."
+    user_message = N_("You aren't in any Blend here — start one with /blend member:@someone.")
 
 
 class WhichBlend(BlendError):
-    user_message = "You are in several Blends: say which one with the `name` option."
+    user_message = N_("You are in several Blends: say which one with the `name` option.")
 
 
 @dataclass(frozen=True)

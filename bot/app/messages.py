@@ -24,6 +24,7 @@ from bot.audio.errors import PlaylistLink
 from bot.audio.fetch import looks_like_audio_file
 from bot.errors import CrateError
 from bot.format import clip, plural
+from bot.i18n import N_
 
 #: At most this many items of one message are analyzed.
 MAX_ITEMS = 5
@@ -34,7 +35,7 @@ _PICTURES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp",
 
 
 class NoAudioInMessage(CrateError):
-    user_message = (
+    user_message = N_(
         "I found no audio in that message: it has no audio attachment and no link. "
         "Use it on a message with a song attached or a link to one (or share one with /genre)."
     )

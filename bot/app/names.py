@@ -19,6 +19,7 @@ from functools import cache
 from confusable_homoglyphs import confusables
 
 from bot.errors import CrateError
+from bot.i18n import N_
 from bot.safe_text import UNSAFE
 
 #: Invisible characters taken out of a name (word joiners, zero-width space, byte-order mark).
@@ -28,13 +29,13 @@ JOINERS = frozenset("\u200c\u200d")
 
 
 class BadName(CrateError):
-    user_message = (
+    user_message = N_(
         "That name holds characters that can't be shown as they are (line breaks, control or direction characters)."
     )
 
 
 class BlankName(CrateError):
-    user_message = "That name is blank: give it some visible letters."
+    user_message = N_("That name is blank: give it some visible letters.")
 
 
 class LookAlikeName(CrateError):

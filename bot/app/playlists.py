@@ -26,6 +26,7 @@ from bot.app.sessions import SessionService
 from bot.caller import Caller
 from bot.catalog import Track, UnknownTrack
 from bot.errors import CrateError
+from bot.i18n import N_
 from bot.present.describe import top_tags
 from bot.safe_text import escaped_link, json_lines_safe, one_line
 from bot.store import members as store_members
@@ -42,15 +43,15 @@ MAX_NAME = 100
 
 
 class PlaylistError(CrateError):
-    user_message = "Something went wrong with that playlist."
+    user_message = N_("Something went wrong with that playlist.")
 
 
 class PlaylistNotFound(PlaylistError):
-    user_message = "This server has no playlist by that name — see them all with /playlist show."
+    user_message = N_("This server has no playlist by that name — see them all with /playlist show.")
 
 
 class PlaylistExists(PlaylistError):
-    user_message = "This server already has a playlist by that name — pick another name."
+    user_message = N_("This server already has a playlist by that name — pick another name.")
 
 
 class NotPlaylistOwner(PlaylistError):
@@ -69,22 +70,22 @@ class PlaylistFull(PlaylistError):
 
 
 class EmptyPlaylist(PlaylistError):
-    user_message = "That playlist is empty — add tracks with /playlist add."
+    user_message = N_("That playlist is empty — add tracks with /playlist add.")
 
 
 class NoTrackToAdd(PlaylistError):
-    user_message = (
+    user_message = N_(
         "Which track? Nothing is playing here and you have no last track: share one with /genre, "
         "or pick one with the `track` option."
     )
 
 
 class NotInPlaylist(PlaylistError):
-    user_message = "That track isn't in the playlist."
+    user_message = N_("That track isn't in the playlist.")
 
 
 class NothingToSave(PlaylistError):
-    user_message = "Nothing was played in that session, so there is nothing to save."
+    user_message = N_("Nothing was played in that session, so there is nothing to save.")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
+from bot.i18n import N_
 from bot.recommend.group import GroupMatch, GroupPick, GroupRecommender, group_match, pick_for_group
 from bot.recommend.radio import pick_radio
 from bot.recommend.service import CatalogCache
@@ -66,52 +67,52 @@ MAX_VOLUME = 200
 
 
 class SessionError(CrateError):
-    user_message = "Something went wrong with the listening session."
+    user_message = N_("Something went wrong with the listening session.")
 
 
 class NoSession(SessionError):
-    user_message = "There's no listening session in this channel — start one with /session start."
+    user_message = N_("There's no listening session in this channel — start one with /session start.")
 
 
 class SessionAlreadyOpen(SessionError):
-    user_message = (
+    user_message = N_(
         "There's already a listening session in this channel — join it with /session join, or end it with /session end."
     )
 
 
 class SessionEnded(NoSession):
-    user_message = "That listening session has ended — start a new one with /session start."
+    user_message = N_("That listening session has ended — start a new one with /session start.")
 
 
 class NotInSession(SessionError):
-    user_message = "You're not in this listening session — join it with /session join."
+    user_message = N_("You're not in this listening session — join it with /session join.")
 
 
 class NotHost(SessionError):
-    user_message = "Only the session's host (or a member with the server's DJ role) can do that."
+    user_message = N_("Only the session's host (or a member with the server's DJ role) can do that.")
 
 
 class AlreadyVoted(SessionError):
-    user_message = "You've already voted to skip this track."
+    user_message = N_("You've already voted to skip this track.")
 
 
 class AlreadyVotedFor(SessionError):
-    user_message = "You've already voted for that."
+    user_message = N_("You've already voted for that.")
 
 
 class NotInVoice(SessionError):
-    user_message = (
+    user_message = N_(
         "This session plays in text (I post each track's link), so there is nothing to pause or resume"
         " and no volume to set: start voice again with /session start in a voice channel."
     )
 
 
 class NoSuchPosition(SessionError):
-    user_message = "There's no track at that place in the queue: see /session queue for what comes next."
+    user_message = N_("There's no track at that place in the queue: see /session queue for what comes next.")
 
 
 class NothingToShuffle(SessionError):
-    user_message = "There are fewer than two of Crate's picks coming up, so there is nothing to shuffle."
+    user_message = N_("There are fewer than two of Crate's picks coming up, so there is nothing to shuffle.")
 
 
 # -- results ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from bot.caller import Caller
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.format import format_duration
+from bot.i18n import N_
 from bot.jobs.admission import Admission
 from bot.store import settings as store
 from bot.store.database import Database
@@ -39,21 +40,21 @@ from bot.store.settings import StoredSettings
 
 
 class NotServerManager(CrateError):
-    user_message = "Only members with the Manage Server permission can change Crate's settings here."
+    user_message = N_("Only members with the Manage Server permission can change Crate's settings here.")
 
 
 class InvalidSetting(CrateError):
-    user_message = "That setting's value is out of range."
+    user_message = N_("That setting's value is out of range.")
 
 
 class NotThisServersRole(InvalidSetting):
-    user_message = (
+    user_message = N_(
         "That role isn't one of this server's roles, so I can't make it the DJ role. Pick a role of this server."
     )
 
 
 class NotThisServersChannel(InvalidSetting):
-    user_message = (
+    user_message = N_(
         "That channel isn't one of this server's text channels, so I can't announce there. "
         "Pick a text channel of this server."
     )

@@ -26,6 +26,7 @@ from bot.audio.services import Heard, song_key
 from bot.catalog import Track, UnknownTrack, content_hash
 from bot.config import Settings
 from bot.errors import CrateError
+from bot.i18n import N_
 from bot.jobs.admission import Admission
 from bot.jobs.analysis import AnalyzedFile, Analyzer
 from bot.store import Database, store_share, store_share_again
@@ -37,13 +38,13 @@ log = logging.getLogger(__name__)
 class Restarting(CrateError):
     """Crate is stopping while a request is in flight (SIGTERM, Ctrl-C, ``docker stop``)."""
 
-    user_message = "I'm restarting — please share it again in a minute."
+    user_message = N_("I'm restarting — please share it again in a minute.")
 
 
 class NotTheSameAudio(CrateError):
     """What was downloaded again for playback is not the audio that was analyzed."""
 
-    user_message = "That track's link now gives different audio than the one I analyzed, so I skipped it."
+    user_message = N_("That track's link now gives different audio than the one I analyzed, so I skipped it.")
 
 
 class Stage(Enum):

@@ -16,6 +16,7 @@ from bot.app.settings import SettingsService
 from bot.app.taste import TastePrivate
 from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
+from bot.i18n import N_
 from bot.present.soundmap import MapDrawing, draw_map
 from bot.recommend.rank import RatingArrays
 from bot.recommend.service import CatalogCache
@@ -23,7 +24,7 @@ from bot.recommend.soundmap import SoundMap, map_family, sound_map
 
 
 class EmptyMap(CrateError):
-    user_message = "There's nothing to map yet: share music with /genre first."
+    user_message = N_("There's nothing to map yet: share music with /genre first.")
 
 
 @dataclass(frozen=True)

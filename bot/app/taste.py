@@ -11,12 +11,13 @@ from bot.app.settings import SettingsService
 from bot.catalog import DISLIKE, LIKE, Track
 from bot.errors import CrateError
 from bot.genres import mostly
+from bot.i18n import N_
 from bot.recommend.service import CatalogCache
 from bot.store import Database
 
 
 class TastePrivate(CrateError):
-    user_message = "This server keeps members' taste private: Crate shows you only your own (/profile, /taste)."
+    user_message = N_("This server keeps members' taste private: Crate shows you only your own (/profile, /taste).")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import urllib.parse
 from collections.abc import Sequence
 
 from bot.audio.errors import BadLink, BlockedLink, HiddenCharactersLink, LinkUnavailable
+from bot.i18n import N_
 from bot.safe_text import has_unsafe
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -80,7 +81,7 @@ def check_url(url: str, allowlist: Sequence[str] = ()) -> None:
         raise BlockedLink(detail=str(error)) from None
     except (socket.gaierror, UnicodeError) as error:
         raise LinkUnavailable(
-            "I couldn't find the website in that link. Check the address and try again.",
+            N_("I couldn't find the website in that link. Check the address and try again."),
             detail=f"cannot resolve {host!r}: {error}",
         ) from None
 

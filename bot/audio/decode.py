@@ -57,6 +57,7 @@ from pydub.utils import get_prober_name
 from bot.audio.errors import CorruptAudio, EmptyFile, NotAudio, SilentAudio, TooLarge, TooLong, TooShort
 from bot.config import AudioLimits
 from bot.format import format_bytes, format_duration
+from bot.i18n import N_
 
 #: File names a music folder's audio files end with (``crate index``, training datasets).
 AUDIO_SUFFIXES = {".wav", ".au", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm", ".mp4"}
@@ -271,7 +272,7 @@ def _ffprobe_info(path: Path, size: int) -> AudioInfo:
         )
     except subprocess.TimeoutExpired:
         raise CorruptAudio(
-            "Reading that file took far too long, so I gave up; it may be damaged.", detail="ffprobe timed out"
+            N_("Reading that file took far too long, so I gave up; it may be damaged."), detail="ffprobe timed out"
         ) from None
     stderr = done.stderr.decode("utf-8", "replace").strip()
     try:
@@ -307,7 +308,7 @@ def _checked_size(path: Path, limits: AudioLimits) -> int:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise EmptyFile("I couldn't find that file; please send it again.", detail=str(path)) from None
+        raise EmptyFile(N_("I couldn't find that file; please send it again."), detail=str(path)) from None
     if size == 0:
         raise EmptyFile()
     if size > limits.max_bytes:
@@ -451,7 +452,7 @@ def decode_windows(
                 pieces.append(_resample(mono, rate, max(1, round(length * SAMPLE_RATE))))
     except _Overrun as exc:
         raise CorruptAudio(
-            "Decoding that file took far too long, so I gave up; it may be damaged.", detail=str(exc)
+            N_("Decoding that file took far too long, so I gave up; it may be damaged."), detail=str(exc)
         ) from None
     except av.FFmpegError as exc:
         raise CorruptAudio(detail=f"libav: {exc}") from None
@@ -679,7 +680,7 @@ def _from_start(
     head = decode_windows(path, [(0.0, count * seconds)], info)
     if not head:
         raise CorruptAudio(
-            "I couldn't decode any sound from that file; it seems damaged or cut off.",
+            N_("I couldn't decode any sound from that file; it seems damaged or cut off."),
             detail=f"no samples decoded from {info.format_name}/{info.codec}",
         )
     samples = head[0].samples

@@ -67,6 +67,7 @@ from bot.audio.tracklist import LISTED_MAX, ListedTrack, TrackList
 from bot.config import AudioLimits
 from bot.errors import CrateError
 from bot.format import clip, format_duration
+from bot.i18n import N_
 from bot.safe_text import has_unsafe
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ def _check_metadata(info: dict[str, Any] | None, url: str, limits: AudioLimits, 
         raise NotAudioLink(detail=f"{url}: would need merging {info['format_id']}")
     if info.get("protocol") not in SAFE_PROTOCOLS:
         raise NotAudioLink(
-            "That site only offers this track as a stream I can't download. Try another link, or send the file.",
+            N_("That site only offers this track as a stream I can't download. Try another link, or send the file."),
             detail=f"{url}: protocol {info.get('protocol')}",
         )
     ext = info.get("ext")
@@ -639,7 +640,7 @@ async def download_attachment(
         async with session.get(url, timeout=client_timeout) as response:
             if response.status in (403, 404, 410):
                 raise LinkUnavailable(
-                    "That attachment isn't available any more.", detail=f"{url}: HTTP {response.status}"
+                    N_("That attachment isn't available any more."), detail=f"{url}: HTTP {response.status}"
                 )
             if response.status != 200:
                 raise DownloadFailed(detail=f"{url}: HTTP {response.status}")
@@ -654,10 +655,10 @@ async def download_attachment(
     except BaseException as error:
         path.unlink(missing_ok=True)
         if isinstance(error, TimeoutError):  # aiohttp's timeouts subclass it
-            raise LinkTimeout("Downloading that attachment took too long.", detail=f"{url}: {error!r}") from error
+            raise LinkTimeout(N_("Downloading that attachment took too long."), detail=f"{url}: {error!r}") from error
         if isinstance(error, aiohttp.ClientError):
             raise DownloadFailed(
-                "I couldn't download that attachment. Try again in a moment.", detail=f"{url}: {error!r}"
+                N_("I couldn't download that attachment. Try again in a moment."), detail=f"{url}: {error!r}"
             ) from error
         raise
     title = _display_name(Path(filename).stem or filename)  # "My Song.mp3" is titled "My Song"

@@ -58,6 +58,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Self
 
 from bot.errors import CrateError
+from bot.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -70,25 +71,27 @@ WORKER_NICENESS = 5
 
 
 class Busy(CrateError):
-    user_message = "I'm busy listening to other music right now — please try again in a minute."
+    user_message = N_("I'm busy listening to other music right now — please try again in a minute.")
 
 
 class JobTimeout(CrateError):
-    user_message = "That took me too long to analyze, so I gave up. Try a shorter file or a different link."
+    user_message = N_("That took me too long to analyze, so I gave up. Try a shorter file or a different link.")
 
 
 class WorkerCrashed(CrateError):
-    user_message = "Something went wrong while I was listening to that, so I restarted my listener. Please try again."
+    user_message = N_(
+        "Something went wrong while I was listening to that, so I restarted my listener. Please try again."
+    )
 
 
 class PoolClosed(CrateError):
-    user_message = "I'm shutting down right now — please try again in a moment."
+    user_message = N_("I'm shutting down right now — please try again in a moment.")
 
 
 class WorkerStartError(CrateError):
     """A worker could not import, load its models or warm up (an operator problem, not a user's)."""
 
-    user_message = "My listener couldn't start."
+    user_message = N_("My listener couldn't start.")
 
 
 class RemoteTraceback(Exception):

@@ -11,6 +11,7 @@ from bot.analysis import TAGS
 from bot.catalog import Taught, Track
 from bot.format import clip, format_duration, literal, plural
 from bot.genres import describe_answer, display_name, label, short_answer
+from bot.i18n import _
 from bot.listen.server_head import genre_key
 
 BAR_WIDTH = 12
@@ -51,14 +52,18 @@ def verdict(genres: Sequence[tuple[str, float]], confident: bool) -> str:
     """The answer in words, with the runner-up: ``"Electronic (83%), then ambient (9%)"``, or when
     Crate is not sure ``"Not sure — electronic or ambient? (52% / 31%)"``."""
     if not genres:
-        return "No genre"
+        return _("No genre")
     if len(genres) < 2:
         return describe_answer(genres, True).capitalize()
-    (_, p1), (runner, p2) = genres[0], genres[1]
+    (__, p1), (runner, p2) = genres[0], genres[1]
     if confident:
         text = describe_answer(genres, True)
-        return f"{text[0].upper()}{text[1:]}, then {label(runner)} ({p2:.0%})"
-    return f"Not sure — {label(genres[0][0])} or {label(runner)}? ({p1:.0%} / {p2:.0%})"
+        return _("{answer}, then {runner} ({share})").format(
+            answer=f"{text[0].upper()}{text[1:]}", runner=label(runner), share=f"{p2:.0%}"
+        )
+    return _("Not sure — {first} or {second}? ({shares})").format(
+        first=label(genres[0][0]), second=label(runner), shares=f"{p1:.0%} / {p2:.0%}"
+    )
 
 
 def styles(tag_probs: np.ndarray, shown: int = TAGS_SHOWN) -> list[str]:
@@ -78,7 +83,9 @@ def answer_lines(heard: Heard) -> list[str]:
     heard_styles = styles(heard.tag_probs)
     return [
         f"{verdict(heard.genres, heard.confident)}  ({length})",
-        f"styles heard: {', '.join(heard_styles) if heard_styles else 'nothing distinctive'}",
+        _("styles heard: {styles}").format(
+            styles=", ".join(heard_styles) if heard_styles else _("nothing distinctive")
+        ),
     ]
 
 

@@ -25,10 +25,11 @@ import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, TAG_COUNT, Catalog
 from bot.errors import CrateError
+from bot.i18n import N_
 
 
 class LabeledCatalogError(CrateError):
-    user_message = "That file is not a labeled catalog (.npz with embeddings, tag_probs, genres, titles)."
+    user_message = N_("That file is not a labeled catalog (.npz with embeddings, tag_probs, genres, titles).")
 
 
 @dataclass(frozen=True)

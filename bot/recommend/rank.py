@@ -44,6 +44,7 @@ from bot.analysis import TAGS
 from bot.catalog import LIKE, Catalog, Rating, UnknownTrack
 from bot.errors import CrateError
 from bot.genres import family_of, key, label
+from bot.i18n import N_
 from bot.reasons import Reason, ReasonKind
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
 from bot.recommend.songs import same_song_as_any
@@ -102,15 +103,15 @@ GENRE_FILTER_MIN = 0.3
 
 
 class RecommendError(CrateError):
-    user_message = "Crate could not make recommendations."
+    user_message = N_("Crate could not make recommendations.")
 
 
 class UnknownFilter(RecommendError):
-    user_message = "Crate doesn't know that genre or tag."
+    user_message = N_("Crate doesn't know that genre or tag.")
 
 
 class NothingMatches(RecommendError):
-    user_message = "Nothing in this server's catalog matches that yet."
+    user_message = N_("Nothing in this server's catalog matches that yet.")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import numpy as np
 from bot.audio.services import song_key
 from bot.catalog import Catalog, UnknownTrack
 from bot.errors import CrateError
+from bot.i18n import N_
 from bot.reasons import Reason, ReasonKind
 from bot.recommend.rank import features_of
 from bot.recommend.songs import same_song, same_song_as_any
@@ -39,7 +40,7 @@ MAX_LENGTH = 25
 class SamePathEnds(CrateError):
     """``/path`` from a track to itself (or to another cut of it)."""
 
-    user_message = "A path needs two different songs: pick another track for `to`."
+    user_message = N_("A path needs two different songs: pick another track for `to`.")
 
 
 @dataclass(frozen=True)

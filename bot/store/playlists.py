@@ -11,12 +11,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.i18n import N_
 from bot.store.database import Database, fits_integer, is_unique_violation, unknown_track_on_foreign_key
 from bot.store.errors import StoreError
 
 
 class PlaylistExistsError(StoreError):
-    user_message = "This server already has a playlist with that name."
+    user_message = N_("This server already has a playlist with that name.")
 
 
 @dataclass(frozen=True)

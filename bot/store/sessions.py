@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.i18n import N_
 from bot.reasons import Reason
 from bot.store.database import Database, Dialect, fits_integer, is_unique_violation, unknown_track_on_foreign_key
 from bot.store.errors import StoreError
@@ -36,7 +37,7 @@ EntryStatus = Literal["queued", "playing", "played", "skipped"]
 class SessionAlreadyOpenError(StoreError):
     """This channel already has an open session (the partial unique index refused another)."""
 
-    user_message = "There's already a listening session in this channel."
+    user_message = N_("There's already a listening session in this channel.")
 
 
 @dataclass(frozen=True)
