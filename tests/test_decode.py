@@ -599,3 +599,53 @@ def test_no_test_file_is_left_open():
     before = len(os.listdir("/proc/self/fd"))
     decode_excerpts(singularity_track("Awakening"))
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_an_ogg_libav_refuses_is_decoded_by_libsndfile(monkeypatch):
+    """Real Vorbis files that ffmpeg's header parser rejects (hyperrogue-music's, written by an old
+    libVorbis) play everywhere else: libsndfile decodes the same windows, to the same sound."""
+    import av
+
+    track = Path(__file__).resolve().parents[1] / "examples" / "singularity-awakening.ogg"
+    wanted = decode.decode_excerpts(track)
+    real_open = av.open
+
+    def refusing_open(*args, **kwargs):
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(av, "open", refusing_open)
+    fallback = decode.decode_excerpts(track)
+    assert [e.start for e in fallback.excerpts] == [e.start for e in wanted.excerpts]
+    for ours, theirs in zip(fallback.excerpts, wanted.excerpts):
+        n = min(len(ours.samples), len(theirs.samples))
+        assert n > 0.9 * len(theirs.samples)
+        # The same sound, up to where each library's seek lands (a few ms: nothing a tagger hears).
+        a, b = ours.samples[:n], theirs.samples[:n]
+        lags = correlate(a, b, mode="full")[n - 1 - 320 : n + 320]  # within 20 ms
+        assert lags.max() / np.sqrt(np.dot(a, a) * np.dot(b, b)) > 0.95
+    monkeypatch.setattr(av, "open", real_open)
+
+
+def test_a_file_neither_libav_nor_libsndfile_reads_is_still_corrupt(tmp_path, monkeypatch):
+    import av
+
+    track = Path(__file__).resolve().parents[1] / "examples" / "singularity-awakening.ogg"
+    broken = tmp_path / "broken.ogg"
+    broken.write_bytes(track.read_bytes()[:4] + b"\0" * 4096)
+    info = decode.AudioInfo(60.0, "ogg", "vorbis", 2, 44100, 4100)
+
+    def refusing_open(*args, **kwargs):
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(av, "open", refusing_open)
+    with pytest.raises(CorruptAudio) as caught:
+        decode.decode_windows(broken, [(0.0, 6.0)], info)
+    assert "corrupt" in caught.value.user_message
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/hyperrogue/music/hr-savino-ocean.ogg").exists(), reason="hyperrogue-music not installed"
+)
+def test_hyperrogues_vorbis_files_decode():
+    decoded = decode.decode_excerpts(Path("/usr/share/hyperrogue/music/hr-savino-ocean.ogg"))
+    assert len(decoded.excerpts) == 3 and decoded.duration == pytest.approx(60.5, abs=1)

@@ -455,8 +455,35 @@ def decode_windows(
             N_("Decoding that file took far too long, so I gave up; it may be damaged."), detail=str(exc)
         ) from None
     except av.FFmpegError as exc:
-        raise CorruptAudio(detail=f"libav: {exc}") from None
+        pieces = _sndfile_windows(Path(path), windows)  # e.g. Vorbis headers libav rejects
+        if pieces is None:
+            raise CorruptAudio(detail=f"libav: {exc}") from None
     return tuple(Excerpt(start=float(start), samples=piece) for (start, _), piece in zip(windows, pieces) if len(piece))
+
+
+def _sndfile_windows(path: Path, windows: list[tuple[float, float]]) -> list[np.ndarray] | None:
+    """The windows decoded by libsndfile, for an Ogg/FLAC/WAV file libav refuses; None when
+    libsndfile cannot read it either. Real Debian game music (hyperrogue-music's Vorbis files
+    written by an old libVorbis) fails ffmpeg's header parsing and plays everywhere else."""
+    try:
+        with open(path, "rb") as file:
+            if file.read(4) not in _HEADER_MAGIC:
+                return None
+        import soundfile
+
+        pieces = []
+        with soundfile.SoundFile(str(path)) as sound:
+            rate = sound.samplerate
+            for start, length in windows:
+                sound.seek(min(max(0, round(start * rate)), sound.frames))
+                block = sound.read(max(0, round(length * rate)), dtype="float32", always_2d=True)
+                mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+                pieces.append(
+                    _resample(np.ascontiguousarray(mono, np.float32), rate, max(1, round(length * SAMPLE_RATE)))
+                )
+    except Exception:  # libsndfile's errors are RuntimeError/LibsndfileError/TypeError: none decodes
+        return None
+    return pieces
 
 
 class _Overrun(Exception):
