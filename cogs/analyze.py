@@ -29,6 +29,7 @@ from cogs.albums import album_message
 from cogs.client import CrateBot
 from cogs.feedback import track_view
 from cogs.genre import PROGRESS
+from cogs.layouts import card
 from cogs.render import error_embed, track_embed
 
 
@@ -55,10 +56,8 @@ async def item_message(crate: Crate, guild_id: int | None, item: MessageItem, au
         text = f"**{literal(item.label)}**: {replies.error_text(item.error or RuntimeError('no result'))}"
         return {"embed": error_embed(text)}
     track = item.shared.track
-    return {
-        "embed": track_embed(track, shared_by=author, created=item.shared.created, heard=item.shared.heard),
-        "view": await track_view(crate, guild_id, track.id),
-    }
+    embed = track_embed(track, shared_by=author, created=item.shared.created, heard=item.shared.heard)
+    return {"view": card(embed, await track_view(crate, guild_id, track.id))}
 
 
 class Analyze(commands.Cog):

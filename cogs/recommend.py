@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -21,8 +22,9 @@ from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.render import MENTIONS
 
-#: Discord allows five rows of components: one row per pick (👍, 👎, more like this).
+#: Five picks, each with its row of buttons (👍, 👎, more like this): 28 of a card's 40 components.
 MAX_PICKS = 5
+PICKS_COLOUR = 0x1DB954
 
 EMPTY_CATALOG = (
     "This server's catalog is empty, so I have nothing to recommend yet. Share songs with "
@@ -31,26 +33,41 @@ EMPTY_CATALOG = (
 )
 
 
-def picks_embed(picks: Sequence[Recommendation], *, title: str, note: str | None = None) -> discord.Embed:
-    lines = [
-        f"**{i}. {literal(p.title, 80)}** · {literal(short_genre(p.top_genre))}\n└ {reason_text(p.reason, MENTIONS, markdown=True)}"
-        for i, p in enumerate(picks, 1)
-    ]
-    embed = discord.Embed(title=title, description="\n".join(lines) or "Nothing new to suggest.", colour=0x1DB954)
-    embed.set_footer(text=note or "Rate picks with 👍/👎 — I learn from every rating.")
-    return embed
+def pick_line(number: int, pick: Recommendation) -> str:
+    return (
+        f"**{number}. {literal(pick.title, 80)}** · {literal(short_genre(pick.top_genre))}\n"
+        f"└ {reason_text(pick.reason, MENTIONS, markdown=True)}"
+    )
 
 
-def picks_view(picks: Sequence[Recommendation]) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    for row, pick in enumerate(picks[:MAX_PICKS]):
-        like = RateButton(pick.track_id, LIKE, label=str(row + 1))
-        dislike = RateButton(pick.track_id, DISLIKE, label=str(row + 1))
-        more = MoreLikeButton(pick.track_id, label=f"More like {row + 1}")
-        for item in (like, dislike, more):
-            item.item.row = row
-            view.add_item(item)
-    return view
+def picks_card(
+    picks: Sequence[Recommendation],
+    *,
+    title: str,
+    note: str | None = None,
+    select: discord.ui.Item[Any] | None = None,
+) -> discord.ui.LayoutView:
+    """The picks as one card: each pick's line with its own row under it (👍, 👎, 🔁 More like
+    this), the note, and ``select`` (the cold start's genre picker) in the last row."""
+    card: discord.ui.Container[Any] = discord.ui.Container(accent_colour=PICKS_COLOUR)
+    card.add_item(discord.ui.TextDisplay(f"### {title}"))
+    if not picks:
+        card.add_item(discord.ui.TextDisplay("Nothing new to suggest."))
+    for number, pick in enumerate(picks[:MAX_PICKS], 1):
+        card.add_item(discord.ui.TextDisplay(pick_line(number, pick)))
+        card.add_item(
+            discord.ui.ActionRow(
+                RateButton(pick.track_id, LIKE, label=str(number)),
+                RateButton(pick.track_id, DISLIKE, label=str(number)),
+                MoreLikeButton(pick.track_id, label=f"More like {number}"),
+            )
+        )
+    card.add_item(discord.ui.TextDisplay(f"-# {note or 'Rate picks with 👍/👎 — I learn from every rating.'}"))
+    if select is not None:
+        card.add_item(discord.ui.ActionRow(select))
+    layout = discord.ui.LayoutView(timeout=None)
+    layout.add_item(card)
+    return layout
 
 
 class MoreLikeButton(
@@ -82,8 +99,8 @@ class MoreLikeButton(
             count=MAX_PICKS,
         )
         note = "That's all I have that sounds like it." if len(picks) < MAX_PICKS else None
-        embed = picks_embed(picks, title=f"More like “{literal(seed.title, 60)}”", note=note)
-        await replies.send(interaction, embed=embed, view=picks_view(picks), ephemeral=True)
+        layout = picks_card(picks, title=f"More like “{literal(seed.title, 60)}”", note=note)
+        await replies.send(interaction, view=layout, ephemeral=True)
 
 
 class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui.Select], template=r"crate:start"):
@@ -118,7 +135,7 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
         title = (
             f"To start you off: {literal(', '.join(label(g) for g in genres), 200)}" if genres else "To start you off"
         )
-        await replies.send(interaction, embed=picks_embed(picks, title=title), view=picks_view(picks), ephemeral=True)
+        await replies.send(interaction, view=picks_card(picks, title=title), ephemeral=True)
 
 
 class Recommend(commands.Cog):
@@ -148,20 +165,14 @@ class Recommend(commands.Cog):
         who = literal(interaction.user.display_name, 80)
         title = f"Picks for {who}" + (f" · {literal(genre, 80)}" if genre else "")
         if not result.cold_start:
-            await replies.send(
-                interaction,
-                embed=picks_embed(result.recommendations, title=title),
-                view=picks_view(result.recommendations),
-            )
+            await replies.send(interaction, view=picks_card(result.recommendations, title=title))
             return
         # No likes yet: the server's favourites, plus a genre picker in the last row.
         picks = result.recommendations[: MAX_PICKS - 1]
-        view = picks_view(picks)
         select = StartGenresSelect(await crate.library.genres_available(guild_id_of(interaction)))
-        select.item.row = len(picks)
-        view.add_item(select)
         note = "You haven't rated anything yet, so these are a start. Pick genres below, or rate these picks."
-        await replies.send(interaction, embed=picks_embed(picks, title=f"Getting to know {who}", note=note), view=view)
+        layout = picks_card(picks, title=f"Getting to know {who}", note=note, select=select)
+        await replies.send(interaction, view=layout)
 
     @recommend.autocomplete("genre")
     async def genre_autocomplete(

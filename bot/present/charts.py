@@ -62,3 +62,31 @@ def server_chart(tracks: Sequence[tuple[str, int]], families: Sequence[tuple[str
     right.set_title("Families")
     figure.suptitle(title)
     return _png(figure)
+
+
+def match_chart(families: Sequence[tuple[str, float, float]], title: str) -> bytes:
+    """Two members' liking of each family (affinities 0-1: "you", then "them") as pairs of bars,
+    the first family on top: the picture of a taste match (/taste)."""
+    rows = list(families)
+    figure = Figure(figsize=(6, 0.6 * max(len(rows), 1) + 1.3), dpi=100)
+    axes = figure.add_subplot()
+    height = 0.38
+    places = [len(rows) - 1 - i for i in range(len(rows))]
+    axes.barh(
+        [p + height / 2 for p in places], [100 * mine for _, mine, _ in rows], height, color=BAR_COLOUR, label="you"
+    )
+    axes.barh(
+        [p - height / 2 for p in places],
+        [100 * theirs for _, _, theirs in rows],
+        height,
+        color=SECOND_COLOUR,
+        label="them",
+    )
+    axes.set_yticks(places, [name.replace("$", r"\$") for name, _, _ in rows])  # a server's genre: no mathtext
+    axes.set_xlim(0, 110)
+    axes.set_xlabel("affinity: how consistently each of you likes it (%)")
+    axes.legend(loc="lower right")
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.set_title(title)
+    return _png(figure)

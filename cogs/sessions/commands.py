@@ -22,6 +22,7 @@ from cogs import replies
 from cogs.caller import channel_id_of, guild_id_of, is_dj
 from cogs.client import CrateBot
 from cogs.genre import share_from_interaction
+from cogs.layouts import notice
 from cogs.playlist import summary_view
 from cogs.render import MENTIONS, error_embed, queue_embed, summary_embed
 from cogs.sessions.base import SessionsBase
@@ -423,7 +424,7 @@ class SessionCommands(SessionsBase):
         if session.now_playing_message_id and channel is not None:
             with contextlib.suppress(discord.HTTPException):
                 await channel.get_partial_message(session.now_playing_message_id).edit(
-                    content="This session has ended.", embed=None, view=None
+                    content=None, embed=None, view=notice("This session has ended.")
                 )
         if post and channel is not None:
             await channel.send(embed=summary_embed(summary, names), view=summary_view(session.id))

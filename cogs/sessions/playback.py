@@ -1,6 +1,6 @@
 """Playing a session: the guild's voice player wired to the session's queue, its controls
 (pause, resume, volume, shuffle), and the now-playing message with 👍 / 👎 / ⏯ / ⏭ / 🔀 that is
-edited in place (text sessions post each link), with a progress bar kept by one task per voice
+edited in place as a card (:mod:`cogs.layouts`; text sessions post each link), with a progress bar kept by one task per voice
 connection, at most one edit every :data:`PROGRESS_EVERY` seconds (Discord rate-limits edits).
 
 A voice connection belongs to a guild, so the players are keyed by guild (``self.voices``).
@@ -26,6 +26,7 @@ from cogs import replies
 from cogs.caller import guild_id_of, is_dj
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
+from cogs.layouts import card
 from cogs.render import MENTIONS, now_playing_embed
 from cogs.sessions.base import SessionsBase
 from cogs.sessions.player import GuildVoice, SessionPlayer, connect_voice, human_listeners, volume_factor
@@ -160,9 +161,8 @@ class SessionPlayback(SessionsBase):
 
     async def _post_now_playing(self, session: Session, channel, names) -> None:
         view = await self.service.queue_view(session)
-        message = await channel.send(
-            embed=await self._embed(session, view, names), view=now_playing_view(session, view.now_playing)
-        )
+        board = card(await self._embed(session, view, names), now_playing_view(session, view.now_playing))
+        message = await channel.send(view=board)
         await self.service.set_now_playing_message(session, message.id)
         if view.now_playing is not None and self._voice(session) is None:
             await self._announce(session, channel, view.now_playing)
@@ -174,9 +174,9 @@ class SessionPlayback(SessionsBase):
         if channel is None or session.now_playing_message_id is None:
             return
         with contextlib.suppress(discord.HTTPException):
-            await channel.get_partial_message(session.now_playing_message_id).edit(
-                embed=await self._embed(session, view, MENTIONS), view=now_playing_view(session, view.now_playing)
-            )
+            board = card(await self._embed(session, view, MENTIONS), now_playing_view(session, view.now_playing))
+            # content and embeds cleared: a board posted as an embed (before cards) becomes a card
+            await channel.get_partial_message(session.now_playing_message_id).edit(content=None, embed=None, view=board)
         if announce and view.now_playing is not None and self._voice(session) is None:
             await self._announce(session, channel, view.now_playing)
 

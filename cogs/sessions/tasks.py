@@ -10,6 +10,7 @@ import logging
 import discord
 
 from bot.app.sessions import SessionSummary
+from cogs.layouts import notice
 from cogs.playlist import summary_view
 from cogs.render import MENTIONS, summary_embed
 from cogs.sessions.base import SessionsBase
@@ -63,7 +64,7 @@ class SessionTasks(SessionsBase):
         if summary.session.now_playing_message_id:
             with contextlib.suppress(discord.HTTPException):  # no live-looking buttons on it any more
                 await channel.get_partial_message(summary.session.now_playing_message_id).edit(
-                    content="This session has ended.", embed=None, view=None
+                    content=None, embed=None, view=notice("This session has ended.")
                 )
         with contextlib.suppress(discord.HTTPException):
             await channel.send(

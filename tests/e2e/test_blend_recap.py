@@ -24,6 +24,7 @@ from PIL import Image
 
 import bot.app.recap
 from tests import music
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
@@ -80,7 +81,7 @@ async def catalog(fake, web, state) -> dict[str, int]:
         ids = {}
         for name in CALM + LOUD:
             ix = await fake.slash(guild, channel, "alice", "genre", {"url": f"{web}/{name.replace(' ', '-')}.ogg"})
-            message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
+            message = await ix.wait_original(predicate=lambda m: m.shown, timeout=120)
             ids[name] = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
         state["ids"] = ids
     return state["ids"]
@@ -149,7 +150,7 @@ async def test_a_blend_of_different_tastes_refilled_played_and_forgotten(world):
     board = await fake.wait_channel_message(
         channel, lambda m: any(c.startswith("crate:skip:") for c in m.custom_ids), guild=guild, timeout=30
     )
-    playing = board.embed["description"].lower()
+    playing = card(board).description.lower()
     assert any(title.lower() in playing for title, _ in blend_rows(shown["description"])), playing
     ended = await answered(await fake.slash(guild, channel, "carol", "session end"))
     assert ended.embeds or ended.content

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from tests import music
+from tests.e2e.cards import answered_card, card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
@@ -58,9 +59,9 @@ def fake_channel(guild):
 
 
 async def answer(ix, timeout: float = 60):
-    """The reply once it carries its embed (deferred replies show progress text first)."""
+    """The reply once it carries its embed or card (deferred replies show progress text first)."""
     return await ix.wait_original(
-        predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧" not in m.content),
+        predicate=lambda m: m.shown or bool(m.content and "⏬" not in m.content and "🎧" not in m.content),
         timeout=timeout,
     )
 
@@ -91,13 +92,14 @@ async def test_genre_with_an_attachment_defers_shows_progress_and_answers_with_a
     progress = [edit.get("content") for edit in message.history]
     assert any("Downloading" in (text or "") for text in progress)
     assert any("Listening" in (text or "") for text in progress)
-    embed = message.embed
-    assert embed["title"] == "awakening"
-    assert "%" in embed["description"] and "█" in embed["description"]  # genre bars
-    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert message.components_v2 and message.content == "" and message.embeds == []  # a card
+    embed = card(message)
+    assert embed.title == "awakening"
+    assert "%" in embed.description and "█" in embed.description  # genre bars
+    fields = embed.fields
     assert "ambient" in fields["Styles heard"]  # musicnn's evidence for this real track
     # the verdict: a family with its probability and runner-up, or "not sure — A or B?"
-    verdict = embed["description"].split("\n")[0]
+    verdict = embed.description.split("\n")[0]
     assert verdict.startswith("**") and ("%), then " in verdict or verdict.startswith("**Not sure — ")), verdict
     assert "ambient" in verdict.casefold() and "hip hop" not in verdict.casefold(), verdict
     assert fields["Length"] == "20 s"
@@ -113,7 +115,7 @@ async def test_genre_with_a_link_downloads_it(world):
     ix = await share(fake, "bob", url=f"{web}/nebula.mp3")
     assert (await ix.wait_response()).type == 5
     message = await answer(ix)
-    fields = {f["name"]: f["value"] for f in message.embed["fields"]}
+    fields = card(message).fields
     assert fields["From"].startswith("[link](")
     assert fields["Length"] == "40 s"
 
@@ -124,7 +126,7 @@ async def test_the_same_audio_shared_twice_is_one_track(world):
     first = await shared_track_id(await share(fake, "alice", file=upload))
     ix = await share(fake, "carol", file=("again.ogg", upload[1], "audio/ogg"))
     assert await shared_track_id(ix) == first
-    assert "already in this server's catalog" in (await answer(ix)).embed["footer"]["text"]
+    assert "already in this server's catalog" in card(await answer(ix)).footer
 
 
 @pytest.mark.parametrize(
@@ -199,18 +201,19 @@ async def test_recommend_ranks_with_reasons_and_buttons(world):
     ix = await fake.slash(guild, fake_channel(guild), "carol", "recommend", {"count": 3})
     assert (await ix.wait_response()).type == 5
     message = await answer(ix, 30)
-    embed = message.embed
-    assert embed["title"].startswith("Picks for")
-    lines = [line for line in embed["description"].splitlines() if line.startswith("**")]
+    assert message.components_v2 and message.embeds == []
+    embed = card(message)
+    assert embed.title.startswith("Picks for")
+    lines = [line for line in embed.description.splitlines() if line.startswith("**")]
     assert 1 <= len(lines) <= 3
-    reasons = [line for line in embed["description"].splitlines() if line.startswith("└ ")]
+    reasons = [line for line in embed.description.splitlines() if line.startswith("└ ")]
     assert len(reasons) == len(lines) and all(len(r) > 5 for r in reasons)
-    assert "awakening" not in embed["description"]  # already rated
+    assert "awakening" not in embed.description  # already rated
     more = [c for c in message.custom_ids if c.startswith("crate:more:")]
     assert len(more) == len(lines)
     click = await fake.click(guild, fake_channel(guild), "carol", message, more[0])
     response = await click.wait_response()
-    assert response.ephemeral and response.data["embeds"][0]["title"].startswith("More like")
+    assert response.ephemeral and answered_card(response.data).title.startswith("More like")
 
 
 async def test_a_member_without_ratings_gets_a_genre_picker(world):
@@ -222,13 +225,13 @@ async def test_a_member_without_ratings_gets_a_genre_picker(world):
     )
     ix = await fake.slash(guild, fake_channel(guild), "bob", "recommend")  # bob shares but never rates
     message = await answer(ix, 30)
-    assert message.embed["title"].startswith("Getting to know")
+    assert card(message).title.startswith("Getting to know")
     assert "crate:start" in message.custom_ids
     select = message.component("crate:start")
     genre = select["options"][0]["value"]
     pick = await fake.select(guild, fake_channel(guild), "bob", message, "crate:start", values=[genre])
     response = await pick.wait_response()
-    assert response.ephemeral and response.data["embeds"][0]["title"].startswith("To start you off")
+    assert response.ephemeral and answered_card(response.data).title.startswith("To start you off")
 
 
 async def test_profile_is_private_and_has_a_chart(world):

@@ -45,7 +45,7 @@ async def refusal(ix, timeout: float = 60) -> str:
         return str(response.data["content"])
 
     def said(m) -> bool:
-        return not m.deleted and not m.loading and ((m.content or "").startswith(("⚠️", "✅")) or bool(m.embeds))
+        return not m.deleted and not m.loading and ((m.content or "").startswith(("⚠️", "✅")) or m.shown)
 
     async def answered():  # an edit of the deferred reply, or (a failed /genre) a private follow-up
         while True:

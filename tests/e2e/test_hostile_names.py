@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from bot.format import literal
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord, make_guild
 from tests.fakediscord.harness import running_crate, settings_for
 
@@ -52,8 +53,8 @@ def music(guild):
 
 def rendered(message) -> str:
     """Everything of a message that Discord renders as markdown: content, embed titles,
-    descriptions, field names and values."""
-    parts = [message.content or ""]
+    descriptions, field names and values, a card's text displays."""
+    parts = [message.content or "", *message.text_displays]
     for embed in message.embeds:
         parts += [embed.get("title") or "", embed.get("description") or ""]
         for field in embed.get("fields", []):
@@ -83,7 +84,7 @@ async def answered(ix, timeout: float = 90):
         message = ix.original
         if message is None or message.loading or message.deleted:
             return None
-        done = bool(message.embeds) or bool(message.content and not any(p in message.content for p in PROGRESS))
+        done = message.shown or bool(message.content and not any(p in message.content for p in PROGRESS))
         return message if done else None
 
     return await ix._state.notifier.wait_until(final, timeout, lambda: f"the answer of {ix.describe()}")
@@ -102,7 +103,7 @@ async def test_a_file_named_with_markup_is_titled_as_the_text_it_is(world):
     data = (EXAMPLES / "singularity-awakening.ogg").read_bytes()
     ix = await fake.slash(guild, music(guild), "alice", "genre", attachments={"file": (FILE_NAME, data, "audio/ogg")})
     message = await answered(ix)
-    assert message.embed["title"] == literal(TITLE, 120)
+    assert card(message).title == literal(TITLE, 120)
     shows_literally(rendered(message), TITLE, 120)
     state["track"] = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
     state["message"] = message
@@ -177,7 +178,7 @@ async def test_display_names_with_markup_in_profile_and_taste(world):
     assert profile.embed["title"] == f"{literal(NICK, 100)}'s taste"
     shows_literally(rendered(profile), NICK, 100)
     taste = await answered(await fake.slash(guild, music(guild), "alice", "taste", {"member": "bob"}))
-    assert taste.embed["title"] == f"Taste match: {literal(ALICE_NICK, 80)} & {literal(NICK, 80)}"
+    assert card(taste).title == f"Taste match: {literal(ALICE_NICK, 80)} & {literal(NICK, 80)}"
     shows_literally(rendered(taste), NICK, 80)
     assert ALICE_NICK not in rendered(taste)
 

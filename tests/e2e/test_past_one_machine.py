@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cogs.client import sync_commands
+from tests.e2e.cards import card
 from tests.e2e.test_shards import EXAMPLES, guilds_on_each_shard, received, wait_for_shards
 from tests.fakediscord import FakeDiscord, discord_pointed_at
 from tests.fakediscord.harness import crate_env, crate_process, settings_for, wait_for_log
@@ -33,7 +34,7 @@ def attachment(name: str) -> dict:
 
 
 async def embed_answer(ix):
-    return await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=240)
+    return await ix.wait_original(predicate=lambda m: m.shown, timeout=240)
 
 
 async def test_two_shards_two_workers_one_postgres(tmp_path, postgres_url):
@@ -85,7 +86,7 @@ async def test_two_shards_two_workers_one_postgres(tmp_path, postgres_url):
             await wait_for_shards(fake, 1)
             ix = await fake.slash(guilds[1], music[1], "carol", "recommend")
             picks = await embed_answer(ix)
-            assert picks.embed["title"].startswith("Picks for"), picks.payload()  # not the cold start
+            assert card(picks).title.startswith("Picks for"), picks.payload()  # not the cold start
             beast = next(c for c in second.custom_ids if c.startswith("crate:rate:")).split(":")[2]
             assert f"crate:rate:{beast}" in " ".join(picks.custom_ids)
         assert not unused.exists()

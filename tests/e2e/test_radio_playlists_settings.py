@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e import test_sessions as _sessions
+from tests.e2e.cards import card
 from tests.e2e.test_sessions import CUTS
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
@@ -59,9 +60,7 @@ async def now_playing(fake, channel, guild, *, containing: str = ""):
     """The latest now-playing message (the one with ⏭), once it shows ``containing``."""
 
     def board(message) -> bool:
-        return any(c.startswith("crate:skip:") for c in message.custom_ids) and containing in (message.embed or {}).get(
-            "description", ""
-        )
+        return any(c.startswith("crate:skip:") for c in message.custom_ids) and containing in card(message).description
 
     return await fake.wait_channel_message(channel, board, guild=guild, timeout=30)
 
@@ -74,9 +73,9 @@ async def share_catalog(fake, web, state) -> None:
     tracks = []
     for path in (f"/{n.replace(' ', '-')}.ogg" for n in CUTS):
         ix = await fake.slash(guild, channel, "alice", "genre", {"url": web + path})
-        message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
+        message = await ix.wait_original(predicate=lambda m: m.shown, timeout=90)
         rate = next(c for c in message.custom_ids if c.startswith("crate:rate:"))
-        tracks.append((int(rate.split(":")[2]), message.embed["title"], message))
+        tracks.append((int(rate.split(":")[2]), card(message).title, message))
     state["tracks"] = tracks
 
 
@@ -104,7 +103,7 @@ async def test_start_radio_under_a_track_plays_sounds_alike_once_each_and_a_dj_e
             # each pick follows the last one played
             await now_playing(fake, channel, guild, containing=f"{title}** · ")
             board = await now_playing(fake, channel, guild, containing=f"after “{heard[-1]}”")
-            assert title in board.embed["description"]
+            assert title in card(board).description
             heard.append(title)
         assert len(heard) == len(set(heard)) == len(CUTS)  # every track once, then the radio ends
         posted = [
@@ -285,7 +284,7 @@ async def test_playlists_from_create_to_export_survive_a_restart(world):
         played = await answered(await fake.slash(guild, channel, "carol", "playlist play", {"name": "Road trip"}))
         assert "with the playlist **Road trip**" in played.content
         board = await now_playing(fake, channel, guild, containing="from the playlist “Road trip”")
-        assert last_title[:20] in board.embed["description"]
+        assert last_title[:20] in card(board).description
         again = await answered(await fake.slash(guild, channel, "alice", "playlist play", {"name": state["saved"]}))
         assert "Queued 4 tracks" in again.content
         await answered(await fake.slash(guild, channel, "carol", "session end"))

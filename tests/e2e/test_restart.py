@@ -16,6 +16,7 @@ import pytest
 from bot.jobs.analysis import AnalysisPool
 from bot.jobs.pool import WorkerCrashed
 from tests import music
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import running_crate, settings_for
 
@@ -32,9 +33,9 @@ def music_channel(guild):
 
 
 async def answer(ix, timeout: float = 60):
-    """The reply once it carries its embed (deferred replies show progress text first)."""
+    """The reply once it carries its embed or card (deferred replies show progress text first)."""
     return await ix.wait_original(
-        predicate=lambda m: bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧" not in m.content),
+        predicate=lambda m: m.shown or bool(m.content and "⏬" not in m.content and "🎧" not in m.content),
         timeout=timeout,
     )
 
@@ -73,7 +74,7 @@ async def test_buttons_and_data_survive_a_restart(tmp_path):
             ix = await share(fake, "alice", example("singularity-awakening.ogg", "awakening.ogg"))
             shared = await answer(ix)
             track = track_id_of(shared)
-            assert shared.embed["title"] == "awakening"
+            assert card(shared).title == "awakening"
             # carol opens "Something else…" now and submits the form only after the restart
             opened = await fake.select(guild, channel, "carol", shared, f"crate:correct:{track}", values=["new"])
             assert (await opened.wait_response(timeout=10)).type == 9  # the modal
@@ -154,6 +155,6 @@ async def test_a_worker_crash_during_genre_gets_a_friendly_error_and_the_next_sh
             # the next share waits for the replacement worker and is answered normally
             again = await share(fake, "carol", example("nexuiz-brainsukker.ogg"))
             reply = await answer(again, 90)
-            assert "█" in reply.embed["description"], reply.payload()
-            assert reply.embed["title"] == "nexuiz-brainsukker"
+            assert "█" in card(reply).description, reply.payload()
+            assert card(reply).title == "nexuiz-brainsukker"
             assert pool.worker_pids and victim not in pool.worker_pids

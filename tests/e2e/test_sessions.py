@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from tests import music
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
@@ -52,9 +53,7 @@ def where(fake):
 
 async def reply(ix, timeout: float = 60):
     return await ix.wait_original(
-        predicate=lambda m: (
-            bool(m.embeds) or bool(m.content and "⏬" not in m.content and "🎧 Listening" not in m.content)
-        ),
+        predicate=lambda m: m.shown or bool(m.content and "⏬" not in m.content and "🎧 Listening" not in m.content),
         timeout=timeout,
     )
 
@@ -97,7 +96,7 @@ async def test_a_session_from_start_to_restart_to_end(world):
         # The catalog: alice shares four real tracks by link.
         for path in (f"/{n.replace(' ', '-')}.ogg" for n in CUTS):
             ix = await fake.slash(guild, channel, "alice", "genre", {"url": web + path})
-            assert (await reply(ix)).embeds
+            assert (await reply(ix)).components_v2  # the track card
         # alice hosts; bob and carol join.
         ix = await fake.slash(guild, channel, "alice", "session start")
         assert (await ix.wait_response()).type == 5 and ix.ack_latency < 3
@@ -105,7 +104,7 @@ async def test_a_session_from_start_to_restart_to_end(world):
         assert "started a listening session" in started.content and "Text session" in started.content
         message = await now_playing(fake, channel, guild)
         # No member list without the GUILD_MEMBERS intent: the host's name comes from their interactions.
-        assert message.embed["footer"]["text"].startswith("Hosted by Alice · "), message.embed["footer"]
+        assert card(message).footer.startswith("Hosted by Alice · "), card(message)
         session_id = int(next(c for c in message.custom_ids if c.startswith("crate:skip:")).split(":")[2])
         for member in ("bob", "carol"):
             joined = await fake.slash(guild, channel, member, "session join")
@@ -295,7 +294,7 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
             start = await fake.slash(guild, channel, "alice", "session start")
             assert "started a listening session" in (await reply(start)).content
             message = await now_playing(fake, channel, guild)
-            assert "Nothing to play yet" in message.embed["description"]
+            assert "Nothing to play yet" in card(message).description
             session_id = int(next(c for c in message.custom_ids if c.startswith("crate:skip:")).split(":")[2])
             for member in ("bob", "carol"):
                 joined = await fake.slash(guild, channel, member, "session join")
@@ -307,14 +306,14 @@ async def test_three_tastes_are_each_served_in_every_run_of_three_picks(tmp_path
                             guild, channel, member, "genre", {"url": f"{web}/{name.replace(' ', '-')}.ogg"}
                         )
                     )
-                    track_id = int(re.search(r"Track #(\d+)", shared.embed["footer"]["text"]).group(1))
+                    track_id = int(re.search(r"Track #(\d+)", card(shared).footer).group(1))
                     rated = await fake.slash(guild, channel, member, "like", {"track": track_id})
                     assert "like" in ((await rated.wait_original()).content or "").lower()
             shown = []  # what the bot says each pick is for, as the members read it
             for _ in range(PICKS_CHECKED):
                 moved = await answered(await fake.slash(guild, channel, "alice", "session next"))
                 assert "Now playing" in moved.content, moved.content
-                shown.append((await now_playing(fake, channel, guild)).embed["description"])
+                shown.append(card(await now_playing(fake, channel, guild)).description)
             await reply(await fake.slash(guild, channel, "alice", "session end"))
 
         db = await connect_database(settings.database_path)

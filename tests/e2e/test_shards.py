@@ -77,7 +77,7 @@ async def test_each_process_answers_the_guilds_of_its_own_shard(tmp_path):
                 file = (name, (EXAMPLES / name).read_bytes(), "audio/ogg")
                 interactions.append(await fake.slash(guild, channel, "alice", "genre", attachments={"file": file}))
             for shard, ix in enumerate(interactions):
-                message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=180)
+                message = await ix.wait_original(predicate=lambda m: m.shown, timeout=180)
                 assert any(c.startswith("crate:rate:") for c in message.custom_ids), message.payload()
                 # only the owner got it, so only the owner can have answered it
                 assert received(sessions[shard], ix.payload["id"])

@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from tests import music
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord, make_guild
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
@@ -60,7 +61,7 @@ PROGRESS_MARKS = ("⏬", "🎧", "⏳", " — ")
 async def final(ix, timeout: float = 90):
     """The original response once it is no longer a progress note."""
     return await ix.wait_original(
-        predicate=lambda m: bool(m.embeds) or bool(m.content and not any(p in m.content for p in PROGRESS_MARKS)),
+        predicate=lambda m: m.shown or bool(m.content and not any(p in m.content for p in PROGRESS_MARKS)),
         timeout=timeout,
     )
 
@@ -78,8 +79,9 @@ async def like(fake, scene: str, user: str, track: int) -> None:
     assert "You liked" in (await ix.wait_original()).content
 
 
-def fields(embed: dict) -> dict[str, str]:
-    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+def fields(message) -> dict[str, str]:
+    """The named values of an answer, an embed's fields or a card's (tests/e2e/cards.py)."""
+    return card(message).fields
 
 
 def mention(fake, scene: str, user: str) -> str:
@@ -132,15 +134,16 @@ async def test_analyze_a_message_with_two_attachments_and_a_link(world):
     # the page without audio is said so, in its own answer; the other items were analyzed anyway
     assert "page.html" in failed.embed["description"] and "couldn't find any audio" in failed.embed["description"]
     assert not failed.custom_ids
-    titles = [m.embed["title"] for m in replies]
+    assert all(m.components_v2 for m in replies)  # track answers are cards
+    titles = [card(m).title for m in replies]
     assert titles[:2] == ["awakening", "brainsukker"] and len(titles) == 3  # attachments, then the link; no picture
     for message in replies:
-        assert fields(message.embed)["Shared by"] == mention(fake, scene, "bob")  # credited to the author
+        assert fields(message)["Shared by"] == mention(fake, scene, "bob")  # credited to the author
         assert {c.split(":")[1] for c in message.custom_ids} == {"rate", "who", "radio", "where", "correct"}
-    assert fields(replies[2].embed)["From"].startswith("[link](")
+    assert fields(replies[2])["From"].startswith("[link](")
     # bob is the sharer in the server's charts, alice is not
     charts = await fake.slash(scene, channel, "carol", "charts")
-    sharers = fields((await final(charts)).embed)["Top sharers"]
+    sharers = fields(await final(charts))["Top sharers"]
     assert mention(fake, scene, "bob") in sharers and "3 tracks" in sharers
     assert mention(fake, scene, "alice") not in sharers
     # the track messages' buttons work for the member who analyzed
@@ -160,7 +163,7 @@ async def test_analyze_answers_carry_what_genre_answers_carry(world):
     ix = await fake.context_menu(scene, channel, "dave", "Analyze with Crate", posted)
     await ix.wait_original(predicate=lambda m: "analyzed" in (m.content or ""), timeout=120)
     [analyzed] = await ix.wait_followups(1)
-    assert analyzed.ephemeral and analyzed.embed["title"] == by_genre.embed["title"]
+    assert analyzed.ephemeral and card(analyzed).title == card(by_genre).title
     track = int(analyzed.custom_ids[0].split(":")[2])
     assert (
         analyzed.custom_ids
@@ -174,7 +177,11 @@ async def test_analyze_answers_carry_what_genre_answers_carry(world):
             f"crate:correct:{track}",
         ]
     )
-    assert analyzed.components == by_genre.components  # the same rows, labels and options
+
+    def rows(message) -> list[dict]:
+        return [{k: v for k, v in c.items() if k != "id"} for c in message.all_components() if c["type"] == 1]
+
+    assert rows(analyzed) == rows(by_genre)  # the same rows, labels and options
     # "Not right?" on the Analyze answer: a new genre named in the modal…
     opened = await fake.select(scene, channel, "dave", analyzed, f"crate:correct:{track}", values=["new"])
     assert (await opened.wait_response()).type == 9
@@ -229,26 +236,31 @@ async def test_taste_compares_two_members_privately_or_in_public(world):
     ix = await fake.slash(scene, channel, "alice", "taste", {"member": "bob"})
     response = await ix.wait_response()
     assert response.type == 5 and response.ephemeral and ix.ack_latency < ACK_LIMIT
-    embed = (await final(ix, 30)).embed
-    assert embed["title"] == "Taste match: Alice & Bob"
-    percent = int(re.search(r"\*\*(\d+)%\*\*", embed["description"]).group(1))
+    answer = await final(ix, 30)
+    embed = card(answer)
+    assert embed.title == "Taste match: Alice & Bob"
+    percent = int(re.search(r"\*\*(\d+)%\*\*", embed.description).group(1))
     assert 0 <= percent <= 100
-    evidence = fields(embed)
+    evidence = embed.fields
     assert "awakening" in evidence["You both liked"] and "brainsukker" not in evidence["You both liked"]
     assert "beast" in evidence["For both of you"].lower()  # the only track neither has rated
     assert "Families you share" in evidence or "Where you differ" in evidence
+    # the picture of the match inside the card: both members' liking of those families
+    [chart] = answer.media_attachments()
+    assert answer.media[0]["kind"] == "gallery" and chart.filename == "taste.png"
+    assert chart.data.startswith(b"\x89PNG") and chart.width and chart.width >= 400
 
     public = await fake.slash(scene, channel, "alice", "taste", {"member": "bob", "public": True})
     shown = await final(public, 30)
     assert not shown.ephemeral and shown in fake.channel_messages(channel)
-    assert f"**{percent}%**" in shown.embed["description"]  # the same match
+    assert f"**{percent}%**" in card(shown).description  # the same match
 
     menu = await fake.context_menu(scene, channel, "bob", "Compare taste", "alice")
     assert (await menu.wait_response()).ephemeral
-    assert (await final(menu, 30)).embed["title"] == "Taste match: Bob & Alice"
+    assert card(await final(menu, 30)).title == "Taste match: Bob & Alice"
 
     nobody = await fake.slash(scene, channel, "alice", "taste", {"member": "carol"})
-    assert "Not enough ratings yet" in (await final(nobody, 30)).embed["description"]
+    assert "Not enough ratings yet" in card(await final(nobody, 30)).description
     myself = await fake.context_menu(scene, channel, "alice", "Compare taste", "alice")
     assert "That's you" in (await myself.wait_response()).data["content"]
 
@@ -270,13 +282,14 @@ async def test_charts_count_the_period_asked_for(world):
     message = await final(ix, 30)
     embed = message.embed
     assert embed["title"] == "Charts's charts this week"
-    tracks = fields(embed)["Most-liked tracks"].splitlines()
+    tracks = fields(message)["Most-liked tracks"].splitlines()
     assert tracks[0].startswith("1. **awakening**") and "👍 3" in tracks[0]
     assert tracks[1].startswith("2. **beast-of-insanity**") and "👍 1" in tracks[1]
-    assert "Styles" in fields(embed)
+    assert "Styles" in fields(message)
     # each like split over its track's genre distribution: shares of the likes, largest first
     shares = [
-        int(part.rsplit(" ", 1)[1].rstrip("%")) for part in fields(embed)["Top families (share of likes)"].split(" · ")
+        int(part.rsplit(" ", 1)[1].rstrip("%"))
+        for part in fields(message)["Top families (share of likes)"].split(" · ")
     ]
     assert shares == sorted(shares, reverse=True) and len(shares) > 2 and 0 < sum(shares) <= 101, shares
     assert embed["footer"]["text"] == "4 likes given this week"
@@ -304,10 +317,10 @@ async def test_who_likes_a_track_from_the_command_and_the_button(world):
     choices = await fake.autocomplete(scene, channel, "carol", "who", focused="track", value="awak")
     assert [c["value"] for c in choices] == [track]
     ix = await fake.slash(scene, channel, "carol", "who", {"track": track})
-    embed = (await final(ix, 30)).embed
-    assert embed["title"] == "Who likes “awakening”"
-    assert fields(embed)["Liked by (1)"] == mention(fake, scene, "bob")
-    fits = fields(embed)["Whose taste it fits best"]
+    who = await final(ix, 30)
+    assert who.embed["title"] == "Who likes “awakening”"
+    assert fields(who)["Liked by (1)"] == mention(fake, scene, "bob")
+    fits = fields(who)["Whose taste it fits best"]
     assert mention(fake, scene, "dave") in fits and re.search(r"fits their taste \d+%", fits)
     assert mention(fake, scene, "bob") not in fits  # he rated it
 
@@ -325,7 +338,7 @@ async def test_forget_removes_a_member_from_the_charts_and_who(world):
     await like(fake, scene, "bob", kept)
     await like(fake, scene, "carol", theirs)
 
-    before = fields((await final(await fake.slash(scene, channel, "dave", "charts"), 30)).embed)
+    before = fields(await final(await fake.slash(scene, channel, "dave", "charts"), 30))
     assert "👍 2" in before["Most-liked tracks"] and mention(fake, scene, "carol") in before["Top sharers"]
 
     forget = await fake.slash(scene, channel, "carol", "forget")
@@ -334,11 +347,11 @@ async def test_forget_removes_a_member_from_the_charts_and_who(world):
 
     after_ix = await fake.slash(scene, channel, "dave", "charts")
     after = await final(after_ix, 30)
-    after_fields = fields(after.embed)
+    after_fields = fields(after)
     assert after.embed["footer"]["text"] == "1 like given of all time"
     assert "👍 1" in after_fields["Most-liked tracks"] and "beast" not in after_fields["Most-liked tracks"]
     assert mention(fake, scene, "carol") not in after_fields["Top sharers"]
     who = await fake.slash(scene, channel, "dave", "who", {"track": kept})
-    liked_by = fields((await final(who, 30)).embed)
+    liked_by = fields(await final(who, 30))
     assert liked_by["Liked by (1)"] == mention(fake, scene, "bob")
     assert mention(fake, scene, "carol") not in str(liked_by)

@@ -29,6 +29,7 @@ from bot.store import open_database
 from bot.store import sessions as store_sessions
 from bot.store.tracks import load_catalog
 from tests.e2e import test_sessions as _sessions
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
@@ -70,7 +71,7 @@ async def world(tmp_path_factory, links):
             shared = []
             for path in ("/Nebula.ogg", "/Media-Threat.ogg"):
                 ix = await fake.slash(guild, channel, "alice", "genre", {"url": web + path})
-                message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
+                message = await ix.wait_original(predicate=lambda m: m.shown, timeout=90)
                 shared.append(message)
             yield fake, guild, channel, database, synthetic, shared
 
@@ -135,7 +136,7 @@ async def test_where_is_this_pins_the_track_privately(world):
     assert f"crate:rate:{track_id}:up" in message.custom_ids  # under the track's own answer
     answer = await answered(await fake.click(guild, channel, "bob", message, where), ephemeral=True)
     assert "📍" in answer.embed["title"] and "is the red ring" in answer.embed["description"]
-    assert message.embed["title"] in answer.embed["description"]
+    assert card(message).title in answer.embed["description"]
     image = picture(answer)
     assert image.size == SIZE and red_pixels(image) > 200
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 import pytest_asyncio
 
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 from tests.servicefakes import service_fakes
@@ -37,18 +38,18 @@ def music(fake):
 
 
 def fields(message) -> dict[str, str]:
-    return {f["name"]: f["value"] for f in message.embed["fields"]}
+    return card(message).fields
 
 
 async def test_a_deezer_song_is_heard_from_its_preview_and_the_answer_says_so(world):
     fake, _ = world
     guild, channel = music(fake)
     ix = await fake.slash(guild, channel, "alice", "genre", {"url": DEEZER_SONG})
-    message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
+    message = await ix.wait_original(predicate=lambda m: m.shown, timeout=90)
     assert not message.ephemeral
     assert fields(message)["Heard"] == "30-s preview of “Awakening” by Singularity, from Deezer"
     assert fields(message)["From"] == f"[link]({DEEZER_SONG})"  # the member's own link is the source
-    assert message.embed["title"] == "Singularity - Awakening"
+    assert card(message).title == "Singularity - Awakening"
 
 
 async def test_an_album_link_offers_its_tracks_and_shares_the_ones_picked(world):
@@ -98,14 +99,14 @@ async def test_the_same_song_by_a_streaming_link_and_a_video_link_is_one_track(w
     fake, services = world
     guild, channel = music(fake)
     first = await fake.slash(guild, channel, "alice", "genre", {"url": "https://open.spotify.com/track/1002"})
-    spotify = await first.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
-    assert spotify.embed["title"] == "Nexuiz - Brainsukker"
+    spotify = await first.wait_original(predicate=lambda m: m.shown, timeout=90)
+    assert card(spotify).title == "Nexuiz - Brainsukker"
     track_ids = {c.split(":")[2] for c in spotify.custom_ids if c.startswith("crate:rate:")}
     # The same song as a video elsewhere (other audio: the whole recording, not the preview).
     video = "Nexuiz - Brainsukker (Official Video).mp3"
     async with music_server({f"/{video}": (services.previews["brainsukker.mp3"] + b"\0", "audio/mpeg")}) as web:
         second = await fake.slash(guild, channel, "bob", "genre", {"url": f"{web}/{quote(video)}"})
-        again = await second.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
+        again = await second.wait_original(predicate=lambda m: m.shown, timeout=90)
     assert {c.split(":")[2] for c in again.custom_ids if c.startswith("crate:rate:")} == track_ids
-    assert "already in this server's catalog" in again.embed["footer"]["text"]
+    assert "already in this server's catalog" in card(again).footer
     assert fields(again)["From"] == fields(spotify)["From"]  # the track keeps the audio it was heard from

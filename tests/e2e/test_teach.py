@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import running_crate, settings_for
 
@@ -36,7 +37,7 @@ async def share(fake: FakeDiscord, user: str, name: str, guild=None):
     guild = guild or fake.guilds[0]
     data = (EXAMPLES / name).read_bytes()
     ix = await fake.slash(guild, music(guild), user, "genre", attachments={"file": (name, data, "audio/ogg")})
-    return await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=90)
+    return await ix.wait_original(predicate=lambda m: m.shown, timeout=90)
 
 
 def correct_id(message) -> str:
@@ -60,7 +61,7 @@ async def pick(fake: FakeDiscord, user: str, message, value: str, guild=None) ->
 
 def top_line(message) -> str:
     """The first genre bar of a /genre answer: ``Electronic ████░░ 61%``."""
-    return message.embed["description"].split("```")[1].strip().splitlines()[0]
+    return card(message).description.split("```")[1].strip().splitlines()[0]
 
 
 async def test_not_right_select_offers_every_family_and_something_else(fake):

@@ -24,6 +24,7 @@ import pytest_asyncio
 from cogs.sessions.player import FRAME_BYTES, track_source, volume_factor
 from tests import music
 from tests.e2e import test_voice_e2e as _voice
+from tests.e2e.cards import card
 from tests.e2e.test_voice_e2e import (
     IDLE_TIMEOUT,
     LONGEST_GAP,
@@ -121,8 +122,8 @@ async def world(tmp_path_factory, cuts, seed_cut):
             guild, channel = place(fake)
             for name, path in [*((n, f"/{n}.ogg") for n in cuts), (SEED, "/seed.ogg")]:
                 ix = await fake.slash(guild, channel, "alice", "genre", {"url": f"{web}{path}"})
-                message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
-                world.titles[message.embed["title"]] = name
+                message = await ix.wait_original(predicate=lambda m: m.shown, timeout=120)
+                world.titles[card(message).title] = name
                 rate = next(c for c in message.custom_ids if c.startswith("crate:rate:"))
                 world.ids[name] = int(rate.split(":")[2])
             yield world
@@ -260,7 +261,7 @@ async def test_volume_changes_what_is_heard_and_is_remembered_for_the_next_sessi
         first = (await start_in_voice(fake))[0]
         await fake.wait_voice_frames(guild, 130, since=first.at, timeout=20)
         board = [m for m in fake.channel_messages(channel, guild=guild) if "crate:skip:" in "".join(m.custom_ids)][-1]
-        assert "volume 30 %" in board.embed["footer"]["text"], board.embed
+        assert "volume 30 %" in card(board).footer, card(board)
         track = track_frames(fake, guild, first.at)
         remembered = loudness(
             fake, guild, track, list(range(25, 125)), at_100[titles[now_playing(fake, channel, guild)]]

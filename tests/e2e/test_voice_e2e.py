@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 
 from tests import music
+from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord, frame_rms
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
@@ -68,8 +69,8 @@ async def world(tmp_path_factory, cuts):
             titles = {}
             for name in CUTS:
                 ix = await fake.slash(guild, channel, "alice", "genre", {"url": f"{web}/{name}.ogg"})
-                message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
-                titles[message.embed["title"]] = name
+                message = await ix.wait_original(predicate=lambda m: m.shown, timeout=120)
+                titles[card(message).title] = name
             yield fake, titles
 
 
@@ -147,8 +148,8 @@ def now_playing(fake, channel, guild) -> str:
     boards = [
         m for m in fake.channel_messages(channel, guild=guild) if any(c.startswith("crate:skip:") for c in m.custom_ids)
     ]
-    match = re.search(r"Now playing: \*\*(.+?)\*\*", boards[-1].embed.get("description", ""))
-    assert match, boards[-1].embed
+    match = re.search(r"Now playing: \*\*(.+?)\*\*", card(boards[-1]).description)
+    assert match, card(boards[-1])
     return match.group(1)
 
 
