@@ -118,9 +118,8 @@ def pgettext(context: str, message: str) -> str:
     return translations(_current.get()).pgettext(context, message)
 
 
-def translate(message: str, language: str, context: str | None = None) -> str | None:
-    """``message`` in ``language`` when its catalog says it otherwise, else None (Discord then
-    shows the English words)."""
+def translate(message: str, language: str, context: str | None = None) -> str:
+    """``message`` in ``language`` (English when its catalog lacks it: the catalogs' test keeps
+    them complete)."""
     catalog = translations(language)
-    found = catalog.pgettext(context, message) if context else catalog.gettext(message)
-    return found if found != message else None
+    return catalog.pgettext(context, message) if context else catalog.gettext(message)

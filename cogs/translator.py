@@ -31,7 +31,7 @@ def context_of(location: Where) -> str | None:
 
 class CrateTranslator(app_commands.Translator):
     """Names and descriptions from the catalog of the locale's language; None (Discord shows the
-    English) for a locale Crate has no catalog for, or a string its catalog lacks."""
+    English) for a locale Crate has no catalog for."""
 
     async def translate(
         self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes

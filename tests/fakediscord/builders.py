@@ -69,6 +69,8 @@ class FakeUser:
     global_name: str | None = None
     bot: bool = False
     avatar: str | None = None
+    #: The language of the user's Discord client: each interaction's ``locale``.
+    locale: str = "en-US"
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -191,6 +193,8 @@ class FakeGuild:
     roles: list[FakeRole] = field(default_factory=list)
     channels: list[FakeChannel] = field(default_factory=list)
     members: list[FakeMember] = field(default_factory=list)
+    #: The server's language (Server Settings ▸ Community): ``preferred_locale``, interactions' ``guild_locale``.
+    preferred_locale: str = "en-US"
 
     # ---- lookups -----------------------------------------------------
     def channel(self, name_or_id: str | int) -> FakeChannel:
@@ -260,7 +264,7 @@ class FakeGuild:
             "premium_tier": 0,
             "premium_subscription_count": 0,
             "premium_progress_bar_enabled": False,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
             "system_channel_id": str(self.text_channels[0].id) if self.text_channels else None,
             "system_channel_flags": 0,
             "rules_channel_id": None,

@@ -119,6 +119,56 @@ def check_commands(commands: list[dict[str, Any]]) -> None:
         if (name, kind) in seen:
             raise DiscordError(400, 50035, f"Invalid Form Body: application command names must be unique ({name!r})")
         seen.add((name, kind))
+        check_localizations(command, chat_input=kind == 1)
+
+
+#: The locales Discord accepts as keys of ``name_localizations`` and ``description_localizations``.
+DISCORD_LOCALES = frozenset(
+    {"id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl", "pt-BR"}
+    | {"ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko"}
+)
+#: A localized chat input name: Discord's ``^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$``, lowercase
+#: (``\w`` is letters, digits and ``_`` in any script; ``'`` as Discord allows it in names).
+_LOCALIZED_NAME = re.compile(r"^[-_'\w]{1,32}$")
+
+
+def _invalid(where: str, why: str) -> DiscordError:
+    return DiscordError(400, 50035, f"Invalid Form Body: {where}: {why}")
+
+
+def check_localizations(item: dict[str, Any], *, chat_input: bool, where: str = "") -> None:
+    """Refuse localizations as Discord does: known locale keys; a chat input command's, option's
+    or subcommand's localized name lowercase, 1-32 letters, digits, ``-`` or ``_``; a context
+    menu's 1-32 characters; descriptions 1-100 characters; a choice's name 1-100 characters;
+    sibling options' names unique in every locale. Recurses into options and choices."""
+    where = f"{where}/{item.get('name', '?')}"
+    for field in ("name_localizations", "description_localizations"):
+        localized = item.get(field) or {}
+        if not isinstance(localized, dict):
+            raise _invalid(where, f"{field} must be an object")
+        for locale, text in localized.items():
+            if locale not in DISCORD_LOCALES:
+                raise _invalid(where, f"{field} has an unknown locale {locale!r}")
+            if not isinstance(text, str):
+                raise _invalid(where, f"{field}[{locale}] must be a string")
+            if field == "description_localizations":
+                if not 1 <= len(text) <= 100:
+                    raise _invalid(where, f"{field}[{locale}] must be 1-100 characters, not {len(text)}: {text!r}")
+            elif chat_input and not (_LOCALIZED_NAME.match(text) and text == text.lower()):
+                raise _invalid(where, f"{field}[{locale}] {text!r} is not a valid chat input name")
+            elif not 1 <= len(text) <= 32:
+                raise _invalid(where, f"{field}[{locale}] {text!r} must be 1-32 characters")
+    options = item.get("options") or []
+    for locale in DISCORD_LOCALES:
+        names = [(o.get("name_localizations") or {}).get(locale, o.get("name")) for o in options]
+        if len(names) != len(set(names)):
+            raise _invalid(where, f"option names must be unique in {locale}: {names}")
+    for option in options:
+        check_localizations(option, chat_input=True, where=where)
+    for choice in item.get("choices") or []:
+        for locale, text in (choice.get("name_localizations") or {}).items():
+            if locale not in DISCORD_LOCALES or not isinstance(text, str) or not 1 <= len(text) <= 100:
+                raise _invalid(f"{where}/{choice.get('name')}", f"choice name_localizations[{locale}] {text!r}")
 
 
 @dataclass
