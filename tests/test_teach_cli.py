@@ -85,3 +85,7 @@ def test_evaluate_few_shot_learning_curve(tmp_path):
     assert [r["k"] for r in report["families"]] == [1, 2, 3, 5]
     assert all(0 <= r["head_accuracy"] <= 1 for r in report["families"])
     assert report["custom_genre"][-1]["recall"] > 0  # the base model alone can never answer it
+    # A genre taught on 3 tracks of one soundtrack finds more of that soundtrack than of unrelated music.
+    sets = {r["set"]: r for r in report["soundtracks"]}
+    assert {"nexuiz-music", "singularity-music"} <= set(sets)
+    assert all(r["found"] > r["unrelated"] for r in sets.values())
