@@ -86,6 +86,7 @@ async def compare_with(interaction: discord.Interaction[CrateBot], member: disco
     await replies.defer(interaction, ephemeral=not public)
     comparison = await interaction.client.crate.taste.compare(guild_id_of(interaction), interaction.user.id, member.id)
     embed = taste_embed(comparison, interaction.user.display_name, member.display_name)
+    embed.set_thumbnail(url=member.display_avatar.url)  # in the card: beside the title, whom you match
     families = [(label(row.family), row.mine, row.theirs) for row in (*comparison.shared, *comparison.different)]
     if not families:
         await replies.send(interaction, view=card(embed), ephemeral=not public)

@@ -85,8 +85,8 @@ def match_chart(families: Sequence[tuple[str, float, float]], title: str) -> byt
     axes.set_yticks(places, [name.replace("$", r"\$") for name, _, _ in rows])  # a server's genre: no mathtext
     axes.set_xlim(0, 110)
     axes.set_xlabel("affinity: how consistently each of you likes it (%)")
-    axes.legend(loc="lower right")
+    axes.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)  # above the bars
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    axes.set_title(title)
+    axes.set_title(title, loc="left")
     return _png(figure)

@@ -79,7 +79,10 @@ async def test_the_four_answers_are_cards_whose_buttons_work_after_a_restart(tmp
             )
             is_a_card(taste)
             assert not taste.ephemeral and card(taste).title == "Taste match: Alice & Bob"
-            [gallery] = [m for m in taste.media if m["kind"] == "gallery"]
+            [avatar, gallery] = taste.media  # bob's avatar beside the title, the chart under it
+            assert (
+                avatar["kind"] == "thumbnail" and avatar["url"].startswith("https://") and gallery["kind"] == "gallery"
+            )
             [chart] = taste.media_attachments()
             assert chart.filename == "taste.png" and gallery["width"] == chart.width >= 400
             seen = colours(chart.data)

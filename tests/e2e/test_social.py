@@ -247,7 +247,7 @@ async def test_taste_compares_two_members_privately_or_in_public(world):
     assert "Families you share" in evidence or "Where you differ" in evidence
     # the picture of the match inside the card: both members' liking of those families
     [chart] = answer.media_attachments()
-    assert answer.media[0]["kind"] == "gallery" and chart.filename == "taste.png"
+    assert [m["kind"] for m in answer.media] == ["thumbnail", "gallery"] and chart.filename == "taste.png"
     assert chart.data.startswith(b"\x89PNG") and chart.width and chart.width >= 400
 
     public = await fake.slash(scene, channel, "alice", "taste", {"member": "bob", "public": True})
