@@ -455,9 +455,10 @@ def decode_windows(
             N_("Decoding that file took far too long, so I gave up; it may be damaged."), detail=str(exc)
         ) from None
     except av.FFmpegError as exc:
-        pieces = _sndfile_windows(Path(path), windows)  # e.g. Vorbis headers libav rejects
-        if pieces is None:
+        fallback = _sndfile_windows(Path(path), windows)  # e.g. Vorbis headers libav rejects
+        if fallback is None:
             raise CorruptAudio(detail=f"libav: {exc}") from None
+        pieces = fallback
     return tuple(Excerpt(start=float(start), samples=piece) for (start, _), piece in zip(windows, pieces) if len(piece))
 
 
