@@ -1,8 +1,12 @@
 """The base of every error a user can cause.
 
 Each subclass carries the sentence the user will read, so that no caller (CLI, console,
-Discord cog) ever invents error wording of its own.
+Discord cog) ever invents error wording of its own. A sentence about this one case (a length, a
+name) is written with ``{fields}`` and raised with ``values``, so that it can be said in the
+member's language too (``cogs/replies.error_text``).
 """
+
+from collections.abc import Mapping
 
 from bot.i18n import N_
 
@@ -13,8 +17,15 @@ class CrateError(Exception):
     #: The default sentence shown to the user; subclasses override it.
     user_message = N_("Something went wrong.")
 
-    def __init__(self, user_message: str | None = None, *, detail: str | None = None):
-        self.user_message = user_message or self.user_message
+    def __init__(
+        self, user_message: str | None = None, *, detail: str | None = None, values: Mapping[str, object] | None = None
+    ):
+        #: The sentence as written, before ``values`` are put in: what the catalogs translate
+        #: (mark it ``N_``; its ``{name}`` fields are filled from ``values``).
+        self.template = user_message or self.user_message
+        #: What the sentence says of this case (a length, a limit, a name the member typed).
+        self.values = dict(values or {})
+        self.user_message = self.template.format(**self.values) if self.values else self.template
         #: Technical detail for logs, never shown to users.
         self.detail = detail
         super().__init__(self.user_message)

@@ -14,7 +14,9 @@ logs) Crate speaks English.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
+import datetime
 import gettext
 import io
 import threading
@@ -116,6 +118,16 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def pgettext(context: str, message: str) -> str:
     """``message`` in the current language, as meant in ``context`` (a command's name, an option's)."""
     return translations(_current.get()).pgettext(context, message)
+
+
+def month_year(year: int, month: int) -> str:
+    """``"November 2026"`` in the current language (``"noviembre de 2026"``), by Babel's CLDR data."""
+    language = _current.get()
+    if language == SOURCE:
+        return f"{calendar.month_name[month]} {year}"
+    from babel.dates import format_skeleton
+
+    return format_skeleton("yMMMM", datetime.date(year, month, 1), locale=language)
 
 
 def translate(message: str, language: str, context: str | None = None) -> str:

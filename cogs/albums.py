@@ -17,8 +17,8 @@ import discord
 from bot.app.sharing import Source, Stage
 from bot.audio.tracklist import TrackList
 from bot.errors import CrateError, UnknownChoice
-from bot.format import clip, format_duration, literal, plural
-from bot.i18n import N_
+from bot.format import clip, format_duration, literal
+from bot.i18n import N_, _, ngettext
 from bot.safe_text import has_unsafe
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -33,9 +33,9 @@ DEFAULT_PICKED = 5
 MAX_VALUE = 100
 
 PROGRESS = {
-    Stage.WAITING: "⏳ in the queue",
-    Stage.DOWNLOADING: "⏬ downloading",
-    Stage.ANALYZING: "🎧 listening",
+    Stage.WAITING: N_("⏳ in the queue"),
+    Stage.DOWNLOADING: N_("⏬ downloading"),
+    Stage.ANALYZING: N_("🎧 listening"),
 }
 
 
@@ -47,10 +47,10 @@ def album_message(tracks: TrackList, user_id: int, *, queue: bool) -> dict[str, 
     """The private answer to an album link: what it holds, and the menu to pick from it."""
     offered = [t for t in tracks.tracks if len(t.url) <= MAX_VALUE]
     if not offered:
-        return {"embed": error_embed("That link is a playlist, but I couldn't read its tracks. Send a link to one.")}
+        return {"embed": error_embed(_("That link is a playlist, but I couldn't read its tracks. Send a link to one."))}
     options = [
         discord.SelectOption(
-            label=clip(track.title, 100) or "Untitled",
+            label=clip(track.title, 100) or _("Untitled"),
             value=track.url,
             description=format_duration(track.duration) if track.duration else None,
             default=number < DEFAULT_PICKED,
@@ -59,11 +59,22 @@ def album_message(tracks: TrackList, user_id: int, *, queue: bool) -> dict[str, 
     ]
     view = discord.ui.View(timeout=None)
     view.add_item(AlbumSelect(user_id, queue, options))
-    more = f" (the first {len(offered)} of {tracks.total})" if tracks.total > len(offered) else ""
-    what = "queue" if queue else "analyze"
+    holds = ngettext("📀 **{title}** holds {count} track.", "📀 **{title}** holds {count} tracks.", tracks.total)
+    if tracks.total > len(offered):
+        holds = ngettext(
+            "📀 **{title}** holds {count} track (the first {offered} shown).",
+            "📀 **{title}** holds {count} tracks (the first {offered} shown).",
+            tracks.total,
+        )
+    pick = (
+        _("Pick the ones to queue — the first {chosen} are chosen; close the menu to start.")
+        if queue
+        else _("Pick the ones to analyze — the first {chosen} are chosen; close the menu to start.")
+    )
     content = (
-        f"📀 **{literal(tracks.title, 100)}** holds {plural(tracks.total, 'track')}{more}. "
-        f"Pick the ones to {what} — the first {min(DEFAULT_PICKED, len(offered))} are chosen; close the menu to start."
+        holds.format(title=literal(tracks.title, 100), count=tracks.total, offered=len(offered))
+        + " "
+        + pick.format(chosen=min(DEFAULT_PICKED, len(offered)))
     )
     return {"content": content, "view": view}
 
@@ -80,7 +91,7 @@ class AlbumSelect(
         super().__init__(
             discord.ui.Select(
                 custom_id=f"crate:album:{user_id}:{'s' if queue else 'g'}",
-                placeholder="Tracks to share",
+                placeholder=_("Tracks to share"),
                 min_values=1,
                 max_values=len(options),
                 options=options,
@@ -101,12 +112,15 @@ class AlbumSelect(
         picked = list(dict.fromkeys(self.item.values))
         if not picked or any(url not in offered or has_unsafe(url) for url in picked):
             raise UnknownChoice(detail=f"album values {picked!r}")
-        await interaction.response.edit_message(content=f"🎧 Sharing {plural(len(picked), 'track')}…", view=None)
+        sharing = ngettext("🎧 Sharing {count} track…", "🎧 Sharing {count} tracks…", len(picked))
+        await interaction.response.edit_message(content=sharing.format(count=len(picked)), view=None)
         shared = 0
         for number, url in enumerate(picked, 1):
             if await _share_one(interaction, url, number, len(picked), queue=self.queue):
                 shared += 1
-        done = f"✅ Shared {shared} of {plural(len(picked), 'picked track')}."
+        done = ngettext(
+            "✅ Shared {shared} of {count} picked track.", "✅ Shared {shared} of {count} picked tracks.", len(picked)
+        ).format(shared=shared, count=len(picked))
         await interaction.edit_original_response(content=done)
 
 
@@ -118,7 +132,7 @@ async def _share_one(
     crate = interaction.client.crate
 
     async def progress(stage: Stage) -> None:
-        await interaction.edit_original_response(content=f"{number}/{total} · {PROGRESS[stage]}…")
+        await interaction.edit_original_response(content=f"{number}/{total} · {_(PROGRESS[stage])}…")
 
     try:
         with interaction.client.working_on(interaction):

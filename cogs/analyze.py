@@ -23,7 +23,8 @@ from bot.app.messages import (
 )
 from bot.app.sharing import Stage
 from bot.audio.errors import PlaylistLink
-from bot.format import literal, plural
+from bot.format import literal
+from bot.i18n import _, ngettext
 from cogs import replies
 from cogs.albums import album_message
 from cogs.client import CrateBot
@@ -76,11 +77,12 @@ class Analyze(commands.Cog):
             raise NoAudioInMessage(detail=f"message {message.id}")  # answered at once, privately
         await replies.defer(interaction, ephemeral=True)
         count = len(audio_sources(posted))
-        await interaction.edit_original_response(content=f"🎧 Looking at {plural(count, 'audio item')}…")
+        looking = ngettext("🎧 Looking at {count} audio item…", "🎧 Looking at {count} audio items…", count)
+        await interaction.edit_original_response(content=looking.format(count=count))
 
         async def progress(number: int, total: int, label: str, stage: Stage) -> None:
             counter = f"{number}/{total} · " if total > 1 else ""
-            await interaction.edit_original_response(content=f"{counter}{literal(label, 60)} — {PROGRESS[stage]}")
+            await interaction.edit_original_response(content=f"{counter}{literal(label, 60)} — {_(PROGRESS[stage])}")
 
         with self.bot.working_on(interaction):  # told "I'm restarting" if Crate stops meanwhile
             items = await analyze_message(self.bot.crate, posted, interaction.user.id, progress)
@@ -88,7 +90,9 @@ class Analyze(commands.Cog):
         for item in items:
             answer = await item_message(self.bot.crate, interaction.guild_id, item, author, interaction.user.id)
             await interaction.followup.send(ephemeral=True, **answer)
-        await interaction.edit_original_response(content=f"From {author}'s message: {summary_line(items)}.")
+        await interaction.edit_original_response(
+            content=_("From {author}'s message: {summary}.").format(author=author, summary=summary_line(items))
+        )
 
 
 async def setup(bot: CrateBot) -> None:

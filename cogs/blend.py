@@ -11,7 +11,8 @@ from discord.ext import commands
 
 from bot.app import blends as blends_app
 from bot.app.blends import BlendView
-from bot.format import literal, plural
+from bot.format import literal
+from bot.i18n import _, ngettext
 from bot.present.describe import bar, short_genre
 from bot.recommend.blend import MATCH_MIN_RATINGS
 from bot.recommend.group import match_text
@@ -27,29 +28,40 @@ BLEND_COLOUR = 0x1DB954
 
 def _for(user_ids: tuple[int, ...], members: tuple[int, ...]) -> str:
     if len(members) >= 2 and set(user_ids) >= set(members):
-        return "for everyone"
-    return "for " + ", ".join(f"<@{u}>" for u in user_ids) if user_ids else "for the group"
+        return _("for everyone")
+    if not user_ids:
+        return _("for the group")
+    return _("for {members}").format(members=", ".join(f"<@{u}>" for u in user_ids))
 
 
 def match_line(view: BlendView) -> str:
     """The taste-match line: a percentage only when every member has rated enough."""
     if view.blend.taste_match is None:
-        short = ", ".join(f"<@{u}> has rated {plural(n, 'track')}" for u, n in view.short_of_ratings)
-        return f"Taste match: not enough ratings yet ({short}; a match needs {MATCH_MIN_RATINGS} from each of you)."
-    return f"Taste match: **{match_text(view.blend.taste_match)}** `{bar(view.blend.taste_match)}`"
+        short = ", ".join(
+            ngettext("<@{member}> has rated {count} track", "<@{member}> has rated {count} tracks", n).format(
+                member=u, count=n
+            )
+            for u, n in view.short_of_ratings
+        )
+        return _("Taste match: not enough ratings yet ({short}; a match needs {needed} from each of you).").format(
+            short=short, needed=MATCH_MIN_RATINGS
+        )
+    return _("Taste match: **{match}** `{bar}`").format(
+        match=match_text(view.blend.taste_match), bar=bar(view.blend.taste_match)
+    )
 
 
 def blend_embed(view: BlendView) -> discord.Embed:
     members = view.blend.member_ids
-    lines = [match_line(view), "Members: " + ", ".join(f"<@{u}>" for u in members), ""]
+    lines = [match_line(view), _("Members: {members}").format(members=", ".join(f"<@{u}>" for u in members)), ""]
     together = view.together
     if together is not None:
         lines.append(
-            f"🤝 **The song that brings you together:** **{literal(together.title, 70)}**"
-            f" · {literal(short_genre(together.top_genre or ''))}"
+            _("🤝 **The song that brings you together:** **{title}**").format(title=literal(together.title, 70))
+            + f" · {literal(short_genre(together.top_genre or ''))}"
         )
     elif view.tracks:
-        lines.append("No song brings all of you together yet: rate more tracks and it will show up here.")
+        lines.append(_("No song brings all of you together yet: rate more tracks and it will show up here."))
     for track in view.tracks:
         if together is not None and track.track_id == together.track_id:
             continue
@@ -58,13 +70,15 @@ def blend_embed(view: BlendView) -> discord.Embed:
             f" — {_for(track.for_user_ids, members)}"
         )
     if not view.tracks:
-        lines.append("Nothing to blend yet: share tracks with /genre and rate them with 👍 / 👎.")
+        lines.append(_("Nothing to blend yet: share tracks with /genre and rate them with 👍 / 👎."))
     embed = discord.Embed(
         title=f"🎶 {literal(view.name, 100)}", description="\n".join(lines)[:4000], colour=BLEND_COLOUR
     )
     embed.set_footer(
-        text="Refreshed daily, and at once when one of you likes or dislikes a track."
-        " Play it with /playlist play; leave it with /blend leave."
+        text=_(
+            "Refreshed daily, and at once when one of you likes or dislikes a track. "
+            "Play it with /playlist play; leave it with /blend leave."
+        )
     )
     return embed
 
@@ -129,14 +143,13 @@ class Blends(commands.GroupCog, group_name="blend", group_description="Playlists
         await replies.defer(interaction, ephemeral=True)  # acknowledge before writing
         left = await self.bot.crate.blends.leave(guild_id_of(interaction), interaction.user.id, name)
         if left.deleted:
-            text = (
-                f"You left **{literal(left.playlist.name)}**. A Blend is for two or more, so with only"
-                f" {', '.join(f'<@{u}>' for u in left.remaining) or 'nobody'} left it is gone."
+            text = _("You left **{name}**. A Blend is for two or more, so with only {members} left it is gone.").format(
+                name=literal(left.playlist.name),
+                members=", ".join(f"<@{u}>" for u in left.remaining) or _("nobody"),
             )
         else:
-            text = (
-                f"You left **{literal(left.playlist.name)}**; Crate refilled it for"
-                f" {', '.join(f'<@{u}>' for u in left.remaining)}."
+            text = _("You left **{name}**; Crate refilled it for {members}.").format(
+                name=literal(left.playlist.name), members=", ".join(f"<@{u}>" for u in left.remaining)
             )
         await replies.send(interaction, content=text, ephemeral=True)
 

@@ -12,9 +12,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.community import PERIOD_WORDS, ServerCharts, WhoLikes
-from bot.format import clip, literal, plural
+from bot.format import clip, literal
 from bot.genres import label
-from bot.i18n import N_
+from bot.i18n import N_, _, ngettext
 from bot.present.charts import server_chart
 from bot.present.describe import track_line
 from cogs import replies
@@ -28,14 +28,17 @@ CHARTS_COLOUR = 0x1DB954
 
 
 def charts_embed(charts: ServerCharts, server: str) -> discord.Embed:
-    when = PERIOD_WORDS[charts.period]
-    embed = discord.Embed(title=clip(f"{literal(server, 100)}'s charts {when}", 256), colour=CHARTS_COLOUR)
+    when = _(PERIOD_WORDS[charts.period])
+    title = _("{server}'s charts {when}").format(server=literal(server, 100), when=when)
+    embed = discord.Embed(title=clip(title, 256), colour=CHARTS_COLOUR)
     if charts.is_empty:
-        embed.description = f"Nothing liked or shared {when} yet: share music with `/genre` and rate it with 👍 / 👎."
+        embed.description = _(
+            "Nothing liked or shared {when} yet: share music with `/genre` and rate it with 👍 / 👎."
+        ).format(when=when)
         return embed
     if charts.tracks:
         embed.add_field(
-            name="Most-liked tracks",
+            name=_("Most-liked tracks"),
             value="\n".join(
                 f"{i}. {track_line(c.track)} · 👍 {c.likes}" + (f" 👎 {c.dislikes}" if c.dislikes else "")
                 for i, c in enumerate(charts.tracks, 1)
@@ -45,38 +48,56 @@ def charts_embed(charts: ServerCharts, server: str) -> discord.Embed:
         embed.set_image(url=f"attachment://{CHART_NAME}")
     if charts.families:
         embed.add_field(
-            name="Top families (share of likes)",
+            name=_("Top families (share of likes)"),
             value=" · ".join(f"{literal(label(f))} {share:.0%}" for f, share in charts.families),
             inline=False,
         )
     if charts.styles:
-        embed.add_field(name="Styles", value=", ".join(t for t, _ in charts.styles), inline=False)
+        embed.add_field(name=_("Styles"), value=", ".join(t for t, __ in charts.styles), inline=False)
     if charts.sharers:
         embed.add_field(
-            name="Top sharers",
-            value="\n".join(f"{i}. {MENTIONS[u]} · {plural(n, 'track')}" for i, (u, n) in enumerate(charts.sharers, 1)),
+            name=_("Top sharers"),
+            value="\n".join(
+                f"{i}. {MENTIONS[u]} · " + ngettext("{count} track", "{count} tracks", n).format(count=n)
+                for i, (u, n) in enumerate(charts.sharers, 1)
+            ),
             inline=False,
         )
-    embed.set_footer(text=f"{plural(charts.likes, 'like')} given {when}")
+    embed.set_footer(
+        text=ngettext("{count} like given {when}", "{count} likes given {when}", charts.likes).format(
+            count=charts.likes, when=when
+        )
+    )
     return embed
 
 
 def chart_png(charts: ServerCharts, server: str) -> bytes:
     tracks = [(f"{i}. {clip(c.track.title, 28)}", c.likes) for i, c in enumerate(charts.tracks, 1)]
-    return server_chart(tracks, list(charts.families), f"{server} · {PERIOD_WORDS[charts.period]}")
+    return server_chart(tracks, list(charts.families), f"{server} · {_(PERIOD_WORDS[charts.period])}")
 
 
 def who_embed(who: WhoLikes) -> discord.Embed:
-    embed = discord.Embed(title=f"Who likes “{literal(who.track.title, 100)}”", colour=colour_of(who.track.top_genre))
+    embed = discord.Embed(
+        title=_("Who likes “{title}”").format(title=literal(who.track.title, 100)),
+        colour=colour_of(who.track.top_genre),
+    )
     embed.description = track_line(who.track)
-    likers = " ".join(MENTIONS[u] for u in who.likers[:20]) or "Nobody yet."
+    likers = " ".join(MENTIONS[u] for u in who.likers[:20]) or _("Nobody yet.")
     if len(who.likers) > 20:
-        likers += f" and {len(who.likers) - 20} more"
-    embed.add_field(name=f"Liked by ({len(who.likers)})", value=likers, inline=False)
-    fits = "\n".join(f"{MENTIONS[u]} · fits their taste {fit:.0%}" for u, fit in who.fits)
-    embed.add_field(name="Whose taste it fits best", value=fits or "Nobody else has rated enough yet.", inline=False)
+        likers += " " + _("and {count} more").format(count=len(who.likers) - 20)
+    embed.add_field(name=_("Liked by ({count})").format(count=len(who.likers)), value=likers, inline=False)
+    fits = "\n".join(
+        f"{MENTIONS[u]} · " + _("fits their taste {share}").format(share=f"{fit:.0%}") for u, fit in who.fits
+    )
+    embed.add_field(
+        name=_("Whose taste it fits best"), value=fits or _("Nobody else has rated enough yet."), inline=False
+    )
     if who.dislikers:
-        embed.set_footer(text=f"{plural(who.dislikers, 'member')} disliked it")
+        embed.set_footer(
+            text=ngettext("{count} member disliked it", "{count} members disliked it", who.dislikers).format(
+                count=who.dislikers
+            )
+        )
     return embed
 
 
@@ -101,7 +122,7 @@ class Community(commands.Cog):
     ) -> None:
         await replies.defer(interaction)
         charts = await self.bot.crate.community.charts(guild_id_of(interaction), period)
-        server = interaction.guild.name if interaction.guild else "This server"
+        server = interaction.guild.name if interaction.guild else _("This server")
         files = []
         if charts.tracks:
             png = await asyncio.to_thread(chart_png, charts, server)

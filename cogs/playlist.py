@@ -13,8 +13,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.playlists import PlaylistExport, to_json, to_m3u
-from bot.format import clip, format_duration, literal, plural
-from bot.i18n import N_
+from bot.format import clip, format_duration, literal
+from bot.i18n import N_, _, ngettext
 from bot.store.playlists import Playlist, PlaylistEntry
 from cogs import replies
 from cogs.caller import caller_of, guild_id_of
@@ -32,24 +32,27 @@ def playlist_embed(playlist: Playlist, entries: list[PlaylistEntry]) -> discord.
         for e in entries[:SHOWN]
     ]
     if len(entries) > SHOWN:
-        lines.append(f"+{len(entries) - SHOWN} more (export it to see them all)")
+        lines.append(_("+{count} more (export it to see them all)").format(count=len(entries) - SHOWN))
     embed = discord.Embed(
         title=f"🎶 {literal(playlist.name, 100)}",
-        description="\n".join(lines) or "Empty — add tracks with `/playlist add`.",
+        description="\n".join(lines) or _("Empty — add tracks with `/playlist add`."),
         colour=PLAYLIST_COLOUR,
     )
-    embed.add_field(name="Owner", value=f"<@{playlist.owner_id}>")
-    embed.add_field(name="Tracks", value=str(len(entries)))
+    embed.add_field(name=_("Owner"), value=f"<@{playlist.owner_id}>")
+    embed.add_field(name=_("Tracks"), value=str(len(entries)))
     return embed
 
 
 def playlists_embed(playlists: list[Playlist]) -> discord.Embed:
     lines = [
-        f"**{literal(p.name, 80)}** · {plural(p.track_count, 'track')} · <@{p.owner_id}>" for p in playlists[:SHOWN]
+        f"**{literal(p.name, 80)}** · "
+        + ngettext("{count} track", "{count} tracks", p.track_count).format(count=p.track_count)
+        + f" · <@{p.owner_id}>"
+        for p in playlists[:SHOWN]
     ]
     return discord.Embed(
-        title="This server's playlists",
-        description="\n".join(lines) or "None yet — make one with `/playlist create`.",
+        title=_("This server's playlists"),
+        description="\n".join(lines) or _("None yet — make one with `/playlist create`."),
         colour=PLAYLIST_COLOUR,
     )
 
@@ -71,8 +74,10 @@ class SavePlaylistButton(replies.IdButton, kind="saveplaylist", emoji="💾", la
         )
         await replies.send(
             interaction,
-            content=f"💾 Saved as the playlist **{literal(saved.name)}** ({plural(saved.track_count, 'track')})."
-            " Play it again with `/playlist play`.",
+            content=_("💾 Saved as the playlist **{name}** ({tracks}). Play it again with `/playlist play`.").format(
+                name=literal(saved.name),
+                tracks=ngettext("{count} track", "{count} tracks", saved.track_count).format(count=saved.track_count),
+            ),
             ephemeral=True,
         )
 
@@ -99,7 +104,9 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         playlist = await self.service.create(interaction.guild_id, caller_of(interaction), name)
         await replies.send(
             interaction,
-            content=f"🎶 Made the playlist **{literal(playlist.name)}**. Add tracks to it with `/playlist add`.",
+            content=_("🎶 Made the playlist **{name}**. Add tracks to it with `/playlist add`.").format(
+                name=literal(playlist.name)
+            ),
         )
 
     @app_commands.command(name="add", description="Add a track: the one playing here, or your last one, by default")
@@ -115,9 +122,15 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         )
         title = literal(added.track.title, 80)
         if not added.added:
-            text = f"**{title}** is already in **{literal(added.playlist.name)}**."
+            text = _("**{title}** is already in **{name}**.").format(title=title, name=literal(added.playlist.name))
         else:
-            text = f"➕ Added **{title}** to **{literal(added.playlist.name)}** ({plural(added.playlist.track_count, 'track')})."
+            text = _("➕ Added **{title}** to **{name}** ({tracks}).").format(
+                title=title,
+                name=literal(added.playlist.name),
+                tracks=ngettext("{count} track", "{count} tracks", added.playlist.track_count).format(
+                    count=added.playlist.track_count
+                ),
+            )
         await replies.send(interaction, content=text, ephemeral=True)
 
     @app_commands.command(name="remove", description="Take a track out of a playlist")
@@ -128,7 +141,9 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         playlist, removed = await self.service.remove(interaction.guild_id, caller_of(interaction), name, track)
         await replies.send(
             interaction,
-            content=f"➖ Removed **{literal(removed.title, 80)}** from **{literal(playlist.name)}**.",
+            content=_("➖ Removed **{title}** from **{name}**.").format(
+                title=literal(removed.title, 80), name=literal(playlist.name)
+            ),
             ephemeral=True,
         )
 
@@ -159,7 +174,11 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
     async def delete(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
         await replies.defer(interaction, ephemeral=True)
         playlist = await self.service.delete(interaction.guild_id, caller_of(interaction), name)
-        await replies.send(interaction, content=f"🗑 Deleted the playlist **{literal(playlist.name)}**.", ephemeral=True)
+        await replies.send(
+            interaction,
+            content=_("🗑 Deleted the playlist **{name}**.").format(name=literal(playlist.name)),
+            ephemeral=True,
+        )
 
     @app_commands.command(name="export", description="A playlist as M3U and JSON files")
     @app_commands.describe(name="The playlist")
@@ -170,9 +189,13 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
         names = await self.bot.crate.members.display_names(guild_id_of(interaction))
         await replies.send(
             interaction,
-            content=f"📤 **{literal(export.playlist.name)}**: {plural(len(export.tracks), 'track')}"
-            f" ({format_duration(sum(t.track.duration for t in export.tracks))}) as M3U and JSON."
-            " Attachment links in them expire after about a day.",
+            content=_(
+                "📤 **{name}**: {tracks} ({length}) as M3U and JSON. Attachment links in them expire after about a day."
+            ).format(
+                name=literal(export.playlist.name),
+                tracks=ngettext("{count} track", "{count} tracks", len(export.tracks)).format(count=len(export.tracks)),
+                length=format_duration(sum(t.track.duration for t in export.tracks)),
+            ),
             files=export_files(export, names),
             ephemeral=True,
         )

@@ -25,29 +25,30 @@ CHART_NAME = "taste.png"
 
 
 def profile_embed(summary: TasteSummary, name: str) -> discord.Embed:
-    embed = discord.Embed(title=f"{literal(name, 100)}'s taste", colour=0x1DB954)
-    embed.add_field(name="Likes", value=str(summary.likes))
-    embed.add_field(name="Dislikes", value=str(summary.dislikes))
-    embed.add_field(name="Shared", value=str(summary.shares))
+    embed = discord.Embed(title=_("{name}'s taste").format(name=literal(name, 100)), colour=0x1DB954)
+    embed.add_field(name=_("Likes"), value=str(summary.likes))
+    embed.add_field(name=_("Dislikes"), value=str(summary.dislikes))
+    embed.add_field(name=_("Shared"), value=str(summary.shares))
     if summary.genres:
+        unsure = ", " + _("unsure")
         embed.add_field(
-            name="Top genres",
+            name=_("Top genres"),
             value=summary.headline.capitalize()
             + ": "
             + ", ".join(
-                f"{literal(label(g))} ({a:.0%}{', unsure' if g in summary.unsure else ''})" for g, a in summary.genres
+                f"{literal(label(g))} ({a:.0%}{unsure if g in summary.unsure else ''})" for g, a in summary.genres
             ),
             inline=False,
         )
         embed.set_image(url=f"attachment://{CHART_NAME}")
     if summary.favourites:
         embed.add_field(
-            name="Most-liked tracks",
+            name=_("Most-liked tracks"),
             value="\n".join(f"{i}. {track_line(t)}" for i, t in enumerate(summary.favourites, 1)),
             inline=False,
         )
     if summary.is_empty:
-        embed.description = "Nothing yet: share music with `/genre` and rate it with 👍 / 👎."
+        embed.description = _("Nothing yet: share music with `/genre` and rate it with 👍 / 👎.")
     return embed
 
 
@@ -59,7 +60,7 @@ class ForgetButton(
     def __init__(self, user_id: int):
         super().__init__(
             discord.ui.Button(
-                label="Yes, forget me", style=discord.ButtonStyle.danger, custom_id=f"crate:forget:{user_id}"
+                label=_("Yes, forget me"), style=discord.ButtonStyle.danger, custom_id=f"crate:forget:{user_id}"
             )
         )
         self.user_id = user_id
@@ -81,7 +82,7 @@ class ForgetButton(
         await interaction.response.defer()  # acknowledge before writing; the confirm message is edited after
         report = await interaction.client.crate.members.forget(guild_id_of(interaction), self.user_id)
         await interaction.edit_original_response(
-            content=f"Done. {forget_done(report)}",
+            content=_("Done. {report}").format(report=forget_done(report)),
             view=None,
         )
 
@@ -100,8 +101,10 @@ class Profile(commands.Cog):
         embed = profile_embed(summary, member.display_name)
         files = []
         if summary.genres:
-            shown = [(display_name(g) + (" (unsure)" if g in summary.unsure else ""), a) for g, a in summary.genres]
-            png = await asyncio.to_thread(taste_chart, shown, f"{member.display_name}'s genres")
+            unsure = " (" + _("unsure") + ")"
+            shown = [(display_name(g) + (unsure if g in summary.unsure else ""), a) for g, a in summary.genres]
+            title = _("{name}'s genres").format(name=member.display_name)
+            png = await asyncio.to_thread(taste_chart, shown, title)
             files.append(discord.File(fp=io.BytesIO(png), filename=CHART_NAME))
         await interaction.followup.send(embed=embed, files=files, ephemeral=True)
 
@@ -111,7 +114,7 @@ class Profile(commands.Cog):
         view = discord.ui.View(timeout=None)
         view.add_item(ForgetButton(interaction.user.id))
         await interaction.response.send_message(
-            f"{FORGET_WHAT}\nAre you sure?",
+            _(FORGET_WHAT) + "\n" + _("Are you sure?"),
             view=view,
             ephemeral=True,
         )

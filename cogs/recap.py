@@ -19,8 +19,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import recap as recaps_app
-from bot.app.recap import Recap, recap_card
+from bot.app.recap import Recap, recap_card, span_words
 from bot.format import literal
+from bot.i18n import _, speaking
 from bot.present.recap import recap_card as draw_card
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -52,7 +53,7 @@ class Recaps(commands.Cog):
 
     async def _card(self, recap: Recap, guild: discord.Guild | None) -> discord.File:
         names = await self._names(guild, recap.guild_id)
-        card = recap_card(recap, names, server_name=guild.name if guild else "This server")
+        card = recap_card(recap, names, server_name=guild.name if guild else None)
         png, _ = await asyncio.to_thread(draw_card, card)
         return discord.File(io.BytesIO(png), filename=CARD_NAME)
 
@@ -72,8 +73,15 @@ class Recaps(commands.Cog):
         recap = await self.bot.crate.recaps.recap(
             guild_id, None if member is None else member.id, period, viewer_id=interaction.user.id
         )
-        whose = "this server's" if member is None else f"{literal(member.display_name, 80)}'s"
-        text = f"📼 {whose} recap of {recap.span.words}" + (" (nothing yet this period)" if recap.is_empty else "")
+        period_words = span_words(recap.span)
+        if member is None:
+            text = _("📼 this server's recap of {period}").format(period=period_words)
+        else:
+            text = _("📼 {member}'s recap of {period}").format(
+                member=literal(member.display_name, 80), period=period_words
+            )
+        if recap.is_empty:
+            text += " " + _("(nothing yet this period)")
         await replies.send(interaction, content=text, file=await self._card(recap, interaction.guild))
 
     async def post_due(self) -> int:
@@ -92,12 +100,15 @@ class Recaps(commands.Cog):
             if not await recaps.claim_post(guild_id, period, channel.id):
                 continue
             try:
-                recap = await recaps.recap(guild_id, None, "month", ended=True)
-                await channel.send(
-                    content=f"📼 This server's recap of {recap.span.words}. See your own with `/recap`.",
-                    file=await self._card(recap, guild),
-                    allowed_mentions=discord.AllowedMentions.none(),
-                )
+                with speaking(guild.preferred_locale):  # a post to the channel: in the server's language
+                    recap = await recaps.recap(guild_id, None, "month", ended=True)
+                    await channel.send(
+                        content=_("📼 This server's recap of {period}. See your own with `/recap`.").format(
+                            period=span_words(recap.span)
+                        ),
+                        file=await self._card(recap, guild),
+                        allowed_mentions=discord.AllowedMentions.none(),
+                    )
                 posted += 1
             except Exception:
                 await recaps.release_post(guild_id, period)

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.catalog import DISLIKE, LIKE
 from bot.format import literal
 from bot.genres import display_name, label
+from bot.i18n import N_, _
 from bot.present.describe import short_genre
 from bot.present.reasons import reason_text
 from bot.recommend.rank import Recommendation
@@ -26,7 +27,7 @@ from cogs.render import MENTIONS
 MAX_PICKS = 5
 PICKS_COLOUR = 0x1DB954
 
-EMPTY_CATALOG = (
+EMPTY_CATALOG = N_(
     "This server's catalog is empty, so I have nothing to recommend yet. Share songs with "
     "`/genre` (attach a file or paste a link) — every song shared joins the catalog. A server "
     "admin can also index a music folder with `crate index DIR`."
@@ -52,17 +53,17 @@ def picks_card(
     card: discord.ui.Container[Any] = discord.ui.Container(accent_colour=PICKS_COLOUR)
     card.add_item(discord.ui.TextDisplay(f"### {title}"))
     if not picks:
-        card.add_item(discord.ui.TextDisplay("Nothing new to suggest."))
+        card.add_item(discord.ui.TextDisplay(_("Nothing new to suggest.")))
     for number, pick in enumerate(picks[:MAX_PICKS], 1):
         card.add_item(discord.ui.TextDisplay(pick_line(number, pick)))
         card.add_item(
             discord.ui.ActionRow(
                 RateButton(pick.track_id, LIKE, label=str(number)),
                 RateButton(pick.track_id, DISLIKE, label=str(number)),
-                MoreLikeButton(pick.track_id, label=f"More like {number}"),
+                MoreLikeButton(pick.track_id, label=_("More like {number}").format(number=number)),
             )
         )
-    card.add_item(discord.ui.TextDisplay(f"-# {note or 'Rate picks with 👍/👎 — I learn from every rating.'}"))
+    card.add_item(discord.ui.TextDisplay("-# " + (note or _("Rate picks with 👍/👎 — I learn from every rating."))))
     if select is not None:
         card.add_item(discord.ui.ActionRow(select))
     layout = discord.ui.LayoutView(timeout=None)
@@ -75,10 +76,13 @@ class MoreLikeButton(
 ):
     """ "More like this": picks seeded by one track, for whoever clicks (only they see them)."""
 
-    def __init__(self, track_id: int, *, label: str = "More like this"):
+    def __init__(self, track_id: int, *, label: str | None = None):
         super().__init__(
             discord.ui.Button(
-                label=label, emoji="🔁", style=discord.ButtonStyle.primary, custom_id=f"crate:more:{track_id}"
+                label=label or _("More like this"),
+                emoji="🔁",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"crate:more:{track_id}",
             )
         )
         self.track_id = track_id
@@ -87,7 +91,7 @@ class MoreLikeButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
     ):
-        return cls(int(match["track"]), label=item.label or "More like this")
+        return cls(int(match["track"]), label=item.label)
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         crate = interaction.client.crate
@@ -98,8 +102,9 @@ class MoreLikeButton(
             self.track_id,
             count=MAX_PICKS,
         )
-        note = "That's all I have that sounds like it." if len(picks) < MAX_PICKS else None
-        layout = picks_card(picks, title=f"More like “{literal(seed.title, 60)}”", note=note)
+        note = _("That's all I have that sounds like it.") if len(picks) < MAX_PICKS else None
+        title = _("More like “{title}”").format(title=literal(seed.title, 60))
+        layout = picks_card(picks, title=title, note=note)
         await replies.send(interaction, view=layout, ephemeral=True)
 
 
@@ -111,10 +116,10 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
         super().__init__(
             discord.ui.Select(
                 custom_id="crate:start",
-                placeholder="Pick genres you like to get started",
+                placeholder=_("Pick genres you like to get started"),
                 min_values=1,
                 max_values=max(1, len(options)),
-                options=options or [discord.SelectOption(label="surprise me", value="*")],
+                options=options or [discord.SelectOption(label=_("surprise me"), value="*")],
             )
         )
 
@@ -133,7 +138,9 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
             count=MAX_PICKS,
         )
         title = (
-            f"To start you off: {literal(', '.join(label(g) for g in genres), 200)}" if genres else "To start you off"
+            _("To start you off: {genres}").format(genres=literal(", ".join(label(g) for g in genres), 200))
+            if genres
+            else _("To start you off")
         )
         await replies.send(interaction, view=picks_card(picks, title=title), ephemeral=True)
 
@@ -160,18 +167,18 @@ class Recommend(commands.Cog):
             genre=genre,
         )
         if result.catalog_empty:
-            await replies.send(interaction, content=EMPTY_CATALOG)
+            await replies.send(interaction, content=_(EMPTY_CATALOG))
             return
         who = literal(interaction.user.display_name, 80)
-        title = f"Picks for {who}" + (f" · {literal(genre, 80)}" if genre else "")
+        title = _("Picks for {member}").format(member=who) + (f" · {literal(genre, 80)}" if genre else "")
         if not result.cold_start:
             await replies.send(interaction, view=picks_card(result.recommendations, title=title))
             return
         # No likes yet: the server's favourites, plus a genre picker in the last row.
         picks = result.recommendations[: MAX_PICKS - 1]
         select = StartGenresSelect(await crate.library.genres_available(guild_id_of(interaction)))
-        note = "You haven't rated anything yet, so these are a start. Pick genres below, or rate these picks."
-        layout = picks_card(picks, title=f"Getting to know {who}", note=note, select=select)
+        note = _("You haven't rated anything yet, so these are a start. Pick genres below, or rate these picks.")
+        layout = picks_card(picks, title=_("Getting to know {member}").format(member=who), note=note, select=select)
         await replies.send(interaction, view=layout)
 
     @recommend.autocomplete("genre")

@@ -9,8 +9,8 @@ import discord
 from bot.app.sessions import QueueView, SessionSummary
 from bot.audio.services import Heard
 from bot.catalog import Track
-from bot.format import format_duration, literal, plural
-from bot.i18n import _
+from bot.format import format_duration, literal
+from bot.i18n import _, ngettext
 from bot.present.describe import genre_bars, short_genre, top_tags, verdict
 from bot.present.reasons import reason_text
 from bot.recommend.group import GroupMatch, match_text
@@ -113,11 +113,11 @@ PLAYED_SHOWN = 10
 
 def entry_line(entry: QueueEntry, names: Mapping[int, str]) -> str:
     if entry.picked_by_crate:
-        who = "Crate's pick"
+        who = _("Crate's pick")
     elif entry.added_by is None:
-        who = "added by a member"  # who has since asked Crate to forget them
+        who = _("added by a member")  # who has since asked Crate to forget them
     else:
-        who = f"added by {names.get(entry.added_by, f'<@{entry.added_by}>')}"
+        who = _("added by {member}").format(member=names.get(entry.added_by, f"<@{entry.added_by}>"))
     said = reason_text(entry.reason, names, markdown=True)
     reason = f" — {said}" if said else ""
     return f"**{literal(entry.title, 70)}** · {literal(short_genre(entry.top_genre))} · {who}{reason}"
@@ -136,27 +136,27 @@ def now_playing_embed(
     volume: int | None = None,
 ) -> discord.Embed:
     """The now-playing message; in voice, ``progress`` is (elapsed, total) seconds of the track."""
-    embed = discord.Embed(title="🎧 Listening session", colour=SESSION_COLOUR)
+    embed = discord.Embed(title="🎧 " + _("Listening session"), colour=SESSION_COLOUR)
     if entry is None:
-        embed.description = "Nothing to play yet: add music with `/session add`."
+        embed.description = _("Nothing to play yet: add music with `/session add`.")
     else:
-        mark = "⏸ Paused" if paused else "▶ Now playing"
+        mark = _("⏸ Paused") if paused else _("▶ Now playing")
         embed.description = f"{mark}: {entry_line(entry, names)}"
         if progress is not None:
             embed.description += f"\n`{progress_bar(*progress)}`"
     if upcoming:
         embed.add_field(
-            name="Up next",
+            name=_("Up next"),
             value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(upcoming[:3], 1)),
             inline=False,
         )
     # footers can't show mentions: ``host`` is the host's remembered name, if any
-    embed.set_footer(
-        text=(f"Hosted by {host} · " if host else "")
-        + ("playing in voice" if voice else "text session: follow the links")
-        + (f" · volume {volume} %" if voice and volume is not None else "")
-        + " · ⏭ needs the host, a DJ or a majority"
-    )
+    parts = [_("Hosted by {host}").format(host=host)] if host else []
+    parts.append(_("playing in voice") if voice else _("text session: follow the links"))
+    if voice and volume is not None:
+        parts.append(_("volume {level} %").format(level=volume))
+    parts.append(_("⏭ needs the host, a DJ or a majority"))
+    embed.set_footer(text=" · ".join(parts))
     return embed
 
 
@@ -175,32 +175,39 @@ def progress_bar(elapsed: float, total: float, *, width: int = 18) -> str:
 
 
 def summary_embed(summary: SessionSummary, names: Mapping[int, str]) -> discord.Embed:
-    embed = discord.Embed(title="Session over", colour=SESSION_COLOUR)
+    embed = discord.Embed(title=_("Session over"), colour=SESSION_COLOUR)
     played = [e for e in summary.played if e.status in ("played", "skipped", "playing")]
-    skipped = f" ({summary.skipped} skipped)" if summary.skipped else ""
-    embed.description = (
-        f"{plural(len(played), 'track')} in {format_duration(summary.duration)}{skipped}"
-        f" with {plural(len(summary.members), 'listener')}."
+    tracks = ngettext("{count} track", "{count} tracks", len(played)).format(count=len(played))
+    listeners = ngettext("{count} listener", "{count} listeners", len(summary.members)).format(
+        count=len(summary.members)
+    )
+    if summary.skipped:
+        said = _("{tracks} in {length} ({skipped} skipped) with {listeners}.")
+    else:
+        said = _("{tracks} in {length} with {listeners}.")
+    embed.description = said.format(
+        tracks=tracks, length=format_duration(summary.duration), skipped=summary.skipped, listeners=listeners
     )
     if played:
+        skipped = " (" + _("skipped") + ")"
         lines = [
-            f"{i}. {literal(e.title, 60)}" + (" (skipped)" if e.status == "skipped" else "")
+            f"{i}. {literal(e.title, 60)}" + (skipped if e.status == "skipped" else "")
             for i, e in enumerate(played[:PLAYED_SHOWN], 1)
         ]
         if len(played) > PLAYED_SHOWN:
-            lines.append(f"+{len(played) - PLAYED_SHOWN} more")
-        embed.add_field(name="Played", value="\n".join(lines), inline=False)
+            lines.append(_("+{count} more").format(count=len(played) - PLAYED_SHOWN))
+        embed.add_field(name=_("Played"), value="\n".join(lines), inline=False)
     likes = summary.liked_by()
     if likes:
         embed.add_field(
-            name="Who liked what",
+            name=_("Who liked what"),
             value="\n".join(
                 f"{names.get(u, f'<@{u}>')}: {', '.join(literal(t, 40) for t in titles)}" for u, titles in likes.items()
             ),
             inline=False,
         )
-    embed.add_field(name="Group taste match", value=match_text(summary.match.group), inline=False)
-    embed.add_field(name="Between members", value=pairs_text(summary.match, names), inline=False)
+    embed.add_field(name=_("Group taste match"), value=match_text(summary.match.group), inline=False)
+    embed.add_field(name=_("Between members"), value=pairs_text(summary.match, names), inline=False)
     return embed
 
 
@@ -209,22 +216,22 @@ def pairs_text(match: GroupMatch, names: Mapping[int, str]) -> str:
     lines = [
         f"{names.get(a, f'<@{a}>')} & {names.get(b, f'<@{b}>')}: {match_text(value)}" for a, b, value in match.pairs
     ]
-    return "\n".join(lines[:10]) or "Only one listener."
+    return "\n".join(lines[:10]) or _("Only one listener.")
 
 
 def queue_embed(view: QueueView, match: GroupMatch, names: Mapping[int, str]) -> discord.Embed:
     """/session queue: what is playing, what comes next and why, who is here, how tastes blend."""
-    embed = discord.Embed(title="Session queue", colour=SESSION_COLOUR)
-    embed.description = f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else "Nothing playing."
+    embed = discord.Embed(title=_("Session queue"), colour=SESSION_COLOUR)
+    embed.description = f"▶ {entry_line(view.now_playing, names)}" if view.now_playing else _("Nothing playing.")
     if view.upcoming:
         embed.add_field(
-            name="Up next",
+            name=_("Up next"),
             value="\n".join(f"{i}. {entry_line(e, names)}" for i, e in enumerate(view.upcoming[:UPCOMING_SHOWN], 1)),
             inline=False,
         )
-    here = ", ".join(names.get(u, f"<@{u}>") for u in view.present) or "nobody"
-    embed.add_field(name="Listening", value=here, inline=False)
-    embed.add_field(name="Taste match", value=match_text(match.group))
+    here = ", ".join(names.get(u, f"<@{u}>") for u in view.present) or _("nobody")
+    embed.add_field(name=_("Listening"), value=here, inline=False)
+    embed.add_field(name=_("Taste match"), value=match_text(match.group))
     if len(view.present) > 1:
-        embed.add_field(name="Between members", value=pairs_text(match, names), inline=False)
+        embed.add_field(name=_("Between members"), value=pairs_text(match, names), inline=False)
     return embed

@@ -11,7 +11,7 @@ import discord
 
 from bot.errors import CrateError
 from bot.format import literal
-from bot.i18n import N_, _, speak
+from bot.i18n import N_, _, speak, speaking
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,20 @@ def error_text(error: BaseException) -> str:
     member typed). Here, once for every error, what is quoted is shown as the text it is
     (:func:`bot.format.literal`: no markdown, no mention); Crate's own words keep their form.
 
-    The sentence is said in the member's language when the catalogs have it: an error class's
-    own sentence (marked ``N_``) always is; one composed with values when raised stays English."""
+    The sentence is said in the member's language: its template (marked ``N_``) from the
+    catalogs, then its values put in."""
     if isinstance(error, CrateError):
-        return _QUOTED.sub(lambda quoted: literal(quoted[0]), _(error.user_message))
+        said = _(error.template).format(**error.values) if error.values else _(error.template)
+        return _QUOTED.sub(lambda quoted: literal(quoted[0]), said)
     log.error("unexpected error", exc_info=error)
     return _(UNEXPECTED)
+
+
+def server_language(guild: discord.Guild | None) -> contextlib.AbstractContextManager[str]:
+    """Speak the server's language (Server Settings ▸ its locale) within the block: for what
+    Crate posts to a channel on its own (the now-playing board, the monthly recap), which every
+    member there reads."""
+    return speaking(getattr(guild, "preferred_locale", None))
 
 
 def speak_like(interaction: discord.Interaction) -> str:

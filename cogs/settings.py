@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.settings import NotServerManager, ServerSettings, idle_timeout_note
+from bot.i18n import _, ngettext
 from cogs import replies
 from cogs.caller import caller_of, guild_id_of
 from cogs.client import CrateBot
@@ -21,10 +22,11 @@ Reset = Literal["dj_role", "voice", "analysis_limit", "profiles", "announcements
 
 
 def settings_embed(chosen: ServerSettings, *, changed: bool) -> discord.Embed:
-    embed = discord.Embed(title="Crate's settings here" + (" (saved)" if changed else ""), colour=0x1DB954)
+    title = _("Crate's settings here") + (" " + _("(saved)") if changed else "")
+    embed = discord.Embed(title=title, colour=0x1DB954)
     for name, value in chosen.lines():
         embed.add_field(name=name, value=value, inline=False)
-    embed.set_footer(text="Change one with /settings <option>; reset: puts one (or all) back to the default.")
+    embed.set_footer(text=_("Change one with /settings <option>; reset: puts one (or all) back to the default."))
     return embed
 
 
@@ -95,9 +97,9 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
             await self.bot.sessions.voice_settings_changed(guild_id_of(interaction))
         note = idle_timeout_note(chosen) if voice_idle_timeout is not None else None
         if recap and not chosen.announce_channel_id and guild is not None and guild.system_channel is None:
-            note = (
-                "This server has no system channel and no announcements channel: choose one with"
-                " `/settings announcements:` so Crate can post the monthly recap."
+            note = _(
+                "This server has no system channel and no announcements channel: choose one with "
+                "`/settings announcements:` so Crate can post the monthly recap."
             )
         await replies.send(interaction, content=note, embed=settings_embed(chosen, changed=True), ephemeral=True)
 
@@ -108,7 +110,12 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
         """Exactly what /settings accepts: 1 up to this server's own limit."""
         top = self.bot.crate.server_settings.analysis_limit_max
         return [
-            app_commands.Choice(name=f"{n} track{'s' if n > 1 else ''} at once per member", value=n)
+            app_commands.Choice(
+                name=ngettext("{count} track at once per member", "{count} tracks at once per member", n).format(
+                    count=n
+                ),
+                value=n,
+            )
             for n in range(1, min(top, 25) + 1)
             if not current.strip() or str(n).startswith(current.strip())
         ]

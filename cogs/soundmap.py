@@ -11,9 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.soundmap import MapImage
-from bot.format import literal, plural
+from bot.format import literal
 from bot.genres import FAMILIES, display_name
-from bot.i18n import N_
+from bot.i18n import N_, _, ngettext
 from bot.recommend.songpath import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -28,20 +28,28 @@ def map_embed(image: MapImage, *, title: str, member: str | None, pinned: str | 
     """The embed the map is shown in; ``member`` and ``pinned`` are names already made literal."""
     placed = image.sound_map
     embed = discord.Embed(title=title, colour=MAP_COLOUR)
-    lines = ["Each dot is a track; close together means a similar sound."]
+    lines = [_("Each dot is a track; close together means a similar sound.")]
     if placed.shown < placed.total:
-        lines.append(f"{placed.shown:,} of {placed.total:,} tracks drawn.")
+        lines.append(_("{shown} of {total} tracks drawn.").format(shown=f"{placed.shown:,}", total=f"{placed.total:,}"))
     if placed.family:
-        lines.append(f"Highlighted: **{literal(display_name(placed.family))}**.")
+        lines.append(_("Highlighted: **{family}**.").format(family=literal(display_name(placed.family))))
     if member is not None:
         if image.liked or image.disliked:
             lines.append(
-                f"{member}: ○ {plural(image.liked, 'like')}, × {plural(image.disliked, 'dislike')}, ★ the taste's centre."
+                _("{member}: ○ {likes}, × {dislikes}, ★ the taste's centre.").format(
+                    member=member,
+                    likes=ngettext("{count} like", "{count} likes", image.liked).format(count=image.liked),
+                    dislikes=ngettext("{count} dislike", "{count} dislikes", image.disliked).format(
+                        count=image.disliked
+                    ),
+                )
             )
         else:
-            lines.append(f"{member} hasn't rated anything yet: 👍 / 👎 under a track mark it here.")
+            lines.append(
+                _("{member} hasn't rated anything yet: 👍 / 👎 under a track mark it here.").format(member=member)
+            )
     if pinned is not None:
-        lines.append(f"📍 **{pinned}** is the red ring.")
+        lines.append(_("📍 **{title}** is the red ring.").format(title=pinned))
     embed.description = "\n".join(lines)
     embed.set_image(url=f"attachment://{MAP_NAME}")
     return embed
@@ -61,13 +69,13 @@ class MapButton(replies.IdButton, kind="where", emoji="📍", label=N_("Where is
             member_id=interaction.user.id,
             member_name=interaction.user.display_name,
             track_id=self.target_id,
-            title="Where this track sits",
+            title=_("Where this track sits"),
         )
         pinned = image.sound_map.highlight
         embed = map_embed(
             image,
-            title="📍 Where this track sits",
-            member="You",
+            title="📍 " + _("Where this track sits"),
+            member=_("You"),
             pinned=literal(pinned.title, 100) if pinned else None,
         )
         await replies.send(interaction, embed=embed, file=map_file(image), ephemeral=True)
@@ -91,16 +99,17 @@ class SoundMap(commands.Cog):
     ) -> None:
         await replies.defer(interaction)
         who = member or interaction.user
-        server = interaction.guild.name if interaction.guild else "This server"
+        server = interaction.guild.name if interaction.guild else _("This server")
         image = await self.bot.crate.maps.draw(
             guild_id_of(interaction),
             member_id=who.id,
             member_name=who.display_name,
             viewer_id=interaction.user.id,
             genre=genre,
-            title=f"{server} by sound",
+            title=_("{server} by sound").format(server=server),
         )
-        embed = map_embed(image, title=f"🗺️ {literal(server, 100)} by sound", member=f"<@{who.id}>")
+        title = "🗺️ " + _("{server} by sound").format(server=literal(server, 100))
+        embed = map_embed(image, title=title, member=f"<@{who.id}>")
         await replies.send(interaction, embed=embed, file=map_file(image))
 
     @map.autocomplete("genre")
@@ -128,7 +137,7 @@ class SoundMap(commands.Cog):
     ) -> None:
         sessions = self.bot.sessions
         if sessions is None:  # loaded with the other cogs; absent only in a partial test bot
-            await interaction.response.send_message("Listening sessions aren't available right now.", ephemeral=True)
+            await interaction.response.send_message(_("Listening sessions aren't available right now."), ephemeral=True)
             return
         await sessions.play_path(interaction, from_track, to_track, length)
 

@@ -17,7 +17,7 @@ from bot.app.compare import FamilyAffinity, TasteComparison
 from bot.errors import CrateError
 from bot.format import liking, literal
 from bot.genres import label
-from bot.i18n import N_
+from bot.i18n import N_, _
 from bot.present.charts import match_chart
 from bot.present.describe import bar, short_genre, track_line
 from bot.present.reasons import reason_text
@@ -41,33 +41,41 @@ class NoTasteOfItsOwn(CrateError):
 
 
 def _family_line(row: FamilyAffinity) -> str:
-    return f"{literal(label(row.family))}: you {liking(row.mine)}, them {liking(row.theirs)}"
+    return _("{family}: you {mine}, them {theirs}").format(
+        family=literal(label(row.family)), mine=liking(row.mine), theirs=liking(row.theirs)
+    )
 
 
 def taste_embed(comparison: TasteComparison, mine: str, theirs: str) -> discord.Embed:
     """``mine``/``theirs``: the two display names (titles can't render mentions)."""
-    embed = discord.Embed(title=f"Taste match: {literal(mine, 80)} & {literal(theirs, 80)}", colour=TASTE_COLOUR)
+    title = _("Taste match: {mine} & {theirs}").format(mine=literal(mine, 80), theirs=literal(theirs, 80))
+    embed = discord.Embed(title=title, colour=TASTE_COLOUR)
     if comparison.match is None:
-        who = " and ".join(MENTIONS[u] for u in comparison.without_ratings) or "One of you"
-        embed.description = (
-            f"Not enough ratings yet: {who} {'has' if len(comparison.without_ratings) < 2 else 'have'}"
-            " nothing rated here. Rate tracks with 👍 / 👎 and ask again."
-        )
+        missing = [MENTIONS[u] for u in comparison.without_ratings]
+        if len(missing) >= 2:
+            said = _("Not enough ratings yet: {first} and {second} have nothing rated here.").format(
+                first=missing[0], second=missing[1]
+            )
+        elif missing:
+            said = _("Not enough ratings yet: {member} has nothing rated here.").format(member=missing[0])
+        else:
+            said = _("Not enough ratings yet: one of you has nothing rated here.")
+        embed.description = said + " " + _("Rate tracks with 👍 / 👎 and ask again.")
     else:
         embed.description = f"**{match_text(comparison.match)}** `{bar(comparison.match)}`"
     both = "\n".join(f"• {track_line(t)}" for t in comparison.both_liked)
-    embed.add_field(name="You both liked", value=both or "Nothing in common yet.", inline=False)
+    embed.add_field(name=_("You both liked"), value=both or _("Nothing in common yet."), inline=False)
     if comparison.shared:
         embed.add_field(
-            name="Families you share", value="\n".join(_family_line(r) for r in comparison.shared), inline=False
+            name=_("Families you share"), value="\n".join(_family_line(r) for r in comparison.shared), inline=False
         )
     if comparison.different:
         embed.add_field(
-            name="Where you differ", value="\n".join(_family_line(r) for r in comparison.different), inline=False
+            name=_("Where you differ"), value="\n".join(_family_line(r) for r in comparison.different), inline=False
         )
     if comparison.picks:
         embed.add_field(
-            name="For both of you",
+            name=_("For both of you"),
             value="\n".join(
                 f"{i}. **{literal(p.title, 70)}** · {literal(short_genre(p.top_genre))}\n└ {reason_text(p.reason, MENTIONS, markdown=True)}"
                 for i, p in enumerate(comparison.picks, 1)
@@ -91,8 +99,8 @@ async def compare_with(interaction: discord.Interaction[CrateBot], member: disco
     if not families:
         await replies.send(interaction, view=card(embed), ephemeral=not public)
         return
-    png = await asyncio.to_thread(match_chart, families, "Families: you and them")
-    layout = card(embed, image=f"attachment://{CHART}", image_description="Both members' liking of each family")
+    png = await asyncio.to_thread(match_chart, families, _("Families: you and them"))
+    layout = card(embed, image=f"attachment://{CHART}", image_description=_("Both members' liking of each family"))
     chart = discord.File(io.BytesIO(png), filename=CHART)
     await replies.send(interaction, view=layout, files=[chart], ephemeral=not public)
 

@@ -19,6 +19,7 @@ from bot.app.teaching import MAX_GENRE_NAME
 from bot.errors import UnknownChoice
 from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
+from bot.i18n import N_, _
 from bot.present.describe import taught_text
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -28,17 +29,21 @@ from cogs.client import CrateBot
 CUSTOM_SHOWN = 25 - len(FAMILIES) - 1
 SOMETHING_ELSE = "new"
 NAME_FIELD = "crate:newgenre:name"  # the modal's text input
+NAME_LABEL = N_("Which genre is it?")
+NAME_EXAMPLES = N_("e.g. city pop, vaporwave, fantasy orchestral")
 _FAMILY, _CUSTOM = "f:", "c:"
 
 
 def _options(custom_genres: Sequence[str]) -> list[discord.SelectOption]:
-    options = [discord.SelectOption(label=DISPLAY_NAMES[f], value=_FAMILY + f) for f in FAMILIES]
+    options = [discord.SelectOption(label=_(DISPLAY_NAMES[f]), value=_FAMILY + f) for f in FAMILIES]
     options += [
-        discord.SelectOption(label=clip(g, 100), value=_CUSTOM + g, description="this server's own genre")
+        discord.SelectOption(label=clip(g, 100), value=_CUSTOM + g, description=_("this server's own genre"))
         for g in list(custom_genres)[:CUSTOM_SHOWN]
     ]
     options.append(
-        discord.SelectOption(label="Something else…", value=SOMETHING_ELSE, description="name the genre", emoji="✏️")
+        discord.SelectOption(
+            label=_("Something else…"), value=SOMETHING_ELSE, description=_("name the genre"), emoji="✏️"
+        )
     )
     return options
 
@@ -54,7 +59,7 @@ class CorrectSelect(
         super().__init__(
             discord.ui.Select(
                 custom_id=f"crate:correct:{track_id}",
-                placeholder="Not right? Tell me the genre",
+                placeholder=_("Not right? Tell me the genre"),
                 min_values=1,
                 max_values=1,
                 options=_options(custom_genres),
@@ -92,17 +97,19 @@ class NewGenreModal(discord.ui.Modal):
     """Names a genre the families lack ("city pop", "fantasy orchestral")."""
 
     name: discord.ui.TextInput = discord.ui.TextInput(
-        label="Which genre is it?",
+        label=NAME_LABEL,
         custom_id=NAME_FIELD,
-        placeholder="e.g. city pop, vaporwave, fantasy orchestral",
+        placeholder=NAME_EXAMPLES,
         min_length=1,
         max_length=MAX_GENRE_NAME,
     )
 
     def __init__(self, track_id: int):
         # one id per opening: two members naming genres for the same track never share a modal
-        super().__init__(title="Name the genre", timeout=15 * 60, custom_id=f"crate:newgenre:{track_id}:{id(self)}")
+        super().__init__(title=_("Name the genre"), timeout=15 * 60, custom_id=f"crate:newgenre:{track_id}:{id(self)}")
         self.track_id = track_id
+        self.name.label = _(NAME_LABEL)  # in the language of the member who opens it
+        self.name.placeholder = _(NAME_EXAMPLES)
 
     async def on_submit(self, interaction: discord.Interaction[CrateBot]) -> None:  # type: ignore[override]
         """Nothing: :func:`on_new_genre` answers every submission of this modal, before or after a restart."""

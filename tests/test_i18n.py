@@ -36,10 +36,10 @@ def marked_messages() -> dict[tuple[str | None, str], str]:
     for filename, _lineno, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
-        ids = message if isinstance(message, tuple) else (message,)
-        for text in ids:
-            if text:
-                found.setdefault((context, text), filename)
+        # a plural is one catalog entry, known by its singular
+        text = message[0] if isinstance(message, tuple) else message
+        if text:
+            found.setdefault((context, text), filename)
     return found
 
 
@@ -59,6 +59,11 @@ def placeholders(text: str) -> list[str]:
     return fields + sorted(re.findall(r"%(?:\(\w+\))?[sdif]", text))
 
 
+def forms(text: str | tuple | list) -> list[str]:
+    """A catalog entry's sentence, or each of its plural forms."""
+    return list(text) if isinstance(text, (tuple, list)) else [text]
+
+
 def markup(text: str) -> list[int]:
     """How many bold markers, code spans and quoted names a sentence holds: a translation keeps them."""
     return [text.count("**"), text.count("`"), text.count("“"), text.count("”"), text.count("\n")]
@@ -67,7 +72,7 @@ def markup(text: str) -> list[int]:
 def test_the_marked_sentences_are_many_and_the_template_is_current(marked):
     assert len(marked) > 300, "the extraction found few sentences: babel.cfg or the extractor is broken"
     with (i18n.LOCALE_DIR / "crate.pot").open("rb") as pot:
-        template = {(m.context, m.id) for m in read_po(pot) if m.id}
+        template = {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id) for m in read_po(pot) if m.id}
     assert set(marked) == template, (
         "bot/locale/crate.pot is not what the code marks: run the pybabel extract in README (Languages); "
         f"new: {sorted(set(marked) - template, key=str)[:10]}, gone: {sorted(template - set(marked), key=str)[:10]}"
@@ -76,16 +81,22 @@ def test_the_marked_sentences_are_many_and_the_template_is_current(marked):
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_every_catalog_says_every_sentence_with_the_same_placeholders(marked, language):
-    messages = {(m.context, m.id): m for m in catalog(language) if m.id}
-    missing = [key for key in marked if key not in messages or not messages[key].string]
+    messages = {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id): m for m in catalog(language) if m.id}
+    missing = [key for key in marked if key not in messages or not all(forms(messages[key].string))]
     assert not missing, f"{language}: {len(missing)} sentences without a translation, e.g. {missing[:5]}"
     fuzzy = [key for key in marked if messages[key].fuzzy]
     assert not fuzzy, f"{language}: fuzzy translations are not used: {fuzzy[:5]}"
+    plurals = 0
     for key in marked:
-        said = messages[key].string
-        assert isinstance(said, str), f"{language}: {key} has plural forms but is not marked with ngettext"
-        assert placeholders(said) == placeholders(key[1]), f"{language}: placeholders differ in {key}: {said!r}"
-        assert markup(said) == markup(key[1]), f"{language}: markdown or quotes differ in {key}: {said!r}"
+        english = forms(messages[key].id)
+        for said in forms(messages[key].string):
+            # every plural form keeps the plural's placeholders ("{count} tracks"), markdown and quotes
+            assert placeholders(said) == placeholders(english[-1]), (
+                f"{language}: placeholders differ in {key}: {said!r}"
+            )
+            assert markup(said) == markup(english[-1]), f"{language}: markdown or quotes differ in {key}: {said!r}"
+        plurals += len(english) > 1
+    assert plurals >= 10, "no plural sentences found: ngettext's extraction is broken"
 
 
 def test_the_language_follows_the_context_and_falls_back_to_english():

@@ -43,12 +43,16 @@ class BlendError(CrateError):
 
 
 class BadBlendMembers(BlendError):
-    user_message = f"A Blend is for {MIN_MEMBERS} to {MAX_MEMBERS} members, you included: pick 1 to 5 others."
+    user_message = N_("A Blend is for 2 to 6 members, you included: pick 1 to 5 others.")  # MIN_MEMBERS, MAX_MEMBERS
 
 
 class BlendExists(BlendError):
     def __init__(self, name: str, **kwargs):
-        super().__init__(f"You already have a Blend together: “{name}” (see it with /blend show).", **kwargs)
+        super().__init__(
+            N_("You already have a Blend together: “{name}” (see it with /blend show)."),
+            values={"name": name},
+            **kwargs,
+        )
 
 
 class NotABlend(BlendError):

@@ -27,6 +27,7 @@ import numpy as np
 
 from bot.analysis import TAGS
 from bot.catalog import LIKE, Catalog, Track, TrackScore, UnknownTrack
+from bot.i18n import N_
 from bot.present.describe import TAG_EVIDENCE
 from bot.recommend.group import GroupRecommender, taste_vector
 from bot.recommend.rank import RatingArrays, features_of
@@ -36,7 +37,7 @@ from bot.store import get_track, ratings_of_track, top_sharers, track_scores
 
 Period = Literal["week", "month", "all"]
 PERIODS: dict[str, float | None] = {"week": 7 * 86_400.0, "month": 30 * 86_400.0, "all": None}
-PERIOD_WORDS: dict[str, str] = {"week": "this week", "month": "this month", "all": "of all time"}
+PERIOD_WORDS: dict[str, str] = {"week": N_("this week"), "month": N_("this month"), "all": N_("of all time")}
 
 TRACKS_SHOWN = 10
 FAMILIES_SHOWN = 6

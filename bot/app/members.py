@@ -5,11 +5,11 @@ from __future__ import annotations
 from bot import store
 from bot.app.blends import BlendService
 from bot.app.teaching import Teacher
-from bot.format import plural
+from bot.i18n import N_, _, ngettext
 from bot.store import Database
 
 #: What /forget deletes and what it keeps (bot.store.members.forget_member), asked before it does.
-FORGET_WHAT = (
+FORGET_WHAT = N_(
     "Deleted: your ratings, your shares, your genre corrections, your playlists, your place in Blends"
     " (a Blend left with one member goes), your taste profile"
     " and the name Crate knows you by in this server; tracks only you shared, if nobody else relies on them.\n"
@@ -21,10 +21,16 @@ FORGET_WHAT = (
 
 def forget_done(report: store.ForgetReport) -> str:
     """What /forget did, in words (Discord and the console alike)."""
-    return (
-        f"I forgot {plural(report.ratings, 'rating')}, {plural(report.shares, 'share')} and"
-        f" {plural(report.corrections, 'genre correction')} of yours in this server and removed"
-        f" {plural(report.tracks_removed, 'track')} nobody else relied on; what others rely on stays."
+    return _(
+        "I forgot {ratings}, {shares} and {corrections} of yours in this server and removed {tracks} nobody else "
+        "relied on; what others rely on stays."
+    ).format(
+        ratings=ngettext("{count} rating", "{count} ratings", report.ratings).format(count=report.ratings),
+        shares=ngettext("{count} share", "{count} shares", report.shares).format(count=report.shares),
+        corrections=ngettext("{count} genre correction", "{count} genre corrections", report.corrections).format(
+            count=report.corrections
+        ),
+        tracks=ngettext("{count} track", "{count} tracks", report.tracks_removed).format(count=report.tracks_removed),
     )
 
 

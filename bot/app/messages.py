@@ -23,8 +23,8 @@ from bot.app.sharing import SharedTrack, Source, Stage
 from bot.audio.errors import PlaylistLink
 from bot.audio.fetch import looks_like_audio_file
 from bot.errors import CrateError
-from bot.format import clip, plural
-from bot.i18n import N_
+from bot.format import clip
+from bot.i18n import N_, _, ngettext
 
 #: At most this many items of one message are analyzed.
 MAX_ITEMS = 5
@@ -146,8 +146,13 @@ def summary_line(items: Sequence[MessageItem]) -> str:
     done = sum(item.shared is not None for item in items)
     albums = sum(isinstance(item.error, PlaylistLink) and item.error.tracks is not None for item in items)
     failed = len(items) - done - albums
-    return (
-        f"{plural(done, 'track')} analyzed"
-        + (f", {plural(albums, 'album or playlist', 'albums or playlists')} to pick from" if albums else "")
-        + (f", {failed} failed" if failed else "")
-    )
+    parts = [ngettext("{count} track analyzed", "{count} tracks analyzed", done).format(count=done)]
+    if albums:
+        parts.append(
+            ngettext(
+                "{count} album or playlist to pick from", "{count} albums or playlists to pick from", albums
+            ).format(count=albums)
+        )
+    if failed:
+        parts.append(_("{count} failed").format(count=failed))
+    return ", ".join(parts)

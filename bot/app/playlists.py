@@ -57,7 +57,9 @@ class PlaylistExists(PlaylistError):
 class NotPlaylistOwner(PlaylistError):
     def __init__(self, name: str, **kwargs):
         super().__init__(
-            f"Only the owner of “{name}” (or a member with the Manage Server permission) can change it.", **kwargs
+            N_("Only the owner of “{name}” (or a member with the Manage Server permission) can change it."),
+            values={"name": name},
+            **kwargs,
         )
 
 

@@ -36,8 +36,8 @@ from bot.app.community import _family_shares
 from bot.app.settings import SettingsService
 from bot.app.taste import TastePrivate
 from bot.catalog import LIKE, Catalog
-from bot.format import plural
 from bot.genres import label
+from bot.i18n import _, month_year, ngettext
 from bot.present.recap import FamilyBar, RecapCard
 from bot.recommend.blend import MATCH_MIN_RATINGS
 from bot.recommend.group import GroupRecommender, match_text, taste_match
@@ -232,7 +232,7 @@ class Recaps:
                 played.append(Counted(track_id, track.title, plays))
         firsts = await store.first_shares_between(self.db, guild_id, span.start, span.end, user_id=user_id)
         shown_firsts = []
-        for track_id, sharer, _ in firsts[:3]:
+        for track_id, sharer, _when in firsts[:3]:
             track = await get_track(self.db, guild_id, track_id)
             if track is not None:
                 shown_firsts.append((track.title, sharer))
@@ -275,39 +275,82 @@ class Recaps:
         await store.release_recap_post(self.db, guild_id, period)
 
 
-def recap_card(recap: Recap, names: Mapping[int, str], *, server_name: str = "this server") -> RecapCard:
-    """The recap in words, for the card (``names``: members' display names; text, not mentions)."""
+def span_words(span: Span) -> str:
+    """``"November 2026"`` or ``"2026"``, in the current language."""
+    if len(span.key) == 7:
+        year, month = map(int, span.key.split("-"))
+        return month_year(year, month)
+    return span.words
+
+
+def recap_card(recap: Recap, names: Mapping[int, str], *, server_name: str | None = None) -> RecapCard:
+    """The recap in words, for the card (``names``: members' display names; text, not mentions),
+    in the current language."""
 
     def name(user_id: int) -> str:
-        return names.get(user_id, "a former member")
+        return names.get(user_id, _("a former member"))
 
-    whose = server_name if recap.user_id is None else name(recap.user_id)
-    word = "month" if recap.kind == "month" else "year"
-    played = tuple(f"{i}. {c.title} · {plural(c.count, 'play')}" for i, c in enumerate(recap.played, 1))
-    liked = tuple(f"{i}. {c.title} · {plural(c.count, 'like')}" for i, c in enumerate(recap.liked, 1))
+    whose = (server_name or _("this server")) if recap.user_id is None else name(recap.user_id)
+    month = recap.kind == "month"
+    played = tuple(
+        f"{i}. {c.title} · " + ngettext("{count} play", "{count} plays", c.count).format(count=c.count)
+        for i, c in enumerate(recap.played, 1)
+    )
+    liked = tuple(
+        f"{i}. {c.title} · " + ngettext("{count} like", "{count} likes", c.count).format(count=c.count)
+        for i, c in enumerate(recap.liked, 1)
+    )
     if recap.best_match is None or recap.match is None:
-        match = (f"Not enough ratings yet (a match needs {MATCH_MIN_RATINGS} ratings from each member).",)
+        match = (
+            _("Not enough ratings yet (a match needs {count} ratings from each member).").format(
+                count=MATCH_MIN_RATINGS
+            ),
+        )
     elif recap.user_id is not None:
-        match = (f"{name(recap.best_match[0])} · {match_text(recap.match)} taste match",)
+        match = (
+            _("{member} · {match} taste match").format(member=name(recap.best_match[0]), match=match_text(recap.match)),
+        )
     else:
         a, b = recap.best_match
-        match = (f"{name(a)} & {name(b)} · {match_text(recap.match)} taste match",)
-    firsts = tuple(f"{title} · shared by {name(user)}" for title, user in recap.first_shares)
+        match = (
+            _("{first} & {second} · {match} taste match").format(
+                first=name(a), second=name(b), match=match_text(recap.match)
+            ),
+        )
+    firsts = tuple(
+        _("{title} · shared by {member}").format(title=title, member=name(user)) for title, user in recap.first_shares
+    )
     if recap.new_tracks > len(firsts):
-        firsts += (f"and {recap.new_tracks - len(firsts)} more new to the server",)
+        firsts += (_("and {count} more new to the server").format(count=recap.new_tracks - len(firsts)),)
     sections = (
-        ("Most played", played or (f"Nothing played in a session this {word}.",)),
-        ("Most liked", liked or (f"No likes this {word}.",)),
-        ("Best taste match", match),
-        ("First shares", firsts or (f"Nothing new shared this {word}.",)),
+        (
+            _("Most played"),
+            played
+            or (
+                (
+                    _("Nothing played in a session this month.")
+                    if month
+                    else _("Nothing played in a session this year.")
+                ),
+            ),
+        ),
+        (_("Most liked"), liked or ((_("No likes this month.") if month else _("No likes this year.")),)),
+        (_("Best taste match"), match),
+        (
+            _("First shares"),
+            firsts or ((_("Nothing new shared this month.") if month else _("Nothing new shared this year.")),),
+        ),
     )
     families = tuple(FamilyBar(label(f.family), f.share, f.previous) for f in recap.families)
     return RecapCard(
-        title=f"{whose}'s {recap.span.words}",
-        subtitle=f"Crate recap · {plural(recap.likes, 'like')} · compared with {recap.previous.words}",
+        title=_("{whose}'s {period}").format(whose=whose, period=span_words(recap.span)),
+        subtitle=_("Crate recap · {likes} · compared with {before}").format(
+            likes=ngettext("{count} like", "{count} likes", recap.likes).format(count=recap.likes),
+            before=span_words(recap.previous),
+        ),
         sections=sections,
         families=families,
-        footer="Made by Crate from what this server shares, plays and rates.",
+        footer=_("Made by Crate from what this server shares, plays and rates."),
     )
 
 

@@ -32,7 +32,7 @@ from bot.caller import Caller
 from bot.config import Settings
 from bot.errors import CrateError
 from bot.format import format_duration
-from bot.i18n import N_
+from bot.i18n import N_, _, ngettext
 from bot.jobs.admission import Admission
 from bot.store import settings as store
 from bot.store.database import Database
@@ -84,36 +84,45 @@ class ServerSettings:
 
     def lines(self) -> list[tuple[str, str]]:
         """(name, value) pairs to show, in words (roles and channels as Discord mentions)."""
-        idle = f"leave after {format_duration(self.voice_idle_timeout)} idle"
-        voice = f"stay (24/7); with 24/7 off: {idle}" if self.stay_in_voice else idle
+        idle = _("leave after {time} idle").format(time=format_duration(self.voice_idle_timeout))
+        voice = _("stay (24/7); with 24/7 off: {idle}").format(idle=idle) if self.stay_in_voice else idle
+        limit = self.member_analysis_limit
         return [
-            ("DJ role", f"<@&{self.dj_role_id}>" if self.dj_role_id else "none (only the session's host)"),
-            ("Voice", voice),
-            ("Analysis limit", f"{self.member_analysis_limit} track(s) at once per member"),
-            ("Profiles", "members may see each other's taste" if self.profiles_public else "private (yours only)"),
+            (_("DJ role"), f"<@&{self.dj_role_id}>" if self.dj_role_id else _("none (only the session's host)")),
+            (_("Voice"), voice),
             (
-                "Announcements",
-                f"<#{self.announce_channel_id}>" if self.announce_channel_id else "in the session's channel only",
+                _("Analysis limit"),
+                ngettext("{count} track at once per member", "{count} tracks at once per member", limit).format(
+                    count=limit
+                ),
             ),
-            ("Monthly recap", self.recap_line()),
+            (
+                _("Profiles"),
+                _("members may see each other's taste") if self.profiles_public else _("private (yours only)"),
+            ),
+            (
+                _("Announcements"),
+                f"<#{self.announce_channel_id}>" if self.announce_channel_id else _("in the session's channel only"),
+            ),
+            (_("Monthly recap"), self.recap_line()),
         ]
 
     def recap_line(self) -> str:
         if not self.recap_monthly:
-            return "off"
-        where = f"<#{self.announce_channel_id}>" if self.announce_channel_id else "the server's system channel"
-        return f"posted on the 1st of each month in {where}"
+            return _("off")
+        if self.announce_channel_id:
+            return _("posted on the 1st of each month in {channel}").format(channel=f"<#{self.announce_channel_id}>")
+        return _("posted on the 1st of each month in the server's system channel")
 
 
 def idle_timeout_note(chosen: ServerSettings) -> str | None:
     """What a member who just set the idle timeout must know when 24/7 overrides it, else None."""
     if not chosen.stay_in_voice:
         return None
-    return (
-        f"24/7 is on, so Crate stays in voice and the idle timeout changes nothing now; once "
-        f"`stay_in_voice` is turned off, Crate leaves a voice channel nobody listens in after "
-        f"{format_duration(chosen.voice_idle_timeout)}."
-    )
+    return _(
+        "24/7 is on, so Crate stays in voice and the idle timeout changes nothing now; once "
+        "`stay_in_voice` is turned off, Crate leaves a voice channel nobody listens in after {time}."
+    ).format(time=format_duration(chosen.voice_idle_timeout))
 
 
 def defaults_from(settings: Settings) -> ServerSettings:
@@ -204,17 +213,21 @@ class SettingsService:
             raise NotThisServersChannel(detail=f"guild {guild_id} channel {announce_channel_id}")
         if voice_idle_timeout is not None and not 0 <= voice_idle_timeout <= MAX_IDLE_TIMEOUT:
             raise InvalidSetting(
-                "The voice idle timeout must be between 0 seconds and a day (or choose stay in voice)."
+                N_("The voice idle timeout must be between 0 seconds and a day (or choose stay in voice).")
             )
         top = self.analysis_limit_max
         if member_analysis_limit is not None and not 1 <= member_analysis_limit <= top:
-            raise InvalidSetting(f"The analysis limit must be between 1 and {top} (this server's own limit).")
+            raise InvalidSetting(
+                N_("The analysis limit must be between 1 and {top} (this server's own limit)."), values={"top": top}
+            )
         chosen = await store.guild_settings(self.db, guild_id)
         if clear == "all":
             chosen = StoredSettings()
         elif clear is not None:
             if clear not in CLEARABLE:
-                raise InvalidSetting(f"I can reset one of: {', '.join(CLEARABLE)}, or all.")
+                raise InvalidSetting(
+                    N_("I can reset one of: {choices}, or all."), values={"choices": ", ".join(CLEARABLE)}
+                )
             fields = {
                 "dj_role": ("dj_role_id",),
                 "voice": ("voice_idle_timeout", "stay_in_voice"),

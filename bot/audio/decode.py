@@ -88,7 +88,6 @@ _DEMUXERS = (
     "mp3,ogg,flac,wav,w64,aiff,caf,mov,mp4,m4a,3gp,matroska,webm,aac,loas,ac3,eac3,dts,"
     "asf,ape,wv,tta,mpc,mpc8,amr,au,voc,mpeg,mpegts,avi,flv"
 )
-_SEND_AUDIO = "Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."
 _SAFE_INPUT = ("-protocol_whitelist", "file", "-format_whitelist", _DEMUXERS)
 #: The same restrictions for libav opened in-process (``av.open``).
 _SAFE_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": _DEMUXERS}
@@ -285,7 +284,7 @@ def _ffprobe_info(path: Path, size: int) -> AudioInfo:
     streams = meta.get("streams", [])
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if audio is None:
-        raise NotAudio(_no_audio_message(meta), detail=stderr or None)
+        raise _no_audio(meta, stderr or None)
     channels, sample_rate = _int(audio.get("channels")), _int(audio.get("sample_rate"))
     if channels <= 0 or sample_rate <= 0:
         # ffprobe "found" an audio stream with no parameters: a format guessed from a few bytes.
@@ -312,26 +311,31 @@ def _checked_size(path: Path, limits: AudioLimits) -> int:
     if size == 0:
         raise EmptyFile()
     if size > limits.max_bytes:
-        raise TooLarge(_over_limit("That file is", format_bytes(size), format_bytes(limits.max_bytes)))
+        said, values = _over_limit(format_bytes(size), format_bytes(limits.max_bytes), file=True)
+        raise TooLarge(said, values=values)
     return size
 
 
 def _check_duration(duration: float, limits: AudioLimits) -> None:
     if duration > limits.max_duration:
-        raise TooLong(
-            _over_limit("That track is", format_duration(duration), format_duration(limits.max_duration), " long")
-        )
+        said, values = _over_limit(format_duration(duration), format_duration(limits.max_duration), file=False)
+        raise TooLong(said, values=values)
     if duration < limits.min_duration:
         raise TooShort(
-            f"That clip is only {format_duration(duration)} long; I need at least "
-            f"{format_duration(limits.min_duration)} of audio to tell what it is."
+            N_("That clip is only {length} long; I need at least {minimum} of audio to tell what it is."),
+            values={"length": format_duration(duration), "minimum": format_duration(limits.min_duration)},
         )
 
 
-def _over_limit(subject: str, measured: str, limit: str, suffix: str = "") -> str:
+def _over_limit(measured: str, limit: str, *, file: bool) -> tuple[str, dict[str, str]]:
+    """A too-large file's or too-long track's sentence, and its values."""
     if measured == limit:  # e.g. 100.2 MB against 100 MB: both print as "100 MB"
-        return f"{subject} just over my limit of {limit}."
-    return f"{subject} {measured}{suffix}; my limit is {limit}."
+        if file:
+            return N_("That file is just over my limit of {limit}."), {"limit": limit}
+        return N_("That track is just over my limit of {limit}."), {"limit": limit}
+    if file:
+        return N_("That file is {measured}; my limit is {limit}."), {"measured": measured, "limit": limit}
+    return N_("That track is {measured} long; my limit is {limit}."), {"measured": measured, "limit": limit}
 
 
 def _probe_failure(stderr: str) -> Exception:
@@ -346,25 +350,30 @@ def _probe_failure(stderr: str) -> Exception:
     if "not on whitelist" in stderr:
         demuxer = re.search(r"^\[(\w+?)(_pipe)? @", stderr, re.MULTILINE)
         if demuxer and demuxer.group(2):  # png_pipe, jpeg_pipe, webp_pipe...
-            return NotAudio(f"That's an image ({demuxer.group(1).upper()}), not audio. {_SEND_AUDIO}")
+            return NotAudio(_IMAGE, values={"format": demuxer.group(1).upper()})
         return NotAudio(detail=stderr)
     if "misdetection possible" in stderr:
         return NotAudio(detail=stderr)
     if "Invalid data found when processing input" in stderr and not confident:
         return NotAudio(detail=stderr)
     return CorruptAudio(
-        "That audio file seems damaged or cut off, so I couldn't read it.", detail=stderr or "ffprobe failed"
+        N_("That audio file seems damaged or cut off, so I couldn't read it."), detail=stderr or "ffprobe failed"
     )
 
 
-def _no_audio_message(meta: dict) -> str:
+_IMAGE = N_("That's an image ({format}), not audio. Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file.")
+
+
+def _no_audio(meta: dict, detail: str | None) -> NotAudio:
     kinds = {s.get("codec_type") for s in meta.get("streams", [])}
     fmt = str(meta.get("format", {}).get("format_name", ""))
     if kinds == {"video"} and (fmt.endswith("_pipe") or fmt.startswith("image")):
-        return f"That's an image ({fmt.removesuffix('_pipe').upper()}), not audio. {_SEND_AUDIO}"
+        return NotAudio(_IMAGE, values={"format": fmt.removesuffix("_pipe").upper()}, detail=detail)
     if "video" in kinds:
-        return "That video has no sound track, so there is nothing for me to listen to."
-    return f"That file has no sound in it. {_SEND_AUDIO}"
+        return NotAudio(N_("That video has no sound track, so there is nothing for me to listen to."), detail=detail)
+    return NotAudio(
+        N_("That file has no sound in it. Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."), detail=detail
+    )
 
 
 def _int(value) -> int:
@@ -657,8 +666,8 @@ def decode_excerpts(
     decoded = sum(e.duration for e in excerpts)
     if decoded < limits.min_duration - _SLACK:
         raise TooShort(
-            f"I could only decode {format_duration(decoded)} of that file; it may be cut off. "
-            f"I need at least {format_duration(limits.min_duration)} of audio."
+            N_("I could only decode {decoded} of that file; it may be cut off. I need at least {minimum} of audio."),
+            values={"decoded": format_duration(decoded), "minimum": format_duration(limits.min_duration)},
         )
     _check_not_silent(excerpts)
     return DecodedAudio(info=info, excerpts=excerpts)
@@ -728,4 +737,7 @@ def _check_not_silent(excerpts: tuple[Excerpt, ...]) -> None:
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
     if peak < SILENCE_PEAK or rms < SILENCE_RMS:
         level = "no sound at all" if peak == 0 else f"a level of {20 * math.log10(max(rms, 1e-12)):.0f} dBFS"
-        raise SilentAudio(f"That audio is silent ({level} where I listened), so there's nothing to analyse.")
+        raise SilentAudio(
+            N_("That audio is silent ({level} where I listened), so there's nothing to analyse."),
+            values={"level": level},
+        )

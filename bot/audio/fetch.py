@@ -288,7 +288,8 @@ def _check_metadata(info: dict[str, Any] | None, url: str, limits: AudioLimits, 
     duration = info.get("duration")
     if duration and duration > limits.max_duration:
         raise TooLong(
-            f"That track is too long for me (the limit is {format_duration(limits.max_duration)}).",
+            N_("That track is too long for me (the limit is {limit})."),
+            values={"limit": format_duration(limits.max_duration)},
             detail=f"{url}: duration {duration} s",
         )
     size = info.get("filesize") or info.get("filesize_approx")
@@ -373,10 +374,13 @@ def _translate(error: BaseException, url: str) -> CrateError:
 
 #: What sites say (in yt-dlp's error text) when a video or track can't be had, and what members read.
 _UNAVAILABLE: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("private video", "this video is private", "is private"), "That video or track is private, so I can't hear it."),
+    (
+        ("private video", "this video is private", "is private"),
+        N_("That video or track is private, so I can't hear it."),
+    ),
     (
         ("sign in to confirm your age", "age-restricted", "age restricted", "inappropriate for some users"),
-        "That video is age-restricted, so I can't get it without an account. Send another link, or the file.",
+        N_("That video is age-restricted, so I can't get it without an account. Send another link, or the file."),
     ),
     (
         (
@@ -385,11 +389,11 @@ _UNAVAILABLE: tuple[tuple[tuple[str, ...], str], ...] = (
             "geo restrict",
             "geo-restrict",
         ),
-        "That video or track isn't available where I am (it's region-blocked). Send another link, or the file.",
+        N_("That video or track isn't available where I am (it's region-blocked). Send another link, or the file."),
     ),
     (
         ("video unavailable", "has been removed", "no longer available", "does not exist", "this track was not found"),
-        "That video or track isn't there any more (removed or deleted).",
+        N_("That video or track isn't there any more (removed or deleted)."),
     ),
 )
 
@@ -630,7 +634,8 @@ async def download_attachment(
         raise _too_large(limits, detail=f"attachment {filename!r}: declared {size} bytes")
     if not _looks_like_media(content_type):
         raise NotAudio(
-            f"I can't read “{name}” as audio. Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file.",
+            N_("I can't read “{name}” as audio. Send an MP3, OGG, Opus, FLAC, WAV, M4A/AAC or WebM file."),
+            values={"name": name},
             detail=f"attachment {filename!r}: content type {content_type!r}",
         )
     path = directory / f"attachment{_safe_suffix(filename)}"
@@ -696,4 +701,8 @@ def _display_name(filename: str) -> str:
 
 
 def _too_large(limits: AudioLimits, *, detail: str) -> TooLarge:
-    return TooLarge(f"That file is too large for me (the limit is {limits.describe_bytes()}).", detail=detail)
+    return TooLarge(
+        N_("That file is too large for me (the limit is {limit})."),
+        values={"limit": limits.describe_bytes()},
+        detail=detail,
+    )

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from bot.audio.errors import NoAudioForSong, SongNotFound
+from bot.i18n import _
 
 #: Each service's public endpoints; ``CRATE_SERVICE_URLS`` replaces any of them.
 DEFAULT_SERVICE_URLS: Mapping[str, str] = {
@@ -74,8 +75,11 @@ class Heard:
     @property
     def description(self) -> str:
         """``30-s preview of “Song” by Artist, from Deezer`` (user-given text: escape it to show it)."""
-        what = "30-s preview of" if self.kind == "preview" else "matched recording of"
-        return f"{what} “{self.title}” by {self.artist}, from {self.source}"
+        if self.kind == "preview":
+            said = _("30-s preview of “{title}” by {artist}, from {source}")
+        else:
+            said = _("matched recording of “{title}” by {artist}, from {source}")
+        return said.format(title=self.title, artist=self.artist, source=self.source)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from bot.i18n import _
+
 BAR_COLOUR = "#5865F2"
 SECOND_COLOUR = "#1DB954"
 
@@ -20,7 +22,7 @@ def _bars(axes: Axes, rows: Sequence[tuple[str, float]], labels: Sequence[str], 
     """Horizontal bars, the first row on top, each with its label at its end."""
     rows, labels = list(rows)[::-1], list(labels)[::-1]
     axes.barh([name for name, _ in rows], [value for _, value in rows], color=colour)
-    for position, ((_, value), label) in enumerate(zip(rows, labels)):
+    for position, ((__, value), label) in enumerate(zip(rows, labels)):
         axes.text(value + limit * 0.01, position, label, va="center", fontsize=9)
     axes.set_xlim(0, limit * 1.1)
     for side in ("top", "right"):
@@ -40,7 +42,7 @@ def taste_chart(genres: Sequence[tuple[str, float]], title: str) -> bytes:
     figure = Figure(figsize=(6, 0.45 * max(len(rows), 1) + 1.0), dpi=100)
     axes = figure.add_subplot()
     _bars(axes, rows, [f"{share:.0%}" for _, share in genres], colour=BAR_COLOUR, limit=100)
-    axes.set_xlabel("affinity: how consistently you like it (%)")
+    axes.set_xlabel(_("affinity: how consistently you like it (%)"))
     axes.set_title(title)
     return _png(figure)
 
@@ -53,13 +55,13 @@ def server_chart(tracks: Sequence[tuple[str, int]], families: Sequence[tuple[str
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     limit = float(max((count for _, count in tracks), default=1))
     _bars(left, [(name, float(n)) for name, n in tracks], [str(n) for _, n in tracks], colour=BAR_COLOUR, limit=limit)
-    left.set_xlabel("likes")
+    left.set_xlabel(_("likes"))
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     shares = [(name, 100 * share) for name, share in families]
     _bars(right, shares, [f"{share:.0%}" for _, share in families], colour=SECOND_COLOUR, limit=100)
-    right.set_xlabel("share of the likes (%)")
-    left.set_title("Most-liked tracks")
-    right.set_title("Families")
+    right.set_xlabel(_("share of the likes (%)"))
+    left.set_title(_("Most-liked tracks"))
+    right.set_title(_("Families"))
     figure.suptitle(title)
     return _png(figure)
 
@@ -73,18 +75,18 @@ def match_chart(families: Sequence[tuple[str, float, float]], title: str) -> byt
     height = 0.38
     places = [len(rows) - 1 - i for i in range(len(rows))]
     axes.barh(
-        [p + height / 2 for p in places], [100 * mine for _, mine, _ in rows], height, color=BAR_COLOUR, label="you"
+        [p + height / 2 for p in places], [100 * mine for _, mine, _ in rows], height, color=BAR_COLOUR, label=_("you")
     )
     axes.barh(
         [p - height / 2 for p in places],
         [100 * theirs for _, _, theirs in rows],
         height,
         color=SECOND_COLOUR,
-        label="them",
+        label=_("them"),
     )
     axes.set_yticks(places, [name.replace("$", r"\$") for name, _, _ in rows])  # a server's genre: no mathtext
     axes.set_xlim(0, 110)
-    axes.set_xlabel("affinity: how consistently each of you likes it (%)")
+    axes.set_xlabel(_("affinity: how consistently each of you likes it (%)"))
     axes.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)  # above the bars
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)

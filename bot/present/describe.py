@@ -9,9 +9,9 @@ import numpy as np
 
 from bot.analysis import TAGS
 from bot.catalog import Taught, Track
-from bot.format import clip, format_duration, literal, plural
+from bot.format import clip, format_duration, literal
 from bot.genres import describe_answer, display_name, label, short_answer
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.listen.server_head import genre_key
 
 BAR_WIDTH = 12
@@ -110,16 +110,24 @@ def taught_text(taught: Taught, *, markdown: bool = True) -> str:
     said = named(taught.genre)
     if taught.decided is None:
         others = ", ".join(named(g) for g, _ in taught.votes if genre_key(g) != genre_key(taught.genre))
-        text = (
-            f"📝 Noted: you say {title} is {said}, others say {others} — no majority yet, so one more answer decides."
-        )
+        text = _(
+            "📝 Noted: you say {title} is {genre}, others say {others} — no majority yet, so one more answer decides."
+        ).format(title=title, genre=said, others=others)
     elif genre_key(taught.decided) != genre_key(taught.genre):
-        text = f"📝 Noted: you say {title} is {said}, but most here say {named(taught.decided)}."
+        text = _("📝 Noted: you say {title} is {genre}, but most here say {decided}.").format(
+            title=title, genre=said, decided=named(taught.decided)
+        )
     else:
-        text = f"✅ Thanks — {title} is {said} in this server now."
+        text = _("✅ Thanks — {title} is {genre} in this server now.").format(title=title, genre=said)
     if taught.previous is not None and genre_key(taught.previous) != genre_key(taught.genre):
-        text += f" (That replaces your earlier answer, {named(taught.previous)}.)"
-    text += f"\nI hear it as: {describe_answer(taught.track.genres, taught.track.confident)}."
+        text += " " + _("(That replaces your earlier answer, {genre}.)").format(genre=named(taught.previous))
+    text += "\n" + _("I hear it as: {answer}.").format(
+        answer=describe_answer(taught.track.genres, taught.track.confident)
+    )
     if taught.relabelled:
-        text += f" I relabelled {plural(taught.relabelled, 'track')} of this server with what you all taught me."
+        text += " " + ngettext(
+            "I relabelled {count} track of this server with what you all taught me.",
+            "I relabelled {count} tracks of this server with what you all taught me.",
+            taught.relabelled,
+        ).format(count=taught.relabelled)
     return text

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.format import literal
+from bot.i18n import _, ngettext
 from bot.reasons import Reason, ReasonKind
 
 #: Members a similar-taste reason names at most.
@@ -23,71 +24,81 @@ def reason_text(reason: Reason | str | None, names: Mapping[int, str] | None = N
     to_title = reason.to_title
     if markdown:
         genre, title, to_title = literal(genre), literal(title), literal(to_title)
-    who = "everyone" if reason.everyone else join([name(names, u) for u in reason.member_ids])
+    who = _("everyone") if reason.everyone else join([name(names, u) for u in reason.member_ids])
     match kind:
         case ReasonKind.CLOSE_TO_LIKED:
-            return f"close to “{title}” you liked"
+            return _("close to “{title}” you liked").format(title=title)
         case ReasonKind.LIKED_GENRE:
-            return f"you like {genre}"
+            return _("you like {genre}").format(genre=genre)
         case ReasonKind.LIKED_GENRES | ReasonKind.NEW_TO_YOU:
-            return "new to you, from what this server shares"
+            return _("new to you, from what this server shares")
         case ReasonKind.SIMILAR_TASTE:
             named = [names[u] for u in reason.member_ids if u in names]
             if named:
-                return f"liked by people who share your taste ({', '.join(named[:NAMED_LIKERS])})"
-            return f"{reason.count} listener{'s' if reason.count != 1 else ''} with your taste liked it"
+                return _("liked by people who share your taste ({names})").format(names=", ".join(named[:NAMED_LIKERS]))
+            return ngettext(
+                "{count} listener with your taste liked it", "{count} listeners with your taste liked it", reason.count
+            ).format(count=reason.count)
         case ReasonKind.FILTER_NEW:
-            return f"a {genre} track you haven't heard here"
+            return _("a {genre} track you haven't heard here").format(genre=genre)
         case ReasonKind.DIFFERENT:
-            return f"something different: {genre or 'a new sound'} to widen your mix"
+            return _("something different: {genre} to widen your mix").format(genre=genre or _("a new sound"))
         case ReasonKind.CLOSE_TO:
-            return f"close to “{title}”"
+            return _("close to “{title}”").format(title=title)
         case ReasonKind.MORE_OF_GENRE:
-            return f"more {genre}, like “{title}”"
+            return _("more {genre}, like “{title}”").format(genre=genre, title=title)
         case ReasonKind.POPULAR:
-            return f"popular in this server ({reason.count} like{'s' if reason.count != 1 else ''})"
+            return ngettext(
+                "popular in this server ({count} like)", "popular in this server ({count} likes)", reason.count
+            ).format(count=reason.count)
         case ReasonKind.STARTER:
-            return f"a {genre} pick to start with"
+            return _("a {genre} pick to start with").format(genre=genre)
         case ReasonKind.EXPLORE:
-            return f"a {genre or 'fresh'} pick to explore what this server shares"
+            if not genre:
+                return _("a fresh pick to explore what this server shares")
+            return _("a {genre} pick to explore what this server shares").format(genre=genre)
         case ReasonKind.GROUP_NEW:
-            return f"something new for the group: {genre or 'a fresh sound'} nobody here turned down"
-        case ReasonKind.EVERYONE_LIKED:
-            return "everyone here liked it"
-        case ReasonKind.EVERYONE_INTO:
-            return f"everyone's into {genre}"
-        case ReasonKind.FOR_LIKED:
-            return f"for {who}, who liked it"
-        case ReasonKind.FOR_CLOSE_TO_LIKED:
-            by = (
-                "they"
-                if set(reason.liked_by) >= set(reason.member_ids)
-                else join([name(names, u) for u in reason.liked_by])
+            return _("something new for the group: {genre} nobody here turned down").format(
+                genre=genre or _("a fresh sound")
             )
-            return f"for {who}: close to “{title}” {by} liked"
+        case ReasonKind.EVERYONE_LIKED:
+            return _("everyone here liked it")
+        case ReasonKind.EVERYONE_INTO:
+            return _("everyone's into {genre}").format(genre=genre)
+        case ReasonKind.FOR_LIKED:
+            return _("for {who}, who liked it").format(who=who)
+        case ReasonKind.FOR_CLOSE_TO_LIKED:
+            if set(reason.liked_by) >= set(reason.member_ids):
+                return _("for {who}: close to “{title}” they liked").format(who=who, title=title)
+            by = join([name(names, u) for u in reason.liked_by])
+            return _("for {who}: close to “{title}” {by} liked").format(who=who, title=title, by=by)
         case ReasonKind.FOR_INTO:
-            return f"for {who}: they're into {genre}"
+            return _("for {who}: they're into {genre}").format(who=who, genre=genre)
         case ReasonKind.FOR:
-            return f"for {who}"
+            return _("for {who}").format(who=who)
         case ReasonKind.AFTER:
             if reason.everyone:
-                return f"after “{title}”, for everyone"
-            return f"after “{title}”, for {who}" if reason.member_ids else f"after “{title}”"
+                return _("after “{title}”, for everyone").format(title=title)
+            if reason.member_ids:
+                return _("after “{title}”, for {who}").format(title=title, who=who)
+            return _("after “{title}”").format(title=title)
         case ReasonKind.PATH:
             if reason.step <= 1:
-                return f"the start of the path from “{title}” to “{to_title}”"
+                return _("the start of the path from “{start}” to “{end}”").format(start=title, end=to_title)
             if reason.step >= reason.steps:
-                return f"the end of the path from “{title}” to “{to_title}”"
-            return f"step {reason.step} of {reason.steps} on the path from “{title}” to “{to_title}”"
+                return _("the end of the path from “{start}” to “{end}”").format(start=title, end=to_title)
+            return _("step {step} of {steps} on the path from “{start}” to “{end}”").format(
+                step=reason.step, steps=reason.steps, start=title, end=to_title
+            )
     raise ValueError(f"no words for a reason of kind {kind!r}")
 
 
 def name(names: Mapping[int, str], user_id: int) -> str:
-    return names.get(user_id) or "a listener"  # never a raw id
+    return names.get(user_id) or _("a listener")  # never a raw id
 
 
 def join(words: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     if len(words) <= 1:
         return "".join(words)
-    return f"{', '.join(words[:-1])} and {words[-1]}"
+    return _("{first} and {last}").format(first=", ".join(words[:-1]), last=words[-1])

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
+from bot.i18n import _
 from bot.safe_text import one_line
 
 #: The card's size in pixels (a 4:5 portrait, readable at Discord's preview size).
@@ -86,7 +87,12 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
     bars = 0
     if card.families:
         text(
-            0.06, y, "FAMILIES: SHARE OF LIKES (GREY: THE PERIOD BEFORE)", fontsize=12, fontweight="bold", color=ACCENT
+            0.06,
+            y,
+            _("Families: share of likes (grey: the period before)").upper(),
+            fontsize=12,
+            fontweight="bold",
+            color=ACCENT,
         )
         height = min(0.3, 0.045 * len(card.families) + 0.02)
         axes = figure.add_axes((0.3, max(0.06, y - 0.03 - height), 0.6, height), facecolor=BACKGROUND)
@@ -106,7 +112,11 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
             axes.spines[side].set_visible(False)
         axes.spines["bottom"].set_color(MUTED)
         for position, row in zip(positions, rows, strict=True):
-            shift = "new" if row.previous is None else f"{100 * (row.share - row.previous):+.0f} pts"
+            shift = (
+                _("new")
+                if row.previous is None
+                else _("{change} pts").format(change=f"{100 * (row.share - row.previous):+.0f}")
+            )
             label = f"{row.share:.0%} ({shift})"
             axes.text(100 * row.share + 1.5, position - 0.15, label, color=TEXT, va="center", fontsize=10)
             drawn.append(f"{row.family}: {label}")

@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 
 from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
+from bot.i18n import _, ngettext
 from bot.recommend.soundmap import SoundMap
 
 #: One colour per family, in :data:`bot.genres.FAMILIES` order (distinct on a white ground).
@@ -83,7 +84,7 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         if focus is not None:
             mine = codes == FAMILIES.index(focus)
             axes.scatter(xy[~mine, 0], xy[~mine, 1], s=size * 0.6, c=CONTEXT_COLOUR, linewidths=0)
-            handles.append(_dot(CONTEXT_COLOUR, "other families"))
+            handles.append(_dot(CONTEXT_COLOUR, _("other families")))
         present = sorted(set(int(c) for c in codes), key=lambda c: (c < 0, c))
         for code in present:
             if focus is not None and (code < 0 or FAMILIES[code] != focus):
@@ -92,13 +93,13 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
             colour = FAMILY_COLOURS[family] if family else UNKNOWN_COLOUR
             pick = codes == code
             axes.scatter(xy[pick, 0], xy[pick, 1], s=size, c=colour, alpha=0.75, linewidths=0)
-            handles.append(_dot(colour, DISPLAY_NAMES[family] if family else "no family yet"))
+            handles.append(_dot(colour, _(DISPLAY_NAMES[family]) if family else _("no family yet")))
     if len(sound_map.disliked):
         axes.scatter(
             sound_map.disliked[:, 0], sound_map.disliked[:, 1], s=90, marker="x", c="#222222", linewidths=2.2, zorder=4
         )
         handles.append(
-            Line2D([], [], marker="x", color="#222222", linestyle="", markersize=10, mew=2.2, label="disliked")
+            Line2D([], [], marker="x", color="#222222", linestyle="", markersize=10, mew=2.2, label=_("disliked"))
         )
     if len(sound_map.liked):
         axes.scatter(
@@ -107,12 +108,12 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         )  # fmt: skip
         handles.append(
             Line2D([], [], marker="o", color="#111111", markerfacecolor="none", linestyle="", markersize=10, mew=2,
-                   label="liked"),
+                   label=_("liked")),
         )  # fmt: skip
     if sound_map.centre is not None:
         axes.scatter([sound_map.centre[0]], [sound_map.centre[1]], s=520, marker="*", c="#ffd600",
                      edgecolors="#111111", linewidths=1.5, zorder=10)  # fmt: skip
-        who = f"{clip(member, 18)}'s taste" if member else "taste centre"
+        who = _("{member}'s taste").format(member=clip(member, 18)) if member else _("taste centre")
         handles.append(Line2D([], [], marker="*", color="#ffd600", markeredgecolor="#111111", linestyle="",
                               markersize=18, label=who))  # fmt: skip
     labels: list[str] = []
@@ -143,16 +144,16 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
             color=HIGHLIGHT_COLOUR, parse_math=False, zorder=9, ha=align,
             bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": HIGHLIGHT_COLOUR},
         )  # fmt: skip
-        handles.append(_dot(HIGHLIGHT_COLOUR, "this track", size=12))
+        handles.append(_dot(HIGHLIGHT_COLOUR, _("this track"), size=12))
         labels.append(text)
     axes.margins(0.08)
     figure.suptitle(clip(" ".join(title.split()), 60), fontsize=19, x=0.02, ha="left", parse_math=False)
     shown = (
-        f"{sound_map.shown:,} of {sound_map.total:,} tracks drawn"
+        _("{shown} of {total} tracks drawn").format(shown=f"{sound_map.shown:,}", total=f"{sound_map.total:,}")
         if sound_map.shown < sound_map.total
-        else f"{sound_map.total:,} tracks"
+        else ngettext("{count} track", "{count} tracks", sound_map.total).format(count=f"{sound_map.total:,}")
     )
-    figure.text(0.02, 0.025, f"{shown} · close together = similar sound", fontsize=13, color="#555555")
+    figure.text(0.02, 0.025, shown + " · " + _("close together = similar sound"), fontsize=13, color="#555555")
     if handles:
         legend = figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.92), fontsize=14,
                                frameon=False, handletextpad=0.3, labelspacing=0.45)  # fmt: skip

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.catalog import DISLIKE, LIKE, Catalog
+from bot.i18n import _
 from bot.reasons import Reason, ReasonKind
 from bot.recommend.profile import TasteProfile
 from bot.recommend.rank import (
@@ -184,7 +185,7 @@ def pick_for_group(
     closest = np.full(len(candidates), -np.inf)
     taken = np.zeros(len(candidates), bool)
     picks: list[GroupPick] = []
-    for _ in range(min(count, len(candidates))):
+    for _pick in range(min(count, len(candidates))):
         weights = np.array([1.0 + W_FAIRNESS * min(waiting[u], horizon) / horizon for u in tasteful])  # rule 5
         average = weights @ satisfaction / weights.sum()
         score = average - misery - W_REDUNDANCY * np.maximum(closest, 0.0)  # rule 6
@@ -363,7 +364,7 @@ def group_match(profiles: Sequence[TasteProfile], catalog: Catalog) -> GroupMatc
 
 def match_text(value: float | None) -> str:
     """``"87%"``, or ``"not enough ratings"``."""
-    return "not enough ratings" if value is None else f"{round(100 * value)}%"
+    return _("not enough ratings") if value is None else f"{round(100 * value)}%"
 
 
 __all__ = [

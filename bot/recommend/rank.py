@@ -44,7 +44,7 @@ from bot.analysis import TAGS
 from bot.catalog import LIKE, Catalog, Rating, UnknownTrack
 from bot.errors import CrateError
 from bot.genres import family_of, key, label
-from bot.i18n import N_
+from bot.i18n import N_, _
 from bot.reasons import Reason, ReasonKind
 from bot.recommend.profile import TasteProfile, build_profile_arrays, recency_weight
 from bot.recommend.songs import same_song_as_any
@@ -453,11 +453,19 @@ class Recommender:
             return _Filter(TAGS[t], probs >= f.tag_threshold[t], "tag")
         choices = {**{_key(g): label(g) for g in f.genre_names}, **{k: TAGS[i] for k, i in _TAG_BY_KEY.items()}}
         close = [choices[k] for k in difflib.get_close_matches(key, list(choices), n=3, cutoff=0.6)]
-        genres = ", ".join(f"“{label(g)}”" for g in self.genres_available()[:6]) or "none yet"
-        hint = f" Did you mean {', '.join(f'“{c}”' for c in close)}?" if close else ""
+        genres = ", ".join(f"“{label(g)}”" for g in self.genres_available()[:6]) or _("none yet")
+        values = {"text": text, "genres": genres, "close": ", ".join(f"“{c}”" for c in close)}
         raise UnknownFilter(
-            f"“{text}” is not a genre or tag Crate knows.{hint} Genres here: {genres}; "
-            f"or a tag such as chillout, 80s, female vocalists, acoustic, party.",
+            N_(
+                "“{text}” is not a genre or tag Crate knows. Did you mean {close}? Genres here: {genres}; "
+                "or a tag such as chillout, 80s, female vocalists, acoustic, party."
+            )
+            if close
+            else N_(
+                "“{text}” is not a genre or tag Crate knows. Genres here: {genres}; "
+                "or a tag such as chillout, 80s, female vocalists, acoustic, party."
+            ),
+            values=values,
             detail=f"unknown filter {text!r}",
         )
 
@@ -473,9 +481,11 @@ class Recommender:
         key = _key(text)
         family = [g for g in self.features.genre_names if _key(g) != key and _key(g) in key]
         available = [g for g in family if np.any(self.features.genre_codes == self.features.genre_by_key[_key(g)])]
-        hint = f" Try the family: {', '.join(f'“{label(g)}”' for g in available)}." if available else ""
         return NothingMatches(
-            f"I have nothing new for you in “{chosen.label}” in this server's catalog.{hint}",
+            N_("I have nothing new for you in “{genre}” in this server's catalog. Try the family: {families}.")
+            if available
+            else N_("I have nothing new for you in “{genre}” in this server's catalog."),
+            values={"genre": chosen.label, "families": ", ".join(f"“{label(g)}”" for g in available)},
             detail=f"filter {text!r} matched no candidate",
         )
 

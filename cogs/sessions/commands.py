@@ -8,14 +8,15 @@ now-playing message are the playback mixin's (reached through :class:`SessionsBa
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import discord
 from discord import app_commands
 
 from bot.app.sessions import MAX_VOLUME, NextResult, NoSession, SessionAlreadyOpen, SessionSummary
-from bot.format import literal, plural
+from bot.format import literal
 from bot.genres import short_answer
+from bot.i18n import _, ngettext, speaking
 from bot.recommend.songpath import PathStep
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
@@ -32,9 +33,13 @@ from cogs.tracks import track_choices
 
 
 def path_kind(steps: Sequence[PathStep]) -> str:
-    """``song path from **A** to **B** (6 tracks)``."""
+    """``a song path from **A** to **B** (6 tracks)``."""
     first, last = literal(steps[0].title, 60), literal(steps[-1].title, 60)
-    return f"song path from **{first}** to **{last}** ({plural(len(steps), 'track')})"
+    return ngettext(
+        "a song path from **{first}** to **{last}** ({count} track)",
+        "a song path from **{first}** to **{last}** ({count} tracks)",
+        len(steps),
+    ).format(first=first, last=last, count=len(steps))
 
 
 def path_text(steps: Sequence[PathStep]) -> str:
@@ -104,34 +109,40 @@ class SessionCommands(SessionsBase):
                 return
             await replies.defer(interaction)
         names = MENTIONS
-        voice_note = "Text session: I'll post each track's link."
+        voice_note = _("Text session: I'll post each track's link.")
         if voice_channel is not None and interaction.guild.voice_client is not None:
-            voice_note = (
-                "Another session in this server is already playing in voice (one voice connection"
-                " per server), so this one is a text session: I'll post each track's link."
+            voice_note = _(
+                "Another session in this server is already playing in voice (one voice connection "
+                "per server), so this one is a text session: I'll post each track's link."
             )
         elif voice_channel is not None:
             voice = await connect_voice(voice_channel)
             if voice is not None:
                 volume = await self.service.volume(session.guild_id)
                 self._start_player(session, voice, await self._idle_timeout(session), volume)
-                voice_note = f"Playing in {voice_channel.mention}."
+                voice_note = _("Playing in {channel}.").format(channel=voice_channel.mention)
             else:
-                voice_note = (
-                    f"I can't play in {voice_channel.mention}, so this is a text session: I'll post each track's link."
-                )
+                voice_note = _(
+                    "I can't play in {channel}, so this is a text session: I'll post each track's link."
+                ).format(channel=voice_channel.mention)
         playing = await self.service.start_playing(session)
-        kind = "listening session"
-        if radio_seed is not None and playing is not None:
-            kind = f"radio from **{literal(playing.title, 80)}** (tracks that sound like the last one played)"
-        elif playlist is not None:
-            kind = f"listening session with the playlist **{literal(playlist, 80)}**"
-        elif path is not None:
-            kind = path_kind(path_steps)
+
+        def kind() -> str:  # said twice: here, and in the announcements channel in the server's language
+            if radio_seed is not None and playing is not None:
+                return _("a radio from **{title}** (tracks that sound like the last one played)").format(
+                    title=literal(playing.title, 80)
+                )
+            if playlist is not None:
+                return _("a listening session with the playlist **{name}**").format(name=literal(playlist, 80))
+            if path is not None:
+                return path_kind(path_steps)
+            return _("a listening session")
+
         await replies.send(
             interaction,
-            content=f"🎧 {user.mention} started a {kind} here. {voice_note}\n"
-            "Join with `/session join`, queue music with `/session add`, see what's next with `/session queue`.",
+            content=_("🎧 {member} started {kind} here.").format(member=user.mention, kind=kind())
+            + f" {voice_note}\n"
+            + _("Join with `/session join`, queue music with `/session add`, see what's next with `/session queue`."),
         )
         await self._announce_start(interaction, kind)
         await self._post_now_playing(session, interaction.channel, names)
@@ -150,15 +161,15 @@ class SessionCommands(SessionsBase):
         await replies.defer(interaction)
         await self.service.join(session, interaction.user.id)
         if await self.join_voice(session, voice_channel):
-            text = f"🔊 This session plays in {voice_channel.mention} again."
+            text = _("🔊 This session plays in {channel} again.").format(channel=voice_channel.mention)
         else:
-            text = (
-                f"I can't play in {voice_channel.mention}, so this session stays in text: I'll post each track's link."
+            text = _("I can't play in {channel}, so this session stays in text: I'll post each track's link.").format(
+                channel=voice_channel.mention
             )
         await replies.send(interaction, content=text)
         return True
 
-    async def _announce_start(self, interaction: discord.Interaction[CrateBot], kind: str) -> None:
+    async def _announce_start(self, interaction: discord.Interaction[CrateBot], kind: Callable[[], str]) -> None:
         """Also say so in the server's announcement channel (/settings announcements:), if it has one."""
         chosen = await self.bot.crate.server_settings.get(guild_id_of(interaction))
         channel_id = chosen.announce_channel_id
@@ -167,8 +178,11 @@ class SessionCommands(SessionsBase):
         channel = interaction.guild.get_channel(channel_id)
         if channel is None:
             return
-        with contextlib.suppress(discord.HTTPException):
-            await channel.send(f"🎧 {interaction.user.mention} started a {kind} in <#{interaction.channel_id}>.")
+        with contextlib.suppress(discord.HTTPException), speaking(interaction.guild.preferred_locale):
+            said = _("🎧 {member} started {kind} in {channel}.")
+            await channel.send(
+                said.format(member=interaction.user.mention, kind=kind(), channel=f"<#{interaction.channel_id}>")
+            )
 
     async def play_playlist(self, interaction: discord.Interaction[CrateBot], name: str) -> None:
         """/playlist play: queue it in this channel's session, or open a session for it."""
@@ -183,7 +197,11 @@ class SessionCommands(SessionsBase):
         )
         await replies.send(
             interaction,
-            content=f"➕ Queued {plural(len(played.entries), 'track')} from the playlist **{literal(played.playlist.name, 80)}**.",
+            content=ngettext(
+                "➕ Queued {count} track from the playlist **{name}**.",
+                "➕ Queued {count} tracks from the playlist **{name}**.",
+                len(played.entries),
+            ).format(count=len(played.entries), name=literal(played.playlist.name, 80)),
         )
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session)
@@ -203,7 +221,7 @@ class SessionCommands(SessionsBase):
         walked = await self.bot.crate.paths.play(
             guild_id_of(interaction), interaction.user.id, from_track, to_track, session.channel_id, length=length
         )
-        await replies.send(interaction, content=f"➕ Queued a {path_text(walked.steps)}")
+        await replies.send(interaction, content=_("➕ Queued {path}").format(path=path_text(walked.steps)))
         if await self.service.now_playing(session) is None:
             await self.service.start_playing(session)
             await self._kick_player(session)
@@ -215,9 +233,9 @@ class SessionCommands(SessionsBase):
         session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         joined = await self.service.join(session, interaction.user.id)
         text = (
-            "You joined the session: picks now take your taste into account."
+            _("You joined the session: picks now take your taste into account.")
             if joined
-            else "You're already in this session."
+            else _("You're already in this session.")
         )
         await interaction.response.send_message(text, ephemeral=True)
 
@@ -227,19 +245,19 @@ class SessionCommands(SessionsBase):
         session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         result = await self.service.leave(session, interaction.user.id)
         if not result.left:
-            await interaction.response.send_message("You weren't in this session.", ephemeral=True)
+            await interaction.response.send_message(_("You weren't in this session."), ephemeral=True)
             return
         # Answered privately, as /session join is; what the channel needs to know (the session's
         # end, its new host) its own messages show.
         if result.empty:
             await interaction.response.send_message(
-                "You left, and nobody is here any more, so the session is over.", ephemeral=True
+                _("You left, and nobody is here any more, so the session is over."), ephemeral=True
             )
             await self._finish(session, interaction.channel, interaction.guild, by_user=None)
             return
-        text = "You left the session."
+        text = _("You left the session.")
         if result.new_host:
-            text += f" <@{result.new_host}> hosts from now on."
+            text += " " + _("{member} hosts from now on.").format(member=f"<@{result.new_host}>")
         await interaction.response.send_message(text, ephemeral=True)
         if result.new_host:  # the now-playing message names the new host
             fresh = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
@@ -261,7 +279,11 @@ class SessionCommands(SessionsBase):
             await interaction.edit_original_response(content=None, embed=error_embed(replies.error_text(error)))
             return
         await interaction.edit_original_response(
-            content=f"➕ Queued **{literal(shared.track.title, 80)}** · {short_answer(shared.track.genres, shared.track.confident)} (position {entry.position}).",
+            content=_("➕ Queued **{title}** · {genre} (position {position}).").format(
+                title=literal(shared.track.title, 80),
+                genre=short_answer(shared.track.genres, shared.track.confident),
+                position=entry.position,
+            ),
             view=await add_correction(
                 discord.ui.View(timeout=None), self.bot.crate, interaction.guild_id, shared.track.id
             ),
@@ -330,13 +352,18 @@ class SessionCommands(SessionsBase):
     async def remove(self, interaction: discord.Interaction[CrateBot], position: app_commands.Range[int, 1]) -> None:
         session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         result = await self.service.remove(session, interaction.user.id, position, dj=await is_dj(interaction))
-        title = literal(result.entry.title, 80) if result.entry is not None else "that track"
+        title = literal(result.entry.title, 80) if result.entry is not None else _("that track")
         if not result.done:
-            text = f"🗳 Vote counted: {result.votes} of {result.needed} needed to remove **{title}**."
-        else:
-            text = f"🗑 Removed **{title}** from the queue" + (
-                f" by vote ({result.votes}/{result.needed})." if result.votes else "."
+            text = _("🗳 Vote counted: {votes} of {needed} needed to remove **{title}**.").format(
+                votes=result.votes, needed=result.needed, title=title
             )
+        elif result.votes:
+            text = _("🗑 Removed **{title}** from the queue by vote ({votes}/{needed}).").format(
+                title=title, votes=result.votes, needed=result.needed
+            )
+        else:
+            text = _("🗑 Removed **{title}** from the queue.").format(title=title)
+        if result.done:
             await self._refresh_now_playing(session, interaction.guild)
         await interaction.response.send_message(text)
 
@@ -352,7 +379,9 @@ class SessionCommands(SessionsBase):
         session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         entry = await self.service.move(session, interaction.user.id, position, to, dj=await is_dj(interaction))
         await self._refresh_now_playing(session, interaction.guild)
-        await interaction.response.send_message(f"↕ Moved **{literal(entry.title, 80)}** to place {to} in the queue.")
+        await interaction.response.send_message(
+            _("↕ Moved **{title}** to place {place} in the queue.").format(title=literal(entry.title, 80), place=to)
+        )
 
     @remove.autocomplete("position")
     @move.autocomplete("position")
@@ -400,20 +429,26 @@ class SessionCommands(SessionsBase):
         player = voice.player if voice is not None else None
         result: NextResult = await self.service.next(session, user_id, audible=player is not None, dj=dj)
         if not result.moved:
-            return f"⏭ Vote counted: {result.votes} of {result.needed} needed to move on."
+            return _("⏭ Vote counted: {votes} of {needed} needed to move on.").format(
+                votes=result.votes, needed=result.needed
+            )
         await self._refresh_now_playing(session, guild, announce=True)
         if player is not None:
             await player.skip()
         if result.now_playing is None and result.skipped is None:
-            return (
-                "Nothing is playing, and the catalog has nothing for this group yet: queue music with"
-                " `/session add`, or share songs with `/genre`."
+            return _(
+                "Nothing is playing, and the catalog has nothing for this group yet: queue music with "
+                "`/session add`, or share songs with `/genre`."
             )
         if result.now_playing is None:
-            return "⏹ That was the last track: the catalog has nothing more for this group."
-        mover = "The host" if user_id == session.host_id else "A DJ"
-        how = f"{mover} moved on." if result.by_host else f"Skipped by vote ({result.votes}/{result.needed})."
-        return f"⏭ {how} Now playing **{literal(result.now_playing.title, 80)}**."
+            return _("⏹ That was the last track: the catalog has nothing more for this group.")
+        if not result.by_host:
+            how = _("Skipped by vote ({votes}/{needed}).").format(votes=result.votes, needed=result.needed)
+        elif user_id == session.host_id:
+            how = _("The host moved on.")
+        else:
+            how = _("A DJ moved on.")
+        return "⏭ " + how + " " + _("Now playing **{title}**.").format(title=literal(result.now_playing.title, 80))
 
     async def _finish(
         self, session: Session, channel, guild, *, by_user: int | None, post: bool = True, dj: bool = False
@@ -424,7 +459,7 @@ class SessionCommands(SessionsBase):
         if session.now_playing_message_id and channel is not None:
             with contextlib.suppress(discord.HTTPException):
                 await channel.get_partial_message(session.now_playing_message_id).edit(
-                    content=None, embed=None, view=notice("This session has ended.")
+                    content=None, embed=None, view=notice(_("This session has ended."))
                 )
         if post and channel is not None:
             await channel.send(embed=summary_embed(summary, names), view=summary_view(session.id))

@@ -21,6 +21,7 @@ from discord.ext import commands
 from bot.app.sessions import ControlResult, NoSession, NotInVoice
 from bot.catalog import DISLIKE, LIKE
 from bot.format import format_duration, literal
+from bot.i18n import N_, _
 from bot.store.sessions import QueueEntry, Session
 from cogs import replies
 from cogs.caller import guild_id_of, is_dj
@@ -46,15 +47,15 @@ GONE_GRACE = 1.0
 def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if entry is not None:
-        view.add_item(RateButton(entry.track_id, LIKE, label="Like"))
-        view.add_item(RateButton(entry.track_id, DISLIKE, label="Dislike"))
+        view.add_item(RateButton(entry.track_id, LIKE, label=_("Like")))
+        view.add_item(RateButton(entry.track_id, DISLIKE, label=_("Dislike")))
     view.add_item(PauseButton(session.id))
     view.add_item(SkipButton(session.id))
     view.add_item(ShuffleButton(session.id))
     return view
 
 
-class SkipButton(replies.IdButton, kind="skip", emoji="⏭", label="Next", style=discord.ButtonStyle.primary):
+class SkipButton(replies.IdButton, kind="skip", emoji="⏭", label=N_("Next"), style=discord.ButtonStyle.primary):
     """⏭ on the now-playing message: the host moves on, anyone else votes."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
@@ -65,7 +66,7 @@ class SkipButton(replies.IdButton, kind="skip", emoji="⏭", label="Next", style
         await replies.send(interaction, content=text, ephemeral=True)
 
 
-class PauseButton(replies.IdButton, kind="pause", emoji="⏯", label="Pause/Resume"):
+class PauseButton(replies.IdButton, kind="pause", emoji="⏯", label=N_("Pause/Resume")):
     """⏯ on the now-playing message: pause, or resume when paused (the host at once, others vote)."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
@@ -78,7 +79,7 @@ class PauseButton(replies.IdButton, kind="pause", emoji="⏯", label="Pause/Resu
         await replies.send(interaction, content=text, ephemeral=True)
 
 
-class ShuffleButton(replies.IdButton, kind="shuffle", emoji="🔀", label="Shuffle"):
+class ShuffleButton(replies.IdButton, kind="shuffle", emoji="🔀", label=N_("Shuffle")):
     """🔀 on the now-playing message: shuffle Crate's upcoming picks (the host at once, others vote)."""
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
@@ -89,8 +90,16 @@ class ShuffleButton(replies.IdButton, kind="shuffle", emoji="🔀", label="Shuff
         await replies.send(interaction, content=text, ephemeral=True)
 
 
+#: What a vote is for, in the sentence that counts it.
+VOTES: dict[str, str] = {
+    "pause": N_("🗳 Vote counted: {votes} of {needed} needed to pause."),
+    "resume": N_("🗳 Vote counted: {votes} of {needed} needed to resume."),
+    "shuffle": N_("🗳 Vote counted: {votes} of {needed} needed to shuffle."),
+}
+
+
 def vote_text(result: ControlResult, what: str) -> str:
-    return f"🗳 Vote counted: {result.votes} of {result.needed} needed to {what}."
+    return _(VOTES[what]).format(votes=result.votes, needed=result.needed)
 
 
 # ------------------------------------------------------------------ the mixin
@@ -119,7 +128,9 @@ class SessionPlayback(SessionsBase):
                 await self.service.join(session, member.id)
                 idle = self._voice(session) is None and member.guild.voice_client is None
                 if idle and await self.join_voice(session, after.channel):
-                    await self._say(session, f"🔊 Back in {after.channel.mention}: this session plays in voice again.")
+                    with replies.server_language(member.guild):
+                        said = _("🔊 Back in {channel}: this session plays in voice again.")
+                        await self._say(session, said.format(channel=after.channel.mention))
 
     async def _moved(self, guild: discord.Guild, channel_id: int) -> None:
         """A moderator moved Crate to another voice channel: the session now plays there (joining
@@ -161,7 +172,8 @@ class SessionPlayback(SessionsBase):
 
     async def _post_now_playing(self, session: Session, channel, names) -> None:
         view = await self.service.queue_view(session)
-        board = card(await self._embed(session, view, names), now_playing_view(session, view.now_playing))
+        with replies.server_language(channel.guild):  # the board is everyone's: the server's language
+            board = card(await self._embed(session, view, names), now_playing_view(session, view.now_playing))
         message = await channel.send(view=board)
         await self.service.set_now_playing_message(session, message.id)
         if view.now_playing is not None and self._voice(session) is None:
@@ -173,7 +185,7 @@ class SessionPlayback(SessionsBase):
         channel = guild.get_channel(session.channel_id) if guild else None
         if channel is None or session.now_playing_message_id is None:
             return
-        with contextlib.suppress(discord.HTTPException):
+        with contextlib.suppress(discord.HTTPException), replies.server_language(guild):
             board = card(await self._embed(session, view, MENTIONS), now_playing_view(session, view.now_playing))
             # content and embeds cleared: a board posted as an embed (before cards) becomes a card
             await channel.get_partial_message(session.now_playing_message_id).edit(content=None, embed=None, view=board)
@@ -183,10 +195,12 @@ class SessionPlayback(SessionsBase):
     async def _announce(self, session: Session, channel, entry: QueueEntry) -> None:
         """Text sessions: post the next track's link so everyone can play it."""
         track = await self.service.track(session.guild_id, entry.track_id)
-        where = await self.bot.crate.sharing.source_url(track) or "(a local file: not shareable)"
-        await channel.send(
-            f"▶ Now playing **{literal(track.title, 80)}** · {format_duration(track.duration)} — {where}"
-        )
+        with replies.server_language(channel.guild):
+            where = await self.bot.crate.sharing.source_url(track) or _("(a local file: not shareable)")
+            said = _("▶ Now playing **{title}** · {length} — {where}")
+            await channel.send(
+                said.format(title=literal(track.title, 80), length=format_duration(track.duration), where=where)
+            )
 
     # -- voice ----------------------------------------------------------------------------------
 
@@ -261,10 +275,12 @@ class SessionPlayback(SessionsBase):
         guild = self.bot.get_guild(session.guild_id)
         channel = guild.get_channel(session.channel_id) if guild else None
         if channel is not None:
-            with contextlib.suppress(discord.HTTPException):
+            with contextlib.suppress(discord.HTTPException), replies.server_language(guild):
                 await channel.send(
-                    "🔇 Nobody was listening in voice, so I left: this session carries on in text"
-                    " (I'll post each track's link; `/session next` moves on)."
+                    _(
+                        "🔇 Nobody was listening in voice, so I left: this session carries on in text "
+                        "(I'll post each track's link; `/session next` moves on)."
+                    )
                 )
         await self._refresh_now_playing(session, guild)
 
@@ -288,12 +304,19 @@ class SessionPlayback(SessionsBase):
         except NoSession:
             return
         kept = await self.service.now_playing(session)
-        track = f" **{literal(kept.title, 80)}** is kept and" if kept is not None else ""
-        await self._say(
-            session,
-            f"🔌 I was disconnected from voice, so this session carries on in text:{track} I'll post each"
-            " track's link. Join its voice channel or use `/session start` to bring it back into voice.",
-        )
+        with replies.server_language(self.bot.get_guild(session.guild_id)):
+            if kept is not None:
+                said = _(
+                    "🔌 I was disconnected from voice, so this session carries on in text: **{title}** is kept and "
+                    "I'll post each track's link. Join its voice channel or use `/session start` to bring it back "
+                    "into voice."
+                ).format(title=literal(kept.title, 80))
+            else:
+                said = _(
+                    "🔌 I was disconnected from voice, so this session carries on in text: I'll post each "
+                    "track's link. Join its voice channel or use `/session start` to bring it back into voice."
+                )
+        await self._say(session, said)
         await self._refresh_now_playing(session, self.bot.get_guild(session.guild_id), announce=True)
 
     async def join_voice(self, session: Session, channel) -> bool:
@@ -322,11 +345,13 @@ class SessionPlayback(SessionsBase):
             raise NotInVoice(detail=f"session {session.id}")
         player = voice.player
         if resume and not player.paused:
-            return "▶ It isn't paused: the music is playing." if player.current else "Nothing is playing right now."
+            return (
+                _("▶ It isn't paused: the music is playing.") if player.current else _("Nothing is playing right now.")
+            )
         if not resume and player.current is None:
-            return "Nothing is playing right now, so there is nothing to pause."
+            return _("Nothing is playing right now, so there is nothing to pause.")
         if not resume and player.paused:
-            return "⏸ It's already paused: `/session resume` goes on."
+            return _("⏸ It's already paused: `/session resume` goes on.")
         result = await self.service.pause(session, user_id, dj=dj, resume=resume)
         if not result.done:
             return vote_text(result, "resume" if resume else "pause")
@@ -334,9 +359,14 @@ class SessionPlayback(SessionsBase):
         guild = self.bot.get_guild(session.guild_id)
         await self._refresh_now_playing(session, guild)
         if not done:  # the track ended meanwhile
-            return "Nothing is playing right now."
-        how = f" by vote ({result.votes}/{result.needed})" if result.votes else ""
-        return f"▶ Resumed{how}." if resume else f"⏸ Paused{how}: `/session resume` goes on."
+            return _("Nothing is playing right now.")
+        if resume:
+            said = _("▶ Resumed by vote ({votes}/{needed}).") if result.votes else _("▶ Resumed.")
+        elif result.votes:
+            said = _("⏸ Paused by vote ({votes}/{needed}): `/session resume` goes on.")
+        else:
+            said = _("⏸ Paused: `/session resume` goes on.")
+        return said.format(votes=result.votes, needed=result.needed)
 
     async def set_volume(self, session: Session, user_id: int, level: int, *, dj: bool) -> str:
         """/session volume: the server's level, applied to the track playing at once."""
@@ -345,8 +375,8 @@ class SessionPlayback(SessionsBase):
         if voice is not None:
             voice.player.set_volume(volume_factor(level))
             await self._refresh_now_playing(session, self.bot.get_guild(session.guild_id))
-            return f"🔊 Volume {level} % (remembered for this server's sessions)."
-        return f"🔊 Volume {level} %, remembered for when this server's sessions play in voice."
+            return _("🔊 Volume {level} % (remembered for this server's sessions).").format(level=level)
+        return _("🔊 Volume {level} %, remembered for when this server's sessions play in voice.").format(level=level)
 
     async def shuffle_upcoming(self, session: Session, user_id: int, guild, *, dj: bool) -> str:
         """/session shuffle and 🔀: returns the sentence for the member who asked."""
@@ -354,8 +384,11 @@ class SessionPlayback(SessionsBase):
         if not result.done:
             return vote_text(result, "shuffle")
         await self._refresh_now_playing(session, guild)
-        how = f" by vote ({result.votes}/{result.needed})" if result.votes else ""
-        return f"🔀 Shuffled Crate's upcoming picks{how}; members' own tracks keep their places."
+        if result.votes:
+            return _(
+                "🔀 Shuffled Crate's upcoming picks by vote ({votes}/{needed}); members' own tracks keep their places."
+            ).format(votes=result.votes, needed=result.needed)
+        return _("🔀 Shuffled Crate's upcoming picks; members' own tracks keep their places.")
 
     async def _kick_player(self, session: Session) -> None:
         voice = self._voice(session)
@@ -373,7 +406,7 @@ class SessionPlayback(SessionsBase):
         current = await self.service.now_playing(session)
         if voice is not None and current is not None and voice.playing_entry == current.id:
             current = await self.service.track_finished(session, current.id)
-        for _ in range(UNPLAYABLE_IN_A_ROW):
+        for _attempt in range(UNPLAYABLE_IN_A_ROW):
             voice = self._voice(session)
             directory = voice.directory if voice is not None else None
             if current is None or voice is None or directory is None:
@@ -395,10 +428,11 @@ class SessionPlayback(SessionsBase):
         guild = self.bot.get_guild(session.guild_id)
         channel = guild.get_channel(session.channel_id) if guild else None
         if channel is not None:
-            with contextlib.suppress(discord.HTTPException):
+            with contextlib.suppress(discord.HTTPException), replies.server_language(guild):
                 await channel.send(
-                    f"⚠️ I can't play **{literal(track.title, 80)}** in voice"
-                    " (its audio isn't reachable any more), so I'm moving on."
+                    _(
+                        "⚠️ I can't play **{title}** in voice (its audio isn't reachable any more), so I'm moving on."
+                    ).format(title=literal(track.title, 80))
                 )
 
     async def _stop_voice(self, session: Session) -> None:

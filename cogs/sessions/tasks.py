@@ -10,6 +10,8 @@ import logging
 import discord
 
 from bot.app.sessions import SessionSummary
+from bot.i18n import _
+from cogs import replies
 from cogs.layouts import notice
 from cogs.playlist import summary_view
 from cogs.render import MENTIONS, summary_embed
@@ -36,9 +38,12 @@ class SessionTasks(SessionsBase):
                 volume = await self.service.volume(session.guild_id)
                 self._start_player(session, voice, await self._idle_timeout(session), volume)
             await self._refresh_now_playing(session, guild)
-            where = f"playing in {voice_channel.mention}" if voice is not None else "in text; `/session next` moves on"
-            with contextlib.suppress(discord.HTTPException):
-                await channel.send(f"🔄 I restarted: this listening session carries on ({where}).")
+            with contextlib.suppress(discord.HTTPException), replies.server_language(guild):
+                if voice is not None:
+                    said = _("🔄 I restarted: this listening session carries on (playing in {channel}).")
+                else:
+                    said = _("🔄 I restarted: this listening session carries on (in text; `/session next` moves on).")
+                await channel.send(said.format(channel=voice_channel.mention if voice_channel is not None else ""))
             await self._kick_player(session)
         for summary in report.closed:
             await self._announce_closed(summary)
@@ -60,15 +65,19 @@ class SessionTasks(SessionsBase):
                 log.exception("the stale-session sweep failed; trying again later")
 
     async def _announce_closed(self, summary: SessionSummary) -> None:
+        with replies.server_language(self.bot.get_guild(summary.session.guild_id)):
+            await self._say_closed(summary)
+
+    async def _say_closed(self, summary: SessionSummary) -> None:
         channel = self.bot.get_partial_messageable(summary.session.channel_id, guild_id=summary.session.guild_id)
         if summary.session.now_playing_message_id:
             with contextlib.suppress(discord.HTTPException):  # no live-looking buttons on it any more
                 await channel.get_partial_message(summary.session.now_playing_message_id).edit(
-                    content=None, embed=None, view=notice("This session has ended.")
+                    content=None, embed=None, view=notice(_("This session has ended."))
                 )
         with contextlib.suppress(discord.HTTPException):
             await channel.send(
-                content="This session was closed while I was away for a long time.",
+                content=_("This session was closed while I was away for a long time."),
                 embed=summary_embed(summary, MENTIONS),
                 view=summary_view(summary.session.id),
             )
