@@ -27,6 +27,7 @@ async def world(tmp_path_factory):
         guild = fake.guilds[0]
         fake.member(guild, "alice").user.locale = "de"  # alice's Discord client speaks German
         fake.member(guild, "carol").user.locale = "pt-BR"
+        fake.guilds[1].preferred_locale = "de"  # Guild Two is a German server (its GUILD_CREATE says so)
         async with running_crate(fake, settings_for(fake, database)):
             yield fake
 
@@ -109,3 +110,29 @@ async def test_a_like_is_confirmed_in_the_members_language(world):
     await answered(await ask(fake, "carol", "genre", attachments={"file": song}))
     liked = await answered(await ask(fake, "carol", "like"))
     assert "👍 Você curtiu" in liked.text and "Vou usar isso nas suas recomendações." in liked.text
+
+
+async def test_what_crate_posts_to_a_channel_speaks_the_servers_language(world):
+    """bob (English client) opens a session in a German server: his own answer is English, the
+    now-playing board that everyone there reads is German."""
+    fake = world
+    guild = fake.guilds[1]
+    channel = music_channel(guild)
+    song = ("awakening.ogg", (EXAMPLES / "singularity-awakening.ogg").read_bytes(), "audio/ogg")
+    await answered(await fake.slash(guild, channel, "bob", "genre", attachments={"file": song}))
+    started = await answered(await fake.slash(guild, channel, "bob", "session start"))
+    assert "started a listening session here" in started.text and "Text session" in started.text
+
+    def board(message) -> bool:
+        return any(c.startswith("crate:skip:") for c in message.custom_ids)
+
+    posted = await fake.wait_channel_message(channel, board, guild=guild, timeout=30)
+    assert "Hörsitzung" in posted.text and "Textsitzung: folgt den Links" in posted.text, posted.text
+    labels = {button.get("label") for button in posted.buttons}
+    assert {"Weiter", "Mischen"} <= labels, labels
+    announced = await fake.wait_channel_message(
+        channel, lambda m: (m.content or "").startswith("▶ Jetzt läuft"), guild=guild, timeout=30
+    )
+    assert "awakening" in announced.content
+    ended = await answered(await fake.slash(guild, channel, "bob", "session end"))
+    assert "Session over" in ended.text  # bob's own answer, in his language
