@@ -22,6 +22,7 @@ from bot.app.crate import Crate
 from bot.app.sharing import Restarting
 from bot.config import ConfigError, Settings
 from bot.errors import CrateError, UnknownChoice
+from bot.i18n import speaking
 from bot.jobs import queue
 from bot.store.sessions import QueueEntry
 from cogs import replies
@@ -172,8 +173,9 @@ class CrateBot(commands.AutoShardedBot):
         pending, self.in_flight = self.in_flight, {}
         for task in pending:
             task.cancel()
-        text = replies.error_text(Restarting())
         for interaction in pending.values():
+            with speaking(interaction.locale):  # in the language of the member who waits
+                text = replies.error_text(Restarting())
             try:
                 await interaction.edit_original_response(content=None, embed=error_embed(text), view=None)
             except discord.HTTPException:

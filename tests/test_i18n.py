@@ -220,3 +220,26 @@ def test_the_fake_discord_refuses_localizations_discord_refuses():
     check_commands([menu])
     with pytest.raises(DiscordError):
         check_commands([{**menu, "name_localizations": {"de": "x" * 33}}])
+
+
+def test_an_error_is_said_in_the_members_language_with_its_values():
+    """A typed error keeps its template and values: English for the console, the member's
+    language through the one error path, what it quotes still shown as the text it is."""
+    from bot.app.playlists import NotPlaylistOwner
+    from bot.audio.errors import EmptyFile, TooLong
+    from cogs.replies import UNEXPECTED, error_text
+
+    too_long = TooLong(
+        "That track is {measured} long; my limit is {limit}.", values={"measured": "3:00:00", "limit": "1:00:00"}
+    )
+    assert too_long.user_message == "That track is 3:00:00 long; my limit is 1:00:00."  # the console's words
+    assert error_text(too_long) == too_long.user_message
+    owner = NotPlaylistOwner("**Road** <@1>")
+    with i18n.speaking("de"):
+        assert error_text(too_long) == "Dieser Titel ist 3:00:00 lang; mein Limit ist 1:00:00."
+        assert error_text(EmptyFile()) == "Diese Datei ist leer."
+        said = error_text(owner)
+        assert said.startswith("Nur wem “") and "**Road**" not in said and "<@1>" not in said, said
+        assert error_text(RuntimeError("boom")) == i18n._(UNEXPECTED) != UNEXPECTED
+    with i18n.speaking("es-419"):
+        assert error_text(EmptyFile()) == "Ese archivo está vacío."
