@@ -7,6 +7,7 @@ member's language too (``cogs/replies.error_text``).
 """
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from bot.i18n import N_
 
@@ -16,6 +17,8 @@ class CrateError(Exception):
 
     #: The default sentence shown to the user; subclasses override it.
     user_message = N_("Something went wrong.")
+    #: Values the class's own sentence always says (a limit): ``{limit}`` in ``user_message``.
+    template_values: ClassVar[Mapping[str, object]] = {}
 
     def __init__(
         self, user_message: str | None = None, *, detail: str | None = None, values: Mapping[str, object] | None = None
@@ -24,7 +27,7 @@ class CrateError(Exception):
         #: (mark it ``N_``; its ``{name}`` fields are filled from ``values``).
         self.template = user_message or self.user_message
         #: What the sentence says of this case (a length, a limit, a name the member typed).
-        self.values = dict(values or {})
+        self.values = {**self.template_values, **(values or {})}
         self.user_message = self.template.format(**self.values) if self.values else self.template
         #: Technical detail for logs, never shown to users.
         self.detail = detail

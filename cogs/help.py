@@ -19,23 +19,23 @@ COMMANDS = (
         N_("/like  ·  /like track:<name>"),
         N_("Like your last track, or pick one from the catalog. The 👍 button does the same."),
     ),
-    ("/dislike  ·  /dislike track:<name>N_(", ")Dislike a track. Changing your mind replaces the earlier rating.N_("),
+    (N_("/dislike  ·  /dislike track:<name>"), N_("Dislike a track. Changing your mind replaces the earlier rating.")),
     (
-        ")/recommend  ·  /recommend count:5 genre:jazz",
+        N_("/recommend  ·  /recommend count:5 genre:jazz"),
         N_("Tracks from this server for you, each with a reason. Genres or styles (chillout, 80s) filter."),
     ),
-    ("/profile  ·  /profile member:@alice", N_("A taste summary with a chart (only you see it).")),
+    (N_("/profile  ·  /profile member:@alice"), N_("A taste summary with a chart (only you see it).")),
     (
         N_("/taste member:@alice  ·  /taste member:@alice public:True"),
         N_("Your taste match with a member, with the tracks you both liked, your families and picks for both."),
     ),
     (
-        "/charts  ·  /charts period:week",
+        N_("/charts  ·  /charts period:week"),
         N_("This server's most-liked tracks, families, styles and sharers, with a chart."),
     ),
-    ("/who track:<name>N_(", ")Who liked a track, and whose taste it fits best (also the 👥 button).N_("),
+    (N_("/who track:<name>"), N_("Who liked a track, and whose taste it fits best (also the 👥 button).")),
     (
-        ")/map  ·  /map member:@alice genre:jazz",
+        N_("/map  ·  /map member:@alice genre:jazz"),
         N_("This server's music placed by sound: your likes marked, a family highlighted (also 📍 under a track)."),
     ),
     (
@@ -46,7 +46,7 @@ COMMANDS = (
         N_("Apps ▸ Analyze with Crate  ·  Apps ▸ Compare taste"),
         N_("On any message: analyze every song in it. On any member: compare your taste (only you see it)."),
     ),
-    ("/forget", N_("Delete everything Crate stores about you in this server (asks first).")),
+    (N_("/forget"), N_("Delete everything Crate stores about you in this server (asks first).")),
     (
         N_("/session start  ·  /session start voice_channel:#Lounge"),
         N_("Listen together: a shared queue picked for everyone present, played in voice or posted as links."),

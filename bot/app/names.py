@@ -41,8 +41,11 @@ class BlankName(CrateError):
 class LookAlikeName(CrateError):
     def __init__(self, name: str, existing: str, **kwargs):
         super().__init__(
-            f"“{name}” looks just like “{existing}”, which this server already has, but is spelt with other"
-            " characters. Use that one, or pick a name that looks different.",
+            N_(
+                "“{name}” looks just like “{existing}”, which this server already has, but is spelt with other "
+                "characters. Use that one, or pick a name that looks different."
+            ),
+            values={"name": name, "existing": existing},
             **kwargs,
         )
 

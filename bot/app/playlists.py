@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bot.app.names import clean_name, refuse_look_alike
 from bot.app.sessions import SessionService
@@ -64,11 +65,13 @@ class NotPlaylistOwner(PlaylistError):
 
 
 class BadPlaylistName(PlaylistError):
-    user_message = f"A playlist's name is 1 to {MAX_NAME} characters."
+    user_message = N_("A playlist's name is 1 to {limit} characters.")
+    template_values: ClassVar[Mapping[str, object]] = {"limit": MAX_NAME}
 
 
 class PlaylistFull(PlaylistError):
-    user_message = f"A playlist holds at most {MAX_TRACKS} tracks."
+    user_message = N_("A playlist holds at most {limit} tracks.")
+    template_values: ClassVar[Mapping[str, object]] = {"limit": MAX_TRACKS}
 
 
 class EmptyPlaylist(PlaylistError):

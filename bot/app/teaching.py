@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from bot.app.titles import TitleIndex
 from bot.catalog import NoTrackChosen, Taught, Track, UnknownTrack
 from bot.errors import CrateError
 from bot.genres import FAMILIES, family_of, is_family, label
+from bot.i18n import N_
 from bot.listen.families import default_model
 from bot.listen.server_head import Relabelled, genre_key, majority, reach, relabel
 from bot.store import Database
@@ -32,7 +34,8 @@ _NAME = re.compile(r"^[^\W_](?:[^\W_]|[ &'/.+-])*$")  # no "_": "__x__" would be
 
 
 class BadGenreName(CrateError):
-    user_message = f"A genre name has 1 to {MAX_GENRE_NAME} letters, digits, spaces or - & ' / . +, e.g. “city pop”."
+    user_message = N_("A genre name has 1 to {limit} letters, digits, spaces or - & ' / . +, e.g. “city pop”.")
+    template_values: ClassVar[Mapping[str, object]] = {"limit": MAX_GENRE_NAME}
 
 
 def genre_name(text: str) -> str:

@@ -348,13 +348,15 @@ def _translate(error: BaseException, url: str) -> CrateError:
             if cause.status in (401, 403, 404, 410, 451):
                 return LinkUnavailable(detail=detail)
             return DownloadFailed(
-                f"That site answered with an error (HTTP {cause.status}). Try again later.", detail=detail
+                N_("That site answered with an error (HTTP {status}). Try again later."),
+                values={"status": cause.status},
+                detail=detail,
             )
         if isinstance(cause, (TimeoutError, socket.timeout)):
             return LinkTimeout(detail=detail)
         if isinstance(cause, socket.gaierror):
             return LinkUnavailable(
-                "I couldn't find the website in that link. Check the address and try again.", detail=detail
+                N_("I couldn't find the website in that link. Check the address and try again."), detail=detail
             )
         if isinstance(cause, UnsupportedError):
             return NotAudioLink(detail=detail)

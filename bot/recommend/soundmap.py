@@ -23,14 +23,16 @@ always drawn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from bot.catalog import EMBEDDING_DIM, Catalog, UnknownTrack
 from bot.errors import CrateError
-from bot.genres import DISPLAY_NAMES, FAMILIES, family_of
+from bot.genres import DISPLAY_NAMES, FAMILIES, family_of, label
+from bot.i18n import N_
 
 #: Points drawn at most (beyond them the map thins out, deterministically).
 MAX_POINTS = 3_000
@@ -48,9 +50,10 @@ REFERENCE = np.random.default_rng(20_251_207).normal(size=EMBEDDING_DIM).astype(
 class UnknownMapGenre(CrateError):
     """A ``genre`` option that names no family."""
 
-    user_message = (
-        "The map colours tracks by family: pick one of " + ", ".join(DISPLAY_NAMES[f].lower() for f in FAMILIES) + "."
-    )
+    user_message = N_("The map colours tracks by family: pick one of {families}.")
+    template_values: ClassVar[Mapping[str, object]] = {
+        "families": ", ".join(DISPLAY_NAMES[f].lower() for f in FAMILIES)
+    }
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,8 @@ def map_family(genre: str | None) -> str | None:
         return None
     family = family_of(genre)
     if family is None:
-        raise UnknownMapGenre(detail=f"genre {genre!r}")
+        # the families in the language of the member who asked (raised in their interaction)
+        raise UnknownMapGenre(values={"families": ", ".join(label(f) for f in FAMILIES)}, detail=f"genre {genre!r}")
     return family
 
 

@@ -76,6 +76,8 @@ async def test_help_answers_each_member_in_their_language(world):
     assert "Crate hört die Musik, die ihr teilt" in german.text
     assert "/gefällt-mir" in german.text and "Teile einen Song mit `/genre`" in german.text
     assert "Crate listens to the music you share" in english.text and "hört" not in english.text
+    assert "/dislike  ·  /dislike track:<name>" in english.text and "N_(" not in english.text
+    assert "/gefällt-nicht  ·  /gefällt-nicht titel:<name>" in german.text and "N_(" not in german.text
     assert "O Crate ouve a música que vocês compartilham" in portuguese.text
 
 
