@@ -8,6 +8,13 @@ import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from bot.i18n import N_
+
+#: The two reasons a session's queue stores as sentences (English, said in the member's language
+#: by :func:`bot.present.reasons.reason_text`).
+RADIO_SEED = N_("the radio's seed")
+FROM_PLAYLIST = N_("from the playlist “{name}”")
+
 
 class ReasonKind(StrEnum):
     # one member (/recommend, "More like this", a start for newcomers)

@@ -29,6 +29,7 @@ from bot.catalog import Track, UnknownTrack
 from bot.errors import CrateError
 from bot.i18n import N_
 from bot.present.describe import top_tags
+from bot.reasons import FROM_PLAYLIST
 from bot.safe_text import escaped_link, json_lines_safe, one_line
 from bot.store import members as store_members
 from bot.store import playlists as store
@@ -282,7 +283,7 @@ class PlaylistService:
         if not entries:
             raise EmptyPlaylist(detail=f"playlist {playlist.id}")
         track_ids = [e.track_id for e in entries]
-        reason = f"from the playlist “{playlist.name}”"
+        reason = FROM_PLAYLIST.format(name=playlist.name)
         session = await store_sessions.get_open_session(self.db, guild_id, channel_id)
         if session is not None:
             queued = await self.sessions.add_tracks(session, track_ids, user_id, reason=reason)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from bot.catalog import DISLIKE, LIKE, UnknownTrack
 from bot.errors import CrateError
 from bot.i18n import N_
+from bot.reasons import RADIO_SEED
 from bot.recommend.group import GroupMatch, GroupPick, GroupRecommender, group_match, pick_for_group
 from bot.recommend.radio import pick_radio
 from bot.recommend.service import CatalogCache
@@ -269,7 +270,7 @@ class SessionService:
         if radio_seed is not None:
             await store_radio.set_radio_seed(self.db, guild_id, session.id, radio_seed)
             await store.enqueue(
-                self.db, guild_id, session.id, radio_seed, added_by=host_id, reason="the radio's seed", now=self.clock()
+                self.db, guild_id, session.id, radio_seed, added_by=host_id, reason=RADIO_SEED, now=self.clock()
             )
         for track_id in first_tracks:
             await store.enqueue(

@@ -3,22 +3,24 @@ shows them (Discord mentions, console names); a member without a name is "a list
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from bot.format import literal
 from bot.i18n import _, ngettext
-from bot.reasons import Reason, ReasonKind
+from bot.reasons import FROM_PLAYLIST, RADIO_SEED, Reason, ReasonKind
 
 #: Members a similar-taste reason names at most.
 NAMED_LIKERS = 3
 
 
 def reason_text(reason: Reason | str | None, names: Mapping[int, str] | None = None, *, markdown: bool = False) -> str:
-    """The sentence a member reads; a reason given as text (a playlist, the radio's seed) as it is.
+    """The sentence a member reads; a reason given as text (a playlist, the radio's seed) as it
+    is, in the current language when it is one of :mod:`bot.reasons`' sentences.
     ``markdown``: for Discord, where a track's title and a genre are shown as the text they are
     (:func:`bot.format.literal`); ``names`` are then mentions, or names the caller made literal."""
     if reason is None or isinstance(reason, str):
-        return (literal(reason) if markdown else reason) if reason else ""
+        return _stored(reason, markdown=markdown) if reason else ""
     names = names if names is not None else {}
     kind, genre, title = reason.kind, reason.genre, reason.track_title
     to_title = reason.to_title
@@ -91,6 +93,18 @@ def reason_text(reason: Reason | str | None, names: Mapping[int, str] | None = N
                 step=reason.step, steps=reason.steps, start=title, end=to_title
             )
     raise ValueError(f"no words for a reason of kind {kind!r}")
+
+
+_FROM_PLAYLIST = re.compile("^" + re.escape(FROM_PLAYLIST).replace(re.escape("{name}"), "(?P<name>.*)") + "$", re.S)
+
+
+def _stored(reason: str, *, markdown: bool) -> str:
+    """A reason stored as an English sentence, in the current language (any other text as it is)."""
+    shown = literal if markdown else (lambda text: text)
+    found = _FROM_PLAYLIST.match(reason)
+    if found:
+        return _(FROM_PLAYLIST).format(name=shown(found["name"]))
+    return shown(_(RADIO_SEED) if reason == RADIO_SEED else reason)
 
 
 def name(names: Mapping[int, str], user_id: int) -> str:
