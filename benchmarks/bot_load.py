@@ -333,15 +333,7 @@ async def burst(args: argparse.Namespace) -> int:
                         await ix.wait_response(timeout=30)
                         outcome.ack = ix.ack_latency
                         message = await ix.wait_answer(
-                            predicate=lambda m: (
-                                bool(m.embeds)
-                                or bool(
-                                    m.content
-                                    and "⏬" not in m.content
-                                    and "🎧" not in m.content
-                                    and "⏳" not in m.content
-                                )
-                            ),
+                            predicate=finished,
                             timeout=ANSWER_TIMEOUT,
                         )
                     except Exception as error:
@@ -350,12 +342,12 @@ async def burst(args: argparse.Namespace) -> int:
                         outcome.finished = time.monotonic()
                         return
                     outcome.finished = time.monotonic()
-                    embed = message.embed if message.embeds else None
-                    description = (embed or {}).get("description") or ""
-                    if embed and "█" in description and "%" in description:
+                    description = message.text
+                    bars = next((line for line in description.splitlines() if "█" in line and "%" in line), None)
+                    if message.shown and bars:
                         outcome.kind = "answered"
-                        outcome.genre = description.strip("`\n").splitlines()[0].split()[0]
-                    elif description.startswith("⚠️") and is_busy(description):
+                        outcome.genre = bars.strip("`").split()[0]
+                    elif "⚠️" in description and is_busy(description):
                         outcome.kind = "busy"
                     else:
                         outcome.detail = repr(message.payload())
@@ -482,14 +474,15 @@ def schedule(count: int, seconds: float, members: int, rng: random.Random) -> li
     ]
 
 
-def _final(message) -> bool:
-    return bool(message.embeds) or bool(message.content and "⏬" not in message.content and "🎧" not in message.content)
+def finished(message) -> bool:
+    """An answer, not a progress line: embeds or a Components V2 card, or a text that is not
+    "⏬ downloading", "🎧 listening" or "⏳ waiting"."""
+    content = message.content or ""
+    return message.shown or bool(content and not any(mark in content for mark in ("⏬", "🎧", "⏳")))
 
 
 def _classify(message, busy_text: str) -> tuple[str, str]:
-    text = (message.content or "") + " ".join(
-        (e.get("description") or "") + (e.get("title") or "") for e in message.embeds
-    )
+    text = message.text
     if busy_text in text or is_busy(text) or "database is busy" in text:
         return "busy", ""
     if "⚠️" in text or "Something went wrong" in text:
@@ -524,7 +517,7 @@ async def mixed_load(args: argparse.Namespace) -> int:
                         "genre",
                         attachments={"file": (upload.name, upload.data, upload.content_type)},
                     )
-                    message = await ix.wait_original(predicate=lambda m: bool(m.embeds), timeout=ANSWER_TIMEOUT)
+                    message = await ix.wait_original(predicate=lambda m: m.shown, timeout=ANSWER_TIMEOUT)
                     track = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
                     seeds.append((message, track))
                 shares = uploads[SEED_SHARES:] or uploads
@@ -578,7 +571,7 @@ async def mixed_load(args: argparse.Namespace) -> int:
                             ix = await fake.slash(guild, channel, item.member, "profile")
                         await ix.wait_response(timeout=30)
                         item.ack = ix.ack_latency
-                        final = await ix.wait_answer(predicate=_final, timeout=ANSWER_TIMEOUT)
+                        final = await ix.wait_answer(predicate=finished, timeout=ANSWER_TIMEOUT)
                         item.done = time.monotonic() - item.sent
                         item.outcome, item.detail = _classify(final, Busy.user_message)
                     except Exception as error:

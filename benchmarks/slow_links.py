@@ -109,12 +109,17 @@ async def sites(files: dict[str, bytes], drip_body: bytes):
     return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
 
 
+def answer_finished(message) -> bool:
+    from benchmarks.bot_load import finished
+
+    return finished(message)
+
+
 def classify(message) -> str:
     from benchmarks.bot_load import is_busy
 
-    embed = message.embed if message.embeds else None
-    text = ((embed or {}).get("description") or "") + (message.content or "")
-    if embed and "█" in text and "%" in text:
+    text = message.text
+    if message.shown and "█" in text and "%" in text:
         return "answered"
     if "one at a time" in text:
         return "member busy"
@@ -196,15 +201,7 @@ async def attack(args: argparse.Namespace) -> dict:
                         try:
                             await ix.wait_response(timeout=30)
                             message = await ix.wait_answer(
-                                predicate=lambda m: (
-                                    bool(m.embeds)
-                                    or bool(
-                                        m.content
-                                        and "⏬" not in m.content
-                                        and "🎧" not in m.content
-                                        and "⏳" not in m.content
-                                    )
-                                ),
+                                predicate=answer_finished,
                                 timeout=3600,
                             )
                         except Exception as error:
