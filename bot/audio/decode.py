@@ -736,8 +736,9 @@ def _check_not_silent(excerpts: tuple[Excerpt, ...]) -> None:
     peak = float(np.max(np.abs(audio)))
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
     if peak < SILENCE_PEAK or rms < SILENCE_RMS:
-        level = "no sound at all" if peak == 0 else f"a level of {20 * math.log10(max(rms, 1e-12)):.0f} dBFS"
         raise SilentAudio(
-            N_("That audio is silent ({level} where I listened), so there's nothing to analyse."),
-            values={"level": level},
+            N_("That audio is silent (no sound at all where I listened), so there's nothing to analyse.")
+            if peak == 0
+            else N_("That audio is silent (a level of {level} dBFS where I listened), so there's nothing to analyse."),
+            values={"level": f"{20 * math.log10(max(rms, 1e-12)):.0f}"},
         )

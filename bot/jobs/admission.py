@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from bot.config import AdmissionLimits
+from bot.i18n import N_
 from bot.jobs.pool import Busy  # everybody's "busy": the pool's own refusal, and admission's overall limit
 
 
@@ -37,9 +38,11 @@ class MemberBusy(Busy):
     """This member already holds as many reservations as one member may."""
 
     def __init__(self, held: int, **kwargs):
-        tracks = "a track" if held == 1 else f"{held} tracks"
         super().__init__(
-            f"You have {tracks} being analyzed — one at a time, please. Share the next one when I'm done.",
+            N_("You have a track being analyzed — one at a time, please. Share the next one when I'm done.")
+            if held == 1
+            else N_("You have {held} tracks being analyzed — one at a time, please. Share the next one when I'm done."),
+            values={"held": held},
             **kwargs,
         )
         self.held = held
@@ -50,7 +53,9 @@ class ServerBusy(Busy):
 
     def __init__(self, held: int, **kwargs):
         super().__init__(
-            f"This server has {held} tracks being analyzed right now — please try again in a minute.", **kwargs
+            N_("This server has {held} tracks being analyzed right now — please try again in a minute."),
+            values={"held": held},
+            **kwargs,
         )
         self.held = held
 
