@@ -216,6 +216,13 @@ def test_the_fake_discord_refuses_localizations_discord_refuses():
     ):
         with pytest.raises(DiscordError):
             check_commands([{**command, **broken}])
+    with pytest.raises(DiscordError):  # two commands called the same in one language
+        check_commands(
+            [
+                {**command, "name_localizations": {"de": "hilfe"}},
+                {**command, "name": "help2", "name_localizations": {"de": "hilfe"}},
+            ]
+        )
     menu = {"name": "Compare taste", "type": 2, "name_localizations": {"de": "Geschmack vergleichen"}}
     check_commands([menu])
     with pytest.raises(DiscordError):

@@ -98,6 +98,7 @@ MAX_MENUS_PER_TYPE = 15
 def check_commands(commands: list[dict[str, Any]]) -> None:
     """Refuse what Discord refuses in a bulk overwrite (50035 Invalid Form Body)."""
     seen: set[tuple[str, int]] = set()
+    seen_localized: set[tuple[str, str, int]] = set()
     per_type: dict[int, int] = {}
     for command in commands:
         name, kind = str(command.get("name", "")), int(command.get("type", 1))
@@ -120,6 +121,12 @@ def check_commands(commands: list[dict[str, Any]]) -> None:
             raise DiscordError(400, 50035, f"Invalid Form Body: application command names must be unique ({name!r})")
         seen.add((name, kind))
         check_localizations(command, chat_input=kind == 1)
+        for locale, localized in (command.get("name_localizations") or {}).items():
+            if (locale, localized, kind) in seen_localized:
+                raise DiscordError(
+                    400, 50035, f"Invalid Form Body: command names must be unique in {locale} ({localized!r})"
+                )
+            seen_localized.add((locale, localized, kind))
 
 
 #: The locales Discord accepts as keys of ``name_localizations`` and ``description_localizations``.
