@@ -250,3 +250,23 @@ def test_an_error_is_said_in_the_members_language_with_its_values():
         assert error_text(RuntimeError("boom")) == i18n._(UNEXPECTED) != UNEXPECTED
     with i18n.speaking("es-419"):
         assert error_text(EmptyFile()) == "Ese archivo está vacío."
+
+
+def test_an_error_from_an_analysis_worker_keeps_its_template():
+    """Decoding runs in a worker process: the pool pickles the error back, and the member still
+    reads it in their language."""
+    import pickle
+
+    from bot.audio.errors import SilentAudio, TooShort
+    from cogs.replies import error_text
+
+    short = TooShort(
+        "That clip is only {length} long; I need at least {minimum} of audio to tell what it is.",
+        values={"length": "2 s", "minimum": "5 s"},
+        detail="test",
+    )
+    back = pickle.loads(pickle.dumps(short))
+    assert (back.template, back.values, back.detail) == (short.template, short.values, "test")
+    with i18n.speaking("pt-BR"):
+        assert error_text(back) == "Esse trecho tem só 2 s; preciso de pelo menos 5 s de áudio para dizer o que é."
+        assert "Esse áudio está em silêncio" in error_text(pickle.loads(pickle.dumps(SilentAudio())))
