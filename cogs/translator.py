@@ -4,8 +4,8 @@ Discord shows each member a command's name, description, options and choices in 
 language from the localizations sent with ``tree.sync``; discord.py asks the tree's translator for
 each string and each Discord locale. The words come from the same gettext catalogs as Crate's
 sentences (``bot/i18n.py``), a name under a message context so that a command called "play" is
-translated as a command name, not as a word of a sentence.
-The English strings reach the catalogs through :mod:`cogs.localizations`.
+translated as a command name, not as a word of a sentence. The English strings reach the
+catalogs through :mod:`cogs.localizations`.
 """
 
 from __future__ import annotations
