@@ -18,6 +18,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot import i18n
 from bot.app.crate import Crate
 from bot.app.sharing import Restarting
 from bot.config import ConfigError, Settings
@@ -201,10 +202,12 @@ class CrateBot(commands.AutoShardedBot):
         data = await self.http.request(Route("POST", "/attachments/refresh-urls"), json={"attachment_urls": [url]})
         return data["refreshed_urls"][0]["refreshed"]
 
-    async def tell_interrupted(self, application_id: int, token: str) -> None:
+    async def tell_interrupted(self, application_id: int, token: str, language: str = i18n.SOURCE) -> None:
         """Tell a member whose analysis a crashed Crate process left behind to share again (the
-        words SIGTERM uses, :meth:`close`), through the interaction's webhook."""
-        embed = error_embed(replies.error_text(Restarting()))
+        words SIGTERM uses, :meth:`close`), through the interaction's webhook, in the language
+        they were answered in (stored with the job)."""
+        with i18n.speaking(language):
+            embed = error_embed(replies.error_text(Restarting()))
         route = Route(
             "PATCH", "/webhooks/{application_id}/{token}/messages/@original", application_id=application_id, token=token
         )

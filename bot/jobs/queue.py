@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from bot import database_url as dburl
+from bot import i18n
 from bot.config import AudioLimits, ConfigError
 from bot.jobs.analysis import AnalyzedFile
 from bot.jobs.pool import Busy, JobTimeout, PoolClosed, RemoteTraceback, WorkerCrashed
@@ -84,8 +85,9 @@ TOKEN_LIFETIME = 15 * 60.0 - 30.0
 #: by the Discord client around an interaction (``CrateBot.working_on``) and stored with the job.
 ASKED: contextvars.ContextVar[tuple[int, str, float] | None] = contextvars.ContextVar("crate_asked", default=None)
 
-#: How a member is told that their analysis was interrupted: (application id, interaction token).
-Tell = Callable[[int, str], Awaitable[None]]
+#: How a member is told that their analysis was interrupted: (application id, interaction token,
+#: the language they were spoken to in, a bot.i18n catalog name).
+Tell = Callable[[int, str, str], Awaitable[None]]
 
 
 def job_deadline(job_timeout: float) -> float:
@@ -262,7 +264,9 @@ class AnalysisQueue:
                 raise Busy(detail=f"{self.queue_depth} jobs wait in the queue")
             started = time.perf_counter()
             audio = await asyncio.to_thread(Path(path).read_bytes)
-            row_id = await analysis_jobs.put_input(connector, audio, owner=self.owner, asked=ASKED.get())
+            row_id = await analysis_jobs.put_input(
+                connector, audio, owner=self.owner, asked=ASKED.get(), language=i18n.current()
+            )
             return await self._run(row_id, Path(path).suffix, started)
         finally:
             self._admitted -= 1
@@ -315,7 +319,7 @@ class AnalysisQueue:
             if row.asked_at is not None and time.time() - row.asked_at > TOKEN_LIFETIME:
                 continue
             try:
-                await tell(int(row.application_id), row.token)
+                await tell(int(row.application_id), row.token, row.language or i18n.SOURCE)
             except Exception:  # one member not reached must not stop the others
                 log.warning("could not tell a member that their analysis was interrupted", exc_info=True)
         if swept:

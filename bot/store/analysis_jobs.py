@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS crate_analysis_jobs (
 ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS owner bigint;
 ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS application_id bigint;
 ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS token text;
-ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS asked_at double precision
+ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS asked_at double precision;
+ALTER TABLE crate_analysis_jobs ADD COLUMN IF NOT EXISTS language text
 """
 
 
@@ -48,6 +49,7 @@ class Swept:
     application_id: int | None
     token: str | None
     asked_at: float | None
+    language: str | None = None  # the catalog the member was spoken to in (bot.i18n), None: unknown
 
 
 async def create_table(connector: Any) -> None:
@@ -61,19 +63,25 @@ async def hold_owner(connection: Any, owner: int) -> None:
 
 
 async def put_input(
-    connector: Any, audio: bytes, *, owner: int | None = None, asked: tuple[int, str, float] | None = None
+    connector: Any,
+    audio: bytes,
+    *,
+    owner: int | None = None,
+    asked: tuple[int, str, float] | None = None,
+    language: str | None = None,
 ) -> int:
-    """Store a job's audio for ``owner``, and who ``asked`` (application id, interaction token, when);
-    its row id goes into the job's arguments."""
+    """Store a job's audio for ``owner``, and who ``asked`` (application id, interaction token, when)
+    in which ``language``; its row id goes into the job's arguments."""
     application_id, token, asked_at = asked or (None, None, None)
     row = await connector.execute_query_one_async(
-        "INSERT INTO crate_analysis_jobs (audio, owner, application_id, token, asked_at) "
-        "VALUES (%(audio)s, %(owner)s, %(application_id)s, %(token)s, %(asked_at)s) RETURNING id",
+        "INSERT INTO crate_analysis_jobs (audio, owner, application_id, token, asked_at, language) "
+        "VALUES (%(audio)s, %(owner)s, %(application_id)s, %(token)s, %(asked_at)s, %(language)s) RETURNING id",
         audio=audio,
         owner=owner,
         application_id=application_id,
         token=token,
         asked_at=asked_at,
+        language=language,
     )
     return int(row["id"])
 
@@ -92,12 +100,12 @@ async def sweep(connector: Any, *, older_than: float, orphans: bool) -> list[Swe
         "OR (%(orphans)s AND j.owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_locks l "
         "WHERE l.locktype = 'advisory' AND l.classid::bigint = %(lock)s AND l.objid::bigint = j.owner "
         "AND l.objsubid = 2 "
-        "AND l.granted)) RETURNING id, application_id, token, asked_at",
+        "AND l.granted)) RETURNING id, application_id, token, asked_at, language",
         age=float(older_than),
         orphans=orphans,
         lock=OWNER_LOCK,
     )
-    return [Swept(int(r["id"]), r["application_id"], r["token"], r["asked_at"]) for r in rows]
+    return [Swept(int(r["id"]), r["application_id"], r["token"], r["asked_at"], r["language"]) for r in rows]
 
 
 async def jobs_of(connector: Any, queue: str, row_ids: list[int]) -> list[int]:

@@ -4,7 +4,7 @@ The real ``crate run`` (``CRATE_QUEUE=postgres``, no ``crate worker`` running, s
 queued) against the fake Discord and a real PostgreSQL: two members share a track each, the bot
 is SIGKILLed (as the OOM killer or a power loss would stop it: nothing unwinds), and a new bot
 process starts. Its start-up sweep must tell both members to share again (their interactions are
-still valid), remove the two rows of audio and cancel the two jobs; the periodic sweep of the
+still valid), each in the language they were answered in, remove the two rows of audio and cancel the two jobs; the periodic sweep of the
 queue finds nothing left.
 """
 
@@ -42,6 +42,7 @@ async def test_a_killed_bot_leaves_no_audio_and_its_members_are_told(tmp_path, p
         env = crate_env(fake, None, CRATE_DATABASE_URL=postgres_url, CRATE_QUEUE="postgres")
         guild = fake.guilds[0]
         channel = next(c for c in guild.channels if c.name == "music")
+        guild.member("bob").user.locale = "de"  # told in German: the language is stored with the job
         asked = []
         async with crate_process(env, tmp_path / "first.log") as first:
             await fake.wait_ready(timeout=120)
@@ -59,11 +60,11 @@ async def test_a_killed_bot_leaves_no_audio_and_its_members_are_told(tmp_path, p
 
         async with crate_process(env, tmp_path / "second.log"):
             await fake.wait_ready(timeout=120, count=2)
-            for ix in asked:
+            for ix, words in zip(asked, ("I'm restarting — please share it again", "Ich starte neu — bitte teile")):
                 told = await ix.wait_original(
-                    predicate=lambda m: "share it again" in str(m.payload()), timeout=60, allow_loading=True
+                    predicate=lambda m, words=words: words in m.text, timeout=60, allow_loading=True
                 )
-                assert "restarting" in str(told.payload())
+                assert words in told.text
             assert count(postgres_url, "SELECT count(*) FROM crate_analysis_jobs") == 0
             assert count(postgres_url, queued) == 0
     log = (tmp_path / "second.log").read_text()
