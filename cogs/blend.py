@@ -90,7 +90,8 @@ class Blends(commands.GroupCog, group_name="blend", group_description="Playlists
         self.rounds = Rounds("the daily Blend refresh", self._refresh_due, lambda: blends_app.CHECK_EVERY)
 
     async def cog_load(self) -> None:
-        self.rounds.start()
+        if self.bot.has_crate:  # not for `crate run --sync-global`, which only describes commands
+            self.rounds.start()
 
     async def cog_unload(self) -> None:
         await self.rounds.stop()

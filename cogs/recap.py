@@ -40,7 +40,8 @@ class Recaps(commands.Cog):
         )
 
     async def cog_load(self) -> None:
-        self.rounds.start()
+        if self.bot.has_crate:  # not for `crate run --sync-global`, which only describes commands
+            self.rounds.start()
 
     async def cog_unload(self) -> None:
         await self.rounds.stop()
