@@ -195,7 +195,7 @@ async def test_the_bot_on_postgresql_acknowledges_a_blocked_like_and_asks_to_ret
                     "file": ("awakening.ogg", (examples / "singularity-awakening.ogg").read_bytes(), "audio/ogg")
                 },
             )
-            message = await shared.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
+            message = await shared.wait_original(predicate=lambda m: m.shown, timeout=120)
             track = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
 
             other = await asyncpg.connect(postgres_url)

@@ -721,8 +721,9 @@ async def test_the_session_keeps_the_cut_short_track_and_carries_on_in_text(tmp_
         async def send(content=None, **kwargs):
             sent.append(content)
 
-        channel = SimpleNamespace(send=send, get_partial_message=lambda _: message, mention="#text")
-        guild = SimpleNamespace(id=GUILD, get_channel=lambda _: channel, voice_client=None)
+        channel = SimpleNamespace(send=send, get_partial_message=lambda _: message, mention="#text", guild=None)
+        guild = SimpleNamespace(id=GUILD, get_channel=lambda _: channel, voice_client=None, preferred_locale="en-US")
+        channel.guild = guild
         crate = SimpleNamespace(
             sessions=service,
             members=SimpleNamespace(display_names=mock.AsyncMock(return_value={})),
@@ -750,7 +751,8 @@ async def test_the_session_keeps_the_cut_short_track_and_carries_on_in_text(tmp_
         assert any("Now playing **Jazz 1**" in line and "https://example.org/jazz/0" in line for line in sent[1:])
         assert (await service.now_playing(session)).id == first.id  # not used up
         assert [e.id for e in (await service.queue_view(session)).upcoming] == [second.id, third.id]
-        footer = message.edit.await_args.kwargs["embed"].footer.text
+        board = message.edit.await_args.kwargs["view"]  # a Components V2 card
+        footer = "\n".join(c.content for c in board.walk_children() if isinstance(c, discord.ui.TextDisplay))
         assert "text session" in footer  # the now-playing message no longer says "playing in voice"
 
         assert (await cog.move_on(session, HOST, guild)).endswith("**Jazz 2**.")

@@ -79,7 +79,7 @@ async def test_a_write_blocked_by_another_process_is_acknowledged_and_asks_to_re
                     "file": ("awakening.ogg", (EXAMPLES / "singularity-awakening.ogg").read_bytes(), "audio/ogg")
                 },
             )
-            message = await shared.wait_original(predicate=lambda m: bool(m.embeds), timeout=120)
+            message = await shared.wait_original(predicate=lambda m: m.shown, timeout=120)
             track = int(next(c for c in message.custom_ids if c.startswith("crate:rate:")).split(":")[2])
 
             lock = WriteLock(database)
