@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -230,10 +230,11 @@ class FamilyModel:
     threshold: float
     manifest: dict
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Names these arrays and threshold (a digest): stored with every answer the model gives, so a
-        start with another model knows which stored answers to recompute (:mod:`bot.listen.relabel`)."""
+        start with another model knows which stored answers to recompute (:mod:`bot.listen.relabel`).
+        Computed once per model (every analysis records it)."""
         digest = hashlib.sha256(self.head_input.encode() + repr(self.threshold).encode())
         for value in self.arrays().values():
             digest.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())

@@ -269,6 +269,11 @@ def source_of(item) -> str:
     return item.source if item.source in ("gtzan-mini", "commercial-4q") else "debian"
 
 
+def training_weights(sources: np.ndarray) -> np.ndarray:
+    """Each track's multiplier on the class balance in training: GTZAN's clips weigh :data:`GTZAN_WEIGHT`."""
+    return np.where(sources == "gtzan-mini", GTZAN_WEIGHT, 1.0)
+
+
 def main(dataset, args) -> int:
     msd_names, mtt_names = _tag_names()
     prior_w = families.prior_matrix(msd_names, mtt_names)
@@ -278,7 +283,7 @@ def main(dataset, args) -> int:
     items = [dataset.items[i] for i in labelled]
     sources = np.asarray([source_of(item) for item in items])
 
-    weights = np.where(sources == "gtzan-mini", GTZAN_WEIGHT, 1.0)
+    weights = training_weights(sources)
     scores, oof = {}, {}
     for name, spec in candidates().items():
         p = cross_validated(inputs, y, groups, prior_w, spec, Y=Y, source_weights=weights)
@@ -294,7 +299,7 @@ def main(dataset, args) -> int:
     p = families.softmax(np.log(np.clip(raw, 1e-12, 1)) / temperature)
     rows = threshold_table(p, Y)
     by_source = {s: threshold_table(p[sources == s], Y[sources == s]) for s in sorted(set(sources))}
-    threshold = choose_threshold(*(by_source[s] for s in by_source if s == "commercial-4q"), rows)
+    threshold = choose_threshold(*([by_source["commercial-4q"]] if "commercial-4q" in by_source else []), rows)
     model = fit(inputs, Y, prior_w, candidates()[best], groups, weights)
     model = FamilyModel(
         model.prior_weights,

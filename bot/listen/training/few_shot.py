@@ -37,7 +37,7 @@ class LabelledSet:
         """Whether each answer (a family index per row) is one of that row's families."""
         if self.Y is None:
             return answers == self.y[rows]
-        return self.Y[rows, np.minimum(answers, self.Y.shape[1] - 1)] * (answers < self.Y.shape[1]) > 0
+        return self.Y[rows, answers] > 0
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, SoundSets, str]:
     chosen = cv.get("chosen", "prior")
     labelled = np.flatnonzero(dataset.y >= 0)
     sources = np.asarray([family_fit.source_of(dataset.items[i]) for i in labelled])
-    weights = np.where(sources == "gtzan-mini", family_fit.GTZAN_WEIGHT, 1.0)
+    weights = family_fit.training_weights(sources)
     prior_w = families.prior_matrix(*family_fit._tag_names())
     inputs = dataset.inputs.take(labelled)
     raw = family_fit.cross_validated(
