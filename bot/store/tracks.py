@@ -15,7 +15,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import NamedTuple
@@ -449,6 +449,12 @@ async def tracks_to_relabel(db: Database, version: str, limit: int = 1000, *, af
     ]
 
 
+async def _encoded_rows(encode: Callable[[list], list[tuple]], given: list) -> list[tuple]:
+    """Answers encoded as statement rows: thousands take a while to encode, so off the event loop,
+    unless there are only a few."""
+    return encode(given) if len(given) <= 100 else await asyncio.to_thread(encode, given)
+
+
 async def set_model_answers(
     db: Database, answers: Iterable[tuple[int, int, Iterable[tuple[str, float]], bool, str | None]]
 ) -> int:
@@ -467,8 +473,7 @@ async def set_model_answers(
             rows.append((text, text, top, int(bool(confident)), model, int(guild_id), int(track_id)))
         return rows
 
-    given = list(answers)
-    rows = encoded(given) if len(given) <= 100 else await asyncio.to_thread(encoded, given)
+    rows = await _encoded_rows(encoded, list(answers))
     if not rows:
         return 0
     async with db.transaction():
@@ -808,9 +813,7 @@ async def set_shown_genres(
             )
         return rows
 
-    given = list(genres)
-    # Thousands of answers take a while to encode: off the event loop, unless there are only a few.
-    rows = encoded(given) if len(given) <= 100 else await asyncio.to_thread(encoded, given)
+    rows = await _encoded_rows(encoded, list(genres))
     if not rows:
         return 0
     async with db.transaction():
