@@ -12,7 +12,6 @@ so the genre model always sees the features it was trained on.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,7 @@ from bot.audio.decode import DecodedAudio, decode_excerpts
 from bot.audio.errors import TooShort
 from bot.config import AudioLimits
 from bot.listen import musicnn
-from bot.listen.families import MODEL_FORMAT as FAMILY_MODEL_FORMAT
-from bot.listen.families import FamilyInputs, FamilyModel, default_model
+from bot.listen.families import FamilyInputs, FamilyModel, default_model, is_family_model
 from bot.listen.features import FEATURE_NAMES, excerpt_tempo, handcrafted_features
 from bot.listen.head import GenreHead, load_head
 
@@ -101,7 +99,7 @@ class Listener:
         if with_genres and genre_model_path is None:
             family = default_model()
         elif with_genres and genre_model_path is not None:
-            if _is_family_model(Path(genre_model_path)):
+            if is_family_model(genre_model_path):
                 family = FamilyModel.load(genre_model_path)
             else:
                 custom = _custom_head(Path(genre_model_path))
@@ -208,15 +206,6 @@ def _excerpt_means(output: musicnn.TaggerOutput, sizes: list[int]) -> list[tuple
         (output.tag_probs[a:b].mean(axis=0).astype(np.float32), output.penultimate[a:b].mean(axis=0).astype(np.float32))
         for a, b in itertools.pairwise(bounds)
     ]
-
-
-def _is_family_model(directory: Path) -> bool:
-    """Is ``directory`` a family model (else it should be a custom ``crate train`` model)?"""
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == FAMILY_MODEL_FORMAT
 
 
 def _custom_head(directory: Path) -> GenreHead:

@@ -340,6 +340,17 @@ class FamilyModel:
         )
 
 
+def is_family_model(directory) -> bool:
+    """Is ``directory`` a family model (else it should be a custom ``crate train`` model)?"""
+    from pathlib import Path
+
+    try:
+        manifest = json.loads((Path(directory) / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == MODEL_FORMAT
+
+
 @lru_cache(maxsize=1)
 def default_model() -> FamilyModel:
     return FamilyModel.load()

@@ -21,7 +21,6 @@ that waited for its head are done again), and a second start finds nothing (one 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -29,7 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from bot import store
-from bot.listen.families import FAMILIES, MODEL_FORMAT, FamilyInputs, FamilyModel, FamilyPrediction, default_model
+from bot.listen.families import (
+    FAMILIES,
+    FamilyInputs,
+    FamilyModel,
+    FamilyPrediction,
+    default_model,
+    is_family_model,
+)
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -47,13 +53,7 @@ def start_model(genre_model_path: str | Path | None) -> FamilyModel | None:
     model (``crate train``), whose answers are not the families'."""
     if genre_model_path is None:
         return default_model()
-    try:
-        manifest = json.loads((Path(genre_model_path) / "manifest.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
-        return None
-    return FamilyModel.load(genre_model_path)
+    return FamilyModel.load(genre_model_path) if is_family_model(genre_model_path) else None
 
 
 async def relabel_at_start(
