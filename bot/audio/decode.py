@@ -184,6 +184,12 @@ _IMPLAUSIBLE_SECONDS = 7 * 24 * 3600.0
 _HEADER_MAGIC = (b"OggS", b"fLaC", b"RIFF")
 
 
+def _sndfile_kind(path: Path) -> bool:
+    """Whether libsndfile reads this file, told by its first bytes (:data:`_HEADER_MAGIC`)."""
+    with open(path, "rb") as file:
+        return file.read(4) in _HEADER_MAGIC
+
+
 def _header_info(path: Path, size: int) -> AudioInfo | None:
     """Read an Ogg/FLAC/WAV header in-process with libsndfile (~1 ms instead of ~60 ms for ffprobe).
 
@@ -192,9 +198,7 @@ def _header_info(path: Path, size: int) -> AudioInfo | None:
     classifies what is wrong with a bad file.
     """
     try:
-        with open(path, "rb") as file:
-            magic = file.read(4)
-        if magic not in _HEADER_MAGIC:
+        if not _sndfile_kind(path):
             return None
         import soundfile
 
@@ -476,9 +480,8 @@ def _sndfile_windows(path: Path, windows: list[tuple[float, float]]) -> list[np.
     libsndfile cannot read it either. Real Debian game music (hyperrogue-music's Vorbis files
     written by an old libVorbis) fails ffmpeg's header parsing and plays everywhere else."""
     try:
-        with open(path, "rb") as file:
-            if file.read(4) not in _HEADER_MAGIC:
-                return None
+        if not _sndfile_kind(path):
+            return None
         import soundfile
 
         pieces = []
