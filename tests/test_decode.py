@@ -601,19 +601,22 @@ def test_no_test_file_is_left_open():
     assert len(os.listdir("/proc/self/fd")) == before
 
 
-def test_an_ogg_libav_refuses_is_decoded_by_libsndfile(monkeypatch):
-    """Real Vorbis files that ffmpeg's header parser rejects (hyperrogue-music's, written by an old
-    libVorbis) play everywhere else: libsndfile decodes the same windows, to the same sound."""
+def refuse_libav(monkeypatch) -> None:
+    """libav refuses every file from now on, as ffmpeg refuses hyperrogue-music's Vorbis headers."""
     import av
-
-    track = Path(__file__).resolve().parents[1] / "examples" / "singularity-awakening.ogg"
-    wanted = decode.decode_excerpts(track)
-    real_open = av.open
 
     def refusing_open(*args, **kwargs):
         raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
 
     monkeypatch.setattr(av, "open", refusing_open)
+
+
+def test_an_ogg_libav_refuses_is_decoded_by_libsndfile(monkeypatch):
+    """Real Vorbis files that ffmpeg's header parser rejects (hyperrogue-music's, written by an old
+    libVorbis) play everywhere else: libsndfile decodes the same windows, to the same sound."""
+    track = Path(__file__).resolve().parents[1] / "examples" / "singularity-awakening.ogg"
+    wanted = decode.decode_excerpts(track)
+    refuse_libav(monkeypatch)
     fallback = decode.decode_excerpts(track)
     assert [e.start for e in fallback.excerpts] == [e.start for e in wanted.excerpts]
     for ours, theirs in zip(fallback.excerpts, wanted.excerpts):
@@ -623,21 +626,14 @@ def test_an_ogg_libav_refuses_is_decoded_by_libsndfile(monkeypatch):
         a, b = ours.samples[:n], theirs.samples[:n]
         lags = correlate(a, b, mode="full")[n - 1 - 320 : n + 320]  # within 20 ms
         assert lags.max() / np.sqrt(np.dot(a, a) * np.dot(b, b)) > 0.95
-    monkeypatch.setattr(av, "open", real_open)
 
 
 def test_a_file_neither_libav_nor_libsndfile_reads_is_still_corrupt(tmp_path, monkeypatch):
-    import av
-
     track = Path(__file__).resolve().parents[1] / "examples" / "singularity-awakening.ogg"
     broken = tmp_path / "broken.ogg"
     broken.write_bytes(track.read_bytes()[:4] + b"\0" * 4096)
     info = decode.AudioInfo(60.0, "ogg", "vorbis", 2, 44100, 4100)
-
-    def refusing_open(*args, **kwargs):
-        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
-
-    monkeypatch.setattr(av, "open", refusing_open)
+    refuse_libav(monkeypatch)
     with pytest.raises(CorruptAudio) as caught:
         decode.decode_windows(broken, [(0.0, 6.0)], info)
     assert "corrupt" in caught.value.user_message
