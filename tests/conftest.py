@@ -151,3 +151,13 @@ def db_target(request, tmp_path):
     if request.param == "sqlite":
         return tmp_path / "crate.sqlite3"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def db(db_target):
+    """The store opened on ``db_target``: each test on SQLite, then on PostgreSQL (a test module
+    with a ``db`` of its own uses that one)."""
+    from bot.store import open_database
+
+    async with open_database(db_target) as database:
+        yield database

@@ -19,7 +19,7 @@ from bot.caller import Caller
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE
 from bot.recommend.blend import MATCH_MIN_RATINGS, blend_tracks
 from bot.recommend.service import CatalogCache
-from bot.store import Database, open_database
+from bot.store import Database
 from bot.store import blends as store_blends
 from bot.store import playlists as store_playlists
 from tests.tastes import Clock, add_sure_track, direction
@@ -32,12 +32,6 @@ NOW = time.time()
 async def add(db: Database, name: str, family: str, embedding: np.ndarray, duration: float = 100.0) -> int:
     genres = [(family, 0.8), ("other", 0.2)]
     return await add_sure_track(db, GUILD, name, genres, embedding, duration=duration, shared_by=ALICE, now=NOW - 100)
-
-
-@pytest.fixture
-async def db(db_target):
-    async with open_database(db_target) as database:
-        yield database
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from bot.app.messages import MAX_ITEMS, PostedFile, PostedMessage, audio_sources
 from bot.app.sessions import SessionService
 from bot.catalog import DISLIKE, EMBEDDING_DIM, LIKE, TAG_COUNT
 from bot.recommend.service import CatalogCache
-from bot.store import Database, open_database
+from bot.store import Database
 
 GUILD = 7007
 ALICE, BOB, CAROL, DAVE = 11, 22, 33, 44
@@ -48,13 +48,6 @@ async def add(db: Database, name: str, family: str, embedding: np.ndarray, *, by
         now=NOW - days_ago * DAY,
     )
     return track.id
-
-
-@pytest.fixture
-async def db(db_target):
-    """Each test on SQLite, then on PostgreSQL (conftest's db_target)."""
-    async with open_database(db_target) as database:
-        yield database
 
 
 @pytest.fixture

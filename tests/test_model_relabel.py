@@ -106,12 +106,6 @@ async def nothing_taught(guild_id: int) -> None:
 
 
 @pytest.fixture
-async def db(db_target):
-    async with open_database(db_target) as database:
-        yield database
-
-
-@pytest.fixture
 def no_decoding(monkeypatch):
     """Any decoding of audio fails the test (the stored tracks have no audio anywhere anyway)."""
     import bot.audio.decode as decode

@@ -15,7 +15,7 @@ import pytest
 
 from bot.analysis import Analysis
 from bot.catalog import EMBEDDING_DIM, TAG_COUNT
-from bot.store import get_track, load_catalog, open_database, search_tracks, store_share
+from bot.store import get_track, load_catalog, search_tracks, store_share
 from bot.store import sharing as store_sharing
 from bot.store.tracks import TrackSource, is_placeholder_title
 
@@ -63,12 +63,6 @@ async def share(db, title: str, source: TrackSource, *, audio: str = "rock7", se
         shared_by=kw.pop("shared_by", ALICE),
         asked_by=kw.pop("asked_by", ALICE),
     )
-
-
-@pytest.fixture
-async def db(db_target):
-    async with open_database(db_target) as database:
-        yield database
 
 
 # -------------------------------------------------------------------------------- the rule

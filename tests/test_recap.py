@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.present.recap import HEIGHT, WIDTH
 from bot.present.recap import recap_card as draw
 from bot.recommend.service import CatalogCache
-from bot.store import Database, open_database
+from bot.store import Database
 from bot.store import sessions as store_sessions
 from tests.tastes import Clock, add_sure_track, direction
 
@@ -35,12 +35,6 @@ async def add(db: Database, name: str, family: str, seed: int, *, by: int, at: f
     embedding = direction(100 + seed) + 2 * direction({"ambient": 1, "metal": 2}[family])
     genres = [(family, 0.9), ("other", 0.1)]
     return await add_sure_track(db, GUILD, name, genres, embedding, duration=100.0 + 37 * seed, shared_by=by, now=at)
-
-
-@pytest.fixture
-async def db(db_target):
-    async with open_database(db_target) as database:
-        yield database
 
 
 @pytest.fixture

@@ -66,12 +66,6 @@ def db_path(tmp_path):
     return tmp_path / "crate.sqlite3"
 
 
-@pytest.fixture
-async def db(db_target):
-    async with open_database(db_target) as database:
-        yield database
-
-
 # -- database, pragmas, migrations -----------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ import pytest
 from bot import store
 from bot.app.teaching import BadGenreName, Teacher, genre_name
 from bot.catalog import TAG_COUNT, UnknownTrack
-from bot.store import Database, open_database
+from bot.store import Database
 
 GUILD, OTHER = 1001, 2002
 ALICE, BOB, CAROL = 11, 22, 33
@@ -45,13 +45,6 @@ async def add(db: Database, name: str, guild: int = GUILD, shared_by: int | None
         shared_by=shared_by,
     )
     return track
-
-
-@pytest.fixture
-async def db(db_target):
-    """Each test on SQLite, then on PostgreSQL (conftest's db_target)."""
-    async with open_database(db_target) as database:
-        yield database
 
 
 async def test_a_member_correcting_again_replaces_their_answer(db):
