@@ -109,12 +109,6 @@ async def sites(files: dict[str, bytes], drip_body: bytes):
     return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
 
 
-def answer_finished(message) -> bool:
-    from benchmarks.bot_load import finished
-
-    return finished(message)
-
-
 def classify(message) -> str:
     from benchmarks.bot_load import is_busy
 
@@ -131,7 +125,7 @@ def classify(message) -> str:
 
 
 async def attack(args: argparse.Namespace) -> dict:
-    from benchmarks.bot_load import percentile
+    from benchmarks.bot_load import finished, percentile
     from tests.fakediscord import FakeDiscord
     from tests.fakediscord.builders import make_guild
     from tests.fakediscord.harness import running_crate, settings_for
@@ -201,7 +195,7 @@ async def attack(args: argparse.Namespace) -> dict:
                         try:
                             await ix.wait_response(timeout=30)
                             message = await ix.wait_answer(
-                                predicate=answer_finished,
+                                predicate=finished,
                                 timeout=3600,
                             )
                         except Exception as error:
