@@ -93,6 +93,20 @@ async def test_reopening_is_idempotent(db_target):
         assert await store.count_tracks(db, GUILD) == 1
 
 
+async def test_shards_opening_one_new_file_at_once_all_start(tmp_path):
+    # Three connections (one thread each) opening, switching to WAL and migrating the same new
+    # file together: SQLite answers a contended WAL switch with "database is locked" at once,
+    # without its busy handler, and one of two shards started together used to refuse to start.
+    for attempt in range(40):
+        path = tmp_path / f"crate-{attempt}.sqlite3"
+        opened = await asyncio.gather(*(Database.connect(path) for _ in range(3)), return_exceptions=True)
+        failed = [repr(result) for result in opened if isinstance(result, BaseException)]
+        for result in opened:
+            if isinstance(result, Database):
+                await result.close()
+        assert not failed, f"attempt {attempt}: {failed}"
+
+
 async def test_wal_foreign_keys_and_synchronous(db_path):
     async with open_database(db_path) as db:
         await _check_pragmas(db)

@@ -298,12 +298,31 @@ class Database:
         await self.execute("PRAGMA foreign_keys = ON")
         # Deleted rows (a forgotten member's titles) are overwritten, not left in free space.
         await self.execute("PRAGMA secure_delete = ON")
-        mode = await self.fetch_value("PRAGMA journal_mode = WAL")
+        mode = await self._switch_to_wal()
         if str(mode).lower() != "wal" and str(self.path) != ":memory:":
             log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", self.path, mode)
         await self.execute("PRAGMA synchronous = NORMAL")
         if await self.fetch_value("PRAGMA foreign_keys") != 1:
             raise MigrationError(detail="this SQLite build cannot enforce foreign keys")
+
+    async def _switch_to_wal(self) -> object:
+        """``PRAGMA journal_mode = WAL``, retried for up to the busy timeout.
+
+        SQLite answers the switch with "database is locked" at once, without its busy handler,
+        while another connection opens the same new file: two shards started together would
+        otherwise see one of them refuse to start.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.01
+        while True:
+            try:
+                return await self.fetch_value("PRAGMA journal_mode = WAL")
+            except DatabaseBusy:
+                if loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
     async def _check_intact(self) -> None:
         """``PRAGMA quick_check``: refuse a partly corrupt file at start, not at the first write.

@@ -53,12 +53,14 @@ async def test_two_shards_two_workers_one_postgres(tmp_path, postgres_url):
             ]
             bots = contextlib.AsyncExitStack()
             await stack.enter_async_context(bots)
+            shard_processes = {}
             for shard in (0, 1):
                 env = crate_env(fake, unused, CRATE_SHARD_IDS=str(shard), **sharded)
-                await bots.enter_async_context(crate_process(env, folder(tmp_path, f"bot-{shard}")))
+                log = folder(tmp_path, f"bot-{shard}")
+                shard_processes[log] = await bots.enter_async_context(crate_process(env, log))
             for process, log in workers:
                 await wait_for_log(process, log, "crate worker ready")
-            sessions = await wait_for_shards(fake, 2)
+            sessions = await wait_for_shards(fake, 2, shard_processes)
 
             # a /genre in a guild of each shard: answered by its owner, analyzed by a worker
             shared = []
@@ -82,8 +84,8 @@ async def test_two_shards_two_workers_one_postgres(tmp_path, postgres_url):
             # re-shard onto one process: it serves guild 1 now, and sees the like made through bot-1
             await bots.aclose()
             env = crate_env(fake, unused, **common)
-            await stack.enter_async_context(crate_process(env, folder(tmp_path, "bot-all")))
-            await wait_for_shards(fake, 1)
+            log = folder(tmp_path, "bot-all")
+            await wait_for_shards(fake, 1, {log: await stack.enter_async_context(crate_process(env, log))})
             ix = await fake.slash(guilds[1], music[1], "carol", "recommend")
             picks = await embed_answer(ix)
             assert card(picks).title.startswith("Picks for"), picks.payload()  # not the cold start

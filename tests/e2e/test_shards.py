@@ -8,6 +8,7 @@ Both write to one SQLite file here (PostgreSQL is for more than one host).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -36,14 +37,21 @@ def guilds_on_each_shard(count: int):
     return [found[shard] for shard in range(count)]
 
 
-async def wait_for_shards(fake: FakeDiscord, count: int):
-    """Wait until a live session has identified for every shard; returns them by shard id."""
+async def wait_for_shards(fake: FakeDiscord, count: int, processes: dict[Path, asyncio.subprocess.Process]):
+    """Wait until a live session has identified for every shard; returns them by shard id.
 
-    def check():
-        sessions = {s.shard[0]: s for s in fake.gateway.live_sessions if s.shard[1] == count}
-        return sessions if len(sessions) == count else None
+    A process that exits first fails the wait at once, with its log (``processes``: log -> process).
+    """
 
-    return await fake.state.notifier.wait_until(check, 180, lambda: f"{count} shards identified")
+    async with asyncio.timeout(180):
+        while True:
+            sessions = {s.shard[0]: s for s in fake.gateway.live_sessions if s.shard[1] == count}
+            if len(sessions) == count:
+                return sessions
+            for log, process in processes.items():
+                if process.returncode is not None:
+                    raise AssertionError(f"a shard's process exited ({process.returncode}):\n{log.read_text()}")
+            await asyncio.sleep(0.2)
 
 
 def received(session, interaction_id: str) -> bool:
@@ -62,7 +70,7 @@ async def test_each_process_answers_the_guilds_of_its_own_shard(tmp_path):
         for log in logs:
             log.parent.mkdir()
         async with crate_process(envs[0], logs[0]) as first, crate_process(envs[1], logs[1]) as second:
-            sessions = await wait_for_shards(fake, SHARDS)
+            sessions = await wait_for_shards(fake, SHARDS, {logs[0]: first, logs[1]: second})
             # on_ready (once each shard's guilds arrived) says which shards each process runs
             await wait_for_log(first, logs[0], "shard 0 of 2 (primary)")
             await wait_for_log(second, logs[1], "shard 1 of 2 (secondary)")
