@@ -94,3 +94,20 @@ def test_the_few_shot_curves_run_on_real_embeddings():
     assert one["base_accuracy"] == 0.0 and one["head_accuracy"] > 0.0
     [custom] = custom_genre_curve(data, ks=(1,), seeds=3)
     assert custom["families"] == 2 and 0.0 < custom["recall"] <= 1.0
+
+
+def test_the_families_curve_within_each_source_teaches_and_judges_only_that_source():
+    from bot.listen.training.few_shot import LabelledSet, families_by_source
+
+    _names, x = _embeddings()  # singularity's three, then nexuiz's three
+    y = np.asarray([3, 3, 3, 1, 2, 2])
+    base = np.tile([0.4, 0.3, 0.15, 0.15], (len(y), 1))
+    sources = np.asarray(["singularity"] * 3 + ["nexuiz"] * 3)
+    data = LabelledSet(x, base, y, FAMILIES, sources=sources)
+    rows = {r["source"]: r for r in families_by_source(data, k=1, seeds=3)}
+    # nexuiz: family 2 has two tracks (one taught, one judged); family 1 has one track, so is never taught
+    assert rows["nexuiz"]["tracks"] == 3 and rows["nexuiz"]["families_taught"] == 1
+    assert rows["nexuiz"]["test_tracks"] == 2
+    assert rows["singularity"]["families_taught"] == 1 and rows["singularity"]["test_tracks"] == 2
+    assert rows["singularity"]["base_accuracy"] == 0.0 and rows["singularity"]["head_accuracy"] > 0.0
+    assert families_by_source(LabelledSet(x, base, y, FAMILIES)) == []

@@ -716,14 +716,16 @@ def _few_shot(args) -> int:
         raise CrateError(f"{args.dataset} is not a folder (GTZAN-mini: ../shared/data/gtzan-mini).")
     data, sets, summary = few_shot.labelled_set(args.dataset, log=lambda m: print(m, file=sys.stderr, flush=True))
     families = few_shot.families_curve(data, seeds=args.seeds)
+    by_source = few_shot.families_by_source(data, seeds=args.seeds)
     custom = few_shot.custom_genre_curve(data, seeds=args.seeds)
     soundtracks = few_shot.custom_set_curve(sets, seeds=args.seeds)
     widths = few_shot.sensitivity(data, sets, seeds=args.seeds)
     if args.json:
-        report = {"summary": summary, "seeds": args.seeds, "families": families, "custom_genre": custom}
-        print(json.dumps({**report, "soundtracks": soundtracks, "kernel_widths": widths}))
+        report = {"summary": summary, "seeds": args.seeds, "families": families, "by_source": by_source}
+        print(json.dumps({**report, "custom_genre": custom, "soundtracks": soundtracks, "kernel_widths": widths}))
     else:
-        print(few_shot.render(families, custom, seeds=args.seeds, summary=summary, widths=widths, sets=soundtracks))
+        tables = {"widths": widths, "sets": soundtracks, "by_source": by_source}
+        print(few_shot.render(families, custom, seeds=args.seeds, summary=summary, **tables))
     return 0
 
 
