@@ -25,7 +25,8 @@ PLAYLIST_COLOUR = 0x1DB954
 SHOWN = 25
 
 
-def playlist_embed(playlist: Playlist, entries: list[PlaylistEntry]) -> discord.Embed:
+def playlist_embed(playlist: Playlist, entries: list[PlaylistEntry], *, blend: bool = False) -> discord.Embed:
+    """``blend``: the playlist is a Blend, whose tracks Crate picks (nobody adds them by hand)."""
     lines = [
         f"{e.position}. **{literal(e.title, 70)}** · {literal(e.top_genre or '?')}"
         + (f" — <@{e.added_by}>" if e.added_by else "")
@@ -35,7 +36,12 @@ def playlist_embed(playlist: Playlist, entries: list[PlaylistEntry]) -> discord.
         lines.append(_("+{count} more (export it to see them all)").format(count=len(entries) - SHOWN))
     embed = discord.Embed(
         title=f"🎶 {literal(playlist.name, 100)}",
-        description="\n".join(lines) or _("Empty — add tracks with `/playlist add`."),
+        description="\n".join(lines)
+        or (
+            _("Nothing in this Blend yet: Crate fills it as its members rate tracks with 👍 / 👎.")
+            if blend
+            else _("Empty — add tracks with `/playlist add`.")
+        ),
         colour=PLAYLIST_COLOUR,
     )
     embed.add_field(name=_("Owner"), value=f"<@{playlist.owner_id}>")
@@ -156,7 +162,8 @@ class Playlists(commands.GroupCog, group_name="playlist", group_description="Sav
             embed = playlists_embed(await self.service.all(interaction.guild_id))
         else:
             playlist, entries = await self.service.entries(interaction.guild_id, name)
-            embed = playlist_embed(playlist, entries)
+            blend = await self.service.is_blend(interaction.guild_id, playlist)
+            embed = playlist_embed(playlist, entries, blend=blend)
         await replies.send(interaction, embed=embed, ephemeral=True)
 
     @app_commands.command(

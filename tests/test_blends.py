@@ -1,6 +1,7 @@
 """Blends without Discord, on SQLite and PostgreSQL: a playlist for members of different tastes,
 with the song that brings them together on top, every member served in turn, nothing anyone
-disliked; refilled after a rating and daily (an injected clock); leaving and /forget."""
+disliked; refilled after a rating and daily (an injected clock); leaving and /forget; its tracks
+never changed by hand through /playlist, and deleted only by a server manager."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from bot import store
 from bot.app.blends import BadBlendMembers, BlendExists, BlendService, NoBlend
 from bot.app.library import Library
 from bot.app.members import Members
+from bot.app.playlists import BlendByHand, BlendNotDeleted, EmptyBlend, PlaylistService
+from bot.app.sessions import SessionService
 from bot.app.teaching import Teacher
 from bot.app.titles import TitleIndex
 from bot.caller import Caller
@@ -195,3 +198,65 @@ async def test_a_failing_refill_never_loses_the_rating(crate, server, db):
     library.on_rated.insert(0, broken)
     rated = await library.rate(GUILD, ALICE, LIKE, server["calm0"])
     assert rated.value == LIKE and await store.rating_of(db, GUILD, ALICE, server["calm0"]) == LIKE
+
+
+@pytest.fixture
+def playlists(db):
+    return PlaylistService(db, SessionService(db))
+
+
+async def test_a_blends_tracks_are_not_changed_by_hand(crate, server, db, playlists):
+    """/playlist add and remove would be undone at the next refill: refused, for its owner and a
+    server manager alike, in a sentence that says why and what to do instead."""
+    blends, _, _ = crate
+    view = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "alice", BOB: "bob"})
+    name, before = view.name, [t.track_id for t in view.tracks]
+    assert before and await store_blends.is_blend(db, GUILD, view.blend.playlist.id)
+    outside = next(i for i in server.values() if i not in before)
+    for caller in (Caller(ALICE), Caller(BOB), Caller(CAROL, manages_server=True)):
+        with pytest.raises(BlendByHand) as added:
+            await playlists.add(GUILD, caller, name, outside)
+        with pytest.raises(BlendByHand):
+            await playlists.remove(GUILD, caller, name, before[0])
+    said = added.value.user_message
+    assert said.startswith(f"“{name}” is a Blend") and "can't be changed by hand" in said and "/playlist create" in said
+    assert [e.track_id for e in await store_playlists.playlist_entries(db, GUILD, view.blend.playlist.id)] == before
+
+    # an ordinary playlist is still the owner's to change
+    own = await playlists.create(GUILD, Caller(ALICE), "mine")
+    assert not await store_blends.is_blend(db, GUILD, own.id) and not await store_blends.is_blend(db, GUILD, 2**70)
+    assert (await playlists.add(GUILD, Caller(ALICE), "mine", outside)).added
+    await playlists.remove(GUILD, Caller(ALICE), "mine", outside)
+
+
+async def test_a_member_leaves_a_blend_and_only_a_server_manager_deletes_it(crate, server, db, playlists):
+    """A Blend is all its members': its owner can't /playlist delete it for the others (they leave
+    with /blend leave); a server manager can, and nothing of the Blend is left behind."""
+    blends, _, _ = crate
+    view = await blends.create(GUILD, Caller(ALICE), [BOB, CAROL], names={ALICE: "a", BOB: "b", CAROL: "c"})
+    playlist_id = view.blend.playlist.id
+    for caller in (Caller(ALICE), Caller(BOB)):
+        with pytest.raises(BlendNotDeleted) as refused:
+            await playlists.delete(GUILD, caller, view.name)
+    assert "/blend leave" in refused.value.user_message and "Manage Server" in refused.value.user_message
+    assert (await blends.view(GUILD, playlist_id)).blend.member_ids == (ALICE, BOB, CAROL)
+
+    deleted = await playlists.delete(GUILD, Caller(99, manages_server=True), view.name)
+    assert deleted.id == playlist_id and await store_playlists.get_playlist(db, GUILD, playlist_id) is None
+    assert not await store_blends.is_blend(db, GUILD, playlist_id)
+    assert await store_blends.blend_ids_in_guild(db, GUILD) == []
+    assert [await store_blends.blend_ids_of_member(db, GUILD, u) for u in (ALICE, BOB, CAROL)] == [[], [], []]
+    assert await store_blends.blend_track_members(db, GUILD, playlist_id) == {}
+    assert await store_blends.blends_due(db, NOW + 10 * 86_400) == []
+    with pytest.raises(NoBlend):
+        await blends.show(GUILD, ALICE)
+
+
+async def test_an_empty_blend_says_how_it_fills(crate, db, playlists):
+    """Nothing shared on the server yet: playing the Blend says how Crate fills it, not to /playlist add."""
+    blends, _, _ = crate
+    view = await blends.create(GUILD, Caller(ALICE), [BOB])
+    assert view.tracks == ()
+    with pytest.raises(EmptyBlend) as empty:
+        await playlists.play(GUILD, ALICE, view.name, channel_id=5)
+    assert "/genre" in empty.value.user_message and "/playlist add" not in empty.value.user_message

@@ -2,11 +2,14 @@
 
 ``/playlist create`` makes one (its creator owns it); ``add``, ``remove`` and ``delete`` change
 it — only its owner or a member who manages the server may (:class:`NotPlaylistOwner`, in
-words); anyone may ``show``, ``play`` and ``export`` it. ``add`` without a track takes the track
-playing in this channel's listening session, else the member's last track (the last one they
-shared or were recommended, as ``/like`` does). ``play`` queues it into the channel's session,
-starting one if there is none. A session's played tracks can be saved as a playlist
-(:meth:`PlaylistService.save_session`, the summary's button). Everything lives in SQLite
+words); anyone may ``show``, ``play`` and ``export`` it. A Blend (:mod:`bot.app.blends`) is a
+playlist too, but Crate picks its tracks, so nobody adds or removes them by hand
+(:class:`BlendByHand`), and its members leave it with ``/blend leave`` rather than delete it
+for everyone (only a server manager may: :class:`BlendNotDeleted`). ``add`` without a track
+takes the track playing in this channel's listening session, else the member's last track (the
+last one they shared or were recommended, as ``/like`` does). ``play`` queues it into the
+channel's session, starting one if there is none. A session's played tracks can be saved as a
+playlist (:meth:`PlaylistService.save_session`, the summary's button). Everything lives in SQLite
 (:mod:`bot.store.playlists`), so playlists survive restarts.
 
 An export (:meth:`PlaylistService.export`) is an M3U playlist (:func:`to_m3u`: ``#EXTINF`` lines
@@ -31,6 +34,7 @@ from bot.i18n import N_
 from bot.present.describe import top_tags
 from bot.reasons import FROM_PLAYLIST
 from bot.safe_text import escaped_link, json_lines_safe, one_line
+from bot.store import blends as store_blends
 from bot.store import members as store_members
 from bot.store import playlists as store
 from bot.store import sessions as store_sessions
@@ -60,6 +64,49 @@ class NotPlaylistOwner(PlaylistError):
     def __init__(self, name: str, **kwargs):
         super().__init__(
             N_("Only the owner of “{name}” (or a member with the Manage Server permission) can change it."),
+            values={"name": name},
+            **kwargs,
+        )
+
+
+class BlendByHand(PlaylistError):
+    """A Blend's tracks are Crate's picks from its members' ratings (:mod:`bot.app.blends`): a
+    track added or removed by hand would be undone at the next refill, so it is refused."""
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__(
+            N_(
+                "“{name}” is a Blend: Crate fills it from its members' likes and dislikes and refills it "
+                "at least daily, so its tracks can't be changed by hand. To pick tracks yourself, make your "
+                "own playlist with /playlist create."
+            ),
+            values={"name": name},
+            **kwargs,
+        )
+
+
+class BlendNotDeleted(PlaylistError):
+    """A Blend belongs to all its members: one of them leaves it rather than ending it for the others."""
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__(
+            N_(
+                "“{name}” is a Blend, shared by its members: to drop out of it, use /blend leave (a Blend "
+                "left with one member ends). Only a member with the Manage Server permission can delete it "
+                "for everyone."
+            ),
+            values={"name": name},
+            **kwargs,
+        )
+
+
+class EmptyBlend(PlaylistError):
+    def __init__(self, name: str, **kwargs):
+        super().__init__(
+            N_(
+                "“{name}” is a Blend with nothing in it yet: share tracks with /genre and rate them with "
+                "👍 / 👎, and Crate fills it."
+            ),
             values={"name": name},
             **kwargs,
         )
@@ -228,11 +275,23 @@ class PlaylistService:
         except PlaylistExistsError as error:
             raise PlaylistExists(detail=error.detail) from error
 
+    async def is_blend(self, guild_id: int, playlist: Playlist) -> bool:
+        """Whether the playlist is a Blend (:mod:`bot.app.blends`), whose tracks Crate picks."""
+        return await store_blends.is_blend(self.db, guild_id, playlist.id)
+
     async def _changeable(self, guild_id: int, caller: Caller, name: str) -> Playlist:
+        """The playlist whose tracks the caller may change: theirs (or any, for a server manager),
+        and never a Blend."""
         playlist = await self.get(guild_id, name)
+        if await self.is_blend(guild_id, playlist):
+            raise BlendByHand(playlist.name, detail=f"user {caller.user_id} blend {playlist.id}")
+        self._check_owner(caller, playlist)
+        return playlist
+
+    @staticmethod
+    def _check_owner(caller: Caller, playlist: Playlist) -> None:
         if caller.user_id != playlist.owner_id and not caller.manages_server:
             raise NotPlaylistOwner(playlist.name, detail=f"user {caller.user_id} playlist {playlist.id}")
-        return playlist
 
     async def add(
         self, guild_id: int, caller: Caller, name: str, track_id: int | None = None, *, channel_id: int | None = None
@@ -269,7 +328,12 @@ class PlaylistService:
         return await self.get(guild_id, playlist.name), track
 
     async def delete(self, guild_id: int, caller: Caller, name: str) -> Playlist:
-        playlist = await self._changeable(guild_id, caller, name)
+        """Delete the playlist. A Blend is left with ``/blend leave`` by its members; only a server
+        manager may delete one, which ends it for all of them (its blend rows go with it)."""
+        playlist = await self.get(guild_id, name)
+        if await self.is_blend(guild_id, playlist) and not caller.manages_server:
+            raise BlendNotDeleted(playlist.name, detail=f"user {caller.user_id} blend {playlist.id}")
+        self._check_owner(caller, playlist)
         await store.delete_playlist(self.db, guild_id, playlist.id)
         return playlist
 
@@ -280,6 +344,8 @@ class PlaylistService:
     ) -> PlayResult:
         """Queue the playlist into this channel's session, or open one (hosted by ``user_id``) for it."""
         playlist, entries = await self.entries(guild_id, name)
+        if not entries and await self.is_blend(guild_id, playlist):
+            raise EmptyBlend(playlist.name, detail=f"blend {playlist.id}")
         if not entries:
             raise EmptyPlaylist(detail=f"playlist {playlist.id}")
         track_ids = [e.track_id for e in entries]
@@ -325,6 +391,9 @@ __all__ = [
     "MAX_TRACKS",
     "AddResult",
     "BadPlaylistName",
+    "BlendByHand",
+    "BlendNotDeleted",
+    "EmptyBlend",
     "EmptyPlaylist",
     "ExportedTrack",
     "NoTrackToAdd",

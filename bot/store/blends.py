@@ -81,6 +81,14 @@ async def get_blend(db: Database, guild_id: int, playlist_id: int) -> Blend | No
     return Blend(playlist, tuple(int(m[0]) for m in members), float(row[0]), row[1], row[2])
 
 
+async def is_blend(db: Database, guild_id: int, playlist_id: int) -> bool:
+    """Whether the playlist is a blend (Crate refills its tracks; nobody edits them by hand)."""
+    if not fits_integer(playlist_id):
+        return False
+    row = await db.fetch_one("SELECT 1 FROM blends WHERE guild_id = ? AND playlist_id = ?", (guild_id, playlist_id))
+    return row is not None
+
+
 async def blend_ids_of_member(db: Database, guild_id: int, user_id: int) -> list[int]:
     """The playlist ids of the blends this member is in."""
     rows = await db.fetch_all(
@@ -207,6 +215,7 @@ __all__ = [
     "create_blend",
     "forget_member_blends",
     "get_blend",
+    "is_blend",
     "leave_blend",
     "replace_blend_tracks",
 ]

@@ -3,7 +3,8 @@
 A Blend made by members of different tastes (alice likes the calm singularity tracks, bob the
 loud nexuiz ones, carol has rated one track): who each track is for, none anyone disliked, the
 taste-match line only where every member rated enough; refilled at once after a dislike;
-played with /playlist play; /forget takes a member out. /recap answers with a 1080x1350 card,
+played with /playlist play, never changed by hand nor deleted by /playlist; /forget takes a
+member out. /recap answers with a 1080x1350 card,
 and a server that opted in (/settings recap:True) gets its recap of the month just ended posted
 in its announcements channel (else its system channel) on the 1st, once, even after the task
 runs again and after a restart.
@@ -130,6 +131,16 @@ async def test_a_blend_of_different_tastes_refilled_played_and_forgotten(world):
     assert rows and LOUD[0] not in titles and CALM[3].lower() not in titles  # nothing anyone disliked
     assert any(alice in who for _, who in rows) and any(bob in who for _, who in rows)
     assert made["footer"]["text"].startswith("Refreshed daily, and at once")
+
+    # bob started it, yet neither he nor anyone changes its tracks by hand, nor deletes it for the others
+    add = await fake.slash(guild, channel, "bob", "playlist add", {"name": name, "track": ids[LOUD[0]]})
+    said = (await answered(add)).content
+    assert said.startswith("⚠️") and "is a Blend" in said and "can't be changed by hand" in said, said
+    delete = await fake.slash(guild, channel, "bob", "playlist delete", {"name": name})
+    said = (await answered(delete)).content
+    assert said.startswith("⚠️") and "/blend leave" in said, said
+    shown = (await answered(await fake.slash(guild, channel, "bob", "blend show"))).embed
+    assert [t.lower() for t, _ in blend_rows(shown["description"])] == titles
 
     # bob turns down one of alice's tracks: the Blend is refilled at once, without it
     alices = next(title for title, who in rows if alice in who and bob not in who and title.lower() != "nebula")
