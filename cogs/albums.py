@@ -39,6 +39,10 @@ PROGRESS = {
 }
 
 
+#: What an album or playlist is called when its site gives it no name.
+UNTITLED = {"album": N_("This album"), "playlist": N_("This playlist")}
+
+
 class NotYourMenu(CrateError):
     user_message = N_("This menu is for the member who shared the album: share the link yourself to pick from it.")
 
@@ -66,13 +70,14 @@ def album_message(tracks: TrackList, user_id: int, *, queue: bool) -> dict[str, 
             "📀 **{title}** holds {count} tracks (the first {offered} shown).",
             tracks.total,
         )
+    title = literal(tracks.title, 100) if tracks.title else _(UNTITLED[tracks.kind])
     pick = (
         _("Pick the ones to queue — the first {chosen} are chosen; close the menu to start.")
         if queue
         else _("Pick the ones to analyze — the first {chosen} are chosen; close the menu to start.")
     )
     content = (
-        holds.format(title=literal(tracks.title, 100), count=tracks.total, offered=len(offered))
+        holds.format(title=title, count=tracks.total, offered=len(offered))
         + " "
         + pick.format(chosen=min(DEFAULT_PICKED, len(offered)))
     )

@@ -120,6 +120,10 @@ async def server(media) -> Server:
     async def no_media(request):
         return _html("<p>Just words, no music here.</p>")
 
+    async def untitled_collection(request):  # the Deezer API's album or playlist, its title left empty
+        songs = [{"id": i, "title": f"Song {i}", "duration": 100, "artist": {"name": "Band"}} for i in (1, 2)]
+        return web.json_response({"id": 5, "title": "", "tracks": {"data": songs}})
+
     async def private_media(request):
         return _html('<audio src="http://10.0.0.1/secret.mp3"></audio>')
 
@@ -207,6 +211,7 @@ async def server(media) -> Server:
     app.router.add_get("/page.html", page_with_audio)
     app.router.add_get("/two.html", two_tracks)
     app.router.add_get("/words.html", no_media)
+    app.router.add_get("/deezer/{kind}/{id}", untitled_collection)
     app.router.add_get("/private.html", private_media)
     app.router.add_get("/long.html", long_metadata)
     app.router.add_get("/big.html", big_metadata)
@@ -398,6 +403,17 @@ async def test_page_with_two_tracks_is_a_playlist(server):
     assert_friendly(caught.value, PlaylistLink)
     assert "single track" in caught.value.user_message
     assert server.hits["/music/track.mp3"] == 0
+
+
+@pytest.mark.parametrize("kind", ["album", "playlist"])
+async def test_an_untitled_album_or_playlist_has_no_made_up_title(server, kind):
+    """No title from the service: none in English either, only what it is, for the menu to say
+    in the member's language (tests/test_i18n.py)."""
+    with scratch_directory() as directory, pytest.raises(PlaylistLink) as caught:
+        await fetch_link(f"https://www.deezer.com/{kind}/5", directory, services={"deezer": server.url("/deezer")})
+    tracks = caught.value.tracks
+    assert tracks is not None and (tracks.title, tracks.kind, tracks.total) == (None, kind, 2)
+    assert [t.title for t in tracks.tracks] == ["Band - Song 1", "Band - Song 2"]
 
 
 @pytest.mark.parametrize(

@@ -270,3 +270,22 @@ def test_an_error_from_an_analysis_worker_keeps_its_template():
     with i18n.speaking("pt-BR"):
         assert error_text(back) == "Esse trecho tem só 2 s; preciso de pelo menos 5 s de áudio para dizer o que é."
         assert "Esse áudio está em silêncio" in error_text(pickle.loads(pickle.dumps(SilentAudio())))
+
+
+@pytest.mark.parametrize(
+    ("language", "album", "playlist"),
+    [("en-US", "This album", "This playlist"), ("de", "Dieses Album", "Diese Playlist")],
+)
+async def test_an_untitled_album_or_playlist_is_named_in_the_members_language(language, album, playlist):
+    """A link whose site gives no title: the menu's sentence calls it "this album" or "this
+    playlist" in the member's words; a real title is shown as the text it is."""
+    from bot.audio.tracklist import ListedTrack, TrackList
+    from cogs.albums import album_message
+
+    songs = (ListedTrack("One", "https://example.com/1"), ListedTrack("Two", "https://example.com/2"))
+    with i18n.speaking(language):
+        for kind, name in (("album", album), ("playlist", playlist)):
+            said = album_message(TrackList(None, songs, 2, kind), 1, queue=False)["content"]
+            assert said.startswith(f"📀 **{name}** ") and "an album" not in said and "a playlist" not in said, said
+        titled = album_message(TrackList("**Loud** <@1>", songs, 2, "album"), 1, queue=True)["content"]
+        assert "Loud" in titled and "**Loud**" not in titled and "<@1>" not in titled and album not in titled

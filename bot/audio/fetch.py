@@ -34,7 +34,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import yt_dlp
@@ -141,7 +141,8 @@ def download_link(
         with _page_reader(allowlist, timeout, max_page_bytes) as get:
             resolver = Services(get, services)
             if link.kind != "track":
-                tracks = _album_tracks(resolver.collection(link, url))
+                kind: Literal["album", "playlist"] = "album" if link.kind == "album" else "playlist"
+                tracks = _album_tracks(resolver.collection(link, url), kind)
                 raise PlaylistLink(detail=f"{url}: a {link.service} {link.kind}", tracks=tracks)
             return _song_audio(resolver, resolver.song(link, url), url, media)
     try:
@@ -192,14 +193,14 @@ def _page_reader(allowlist: Sequence[str], timeout: float, max_page_bytes: int) 
         yield get
 
 
-def _album_tracks(collection: Collection) -> TrackList:
+def _album_tracks(collection: Collection, kind: Literal["album", "playlist"]) -> TrackList:
     """An album's or playlist's songs as links to share (the first ``LISTED_MAX``)."""
     listed = [
         ListedTrack(f"{s.artist} - {s.title}" if s.artist else s.title, s.page_url, s.duration)
         for s in collection.songs
         if s.page_url
     ]
-    return TrackList(collection.title or "an album", tuple(listed[:LISTED_MAX]), len(listed))
+    return TrackList(collection.title.strip() or None, tuple(listed[:LISTED_MAX]), len(listed), kind)
 
 
 def _playlist_tracks(info: dict[str, Any]) -> TrackList:
@@ -212,7 +213,8 @@ def _playlist_tracks(info: dict[str, Any]) -> TrackList:
             title = str(entry.get("title") or entry.get("id") or entry_url)
             listed.append(ListedTrack(title, entry_url, float(duration) if duration else None))
     total = max(int(info.get("playlist_count") or 0), len(listed))
-    return TrackList(str(info.get("title") or "a playlist"), tuple(listed[:LISTED_MAX]), total)
+    title = str(info.get("title") or "").strip()
+    return TrackList(title or None, tuple(listed[:LISTED_MAX]), total, "playlist")
 
 
 def _download_media(

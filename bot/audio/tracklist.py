@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 #: Tracks of an album or playlist offered at most (a Discord select menu holds 25 options).
 LISTED_MAX = 25
@@ -19,8 +20,12 @@ class ListedTrack:
 
 @dataclass(frozen=True)
 class TrackList:
-    """The tracks behind a link to an album, playlist or set (the first :data:`LISTED_MAX`)."""
+    """The tracks behind a link to an album, playlist or set (the first :data:`LISTED_MAX`).
 
-    title: str
+    ``title`` is the album's or playlist's own name, None when the site gives none: whoever shows
+    it then says "this album" or "this playlist" (``kind``) in the member's language."""
+
+    title: str | None
     tracks: tuple[ListedTrack, ...]
     total: int  # how many the album or playlist holds
+    kind: Literal["album", "playlist"] = "playlist"
