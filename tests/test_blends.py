@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bot import store
-from bot.app.blends import BadBlendMembers, BlendExists, BlendService, NoBlend
+from bot.app.blends import BadBlendMembers, BlendExists, BlendService, NoBlend, NotABlend
 from bot.app.library import Library
 from bot.app.members import Members
 from bot.app.playlists import BlendByHand, BlendNotDeleted, EmptyBlend, PlaylistService
@@ -260,3 +260,48 @@ async def test_an_empty_blend_says_how_it_fills(crate, db, playlists):
     with pytest.raises(EmptyBlend) as empty:
         await playlists.play(GUILD, ALICE, view.name, channel_id=5)
     assert "/genre" in empty.value.user_message and "/playlist add" not in empty.value.user_message
+
+
+async def test_a_refill_that_races_a_deletion_writes_nothing(crate, server, db, playlists):
+    """The Blend deleted (its last member left, a manager deleted it) while a refill worked out its
+    picks: the refill stores nothing and says the Blend is gone; a rating that started it stands."""
+    blends, library, _ = crate
+    await tastes(library, server)
+    view = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "alice", BOB: "bob"})
+    playlist_id = view.blend.playlist.id
+    read = blends.catalogs.catalog_and_ratings
+
+    async def deleted_meanwhile(guild_id: int):
+        out = await read(guild_id)
+        if await store_blends.is_blend(db, GUILD, playlist_id):
+            await playlists.delete(GUILD, Caller(99, manages_server=True), view.name)
+        return out
+
+    blends.catalogs.catalog_and_ratings = deleted_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(NotABlend):
+        await blends.refresh(GUILD, playlist_id)
+    assert await store_playlists.playlist_entries(db, GUILD, playlist_id) == []
+    assert await store_blends.blend_track_members(db, GUILD, playlist_id) == {}
+
+    # the same race during a like's refill: the refill simply finds no Blend
+    blends.catalogs.catalog_and_ratings = read  # type: ignore[method-assign]
+    view = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "alice", BOB: "bob"})
+    playlist_id = view.blend.playlist.id
+    blends.catalogs.catalog_and_ratings = deleted_meanwhile  # type: ignore[method-assign]
+    assert await blends.rated(GUILD, ALICE) == 1
+    assert not await store_blends.is_blend(db, GUILD, playlist_id)
+
+
+async def test_a_refill_leaves_out_a_track_forgotten_meanwhile(crate, server, db):
+    blends, library, _ = crate
+    await tastes(library, server)
+    view = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "alice", BOB: "bob"})
+    playlist_id, kept = view.blend.playlist.id, server["calm3"]
+    gone = max(server.values()) + 1000  # no such track any more
+    picks = [(gone, (ALICE,)), (kept, (ALICE, BOB))]
+    assert await store_blends.replace_blend_tracks(
+        db, GUILD, playlist_id, picks, together_track_id=gone, taste_match=0.5
+    )
+    assert [e.track_id for e in await store_playlists.playlist_entries(db, GUILD, playlist_id)] == [kept]
+    assert await store_blends.blend_track_members(db, GUILD, playlist_id) == {kept: (ALICE, BOB)}
+    assert (await store_blends.get_blend(db, GUILD, playlist_id)).together_track_id is None

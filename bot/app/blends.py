@@ -191,7 +191,7 @@ class BlendService:
             picks = await asyncio.to_thread(
                 blend_tracks, catalog, ratings, blend.member_ids, count=BLEND_TRACKS, now=now
             )
-            await store.replace_blend_tracks(
+            stored = await store.replace_blend_tracks(
                 self.db,
                 guild_id,
                 playlist_id,
@@ -200,13 +200,18 @@ class BlendService:
                 taste_match=None if picks.match is None else min(1.0, max(0.0, picks.match)),
                 now=now,
             )
+            if not stored:  # deleted while its picks were worked out
+                raise NotABlend(detail=f"guild {guild_id} playlist {playlist_id} (deleted during its refill)")
         return await self.view(guild_id, playlist_id)
 
     async def rated(self, guild_id: int, user_id: int) -> int:
         """A member liked or disliked something: refill every Blend they are in; how many."""
         ids = await store.blend_ids_of_member(self.db, guild_id, user_id)
         for playlist_id in ids:
-            await self.refresh(guild_id, playlist_id)
+            try:
+                await self.refresh(guild_id, playlist_id)
+            except NotABlend:  # deleted meanwhile
+                continue
         return len(ids)
 
     async def refresh_due(self, *, owns: Callable[[int], bool] | None = None) -> int:

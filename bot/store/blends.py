@@ -9,6 +9,7 @@ takes the guild id and filters on it. What goes in a blend is decided above, in
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -121,11 +122,28 @@ async def replace_blend_tracks(
     together_track_id: int | None,
     taste_match: float | None,
     now: float | None = None,
-) -> None:
+) -> bool:
     """The blend's new tracks, in order, each with the members it is for (added by nobody: Crate
-    picked them), in one transaction with its refresh time, together track and taste match."""
+    picked them), in one transaction with its refresh time, together track and taste match.
+
+    False, with nothing written, when the blend was deleted while its picks were worked out (its
+    last member left, a server manager deleted it); picks whose track was forgotten meanwhile
+    are left out.
+    """
     refreshed = _now(now)
     async with db.transaction():
+        if not await is_blend(db, guild_id, playlist_id):
+            return False
+        wanted = json.dumps(sorted({int(t) for t, _ in picks}))
+        still_there = {
+            int(r[0])
+            for r in await db.fetch_all(
+                f"SELECT id FROM tracks WHERE guild_id = ? AND id IN ({db.dialect.id_list()})", (guild_id, wanted)
+            )
+        }
+        picks = [(t, for_ids) for t, for_ids in picks if int(t) in still_there]
+        if together_track_id is not None and together_track_id not in still_there:
+            together_track_id = None
         members = {
             int(r[0])
             for r in await db.fetch_all(
@@ -152,6 +170,7 @@ async def replace_blend_tracks(
             " WHERE guild_id = ? AND playlist_id = ?",
             (refreshed, together_track_id, taste_match, guild_id, playlist_id),
         )
+    return True
 
 
 async def blend_track_members(db: Database, guild_id: int, playlist_id: int) -> dict[int, tuple[int, ...]]:
