@@ -326,6 +326,14 @@ def test_unresolvable_host_is_unavailable():
     assert_friendly(caught.value, LinkUnavailable)
 
 
+def test_an_address_that_is_not_an_ip_is_refused(monkeypatch):
+    # A Python built without IPv6 returns an IPv6 result as (family, raw bytes): nothing to check.
+    unchecked = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (socket.AF_INET6, bytes(16)))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: unchecked)
+    with pytest.raises(BlockedLink):
+        check_url("http://example.com/song.mp3", ())
+
+
 def test_is_blocked_covers_ipv6_forms():
     import ipaddress
 

@@ -100,7 +100,10 @@ def resolve_public(host: str, port: int, allowlist: Sequence[str] = ()) -> list[
     if host in names:
         return infos
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])  # drop an IPv6 zone id
+        host_address = info[4][0]
+        if not isinstance(host_address, str):  # (a Python built without IPv6) no address to check
+            raise BlockedAddress(host, repr(info[4]))
+        address = ipaddress.ip_address(host_address.split("%", 1)[0])  # drop an IPv6 zone id
         if is_blocked(address) and not any(_unmapped(address) in net for net in networks):
             raise BlockedAddress(host, str(address))
     return infos
