@@ -10,7 +10,7 @@ what for, and its options carry the tracks' links, so it works after a restart.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
 
 import discord
 
@@ -106,9 +106,10 @@ class AlbumSelect(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Select, match: re.Match[str]
-    ) -> AlbumSelect:
-        return cls(int(match["user"]), match["mode"] == "s", list(item.options))
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
+        options = list(item.options) if isinstance(item, discord.ui.Select) else None
+        return cls(int(match["user"]), match["mode"] == "s", options)
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         if interaction.user.id != self.user_id:

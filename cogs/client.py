@@ -287,6 +287,7 @@ def stop_on_sigterm() -> None:
     """
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
+    assert main is not None  # awaited in Crate's main task
 
     def stop() -> None:
         log.info("SIGTERM: stopping")

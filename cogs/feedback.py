@@ -7,6 +7,7 @@ Crate"): the rating buttons, 👥, 📻 Start radio, 📍 Where is this? and the
 from __future__ import annotations
 
 import re
+from typing import Any, Self
 
 import discord
 from discord import app_commands
@@ -57,9 +58,10 @@ class RateButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
-    ):
-        return cls(int(match["track"]), LIKE if match["value"] == "up" else DISLIKE, label=item.label)
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
+        label = item.label if isinstance(item, discord.ui.Button) else None
+        return cls(int(match["track"]), LIKE if match["value"] == "up" else DISLIKE, label=label)
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # acknowledge before writing

@@ -36,20 +36,19 @@ async def share_from_interaction(
     wrong (they read why, privately, as every error), or the link is an album or playlist (they
     pick its tracks from a private menu, :mod:`cogs.albums`; ``queue``: to queue them too).
     """
-    if (file is None) == (url is None):
-        await interaction.response.send_message(_(ONE_SOURCE), ephemeral=True)
-        return None
-    source = (
-        Source.link(url)
-        if url is not None
-        else Source.attachment(
+    if url is not None and file is None:
+        source = Source.link(url)
+    elif file is not None and url is None:
+        source = Source.attachment(
             file.url,
             filename=file.filename,
             size=file.size,
             content_type=file.content_type,
             channel_id=interaction.channel_id,  # a command upload belongs to no message
         )
-    )
+    else:  # both, or neither
+        await interaction.response.send_message(_(ONE_SOURCE), ephemeral=True)
+        return None
     await interaction.response.defer(thinking=True)
 
     async def progress(stage: Stage) -> None:

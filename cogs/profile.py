@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from typing import Any, Self
 
 import discord
 from discord import app_commands
@@ -67,11 +68,11 @@ class ForgetButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
-    ):
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
         return cls(int(match["user"]))
 
-    async def interaction_check(self, interaction: discord.Interaction[CrateBot]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         replies.speak_like(interaction)
         if interaction.user.id != self.user_id:
             await replies.send(interaction, content=_("Only the member who asked can confirm this."), ephemeral=True)
@@ -95,15 +96,15 @@ class Profile(commands.Cog):
     @app_commands.describe(member="Whose taste to show (default: yours)")
     @app_commands.guild_only()
     async def profile(self, interaction: discord.Interaction[CrateBot], member: discord.Member | None = None) -> None:
-        member = member or interaction.user  # type: ignore[assignment]  # guild-only: the user is a Member
+        whose: discord.Member | discord.User = member or interaction.user
         await interaction.response.defer(ephemeral=True, thinking=True)
-        summary = await self.bot.crate.taste.profile(guild_id_of(interaction), member.id, viewer_id=interaction.user.id)
-        embed = profile_embed(summary, member.display_name)
+        summary = await self.bot.crate.taste.profile(guild_id_of(interaction), whose.id, viewer_id=interaction.user.id)
+        embed = profile_embed(summary, whose.display_name)
         files = []
         if summary.genres:
             unsure = " (" + _("unsure") + ")"
             shown = [(display_name(g) + (unsure if g in summary.unsure else ""), a) for g, a in summary.genres]
-            title = _("{name}'s genres").format(name=member.display_name)
+            title = _("{name}'s genres").format(name=whose.display_name)
             png = await asyncio.to_thread(taste_chart, shown, title)
             files.append(discord.File(fp=io.BytesIO(png), filename=CHART_NAME))
         await interaction.followup.send(embed=embed, files=files, ephemeral=True)

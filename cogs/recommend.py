@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import discord
 from discord import app_commands
@@ -89,9 +89,9 @@ class MoreLikeButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Button, match: re.Match[str]
-    ):
-        return cls(int(match["track"]), label=item.label)
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
+        return cls(int(match["track"]), label=item.label if isinstance(item, discord.ui.Button) else None)
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
         crate = interaction.client.crate
@@ -125,12 +125,12 @@ class StartGenresSelect(replies.AnswersErrors, discord.ui.DynamicItem[discord.ui
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]
-    ):
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
         return cls()
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:
-        genres = [v for v in interaction.data.get("values", []) if v != "*"]
+        genres = [v for v in self.item.values if v != "*"]  # discord.py fills the select's state first
         picks = await interaction.client.crate.recommendations.starter_picks(
             guild_id_of(interaction),
             interaction.user.id,

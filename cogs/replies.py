@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import discord
 
@@ -94,6 +94,12 @@ class AnswersErrors:
 
     The item does its work in :meth:`answer`; whatever it raises becomes the same friendly,
     private reply a slash command gives (:func:`report_error`), so no item writes its own catch.
+
+    discord.py calls an item's hooks (``from_custom_id``, ``interaction_check``, ``callback``) with
+    an ``Interaction`` of whichever client it runs in, and ``from_custom_id`` with the matched
+    component as a plain ``Item``: the hooks take ``Interaction[Any]`` and ``Item[Any]`` (checking
+    the item's kind before reading it); :meth:`answer` takes ``Interaction[CrateBot]``, as
+    Crate's items only ever run in its ``CrateBot``.
     """
 
     async def answer(self, interaction: discord.Interaction[Any]) -> None:
@@ -136,6 +142,6 @@ class IdButton(AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], templat
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
-    ) -> IdButton:
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
         return cls(int(match["id"]))

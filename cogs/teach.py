@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any, Self
 
 import discord
 
@@ -69,8 +70,8 @@ class CorrectSelect(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[CrateBot], item: discord.ui.Select, match: re.Match[str]
-    ):
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
         return cls(int(match["track"]))
 
     async def answer(self, interaction: discord.Interaction[CrateBot]) -> None:

@@ -721,7 +721,8 @@ async def test_the_session_keeps_the_cut_short_track_and_carries_on_in_text(tmp_
         async def send(content=None, **kwargs):
             sent.append(content)
 
-        channel = SimpleNamespace(send=send, get_partial_message=lambda _: message, mention="#text", guild=None)
+        channel = mock.NonCallableMock(discord.TextChannel)  # a text channel: Crate posts only where messages go
+        channel.configure_mock(send=send, get_partial_message=lambda _: message, mention="#text")
         guild = SimpleNamespace(id=GUILD, get_channel=lambda _: channel, voice_client=None, preferred_locale="en-US")
         channel.guild = guild
         crate = SimpleNamespace(

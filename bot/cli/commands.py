@@ -626,9 +626,11 @@ def _score_model(args):
     if listener.genre_model is not None:
         genres = sorted(set(listener.genre_model.genres) | set(true))
         return Evaluation.from_predictions(true, predicted, genres), None, title
+    family_model = listener.family_model
+    assert family_model is not None  # Listener.load loads a custom model or the family model
     labels = list(FAMILIES) + sorted(set(true) - set(FAMILIES))
     evaluation = Evaluation.from_predictions(true, predicted, labels)
-    return evaluation, _family_report(true, answers, listener.family_model.threshold), title
+    return evaluation, _family_report(true, answers, family_model.threshold), title
 
 
 def _family_report(true, answers, threshold: float) -> dict:

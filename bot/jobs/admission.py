@@ -137,12 +137,14 @@ class Admission:
     def _wake(self) -> None:
         """Start every waiting reservation that may run now, oldest first."""
         for reservation in list(self._waiting):
-            if reservation.turn.done():  # cancelled while waiting
+            turn = reservation.turn
+            assert turn is not None  # a reservation waits on its turn
+            if turn.done():  # cancelled while waiting
                 self._waiting.remove(reservation)
             elif self._may_run(reservation):
                 self._waiting.remove(reservation)
                 self._start(reservation)
-                reservation.turn.set_result(None)
+                turn.set_result(None)
 
     def _release(self, reservation: Reservation) -> None:
         if reservation.released:

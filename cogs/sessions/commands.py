@@ -26,7 +26,7 @@ from cogs.genre import share_from_interaction
 from cogs.layouts import notice
 from cogs.playlist import summary_view
 from cogs.render import MENTIONS, error_embed, queue_embed, summary_embed
-from cogs.sessions.base import SessionsBase
+from cogs.sessions.base import SessionsBase, channel_to_post
 from cogs.sessions.player import connect_voice
 from cogs.teach import add_correction
 from cogs.tracks import track_choices
@@ -110,7 +110,7 @@ class SessionCommands(SessionsBase):
             await replies.defer(interaction)
         names = MENTIONS
         voice_note = _("Text session: I'll post each track's link.")
-        if voice_channel is not None and interaction.guild.voice_client is not None:
+        if voice_channel is not None and voice_channel.guild.voice_client is not None:
             voice_note = _(
                 "Another session in this server is already playing in voice (one voice connection "
                 "per server), so this one is a text session: I'll post each track's link."
@@ -156,7 +156,7 @@ class SessionCommands(SessionsBase):
         session = await self.service.get(guild_id_of(interaction), channel_id_of(interaction))
         if voice_channel is None or seed is not None or self._voice(session) is not None:
             return False
-        if interaction.guild.voice_client is not None:
+        if voice_channel.guild.voice_client is not None:
             return False  # another session of this server is in voice
         await replies.defer(interaction)
         await self.service.join(session, interaction.user.id)
@@ -175,7 +175,7 @@ class SessionCommands(SessionsBase):
         channel_id = chosen.announce_channel_id
         if channel_id is None or channel_id == interaction.channel_id or interaction.guild is None:
             return
-        channel = interaction.guild.get_channel(channel_id)
+        channel = channel_to_post(interaction.guild, channel_id)
         if channel is None:
             return
         with contextlib.suppress(discord.HTTPException), speaking(interaction.guild.preferred_locale):

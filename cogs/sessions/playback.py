@@ -29,7 +29,7 @@ from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.layouts import card
 from cogs.render import MENTIONS, now_playing_embed
-from cogs.sessions.base import SessionsBase
+from cogs.sessions.base import SessionsBase, channel_to_post
 from cogs.sessions.player import GuildVoice, SessionPlayer, connect_voice, human_listeners, volume_factor
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class SessionPlayback(SessionsBase):
     async def _refresh_now_playing(self, session: Session, guild, *, announce: bool = False) -> None:
         view = await self.service.queue_view(session)
         session = view.session
-        channel = guild.get_channel(session.channel_id) if guild else None
+        channel = channel_to_post(guild, session.channel_id)
         if channel is None or session.now_playing_message_id is None:
             return
         with contextlib.suppress(discord.HTTPException), replies.server_language(guild):
@@ -273,7 +273,7 @@ class SessionPlayback(SessionsBase):
         """The idle watcher left voice: the session carries on in text, and says so."""
         await self._stop_voice(session)
         guild = self.bot.get_guild(session.guild_id)
-        channel = guild.get_channel(session.channel_id) if guild else None
+        channel = channel_to_post(guild, session.channel_id)
         if channel is not None:
             with contextlib.suppress(discord.HTTPException), replies.server_language(guild):
                 await channel.send(
@@ -286,7 +286,7 @@ class SessionPlayback(SessionsBase):
 
     async def _say(self, session: Session, text: str) -> None:
         guild = self.bot.get_guild(session.guild_id)
-        channel = guild.get_channel(session.channel_id) if guild else None
+        channel = channel_to_post(guild, session.channel_id)
         if channel is not None:
             with contextlib.suppress(discord.HTTPException):
                 await channel.send(text)
@@ -426,7 +426,7 @@ class SessionPlayback(SessionsBase):
 
     async def _note_unplayable(self, session: Session, track) -> None:
         guild = self.bot.get_guild(session.guild_id)
-        channel = guild.get_channel(session.channel_id) if guild else None
+        channel = channel_to_post(guild, session.channel_id)
         if channel is not None:
             with contextlib.suppress(discord.HTTPException), replies.server_language(guild):
                 await channel.send(

@@ -15,7 +15,7 @@ from cogs import replies
 from cogs.layouts import notice
 from cogs.playlist import summary_view
 from cogs.render import MENTIONS, summary_embed
-from cogs.sessions.base import SessionsBase
+from cogs.sessions.base import SessionsBase, channel_to_post
 from cogs.sessions.player import connect_voice
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ class SessionTasks(SessionsBase):
         for restored in report.resumed:
             session = restored.session
             guild = self.bot.get_guild(session.guild_id)
-            channel = guild.get_channel(session.channel_id) if guild else None
-            if channel is None:
+            channel = channel_to_post(guild, session.channel_id)
+            if guild is None or channel is None:
                 continue
             voice_channel = guild.get_channel(session.voice_channel_id) if session.voice_channel_id else None
             voice = await connect_voice(voice_channel) if voice_channel is not None else None
