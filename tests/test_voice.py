@@ -723,7 +723,9 @@ async def test_the_session_keeps_the_cut_short_track_and_carries_on_in_text(tmp_
 
         channel = mock.NonCallableMock(discord.TextChannel)  # a text channel: Crate posts only where messages go
         channel.configure_mock(send=send, get_partial_message=lambda _: message, mention="#text")
-        guild = SimpleNamespace(id=GUILD, get_channel=lambda _: channel, voice_client=None, preferred_locale="en-US")
+        guild = SimpleNamespace(
+            id=GUILD, get_channel_or_thread=lambda _: channel, voice_client=None, preferred_locale="en-US"
+        )
         channel.guild = guild
         crate = SimpleNamespace(
             sessions=service,

@@ -22,15 +22,16 @@ from cogs.sessions.player import GuildVoice
 #: The cog's name, as ``bot.get_cog`` knows it.
 COG_NAME = "Sessions"
 
-#: A server's channel that holds messages: a text channel, or the chat of a voice or stage channel.
-PostChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel
+#: A server's channel that holds messages: a text channel, a thread, or the chat of a voice or
+#: stage channel.
+PostChannel = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 
 
 def channel_to_post(guild: discord.Guild | None, channel_id: int) -> PostChannel | None:
-    """The channel ``channel_id`` of ``guild`` for Crate to post in; None when there is none:
-    Crate is not in that server (another shard's, or it left), the channel is gone, or it holds
-    no messages (a forum or a category)."""
-    channel = guild.get_channel(channel_id) if guild is not None else None
+    """The channel or thread ``channel_id`` of ``guild`` for Crate to post in; None when there is
+    none: Crate is not in that server (another shard's, or it left), the channel is gone (or the
+    thread archived), or it holds no messages (a forum or a category)."""
+    channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
     return channel if isinstance(channel, discord.abc.Messageable) else None
 
 

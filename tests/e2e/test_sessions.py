@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +18,8 @@ import pytest_asyncio
 
 from tests import music
 from tests.e2e.cards import card
-from tests.fakediscord import FakeDiscord
+from tests.fakediscord import FakeDiscord, RecordedMessage
+from tests.fakediscord.builders import PUBLIC_THREAD, FakeChannel, snowflake
 from tests.fakediscord.harness import music_server, running_crate, settings_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -195,6 +197,36 @@ async def test_two_channels_hold_separate_sessions(world):
             return name.capitalize() in listening or f"<@{fake.member(guild, name).id}>" in listening
 
         assert shown("alice") and not shown("carol")
+
+
+async def test_a_session_in_a_thread_talks_in_the_thread_and_carries_on_after_a_restart(world):
+    """A thread is a channel of its own (not one of the server's channels, for discord.py): its
+    session's announcements go to it, and a restart resumes it there."""
+    fake, web, settings = world
+    guild = fake.guilds[1]
+    general = next(c for c in guild.channels if c.name == "general")
+    alice = fake.member(guild, "alice")
+    thread = FakeChannel(
+        snowflake(), "listening party", PUBLIC_THREAD, guild.id, parent_id=general.id, owner_id=alice.id
+    )
+    guild.channels.append(thread)  # before Crate connects: the server arrives with it
+
+    def said(text: str) -> Callable[[RecordedMessage], bool]:
+        return lambda message: text in (message.content or "")
+
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
+        start = await fake.slash(guild, thread, "alice", "session start")
+        assert "started a listening session" in (await reply(start)).content
+        await now_playing(fake, thread, guild)
+        for path in (f"/{name.replace(' ', '-')}.ogg" for name in CUTS[:2]):
+            add = await fake.slash(guild, thread, "alice", "session add", {"url": web + path})
+            assert (await reply(add)).content.startswith("➕ Queued")
+        assert "moved on" in (await answered(await fake.slash(guild, thread, "alice", "session next"))).content
+        await fake.wait_channel_message(thread, said("▶ Now playing"), guild=guild, timeout=30)
+    async with running_crate(fake, settings, ready_count=len(fake.sessions) + 1):
+        await fake.wait_channel_message(thread, said("I restarted"), guild=guild, timeout=30)
+        end = await fake.slash(guild, thread, "alice", "session end")
+        assert (await reply(end)).embed["title"] == "Session over"
 
 
 async def test_without_a_voice_server_the_session_falls_back_to_text_and_voice_joins_count(world):

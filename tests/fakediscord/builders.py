@@ -23,7 +23,7 @@ from typing import Any
 DISCORD_EPOCH_MS = 1420070400000
 
 # Channel types (https://discord.com/developers/docs/resources/channel#channel-object-channel-types)
-TEXT, DM, VOICE, CATEGORY = 0, 1, 2, 4
+TEXT, DM, VOICE, CATEGORY, PUBLIC_THREAD = 0, 1, 2, 4, 11
 
 # A plain member's permissions: view, send, read history, embed, attach,
 # add reactions, connect, speak, use application commands, use voice activity.
@@ -123,10 +123,15 @@ class FakeChannel:
     position: int = 0
     parent_id: int | None = None
     topic: str | None = None
+    owner_id: int | None = None  # a thread's: who started it
 
     @property
     def is_voice(self) -> bool:
         return self.type == VOICE
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type == PUBLIC_THREAD
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -145,6 +150,15 @@ class FakeChannel:
             data.update(topic=self.topic, last_message_id=None, rate_limit_per_user=0)
         elif self.type == VOICE:
             data.update(bitrate=64000, user_limit=0, rtc_region=None, last_message_id=None, rate_limit_per_user=0)
+        elif self.type == PUBLIC_THREAD:  # in a text channel (``parent_id``), open
+            data.update(
+                owner_id=str(self.owner_id or 0),
+                last_message_id=None,
+                rate_limit_per_user=0,
+                message_count=0,
+                member_count=0,
+                thread_metadata={"archived": False, "auto_archive_duration": 1440, "archive_timestamp": iso_now()},
+            )
         return data
 
 
@@ -281,8 +295,8 @@ class FakeGuild:
             "lazy": True,
             "member_count": len(self.members),
             "members": [m.payload() for m in self.members],
-            "channels": [c.payload() for c in self.channels],
-            "threads": [],
+            "channels": [c.payload() for c in self.channels if not c.is_thread],
+            "threads": [c.payload() for c in self.channels if c.is_thread],
             "presences": [],
             "voice_states": [voice_state_payload(self.id, m) for m in self.members if m.voice_channel_id],
             "stage_instances": [],
