@@ -60,56 +60,43 @@ class PlaylistExists(PlaylistError):
     user_message = N_("This server already has a playlist by that name — pick another name.")
 
 
-class NotPlaylistOwner(PlaylistError):
+class AboutPlaylist(PlaylistError):
+    """An error whose sentence names the playlist (``{name}``)."""
+
     def __init__(self, name: str, **kwargs):
-        super().__init__(
-            N_("Only the owner of “{name}” (or a member with the Manage Server permission) can change it."),
-            values={"name": name},
-            **kwargs,
-        )
+        super().__init__(values={"name": name}, **kwargs)
 
 
-class BlendByHand(PlaylistError):
+class NotPlaylistOwner(AboutPlaylist):
+    user_message = N_("Only the owner of “{name}” (or a member with the Manage Server permission) can change it.")
+
+
+class BlendByHand(AboutPlaylist):
     """A Blend's tracks are Crate's picks from its members' ratings (:mod:`bot.app.blends`): a
     track added or removed by hand would be undone at the next refill, so it is refused."""
 
-    def __init__(self, name: str, **kwargs):
-        super().__init__(
-            N_(
-                "“{name}” is a Blend: Crate fills it from its members' likes and dislikes and refills it "
-                "at least daily, so its tracks can't be changed by hand. To pick tracks yourself, make your "
-                "own playlist with /playlist create."
-            ),
-            values={"name": name},
-            **kwargs,
-        )
+    user_message = N_(
+        "“{name}” is a Blend: Crate fills it from its members' likes and dislikes and refills it "
+        "at least daily, so its tracks can't be changed by hand. To pick tracks yourself, make your "
+        "own playlist with /playlist create."
+    )
 
 
-class BlendNotDeleted(PlaylistError):
+class BlendNotDeleted(AboutPlaylist):
     """A Blend belongs to all its members: one of them leaves it rather than ending it for the others."""
 
-    def __init__(self, name: str, **kwargs):
-        super().__init__(
-            N_(
-                "“{name}” is a Blend, shared by its members: to drop out of it, use /blend leave (a Blend "
-                "left with one member ends). Only a member with the Manage Server permission can delete it "
-                "for everyone."
-            ),
-            values={"name": name},
-            **kwargs,
-        )
+    user_message = N_(
+        "“{name}” is a Blend, shared by its members: to drop out of it, use /blend leave (a Blend "
+        "left with one member ends). Only a member with the Manage Server permission can delete it "
+        "for everyone."
+    )
 
 
-class EmptyBlend(PlaylistError):
-    def __init__(self, name: str, **kwargs):
-        super().__init__(
-            N_(
-                "“{name}” is a Blend with nothing in it yet: share tracks with /genre and rate them with "
-                "👍 / 👎, and Crate fills it."
-            ),
-            values={"name": name},
-            **kwargs,
-        )
+class EmptyBlend(AboutPlaylist):
+    user_message = N_(
+        "“{name}” is a Blend with nothing in it yet: share tracks with /genre and rate them with "
+        "👍 / 👎, and Crate fills it."
+    )
 
 
 class BadPlaylistName(PlaylistError):
