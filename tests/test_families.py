@@ -160,3 +160,87 @@ def test_load_refuses_another_format(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(families.FamilyModelError):
         FamilyModel.load(tmp_path)
+
+
+def _random_inputs(n: int, seed: int = 0) -> FamilyInputs:
+    rng = np.random.default_rng(seed)
+    return FamilyInputs(
+        rng.uniform(0, 1, (n, 50)), rng.normal(size=(n, 200)), rng.uniform(0, 1, (n, 50)), rng.normal(size=(n, 200))
+    )
+
+
+def test_the_genre_split_divides_only_gtzans_share_and_survives_save_and_load(tmp_path):
+    model = default_model()
+    split = model.split
+    assert split is not None and 0 < split.share < 1
+    assert sorted(FAMILIES[j] for j in split.columns) == sorted(
+        ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+    )
+    inputs = _random_inputs(8)
+    p = model.proba(inputs)
+    head_only = families.softmax(model.logits(inputs))
+    others = np.setdiff1d(np.arange(len(FAMILIES)), split.columns)
+    # electronic, ambient, folk and soul keep the head's probability; GTZAN's genres keep their total
+    np.testing.assert_allclose(p[:, others], head_only[:, others])
+    np.testing.assert_allclose(p[:, split.columns].sum(axis=1), head_only[:, split.columns].sum(axis=1))
+    assert not np.allclose(p[:, split.columns], head_only[:, split.columns])  # but it is divided anew
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    # the split's own answer is a distribution over its genres, and at share 1 it would decide alone
+    said = split.said(inputs, model.head_input)
+    np.testing.assert_allclose(said.sum(axis=1), 1.0)
+    alone = families.resplit(head_only, said, split.columns, 1.0)
+    np.testing.assert_allclose(
+        alone[:, split.columns] / alone[:, split.columns].sum(axis=1, keepdims=True), said, rtol=1e-6
+    )
+
+    model.save(tmp_path)
+    loaded = FamilyModel.load(tmp_path)
+    assert loaded.split is not None and loaded.version == model.version
+    np.testing.assert_allclose(loaded.proba(inputs), p)
+    # a track only MSD heard: the split reads MTT's part at its training mean, like the head
+    old = model.msd_only(inputs.block("msd_tags"), inputs.block("msd_pen"))
+    assert np.all(np.isfinite(model.proba(old))) and np.allclose(model.proba(old).sum(axis=1), 1.0)
+
+
+def test_a_model_without_a_split_answers_with_its_head_alone():
+    model = default_model()
+    plain = FamilyModel(
+        model.prior_weights,
+        model.prior_scale,
+        model.prior_eps,
+        model.head_mean,
+        model.head_std,
+        model.head_weights,
+        model.head_bias,
+        model.head_input,
+        model.threshold,
+        model.manifest,
+    )
+    inputs = _random_inputs(4, seed=1)
+    np.testing.assert_allclose(plain.proba(inputs), families.softmax(model.logits(inputs)))
+    assert plain.version != model.version  # a stored answer of one is relabelled by the other
+
+
+def test_the_genre_split_is_fitted_on_gtzans_clips_and_judged_out_of_fold():
+    from bot.listen.training import family_fit
+
+    rng = np.random.default_rng(2)
+    n = 60
+    y = np.repeat([FAMILIES.index("metal"), FAMILIES.index("rock"), FAMILIES.index("electronic")], 20)
+    pen = rng.normal(size=(n, 200))
+    pen[:, :50] += np.where(y == FAMILIES.index("metal"), 1.0, -1.0)[:, None]  # metal and rock sound apart
+    inputs = FamilyInputs(rng.uniform(0, 1, (n, 50)), pen, rng.uniform(0, 1, (n, 50)), rng.normal(size=(n, 200)))
+    sources = np.where(y == FAMILIES.index("electronic"), "commercial-4q", "gtzan-mini")
+    groups = np.arange(n)
+    said, columns = family_fit.split_out_of_fold(inputs, y, groups, sources, "tags+pen")
+    assert [FAMILIES[j] for j in columns] == ["rock", "metal"]  # GTZAN's genres only, in FAMILIES order
+    gtzan = sources == "gtzan-mini"
+    truth = (y[gtzan] == FAMILIES.index("metal")).astype(int)  # column 1 is metal
+    assert (said[gtzan].argmax(axis=1) == truth).mean() >= 0.9  # heard out of fold, and still right
+    split = family_fit.fit_split(inputs.take(np.flatnonzero(gtzan)), y[gtzan], "tags+pen")
+    assert split.share == family_fit.SPLIT_SHARE and list(split.columns) == list(columns)
+    # the shipped answers out of fold: the head's at the temperature, then the split
+    raw = np.full((n, len(FAMILIES)), 1 / len(FAMILIES))
+    answers = family_fit.out_of_fold_answers(raw, 0.7, (said, columns))
+    np.testing.assert_allclose(answers.sum(axis=1), 1.0)
+    assert (answers[gtzan][:, columns].argmax(axis=1) == truth).mean() >= 0.9

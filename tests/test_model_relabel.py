@@ -50,11 +50,15 @@ def swapped(model: FamilyModel, a: str, b: str) -> FamilyModel:
     order = list(range(len(FAMILIES)))
     i, j = FAMILIES.index(a), FAMILIES.index(b)
     order[i], order[j] = j, i
+    split = model.split
+    if split is not None:  # the genre split's families are exchanged the same way
+        split = dataclasses.replace(split, columns=np.asarray([order[c] for c in split.columns]))
     return dataclasses.replace(
         model,
         prior_weights=model.prior_weights[:, order],
         head_weights=model.head_weights[:, order],
         head_bias=model.head_bias[order],
+        split=split,
     )
 
 

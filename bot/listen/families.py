@@ -12,7 +12,11 @@ heads that use them). The model has two parts, both plain arrays in
 - a *learned head*: a linear map of the standardized tag logits, fitted where labelled data
   exists (GTZAN-mini, labelled Debian music), rows of families without data kept at zero.
 
-``logits = prior_scale * prior + head``; softmax -> a distribution over :data:`FAMILIES`. The
+``logits = prior_scale * prior + head``; softmax -> a distribution over :data:`FAMILIES`. Then
+a *genre split* (:class:`GenreSplit`) may re-divide, among GTZAN's ten genres only, the
+probability the model gives them: the only labels that tell rock, pop, metal and disco apart are
+GTZAN's (a released track filed under "Pop/Rock" may be any of them), so a small classifier fitted
+on GTZAN's clips alone has a say in how that share is split; the other families keep theirs. The
 answer is *confident* when the top probability reaches the threshold chosen from the grouped-CV
 reliability analysis (``manifest.json``, ``docs/families.md``); otherwise Crate says "not sure —
 A or B?". No scikit-learn at prediction time.
@@ -215,6 +219,65 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def standardized_input(inputs: FamilyInputs, head_input: str, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """A head's standardized input; MTT's columns at their training mean (0) for a track MTT never heard."""
+    x = (head_features(inputs, head_input) - mean) / std
+    if not inputs.mtt_heard:
+        x[:, mtt_columns(head_input, inputs.block("msd_tags").shape[1])] = 0.0
+    return x
+
+
+def resplit(p: np.ndarray, said: np.ndarray, columns: np.ndarray, share: float) -> np.ndarray:
+    """``p`` with the mass of ``columns`` divided anew: ``p ** (1 - share) * said ** share`` there,
+    normalized to the same total (``said``: another model's distribution over those columns)."""
+    inner = np.maximum(p[:, columns], 1e-12) ** (1.0 - share) * np.maximum(said, 1e-12) ** share
+    inner /= inner.sum(axis=1, keepdims=True)
+    out = p.copy()
+    out[:, columns] = inner * p[:, columns].sum(axis=1, keepdims=True)
+    return out
+
+
+@dataclass(frozen=True)
+class GenreSplit:
+    """A linear classifier over some families only (GTZAN's ten genres, fitted on GTZAN's clips), on
+    the same input as the head but standardized on its own clips; ``share`` is its say in how the
+    model's probability of those families is divided (:func:`resplit`)."""
+
+    columns: np.ndarray  # int [G]: its families, as columns of FAMILIES
+    mean: np.ndarray  # [d]
+    std: np.ndarray  # [d]
+    weights: np.ndarray  # [d, G]
+    bias: np.ndarray  # [G]
+    share: float
+
+    def said(self, inputs: FamilyInputs, head_input: str) -> np.ndarray:
+        """Its own distribution over its families ``[n, G]``."""
+        return softmax(standardized_input(inputs, head_input, self.mean, self.std) @ self.weights + self.bias)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "split_columns": self.columns,
+            "split_mean": self.mean,
+            "split_std": self.std,
+            "split_weights": self.weights,
+            "split_bias": self.bias,
+            "split_share": np.asarray(self.share),
+        }
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> GenreSplit | None:
+        if "split_weights" not in a:
+            return None
+        return cls(
+            a["split_columns"].astype(int),
+            a["split_mean"],
+            a["split_std"],
+            a["split_weights"],
+            a["split_bias"],
+            float(a["split_share"]),
+        )
+
+
 @dataclass(frozen=True)
 class FamilyModel:
     """The arrays of a family model and how to apply them (all float64 numpy)."""
@@ -229,6 +292,7 @@ class FamilyModel:
     head_input: str  # "none", "tags" (100 tag logits) or "tags+pen" (+ both taggers' 200-d embeddings)
     threshold: float
     manifest: dict
+    split: GenreSplit | None = None  # re-divides GTZAN's genres' share (None: the head's division stands)
 
     @cached_property
     def version(self) -> str:
@@ -247,15 +311,16 @@ class FamilyModel:
             weights = np.where(np.arange(len(weights))[:, None] < inputs.block("msd_tags").shape[1], weights, 0.0)
         out = self.prior_scale * np.log(self.prior_eps + tags @ weights)
         if self.head_input != "none":
-            x = (head_features(inputs, self.head_input) - self.head_mean) / self.head_std
-            if not inputs.mtt_heard:  # MTT's head inputs at their training mean
-                x[:, mtt_columns(self.head_input, inputs.block("msd_tags").shape[1])] = 0.0
+            x = standardized_input(inputs, self.head_input, self.head_mean, self.head_std)
             out = out + x @ self.head_weights + self.head_bias
         return out
 
     def proba(self, inputs: FamilyInputs) -> np.ndarray:
         """``[n, 14]`` family probabilities, columns in :data:`FAMILIES` order."""
-        return softmax(self.logits(inputs))
+        p = softmax(self.logits(inputs))
+        if self.split is None:
+            return p
+        return resplit(p, self.split.said(inputs, self.head_input), self.split.columns, self.split.share)
 
     def msd_only(self, msd_tags: np.ndarray, msd_pen: np.ndarray | None = None) -> FamilyInputs:
         """Inputs for tracks heard by MSD_musicnn alone (analyzed before Crate ran MTT_musicnn).
@@ -295,6 +360,7 @@ class FamilyModel:
             "head_std": self.head_std,
             "head_weights": self.head_weights,
             "head_bias": self.head_bias,
+            **(self.split.arrays() if self.split is not None else {}),
         }
 
     def save(self, directory) -> None:
@@ -337,6 +403,7 @@ class FamilyModel:
             manifest["head_input"],
             float(manifest["threshold"]),
             manifest,
+            GenreSplit.from_arrays(a),
         )
 
 

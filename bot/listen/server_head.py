@@ -35,7 +35,7 @@ from bot.genres import key
 
 #: Kernel width over cosine similarity: similarity 0.85 weighs exp(-1) = 0.37, 0.7 weighs 0.14.
 #: With 0.08, a genre taught on three tracks of an orchestral soundtrack reached only 0.39 of its
-#: other tracks; with 0.15, 0.83 of them and 0.05 of unrelated music (docs/teaching.md,
+#: other tracks; with 0.15, 0.82 of them and 0.05 of unrelated music (docs/teaching.md,
 #: ``crate evaluate ../shared/data/gtzan-mini --few-shot``).
 BANDWIDTH = 0.15
 #: How many identical taught tracks the base model's distribution is worth.

@@ -1,8 +1,9 @@
 """How fast a server's head learns: the few-shot learning curve (``crate evaluate DIR --few-shot``).
 
-On the labelled music the family model is trained on (:mod:`bot.listen.training.family_training`: GTZAN-mini
-and the labelled Debian music), every track gets the base model's *out-of-fold* distribution
-(grouped CV, as in :mod:`bot.listen.training.family_fit`: no track is judged by a model that saw it). Then,
+On the labelled music the family model is trained on (:mod:`bot.listen.training.family_training`: GTZAN-mini,
+the commercial previews and the labelled Debian music), every track gets the base model's *out-of-fold*
+distribution, genre split included (grouped CV, as in :mod:`bot.listen.training.family_fit`: no track is
+judged by a model that saw it). Then,
 for K = 1, 2, 3, 5 and many seeds, K tracks per family are "taught" as a server's corrections would
 be, and every other track is classified by :func:`bot.listen.server_head.relabel`. Two curves:
 
@@ -295,7 +296,12 @@ def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, SoundSets, str]:
         source_weights=weights,
     )
     temperature = float(cv.get("temperature", 1.0))
-    base = families.softmax(np.log(np.clip(raw, 1e-12, 1)) / temperature)
+    split = None
+    if model.split is not None:
+        split = family_fit.split_out_of_fold(
+            inputs, dataset.y[labelled], dataset.groups[labelled], sources, model.head_input
+        )
+    base = family_fit.out_of_fold_answers(raw, temperature, split)
     embeddings = dataset.inputs.block("msd_pen")
     data = LabelledSet(embeddings[labelled], base, dataset.y[labelled], families.FAMILIES, dataset.Y[labelled], sources)
     # Every track's distribution from the packaged model (the soundtracks are unlabelled: never trained on).
