@@ -96,7 +96,7 @@ def answered(p: np.ndarray, Y: np.ndarray, sources: np.ndarray, names: Iterable[
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "crate" / "families")
+    parser.add_argument("--cache", type=Path, default=family_training.FEATURE_CACHE)
     parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args(list(argv) if argv is not None else None)
     warnings.filterwarnings("ignore", category=UserWarning)  # a family with fewer clips than folds

@@ -27,6 +27,8 @@ from bot.listen import families
 #: Where the shared data and models are during development (never read at run time).
 SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 SOURCES = families.ASSETS / "sources.json"
+#: Where the taggers' outputs for the training music are cached (outside the repository).
+FEATURE_CACHE = Path.home() / ".cache" / "crate" / "families"
 #: Part of every cached file's key: bump it whenever what :func:`extract` hears changes
 #: (v2: one 3-s patch per excerpt, ``musicnn.excerpt_patches``; v3: the MTT tagger hears only the first
 #: and the last excerpt; v4: windows resampled by libsoxr; v5: both taggers hear both 3-s patches of
@@ -234,7 +236,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gtzan", type=Path, default=SHARED / "data" / "gtzan-mini")
     parser.add_argument("--commercial", type=Path, default=SHARED / "data" / "commercial-4q")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "crate" / "families")
+    parser.add_argument("--cache", type=Path, default=FEATURE_CACHE)
     parser.add_argument("--extract-only", action="store_true")
     parser.add_argument("--cached-only", action="store_true", help="use only files already in the cache")
     parser.add_argument("--output", type=Path, default=None, help="model directory (default: the packaged one)")

@@ -273,7 +273,7 @@ def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, SoundSets, str]:
     from bot.listen import families
     from bot.listen.training import family_fit, family_training
 
-    cache = Path.home() / ".cache" / "crate" / "families"
+    cache = family_training.FEATURE_CACHE
     shared = family_training.SHARED / "data" / "commercial-4q"
     items = family_training.load_items(Path(gtzan_dir), cache / "extracted", shared)
     features = family_training.cached_features(items, cache / "features", log=log)
