@@ -31,6 +31,7 @@ from cogs.layouts import card
 from cogs.render import MENTIONS, now_playing_embed
 from cogs.sessions.base import SessionsBase, channel_to_post
 from cogs.sessions.player import GuildVoice, SessionPlayer, connect_voice, human_listeners, volume_factor
+from cogs.soundmap import MapButton
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def now_playing_view(session: Session, entry: QueueEntry | None) -> discord.ui.V
     view.add_item(PauseButton(session.id))
     view.add_item(SkipButton(session.id))
     view.add_item(ShuffleButton(session.id))
+    if entry is not None:  # where the playing track sits on the server's map (a row of its own)
+        view.add_item(MapButton(entry.track_id))
     return view
 
 

@@ -109,6 +109,12 @@ async def test_the_four_answers_are_cards_whose_buttons_work_after_a_restart(tmp
             is_a_card(board)
             assert card(board).title == "🎧 Listening session" and card(board).footer.startswith("Hosted by Alice")
             skip = next(c for c in board.custom_ids if c.startswith("crate:skip:"))
+            # 📍 on the board: the playing track pinned on the server's map, for the clicker alone
+            where = next(c for c in board.custom_ids if c.startswith("crate:where:"))
+            assert where.split(":")[2] in {c.split(":")[2] for c in board.custom_ids if c.startswith("crate:rate:")}
+            pinned = await fake.click(guild, channel, "bob", board, where)
+            shown = await pinned.wait_original(timeout=30)
+            assert shown.ephemeral and card(shown).title == "📍 Where this track sits", shown.payload()
             before = board.edits
             nexted = await fake.click(guild, channel, "alice", board, skip)
             assert (await nexted.wait_original(timeout=30)).content  # the host moves on at once
