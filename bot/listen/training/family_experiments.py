@@ -21,10 +21,8 @@ top-1 per source against the label sets the model is trained on.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -35,23 +33,18 @@ from bot.listen.training import family_fit, family_training
 
 CHOSEN = "prior+head[tags+pen] l2=0.3"
 CHOSEN_SPEC = ("tags+pen", 0.3)
-WIDER = {
+WIDER = family_training.ALLMUSIC_FAMILIES | {
     "Stage & Screen": ("classical", "pop", "jazz", "ambient"),
     "Latin": ("folk", "pop"),
     "International": ("folk", "pop"),
 }
 
 
-def load(cache: Path, mapping: dict[str, tuple[str, ...]] | None = None):
-    """The labelled tracks (inputs, stratification label, groups, label sets, sources)."""
-    saved = dict(family_training.ALLMUSIC_FAMILIES)
-    family_training.ALLMUSIC_FAMILIES.update(mapping or {})
-    try:
-        shared = family_training.SHARED / "data"
-        items = family_training.load_items(shared / "gtzan-mini", cache / "extracted", shared / "commercial-4q")
-    finally:
-        family_training.ALLMUSIC_FAMILIES.clear()
-        family_training.ALLMUSIC_FAMILIES.update(saved)
+def load(cache: Path, mapping: Mapping[str, tuple[str, ...]] = family_training.ALLMUSIC_FAMILIES):
+    """The labelled tracks (inputs, stratification label, groups, label sets, sources), the
+    previews' AllMusic genres read through ``mapping``."""
+    shared = family_training.SHARED / "data"
+    items = family_training.load_items(shared / "gtzan-mini", cache / "extracted", shared / "commercial-4q", mapping)
     features = family_training.cached_features(items, cache / "features", log=lambda _: None, cached_only=True)
     data = family_training.build_dataset(items, features)
     rows = np.flatnonzero(data.y >= 0)
@@ -64,22 +57,14 @@ def out_of_fold(inputs, y, groups, Y, sources, seed: int, *, shares: Iterable[fl
     for each of ``shares``, with it (:func:`family_fit.split_out_of_fold`, at that share)."""
     prior_w = families.prior_matrix(*family_fit._tag_names())
     head_input, l2 = CHOSEN_SPEC
-    with _cv_seed(seed):
-        weights = family_fit.training_weights(sources)
-        raw = family_fit.cross_validated(inputs, y, groups, prior_w, (head_input, l2), Y=Y, source_weights=weights)
-        said, columns = family_fit.split_out_of_fold(inputs, y, groups, sources, head_input)
+    weights = family_fit.training_weights(sources)
+    raw = family_fit.cross_validated(
+        inputs, y, groups, prior_w, (head_input, l2), Y=Y, source_weights=weights, seed=seed
+    )
+    if not shares:
+        return {0.0: raw}
+    said, columns = family_fit.split_out_of_fold(inputs, y, groups, sources, head_input, seed)
     return {0.0: raw, **{share: families.resplit(raw, said, columns, share) for share in shares}}
-
-
-@contextlib.contextmanager
-def _cv_seed(seed: int):
-    """family_fit's folds drawn with another seed (they are drawn with seed 0)."""
-    splits = family_fit.splits
-    family_fit.splits = functools.partial(splits, seed=seed)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        family_fit.splits = splits  # type: ignore[assignment]
 
 
 def top1(p: np.ndarray, Y: np.ndarray, sources: np.ndarray) -> dict[str, float]:

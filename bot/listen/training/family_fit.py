@@ -162,13 +162,21 @@ def splits(y: np.ndarray, groups: np.ndarray, seed: int = 0):
 
 
 def cross_validated(
-    inputs, y, groups, prior_w, spec, *, Y: np.ndarray | None = None, source_weights: np.ndarray | None = None
+    inputs,
+    y,
+    groups,
+    prior_w,
+    spec,
+    *,
+    Y: np.ndarray | None = None,
+    source_weights: np.ndarray | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """Out-of-fold probabilities ``[n, 14]`` for every labelled track (``Y``: the label sets,
-    when partial; ``y`` stratifies the folds)."""
+    when partial; ``y`` stratifies the folds, drawn with ``seed``)."""
     Y = as_sets(y) if Y is None else Y
     out = np.zeros((len(y), K))
-    for train, test in splits(y, groups):
+    for train, test in splits(y, groups, seed):
         weights = None if source_weights is None else source_weights[train]
         model = fit(inputs.take(train), Y[train], prior_w, spec, groups[train], weights)
         out[test] = model.proba(inputs.take(test))
@@ -191,12 +199,12 @@ def fit_split(inputs: families.FamilyInputs, y: np.ndarray, head_input: str) -> 
     return split
 
 
-def split_out_of_fold(inputs, y, groups, sources, head_input: str) -> tuple[np.ndarray, np.ndarray]:
+def split_out_of_fold(inputs, y, groups, sources, head_input: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Every track's genre-split distribution from a split fitted without its fold (the folds of
-    :func:`cross_validated`), and the split's columns: ``([n, G], [G])``."""
+    :func:`cross_validated` with the same ``seed``), and the split's columns: ``([n, G], [G])``."""
     columns = np.unique(y[sources == "gtzan-mini"])
     said = np.zeros((len(y), len(columns)))
-    for train, test in splits(y, groups):
+    for train, test in splits(y, groups, seed):
         clips = train[sources[train] == "gtzan-mini"]
         split = fit_split(inputs.take(clips), y[clips], head_input)
         said[np.ix_(test, np.searchsorted(columns, split.columns))] = split.said(inputs.take(test), head_input)

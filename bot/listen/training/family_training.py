@@ -16,7 +16,7 @@ import hashlib
 import json
 import sys
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +68,13 @@ ALLMUSIC_FAMILIES: dict[str, tuple[str, ...]] = {
 CATCH_ALL = frozenset({"Pop/Rock", "International", "Latin", "Vocal", "Stage & Screen"})
 
 
-def allmusic_labels(genres: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def allmusic_labels(
+    genres: Sequence[str], mapping: Mapping[str, tuple[str, ...]] = ALLMUSIC_FAMILIES
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(listed, specific)``: every family a clip's genres map to (what it is trained for) and
-    those of its specific genres when it has any (see :data:`CATCH_ALL`; else ``listed``)."""
-    families_of = lambda names: tuple(dict.fromkeys(f for g in names for f in ALLMUSIC_FAMILIES.get(g, ())))  # noqa: E731
+    those of its specific genres when it has any (see :data:`CATCH_ALL`; else ``listed``).
+    ``mapping``: AllMusic genre -> families (another reading of them, for an experiment)."""
+    families_of = lambda names: tuple(dict.fromkeys(f for g in names for f in mapping.get(g, ())))  # noqa: E731
     specific = [g for g in genres if g not in CATCH_ALL]
     listed = families_of(genres)
     return listed, (families_of(specific) or listed)
@@ -183,16 +186,17 @@ def debian_items(sources: dict, extract_dir: Path) -> list[Item]:
     return items
 
 
-def commercial_items(root: Path) -> list[Item]:
+def commercial_items(root: Path, mapping: Mapping[str, tuple[str, ...]] = ALLMUSIC_FAMILIES) -> list[Item]:
     """The commercial-4q previews, positive for every family their AllMusic genres map to
-    (:data:`ALLMUSIC_FAMILIES`), grouped by artist. Heard as analysis hears any ~30-s preview."""
+    (``mapping``, by default :data:`ALLMUSIC_FAMILIES`), grouped by artist. Heard as analysis hears
+    any ~30-s preview."""
     import csv
 
     items = []
     with (root / "labels.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             genres = [g.strip() for g in row["allmusic_genres"].split(";") if g.strip()]
-            labels, specific = allmusic_labels(genres)
+            labels, specific = allmusic_labels(genres, mapping)
             artist = row["artist"].strip().casefold()
             title = f"{row['artist']} - {row['title']}"
             items.append(
@@ -201,10 +205,15 @@ def commercial_items(root: Path) -> list[Item]:
     return items
 
 
-def load_items(gtzan: Path | None, extract_dir: Path, commercial: Path | None = None) -> list[Item]:
+def load_items(
+    gtzan: Path | None,
+    extract_dir: Path,
+    commercial: Path | None = None,
+    mapping: Mapping[str, tuple[str, ...]] = ALLMUSIC_FAMILIES,
+) -> list[Item]:
     sources = json.loads(SOURCES.read_text("utf-8"))
     items = gtzan_items(gtzan) if gtzan and gtzan.is_dir() else []
-    items += commercial_items(commercial) if commercial and (commercial / "labels.csv").is_file() else []
+    items += commercial_items(commercial, mapping) if commercial and (commercial / "labels.csv").is_file() else []
     return items + debian_items(sources, extract_dir)
 
 
