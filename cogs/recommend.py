@@ -22,8 +22,9 @@ from cogs.caller import guild_id_of
 from cogs.client import CrateBot
 from cogs.feedback import RateButton
 from cogs.render import MENTIONS
+from cogs.soundmap import MapButton
 
-#: Five picks, each with its row of buttons (👍, 👎, more like this): 28 of a card's 40 components.
+#: Five picks, each with its row of buttons (👍, 👎, 📍, more like this): 33 of a card's 40 components.
 MAX_PICKS = 5
 PICKS_COLOUR = 0x1DB954
 
@@ -48,8 +49,8 @@ def picks_card(
     note: str | None = None,
     select: discord.ui.Item[Any] | None = None,
 ) -> discord.ui.LayoutView:
-    """The picks as one card: each pick's line with its own row under it (👍, 👎, 🔁 More like
-    this), the note, and ``select`` (the cold start's genre picker) in the last row."""
+    """The picks as one card: each pick's line with its own row under it (👍, 👎, 📍 where it sits
+    on the server's map, 🔁 More like this), the note, and ``select`` (the cold start's genre picker) in the last row."""
     card: discord.ui.Container[Any] = discord.ui.Container(accent_colour=PICKS_COLOUR)
     card.add_item(discord.ui.TextDisplay(f"### {title}"))
     if not picks:
@@ -60,6 +61,7 @@ def picks_card(
             discord.ui.ActionRow(
                 RateButton(pick.track_id, LIKE, label=str(number)),
                 RateButton(pick.track_id, DISLIKE, label=str(number)),
+                MapButton(pick.track_id, label=str(number)),
                 MoreLikeButton(pick.track_id, label=_("More like {number}").format(number=number)),
             )
         )

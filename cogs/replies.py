@@ -132,10 +132,14 @@ class IdButton(AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], templat
         super().__init_subclass__(template=rf"crate:{kind}:(?P<id>\d+)")
         cls.kind, cls.emoji, cls.label, cls.style = kind, emoji, label, style
 
-    def __init__(self, target_id: int):
+    def __init__(self, target_id: int, *, label: str | None = None):
+        """``label`` replaces the kind's own, e.g. a pick's number where several tracks share a card."""
         super().__init__(
             discord.ui.Button(
-                emoji=self.emoji, label=_(self.label), style=self.style, custom_id=f"crate:{self.kind}:{target_id}"
+                emoji=self.emoji,
+                label=label or _(self.label),
+                style=self.style,
+                custom_id=f"crate:{self.kind}:{target_id}",
             )
         )
         self.target_id = target_id
@@ -144,4 +148,4 @@ class IdButton(AnswersErrors, discord.ui.DynamicItem[discord.ui.Button], templat
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> Self:
-        return cls(int(match["id"]))
+        return cls(int(match["id"]), label=item.label if isinstance(item, discord.ui.Button) else None)

@@ -70,17 +70,15 @@ def test_the_largest_picks_cards_stay_within_discords_limits():
     picks = [Recommendation(i, f"track {i}", 1.0, reason, "jazz") for i in range(1, MAX_PICKS + 1)]
     full = picks_card(picks, title="Picks for Carol")
     [box] = checked(full)
-    assert count_components(full) == 28 <= MAX_COMPONENTS
+    assert count_components(full) == 33 <= MAX_COMPONENTS
     assert box["components"][1]["content"].startswith("**1. track 1** · ")
-    assert [b["custom_id"] for b in box["components"][2]["components"]] == [
-        "crate:rate:1:up",
-        "crate:rate:1:down",
-        "crate:more:1",
-    ]
+    row = box["components"][2]["components"]
+    assert [b["custom_id"] for b in row] == ["crate:rate:1:up", "crate:rate:1:down", "crate:where:1", "crate:more:1"]
+    assert [b.get("label") for b in row[:3]] == ["1", "1", "1"]  # each pick's buttons carry its number
     cold = picks_card(picks[:-1], title="Getting to know Carol", note="a start", select=StartGenresSelect(["jazz"] * 1))
     [box] = checked(cold)
     assert box["components"][-1]["components"][0]["custom_id"] == "crate:start"
-    assert count_components(cold) <= MAX_COMPONENTS
+    assert count_components(cold) == 29 <= MAX_COMPONENTS
     empty = picks_card([], title="Picks for Carol")
     assert "Nothing new to suggest." in [c.get("content") for c in checked(empty)[0]["components"]]
 

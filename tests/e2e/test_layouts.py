@@ -88,7 +88,7 @@ async def test_the_four_answers_are_cards_whose_buttons_work_after_a_restart(tmp
             seen = colours(chart.data)
             assert (0x58, 0x65, 0xF2) in seen and (0x1D, 0xB9, 0x54) in seen  # a bar for each of them
 
-            # /recommend: each pick's line with its own row of 👍 / 👎 / 🔁 inside the card
+            # /recommend: each pick's line with its own row of 👍 / 👎 / 📍 / 🔁 inside the card
             picks = await answered(await fake.slash(guild, channel, "carol", "recommend", {"count": 2}))
             is_a_card(picks)
             assert card(picks).title.startswith("Picks for")
@@ -99,6 +99,12 @@ async def test_the_four_answers_are_cards_whose_buttons_work_after_a_restart(tmp
             response = await click.wait_response(timeout=30)
             assert response.ephemeral and response.data["flags"] & COMPONENTS_V2
             assert answered_card(response.data).title.startswith("More like")
+            # 📍 under a pick: that pick pinned on the server's map, for the clicker alone
+            where = [c for c in picks.custom_ids if c.startswith("crate:where:")]
+            assert [c.split(":")[2] for c in where] == [c.split(":")[2] for c in rates]
+            pinned = await fake.click(guild, channel, "carol", picks, where[-1])
+            shown = await pinned.wait_original(timeout=30)
+            assert shown.ephemeral and card(shown).title == "📍 Where this track sits", shown.payload()
 
             # a session's now-playing board: a card edited in place, its controls inside it
             start = await fake.slash(guild, channel, "alice", "session start")
