@@ -95,22 +95,20 @@ async def _offered_genre(interaction: discord.Interaction[CrateBot], value: str)
 
 
 class NewGenreModal(discord.ui.Modal):
-    """Names a genre the families lack ("city pop", "fantasy orchestral")."""
-
-    name: discord.ui.TextInput = discord.ui.TextInput(
-        label=NAME_LABEL,
-        custom_id=NAME_FIELD,
-        placeholder=NAME_EXAMPLES,
-        min_length=1,
-        max_length=MAX_GENRE_NAME,
-    )
+    """Names a genre the families lack ("city pop", "fantasy orchestral"): one text input under a
+    label (Discord's modal label component; a text input's own label is deprecated)."""
 
     def __init__(self, track_id: int):
         # one id per opening: two members naming genres for the same track never share a modal
         super().__init__(title=_("Name the genre"), timeout=15 * 60, custom_id=f"crate:newgenre:{track_id}:{id(self)}")
         self.track_id = track_id
-        self.name.label = _(NAME_LABEL)  # in the language of the member who opens it
-        self.name.placeholder = _(NAME_EXAMPLES)
+        self.name: discord.ui.TextInput = discord.ui.TextInput(
+            custom_id=NAME_FIELD,
+            placeholder=_(NAME_EXAMPLES),  # in the language of the member who opens it
+            min_length=1,
+            max_length=MAX_GENRE_NAME,
+        )
+        self.add_item(discord.ui.Label(text=_(NAME_LABEL), component=self.name))
 
     async def on_submit(self, interaction: discord.Interaction[CrateBot]) -> None:  # type: ignore[override]
         """Nothing: :func:`on_new_genre` answers every submission of this modal, before or after a restart."""

@@ -85,6 +85,9 @@ async def test_a_new_genre_named_in_a_modal_is_offered_and_answered_afterwards(f
     ix = await fake.select(guild, music(guild), "bob", message, correct_id(message), values=["new"])
     modal = (await ix.wait_response()).data
     assert ix.response.type == 9 and len(modal["title"]) <= 45
+    [field] = modal["components"]  # a label wrapping the text input, as Discord's modals now have it
+    assert field["type"] == 18 and field["label"] == "Which genre is it?"
+    assert field["component"]["custom_id"] == "crate:newgenre:name" and not field["component"].get("label")
     with pytest.raises(ValueError):  # the Discord client refuses more than the field's 40 characters
         await fake.submit_modal(guild, music(guild), "bob", ix, {"crate:newgenre:name": "x" * 41})
     submitted = await fake.submit_modal(guild, music(guild), "bob", ix, {"crate:newgenre:name": "Fantasy Orchestral"})
