@@ -17,7 +17,7 @@ from bot.app.settings import SettingsService
 from bot.caller import Caller
 from bot.catalog import LIKE
 from bot.config import Settings
-from bot.present.recap import HEIGHT, WIDTH
+from bot.present.recap import HEIGHT, WIDTH, RecapCard
 from bot.present.recap import recap_card as draw
 from bot.recommend.service import CatalogCache
 from bot.store import Database
@@ -126,6 +126,31 @@ async def test_an_empty_month_says_so(recaps, db):
     assert "Nothing played in a session this month." in drawn.texts
     assert any(t.startswith("Not enough ratings yet") for t in drawn.texts)
     assert drawn.bars == 0
+
+
+async def test_a_german_card_says_its_sentences_whole_and_inside_the_card(recaps, db):
+    """German runs a third longer than English: the card's lines are cut by their drawn width,
+    not by a count of characters that only English fitted (the best-match sentence and the
+    families' heading ended in "…" halfway)."""
+    from bot.i18n import _, speaking
+    from bot.present.recap import FamilyBar
+    from bot.recommend.blend import MATCH_MIN_RATINGS
+
+    service, _settings = recaps
+    recap = await service.recap(GUILD, ALICE, "month")
+    with speaking("de"):
+        card = recap_card(recap, {ALICE: "Alice"})
+        card = RecapCard(card.title, card.subtitle, card.sections, (FamilyBar("Elektronisch", 0.5, 0.2),))
+        png, drawn = draw(card)
+        needs = _("Not enough ratings yet (a match needs {count} ratings from each member).")
+        heading = _("Families: share of likes (grey: the period before)").upper()
+    assert needs.format(count=MATCH_MIN_RATINGS) in drawn.texts, drawn.texts
+    assert heading in drawn.texts and heading.startswith("FAMILIEN"), drawn.texts
+    with speaking("de"):  # a title too long for the card is cut at its edge, "…" and all
+        _png, long = draw(RecapCard("Dezember 2026 von " + "Maximilian " * 6, "", ()))
+    assert long.texts[0].startswith("Dezember 2026 von Maximilian") and long.texts[0].endswith("…")
+    pixels = Image.open(io.BytesIO(png)).convert("RGB").crop((int(0.96 * WIDTH), 0, WIDTH, HEIGHT))
+    assert {colour for _count, colour in pixels.getcolors(1 << 16)} == {(0x19, 0x14, 0x14)}  # only the ground
 
 
 async def test_the_monthly_post_is_due_on_the_first_once(recaps, clock, db):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from bot import store
 from bot.app.soundmap import EmptyMap, SoundMaps
 from bot.catalog import EMBEDDING_DIM, LIKE, TAG_COUNT, Catalog, UnknownTrack
 from bot.genres import FAMILIES
+from bot.i18n import speaking
 from bot.present.soundmap import LABEL_CHARS, SIZE, draw_map, label_text
 from bot.recommend.service import CatalogCache
 from bot.recommend.soundmap import (
@@ -133,6 +135,27 @@ def test_titles_are_drawn_as_text_clipped_to_one_line():
     hostile = Catalog(**{**catalog.__dict__, "titles": titles})
     drawing = draw_map(sound_map(hostile, highlight_track_id=4), title="$$$", member="$\\alpha$")
     assert drawing.labels[-1] == label_text(titles[3])
+
+
+@pytest.mark.parametrize(
+    ("language", "member", "line"),
+    [
+        ("de", "Alice", "Geschmack von Alice"),  # a third longer than "Alice's taste": it was cut off
+        ("de", "Maximilian", "Geschmack von\nMaximilian"),  # on two lines rather than cut
+        ("pt-BR", "Alexandra Wonderland", "gosto de Alexandra\nWonderl…"),  # clipped to 18, on two lines
+        ("en-US", "W" * 30, "W+…'s taste"),  # the name shortened, not the words around it
+    ],
+)
+def test_the_legend_stays_inside_the_picture_in_every_language(language, member, line):
+    """The legend's lines are measured and wrapped or shortened to the picture's width, so no
+    language or name runs past its right edge (the map is shown at about 550 px wide)."""
+    catalog = clustered(200)
+    placed = sound_map(catalog, liked_rows=[0, 1], disliked_rows=[3], highlight_track_id=int(catalog.ids[10]))
+    with speaking(language):
+        drawing = draw_map(placed, title="Guild One", member=member)
+    assert any(re.fullmatch(line, drawn) for drawn in drawing.legend), drawing.legend
+    image = np.asarray(Image.open(io.BytesIO(drawing.png)).convert("L"))
+    assert int((image[:, -6:] < 200).sum()) == 0  # nothing drawn at the picture's right edge
 
 
 def test_unknown_highlight_is_refused():

@@ -15,8 +15,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from bot.i18n import _
+from bot.present.fit import fit_text, renderer_of
 from bot.safe_text import one_line
 
 #: The card's size in pixels (a 4:5 portrait, readable at Discord's preview size).
@@ -27,8 +29,12 @@ ACCENT = "#1DB954"
 SECOND = "#5865F2"
 TEXT = "#FFFFFF"
 MUTED = "#B3B3B3"
-#: Longest line drawn (longer ones end in "…").
-LINE_CHARS = 46
+#: Longest line drawn (longer ones end in "…"); each line is then cut to the card's width.
+LINE_CHARS = 90
+#: Where a line must end, as a share of the card's width.
+RIGHT = 0.95
+#: A line too long for the card is first set smaller, down to this share of its size, then cut.
+SMALLEST = 0.8
 
 
 @dataclass(frozen=True)
@@ -62,18 +68,21 @@ def _clip(text: str, limit: int = LINE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def size_of(item: Text) -> float:
+    return float(item.get_fontsize())
+
+
 def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
     """The card as PNG bytes (:data:`WIDTH` x :data:`HEIGHT`), and what was drawn."""
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor=BACKGROUND)
-    drawn: list[str] = []
+    drawn: list[str | Text] = []  # the lines, measured and cut to the card's width at the end
 
     def text(x: float, y: float, words: str, **style) -> None:
         words = _clip(words, style.pop("limit", LINE_CHARS))
-        figure.text(x, y, words, color=style.pop("color", TEXT), va="top", parse_math=False, **style)
-        drawn.append(words)
+        drawn.append(figure.text(x, y, words, color=style.pop("color", TEXT), va="top", parse_math=False, **style))
 
-    text(0.06, 0.965, card.title, fontsize=26, fontweight="bold", color=ACCENT, limit=34)
-    text(0.06, 0.915, card.subtitle, fontsize=13, color=MUTED, limit=70)
+    text(0.06, 0.965, card.title, fontsize=26, fontweight="bold", color=ACCENT)
+    text(0.06, 0.915, card.subtitle, fontsize=13, color=MUTED)
     y = 0.87
     count = sum(max(1, len(lines)) for _, lines in card.sections)
     step = min(0.03, 0.46 / max(count, 1))  # the text keeps to the top 60 %, the bars below it
@@ -121,10 +130,15 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
             axes.text(100 * row.share + 1.5, position - 0.15, label, color=TEXT, va="center", fontsize=10)
             drawn.append(f"{row.family}: {label}")
     if card.footer:
-        text(0.06, 0.035, card.footer, fontsize=10, color=MUTED, limit=90)
+        text(0.06, 0.035, card.footer, fontsize=10, color=MUTED, limit=120)
+    renderer = renderer_of(figure)
+    said = tuple(
+        line if isinstance(line, str) else fit_text(line, RIGHT * WIDTH, renderer, smallest=SMALLEST * size_of(line))
+        for line in drawn
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor=BACKGROUND)
-    return buffer.getvalue(), DrawnCard(WIDTH, HEIGHT, tuple(drawn), bars)
+    return buffer.getvalue(), DrawnCard(WIDTH, HEIGHT, said, bars)
 
 
 __all__ = ["HEIGHT", "WIDTH", "DrawnCard", "FamilyBar", "RecapCard", "recap_card"]

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
 from bot.i18n import _, ngettext
+from bot.present.fit import fit_text, renderer_of
 from bot.recommend.soundmap import SoundMap
 
 #: One colour per family, in :data:`bot.genres.FAMILIES` order (distinct on a white ground).
@@ -46,6 +47,8 @@ LABEL_CHARS = 26
 #: The image's size in pixels (width, height).
 SIZE = (900, 700)
 DPI = 100
+#: Pixels kept free at the right of the legend's lines.
+LEGEND_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class MapDrawing:
     plotted: int  # catalog points drawn
     labels: tuple[str, ...]  # the titles written on the map (landmarks, then the highlighted track)
     size: tuple[int, int]
+    legend: tuple[str, ...] = ()  # the legend's lines as drawn (shortened to fit the picture)
 
 
 def label_text(title: str) -> str:
@@ -71,7 +75,7 @@ def _point_size(count: int) -> float:
 def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> MapDrawing:
     """Render ``sound_map``; ``member`` names whose likes are marked (legend text)."""
     figure = Figure(figsize=(SIZE[0] / DPI, SIZE[1] / DPI), dpi=DPI)
-    axes = figure.add_axes((0.02, 0.08, 0.69, 0.83))
+    axes = figure.add_axes((0.02, 0.08, 0.67, 0.83))
     axes.set_xticks([])
     axes.set_yticks([])
     for spine in axes.spines.values():
@@ -113,7 +117,7 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
     if sound_map.centre is not None:
         axes.scatter([sound_map.centre[0]], [sound_map.centre[1]], s=520, marker="*", c="#ffd600",
                      edgecolors="#111111", linewidths=1.5, zorder=10)  # fmt: skip
-        who = _("{member}'s taste").format(member=clip(member, 18)) if member else _("taste centre")
+        who = taste_of(clip(member, 18)) if member else _("taste centre")
         handles.append(Line2D([], [], marker="*", color="#ffd600", markeredgecolor="#111111", linestyle="",
                               markersize=18, label=who))  # fmt: skip
     labels: list[str] = []
@@ -154,14 +158,27 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         else ngettext("{count} track", "{count} tracks", sound_map.total).format(count=f"{sound_map.total:,}")
     )
     figure.text(0.02, 0.025, shown + " · " + _("close together = similar sound"), fontsize=13, color="#555555")
+    legend_lines: list[str] = []
     if handles:
-        legend = figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.92), fontsize=14,
-                               frameon=False, handletextpad=0.3, labelspacing=0.45)  # fmt: skip
+        legend = figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.705, 0.92), fontsize=14,
+                               frameon=False, handletextpad=0.3, handlelength=1.5, labelspacing=0.45)  # fmt: skip
         for text_item in legend.get_texts():
             text_item.set_parse_math(False)  # a member's name is their text
+        # "Geschmack von Alexandra" is longer than "Alexandra's taste": wrap or cut what would leave the picture
+        renderer = renderer_of(figure)
+        name = clip(member, 18) if member else None
+        for item in legend.get_texts():
+            named = name is not None and item.get_text() == taste_of(name)
+            part = name if named else None  # a long name is cut, not "taste" itself
+            legend_lines.append(fit_text(item, SIZE[0] - LEGEND_MARGIN, renderer, part=part, said=taste_of, wrap=named))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
-    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE)
+    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE, tuple(legend_lines))
+
+
+def taste_of(member: str) -> str:
+    """The legend's line for the taste's centre (★)."""
+    return _("{member}'s taste").format(member=member)
 
 
 def _dot(colour: str, text: str, *, size: float = 10) -> Line2D:
