@@ -46,14 +46,21 @@ class Recaps(commands.Cog):
     async def cog_unload(self) -> None:
         await self.rounds.stop()
 
-    async def _names(self, guild: discord.Guild | None, guild_id: int) -> dict[int, str]:
+    async def _names(
+        self, guild: discord.Guild | None, guild_id: int, present: tuple[discord.abc.User, ...] = ()
+    ) -> dict[int, str]:
+        """Members' names: those Crate remembers, those of the server it sees, and ``present``
+        (whose recap it is, who asks: known from the interaction even before Crate met them)."""
         names = await self.bot.crate.members.display_names(guild_id)
         if guild is not None:
             names.update({m.id: m.display_name for m in guild.members})
+        names.update({u.id: u.display_name for u in present})
         return names
 
-    async def _card(self, recap: Recap, guild: discord.Guild | None) -> discord.File:
-        names = await self._names(guild, recap.guild_id)
+    async def _card(
+        self, recap: Recap, guild: discord.Guild | None, present: tuple[discord.abc.User, ...] = ()
+    ) -> discord.File:
+        names = await self._names(guild, recap.guild_id, present)
         card = recap_card(recap, names, server_name=guild.name if guild else None)
         png, _ = await asyncio.to_thread(draw_card, card)
         return discord.File(io.BytesIO(png), filename=CARD_NAME)
@@ -83,7 +90,8 @@ class Recaps(commands.Cog):
             )
         if recap.is_empty:
             text += " " + _("(nothing yet this period)")
-        await replies.send(interaction, content=text, file=await self._card(recap, interaction.guild))
+        present = (interaction.user,) if member is None else (interaction.user, member)
+        await replies.send(interaction, content=text, file=await self._card(recap, interaction.guild, present))
 
     async def post_due(self) -> int:
         """Post every due monthly recap of the servers this process serves; how many were posted."""

@@ -24,6 +24,7 @@ import pytest_asyncio
 from PIL import Image
 
 import bot.app.recap
+import bot.present.recap
 from tests import music
 from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
@@ -249,3 +250,25 @@ async def test_the_monthly_post_is_made_once_across_a_restart(tmp_path):
                 CLOCK["now"] = None
             posts = [m for m in fake.channel_messages(system.id) if "recap of" in (m.content or "")]
             assert len(posts) == 1
+
+
+async def test_a_members_recap_names_them_before_crate_has_met_them(tmp_path):
+    """/recap member:@bob when bob never used Crate: his name comes with the interaction (the
+    resolved member), so his card is his, in the asker's language, not a "former member's"."""
+    drawn = []
+    draw = bot.present.recap.recap_card
+
+    def recording(card):
+        drawn.append(card)
+        return draw(card)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.present.recap, "recap_card", recording)  # what the cog imports as it loads
+        async with FakeDiscord() as fake:
+            guild, channel = place(fake)
+            fake.member(guild, "alice").user.locale = "de"
+            async with running_crate(fake, settings_for(fake, tmp_path / "crate.sqlite3")):
+                german = await answered(await fake.slash(guild, channel, "alice", "recap", {"member": "bob"}))
+                english = await answered(await fake.slash(guild, channel, "carol", "recap", {"member": "bob"}))
+    assert german.content.startswith("📼 Rückblick von Bob auf ") and english.content.startswith("📼 Bob's recap of")
+    assert drawn[0].title.endswith(" von Bob") and drawn[1].title.startswith("Bob's "), [c.title for c in drawn]
