@@ -289,3 +289,56 @@ async def test_an_untitled_album_or_playlist_is_named_in_the_members_language(la
             assert said.startswith(f"📀 **{name}** ") and "an album" not in said and "a playlist" not in said, said
         titled = album_message(TrackList("**Loud** <@1>", songs, 2, "album"), 1, queue=True)["content"]
         assert "Loud" in titled and "**Loud**" not in titled and "<@1>" not in titled and album not in titled
+
+
+#: A command a sentence names: ``/blend start member:``, ``/session queue``, ``/genre`` (not a URL's path).
+NAMED_COMMAND = re.compile(r"(?<![\w.:/])/([\w-]+)(?: ([\w-]+))?(?: ([\w-]+):)?")
+
+
+def named_commands(text: str, payloads: list[dict], locale: str | None = None):
+    """(what the sentence says, the command path it should say) for each command ``text`` names,
+    read against the command payloads in ``locale``'s names (None: English)."""
+
+    def name(item: dict) -> str:
+        return (item.get("name_localizations") or {}).get(locale, item["name"]) if locale else item["name"]
+
+    commands = {name(p): p for p in payloads if p.get("type", 1) == 1}
+    for match in NAMED_COMMAND.finditer(text):
+        command, word, option = match.groups()
+        found = commands.get(command)
+        if found is None:
+            yield match.group(0), None
+            continue
+        said = [command]
+        options = found.get("options") or []
+        subcommands = {name(o): o for o in options if o["type"] == 1}
+        if subcommands:  # a group: the next word is one of its commands
+            sub = subcommands.get(word or "")
+            if sub is None:
+                yield match.group(0), None
+                continue
+            said.append(word)
+            options = sub.get("options") or []
+        if option is not None and (subcommands or word is None):
+            said.append(f"{option}:" if option in {name(o) for o in options} else f"?{option}:")
+        yield match.group(0), " ".join(said)
+
+
+async def test_every_command_a_sentence_names_exists_in_its_language(marked):
+    """ "start one with /blend member:@someone" named no command (/blend is a group): each command,
+    subcommand and option a sentence names is one Discord shows, in English and in each language
+    (in the names that language's members see)."""
+    payloads = await localized_payloads()
+    wrong, checked = [], 0
+    for language, locale in (("en", None), ("de", "de"), ("es", "es-ES"), ("pt_BR", "pt-BR")):
+        entries = {m.id: m.string for m in catalog(language) if m.id} if locale else {}
+        for (context, text), _where in marked.items():
+            if context is not None:
+                continue
+            said = entries.get(text) if locale else text
+            for shown, path in named_commands(said if isinstance(said, str) else "", payloads, locale):
+                checked += 1
+                if path is None or "?" in path or not shown.startswith("/" + path.split(":")[0].rstrip()):
+                    wrong.append((language, shown, text))
+    assert not wrong, "\n".join(map(str, wrong))
+    assert checked > 150  # the help's lines and the sentences naming a command, in four languages

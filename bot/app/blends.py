@@ -60,7 +60,7 @@ class NotABlend(BlendError):
 
 
 class NoBlend(BlendError):
-    user_message = N_("You aren't in any Blend here — start one with /blend member:@someone.")
+    user_message = N_("You aren't in any Blend here — start one with /blend start member:@someone.")
 
 
 class WhichBlend(BlendError):

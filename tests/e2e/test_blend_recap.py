@@ -178,7 +178,8 @@ async def test_a_blend_of_different_tastes_refilled_played_and_forgotten(world):
     left = await answered(await fake.slash(guild, channel, "carol", "blend leave"))
     assert "it is gone" in left.content and left.ephemeral
     gone = await fake.slash(guild, channel, "alice", "blend show")
-    assert "aren't in any Blend" in (await answered(gone)).content
+    said = (await answered(gone)).content
+    assert "aren't in any Blend" in said and "start one with /blend start member:@someone" in said, said
 
 
 async def test_recap_card_and_the_monthly_post(world):
