@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import Literal
 
 import discord
 from discord import app_commands
@@ -110,16 +109,24 @@ class WhoLikesButton(replies.IdButton, kind="who", emoji="👥", label=N_("Who l
         await replies.send(interaction, embed=who_embed(who), ephemeral=True)
 
 
+#: /charts' periods. "all" is shown as "all time": a choice's name is translated by itself, and
+#: /settings' reset:all means every setting ("alle", not "gesamte Zeit").
+PERIODS = [
+    app_commands.Choice(name="week", value="week"),
+    app_commands.Choice(name="month", value="month"),
+    app_commands.Choice(name="all time", value="all"),
+]
+
+
 class Community(commands.Cog):
     def __init__(self, bot: CrateBot):
         self.bot: CrateBot = bot
 
     @app_commands.command(name="charts", description="This server's most-liked tracks, families, styles and sharers")
     @app_commands.describe(period="Which ratings and shares count (default: all time)")
+    @app_commands.choices(period=PERIODS)
     @app_commands.guild_only()
-    async def charts(
-        self, interaction: discord.Interaction[CrateBot], period: Literal["week", "month", "all"] = "all"
-    ) -> None:
+    async def charts(self, interaction: discord.Interaction[CrateBot], period: str = "all") -> None:
         await replies.defer(interaction)
         charts = await self.bot.crate.community.charts(guild_id_of(interaction), period)
         server = interaction.guild.name if interaction.guild else _("This server")

@@ -196,6 +196,15 @@ async def test_every_command_option_and_choice_is_localized_by_discords_rules():
     assert by_name["help"]["name_localizations"]["de"] == "hilfe"
     assert by_name["session"]["name_localizations"]["pt-BR"] == "sessão"
     assert by_name["Analyze with Crate"]["name_localizations"]["es-ES"] == "Analizar con Crate"
+    # a choice's name is translated by itself: /settings reset:all is every setting, not all time
+    choices = {
+        (command, option["name"], choice["value"]): choice["name_localizations"]["de"]
+        for command in ("charts", "settings")
+        for option in by_name[command]["options"]
+        for choice in option.get("choices") or []
+    }
+    assert choices[("settings", "reset", "all")] == "alle"
+    assert choices[("charts", "period", "all")] == "gesamte Zeit"
 
 
 def test_the_fake_discord_refuses_localizations_discord_refuses():
