@@ -5,6 +5,7 @@ real SQLite file."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -156,6 +157,29 @@ def test_the_legend_stays_inside_the_picture_in_every_language(language, member,
     assert any(re.fullmatch(line, drawn) for drawn in drawing.legend), drawing.legend
     image = np.asarray(Image.open(io.BytesIO(drawing.png)).convert("L"))
     assert int((image[:, -6:] < 200).sum()) == 0  # nothing drawn at the picture's right edge
+
+
+def test_the_names_on_the_map_cover_neither_the_taste_star_nor_each_other():
+    """A landmark's name sat under the taste's ★ ("Artist 4★- Song 115"): each name now goes to
+    the first of four places around its point that covers no ★, ring, dot or other name."""
+    catalog = clustered(300)
+    placed = sound_map(catalog, liked_rows=[0, 1, 2], highlight_track_id=int(catalog.ids[7]))
+    landmark = placed.landmarks[0]
+    crowded = dataclasses.replace(placed, centre=landmark.xy)  # the ★ right on a landmark's dot
+    drawing = draw_map(crowded, title="Guild One", member="alice")
+    assert len(drawing.label_boxes) == len(drawing.labels) == len(placed.landmarks) + 1
+    assert drawing.star is not None
+    x, y = drawing.star
+    star = (x - 12, y - 12, x + 12, y + 12)
+
+    def overlap(a, b) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    for i, box in enumerate(drawing.label_boxes):
+        assert not overlap(box, star), (drawing.labels[i], box, star)
+        assert 0 <= box[0] and box[2] <= SIZE[0] and 0 <= box[1] and box[3] <= SIZE[1]
+        for j, other in enumerate(drawing.label_boxes[:i]):
+            assert not overlap(box, other), (drawing.labels[i], drawing.labels[j])
 
 
 def test_unknown_highlight_is_refused():

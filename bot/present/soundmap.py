@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Literal
 
 import matplotlib
 
 matplotlib.use("Agg")
+from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Annotation
+from matplotlib.transforms import Bbox
 
 from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
 from bot.i18n import _, ngettext
 from bot.present.fit import fit_text, renderer_of
 from bot.recommend.soundmap import SoundMap
+
+Align = Literal["left", "right"]
 
 #: One colour per family, in :data:`bot.genres.FAMILIES` order (distinct on a white ground).
 FAMILY_COLOURS: dict[str, str] = {
@@ -49,6 +56,8 @@ SIZE = (900, 700)
 DPI = 100
 #: Pixels kept free at the right of the legend's lines.
 LEGEND_MARGIN = 8
+#: Pixels around the taste's ★, the pinned track's ring and a landmark's dot that no label covers.
+STAR_RADIUS, RING_RADIUS, DOT_RADIUS = 17.0, 19.0, 4.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ class MapDrawing:
     labels: tuple[str, ...]  # the titles written on the map (landmarks, then the highlighted track)
     size: tuple[int, int]
     legend: tuple[str, ...] = ()  # the legend's lines as drawn (shortened to fit the picture)
+    #: Pixels (left, top, right, bottom) of each of ``labels``, and of the taste's ★ (its centre).
+    label_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    star: tuple[int, int] | None = None
 
 
 def label_text(title: str) -> str:
@@ -123,19 +135,24 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
     labels: list[str] = []
     middle = float(xy[:, 0].min() + xy[:, 0].max()) / 2 if len(xy) else 0.0
 
-    def side(x: float, gap: float) -> tuple[float, str]:
+    def side(x: float, gap: float) -> tuple[float, Align]:
         """Labels point inwards: right of a point on the left half, left of one on the right."""
         return (gap, "left") if x <= middle else (-gap, "right")
 
+    placed: list[tuple[Annotation, list[tuple[float, float, Align]]]] = []  # each label, where it may go
+    spot_first = False  # the pinned track's label is placed first (though named last)
+    label_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    star: tuple[int, int] | None = None
     for landmark in sound_map.landmarks:
         text = label_text(landmark.title)
         dx, align = side(landmark.xy[0], 7)
-        axes.annotate(
+        note = axes.annotate(
             text, landmark.xy, xytext=(dx, 7), textcoords="offset points", fontsize=14, parse_math=False, zorder=7,
             ha=align, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#bbbbbb", "alpha": 0.75},
         )  # fmt: skip
         axes.scatter([landmark.xy[0]], [landmark.xy[1]], s=40, c="#111111", zorder=7)
         labels.append(text)
+        placed.append((note, _around(dx, 7, -21, align)))
     if sound_map.highlight is not None:
         spot = sound_map.highlight
         axes.scatter([spot.xy[0]], [spot.xy[1]], s=700, marker="o", facecolors="none", edgecolors=HIGHLIGHT_COLOUR,
@@ -143,14 +160,28 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         axes.scatter([spot.xy[0]], [spot.xy[1]], s=60, c=HIGHLIGHT_COLOUR, zorder=8)
         text = label_text(spot.title)
         dx, align = side(spot.xy[0], 14)
-        axes.annotate(
+        note = axes.annotate(
             text, spot.xy, xytext=(dx, -24), textcoords="offset points", fontsize=16, fontweight="bold",
             color=HIGHLIGHT_COLOUR, parse_math=False, zorder=9, ha=align,
             bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": HIGHLIGHT_COLOUR},
         )  # fmt: skip
+        placed.insert(0, (note, _around(dx, -24, 16, align)))  # the pinned track's name goes first
+        spot_first = True
         handles.append(_dot(HIGHLIGHT_COLOUR, _("this track"), size=12))
         labels.append(text)
     axes.margins(0.08)
+    if placed:
+        marks = [(sound_map.centre, STAR_RADIUS)] if sound_map.centre is not None else []
+        if sound_map.highlight is not None:
+            marks.append((sound_map.highlight.xy, RING_RADIUS))
+        marks += [(landmark.xy, DOT_RADIUS) for landmark in sound_map.landmarks]
+        renderer = renderer_of(figure)
+        _place_labels(axes, placed, marks, renderer)
+        notes = [note for note, _places in placed[1:]] + [placed[0][0]] if spot_first else [n for n, _ in placed]
+        label_boxes = tuple(_pixels(note.get_window_extent(renderer)) for note in notes)
+    if sound_map.centre is not None:
+        x, y = axes.transData.transform(sound_map.centre)
+        star = (round(float(x)), round(SIZE[1] - float(y)))
     figure.suptitle(clip(" ".join(title.split()), 60), fontsize=19, x=0.02, ha="left", parse_math=False)
     shown = (
         _("{shown} of {total} tracks drawn").format(shown=f"{sound_map.shown:,}", total=f"{sound_map.total:,}")
@@ -173,7 +204,57 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
             legend_lines.append(fit_text(item, SIZE[0] - LEGEND_MARGIN, renderer, part=part, said=taste_of, wrap=named))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
-    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE, tuple(legend_lines))
+    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE, tuple(legend_lines), label_boxes, star)
+
+
+def _around(dx: float, dy: float, other_dy: float, align: Align) -> list[tuple[float, float, Align]]:
+    """Where a label may go, by preference: its side of the point and above (or below), then
+    the other side."""
+    flipped: Align = "left" if align == "right" else "right"
+    return [(dx, dy, align), (dx, other_dy, align), (-dx, dy, flipped), (-dx, other_dy, flipped)]
+
+
+def _place_labels(
+    axes: Axes,
+    placed: list[tuple[Annotation, list[tuple[float, float, Align]]]],
+    marks: list[tuple[tuple[float, float], float]],
+    renderer: RendererBase,
+) -> None:
+    """Move each label to the first of its places that covers no mark (the taste's ★, the
+    pinned ring, a landmark's dot) and no label placed before it, inside the plot; else to the
+    place that covers least."""
+    taken: list[Bbox] = []
+    for x, y, radius in [(*axes.transData.transform(xy), r) for xy, r in marks]:
+        taken.append(Bbox.from_extents(x - radius, y - radius, x + radius, y + radius))
+    inside = axes.get_window_extent(renderer)
+    for note, places in placed:
+        best: tuple[float, Bbox, tuple[float, float, Align]] | None = None
+        for dx, dy, align in places:
+            note.xyann = (dx, dy)
+            note.set_horizontalalignment(align)
+            box = note.get_window_extent(renderer).padded(3)
+            covered = sum(_overlap(box, other) for other in taken)
+            outside = box.width * box.height - _overlap(box, inside)
+            cost = covered + outside
+            if best is None or cost < best[0]:
+                best = (cost, box, (dx, dy, align))
+            if cost == 0:
+                break
+        assert best is not None
+        _cost, box, (dx, dy, align) = best
+        note.xyann = (dx, dy)
+        note.set_horizontalalignment(align)
+        taken.append(box)
+
+
+def _pixels(box: Bbox) -> tuple[int, int, int, int]:
+    """A box in the picture's pixels, counted from its top left."""
+    return (round(box.x0), round(SIZE[1] - box.y1), round(box.x1), round(SIZE[1] - box.y0))
+
+
+def _overlap(a: Bbox, b: Bbox) -> float:
+    both = Bbox.intersection(a, b)
+    return 0.0 if both is None else float(both.width * both.height)
 
 
 def taste_of(member: str) -> str:
