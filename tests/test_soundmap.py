@@ -177,7 +177,7 @@ def test_the_names_on_the_map_cover_neither_the_taste_star_nor_each_other():
 
     for i, box in enumerate(drawing.label_boxes):
         assert not overlap(box, star), (drawing.labels[i], box, star)
-        assert 0 <= box[0] and box[2] <= SIZE[0] and 0 <= box[1] and box[3] <= SIZE[1]
+        assert min(box) >= 0 and box[2] <= SIZE[0] and box[3] <= SIZE[1]
         for j, other in enumerate(drawing.label_boxes[:i]):
             assert not overlap(box, other), (drawing.labels[i], drawing.labels[j])
 
