@@ -5,6 +5,7 @@ and an embed's plain-text footer shown as the text it is."""
 from __future__ import annotations
 
 import discord
+import pytest
 
 from bot.catalog import DISLIKE, LIKE
 from bot.reasons import Reason, ReasonKind
@@ -95,6 +96,25 @@ def test_rows_are_placed_as_a_legacy_view_places_them():
 
 def test_a_notice_is_a_card_of_one_sentence():
     assert checked(notice("This session has ended.")) == [{"type": 10, "content": "This session has ended."}]
+
+
+@pytest.mark.parametrize("language", ["en-US", "de", "es-ES", "pt-BR"])
+def test_the_taste_pictures_title_and_legend_do_not_overlap(language):
+    """In Portuguese the legend ("você", "a outra pessoa") sat on the title's line, over
+    "Famílias: você e a outra pessoa": the legend has a line of its own under the title."""
+    from bot.i18n import _, speaking
+    from bot.present.charts import match_figure
+    from bot.present.fit import renderer_of
+
+    with speaking(language):
+        figure = match_figure([("Jazz", 0.4, 0.7), ("Rock", 0.7, 0.0)], _("Families: you and them"))
+        figure.tight_layout()
+        renderer = renderer_of(figure)
+        [axes] = figure.axes
+        title = axes._left_title.get_window_extent(renderer)  # set_title(loc="left")
+        legend = axes.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(title), (title, legend)
+    assert legend.x1 <= figure.bbox.width and title.x1 <= figure.bbox.width
 
 
 def test_the_taste_card_picture_has_a_pair_of_bars_for_each_family():

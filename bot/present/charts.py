@@ -69,6 +69,12 @@ def server_chart(tracks: Sequence[tuple[str, int]], families: Sequence[tuple[str
 def match_chart(families: Sequence[tuple[str, float, float]], title: str) -> bytes:
     """Two members' liking of each family (affinities 0-1: "you", then "them") as pairs of bars,
     the first family on top: the picture of a taste match (/taste)."""
+    return _png(match_figure(families, title))
+
+
+def match_figure(families: Sequence[tuple[str, float, float]], title: str) -> Figure:
+    """:func:`match_chart`'s figure: the title, under it the legend (its own line: "Famílias:
+    você e a outra pessoa" and its legend do not fit side by side), then the bars."""
     rows = list(families)
     figure = Figure(figsize=(6, 0.6 * max(len(rows), 1) + 1.3), dpi=100)
     axes = figure.add_subplot()
@@ -87,8 +93,8 @@ def match_chart(families: Sequence[tuple[str, float, float]], title: str) -> byt
     axes.set_yticks(places, [name.replace("$", r"\$") for name, _, _ in rows])  # a server's genre: no mathtext
     axes.set_xlim(0, 110)
     axes.set_xlabel(_("affinity: how consistently each of you likes it (%)"))
-    axes.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)  # above the bars
+    axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False, borderaxespad=0.2)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    axes.set_title(title, loc="left")
-    return _png(figure)
+    axes.set_title(title, loc="left", pad=30)  # above the legend's line
+    return figure
