@@ -130,6 +130,17 @@ def month_year(year: int, month: int) -> str:
     return format_skeleton("yMMMM", datetime.date(year, month, 1), locale=language)
 
 
+def number(value: int) -> str:
+    """A count as the current language writes it: ``100,000``; ``100.000`` in German, Spanish and
+    Portuguese (where ``100,000`` reads as a hundred), by Babel's CLDR data."""
+    language = _current.get()
+    if language == SOURCE:
+        return f"{value:,}"
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, locale=language)
+
+
 def translate(message: str, language: str, context: str | None = None) -> str:
     """``message`` in ``language`` (English when its catalog lacks it: the catalogs' test keeps
     them complete)."""

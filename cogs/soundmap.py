@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.app.soundmap import MapImage
 from bot.format import literal
 from bot.genres import FAMILIES, display_name
-from bot.i18n import N_, _, ngettext
+from bot.i18n import N_, _, ngettext, number
 from bot.recommend.songpath import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
 from cogs import replies
 from cogs.caller import guild_id_of
@@ -30,7 +30,9 @@ def map_embed(image: MapImage, *, title: str, member: str | None, pinned: str | 
     embed = discord.Embed(title=title, colour=MAP_COLOUR)
     lines = [_("Each dot is a track; close together means a similar sound.")]
     if placed.shown < placed.total:
-        lines.append(_("{shown} of {total} tracks drawn.").format(shown=f"{placed.shown:,}", total=f"{placed.total:,}"))
+        lines.append(
+            _("{shown} of {total} tracks drawn.").format(shown=number(placed.shown), total=number(placed.total))
+        )
     if placed.family:
         lines.append(_("Highlighted: **{family}**.").format(family=literal(display_name(placed.family))))
     if member is not None:

@@ -182,6 +182,22 @@ def test_the_names_on_the_map_cover_neither_the_taste_star_nor_each_other():
             assert not overlap(box, other), (drawing.labels[i], drawing.labels[j])
 
 
+@pytest.mark.parametrize(("language", "said"), [("en-US", "3,000 of 3,500"), ("de", "3.000 von 3.500")])
+def test_counts_are_written_as_the_members_language_writes_them(language, said):
+    """A German member read "3,000 von 3,500 Titeln" (three point nought): counts are grouped as
+    the language groups them, in the answer and on the picture."""
+    from bot.app.soundmap import MapImage
+    from cogs.soundmap import map_embed
+
+    placed = sound_map(clustered(MAX_POINTS + 500))
+    assert placed.shown == MAX_POINTS
+    with speaking(language):
+        drawing = draw_map(placed, title="Guild One")
+        embed = map_embed(MapImage(drawing.png, placed, drawing), title="Guild One", member=None)
+    assert said in (embed.description or ""), embed.description
+    assert said in drawing.footer, drawing.footer
+
+
 def test_unknown_highlight_is_refused():
     with pytest.raises(UnknownTrack):
         sound_map(clustered(10), highlight_track_id=999)

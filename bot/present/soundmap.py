@@ -23,7 +23,7 @@ from matplotlib.transforms import Bbox
 
 from bot.format import clip
 from bot.genres import DISPLAY_NAMES, FAMILIES
-from bot.i18n import _, ngettext
+from bot.i18n import _, ngettext, number
 from bot.present.fit import fit_text, renderer_of
 from bot.recommend.soundmap import SoundMap
 
@@ -72,6 +72,7 @@ class MapDrawing:
     #: Pixels (left, top, right, bottom) of each of ``labels``, and of the taste's ★ (its centre).
     label_boxes: tuple[tuple[int, int, int, int], ...] = ()
     star: tuple[int, int] | None = None
+    footer: str = ""  # the line under the map (how many tracks)
 
 
 def label_text(title: str) -> str:
@@ -184,11 +185,12 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         star = (round(float(x)), round(SIZE[1] - float(y)))
     figure.suptitle(clip(" ".join(title.split()), 60), fontsize=19, x=0.02, ha="left", parse_math=False)
     shown = (
-        _("{shown} of {total} tracks drawn").format(shown=f"{sound_map.shown:,}", total=f"{sound_map.total:,}")
+        _("{shown} of {total} tracks drawn").format(shown=number(sound_map.shown), total=number(sound_map.total))
         if sound_map.shown < sound_map.total
-        else ngettext("{count} track", "{count} tracks", sound_map.total).format(count=f"{sound_map.total:,}")
+        else ngettext("{count} track", "{count} tracks", sound_map.total).format(count=number(sound_map.total))
     )
-    figure.text(0.02, 0.025, shown + " · " + _("close together = similar sound"), fontsize=13, color="#555555")
+    footer = shown + " · " + _("close together = similar sound")
+    figure.text(0.02, 0.025, footer, fontsize=13, color="#555555")
     legend_lines: list[str] = []
     if handles:
         legend = figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.705, 0.92), fontsize=14,
@@ -204,7 +206,7 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
             legend_lines.append(fit_text(item, SIZE[0] - LEGEND_MARGIN, renderer, part=part, said=taste_of, wrap=named))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
-    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE, tuple(legend_lines), label_boxes, star)
+    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE, tuple(legend_lines), label_boxes, star, footer)
 
 
 def _around(dx: float, dy: float, other_dy: float, align: Align) -> list[tuple[float, float, Align]]:
