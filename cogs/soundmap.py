@@ -33,8 +33,12 @@ def map_embed(image: MapImage, *, title: str, member: str | None, pinned: str | 
         lines.append(
             _("{shown} of {total} tracks drawn.").format(shown=number(placed.shown), total=number(placed.total))
         )
-    if placed.family:
+    if placed.family and placed.in_family:
         lines.append(_("Highlighted: **{family}**.").format(family=literal(display_name(placed.family))))
+    elif placed.family:
+        lines.append(
+            _("No track here is filed under **{family}** yet.").format(family=literal(display_name(placed.family)))
+        )
     if member is not None:
         if image.liked or image.disliked:
             lines.append(

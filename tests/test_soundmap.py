@@ -198,6 +198,33 @@ def test_counts_are_written_as_the_members_language_writes_them(language, said):
     assert said in drawing.footer, drawing.footer
 
 
+@pytest.mark.parametrize("language", ["en-US", "de"])
+def test_a_family_the_server_has_no_track_of_is_said_to_have_none(language):
+    """/map genre:Blues on a server without blues drew every track grey and said "Highlighted:
+    **Blues**": the answer and the legend now say there is no such track yet."""
+    from bot.app.soundmap import MapImage
+    from bot.genres import display_name
+    from bot.i18n import _
+    from cogs.soundmap import map_embed
+
+    catalog = clustered(120)  # six families, none of them blues
+    for family, expected in (("blues", 0), ("jazz", catalog.top_genres.count("jazz"))):
+        placed = sound_map(catalog, family=map_family(family))
+        assert placed.in_family == expected
+        with speaking(language):
+            drawing = draw_map(placed, title="Guild One")
+            embed = map_embed(MapImage(drawing.png, placed, drawing), title="Guild One", member=None)
+            name = display_name(family)
+            highlighted = _("Highlighted: **{family}**.").format(family=name)
+            none_yet = _("No track here is filed under **{family}** yet.").format(family=name)
+        said = embed.description or ""
+        if expected:
+            assert highlighted in said and none_yet not in said and f"{name} (0)" not in drawing.legend
+        else:
+            assert none_yet in said and highlighted not in said, said
+            assert f"{name} (0)" in drawing.legend, drawing.legend
+
+
 def test_unknown_highlight_is_refused():
     with pytest.raises(UnknownTrack):
         sound_map(clustered(10), highlight_track_id=999)

@@ -111,6 +111,8 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
             pick = codes == code
             axes.scatter(xy[pick, 0], xy[pick, 1], s=size, c=colour, alpha=0.75, linewidths=0)
             handles.append(_dot(colour, _(DISPLAY_NAMES[family]) if family else _("no family yet")))
+        if focus is not None and not sound_map.in_family:  # asked for, and no track of it: say so
+            handles.append(_dot(FAMILY_COLOURS[focus], f"{_(DISPLAY_NAMES[focus])} (0)"))
     if len(sound_map.disliked):
         axes.scatter(
             sound_map.disliked[:, 0], sound_map.disliked[:, 1], s=90, marker="x", c="#222222", linewidths=2.2, zorder=4

@@ -177,6 +177,12 @@ class SoundMap:
     def shown(self) -> int:
         return len(self.xy)
 
+    @property
+    def in_family(self) -> int:
+        """Drawn tracks of :attr:`family` (all of them, up to :data:`MAX_POINTS`: 0 means the
+        catalog has none); 0 without a family."""
+        return 0 if self.family is None else int((self.families == FAMILIES.index(self.family)).sum())
+
 
 def sound_map(
     catalog: Catalog,
