@@ -153,6 +153,37 @@ async def test_a_german_card_says_its_sentences_whole_and_inside_the_card(recaps
     assert {colour for _count, colour in pixels.getcolors(1 << 16)} == {(0x19, 0x14, 0x14)}  # only the ground
 
 
+def test_a_full_card_keeps_its_lines_and_its_chart_apart():
+    """A busy month (five tracks played, five liked, a match, three first shares and more, five
+    families) drew the families' chart over the first shares and its own heading: the lines now
+    share what the chart leaves, set smaller when they must."""
+    from bot.present.recap import FamilyBar
+
+    title = "A rather long title of a song (feat. Someone) [Remastered 2011]"
+    card = RecapCard(
+        "November 2026 of Maximilian",
+        "Crate recap · 123 likes · compared with October 2026",
+        (
+            ("Most played", tuple(f"{i}. {title} · 12 plays" for i in range(1, 6))),
+            ("Most liked", tuple(f"{i}. {title} · 9 likes" for i in range(1, 6))),
+            ("Best taste match", ("Maximilian & Alexandra · 88% taste match",)),
+            ("First shares", (*(f"{title} · shared by Max" for _ in range(3)), "and 42 more new to the server")),
+        ),
+        tuple(FamilyBar(f, s, p) for f, s, p in (("soul", 0.3, 0.1), ("jazz", 0.25, 0.3), ("folk", 0.2, None))),
+        footer="Made by Crate from what this server shares, plays and rates.",
+    )
+    _png, drawn = draw(card)
+    assert drawn.bars == 3 and drawn.chart is not None and len(drawn.boxes) == 2 + 4 + 15 + 1 + 1
+
+    def overlap(a, b) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    for i, box in enumerate(drawn.boxes):
+        assert min(box) >= 0 and box[2] <= WIDTH and box[3] <= HEIGHT, box
+        assert not overlap(box, drawn.chart), (i, box, drawn.chart)
+        assert not any(overlap(box, other) for other in drawn.boxes[:i]), (i, box)
+
+
 async def test_the_monthly_post_is_due_on_the_first_once(recaps, clock, db):
     service, settings = recaps
     clock.now = datetime(2026, 12, 1, 0, 5, tzinfo=UTC).timestamp()

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from bot.i18n import _
 from bot.present.fit import fit_text, renderer_of
@@ -35,6 +37,10 @@ LINE_CHARS = 90
 RIGHT = 0.95
 #: A line too long for the card is first set smaller, down to this share of its size, then cut.
 SMALLEST = 0.8
+#: The card's layout, as shares of its height: where the sections start, what the footer keeps
+#: free, a heading with its gap, the space after a section, a line at most, one family's pair of
+#: bars, and the chart's axis and its numbers.
+TOP, BOTTOM, HEADING, AFTER_SECTION, LINE_STEP, BAR_ROW, AXIS = 0.87, 0.07, 0.035, 0.015, 0.03, 0.034, 0.035
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class DrawnCard:
     height: int
     texts: tuple[str, ...]  # every text drawn, top to bottom
     bars: int  # family bars drawn (the current period's)
+    #: Pixels (left, top, right, bottom) of each line of text, and of the families' chart.
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
+    chart: tuple[int, int, int, int] | None = None
 
 
 def _clip(text: str, limit: int = LINE_CHARS) -> str:
@@ -83,17 +92,23 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
 
     text(0.06, 0.965, card.title, fontsize=26, fontweight="bold", color=ACCENT)
     text(0.06, 0.915, card.subtitle, fontsize=13, color=MUTED)
-    y = 0.87
+    y = TOP
     count = sum(max(1, len(lines)) for _, lines in card.sections)
-    step = min(0.03, 0.46 / max(count, 1))  # the text keeps to the top 60 %, the bars below it
+    # the lines share what the headings and the families' chart (with its heading and axis) leave
+    bars_height = BAR_ROW * len(card.families) + 0.02
+    chart = HEADING + 0.01 + bars_height + AXIS if card.families else 0.0
+    room = TOP - (BOTTOM + chart) - len(card.sections) * (HEADING + AFTER_SECTION)
+    step = min(LINE_STEP, room / max(count, 1))
+    size = 13 if step >= LINE_STEP else 12 if step >= 0.024 else 11
     for heading, lines in card.sections:
         text(0.06, y, heading.upper(), fontsize=12, fontweight="bold", color=ACCENT)
-        y -= 0.035
+        y -= HEADING
         for line in lines or ("—",):
-            text(0.08, y, line, fontsize=13 if step >= 0.03 else 11)
+            text(0.08, y, line, fontsize=size)
             y -= step
-        y -= 0.015
+        y -= AFTER_SECTION
     bars = 0
+    axes: Axes | None = None
     if card.families:
         text(
             0.06,
@@ -103,8 +118,8 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
             fontweight="bold",
             color=ACCENT,
         )
-        height = min(0.3, 0.045 * len(card.families) + 0.02)
-        axes = figure.add_axes((0.3, max(0.06, y - 0.03 - height), 0.6, height), facecolor=BACKGROUND)
+        bottom = max(BOTTOM + AXIS, y - HEADING - 0.01 - bars_height)
+        axes = figure.add_axes((0.3, bottom, 0.6, bars_height), facecolor=BACKGROUND)
         rows = list(card.families)[::-1]
         positions = range(len(rows))
         axes.barh(
@@ -127,7 +142,8 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
                 else _("{change} pts").format(change=f"{100 * (row.share - row.previous):+.0f}")
             )
             label = f"{row.share:.0%} ({shift})"
-            axes.text(100 * row.share + 1.5, position - 0.15, label, color=TEXT, va="center", fontsize=10)
+            end = 100 * max(row.share, row.previous or 0.0)  # past the longer bar, the grey one included
+            axes.text(end + 1.5, position - 0.15, label, color=TEXT, va="center", fontsize=10)
             drawn.append(f"{row.family}: {label}")
     if card.footer:
         text(0.06, 0.035, card.footer, fontsize=10, color=MUTED, limit=120)
@@ -136,9 +152,17 @@ def recap_card(card: RecapCard) -> tuple[bytes, DrawnCard]:
         line if isinstance(line, str) else fit_text(line, RIGHT * WIDTH, renderer, smallest=SMALLEST * size_of(line))
         for line in drawn
     )
+    boxes = tuple(_pixels(line.get_window_extent(renderer)) for line in drawn if not isinstance(line, str))
+    tight = axes.get_tightbbox(renderer) if axes is not None else None  # the bars, their names and numbers
+    drawn_chart = _pixels(tight) if tight is not None else None
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor=BACKGROUND)
-    return buffer.getvalue(), DrawnCard(WIDTH, HEIGHT, said, bars)
+    return buffer.getvalue(), DrawnCard(WIDTH, HEIGHT, said, bars, boxes, drawn_chart)
+
+
+def _pixels(box: Bbox) -> tuple[int, int, int, int]:
+    """A box in the card's pixels, counted from its top left."""
+    return (round(box.x0), round(HEIGHT - box.y1), round(box.x1), round(HEIGHT - box.y0))
 
 
 __all__ = ["HEIGHT", "WIDTH", "DrawnCard", "FamilyBar", "RecapCard", "recap_card"]
