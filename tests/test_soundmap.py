@@ -160,8 +160,9 @@ def test_the_legend_stays_inside_the_picture_in_every_language(language, member,
 
 
 def test_the_names_on_the_map_cover_neither_the_taste_star_nor_each_other():
-    """A landmark's name sat under the taste's ★ ("Artist 4★- Song 115"): each name now goes to
-    the first of four places around its point that covers no ★, ring, dot or other name."""
+    """A landmark's name sat under the taste's ★ ("Artist 4★- Song 115") or over the member's ○:
+    each name now goes to the first of four places around its point that covers no ★, ring, dot,
+    ○, × or other name."""
     catalog = clustered(300)
     placed = sound_map(catalog, liked_rows=[0, 1, 2], highlight_track_id=int(catalog.ids[7]))
     landmark = placed.landmarks[0]
@@ -175,11 +176,40 @@ def test_the_names_on_the_map_cover_neither_the_taste_star_nor_each_other():
     def overlap(a, b) -> bool:
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
+    assert len(drawing.marks) == 2 + len(placed.landmarks) + 3  # ★, ring, the dots, alice's three ○
+    dots = [m for m in drawing.marks if m[2] - m[0] <= 16]  # the landmarks' dots and alice's ○
+    assert len(dots) == len(placed.landmarks) + 3
     for i, box in enumerate(drawing.label_boxes):
         assert not overlap(box, star), (drawing.labels[i], box, star)
+        assert not any(overlap(box, mark) for mark in dots), (drawing.labels[i], box)
         assert min(box) >= 0 and box[2] <= SIZE[0] and box[3] <= SIZE[1]
         for j, other in enumerate(drawing.label_boxes[:i]):
             assert not overlap(box, other), (drawing.labels[i], drawing.labels[j])
+
+
+def test_the_names_on_the_map_leave_the_members_likes_visible():
+    """A landmark's name covered the member's ○ right beside it: a ○ where each name would go
+    first (above its point, on its side) sends the name elsewhere."""
+    catalog = clustered(300)
+    placed = sound_map(catalog)
+    xy = placed.xy
+    # the axes' pixels per unit (603 x 581 px for the points' range and 8 % margins each side)
+    per_x = 603 / (float(np.ptp(xy[:, 0])) * 1.16)
+    per_y = 581 / (float(np.ptp(xy[:, 1])) * 1.16)
+    middle = float(xy[:, 0].min() + xy[:, 0].max()) / 2
+    liked = np.asarray(
+        [(m.xy[0] + (80 if m.xy[0] <= middle else -80) / per_x, m.xy[1] + 20 / per_y) for m in placed.landmarks],
+        dtype=np.float32,
+    )
+    drawing = draw_map(dataclasses.replace(placed, liked=liked), title="Guild One", member="alice")
+    rings = [m for m in drawing.marks if m[2] - m[0] == 16]
+    assert len(rings) == len(placed.landmarks)
+
+    def overlap(a, b) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    for label, box in zip(drawing.labels, drawing.label_boxes, strict=True):
+        assert not any(overlap(box, ring) for ring in rings), (label, box)
 
 
 @pytest.mark.parametrize(("language", "said"), [("en-US", "3,000 of 3,500"), ("de", "3.000 von 3.500")])

@@ -56,8 +56,11 @@ SIZE = (900, 700)
 DPI = 100
 #: Pixels kept free at the right of the legend's lines.
 LEGEND_MARGIN = 8
-#: Pixels around the taste's ★, the pinned track's ring and a landmark's dot that no label covers.
-STAR_RADIUS, RING_RADIUS, DOT_RADIUS = 17.0, 19.0, 4.0
+#: Pixels around the taste's ★, the pinned track's ring, a landmark's dot and a rating's ○ or × that no
+#: label covers.
+STAR_RADIUS, RING_RADIUS, DOT_RADIUS, RATED_RADIUS = 17.0, 19.0, 4.0, 8.0
+#: The member's likes and dislikes that names keep clear of, at most (past that, the least covered).
+MARKED_RATINGS = 200
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class MapDrawing:
     label_boxes: tuple[tuple[int, int, int, int], ...] = ()
     star: tuple[int, int] | None = None
     footer: str = ""  # the line under the map (how many tracks)
+    #: Pixels (left, top, right, bottom) around what names keep clear of: ★, ring, dots, ○ and ×.
+    marks: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def label_text(title: str) -> str:
@@ -145,6 +150,7 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
     placed: list[tuple[Annotation, list[tuple[float, float, Align]]]] = []  # each label, where it may go
     spot_first = False  # the pinned track's label is placed first (though named last)
     label_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    kept_clear: tuple[tuple[int, int, int, int], ...] = ()
     star: tuple[int, int] | None = None
     for landmark in sound_map.landmarks:
         text = label_text(landmark.title)
@@ -178,8 +184,10 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
         if sound_map.highlight is not None:
             marks.append((sound_map.highlight.xy, RING_RADIUS))
         marks += [(landmark.xy, DOT_RADIUS) for landmark in sound_map.landmarks]
+        rated = [*sound_map.liked, *sound_map.disliked]  # the member's ○ and ×: theirs to see
+        marks += [((float(x), float(y)), RATED_RADIUS) for x, y in rated[:MARKED_RATINGS]]
         renderer = renderer_of(figure)
-        _place_labels(axes, placed, marks, renderer)
+        kept_clear = _place_labels(axes, placed, marks, renderer)
         notes = [note for note, _places in placed[1:]] + [placed[0][0]] if spot_first else [n for n, _ in placed]
         label_boxes = tuple(_pixels(note.get_window_extent(renderer)) for note in notes)
     if sound_map.centre is not None:
@@ -208,7 +216,10 @@ def draw_map(sound_map: SoundMap, *, title: str, member: str | None = None) -> M
             legend_lines.append(fit_text(item, SIZE[0] - LEGEND_MARGIN, renderer, part=part, said=taste_of, wrap=named))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
-    return MapDrawing(buffer.getvalue(), len(xy), tuple(labels), SIZE, tuple(legend_lines), label_boxes, star, footer)
+    return MapDrawing(
+        buffer.getvalue(), len(xy), tuple(labels), SIZE,
+        legend=tuple(legend_lines), label_boxes=label_boxes, star=star, footer=footer, marks=kept_clear,
+    )  # fmt: skip
 
 
 def _around(dx: float, dy: float, other_dy: float, align: Align) -> list[tuple[float, float, Align]]:
@@ -223,13 +234,14 @@ def _place_labels(
     placed: list[tuple[Annotation, list[tuple[float, float, Align]]]],
     marks: list[tuple[tuple[float, float], float]],
     renderer: RendererBase,
-) -> None:
+) -> tuple[tuple[int, int, int, int], ...]:
     """Move each label to the first of its places that covers no mark (the taste's ★, the
-    pinned ring, a landmark's dot) and no label placed before it, inside the plot; else to the
+    pinned ring, a landmark's dot, the member's ○ and ×) and no label placed before it, inside the plot; else to the
     place that covers least."""
     taken: list[Bbox] = []
     for x, y, radius in [(*axes.transData.transform(xy), r) for xy, r in marks]:
         taken.append(Bbox.from_extents(x - radius, y - radius, x + radius, y + radius))
+    clear = tuple(_pixels(box) for box in taken)  # the marks, in the picture's pixels
     inside = axes.get_window_extent(renderer)
     for note, places in placed:
         best: tuple[float, Bbox, tuple[float, float, Align]] | None = None
@@ -249,6 +261,7 @@ def _place_labels(
         note.xyann = (dx, dy)
         note.set_horizontalalignment(align)
         taken.append(box)
+    return clear
 
 
 def _pixels(box: Bbox) -> tuple[int, int, int, int]:
