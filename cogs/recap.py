@@ -83,7 +83,7 @@ class Recaps(commands.Cog):
         )
         period_words = span_words(recap.span)
         if member is None:
-            text = _("📼 this server's recap of {period}").format(period=period_words)
+            text = _("📼 This server's recap of {period}").format(period=period_words)
         else:
             text = _("📼 {member}'s recap of {period}").format(
                 member=literal(member.display_name, 80), period=period_words

@@ -190,7 +190,7 @@ async def test_recap_card_and_the_monthly_post(world):
     ix = await fake.slash(guild, channel, "carol", "recap", {"period": "year"})
     message = await answered(ix)
     year = datetime.now(UTC).year
-    assert message.content == f"📼 this server's recap of {year}"
+    assert message.content == f"📼 This server's recap of {year}"
     (card,) = message.attachments
     assert card.filename == "recap.png" and looks_like_a_card(card.data)
 
