@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 
+from bot.i18n import decimal
+
 
 def format_duration(seconds: float) -> str:
-    """``0.4 s``, ``12 s``, ``3:25`` or ``2 h 05 min``.
+    """``0.4 s`` (``0,4 s`` in German), ``12 s``, ``3:25`` or ``2 h 05 min``.
 
     Under a minute the unit is spelled out (``"0:02"`` reads badly in a sentence such as
     "I need at least 5 s"); from an hour on, seconds are dropped.
     """
     seconds = max(0.0, float(seconds))
     if seconds < 10 and round(seconds, 1) != round(seconds):
-        return f"{seconds:.1f} s"
+        return f"{decimal(seconds)} s"
     whole = round(seconds)
     if whole < 60:
         return f"{whole} s"
@@ -33,7 +35,7 @@ def format_bytes(n: int) -> str:
         size /= 1024
         if size < 1024 or unit == "TB":
             break
-    return f"{size:.1f} {unit}" if size < 10 and round(size, 1) != round(size) else f"{size:.0f} {unit}"
+    return f"{decimal(size)} {unit}" if size < 10 and round(size, 1) != round(size) else f"{size:.0f} {unit}"
 
 
 def clip(text: str, limit: int) -> str:

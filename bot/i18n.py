@@ -141,6 +141,17 @@ def number(value: int) -> str:
     return format_decimal(value, locale=language)
 
 
+def decimal(value: float, digits: int = 1) -> str:
+    """A number with ``digits`` decimals as the current language writes it: ``0.8``; ``0,8`` in
+    German, Spanish and Portuguese."""
+    language = _current.get()
+    if language == SOURCE:
+        return f"{value:.{digits}f}"
+    from babel.numbers import format_decimal
+
+    return format_decimal(round(value, digits), format=f"0.{'0' * digits}", locale=language)
+
+
 def translate(message: str, language: str, context: str | None = None) -> str:
     """``message`` in ``language`` (English when its catalog lacks it: the catalogs' test keeps
     them complete)."""

@@ -28,6 +28,7 @@ from bot.audio.decode import (
 from bot.audio.errors import AudioError, CorruptAudio, EmptyFile, NotAudio, SilentAudio, TooLarge, TooLong, TooShort
 from bot.config import AudioLimits
 from bot.format import format_bytes, format_duration
+from bot.i18n import speaking
 from tests.conftest import FORMATS, REFERENCE_SECONDS
 from tests.music import convert, singularity_track
 
@@ -592,6 +593,11 @@ def test_durations_and_sizes_read_naturally():
         "0 bytes", "1 byte", "900 bytes", "1.5 KB", "150 MB", "2.5 GB",
     ]  # fmt: skip
     assert format_bytes(AudioLimits().max_bytes) == AudioLimits().describe_bytes()
+    for language, comma in (("de", True), ("pt_BR", True), ("es", True), ("en", False)):
+        with speaking(language):  # a session's summary in German: "0,8 s", not "0.8 s" (eight tenths)
+            assert format_duration(0.8) == ("0,8 s" if comma else "0.8 s")
+            assert format_bytes(1536) == ("1,5 KB" if comma else "1.5 KB")
+            assert format_duration(205) == "3:25"
 
 
 def test_no_test_file_is_left_open():
