@@ -5,13 +5,17 @@ drawn off the event loop; the monthly task only keeps time and finds the channel
 The monthly post goes to the server's announcements channel (``/settings announcements:``, the
 channel Crate already announces sessions in), else to the server's system channel (where Discord
 itself posts, so every server has one unless its managers turned it off); with neither, nothing is
-posted and nothing is remembered, so setting a channel later still gets that month's recap.
+posted and nothing is remembered, so setting a channel later still gets that month's recap. A post
+Discord refuses (Crate may not post in the channel: 403; the channel went: 404) is logged and not
+remembered either, holds up no other server's, and is tried again after
+``bot.app.recap.RETRY_AFTER``, not at every round.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from typing import Literal
 
 import discord
@@ -29,6 +33,8 @@ from cogs.client import CrateBot
 from cogs.rounds import Rounds
 
 CARD_NAME = "recap.png"
+
+log = logging.getLogger(__name__)
 
 
 class Recaps(commands.Cog):
@@ -118,10 +124,17 @@ class Recaps(commands.Cog):
                         file=await self._card(recap, guild),
                         allowed_mentions=discord.AllowedMentions.none(),
                     )
-                posted += 1
-            except Exception:
-                await recaps.release_post(guild_id, period)
-                raise
+            except Exception as error:  # one server's failure neither loses its post nor holds up the others'
+                await recaps.post_failed(guild_id, period)
+                if isinstance(error, discord.HTTPException):  # 403: Crate may not post there; 404: it went
+                    log.warning(
+                        "the recap of %s for server %s could not be posted in channel %s (%s %s); trying again in %.0f s",
+                        period, guild_id, channel.id, error.status, error.text, recaps_app.RETRY_AFTER,
+                    )  # fmt: skip
+                else:
+                    log.exception("the recap of %s for server %s failed; trying again later", period, guild_id)
+                continue
+            posted += 1
         return posted
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from bot import store
-from bot.app.recap import Recaps, period_span, recap_card
+from bot.app.recap import RETRY_AFTER, Recaps, period_span, recap_card
 from bot.app.settings import SettingsService
 from bot.caller import Caller
 from bot.catalog import LIKE
@@ -195,6 +195,11 @@ async def test_the_monthly_post_is_due_on_the_first_once(recaps, clock, db):
     assert not await service.claim_post(GUILD, "2026-11", 77)  # a second process, or after a restart
     assert await service.monthly_due() == ("2026-11", [])
     await service.release_post(GUILD, "2026-11")  # the post failed: try again
+    assert await service.monthly_due() == ("2026-11", [GUILD])
+    assert await service.claim_post(GUILD, "2026-11", 77)
+    await service.post_failed(GUILD, "2026-11")  # Discord refused it (403): not again at every round
+    assert await service.monthly_due() == ("2026-11", [])
+    clock.now += RETRY_AFTER + 1
     assert await service.monthly_due() == ("2026-11", [GUILD])
     clock.now = datetime(2026, 12, 9, tzinfo=UTC).timestamp()
     assert await service.monthly_due() == ("2026-11", [])  # long past the 1st

@@ -54,6 +54,9 @@ FAMILIES_SHOWN = 5
 POST_WITHIN_DAYS = 3
 #: How often a front end asks :meth:`Recaps.monthly_due` (seconds); read at each round.
 CHECK_EVERY = 600.0
+#: A server whose post failed (Crate may not post in its channel, the channel went) is due again
+#: after this many seconds, not at every round: its managers have time to fix it, nothing is lost.
+RETRY_AFTER = 3600.0
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,8 @@ class Recaps:
         self.settings = settings
         #: The time now (tests give their own); None: :func:`wall_clock`.
         self.clock = clock
+        #: (guild id, period) of a failed monthly post -> when it is due again (:meth:`post_failed`).
+        self._retry_at: dict[tuple[int, str], float] = {}
 
     def now(self) -> float:
         return (self.clock or wall_clock)()
@@ -262,6 +267,8 @@ class Recaps:
             return span.key, []
         due = []
         for guild_id, chosen in sorted((await self.settings.stored()).items()):
+            if self._retry_at.get((guild_id, span.key), 0.0) > now:
+                continue  # its post failed a moment ago: not again at every round
             if chosen.recap_monthly and not await store.recap_posted(self.db, guild_id, span.key):
                 due.append(guild_id)
         return span.key, due
@@ -273,6 +280,12 @@ class Recaps:
     async def release_post(self, guild_id: int, period: str) -> None:
         """The post failed: let the next round try again."""
         await store.release_recap_post(self.db, guild_id, period)
+
+    async def post_failed(self, guild_id: int, period: str) -> None:
+        """The post failed (no right to post in the channel, the channel gone, Discord down): it is
+        not remembered as made, and is due again after :data:`RETRY_AFTER`, not at every round."""
+        await self.release_post(guild_id, period)
+        self._retry_at[(guild_id, period)] = self.now() + RETRY_AFTER
 
 
 def span_words(span: Span) -> str:
@@ -357,6 +370,7 @@ def recap_card(recap: Recap, names: Mapping[int, str], *, server_name: str | Non
 __all__ = [
     "CHECK_EVERY",
     "POST_WITHIN_DAYS",
+    "RETRY_AFTER",
     "Counted",
     "FamilyShift",
     "PeriodKind",

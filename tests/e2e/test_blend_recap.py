@@ -273,3 +273,49 @@ async def test_a_members_recap_names_them_before_crate_has_met_them(tmp_path):
                 english = await answered(await fake.slash(guild, channel, "carol", "recap", {"member": "bob"}))
     assert german.content.startswith("📼 Rückblick von Bob auf ") and english.content.startswith("📼 Bob's recap of")
     assert drawn[0].title.endswith(" von Bob") and drawn[1].title.startswith("Bob's "), [c.title for c in drawn]
+
+
+async def test_a_monthly_post_crate_may_not_make_waits_and_holds_up_no_other_server(tmp_path, caplog):
+    """Guild One's system channel refuses Crate (403 Missing Permissions): Guild Two, after it, still
+    gets its recap; Guild One's is not remembered as posted, is logged, is not tried again at every
+    round, and is posted once (and only once) when tried again after its managers fixed it."""
+    now = datetime.now(UTC)
+    first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=UTC).timestamp()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.app.recap, "wall_clock", lambda: CLOCK["now"] or time.time())
+        patch.setattr(bot.app.recap, "CHECK_EVERY", 0.3)
+        async with FakeDiscord() as fake:
+            one, two = sorted(fake.guilds, key=lambda g: g.id)  # the order the due servers are posted in
+            systems = {g.id: next(c for c in g.channels if c.type == 0) for g in (one, two)}
+
+            def posts(guild) -> list:
+                return [m for m in fake.channel_messages(systems[guild.id].id) if "recap of" in (m.content or "")]
+
+            try:
+                async with running_crate(fake, settings_for(fake, tmp_path / "crate.sqlite3")):
+                    CLOCK["now"] = datetime(now.year, now.month, 15, tzinfo=UTC).timestamp()
+                    for guild in (one, two):
+                        ix = await fake.slash(guild, systems[guild.id], "alice", "settings", {"recap": True})
+                        await answered(ix)
+                    fake.forbidden_channels.add(systems[one.id].id)
+                    CLOCK["now"] = first
+                    await fake.wait_channel_message(
+                        systems[two.id], lambda m: "recap of" in (m.content or ""), guild=two, timeout=30
+                    )
+                    await asyncio.sleep(1.5)  # several rounds: Guild One's refused post is not tried at each
+                    refused = [
+                        r for r in caplog.records if r.name == "cogs.recap" and "could not be posted" in r.message
+                    ]
+                    assert len(refused) == 1 and "403" in refused[0].message and str(one.id) in refused[0].message
+                    assert not posts(one)
+                    fake.forbidden_channels.clear()  # its managers let Crate post there
+                    await asyncio.sleep(1)
+                    assert not posts(one)  # not before the retry is due
+                    CLOCK["now"] = first + bot.app.recap.RETRY_AFTER + 1
+                    await fake.wait_channel_message(
+                        systems[one.id], lambda m: "recap of" in (m.content or ""), guild=one, timeout=30
+                    )
+                    await asyncio.sleep(1)
+            finally:
+                CLOCK["now"] = None
+            assert len(posts(one)) == 1 and len(posts(two)) == 1

@@ -715,6 +715,8 @@ class RestApi:
     async def channel_send(self, request: web.Request, channel: str) -> web.Response:
         cid = int(channel)
         self.fake.check_channel(cid)
+        if cid in self.fake.forbidden_channels:
+            raise DiscordError(403, 50013, "Missing Permissions")
         body, uploads = await read_body(request)
         if not (
             body.get("content")

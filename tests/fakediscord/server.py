@@ -180,6 +180,8 @@ class FakeDiscord:
         self.rate_limited: list[str] = []  # "METHOD /path" of every request answered 429
         self.expired_cdn_requests: list[str] = []  # CDN requests refused for an expired/unsigned link
         self.expired_tokens: list[FakeInteraction] = []  # follow-ups/edits refused after 15 minutes
+        #: Channels the bot may not send messages in (its role lacks Send Messages there): 403 50013.
+        self.forbidden_channels: set[int] = set()
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
         self.base_url = ""
