@@ -81,6 +81,7 @@ async def test_crate_blends_and_crate_recap_read_the_database(tmp_path):
         await store.remember_name(db, CONSOLE_GUILD, 77, "alice")
         await store.remember_name(db, CONSOLE_GUILD, 88, "bob")
         await store.blends.create_blend(db, CONSOLE_GUILD, "Our blend", 77, [77, 88], now=0.0)
+        elsewhere = await store.blends.create_blend(db, 2, "Their blend", 77, [77, 88], now=0.0)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRATE_", "DISCORD_"))}
     env.update(PYTHONPATH=str(ROOT), CRATE_DATABASE=str(database))
 
@@ -94,7 +95,11 @@ async def test_crate_blends_and_crate_recap_read_the_database(tmp_path):
     name, tracks, members, match, together = listed.stdout.strip().split("\t")
     assert together.startswith("together: ")
     assert (name, members) == ("Our blend", "alice, bob") and tracks.endswith("tracks") and match.startswith("match ")
+    async with store.open_database(database) as db:  # another server's Blend is not this command's to refill
+        assert (await store.blends.get_blend(db, 2, elsewhere.playlist.id)).refreshed_at == 0.0
     drawn = crate("recap", "--guild", "1", "--period", "year", "--out", "card.png")
     assert drawn.returncode == 0, drawn.stderr
     assert drawn.stdout.startswith(f"card.png: {WIDTH}x{HEIGHT} px") and "alice & bob · " in drawn.stdout
     assert Image.open(tmp_path / "card.png").size == (WIDTH, HEIGHT)
+    unwritable = crate("recap", "--guild", "1", "--out", "missing/card.png")
+    assert unwritable.returncode == 2 and unwritable.stderr.startswith("crate: Can't write missing/card.png: ")

@@ -46,9 +46,10 @@ async def test_the_console_draws_the_map_and_walks_a_path(tmp_path):
         said: list[str] = []
         console = Console(Crate(settings, db, pool=None, http=None), write=said.append)  # type: ignore[arg-type]
         console.map_path = tmp_path / "map.png"
-        for line in ("/like #2", "/dislike #3", "/map", "/map jazz", "/where #5", "/path #2 #5 6"):
+        for line in ("/like #2", "/dislike #3", "/map", "/map jazz", "/where #5", "/path #2 #5 30", "/path #2 #5 6"):
             await console.handle(line)
     text = "\n".join(said)
+    assert "⚠️ A path is 3 to 25 tracks long, both ends included: pick a length between them." in said
     assert "90 of 90 tracks by sound" in text and "you: 1 like, 1 dislike" in text
     assert "jazz highlighted" in text and "📍 Artist 4 - Song 4" in text
     assert Image.open(io.BytesIO((tmp_path / "map.png").read_bytes())).size == SIZE
@@ -91,3 +92,15 @@ async def test_crate_map_and_crate_path_read_the_database(tmp_path):
 
     wrong = crate("map", "--guild", "1", "--genre", "vaporwave")
     assert wrong.returncode == 2 and "The map colours tracks by family" in wrong.stderr
+
+    # a length out of 3-25 is refused, not quietly changed; a PNG that can't be written is said in a line
+    for length in ("2", "26"):
+        refused = crate("path", "2", "5", "--guild", "1", "--length", length)
+        assert refused.returncode == 2 and refused.stderr == (
+            "crate: A path is 3 to 25 tracks long, both ends included: pick a length between them.\n"
+        ), refused.stderr
+    for out in ("missing/map.png", "."):
+        unwritable = crate("map", "--guild", "1", "--out", out)
+        assert unwritable.returncode == 2 and unwritable.stderr.startswith(f"crate: Can't write {out}: "), (
+            unwritable.stderr
+        )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.app.sessions import SessionService
 from bot.recommend.service import CatalogCache
-from bot.recommend.songpath import DEFAULT_LENGTH, PathStep, walk
+from bot.recommend.songpath import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, PathLength, PathStep, walk
 from bot.store import sessions as store_sessions
 from bot.store.sessions import QueueEntry, Session
 
@@ -38,7 +38,10 @@ class SongPaths:
     async def preview(
         self, guild_id: int, from_track_id: int, to_track_id: int, *, length: int = DEFAULT_LENGTH, exclude=()
     ) -> list[PathStep]:
-        """The path, without queueing it (the console's and the command line's /path)."""
+        """The path, without queueing it (the console's and the command line's /path). A length out
+        of [MIN_LENGTH, MAX_LENGTH] is refused (:class:`PathLength`), not quietly changed."""
+        if not MIN_LENGTH <= length <= MAX_LENGTH:
+            raise PathLength(detail=f"length {length}")
         catalog = await self.catalogs.catalog(guild_id)
         return await asyncio.to_thread(
             walk, catalog, from_track_id, to_track_id, length=length, exclude_track_ids=tuple(exclude)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli.output import make_folder, write_output
 from bot.errors import CrateError
 from bot.store import connect_database, open_database
 
@@ -784,10 +785,10 @@ def _playlists(args) -> int:
                 return 0
             export = await service.export(args.guild, args.export)
             names = await display_names(db, args.guild)
-            args.out.mkdir(parents=True, exist_ok=True)
+            make_folder(args.out)
             m3u, document = args.out / f"{export.stem}.m3u", args.out / f"{export.stem}.json"
-            m3u.write_text(to_m3u(export), encoding="utf-8")
-            document.write_text(to_json(export, names), encoding="utf-8")
+            write_output(m3u, to_m3u(export))
+            write_output(document, to_json(export, names))
             print(f"{m3u}\n{document}")
             return 0
 
@@ -808,7 +809,8 @@ def _blends(args) -> int:
     async def session() -> int:
         async with open_database(_settings().database_path) as db:
             service = BlendService(db, CatalogCache(db))
-            await service.refresh_due()
+            if not args.refresh:  # this server's due Blends only: another server's are its own
+                await service.refresh_due(owns=lambda guild_id: guild_id == args.guild)
             ids = await blend_ids_in_guild(db, args.guild)
             names = await display_names(db, args.guild)
             for playlist_id in ids:
@@ -843,7 +845,7 @@ def _recap(args) -> int:
             recap = await recaps.recap(args.guild, args.user, args.period, ended=args.ended)
             names = await display_names(db, args.guild)
         png, drawn = await asyncio.to_thread(draw_card, recap_card(recap, names, server_name=f"Server {args.guild}"))
-        args.out.write_bytes(png)
+        write_output(args.out, png)
         print(f"{args.out}: {drawn.width}x{drawn.height} px")
         print("\n".join(f"  {line}" for line in drawn.texts))
         return 0
@@ -867,7 +869,7 @@ def _map(args) -> int:
                 track_id=args.track,
                 title=f"Server {args.guild} by sound",
             )
-        args.out.write_bytes(image.png)
+        write_output(args.out, image.png)
         placed = image.sound_map
         print(
             f"{args.out}: {placed.shown:,} of {placed.total:,} tracks drawn, {image.drawing.size[0]}x{image.drawing.size[1]} px"

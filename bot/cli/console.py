@@ -23,6 +23,7 @@ from bot.app.recap import recap_card
 from bot.app.sharing import Source, Stage
 from bot.caller import Caller
 from bot.catalog import DISLIKE, LIKE, Track
+from bot.cli.output import write_output
 from bot.errors import CrateError
 from bot.format import format_duration, liking, plural
 from bot.genres import UNSURE, display_name
@@ -306,7 +307,7 @@ class Console:
         image = await self.crate.maps.draw(
             CONSOLE_GUILD, member_id=self.user_id, member_name=self.user, genre=genre, track_id=track_id
         )
-        self.map_path.write_bytes(image.png)
+        write_output(self.map_path, image.png)
         placed = image.sound_map
         self.write(
             f"🗺️ {self.map_path}: {placed.shown:,} of {placed.total:,} tracks by sound"
@@ -368,7 +369,7 @@ class Console:
             self.names.setdefault(user_id, " ".join(arguments))
         recap = await self.crate.recaps.recap(CONSOLE_GUILD, user_id, kind, viewer_id=self.user_id)
         png, drawn = await asyncio.to_thread(draw_card, recap_card(recap, self.names, server_name="The console"))
-        self.recap_path.write_bytes(png)
+        write_output(self.recap_path, png)
         self.write(f"📼 {self.recap_path} ({drawn.width}x{drawn.height}):\n  " + "\n  ".join(drawn.texts))
 
     async def _playlist(self, arguments, confirm) -> None:
@@ -409,8 +410,8 @@ class Console:
         else:
             export = await playlists.export(CONSOLE_GUILD, name)
             m3u, document = Path(f"{export.stem}.m3u"), Path(f"{export.stem}.json")
-            m3u.write_text(to_m3u(export), encoding="utf-8")
-            document.write_text(to_json(export, self.names), encoding="utf-8")
+            write_output(m3u, to_m3u(export))
+            write_output(document, to_json(export, self.names))
             self.write(f"Wrote {m3u} and {document} ({plural(len(export.tracks), 'track')}).")
 
     async def _settings(self, arguments, confirm) -> None:

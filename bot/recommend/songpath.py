@@ -18,8 +18,9 @@ is the nearest track to that point among the eligible ones:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -41,6 +42,14 @@ class SamePathEnds(CrateError):
     """``/path`` from a track to itself (or to another cut of it)."""
 
     user_message = N_("A path needs two different songs: pick another track for `to`.")
+
+
+class PathLength(CrateError):
+    """A path asked for with a length out of [:data:`MIN_LENGTH`, :data:`MAX_LENGTH`] (the
+    console and the command line; Discord's option allows no other)."""
+
+    user_message = N_("A path is {low} to {high} tracks long, both ends included: pick a length between them.")
+    template_values: ClassVar[Mapping[str, object]] = {"low": MIN_LENGTH, "high": MAX_LENGTH}
 
 
 @dataclass(frozen=True)
@@ -151,4 +160,4 @@ def walk(
     ]
 
 
-__all__ = ["DEFAULT_LENGTH", "MAX_LENGTH", "MIN_LENGTH", "PathStep", "SamePathEnds", "artist_of", "walk"]
+__all__ = ["DEFAULT_LENGTH", "MAX_LENGTH", "MIN_LENGTH", "PathLength", "PathStep", "SamePathEnds", "artist_of", "walk"]
