@@ -86,6 +86,37 @@ async def test_a_members_month(recaps, month):
     assert [t for t, _ in bob.first_shares] == ["Iron 0", "Iron 1", "Iron 2"] and bob.new_tracks == 3
 
 
+async def test_a_family_shifts_from_its_true_share_even_when_it_was_not_among_the_top_five(recaps, db):
+    """October: alice liked six families twice each and metal once (metal 1/13 of her likes, the
+    seventh family); November: only metal. Metal rose from 8 %, not from nothing."""
+    service, _ = recaps
+    seed = 0
+    for family, likes in (
+        ("rock", 2),
+        ("jazz", 2),
+        ("pop", 2),
+        ("blues", 2),
+        ("ambient", 2),
+        ("classical", 2),
+        ("metal", 1),
+    ):
+        for _ in range(likes):
+            seed += 1
+            track = await add_sure_track(
+                db, GUILD, f"Song {seed}", [(family, 1.0)], direction(500 + seed), duration=100.0 + seed,
+                shared_by=BOB, now=OCT,
+            )  # fmt: skip
+            await store.rate(db, GUILD, ALICE, track, LIKE, now=OCT)
+    iron = await add_sure_track(
+        db, GUILD, "Iron", [("metal", 1.0)], direction(600), duration=90.0, shared_by=BOB, now=NOV
+    )
+    await store.rate(db, GUILD, ALICE, iron, LIKE, now=NOV - 60)
+    recap = await service.recap(GUILD, ALICE, "month")
+    (metal,) = recap.families
+    assert metal.family == "metal" and metal.share == pytest.approx(1.0)
+    assert metal.previous == pytest.approx(1 / 13, abs=1e-3)
+
+
 async def test_the_servers_year_and_its_card(recaps, month):
     service, _ = recaps
     recap = await service.recap(GUILD, None, "year")

@@ -151,10 +151,12 @@ def _one_per_song(
     return sorted(merged.values(), key=lambda s: (-s.score, -s.likes, s.track_id))
 
 
-def _family_shares(catalog: Catalog, rows: list[int], likes: list[int]) -> tuple[tuple[str, float], ...]:
+def _family_shares(
+    catalog: Catalog, rows: list[int], likes: list[int], *, shown: int | None = FAMILIES_SHOWN
+) -> tuple[tuple[str, float], ...]:
     """Each genre's share of the likes on catalog ``rows``, every like split over its track's genre
     distribution (as the recommender reads it, :func:`features_of`: a track without one counts
-    fully as its top genre); the :data:`FAMILIES_SHOWN` largest shares, most first."""
+    fully as its top genre); the ``shown`` largest shares (None: every genre liked), most first."""
     if not rows:
         return ()
     features = features_of(catalog)
@@ -165,7 +167,7 @@ def _family_shares(catalog: Catalog, rows: list[int], likes: list[int]) -> tuple
     ranked = sorted(
         ((g, float(v)) for g, v in zip(features.genre_names, shares) if v > 0), key=lambda gs: (-gs[1], gs[0])
     )
-    return tuple(ranked[:FAMILIES_SHOWN])
+    return tuple(ranked if shown is None else ranked[:shown])
 
 
 async def who_likes(catalogs: CatalogCache, guild_id: int, track_id: int, *, now: float | None = None) -> WhoLikes:

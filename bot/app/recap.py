@@ -138,10 +138,12 @@ def _likes_in(ratings: RatingArrays, start: float, end: float, user_id: int | No
 
 
 def _families(catalog: Catalog, rows: np.ndarray) -> dict[str, float]:
+    """Every family's share of these likes (all of them: a family's share the period before is
+    its true one even where it was not among the few the card shows)."""
     if len(rows) == 0:
         return {}
     unique, counts = np.unique(rows, return_counts=True)
-    return dict(_family_shares(catalog, unique.tolist(), counts.tolist()))
+    return dict(_family_shares(catalog, unique.tolist(), counts.tolist(), shown=None))
 
 
 def _best_match(
