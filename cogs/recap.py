@@ -14,6 +14,7 @@ remembered either, holds up no other server's, and is tried again after
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 from typing import Literal
@@ -67,6 +68,11 @@ class Recaps(commands.Cog):
         self, recap: Recap, guild: discord.Guild | None, present: tuple[discord.abc.User, ...] = ()
     ) -> discord.File:
         names = await self._names(guild, recap.guild_id, present)
+        if guild is not None:  # someone the card names whom Crate never met (`crate index --user`): ask Discord
+            for user_id in recap.named:
+                if user_id not in names:
+                    with contextlib.suppress(discord.HTTPException):  # 404: they left: "a former member" is true
+                        names[user_id] = (await guild.fetch_member(user_id)).display_name
         card = recap_card(recap, names, server_name=guild.name if guild else None)
         png, _ = await asyncio.to_thread(draw_card, card)
         return discord.File(io.BytesIO(png), filename=CARD_NAME)

@@ -101,5 +101,7 @@ async def test_crate_blends_and_crate_recap_read_the_database(tmp_path):
     assert drawn.returncode == 0, drawn.stderr
     assert drawn.stdout.startswith(f"card.png: {WIDTH}x{HEIGHT} px") and "alice & bob · " in drawn.stdout
     assert Image.open(tmp_path / "card.png").size == (WIDTH, HEIGHT)
+    stranger = crate("recap", "--guild", "1", "--user", "99", "--out", "card.png")  # Crate never heard 99's name
+    assert stranger.returncode == 0 and "\n  member 99's " in stranger.stdout and "former" not in stranger.stdout
     unwritable = crate("recap", "--guild", "1", "--out", "missing/card.png")
     assert unwritable.returncode == 2 and unwritable.stderr.startswith("crate: Can't write missing/card.png: ")

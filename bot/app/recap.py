@@ -129,6 +129,12 @@ class Recap:
     def is_empty(self) -> bool:
         return not (self.played or self.liked or self.new_tracks)
 
+    @property
+    def named(self) -> tuple[int, ...]:
+        """The members the card names: whose recap it is, the best match, who shared the first shares."""
+        ids = (self.user_id, *(self.best_match or ()), *(user for _, user in self.first_shares))
+        return tuple(dict.fromkeys(u for u in ids if u is not None))
+
 
 def _likes_in(ratings: RatingArrays, start: float, end: float, user_id: int | None) -> np.ndarray:
     mask = (ratings.values == LIKE) & (ratings.times >= start) & (ratings.times < end)

@@ -829,7 +829,8 @@ def _blends(args) -> int:
 
 
 def _recap(args) -> int:
-    """``crate recap``: the card /recap draws, from the database alone (names as Crate remembers them)."""
+    """``crate recap``: the card /recap draws, from the database alone (names as Crate remembers them;
+    one it never heard is "member ID")."""
     import asyncio
 
     from bot.app.recap import Recaps, recap_card
@@ -843,7 +844,8 @@ def _recap(args) -> int:
         async with open_database(settings.database_path) as db:
             recaps = Recaps(db, CatalogCache(db), SettingsService(db, settings))
             recap = await recaps.recap(args.guild, args.user, args.period, ended=args.ended)
-            names = await display_names(db, args.guild)
+            # a member whose name Crate never heard (`crate index --user`) is not "a former member"
+            names = {user_id: f"member {user_id}" for user_id in recap.named} | await display_names(db, args.guild)
         png, drawn = await asyncio.to_thread(draw_card, recap_card(recap, names, server_name=f"Server {args.guild}"))
         write_output(args.out, png)
         print(f"{args.out}: {drawn.width}x{drawn.height} px")

@@ -25,10 +25,12 @@ from PIL import Image
 
 import bot.app.recap
 import bot.present.recap
+from bot import store
 from tests import music
 from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.harness import music_server, running_crate, settings_for
+from tests.tastes import add_sure_track, direction
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -319,3 +321,32 @@ async def test_a_monthly_post_crate_may_not_make_waits_and_holds_up_no_other_ser
             finally:
                 CLOCK["now"] = None
             assert len(posts(one)) == 1 and len(posts(two)) == 1
+
+
+async def test_a_recap_names_a_sharer_crate_never_met_and_calls_only_one_who_left_a_former_member(tmp_path):
+    """Tracks `crate index --user` filed as shared by bob (never met by Crate, still in the server)
+    and by someone who has left: the card names bob (asked of Discord), and only the other "a
+    former member"."""
+    drawn = []
+    draw = bot.present.recap.recap_card
+
+    def recording(card):
+        drawn.append(card)
+        return draw(card)
+
+    database = tmp_path / "crate.sqlite3"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.present.recap, "recap_card", recording)
+        async with FakeDiscord() as fake:
+            guild, channel = place(fake)
+            bob = fake.member(guild, "bob").id
+            async with store.open_database(database) as db:
+                for i, sharer in enumerate((bob, 4242)):
+                    await add_sure_track(
+                        db, guild.id, f"Shared {i}", [("ambient", 1.0)], direction(i), duration=120.0 + i,
+                        shared_by=sharer, now=time.time() - 60,
+                    )  # fmt: skip
+            async with running_crate(fake, settings_for(fake, database)):
+                await answered(await fake.slash(guild, channel, "carol", "recap"))
+    (firsts,) = [lines for heading, lines in drawn[0].sections if heading == "First shares"]
+    assert firsts == ("Shared 0 · shared by Bob", "Shared 1 · shared by a former member"), firsts
