@@ -96,6 +96,12 @@ class BlendView:
         return first if first is not None and first.track_id == self.blend.together_track_id else None
 
 
+def wall_clock() -> float:
+    """The time now, for a :class:`BlendService` given no clock of its own (read at each call, so
+    an end-to-end test can move the running bot a day on and see the daily refresh)."""
+    return time.time()
+
+
 def blend_name(names: Sequence[str]) -> str:
     """The Blend's name, "Blend: alice + bob", from the members' names (what can't be shown in a name taken out)."""
     shown = [" ".join(UNSAFE.sub("", n).split())[:24] or "someone" for n in names]
@@ -105,12 +111,15 @@ def blend_name(names: Sequence[str]) -> str:
 class BlendService:
     """Blends over the database and each server's cached catalog."""
 
-    def __init__(self, db: Database, catalogs: CatalogCache, *, clock: Callable[[], float] = time.time):
+    def __init__(self, db: Database, catalogs: CatalogCache, *, clock: Callable[[], float] | None = None):
         self.db = db
         self.catalogs = catalogs
-        #: The time now (tests give their own).
+        #: The time now (tests give their own); None: :func:`wall_clock`.
         self.clock = clock
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+
+    def now(self) -> float:
+        return (self.clock or wall_clock)()
 
     # -- making and showing -----------------------------------------------------------------
 
@@ -131,7 +140,7 @@ class BlendService:
         for attempt in range(1, 20):
             name = base if attempt == 1 else f"{base} ({attempt})"
             try:
-                blend = await store.create_blend(self.db, guild_id, name, caller.user_id, members, now=self.clock())
+                blend = await store.create_blend(self.db, guild_id, name, caller.user_id, members, now=self.now())
                 break
             except PlaylistExistsError:
                 continue
@@ -186,7 +195,7 @@ class BlendService:
             blend = await store.get_blend(self.db, guild_id, playlist_id)
             if blend is None:
                 raise NotABlend(detail=f"guild {guild_id} playlist {playlist_id}")
-            now = self.clock()
+            now = self.now()
             catalog, ratings = await self.catalogs.catalog_and_ratings(guild_id)
             picks = await asyncio.to_thread(
                 blend_tracks, catalog, ratings, blend.member_ids, count=BLEND_TRACKS, now=now
@@ -217,7 +226,7 @@ class BlendService:
     async def refresh_due(self, *, owns: Callable[[int], bool] | None = None) -> int:
         """Refill every Blend not refilled for :data:`REFRESH_EVERY` (the daily refresh); how many.
         ``owns``: the servers this process serves (a bot run as several shards), default all."""
-        due = await store.blends_due(self.db, self.clock() - REFRESH_EVERY)
+        due = await store.blends_due(self.db, self.now() - REFRESH_EVERY)
         due = [(g, p) for g, p in due if owns is None or owns(g)]
         for guild_id, playlist_id in due:
             try:
@@ -262,4 +271,5 @@ __all__ = [
     "NotABlend",
     "WhichBlend",
     "blend_name",
+    "wall_clock",
 ]

@@ -14,18 +14,23 @@ The Discord-free parts are tested in tests/test_blends.py and tests/test_recap.p
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import re
 import time
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 import pytest_asyncio
 from PIL import Image
 
+import bot.app.blends
 import bot.app.recap
 import bot.present.recap
 from bot import store
+from bot.catalog import TAG_COUNT
+from bot.listen.families import default_model
 from tests import music
 from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord
@@ -350,3 +355,58 @@ async def test_a_recap_names_a_sharer_crate_never_met_and_calls_only_one_who_lef
                 await answered(await fake.slash(guild, channel, "carol", "recap"))
     (firsts,) = [lines for heading, lines in drawn[0].sections if heading == "First shares"]
     assert firsts == ("Shared 0 · shared by Bob", "Shared 1 · shared by a former member"), firsts
+
+
+async def indexed(db, guild_id: int, title: str, family: str, embedding, *, now: float) -> int:
+    """A track stored as `crate index` stores it (answered by the bot's model: its start does not relabel it)."""
+    track, _ = await store.add_track(
+        db, guild_id, title=title, source_url=None, source_kind="file",
+        content_hash=hashlib.sha256(title.encode()).hexdigest(), duration=120.0 + len(title),
+        genres=((family, 0.9), ("pop", 0.1)), tag_probs=np.full(TAG_COUNT, 0.05, np.float32),
+        embedding=embedding.astype(np.float32), tempo=None, shared_by=None, confident=True,
+        genre_model=default_model().version, now=now,
+    )  # fmt: skip
+    return track.id
+
+
+async def test_the_daily_refresh_brings_in_a_track_shared_since(tmp_path):
+    """A Blend of alice (calm) and bob (loud); a calm track is indexed afterwards by another process
+    (`crate index`), which refills nothing: a day later the running bot's daily round has refilled
+    the Blend, the new track in it, for alice; nothing else changed it before."""
+    database = tmp_path / "crate.sqlite3"
+    calm, loud = direction(900), direction(901)
+    clock: dict[str, float] = {"now": time.time()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.app.blends, "wall_clock", lambda: clock["now"])
+        patch.setattr(bot.app.blends, "CHECK_EVERY", 0.3)
+        async with FakeDiscord() as fake:
+            guild, channel = place(fake)
+            ids = {fake.member(guild, u).id: u for u in ("alice", "bob")}
+            async with store.open_database(database) as db:
+                for i in range(6):
+                    family, centre = ("ambient", calm) if i % 2 == 0 else ("metal", loud)
+                    title = f"{family.title()} {i}"
+                    track = await indexed(
+                        db, guild.id, title, family, 3 * centre + direction(910 + i), now=time.time() - 60
+                    )
+                    for user, name in ids.items():
+                        if name == ("alice" if family == "ambient" else "bob"):
+                            await store.rate(db, guild.id, user, track, 1)
+            async with running_crate(fake, settings_for(fake, database)):
+                made = (
+                    await answered(await fake.slash(guild, channel, "bob", "blend start", {"member": "alice"}))
+                ).embed
+                assert "Ambient 0" in made["description"] and "Metal 1" in made["description"]
+                async with store.open_database(database) as db:  # another process indexes a calm track
+                    await indexed(db, guild.id, "Ambient New", "ambient", 3 * calm + direction(990), now=time.time())
+                await asyncio.sleep(1)  # rounds ran: nothing was due
+                shown = (await answered(await fake.slash(guild, channel, "alice", "blend show"))).embed
+                assert "Ambient New" not in shown["description"]
+                clock["now"] += bot.app.blends.REFRESH_EVERY + 60  # a day later
+                for _ in range(40):
+                    await asyncio.sleep(0.5)
+                    shown = (await answered(await fake.slash(guild, channel, "alice", "blend show"))).embed
+                    if "Ambient New" in shown["description"]:
+                        break
+    rows = dict(blend_rows(shown["description"]))
+    assert rows.get("Ambient New") == f"for <@{fake.member(guild, 'alice').id}>", shown["description"]
