@@ -98,9 +98,25 @@ class Blends(commands.GroupCog, group_name="blend", group_description="Playlists
 
     async def _refresh_due(self) -> None:
         # each process refills the Blends of the servers it serves (its shards)
-        refreshed = await self.bot.crate.blends.refresh_due(owns=lambda g: self.bot.get_guild(g) is not None)
+        refreshed = await self.bot.crate.blends.refresh_due(
+            owns=lambda g: self.bot.get_guild(g) is not None, still_here=self._still_here
+        )
         if refreshed:
             log.info("refreshed %d Blend(s)", refreshed)
+
+    async def _still_here(self, guild_id: int, user_id: int) -> bool | None:
+        """Whether the member is still in the server, asked of Discord (without the members intent
+        Crate hears of no one leaving, and its cache of members may be stale); None: can't tell."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            return None
+        try:
+            await guild.fetch_member(user_id)
+        except discord.NotFound:
+            return False
+        except discord.HTTPException:
+            return None
+        return True
 
     @app_commands.command(name="start", description="A playlist for you and up to five members, refreshed daily")
     @app_commands.describe(

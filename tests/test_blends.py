@@ -129,6 +129,23 @@ async def test_the_daily_refresh_uses_the_clock(crate, server, clock, db):
     assert await blends.refresh_due() == 0
 
 
+async def test_the_daily_refresh_takes_out_a_member_who_left_the_server(crate, server, clock):
+    blends, library, _ = crate
+    await tastes(library, server)
+    view = await blends.create(GUILD, Caller(ALICE), [BOB])
+    clock.now += 86_400 + 1
+    asked = []
+
+    async def still_here(guild_id: int, user_id: int) -> bool | None:
+        asked.append(user_id)
+        return {ALICE: None, BOB: False}[user_id]  # alice: Discord didn't answer; bob has left
+
+    assert await blends.refresh_due(still_here=still_here) == 1
+    assert asked == [ALICE, BOB] and await blends.mine(GUILD, ALICE) == []  # one member left: no Blend
+    with pytest.raises(NotABlend):
+        await blends.view(GUILD, view.blend.playlist.id)
+
+
 async def test_no_taste_match_from_near_empty_tastes(crate, server):
     blends, library, _ = crate
     await library.rate(GUILD, ALICE, LIKE, server["calm0"])

@@ -7,15 +7,17 @@ together" on top, then each member served in turn, nothing any member disliked. 
 it when one of its members likes or dislikes a track (:meth:`BlendService.rated`, called by
 :class:`~bot.app.library.Library`), when a member leaves it or uses ``/forget``, and at least
 daily (:meth:`BlendService.refresh_due`, run by the cog's background task with the clock it is
-given). A Blend left with one member is deleted: a Blend is for two or more, and a playlist
-of one member's taste is what ``/recommend`` is for.
+given; a member who has left the server is taken out then). A Blend left with one member is
+deleted: a Blend is for two or more, and a playlist of one member's taste is what ``/recommend``
+is for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.caller import Caller
@@ -29,6 +31,8 @@ from bot.store import playlists as store_playlists
 from bot.store.blends import Blend, LeftBlend
 from bot.store.database import Database
 from bot.store.playlists import PlaylistExistsError
+
+log = logging.getLogger(__name__)
 
 MIN_MEMBERS = store.MIN_MEMBERS
 MAX_MEMBERS = 6
@@ -223,17 +227,40 @@ class BlendService:
                 continue
         return len(ids)
 
-    async def refresh_due(self, *, owns: Callable[[int], bool] | None = None) -> int:
+    async def refresh_due(
+        self,
+        *,
+        owns: Callable[[int], bool] | None = None,
+        still_here: Callable[[int, int], Awaitable[bool | None]] | None = None,
+    ) -> int:
         """Refill every Blend not refilled for :data:`REFRESH_EVERY` (the daily refresh); how many.
-        ``owns``: the servers this process serves (a bot run as several shards), default all."""
+        ``owns``: the servers this process serves (a bot run as several shards), default all.
+        ``still_here(guild, member)``: False for a member who has left the server (None: can't
+        tell), who is then taken out of the Blend first, as if they had left it: they can no longer
+        run /blend leave or /forget there themselves."""
         due = await store.blends_due(self.db, self.now() - REFRESH_EVERY)
         due = [(g, p) for g, p in due if owns is None or owns(g)]
         for guild_id, playlist_id in due:
             try:
+                if still_here is not None and await self._take_out_departed(guild_id, playlist_id, still_here):
+                    continue  # left with one member: gone
                 await self.refresh(guild_id, playlist_id)
             except NotABlend:  # deleted meanwhile
                 continue
         return len(due)
+
+    async def _take_out_departed(
+        self, guild_id: int, playlist_id: int, still_here: Callable[[int, int], Awaitable[bool | None]]
+    ) -> bool:
+        """Take the members who left the server out of the Blend; True when that deleted it."""
+        blend = await store.get_blend(self.db, guild_id, playlist_id)
+        for user_id in blend.member_ids if blend is not None else ():
+            if await still_here(guild_id, user_id) is False:
+                left = await store.leave_blend(self.db, guild_id, playlist_id, user_id)
+                log.info("took member %s, who left server %s, out of Blend %s", user_id, guild_id, playlist_id)
+                if left is not None and left.deleted:
+                    return True
+        return False
 
     # -- leaving ----------------------------------------------------------------------------
 

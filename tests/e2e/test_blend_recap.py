@@ -410,3 +410,35 @@ async def test_the_daily_refresh_brings_in_a_track_shared_since(tmp_path):
                         break
     rows = dict(blend_rows(shown["description"]))
     assert rows.get("Ambient New") == f"for <@{fake.member(guild, 'alice').id}>", shown["description"]
+
+
+async def test_a_member_who_left_the_server_is_taken_out_at_the_daily_refresh(tmp_path):
+    """carol is in a Blend with alice and bob, and in one with bob alone; she leaves the server
+    (Crate, without the members intent, hears nothing). At the next daily refresh Crate asks
+    Discord: the first Blend goes on for alice and bob, the second (one member left) is gone."""
+    database = tmp_path / "crate.sqlite3"
+    clock: dict[str, float] = {"now": time.time()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.app.blends, "wall_clock", lambda: clock["now"])
+        patch.setattr(bot.app.blends, "CHECK_EVERY", 0.3)
+        async with FakeDiscord() as fake:
+            guild, channel = place(fake)
+            async with store.open_database(database) as db:
+                for i in range(6):
+                    track = await indexed(db, guild.id, f"Song {i}", "ambient", direction(930 + i), now=time.time())
+                    for user in ("alice", "bob", "carol"):
+                        await store.rate(db, guild.id, fake.member(guild, user).id, track, 1)
+            alice, bob, carol = (mention(fake, guild, u) for u in ("alice", "bob", "carol"))
+            async with running_crate(fake, settings_for(fake, database)):
+                made = await fake.slash(guild, channel, "alice", "blend start", {"member": "bob", "member2": "carol"})
+                trio = (await answered(made)).embed["title"].removeprefix("🎶 ")
+                await answered(await fake.slash(guild, channel, "bob", "blend start", {"member": "carol"}))
+                guild.members.remove(fake.member(guild, "carol"))  # she leaves the server
+                clock["now"] += bot.app.blends.REFRESH_EVERY + 60  # a day later
+                for _ in range(40):
+                    await asyncio.sleep(0.5)
+                    shown = await answered(await fake.slash(guild, channel, "bob", "blend show"))
+                    if shown.embed and carol not in shown.embed["description"]:
+                        break
+    assert shown.embed["title"] == f"🎶 {trio}"  # bob's only Blend now: the pair's is gone
+    assert f"Members: {alice}, {bob}" in shown.embed["description"] and carol not in shown.embed["description"]
