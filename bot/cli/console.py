@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from bot.app.blends import BlendView
+from bot.app.blends import BlendView, NoBlend, WhichBlend
 from bot.app.community import PERIOD_WORDS
 from bot.app.crate import Crate
 from bot.app.members import FORGET_WHAT, forget_done
@@ -337,6 +337,14 @@ class Console:
         )
 
     async def _blend(self, arguments, confirm) -> None:
+        try:
+            await self._blend_command(arguments)
+        except NoBlend:  # its sentence names Discord's /blend start member:@someone
+            self.write("⚠️ You aren't in any Blend here — start one with /blend NAME [NAME...].")
+        except WhichBlend:  # its sentence names Discord's `name` option
+            self.write("⚠️ You are in several Blends: say which one, e.g. /blend show BLEND.")
+
+    async def _blend_command(self, arguments) -> None:
         blends = self.crate.blends
         if arguments and arguments[0].lower() in {"show", "leave"}:
             action, name = arguments[0].lower(), " ".join(arguments[1:]) or None
