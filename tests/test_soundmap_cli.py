@@ -46,12 +46,22 @@ async def test_the_console_draws_the_map_and_walks_a_path(tmp_path):
         said: list[str] = []
         console = Console(Crate(settings, db, pool=None, http=None), write=said.append)  # type: ignore[arg-type]
         console.map_path = tmp_path / "map.png"
-        for line in ("/like #2", "/dislike #3", "/map", "/map jazz", "/where #5", "/path #2 #5 30", "/path #2 #5 6"):
+        for line in (
+            "/like #2",
+            "/dislike #3",
+            "/map",
+            "/map jazz",
+            "/map country",
+            "/where #5",
+            "/path #2 #5 30",
+            "/path #2 #5 6",
+        ):
             await console.handle(line)
     text = "\n".join(said)
     assert "⚠️ A path is 3 to 25 tracks long, both ends included: pick a length between them." in said
     assert "90 of 90 tracks by sound" in text and "you: 1 like, 1 dislike" in text
     assert "jazz highlighted" in text and "📍 Artist 4 - Song 4" in text
+    assert "country highlighted" not in text and ", no track here is filed under country yet;" in text
     assert Image.open(io.BytesIO((tmp_path / "map.png").read_bytes())).size == SIZE
     path = [line for line in said[-1].splitlines()]
     assert path[0].startswith("1. #2 Artist 1 - Song 1") and "the start of the path" in path[0]
@@ -89,6 +99,9 @@ async def test_crate_map_and_crate_path_read_the_database(tmp_path):
     )
     closeness = [s["closeness_to_end"] for s in steps]
     assert closeness == sorted(closeness) and len(set(closeness)) == len(closeness)
+
+    none = crate("map", "--guild", "1", "--genre", "country", "--out", "server.png")
+    assert none.stdout == "server.png: 90 of 90 tracks drawn, 900x700 px; no track here is filed under country yet\n"
 
     wrong = crate("map", "--guild", "1", "--genre", "vaporwave")
     assert wrong.returncode == 2 and "The map colours tracks by family" in wrong.stderr

@@ -875,6 +875,7 @@ def _map(args) -> int:
         placed = image.sound_map
         print(
             f"{args.out}: {placed.shown:,} of {placed.total:,} tracks drawn, {image.drawing.size[0]}x{image.drawing.size[1]} px"
+            + (f"; no track here is filed under {placed.family} yet" if placed.family and not placed.in_family else "")
         )
         return 0
 

@@ -311,7 +311,15 @@ class Console:
         placed = image.sound_map
         self.write(
             f"🗺️ {self.map_path}: {placed.shown:,} of {placed.total:,} tracks by sound"
-            + (f", {placed.family} highlighted" if placed.family else "")
+            + (
+                (
+                    f", {placed.family} highlighted"
+                    if placed.in_family
+                    else f", no track here is filed under {placed.family} yet"
+                )
+                if placed.family
+                else ""
+            )
             + f"; {self.user}: {plural(image.liked, 'like')}, {plural(image.disliked, 'dislike')}"
             + (f"; 📍 {placed.highlight.title}" if placed.highlight else "")
         )
