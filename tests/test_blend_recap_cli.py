@@ -61,6 +61,8 @@ async def test_the_console_blends_and_recaps(tmp_path):
         left = said[-1]
         await console.handle("/blend show")
         none_left = said[-1]
+        await console.handle("/blend you")  # bob and the console's default listener, who rated nothing
+        cold = said[-1]
     assert made.startswith("🎶 Blend: bob + alice — bob, alice; taste match ") and "%" in made
     assert "for alice" in made and "for bob" in made
     assert "#2 " not in made.split("\n", 1)[1]  # alice disliked it
@@ -70,6 +72,7 @@ async def test_the_console_blends_and_recaps(tmp_path):
     assert Image.open(io.BytesIO((tmp_path / "recap.png").read_bytes())).size == (WIDTH, HEIGHT)
     assert "Monthly recap: posted on the 1st of each month in the server's system channel" in settings_lines
     assert left.startswith("You left Blend: bob + alice. With only alice left it is gone")
+    assert cold.startswith("🎶 Blend: bob + you — bob, you; taste match: not enough ratings yet (you: 0 ratings)")
     assert none_left == "⚠️ You aren't in any Blend here — start one with /blend NAME [NAME...]."  # the console's syntax
 
 

@@ -479,7 +479,7 @@ def blend_text(view: BlendView, names: Mapping[int, str]) -> str:
         return ", ".join(names.get(u, "a listener") for u in user_ids) or "the group"
 
     if view.blend.taste_match is None:
-        short = ", ".join(f"{names.get(u, 'a listener')} has {plural(n, 'rating')}" for u, n in view.short_of_ratings)
+        short = ", ".join(f"{names.get(u, 'a listener')}: {plural(n, 'rating')}" for u, n in view.short_of_ratings)
         match = f"taste match: not enough ratings yet ({short})"
     else:
         match = f"taste match {match_text(view.blend.taste_match)}"
