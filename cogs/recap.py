@@ -118,11 +118,14 @@ class Recaps(commands.Cog):
             channel = guild.get_channel(chosen.announce_channel_id or 0) or guild.system_channel
             if not isinstance(channel, discord.TextChannel):
                 continue
-            if not await recaps.claim_post(guild_id, period, channel.id):
-                continue
             try:
+                if not await recaps.claim_post(guild_id, period, channel.id):
+                    continue
                 with speaking(guild.preferred_locale):  # a post to the channel: in the server's language
                     recap = await recaps.recap(guild_id, None, "month", ended=True)
+                    if recap.is_empty:  # a quiet month: no empty card in the channel (and not tried again)
+                        log.info("server %s had nothing to recap in %s: nothing posted", guild_id, period)
+                        continue
                     await channel.send(
                         content=_("📼 This server's recap of {period}. See your own with `/recap`.").format(
                             period=span_words(recap.span)
@@ -130,6 +133,10 @@ class Recaps(commands.Cog):
                         file=await self._card(recap, guild),
                         allowed_mentions=discord.AllowedMentions.none(),
                     )
+            except asyncio.CancelledError:
+                # Crate stopping mid-post, its claim perhaps written: the next start posts it
+                await asyncio.shield(recaps.release_post(guild_id, period))
+                raise
             except Exception as error:  # one server's failure neither loses its post nor holds up the others'
                 await recaps.post_failed(guild_id, period)
                 if isinstance(error, discord.HTTPException):  # 403: Crate may not post there; 404: it went

@@ -210,6 +210,10 @@ async def test_recap_card_and_the_monthly_post(world):
     fields = {f["name"]: f["value"] for f in saved["fields"]}
     assert fields["Monthly recap"] == f"posted on the 1st of each month in <#{music_channel.id}>"
 
+    # Guild Two opts in too, but nothing is shared, played or liked there
+    quiet = fake.guilds[1]
+    quiet_system = next(c for c in quiet.channels if c.type == 0)
+    await answered(await fake.slash(quiet, quiet_system, "alice", "settings", {"recap": True}))
     await asyncio.sleep(1.5)  # the task ran (every 0.5 s) and posted nothing
     assert not [m for m in fake.channel_messages(music_channel.id) if "recap of" in (m.content or "")]
     first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=UTC)
@@ -225,12 +229,16 @@ async def test_recap_card_and_the_monthly_post(world):
         await asyncio.sleep(2)  # the task ran again (every 0.5 s): still one post
         posts = [m for m in fake.channel_messages(music_channel.id) if "recap of" in (m.content or "")]
         assert len(posts) == 1
+        # a quiet month: no empty card in Guild Two's channel
+        assert not [m for m in fake.channel_messages(quiet_system.id) if "recap of" in (m.content or "")]
     finally:
         CLOCK["now"] = None
 
 
 async def test_the_monthly_post_is_made_once_across_a_restart(tmp_path):
-    """A restart on the same database on the 1st: the recap already posted is not posted again."""
+    """Crate stopped on the 1st right after Guild One's recap was posted, perhaps in the middle of
+    Guild Two's, and started again on the same database: each server's recap is posted once, the
+    one already posted not again, the one interrupted not lost."""
     database = tmp_path / "crate.sqlite3"
     now = datetime.now(UTC)
     first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=UTC).timestamp()
@@ -240,12 +248,17 @@ async def test_the_monthly_post_is_made_once_across_a_restart(tmp_path):
         async with FakeDiscord() as fake:
             guild, channel = place(fake)
             settings = settings_for(fake, database)
+            two = fake.guilds[1]
+            two_system = next(c for c in two.channels if c.type == 0)
+            for server in (guild, two):
+                await liked_this_month(database, server, fake.member(server, "bob"))
             try:
                 async with running_crate(fake, settings):
                     CLOCK["now"] = datetime(now.year, now.month, 15, tzinfo=UTC).timestamp()
                     ix = await fake.slash(guild, channel, "alice", "settings", {"recap": True})
                     fields = {f["name"]: f["value"] for f in (await answered(ix)).embed["fields"]}
                     assert fields["Monthly recap"] == "posted on the 1st of each month in the server's system channel"
+                    await answered(await fake.slash(two, two_system, "alice", "settings", {"recap": True}))
                     CLOCK["now"] = first
                     # no announcements channel: the server's system channel (the fake's first text channel)
                     system = next(c for c in guild.channels if c.type == 0)
@@ -258,6 +271,7 @@ async def test_the_monthly_post_is_made_once_across_a_restart(tmp_path):
                 CLOCK["now"] = None
             posts = [m for m in fake.channel_messages(system.id) if "recap of" in (m.content or "")]
             assert len(posts) == 1
+            assert len([m for m in fake.channel_messages(two_system.id) if "recap of" in (m.content or "")]) == 1
 
 
 async def test_a_members_recap_names_them_before_crate_has_met_them(tmp_path):
@@ -287,6 +301,7 @@ async def test_a_monthly_post_crate_may_not_make_waits_and_holds_up_no_other_ser
     gets its recap; Guild One's is not remembered as posted, is logged, is not tried again at every
     round, and is posted once (and only once) when tried again after its managers fixed it."""
     now = datetime.now(UTC)
+    database = tmp_path / "crate.sqlite3"
     first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=UTC).timestamp()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bot.app.recap, "wall_clock", lambda: CLOCK["now"] or time.time())
@@ -294,12 +309,14 @@ async def test_a_monthly_post_crate_may_not_make_waits_and_holds_up_no_other_ser
         async with FakeDiscord() as fake:
             one, two = sorted(fake.guilds, key=lambda g: g.id)  # the order the due servers are posted in
             systems = {g.id: next(c for c in g.channels if c.type == 0) for g in (one, two)}
+            for guild in (one, two):
+                await liked_this_month(database, guild, fake.member(guild, "bob"))
 
             def posts(guild) -> list:
                 return [m for m in fake.channel_messages(systems[guild.id].id) if "recap of" in (m.content or "")]
 
             try:
-                async with running_crate(fake, settings_for(fake, tmp_path / "crate.sqlite3")):
+                async with running_crate(fake, settings_for(fake, database)):
                     CLOCK["now"] = datetime(now.year, now.month, 15, tzinfo=UTC).timestamp()
                     for guild in (one, two):
                         ix = await fake.slash(guild, systems[guild.id], "alice", "settings", {"recap": True})
@@ -367,6 +384,13 @@ async def indexed(db, guild_id: int, title: str, family: str, embedding, *, now:
         genre_model=default_model().version, now=now,
     )  # fmt: skip
     return track.id
+
+
+async def liked_this_month(database, guild, member) -> None:
+    """Something to recap: a track, liked now by ``member`` (a month with nothing in it is not posted)."""
+    async with store.open_database(database) as db:
+        track = await indexed(db, guild.id, f"Liked in {guild.name}", "jazz", direction(980), now=time.time())
+        await store.rate(db, guild.id, member.id, track, 1)
 
 
 async def test_the_daily_refresh_brings_in_a_track_shared_since(tmp_path):
