@@ -120,12 +120,16 @@ async def test_the_daily_refresh_uses_the_clock(crate, server, clock, db):
     await tastes(library, server)
     view = await blends.create(GUILD, Caller(ALICE), [BOB])
     assert await blends.refresh_due() == 0
-    await store.rate(db, GUILD, BOB, server["loud4"], DISLIKE)  # behind Crate's back: no refill yet
-    assert "loud4" in [t.title for t in (await blends.view(GUILD, view.blend.playlist.id)).tracks]
+    made = view.blend.refreshed_at
+    clock.now += 3_600
+    await store.rate(db, GUILD, BOB, server["loud4"], DISLIKE)  # behind Crate's back: no refill yet,
+    later = await blends.view(GUILD, view.blend.playlist.id)
+    assert "loud4" not in [t.title for t in later.tracks]  # but the dislike took it out at once
+    assert later.blend.refreshed_at == made and await blends.refresh_due() == 0
     clock.now += 86_400 + 1
     assert await blends.refresh_due(owns=lambda guild: guild != GUILD) == 0  # another shard's server
     assert await blends.refresh_due() == 1
-    assert "loud4" not in [t.title for t in (await blends.view(GUILD, view.blend.playlist.id)).tracks]
+    assert (await blends.view(GUILD, view.blend.playlist.id)).blend.refreshed_at == clock.now
     assert await blends.refresh_due() == 0
 
 
@@ -215,6 +219,28 @@ async def test_a_failing_refill_never_loses_the_rating(crate, server, db):
     library.on_rated.insert(0, broken)
     rated = await library.rate(GUILD, ALICE, LIKE, server["calm0"])
     assert rated.value == LIKE and await store.rating_of(db, GUILD, ALICE, server["calm0"]) == LIKE
+
+
+async def test_a_dislike_leaves_no_blend_holding_the_track_even_when_its_refill_fails(crate, server, db):
+    """No Blend keeps what a member disliked, even without the refill: the dislike itself takes the track out of
+    the member's Blends (and only theirs), so a failed refill can't leave it for /playlist play."""
+    blends, library, _ = crate
+    await tastes(library, server)
+    ours = await blends.create(GUILD, Caller(ALICE), [BOB], names={ALICE: "alice", BOB: "bob"})
+    theirs = await blends.create(GUILD, Caller(BOB), [CAROL], names={BOB: "bob", CAROL: "carol"})
+    track = server["loud3"]
+    assert track in [t.track_id for t in ours.tracks]
+
+    async def broken(guild_id: int, user_id: int) -> None:
+        raise RuntimeError("the refill failed")
+
+    library.on_rated[:] = [broken]  # the Blends' refill fails
+    await library.rate(GUILD, ALICE, DISLIKE, track)
+    entries = await store_playlists.playlist_entries(db, GUILD, ours.blend.playlist.id)
+    assert track not in [e.track_id for e in entries] and entries  # the rest stays, as it was
+    assert track not in [t.track_id for t in (await blends.view(GUILD, ours.blend.playlist.id)).tracks]
+    others = [e.track_id for e in await store_playlists.playlist_entries(db, GUILD, theirs.blend.playlist.id)]
+    assert others == [t.track_id for t in theirs.tracks]  # alice isn't in bob and carol's Blend
 
 
 @pytest.fixture

@@ -19,18 +19,28 @@ async def rate(
 ) -> Rating:
     """Record (or replace) this member's rating of a track in this guild.
 
+    A dislike also takes the track out of the member's Blends, in the same transaction: a Blend
+    never holds what one of its members dislikes, even before its refill (which may fail) runs.
+
     Raises :class:`UnknownTrack` if the track is not in this guild.
     """
     if value not in (LIKE, DISLIKE):
         raise ValueError(f"a rating is {LIKE} (like) or {DISLIKE} (dislike), not {value!r}")
     rating = Rating(guild_id, user_id, track_id, int(value), time.time() if now is None else float(now))
     with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id}"):
-        await db.execute(
-            f"INSERT INTO ratings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (guild_id, user_id, track_id)"
-            " DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
-            (rating.guild_id, rating.user_id, rating.track_id, rating.value, rating.rated_at),
-        )
+        async with db.transaction():
+            await db.execute(
+                f"INSERT INTO ratings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (guild_id, user_id, track_id)"
+                " DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
+                (rating.guild_id, rating.user_id, rating.track_id, rating.value, rating.rated_at),
+            )
+            if rating.value == DISLIKE:
+                await db.execute(
+                    "DELETE FROM playlist_tracks WHERE guild_id = ? AND track_id = ? AND playlist_id IN"
+                    " (SELECT playlist_id FROM blend_members WHERE guild_id = ? AND user_id = ?)",
+                    (guild_id, track_id, guild_id, user_id),
+                )
     return rating
 
 
