@@ -28,7 +28,7 @@ from bot.store import playlists as store_playlists
 from tests.tastes import Clock, add_sure_track, direction
 
 GUILD = 9009
-ALICE, BOB, CAROL = 11, 22, 33
+ALICE, BOB, CAROL, DAVE, ERIN = 11, 22, 33, 44, 55
 NOW = time.time()
 
 
@@ -192,6 +192,30 @@ async def test_leaving_and_forgetting(crate, server, db):
     gone = await blends.leave(GUILD, CAROL)
     assert gone.deleted and gone.remaining == (BOB,)
     assert await store_blends.blend_ids_in_guild(db, GUILD) == []
+
+
+async def test_a_blend_is_renamed_after_the_members_still_in_it(crate, server, db):
+    """A Blend named "Blend: a + b + c" would, after c leaves, name someone no longer in it: "Blend: a +
+    b" (by the names Crate remembers; a name taken gets a number). When a remaining member's name
+    is unknown, the name stays as it was rather than say "member"."""
+    blends, _, members = crate
+    for user, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol"), (DAVE, "dave")):
+        await members.remember_name(GUILD, user, name)
+    names = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave"}
+    duo = await blends.create(GUILD, Caller(ALICE), [BOB], names=names)
+    trio = await blends.create(GUILD, Caller(ALICE), [BOB, CAROL], names=names)
+    assert trio.name == "Blend: alice + bob + carol"
+    await blends.leave(GUILD, CAROL, trio.name)
+    renamed = await blends.view(GUILD, trio.blend.playlist.id)
+    assert duo.name == "Blend: alice + bob" and renamed.name == "Blend: alice + bob (2)"
+    # /forget: dave's way out of a Blend renames it too
+    quartet = await blends.create(GUILD, Caller(ALICE), [BOB, CAROL, DAVE], names=names)
+    await members.forget(GUILD, DAVE)
+    assert (await blends.view(GUILD, quartet.blend.playlist.id)).name == "Blend: alice + bob + carol"
+    # a member whose name Crate never learnt: the name stays
+    unknown = await blends.create(GUILD, Caller(CAROL), [DAVE, ERIN], names={CAROL: "carol", DAVE: "d", ERIN: "erin"})
+    await blends.leave(GUILD, CAROL, unknown.name)
+    assert (await blends.view(GUILD, unknown.blend.playlist.id)).name == unknown.name
 
 
 def test_an_empty_catalog_makes_an_empty_blend():

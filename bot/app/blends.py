@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.caller import Caller
@@ -27,6 +27,7 @@ from bot.recommend.blend import BLEND_TRACKS, MATCH_MIN_RATINGS, blend_tracks
 from bot.recommend.service import CatalogCache
 from bot.safe_text import UNSAFE
 from bot.store import blends as store
+from bot.store import members as store_members
 from bot.store import playlists as store_playlists
 from bot.store.blends import Blend, LeftBlend
 from bot.store.database import Database
@@ -112,6 +113,13 @@ def blend_name(names: Sequence[str]) -> str:
     return ("Blend: " + " + ".join(shown))[:90]
 
 
+def free_names(base: str) -> Iterator[str]:
+    """``base``, then ``base (2)``, ``base (3)``… for when a name is taken in the server."""
+    yield base
+    for attempt in range(2, 20):
+        yield f"{base} ({attempt})"
+
+
 class BlendService:
     """Blends over the database and each server's cached catalog."""
 
@@ -140,17 +148,31 @@ class BlendService:
                 raise BlendExists(existing.playlist.name, detail=f"playlist {playlist_id}")
         names = names or {}
         base = blend_name([names.get(u, "member") for u in members])
-        blend = None
-        for attempt in range(1, 20):
-            name = base if attempt == 1 else f"{base} ({attempt})"
+        for name in free_names(base):
             try:
                 blend = await store.create_blend(self.db, guild_id, name, caller.user_id, members, now=self.now())
-                break
+                return await self.refresh(guild_id, blend.playlist.id)
             except PlaylistExistsError:
                 continue
+        raise BlendError(detail=f"no free name for {base!r}")
+
+    async def _rename(self, guild_id: int, playlist_id: int) -> None:
+        """After a member left: the Blend named after the members still in it, by the names Crate
+        remembers (left as it was when one of theirs is unknown: "member" would say less)."""
+        blend = await store.get_blend(self.db, guild_id, playlist_id)
         if blend is None:
-            raise BlendError(detail=f"no free name for {base!r}")
-        return await self.refresh(guild_id, blend.playlist.id)
+            return
+        known = await store_members.display_names(self.db, guild_id)
+        if any(u not in known for u in blend.member_ids):
+            return
+        for name in free_names(blend_name([known[u] for u in blend.member_ids])):
+            if name == blend.playlist.name:
+                return
+            try:
+                await store_playlists.rename_playlist(self.db, guild_id, playlist_id, name)
+                return
+            except PlaylistExistsError:
+                continue
 
     async def show(self, guild_id: int, user_id: int, name: str | None = None) -> BlendView:
         """One of the member's Blends (by name; without one, their only Blend)."""
@@ -260,6 +282,8 @@ class BlendService:
                 log.info("took member %s, who left server %s, out of Blend %s", user_id, guild_id, playlist_id)
                 if left is not None and left.deleted:
                     return True
+                if left is not None:
+                    await self._rename(guild_id, playlist_id)
         return False
 
     # -- leaving ----------------------------------------------------------------------------
@@ -271,6 +295,7 @@ class BlendService:
         if left is None:
             raise NotABlend(detail=f"guild {guild_id} user {user_id} playlist {playlist_id}")
         if not left.deleted:
+            await self._rename(guild_id, playlist_id)
             await self.refresh(guild_id, playlist_id)
         return left
 
@@ -278,6 +303,7 @@ class BlendService:
         """After /forget: refill the Blends the member was taken out of (bot.store.forget_member)."""
         for playlist_id in blends_left:
             try:
+                await self._rename(guild_id, playlist_id)
                 await self.refresh(guild_id, playlist_id)
             except NotABlend:
                 continue

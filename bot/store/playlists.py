@@ -69,6 +69,20 @@ async def create_playlist(
     return Playlist(playlist_id, guild_id, name, owner_id, created, 0)
 
 
+async def rename_playlist(db: Database, guild_id: int, playlist_id: int, name: str) -> bool:
+    """Give a playlist another name (False: no such playlist); raises :class:`PlaylistExistsError`
+    when the name is taken here."""
+    try:
+        changed = await db.execute(
+            "UPDATE playlists SET name = ? WHERE guild_id = ? AND id = ?", (name, guild_id, playlist_id)
+        )
+    except Exception as error:
+        if is_unique_violation(error):
+            raise PlaylistExistsError(detail=f"guild {guild_id} playlist {name!r}") from error
+        raise
+    return changed > 0
+
+
 async def playlist_by_name(db: Database, guild_id: int, name: str) -> Playlist | None:
     row = await db.fetch_one(
         f"SELECT {_PLAYLIST} FROM playlists p WHERE p.guild_id = ? AND lower(p.name) = lower(?)", (guild_id, name)

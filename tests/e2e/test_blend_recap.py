@@ -464,5 +464,6 @@ async def test_a_member_who_left_the_server_is_taken_out_at_the_daily_refresh(tm
                     shown = await answered(await fake.slash(guild, channel, "bob", "blend show"))
                     if shown.embed and carol not in shown.embed["description"]:
                         break
-    assert shown.embed["title"] == f"🎶 {trio}"  # bob's only Blend now: the pair's is gone
+    # bob's only Blend now (the pair's is gone): the trio's, named after who is still in it
+    assert trio == "Blend: Alice + Bob + Carol" and shown.embed["title"] == "🎶 Blend: Alice + Bob"
     assert f"Members: {alice}, {bob}" in shown.embed["description"] and carol not in shown.embed["description"]
