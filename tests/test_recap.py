@@ -84,6 +84,9 @@ async def test_a_members_month(recaps, month):
     assert recap.first_shares == () and recap.new_tracks == 0  # alice shared nothing new in November
     bob = await service.recap(GUILD, BOB, "month")
     assert [t for t, _ in bob.first_shares] == ["Iron 0", "Iron 1", "Iron 2"] and bob.new_tracks == 3
+    # on her card, a like count is the server's, and says so (not "2 likes" beside her one like)
+    [(_heading, lines)] = [s for s in recap_card(recap, {ALICE: "alice"}).sections if s[0] == "Most liked"]
+    assert lines[0].startswith("1. Iron 0 · liked by ") and lines[0].endswith(" members"), lines
 
 
 async def test_a_family_shifts_from_its_true_share_even_when_it_was_not_among_the_top_five(recaps, db):
