@@ -68,7 +68,7 @@ async def test_the_console_blends_and_recaps(tmp_path):
     assert "#2 " not in made.split("\n", 1)[1]  # alice disliked it
     assert "#7 " in made and "#7 " not in shown
     assert card.startswith(f"📼 {tmp_path / 'recap.png'} ({WIDTH}x{HEIGHT}):")
-    assert "\n  alice's 2026\n" in card and "\n  1. Ambient 0 · 1 like\n" in card
+    assert "\n  alice's 2026\n" in card and "\n  1. Ambient 0 · liked by 1 member\n" in card
     assert Image.open(io.BytesIO((tmp_path / "recap.png").read_bytes())).size == (WIDTH, HEIGHT)
     assert "Monthly recap: posted on the 1st of each month in the server's system channel" in settings_lines
     assert left.startswith("You left Blend: bob + alice. With only alice left it is gone")
@@ -105,9 +105,10 @@ async def test_crate_blends_and_crate_recap_read_the_database(tmp_path):
         assert (await store.blends.get_blend(db, 2, elsewhere.playlist.id)).refreshed_at == 0.0
     drawn = crate("recap", "--guild", "1", "--period", "year", "--out", "card.png")
     assert drawn.returncode == 0, drawn.stderr
-    assert drawn.stdout.startswith(f"card.png: {WIDTH}x{HEIGHT} px") and "alice & bob · " in drawn.stdout
+    assert drawn.stdout.startswith(f"card.png: {WIDTH}x{HEIGHT} px\n") and "alice & bob · " in drawn.stdout
     assert Image.open(tmp_path / "card.png").size == (WIDTH, HEIGHT)
     stranger = crate("recap", "--guild", "1", "--user", "99", "--out", "card.png")  # Crate never heard 99's name
     assert stranger.returncode == 0 and "\n  member 99's " in stranger.stdout and "former" not in stranger.stdout
+    assert stranger.stdout.startswith(f"card.png: {WIDTH}x{HEIGHT} px (nothing yet this period)\n")  # 99 did nothing
     unwritable = crate("recap", "--guild", "1", "--out", "missing/card.png")
     assert unwritable.returncode == 2 and unwritable.stderr.startswith("crate: Can't write missing/card.png: ")

@@ -848,7 +848,7 @@ def _recap(args) -> int:
             names = {user_id: f"member {user_id}" for user_id in recap.named} | await display_names(db, args.guild)
         png, drawn = await asyncio.to_thread(draw_card, recap_card(recap, names, server_name=f"Server {args.guild}"))
         write_output(args.out, png)
-        print(f"{args.out}: {drawn.width}x{drawn.height} px")
+        print(f"{args.out}: {drawn.width}x{drawn.height} px" + (" (nothing yet this period)" if recap.is_empty else ""))
         print("\n".join(f"  {line}" for line in drawn.texts))
         return 0
 

@@ -386,7 +386,8 @@ class Console:
         recap = await self.crate.recaps.recap(CONSOLE_GUILD, user_id, kind, viewer_id=self.user_id)
         png, drawn = await asyncio.to_thread(draw_card, recap_card(recap, self.names, server_name="The console"))
         write_output(self.recap_path, png)
-        self.write(f"📼 {self.recap_path} ({drawn.width}x{drawn.height}):\n  " + "\n  ".join(drawn.texts))
+        empty = " (nothing yet this period)" if recap.is_empty else ""
+        self.write(f"📼 {self.recap_path} ({drawn.width}x{drawn.height}){empty}:\n  " + "\n  ".join(drawn.texts))
 
     async def _playlist(self, arguments, confirm) -> None:
         usage = "Usage: /playlist create|add|remove|show|delete|export NAME [TRACK]"
