@@ -386,6 +386,15 @@ async def indexed(db, guild_id: int, title: str, family: str, embedding, *, now:
     return track.id
 
 
+@pytest.fixture
+def blend_clock(monkeypatch) -> dict[str, float]:
+    """The time the running bot's Blends read (a test moves it a day on), their round every 0.3 s."""
+    clock = {"now": time.time()}
+    monkeypatch.setattr(bot.app.blends, "wall_clock", lambda: clock["now"])
+    monkeypatch.setattr(bot.app.blends, "CHECK_EVERY", 0.3)
+    return clock
+
+
 async def liked_this_month(database, guild, member) -> None:
     """Something to recap: a track, liked now by ``member`` (a month with nothing in it is not posted)."""
     async with store.open_database(database) as db:
@@ -393,77 +402,67 @@ async def liked_this_month(database, guild, member) -> None:
         await store.rate(db, guild.id, member.id, track, 1)
 
 
-async def test_the_daily_refresh_brings_in_a_track_shared_since(tmp_path):
+async def test_the_daily_refresh_brings_in_a_track_shared_since(tmp_path, blend_clock):
     """A Blend of alice (calm) and bob (loud); a calm track is indexed afterwards by another process
     (`crate index`), which refills nothing: a day later the running bot's daily round has refilled
     the Blend, the new track in it, for alice; nothing else changed it before."""
     database = tmp_path / "crate.sqlite3"
     calm, loud = direction(900), direction(901)
-    clock: dict[str, float] = {"now": time.time()}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bot.app.blends, "wall_clock", lambda: clock["now"])
-        patch.setattr(bot.app.blends, "CHECK_EVERY", 0.3)
-        async with FakeDiscord() as fake:
-            guild, channel = place(fake)
-            ids = {fake.member(guild, u).id: u for u in ("alice", "bob")}
-            async with store.open_database(database) as db:
-                for i in range(6):
-                    family, centre = ("ambient", calm) if i % 2 == 0 else ("metal", loud)
-                    title = f"{family.title()} {i}"
-                    track = await indexed(
-                        db, guild.id, title, family, 3 * centre + direction(910 + i), now=time.time() - 60
-                    )
-                    for user, name in ids.items():
-                        if name == ("alice" if family == "ambient" else "bob"):
-                            await store.rate(db, guild.id, user, track, 1)
-            async with running_crate(fake, settings_for(fake, database)):
-                made = (
-                    await answered(await fake.slash(guild, channel, "bob", "blend start", {"member": "alice"}))
-                ).embed
-                assert "Ambient 0" in made["description"] and "Metal 1" in made["description"]
-                async with store.open_database(database) as db:  # another process indexes a calm track
-                    await indexed(db, guild.id, "Ambient New", "ambient", 3 * calm + direction(990), now=time.time())
-                await asyncio.sleep(1)  # rounds ran: nothing was due
+    async with FakeDiscord() as fake:
+        guild, channel = place(fake)
+        ids = {fake.member(guild, u).id: u for u in ("alice", "bob")}
+        async with store.open_database(database) as db:
+            for i in range(6):
+                family, centre = ("ambient", calm) if i % 2 == 0 else ("metal", loud)
+                title = f"{family.title()} {i}"
+                track = await indexed(
+                    db, guild.id, title, family, 3 * centre + direction(910 + i), now=time.time() - 60
+                )
+                for user, name in ids.items():
+                    if name == ("alice" if family == "ambient" else "bob"):
+                        await store.rate(db, guild.id, user, track, 1)
+        async with running_crate(fake, settings_for(fake, database)):
+            made = (await answered(await fake.slash(guild, channel, "bob", "blend start", {"member": "alice"}))).embed
+            assert "Ambient 0" in made["description"] and "Metal 1" in made["description"]
+            async with store.open_database(database) as db:  # another process indexes a calm track
+                await indexed(db, guild.id, "Ambient New", "ambient", 3 * calm + direction(990), now=time.time())
+            await asyncio.sleep(1)  # rounds ran: nothing was due
+            shown = (await answered(await fake.slash(guild, channel, "alice", "blend show"))).embed
+            assert "Ambient New" not in shown["description"]
+            blend_clock["now"] += bot.app.blends.REFRESH_EVERY + 60  # a day later
+            for _ in range(40):
+                await asyncio.sleep(0.5)
                 shown = (await answered(await fake.slash(guild, channel, "alice", "blend show"))).embed
-                assert "Ambient New" not in shown["description"]
-                clock["now"] += bot.app.blends.REFRESH_EVERY + 60  # a day later
-                for _ in range(40):
-                    await asyncio.sleep(0.5)
-                    shown = (await answered(await fake.slash(guild, channel, "alice", "blend show"))).embed
-                    if "Ambient New" in shown["description"]:
-                        break
+                if "Ambient New" in shown["description"]:
+                    break
     rows = dict(blend_rows(shown["description"]))
     assert rows.get("Ambient New") == f"for <@{fake.member(guild, 'alice').id}>", shown["description"]
 
 
-async def test_a_member_who_left_the_server_is_taken_out_at_the_daily_refresh(tmp_path):
+async def test_a_member_who_left_the_server_is_taken_out_at_the_daily_refresh(tmp_path, blend_clock):
     """carol is in a Blend with alice and bob, and in one with bob alone; she leaves the server
     (Crate, without the members intent, hears nothing). At the next daily refresh Crate asks
     Discord: the first Blend goes on for alice and bob, the second (one member left) is gone."""
     database = tmp_path / "crate.sqlite3"
-    clock: dict[str, float] = {"now": time.time()}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bot.app.blends, "wall_clock", lambda: clock["now"])
-        patch.setattr(bot.app.blends, "CHECK_EVERY", 0.3)
-        async with FakeDiscord() as fake:
-            guild, channel = place(fake)
-            async with store.open_database(database) as db:
-                for i in range(6):
-                    track = await indexed(db, guild.id, f"Song {i}", "ambient", direction(930 + i), now=time.time())
-                    for user in ("alice", "bob", "carol"):
-                        await store.rate(db, guild.id, fake.member(guild, user).id, track, 1)
-            alice, bob, carol = (mention(fake, guild, u) for u in ("alice", "bob", "carol"))
-            async with running_crate(fake, settings_for(fake, database)):
-                made = await fake.slash(guild, channel, "alice", "blend start", {"member": "bob", "member2": "carol"})
-                trio = (await answered(made)).embed["title"].removeprefix("🎶 ")
-                await answered(await fake.slash(guild, channel, "bob", "blend start", {"member": "carol"}))
-                guild.members.remove(fake.member(guild, "carol"))  # she leaves the server
-                clock["now"] += bot.app.blends.REFRESH_EVERY + 60  # a day later
-                for _ in range(40):
-                    await asyncio.sleep(0.5)
-                    shown = await answered(await fake.slash(guild, channel, "bob", "blend show"))
-                    if shown.embed and carol not in shown.embed["description"]:
-                        break
+    async with FakeDiscord() as fake:
+        guild, channel = place(fake)
+        async with store.open_database(database) as db:
+            for i in range(6):
+                track = await indexed(db, guild.id, f"Song {i}", "ambient", direction(930 + i), now=time.time())
+                for user in ("alice", "bob", "carol"):
+                    await store.rate(db, guild.id, fake.member(guild, user).id, track, 1)
+        alice, bob, carol = (mention(fake, guild, u) for u in ("alice", "bob", "carol"))
+        async with running_crate(fake, settings_for(fake, database)):
+            made = await fake.slash(guild, channel, "alice", "blend start", {"member": "bob", "member2": "carol"})
+            trio = (await answered(made)).embed["title"].removeprefix("🎶 ")
+            await answered(await fake.slash(guild, channel, "bob", "blend start", {"member": "carol"}))
+            guild.members.remove(fake.member(guild, "carol"))  # she leaves the server
+            blend_clock["now"] += bot.app.blends.REFRESH_EVERY + 60  # a day later
+            for _ in range(40):
+                await asyncio.sleep(0.5)
+                shown = await answered(await fake.slash(guild, channel, "bob", "blend show"))
+                if shown.embed and carol not in shown.embed["description"]:
+                    break
     # bob's only Blend now (the pair's is gone): the trio's, named after who is still in it
     assert trio == "Blend: Alice + Bob + Carol" and shown.embed["title"] == "🎶 Blend: Alice + Bob"
     assert f"Members: {alice}, {bob}" in shown.embed["description"] and carol not in shown.embed["description"]
