@@ -159,3 +159,28 @@ async def test_cli_prints_a_progress_bar_and_a_summary(folder, tmp_path):
     assert missing.returncode == 2 and "is not a folder" in missing.stderr
     usage = _crate("index", str(folder), database=database)
     assert usage.returncode == 2 and "--guild" in usage.stderr
+
+
+async def test_a_running_bot_on_sqlite_finds_what_another_process_indexed(tmp_path, monkeypatch):
+    """SQLite can't notify (PostgreSQL's NOTIFY is tested in test_postgres_store): a bot on SQLite
+    looks at the servers' change counts every few seconds, so tracks `crate index` adds beside it
+    reach its autocomplete (/like, /path, /session add) without a restart."""
+    import asyncio
+
+    import bot.app.library
+    from tests.tastes import add_sure_track, direction
+
+    monkeypatch.setattr(bot.app.library, "CHANGES_POLL", 0.05)
+    settings = dataclasses.replace(Settings(), database_path=tmp_path / "crate.sqlite3", workers=1)
+    async with Crate.running(settings) as crate:
+        assert await crate.library.search(GUILD, "beside") == []
+        async with open_database(settings.database_path) as other:  # `crate index`, another process
+            await add_sure_track(
+                other, GUILD, "Indexed beside the bot", [("jazz", 1.0)], direction(1), duration=60.0,
+                shared_by=ADMIN, now=0.0,
+            )  # fmt: skip
+        for _ in range(200):
+            if await crate.library.search(GUILD, "beside"):
+                break
+            await asyncio.sleep(0.05)
+        assert [e.title for e in await crate.library.search(GUILD, "beside")] == ["Indexed beside the bot"]

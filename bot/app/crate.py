@@ -6,6 +6,7 @@ command line) reaches the use cases through it: ``crate.sharing.share(...)``,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -90,12 +91,18 @@ class Crate:
             # autocomplete titles reload at the next lookup. (The recommender's caches check the
             # server's change counts at every request already.)
             stop_listening = await db.listen_catalog(crate.library.titles.forget_guild)
+            # A database that can't notify (SQLite) is looked at every few seconds instead.
+            polling = asyncio.create_task(crate.library.follow_changes()) if stop_listening is None else None
             try:
                 await crate.server_settings.apply_stored()
                 yield crate
             finally:
                 if stop_listening is not None:
                     await stop_listening()
+                if polling is not None:
+                    polling.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await polling
 
 
 def analyzer_for(settings: Settings) -> Analyzer:

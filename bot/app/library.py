@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 #: Autocomplete waits at most this long for the catalog to tell cuts of one song apart (Discord
 #: gives 3 s); past it, identical titles are all offered.
 SONGS_WAIT = 1.0
+#: Seconds between two looks at what other processes changed, on a database that can't tell
+#: (SQLite: `crate index` run beside the bot); PostgreSQL notifies at once.
+CHANGES_POLL = 10.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,23 @@ class Library:
         """Top genres present in this server's catalog, most tracks first (from memory)."""
         await self._known_titles(guild_id)
         return self.titles.genres(guild_id)
+
+    async def follow_changes(self, every: float | None = None) -> None:
+        """Reload, in the background, the titles of every server whose tracks changed since the
+        last look (another process's `crate index`, or this one's own adds: the count can't tell
+        them apart, and a reload is one query off the autocomplete path). Runs until cancelled."""
+        seen: dict[int, int] | None = None  # the counts at the last look
+        while True:
+            try:
+                now = await store.track_changes(self.db)
+                changed = [g for g, count in now.items() if seen is not None and seen.get(g) != count]
+                for guild_id in changed:
+                    if self.titles.has(guild_id):
+                        self.titles.replace_guild(guild_id, await store.track_titles(self.db, guild_id))
+                seen = now
+            except Exception:  # a locked or unreachable database: look again at the next round
+                log.exception("could not look for other processes' changes to the catalog")
+            await asyncio.sleep(CHANGES_POLL if every is None else every)
 
     async def _known_titles(self, guild_id: int) -> None:
         # Crate.running loads every guild at start; a Crate built by hand loads a guild once.

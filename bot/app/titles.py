@@ -3,7 +3,9 @@
 Discord gives an autocomplete answer 3 s. Under load the single writer path (ratings, shares,
 ``/forget``) can hold the database for seconds, so :class:`TitleIndex` keeps every guild's
 ``(id, title, top genre, added_at)`` in memory: loaded once at start (one query), updated when a
-track is added, and reloaded for a guild after ``/forget`` removed tracks. Matching follows
+track is added, and reloaded for a guild after ``/forget`` removed tracks or another process
+changed its tracks (PostgreSQL's NOTIFY, or the change counts polled on SQLite:
+:meth:`bot.app.library.Library.follow_changes`). Matching follows
 :func:`bot.store.tracks.search_tracks`: titles containing the text (case-insensitive), those
 starting with it first, then newest first; empty text gives the newest tracks.
 """

@@ -9,7 +9,7 @@ connection, the pragmas, the single writer path and the migrations in ``migratio
 PostgreSQL twins in ``migrations/postgresql/``); :mod:`~bot.store.transfer` is ``crate migrate-db``.
 """
 
-from bot.store.changes import Changes, changes_of
+from bot.store.changes import Changes, changes_of, track_changes
 from bot.store.connect import connect_database, open_database
 from bot.store.corrections import (
     corrections_in_guild,
@@ -140,6 +140,7 @@ __all__ = [
     "to_blob",
     "top_sharers",
     "track_by_hash",
+    "track_changes",
     "track_scores",
     "track_source",
     "track_titles",

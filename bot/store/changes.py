@@ -23,3 +23,9 @@ async def changes_of(db: Database, guild_id: int) -> Changes:
     """The server's change counts: one primary-key lookup."""
     row = await db.fetch_one("SELECT tracks, ratings FROM catalog_changes WHERE guild_id = ?", (guild_id,))
     return Changes(int(row[0]), int(row[1])) if row is not None else Changes()
+
+
+async def track_changes(db: Database) -> dict[int, int]:
+    """Every server's count of changes to its tracks (a database without a change channel, SQLite,
+    is polled with it for what other processes did)."""
+    return {int(g): int(n) for g, n in await db.fetch_all("SELECT guild_id, tracks FROM catalog_changes")}
