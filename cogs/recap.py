@@ -118,6 +118,7 @@ class Recaps(commands.Cog):
             channel = guild.get_channel(chosen.announce_channel_id or 0) or guild.system_channel
             if not isinstance(channel, discord.TextChannel):
                 continue
+            sending = False
             try:
                 if not await recaps.claim_post(guild_id, period, channel.id):
                     continue
@@ -126,16 +127,16 @@ class Recaps(commands.Cog):
                     if recap.is_empty:  # a quiet month: no empty card in the channel (and not tried again)
                         log.info("server %s had nothing to recap in %s: nothing posted", guild_id, period)
                         continue
-                    await channel.send(
-                        content=_("📼 This server's recap of {period}. See your own with `/recap`.").format(
-                            period=span_words(recap.span)
-                        ),
-                        file=await self._card(recap, guild),
-                        allowed_mentions=discord.AllowedMentions.none(),
+                    card = await self._card(recap, guild)
+                    text = _("📼 This server's recap of {period}. See your own with `/recap`.").format(
+                        period=span_words(recap.span)
                     )
+                sending = True  # from here Discord may have it: never given back, so never posted twice
+                await channel.send(content=text, file=card, allowed_mentions=discord.AllowedMentions.none())
             except asyncio.CancelledError:
-                # Crate stopping mid-post, its claim perhaps written: the next start posts it
-                await asyncio.shield(recaps.release_post(guild_id, period))
+                # Crate stopping before the post was sent (its claim perhaps written): the next start posts it
+                if not sending:
+                    await asyncio.shield(recaps.release_post(guild_id, period))
                 raise
             except Exception as error:  # one server's failure neither loses its post nor holds up the others'
                 await recaps.post_failed(guild_id, period)

@@ -236,15 +236,25 @@ async def test_recap_card_and_the_monthly_post(world):
 
 
 async def test_the_monthly_post_is_made_once_across_a_restart(tmp_path):
-    """Crate stopped on the 1st right after Guild One's recap was posted, perhaps in the middle of
-    Guild Two's, and started again on the same database: each server's recap is posted once, the
-    one already posted not again, the one interrupted not lost."""
+    """Crate stopped on the 1st right after Guild One's recap was posted, while Guild Two's card was
+    being drawn (its post claimed, not sent), and started again on the same database: each
+    server's recap is posted once, the one already posted not again, the one interrupted not lost."""
     database = tmp_path / "crate.sqlite3"
     now = datetime.now(UTC)
     first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=UTC).timestamp()
+    draw = bot.present.recap.recap_card
+    slowed: list[str] = []
+
+    def slow_for_guild_two_once(card):
+        if card.title.startswith("Guild Two") and not slowed:
+            slowed.append(card.title)
+            time.sleep(3)  # in the drawing thread: Crate stops meanwhile
+        return draw(card)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bot.app.recap, "wall_clock", lambda: CLOCK["now"] or time.time())
         patch.setattr(bot.app.recap, "CHECK_EVERY", 0.5)
+        patch.setattr(bot.present.recap, "recap_card", slow_for_guild_two_once)  # what the cog imports as it loads
         async with FakeDiscord() as fake:
             guild, channel = place(fake)
             settings = settings_for(fake, database)
@@ -265,8 +275,18 @@ async def test_the_monthly_post_is_made_once_across_a_restart(tmp_path):
                     await fake.wait_channel_message(
                         system, lambda m: "recap of" in (m.content or ""), guild=guild, timeout=30
                     )
+                    for _ in range(200):  # Crate moves on to Guild Two: stop it while that card is drawn
+                        if slowed:
+                            break
+                        await asyncio.sleep(0.02)
+                    assert slowed and not [
+                        m for m in fake.channel_messages(two_system.id) if "recap of" in (m.content or "")
+                    ]
                 async with running_crate(fake, settings, ready_count=2):
-                    await asyncio.sleep(2.5)  # the restarted bot's task ran several rounds
+                    await fake.wait_channel_message(
+                        two_system, lambda m: "recap of" in (m.content or ""), guild=two, timeout=30
+                    )
+                    await asyncio.sleep(2)  # the restarted bot's task ran several rounds
             finally:
                 CLOCK["now"] = None
             posts = [m for m in fake.channel_messages(system.id) if "recap of" in (m.content or "")]
