@@ -27,20 +27,23 @@ async def rate(
     if value not in (LIKE, DISLIKE):
         raise ValueError(f"a rating is {LIKE} (like) or {DISLIKE} (dislike), not {value!r}")
     rating = Rating(guild_id, user_id, track_id, int(value), time.time() if now is None else float(now))
+    upsert = (
+        f"INSERT INTO ratings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (guild_id, user_id, track_id)"
+        " DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
+        (rating.guild_id, rating.user_id, rating.track_id, rating.value, rating.rated_at),
+    )
     with unknown_track_on_foreign_key(f"guild {guild_id} has no track {track_id}"):
+        if rating.value == LIKE:  # one statement: no transaction (nor PostgreSQL's writer lock) needed
+            await db.execute(*upsert)
+            return rating
         async with db.transaction():
+            await db.execute(*upsert)
             await db.execute(
-                f"INSERT INTO ratings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (guild_id, user_id, track_id)"
-                " DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
-                (rating.guild_id, rating.user_id, rating.track_id, rating.value, rating.rated_at),
+                "DELETE FROM playlist_tracks WHERE guild_id = ? AND track_id = ? AND playlist_id IN"
+                " (SELECT playlist_id FROM blend_members WHERE guild_id = ? AND user_id = ?)",
+                (guild_id, track_id, guild_id, user_id),
             )
-            if rating.value == DISLIKE:
-                await db.execute(
-                    "DELETE FROM playlist_tracks WHERE guild_id = ? AND track_id = ? AND playlist_id IN"
-                    " (SELECT playlist_id FROM blend_members WHERE guild_id = ? AND user_id = ?)",
-                    (guild_id, track_id, guild_id, user_id),
-                )
     return rating
 
 
