@@ -8,7 +8,8 @@ Who may change a playlist is decided above, in :mod:`bot.app.playlists`; this mo
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot.i18n import N_
@@ -57,30 +58,33 @@ async def create_playlist(
 ) -> Playlist:
     """A new, empty playlist; raises :class:`PlaylistExistsError` when the name is taken here."""
     created = _now(now)
-    try:
+    with _name_taken_is_typed(guild_id, name):
         playlist_id = await db.insert(
             "INSERT INTO playlists (guild_id, name, owner_id, created_at) VALUES (?, ?, ?, ?)",
             (guild_id, name, owner_id, created),
         )
-    except Exception as error:
-        if is_unique_violation(error):
-            raise PlaylistExistsError(detail=f"guild {guild_id} playlist {name!r}") from error
-        raise
     return Playlist(playlist_id, guild_id, name, owner_id, created, 0)
 
 
 async def rename_playlist(db: Database, guild_id: int, playlist_id: int, name: str) -> bool:
     """Give a playlist another name (False: no such playlist); raises :class:`PlaylistExistsError`
     when the name is taken here."""
-    try:
+    with _name_taken_is_typed(guild_id, name):
         changed = await db.execute(
             "UPDATE playlists SET name = ? WHERE guild_id = ? AND id = ?", (name, guild_id, playlist_id)
         )
+    return changed > 0
+
+
+@contextmanager
+def _name_taken_is_typed(guild_id: int, name: str) -> Iterator[None]:
+    """The unique index on ``lower(name)`` refusing ``name`` becomes :class:`PlaylistExistsError`."""
+    try:
+        yield
     except Exception as error:
         if is_unique_violation(error):
             raise PlaylistExistsError(detail=f"guild {guild_id} playlist {name!r}") from error
         raise
-    return changed > 0
 
 
 async def playlist_by_name(db: Database, guild_id: int, name: str) -> Playlist | None:
