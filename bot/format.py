@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.i18n import decimal
+from bot.i18n import number
 
 
 def format_duration(seconds: float) -> str:
@@ -15,7 +15,7 @@ def format_duration(seconds: float) -> str:
     """
     seconds = max(0.0, float(seconds))
     if seconds < 10 and round(seconds, 1) != round(seconds):
-        return f"{decimal(seconds)} s"
+        return f"{number(seconds, 1)} s"
     whole = round(seconds)
     if whole < 60:
         return f"{whole} s"
@@ -35,7 +35,7 @@ def format_bytes(n: int) -> str:
         size /= 1024
         if size < 1024 or unit == "TB":
             break
-    return f"{decimal(size)} {unit}" if size < 10 and round(size, 1) != round(size) else f"{size:.0f} {unit}"
+    return f"{number(size, 1)} {unit}" if size < 10 and round(size, 1) != round(size) else f"{size:.0f} {unit}"
 
 
 def clip(text: str, limit: int) -> str:

@@ -130,26 +130,17 @@ def month_year(year: int, month: int) -> str:
     return format_skeleton("yMMMM", datetime.date(year, month, 1), locale=language)
 
 
-def number(value: int) -> str:
-    """A count as the current language writes it: ``100,000``; ``100.000`` in German, Spanish and
-    Portuguese (where ``100,000`` reads as a hundred), by Babel's CLDR data."""
+def number(value: float, digits: int = 0) -> str:
+    """A number as the current language writes it, with ``digits`` decimals: ``100,000`` and
+    ``0.8``; ``100.000`` and ``0,8`` in German, Spanish and Portuguese (where ``100,000`` reads as
+    a hundred), by Babel's CLDR data."""
     language = _current.get()
     if language == SOURCE:
-        return f"{value:,}"
+        return f"{value:,.{digits}f}"
     from babel.numbers import format_decimal
 
-    return format_decimal(value, locale=language)
-
-
-def decimal(value: float, digits: int = 1) -> str:
-    """A number with ``digits`` decimals as the current language writes it: ``0.8``; ``0,8`` in
-    German, Spanish and Portuguese."""
-    language = _current.get()
-    if language == SOURCE:
-        return f"{value:.{digits}f}"
-    from babel.numbers import format_decimal
-
-    return format_decimal(round(value, digits), format=f"0.{'0' * digits}", locale=language)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(round(value, digits), format=pattern, locale=language)
 
 
 def translate(message: str, language: str, context: str | None = None) -> str:
