@@ -317,14 +317,15 @@ def recap_card(recap: Recap, names: Mapping[int, str], *, server_name: str | Non
         f"{i}. {c.title} · " + ngettext("{count} play", "{count} plays", c.count).format(count=c.count)
         for i, c in enumerate(recap.played, 1)
     )
-    # a member's likes, the server's best-liked first: the count is the server's ("2 likes" beside
-    # alice's own like would read as hers)
-    likes = (
-        (lambda n: ngettext("{count} like", "{count} likes", n))
-        if recap.user_id is None
-        else (lambda n: ngettext("liked by {count} member", "liked by {count} members", n))
-    )
-    liked = tuple(f"{i}. {c.title} · " + likes(c.count).format(count=c.count) for i, c in enumerate(recap.liked, 1))
+
+    def likes(count: int) -> str:
+        if recap.user_id is None:
+            return ngettext("{count} like", "{count} likes", count).format(count=count)
+        # a member's likes, the server's best-liked first: the count is the server's ("2 likes"
+        # beside their own like would read as theirs)
+        return ngettext("liked by {count} member", "liked by {count} members", count).format(count=count)
+
+    liked = tuple(f"{i}. {c.title} · {likes(c.count)}" for i, c in enumerate(recap.liked, 1))
     if recap.best_match is None or recap.match is None:
         match = (
             _("Not enough ratings yet (a match needs {count} ratings from each member).").format(

@@ -309,17 +309,16 @@ class Console:
         )
         write_output(self.map_path, image.png)
         placed = image.sound_map
+        family = ""
+        if placed.family:
+            family = (
+                f", {placed.family} highlighted"
+                if placed.in_family
+                else f", no track here is filed under {placed.family} yet"
+            )
         self.write(
             f"🗺️ {self.map_path}: {placed.shown:,} of {placed.total:,} tracks by sound"
-            + (
-                (
-                    f", {placed.family} highlighted"
-                    if placed.in_family
-                    else f", no track here is filed under {placed.family} yet"
-                )
-                if placed.family
-                else ""
-            )
+            + family
             + f"; {self.user}: {plural(image.liked, 'like')}, {plural(image.disliked, 'dislike')}"
             + (f"; 📍 {placed.highlight.title}" if placed.highlight else "")
         )

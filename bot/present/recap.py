@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
+from bot.format import clip
 from bot.i18n import _
 from bot.present.fit import fit_text, renderer_of
 from bot.safe_text import one_line
@@ -73,8 +74,7 @@ class DrawnCard:
 
 
 def _clip(text: str, limit: int = LINE_CHARS) -> str:
-    text = one_line(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(one_line(text), limit)
 
 
 def size_of(item: Text) -> float:
