@@ -234,3 +234,33 @@ def test_the_genre_split_is_fitted_on_gtzans_clips_and_judged_out_of_fold():
     answers = family_fit.out_of_fold_answers(raw, 0.7, (said, columns))
     np.testing.assert_allclose(answers.sum(axis=1), 1.0)
     assert (answers[gtzan][:, columns].argmax(axis=1) == truth).mean() >= 0.9
+
+
+def test_the_heads_say_is_a_geometric_blend_with_the_prior_where_a_tag_speaks():
+    """``with_head_scale(s)`` is ``p ** s * p_prior ** (1 - s)`` (before the genre split) for every
+    family the prior reads from some tag; reggae, which no tag names, keeps its head's full say."""
+    model = dataclasses.replace(default_model(), split=None)
+    inputs = _random_inputs(5, seed=3)
+    unscaled = dataclasses.replace(model, head_weights=model.head_weights * 0, head_bias=model.head_bias * 0)
+    prior_logits = unscaled.logits(inputs)
+    head_logits = model.logits(inputs) - prior_logits
+    spoken = (model.prior_weights > 0).any(axis=0)
+    assert not spoken[FAMILIES.index("reggae")] and spoken.sum() == len(FAMILIES) - 1
+    half = model.with_head_scale(0.5)
+    expected = prior_logits + head_logits * np.where(spoken, 0.5, 1.0)
+    np.testing.assert_allclose(half.logits(inputs), expected, atol=1e-9)
+    np.testing.assert_allclose(model.with_head_scale(1.0).proba(inputs), model.proba(inputs))
+    assert half.version != model.version  # another say is another model: stored answers are relabelled
+
+
+def test_the_heads_say_is_the_largest_scale_within_the_tolerance_of_the_best():
+    from bot.listen.training import family_fit
+
+    tolerance = family_fit.HEAD_SCALE_TOLERANCE
+    assert family_fit.choose_head_scale({1.0: 0.80, 0.8: 0.70, 0.6: 0.70 - tolerance / 2}) == 0.8
+    assert family_fit.choose_head_scale({1.0: 0.80, 0.8: 0.72, 0.6: 0.70}) == 0.6
+    assert family_fit.choose_head_scale({1.0: 0.70, 0.8: 0.75}) == 1.0
+    # the packaged model's say is what the rule makes of its own cross-validated table
+    cv = default_model().manifest["cross_validation"]
+    losses = {float(scale): row["selection_loss"] for scale, row in cv["head_scales"].items()}
+    assert cv["head_scale"] == family_fit.choose_head_scale(losses)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
@@ -314,6 +314,14 @@ class FamilyModel:
             x = standardized_input(inputs, self.head_input, self.head_mean, self.head_std)
             out = out + x @ self.head_weights + self.head_bias
         return out
+
+    def with_head_scale(self, scale: float) -> FamilyModel:
+        """This model with its head's logits multiplied by ``scale`` for every family the prior reads
+        from some tag: the geometric blend ``p ** scale * p_prior ** (1 - scale)`` of its
+        distribution (before the genre split) with the prior's alone, where the prior has a say. A
+        family no tag speaks for (reggae: neither tagger has the tag) keeps its head's full say."""
+        column = np.where((self.prior_weights > 0).any(axis=0), scale, 1.0)
+        return replace(self, head_weights=self.head_weights * column, head_bias=self.head_bias * column)
 
     def proba(self, inputs: FamilyInputs) -> np.ndarray:
         """``[n, 14]`` family probabilities, columns in :data:`FAMILIES` order."""

@@ -7,6 +7,9 @@ The genre split's share, and what was tried and not kept:
 grouped CV of :mod:`bot.listen.training.family_fit`, for the shipped candidate, averaged over CV seeds:
 top-1 per source against the label sets the model is trained on.
 
+- **The head's say** (shipped at the manifest's ``head_scale``, chosen by
+  :func:`family_fit.choose_head_scale` on one CV seed): top-1 per source at every scale of
+  :data:`family_fit.HEAD_SCALES`, over several seeds.
 - **A prior shift** (``p * prior ** -tau``, the prior being the mean out-of-fold distribution):
   does it make the rarely answered families (electronic, folk, soul on released music) answered
   without costing top-1?
@@ -52,14 +55,19 @@ def load(cache: Path, mapping: Mapping[str, tuple[str, ...]] = family_training.A
     return data.inputs.take(rows), data.y[rows], data.groups[rows], data.Y[rows], sources
 
 
-def out_of_fold(inputs, y, groups, Y, sources, seed: int, *, shares: Iterable[float] = ()) -> dict[float, np.ndarray]:
-    """Out-of-fold probabilities of the shipped candidate without the genre split (share 0) and,
-    for each of ``shares``, with it (:func:`family_fit.split_out_of_fold`, at that share)."""
+def out_of_fold(
+    inputs, y, groups, Y, sources, seed: int, *, shares: Iterable[float] = (), head_scale: float | None = None
+) -> dict[float, np.ndarray]:
+    """Out-of-fold probabilities of the shipped candidate (at ``head_scale``; default: the shipped
+    one) without the genre split (share 0) and, for each of ``shares``, with it
+    (:func:`family_fit.split_out_of_fold`, at that share)."""
     prior_w = families.prior_matrix(*family_fit._tag_names())
     head_input, l2 = CHOSEN_SPEC
     weights = family_fit.training_weights(sources)
+    if head_scale is None:
+        head_scale = float(families.default_model().manifest["cross_validation"].get("head_scale", 1.0))
     raw = family_fit.cross_validated(
-        inputs, y, groups, prior_w, (head_input, l2), Y=Y, source_weights=weights, seed=seed
+        inputs, y, groups, prior_w, (head_input, l2), Y=Y, source_weights=weights, seed=seed, head_scale=head_scale
     )
     if not shares:
         return {0.0: raw}
@@ -95,6 +103,21 @@ def main(argv: Iterable[str] | None = None) -> int:
         scores = [top1(run[share], Y, sources) for run in runs]
         what = "without the genre split" if share == 0 else f"genre split, share {share}"
         print(f"  {what:26s}", "  ".join(f"{s} {np.mean([x[s] for x in scores]):.3f}" for s in scores[0]))
+    print(
+        f"the head's say (genre split at {family_fit.SPLIT_SHARE}), top-1 per source, mean over {args.seeds} CV seeds"
+    )
+    for scale in family_fit.HEAD_SCALES:
+        scores = [
+            top1(
+                out_of_fold(inputs, y, groups, Y, sources, seed, shares=(family_fit.SPLIT_SHARE,), head_scale=scale)[
+                    family_fit.SPLIT_SHARE
+                ],
+                Y,
+                sources,
+            )
+            for seed in seeds
+        ]
+        print(f"  head scale {scale:<14g}", "  ".join(f"{s} {np.mean([x[s] for x in scores]):.3f}" for s in scores[0]))
     print("prior shift (seed 0): top-1 per source | answered when listed on released music")
     base = runs[0][0.0]
     prior = base.mean(axis=0)

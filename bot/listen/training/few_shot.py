@@ -294,6 +294,7 @@ def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, SoundSets, str]:
         family_fit.candidates().get(chosen),
         Y=dataset.Y[labelled],
         source_weights=weights,
+        head_scale=float(cv.get("head_scale", 1.0)),
     )
     temperature = float(cv.get("temperature", 1.0))
     split = None
