@@ -261,6 +261,16 @@ def _settings():
     return Settings.from_env()
 
 
+def _settings_starting_workers():
+    """The settings, with the analysis workers' fork server already starting when this process runs
+    them (``bot.jobs.analysis.start_workers_early``): called before a front end's heavy imports."""
+    from bot.jobs.analysis import start_workers_early
+
+    settings = _settings()
+    start_workers_early(settings)
+    return settings
+
+
 def _classify(args) -> int:
 
     from bot.listen.analyze import Listener
@@ -444,10 +454,11 @@ def _demo(args) -> int:
     import dataclasses
     import tempfile
 
+    settings = _settings_starting_workers()
+
     from bot.app.crate import Crate
     from bot.cli.console import run_console
 
-    settings = _settings()
     with tempfile.TemporaryDirectory(prefix="crate-demo-") as scratch:
         settings = dataclasses.replace(
             settings, database_path=Path(scratch) / "demo.sqlite3", database_url=None, workers=1
@@ -465,10 +476,11 @@ def _console(args) -> int:
     import asyncio
     import dataclasses
 
+    settings = _settings_starting_workers()
+
     from bot.app.crate import Crate
     from bot.cli.console import run_console
 
-    settings = _settings()
     if args.database:
         settings = dataclasses.replace(settings, database_path=args.database, database_url=None)
 
@@ -483,14 +495,18 @@ def _console(args) -> int:
 def _run(args) -> int:
     import asyncio
 
-    from cogs.client import run_bot, sync_commands
-
     if args.sync_global:
+        from cogs.client import sync_commands
+
         count = asyncio.run(sync_commands(_settings()))
         print(f"Published {count} slash commands globally; Discord may take up to an hour to show them everywhere.")
         return 0
+    settings = _settings_starting_workers()
+
+    from cogs.client import run_bot
+
     try:
-        asyncio.run(run_bot(_settings()))
+        asyncio.run(run_bot(settings))
     except asyncio.CancelledError:  # SIGTERM (cogs.client.stop_on_sigterm): a clean stop
         logging.getLogger(__name__).info("stopped")
     return 0

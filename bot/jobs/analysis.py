@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from bot.analysis import Analysis
 from bot.catalog import content_hash
 from bot.config import AudioLimits
-from bot.jobs.pool import ProcessPool
+from bot.jobs.pool import ProcessPool, start_fork_server
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -97,6 +97,13 @@ class Analyzer(Protocol):
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+def start_workers_early(settings: Settings) -> None:
+    """When this process will run the analysis workers (``CRATE_QUEUE=pool``), start their fork
+    server now (:func:`~bot.jobs.pool.start_fork_server`), before the front end's own imports."""
+    if settings.queue != "postgres":
+        start_fork_server(PRELOAD)
 
 
 class AnalysisPool(ProcessPool):

@@ -263,6 +263,20 @@ class _Worker:
         return f"exit code {code}"
 
 
+def start_fork_server(preload: tuple[str, ...]) -> None:
+    """Start this interpreter's fork server now, importing ``preload``, and return at once.
+
+    A front end calls it before its own heavy imports (discord.py, matplotlib, yt-dlp): the server
+    imports the listening stack meanwhile, on the other core, and the pool's first worker forks from
+    it ready or nearly so (``crate demo`` waited for the two one after the other). Does nothing
+    when a fork server is already running; a pool created later with the same ``preload`` uses it.
+    """
+    import multiprocessing.forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    multiprocessing.forkserver.ensure_running()
+
+
 class ProcessPool:
     """A bounded pool of supervised worker processes. Use ``async with`` or ``start()``/``close()``.
 
