@@ -641,7 +641,7 @@ def render_report(manifest: dict, threshold: float) -> str:
         "Religious name no family). Heard as analysis hears any preview. Copyrighted: only features were used, "
         "no audio is shipped. Grouped by artist.",
         "- **GTZAN-mini**: 60 clips, six per genre of ten; its folder names are the labels (known GTZAN caveats: "
-        "repeated artists, a few mislabelled clips). Features only.",
+        "repeated artists, a few mislabelled clips). Heard as analysis hears any clip (three 6-s excerpts). Features only.",
         "- **Debian music**, labels, licences and why each label is trustworthy:",
         "",
     ]
