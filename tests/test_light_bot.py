@@ -11,12 +11,14 @@ still leaves scikit-learn and skops out.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.analysis import MTT_TAGS, TAGS, Analysis, ranked
 from bot.jobs.analysis import AnalyzedFile
@@ -96,3 +98,32 @@ def test_tag_names_come_from_the_packaged_json() -> None:
     for folder, names in (("musicnn-msd", TAGS), ("musicnn-mtt", MTT_TAGS)):
         assert json.loads((ROOT / "bot" / "assets" / folder / "tags.json").read_text()) == list(names)
         assert len(names) == 50
+
+
+_EARLY = """
+import multiprocessing.forkserver as fs, os, sys, time
+from bot.config import Settings
+from bot.jobs.analysis import start_workers_early
+start_workers_early(Settings.from_env())
+server = fs._forkserver._forkserver_pid
+print(server)
+if server is not None:  # the server imports the listening stack meanwhile; this process is free
+    deadline = time.monotonic() + 60
+    while 'bot.listen.preload' not in open(f'/proc/{server}/cmdline').read() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print(open(f'/proc/{server}/cmdline').read().replace(chr(0), ' '))
+"""
+
+
+@pytest.mark.parametrize(("queue", "starts"), [("pool", True), ("postgres", False)])
+def test_a_front_end_starts_the_workers_fork_server_before_its_own_imports(queue, starts):
+    """``crate demo``, ``console`` and ``run`` start the fork server first (it preloads the listening
+    stack on the other core while they import discord.py and the rest); not when the workers are
+    elsewhere (the PostgreSQL queue)."""
+    env = {**os.environ, "CRATE_QUEUE": queue, "CRATE_DATABASE_URL": "postgresql://crate@127.0.0.1:1/crate"}
+    out = subprocess.run(
+        [sys.executable, "-c", _EARLY], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.splitlines()
+    assert (out[0] != "None") is starts
+    if starts:
+        assert "bot.listen.preload" in out[1]  # what every analysis worker is forked from

@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -371,32 +370,3 @@ async def test_from_settings():
     assert (pool.workers, pool.queue_depth, pool.job_timeout) == (3, 5, 12.5)
     assert pool.genre_model_path == Path("/models/x")
     assert pool.limits == settings.limits
-
-
-_EARLY = """
-import multiprocessing.forkserver as fs, os, sys, time
-from bot.config import Settings
-from bot.jobs.analysis import start_workers_early
-start_workers_early(Settings.from_env())
-server = fs._forkserver._forkserver_pid
-print(server)
-if server is not None:  # the server imports the listening stack meanwhile; this process is free
-    deadline = time.monotonic() + 60
-    while 'bot.listen.preload' not in open(f'/proc/{server}/cmdline').read() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    print(open(f'/proc/{server}/cmdline').read().replace(chr(0), ' '))
-"""
-
-
-@pytest.mark.parametrize(("queue", "starts"), [("pool", True), ("postgres", False)])
-def test_a_front_end_starts_the_workers_fork_server_before_its_own_imports(queue, starts):
-    """``crate demo``, ``console`` and ``run`` start the fork server first (it preloads the listening
-    stack on the other core while they import discord.py and the rest); not when the workers are
-    elsewhere (the PostgreSQL queue)."""
-    env = {**os.environ, "CRATE_QUEUE": queue, "CRATE_DATABASE_URL": "postgresql://crate@127.0.0.1:1/crate"}
-    out = subprocess.run(
-        [sys.executable, "-c", _EARLY], env=env, capture_output=True, text=True, timeout=120, check=True
-    ).stdout.splitlines()
-    assert (out[0] != "None") is starts
-    if starts:
-        assert "bot.listen.preload" in out[1]  # what every analysis worker is forked from
