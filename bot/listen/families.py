@@ -189,6 +189,11 @@ def prior_matrix(msd_tags: tuple[str, ...], mtt_tags: tuple[str, ...]) -> np.nda
     return w
 
 
+def spoken_for(prior_weights: np.ndarray) -> np.ndarray:
+    """``bool[14]``: the families some tag speaks for in the prior (``[100, 14]`` weights)."""
+    return (prior_weights > 0).any(axis=0)
+
+
 def tag_logits(tags: np.ndarray) -> np.ndarray:
     """Tag probabilities -> clipped logits, the learned head's input."""
     p = np.clip(tags, 1e-4, 1 - 1e-4)
@@ -320,7 +325,7 @@ class FamilyModel:
         from some tag: the geometric blend ``p ** scale * p_prior ** (1 - scale)`` of its
         distribution (before the genre split) with the prior's alone, where the prior has a say. A
         family no tag speaks for (reggae: neither tagger has the tag) keeps its head's full say."""
-        column = np.where((self.prior_weights > 0).any(axis=0), scale, 1.0)
+        column = np.where(spoken_for(self.prior_weights), scale, 1.0)
         return replace(self, head_weights=self.head_weights * column, head_bias=self.head_bias * column)
 
     def proba(self, inputs: FamilyInputs) -> np.ndarray:

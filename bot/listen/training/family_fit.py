@@ -20,8 +20,8 @@ which is the geometric blend ``p_model ** s * p_prior ** (1 - s)`` of the fitted
 taggers' own reading (the prior alone, at the model's prior scale), for every family some tag speaks
 for (:meth:`~bot.listen.families.FamilyModel.with_head_scale`). The factor is chosen by the same
 selection loss, after the temperature and the genre split: the largest within
-:data:`HEAD_SCALE_TOLERANCE` of the lowest (the least change that does as well). The "not sure" threshold: the smallest top probability at which the
-out-of-fold accuracy of the answers at or above it (and at every higher threshold) reaches
+:data:`HEAD_SCALE_TOLERANCE` of the lowest (the least change that does as well). The "not sure"
+threshold: the smallest top probability at which the out-of-fold accuracy of the answers at or above it (and at every higher threshold) reaches
 ``TARGET_PRECISION`` on the commercial previews and on all tracks together.
 """
 
@@ -106,12 +106,10 @@ def fit(
     spec,
     groups: np.ndarray,
     source_weights: np.ndarray | None = None,
-    head_scale: float = 1.0,
 ) -> FamilyModel:
     """Fit the prior scale (and, when ``spec = (head_input, l2)``, the head) by class-balanced
     partial-label cross-entropy (``y``: family indices or a ``[n, K]`` set matrix;
-    ``source_weights``: each track's multiplier on top of the class balance); then the head's say
-    beside the prior is ``head_scale`` (:meth:`FamilyModel.with_head_scale`)."""
+    ``source_weights``: each track's multiplier on top of the class balance)."""
     head_input, l2 = spec if spec else ("none", None)
     Y = as_sets(y)
     tags = inputs.tags()
@@ -159,8 +157,7 @@ def fit(
     theta0[0] = 1.0
     result = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 3000})
     a, w, b = unpack(result.x)
-    model = FamilyModel(prior_w, float(a), PRIOR_EPS, mean, std, w, b, head_input, threshold=0.5, manifest={})
-    return model.with_head_scale(head_scale)
+    return FamilyModel(prior_w, float(a), PRIOR_EPS, mean, std, w, b, head_input, threshold=0.5, manifest={})
 
 
 def candidates() -> dict[str, tuple[str, float] | None]:
@@ -386,10 +383,11 @@ def main(dataset, args) -> int:
     sources = np.asarray([source_of(item) for item in items])
 
     weights = training_weights(sources)
-    scores = {}
+    scores, oof = {}, {}
     for name, spec in candidates().items():
-        p = cross_validated(inputs, y, groups, prior_w, spec, Y=Y, source_weights=weights)
-        scores[name] = source_scores(p, Y, sources)
+        # at every head scale from the same fits: the chosen candidate's are judged below
+        oof[name] = cross_validated_scales(inputs, y, groups, prior_w, spec, HEAD_SCALES, Y=Y, source_weights=weights)
+        scores[name] = source_scores(oof[name][1.0], Y, sources)
         print(f"{name:30s} " + "  ".join(f"{k} {v:.3f}" for k, v in scores[name].items()), flush=True)
     best = min(scores, key=lambda n: scores[n]["selection_loss"])
     # One temperature on the logits, fitted to the out-of-fold answers (genre split included) with every
@@ -401,7 +399,7 @@ def main(dataset, args) -> int:
     gtzan = sources == "gtzan-mini"
     split = split_out_of_fold(inputs, y, groups, sources, head_input) if head_input != "none" and gtzan.any() else None
     scales = HEAD_SCALES if head_input != "none" else (1.0,)
-    raws = cross_validated_scales(inputs, y, groups, prior_w, candidates()[best], scales, Y=Y, source_weights=weights)
+    raws = oof[best]
     tempered = {}
     for scale in scales:
         t = fit_temperature(raws[scale], Y, balance, split)
@@ -415,7 +413,7 @@ def main(dataset, args) -> int:
     rows = threshold_table(p, Y)
     by_source = {s: threshold_table(p[sources == s], Y[sources == s]) for s in sorted(set(sources))}
     threshold = choose_threshold(*([by_source["commercial-4q"]] if "commercial-4q" in by_source else []), rows)
-    model = fit(inputs, Y, prior_w, candidates()[best], groups, weights, head_scale)
+    model = fit(inputs, Y, prior_w, candidates()[best], groups, weights).with_head_scale(head_scale)
     model = FamilyModel(
         model.prior_weights,
         model.prior_scale / temperature,
@@ -441,7 +439,7 @@ def main(dataset, args) -> int:
         "thresholds_by_source": by_source,
         "temperature": temperature,
         "head_scale": head_scale,
-        "head_scale_spares": [FAMILIES[j] for j in np.flatnonzero(~(prior_w > 0).any(axis=0))],
+        "head_scale_spares": [FAMILIES[j] for j in np.flatnonzero(~families.spoken_for(prior_w))],
         "head_scales": {f"{scale:g}": row for scale, row in tempered.items()},
         "reliability_before_temperature": reliability(raw, Y),
         "target_precision": TARGET_PRECISION,
