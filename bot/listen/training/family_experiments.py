@@ -55,23 +55,29 @@ def load(cache: Path, mapping: Mapping[str, tuple[str, ...]] = family_training.A
     return data.inputs.take(rows), data.y[rows], data.groups[rows], data.Y[rows], sources
 
 
-def out_of_fold(
-    inputs, y, groups, Y, sources, seed: int, *, shares: Iterable[float] = (), head_scale: float | None = None
-) -> dict[float, np.ndarray]:
-    """Out-of-fold probabilities of the shipped candidate (at ``head_scale``; default: the shipped
-    one) without the genre split (share 0) and, for each of ``shares``, with it
-    (:func:`family_fit.split_out_of_fold`, at that share)."""
+def by_head_scale(inputs, y, groups, Y, sources, seed: int) -> dict[float, np.ndarray]:
+    """Out-of-fold probabilities of the shipped candidate at every head scale
+    (:data:`family_fit.HEAD_SCALES`, from one fit per fold), without the genre split."""
     prior_w = families.prior_matrix(*family_fit._tag_names())
-    head_input, l2 = CHOSEN_SPEC
     weights = family_fit.training_weights(sources)
-    if head_scale is None:
-        head_scale = float(families.default_model().manifest["cross_validation"].get("head_scale", 1.0))
+    return family_fit.cross_validated_scales(
+        inputs, y, groups, prior_w, CHOSEN_SPEC, family_fit.HEAD_SCALES, Y=Y, source_weights=weights, seed=seed
+    )
+
+
+def out_of_fold(inputs, y, groups, Y, sources, seed: int, *, shares: Iterable[float] = ()) -> dict[float, np.ndarray]:
+    """Out-of-fold probabilities of the shipped candidate at the shipped head scale without the
+    genre split (share 0) and, for each of ``shares``, with it (:func:`family_fit.split_out_of_fold`,
+    at that share)."""
+    prior_w = families.prior_matrix(*family_fit._tag_names())
+    weights = family_fit.training_weights(sources)
+    head_scale = float(families.default_model().manifest["cross_validation"].get("head_scale", 1.0))
     raw = family_fit.cross_validated(
-        inputs, y, groups, prior_w, (head_input, l2), Y=Y, source_weights=weights, seed=seed, head_scale=head_scale
+        inputs, y, groups, prior_w, CHOSEN_SPEC, Y=Y, source_weights=weights, seed=seed, head_scale=head_scale
     )
     if not shares:
         return {0.0: raw}
-    said, columns = family_fit.split_out_of_fold(inputs, y, groups, sources, head_input, seed)
+    said, columns = family_fit.split_out_of_fold(inputs, y, groups, sources, CHOSEN_SPEC[0], seed)
     return {0.0: raw, **{share: families.resplit(raw, said, columns, share) for share in shares}}
 
 
@@ -106,17 +112,18 @@ def main(argv: Iterable[str] | None = None) -> int:
     print(
         f"the head's say (genre split at {family_fit.SPLIT_SHARE}), top-1 per source, mean over {args.seeds} CV seeds"
     )
+    per_seed = []  # scale -> top-1 per source, for each seed
+    for seed in seeds:
+        said, columns = family_fit.split_out_of_fold(inputs, y, groups, sources, CHOSEN_SPEC[0], seed)
+        raws = by_head_scale(inputs, y, groups, Y, sources, seed)
+        per_seed.append(
+            {
+                scale: top1(families.resplit(raw, said, columns, family_fit.SPLIT_SHARE), Y, sources)
+                for scale, raw in raws.items()
+            }
+        )
     for scale in family_fit.HEAD_SCALES:
-        scores = [
-            top1(
-                out_of_fold(inputs, y, groups, Y, sources, seed, shares=(family_fit.SPLIT_SHARE,), head_scale=scale)[
-                    family_fit.SPLIT_SHARE
-                ],
-                Y,
-                sources,
-            )
-            for seed in seeds
-        ]
+        scores = [run[scale] for run in per_seed]
         print(f"  head scale {scale:<14g}", "  ".join(f"{s} {np.mean([x[s] for x in scores]):.3f}" for s in scores[0]))
     print("prior shift (seed 0): top-1 per source | answered when listed on released music")
     base = runs[0][0.0]
