@@ -178,7 +178,7 @@ def test_the_genre_split_divides_only_gtzans_share_and_survives_save_and_load(tm
         ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
     )
     inputs = _random_inputs(8)
-    p = model.proba(inputs)
+    p = dataclasses.replace(model, temperature=1.0).proba(inputs)  # the temperature comes last: see below
     head_only = families.softmax(model.logits(inputs))
     others = np.setdiff1d(np.arange(len(FAMILIES)), split.columns)
     # electronic, ambient, folk and soul keep the head's probability; GTZAN's genres keep their total
@@ -197,7 +197,30 @@ def test_the_genre_split_divides_only_gtzans_share_and_survives_save_and_load(tm
     model.save(tmp_path)
     loaded = FamilyModel.load(tmp_path)
     assert loaded.split is not None and loaded.version == model.version
-    np.testing.assert_allclose(loaded.proba(inputs), p)
+    assert loaded.temperature == model.temperature
+    np.testing.assert_allclose(loaded.proba(inputs), model.proba(inputs))
+
+
+def test_the_temperature_comes_after_the_split_and_changes_how_sure_not_which():
+    """Folded into the head's logits, the temperature (< 1: surer) sharpened the head's distribution
+    before the split and so shrank the split's say; applied last it only rescales sureness."""
+    model = default_model()
+    assert model.temperature != 1.0 and model.split is not None
+    inputs = _random_inputs(12, seed=4)
+    untempered = dataclasses.replace(model, temperature=1.0).proba(inputs)
+    p = model.proba(inputs)
+    np.testing.assert_allclose(p, families.temper(untempered, model.temperature), rtol=1e-9)
+    assert (p.argmax(axis=1) == untempered.argmax(axis=1)).all()
+    assert model.temperature < 1.0 and (p.max(axis=1) > untempered.max(axis=1)).all()  # surer, as fitted
+    # the order matters: tempering the head first gives the split another say (other probabilities)
+    head_first = dataclasses.replace(
+        model,
+        prior_scale=model.prior_scale / model.temperature,
+        head_weights=model.head_weights / model.temperature,
+        head_bias=model.head_bias / model.temperature,
+        temperature=1.0,
+    ).proba(inputs)
+    assert not np.allclose(head_first, p)
     # a track only MSD heard: the split reads MTT's part at its training mean, like the head
     old = model.msd_only(inputs.block("msd_tags"), inputs.block("msd_pen"))
     assert np.all(np.isfinite(model.proba(old))) and np.allclose(model.proba(old).sum(axis=1), 1.0)
@@ -207,7 +230,8 @@ def test_a_model_without_a_split_answers_with_its_head_alone():
     model = default_model()
     plain = dataclasses.replace(model, split=None)
     inputs = _random_inputs(4, seed=1)
-    np.testing.assert_allclose(plain.proba(inputs), families.softmax(model.logits(inputs)))
+    head = families.softmax(model.logits(inputs))
+    np.testing.assert_allclose(plain.proba(inputs), families.temper(head, model.temperature), rtol=1e-9)
     assert plain.version != model.version  # a stored answer of one is relabelled by the other
 
 

@@ -16,7 +16,9 @@ heads that use them). The model has two parts, both plain arrays in
 a *genre split* (:class:`GenreSplit`) may re-divide, among GTZAN's ten genres only, the
 probability the model gives them: the only labels that tell rock, pop, metal and disco apart are
 GTZAN's (a released track filed under "Pop/Rock" may be any of them), so a small classifier fitted
-on GTZAN's clips alone has a say in how that share is split; the other families keep theirs. The
+on GTZAN's clips alone has a say in how that share is split; the other families keep theirs. Last,
+one *temperature* makes the distribution as sure as the answers were right out of fold; it changes
+no ranking, so it comes after the split (before it, it would change the split's say). The
 answer is *confident* when the top probability reaches the threshold chosen from the grouped-CV
 reliability analysis (``manifest.json``, ``docs/families.md``); otherwise Crate says "not sure —
 A or B?". No scikit-learn at prediction time.
@@ -224,6 +226,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def temper(p: np.ndarray, temperature: float) -> np.ndarray:
+    """``p ** (1 / temperature)``, renormalized: surer below 1, less sure above; the ranking stays."""
+    return softmax(np.log(np.clip(p, 1e-12, 1.0)) / temperature)
+
+
 def standardized_input(inputs: FamilyInputs, head_input: str, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """A head's standardized input; MTT's columns at their training mean (0) for a track MTT never heard."""
     x = (head_features(inputs, head_input) - mean) / std
@@ -298,6 +305,7 @@ class FamilyModel:
     threshold: float
     manifest: dict
     split: GenreSplit | None = None  # re-divides GTZAN's genres' share (None: the head's division stands)
+    temperature: float = 1.0  # applied last, after the split (:func:`temper`)
 
     @cached_property
     def version(self) -> str:
@@ -329,11 +337,12 @@ class FamilyModel:
         return replace(self, head_weights=self.head_weights * column, head_bias=self.head_bias * column)
 
     def proba(self, inputs: FamilyInputs) -> np.ndarray:
-        """``[n, 14]`` family probabilities, columns in :data:`FAMILIES` order."""
+        """``[n, 14]`` family probabilities, columns in :data:`FAMILIES` order: the head's
+        distribution, re-divided by the genre split when there is one, at the temperature."""
         p = softmax(self.logits(inputs))
-        if self.split is None:
-            return p
-        return resplit(p, self.split.said(inputs, self.head_input), self.split.columns, self.split.share)
+        if self.split is not None:
+            p = resplit(p, self.split.said(inputs, self.head_input), self.split.columns, self.split.share)
+        return p if self.temperature == 1.0 else temper(p, self.temperature)
 
     def msd_only(self, msd_tags: np.ndarray, msd_pen: np.ndarray | None = None) -> FamilyInputs:
         """Inputs for tracks heard by MSD_musicnn alone (analyzed before Crate ran MTT_musicnn).
@@ -374,6 +383,7 @@ class FamilyModel:
             "head_weights": self.head_weights,
             "head_bias": self.head_bias,
             **(self.split.arrays() if self.split is not None else {}),
+            "temperature": np.asarray(self.temperature),
         }
 
     def save(self, directory) -> None:
@@ -417,6 +427,7 @@ class FamilyModel:
             float(manifest["threshold"]),
             manifest,
             GenreSplit.from_arrays(a),
+            float(a.get("temperature", 1.0)),  # a model from before the temperature came last: folded in
         )
 
 
