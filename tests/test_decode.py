@@ -553,18 +553,23 @@ def test_analysis_windows_sit_at_20_50_80_percent():
 @pytest.mark.parametrize("count", [1, 2, 3, 5])
 def test_analysis_windows_stay_inside_the_track_in_order(duration, count):
     windows = analysis_windows(duration, count, 6.0)
-    if duration < count * 6.0:
+    if duration < 12.0:
         assert windows == [(0.0, duration)]
         return
-    assert len(windows) == count
+    assert len(windows) == min(count, int(duration // 6.0))  # as many as fit, up to count
+    assert all(length == 6.0 for _, length in windows)
     assert all(start >= 0 and start + length <= duration + 1e-9 for start, length in windows)
     assert [start for start, _ in windows] == sorted(start for start, _ in windows)
     assert all(isinstance(start, float) for start, _ in windows)
 
 
 def test_analysis_windows_for_short_or_empty_tracks():
-    assert analysis_windows(10.0) == [(0.0, 10.0)]  # shorter than 3 x 6 s: one window, all of it
-    assert analysis_windows(17.99) == [(0.0, 17.99)]
+    assert analysis_windows(10.0) == [(0.0, 10.0)]  # room for one 6-s window: one window, all of it
+    assert analysis_windows(5.0) == [(0.0, 5.0)]
+    # room for two: both, from the start to the end (the taggers hear 6 s of each, not the intro alone)
+    assert analysis_windows(15.0) == [(0.0, 6.0), (9.0, 6.0)]
+    assert analysis_windows(12.0) == [(0.0, 6.0), (6.0, 6.0)]
+    assert analysis_windows(17.99) == [(0.0, 6.0), (11.99, 6.0)]
     assert analysis_windows(18.0) == [(0.6, 6.0), (6.0, 6.0), (11.4, 6.0)]  # 3 x 6 s fit: 20/50/80 %
     assert analysis_windows(0.0) == [] and analysis_windows(-3.0) == []
     assert analysis_windows(60.0, count=1) == [(27.0, 6.0)]

@@ -286,5 +286,6 @@ def test_the_heads_say_is_the_largest_scale_within_the_tolerance_of_the_best():
     assert family_fit.choose_head_scale({1.0: 0.70, 0.8: 0.75}) == 1.0
     # the packaged model's say is what the rule makes of its own cross-validated table
     cv = default_model().manifest["cross_validation"]
-    losses = {float(scale): row["selection_loss"] for scale, row in cv["head_scales"].items()}
+    losses = {float(scale): loss for scale, loss in cv["head_scale_losses"].items()}
+    assert cv["head_scale_seeds"] == family_fit.HEAD_SCALE_SEEDS
     assert cv["head_scale"] == family_fit.choose_head_scale(losses)

@@ -407,12 +407,18 @@ def analysis_windows(duration: float, count: int = 3, seconds: float = 6.0) -> l
     """``(start, length)`` of ``count`` windows centred at 20 %…80 % of the track.
 
     The very start and end (intros, outros, fades) are avoided. A track shorter than
-    ``count * seconds`` gets a single window covering all of it.
+    ``count * seconds`` gets as many whole windows as fit in it, spread from its start to its end
+    (a 15-s clip: 0-6 s and 9-15 s), or, with room for one only, a single window covering all of it.
+    (The taggers hear the first 6 s of a window: a single 15-s window had them hear only the
+    intro of a short clip.)
     """
     if duration <= 0 or count <= 0 or seconds <= 0:
         return []
     if duration < count * seconds:
-        return [(0.0, float(duration))]
+        fit = int(duration // seconds)
+        if fit <= 1:
+            return [(0.0, float(duration))]
+        return [(round(float(start), 3), float(seconds)) for start in np.linspace(0.0, duration - seconds, fit)]
     centres = [0.5] if count == 1 else np.linspace(0.2, 0.8, count)
     latest = duration - seconds
     return [(round(float(min(max(c * duration - seconds / 2, 0.0), latest)), 3), float(seconds)) for c in centres]

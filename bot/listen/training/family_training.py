@@ -32,8 +32,9 @@ FEATURE_CACHE = Path.home() / ".cache" / "crate" / "families"
 #: Part of every cached file's key: bump it whenever what :func:`extract` hears changes
 #: (v2: one 3-s patch per excerpt, ``musicnn.excerpt_patches``; v3: the MTT tagger hears only the first
 #: and the last excerpt; v4: windows resampled by libsoxr; v5: both taggers hear both 3-s patches of
-#: every excerpt; v6: GTZAN's clips heard as analysis hears any clip, not tiled).
-CACHE_VERSION = "v6"
+#: every excerpt; v6: GTZAN's clips heard as analysis hears any clip, not tiled; v7: a clip shorter
+#: than 18 s heard in as many 6-s windows as fit, not its first 6 s alone, ``decode.analysis_windows``).
+CACHE_VERSION = "v7"
 
 #: AllMusic's genres (``../shared/data/commercial-4q/labels.csv``) -> the families a clip is positive
 #: for. Broad genres are partial labels: ``Pop/Rock`` cannot tell rock, pop and metal apart, so a
