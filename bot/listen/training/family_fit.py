@@ -279,6 +279,23 @@ def fit_temperature(
     return float(min(grid, key=lambda t: log_loss(out_of_fold_answers(raw, t, split), y, weights)))
 
 
+def judged_scales(
+    raws: dict[float, np.ndarray],
+    Y: np.ndarray,
+    sources: np.ndarray,
+    balance: np.ndarray,
+    split: tuple[np.ndarray, np.ndarray] | None,
+) -> dict[float, dict]:
+    """Per head scale, from its out-of-fold distributions (:func:`cross_validated_scales`): the
+    temperature fitted to them (``balance``: each track's weight) and the scores
+    (:func:`source_scores`) of the answers the shipped model would have given at it."""
+    out = {}
+    for scale, raw in raws.items():
+        t = fit_temperature(raw, Y, balance, split)
+        out[scale] = {"temperature": t, **source_scores(out_of_fold_answers(raw, t, split), Y, sources)}
+    return out
+
+
 def log_loss(p: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
     """``-log`` of the probability given to each track's label set, averaged (or weighted)."""
     in_set = (p * as_sets(y)).sum(axis=1)
@@ -406,20 +423,18 @@ def main(dataset, args) -> int:
     split = split_out_of_fold(inputs, y, groups, sources, head_input) if head_input != "none" and gtzan.any() else None
     scales = HEAD_SCALES if head_input != "none" else (1.0,)
     raws = oof[best]
-    tempered = {}
-    for scale in scales:
-        t = fit_temperature(raws[scale], Y, balance, split)
-        tempered[scale] = {"temperature": t, **source_scores(out_of_fold_answers(raws[scale], t, split), Y, sources)}
-        print(f"head scale {scale:.1f} " + "  ".join(f"{k} {v:.3f}" for k, v in tempered[scale].items()), flush=True)
+    tempered = judged_scales({scale: raws[scale] for scale in scales}, Y, sources, balance, split)
+    for scale, row in tempered.items():
+        print(f"head scale {scale:.1f} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    seeds = range(HEAD_SCALE_SEEDS if len(scales) > 1 else 1)
     losses = {scale: [row["selection_loss"]] for scale, row in tempered.items()}
-    for seed in range(1, HEAD_SCALE_SEEDS if len(scales) > 1 else 1):
+    for seed in seeds[1:]:
         more = cross_validated_scales(
             inputs, y, groups, prior_w, candidates()[best], scales, Y=Y, source_weights=weights, seed=seed
         )
         more_split = split_out_of_fold(inputs, y, groups, sources, head_input, seed) if split is not None else None
-        for scale in scales:
-            answers = out_of_fold_answers(more[scale], fit_temperature(more[scale], Y, balance, more_split), more_split)
-            losses[scale].append(source_scores(answers, Y, sources)["selection_loss"])
+        for scale, row in judged_scales(more, Y, sources, balance, more_split).items():
+            losses[scale].append(row["selection_loss"])
     mean_losses = {scale: float(np.mean(values)) for scale, values in losses.items()}
     print(
         "head scale, mean selection loss over CV seeds: " + "  ".join(f"{k:g} {v:.3f}" for k, v in mean_losses.items())
@@ -453,7 +468,7 @@ def main(dataset, args) -> int:
         "head_scale_spares": [FAMILIES[j] for j in np.flatnonzero(~families.spoken_for(prior_w))],
         "head_scales": {f"{scale:g}": row for scale, row in tempered.items()},
         "head_scale_losses": {f"{scale:g}": loss for scale, loss in mean_losses.items()},
-        "head_scale_seeds": len(next(iter(losses.values()))),
+        "head_scale_seeds": len(seeds),
         "reliability_before_temperature": reliability(out_of_fold_answers(raw, 1.0, split), Y),
         "target_precision": TARGET_PRECISION,
         "gtzan_weight": GTZAN_WEIGHT,
