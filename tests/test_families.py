@@ -289,3 +289,21 @@ def test_the_heads_say_is_the_largest_scale_within_the_tolerance_of_the_best():
     losses = {float(scale): loss for scale, loss in cv["head_scale_losses"].items()}
     assert cv["head_scale_seeds"] == family_fit.HEAD_SCALE_SEEDS
     assert cv["head_scale"] == family_fit.choose_head_scale(losses)
+
+
+def test_a_sample_keeps_the_first_few_of_each_family_from_each_source():
+    from bot.listen.training.family_training import Item, sample_items
+
+    def item(source: str, family: str | None, n: int) -> Item:
+        return Item(Path(f"{source}-{family}-{n}.ogg"), (family,) if family else (), source, f"{source}{n}")
+
+    items = [item(s, f, n) for n in range(4) for s in ("gtzan-mini", "commercial-4q") for f in ("jazz", "soul")]
+    items += [item("nexuiz-music", None, n) for n in range(4)]
+    kept = sample_items(items, 2)
+    strata = [(i.source, i.family) for i in kept]
+    assert len(kept) == 2 * 5 and all(strata.count(s) == 2 for s in set(strata))
+    assert [i.path.name for i in kept if i.source == "nexuiz-music"] == [
+        "nexuiz-music-None-0.ogg",
+        "nexuiz-music-None-1.ogg",
+    ]
+    assert sample_items(items, 10) == items  # more than any stratum has: everything, in order

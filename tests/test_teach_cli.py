@@ -79,9 +79,12 @@ def test_console_correct_relabels_the_last_track(tmp_path):
 
 @pytest.mark.skipif(not GTZAN.is_dir(), reason="needs ../shared/data/gtzan-mini (and the labelled Debian music)")
 def test_evaluate_few_shot_learning_curve(tmp_path):
-    done = crate("evaluate", str(GTZAN), "--few-shot", "--seeds", "2", "--json", cwd=tmp_path)
+    # --sample 5: about 150 of the 854 files, so a machine whose feature cache is cold (a new CI
+    # machine, or a new CACHE_VERSION) hears them in about a minute, not ten.
+    done = crate("evaluate", str(GTZAN), "--few-shot", "--seeds", "2", "--sample", "5", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
+    assert report["summary"].startswith("117 labelled tracks")  # 5 of each family from each source
     assert [r["k"] for r in report["families"]] == [1, 2, 3, 5]
     assert all(0 <= r["head_accuracy"] <= 1 for r in report["families"])
     assert report["custom_genre"][-1]["recall"] > 0  # the base model alone can never answer it
@@ -89,3 +92,9 @@ def test_evaluate_few_shot_learning_curve(tmp_path):
     sets = {r["set"]: r for r in report["soundtracks"]}
     assert {"nexuiz-music", "singularity-music"} <= set(sets)
     assert all(r["found"] > r["unrelated"] for r in sets.values())
+    assert max(r["tracks"] for r in sets.values()) <= 10  # nexuiz: 5 labelled, 5 not
+
+
+def test_evaluate_few_shot_refuses_an_empty_sample(tmp_path):
+    done = crate("evaluate", str(tmp_path), "--few-shot", "--sample", "0", cwd=tmp_path)
+    assert done.returncode != 0 and "--sample takes a number of tracks" in done.stderr

@@ -216,6 +216,20 @@ def load_items(
     return items + debian_items(sources, extract_dir)
 
 
+def sample_items(items: Sequence[Item], per_stratum: int) -> list[Item]:
+    """At most ``per_stratum`` items of each family from each source (an unlabelled source, such as
+    a game's soundtrack, is one stratum), the first in ``items``' order: a quick look at what the
+    whole set would say, heard in a minute or two instead of the whole set's ten."""
+    taken: dict[tuple[str, str | None], int] = {}
+    kept = []
+    for item in items:
+        stratum = (item.source, item.family)
+        if taken.get(stratum, 0) < per_stratum:
+            taken[stratum] = taken.get(stratum, 0) + 1
+            kept.append(item)
+    return kept
+
+
 @dataclass(frozen=True)
 class Dataset:
     items: tuple[Item, ...]

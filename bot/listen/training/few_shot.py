@@ -265,9 +265,11 @@ def render(
     return "\n".join(lines)
 
 
-def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, SoundSets, str]:
+def labelled_set(gtzan_dir, *, sample: int | None = None, log=print) -> tuple[LabelledSet, SoundSets, str]:
     """The family model's training data with out-of-fold base distributions, and the Debian game
-    soundtracks as sets of one kind each (needs ../shared and the Debian music packages)."""
+    soundtracks as sets of one kind each (needs ../shared and the Debian music packages).
+    ``sample``: at most that many tracks of each family from each source, and of each soundtrack
+    (:func:`family_training.sample_items`); ``None``: every track."""
     from pathlib import Path
 
     from bot.listen import families
@@ -276,6 +278,8 @@ def labelled_set(gtzan_dir, *, log=print) -> tuple[LabelledSet, SoundSets, str]:
     cache = family_training.FEATURE_CACHE
     shared = family_training.SHARED / "data" / "commercial-4q"
     items = family_training.load_items(Path(gtzan_dir), cache / "extracted", shared)
+    if sample is not None:
+        items = family_training.sample_items(items, sample)
     features = family_training.cached_features(items, cache / "features", log=log)
     dataset = family_training.build_dataset(items, features)
     model = families.default_model()
