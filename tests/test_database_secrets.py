@@ -131,6 +131,7 @@ def test_no_command_shows_the_password(form, postgres_server, empty_sqlite, tmp_
     else:
         said = [line for line in doctored[1].splitlines() if line.startswith(("✗ database", "✗ settings"))]
         assert doctored[0] == 1 and len(said) == 1, doctored[1]  # the one line says why
+        assert "psycopg.pool" not in doctored[1]  # one connection tried, not the pool's logged retries
         for name, (code, output, seconds) in {"migrate-db": migrated, "run": ran, "worker": worked}.items():
             assert code == 2 and len(refusals(output)) == 1, f"crate {name}:\n{output}"
             assert seconds < 10, f"crate {name} took {seconds:.1f} s to refuse"

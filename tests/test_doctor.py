@@ -148,7 +148,9 @@ def test_an_unreachable_postgresql_fails_without_the_password(tmp_path):
     assert checks["database"].startswith(
         "✗ database: Crate could not open its database at postgresql://crate@127.0.0.1:9/crate"
     )
-    assert checks["queue"].startswith("✗ queue:")
+    # one connection tried, its refusal on the queue's line: not the connection pool's retries, each logged
+    assert checks["queue"].startswith("✗ queue: the queue's database postgresql://crate@127.0.0.1:9/crate cannot be")
+    assert "Connection refused" in checks["queue"] and "psycopg" not in output
 
 
 TODAY = datetime.date(2026, 12, 7)

@@ -315,8 +315,11 @@ def check_queue(settings: Any) -> Check:
 
 
 async def _queue_tables(url: str) -> bool:
-    from bot.jobs.queue import make_app
+    from bot.jobs.queue import make_app, unreachable
 
+    reason = await unreachable(url)
+    if reason is not None:
+        raise CrateError(f"the queue's database {dburl.shown(url)} cannot be reached: {reason}")
     app = make_app(url)
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):

@@ -104,6 +104,27 @@ def make_app(url: str) -> procrastinate.App:
     return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dburl.libpq_conninfo(url)))
 
 
+#: How long one plain connection may take before :func:`unreachable` calls the database unreachable.
+REACH_TIMEOUT = 5
+
+
+async def unreachable(url: str) -> str | None:
+    """Why one plain connection to ``url`` fails (its first line: refused, no answer, a login
+    refused), or ``None`` when it opens. Asked before procrastinate's connection pool opens, which
+    would retry a refused connection for its whole timeout and log every attempt."""
+    import psycopg
+
+    try:
+        async with asyncio.timeout(REACH_TIMEOUT + 2):
+            connection = await psycopg.AsyncConnection.connect(
+                dburl.libpq_conninfo(url), connect_timeout=REACH_TIMEOUT, autocommit=True
+            )
+        await connection.close()
+    except (psycopg.Error, OSError, TimeoutError) as error:
+        return (str(error).strip().splitlines() or [f"no answer within {REACH_TIMEOUT} s"])[0]
+    return None
+
+
 async def prepare_database(app: procrastinate.App) -> None:
     """procrastinate's schema (once per database) and Crate's job table; safe to run again."""
     connector = app.connector

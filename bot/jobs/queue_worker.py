@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Seconds ``crate worker`` gives its database to answer at start before refusing to run.
-CONNECT_TIMEOUT = 5
-
 #: This process's analysis pool (set by :func:`run_worker`; the task runs in the same process).
 _pool: AnalysisPool | None = None
 
@@ -96,19 +93,11 @@ async def retry_stalled(app: procrastinate.App, *, sweep_after: float | None = N
 async def check_database(url: str) -> None:
     """Refuse at start, in one sentence, a database this worker cannot reach or log in to: before
     the analysis processes start, instead of the connection pool's retries and traceback."""
-    import psycopg
+    from bot.jobs.queue import unreachable
 
-    try:
-        async with asyncio.timeout(CONNECT_TIMEOUT + 2):
-            connection = await psycopg.AsyncConnection.connect(
-                dburl.libpq_conninfo(url), connect_timeout=CONNECT_TIMEOUT, autocommit=True
-            )
-        await connection.close()
-    except (psycopg.Error, OSError, TimeoutError) as error:
-        reason = (str(error).strip().splitlines() or [f"no answer within {CONNECT_TIMEOUT} s"])[0]
-        raise StoreError(
-            f"crate worker could not reach its database at {dburl.shown(url)}: {reason}", detail=repr(error)
-        ) from error
+    reason = await unreachable(url)
+    if reason is not None:
+        raise StoreError(f"crate worker could not reach its database at {dburl.shown(url)}: {reason}")
 
 
 def worker_app(url: str) -> procrastinate.App:
