@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -177,7 +178,11 @@ def splits(y: np.ndarray, groups: np.ndarray, seed: int = 0):
     """Grouped, stratified folds (``y``: the stratification label, one index per track)."""
     from sklearn.model_selection import StratifiedGroupKFold  # training only
 
-    return list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed).split(y, y, groups))
+    with warnings.catch_warnings():
+        # A family with fewer tracks than folds (a rare one, or any in a `--sample`) cannot be in
+        # every fold: known and accepted, so not worth scikit-learn's warning on every call.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed).split(y, y, groups))
 
 
 def cross_validated(

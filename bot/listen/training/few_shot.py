@@ -15,7 +15,6 @@ be, and every other track is classified by :func:`bot.listen.server_head.relabel
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -291,25 +290,22 @@ def labelled_set(gtzan_dir, *, sample: int | None = None, log=print) -> tuple[La
     weights = family_fit.training_weights(sources)
     prior_w = families.prior_matrix(*family_fit._tag_names())
     inputs = dataset.inputs.take(labelled)
-    with warnings.catch_warnings():
-        # A --sample leaves some families fewer tracks than folds, which scikit-learn warns of per fold.
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        raw = family_fit.cross_validated(
-            inputs,
-            dataset.y[labelled],
-            dataset.groups[labelled],
-            prior_w,
-            family_fit.candidates().get(chosen),
-            Y=dataset.Y[labelled],
-            source_weights=weights,
-            head_scale=float(cv.get("head_scale", 1.0)),
-        )
-        split = None
-        if model.split is not None:
-            split = family_fit.split_out_of_fold(
-                inputs, dataset.y[labelled], dataset.groups[labelled], sources, model.head_input
-            )
+    raw = family_fit.cross_validated(
+        inputs,
+        dataset.y[labelled],
+        dataset.groups[labelled],
+        prior_w,
+        family_fit.candidates().get(chosen),
+        Y=dataset.Y[labelled],
+        source_weights=weights,
+        head_scale=float(cv.get("head_scale", 1.0)),
+    )
     temperature = float(cv.get("temperature", 1.0))
+    split = None
+    if model.split is not None:
+        split = family_fit.split_out_of_fold(
+            inputs, dataset.y[labelled], dataset.groups[labelled], sources, model.head_input
+        )
     base = family_fit.out_of_fold_answers(raw, temperature, split)
     embeddings = dataset.inputs.block("msd_pen")
     data = LabelledSet(embeddings[labelled], base, dataset.y[labelled], families.FAMILIES, dataset.Y[labelled], sources)
