@@ -118,22 +118,23 @@ class SessionPlayback(SessionsBase):
         """Joining a session's voice channel counts as joining the session, and brings a session
         that fell back to text back into voice. Crate itself leaving voice (a moderator, a deleted
         channel) while its player was idle is handled here (a playing player notices at once)."""
+        channel = after.channel  # discord.py updates ``after`` in place when the member moves again
         if self.bot.user is not None and member.id == self.bot.user.id:
-            if after.channel is None:
+            if channel is None:
                 await self._maybe_gone(member.guild)
-            elif before.channel is not None and before.channel.id != after.channel.id:
-                await self._moved(member.guild, after.channel.id)
+            elif before.channel is not None and before.channel.id != channel.id:
+                await self._moved(member.guild, channel.id)
             return
-        if member.bot or after.channel is None or (before.channel and before.channel.id == after.channel.id):
+        if member.bot or channel is None or (before.channel and before.channel.id == channel.id):
             return
         for session in await self.service.open_in_guild(member.guild.id):
-            if session.voice_channel_id == after.channel.id:
+            if session.voice_channel_id == channel.id:
                 await self.service.join(session, member.id)
                 idle = self._voice(session) is None and member.guild.voice_client is None
-                if idle and await self.join_voice(session, after.channel):
+                if idle and await self.join_voice(session, channel):
                     with replies.server_language(member.guild):
                         said = _("🔊 Back in {channel}: this session plays in voice again.")
-                        await self._say(session, said.format(channel=after.channel.mention))
+                        await self._say(session, said.format(channel=channel.mention))
 
     async def _moved(self, guild: discord.Guild, channel_id: int) -> None:
         """A moderator moved Crate to another voice channel: the session now plays there (joining
