@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 
 import discord
 from discord.ext import commands
@@ -404,7 +405,9 @@ class SessionPlayback(SessionsBase):
 
         An entry that cannot be fetched (a track indexed from a local folder, a dead link) is
         recorded as skipped and passed over with a note in the channel; only an empty queue ends
-        playback.
+        playback. If Crate left voice while a track was downloading (nobody listening, the session
+        ended), its download folder went with it: that says nothing about the track, which stays
+        where it is in the queue.
         """
         voice = self._voice(session)
         current = await self.service.now_playing(session)
@@ -420,8 +423,14 @@ class SessionPlayback(SessionsBase):
             try:
                 path = await self.bot.crate.sharing.fetch_for_playback(track, directory)
             except Exception:
+                if self._voice(session) is not voice:
+                    shutil.rmtree(directory, ignore_errors=True)
+                    return None
                 log.exception("could not fetch track %s for playback", track.id)
                 path = None
+            if self._voice(session) is not voice:
+                shutil.rmtree(directory, ignore_errors=True)  # the download made the closed folder again
+                return None
             if path:
                 return str(path)
             await self._note_unplayable(session, track)

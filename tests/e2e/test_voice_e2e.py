@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from scipy import stats
 from tests import music
 from tests.e2e.cards import card
 from tests.fakediscord import FakeDiscord, frame_rms
-from tests.fakediscord.harness import music_server, running_crate, settings_for
+from tests.fakediscord.harness import Gate, music_server, running_crate, settings_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -60,10 +62,16 @@ def envelopes(cuts) -> dict[str, np.ndarray]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory, cuts):
+async def gate() -> Gate:
+    """The music server's gate: open, unless a test holds its answers."""
+    return Gate()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory, cuts, gate):
     database = tmp_path_factory.mktemp("db") / "crate.sqlite3"
     files = {f"/{name}.ogg": (path.read_bytes(), "audio/ogg") for name, path in cuts.items()}
-    async with FakeDiscord(voice=True) as fake, music_server(files) as web:
+    async with FakeDiscord(voice=True) as fake, music_server(files, gate) as web:
         settings = settings_for(fake, database, voice_idle_timeout=IDLE_TIMEOUT)
         async with running_crate(fake, settings):
             guild, channel = place(fake)
@@ -333,3 +341,36 @@ async def test_a_moderator_disconnecting_the_bot_is_handled(session):
     played = {titles[named(await next_track(fake))] for _ in range(2)}
     assert played == unheard
     assert not fake.voice_frames(guild, since=cut + 0.3)
+
+
+async def test_leaving_voice_while_the_next_track_downloads_uses_up_no_track(session, gate, caplog):
+    """Nobody is listening any more while the next track still downloads from a slow server:
+    Crate leaves voice, and the download's folder goes with it. That says nothing about the track:
+    no "can't play" note, no error, and it is the track heard when someone comes back (before the
+    fix Crate said its audio "isn't reachable any more" and skipped it)."""
+    fake, titles = session
+    guild, channel = place(fake)
+    folders = set(Path(tempfile.gettempdir()).glob("crate-session-*"))
+    first = (await start_in_voice(fake))[0]
+    downloads = set(Path(tempfile.gettempdir()).glob("crate-session-*")) - folders  # this voice connection's
+    await fake.wait_voice_frames(guild, 25, since=first.at, timeout=20)
+    before = len(fake.channel_messages(channel, guild=guild))
+    gate.close()
+    try:
+        following = titles[named(await next_track(fake))]
+        await asyncio.wait_for(gate.held.wait(), 20)  # Crate is downloading it for voice
+        await fake.set_voice_state(guild, "alice", None)
+        await fake.state.notifier.wait_until(lambda: in_voice(fake) is None, IDLE_TIMEOUT + 5, lambda: "the idle leave")
+    finally:
+        gate.open.set()
+    await asyncio.wait_for(gate.answered.wait(), 20)
+    await asyncio.sleep(1.0)  # the time it took to say so and skip the track, before the fix
+    said = [m.content for m in bot_messages_after(fake, before)]
+    assert not any("can't play" in text for text in said), said
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert len(downloads) == 1 and not [p for p in downloads if p.exists()], downloads  # nothing left behind
+    # alice comes back to the Lounge: Crate comes back into voice and plays that track.
+    await fake.set_voice_state(guild, "alice", lounge(fake))
+    await fake.state.notifier.wait_until(lambda: in_voice(fake) == lounge(fake), 20, lambda: "back in the Lounge")
+    await fake.wait_voice_frames(guild, 25, since=time.monotonic(), timeout=20)
+    assert titles[now_playing(fake, channel, guild)] == following

@@ -64,14 +64,50 @@ async def running_crate(fake: FakeDiscord, settings: Settings, *, ready_count: i
                 await task
 
 
+class Gate:
+    """Holds a :func:`music_server`'s answers while closed: a slow server, on cue.
+
+    ``held`` is set when a request is waiting at the closed gate, ``answered`` once a request
+    that waited has been answered.
+    """
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.open.set()
+        self.held = asyncio.Event()
+        self.answered = asyncio.Event()
+
+    def close(self) -> None:
+        self.open.clear()
+        self.held.clear()
+        self.answered.clear()
+
+    async def pass_through(self) -> bool:
+        """Wait while the gate is closed; True if this request waited."""
+        if self.open.is_set():
+            return False
+        self.held.set()
+        await self.open.wait()
+        return True
+
+
 @contextlib.asynccontextmanager
-async def music_server(files: dict[str, tuple[bytes, str]]) -> AsyncIterator[str]:
-    """A local HTTP server for links: ``{"/song.ogg": (bytes, content_type)}`` -> base URL."""
+async def music_server(files: dict[str, tuple[bytes, str]], gate: Gate | None = None) -> AsyncIterator[str]:
+    """A local HTTP server for links: ``{"/song.ogg": (bytes, content_type)}`` -> base URL.
+    With a ``gate``, every answer waits while it is closed."""
 
     async def serve(request: web.Request) -> web.Response:
         body, content_type = files.get(request.path, (None, None))
         if body is None:
             raise web.HTTPNotFound()
+        if gate is not None and await gate.pass_through():
+            response = web.StreamResponse(headers={"Content-Type": content_type or "application/octet-stream"})
+            response.content_length = len(body)
+            await response.prepare(request)
+            await response.write(body)
+            await response.write_eof()
+            gate.answered.set()
+            return response
         return web.Response(body=body, content_type=content_type)
 
     app = web.Application()
