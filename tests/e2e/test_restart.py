@@ -119,6 +119,7 @@ def long_track(tmp_path_factory) -> tuple[str, bytes, str]:
     return (source.name, source.read_bytes(), "audio/ogg")
 
 
+@pytest.mark.logs_errors("bot.jobs.pool")  # the worker's death
 async def test_a_worker_crash_during_genre_gets_a_friendly_error_and_the_next_share_works(tmp_path, long_track):
     """The worker analysing a member's track is SIGKILLed while the job is in flight.
 

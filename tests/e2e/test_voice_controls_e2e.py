@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,7 +323,7 @@ async def test_a_radio_in_voice_plays_on_by_itself_after_the_seed(session, refer
     assert matched == playing, scores
 
 
-async def test_a_moderator_moving_the_bot_keeps_playing_and_idle_counts_the_new_channel(session, caplog):
+async def test_a_moderator_moving_the_bot_keeps_playing_and_idle_counts_the_new_channel(session):
     fake = session.fake
     guild, channel = place(fake)
     await fake.set_voice_state(guild, "bob", stage(fake))
@@ -354,18 +353,17 @@ async def test_a_moderator_moving_the_bot_keeps_playing_and_idle_counts_the_new_
     # The session moved with the bot: someone coming into the Stage brings it back into voice there.
     # They leave again as soon as Crate is in, before it has said so: discord.py updates the event's
     # voice state in place, and Crate's message still names the channel it joined.
+    # (Before, the listener raised AttributeError: tests/e2e/conftest.py fails a test on it.)
     told = len(fake.channel_messages(channel, guild=guild))
-    with caplog.at_level(logging.ERROR, logger="discord"):
-        await fake.set_voice_state(guild, "bob", stage(fake))
-        await fake.state.notifier.wait_until(lambda: in_voice(fake) == stage(fake), 20, lambda: "back in the Stage")
-        await fake.set_voice_state(guild, "bob", None)
-        said = await fake.state.notifier.wait_until(
-            lambda: [m.content for m in fake.channel_messages(channel, guild=guild)[told:] if "Back in" in m.content],
-            10,
-            lambda: "the message saying so",
-        )
+    await fake.set_voice_state(guild, "bob", stage(fake))
+    await fake.state.notifier.wait_until(lambda: in_voice(fake) == stage(fake), 20, lambda: "back in the Stage")
+    await fake.set_voice_state(guild, "bob", None)
+    said = await fake.state.notifier.wait_until(
+        lambda: [m.content for m in fake.channel_messages(channel, guild=guild)[told:] if "Back in" in m.content],
+        10,
+        lambda: "the message saying so",
+    )
     assert f"<#{stage(fake).id}>" in said[0], said
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     await fake.state.notifier.wait_until(lambda: in_voice(fake) is None, IDLE_TIMEOUT + 5, lambda: "the idle leave")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 import subprocess
 import tempfile
@@ -343,10 +342,10 @@ async def test_a_moderator_disconnecting_the_bot_is_handled(session):
     assert not fake.voice_frames(guild, since=cut + 0.3)
 
 
-async def test_leaving_voice_while_the_next_track_downloads_uses_up_no_track(session, gate, caplog):
+async def test_leaving_voice_while_the_next_track_downloads_uses_up_no_track(session, gate):
     """Nobody is listening any more while the next track still downloads from a slow server:
     Crate leaves voice, and the download's folder goes with it. That says nothing about the track:
-    no "can't play" note, no error, and it is the track heard when someone comes back (before the
+    no "can't play" note, no error logged (tests/e2e/conftest.py), and it is the track heard when someone comes back (before the
     fix Crate said its audio "isn't reachable any more" and skipped it)."""
     fake, titles = session
     guild, channel = place(fake)
@@ -367,7 +366,6 @@ async def test_leaving_voice_while_the_next_track_downloads_uses_up_no_track(ses
     await asyncio.sleep(1.0)  # the time it took to say so and skip the track, before the fix
     said = [m.content for m in bot_messages_after(fake, before)]
     assert not any("can't play" in text for text in said), said
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert len(downloads) == 1 and not [p for p in downloads if p.exists()], downloads  # nothing left behind
     # alice comes back to the Lounge: Crate comes back into voice and plays that track.
     await fake.set_voice_state(guild, "alice", lounge(fake))
