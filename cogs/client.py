@@ -253,6 +253,8 @@ async def remember_member(crate: Crate | None, guild_id: int | None, user, data)
         return
     try:
         await crate.members.remember_name(guild_id, user.id, user.display_name)
+    except CrateError as error:  # a known state (the database busy or read-only): the command says it
+        log.warning("could not remember the name of member %s: %s", user.id, type(error).__name__)
     except Exception:
         log.exception("could not remember the name of member %s", user.id)
 
